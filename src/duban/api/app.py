@@ -1,0 +1,110 @@
+"""The FastAPI application: ``create_app(settings)`` builds it with no import-time effects."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban import __version__
+from duban.adapters.photostore import LocalPhotoStore
+from duban.api.errors import install_error_handlers
+from duban.api.routers import auth, cases, meta, photos
+from duban.config import Settings
+from duban.services.context import Clock, SystemClock
+from duban.store.models import Setting
+from duban.store.session import make_engine, make_session_factory
+
+API_PREFIX = "/api/v1"
+SECRET_KEY_SETTING = "secret_key"
+
+DESCRIPTION = """
+督办 Duban — city-management supervision (数字化城管).
+
+Sign in with `POST /api/v1/auth/token` (form fields `username`, `password`), then send
+`Authorization: Bearer <access_token>`. Every error is JSON:
+`{"error": {"code": "...", "message": "...", "detail": {...}}}`.
+Times are ISO 8601 with their zone (shown in Asia/Shanghai, stored in UTC).
+"""
+
+
+def secret_key_for(settings: Settings, factory: sessionmaker[Session]) -> str:
+    """The token signing key: from settings, else kept in the database (made once)."""
+    if settings.secret_key:
+        return settings.secret_key
+    with factory() as session:
+        row = session.get(Setting, SECRET_KEY_SETTING)
+        if row is None:
+            row = Setting(
+                key=SECRET_KEY_SETTING,
+                value=secrets.token_urlsafe(48),
+                updated_at=datetime.now(UTC),
+            )
+            session.add(row)
+            session.commit()
+        return str(row.value)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the application for ``settings`` (the environment's if not given)."""
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    app = FastAPI(
+        title="Duban 督办 API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+    app.state.clock = clock or SystemClock()
+    app.state.photo_store = LocalPhotoStore(settings.photo_root)
+    app.state.secret_key = secret_key_for(settings, factory)
+    install_error_handlers(app)
+    for router in (auth.router, cases.router, photos.router, meta.router):
+        app.include_router(router, prefix=API_PREFIX)
+    _install_docs(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs")
+
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI served from the installed package: nothing loads from a CDN."""
+    import swagger_ui_bundle
+
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+    app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="Duban 督办 API",
+            swagger_js_url=f"{API_PREFIX}/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_PREFIX}/docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{API_PREFIX}/docs-assets/favicon-32x32.png",
+        )

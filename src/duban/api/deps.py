@@ -1,0 +1,102 @@
+"""FastAPI dependencies: the database session, the clock, the signed-in actor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from duban.config import Settings
+from duban.domain.errors import Unauthenticated
+from duban.services.context import Actor, Clock
+from duban.services.users import actor_of
+from duban.store.models import User
+
+TOKEN_ALGORITHM = "HS256"
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, closed (and rolled back if unfinished) afterwards."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def get_clock(request: Request) -> Clock:
+    """The application's clock (the real one outside tests)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings(request: Request) -> Settings:
+    """The validated settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def issue_token(secret: str, user: User, *, ttl: timedelta, now: datetime) -> str:
+    """A signed bearer token for ``user``."""
+    claims: dict[str, Any] = {
+        "sub": str(user.id),
+        "role": user.role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def get_current_user(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The signed-in user, from the bearer token; 401 otherwise."""
+    if not token:
+        raise Unauthenticated(
+            "sign in first: send 'Authorization: Bearer <token>' "
+            "(get one from POST /api/v1/auth/token)"
+        )
+    try:
+        claims = jwt.decode(
+            token,
+            request.app.state.secret_key,
+            algorithms=[TOKEN_ALGORITHM],
+            options={"require": ["sub", "exp"]},
+        )
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, ValueError, KeyError) as err:
+        raise Unauthenticated("the access token is invalid or expired; sign in again") from err
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("this account no longer exists or is disabled")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_actor(user: CurrentUser) -> Actor:
+    """The signed-in user as an :class:`Actor` for use cases."""
+    return actor_of(user)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def utcnow() -> datetime:
+    """The real time, aware UTC."""
+    return datetime.now(UTC)

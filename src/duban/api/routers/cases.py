@@ -1,0 +1,252 @@
+"""Cases: report, list, read, act."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from duban.api.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
+from duban.domain.errors import InvalidInput, NotFound
+from duban.domain.workflow import Action, CaseStatus, Source
+from duban.services.cases import (
+    ActionInput,
+    NewCase,
+    deadline_view,
+    get_case,
+    perform_action,
+    report_case,
+)
+from duban.services.context import Actor, Clock
+from duban.services.policy import load_policy
+from duban.services.queries import CaseFilter, list_cases
+from duban.store.models import Case, CaseEvent, User
+
+router = APIRouter(tags=["cases"])
+
+
+def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _present(session: Session, case: Case, actor: Actor, clock: Clock, *, full: bool) -> CaseRead:
+    policy = load_policy(session)
+    events = (
+        list(
+            session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+            )
+        )
+        if full
+        else None
+    )
+    ids = {case.assignee_id} if case.assignee_id else set()
+    for e in events or []:
+        if e.actor_id:
+            ids.add(e.actor_id)
+    return case_read(
+        case,
+        deadline_view(case, policy, clock.now()),
+        viewer=actor,
+        tz=policy.tz,
+        usernames=_usernames(session, ids),
+        events=events,
+        with_photos=full,
+    )
+
+
+@router.post("/cases", status_code=201, response_model=CaseRead, summary="Report a case (上报)")
+def create_case(
+    body: CaseCreate,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> CaseRead:
+    """Create a case. A retried request with the same ``Idempotency-Key`` returns the
+    first case (with the header ``Idempotent-Replayed: true``), never a second one."""
+    case, created = report_case(
+        session,
+        actor=actor,
+        clock=clock,
+        data=NewCase(
+            source=body.source,
+            category_code=body.category_code,
+            condition_code=body.condition_code,
+            lat=body.lat,
+            lon=body.lon,
+            address=body.address,
+            description=body.description,
+            reporter_name=body.reporter_name,
+            reporter_phone=body.reporter_phone,
+            photo_ids=tuple(body.photo_ids),
+        ),
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/cases/{case.id}"
+    return _present(session, case, actor, clock, full=True)
+
+
+def _parse_list(value: str | None, enum: type[CaseStatus] | type[Source], name: str) -> list:  # type: ignore[type-arg]
+    if not value:
+        return []
+    out = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(enum(part))
+        except ValueError as err:
+            names = ", ".join(m.value for m in enum)
+            raise InvalidInput(f"unknown {name} '{part}'; one of: {names}", field=name) from err
+    return out
+
+
+def _parse_when(value: str | None, name: str, tz: object, *, end: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            if end:
+                day = date.fromordinal(day.toordinal() + 1)
+            return datetime.combine(day, time(0), tzinfo=tz)  # type: ignore[arg-type]
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidInput(
+            f"'{name}' must be a date (2026-11-23) or an ISO datetime with zone", field=name
+        ) from err
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)  # type: ignore[arg-type]
+    return parsed
+
+
+@router.get("/cases", response_model=CasePage, summary="List cases")
+def cases(
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    status: Annotated[
+        str | None, Query(description="one or more statuses, comma-separated")
+    ] = None,
+    unit: Annotated[str | None, Query(description="lead unit code")] = None,
+    category: Annotated[
+        str | None, Query(description="category code; a major class includes its subclasses")
+    ] = None,
+    source: Annotated[str | None, Query(description="one or more sources, comma-separated")] = None,
+    overdue: bool | None = None,
+    supervised: bool | None = None,
+    grid: Annotated[str | None, Query(description="grid code or a prefix of it")] = None,
+    created_from: Annotated[str | None, Query(description="date or datetime (inclusive)")] = None,
+    created_to: Annotated[
+        str | None, Query(description="date (inclusive) or datetime (exclusive)")
+    ] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Cases visible to the caller, newest first, with filters and pages."""
+    policy = load_policy(session)
+    filters = CaseFilter(
+        statuses=_parse_list(status, CaseStatus, "status"),
+        unit_code=unit or None,
+        category=category or None,
+        sources=_parse_list(source, Source, "source"),
+        overdue=overdue,
+        supervised=supervised,
+        grid=grid or None,
+        created_from=_parse_when(created_from, "created_from", policy.tz, end=False),
+        created_to=_parse_when(created_to, "created_to", policy.tz, end=True),
+    )
+    now = clock.now()
+    rows, total = list_cases(
+        session,
+        actor=actor,
+        filters=filters,
+        now=now,
+        page=page,
+        page_size=min(page_size, settings.page_size_max),
+    )
+    names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
+    items = [
+        case_read(c, deadline_view(c, policy, now), viewer=actor, tz=policy.tz, usernames=names)
+        for c in rows
+    ]
+    return CasePage(
+        items=items,
+        total=total,
+        page=page,
+        page_size=page_size,
+        pages=max(1, math.ceil(total / page_size)),
+    )
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead, summary="One case with its timeline")
+def case_detail(case_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep) -> CaseRead:
+    """Everything about a case the caller may see, including the event timeline."""
+    return _present(
+        session, get_case(session, actor=actor, case_id=case_id), actor, clock, full=True
+    )
+
+
+@router.post(
+    "/cases/{case_id}/actions/{action}", response_model=CaseRead, summary="Take an action on a case"
+)
+def act(
+    case_id: int,
+    action: str,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    body: Annotated[ActionRequest | None, Body()] = None,
+) -> CaseRead:
+    """Take ``action`` (assign, verify, reject, file, void, dispatch, accept, return,
+    request_extension, approve_extension, deny_extension, request_park, approve_park,
+    deny_park, resume, feedback, check, close, reopen, merge, supervise).
+
+    Refused with 409 when the case's status or the caller's role does not allow it (the
+    message names both), 403 when it is not the caller's case or task, 422 for missing
+    or malformed arguments, and 409 ``stale_case`` when someone else changed the case
+    at the same time.
+    """
+    try:
+        chosen = Action(action)
+    except ValueError as err:
+        names = ", ".join(a.value for a in Action if a != Action.REPORT)
+        raise NotFound(f"unknown action '{action}'; one of: {names}") from err
+    body = body or ActionRequest()
+    case = perform_action(
+        session,
+        case_id=case_id,
+        action=chosen,
+        actor=actor,
+        clock=clock,
+        expected_version=body.expected_version,
+        params=ActionInput(
+            note=body.note,
+            reason=body.reason,
+            unit=body.unit,
+            helper_units=tuple(body.helper_units),
+            passed=body.passed,
+            until=body.until,
+            amount=body.amount,
+            photo_ids=tuple(body.photo_ids),
+            collector=body.collector,
+            duplicate_of=body.duplicate_of,
+            category_code=body.category_code,
+            condition_code=body.condition_code,
+        ),
+    )
+    return _present(session, case, actor, clock, full=True)

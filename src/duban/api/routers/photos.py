@@ -1,0 +1,75 @@
+"""Photo upload and download."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
+
+from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from duban.api.schemas import PhotoRead
+from duban.domain.errors import InvalidInput, NotFound
+from duban.services.photos import PhotoLimits, save_photo
+from duban.services.policy import load_policy
+from duban.store.models import Photo
+
+router = APIRouter(tags=["photos"])
+
+
+@router.post("/photos", status_code=201, response_model=PhotoRead, summary="Upload a photo")
+async def upload(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    file: UploadFile = File(description="JPEG, PNG or WebP"),
+) -> PhotoRead:
+    """Upload one photo (multipart field ``file``); use its ``id`` in reports and actions."""
+    data = await file.read(settings.max_photo_bytes + 1)
+    if len(data) > settings.max_photo_bytes:
+        raise InvalidInput(
+            f"the photo is larger than the limit of {settings.max_photo_bytes} bytes",
+            field="file",
+        )
+    from starlette.concurrency import run_in_threadpool
+
+    def _save() -> Photo:
+        return save_photo(
+            session,
+            actor=actor,
+            clock=clock,
+            store=request.app.state.photo_store,
+            data=data,
+            limits=PhotoLimits(settings.max_photo_bytes, settings.max_photo_pixels),
+            tz=load_policy(session).tz,
+        )
+
+    photo = await run_in_threadpool(_save)
+    return PhotoRead(
+        id=photo.id,
+        content_type=photo.content_type,
+        width=photo.width,
+        height=photo.height,
+        size_bytes=photo.size_bytes,
+        sha256=photo.sha256,
+        taken_at=photo.taken_at,
+        gps_lat=photo.gps_lat,
+        gps_lon=photo.gps_lon,
+        url=f"/api/v1/photos/{photo.id}",
+    )
+
+
+@router.get("/photos/{photo_id}", summary="Download a photo")
+def download(photo_id: str, request: Request, session: SessionDep, _actor: ActorDep) -> Response:
+    """The photo's bytes."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"photo {photo_id} does not exist")
+    try:
+        data = request.app.state.photo_store.get(photo.storage_key)
+    except FileNotFoundError as err:
+        raise NotFound(f"the file of photo {photo_id} is missing from the photo store") from err
+    return Response(
+        content=data,
+        media_type=photo.content_type,
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

@@ -1,0 +1,42 @@
+"""Settings, validated at start: environment variables prefixed ``DUBAN_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as ``DUBAN_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_VAR_DIR / 'duban.db'}",
+        description="SQLAlchemy URL; SQLite under ./var/ by default, PostgreSQL in production",
+    )
+    var_dir: Path = DEFAULT_VAR_DIR
+    photo_dir: Path | None = Field(default=None, description="defaults to <var_dir>/photos")
+    secret_key: str | None = Field(
+        default=None, description="signs access tokens; generated and kept in the database if unset"
+    )
+    token_ttl_minutes: int = Field(default=12 * 60, ge=1)
+    timezone: str = "Asia/Shanghai"
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
+    demo_password: str = "duban-demo"
+    page_size_max: int = Field(default=200, ge=1)
+
+    @property
+    def photo_root(self) -> Path:
+        """Where photo files are kept."""
+        return self.photo_dir or self.var_dir / "photos"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured store is the embedded SQLite."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,287 @@
+"""The demo city: units, one user per role and a few cases in every stage.
+
+Everything is created through the same use cases as real work, so the demo's events
+are hash-chained like any others. Demo users exist only here, never in ``duban init``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.adapters.photostore import PhotoStore
+from duban.domain.workflow import Action, Role, Source
+from duban.services.cases import ActionInput, NewCase, perform_action, report_case
+from duban.services.context import Actor, SystemClock
+from duban.services.photos import PhotoLimits, save_photo
+from duban.services.users import actor_of, create_unit, create_user
+from duban.store.models import Unit, User
+
+#: The demo city's centre (许昌市魏都区, WGS84).
+CENTRE_LON, CENTRE_LAT = 113.8166, 34.0297
+
+DEMO_UNITS = [
+    ("SZGC", "市政工程管理处", "professional"),
+    ("HWC", "环境卫生管理处", "professional"),
+    ("YLC", "园林绿化管理处", "professional"),
+    ("ZFDD", "城市管理综合执法大队", "professional"),
+    ("WDJD", "魏都区西大街街道办事处", "territorial"),
+]
+
+# (username, role, unit code, display name)
+DEMO_USERS = [
+    ("citizen", Role.CITIZEN, None, "市民 张先生"),
+    ("collector", Role.COLLECTOR, None, "监督员 李明"),
+    ("collector2", Role.COLLECTOR, None, "监督员 王芳"),
+    ("operator", Role.OPERATOR, None, "受理员 赵静"),
+    ("shift_lead", Role.SHIFT_LEAD, None, "值班长 孙强"),
+    ("dispatcher", Role.DISPATCHER, None, "派遣员 周洋"),
+    ("handler", Role.HANDLER, "SZGC", "市政工程管理处 经办人"),
+    ("handler2", Role.HANDLER, "HWC", "环境卫生管理处 经办人"),
+    ("handler3", Role.HANDLER, "YLC", "园林绿化管理处 经办人"),
+    ("handler4", Role.HANDLER, "ZFDD", "执法大队 经办人"),
+    ("supervisor", Role.SUPERVISOR, None, "督察 吴刚"),
+    ("leader", Role.LEADER, None, "领导 郑主任"),
+    ("admin", Role.ADMIN, None, "管理员"),
+]
+
+
+def _box(lon: float, lat: float, half_lon: float, half_lat: float) -> dict[str, object]:
+    ring = [
+        [lon - half_lon, lat - half_lat],
+        [lon + half_lon, lat - half_lat],
+        [lon + half_lon, lat + half_lat],
+        [lon - half_lon, lat + half_lat],
+        [lon - half_lon, lat - half_lat],
+    ]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+class _FixedClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class DemoReport:
+    """What the demo installed."""
+
+    created: bool
+    users: list[tuple[str, str]] = field(default_factory=list)
+    cases: int = 0
+
+    def describe(self, *, password: str) -> str:
+        """The logins to print for a newcomer."""
+        lines = [
+            "Demo city: 许昌 (Xuchang) — units, users and sample cases are ready."
+            if self.created
+            else "Demo data was already there; nothing changed."
+        ]
+        lines.append(f"Sign in with any of these users; the password is '{password}':")
+        for username, role in self.users:
+            lines.append(f"  {username:<12} {role}")
+        return "\n".join(lines)
+
+
+def install_demo(session: Session, *, password: str, store: PhotoStore) -> DemoReport:
+    """Create the demo units, users and cases once (re-running changes nothing)."""
+    users = [(u, r.value) for u, r, _, _ in DEMO_USERS]
+    if session.scalars(select(User).where(User.username == "admin")).first() is not None:
+        return DemoReport(created=False, users=users)
+    clock = SystemClock()
+    for code, name, kind in DEMO_UNITS:
+        if session.scalars(select(Unit).where(Unit.code == code)).first() is None:
+            create_unit(session, code=code, name=name, kind=kind)
+    session.commit()
+    beats = {
+        "collector": _box(CENTRE_LON - 0.02, CENTRE_LAT, 0.02, 0.03),
+        "collector2": _box(CENTRE_LON + 0.02, CENTRE_LAT, 0.02, 0.03),
+    }
+    made: dict[str, User] = {}
+    for username, role, unit, display in DEMO_USERS:
+        made[username] = create_user(
+            session,
+            clock=clock,
+            username=username,
+            password=password,
+            role=role,
+            unit_code=unit,
+            display_name=display,
+            beat=beats.get(username),
+        )
+    cases = _demo_cases(session, {k: actor_of(v) for k, v in made.items()}, store)
+    return DemoReport(created=True, users=users, cases=cases)
+
+
+def _demo_cases(session: Session, who: dict[str, Actor], store: PhotoStore) -> int:
+    """A handful of cases spread over the closed loop, dated over the last days."""
+    start = datetime.now(UTC) - timedelta(days=3)
+    step = timedelta(minutes=37)
+    t = start
+    count = 0
+
+    def at() -> _FixedClock:
+        nonlocal t
+        t += step
+        return _FixedClock(t)
+
+    def act(case_id: int, action: Action, actor: str, **kw: Any) -> None:
+        perform_action(
+            session,
+            case_id=case_id,
+            action=action,
+            actor=who[actor],
+            clock=at(),
+            params=ActionInput(**kw),
+        )
+
+    samples = [
+        (
+            Source.PATROL,
+            "collector",
+            "C0101",
+            "人民路与七一路交叉口上水井盖缺失，存在安全隐患",
+            "人民路与七一路交叉口东北角",
+            -0.010,
+            0.004,
+            "closed",
+        ),
+        (
+            Source.CITIZEN,
+            "citizen",
+            "E0102",
+            "小区门口堆放生活垃圾两天无人清理",
+            "文峰路健康小区北门",
+            0.006,
+            -0.003,
+            "handling",
+        ),
+        (
+            Source.HOTLINE,
+            "operator",
+            "E0504",
+            "饭店占道经营，桌椅摆到人行道上",
+            "南关大街 88 号",
+            -0.004,
+            -0.006,
+            "dispatched",
+        ),
+        (
+            Source.PATROL,
+            "collector",
+            "C0402",
+            "行道树倒伏压住非机动车道",
+            "八一路中段",
+            -0.015,
+            0.010,
+            "awaiting_check",
+        ),
+        (
+            Source.CITIZEN,
+            "citizen",
+            "E0201",
+            "电线杆上张贴大量非法小广告",
+            "北大街与东大街交叉口",
+            0.012,
+            0.008,
+            "reported",
+        ),
+        (
+            Source.PATROL,
+            "collector2",
+            "C0118",
+            "路灯不亮，夜间通行不便",
+            "建安大道 300 号",
+            0.020,
+            0.002,
+            "filed",
+        ),
+    ]
+    for source, reporter, category, text, address, dlon, dlat, goal in samples:
+        case, _ = report_case(
+            session,
+            actor=who[reporter],
+            clock=at(),
+            data=NewCase(
+                source=source,
+                category_code=category,
+                lat=CENTRE_LAT + dlat,
+                lon=CENTRE_LON + dlon,
+                description=text,
+                address=address,
+                reporter_name="张先生" if reporter == "citizen" else None,
+                reporter_phone="13800000000" if reporter == "citizen" else None,
+            ),
+        )
+        count += 1
+        cid = case.id
+        if goal == "reported":
+            continue
+        if case.status.value == "reported":
+            act(cid, Action.ASSIGN, "operator")
+            collector = "collector" if dlon <= 0 else "collector2"
+            act(cid, Action.VERIFY, collector, note="现场核实属实")
+        act(cid, Action.FILE, "shift_lead", note="符合立案条件")
+        if goal == "filed":
+            continue
+        unit = {"C": "SZGC", "E": "ZFDD"}[category[0]]
+        if category in ("E0102",):
+            unit = "HWC"
+        if category.startswith("C04"):
+            unit = "YLC"
+        act(cid, Action.DISPATCH, "dispatcher", unit=unit)
+        if goal == "dispatched":
+            continue
+        handler = {"SZGC": "handler", "HWC": "handler2", "YLC": "handler3", "ZFDD": "handler4"}[
+            unit
+        ]
+        act(cid, Action.ACCEPT, handler)
+        if goal == "handling":
+            continue
+        photo = _demo_photo(session, who[handler], at(), store, (60, 140, 90))
+        act(cid, Action.FEEDBACK, handler, note="已处置完毕", photo_ids=[photo])
+        if goal == "awaiting_check":
+            continue
+        act(cid, Action.ASSIGN, "operator")
+        checker = "collector" if dlon <= 0 else "collector2"
+        act(cid, Action.CHECK, checker, passed=True, note="现场核查已修复")
+        act(cid, Action.CLOSE, "shift_lead", note="核查通过，予以结案")
+    return count
+
+
+def _demo_photo(
+    session: Session,
+    actor: Actor,
+    clock: _FixedClock,
+    store: PhotoStore,
+    colour: tuple[int, int, int],
+) -> str:
+    """A small generated after-photo (the demo ships no pictures of real places)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), colour)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40, 300, 600, 440), fill=(120, 120, 120))
+    draw.text((60, 40), "Duban demo after-photo", fill=(255, 255, 255))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=80)
+    photo = save_photo(
+        session,
+        actor=actor,
+        clock=clock,
+        store=store,
+        data=buf.getvalue(),
+        limits=PhotoLimits(10 * 1024 * 1024, 40_000_000),
+        tz=ZoneInfo("Asia/Shanghai"),
+    )
+    return photo.id

@@ -1,0 +1,1107 @@
+"""Use cases of the closed loop: one function per action, each writing one event.
+
+Every function loads the case, asks the workflow table (:mod:`duban.domain.workflow`)
+whether the actor may act, applies the change, appends exactly one hash-chained event
+and commits. A concurrent change to the same case makes the commit fail with
+:class:`StaleCase` (optimistic locking on ``cases.version``), so no update is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from duban.domain.calendar import LimitUnit, TimeLimit
+from duban.domain.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    PermissionDenied,
+    StaleCase,
+)
+from duban.domain.workflow import (
+    CLOCK_RUNNING,
+    REPORT_SOURCES,
+    STEP_OF_STATUS,
+    Action,
+    CaseStatus,
+    Role,
+    Source,
+    check_action,
+    initial_status,
+)
+from duban.services.access import get_visible_case
+from duban.services.audit import append_event
+from duban.services.context import Actor, Clock
+from duban.services.policy import Policy, load_policy
+from duban.store.models import (
+    Case,
+    CaseHelper,
+    CasePhoto,
+    Category,
+    Counter,
+    FilingCondition,
+    IdempotencyKey,
+    Photo,
+    Unit,
+    User,
+)
+from duban.store.session import begin_write
+
+MAX_DESCRIPTION_CHARS = 5000
+MAX_NOTE_CHARS = 2000
+MAX_PHOTOS_PER_ACTION = 20
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What a report carries (primitives only; the API validates shapes)."""
+
+    source: Source
+    category_code: str
+    lat: float
+    lon: float
+    description: str
+    condition_code: str | None = None
+    address: str = ""
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    photo_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """The arguments an action may take; each action reads the ones it needs."""
+
+    note: str = ""
+    reason: str = ""
+    unit: str | None = None
+    helper_units: Sequence[str] = ()
+    passed: bool | None = None
+    until: datetime | None = None
+    amount: float | None = None
+    photo_ids: Sequence[str] = ()
+    collector: str | None = None
+    duplicate_of: str | None = None
+    category_code: str | None = None
+    condition_code: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _clean_text(value: str, *, field_name: str, limit: int, required: bool = False) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(f"'{field_name}' is required and must not be blank", field=field_name)
+    if len(text) > limit:
+        raise InvalidInput(
+            f"'{field_name}' is {len(text)} characters long; the limit is {limit}",
+            field=field_name,
+        )
+    return text
+
+
+def _require_reason(params: ActionInput, action: Action) -> str:
+    text = (params.reason or params.note or "").strip()
+    if not text:
+        raise InvalidInput(f"action '{action.value}' needs a 'reason'", field="reason")
+    return _clean_text(text, field_name="reason", limit=MAX_NOTE_CHARS)
+
+
+def _check_point(lat: float, lon: float) -> None:
+    if not (-90.0 <= lat <= 90.0):
+        raise InvalidInput(f"lat {lat} is out of range (-90..90)", field="lat")
+    if not (-180.0 <= lon <= 180.0):
+        raise InvalidInput(f"lon {lon} is out of range (-180..180)", field="lon")
+
+
+def _subclass(session: Session, code: str) -> Category:
+    category = session.get(Category, code)
+    if category is None or not category.is_active:
+        raise InvalidInput(
+            f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
+        )
+    if category.level != 2:
+        raise InvalidInput(
+            f"category '{code}' ({category.name}) is a major class; choose one of its subclasses",
+            field="category_code",
+        )
+    return category
+
+
+def _condition(session: Session, category: Category, code: str | None) -> FilingCondition | None:
+    if code is None:
+        return None
+    condition = session.get(FilingCondition, code)
+    if condition is None or not condition.is_active:
+        raise InvalidInput(f"unknown filing condition '{code}'", field="condition_code")
+    if condition.category_code != category.code:
+        raise InvalidInput(
+            f"filing condition '{code}' belongs to category '{condition.category_code}', "
+            f"not '{category.code}'",
+            field="condition_code",
+        )
+    return condition
+
+
+def _default_condition(session: Session, category_code: str) -> FilingCondition | None:
+    return session.scalars(
+        select(FilingCondition)
+        .where(FilingCondition.category_code == category_code, FilingCondition.is_active)
+        .order_by(FilingCondition.position, FilingCondition.code)
+        .limit(1)
+    ).first()
+
+
+def _photos(session: Session, ids: Sequence[str], *, required: bool = False) -> list[Photo]:
+    unique = list(dict.fromkeys(ids))
+    if required and not unique:
+        raise InvalidInput(
+            "at least one photo is required (upload with POST /api/v1/photos)", field="photo_ids"
+        )
+    if len(unique) > MAX_PHOTOS_PER_ACTION:
+        raise InvalidInput(
+            f"{len(unique)} photos given; at most {MAX_PHOTOS_PER_ACTION}", field="photo_ids"
+        )
+    if not unique:
+        return []
+    found = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(unique)))}
+    missing = [pid for pid in unique if pid not in found]
+    if missing:
+        raise InvalidInput(f"unknown photo id(s): {', '.join(missing)}", field="photo_ids")
+    return [found[pid] for pid in unique]
+
+
+def _attach(case: Case, photos: list[Photo], stage: str, seq: int) -> None:
+    for photo in photos:
+        case.photos.append(CasePhoto(photo_id=photo.id, stage=stage, event_seq=seq))
+
+
+def _unit_by_code(session: Session, code: str, field_name: str) -> Unit:
+    unit = session.scalars(select(Unit).where(Unit.code == code)).first()
+    if unit is None or not unit.is_active:
+        raise InvalidInput(f"unknown unit '{code}'", field=field_name)
+    return unit
+
+
+def _next_case_code(session: Session, local_day: str) -> str:
+    """案卷号: local date + a 5-digit daily sequence, e.g. 2026112300042.
+
+    The counter row is bumped with an upsert so concurrent creators never collide; on
+    PostgreSQL the row lock is held only until the creating transaction commits.
+    """
+    name = f"case:{local_day}"
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    value = session.execute(stmt).scalar_one()
+    return f"{local_day}{value:05d}"
+
+
+def _set_step(case: Case, policy: Policy, now: datetime) -> None:
+    """Start the timer of the step that the case's new status begins."""
+    step = STEP_OF_STATUS.get(case.status)
+    case.step = step
+    case.step_started_at = now if step else None
+    limit = policy.steps.get(step) if step else None
+    case.step_due_at = policy.calendar.due_at(now, limit) if limit else None
+
+
+def _start_clock(case: Case, session: Session, policy: Policy, now: datetime) -> None:
+    """Start the unit's clock from now with the filing condition's limit."""
+    condition = session.get(FilingCondition, case.condition_code) if case.condition_code else None
+    if condition is None:
+        condition = _default_condition(session, case.category_code)
+        if condition is not None:
+            case.condition_code = condition.code
+    if condition is None:
+        raise InvalidInput(
+            f"category '{case.category_code}' has no filing condition with a time limit; "
+            "an admin must add one before cases can be dispatched",
+            field="condition_code",
+        )
+    limit = TimeLimit(condition.limit_amount, LimitUnit(condition.limit_unit))
+    case.limit_amount = limit.amount
+    case.limit_unit = limit.unit.value
+    case.clock_started_at = now
+    case.due_at = policy.case_due_at(case.source, now, limit)
+    case.paused_seconds = 0.0
+    case.handled_at = None
+    case.dispatched_at = now
+    case.overdue_marked_at = None
+
+
+def _commit(session: Session, case_id: int) -> None:
+    try:
+        session.commit()
+    except StaleDataError as err:
+        session.rollback()
+        raise StaleCase(case_id) from err
+    except IntegrityError as err:
+        # The (case_id, seq) key of the chain: another writer appended first.
+        session.rollback()
+        raise StaleCase(case_id) from err
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _request_hash(data: NewCase) -> str:
+    return hashlib.sha256(
+        json.dumps(asdict(data), sort_keys=True, default=str, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def _replay(session: Session, user_id: int, key: str, request_hash: str) -> Case | None:
+    row = session.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request; use a new key",
+            code="idempotency_key_reused",
+        )
+    return session.get(Case, row.case_id)
+
+
+def report_case(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    data: NewCase,
+    idempotency_key: str | None = None,
+) -> tuple[Case, bool]:
+    """上报: create a case from a report. Returns ``(case, created)``.
+
+    A collector's patrol report starts verified; every other source waits for 核实.
+    With an ``idempotency_key`` a retried report returns the first case (``created``
+    is then False) instead of filing a second one.
+    """
+    allowed = REPORT_SOURCES.get(actor.role, frozenset())
+    if data.source not in allowed:
+        raise PermissionDenied(
+            f"role '{actor.role.value}' may not report cases from source '{data.source.value}'"
+            + (f"; allowed: {', '.join(sorted(s.value for s in allowed))}" if allowed else ""),
+        )
+    key = (idempotency_key or "").strip() or None
+    if key is not None and (len(key) > 200 or actor.user_id is None):
+        raise InvalidInput("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
+    request_hash = _request_hash(data)
+    if key is not None and actor.user_id is not None:
+        existing = _replay(session, actor.user_id, key, request_hash)
+        if existing is not None:
+            return existing, False
+
+    _check_point(data.lat, data.lon)
+    description = _clean_text(
+        data.description, field_name="description", limit=MAX_DESCRIPTION_CHARS, required=True
+    )
+    address = _clean_text(data.address, field_name="address", limit=300)
+    reporter_name = _clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
+    reporter_phone = _clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+
+    begin_write(session)
+    category = _subclass(session, data.category_code)
+    condition = _condition(session, category, data.condition_code)
+    photos = _photos(session, data.photo_ids)
+    policy = load_policy(session)
+    now = clock.now()
+    status = initial_status(data.source)
+    case = Case(
+        code=_next_case_code(session, now.astimezone(policy.tz).strftime("%Y%m%d")),
+        source=data.source,
+        status=status,
+        kind=category.kind,
+        category_code=category.code,
+        condition_code=condition.code if condition else None,
+        lat=data.lat,
+        lon=data.lon,
+        address=address,
+        description=description,
+        reporter_name=reporter_name or None,
+        reporter_phone=reporter_phone or None,
+        reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
+        created_by_id=actor.user_id,
+        rework_count=0,
+        is_supervised=False,
+        event_count=0,
+        last_event_hash="",
+        created_at=now,
+        updated_at=now,
+    )
+    _set_step(case, policy, now)
+    session.add(case)
+    session.flush()
+    _attach(case, photos, "before", 1)
+    append_event(
+        session,
+        case,
+        action=Action.REPORT.value,
+        from_status=None,
+        to_status=status.value,
+        actor=actor,
+        at=now,
+        note="",
+        payload={
+            "source": data.source.value,
+            "category": category.code,
+            "condition": case.condition_code,
+            "photos": [p.id for p in photos],
+        },
+    )
+    if key is not None and actor.user_id is not None:
+        session.add(
+            IdempotencyKey(
+                user_id=actor.user_id,
+                key=key,
+                request_hash=request_hash,
+                case_id=case.id,
+                created_at=now,
+            )
+        )
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: return its case.
+        session.rollback()
+        if key is not None and actor.user_id is not None:
+            existing = _replay(session, actor.user_id, key, request_hash)
+            if existing is not None:
+                return existing, False
+        raise
+    return case, True
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass
+class _Outcome:
+    """What an action handler decided; :func:`perform_action` writes it."""
+
+    to_status: CaseStatus
+    note: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    photos: list[Photo] = field(default_factory=list)
+    photo_stage: str = ""
+
+
+_Handler = Callable[[Session, Case, Actor, ActionInput, Policy, datetime, CaseStatus], _Outcome]
+
+
+def _collector_for_point(session: Session, lat: float, lon: float) -> User | None:
+    """The active collector whose beat covers the point (lowest id wins a tie)."""
+    from shapely.geometry import Point, shape  # deferred: only assignment needs geometry
+
+    point = Point(lon, lat)
+    collectors = session.scalars(
+        select(User)
+        .where(User.role == Role.COLLECTOR, User.is_active, User.beat.is_not(None))
+        .order_by(User.id)
+    )
+    for user in collectors:
+        try:
+            if shape(user.beat).covers(point):
+                return user
+        except (ValueError, TypeError, AttributeError, KeyError):
+            continue  # a malformed beat must not stop assignment for everybody else
+    return None
+
+
+def _do_assign(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if p.collector:
+        user = session.scalars(select(User).where(User.username == p.collector)).first()
+        if user is None or user.role != Role.COLLECTOR or not user.is_active:
+            raise InvalidInput(f"'{p.collector}' is not an active collector", field="collector")
+        how = "named"
+    else:
+        found = _collector_for_point(session, case.lat, case.lon)
+        if found is None:
+            raise InvalidInput(
+                "no collector's beat covers this place; name one with 'collector'",
+                field="collector",
+            )
+        user = found
+        how = "beat"
+    task = "verify" if case.status == CaseStatus.REPORTED else "check"
+    case.assignee_id = user.id
+    case.task = task
+    return _Outcome(target, p.note, {"collector": user.username, "task": task, "chosen_by": how})
+
+
+def _require_assignee(case: Case, actor: Actor, action: Action) -> None:
+    if case.assignee_id is not None and case.assignee_id != actor.user_id:
+        raise PermissionDenied(
+            f"the {case.task or action.value} task of case {case.code} is assigned to another "
+            "collector"
+        )
+    if case.assignee_id is None and case.created_by_id != actor.user_id:
+        raise PermissionDenied(
+            f"case {case.code} has no {action.value} task for you; the operator assigns it"
+        )
+
+
+def _do_verify(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    _require_assignee(case, actor, Action.VERIFY)
+    case.assignee_id = None
+    case.task = None
+    photos = _photos(session, p.photo_ids)
+    return _Outcome(target, p.note, {"photos": [x.id for x in photos]}, photos, "verify")
+
+
+def _reasoned(action: Action) -> _Handler:
+    def handler(
+        session: Session,
+        case: Case,
+        actor: Actor,
+        p: ActionInput,
+        policy: Policy,
+        now: datetime,
+        target: CaseStatus,
+    ) -> _Outcome:
+        reason = _require_reason(p, action)
+        if action in (Action.REJECT, Action.VOID):
+            case.assignee_id = None
+            case.task = None
+        return _Outcome(target, reason, {"reason": reason})
+
+    return handler
+
+
+def _do_file(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    payload: dict[str, Any] = {}
+    category = _subclass(session, p.category_code or case.category_code)
+    if category.code != case.category_code:
+        payload["category"] = {"from": case.category_code, "to": category.code}
+        case.category_code = category.code
+        case.kind = category.kind
+        if p.condition_code is None:
+            case.condition_code = None
+    condition = _condition(session, category, p.condition_code or case.condition_code)
+    if condition is None:
+        condition = _default_condition(session, category.code)
+    if condition is None:
+        raise InvalidInput(
+            f"category '{category.code}' has no filing condition (立案条件); an admin must add one",
+            field="condition_code",
+        )
+    case.condition_code = condition.code
+    payload["condition"] = condition.code
+    payload["limit"] = f"{condition.limit_amount:g} {condition.limit_unit}"
+    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _do_dispatch(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if not p.unit:
+        raise InvalidInput("dispatch needs the lead 'unit' (a unit code)", field="unit")
+    unit = _unit_by_code(session, p.unit, "unit")
+    helpers = [
+        _unit_by_code(session, code, "helper_units") for code in dict.fromkeys(p.helper_units)
+    ]
+    if any(h.id == unit.id for h in helpers):
+        raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
+    previous = case.unit.code if case.unit else None
+    case.unit_id = unit.id
+    case.unit = unit
+    case.helpers.clear()
+    session.flush()
+    for helper in helpers:
+        case.helpers.append(CaseHelper(unit_id=helper.id))
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    case.pending_park_reason = None
+    _start_clock(case, session, policy, now)
+    payload: dict[str, Any] = {
+        "unit": unit.code,
+        "helper_units": [h.code for h in helpers],
+        "due_at": case.due_at.isoformat() if case.due_at else None,
+        "limit": f"{case.limit_amount:g} {case.limit_unit}",
+    }
+    if previous:
+        payload["previous_unit"] = previous
+    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _require_own_unit(case: Case, actor: Actor) -> None:
+    if actor.role == Role.HANDLER and case.unit_id != actor.unit_id:
+        raise PermissionDenied(
+            f"case {case.code} is led by another unit; only the lead unit's handlers may act"
+        )
+
+
+def _do_accept(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS))
+
+
+def _do_return(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.RETURN)
+    unit_code = case.unit.code if case.unit else None
+    case.unit_id = None
+    case.unit = None
+    case.helpers.clear()
+    case.due_at = None
+    case.clock_started_at = None
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    case.pending_park_reason = None
+    return _Outcome(target, reason, {"reason": reason, "unit": unit_code})
+
+
+def _do_request_extension(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.REQUEST_EXTENSION)
+    if case.pending_extension_until is not None:
+        raise Conflict(f"case {case.code} already has an extension request waiting for approval")
+    assert case.due_at is not None
+    if p.until is not None:
+        until = p.until
+    elif p.amount is not None and p.amount > 0 and case.limit_unit:
+        until = policy.calendar.due_at(case.due_at, TimeLimit(p.amount, LimitUnit(case.limit_unit)))
+    else:
+        raise InvalidInput(
+            "give the new deadline as 'until' (ISO datetime with zone) or 'amount' "
+            "(in the case's limit unit)",
+            field="until",
+        )
+    if until <= case.due_at:
+        raise InvalidInput(
+            f"the requested deadline {until.isoformat()} is not later than the current one "
+            f"{case.due_at.isoformat()}",
+            field="until",
+        )
+    case.pending_extension_until = until
+    case.pending_extension_reason = reason
+    return _Outcome(target, reason, {"until": until.isoformat(), "reason": reason})
+
+
+def _require_pending_extension(case: Case, action: Action) -> datetime:
+    if case.pending_extension_until is None:
+        raise IllegalTransition(
+            status=case.status.value,
+            action=action.value,
+            role=Role.DISPATCHER.value,
+            reason="there is no extension request waiting",
+        )
+    return case.pending_extension_until
+
+
+def _do_approve_extension(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    until = _require_pending_extension(case, Action.APPROVE_EXTENSION)
+    old = case.due_at
+    case.due_at = until
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    if until > now:
+        case.overdue_marked_at = None
+    return _Outcome(
+        target,
+        _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        {"from": old.isoformat() if old else None, "to": until.isoformat()},
+    )
+
+
+def _do_deny_extension(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    _require_pending_extension(case, Action.DENY_EXTENSION)
+    reason = _require_reason(p, Action.DENY_EXTENSION)
+    asked = case.pending_extension_until
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    return _Outcome(
+        target, reason, {"reason": reason, "asked": asked.isoformat() if asked else None}
+    )
+
+
+def _do_request_park(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.REQUEST_PARK)
+    if case.pending_park_reason is not None:
+        raise Conflict(f"case {case.code} already has a parking request waiting for approval")
+    case.pending_park_reason = reason
+    return _Outcome(target, reason, {"reason": reason})
+
+
+def _require_pending_park(case: Case, action: Action) -> str:
+    if case.pending_park_reason is None:
+        raise IllegalTransition(
+            status=case.status.value,
+            action=action.value,
+            role=Role.DISPATCHER.value,
+            reason="there is no parking request waiting",
+        )
+    return case.pending_park_reason
+
+
+def _do_approve_park(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    asked = _require_pending_park(case, Action.APPROVE_PARK)
+    case.pending_park_reason = None
+    case.parked_at = now
+    return _Outcome(
+        target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), {"request": asked}
+    )
+
+
+def _do_deny_park(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    asked = _require_pending_park(case, Action.DENY_PARK)
+    reason = _require_reason(p, Action.DENY_PARK)
+    case.pending_park_reason = None
+    return _Outcome(target, reason, {"reason": reason, "request": asked})
+
+
+def _do_resume(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    parked_at = case.parked_at or now
+    payload: dict[str, Any] = {"parked_at": parked_at.isoformat()}
+    if case.due_at is not None and case.limit_unit:
+        unit = LimitUnit(case.limit_unit)
+        old = case.due_at
+        case.due_at = policy.calendar.shift_due_for_pause(case.due_at, parked_at, now, unit)
+        # Kept so the traffic light measures only the time the clock really ran.
+        case.paused_seconds += policy.calendar.elapsed_in_limit_units(parked_at, now, unit)
+        payload["due_from"] = old.isoformat()
+        payload["due_to"] = case.due_at.isoformat()
+        if case.due_at > now:
+            case.overdue_marked_at = None
+    case.parked_at = None
+    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _do_feedback(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    photos = _photos(session, p.photo_ids, required=True)
+    note = _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    flags = _evidence_flags(session, case, photos)
+    case.handled_at = now
+    payload: dict[str, Any] = {"photos": [x.id for x in photos]}
+    if flags:
+        payload["evidence_flags"] = flags
+    return _Outcome(target, note, payload, photos, "after")
+
+
+def _evidence_flags(session: Session, case: Case, photos: list[Photo]) -> list[dict[str, str]]:
+    """What a machine can already tell about after-photos; people decide (DESIGN.md)."""
+    flags: list[dict[str, str]] = []
+    before = {cp.photo.sha256 for cp in case.photos if cp.stage == "before"}
+    for photo in photos:
+        if photo.sha256 in before:
+            flags.append({"photo": photo.id, "flag": "same_as_before_photo"})
+        reused = session.scalar(
+            select(func.count())
+            .select_from(CasePhoto)
+            .join(Photo, Photo.id == CasePhoto.photo_id)
+            .where(Photo.sha256 == photo.sha256, CasePhoto.case_id != case.id)
+        )
+        if reused:
+            flags.append({"photo": photo.id, "flag": "used_on_another_case"})
+        if (
+            photo.taken_at is not None
+            and case.dispatched_at
+            and photo.taken_at < case.dispatched_at
+        ):
+            flags.append({"photo": photo.id, "flag": "taken_before_dispatch"})
+    return flags
+
+
+def _do_check(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if p.passed is None:
+        raise InvalidInput("check needs 'passed': true (核查通过) or false (返工)", field="passed")
+    _require_assignee(case, actor, Action.CHECK)
+    photos = _photos(session, p.photo_ids)
+    case.assignee_id = None
+    case.task = None
+    payload: dict[str, Any] = {"passed": p.passed, "photos": [x.id for x in photos]}
+    if p.passed:
+        return _Outcome(
+            target,
+            _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+            payload,
+            photos,
+            "check",
+        )
+    reason = _require_reason(p, Action.CHECK)
+    case.rework_count += 1
+    payload["reason"] = reason
+    payload["rework_count"] = case.rework_count
+    return _Outcome(CaseStatus.HANDLING, reason, payload, photos, "check")
+
+
+def _do_close(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    case.closed_at = now
+    late = case.due_at is not None and now > case.due_at
+    payload: dict[str, Any] = {"on_time": not late}
+    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _do_reopen(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.REOPEN)
+    payload: dict[str, Any] = {"reason": reason}
+    if case.status == CaseStatus.CLOSED:
+        if case.unit_id is None:
+            raise InvalidInput("this case has no unit to reopen it with", field="unit")
+        case.closed_at = None
+        _start_clock(case, session, policy, now)
+        payload["due_at"] = case.due_at.isoformat() if case.due_at else None
+    return _Outcome(target, reason, payload)
+
+
+def _resolve_case_ref(session: Session, ref: str) -> Case | None:
+    case = session.scalars(select(Case).where(Case.code == ref)).first()
+    if case is None and ref.isdigit():
+        case = session.get(Case, int(ref))
+    return case
+
+
+def _do_merge(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if not p.duplicate_of:
+        raise InvalidInput(
+            "merge needs 'duplicate_of' (the case code or id it repeats)", field="duplicate_of"
+        )
+    original = _resolve_case_ref(session, str(p.duplicate_of))
+    if original is None:
+        raise InvalidInput(f"case '{p.duplicate_of}' does not exist", field="duplicate_of")
+    if original.id == case.id:
+        raise InvalidInput("a case cannot be a duplicate of itself", field="duplicate_of")
+    if original.status in (CaseStatus.MERGED, CaseStatus.REJECTED, CaseStatus.VOIDED):
+        raise InvalidInput(
+            f"case {original.code} is {original.status.value}; merge into the case it points to",
+            field="duplicate_of",
+        )
+    case.duplicate_of_id = original.id
+    case.assignee_id = None
+    case.task = None
+    return _Outcome(
+        target,
+        _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        {"duplicate_of": original.code},
+    )
+
+
+def _do_supervise(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    note = _clean_text(p.note or p.reason, field_name="note", limit=MAX_NOTE_CHARS, required=True)
+    payload: dict[str, Any] = {"note": note}
+    if p.extra.get("overdue"):
+        # Raised by the deadline sweep: once per deadline, so re-runs add nothing.
+        if case.overdue_marked_at is not None:
+            raise Conflict(f"case {case.code} is already marked overdue")
+        if case.due_at is None or case.due_at >= now:
+            raise Conflict(f"case {case.code} is not overdue")
+        case.overdue_marked_at = now
+        payload["overdue"] = True
+        payload["due_at"] = case.due_at.isoformat()
+    case.is_supervised = True
+    case.supervise_note = note
+    return _Outcome(target, note, payload)
+
+
+_HANDLERS: dict[Action, _Handler] = {
+    Action.ASSIGN: _do_assign,
+    Action.VERIFY: _do_verify,
+    Action.REJECT: _reasoned(Action.REJECT),
+    Action.FILE: _do_file,
+    Action.VOID: _reasoned(Action.VOID),
+    Action.DISPATCH: _do_dispatch,
+    Action.ACCEPT: _do_accept,
+    Action.RETURN: _do_return,
+    Action.REQUEST_EXTENSION: _do_request_extension,
+    Action.APPROVE_EXTENSION: _do_approve_extension,
+    Action.DENY_EXTENSION: _do_deny_extension,
+    Action.REQUEST_PARK: _do_request_park,
+    Action.APPROVE_PARK: _do_approve_park,
+    Action.DENY_PARK: _do_deny_park,
+    Action.RESUME: _do_resume,
+    Action.FEEDBACK: _do_feedback,
+    Action.CHECK: _do_check,
+    Action.CLOSE: _do_close,
+    Action.REOPEN: _do_reopen,
+    Action.MERGE: _do_merge,
+    Action.SUPERVISE: _do_supervise,
+}
+_UNIT_ACTIONS = frozenset(
+    {Action.ACCEPT, Action.RETURN, Action.REQUEST_EXTENSION, Action.REQUEST_PARK, Action.FEEDBACK}
+)
+
+
+def perform_action(
+    session: Session,
+    *,
+    case_id: int,
+    action: Action,
+    actor: Actor,
+    clock: Clock,
+    params: ActionInput | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """Take ``action`` on a case as ``actor``: check, apply, write one event, commit.
+
+    Raises:
+        NotFound: the case does not exist or is not visible to the actor.
+        IllegalTransition: wrong status or wrong role (the message names both).
+        PermissionDenied: right role, but not this actor's case or task.
+        InvalidInput: a missing or malformed argument (``field`` names it).
+        StaleCase: someone else changed the case first; nothing was written.
+    """
+    if action == Action.REPORT:
+        raise InvalidInput("'report' creates a case: POST /api/v1/cases", field="action")
+    params = params or ActionInput()
+    begin_write(session)
+    case = get_visible_case(session, actor, case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise StaleCase(case_id)
+    from_status = case.status
+    rule = check_action(from_status, action, actor.role)
+    if action in _UNIT_ACTIONS:
+        _require_own_unit(case, actor)
+    policy = load_policy(session)
+    now = clock.now()
+    outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
+    case.status = outcome.to_status
+    case.updated_at = now
+    if outcome.to_status != from_status:
+        _set_step(case, policy, now)
+    seq = case.event_count + 1
+    _attach(case, outcome.photos, outcome.photo_stage, seq)
+    append_event(
+        session,
+        case,
+        action=action.value,
+        from_status=from_status.value,
+        to_status=outcome.to_status.value,
+        actor=actor,
+        at=now,
+        note=outcome.note,
+        payload=outcome.payload,
+    )
+    _commit(session, case_id)
+    return case
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """How a case stands against its clocks, as a person reads it."""
+
+    due_at: datetime | None
+    seconds_left: float | None
+    is_overdue: bool
+    light: str | None
+    step: str | None
+    step_due_at: datetime | None
+    step_light: str | None
+    clock: str  # running | paused | stopped | not_started
+
+
+def deadline_view(case: Case, policy: Policy, now: datetime) -> DeadlineView:
+    """Time left, overdue state and traffic lights of a case at ``now``."""
+    cal = policy.calendar
+    clock_state = "not_started"
+    seconds_left: float | None = None
+    light: str | None = None
+    overdue = False
+    if case.due_at is not None and case.limit_unit:
+        unit = LimitUnit(case.limit_unit)
+        if case.status in CLOCK_RUNNING:
+            clock_state = "running"
+            seconds_left = cal.remaining_seconds(now, case.due_at, unit)
+            overdue = now > case.due_at
+            start = case.clock_started_at or now
+            total = cal.elapsed_in_limit_units(start, case.due_at, unit) - case.paused_seconds
+            used = cal.elapsed_in_limit_units(start, now, unit) - case.paused_seconds
+            light = policy.light(used / total if total > 0 else 1.0).value
+        elif case.status == CaseStatus.PARKED:
+            clock_state = "paused"
+            at = case.parked_at or now
+            seconds_left = cal.remaining_seconds(at, case.due_at, unit)
+            overdue = at > case.due_at
+        else:
+            # The unit's clock stops when it reports the fix (处理反馈).
+            clock_state = "stopped"
+            overdue = case.handled_at is not None and case.handled_at > case.due_at
+    step_light: str | None = None
+    if case.step and case.step_started_at and case.step_due_at:
+        limit = policy.steps.get(case.step)
+        if limit is not None:
+            step_light = policy.light(cal.fraction_used(case.step_started_at, now, limit)).value
+    return DeadlineView(
+        due_at=case.due_at,
+        seconds_left=seconds_left,
+        is_overdue=overdue,
+        light=light,
+        step=case.step,
+        step_due_at=case.step_due_at,
+        step_light=step_light,
+        clock=clock_state,
+    )
+
+
+def get_case(session: Session, *, actor: Actor, case_id: int) -> Case:
+    """A case the actor may see (raises :class:`NotFound` otherwise)."""
+    return get_visible_case(session, actor, case_id)

@@ -1,0 +1,173 @@
+"""Reference data: the 部件/事件 taxonomy with filing conditions, and the policy.
+
+Shipped defaults live under ``duban/data/``. A city replaces the whole taxonomy by
+loading its own file: classes missing from the new file are deactivated (old cases keep
+their codes), the rest are inserted or updated, and the taxonomy's fingerprint changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from duban.domain.errors import PolicyError
+from duban.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from duban.services.policy import POLICY_KEY, shipped_policy_data
+from duban.store.models import Category, FilingCondition, Setting
+from duban.store.session import begin_write
+
+TAXONOMY_KEY = "taxonomy"
+
+
+def shipped_taxonomy_data() -> dict[str, Any]:
+    """The national-practice taxonomy shipped in the package."""
+    text = resources.files("duban.data").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def parse_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
+    """Validate taxonomy data, turning every problem into one :class:`PolicyError`."""
+    try:
+        return load_taxonomy(data)
+    except TaxonomyError as err:
+        raise PolicyError(str(err), field="taxonomy") from err
+
+
+@dataclass(frozen=True)
+class TaxonomyLoad:
+    """What :func:`install_taxonomy` changed."""
+
+    fingerprint: str
+    categories: int
+    conditions: int
+    deactivated: int
+
+
+def install_taxonomy(
+    session: Session, data: Mapping[str, Any], *, now: datetime, commit: bool = True
+) -> TaxonomyLoad:
+    """Make ``data`` the live taxonomy (validated first; all or nothing)."""
+    taxonomy = parse_taxonomy(data)
+    begin_write(session)
+    existing = {c.code: c for c in session.scalars(select(Category))}
+    existing_conditions = {c.code: c for c in session.scalars(select(FilingCondition))}
+    # Majors before subclasses, so parents exist when children point at them.
+    ordered = sorted(taxonomy.categories.values(), key=lambda c: (c.level, c.code))
+    for position, cat in enumerate(ordered):
+        row = existing.get(cat.code)
+        if row is None:
+            row = Category(code=cat.code)
+            session.add(row)
+        row.kind = cat.kind
+        row.level = cat.level
+        row.parent_code = cat.parent_code
+        row.name = cat.name
+        row.name_en = cat.name_en
+        row.keywords = list(cat.keywords)
+        row.position = position
+        row.is_active = True
+    session.flush()
+    for cat in ordered:
+        for position, cond in enumerate(cat.conditions):
+            crow = existing_conditions.get(cond.code)
+            if crow is None:
+                crow = FilingCondition(code=cond.code)
+                session.add(crow)
+            crow.category_code = cat.code
+            crow.name = cond.name
+            crow.limit_amount = cond.limit.amount
+            crow.limit_unit = cond.limit.unit.value
+            crow.close_rule = cond.close_rule
+            crow.is_urgent = cond.urgent
+            crow.position = position
+            crow.is_active = True
+    gone = [code for code in existing if code not in taxonomy.categories]
+    gone_conditions = [code for code in existing_conditions if code not in taxonomy.conditions]
+    if gone:
+        session.execute(update(Category).where(Category.code.in_(gone)).values(is_active=False))
+    if gone_conditions:
+        session.execute(
+            update(FilingCondition)
+            .where(FilingCondition.code.in_(gone_conditions))
+            .values(is_active=False)
+        )
+    fingerprint = taxonomy.fingerprint()
+    meta = {
+        "fingerprint": fingerprint,
+        "name": str(data.get("name", "")),
+        "version": data.get("version"),
+    }
+    row_meta = session.get(Setting, TAXONOMY_KEY)
+    if row_meta is None:
+        session.add(Setting(key=TAXONOMY_KEY, value=meta, updated_at=now))
+    elif row_meta.value != meta:
+        row_meta.value = meta
+        row_meta.updated_at = now
+    if commit:
+        session.commit()
+    return TaxonomyLoad(fingerprint, len(taxonomy.categories), len(taxonomy.conditions), len(gone))
+
+
+def install_defaults(session: Session, *, now: datetime) -> TaxonomyLoad | None:
+    """Load shipped reference data where none is installed yet (``duban init``)."""
+    result = None
+    if session.get(Setting, TAXONOMY_KEY) is None:
+        result = install_taxonomy(session, shipped_taxonomy_data(), now=now, commit=False)
+    if session.get(Setting, POLICY_KEY) is None:
+        session.add(Setting(key=POLICY_KEY, value=shipped_policy_data(), updated_at=now))
+    session.commit()
+    return result
+
+
+def category_tree(session: Session) -> list[dict[str, Any]]:
+    """The active taxonomy as a tree: kinds → major classes → subclasses → conditions."""
+    cats = list(
+        session.scalars(
+            select(Category).where(Category.is_active).order_by(Category.position, Category.code)
+        )
+    )
+    conditions: dict[str, list[FilingCondition]] = {}
+    for cond in session.scalars(
+        select(FilingCondition)
+        .where(FilingCondition.is_active)
+        .order_by(FilingCondition.position, FilingCondition.code)
+    ):
+        conditions.setdefault(cond.category_code, []).append(cond)
+    nodes: dict[str, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    for cat in cats:
+        node: dict[str, Any] = {
+            "code": cat.code,
+            "kind": cat.kind,
+            "kind_name": "部件" if cat.kind == "component" else "事件",
+            "level": cat.level,
+            "name": cat.name,
+            "name_en": cat.name_en,
+            "keywords": list(cat.keywords or []),
+            "children": [],
+            "conditions": [
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "limit": {"amount": c.limit_amount, "unit": c.limit_unit},
+                    "close_rule": c.close_rule,
+                    "urgent": c.is_urgent,
+                }
+                for c in conditions.get(cat.code, [])
+            ],
+        }
+        nodes[cat.code] = node
+    for cat in cats:
+        node = nodes[cat.code]
+        parent = nodes.get(cat.parent_code) if cat.parent_code else None
+        (parent["children"] if parent else roots).append(node)
+    return roots
