@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 68a7fe089ad4
+Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:32:42.415045
+Create Date: 2026-11-23 11:38:59.834017
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 import duban.store.base
 
-revision: str = "68a7fe089ad4"
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
