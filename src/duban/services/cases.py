@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -186,8 +187,10 @@ def _photos(session: Session, ids: Sequence[str], *, required: bool = False) -> 
 
 
 def _attach(case: Case, photos: list[Photo], stage: str, seq: int) -> None:
+    have = {(cp.photo_id, cp.stage) for cp in case.photos}
     for photo in photos:
-        case.photos.append(CasePhoto(photo_id=photo.id, stage=stage, event_seq=seq))
+        if (photo.id, stage) not in have:  # the same photo sent again adds nothing
+            case.photos.append(CasePhoto(photo_id=photo.id, stage=stage, event_seq=seq))
 
 
 def _unit_by_code(session: Session, code: str, field_name: str) -> Unit:
@@ -248,16 +251,26 @@ def _start_clock(case: Case, session: Session, policy: Policy, now: datetime) ->
     case.overdue_marked_at = None
 
 
-def _commit(session: Session, case_id: int) -> None:
+@contextmanager
+def _writing(session: Session, case_id: int | None) -> Iterator[None]:
+    """One use case's transaction: on any error roll back, so nothing is half-written.
+
+    A lost race on the case row (the version check) or on the event chain's
+    ``(case_id, seq)`` key becomes :class:`StaleCase`, wherever the flush happened.
+    """
     try:
-        session.commit()
+        yield
     except StaleDataError as err:
         session.rollback()
-        raise StaleCase(case_id) from err
+        raise StaleCase(case_id or 0) from err
     except IntegrityError as err:
-        # The (case_id, seq) key of the chain: another writer appended first.
         session.rollback()
-        raise StaleCase(case_id) from err
+        if case_id is not None and "seq" in str(err.orig):
+            raise StaleCase(case_id) from err
+        raise
+    except BaseException:
+        session.rollback()
+        raise
 
 
 # --------------------------------------------------------------------------- report
@@ -320,70 +333,70 @@ def report_case(
     reporter_name = _clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
     reporter_phone = _clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
 
-    begin_write(session)
-    category = _subclass(session, data.category_code)
-    condition = _condition(session, category, data.condition_code)
-    photos = _photos(session, data.photo_ids)
-    policy = load_policy(session)
-    now = clock.now()
-    status = initial_status(data.source)
-    case = Case(
-        code=_next_case_code(session, now.astimezone(policy.tz).strftime("%Y%m%d")),
-        source=data.source,
-        status=status,
-        kind=category.kind,
-        category_code=category.code,
-        condition_code=condition.code if condition else None,
-        lat=data.lat,
-        lon=data.lon,
-        address=address,
-        description=description,
-        reporter_name=reporter_name or None,
-        reporter_phone=reporter_phone or None,
-        reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
-        created_by_id=actor.user_id,
-        rework_count=0,
-        is_supervised=False,
-        event_count=0,
-        last_event_hash="",
-        created_at=now,
-        updated_at=now,
-    )
-    _set_step(case, policy, now)
-    session.add(case)
-    session.flush()
-    _attach(case, photos, "before", 1)
-    append_event(
-        session,
-        case,
-        action=Action.REPORT.value,
-        from_status=None,
-        to_status=status.value,
-        actor=actor,
-        at=now,
-        note="",
-        payload={
-            "source": data.source.value,
-            "category": category.code,
-            "condition": case.condition_code,
-            "photos": [p.id for p in photos],
-        },
-    )
-    if key is not None and actor.user_id is not None:
-        session.add(
-            IdempotencyKey(
-                user_id=actor.user_id,
-                key=key,
-                request_hash=request_hash,
-                case_id=case.id,
-                created_at=now,
-            )
-        )
     try:
-        session.commit()
+        with _writing(session, None):
+            begin_write(session)
+            category = _subclass(session, data.category_code)
+            condition = _condition(session, category, data.condition_code)
+            photos = _photos(session, data.photo_ids)
+            policy = load_policy(session)
+            now = clock.now()
+            status = initial_status(data.source)
+            case = Case(
+                code=_next_case_code(session, now.astimezone(policy.tz).strftime("%Y%m%d")),
+                source=data.source,
+                status=status,
+                kind=category.kind,
+                category_code=category.code,
+                condition_code=condition.code if condition else None,
+                lat=data.lat,
+                lon=data.lon,
+                address=address,
+                description=description,
+                reporter_name=reporter_name or None,
+                reporter_phone=reporter_phone or None,
+                reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
+                created_by_id=actor.user_id,
+                rework_count=0,
+                is_supervised=False,
+                event_count=0,
+                last_event_hash="",
+                created_at=now,
+                updated_at=now,
+            )
+            _set_step(case, policy, now)
+            session.add(case)
+            session.flush()
+            _attach(case, photos, "before", 1)
+            append_event(
+                session,
+                case,
+                action=Action.REPORT.value,
+                from_status=None,
+                to_status=status.value,
+                actor=actor,
+                at=now,
+                note="",
+                payload={
+                    "source": data.source.value,
+                    "category": category.code,
+                    "condition": case.condition_code,
+                    "photos": [p.id for p in photos],
+                },
+            )
+            if key is not None and actor.user_id is not None:
+                session.add(
+                    IdempotencyKey(
+                        user_id=actor.user_id,
+                        key=key,
+                        request_hash=request_hash,
+                        case_id=case.id,
+                        created_at=now,
+                    )
+                )
+            session.commit()
     except IntegrityError:
         # A concurrent retry with the same key won the race: return its case.
-        session.rollback()
         if key is not None and actor.user_id is not None:
             existing = _replay(session, actor.user_id, key, request_hash)
             if existing is not None:
@@ -1010,35 +1023,36 @@ def perform_action(
     if action == Action.REPORT:
         raise InvalidInput("'report' creates a case: POST /api/v1/cases", field="action")
     params = params or ActionInput()
-    begin_write(session)
-    case = get_visible_case(session, actor, case_id)
-    if expected_version is not None and case.version != expected_version:
-        raise StaleCase(case_id)
-    from_status = case.status
-    rule = check_action(from_status, action, actor.role)
-    if action in _UNIT_ACTIONS:
-        _require_own_unit(case, actor)
-    policy = load_policy(session)
-    now = clock.now()
-    outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
-    case.status = outcome.to_status
-    case.updated_at = now
-    if outcome.to_status != from_status:
-        _set_step(case, policy, now)
-    seq = case.event_count + 1
-    _attach(case, outcome.photos, outcome.photo_stage, seq)
-    append_event(
-        session,
-        case,
-        action=action.value,
-        from_status=from_status.value,
-        to_status=outcome.to_status.value,
-        actor=actor,
-        at=now,
-        note=outcome.note,
-        payload=outcome.payload,
-    )
-    _commit(session, case_id)
+    with _writing(session, case_id):
+        begin_write(session)
+        case = get_visible_case(session, actor, case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise StaleCase(case_id)
+        from_status = case.status
+        rule = check_action(from_status, action, actor.role)
+        if action in _UNIT_ACTIONS:
+            _require_own_unit(case, actor)
+        policy = load_policy(session)
+        now = clock.now()
+        outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
+        case.status = outcome.to_status
+        case.updated_at = now
+        if outcome.to_status != from_status:
+            _set_step(case, policy, now)
+        seq = case.event_count + 1
+        _attach(case, outcome.photos, outcome.photo_stage, seq)
+        append_event(
+            session,
+            case,
+            action=action.value,
+            from_status=from_status.value,
+            to_status=outcome.to_status.value,
+            actor=actor,
+            at=now,
+            note=outcome.note,
+            payload=outcome.payload,
+        )
+        session.commit()
     return case
 
 
