@@ -1,0 +1,462 @@
+"""Checking a set of regions (区/街道/社区/单元网格) before it is imported.
+
+`validate_regions` looks at all regions of one level at once and returns every problem it
+finds, so that whoever prepared the file can fix them in one pass: malformed or duplicate
+codes, parents that don't exist or don't match the code, broken geometry, regions that
+overlap, leave their parent, or leave holes in it. It changes nothing and does no I/O; the
+import service decides what to do with the problems (normally: refuse the import and show
+them).
+
+Areas are in m² on a local projection (`coords.LocalProjection`); geometry is WGS84.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import numpy as np
+import shapely
+
+from duban.domain.coords import LocalProjection, approx_areas_m2
+
+__all__ = [
+    "CODE_LENGTH",
+    "Problem",
+    "ProblemKind",
+    "RegionInput",
+    "RegionLevel",
+    "validate_regions",
+]
+
+
+class RegionLevel(StrEnum):
+    """The levels of the region hierarchy, largest first."""
+
+    DISTRICT = "district"  # 区/县, 6 digits (GB/T 2260)
+    STREET = "street"  # 街道/乡镇, 9 digits
+    COMMUNITY = "community"  # 社区/村, 12 digits
+    GRID = "grid"  # 单元网格, 15 digits
+
+    @property
+    def parent(self) -> RegionLevel | None:
+        """The level above, or None for districts."""
+        levels = list(RegionLevel)
+        i = levels.index(self)
+        return levels[i - 1] if i > 0 else None
+
+    @property
+    def label(self) -> str:
+        """The Chinese name, for messages."""
+        return _LABELS[self]
+
+
+CODE_LENGTH: Final[Mapping[RegionLevel, int]] = {
+    RegionLevel.DISTRICT: 6,
+    RegionLevel.STREET: 9,
+    RegionLevel.COMMUNITY: 12,
+    RegionLevel.GRID: 15,
+}
+_LABELS: Final[Mapping[RegionLevel, str]] = {
+    RegionLevel.DISTRICT: "区县",
+    RegionLevel.STREET: "街道",
+    RegionLevel.COMMUNITY: "社区",
+    RegionLevel.GRID: "单元网格",
+}
+
+
+class ProblemKind(StrEnum):
+    """What is wrong; the order here is the order problems are reported in."""
+
+    MALFORMED_CODE = "malformed_code"
+    DUPLICATE_CODE = "duplicate_code"
+    MISSING_PARENT = "missing_parent"
+    UNKNOWN_PARENT = "unknown_parent"
+    PARENT_MISMATCH = "parent_mismatch"  # the code does not start with the parent's code
+    INVALID_PARENT = "invalid_parent"  # the parent's boundary is unusable; nothing checked
+    EMPTY_GEOMETRY = "empty_geometry"
+    INVALID_GEOMETRY = "invalid_geometry"
+    SELF_INTERSECTION = "self_intersection"
+    OVERLAP = "overlap"
+    OUTSIDE_PARENT = "outside_parent"
+    GAP = "gap"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionInput:
+    """One region as read from an import file; geometry is a shapely geometry in WGS84."""
+
+    code: str
+    name: str
+    parent_code: str | None
+    geometry: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing to fix before the import can go ahead.
+
+    `code` is the region the problem is about (for a gap: the parent with the hole);
+    `detail` carries numbers and ids for programs (e.g. ``area_m2``, ``other_code``, and
+    ``lon``/``lat`` of a point in the problem area to look at).
+    """
+
+    code: str
+    kind: ProblemKind
+    message: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+def validate_regions(
+    items: Sequence[RegionInput],
+    *,
+    level: RegionLevel | str,
+    parents: Mapping[str, Any] | None = None,
+    overlap_tolerance_m2: float = 1.0,
+    gap_tolerance_m2: float = 1.0,
+) -> list[Problem]:
+    """Check regions of one level before import; returns all problems found (empty if none).
+
+    Checks:
+    * codes: the level's length (district 6, street 9, community 12, grid 15) in ASCII
+      digits; no code twice; every level below districts names a parent, and its code
+      starts with the parent's code;
+    * geometry: a non-empty, valid Polygon/MultiPolygon in longitude/latitude;
+    * no two regions overlap by more than `overlap_tolerance_m2` (siblings or not: regions
+      of one level never share ground);
+    * only when `parents` (parent code → geometry) is given: every parent code is known,
+      no region reaches outside its parent by more than `overlap_tolerance_m2`, and the
+      children of a parent leave no hole in it larger than `gap_tolerance_m2`. Parents
+      without any child in `items` are not checked for gaps, so a partial import (one
+      street's communities) can be validated against all streets.
+
+    Problems with a region's geometry exclude it from the spatial checks.
+    """
+    level = RegionLevel(level)
+    problems: list[Problem] = []
+    problems += _check_codes(items, level, parents)
+    usable = _check_geometries(items, level, problems)
+    if usable:
+        geoms = np.array([items[i].geometry for i in usable], dtype=object)
+        projection = LocalProjection.around(geoms)
+        problems += _check_overlaps(items, usable, geoms, level, projection, overlap_tolerance_m2)
+        if parents is not None:
+            problems += _check_parents(
+                items, usable, geoms, level, parents, projection,
+                overlap_tolerance_m2, gap_tolerance_m2,
+            )  # fmt: skip
+    order = {kind: i for i, kind in enumerate(ProblemKind)}
+    problems.sort(key=lambda p: (order[p.kind], p.code))
+    return problems
+
+
+# --- codes ---------------------------------------------------------------------------------------
+
+
+def _is_digits(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and value.isascii() and value.isdigit()
+
+
+def _check_codes(
+    items: Sequence[RegionInput], level: RegionLevel, parents: Mapping[str, Any] | None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    length = CODE_LENGTH[level]
+    parent_level = level.parent
+    counts = Counter(item.code for item in items)
+    for code, count in counts.items():
+        if count > 1:
+            names = sorted({item.name for item in items if item.code == code})
+            problems.append(
+                Problem(
+                    code,
+                    ProblemKind.DUPLICATE_CODE,
+                    f"{level.label} code {code} is used {count} times ({'、'.join(names)}); "
+                    "each region needs its own code",
+                    {"count": count, "names": names},
+                )
+            )
+    for item in items:
+        if not _is_digits(item.code, length):
+            problems.append(
+                Problem(
+                    str(item.code),
+                    ProblemKind.MALFORMED_CODE,
+                    f"{level.label} {item.name}: code {item.code!r} should be {length} digits "
+                    f"(0-9, half-width) for level {level.value}",
+                    {"expected_length": length, "name": item.name},
+                )
+            )
+            continue
+        if parent_level is None:
+            continue
+        parent_length = CODE_LENGTH[parent_level]
+        expected = item.code[:parent_length]
+        if item.parent_code is None:
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.MISSING_PARENT,
+                    f"{level.label} {item.name} ({item.code}) has no parent "
+                    f"{parent_level.label}; its code says it should be {expected}",
+                    {"expected_parent_code": expected, "name": item.name},
+                )
+            )
+            continue
+        if item.parent_code != expected:
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.PARENT_MISMATCH,
+                    f"{level.label} {item.name} ({item.code}) is filed under "
+                    f"{parent_level.label} {item.parent_code}, but its code starts with "
+                    f"{expected}; fix the code or the parent",
+                    {
+                        "parent_code": item.parent_code,
+                        "expected_parent_code": expected,
+                        "name": item.name,
+                    },
+                )
+            )
+        if parents is not None and item.parent_code not in parents:
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.UNKNOWN_PARENT,
+                    f"{level.label} {item.name} ({item.code}): parent {parent_level.label} "
+                    f"{item.parent_code} does not exist; import it first or fix the parent code",
+                    {"parent_code": item.parent_code, "name": item.name},
+                )
+            )
+    return problems
+
+
+# --- geometry ------------------------------------------------------------------------------------
+
+
+def _location(geom: Any) -> dict[str, object]:
+    point = shapely.point_on_surface(geom)
+    if point is None or point.is_empty:
+        return {}
+    return {"lon": round(float(point.x), 7), "lat": round(float(point.y), 7)}
+
+
+def _where(detail: Mapping[str, object]) -> str:
+    if "lon" in detail:
+        return f" near {detail['lon']:.6f}, {detail['lat']:.6f}"
+    return ""
+
+
+def _check_geometries(
+    items: Sequence[RegionInput], level: RegionLevel, problems: list[Problem]
+) -> list[int]:
+    """Append geometry problems; return the indexes of items fit for spatial checks."""
+    usable: list[int] = []
+    for i, item in enumerate(items):
+        geom = item.geometry
+        who = f"{level.label} {item.name} ({item.code})"
+        kind = getattr(geom, "geom_type", None)
+        if geom is None or (kind is not None and geom.is_empty):
+            problems.append(
+                Problem(item.code, ProblemKind.EMPTY_GEOMETRY, f"{who} has no boundary", {})
+            )
+            continue
+        if kind not in ("Polygon", "MultiPolygon"):
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.INVALID_GEOMETRY,
+                    f"{who}: the boundary must be a Polygon or MultiPolygon, not {kind}",
+                    {"geom_type": kind},
+                )
+            )
+            continue
+        minx, miny, maxx, maxy = geom.bounds
+        if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.INVALID_GEOMETRY,
+                    f"{who}: coordinates {geom.bounds} are not longitude/latitude; "
+                    "is the file in a projected system?",
+                    {"bounds": list(geom.bounds)},
+                )
+            )
+            continue
+        if not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            # GEOS reports e.g. "Self-intersection[113.81 34.02]"; keep the point for the user.
+            detail: dict[str, object] = {"reason": reason}
+            if "[" in reason and reason.endswith("]"):
+                xy = reason[reason.index("[") + 1 : -1].split()
+                if len(xy) >= 2:
+                    detail.update(lon=float(xy[0]), lat=float(xy[1]))
+            is_self = reason.lower().startswith(("self-intersection", "ring self-intersection"))
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.SELF_INTERSECTION if is_self else ProblemKind.INVALID_GEOMETRY,
+                    f"{who}: boundary is not valid ({reason.split('[')[0]}){_where(detail)}; "
+                    "redraw it there",
+                    detail,
+                )
+            )
+            continue
+        usable.append(i)
+    return usable
+
+
+def _check_overlaps(
+    items: Sequence[RegionInput],
+    usable: list[int],
+    geoms: Any,
+    level: RegionLevel,
+    projection: LocalProjection,
+    tolerance_m2: float,
+) -> list[Problem]:
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    pair = left < right
+    left, right = left[pair], right[pair]
+    # Neighbours that only share an edge are the usual case; skip them before the costly
+    # intersection.
+    interior = ~shapely.touches(geoms[left], geoms[right])
+    left, right = left[interior], right[interior]
+    if left.size == 0:
+        return []
+    shared = shapely.intersection(geoms[left], geoms[right])
+    areas = approx_areas_m2(shared, projection)
+    problems: list[Problem] = []
+    for a, b, geom, area in zip(left, right, shared, areas, strict=True):
+        if area <= tolerance_m2:
+            continue
+        one, other = items[usable[a]], items[usable[b]]
+        if other.code < one.code:
+            one, other = other, one
+        detail: dict[str, object] = {
+            "other_code": other.code,
+            "area_m2": round(float(area), 2),
+            **_location(geom),
+        }
+        cousins = "" if one.parent_code == other.parent_code else " (in different parents)"
+        problems.append(
+            Problem(
+                one.code,
+                ProblemKind.OVERLAP,
+                f"{level.label} {one.name} ({one.code}) and {other.name} ({other.code}) "
+                f"overlap by {area:.1f} m²{cousins}{_where(detail)}; "
+                "each place must belong to one region",
+                detail,
+            )
+        )
+    return problems
+
+
+def _check_parents(
+    items: Sequence[RegionInput],
+    usable: list[int],
+    geoms: Any,
+    level: RegionLevel,
+    parents: Mapping[str, Any],
+    projection: LocalProjection,
+    outside_tolerance_m2: float,
+    gap_tolerance_m2: float,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    parent_label = level.parent.label if level.parent else "上级"
+    children: dict[str, list[int]] = defaultdict(list)
+    for k, i in enumerate(usable):
+        parent_code = items[i].parent_code
+        if parent_code is not None and parent_code in parents:
+            children[parent_code].append(k)  # others are reported as missing/unknown parents
+    broken = sorted(code for code in children if not _usable_parent(parents[code]))
+    for parent_code in broken:
+        del children[parent_code]
+        problems.append(
+            Problem(
+                parent_code,
+                ProblemKind.INVALID_PARENT,
+                f"{parent_label} {parent_code} has no valid boundary, so its "
+                f"{level.label} were not checked against it; fix the {parent_label} first",
+                {},
+            )
+        )
+    if not children:
+        return problems
+
+    # Outside the parent. Prepared parents answer "covers" fast, so the costly difference is
+    # only computed for children that do reach out. Preparing is a cache on the caller's
+    # geometries; it is undone afterwards.
+    parent_array = np.array([parents[code] for code in children], dtype=object)
+    was_prepared = shapely.is_prepared(parent_array)
+    shapely.prepare(parent_array)
+    try:
+        ks = np.array([k for members in children.values() for k in members], dtype=np.intp)
+        parent_of = np.repeat(np.arange(len(children)), [len(m) for m in children.values()])
+        reaching = ~shapely.covers(parent_array[parent_of], geoms[ks])
+    finally:
+        shapely.destroy_prepared(parent_array[~was_prepared])
+    ks, parent_of = ks[reaching], parent_of[reaching]
+    if ks.size:
+        outside = shapely.difference(geoms[ks], parent_array[parent_of])
+        areas = approx_areas_m2(outside, projection)
+        for k, geom, area in zip(ks.tolist(), outside, areas, strict=True):
+            if area <= outside_tolerance_m2:
+                continue
+            item = items[usable[k]]
+            detail: dict[str, object] = {
+                "parent_code": item.parent_code,
+                "area_m2": round(float(area), 2),
+                **_location(geom),
+            }
+            problems.append(
+                Problem(
+                    item.code,
+                    ProblemKind.OUTSIDE_PARENT,
+                    f"{level.label} {item.name} ({item.code}) reaches {area:.1f} m² outside "
+                    f"its {parent_label} {item.parent_code}{_where(detail)}; "
+                    "trim it to the parent's boundary",
+                    detail,
+                )
+            )
+
+    # Holes in a parent not covered by any child.
+    for parent_code, members in sorted(children.items()):
+        covered = shapely.union_all(geoms[members])
+        gaps = shapely.get_parts(shapely.difference(parents[parent_code], covered))
+        gaps = gaps[shapely.get_type_id(gaps) == 3] if gaps.size else gaps
+        areas = approx_areas_m2(gaps, projection)
+        for n, (geom, area) in enumerate(
+            itertools.islice(
+                sorted(zip(gaps, areas, strict=True), key=lambda g: -g[1]), _MAX_GAPS_PER_PARENT
+            )
+        ):
+            if area <= gap_tolerance_m2:
+                break
+            detail = {"area_m2": round(float(area), 2), "gap_index": n, **_location(geom)}
+            problems.append(
+                Problem(
+                    parent_code,
+                    ProblemKind.GAP,
+                    f"{parent_label} {parent_code}: {area:.1f} m²{_where(detail)} belongs to no "
+                    f"{level.label}; extend a neighbouring {level.label} or add one",
+                    detail,
+                )
+            )
+    return problems
+
+
+# A parent cut into hundreds of gaps is one problem to its author; list the largest few.
+_MAX_GAPS_PER_PARENT: Final = 50
+
+
+def _usable_parent(geom: Any) -> bool:
+    return (
+        getattr(geom, "geom_type", None) in ("Polygon", "MultiPolygon")
+        and not geom.is_empty
+        and bool(geom.is_valid)
+    )
