@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     var_dir: Path = DEFAULT_VAR_DIR
     photo_dir: Path | None = Field(default=None, description="defaults to <var_dir>/photos")
     secret_key: str | None = Field(
-        default=None, description="signs access tokens; generated and kept in the database if unset"
+        default=None,
+        min_length=32,
+        description="signs access tokens (at least 32 characters for HS256); "
+        "generated and kept in the database if unset",
     )
     token_ttl_minutes: int = Field(default=12 * 60, ge=1)
     timezone: str = "Asia/Shanghai"
@@ -30,6 +33,15 @@ class Settings(BaseSettings):
     max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
     demo_password: str = "duban-demo"
     page_size_max: int = Field(default=200, ge=1)
+    map_tile_url: str | None = Field(
+        default=None,
+        description="optional tile server of your own, e.g. https://tiles.example/{z}/{x}/{y}.png; "
+        "unset, the map shows grids, regions and cases on a blank background",
+    )
+    map_tile_crs: str = Field(
+        default="wgs84", description="the system the tiles are drawn in: wgs84 | gcj02"
+    )
+    map_tile_attribution: str = ""
 
     @property
     def photo_root(self) -> Path:

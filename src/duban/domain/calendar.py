@@ -18,6 +18,7 @@ used to decide where the working periods of a day lie.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -548,19 +549,29 @@ class WorkingCalendar:
         if end < start:
             return -self._working_between(end, start)
         first, last = self._local_date(start), self._local_date(end)
-        day_length = self._day_length()
         total = _ZERO
-        day = first
-        while day <= last:
+        # The first and last days count period by period; the days between count whole,
+        # in O(years) through per-year prefix sums (a case overdue for a year would
+        # otherwise walk 365 days on every page that shows its traffic light).
+        for day in {first, last}:
             if self.is_workday(day):
-                if first < day < last:
-                    total += day_length
-                else:
-                    for begin, finish in self._periods_on(day):
-                        overlap = min(finish, end) - max(begin, start)
-                        if overlap > _ZERO:
-                            total += overlap
-            day += _ONE_DAY
+                for begin, finish in self._periods_on(day):
+                    overlap = min(finish, end) - max(begin, start)
+                    if overlap > _ZERO:
+                        total += overlap
+        if last > first + _ONE_DAY:
+            middle = self._count_workdays(first + _ONE_DAY, last - _ONE_DAY)
+            total += self._day_length() * middle
+        return total
+
+    def _count_workdays(self, first: date, last: date) -> int:
+        """How many working days lie in ``[first, last]`` (local dates)."""
+        total = 0
+        for year in range(first.year, last.year + 1):
+            low = first if year == first.year else date(year, 1, 1)
+            high = last if year == last.year else date(year, 12, 31)
+            prefix = _workday_prefix(self, year)
+            total += prefix[high.timetuple().tm_yday] - prefix[low.timetuple().tm_yday - 1]
         return total
 
     # -- limits -----------------------------------------------------------------------
@@ -644,3 +655,14 @@ def _since_midnight(moment: time) -> timedelta:
         seconds=moment.second,
         microseconds=moment.microsecond,
     )
+
+
+@functools.lru_cache(maxsize=512)
+def _workday_prefix(calendar: WorkingCalendar, year: int) -> tuple[int, ...]:
+    """``prefix[n]`` = working days among the first ``n`` days of ``year``."""
+    day = date(year, 1, 1)
+    counts = [0]
+    while day.year == year:
+        counts.append(counts[-1] + (1 if calendar.is_workday(day) else 0))
+        day += _ONE_DAY
+    return tuple(counts)

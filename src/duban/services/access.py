@@ -44,7 +44,10 @@ def visible_cases(actor: Actor) -> ColumnElement[bool]:
     if actor.role == Role.COLLECTOR:
         return or_(Case.assignee_id == actor.user_id, Case.created_by_id == actor.user_id)
     if actor.role == Role.CITIZEN:
-        return Case.reporter_id == actor.user_id
+        own = Case.reporter_id == actor.user_id if actor.user_id is not None else false()
+        if actor.granted_case_id is not None:
+            return or_(own, Case.id == actor.granted_case_id)
+        return own
     return false()
 
 
@@ -62,6 +65,8 @@ def can_see(actor: Actor, case: Case) -> bool:
             case.created_by_id,
         )
     if actor.role == Role.CITIZEN:
+        if actor.granted_case_id is not None and case.id == actor.granted_case_id:
+            return True
         return actor.user_id is not None and case.reporter_id == actor.user_id
     return False
 

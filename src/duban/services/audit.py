@@ -142,7 +142,10 @@ class AuditReport:
 
 def _events_by_case(session: Session, batch: int) -> Iterator[CaseEvent]:
     stmt = select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)
-    yield from session.scalars(stmt.execution_options(yield_per=batch))
+    # Closed even when the caller stops at the first break: on PostgreSQL yield_per holds
+    # a server-side cursor, which must not be left open for the garbage collector.
+    with session.scalars(stmt.execution_options(yield_per=batch)) as rows:
+        yield from rows
 
 
 def verify_chain(session: Session, *, batch: int = 5000) -> AuditReport:

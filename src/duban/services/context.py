@@ -17,6 +17,9 @@ class Actor:
     username: str
     role: Role
     unit_id: int | None = None
+    #: A case this actor may see without an account: an anonymous citizen holding the
+    #: case's tracking code (查询码) acts on that one case only.
+    granted_case_id: int | None = None
 
 
 SYSTEM_ACTOR = Actor(user_id=None, username="system", role=Role.SYSTEM)

@@ -24,6 +24,7 @@ from duban.domain.calendar import Light, TimeLimit, WorkingCalendar, light_for
 from duban.domain.errors import PolicyError
 from duban.domain.workflow import Source
 from duban.store.models import Setting
+from duban.store.session import request_memo
 
 POLICY_KEY = "policy"
 
@@ -36,6 +37,104 @@ class SourceRule:
     by_month_end: bool = False
 
 
+OUTSIDE_GRIDS_CHOICES = ("reject", "catch_all", "accept")
+TERRITORIAL_LEVELS = ("community", "street", "district")
+
+
+@dataclass(frozen=True)
+class NearbyPolicy:
+    """Which earlier cases are shown as possible duplicates of a new report."""
+
+    radius_m: float = 250.0
+    max_results: int = 5
+    open_within_days: float = 30.0
+    closed_within_days: float = 7.0
+    #: Radius per subclass or major class code (the subclass wins), else ``radius_m``.
+    radius_by_category: Mapping[str, float] = field(default_factory=dict)
+
+    def radius_for(self, category_code: str | None, major_code: str | None = None) -> float:
+        """The search radius in metres for a category."""
+        for code in (category_code, major_code):
+            if code and code in self.radius_by_category:
+                return self.radius_by_category[code]
+        return self.radius_m
+
+
+@dataclass(frozen=True)
+class PlacesPolicy:
+    """Where cases land (``places:`` in the policy)."""
+
+    #: A report outside every unit grid (while grids exist): ``reject`` it (422), file it
+    #: to ``catch_all_grid``, or ``accept`` it without a grid.
+    outside_grids: str = "reject"
+    catch_all_grid: str | None = None
+    #: Routing falls back to the territorial unit (属地) of the first of these levels
+    #: of the case that has one.
+    territorial_levels: tuple[str, ...] = ("street", "district")
+    #: Road segments (路长制) are lines; points this close to one belong to it.
+    road_buffer_m: float = 30.0
+    nearby: NearbyPolicy = field(default_factory=NearbyPolicy)
+
+
+def parse_places_policy(data: Mapping[str, Any] | None) -> PlacesPolicy:
+    """Validate the ``places:`` part of a policy (raises ValueError naming the problem)."""
+    data = data or {}
+    outside = str(data.get("outside_grids", "reject"))
+    if outside not in OUTSIDE_GRIDS_CHOICES:
+        raise ValueError(
+            f"places.outside_grids must be one of {', '.join(OUTSIDE_GRIDS_CHOICES)}, "
+            f"not {outside!r}"
+        )
+    catch_all = data.get("catch_all_grid")
+    catch_all = str(catch_all) if catch_all not in (None, "") else None
+    if catch_all is not None and not (
+        len(catch_all) == 15 and catch_all.isascii() and catch_all.isdigit()
+    ):
+        raise ValueError(f"places.catch_all_grid must be a 15-digit grid code, not {catch_all!r}")
+    if outside == "catch_all" and catch_all is None:
+        raise ValueError("places.outside_grids is catch_all but places.catch_all_grid is not set")
+    levels = tuple(str(x) for x in (data.get("territorial_levels") or ("street", "district")))
+    for level in levels:
+        if level not in TERRITORIAL_LEVELS:
+            known = ", ".join(TERRITORIAL_LEVELS)
+            raise ValueError(f"places.territorial_levels: {level!r} is not one of {known}")
+    buffer_m = float(data.get("road_buffer_m", 30.0))
+    nearby_data = data.get("nearby") or {}
+    nearby = NearbyPolicy(
+        radius_m=float(nearby_data.get("radius_m", 250.0)),
+        max_results=int(nearby_data.get("max_results", 5)),
+        open_within_days=float(nearby_data.get("open_within_days", 30.0)),
+        closed_within_days=float(nearby_data.get("closed_within_days", 7.0)),
+        radius_by_category={
+            str(k): float(v) for k, v in (nearby_data.get("radius_by_category") or {}).items()
+        },
+    )
+    numbers = {
+        "places.road_buffer_m": buffer_m,
+        "places.nearby.radius_m": nearby.radius_m,
+        "places.nearby.max_results": float(nearby.max_results),
+        **{
+            f"places.nearby.radius_by_category.{k}": v for k, v in nearby.radius_by_category.items()
+        },
+    }
+    for name, value in numbers.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive number, not {value!r}")
+    for name, value in (
+        ("places.nearby.open_within_days", nearby.open_within_days),
+        ("places.nearby.closed_within_days", nearby.closed_within_days),
+    ):
+        if not value >= 0:
+            raise ValueError(f"{name} must be 0 or more, not {value!r}")
+    return PlacesPolicy(
+        outside_grids=outside,
+        catch_all_grid=catch_all,
+        territorial_levels=levels,
+        road_buffer_m=buffer_m,
+        nearby=nearby,
+    )
+
+
 @dataclass(frozen=True)
 class Policy:
     """The parsed policy a use case works with."""
@@ -46,6 +145,7 @@ class Policy:
     yellow_at: float = 0.8
     red_at: float = 1.0
     supervise_note: str = "超期未处置，系统自动督办"
+    places: PlacesPolicy = field(default_factory=PlacesPolicy)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -104,6 +204,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             yellow_at=float(lights.get("yellow_at", 0.8)),
             red_at=float(lights.get("red_at", 1.0)),
             supervise_note=str(sweep.get("supervise_note", "超期未处置，系统自动督办")),
+            places=parse_places_policy(data.get("places")),
         )
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise PolicyError(f"the policy is invalid: {err}", field="policy") from err
@@ -115,15 +216,28 @@ _cache: dict[tuple[str, datetime | None], Policy] = {}
 
 def load_policy(session: Session) -> Policy:
     """The live policy (from the settings table, else the shipped default), cached."""
+    memo = request_memo(session)
+    if memo is not None and POLICY_KEY in memo:
+        memoized: Policy = memo[POLICY_KEY]
+        return memoized
+    policy = _load_policy(session)
+    if memo is not None:
+        memo[POLICY_KEY] = policy
+    return policy
+
+
+def _load_policy(session: Session) -> Policy:
+    bind_key = str(session.get_bind().engine.url)
+    # Only the stamp is read while the cached copy is current; the value is read on a change.
+    stamp = session.scalar(select(Setting.updated_at).where(Setting.key == POLICY_KEY))
+    with _cache_lock:
+        cached = _cache.get((bind_key, stamp))
+    if cached is not None:
+        return cached
     row = session.execute(
         select(Setting.value, Setting.updated_at).where(Setting.key == POLICY_KEY)
     ).first()
-    bind_key = str(session.get_bind().engine.url)
     key = (bind_key, row.updated_at if row else None)
-    with _cache_lock:
-        cached = _cache.get(key)
-    if cached is not None:
-        return cached
     policy = parse_policy(row.value if row else shipped_policy_data())
     with _cache_lock:
         _cache.clear()  # one live policy per process is enough
@@ -134,6 +248,9 @@ def load_policy(session: Session) -> Policy:
 def save_policy(session: Session, data: Mapping[str, Any], *, now: datetime) -> Policy:
     """Validate and store a new policy (admins). The caller commits."""
     policy = parse_policy(data)
+    memo = request_memo(session)
+    if memo is not None:
+        memo.pop(POLICY_KEY, None)
     row = session.get(Setting, POLICY_KEY)
     # A strictly later stamp, so every process notices the change even within a tick.
     stamp = (

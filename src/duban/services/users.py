@@ -73,8 +73,13 @@ def create_user(
     phone: str | None = None,
     beat: dict[str, Any] | None = None,
     commit: bool = True,
+    password_hash: str | None = None,
 ) -> User:
-    """Create a user. Handlers must belong to a unit; other roles must not."""
+    """Create a user. Handlers must belong to a unit; other roles must not.
+
+    ``password_hash`` may carry a ready Argon2 hash of ``password`` (the demo hashes its
+    one shared password once instead of once per user: Argon2 is slow on purpose).
+    """
     if not USERNAME_RE.match(username or ""):
         raise InvalidInput(
             "username must be 2-64 letters, digits, '_', '.' or '-'", field="username"
@@ -107,7 +112,7 @@ def create_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         role=role,
         unit_id=unit.id if unit else None,
         phone=phone,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # Windows: the gate then orders the writers of one process only
+    fcntl = None  # type: ignore[assignment]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -25,6 +34,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        if database and database != ":memory:":
+            # Enough pooled connections for every thread of the server's pool: a connection
+            # made and dropped per request (the overflow) costs more than the request.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 40)
+            connect_args = dict(kwargs["connect_args"])
+            connect_args.setdefault("factory", _gated_connection_class(database))
+            kwargs["connect_args"] = connect_args
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
@@ -57,9 +74,139 @@ def begin_write(session: Session) -> None:
 
 def _sqlite_on_begin(conn: Any) -> None:
     if conn.get_execution_options().get(WRITE_OPTION):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = conn.connection.dbapi_connection
+        gated = isinstance(dbapi_connection, _GatedConnection)
+        if gated:
+            dbapi_connection.enter_write()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if gated:
+                dbapi_connection.leave_write()
+            raise
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+# --------------------------------------------------------------------------- SQLite writers
+
+GATE_TIMEOUT = 30.0  # seconds, as the busy timeout
+
+
+class _WriteGate:
+    """Lets the writers of one SQLite database in one at a time, in turn.
+
+    SQLite admits one writer anyway. Without the gate a writer that finds the database
+    locked sleeps and retries (after 1, 2, 5, … up to 100 ms), so the lock often sits
+    free while the waiters sleep, and an unlucky one waits far longer than the work
+    takes. At the gate the next writer of this process starts as soon as the last one
+    ends (a thread lock), and the other processes' writers (server workers, jobs) take
+    turns on an advisory lock of the file ``<database>-lock`` (checked every ≤ 2 ms).
+
+    SQLite's own locking still decides who writes: the gate only orders Duban's writers
+    (``BEGIN IMMEDIATE`` follows it). If it cannot be had within the busy timeout, or the
+    lock file cannot be used, the writer goes ahead and SQLite's busy timeout applies.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._path = f"{database}-lock"
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._fd_pid = 0
+        self._file_locked = False
+
+    def acquire(self) -> bool:
+        """Wait for this database's turn; False if it did not come (go ahead anyway)."""
+        deadline = time.monotonic() + GATE_TIMEOUT
+        if not self._lock.acquire(timeout=GATE_TIMEOUT):
+            return False
+        self._file_locked = self._lock_file(deadline)
+        return True
+
+    def release(self) -> None:
+        """End this writer's turn."""
+        try:
+            if self._file_locked and self._fd is not None and fcntl is not None:
+                self._file_locked = False
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        finally:
+            self._lock.release()
+
+    def _lock_file(self, deadline: float) -> bool:
+        if fcntl is None:
+            return False
+        try:
+            if self._fd is None or self._fd_pid != os.getpid():
+                # A forked child must not share its parent's lock: open its own file.
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fd_pid = os.getpid()
+            pause = 0.0002
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+        except OSError:
+            return False
+
+
+class _GatedConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions pass its database's :class:`_WriteGate`.
+
+    The turn ends with the transaction: on commit, rollback (also the pool's reset) or
+    close, whichever comes first.
+    """
+
+    gate: _WriteGate
+    _holding = False
+
+    def enter_write(self) -> None:
+        if not self._holding:
+            self._holding = self.gate.acquire()
+
+    def leave_write(self) -> None:
+        if self._holding:
+            self._holding = False
+            self.gate.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_write()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_write()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_write()
+
+
+_gates_lock = threading.Lock()
+_gate_classes: dict[str, type[_GatedConnection]] = {}
+
+
+def _gated_connection_class(database: str) -> type[_GatedConnection]:
+    """The connection class of one database file (one gate per file and process)."""
+    key = os.path.abspath(database)
+    with _gates_lock:
+        cls = _gate_classes.get(key)
+        if cls is None:
+            cls = type("GatedConnection", (_GatedConnection,), {"gate": _WriteGate(key)})
+            _gate_classes[key] = cls
+        return cls
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -71,6 +218,22 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+REQUEST_MEMO = "duban.request_memo"
+
+
+def request_memo(session: Session) -> dict[str, Any] | None:
+    """What this request has read of the reference data so far, or None outside a request.
+
+    The API's sessions live for one request and start with an empty memo (see
+    ``duban.api.deps.get_session``): each piece of reference data (the policy, the map
+    index) is then checked against its stamp once per request instead of once per use,
+    and stays as first read until the request ends. Whoever writes such data in the
+    session drops its entry.
+    """
+    memo = session.info.get(REQUEST_MEMO)
+    return memo if isinstance(memo, dict) else None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

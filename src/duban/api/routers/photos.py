@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
@@ -32,18 +34,20 @@ async def upload(
         )
     from starlette.concurrency import run_in_threadpool
 
-    def _save() -> Photo:
-        return save_photo(
+    def _save() -> tuple[Photo, ZoneInfo]:
+        tz = load_policy(session).tz
+        photo = save_photo(
             session,
             actor=actor,
             clock=clock,
             store=request.app.state.photo_store,
             data=data,
             limits=PhotoLimits(settings.max_photo_bytes, settings.max_photo_pixels),
-            tz=load_policy(session).tz,
+            tz=tz,
         )
+        return photo, tz
 
-    photo = await run_in_threadpool(_save)
+    photo, tz = await run_in_threadpool(_save)
     return PhotoRead(
         id=photo.id,
         content_type=photo.content_type,
@@ -51,7 +55,7 @@ async def upload(
         height=photo.height,
         size_bytes=photo.size_bytes,
         sha256=photo.sha256,
-        taken_at=photo.taken_at,
+        taken_at=photo.taken_at.astimezone(tz) if photo.taken_at else None,
         gps_lat=photo.gps_lat,
         gps_lon=photo.gps_lon,
         url=f"/api/v1/photos/{photo.id}",
