@@ -26,8 +26,9 @@ _HASH = hash_password(PASSWORD)  # once: Argon2 is slow on purpose
 LAT, LON = 34.03, 113.82
 BEAT = {
     "type": "Polygon",
-    "coordinates": [[[113.80, 34.01], [113.84, 34.01], [113.84, 34.05], [113.80, 34.05],
-                     [113.80, 34.01]]],
+    "coordinates": [
+        [[113.80, 34.01], [113.84, 34.01], [113.84, 34.05], [113.80, 34.05], [113.80, 34.01]]
+    ],
 }
 CATEGORY = "E0102"  # 暴露垃圾
 
@@ -110,8 +111,14 @@ class World:
             self.session,
             actor=self.actor(by),
             clock=self.clock,
-            data=NewCase(source=source, category_code=category, lat=lat, lon=lon,
-                         description=description, **kw),
+            data=NewCase(
+                source=source,
+                category_code=category,
+                lat=lat,
+                lon=lon,
+                description=description,
+                **kw,
+            ),
         )
         return case
 
@@ -131,8 +138,13 @@ class World:
         buf = io.BytesIO()
         Image.new("RGB", (64, 48), colour).save(buf, "JPEG")
         photo = save_photo(
-            self.session, actor=self.actor("handler"), clock=self.clock, store=self.store,
-            data=buf.getvalue(), limits=PhotoLimits(10_000_000, 40_000_000), tz=SHANGHAI,
+            self.session,
+            actor=self.actor("handler"),
+            clock=self.clock,
+            store=self.store,
+            data=buf.getvalue(),
+            limits=PhotoLimits(10_000_000, 40_000_000),
+            tz=SHANGHAI,
         )
         return photo.id
 

@@ -1,0 +1,147 @@
+"""Admin endpoints: units, users, filing-condition limits, taxonomy and policy."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.services.reference import shipped_taxonomy_data
+from duban.store.models import Category, FilingCondition
+from tests.api.conftest import API, Api
+
+
+def _put(api: Api, path: str, by: str, body: Any) -> Any:
+    return api.client.put(f"{API}{path}", headers=api.headers(by), json=body)
+
+
+def _post(api: Api, path: str, by: str, body: Any) -> Any:
+    return api.client.post(f"{API}{path}", headers=api.headers(by), json=body)
+
+
+def test_only_admins_reach_admin_endpoints(api: Api) -> None:
+    for role in ("dispatcher", "handler", "citizen", "supervisor"):
+        response = api.get("/admin/units", role)
+        assert response.status_code == 403, role
+        assert response.json()["error"]["code"] == "forbidden"
+        assert "administrator" in response.json()["error"]["message"]
+
+
+def test_admin_adds_a_unit_and_a_handler_who_can_sign_in(api: Api) -> None:
+    created = _post(api, "/admin/units", "admin", {"code": "YLC", "name": "园林绿化管理处"})
+    assert created.status_code == 201, created.text
+    assert created.json()["code"] == "YLC"
+    assert {u["code"] for u in api.get("/admin/units", "admin").json()} >= {"SZGC", "YLC"}
+    user = _post(
+        api,
+        "/admin/users",
+        "admin",
+        {"username": "ylc1", "password": "long-enough-1", "role": "handler", "unit": "YLC"},
+    )
+    assert user.status_code == 201, user.text
+    assert user.json()["unit"] == "YLC"
+    token = api.client.post(
+        f"{API}/auth/token", data={"username": "ylc1", "password": "long-enough-1"}
+    )
+    assert token.status_code == 200
+
+
+def test_bad_users_and_units_are_refused_with_the_field_named(api: Api) -> None:
+    dup = _post(api, "/admin/units", "admin", {"code": "SZGC", "name": "again"})
+    assert dup.status_code == 409
+    no_unit = _post(
+        api,
+        "/admin/users",
+        "admin",
+        {"username": "h9", "password": "long-enough-1", "role": "handler"},
+    )
+    assert no_unit.status_code == 422
+    assert no_unit.json()["error"]["detail"]["field"] == "unit"
+    short = _post(
+        api, "/admin/users", "admin", {"username": "x9", "password": "short", "role": "operator"}
+    )
+    assert short.status_code == 422
+
+
+def test_changing_a_limit_applies_to_the_next_dispatch(api: Api, session: Session) -> None:
+    condition = session.scalars(
+        select(FilingCondition).where(FilingCondition.category_code == "E0102")
+    ).first()
+    assert condition is not None
+    response = _put(
+        api,
+        f"/admin/conditions/{condition.code}/limit",
+        "admin",
+        {"amount": 3, "unit": "work_days"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["limit"] == {"amount": 3.0, "unit": "work_days"}
+    bad = _put(
+        api, f"/admin/conditions/{condition.code}/limit", "admin", {"amount": 3, "unit": "weeks"}
+    )
+    assert bad.status_code == 422
+    missing = _put(api, "/admin/conditions/NOPE/limit", "admin", {"amount": 3, "unit": "days"})
+    assert missing.status_code == 404
+    # Monday 09:00 + 3 working days of 7.5 h = Thursday 09:00 local.
+    case = api.dispatched(condition_code=condition.code)
+    assert case["due_at"].startswith("2026-11-26T09:00:00")
+
+
+def test_a_city_replaces_the_taxonomy_and_a_broken_one_changes_nothing(
+    api: Api, session: Session
+) -> None:
+    data = copy.deepcopy(shipped_taxonomy_data())
+    events = next(c for c in data["classes"] if c["kind"] == "event" and c["code"] == "01")
+    events["children"].append(
+        {
+            "code": "0190",
+            "name": "共享单车乱停放",
+            "name_en": "Shared bikes parked badly",
+            "conditions": [
+                {
+                    "code": "01",
+                    "name": "人行道上成片乱停放",
+                    "limit": {"amount": 2, "unit": "work_hours"},
+                    "close_rule": "清理归位",
+                }
+            ],
+        }
+    )
+    ok = _put(api, "/admin/taxonomy", "admin", data)
+    assert ok.status_code == 200, ok.text
+    assert session.get(Category, "E0190") is not None
+    broken = copy.deepcopy(data)
+    broken["classes"][0]["children"][0]["conditions"][0]["limit"] = {"amount": -1, "unit": "x"}
+    broken["classes"][0]["children"][1]["name"] = ""
+    refused = _put(api, "/admin/taxonomy", "admin", broken)
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "limit" in message
+    assert "name" in message
+    session.expire_all()
+    assert session.get(Category, "E0190") is not None
+
+
+def test_policy_overrides_move_deadlines(api: Api, session: Session) -> None:
+    condition = session.scalars(
+        select(FilingCondition).where(FilingCondition.category_code == "E0102")
+    ).first()
+    assert condition is not None
+    _put(
+        api,
+        f"/admin/conditions/{condition.code}/limit",
+        "admin",
+        {"amount": 1, "unit": "work_days"},
+    )
+    policy = api.get("/admin/policy", "admin").json()
+    policy["calendar"]["holidays"] = ["2026-11-24"]  # a local day off on Tuesday
+    saved = _put(api, "/admin/policy", "admin", policy)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["calendar"]["holidays"] == ["2026-11-24"]
+    # Monday 09:00 + 1 working day skips the local day off: Wednesday 09:00.
+    case = api.dispatched(condition_code=condition.code)
+    assert case["due_at"].startswith("2026-11-25T09:00:00")
+    broken = dict(policy, calendar={"periods": ["18:00-08:00"]})
+    assert _put(api, "/admin/policy", "admin", broken).status_code == 422
