@@ -9,8 +9,14 @@ jittered and shared, so neighbours share edges exactly as real grids do) and mea
       (bounding-box test, then polygon.covers) and against a shapely STRtree query;
   (b) bulk lookups: GridIndex.locate_many on --points random points, against the naive loop
       (timed on a subsample and extrapolated) and against a bulk STRtree query;
-  (c) building the index: from shapely polygons, and from (code, WKB) rows as they come out
-      of the database (`build_index_from_rows`, to be timed against the real store later).
+  (c) building the index: from shapely polygons, from (code, WKB) rows, and — with
+      ``--db`` — (re)loading it from the database the way a server does when the grids
+      change (`duban.services.places.build_places_index`: SELECT the current regions,
+      decode the WKB, build the index), on SQLite and on PostgreSQL (database
+      ``duban_bench_places`` on 127.0.0.1, dropped and recreated), plus the cost of the
+      per-request check that the cached index is still current.
+
+    python bench/locate.py --db sqlite,postgresql   # the default; --db none skips (c) in a DB
 
 Every method's answers are checked against the others on a sample before timing is printed.
 """
@@ -20,9 +26,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +82,123 @@ def random_points(grids: list[tuple[str, Any]], n: int, seed: int) -> tuple[Any,
 
 
 def build_index_from_rows(rows: Iterable[tuple[str, bytes]]) -> GridIndex:
-    """Build the index from (code, WKB) rows, e.g. ``SELECT code, geom_wkb FROM grids``."""
+    """Build the index from (code, WKB) rows, e.g. ``SELECT code, geometry FROM regions``."""
     return GridIndex.from_wkb(rows)
+
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "duban_bench_places"
+
+
+def _store_grids(url: str, grids: list[tuple[str, Any]]) -> None:
+    """A fresh schema at ``url`` holding ``grids`` as current unit-grid regions."""
+    from sqlalchemy import insert
+
+    from duban.services.places import bump_places_version
+    from duban.store.migrate import upgrade
+    from duban.store.models import Region
+    from duban.store.session import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    polygons = np.array([g for _, g in grids], dtype=object)
+    bounds = shapely.bounds(polygons)
+    wkbs = shapely.to_wkb(polygons)
+    rows = [
+        {
+            "code": code,
+            "level": "grid",
+            "name": f"网格{code[-3:]}",
+            "parent_code": code[:12],
+            "geometry": wkb,
+            "min_lon": b[0],
+            "min_lat": b[1],
+            "max_lon": b[2],
+            "max_lat": b[3],
+            "area_m2": CELL_M * CELL_M,
+            "attributes": {},
+            "source": "bench",
+            "valid_from": now,
+            "valid_to": None,
+        }
+        for (code, _), wkb, b in zip(grids, wkbs, bounds.tolist(), strict=True)
+    ]
+    with make_session_factory(engine)() as session:
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(Region), rows[start : start + 5000])
+        bump_places_version(session, now)
+        session.commit()
+    engine.dispose()
+
+
+def _pg_url() -> str | None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from duban.store.session import make_engine
+
+    try:
+        admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        admin.dispose()
+    except Exception as err:  # no server: say so and go on
+        print(f"  PostgreSQL at 127.0.0.1:5432 not usable ({type(err).__name__}); skipped")
+        return None
+    return make_url(PG_ADMIN_URL).set(database=PG_DATABASE).render_as_string(False)
+
+
+def time_database_loads(grids: list[tuple[str, Any]], backends: list[str], sample: Any) -> None:
+    """(c) in the database: load the index as a server does, and the per-request check."""
+    from duban.services.places import build_places_index, forget_places_index, places_index
+    from duban.store.session import make_engine, make_session_factory
+
+    for backend in backends:
+        tmp = None
+        if backend == "sqlite":
+            tmp = tempfile.TemporaryDirectory(prefix="duban-bench-places-")
+            url: str | None = f"sqlite:///{tmp.name}/places.db"
+        else:
+            url = _pg_url()
+        if url is None:
+            continue
+        store_s, _ = timed(lambda url=url: _store_grids(url, grids))  # type: ignore[misc]
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        loads = []
+        for _ in range(5):
+            with factory() as session:
+                seconds, index = timed(lambda session=session: build_places_index(session))  # type: ignore[misc]
+                loads.append(seconds)
+        lons, lats, expected = sample
+        assert index.levels["grid"].codes_at(index.levels["grid"].locate_many(lons, lats)) == (
+            expected
+        ), "the index loaded from the database answers differently"
+        forget_places_index()
+        checks = []
+        with factory() as session:
+            places_index(session)  # load once
+            for _ in range(5):
+                n = 2000
+                seconds, _ = timed(
+                    lambda session=session, n=n: [places_index(session) for _ in range(n)]  # type: ignore[misc]
+                )
+                checks.append(seconds / n)
+                session.rollback()
+        engine.dispose()
+        if tmp is not None:
+            tmp.cleanup()
+        print(
+            f"  {backend:<10} load {len(grids):,} grids from the database: "
+            f"median {statistics.median(loads):6.3f} s  (min {min(loads):.3f}, max "
+            f"{max(loads):.3f}; storing them took {store_s:.1f} s)"
+        )
+        print(
+            f"  {backend:<10} per-request check that the cached index is current: "
+            f"{statistics.median(checks) * 1e6:7.1f} µs"
+        )
 
 
 class NaiveLocator:
@@ -134,6 +258,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--single", type=int, default=200_000, help="single lookups to time")
     parser.add_argument("--naive", type=int, default=300, help="points for the naive baseline")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--db",
+        default="sqlite,postgresql",
+        help="databases to time (c) in: sqlite, postgresql, both comma-separated, or none",
+    )
     args = parser.parse_args(argv)
 
     print(
@@ -157,6 +286,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  rebuild from WKB rows, median of 3   {rebuild:8.3f} s")
     print(f"  STRtree alone (for comparison)       {build_tree:8.3f} s")
     naive = NaiveLocator(grids)
+    backends = [b.strip() for b in args.db.split(",") if b.strip() and b.strip() != "none"]
+    if backends:
+        n = min(args.naive, args.points)
+        truth = [naive.locate(x, y) for x, y in zip(lons[:n], lats[:n], strict=True)]
+        time_database_loads(grids, backends, (lons[:n], lats[:n], truth))
 
     # correctness on a sample before any timing is believed --------------------------------
     sample = min(args.naive, args.points)

@@ -1,13 +1,17 @@
-"""The demo city: units, one user per role and a few cases in every stage.
+"""The demo city: units, one user per role, places and a few cases in every stage.
 
 Everything is created through the same use cases as real work, so the demo's events
 are hash-chained like any others. Demo users exist only here, never in ``duban init``.
+The places (districts to unit grids, zones, territorial units, routing rules) come from
+:mod:`duban.demo_places`: real ones from the Xuchang files when a data directory is
+given, else a generated city.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.adapters.photostore import PhotoStore
+from duban.demo_places import check_data_dir, install_demo_places
 from duban.domain.workflow import Action, Role, Source
 from duban.services.cases import ActionInput, NewCase, perform_action, report_case
 from duban.services.context import Actor, SystemClock
 from duban.services.photos import PhotoLimits, save_photo
-from duban.services.users import actor_of, create_unit, create_user
-from duban.store.models import Unit, User
+from duban.services.users import actor_of, create_unit, create_user, hash_password
+from duban.store.models import Case, Unit, User
 
 #: The demo city's centre (许昌市魏都区, WGS84).
 CENTRE_LON, CENTRE_LAT = 113.8166, 34.0297
@@ -30,8 +35,7 @@ DEMO_UNITS = [
     ("HWC", "环境卫生管理处", "professional"),
     ("YLC", "园林绿化管理处", "professional"),
     ("ZFDD", "城市管理综合执法大队", "professional"),
-    ("WDJD", "魏都区西大街街道办事处", "territorial"),
-]
+]  # each street's office (属地, e.g. WDJD 西大街道) comes with the places
 
 # (username, role, unit code, display name)
 DEMO_USERS = [
@@ -77,6 +81,7 @@ class DemoReport:
     created: bool
     users: list[tuple[str, str]] = field(default_factory=list)
     cases: int = 0
+    places: list[str] = field(default_factory=list)
 
     def describe(self, *, password: str) -> str:
         """The logins to print for a newcomer."""
@@ -85,15 +90,24 @@ class DemoReport:
             if self.created
             else "Demo data was already there; nothing changed."
         ]
+        lines.extend(self.places)
         lines.append(f"Sign in with any of these users; the password is '{password}':")
         for username, role in self.users:
             lines.append(f"  {username:<12} {role}")
         return "\n".join(lines)
 
 
-def install_demo(session: Session, *, password: str, store: PhotoStore) -> DemoReport:
-    """Create the demo units, users and cases once (re-running changes nothing)."""
+def install_demo(
+    session: Session, *, password: str, store: PhotoStore, places_data: Path | None = None
+) -> DemoReport:
+    """Create the demo units, users, places and cases once (re-running changes nothing).
+
+    ``places_data``: a directory with the Xuchang files of ``shared/datasets`` for real
+    places; without it the demo city is generated.
+    """
     users = [(u, r.value) for u, r, _, _ in DEMO_USERS]
+    if places_data is not None:
+        check_data_dir(places_data)  # before anything is written
     if session.scalars(select(User).where(User.username == "admin")).first() is not None:
         return DemoReport(created=False, users=users)
     clock = SystemClock()
@@ -106,6 +120,7 @@ def install_demo(session: Session, *, password: str, store: PhotoStore) -> DemoR
         "collector2": _box(CENTRE_LON + 0.02, CENTRE_LAT, 0.02, 0.03),
     }
     made: dict[str, User] = {}
+    shared_hash = hash_password(password)
     for username, role, unit, display in DEMO_USERS:
         made[username] = create_user(
             session,
@@ -116,9 +131,11 @@ def install_demo(session: Session, *, password: str, store: PhotoStore) -> DemoR
             unit_code=unit,
             display_name=display,
             beat=beats.get(username),
+            password_hash=shared_hash,
         )
+    places = install_demo_places(session, now=clock.now(), data_dir=places_data)
     cases = _demo_cases(session, {k: actor_of(v) for k, v in made.items()}, store)
-    return DemoReport(created=True, users=users, cases=cases)
+    return DemoReport(created=True, users=users, cases=cases, places=places.lines)
 
 
 def _demo_cases(session: Session, who: dict[str, Actor], store: PhotoStore) -> int:
@@ -232,14 +249,12 @@ def _demo_cases(session: Session, who: dict[str, Actor], store: PhotoStore) -> i
         act(cid, Action.FILE, "shift_lead", note="符合立案条件")
         if goal == "filed":
             continue
-        unit = {"C": "SZGC", "E": "ZFDD"}[category[0]]
-        if category in ("E0102",):
-            unit = "HWC"
-        if category.startswith("C04"):
-            unit = "YLC"
-        act(cid, Action.DISPATCH, "dispatcher", unit=unit)
+        # No unit given: the dispatcher follows the routing suggestion (see demo_places).
+        act(cid, Action.DISPATCH, "dispatcher")
         if goal == "dispatched":
             continue
+        led = session.scalars(select(Case).where(Case.id == cid)).one().unit
+        unit = led.code if led else ""
         handler = {"SZGC": "handler", "HWC": "handler2", "YLC": "handler3", "ZFDD": "handler4"}[
             unit
         ]

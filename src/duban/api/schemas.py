@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -23,6 +23,12 @@ from duban.services.access import CITY_WIDE
 from duban.services.cases import DeadlineView
 from duban.services.context import Actor
 from duban.store.models import Case, CaseEvent
+
+if TYPE_CHECKING:
+    from duban.services.places import Location, PlaceRef, ZoneRef
+
+#: How to say which coordinate system lat/lon are in (map apps in China give gcj02/bd09).
+CRS_DESCRIPTION = "wgs84 (GPS, default), gcj02 (Amap/高德, Tencent) or bd09 (Baidu)"
 
 
 class Strict(BaseModel):
@@ -62,6 +68,7 @@ class CaseCreate(Strict):
     reporter_name: str | None = Field(default=None, max_length=100)
     reporter_phone: str | None = Field(default=None, max_length=32)
     photo_ids: list[str] = Field(default_factory=list, max_length=20)
+    crs: str = Field(default="wgs84", max_length=16, description=CRS_DESCRIPTION)
 
 
 class ActionRequest(Strict):
@@ -89,6 +96,12 @@ class ActionRequest(Strict):
     expected_version: int | None = Field(
         default=None, ge=1, description="refuse with 409 if the case changed since"
     )
+    lat: float | None = Field(
+        default=None, ge=-90, le=90, description="verify/file/dispatch: corrected location"
+    )
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    crs: str = Field(default="wgs84", max_length=16, description=CRS_DESCRIPTION)
+    address: str | None = Field(default=None, max_length=300)
 
 
 class EventRead(BaseModel):
@@ -123,6 +136,57 @@ class CasePhotoRead(BaseModel):
     stage: str
     event_seq: int
     url: str
+
+
+class PlaceRead(BaseModel):
+    """A region: its level (grid, community, street, district), code and name."""
+
+    level: str
+    code: str
+    name: str | None
+
+
+class ResponsibleRead(BaseModel):
+    """Who answers for a zone: a grid leader (网格长) or a road chief (路长)."""
+
+    zone: str
+    zone_name: str
+    kind: str
+    name: str
+    phone: str | None
+    username: str | None
+    unit: str | None
+
+
+class RoutingRead(BaseModel):
+    """The unit routing suggests, and which rule (or the territorial fallback) chose it."""
+
+    unit: str | None
+    unit_name: str | None
+    helper_units: list[str]
+    rule_id: int | None
+    reason: str | None
+    routed_at: datetime | None
+
+
+def place_read(ref: PlaceRef | None) -> PlaceRead | None:
+    """A located region as the API shows it."""
+    return PlaceRead(level=ref.level, code=ref.code, name=ref.name) if ref else None
+
+
+def responsible_read(zone: ZoneRef | None) -> ResponsibleRead | None:
+    """A zone's responsible person as the API shows it."""
+    if zone is None:
+        return None
+    return ResponsibleRead(
+        zone=zone.code,
+        zone_name=zone.name,
+        kind=zone.kind,
+        name=zone.person_name,
+        phone=zone.person_phone,
+        username=zone.username,
+        unit=zone.unit_code,
+    )
 
 
 class CaseRead(BaseModel):
@@ -170,6 +234,16 @@ class CaseRead(BaseModel):
     allowed_actions: list[str]
     photos: list[CasePhotoRead] = Field(default_factory=list)
     events: list[EventRead] | None = None
+    community_code: str | None = None
+    street_code: str | None = None
+    district_code: str | None = None
+    grid: PlaceRead | None = None
+    community: PlaceRead | None = None
+    street: PlaceRead | None = None
+    district: PlaceRead | None = None
+    grid_leader: ResponsibleRead | None = None
+    road_chief: ResponsibleRead | None = None
+    routing: RoutingRead | None = None
 
 
 class CasePage(BaseModel):
@@ -193,8 +267,13 @@ def case_read(
     usernames: dict[int, str] | None = None,
     events: list[CaseEvent] | None = None,
     with_photos: bool = False,
+    place: Location | None = None,
 ) -> CaseRead:
-    """Present a case to ``viewer``; reporter contact details only for city staff."""
+    """Present a case to ``viewer``; reporter contact details only for city staff.
+
+    ``place`` (from ``services.places.case_location``) adds region names, the grid leader
+    and the road chief; without it only the region codes are shown.
+    """
     usernames = usernames or {}
     show_contact = viewer.role in CITY_WIDE or (
         viewer.role == Role.CITIZEN and case.reporter_id == viewer.user_id
@@ -274,4 +353,46 @@ def case_read(
         ]
         if events is not None
         else None,
+        community_code=case.community_code,
+        street_code=case.street_code,
+        district_code=case.district_code,
+        **_place_fields(case, place),
+        routing=_routing(case, tz)
+        if viewer.role in CITY_WIDE or viewer.role == Role.HANDLER
+        else None,
+    )
+
+
+def _place_fields(case: Case, place: Location | None) -> dict[str, Any]:
+    if place is None:
+        return {
+            level: PlaceRead(level=level, code=code, name=None) if code else None
+            for level, code in (
+                ("grid", case.grid_code),
+                ("community", case.community_code),
+                ("street", case.street_code),
+                ("district", case.district_code),
+            )
+        }
+    return {
+        "grid": place_read(place.grid),
+        "community": place_read(place.community),
+        "street": place_read(place.street),
+        "district": place_read(place.district),
+        "grid_leader": responsible_read(place.grid_leader),
+        "road_chief": responsible_read(place.road_chief),
+    }
+
+
+def _routing(case: Case, tz: ZoneInfo) -> RoutingRead | None:
+    if case.routed_at is None:
+        return None
+    unit = case.routing_unit
+    return RoutingRead(
+        unit=unit.code if unit else None,
+        unit_name=unit.name if unit else None,
+        helper_units=list(case.routing_helpers or []),
+        rule_id=case.routing_rule_id,
+        reason=case.routing_reason,
+        routed_at=_local(case.routed_at, tz),
     )

@@ -7,7 +7,11 @@ overlap, leave their parent, or leave holes in it. It changes nothing and does n
 import service decides what to do with the problems (normally: refuse the import and show
 them).
 
-Areas are in m² on a local projection (`coords.LocalProjection`); geometry is WGS84.
+Geometry is WGS84. The areas compared with the tolerances (overlaps, parts outside the
+parent, gaps) are measured in degree space and scaled by the ground size of a degree at
+their latitude (`_sliver_areas_m2`): these pieces are slivers between two boundaries, and
+projecting their vertices one by one would bend long straight edges and turn a degenerate
+sliver along a 4 km edge into tens of "square metres".
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ from typing import Any, Final
 
 import numpy as np
 import shapely
-
-from duban.domain.coords import LocalProjection, approx_areas_m2
 
 __all__ = [
     "CODE_LENGTH",
@@ -142,11 +144,10 @@ def validate_regions(
     usable = _check_geometries(items, level, problems)
     if usable:
         geoms = np.array([items[i].geometry for i in usable], dtype=object)
-        projection = LocalProjection.around(geoms)
-        problems += _check_overlaps(items, usable, geoms, level, projection, overlap_tolerance_m2)
+        problems += _check_overlaps(items, usable, geoms, level, overlap_tolerance_m2)
         if parents is not None:
             problems += _check_parents(
-                items, usable, geoms, level, parents, projection,
+                items, usable, geoms, level, parents,
                 overlap_tolerance_m2, gap_tolerance_m2,
             )  # fmt: skip
     order = {kind: i for i, kind in enumerate(ProblemKind)}
@@ -315,7 +316,6 @@ def _check_overlaps(
     usable: list[int],
     geoms: Any,
     level: RegionLevel,
-    projection: LocalProjection,
     tolerance_m2: float,
 ) -> list[Problem]:
     tree = shapely.STRtree(geoms)
@@ -329,7 +329,7 @@ def _check_overlaps(
     if left.size == 0:
         return []
     shared = shapely.intersection(geoms[left], geoms[right])
-    areas = approx_areas_m2(shared, projection)
+    areas = _sliver_areas_m2(shared)
     problems: list[Problem] = []
     for a, b, geom, area in zip(left, right, shared, areas, strict=True):
         if area <= tolerance_m2:
@@ -362,7 +362,6 @@ def _check_parents(
     geoms: Any,
     level: RegionLevel,
     parents: Mapping[str, Any],
-    projection: LocalProjection,
     outside_tolerance_m2: float,
     gap_tolerance_m2: float,
 ) -> list[Problem]:
@@ -403,7 +402,7 @@ def _check_parents(
     ks, parent_of = ks[reaching], parent_of[reaching]
     if ks.size:
         outside = shapely.difference(geoms[ks], parent_array[parent_of])
-        areas = approx_areas_m2(outside, projection)
+        areas = _sliver_areas_m2(outside)
         for k, geom, area in zip(ks.tolist(), outside, areas, strict=True):
             if area <= outside_tolerance_m2:
                 continue
@@ -429,7 +428,7 @@ def _check_parents(
         covered = shapely.union_all(geoms[members])
         gaps = shapely.get_parts(shapely.difference(parents[parent_code], covered))
         gaps = gaps[shapely.get_type_id(gaps) == 3] if gaps.size else gaps
-        areas = approx_areas_m2(gaps, projection)
+        areas = _sliver_areas_m2(gaps)
         for n, (geom, area) in enumerate(
             itertools.islice(
                 sorted(zip(gaps, areas, strict=True), key=lambda g: -g[1]), _MAX_GAPS_PER_PARENT
@@ -448,6 +447,30 @@ def _check_parents(
                 )
             )
     return problems
+
+
+def _sliver_areas_m2(geoms: Any) -> Any:
+    """Areas in m² of small WGS84 pieces: degree² × the ground size of a degree there.
+
+    A straight edge in lon/lat is straight here, so a piece that is degenerate in lon/lat
+    (a boundary and the same boundary with extra collinear vertices) measures ~0 m², as it
+    should; projecting vertex by vertex would not. For pieces up to a district the error is
+    that of treating a degree as constant across the piece (well under 1 %).
+    """
+    array = np.asarray(geoms, dtype=object)
+    areas = np.zeros(array.shape, dtype=np.float64)
+    present = ~shapely.is_missing(array) & ~shapely.is_empty(array)
+    if not present.any():
+        return areas
+    parts = array[present]
+    lat = np.radians(shapely.get_y(shapely.centroid(parts)))
+    # Metres per degree of latitude and of longitude on the WGS84 ellipsoid.
+    e2 = 6.69437999014e-3
+    w = np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    per_lat = np.pi / 180 * 6378137.0 * (1 - e2) / w**3
+    per_lon = np.pi / 180 * 6378137.0 * np.cos(lat) / w
+    areas[present] = shapely.area(parts) * per_lat * per_lon
+    return areas
 
 
 # A parent cut into hundreds of gaps is one problem to its author; list the largest few.

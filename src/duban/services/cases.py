@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,7 @@ from duban.domain.workflow import (
     STEP_OF_STATUS,
     Action,
     CaseStatus,
+    Rating,
     Role,
     Source,
     check_action,
@@ -48,6 +50,7 @@ from duban.services.context import Actor, Clock
 from duban.services.policy import Policy, load_policy
 from duban.store.models import (
     Case,
+    CaseEvent,
     CaseHelper,
     CasePhoto,
     Category,
@@ -79,6 +82,9 @@ class NewCase:
     reporter_name: str | None = None
     reporter_phone: str | None = None
     photo_ids: Sequence[str] = ()
+    #: The coordinate system of lat/lon: wgs84 (GPS, default), gcj02 (Amap, Tencent) or
+    #: bd09 (Baidu); converted to WGS84 on the way in.
+    crs: str = "wgs84"
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,12 @@ class ActionInput:
     category_code: str | None = None
     condition_code: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rating: str | None = None
+    #: A corrected location (verify, file, dispatch), in ``crs``.
+    lat: float | None = None
+    lon: float | None = None
+    crs: str = "wgs84"
+    address: str | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -206,16 +218,19 @@ def _next_case_code(session: Session, local_day: str) -> str:
     The counter row is bumped with an upsert so concurrent creators never collide; on
     PostgreSQL the row lock is held only until the creating transaction commits.
     """
-    name = f"case:{local_day}"
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Counter)
-        .values(name=name, value=1)
-        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-        .returning(Counter.value)
-    )
-    value = session.execute(stmt).scalar_one()
+    stmt = _COUNTER_UPSERTS[session.get_bind().dialect.name == "postgresql"]
+    value = session.execute(stmt, {"name": f"case:{local_day}"}).scalar_one()
     return f"{local_day}{value:05d}"
+
+
+# Built once (the statement is the same for every case; only the counter's name varies).
+_COUNTER_UPSERTS = {
+    is_pg: (pg_insert if is_pg else sqlite_insert)(Counter)
+    .values(name=bindparam("name"), value=1)
+    .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+    .returning(Counter.value)
+    for is_pg in (False, True)
+}
 
 
 def _set_step(case: Case, policy: Policy, now: datetime) -> None:
@@ -273,6 +288,135 @@ def _writing(session: Session, case_id: int | None) -> Iterator[None]:
         raise
 
 
+# --------------------------------------------------------------------------- places
+
+
+def _input_point(lat: float, lon: float, crs: str | None) -> tuple[float, float]:
+    """Input coordinates in ``crs`` → WGS84 ``(lon, lat)``, checked."""
+    from duban.services.places import to_wgs84_point  # deferred: geometry
+
+    _check_point(lat, lon)
+    wlon, wlat = to_wgs84_point(lon, lat, crs)
+    _check_point(wlat, wlon)
+    return wlon, wlat
+
+
+def _locate_intake(session: Session, lon: float, lat: float, policy: Policy) -> Any:
+    """Where a reported point is (refused outside every grid unless the policy says)."""
+    from duban.services.places import locate_for_intake
+
+    return locate_for_intake(session, lon, lat, policy.places)
+
+
+def _place_payload(
+    case: Case, location: Any, crs: str | None, in_lon: float, in_lat: float
+) -> dict[str, Any]:
+    """Store the location's codes on the case; what the event records about the place."""
+    from duban.services.places import apply_location
+
+    codes = apply_location(case, location)
+    payload: dict[str, Any] = {}
+    if codes["grid"] or codes["district"]:
+        payload["place"] = {k: v for k, v in codes.items() if v}
+    if location.catch_all:
+        payload["catch_all"] = True
+    if (crs or "wgs84").lower() not in ("wgs84", ""):
+        payload["input"] = {"crs": crs, "lon": in_lon, "lat": in_lat}
+    return payload
+
+
+def _move(session: Session, case: Case, p: ActionInput, policy: Policy) -> dict[str, Any]:
+    """Correct the place of a case from the action's lat/lon/crs/address (if given)."""
+    payload: dict[str, Any] = {}
+    if p.address is not None:
+        address = _clean_text(p.address, field_name="address", limit=300)
+        if address != case.address:
+            payload["address"] = {"from": case.address, "to": address}
+            case.address = address
+    if p.lat is None and p.lon is None:
+        return payload
+    if p.lat is None or p.lon is None:
+        raise InvalidInput("give both 'lat' and 'lon' to correct the location", field="lat")
+    lon, lat = _input_point(p.lat, p.lon, p.crs)
+    if (lon, lat) == (case.lon, case.lat):
+        return payload
+    location = _locate_intake(session, lon, lat, policy)
+    before = {"lat": case.lat, "lon": case.lon, "grid": case.grid_code}
+    case.lat, case.lon = lat, lon
+    placed = _place_payload(case, location, p.crs, p.lon, p.lat)
+    payload["location"] = {
+        "from": before,
+        "to": {"lat": lat, "lon": lon, "grid": case.grid_code},
+        **placed,
+    }
+    return payload
+
+
+def _route(session: Session, case: Case, policy: Policy, now: datetime) -> dict[str, Any]:
+    """Run routing for the case; the suggestion as the event records it."""
+    from duban.services.routing import route_case  # deferred: geometry
+
+    return route_case(session, case, policy=policy.places, now=now).payload()
+
+
+def _choose_unit(
+    session: Session, case: Case, p: ActionInput, policy: Policy, now: datetime
+) -> tuple[Unit, tuple[str, ...], dict[str, Any]]:
+    """The lead unit and helpers of a dispatch, and what the event says about routing.
+
+    Without a 'unit' the routing suggestion is used; a unit other than the suggestion is
+    an override and needs a 'reason'. A corrected location routes the case again.
+    """
+    payload = _move(session, case, p, policy)
+    if payload.get("location") or case.routed_at is None:
+        payload["routing"] = _route(session, case, policy, now)
+    suggested = case.routing_unit
+    if suggested is not None and not suggested.is_active:
+        suggested = None
+    if not p.unit:
+        if suggested is None:
+            why = f"; routing suggests none: {case.routing_reason}" if case.routing_reason else ""
+            raise InvalidInput(f"dispatch needs the lead 'unit' (a unit code){why}", field="unit")
+        payload["suggestion"] = "followed"
+        helpers = tuple(p.helper_units) or tuple(case.routing_helpers or ())
+        return suggested, helpers, payload
+    unit = _unit_by_code(session, p.unit, "unit")
+    if suggested is not None and unit.id != suggested.id:
+        reason = _clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
+        if not reason:
+            raise InvalidInput(
+                f"routing suggests {suggested.code} {suggested.name} ({case.routing_reason}); "
+                f"to dispatch to {unit.code} instead, give a 'reason' for the override",
+                field="reason",
+                code="override_needs_reason",
+                suggested=suggested.code,
+            )
+        payload["override"] = {
+            "suggested": suggested.code,
+            "rule": case.routing_rule_id,
+            "reason": reason,
+        }
+    elif suggested is not None:
+        payload["suggestion"] = "followed"
+    return unit, tuple(p.helper_units), payload
+
+
+def _duplicate_candidates(session: Session, case: Case, policy: Policy, now: datetime) -> list[str]:
+    """Codes of open or recently closed cases near this one, of its category."""
+    from duban.services.nearby import nearby_cases
+
+    found = nearby_cases(
+        session,
+        lat=case.lat,
+        lon=case.lon,
+        now=now,
+        policy=policy.places.nearby,
+        category_code=case.category_code,
+        exclude_case_id=case.id,
+    )
+    return [item.case.code for item in found.items]
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -282,10 +426,13 @@ def _request_hash(data: NewCase) -> str:
     ).hexdigest()
 
 
+_IDEMPOTENCY_LOOKUP = select(IdempotencyKey).where(
+    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+)
+
+
 def _replay(session: Session, user_id: int, key: str, request_hash: str) -> Case | None:
-    row = session.scalars(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    ).first()
+    row = session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
     if row is None:
         return None
     if row.request_hash != request_hash:
@@ -303,12 +450,15 @@ def report_case(
     clock: Clock,
     data: NewCase,
     idempotency_key: str | None = None,
+    commit: bool = True,
 ) -> tuple[Case, bool]:
     """上报: create a case from a report. Returns ``(case, created)``.
 
     A collector's patrol report starts verified; every other source waits for 核实.
     With an ``idempotency_key`` a retried report returns the first case (``created``
-    is then False) instead of filing a second one.
+    is then False) instead of filing a second one. With ``commit=False`` the case is
+    only flushed, so a caller can write more in the same transaction (an Open311 POST
+    with its details, a bulk import of a whole file) and commit or roll back once.
     """
     allowed = REPORT_SOURCES.get(actor.role, frozenset())
     if data.source not in allowed:
@@ -325,7 +475,7 @@ def report_case(
         if existing is not None:
             return existing, False
 
-    _check_point(data.lat, data.lon)
+    lon, lat = _input_point(data.lat, data.lon, data.crs)
     description = _clean_text(
         data.description, field_name="description", limit=MAX_DESCRIPTION_CHARS, required=True
     )
@@ -335,22 +485,28 @@ def report_case(
 
     try:
         with _writing(session, None):
-            begin_write(session)
+            # Reads first, so that SQLite's write lock (taken by begin_write) covers only
+            # the writes. The case number is drawn last, just before the commit: on
+            # PostgreSQL the day's counter row stays locked from the draw to the commit, and
+            # every other report waits that long. Until then the new row carries a unique
+            # placeholder that no other transaction sees; the number replaces it in the
+            # same UPDATE that records the event chain's head.
             category = _subclass(session, data.category_code)
             condition = _condition(session, category, data.condition_code)
             photos = _photos(session, data.photo_ids)
             policy = load_policy(session)
+            location = _locate_intake(session, lon, lat, policy)
+            begin_write(session)
             now = clock.now()
             status = initial_status(data.source)
             case = Case(
-                code=_next_case_code(session, now.astimezone(policy.tz).strftime("%Y%m%d")),
                 source=data.source,
                 status=status,
                 kind=category.kind,
                 category_code=category.code,
                 condition_code=condition.code if condition else None,
-                lat=data.lat,
-                lon=data.lon,
+                lat=lat,
+                lon=lon,
                 address=address,
                 description=description,
                 reporter_name=reporter_name or None,
@@ -363,12 +519,18 @@ def report_case(
                 last_event_hash="",
                 created_at=now,
                 updated_at=now,
+                # A new case has none of these yet: say so, rather than have them loaded.
+                photos=[],
+                helpers=[],
+                events=[],
             )
             _set_step(case, policy, now)
+            placed = _place_payload(case, location, data.crs, data.lon, data.lat)
+            case.code = f"~{uuid.uuid4().hex[:24]}"
             session.add(case)
             session.flush()
             _attach(case, photos, "before", 1)
-            append_event(
+            event = append_event(
                 session,
                 case,
                 action=Action.REPORT.value,
@@ -382,8 +544,10 @@ def report_case(
                     "category": category.code,
                     "condition": case.condition_code,
                     "photos": [p.id for p in photos],
+                    **placed,
                 },
             )
+            case.events.append(event)  # the whole timeline so far, without reading it back
             if key is not None and actor.user_id is not None:
                 session.add(
                     IdempotencyKey(
@@ -394,7 +558,12 @@ def report_case(
                         created_at=now,
                     )
                 )
-            session.commit()
+            with session.no_autoflush:  # one UPDATE of the case, with its number
+                case.code = _next_case_code(session, now.astimezone(policy.tz).strftime("%Y%m%d"))
+            if commit:
+                session.commit()
+            else:
+                session.flush()
     except IntegrityError:
         # A concurrent retry with the same key won the race: return its case.
         if key is not None and actor.user_id is not None:
@@ -492,10 +661,12 @@ def _do_verify(
     target: CaseStatus,
 ) -> _Outcome:
     _require_assignee(case, actor, Action.VERIFY)
+    moved = _move(session, case, p, policy)  # the collector on site may correct the place
     case.assignee_id = None
     case.task = None
     photos = _photos(session, p.photo_ids)
-    return _Outcome(target, p.note, {"photos": [x.id for x in photos]}, photos, "verify")
+    payload = {"photos": [x.id for x in photos], **moved}
+    return _Outcome(target, p.note, payload, photos, "verify")
 
 
 def _reasoned(action: Action) -> _Handler:
@@ -545,6 +716,8 @@ def _do_file(
     case.condition_code = condition.code
     payload["condition"] = condition.code
     payload["limit"] = f"{condition.limit_amount:g} {condition.limit_unit}"
+    payload.update(_move(session, case, p, policy))
+    payload["routing"] = _route(session, case, policy, now)
     return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
 
 
@@ -557,19 +730,16 @@ def _do_dispatch(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    if not p.unit:
-        raise InvalidInput("dispatch needs the lead 'unit' (a unit code)", field="unit")
-    unit = _unit_by_code(session, p.unit, "unit")
-    helpers = [
-        _unit_by_code(session, code, "helper_units") for code in dict.fromkeys(p.helper_units)
-    ]
+    unit, helper_codes, routed = _choose_unit(session, case, p, policy, now)
+    helpers = [_unit_by_code(session, code, "helper_units") for code in dict.fromkeys(helper_codes)]
     if any(h.id == unit.id for h in helpers):
         raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
     previous = case.unit.code if case.unit else None
     case.unit_id = unit.id
     case.unit = unit
-    case.helpers.clear()
-    session.flush()
+    if case.helpers:
+        case.helpers.clear()
+        session.flush()  # delete the old helper rows before inserting a same-key one
     for helper in helpers:
         case.helpers.append(CaseHelper(unit_id=helper.id))
     case.pending_extension_until = None
@@ -584,6 +754,7 @@ def _do_dispatch(
     }
     if previous:
         payload["previous_unit"] = previous
+    payload.update(routed)
     return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
 
 
@@ -910,7 +1081,8 @@ def _do_reopen(
 
 def _resolve_case_ref(session: Session, ref: str) -> Case | None:
     case = session.scalars(select(Case).where(Case.code == ref)).first()
-    if case is None and ref.isdigit():
+    # A case number (13 digits) is no id: PostgreSQL refuses integers beyond int4.
+    if case is None and ref.isdigit() and int(ref) <= 2**31 - 1:
         case = session.get(Case, int(ref))
     return case
 
@@ -925,8 +1097,12 @@ def _do_merge(
     target: CaseStatus,
 ) -> _Outcome:
     if not p.duplicate_of:
+        candidates = _duplicate_candidates(session, case, policy, now)
         raise InvalidInput(
-            "merge needs 'duplicate_of' (the case code or id it repeats)", field="duplicate_of"
+            "merge needs 'duplicate_of' (the case code or id it repeats)"
+            + (f"; cases nearby: {', '.join(candidates)}" if candidates else ""),
+            field="duplicate_of",
+            candidates=candidates,
         )
     original = _resolve_case_ref(session, str(p.duplicate_of))
     if original is None:
@@ -973,6 +1149,48 @@ def _do_supervise(
     return _Outcome(target, note, payload)
 
 
+def _do_rate(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    try:
+        rating = Rating(p.rating or "")
+    except ValueError as err:
+        names = ", ".join(r.value for r in Rating)
+        raise InvalidInput(f"rate needs a 'rating', one of: {names}", field="rating") from err
+    rated = session.scalar(
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.action == Action.RATE.value)
+    )
+    if rated:
+        raise Conflict(f"case {case.code} has already been rated", code="already_rated")
+    comment = _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    return _Outcome(target, comment, {"rating": rating.value})
+
+
+def _do_not_fixed(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    # The case stays closed; the 督办 flag puts it before the supervision centre, which
+    # decides whether to reopen it.
+    reason = _require_reason(p, Action.NOT_FIXED)
+    case.is_supervised = True
+    case.supervise_note = f"市民反映问题未解决：{reason}"
+    return _Outcome(target, reason, {"reason": reason})
+
+
 _HANDLERS: dict[Action, _Handler] = {
     Action.ASSIGN: _do_assign,
     Action.VERIFY: _do_verify,
@@ -995,6 +1213,8 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.REOPEN: _do_reopen,
     Action.MERGE: _do_merge,
     Action.SUPERVISE: _do_supervise,
+    Action.RATE: _do_rate,
+    Action.NOT_FIXED: _do_not_fixed,
 }
 _UNIT_ACTIONS = frozenset(
     {Action.ACCEPT, Action.RETURN, Action.REQUEST_EXTENSION, Action.REQUEST_PARK, Action.FEEDBACK}
@@ -1034,13 +1254,15 @@ def perform_action(
             _require_own_unit(case, actor)
         policy = load_policy(session)
         now = clock.now()
-        outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
-        case.status = outcome.to_status
-        case.updated_at = now
-        if outcome.to_status != from_status:
-            _set_step(case, policy, now)
-        seq = case.event_count + 1
-        _attach(case, outcome.photos, outcome.photo_stage, seq)
+        # No autoflush: the case row is written once, at commit, so its version moves by one.
+        with session.no_autoflush:
+            outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
+            case.status = outcome.to_status
+            case.updated_at = now
+            if outcome.to_status != from_status:
+                _set_step(case, policy, now)
+            seq = case.event_count + 1
+            _attach(case, outcome.photos, outcome.photo_stage, seq)
         append_event(
             session,
             case,

@@ -23,6 +23,7 @@ from duban.services.cases import (
     report_case,
 )
 from duban.services.context import Actor, Clock
+from duban.services.places import case_locations
 from duban.services.policy import load_policy
 from duban.services.queries import CaseFilter, list_cases
 from duban.store.models import Case, CaseEvent, User
@@ -37,41 +38,51 @@ def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
-def _present(session: Session, case: Case, actor: Actor, clock: Clock, *, full: bool) -> CaseRead:
+def _present(
+    session: Session, case: Case, actor: Actor, clock: Clock, *, full: bool, new: bool = False
+) -> CaseRead:
+    """The case as ``actor`` sees it. ``new``: ``actor`` has just created it in this
+    session, so its one event and its empty collections are in memory and not read back."""
     policy = load_policy(session)
-    events = (
-        list(
+    events: list[CaseEvent] | None
+    if not full:
+        events = None
+    elif new:
+        events = list(case.events)
+    else:
+        events = list(
             session.scalars(
                 select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
             )
         )
-        if full
-        else None
-    )
     ids = {case.assignee_id} if case.assignee_id else set()
     for e in events or []:
         if e.actor_id:
             ids.add(e.actor_id)
+    if new and actor.user_id is not None and ids <= {actor.user_id}:
+        usernames = {actor.user_id: actor.username}
+    else:
+        usernames = _usernames(session, ids)
     return case_read(
         case,
         deadline_view(case, policy, clock.now()),
         viewer=actor,
         tz=policy.tz,
-        usernames=_usernames(session, ids),
+        usernames=usernames,
         events=events,
         with_photos=full,
+        place=case_locations(session, [case])[0],
     )
 
 
 @router.post("/cases", status_code=201, response_model=CaseRead, summary="Report a case (上报)")
 def create_case(
     body: CaseCreate,
-    response: Response,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> CaseRead:
+) -> Response:
     """Create a case. A retried request with the same ``Idempotency-Key`` returns the
     first case (with the header ``Idempotent-Replayed: true``), never a second one."""
     case, created = report_case(
@@ -89,13 +100,21 @@ def create_case(
             reporter_name=body.reporter_name,
             reporter_phone=body.reporter_phone,
             photo_ids=tuple(body.photo_ids),
+            crs=body.crs,
         ),
         idempotency_key=idempotency_key,
     )
+    headers = {"Location": f"/api/v1/cases/{case.id}"}
     if not created:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/cases/{case.id}"
-    return _present(session, case, actor, clock, full=True)
+        headers["Idempotent-Replayed"] = "true"
+    # Serialized here, by the model itself: FastAPI would validate the returned model
+    # again (in the thread pool, for a sync route) and encode it twice over.
+    return Response(
+        _present(session, case, actor, clock, full=True, new=created).model_dump_json(),
+        status_code=201,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 def _parse_list(value: str | None, enum: type[CaseStatus] | type[Source], name: str) -> list:  # type: ignore[type-arg]
@@ -171,18 +190,27 @@ def cases(
         created_to=_parse_when(created_to, "created_to", policy.tz, end=True),
     )
     now = clock.now()
+    page_size = min(page_size, settings.page_size_max)
     rows, total = list_cases(
         session,
         actor=actor,
         filters=filters,
         now=now,
         page=page,
-        page_size=min(page_size, settings.page_size_max),
+        page_size=page_size,
     )
     names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
+    places = case_locations(session, rows)
     items = [
-        case_read(c, deadline_view(c, policy, now), viewer=actor, tz=policy.tz, usernames=names)
-        for c in rows
+        case_read(
+            c,
+            deadline_view(c, policy, now),
+            viewer=actor,
+            tz=policy.tz,
+            usernames=names,
+            place=place,
+        )
+        for c, place in zip(rows, places, strict=True)
     ]
     return CasePage(
         items=items,
@@ -247,6 +275,10 @@ def act(
             duplicate_of=body.duplicate_of,
             category_code=body.category_code,
             condition_code=body.condition_code,
+            lat=body.lat,
+            lon=body.lon,
+            crs=body.crs,
+            address=body.address,
         ),
     )
     return _present(session, case, actor, clock, full=True)
