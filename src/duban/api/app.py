@@ -8,19 +8,21 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban import __version__
 from duban.adapters.photostore import LocalPhotoStore
+from duban.api import open311
 from duban.api.errors import install_error_handlers
-from duban.api.routers import auth, cases, meta, photos
+from duban.api.routers import admin, auth, cases, meta, photos, places
 from duban.config import Settings
 from duban.services.context import Clock, SystemClock
 from duban.store.models import Setting
 from duban.store.session import make_engine, make_session_factory
+from duban.web import install_web
 
 API_PREFIX = "/api/v1"
 SECRET_KEY_SETTING = "secret_key"
@@ -77,17 +79,24 @@ def create_app(
     app.state.photo_store = LocalPhotoStore(settings.photo_root)
     app.state.secret_key = secret_key_for(settings, factory)
     install_error_handlers(app)
-    for router in (auth.router, cases.router, photos.router, meta.router):
+    # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
+    for router in (
+        auth.router,
+        places.router,
+        cases.router,
+        photos.router,
+        meta.router,
+        admin.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(open311.router)  # /open311/v2, its own error format
     _install_docs(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse(f"{API_PREFIX}/docs")
+    install_web(app)  # the pages: / is the web front door
 
     return app
 
@@ -107,4 +116,6 @@ def _install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{API_PREFIX}/docs-assets/swagger-ui-bundle.js",
             swagger_css_url=f"{API_PREFIX}/docs-assets/swagger-ui.css",
             swagger_favicon_url=f"{API_PREFIX}/docs-assets/favicon-32x32.png",
+            # Off: the validator badge would send the spec's URL to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
         )

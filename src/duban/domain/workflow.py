@@ -59,6 +59,8 @@ class Action(StrEnum):
     REOPEN = "reopen"  # 重新打开
     MERGE = "merge"  # 合并为重复案件
     SUPERVISE = "supervise"  # 督办
+    RATE = "rate"  # 评价: the citizen rates the result of a closed case
+    NOT_FIXED = "not_fixed"  # 反映未解决: the citizen says a closed case is not fixed
 
 
 class Role(StrEnum):
@@ -156,6 +158,10 @@ for _status in (S.REPORTED, S.VERIFIED, S.FILED):
     _table[(_status, A.MERGE)] = Transition(S.MERGED, _INTAKE)
 for _status in OPEN:
     _table[(_status, A.SUPERVISE)] = Transition(_status, _SUPERVISE)
+# The reporting citizen's say on a closed case: recorded, but the case stays closed; a
+# "not fixed" goes to the supervision centre, which may reopen it.
+_table[(S.CLOSED, A.RATE)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
+_table[(S.CLOSED, A.NOT_FIXED)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 
 TRANSITIONS: Final[Mapping[tuple[CaseStatus, Action], Transition]] = _table
 
@@ -234,6 +240,8 @@ ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
     A.REOPEN: ("重新打开", "Reopen"),
     A.MERGE: ("合并", "Merge as duplicate"),
     A.SUPERVISE: ("督办", "Supervise"),
+    A.RATE: ("评价", "Rate"),
+    A.NOT_FIXED: ("反映未解决", "Not fixed"),
 }
 
 ROLE_LABELS: Final[Mapping[Role, tuple[str, str]]] = {
@@ -256,6 +264,21 @@ SOURCE_LABELS: Final[Mapping[Source, tuple[str, str]]] = {
     Source.INSPECTION: ("第三方检查", "Third-party inspection"),
     Source.SUPERVISION: ("督查组", "Supervision group"),
     Source.SENSOR: ("感知设备", "Sensor"),
+}
+
+
+class Rating(StrEnum):
+    """A citizen's rating of a closed case (满意度评价)."""
+
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
+
+
+RATING_LABELS: Final[Mapping[Rating, tuple[str, str]]] = {
+    Rating.SATISFIED: ("满意", "Satisfied"),
+    Rating.BASICALLY_SATISFIED: ("基本满意", "Basically satisfied"),
+    Rating.UNSATISFIED: ("不满意", "Unsatisfied"),
 }
 
 #: Which sources each role may report from. A collector's own patrol report counts as

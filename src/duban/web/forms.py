@@ -1,0 +1,177 @@
+"""Reading posted forms: text fields, numbers, local times, uploaded photos, field errors.
+
+Validation rules stay in the services; this module only turns form text into the
+primitives the services take and collects every problem under the name of the form
+field it belongs to, so a page can show each message next to its field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from duban.adapters.photostore import PhotoStore
+from duban.domain.coords import to_wgs84
+from duban.domain.errors import InvalidInput
+from duban.services.context import Actor, Clock
+from duban.services.photos import PhotoLimits, save_photo
+from duban.web.i18n import translate
+
+#: Service field names → the form field showing the message.
+FIELD_OF: dict[str, str] = {
+    "photo_ids": "photos",
+    "file": "photos",
+    "category_code": "category",
+    "condition_code": "condition",
+    "helper_units": "helper_units",
+    "lat": "location",
+    "lon": "location",
+    "reporter_phone": "phone",
+    "reporter_name": "name",
+}
+
+# Messages of the services people meet most, in Chinese (others are shown as they are).
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"needs a 'reason'"), "Please give a reason."),
+    (re.compile(r"at least one photo is required"), "Please add at least one photo."),
+    (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
+    (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),
+    (re.compile(r"'description' is required"), "Please describe the problem."),
+    (re.compile(r"merge needs 'duplicate_of'"), "Please give the case it duplicates."),
+    (re.compile(r"unknown category"), "Please choose a category from the list."),
+    (re.compile(r"is a major class"), "Please choose a subclass, not a major class."),
+    (re.compile(r"is out of range"), "The location is out of range."),
+    (re.compile(r"'note' is required"), "Please write a note."),
+    (re.compile(r"give the new deadline"), "Please give the new deadline."),
+    (re.compile(r"is not later than the current one"), "The new deadline must be later."),
+    (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
+    (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
+]
+
+
+def localize(message: str, lang: str) -> str:
+    """A service message in the page's language when it is one of the common ones."""
+    for pattern, text in _PATTERNS:
+        if pattern.search(message):
+            return translate(text, lang)
+    return message
+
+
+@dataclass
+class FieldErrors:
+    """Messages by form field."""
+
+    lang: str
+    messages: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, text: str) -> None:
+        """Record a message (already in the page's language) for a field."""
+        self.messages.setdefault(name, text)
+
+    def add_error(self, err: InvalidInput, default_field: str = "form") -> None:
+        """Record a service's :class:`InvalidInput` under its form field."""
+        name = FIELD_OF.get(err.field or "", err.field or default_field)
+        self.add(name, localize(err.message, self.lang))
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+
+def text(form: FormData, name: str, limit: int = 10_000) -> str:
+    """A text field, stripped; at most ``limit`` characters are kept for checking."""
+    value = form.get(name)
+    return value.strip()[: limit + 1] if isinstance(value, str) else ""
+
+
+def texts(form: FormData, name: str) -> list[str]:
+    """A multi-valued text field, blanks dropped."""
+    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
+
+
+def number(form: FormData, name: str, errors: FieldErrors, *, label: str) -> float | None:
+    """A decimal number, or None when blank (a message when it is not a number)."""
+    raw = text(form, name, 40)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        errors.add(name, translate("{label} must be a number.", errors.lang, label=label))
+        return None
+
+
+def ids(form: FormData, name: str) -> list[int]:
+    """Ticked case ids of a batch form."""
+    return [int(v) for v in texts(form, name) if v.isdigit()]
+
+
+def local_datetime(form: FormData, name: str, tz: ZoneInfo, errors: FieldErrors) -> datetime | None:
+    """A ``datetime-local`` field read in the city's zone."""
+    raw = text(form, name, 40)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        errors.add(name, translate("Enter a date and time.", errors.lang))
+        return None
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def location(form: FormData, errors: FieldErrors) -> tuple[float, float] | None:
+    """``lat``/``lon`` in the ``crs`` the map or phone gave, converted to WGS84."""
+    lat = number(form, "lat", errors, label="lat")
+    lon = number(form, "lon", errors, label="lon")
+    if lat is None or lon is None:
+        errors.add("location", translate("Mark the place on the map or use GPS.", errors.lang))
+        return None
+    crs = text(form, "crs", 20) or "wgs84"
+    try:
+        wlon, wlat = to_wgs84(lon, lat, crs)
+    except ValueError:
+        errors.add("location", translate("The location is out of range.", errors.lang))
+        return None
+    return wlat, wlon
+
+
+def uploads(form: FormData, name: str = "photos") -> list[UploadFile]:
+    """Files actually chosen in a file field (browsers send an empty part otherwise)."""
+    return [f for f in form.getlist(name) if isinstance(f, UploadFile) and f.filename]
+
+
+def save_uploads(
+    db: Session,
+    files: list[UploadFile],
+    *,
+    actor: Actor,
+    clock: Clock,
+    store: PhotoStore,
+    limits: PhotoLimits,
+    tz: ZoneInfo,
+    errors: FieldErrors,
+    name: str = "photos",
+) -> list[str]:
+    """Store uploaded photos through the photo use case; their ids, or messages."""
+    saved: list[str] = []
+    for upload in files:
+        data = upload.file.read(limits.max_bytes + 1)
+        try:
+            photo = save_photo(
+                db,
+                actor=actor,
+                clock=clock,
+                store=store,
+                data=data,
+                limits=limits,
+                tz=tz,
+            )
+        except InvalidInput as err:
+            errors.add(name, f"{upload.filename}: {localize(err.message, errors.lang)}")
+            continue
+        saved.append(photo.id)
+    return saved

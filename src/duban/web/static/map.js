@@ -1,0 +1,159 @@
+/* The one map (一张图): cases as clustered markers when zoomed in, counts per cell when
+   zoomed out; filters in the side form; every marker links to its case. */
+(function () {
+  "use strict";
+  var el = document.getElementById("one-map");
+  if (!el || !window.L) return;
+  var form = document.getElementById("map-filters");
+  var countEl = document.getElementById("map-count");
+  var crs = el.dataset.tileCrs || "wgs84";
+  var labels = JSON.parse(el.dataset.statusLabels || "{}");
+  var COLOURS = {
+    gray: "#78909c", blue: "#1e88e5", indigo: "#3949ab", purple: "#8e24aa", orange: "#fb8c00",
+    pink: "#d81b60", brown: "#6d4c41", teal: "#00897b", cyan: "#00acc1", green: "#43a047", black: "#424242"
+  };
+  var map = Duban.map(el);
+  var bounds = el.dataset.bounds ? JSON.parse(el.dataset.bounds) : null;
+  if (bounds) {
+    map.fitBounds([Duban.show(crs, bounds[0][0], bounds[0][1]), Duban.show(crs, bounds[1][0], bounds[1][1])], { padding: [20, 20] });
+  } else {
+    var c = el.dataset.centre.split(",").map(Number);
+    map.setView(Duban.show(crs, c[0], c[1]), 13);
+  }
+  var clusters = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50 });
+  var cells = L.layerGroup();
+
+  // Regions are the map when there are no tiles: districts and streets always, communities
+  // and unit grids (coloured by open and overdue cases) when zoomed in.
+  map.createPane("regions").style.zIndex = 350;
+  var STYLES = {
+    district: { color: "#22303f", weight: 2.5, fill: false },
+    street: { color: "#546e7a", weight: 1.5, dashArray: "6 4", fill: false },
+    community: { color: "#90a4ae", weight: 1, fill: false }
+  };
+  var outlines = {};
+  var known = {};
+  ["district", "street", "community"].forEach(function (level) {
+    outlines[level] = L.geoJSON(null, {
+      pane: "regions", interactive: false, style: function () { return STYLES[level]; },
+      onEachFeature: function (f, layer) { known[f.properties.code] = layer; }
+    }).addTo(map);
+  });
+  var grids = L.geoJSON(null, {
+    pane: "regions",
+    style: function (f) {
+      var p = f.properties, tone = p.overdue ? "#c62828" : p.open ? "#f9a825" : "#2e7d32";
+      return { color: "#b0bec5", weight: .5, fillColor: tone, fillOpacity: p.open ? Math.min(.6, .15 + p.open * .1) : 0.03 };
+    },
+    onEachFeature: function (f, layer) {
+      var p = f.properties;
+      layer.bindTooltip(esc(el.dataset.gridLabel) + " " + esc(p.code) + "<br>" + esc(p.name || "") +
+        "<br>" + esc(el.dataset.openCasesLabel) + " " + Number(p.open) + " · " + esc(el.dataset.overdueLabel) + " " + Number(p.overdue));
+    }
+  }).addTo(map);
+  map.addLayer(clusters);
+  map.addLayer(cells);
+  function fetchJSON(url) { return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }); }
+  ["district", "street"].forEach(function (level) {
+    fetchJSON("/map/regions.json?level=" + level).then(function (fc) {
+      if (!fc) return;
+      outlines[level].addData(fc);
+      var chosen = form.querySelector("[data-region-select]");
+      if (chosen && chosen.value && known[chosen.value] && !el.dataset.fitted) {
+        el.dataset.fitted = "1";
+        map.fitBounds(known[chosen.value].getBounds());
+      }
+    });
+  });
+  var regionSeq = 0;
+  function loadRegions(params) {
+    var z = map.getZoom(), mine = ++regionSeq;
+    var box = params.get("bbox");
+    outlines.community.clearLayers();
+    grids.clearLayers();
+    if (z >= 14) fetchJSON("/map/regions.json?level=community&bbox=" + box).then(function (fc) {
+      if (fc && mine === regionSeq) outlines.community.addData(fc);
+    });
+    if (z >= 16) {
+      var q = new URLSearchParams(params); q.set("level", "grid");
+      fetchJSON("/map/regions.json?" + q.toString()).then(function (fc) {
+        if (fc && mine === regionSeq) grids.addData(fc);
+      });
+    }
+  }
+
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
+  }
+  function filterQuery() {
+    var params = new URLSearchParams(new FormData(form));
+    Array.from(params.keys()).forEach(function (k) { if (!params.get(k)) params.delete(k); });
+    return params;
+  }
+  var seq = 0;
+  function load() {
+    var params = filterQuery();
+    history.replaceState(null, "", "/map?" + params.toString());
+    var b = map.getBounds();
+    // The data endpoint speaks WGS84; with GCJ-02 tiles the view is a few hundred metres
+    // off, so pad the box a little instead of converting it back.
+    var pad = crs === "gcj02" ? 0.01 : 0;
+    params.set("bbox", [b.getWest() - pad, b.getSouth() - pad, b.getEast() + pad, b.getNorth() + pad]
+      .map(function (v) { return Math.max(-180, Math.min(180, v)).toFixed(6); }).join(","));
+    params.set("zoom", map.getZoom());
+    loadRegions(params);
+    var mine = ++seq;
+    el.setAttribute("aria-busy", "true");
+    fetch("/map/data.json?" + params.toString(), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) { if (mine === seq) draw(data); })
+      .finally(function () { if (mine === seq) el.removeAttribute("aria-busy"); });
+  }
+  function draw(data) {
+    clusters.clearLayers();
+    cells.clearLayers();
+    countEl.textContent = el.dataset.countLabel.replace("{n}", data.total);
+    el.dataset.mode = data.mode;
+    el.dataset.total = data.total;
+    if (data.mode === "points") {
+      var markers = data.points.map(function (p) {
+        var label = labels[p[3]] || [p[3], "gray"];
+        var m = L.circleMarker(Duban.show(crs, p[1], p[2]), {
+          radius: 7, weight: p[4] ? 3 : 1, color: p[4] ? "#c62828" : "#fff",
+          fillColor: COLOURS[label[1]] || "#78909c", fillOpacity: .9
+        });
+        m.bindPopup('<strong>' + esc(label[0]) + '</strong>' + (p[4] ? ' ⏰' : '') +
+          '<br><a href="/cases/' + Number(p[0]) + '">' + esc(el.dataset.openLabel) + ' #' + Number(p[0]) + '</a>');
+        return m;
+      });
+      clusters.addLayers(markers);
+    } else {
+      data.cells.forEach(function (c) {
+        var n = c[2], open = c[3], late = c[4];
+        var share = open ? late / open : 0;
+        var tone = share > 0.2 ? "red" : share > 0.05 ? "yellow" : "green";
+        var size = Math.round(24 + Math.min(28, Math.log10(n + 1) * 10));
+        var icon = L.divIcon({ className: "", iconSize: [size, size],
+          html: '<div class="cell-icon cell-' + tone + '" style="width:' + size + 'px;height:' + size + 'px">' + n + '</div>' });
+        var at = Duban.show(crs, c[0], c[1]);
+        var mk = L.marker(at, { icon: icon, title: n + " / " + open + " / " + late });
+        mk.on("click", function () { map.setView(at, Math.min(map.getZoom() + 2, 18)); });
+        cells.addLayer(mk);
+      });
+    }
+  }
+  var timer = null;
+  map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 150); });
+  form.addEventListener("submit", function (e) { e.preventDefault(); load(); });
+  form.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("[data-region-select]") && known[t.value]) {
+      map.fitBounds(known[t.value].getBounds());  // moveend loads
+      return;
+    }
+    load();
+  });
+  load();
+})();

@@ -1,0 +1,199 @@
+"""The Jinja2 environment: autoescaping on for everything, and display filters.
+
+Every value reaches HTML through Jinja2's autoescape (``select_autoescape`` would leave
+some extensions unescaped, so it is simply on). Nothing in the templates is marked
+``|safe``; JSON for scripts goes through ``|tojson`` into single-quoted attributes, and the
+dashboard's SVG chart is a template over numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+
+from duban.domain.workflow import (
+    ACTION_LABELS,
+    RATING_LABELS,
+    ROLE_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
+    Action,
+    CaseStatus,
+    Rating,
+    Role,
+    Source,
+)
+from duban.web.i18n import translate
+
+
+def _idx(ctx: Context) -> int:
+    return 1 if ctx.get("lang") == "en" else 0
+
+
+@pass_context
+def local(ctx: Context, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in the city's zone."""
+    if value is None:
+        return "—"
+    tz: ZoneInfo = ctx["tz"]
+    return value.astimezone(tz).strftime(fmt)
+
+
+@pass_context
+def status_label(ctx: Context, value: CaseStatus | str) -> str:
+    """A status in the page's language."""
+    try:
+        return STATUS_LABELS[CaseStatus(value)][_idx(ctx)]
+    except ValueError:
+        return str(value)
+
+
+def status_colour(value: CaseStatus | str) -> str:
+    """The colour name of a status (a CSS class suffix)."""
+    try:
+        return STATUS_LABELS[CaseStatus(value)][2]
+    except ValueError:
+        return "gray"
+
+
+@pass_context
+def action_label(ctx: Context, value: Action | str) -> str:
+    """An action in the page's language."""
+    try:
+        return ACTION_LABELS[Action(value)][_idx(ctx)]
+    except ValueError:
+        return str(value)
+
+
+@pass_context
+def role_label(ctx: Context, value: Role | str) -> str:
+    """A role in the page's language."""
+    try:
+        return ROLE_LABELS[Role(value)][_idx(ctx)]
+    except ValueError:
+        return str(value)
+
+
+@pass_context
+def source_label(ctx: Context, value: Source | str) -> str:
+    """A source in the page's language."""
+    try:
+        return SOURCE_LABELS[Source(value)][_idx(ctx)]
+    except ValueError:
+        return str(value)
+
+
+@pass_context
+def rating_label(ctx: Context, value: Rating | str) -> str:
+    """A rating in the page's language."""
+    try:
+        return RATING_LABELS[Rating(value)][_idx(ctx)]
+    except ValueError:
+        return str(value)
+
+
+@pass_context
+def duration(ctx: Context, seconds: float | None) -> str:
+    """A span of time, e.g. ``1天3时`` / ``1d 3h``; negative spans are shown unsigned."""
+    if seconds is None:
+        return "—"
+    total = int(abs(seconds)) // 60
+    days, rest = divmod(total, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    en = ctx.get("lang") == "en"
+    units = ("d", "h", "m") if en else ("天", "时", "分")
+    parts = []
+    if days:
+        parts.append(f"{days}{units[0]}")
+    if hours or days:
+        parts.append(f"{hours}{units[1]}")
+    if not days:
+        parts.append(f"{minutes}{units[2]}")
+    return (" " if en else "").join(parts)
+
+
+def seconds_from(value: datetime | None, now: datetime) -> float | None:
+    """Seconds from ``now`` until ``value`` (negative once it has passed)."""
+    return None if value is None else (value - now).total_seconds()
+
+
+def percent(value: float | None) -> str:
+    """A rate as a percentage, or a dash when there is nothing to rate."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def amount(value: float | None) -> str:
+    """A number without a needless ``.0`` (2 → "2", 1.5 → "1.5")."""
+    return "—" if value is None else f"{value:g}"
+
+
+def metres(value: float | None) -> str:
+    """A distance for people: metres below 1 km, kilometres above."""
+    if value is None:
+        return "—"
+    return f"{value:.0f} m" if value < 1000 else f"{value / 1000:.1f} km"
+
+
+@pass_context
+def limit_unit(ctx: Context, value: str | None) -> str:
+    """A time-limit unit in the page's language."""
+    names = {
+        "work_hours": ("工作时", "working hours"),
+        "work_days": ("工作日", "working days"),
+        "hours": ("小时", "hours"),
+        "days": ("天", "days"),
+        "minutes": ("分钟", "minutes"),
+    }
+    pair = names.get(value or "")
+    return pair[_idx(ctx)] if pair else str(value or "")
+
+
+@pass_context
+def tr(ctx: Context, text: str, **values: Any) -> str:
+    """Translate inside an expression: ``{{ "Open"|tr }}``."""
+    return translate(text, str(ctx.get("lang", "zh")), **values)
+
+
+@functools.cache
+def environment() -> Environment:
+    """The one template environment of the process."""
+    env = Environment(
+        loader=PackageLoader("duban.web", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        local=local,
+        status_label=status_label,
+        status_colour=status_colour,
+        action_label=action_label,
+        role_label=role_label,
+        source_label=source_label,
+        rating_label=rating_label,
+        duration=duration,
+        percent=percent,
+        seconds_from=seconds_from,
+        amount=amount,
+        metres=metres,
+        limit_unit=limit_unit,
+        tr=tr,
+    )
+    env.globals.update(
+        CaseStatus=CaseStatus,
+        Action=Action,
+        Role=Role,
+        Source=Source,
+        Rating=Rating,
+        SOURCES=list(Source),
+        STATUSES=list(CaseStatus),
+        RATINGS=list(Rating),
+    )
+    return env
