@@ -1,0 +1,813 @@
+#!/usr/bin/env python
+"""Intake benchmark: cases created per second through the HTTP API, beside the raw rate.
+
+    python bench/intake.py [--backend sqlite|postgresql|both] [--seconds 10] [--clients 8]
+                           [--workers N] [--warmup 2] [--json results.json]
+
+For each backend it
+
+1. prepares a fresh database (SQLite: a file under a temporary directory; PostgreSQL: the
+   ``duban_bench`` database on 127.0.0.1, dropped and recreated), runs ``duban init`` and
+   ``duban demo --no-serve`` (reference data, demo city, one user per role);
+2. starts the real server (``duban serve --workers N``) on a free port of 127.0.0.1, waits
+   for ``/healthz`` and signs in as ``operator``, ``citizen`` and ``collector``;
+3. runs ``--clients`` threads, each with its own keep-alive ``httpx.Client``, that POST
+   ``/api/v1/cases`` with varied bodies (hotline / citizen / patrol reports, category
+   E0102 or a random subclass from ``GET /api/v1/categories``, a point near the demo
+   city, a Chinese description, a fresh ``Idempotency-Key``) for ``--warmup`` seconds
+   unrecorded and then ``--seconds`` recorded; every response must be 201;
+4. stops the server and measures the raw rate on the same database with no framework:
+   the same number of threads, each with its own plain ``sqlite3`` / ``psycopg``
+   connection with the server's settings, writing per case the statements the service
+   writes, in its order (the ``cases`` row with the same columns, its ``case_events`` row
+   with the chained sha256, the idempotency row, then the daily counter upsert and the
+   UPDATE that sets the case number and the chain head) and committing once per case;
+5. checks that the database holds exactly the cases that were answered 201.
+
+It prints cases/s, p50/p95/p99 latency, errors, the raw rate and the ratio (API / raw).
+Everything talks to 127.0.0.1 only and stops by itself (about a minute per backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from _server import HOST, duban_command, server
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PG_DATABASE = "duban_bench"
+DEMO_PASSWORD = "duban-demo"
+CITY_TZ = ZoneInfo("Asia/Shanghai")
+CENTRE_LAT, CENTRE_LON = 34.03, 113.82
+GENESIS = "0" * 64
+# One server process per core: each has its own GIL, and SQLite's writers take turns
+# across processes at the write gate (duban.store.session).
+DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 4))
+
+# --------------------------------------------------------------------------- bodies
+
+# Word lists, split on spaces.
+STREETS = (  # noqa: SIM905
+    "人民路 七一路 文峰路 南关大街 八一路 北大街 东大街 许繁路 "
+    "建安大道 魏文路 劳动路 莲城大道 学院路 天宝路 兴业路 光明路"
+).split()
+PLACES = (  # noqa: SIM905
+    "交叉口东北角 公交站台旁 小区北门 农贸市场门口 学校南侧人行道 中段 "
+    "桥下 加油站对面 社区服务中心前 地下通道入口 停车场出口 绿化带内"
+).split()
+PROBLEMS = (  # noqa: SIM905
+    "井盖破损，行人有踩空危险 堆放生活垃圾两天无人清理 占道经营，桌椅摆到人行道上 "
+    "路灯不亮已有三天 行道树倒伏压住非机动车道 电线杆上张贴大量小广告 "
+    "污水外溢，气味难闻 共享单车乱停放堵塞盲道 施工围挡倒塌未恢复 "
+    "渣土车沿路抛洒 违规户外广告牌松动 人行道板块松动翘起"
+).split()
+CALLERS = ["张先生", "李女士", "王师傅", "刘阿姨", "陈先生", "赵女士", "市民"]
+
+
+@dataclass
+class Body:
+    """One request: who sends it and the JSON it posts."""
+
+    who: str
+    json: dict[str, Any]
+
+
+def make_bodies(rng: random.Random, subclasses: dict[str, list[str]], n: int) -> list[Body]:
+    """``n`` varied report bodies: mostly hotline (operator), some citizen and patrol."""
+    codes = sorted(subclasses)
+    bodies = []
+    for _ in range(n):
+        roll = rng.random()
+        who, source = (
+            ("operator", "hotline")
+            if roll < 0.7
+            else ("citizen", "citizen")
+            if roll < 0.9
+            else ("collector", "patrol")
+        )
+        code = "E0102" if rng.random() < 0.3 and "E0102" in subclasses else rng.choice(codes)
+        street = rng.choice(STREETS)
+        body: dict[str, Any] = {
+            "source": source,
+            "category_code": code,
+            "lat": round(CENTRE_LAT + rng.uniform(-0.03, 0.03), 6),
+            "lon": round(CENTRE_LON + rng.uniform(-0.03, 0.03), 6),
+            "address": f"{street}{rng.randint(1, 300)}号{rng.choice(PLACES)}",
+            "description": f"{street}{rng.choice(PLACES)}{rng.choice(PROBLEMS)}"
+            + ("，请尽快处理。" if rng.random() < 0.5 else "，市民多次反映。"),
+        }
+        if subclasses[code] and rng.random() < 0.5:
+            body["condition_code"] = rng.choice(subclasses[code])
+        if source == "hotline":
+            body["reporter_name"] = rng.choice(CALLERS)
+            body["reporter_phone"] = f"1{rng.randint(3, 9)}{rng.randint(0, 999_999_999):09d}"
+        bodies.append(Body(who=who, json=body))
+    return bodies
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Run:
+    """What one timed run measured."""
+
+    ok: int = 0
+    errors: int = 0
+    warmup_ok: int = 0  # successes before the window (they still wrote rows)
+    late_ok: int = 0  # successes of the calls in flight when the window closed
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        data = sorted(self.latencies_ms)
+        k = min(len(data) - 1, max(0, round(p / 100 * len(data)) - 1))
+        return data[k]
+
+
+@dataclass
+class Result:
+    backend: str
+    workers: int
+    clients: int
+    seconds: float
+    api_cases: int
+    api_rate: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    raw_cases: int
+    raw_rate: float
+    raw_errors: int
+    ratio: float
+    raw_p99_ms: float
+    server_cpu_ms_per_case: float
+    cpu_pct: dict[str, float]
+    background_pct: float
+    rows_check: str
+    error_samples: list[str] = field(default_factory=list)
+
+
+def timed_threads(
+    n: int,
+    warmup: float,
+    seconds: float,
+    make_worker: Callable[[int], Callable[[], str | None]],
+    on_window: Callable[[], None] | None = None,
+) -> Run:
+    """Run ``n`` threads calling their worker in a loop; record only the timed window.
+
+    A worker returns None on success or an error text. Calls that finish inside
+    ``[start + warmup, start + warmup + seconds]`` count.
+    """
+    run = Run()
+    lock = threading.Lock()
+    ready = threading.Barrier(n + 1)
+    stop = threading.Event()
+    window: list[float] = [float("inf"), float("inf")]  # set once every client is ready
+
+    def loop(i: int) -> None:
+        try:
+            work = make_worker(i)
+        except Exception as err:
+            with lock:
+                run.errors += 1
+                run.error_samples.append(f"setup: {err!r}")
+            ready.wait()
+            return
+        ready.wait()
+        lat: list[float] = []
+        ok = errors = before = after = 0
+        samples: list[str] = []
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                err = work()
+            except Exception as exc:
+                err = repr(exc)
+            t1 = time.perf_counter()
+            if window[0] <= t1 <= window[1]:
+                if err is None:
+                    ok += 1
+                    lat.append((t1 - t0) * 1000)
+                else:
+                    errors += 1
+                    if len(samples) < 3:
+                        samples.append(err)
+            elif err is None:
+                if t1 < window[0]:
+                    before += 1
+                else:
+                    after += 1
+            else:
+                errors += 1  # errors outside the window count too
+                if len(samples) < 3:
+                    samples.append(f"outside the window: {err}")
+        with lock:
+            run.ok += ok
+            run.warmup_ok += before
+            run.late_ok += after
+            run.errors += errors
+            run.latencies_ms.extend(lat)
+            run.error_samples.extend(samples[: max(0, 5 - len(run.error_samples))])
+
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    start = time.perf_counter()
+    window[1] = start + warmup + seconds
+    window[0] = start + warmup
+    time.sleep(max(0.0, window[0] - time.perf_counter()))
+    if on_window is not None:
+        on_window()
+    time.sleep(max(0.0, window[1] - time.perf_counter()))
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    run.seconds = seconds
+    return run
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def _proc_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    out = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                for child in (task / "children").read_text().split():
+                    out.extend(_children(int(child)))
+    return out
+
+
+def _machine_ticks() -> tuple[int, int]:
+    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + parts[4]
+    return sum(parts) - idle, sum(parts)
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU (in % of one core) used over a window by the server's process tree, this
+    process (the clients), the PostgreSQL processes and the whole machine."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def _server(self) -> int:
+        return sum(_proc_ticks(p) for p in _children(self.server_pid)) if self.server_pid else 0
+
+    def _postgres(self) -> int:
+        return sum(_proc_ticks(p) for p in _postgres_pids())
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self.server0 = self._server()
+        self.postgres0 = self._postgres()
+        self.client0 = time.process_time()
+        self.machine0 = _machine_ticks()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.t0
+        busy1, total1 = _machine_ticks()
+        machine = (busy1 - self.machine0[0]) / max(1, total1 - self.machine0[1])
+        out = {
+            "server": (self._server() - self.server0) / self.hz / wall * 100,
+            "clients": (time.process_time() - self.client0) / wall * 100,
+            "postgres": (self._postgres() - self.postgres0) / self.hz / wall * 100,
+            "machine": machine * (os.cpu_count() or 1) * 100,
+        }
+        out["other"] = max(0.0, out["machine"] - out["server"] - out["clients"] - out["postgres"])
+        return out
+
+
+def background_load(seconds: float = 1.0) -> float:
+    """CPU in use by others right now (% of one core), to warn about a noisy machine."""
+    meter = CpuMeter(None)
+    meter.start()
+    time.sleep(seconds)
+    return meter.stop()["other"]
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def prepare_database(backend: str, tmp: Path, pg_database: str) -> str:
+    """A fresh, empty database for ``backend``; returns its SQLAlchemy URL."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'duban.db'}"
+    import psycopg
+
+    if pg_database.startswith("duban_test") or not pg_database.replace("_", "").isalnum():
+        raise SystemExit(f"refusing to drop database {pg_database!r}")
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{pg_database}"')
+    return f"postgresql+psycopg://postgres@{HOST}:5432/{pg_database}"
+
+
+def count_cases(backend: str, url: str) -> int:
+    if backend == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            return int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+    import psycopg
+
+    with psycopg.connect(_pg_dsn(url)) as conn:
+        row = conn.execute("SELECT count(*) FROM cases").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def _pg_dsn(url: str) -> str:
+    database = url.rsplit("/", 1)[1]
+    return f"host={HOST} port=5432 user=postgres dbname={database}"
+
+
+# --------------------------------------------------------------------------- server
+
+
+def sign_in(base: str, username: str) -> str:
+    with httpx.Client(base_url=base, trust_env=False, timeout=30) as c:
+        r = c.post("/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+
+def fetch_subclasses(base: str, token: str, limit: int, rng: random.Random) -> dict[str, list[str]]:
+    """Up to ``limit`` active subclasses (always E0102) with their filing condition codes."""
+    with httpx.Client(base_url=base, trust_env=False, timeout=30) as c:
+        r = c.get("/api/v1/categories", headers={"Authorization": f"Bearer {token}"})
+        r.raise_for_status()
+        tree = r.json()
+    found: dict[str, list[str]] = {}
+
+    def walk(nodes: list[dict[str, Any]]) -> None:
+        for node in nodes:
+            children = node.get("children") or []
+            if children:
+                walk(children)
+            elif node.get("level", 2) == 2:
+                found[node["code"]] = [c["code"] for c in node.get("conditions") or []]
+
+    walk(tree)
+    if not found:
+        raise SystemExit("GET /api/v1/categories returned no subclasses")
+    picked = rng.sample(sorted(found), min(limit, len(found)))
+    if "E0102" in found and "E0102" not in picked:
+        picked.append("E0102")
+    return {code: found[code] for code in picked}
+
+
+def api_run(
+    base: str,
+    tokens: dict[str, str],
+    bodies: list[Body],
+    clients: int,
+    warmup: float,
+    secs: float,
+    on_window: Callable[[], None] | None = None,
+) -> Run:
+    def make_worker(i: int) -> Callable[[], str | None]:
+        client = httpx.Client(
+            base_url=base,
+            trust_env=False,
+            timeout=30,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+        headers = {who: {"Authorization": f"Bearer {t}"} for who, t in tokens.items()}
+        state = {"n": i * 7919}
+
+        def work() -> str | None:
+            state["n"] += 1
+            body = bodies[state["n"] % len(bodies)]
+            h = dict(headers[body.who])
+            h["Idempotency-Key"] = uuid.uuid4().hex
+            r = client.post("/api/v1/cases", json=body.json, headers=h)
+            if r.status_code != 201:
+                return f"HTTP {r.status_code}: {r.text[:300]}"
+            return None
+
+        return work
+
+    return timed_threads(clients, warmup, secs, make_worker, on_window)
+
+
+# --------------------------------------------------------------------------- raw baseline
+
+CASE_COLUMNS = (
+    "code", "version", "source", "status", "kind", "category_code", "condition_code",
+    "lat", "lon", "address", "description", "reporter_name", "reporter_phone",
+    "reporter_id", "rework_count", "is_supervised", "paused_seconds", "step",
+    "step_started_at", "step_due_at", "created_at", "updated_at", "created_by_id",
+    "event_count", "last_event_hash",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "case_id", "seq", "action", "from_status", "to_status", "actor_id", "actor_role",
+    "occurred_at", "note", "payload", "prev_hash", "hash",
+)  # fmt: skip
+
+
+def _digest(prev: str, row: list[Any]) -> str:
+    body = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+
+
+def raw_case(
+    body: Body, users: dict[str, tuple[int, str]], kinds: dict[str, str], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The column values the service writes for ``body`` (cases row, event row, day)."""
+    d = body.json
+    user_id, role = users[body.who]
+    status = "verified" if d["source"] == "patrol" else "reported"
+    case = {
+        "version": 1,
+        "source": d["source"],
+        "status": status,
+        "kind": kinds[d["category_code"]],
+        "category_code": d["category_code"],
+        "condition_code": d.get("condition_code"),
+        "lat": d["lat"],
+        "lon": d["lon"],
+        "address": d.get("address", ""),
+        "description": d["description"],
+        "reporter_name": d.get("reporter_name"),
+        "reporter_phone": d.get("reporter_phone"),
+        "reporter_id": user_id if role == "citizen" else None,
+        "rework_count": 0,
+        "is_supervised": False,
+        "paused_seconds": 0.0,
+        "step": "file" if status == "verified" else "verify",
+        "step_started_at": now,
+        "step_due_at": now + timedelta(hours=2),
+        "created_at": now,
+        "updated_at": now,
+        "created_by_id": user_id,
+        "event_count": 0,
+        "last_event_hash": "",
+    }
+    payload = json.dumps(
+        {
+            "category": d["category_code"],
+            "condition": d.get("condition_code"),
+            "photos": [],
+            "source": d["source"],
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    event = {
+        "seq": 1,
+        "action": "report",
+        "from_status": None,
+        "to_status": status,
+        "actor_id": user_id,
+        "actor_role": role,
+        "occurred_at": now,
+        "note": "",
+        "payload": payload,
+        "prev_hash": GENESIS,
+    }
+    return case, event, now.astimezone(CITY_TZ).strftime("%Y%m%d")
+
+
+def _request_hash(body: Body) -> str:
+    return hashlib.sha256(
+        json.dumps(body.json, sort_keys=True, default=str, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def raw_run(
+    backend: str,
+    url: str,
+    bodies: list[Body],
+    users: dict[str, tuple[int, str]],
+    kinds: dict[str, str],
+    threads: int,
+    warmup: float,
+    secs: float,
+) -> Run:
+    """The same rows, written with plain DB-API calls, one transaction per case."""
+    sqlite = backend == "sqlite"
+    ph = "?" if sqlite else "%s"
+    counter_sql = (
+        f"INSERT INTO counters (name, value) VALUES ({ph}, 1) ON CONFLICT (name) "
+        "DO UPDATE SET value = counters.value + 1 RETURNING value"
+    )
+    case_sql = (
+        f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) "
+        f"VALUES ({', '.join([ph] * len(CASE_COLUMNS))}) RETURNING id"
+    )
+    event_sql = (
+        f"INSERT INTO case_events ({', '.join(EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join([ph] * len(EVENT_COLUMNS))})"
+    )
+    head_sql = (
+        f"UPDATE cases SET code = {ph}, event_count = {ph}, last_event_hash = {ph}, "
+        f"version = {ph} WHERE id = {ph} AND version = {ph}"
+    )
+    idem_sql = (
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, case_id, created_at) "
+        f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
+    )
+
+    def stamp(value: datetime) -> Any:
+        # What the app stores: naive UTC on SQLite, timestamptz on PostgreSQL.
+        return value.replace(tzinfo=None).isoformat(sep=" ") if sqlite else value
+
+    def make_worker(i: int) -> Callable[[], str | None]:
+        if sqlite:
+            import sqlite3
+
+            conn: Any = sqlite3.connect(
+                url.removeprefix("sqlite:///"), timeout=30, check_same_thread=False
+            )
+            conn.isolation_level = None
+            for pragma in (
+                "journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "busy_timeout=30000",
+            ):  # fmt: skip
+                conn.execute(f"PRAGMA {pragma}")
+        else:
+            import psycopg
+
+            conn = psycopg.connect(_pg_dsn(url))
+        state = {"n": i * 7919}
+
+        def work() -> str | None:
+            state["n"] += 1
+            body = bodies[state["n"] % len(bodies)]
+            now = datetime.now(UTC)
+            case, event, day = raw_case(body, users, kinds, now)
+            request_hash = _request_hash(body)
+            cur = conn.cursor()
+            try:
+                if sqlite:
+                    cur.execute("BEGIN IMMEDIATE")
+                # The service's order: the row first (with a placeholder number), the
+                # day's counter last, so its row lock is held only to the commit.
+                case["code"] = f"~{uuid.uuid4().hex[:24]}"
+                values = [case[c] for c in CASE_COLUMNS]
+                values = [stamp(v) if isinstance(v, datetime) else v for v in values]
+                case_id = cur.execute(case_sql, values).fetchone()[0]
+                at = now.isoformat(timespec="microseconds")
+                digest = _digest(
+                    GENESIS,
+                    [
+                        case_id, 1, "report", None, event["to_status"], event["actor_id"],
+                        event["actor_role"], at, "", event["payload"],
+                    ],
+                )  # fmt: skip
+                event.update(case_id=case_id, hash=digest)
+                values = [event[c] for c in EVENT_COLUMNS]
+                values = [stamp(v) if isinstance(v, datetime) else v for v in values]
+                cur.execute(event_sql, values)
+                cur.execute(
+                    idem_sql,
+                    (event["actor_id"], uuid.uuid4().hex, request_hash, case_id, stamp(now)),
+                )
+                value = cur.execute(counter_sql, (f"case:{day}",)).fetchone()[0]
+                cur.execute(head_sql, (f"{day}{value:05d}", 1, digest, 2, case_id, 1))
+                if sqlite:
+                    cur.execute("COMMIT")
+                else:
+                    conn.commit()
+            except Exception as err:
+                if sqlite:
+                    with contextlib.suppress(Exception):
+                        cur.execute("ROLLBACK")
+                else:
+                    conn.rollback()
+                return repr(err)
+            finally:
+                cur.close()
+            return None
+
+        return work
+
+    return timed_threads(threads, warmup, secs, make_worker)
+
+
+def lookup_users_and_kinds(
+    backend: str, url: str, codes: list[str]
+) -> tuple[dict[str, tuple[int, str]], dict[str, str]]:
+    names = ("operator", "citizen", "collector")
+    if backend == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            rows = conn.execute("SELECT username, id, role FROM users").fetchall()
+            cats = conn.execute("SELECT code, kind FROM categories").fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(_pg_dsn(url)) as pconn:
+            rows = pconn.execute("SELECT username, id, role FROM users").fetchall()
+            cats = pconn.execute("SELECT code, kind FROM categories").fetchall()
+    users = {u: (i, r) for u, i, r in rows if u in names}
+    kinds = {c: k for c, k in cats if c in codes}
+    return users, kinds
+
+
+# --------------------------------------------------------------------------- one backend
+
+
+def bench_backend(backend: str, args: argparse.Namespace) -> Result:
+    rng = random.Random(args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix=f"duban-bench-{backend}-"))
+    try:
+        url = prepare_database(backend, tmp, args.pg_database)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+        env.update(
+            DUBAN_DATABASE_URL=url,
+            DUBAN_VAR_DIR=str(tmp / "var"),
+            DUBAN_DEMO_PASSWORD=DEMO_PASSWORD,
+        )
+        for step in (["init"], ["demo", "--no-serve"]):
+            subprocess.run(
+                [*duban_command(), *step], env=env, check=True, capture_output=True, timeout=120
+            )
+        demo_cases = count_cases(backend, url)
+        workers = args.workers or DEFAULT_WORKERS
+        log = tmp / "server.log"
+        print(f"[{backend}] database ready ({demo_cases} demo cases); serving with "
+              f"{workers} worker(s), {args.clients} clients, {args.warmup:g} s warm-up + "
+              f"{args.seconds:g} s", flush=True)  # fmt: skip
+        with server(env, workers, log) as (base, pid):
+            tokens = {who: sign_in(base, who) for who in ("operator", "citizen", "collector")}
+            subclasses = fetch_subclasses(base, tokens["operator"], args.categories, rng)
+            bodies = make_bodies(rng, subclasses, 4000)
+            background = background_load()
+            meter = CpuMeter(pid)
+            api = api_run(
+                base, tokens, bodies, args.clients, args.warmup, args.seconds, meter.start
+            )
+            cpu = meter.stop()
+        total = count_cases(backend, url)
+        # Exactly one row per 201 answered (warm-up, window and the calls in flight at the end).
+        created = total - demo_cases
+        expected = api.warmup_ok + api.ok + api.late_ok
+        rows_check = "ok" if created == expected else f"MISMATCH: {created} rows, {expected} 201s"
+        print(f"[{backend}] API: {api.rate:.0f} cases/s, p99 {api.pct(99):.1f} ms, "
+              f"{api.errors} errors; raw baseline…", flush=True)  # fmt: skip
+        users, kinds = lookup_users_and_kinds(backend, url, list(subclasses))
+        raw = raw_run(
+            backend, url, bodies, users, kinds, args.clients, min(args.warmup, 1.0), args.seconds
+        )
+        return Result(
+            backend=backend,
+            workers=workers,
+            clients=args.clients,
+            seconds=args.seconds,
+            api_cases=api.ok,
+            api_rate=api.rate,
+            p50_ms=api.pct(50),
+            p95_ms=api.pct(95),
+            p99_ms=api.pct(99),
+            max_ms=max(api.latencies_ms, default=float("nan")),
+            errors=api.errors,
+            raw_cases=raw.ok,
+            raw_rate=raw.rate,
+            raw_errors=raw.errors,
+            ratio=api.rate / raw.rate if raw.rate else float("nan"),
+            raw_p99_ms=raw.pct(99),
+            server_cpu_ms_per_case=cpu["server"] * 10 / api.rate if api.rate else float("nan"),
+            cpu_pct=cpu,
+            background_pct=background,
+            rows_check=rows_check,
+            error_samples=api.error_samples + raw.error_samples,
+        )
+    finally:
+        if args.keep:
+            print(f"[{backend}] kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    return f"{os.cpu_count()} CPUs ({model}), {mem} RAM, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed window per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds first")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients / threads")
+    parser.add_argument(
+        "--workers", type=int, default=0,
+        help=f"server worker processes (default {DEFAULT_WORKERS}: one per core here)",
+    )  # fmt: skip
+    parser.add_argument("--categories", type=int, default=20, help="subclasses to draw from")
+    parser.add_argument("--pg-database", default=PG_DATABASE, help="dropped and recreated")
+    parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+
+    print(f"machine: {machine()}")
+    print(f"date: {datetime.now(UTC).astimezone().isoformat(timespec='seconds')}", flush=True)
+    results = [bench_backend(b, args) for b in backends]
+
+    header = (
+        f"{'backend':<11}{'workers':>8}{'cases/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+        f"{'errors':>8}{'raw/s':>9}{'ratio':>7}  rows"
+    )
+    print()
+    print(header)
+    for r in results:
+        print(
+            f"{r.backend:<11}{r.workers:>8}{r.api_rate:>9.0f}{r.p50_ms:>8.1f}{r.p95_ms:>8.1f}"
+            f"{r.p99_ms:>8.1f}{r.errors:>8}{r.raw_rate:>9.0f}{r.ratio:>7.2f}  {r.rows_check}"
+        )
+    for r in results:
+        print(
+            f"{r.backend}: {r.api_cases} cases in {r.seconds:g} s; max {r.max_ms:.1f} ms; "
+            f"raw: {r.raw_cases} cases, p99 {r.raw_p99_ms:.1f} ms, {r.raw_errors} errors"
+        )
+        cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r.cpu_pct.items())
+        print(
+            f"  CPU in the timed window (100 % = one core): {cpu}; server "
+            f"{r.server_cpu_ms_per_case:.2f} ms CPU per case; others' load before the run "
+            f"{r.background_pct:.0f} %"
+        )
+        if r.background_pct > 20 or r.cpu_pct.get("other", 0) > 20:
+            print("  warning: other processes were using the CPU; the figures are pessimistic")
+        for sample in r.error_samples:
+            print(f"  error: {sample}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"machine": machine(), "date": datetime.now(UTC).isoformat(),
+                 "args": {k: str(v) for k, v in vars(args).items()},
+                 "results": [asdict(r) for r in results]},
+                ensure_ascii=False, indent=2,
+            )
+        )  # fmt: skip
+    failed = any(r.errors or r.raw_errors or r.rows_check != "ok" for r in results)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
