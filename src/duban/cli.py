@@ -5,8 +5,10 @@ The database comes from ``DUBAN_DATABASE_URL`` (default: SQLite under ``./var/``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +16,7 @@ import typer
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
     from duban.config import Settings
 
@@ -51,6 +54,22 @@ def _engine(settings: Settings) -> Engine:
     from duban.store.session import make_engine
 
     return make_engine(settings.database_url)
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[Session]:
+    """A session on the configured database; a refused use case exits 2 with its message."""
+    from duban.domain.errors import DubanError
+    from duban.store.session import make_session_factory
+
+    engine = _engine(_settings())
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    except DubanError as err:
+        raise _fail(err.message, 2) from err
+    finally:
+        engine.dispose()
 
 
 def _init(settings: Settings) -> None:
@@ -211,34 +230,26 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a user with a role (and a unit for handlers)."""
-    from duban.domain.errors import DubanError
     from duban.services.context import SystemClock
     from duban.services.users import create_user
-    from duban.store.session import make_session_factory
 
     password = password or os.environ.get("DUBAN_NEW_PASSWORD")
     if not password:
         if not sys.stdin.isatty():
             raise _fail("give --password or set DUBAN_NEW_PASSWORD (no terminal to ask on)", 2)
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            user = create_user(
-                session,
-                clock=SystemClock(),
-                username=username,
-                password=password,
-                role=role,
-                unit_code=unit,
-                display_name=name,
-                phone=phone,
-            )
-            typer.echo(f"created user '{user.username}' (role {user.role.value})")
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        user = create_user(
+            session,
+            clock=SystemClock(),
+            username=username,
+            password=password,
+            role=role,
+            unit_code=unit,
+            display_name=name,
+            phone=phone,
+        )
+        typer.echo(f"created user '{user.username}' (role {user.role.value})")
 
 
 @unit_app.command("create")
@@ -248,20 +259,12 @@ def unit_create(
     kind: Annotated[str, typer.Option(help="professional | territorial")] = "professional",
 ) -> None:
     """Add a responsible unit."""
-    from duban.domain.errors import DubanError
     from duban.services.users import create_unit
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            create_unit(session, code=code, name=name, kind=kind)
-            session.commit()
-            typer.echo(f"created unit {code} {name}")
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        create_unit(session, code=code, name=name, kind=kind)
+        session.commit()
+        typer.echo(f"created unit {code} {name}")
 
 
 @taxonomy_app.command("load")
@@ -275,9 +278,7 @@ def taxonomy_load(
 
     import yaml
 
-    from duban.domain.errors import DubanError
     from duban.services.reference import install_taxonomy
-    from duban.store.session import make_session_factory
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -285,14 +286,8 @@ def taxonomy_load(
         raise _fail(f"cannot read {path}: {err}", 2) from err
     if not isinstance(data, dict):
         raise _fail(f"{path} does not hold a taxonomy mapping", 2)
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            result = install_taxonomy(session, data, now=datetime.now(UTC))
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        result = install_taxonomy(session, data, now=datetime.now(UTC))
     typer.echo(
         f"taxonomy loaded: {result.categories} categories, {result.conditions} conditions, "
         f"{result.deactivated} retired; fingerprint {result.fingerprint[:12]}"
@@ -341,19 +336,11 @@ def apikey_create(
     name: Annotated[str, typer.Argument(help="the client, e.g. fixmystreet")],
 ) -> None:
     """Issue a key to a client and print it once (only its hash is kept)."""
-    from duban.domain.errors import DubanError
     from duban.services.apikeys import create_api_key
     from duban.services.context import SystemClock
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            issued = create_api_key(session, name=name, clock=SystemClock())
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        issued = create_api_key(session, name=name, clock=SystemClock())
     typer.echo(issued.key)
     typer.echo(f"API key for '{issued.name}' (shown only now; send it as api_key)", err=True)
 
@@ -361,19 +348,11 @@ def apikey_create(
 @apikey_app.command("revoke")
 def apikey_revoke(name: Annotated[str, typer.Argument(help="the client's key name")]) -> None:
     """Revoke a client's key; it stops working at once."""
-    from duban.domain.errors import DubanError
     from duban.services.apikeys import revoke_api_key
     from duban.services.context import SystemClock
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            info = revoke_api_key(session, name=name, clock=SystemClock())
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        info = revoke_api_key(session, name=name, clock=SystemClock())
     typer.echo(f"revoked '{info.name}' ({info.prefix}…) at {info.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
 
 
@@ -424,43 +403,35 @@ def export_open311(
     """Export cases in the Open311 bulk layout (CSV or JSON)."""
     import contextlib
 
-    from duban.domain.errors import DubanError
     from duban.domain.workflow import Source
     from duban.services.bulk import ExportFilter, export_rows, write_csv, write_json
     from duban.services.open311 import parse_when
     from duban.services.policy import load_policy
-    from duban.store.session import make_session_factory
 
     if format_ not in ("csv", "json"):
         raise _fail("--format is csv or json", 2)
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            tz = load_policy(session).tz
-            try:
-                sources = [Source(s) for s in _csv_option(source)]
-            except ValueError as err:
-                raise _fail(f"unknown source in '{source}'", 2) from err
-            filters = ExportFilter(
-                statuses=_csv_option(status),
-                service_codes=_csv_option(service_code),
-                sources=sources,
-                unit_code=unit,
-                created_from=parse_when(created_from, "from", tz),
-                created_to=parse_when(created_to, "to", tz),
+    with _database() as session:
+        tz = load_policy(session).tz
+        try:
+            sources = [Source(s) for s in _csv_option(source)]
+        except ValueError as err:
+            raise _fail(f"unknown source in '{source}'", 2) from err
+        filters = ExportFilter(
+            statuses=_csv_option(status),
+            service_codes=_csv_option(service_code),
+            sources=sources,
+            unit_code=unit,
+            created_from=parse_when(created_from, "from", tz),
+            created_to=parse_when(created_to, "to", tz),
+        )
+        rows = export_rows(session, filters=filters, tz=tz, base_url=base_url.rstrip("/"))
+        with contextlib.ExitStack() as stack:
+            out = (
+                sys.stdout
+                if file == "-"
+                else stack.enter_context(Path(file).open("w", encoding="utf-8", newline=""))
             )
-            rows = export_rows(session, filters=filters, tz=tz, base_url=base_url.rstrip("/"))
-            with contextlib.ExitStack() as stack:
-                out = (
-                    sys.stdout
-                    if file == "-"
-                    else stack.enter_context(Path(file).open("w", encoding="utf-8", newline=""))
-                )
-                count = (write_json if format_ == "json" else write_csv)(rows, out)
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+            count = (write_json if format_ == "json" else write_csv)(rows, out)
     typer.echo(f"exported {count} case(s)", err=True)
 
 
@@ -493,14 +464,12 @@ def import_open311(
     """Import a file of requests as new reports, in one transaction, with a per-row report."""
     from sqlalchemy import select
 
-    from duban.domain.errors import DubanError
     from duban.domain.workflow import Role, Source
     from duban.services.bulk import MAPPINGS, import_file, write_error_report
     from duban.services.context import Actor, SystemClock
     from duban.services.policy import load_policy
     from duban.services.users import actor_of
     from duban.store.models import User
-    from duban.store.session import make_session_factory
 
     if mapping not in MAPPINGS:
         raise _fail(f"unknown mapping '{mapping}'; one of: {', '.join(MAPPINGS)}", 2)
@@ -510,30 +479,24 @@ def import_open311(
         raise _fail(f"unknown source '{source}'", 2) from err
     if not file.exists():
         raise _fail(f"{file} does not exist", 2)
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            actor = Actor(user_id=None, username="import", role=Role.ADMIN)
-            if user:
-                row = session.scalars(select(User).where(User.username == user)).first()
-                if row is None:
-                    raise _fail(f"unknown user '{user}'", 2)
-                actor = actor_of(row)
-            report = import_file(
-                session,
-                file,
-                fmt=format_,
-                actor=actor,
-                clock=SystemClock(),
-                tz=load_policy(session).tz,
-                mapping=mapping,
-                on_error="skip" if skip_invalid else "abort",
-                default_source=default_source,
-            )
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        actor = Actor(user_id=None, username="import", role=Role.ADMIN)
+        if user:
+            row = session.scalars(select(User).where(User.username == user)).first()
+            if row is None:
+                raise _fail(f"unknown user '{user}'", 2)
+            actor = actor_of(row)
+        report = import_file(
+            session,
+            file,
+            fmt=format_,
+            actor=actor,
+            clock=SystemClock(),
+            tz=load_policy(session).tz,
+            mapping=mapping,
+            on_error="skip" if skip_invalid else "abort",
+            default_source=default_source,
+        )
     for problem in report.errors[:20]:
         typer.echo(
             f"  row {problem.row} ({problem.external_id or '-'}) "
@@ -663,33 +626,25 @@ def import_zones_command(
     """Import responsibility zones (网格分包, 路长制, 门前三包); all or nothing."""
     from datetime import UTC, datetime
 
-    from duban.domain.errors import DubanError
     from duban.services.policy import load_policy
     from duban.services.regions import import_zones
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            report = import_zones(
-                session,
-                file,
-                kind=kind,
-                code_field=code_field,
-                name_field=name_field,
-                person_field=person_field,
-                phone_field=phone_field,
-                user_field=user_field,
-                buffer_m=buffer,
-                crs=crs,
-                layer=layer,
-                now=datetime.now(UTC),
-                policy=load_policy(session).places,
-            )
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        report = import_zones(
+            session,
+            file,
+            kind=kind,
+            code_field=code_field,
+            name_field=name_field,
+            person_field=person_field,
+            phone_field=phone_field,
+            user_field=user_field,
+            buffer_m=buffer,
+            crs=crs,
+            layer=layer,
+            now=datetime.now(UTC),
+            policy=load_policy(session).places,
+        )
     for problem in report.problems[:100]:
         typer.echo(f"  {problem}", err=True)
     typer.echo(report.summary())
@@ -713,25 +668,17 @@ def grids_generate(
     """Cut communities into unit grids with 15-digit codes (west→east, north→south)."""
     from datetime import UTC, datetime
 
-    from duban.domain.errors import DubanError
     from duban.services.regions import generate_grids_for
-    from duban.store.session import make_session_factory
 
     if bool(community) == all_:
         raise _fail("give --community CODE (one or more) or --all", 2)
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            report = generate_grids_for(
-                session,
-                now=datetime.now(UTC),
-                community_codes=community or None,
-                target_area_m2=target_area,
-            )
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        report = generate_grids_for(
+            session,
+            now=datetime.now(UTC),
+            community_codes=community or None,
+            target_area_m2=target_area,
+        )
     for code, reason in report.skipped:
         typer.echo(f"  skipped {code}: {reason}", err=True)
     typer.echo(report.summary())
@@ -755,31 +702,23 @@ def routing_add(
     """Add a rule: (category or filing condition, place) → lead unit + helper units."""
     from datetime import UTC, datetime
 
-    from duban.domain.errors import DubanError
     from duban.services.routing import add_rule, rule_description
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            rule = add_rule(
-                session,
-                unit_code=unit,
-                helper_units=_csv_option(helpers),
-                category_code=category,
-                condition_code=condition,
-                place_level=place_level,
-                place_code=place,
-                priority=priority,
-                note=note,
-                now=datetime.now(UTC),
-            )
-            session.commit()
-            typer.echo(f"added {rule_description(session, rule)}")
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        rule = add_rule(
+            session,
+            unit_code=unit,
+            helper_units=_csv_option(helpers),
+            category_code=category,
+            condition_code=condition,
+            place_level=place_level,
+            place_code=place,
+            priority=priority,
+            note=note,
+            now=datetime.now(UTC),
+        )
+        session.commit()
+        typer.echo(f"added {rule_description(session, rule)}")
 
 
 @routing_app.command("list")
@@ -805,19 +744,11 @@ def routing_list() -> None:
 @routing_app.command("remove")
 def routing_remove(rule_id: Annotated[int, typer.Argument(help="the rule's id")]) -> None:
     """Switch a rule off (cases keep the reason they were given)."""
-    from duban.domain.errors import DubanError
     from duban.services.routing import deactivate_rule
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            deactivate_rule(session, rule_id)
-            session.commit()
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        deactivate_rule(session, rule_id)
+        session.commit()
     typer.echo(f"rule #{rule_id} switched off")
 
 
@@ -827,19 +758,11 @@ def routing_territorial(
     unit: Annotated[str, typer.Argument(help="the unit code")],
 ) -> None:
     """Set the territorial unit (属地) a region's cases fall back to."""
-    from duban.domain.errors import DubanError
     from duban.services.places import set_territorial_unit
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            set_territorial_unit(session, region, unit)
-            session.commit()
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        set_territorial_unit(session, region, unit)
+        session.commit()
     typer.echo(f"属地 {region} → {unit}")
 
 
@@ -850,19 +773,11 @@ def locate_command(
     crs: Annotated[str, typer.Option(help="wgs84 | gcj02 | bd09")] = "wgs84",
 ) -> None:
     """Which grid, community, street and district a point is in (and its zones)."""
-    from duban.domain.errors import DubanError
     from duban.services.places import locate, to_wgs84_point
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            wlon, wlat = to_wgs84_point(lon, lat, crs)
-            found = locate(session, wlon, wlat)
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        wlon, wlat = to_wgs84_point(lon, lat, crs)
+        found = locate(session, wlon, wlat)
     typer.echo(f"WGS84 {wlon:.7f} {wlat:.7f}")
     if not found.found:
         raise _fail("outside every region Duban knows", 1)
@@ -891,29 +806,21 @@ def open311_config(
 
     import yaml
 
-    from duban.domain.errors import DubanError
     from duban.services.open311 import CONFIG_KEY, DEFAULT_ATTRIBUTES, save_config
     from duban.store.models import Setting
-    from duban.store.session import make_session_factory
 
-    engine = _engine(_settings())
-    try:
-        with make_session_factory(engine)() as session:
-            if file is None:
-                row = session.get(Setting, CONFIG_KEY)
-                data = dict(row.value) if row is not None and isinstance(row.value, dict) else {}
-                data.setdefault("attributes", [dict(a) for a in DEFAULT_ATTRIBUTES])
-                typer.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-                return
-            try:
-                loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError) as err:
-                raise _fail(f"cannot read {file}: {err}", 2) from err
-            if not isinstance(loaded, dict):
-                raise _fail(f"{file} does not hold a mapping", 2)
-            save_config(session, loaded, now=datetime.now(UTC))
-            typer.echo(f"Open311 configuration saved from {file}")
-    except DubanError as err:
-        raise _fail(err.message, 2) from err
-    finally:
-        engine.dispose()
+    with _database() as session:
+        if file is None:
+            row = session.get(Setting, CONFIG_KEY)
+            data = dict(row.value) if row is not None and isinstance(row.value, dict) else {}
+            data.setdefault("attributes", [dict(a) for a in DEFAULT_ATTRIBUTES])
+            typer.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+            return
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as err:
+            raise _fail(f"cannot read {file}: {err}", 2) from err
+        if not isinstance(loaded, dict):
+            raise _fail(f"{file} does not hold a mapping", 2)
+        save_config(session, loaded, now=datetime.now(UTC))
+        typer.echo(f"Open311 configuration saved from {file}")
