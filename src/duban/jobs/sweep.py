@@ -30,7 +30,7 @@ class SweepReport:
         )
 
 
-def sweep_overdue(session: Session, *, clock: Clock, batch: int = 500) -> SweepReport:
+def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
     """Mark every case whose running clock passed its deadline, once, with a 督办 event.
 
     Each case is handled in its own transaction through the same use case as a person's
