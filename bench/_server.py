@@ -66,3 +66,92 @@ def server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+class KeepAliveClient:
+    """A minimal HTTP/1.1 keep-alive client for load generation.
+
+    httpx costs about 1 ms of CPU per request here, and the clients share the machine's
+    two cores with the server, so at a few hundred requests per second the load
+    generator would take most of a core from the system under test. This client sends
+    prebuilt requests over one socket and reads ``Content-Length`` framed answers (what
+    uvicorn sends for these endpoints): about a tenth of the cost.
+    """
+
+    def __init__(self, base: str, timeout: float = 30.0, requests_per_connection: int = 0) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        # With several server processes, whichever is idle accepts a new connection;
+        # a connection kept for ever stays with the process that took it (often all of
+        # them with one process, as they open together). Reconnecting every few requests
+        # spreads the load as a proxy's connection churn does. 0: keep it for ever.
+        self.requests_per_connection = requests_per_connection
+        self.sent = 0
+        self.address = (host, int(port))
+        self.host_header = f"{host}:{port}".encode()
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.address, timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.buffer = sock, b""
+        return sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request; return ``(status, body)``. Reconnects once if the server
+        closed the kept-alive connection."""
+        head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self.host_header]
+        head += [f"{k}: {v}".encode() for k, v in (headers or {}).items()]
+        head.append(b"Content-Length: " + str(len(body)).encode())
+        data = b"\r\n".join(head) + b"\r\n\r\n" + body
+        self.sent += 1
+        if self.requests_per_connection and self.sent % self.requests_per_connection == 0:
+            self.close()
+        for attempt in (1, 2):
+            sock = self.sock or self._connect()
+            try:
+                sock.sendall(data)
+                return self._read(sock)
+            except (ConnectionError, EOFError):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _read(self, sock: socket.socket) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError("the server closed the connection")
+            self.buffer += chunk
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif name == b"transfer-encoding":
+                raise ValueError("chunked answers are not supported by this client")
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError("the server closed the connection mid-answer")
+            rest += chunk
+        body, self.buffer = rest[:length], rest[length:]
+        if close:
+            self.close()
+        return status, body

@@ -115,10 +115,19 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="worker processes (one per core is right)")] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="threads per worker for blocking work (else $DUBAN_WORKER_THREADS, 4)"),
+    ] = None,
 ) -> None:
     """Serve the web app and the API."""
     import uvicorn
+
+    if threads is not None:
+        if threads < 1:
+            raise typer.BadParameter("must be at least 1", param_hint="--threads")
+        os.environ["DUBAN_WORKER_THREADS"] = str(threads)  # read by every worker's app
 
     typer.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)")
     uvicorn.run(

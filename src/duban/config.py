@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
     demo_password: str = "duban-demo"
     page_size_max: int = Field(default=200, ge=1)
+    worker_threads: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="threads per server process for blocking work (database calls); "
+        "more than a few per core only adds contention for the interpreter lock",
+    )
     map_tile_url: str | None = Field(
         default=None,
         description="optional tile server of your own, e.g. https://tiles.example/{z}/{x}/{y}.png; "

@@ -384,3 +384,10 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0
     for command in ("init", "migrate", "demo", "serve", "jobs", "audit", "user", "taxonomy"):
         assert command in result.output
+
+
+def test_serve_refuses_a_thread_pool_of_none(tmp_path: Path) -> None:
+    result = _run("sqlite://", tmp_path, "serve", "--threads", "0")
+    assert result.exit_code == 2
+    assert "--threads" in result.output
+    assert "at least 1" in result.output

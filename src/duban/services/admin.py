@@ -83,7 +83,8 @@ def replace_policy(
 
 def current_policy_data(session: Session) -> dict[str, Any]:
     """The live policy as data (the shipped default when none was saved)."""
-    from duban.services.policy import POLICY_KEY, shipped_policy_data
+    from duban.services.policy import shipped_policy_data
+    from duban.store.stamps import POLICY_KEY
 
     row = session.scalars(select(Setting).where(Setting.key == POLICY_KEY)).first()
     return dict(row.value) if row is not None else shipped_policy_data()

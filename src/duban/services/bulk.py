@@ -33,10 +33,8 @@ from pathlib import Path
 from typing import IO, Any, Final, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, or_, select, text
+from sqlalchemy import Table, or_, select
 from sqlalchemy import insert as insert_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from duban.domain.errors import DubanError, InvalidInput
@@ -44,15 +42,14 @@ from duban.domain.workflow import (
     REPORT_SOURCES,
     SOURCE_LABELS,
     STEP_OF_STATUS,
-    Action,
     CaseStatus,
     Role,
     Source,
     initial_status,
 )
-from duban.services.audit import GENESIS, canonical_json, event_digest
 from duban.services.cases import NewCase
 from duban.services.context import Actor, Clock
+from duban.services.newcases import new_case_ids, report_event_row, reserve_case_codes
 from duban.services.open311 import (
     STATUS_TABLE,
     RequestView,
@@ -64,7 +61,6 @@ from duban.store.models import (
     Case,
     CaseEvent,
     Category,
-    Counter,
     FilingCondition,
     Open311Request,
     Unit,
@@ -617,38 +613,6 @@ def _check_row(
     )
 
 
-def _reserve_codes(session: Session, local_day: str, count: int) -> list[str]:
-    """``count`` case numbers (案卷号) of the day, drawn from the same counter row as
-    :func:`duban.services.cases.report_case` in one statement."""
-    name = f"case:{local_day}"
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Counter)
-        .values(name=name, value=count)
-        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + count})
-        .returning(Counter.value)
-    )
-    last = int(session.execute(stmt).scalar_one())
-    return [f"{local_day}{n:05d}" for n in range(last - count + 1, last + 1)]
-
-
-def _new_case_ids(session: Session, count: int) -> list[int]:
-    """``count`` fresh ids of ``cases``, taken before the rows are written."""
-    if session.get_bind().dialect.name == "postgresql":
-        sequence = session.scalar(text("SELECT pg_get_serial_sequence('cases', 'id')"))
-        return [
-            int(n)
-            for n in session.scalars(
-                text("SELECT nextval(:seq) FROM generate_series(1, :n)"),
-                {"seq": sequence, "n": count},
-            )
-        ]
-    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
-    # inserts until it ends; the next rowids are ours.
-    last = session.scalar(select(func.max(Case.id))) or 0
-    return list(range(last + 1, last + count + 1))
-
-
 def _write_batch(
     session: Session, good: Sequence[_Good], *, actor: Actor, clock: Clock, batch: str
 ) -> list[str]:
@@ -672,7 +636,7 @@ def _write_batch(
             )
         ).all()
     )
-    codes = _reserve_codes(session, now.astimezone(policy.tz).strftime("%Y%m%d"), len(good))
+    codes = reserve_case_codes(session, now.astimezone(policy.tz).strftime("%Y%m%d"), len(good))
     from duban.services.places import apply_location  # deferred: geometry
 
     rows: list[dict[str, Any]] = []
@@ -728,49 +692,20 @@ def _write_batch(
             }
         )
     # The ids first, so each case goes in whole — with its chain head — in one statement.
-    ids = _new_case_ids(session, len(rows))
+    ids = new_case_ids(session, len(rows))
     events = []
     for case_id, row, place in zip(ids, rows, placed, strict=True):
-        payload = canonical_json(
-            {
-                "source": row["source"].value,
-                "category": row["category_code"],
-                "condition": row["condition_code"],
-                "photos": [],
-                **place,
-            }
-        )
-        digest = event_digest(
-            GENESIS,
-            case_id=case_id,
-            seq=1,
-            action=Action.REPORT.value,
-            from_status=None,
-            to_status=row["status"].value,
-            actor_id=actor.user_id,
-            actor_role=actor.role.value,
-            occurred_at=now,
-            note="",
-            payload=payload,
-        )
-        events.append(
-            {
-                "case_id": case_id,
-                "seq": 1,
-                "action": Action.REPORT.value,
-                "from_status": None,
-                "to_status": row["status"].value,
-                "actor_id": actor.user_id,
-                "actor_role": actor.role.value,
-                "occurred_at": now,
-                "note": "",
-                "payload": payload,
-                "prev_hash": GENESIS,
-                "hash": digest,
-            }
-        )
-        # As report_case leaves it: one event, its hash the head, one version bump.
-        row.update(id=case_id, event_count=1, last_event_hash=digest, version=2)
+        payload = {
+            "source": row["source"].value,
+            "category": row["category_code"],
+            "condition": row["condition_code"],
+            "photos": [],
+            **place,
+        }
+        event = report_event_row(case_id, row["status"], actor, now, payload)
+        events.append(event)
+        # As report_case leaves it: one event, its hash the head.
+        row.update(id=case_id, event_count=1, last_event_hash=event["hash"], version=1)
     session.execute(insert_(cast(Table, Case.__table__)), rows)
     session.execute(insert_(cast(Table, CaseEvent.__table__)), events)
     session.execute(

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from duban.domain.calendar import LimitUnit, TimeLimit
@@ -47,6 +45,7 @@ from duban.domain.workflow import (
 from duban.services.access import get_visible_case
 from duban.services.audit import append_event
 from duban.services.context import Actor, Clock
+from duban.services.newcases import insert_report, new_case_ids, report_event_row
 from duban.services.policy import Policy, load_policy
 from duban.store.models import (
     Case,
@@ -54,7 +53,6 @@ from duban.store.models import (
     CaseHelper,
     CasePhoto,
     Category,
-    Counter,
     FilingCondition,
     IdempotencyKey,
     Photo,
@@ -210,27 +208,6 @@ def _unit_by_code(session: Session, code: str, field_name: str) -> Unit:
     if unit is None or not unit.is_active:
         raise InvalidInput(f"unknown unit '{code}'", field=field_name)
     return unit
-
-
-def _next_case_code(session: Session, local_day: str) -> str:
-    """案卷号: local date + a 5-digit daily sequence, e.g. 2026112300042.
-
-    The counter row is bumped with an upsert so concurrent creators never collide; on
-    PostgreSQL the row lock is held only until the creating transaction commits.
-    """
-    stmt = _COUNTER_UPSERTS[session.get_bind().dialect.name == "postgresql"]
-    value = session.execute(stmt, {"name": f"case:{local_day}"}).scalar_one()
-    return f"{local_day}{value:05d}"
-
-
-# Built once (the statement is the same for every case; only the counter's name varies).
-_COUNTER_UPSERTS = {
-    is_pg: (pg_insert if is_pg else sqlite_insert)(Counter)
-    .values(name=bindparam("name"), value=1)
-    .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-    .returning(Counter.value)
-    for is_pg in (False, True)
-}
 
 
 def _set_step(case: Case, policy: Policy, now: datetime) -> None:
@@ -470,11 +447,6 @@ def report_case(
     if key is not None and (len(key) > 200 or actor.user_id is None):
         raise InvalidInput("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
     request_hash = _request_hash(data)
-    if key is not None and actor.user_id is not None:
-        existing = _replay(session, actor.user_id, key, request_hash)
-        if existing is not None:
-            return existing, False
-
     lon, lat = _input_point(data.lat, data.lon, data.crs)
     description = _clean_text(
         data.description, field_name="description", limit=MAX_DESCRIPTION_CHARS, required=True
@@ -486,11 +458,9 @@ def report_case(
     try:
         with _writing(session, None):
             # Reads first, so that SQLite's write lock (taken by begin_write) covers only
-            # the writes. The case number is drawn last, just before the commit: on
-            # PostgreSQL the day's counter row stays locked from the draw to the commit, and
-            # every other report waits that long. Until then the new row carries a unique
-            # placeholder that no other transaction sees; the number replaces it in the
-            # same UPDATE that records the event chain's head.
+            # the writes. A retried Idempotency-Key is not looked up first: the unique
+            # key refuses the second row and the first case is returned below (a retry
+            # is rare; a lookup on every report is not).
             category = _subclass(session, data.category_code)
             condition = _condition(session, category, data.condition_code)
             photos = _photos(session, data.photo_ids)
@@ -499,7 +469,8 @@ def report_case(
             begin_write(session)
             now = clock.now()
             status = initial_status(data.source)
-            case = Case(
+            case = _blank_case(
+                version=1,
                 source=data.source,
                 status=status,
                 kind=category.kind,
@@ -515,31 +486,19 @@ def report_case(
                 created_by_id=actor.user_id,
                 rework_count=0,
                 is_supervised=False,
-                event_count=0,
-                last_event_hash="",
+                paused_seconds=0.0,
                 created_at=now,
                 updated_at=now,
-                # A new case has none of these yet: say so, rather than have them loaded.
-                photos=[],
-                helpers=[],
-                events=[],
             )
             _set_step(case, policy, now)
             placed = _place_payload(case, location, data.crs, data.lon, data.lat)
-            case.code = f"~{uuid.uuid4().hex[:24]}"
-            session.add(case)
-            session.flush()
-            _attach(case, photos, "before", 1)
-            event = append_event(
-                session,
-                case,
-                action=Action.REPORT.value,
-                from_status=None,
-                to_status=status.value,
-                actor=actor,
-                at=now,
-                note="",
-                payload={
+            case.id = new_case_ids(session, 1)[0]
+            event_row = report_event_row(
+                case.id,
+                status,
+                actor,
+                now,
+                {
                     "source": data.source.value,
                     "category": category.code,
                     "condition": case.condition_code,
@@ -547,31 +506,69 @@ def report_case(
                     **placed,
                 },
             )
-            case.events.append(event)  # the whole timeline so far, without reading it back
-            if key is not None and actor.user_id is not None:
-                session.add(
-                    IdempotencyKey(
-                        user_id=actor.user_id,
-                        key=key,
-                        request_hash=request_hash,
-                        case_id=case.id,
-                        created_at=now,
-                    )
+            case.event_count = 1
+            case.last_event_hash = event_row["hash"]
+            key_row = (
+                {
+                    "user_id": actor.user_id,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "case_id": case.id,
+                    "created_at": now,
+                }
+                if key is not None and actor.user_id is not None
+                else None
+            )
+            case.code, event_id = insert_report(
+                session,
+                {c: getattr(case, c) for c in _CASE_COLUMNS},
+                event_row,
+                key_row,
+                now.astimezone(policy.tz).strftime("%Y%m%d"),
+            )
+            if photos:
+                session.execute(
+                    insert(CasePhoto),
+                    [
+                        {"case_id": case.id, "photo_id": p.id, "stage": "before", "event_seq": 1}
+                        for p in photos
+                    ],
                 )
-            with session.no_autoflush:  # one UPDATE of the case, with its number
-                case.code = _next_case_code(session, now.astimezone(policy.tz).strftime("%Y%m%d"))
+            _adopt_new_case(session, case, CaseEvent(id=event_id, **event_row), photos=bool(photos))
             if commit:
                 session.commit()
-            else:
-                session.flush()
     except IntegrityError:
-        # A concurrent retry with the same key won the race: return its case.
+        # A retry with the same key (perhaps concurrent) found the first report's row.
         if key is not None and actor.user_id is not None:
             existing = _replay(session, actor.user_id, key, request_hash)
             if existing is not None:
                 return existing, False
         raise
     return case, True
+
+
+_CASE_COLUMNS = tuple(c.key for c in Case.__table__.columns)
+
+
+def _blank_case(**values: Any) -> Case:
+    """A new case with every column set (None unless given), so that once it is written
+    with Core and adopted by the session nothing of it is left to load."""
+    return Case(**{**dict.fromkeys(_CASE_COLUMNS), **values})
+
+
+def _adopt_new_case(session: Session, case: Case, event: CaseEvent, *, photos: bool) -> None:
+    """Make the case and its event, written with Core, the session's persistent objects
+    as if just loaded, so callers can go on using them without reading them back."""
+    make_transient_to_detached(case)
+    make_transient_to_detached(event)
+    session.add(case)
+    session.add(event)
+    set_committed_value(case, "events", [event])
+    set_committed_value(case, "helpers", [])
+    if photos:
+        session.expire(case, ["photos"])  # loaded (with the photos) when first used
+    else:
+        set_committed_value(case, "photos", [])
 
 
 # --------------------------------------------------------------------------- actions

@@ -54,8 +54,8 @@ from duban.store.models import (
     Zone,
 )
 from duban.store.session import begin_write, request_memo
+from duban.store.stamps import PLACES_VERSION_KEY, forget_stamps, stamp
 
-PLACES_VERSION_KEY: Final = "places_version"
 #: Levels from the finest to the coarsest: the order locate asks them in.
 LEVELS_FINE_FIRST: Final = ("grid", "community", "street", "district")
 ZONE_LABELS: Final[Mapping[str, str]] = {
@@ -284,7 +284,7 @@ _cache: dict[str, PlacesIndex] = {}
 
 
 def _token(session: Session) -> str | None:
-    value = session.scalar(select(Setting.value).where(Setting.key == PLACES_VERSION_KEY))
+    value = stamp(session, PLACES_VERSION_KEY).value
     if isinstance(value, dict):
         token = value.get("token")
         return str(token) if token else None
@@ -302,6 +302,7 @@ def bump_places_version(session: Session, now: datetime) -> str:
     memo = request_memo(session)
     if memo is not None:
         memo.pop(PLACES_VERSION_KEY, None)
+    forget_stamps(session)
     if row is None:
         session.add(
             Setting(key=PLACES_VERSION_KEY, value={"version": 1, "token": token}, updated_at=now)

@@ -25,8 +25,7 @@ from duban.domain.errors import PolicyError
 from duban.domain.workflow import Source
 from duban.store.models import Setting
 from duban.store.session import request_memo
-
-POLICY_KEY = "policy"
+from duban.store.stamps import POLICY_KEY, forget_stamps, stamp
 
 
 @dataclass(frozen=True)
@@ -229,9 +228,8 @@ def load_policy(session: Session) -> Policy:
 def _load_policy(session: Session) -> Policy:
     bind_key = str(session.get_bind().engine.url)
     # Only the stamp is read while the cached copy is current; the value is read on a change.
-    stamp = session.scalar(select(Setting.updated_at).where(Setting.key == POLICY_KEY))
     with _cache_lock:
-        cached = _cache.get((bind_key, stamp))
+        cached = _cache.get((bind_key, stamp(session, POLICY_KEY).updated_at))
     if cached is not None:
         return cached
     row = session.execute(
@@ -251,6 +249,7 @@ def save_policy(session: Session, data: Mapping[str, Any], *, now: datetime) -> 
     memo = request_memo(session)
     if memo is not None:
         memo.pop(POLICY_KEY, None)
+    forget_stamps(session)
     row = session.get(Setting, POLICY_KEY)
     # A strictly later stamp, so every process notices the change even within a tick.
     stamp = (

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from duban.domain.errors import PolicyError
 from duban.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
-from duban.services.policy import POLICY_KEY, shipped_policy_data
+from duban.services.policy import shipped_policy_data
 from duban.store.models import Category, FilingCondition, Setting
 from duban.store.session import begin_write
+from duban.store.stamps import POLICY_KEY
 
 TAXONOMY_KEY = "taxonomy"
 

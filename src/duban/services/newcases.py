@@ -1,0 +1,244 @@
+"""Writing new cases: their ids, their numbers (案卷号) and their first event.
+
+Shared by the single report (:func:`duban.services.cases.report_case`) and the bulk
+import (:mod:`duban.services.bulk`), so that both write exactly the same rows.
+
+A report writes three or four rows: the case, its ``report`` event (hash-chained, and
+the chain's head stored on the case), the idempotency key if one was sent, and one
+bump of the day's counter that numbers the case. The counter row is the one thing
+every report of the day shares, so it is touched last and held for as short a time as
+possible: on PostgreSQL the whole report is a single statement (data-modifying CTEs,
+so the counter's row lock lasts from that statement to the commit right after it); on
+SQLite the transaction holds the write lock anyway and the statements run in-process.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Executable,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from duban.domain.workflow import Action, CaseStatus
+from duban.services.audit import GENESIS, canonical_json, event_digest
+from duban.services.context import Actor
+from duban.store.models import Case, CaseEvent, Counter, IdempotencyKey
+
+CASES = cast(Table, Case.__table__)
+EVENTS = cast(Table, CaseEvent.__table__)
+KEYS = cast(Table, IdempotencyKey.__table__)
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def counter_name(local_day: str) -> str:
+    """The counter row that numbers the cases of one local day (YYYYMMDD)."""
+    return f"case:{local_day}"
+
+
+def case_number(local_day: str, value: int) -> str:
+    """案卷号: the local date and the day's sequence, at least 5 digits (2026112300042)."""
+    return f"{local_day}{value:05d}"
+
+
+def _counter_upsert(upsert: Any) -> Executable:
+    stmt: Executable = (
+        upsert(Counter)
+        .values(name=bindparam("name", type_=String), value=bindparam("count", type_=Integer))
+        .on_conflict_do_update(
+            index_elements=[Counter.name],
+            set_={"value": Counter.value + bindparam("count", type_=Integer)},
+        )
+        .returning(Counter.value)
+    )
+    return stmt
+
+
+# Built once: only the parameters vary.
+_COUNTER_UPSERT = {True: _counter_upsert(pg_insert), False: _counter_upsert(sqlite_insert)}
+
+
+def reserve_case_codes(session: Session, local_day: str, count: int) -> list[str]:
+    """``count`` consecutive case numbers of the day, drawn in one statement.
+
+    The counter row is bumped with an upsert, so concurrent creators never collide; on
+    PostgreSQL its row lock is held until the drawing transaction ends.
+    """
+    stmt = _COUNTER_UPSERT[is_postgresql(session)]
+    params = {"name": counter_name(local_day), "count": count}
+    last = int(session.connection().execute(stmt, params).scalar_one())
+    return [case_number(local_day, n) for n in range(last - count + 1, last + 1)]
+
+
+_NEXTVAL = text("SELECT nextval(:seq)")
+_MAX_CASE_ID = select(func.max(CASES.c.id))
+_sequences: dict[str, str] = {}
+_sequences_lock = threading.Lock()
+
+
+def new_case_ids(session: Session, count: int) -> list[int]:
+    """``count`` fresh ids of ``cases``, taken before the rows are written (the event
+    hash covers the case id, so the id must be known before anything is inserted)."""
+    if is_postgresql(session):
+        url = session.get_bind().engine.url.render_as_string(hide_password=True)
+        with _sequences_lock:
+            sequence = _sequences.get(url)
+        if sequence is None:
+            sequence = str(session.scalar(text("SELECT pg_get_serial_sequence('cases', 'id')")))
+            with _sequences_lock:
+                _sequences[url] = sequence
+        conn = session.connection()
+        if count == 1:
+            return [int(conn.scalar(_NEXTVAL, {"seq": sequence}) or 0)]
+        return [
+            int(n)
+            for n in conn.scalars(
+                text("SELECT nextval(:seq) FROM generate_series(1, :n)"),
+                {"seq": sequence, "n": count},
+            )
+        ]
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
+    # inserts until it ends; the next rowids are ours.
+    last = session.connection().scalar(_MAX_CASE_ID) or 0
+    return list(range(last + 1, last + count + 1))
+
+
+def report_event_row(
+    case_id: int, status: CaseStatus, actor: Actor, now: datetime, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``case_events`` row of a new case's ``report`` event, hash-chained from the
+    genesis hash (exactly what :func:`duban.services.audit.append_event` would write)."""
+    text_payload = canonical_json(payload)
+    at = now.astimezone(UTC)
+    digest = event_digest(
+        GENESIS,
+        case_id=case_id,
+        seq=1,
+        action=Action.REPORT.value,
+        from_status=None,
+        to_status=status.value,
+        actor_id=actor.user_id,
+        actor_role=actor.role.value,
+        occurred_at=at,
+        note="",
+        payload=text_payload,
+    )
+    return {
+        "case_id": case_id,
+        "seq": 1,
+        "action": Action.REPORT.value,
+        "from_status": None,
+        "to_status": status.value,
+        "actor_id": actor.user_id,
+        "actor_role": actor.role.value,
+        "occurred_at": at,
+        "note": "",
+        "payload": text_payload,
+        "prev_hash": GENESIS,
+        "hash": digest,
+    }
+
+
+# --------------------------------------------------------------------------- one report
+
+
+def _params(prefix: str, table: Table, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Typed bind parameters for the columns of ``table`` (so they bind as the ORM would)."""
+    return {
+        c.key: bindparam(f"{prefix}{c.key}", type_=c.type) for c in table.c if c.key not in skip
+    }
+
+
+def _pg_report_statement(with_key: bool) -> Executable:
+    """One PostgreSQL statement that writes a whole report and returns its number and
+    its event's id: bump the day's counter, insert the case numbered from it, its
+    event and (``with_key``) its idempotency key. Foreign keys are checked at the end
+    of the statement, so the event may reference the case inserted beside it."""
+    drawn = (
+        pg_insert(Counter)
+        .values(name=bindparam("counter_name", type_=String), value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+        .cte("drawn")
+    )
+    digits = sql_cast(drawn.c.value, String)
+    # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
+    number = bindparam("local_day", type_=String).concat(
+        func.lpad(digits, func.greatest(5, func.length(digits)), "0")
+    )
+    case_values = _params("case_", CASES, skip=("code",))
+    new_case = (
+        insert(CASES)
+        .from_select(
+            [*case_values, "code"],
+            select(*case_values.values(), number.label("code")).select_from(drawn),
+        )
+        .returning(CASES.c.code)
+        .cte("new_case")
+    )
+    new_event = (
+        insert(EVENTS)
+        .values(_params("event_", EVENTS, skip=("id",)))
+        .returning(EVENTS.c.id)
+        .cte("new_event")
+    )
+    final = (
+        select(new_case.c.code, new_event.c.id)
+        .select_from(new_case)
+        .join(new_event, literal_column("true"))
+    )
+    if with_key:
+        new_key = insert(KEYS).values(_params("key_", KEYS, skip=("id",))).cte("new_key")
+        final = final.add_cte(new_key)
+    return final
+
+
+_PG_REPORT = {with_key: _pg_report_statement(with_key) for with_key in (False, True)}
+_SQLITE_CASE = insert(CASES)
+_SQLITE_EVENT = insert(EVENTS).returning(EVENTS.c.id)
+_SQLITE_KEY = insert(KEYS)
+
+
+def insert_report(
+    session: Session,
+    case_row: dict[str, Any],
+    event_row: dict[str, Any],
+    key_row: dict[str, Any] | None,
+    local_day: str,
+) -> tuple[str, int]:
+    """Write one new case (every column but ``code``), its event and its idempotency
+    key in the session's transaction; number it last. Returns ``(code, event id)``."""
+    # Core statements on the session's connection: the ORM adds nothing to these rows.
+    conn = session.connection()
+    if is_postgresql(session):
+        params: dict[str, Any] = {"counter_name": counter_name(local_day), "local_day": local_day}
+        params.update((f"case_{k}", v) for k, v in case_row.items() if k != "code")
+        params.update((f"event_{k}", v) for k, v in event_row.items())
+        if key_row is not None:
+            params.update((f"key_{k}", v) for k, v in key_row.items())
+        code, event_id = conn.execute(_PG_REPORT[key_row is not None], params).one()
+        return str(code), int(event_id)
+    code = reserve_case_codes(session, local_day, 1)[0]
+    conn.execute(_SQLITE_CASE, {**case_row, "code": code})
+    event_id = conn.execute(_SQLITE_EVENT, event_row).scalar_one()
+    if key_row is not None:
+        conn.execute(_SQLITE_KEY, key_row)
+    return code, int(event_id)
