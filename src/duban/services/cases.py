@@ -45,7 +45,7 @@ from duban.domain.workflow import (
 from duban.services.access import get_visible_case
 from duban.services.audit import append_event
 from duban.services.context import Actor, Clock
-from duban.services.newcases import insert_report, new_case_ids, report_event_row
+from duban.services.newcases import draw_new_case, insert_report, report_event_row
 from duban.services.policy import Policy, load_policy
 from duban.store.models import (
     Case,
@@ -466,7 +466,6 @@ def report_case(
             photos = _photos(session, data.photo_ids)
             policy = load_policy(session)
             location = _locate_intake(session, lon, lat, policy)
-            begin_write(session)
             now = clock.now()
             status = initial_status(data.source)
             case = _blank_case(
@@ -492,7 +491,13 @@ def report_case(
             )
             _set_step(case, policy, now)
             placed = _place_payload(case, location, data.crs, data.lon, data.lat)
-            case.id = new_case_ids(session, 1)[0]
+            # Only now the writing starts: on SQLite this takes the write lock, which is
+            # then held for the statements alone (the rows are built before it).
+            local_day = now.astimezone(policy.tz).strftime("%Y%m%d")
+            begin_write(session)
+            case.id, number = draw_new_case(session, local_day)
+            if number is not None:  # SQLite numbers it here; PostgreSQL in the insert
+                case.code = number
             event_row = report_event_row(
                 case.id,
                 status,
@@ -524,7 +529,7 @@ def report_case(
                 {c: getattr(case, c) for c in _CASE_COLUMNS},
                 event_row,
                 key_row,
-                now.astimezone(policy.tz).strftime("%Y%m%d"),
+                local_day,
             )
             if photos:
                 session.execute(
@@ -534,9 +539,9 @@ def report_case(
                         for p in photos
                     ],
                 )
-            _adopt_new_case(session, case, CaseEvent(id=event_id, **event_row), photos=bool(photos))
             if commit:
-                session.commit()
+                session.commit()  # the lock ends here; handing over the objects needs none
+            _adopt_new_case(session, case, CaseEvent(id=event_id, **event_row), photos=bool(photos))
     except IntegrityError:
         # A retry with the same key (perhaps concurrent) found the first report's row.
         if key is not None and actor.user_id is not None:

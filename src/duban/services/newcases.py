@@ -121,6 +121,29 @@ def new_case_ids(session: Session, count: int) -> list[int]:
     return list(range(last + 1, last + count + 1))
 
 
+_SQLITE_DRAW = (
+    sqlite_insert(Counter)
+    .values(name=bindparam("name", type_=String), value=1)
+    .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+    .returning(Counter.value, select(func.coalesce(func.max(CASES.c.id), 0) + 1).scalar_subquery())
+)
+
+
+def draw_new_case(session: Session, local_day: str) -> tuple[int, str | None]:
+    """The id of a case about to be reported and, on SQLite, already its number.
+
+    SQLite: both in one statement, inside the write lock (begin_write first). On
+    PostgreSQL the id comes from the sequence and the number is drawn last, inside the
+    statement that writes the report (:func:`insert_report`), so None.
+    """
+    if is_postgresql(session):
+        return new_case_ids(session, 1)[0], None
+    value, case_id = (
+        session.connection().execute(_SQLITE_DRAW, {"name": counter_name(local_day)}).one()
+    )
+    return int(case_id), case_number(local_day, int(value))
+
+
 def report_event_row(
     case_id: int, status: CaseStatus, actor: Actor, now: datetime, payload: dict[str, Any]
 ) -> dict[str, Any]:
@@ -224,8 +247,9 @@ def insert_report(
     key_row: dict[str, Any] | None,
     local_day: str,
 ) -> tuple[str, int]:
-    """Write one new case (every column but ``code``), its event and its idempotency
-    key in the session's transaction; number it last. Returns ``(code, event id)``."""
+    """Write one new case, its event and its idempotency key in the session's
+    transaction. The case's ``code`` is the one :func:`draw_new_case` gave, or on
+    PostgreSQL drawn here, last. Returns ``(code, event id)``."""
     # Core statements on the session's connection: the ORM adds nothing to these rows.
     conn = session.connection()
     if is_postgresql(session):
@@ -236,8 +260,8 @@ def insert_report(
             params.update((f"key_{k}", v) for k, v in key_row.items())
         code, event_id = conn.execute(_PG_REPORT[key_row is not None], params).one()
         return str(code), int(event_id)
-    code = reserve_case_codes(session, local_day, 1)[0]
-    conn.execute(_SQLITE_CASE, {**case_row, "code": code})
+    code = str(case_row["code"])
+    conn.execute(_SQLITE_CASE, case_row)
     event_id = conn.execute(_SQLITE_EVENT, event_row).scalar_one()
     if key_row is not None:
         conn.execute(_SQLITE_KEY, key_row)
