@@ -2,7 +2,8 @@
 """Intake benchmark: cases created per second through the HTTP API, beside the raw rate.
 
     python bench/intake.py [--backend sqlite|postgresql|both] [--seconds 10] [--clients 8]
-                           [--workers N] [--warmup 2] [--json results.json]
+                           [--workers N] [--warmup 2] [--reconnect 20] [--repeat 1]
+                           [--json results.json]
 
 For each backend it
 
@@ -24,6 +25,10 @@ For each backend it
    idempotency row, the daily counter upsert and the UPDATE that sets the case number
    and the chain head) as plain statements, committing once per case;
 5. checks that the database holds exactly the cases that were answered 201.
+
+Beside these it measures the floor of the HTTP stack: the same clients calling
+``GET /healthz`` (no database, no body) on the same server, in requests/s and server CPU
+per request, so the cost of the report itself can be told from the cost of serving HTTP.
 
 It prints cases/s, p50/p95/p99 latency, errors, the raw rate and the ratio (API / raw).
 Everything talks to 127.0.0.1 only and stops by itself (about a minute per backend).
@@ -175,6 +180,8 @@ class Result:
     cpu_pct: dict[str, float]
     background_pct: float
     rows_check: str
+    floor_rate: float
+    floor_cpu_ms: float
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -449,6 +456,19 @@ def api_run(
     return timed_threads(clients, warmup, secs, make_worker, on_window)
 
 
+def _healthz_worker(base: str, reconnect: int) -> Callable[[int], Callable[[], str | None]]:
+    def make_worker(_i: int) -> Callable[[], str | None]:
+        client = KeepAliveClient(base, requests_per_connection=reconnect)
+
+        def work() -> str | None:
+            status, _ = client.request("GET", "/healthz")
+            return None if status == 200 else f"healthz: HTTP {status}"
+
+        return work
+
+    return make_worker
+
+
 # --------------------------------------------------------------------------- raw baseline
 
 CASE_COLUMNS = (
@@ -706,6 +726,11 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
                 meter.start,
             )
             cpu = meter.stop()
+            floor_meter = CpuMeter(pid)
+            floor = timed_threads(
+                args.clients, 1.0, 3.0, _healthz_worker(base, args.reconnect), floor_meter.start
+            )
+            floor_cpu = floor_meter.stop()
         total = count_cases(backend, url)
         # Exactly one row per 201 answered (warm-up, window and the calls in flight at the end).
         created = total - demo_cases
@@ -738,7 +763,9 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
             cpu_pct=cpu,
             background_pct=background,
             rows_check=rows_check,
-            error_samples=api.error_samples + raw.error_samples,
+            floor_rate=floor.rate,
+            floor_cpu_ms=floor_cpu["server"] * 10 / floor.rate if floor.rate else float("nan"),
+            error_samples=api.error_samples + raw.error_samples + floor.error_samples,
         )
     finally:
         if args.keep:
@@ -776,6 +803,7 @@ def main() -> None:
         help="each client opens a new connection every N requests (0: never), so that "
         "the server's processes share the load as behind a proxy",
     )  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1, help="runs per backend (median shown)")
     parser.add_argument("--categories", type=int, default=20, help="subclasses to draw from")
     parser.add_argument("--pg-database", default=PG_DATABASE, help="dropped and recreated")
     parser.add_argument("--seed", type=int, default=20261123)
@@ -786,7 +814,9 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     print(f"date: {datetime.now(UTC).astimezone().isoformat(timespec='seconds')}", flush=True)
-    results = [bench_backend(b, args) for b in backends]
+    # Runs alternate between the backends, so a slow spell of a shared machine does not
+    # fall on one backend only; the median run of each backend is its figure.
+    results = [bench_backend(b, args) for _ in range(args.repeat) for b in backends]
 
     header = (
         f"{'backend':<11}{'workers':>8}{'cases/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
@@ -804,6 +834,10 @@ def main() -> None:
             f"{r.backend}: {r.api_cases} cases in {r.seconds:g} s; max {r.max_ms:.1f} ms; "
             f"raw: {r.raw_cases} cases, p99 {r.raw_p99_ms:.1f} ms, {r.raw_errors} errors"
         )
+        print(
+            f"  HTTP floor (GET /healthz, same clients): {r.floor_rate:.0f} requests/s, "
+            f"server {r.floor_cpu_ms:.2f} ms CPU per request"
+        )
         cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r.cpu_pct.items())
         print(
             f"  CPU in the timed window (100 % = one core): {cpu}; server "
@@ -814,6 +848,22 @@ def main() -> None:
             print("  warning: other processes were using the CPU; the figures are pessimistic")
         for sample in r.error_samples:
             print(f"  error: {sample}")
+    if args.repeat > 1:
+        print(f"\nmedian of {args.repeat} runs (by cases/s), with the range of each figure:")
+        for backend in backends:
+            runs = sorted((r for r in results if r.backend == backend), key=lambda r: r.api_rate)
+            mid = runs[len(runs) // 2]
+
+            def span(name: str, fmt: str, runs: list[Result] = runs) -> str:
+                values = [getattr(r, name) for r in runs]
+                return f"{format(min(values), fmt)}–{format(max(values), fmt)}"
+
+            print(
+                f"{backend:<11} {mid.api_rate:.0f} cases/s ({span('api_rate', '.0f')}), "
+                f"p99 {mid.p99_ms:.1f} ms ({span('p99_ms', '.1f')}), raw {mid.raw_rate:.0f}/s "
+                f"({span('raw_rate', '.0f')}), ratio {mid.ratio:.2f} ({span('ratio', '.2f')}), "
+                f"server {mid.server_cpu_ms_per_case:.2f} ms CPU/case"
+            )
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -823,7 +873,9 @@ def main() -> None:
                 ensure_ascii=False, indent=2,
             )
         )  # fmt: skip
-    failed = any(r.errors or r.raw_errors or r.rows_check != "ok" for r in results)
+    failed = any(
+        r.errors or r.raw_errors or r.rows_check != "ok" or r.error_samples for r in results
+    )
     sys.exit(1 if failed else 0)
 
 
