@@ -183,43 +183,62 @@ def report_event_row(
 # --------------------------------------------------------------------------- one report
 
 
-def _params(prefix: str, table: Table, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Typed bind parameters for the columns of ``table`` (so they bind as the ORM would)."""
-    return {
-        c.key: bindparam(f"{prefix}{c.key}", type_=c.type) for c in table.c if c.key not in skip
-    }
+# The event's and the key's columns that repeat a case column: bound once, to that one.
+_SHARED = {
+    "event": {"case_id": "id", "occurred_at": "created_at", "actor_id": "created_by_id"},
+    "key": {"case_id": "id", "created_at": "created_at", "user_id": "created_by_id"},
+}
 
 
-def _pg_report_statement(with_key: bool) -> Executable:
+def _bind(name: str, column: Any) -> Any:
+    """A bind parameter typed like ``column`` (so it binds as the ORM would)."""
+    return bindparam(name, type_=column.type)
+
+
+def _pg_report_statement(case_columns: tuple[str, ...], with_key: bool) -> Executable:
     """One PostgreSQL statement that writes a whole report and returns its number and
     its event's id: bump the day's counter, insert the case numbered from it, its
     event and (``with_key``) its idempotency key. Foreign keys are checked at the end
-    of the statement, so the event may reference the case inserted beside it."""
+    of the statement, so the event may reference the case inserted beside it.
+
+    Only ``case_columns`` (those the report sets; the rest stay NULL) are bound, and the
+    event and the key reuse the case's parameters where they repeat a value: psycopg
+    caches the parsing of a statement only up to 50 parameters and 4 KiB, and parsing
+    this one afresh cost more than the rest of the write.
+    """
     drawn = (
         pg_insert(Counter)
-        .values(name=bindparam("counter_name", type_=String), value=1)
+        .values(name=bindparam("n", type_=String), value=1)
         .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
         .returning(Counter.value)
         .cte("drawn")
     )
     digits = sql_cast(drawn.c.value, String)
     # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
-    number = bindparam("local_day", type_=String).concat(
+    number = bindparam("d", type_=String).concat(
         func.lpad(digits, func.greatest(5, func.length(digits)), "0")
     )
-    case_values = _params("case_", CASES, skip=("code",))
+    case_values = [_bind(f"c_{c}", CASES.c[c]) for c in case_columns]
     new_case = (
         insert(CASES)
         .from_select(
-            [*case_values, "code"],
-            select(*case_values.values(), number.label("code")).select_from(drawn),
+            [*case_columns, "code"],
+            select(*case_values, number.label("code")).select_from(drawn),
         )
         .returning(CASES.c.code)
         .cte("new_case")
     )
+
+    def values(table: Table, prefix: str, shared: dict[str, str]) -> dict[str, Any]:
+        return {
+            c.key: _bind(f"c_{shared[c.key]}" if c.key in shared else f"{prefix}{c.key}", c)
+            for c in table.c
+            if c.key != "id"
+        }
+
     new_event = (
         insert(EVENTS)
-        .values(_params("event_", EVENTS, skip=("id",)))
+        .values(values(EVENTS, "e_", _SHARED["event"]))
         .returning(EVENTS.c.id)
         .cte("new_event")
     )
@@ -229,15 +248,31 @@ def _pg_report_statement(with_key: bool) -> Executable:
         .join(new_event, literal_column("true"))
     )
     if with_key:
-        new_key = insert(KEYS).values(_params("key_", KEYS, skip=("id",))).cte("new_key")
+        new_key = insert(KEYS).values(values(KEYS, "k_", _SHARED["key"])).cte("new_key")
         final = final.add_cte(new_key)
     return final
 
 
-_PG_REPORT = {with_key: _pg_report_statement(with_key) for with_key in (False, True)}
+_pg_reports: dict[tuple[tuple[str, ...], bool], Executable] = {}
 _SQLITE_CASE = insert(CASES)
 _SQLITE_EVENT = insert(EVENTS).returning(EVENTS.c.id)
 _SQLITE_KEY = insert(KEYS)
+
+
+def _pg_report(case_row: dict[str, Any], with_key: bool) -> tuple[Executable, tuple[str, ...]]:
+    """The statement for a report that sets these case columns (a handful of variants,
+    built once each)."""
+    # The columns the event and the key share are bound even when NULL (an anonymous
+    # report has no created_by_id, and its event no actor_id).
+    shared = {c for names in _SHARED.values() for c in names.values()}
+    columns = tuple(
+        k for k, v in case_row.items() if k != "code" and (v is not None or k in shared)
+    )
+    key = (columns, with_key)
+    stmt = _pg_reports.get(key)
+    if stmt is None:
+        stmt = _pg_reports.setdefault(key, _pg_report_statement(columns, with_key))
+    return stmt, columns
 
 
 def insert_report(
@@ -253,12 +288,17 @@ def insert_report(
     # Core statements on the session's connection: the ORM adds nothing to these rows.
     conn = session.connection()
     if is_postgresql(session):
-        params: dict[str, Any] = {"counter_name": counter_name(local_day), "local_day": local_day}
-        params.update((f"case_{k}", v) for k, v in case_row.items() if k != "code")
-        params.update((f"event_{k}", v) for k, v in event_row.items())
-        if key_row is not None:
-            params.update((f"key_{k}", v) for k, v in key_row.items())
-        code, event_id = conn.execute(_PG_REPORT[key_row is not None], params).one()
+        stmt, columns = _pg_report(case_row, key_row is not None)
+        params: dict[str, Any] = {"n": counter_name(local_day), "d": local_day}
+        params.update((f"c_{k}", case_row[k]) for k in columns)
+        for prefix, row, shared in (("e_", event_row, "event"), ("k_", key_row, "key")):
+            for k, v in (row or {}).items():
+                same_as = _SHARED[shared].get(k)
+                if same_as is None:
+                    params[f"{prefix}{k}"] = v
+                elif v != case_row[same_as]:  # a shared parameter must mean the same value
+                    raise ValueError(f"{shared} {k} differs from the case's {same_as}")
+        code, event_id = conn.execute(stmt, params).one()
         return str(code), int(event_id)
     code = str(case_row["code"])
     conn.execute(_SQLITE_CASE, case_row)
