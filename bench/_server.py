@@ -33,13 +33,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, int]]:
-    """Run ``duban serve`` until /healthz answers; yield (base URL, pid); stop it after."""
+def server(
+    env: dict[str, str], workers: int, log: Path, threads: int = 0
+) -> Iterator[tuple[str, int]]:
+    """Run ``duban serve`` until /healthz answers; yield (base URL, pid); stop it after.
+    ``threads``: threads per worker (0: the server's default)."""
     port = free_port()
     cmd = [
         *duban_command(),
         "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
+    if threads:
+        cmd += ["--threads", str(threads)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -709,7 +709,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
         print(f"[{backend}] database ready ({demo_cases} demo cases); serving with "
               f"{workers} worker(s), {args.clients} clients, {args.warmup:g} s warm-up + "
               f"{args.seconds:g} s", flush=True)  # fmt: skip
-        with server(env, workers, log) as (base, pid):
+        with server(env, workers, log, args.threads) as (base, pid):
             tokens = {who: sign_in(base, who) for who in ("operator", "citizen", "collector")}
             subclasses = fetch_subclasses(base, tokens["operator"], args.categories, rng)
             bodies = make_bodies(rng, subclasses, 4000)
@@ -803,6 +803,9 @@ def main() -> None:
         help="each client opens a new connection every N requests (0: never), so that "
         "the server's processes share the load as behind a proxy",
     )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads per worker (default: the server's)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per backend (median shown)")
     parser.add_argument("--categories", type=int, default=20, help="subclasses to draw from")
     parser.add_argument("--pg-database", default=PG_DATABASE, help="dropped and recreated")
