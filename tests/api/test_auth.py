@@ -64,6 +64,24 @@ def test_disabled_user_cannot_sign_in_nor_use_an_old_token(
         "unauthenticated",
     )
     assert_error(client.get(f"{API}/me", headers=headers), 401, "unauthenticated")
+    # Routes that read only the actor (not the user row) refuse it too.
+    assert_error(client.get(f"{API}/cases", headers=headers), 401, "unauthenticated")
+    report = {
+        "source": "hotline",
+        "category_code": "E0102",
+        "lat": 34.03,
+        "lon": 113.82,
+        "description": "已停用账号的上报",
+    }
+    operator = login(client, "operator")
+    world.users["operator"].is_active = False
+    world.session.commit()
+    assert_error(client.post(f"{API}/cases", json=report, headers=operator), 401, "unauthenticated")
+    assert_error(
+        client.post(f"{API}/cases/1/actions/verify", json={}, headers=operator),
+        401,
+        "unauthenticated",
+    )
 
 
 def test_missing_token_is_401(client: TestClient, world: World) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from duban.config import Settings
 from duban.domain.errors import Unauthenticated
 from duban.services.context import Actor, Clock
-from duban.services.users import actor_of
+from duban.services.users import active_actor
 from duban.store.models import User
 from duban.store.session import REQUEST_MEMO
 
@@ -118,6 +118,14 @@ def signed_in_user(session: Session, user_id: int) -> User:
     return user
 
 
+def signed_in_actor(session: Session, user_id: int) -> Actor:
+    """:func:`signed_in_user` as an :class:`Actor`, without loading the user."""
+    actor = active_actor(session, user_id)
+    if actor is None:
+        raise Unauthenticated("this account no longer exists or is disabled")
+    return actor
+
+
 def get_current_user(session: SessionDep, user_id: TokenUserId) -> User:
     """The signed-in user, from the bearer token; 401 otherwise."""
     return signed_in_user(session, user_id)
@@ -126,9 +134,9 @@ def get_current_user(session: SessionDep, user_id: TokenUserId) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_actor(user: CurrentUser) -> Actor:
-    """The signed-in user as an :class:`Actor` for use cases."""
-    return actor_of(user)
+def get_actor(session: SessionDep, user_id: TokenUserId) -> Actor:
+    """The signed-in user as an :class:`Actor` for use cases (the user row is not loaded)."""
+    return signed_in_actor(session, user_id)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

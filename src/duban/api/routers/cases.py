@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep, TokenUserId, signed_in_user
+from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep, TokenUserId, signed_in_actor
 from duban.api.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.domain.errors import InvalidInput, NotFound
 from duban.domain.workflow import Action, CaseStatus, Source
@@ -26,7 +26,6 @@ from duban.services.context import Actor, Clock
 from duban.services.places import case_locations
 from duban.services.policy import load_policy
 from duban.services.queries import CaseFilter, list_cases
-from duban.services.users import actor_of
 from duban.store.models import Case, CaseEvent, User
 
 router = APIRouter(tags=["cases"])
@@ -88,7 +87,7 @@ def create_case(
     first case (with the header ``Idempotent-Replayed: true``), never a second one."""
     # The user is read here rather than by a dependency: the busiest write of the API
     # then costs one hop to the thread pool instead of two.
-    actor = actor_of(signed_in_user(session, user_id))
+    actor = signed_in_actor(session, user_id)
     case, created = report_case(
         session,
         actor=actor,
