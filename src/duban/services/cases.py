@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -139,33 +139,75 @@ def _check_point(lat: float, lon: float) -> None:
         raise InvalidInput(f"lon {lon} is out of range (-180..180)", field="lon")
 
 
-def _subclass(session: Session, code: str) -> Category:
-    category = session.get(Category, code)
-    if category is None or not category.is_active:
+@dataclass(frozen=True)
+class _Subclass:
+    """The facts of a category that reporting and filing use."""
+
+    code: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _ConditionRef:
+    """The facts of a filing condition that reporting and filing use."""
+
+    code: str
+    limit_amount: float
+    limit_unit: str
+
+
+_CATEGORIES = cast(Table, Category.__table__)
+_CONDITIONS = cast(Table, FilingCondition.__table__)
+# One read for both (the condition joined by its code, absent when none is asked for).
+_SUBCLASS_AND_CONDITION = (
+    select(
+        _CATEGORIES.c.code,
+        _CATEGORIES.c.kind,
+        _CATEGORIES.c.level,
+        _CATEGORIES.c.is_active,
+        _CATEGORIES.c.name,
+        _CONDITIONS.c.code.label("condition_code"),
+        _CONDITIONS.c.category_code.label("condition_category"),
+        _CONDITIONS.c.is_active.label("condition_active"),
+        _CONDITIONS.c.limit_amount,
+        _CONDITIONS.c.limit_unit,
+    )
+    .select_from(_CATEGORIES.outerjoin(_CONDITIONS, _CONDITIONS.c.code == bindparam("condition")))
+    .where(_CATEGORIES.c.code == bindparam("category"))
+)
+
+
+def _subclass_and_condition(
+    session: Session, code: str, condition_code: str | None
+) -> tuple[_Subclass, _ConditionRef | None]:
+    """The active subclass ``code`` and, if asked for, its active filing condition."""
+    row = (
+        session.connection()
+        .execute(_SUBCLASS_AND_CONDITION, {"category": code, "condition": condition_code})
+        .first()
+    )
+    if row is None or not row.is_active:
         raise InvalidInput(
             f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
         )
-    if category.level != 2:
+    if row.level != 2:
         raise InvalidInput(
-            f"category '{code}' ({category.name}) is a major class; choose one of its subclasses",
+            f"category '{code}' ({row.name}) is a major class; choose one of its subclasses",
             field="category_code",
         )
-    return category
-
-
-def _condition(session: Session, category: Category, code: str | None) -> FilingCondition | None:
-    if code is None:
-        return None
-    condition = session.get(FilingCondition, code)
-    if condition is None or not condition.is_active:
-        raise InvalidInput(f"unknown filing condition '{code}'", field="condition_code")
-    if condition.category_code != category.code:
+    category = _Subclass(row.code, row.kind, row.name)
+    if condition_code is None:
+        return category, None
+    if row.condition_code is None or not row.condition_active:
+        raise InvalidInput(f"unknown filing condition '{condition_code}'", field="condition_code")
+    if row.condition_category != category.code:
         raise InvalidInput(
-            f"filing condition '{code}' belongs to category '{condition.category_code}', "
-            f"not '{category.code}'",
+            f"filing condition '{condition_code}' belongs to category "
+            f"'{row.condition_category}', not '{category.code}'",
             field="condition_code",
         )
-    return condition
+    return category, _ConditionRef(row.condition_code, row.limit_amount, row.limit_unit)
 
 
 def _default_condition(session: Session, category_code: str) -> FilingCondition | None:
@@ -461,8 +503,9 @@ def report_case(
             # the writes. A retried Idempotency-Key is not looked up first: the unique
             # key refuses the second row and the first case is returned below (a retry
             # is rare; a lookup on every report is not).
-            category = _subclass(session, data.category_code)
-            condition = _condition(session, category, data.condition_code)
+            category, condition = _subclass_and_condition(
+                session, data.category_code, data.condition_code
+            )
             photos = _photos(session, data.photo_ids)
             policy = load_policy(session)
             location = _locate_intake(session, lon, lat, policy)
@@ -700,14 +743,15 @@ def _do_file(
     target: CaseStatus,
 ) -> _Outcome:
     payload: dict[str, Any] = {}
-    category = _subclass(session, p.category_code or case.category_code)
+    code = p.category_code or case.category_code
+    # A new category drops the old one's condition unless a condition is given.
+    keep = case.condition_code if code == case.category_code else None
+    category, chosen = _subclass_and_condition(session, code, p.condition_code or keep)
     if category.code != case.category_code:
         payload["category"] = {"from": case.category_code, "to": category.code}
         case.category_code = category.code
         case.kind = category.kind
-        if p.condition_code is None:
-            case.condition_code = None
-    condition = _condition(session, category, p.condition_code or case.condition_code)
+    condition: _ConditionRef | FilingCondition | None = chosen
     if condition is None:
         condition = _default_condition(session, category.code)
     if condition is None:
