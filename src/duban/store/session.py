@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 import threading
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 try:
@@ -46,10 +48,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _pg_check_alive)
+    return engine
+
+
+def _pg_check_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection that the server has dropped, without a
+    round trip (SQLAlchemy's ``pool_pre_ping`` costs one query per checkout, i.e. per
+    request).
+
+    An idle connection has nothing to read: if its socket is readable, the server closed
+    it (a restart, ``pg_terminate_backend``, an idle timeout) or sent something we never
+    asked for. Either way the pool drops it and checks out another (DisconnectionError).
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the pooled connection is closed")
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.pgconn.socket, select.POLLIN | select.POLLPRI)
+        if poller.poll(0):
+            raise DisconnectionError("the server closed the pooled connection")
+    except (OSError, ValueError) as err:  # no usable socket: not a connection to keep
+        raise DisconnectionError(f"the pooled connection is unusable: {err}") from err
 
 
 WRITE_OPTION = "duban_write"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -150,3 +151,32 @@ def test_a_request_reads_the_policy_once_and_sees_its_own_change(tmp_path: Path)
         session.commit()
         assert load_policy(session).yellow_at == 0.5
     engine.dispose()
+
+
+# --------------------------------------------------------------------------- PostgreSQL pool
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_the_server_dropped_is_replaced_without_an_error(
+    db_url: str,
+) -> None:
+    """No pre-ping query per checkout: a dropped connection is noticed on its socket."""
+    engine = make_engine(db_url, pool_size=1, max_overflow=0)
+    other = make_engine(db_url, pool_size=1, max_overflow=0)
+    queries: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as conn:  # a healthy pooled connection: checked without SQL
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+        assert len(queries) == 2
+        with other.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar()
+        time.sleep(0.2)  # the server's goodbye reaches the socket
+        with engine.connect() as conn:
+            again = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert again != first
+    finally:
+        engine.dispose()
+        other.dispose()
