@@ -205,3 +205,15 @@ def test_photos_are_visible_to_signed_in_users_only(api: Api) -> None:
     photo = api.photo("handler")
     assert_error(api.client.get(f"/api/v1/photos/{photo}"), 401, "unauthenticated")
     assert_error(api.get("/photos/no-such-photo", "handler"), 404, "not_found")
+
+
+def test_a_photo_is_shown_only_to_its_uploader_and_to_who_may_see_its_case(api: Api) -> None:
+    photo = api.photo("citizen")
+    api.report("citizen", source="citizen", photo_ids=[photo])
+    assert api.get(f"/photos/{photo}", "citizen").status_code == 200  # the uploader
+    assert api.get(f"/photos/{photo}", "dispatcher").status_code == 200  # city-wide
+    # A unit's handler sees a case's photos only once the case is its unit's.
+    assert_error(api.get(f"/photos/{photo}", "handler"), 404, "not_found")
+    loose = api.photo("operator")  # on no case: only its uploader may fetch it
+    assert_error(api.get(f"/photos/{loose}", "handler"), 404, "not_found")
+    assert_error(api.get(f"/photos/{loose}", "citizen"), 404, "not_found")

@@ -96,12 +96,15 @@ def test_upload_a_jpeg_and_read_it_back(api: Api, app: FastAPI, engine: Engine) 
     assert photo["url"] == f"/api/v1/photos/{photo['id']}"
     assert photo["taken_at"] is None
     assert photo["gps_lat"] is None
-    got = api.client.get(photo["url"], headers=api.headers("citizen"))
+    got = api.client.get(photo["url"], headers=api.headers("handler"))
     assert got.status_code == 200
     assert got.content == data
     assert got.headers["content-type"] == "image/jpeg"
     assert photo_count(engine) == 1
     assert len(stored_files(app.state.settings.photo_root)) == 1
+    # On no case yet, it is its uploader's alone.
+    other = api.client.get(photo["url"], headers=api.headers("citizen"))
+    assert other.status_code == 404
 
 
 @pytest.mark.parametrize(("fmt", "mime"), [("PNG", "image/png"), ("WEBP", "image/webp")])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from duban.api.schemas import PhotoRead
 from duban.domain.errors import InvalidInput, NotFound
+from duban.services.casefile import photo_for_viewer
 from duban.services.photos import PhotoLimits, save_photo
 from duban.services.policy import load_policy
 from duban.store.models import Photo
@@ -63,11 +64,10 @@ async def upload(
 
 
 @router.get("/photos/{photo_id}", summary="Download a photo")
-def download(photo_id: str, request: Request, session: SessionDep, _actor: ActorDep) -> Response:
-    """The photo's bytes."""
-    photo = session.get(Photo, photo_id)
-    if photo is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+def download(photo_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    """The photo's bytes, for its uploader and for whoever may see a case it is on
+    (404 otherwise, as for a photo that does not exist)."""
+    photo = photo_for_viewer(session, actor=actor, photo_id=photo_id)
     try:
         data = request.app.state.photo_store.get(photo.storage_key)
     except FileNotFoundError as err:
