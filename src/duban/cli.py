@@ -190,15 +190,28 @@ def jobs_run(
         raise _fail(f"unknown job '{name}'; known jobs: sweep", 2)
     from duban.jobs.sweep import sweep_overdue
     from duban.services.context import SystemClock
+    from duban.services.directory import calendar_gaps
+    from duban.services.policy import load_policy
     from duban.store.session import make_session_factory
 
+    clock = SystemClock()
     engine = _engine(_settings())
     with make_session_factory(engine)() as session:
-        report = sweep_overdue(session, clock=SystemClock())
+        report = sweep_overdue(session, clock=clock)
+        gaps = calendar_gaps(session, clock.now().astimezone(load_policy(session).tz).date())
     engine.dispose()
     typer.echo(str(report))
     for code in report.supervised:
         typer.echo(f"  督办 {code}")
+    # The sweep runs from cron: its log is where an operator will see this first.
+    for year in gaps:
+        typer.echo(
+            f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
+            "national calendar installed here does not know them, so deadlines count every "
+            "Monday to Friday as a working day; enter the State Council's schedule as local "
+            "days off and make-up workdays (web: /admin/calendar)",
+            err=True,
+        )
 
 
 @audit_app.command("verify")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from duban.cli import app
 from duban.domain.workflow import Action, CaseStatus
 from duban.jobs.sweep import SweepReport, sweep_overdue
+from duban.services.policy import save_policy, shipped_policy_data
 from duban.store.models import Case, CaseEvent
 from tests.fakes import FixedClock, local
 from tests.services.support import Town, condition, dispatched_case, events, fresh
@@ -207,3 +209,26 @@ def test_duban_jobs_run_sweep(world: Town, session: Session, engine: Engine, db_
     unknown = runner.invoke(app, ["jobs", "run", "nightly"], env=env)
     assert unknown.exit_code == 2
     assert "unknown job 'nightly'" in unknown.output
+
+
+def test_the_sweep_warns_of_years_whose_holidays_nobody_entered(
+    world: Town, session: Session, db_url: str
+) -> None:
+    """The sweep runs from cron, so its log says when deadlines would ignore holidays."""
+    this_year = datetime.now(UTC).year
+    data = copy.deepcopy(shipped_policy_data())
+    data.setdefault("calendar", {})["national_calendar"] = False  # as if it knew no year
+    save_policy(session, data, now=world.clock.now())
+    session.commit()
+    env = {"DUBAN_DATABASE_URL": db_url}
+    result = CliRunner().invoke(app, ["jobs", "run", "sweep"], env=env)
+    assert result.exit_code == 0, result.output
+    for year in (this_year, this_year + 1):
+        assert f"warning: the holidays of {year} are not entered" in result.output
+    # Entering one day off of each year is taken as entering its schedule.
+    data["calendar"]["holidays"] = [f"{this_year}-10-01", f"{this_year + 1}-10-01"]
+    save_policy(session, data, now=world.clock.now())
+    session.commit()
+    quiet = CliRunner().invoke(app, ["jobs", "run", "sweep"], env=env)
+    assert quiet.exit_code == 0, quiet.output
+    assert "warning" not in quiet.output

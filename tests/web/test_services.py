@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from duban.adapters.photostore import LocalPhotoStore
+from duban.domain.calendar import national_calendar_covers
 from duban.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.domain.workflow import Action, CaseStatus, Rating, Source
 from duban.services import mapdata
@@ -18,7 +19,12 @@ from duban.services.access import visible_cases
 from duban.services.casefile import case_file, viewer_actions
 from duban.services.cases import ActionInput, NewCase
 from duban.services.dashboard import dashboard
-from duban.services.directory import calendar_overrides, set_calendar_day, update_user
+from duban.services.directory import (
+    calendar_gaps,
+    calendar_overrides,
+    set_calendar_day,
+    update_user,
+)
 from duban.services.intake import search_categories
 from duban.services.mapdata import BBox, cell_degrees, map_data
 from duban.services.public import (
@@ -261,6 +267,21 @@ def test_admin_calendar_overrides_and_user_changes(world: World, clock: FixedClo
     assert user.unit_id == world.unit2.id
     with pytest.raises(PermissionDenied):
         update_user(world.session, actor=world.actor("leader"), username="citizen", active=False)
+
+
+def test_years_without_a_holiday_schedule_are_found(world: World, clock: FixedClock) -> None:
+    """chinesecalendar knows 2004 up to its release's last year; beyond, an admin enters
+    the schedule. Far-future years stand in for "not yet published" here."""
+    session, admin = world.session, world.actor("admin")
+    assert calendar_gaps(session, date(2198, 6, 1)) == [2198, 2199]
+    set_calendar_day(session, actor=admin, clock=clock, day=date(2198, 10, 1), kind="holiday")
+    assert calendar_gaps(session, date(2198, 6, 1)) == [2199]
+    # A make-up workday alone says nothing about the year's days off.
+    set_calendar_day(session, actor=admin, clock=clock, day=date(2199, 9, 28), kind="workday")
+    assert calendar_gaps(session, date(2198, 6, 1)) == [2199]
+    assert calendar_gaps(session, date(2025, 6, 1)) == []  # both in the national calendar
+    expected = [] if national_calendar_covers(2027) else [2027]
+    assert calendar_gaps(session, date(2026, 11, 23)) == expected
 
 
 def test_category_search_finds_names_before_keywords(world: World) -> None:

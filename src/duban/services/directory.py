@@ -9,10 +9,12 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.domain.calendar import national_calendar_covers
 from duban.domain.errors import InvalidInput, NotFound
 from duban.domain.workflow import Role
 from duban.services.admin import current_policy_data, replace_policy, require_admin
 from duban.services.context import Actor, Clock
+from duban.services.policy import load_policy
 from duban.services.users import MIN_PASSWORD_CHARS, hash_password
 from duban.store.models import Unit, User
 from duban.store.session import begin_write
@@ -87,6 +89,24 @@ def calendar_overrides(session: Session) -> tuple[list[str], list[str]]:
     """The local days off and make-up workdays of the live policy (ISO dates)."""
     cal = current_policy_data(session).get("calendar") or {}
     return sorted(map(str, cal.get("holidays") or [])), sorted(map(str, cal.get("workdays") or []))
+
+
+def calendar_gaps(session: Session, today: date) -> list[int]:
+    """This year and the next, where nobody knows the holidays yet.
+
+    A year is known when the installed national calendar (chinesecalendar) has the State
+    Council's schedule for it, or when an admin has entered at least one local day off
+    for it (then the year's schedule is taken to be entered by hand). For a year that is
+    neither, deadlines fall back to Monday–Friday: Spring Festival would count as work.
+    """
+    calendar = load_policy(session).calendar
+    entered = {day.year for day in calendar.extra_holidays}
+    return [
+        year
+        for year in (today.year, today.year + 1)
+        if year not in entered
+        and not (calendar.use_national_calendar and national_calendar_covers(year))
+    ]
 
 
 def set_calendar_day(

@@ -19,11 +19,13 @@ from duban.domain.workflow import Role
 from duban.services.admin import set_condition_limit
 from duban.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 from duban.services.directory import (
+    calendar_gaps,
     calendar_overrides,
     set_calendar_day,
     set_unit_active,
     update_user,
 )
+from duban.services.policy import load_policy
 from duban.services.regions import ImportReport, import_regions
 from duban.services.routing import add_rule, deactivate_rule, list_rules, rule_description
 from duban.services.users import create_unit, create_user
@@ -41,7 +43,13 @@ PERSON_ROLES = [r for r in Role if r != Role.SYSTEM]
 def admin_home(ctx: Ctx) -> Response:
     """What an admin keeps."""
     ctx.staff(Role.ADMIN)
-    return ctx.render("admin/index.html")
+    return ctx.render("admin/index.html", calendar_gaps=_calendar_gaps(ctx))
+
+
+def _calendar_gaps(ctx: WebContext) -> list[int]:
+    """The years whose holidays nobody has entered (today in the city's time zone)."""
+    policy = load_policy(ctx.db)
+    return calendar_gaps(ctx.db, ctx.clock.now().astimezone(policy.tz).date())
 
 
 def _units_page(
@@ -266,6 +274,7 @@ def _calendar_page(
         status_code=status,
         holidays=holidays,
         workdays=workdays,
+        calendar_gaps=_calendar_gaps(ctx),
         errors=errors.messages if errors else {},
     )
 

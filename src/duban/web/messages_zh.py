@@ -254,6 +254,8 @@ ZH: Final[dict[str, str]] = {
     "Categories and time limits": "问题类别与处置时限",
     "filing conditions (立案条件) with their limits": "立案条件及其处置时限",
     "Working calendar": "工作日历",
+    "Holidays of {years} are not entered.": "{years} 年的节假日尚未录入。",
+    "The national calendar installed here does not know them yet, so deadlines in those years count every Monday to Friday as a working day, Spring Festival included. Enter the days off and make-up workdays of the State Council's notice as soon as it is published.": "本系统所用的国家日历数据尚未包含这些年份，这些年份的期限会把每个周一至周五都算作工作日（包括春节）。请在国务院办公厅放假通知发布后，尽快录入放假日和调休上班日。",
     "local days off and make-up workdays": "本地放假与调休上班日",
     "API keys": "API 密钥",
     "Open311 clients": "Open311 接入方",
