@@ -8,11 +8,13 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from duban.domain.workflow import STATUS_LABELS, TERMINAL, CaseStatus
+from duban.domain.errors import InvalidInput
+from duban.domain.workflow import STATUS_LABELS, TERMINAL, Action, CaseStatus
 from duban.services.open311 import EXTENDED_IS_OPEN, STATUS_TABLE
 from tests.factories import World
 from tests.fakes import FixedClock
 from tests.open311 import spec
+from tests.open311.conftest import configure
 
 
 def ids(body: list[dict[str, object]]) -> list[object]:
@@ -205,3 +207,31 @@ def test_extensions_add_our_fields_without_touching_the_spec_ones(
     assert extra["source"] == "hotline"
     assert extra["group"] == "市容环境"
     assert extra["case_id"] == str(case.id)
+
+
+def test_status_notes_tell_the_public_only_what_is_meant_for_it(
+    world: World, http: httpx.Client, session: Session, clock: FixedClock
+) -> None:
+    """A dispatcher's instructions, a handler's feedback or a failed check stay inside
+    (the status's label is the note then), as on the public timeline; why a report was
+    turned down is the status note (see above)."""
+    secret = "内部：优先处理，联系王科长 13900000000"
+    case = world.case_in(CaseStatus.FILED)
+    case = world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC", note=secret)
+    (item,) = spec.check_both(http, f"requests/{case.code}", spec.REQUESTS)
+    assert secret not in str(item)
+    world.act(case, Action.ACCEPT, "handler")
+    case = world.act(case, Action.FEEDBACK, "handler", photo_ids=[world.photo()], note="井盖已更换")
+    (item,) = spec.check_both(http, f"requests/{case.code}", spec.REQUESTS)
+    assert "井盖已更换" not in str(item)
+    assert item["status_notes"]  # the label of the status
+    world.act(case, Action.ASSIGN, "operator", collector="collector")
+    case = world.act(case, Action.CHECK, "collector", passed=False, reason="井盖仍松动，返工")
+    (item,) = spec.check_both(http, f"requests/{case.code}", spec.REQUESTS)
+    assert "返工" not in str(item)
+    # Which actions speak to the public is the city's setting.
+    configure(session, clock, public_note_actions=["reject", "feedback"])
+    (item,) = spec.check_both(http, f"requests/{case.code}", spec.REQUESTS)
+    assert item["status_notes"] == "井盖已更换"  # the last public status change
+    with pytest.raises(InvalidInput):
+        configure(session, clock, public_note_actions=["tell_everyone"])

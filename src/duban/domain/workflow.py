@@ -283,6 +283,14 @@ RATING_LABELS: Final[Mapping[Rating, tuple[str, str]]] = {
 
 #: Which sources each role may report from. A collector's own patrol report counts as
 #: verified (the collector is on site); every other source waits for verification.
+#: Actions whose note is written for the public (the reporter): why a report was turned
+#: down, and what citizens said themselves. Every other note — a dispatcher's
+#: instructions, a return, a failed check, an extension or parking reason, 督办 — is
+#: staff talking to staff, and neither the public timeline nor Open311 shows it.
+PUBLIC_NOTE_ACTIONS: Final[frozenset[Action]] = frozenset(
+    {Action.REJECT, Action.VOID, Action.RATE, Action.NOT_FIXED}
+)
+
 REPORT_SOURCES: Final[Mapping[Role, frozenset[Source]]] = {
     Role.CITIZEN: frozenset({Source.CITIZEN}),
     Role.COLLECTOR: frozenset({Source.PATROL}),

@@ -44,6 +44,7 @@ from duban.adapters.photostore import PhotoStore
 from duban.domain.errors import DubanError, IllegalTransition, InvalidInput, NotFound, StaleCase
 from duban.domain.workflow import (
     OPEN,
+    PUBLIC_NOTE_ACTIONS,
     STATUS_LABELS,
     TERMINAL,
     Action,
@@ -251,6 +252,10 @@ DEFAULT_ATTRIBUTES: Final[tuple[dict[str, Any], ...]] = (
 )
 
 
+# By default the notes the public timeline shows (a city may add e.g. "feedback").
+DEFAULT_PUBLIC_NOTES: Final = tuple(sorted(a.value for a in PUBLIC_NOTE_ACTIONS))
+
+
 @dataclass(frozen=True)
 class Open311Config:
     """The Open311 face of the city (the ``open311`` settings row; defaults otherwise).
@@ -272,6 +277,10 @@ class Open311Config:
     area: Mapping[str, Any] | None = None
     fallback_point: tuple[float, float] | None = None  # (lat, lon) for address-only reports
     attributes: tuple[AttributeSpec, ...] = ()
+    #: The actions whose notes the public may read as ``status_notes`` (by default those
+    #: of the workflow's PUBLIC_NOTE_ACTIONS: why a report was not accepted); the label of
+    #: the status otherwise. Staff notes stay inside unless the city lists their action.
+    public_note_actions: tuple[str, ...] = DEFAULT_PUBLIC_NOTES
 
 
 def _attribute_spec(raw: Mapping[str, Any], where: str) -> AttributeSpec:
@@ -342,6 +351,13 @@ def parse_config(data: Mapping[str, Any]) -> Open311Config:
     if len(set(codes)) != len(codes):
         raise InvalidInput("attribute codes must be unique", field="attributes")
     defaults = Open311Config()
+    public_notes = data.get("public_note_actions", DEFAULT_PUBLIC_NOTES)
+    known = {a.value for a in Action}
+    if not isinstance(public_notes, list | tuple) or not set(public_notes) <= known:
+        raise InvalidInput(
+            f"public_note_actions must be a list of actions ({', '.join(sorted(known))})",
+            field="public_note_actions",
+        )
     jurisdiction = data.get("jurisdiction_id")
     return Open311Config(
         jurisdiction_id=str(jurisdiction) if jurisdiction else None,
@@ -354,6 +370,7 @@ def parse_config(data: Mapping[str, Any]) -> Open311Config:
         area=area,
         fallback_point=point,
         attributes=specs,
+        public_note_actions=tuple(str(a) for a in public_notes),
     )
 
 
@@ -1157,6 +1174,7 @@ def request_views(session: Session, cases: Sequence[Case]) -> list[RequestView]:
     """Views of ``cases`` with a fixed number of queries, whatever their number."""
     if not cases:
         return []
+    public_actions = load_config(session).config.public_note_actions
     ids = [c.id for c in cases]
     names = {
         code: (name, parent)
@@ -1190,6 +1208,7 @@ def request_views(session: Session, cases: Sequence[Case]) -> list[RequestView]:
             .where(
                 CaseEvent.case_id.in_(chunk),
                 CaseEvent.note != "",
+                CaseEvent.action.in_(public_actions),
                 or_(
                     CaseEvent.from_status.is_(None),
                     CaseEvent.from_status != CaseEvent.to_status,
@@ -1197,7 +1216,7 @@ def request_views(session: Session, cases: Sequence[Case]) -> list[RequestView]:
             )
             .order_by(CaseEvent.case_id, CaseEvent.seq)
         ):
-            notes[case_id] = note  # the last status change with a note wins
+            notes[case_id] = note  # the last public status change with a note wins
         for case_id, photo_id in session.execute(
             select(CasePhoto.case_id, CasePhoto.photo_id)
             .where(CasePhoto.case_id.in_(chunk), CasePhoto.stage.in_(("before", "after")))

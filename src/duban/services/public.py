@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.domain.errors import InvalidInput, NotFound
-from duban.domain.workflow import Action, CaseStatus, Rating, Role, Source
+from duban.domain.workflow import PUBLIC_NOTE_ACTIONS, Action, CaseStatus, Rating, Role, Source
 from duban.services.cases import ActionInput, NewCase, perform_action, report_case
 from duban.services.context import Actor, Clock
 from duban.store.models import Case, CaseEvent, CasePhoto, CaseTracker, Category
@@ -51,9 +51,8 @@ PUBLIC_ACTIONS = frozenset(
         Action.NOT_FIXED,
     }
 )
-#: Public actions whose note is shown too: why a report was turned down, and what the
-#: citizen said themselves.
-PUBLIC_NOTES = frozenset({Action.REJECT, Action.VOID, Action.RATE, Action.NOT_FIXED})
+#: Public actions whose note is shown too (the workflow's one definition).
+PUBLIC_NOTES = PUBLIC_NOTE_ACTIONS
 
 
 def anonymous_citizen(case_id: int | None = None) -> Actor:
