@@ -8,6 +8,7 @@ test every table is emptied and the reference data reloaded.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -63,7 +64,10 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def _pg_database() -> Iterator[str]:
     base = make_url(PG_URL)
-    name = f"{base.database or 'duban_test'}_{_worker()}"
+    # Named per checkout too: two checkouts testing against one server at once (a CI
+    # clone beside a working copy) must not drop each other's databases.
+    checkout = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+    name = f"{base.database or 'duban_test'}_{checkout}_{_worker()}"
     admin = make_engine(
         base.set(database="postgres").render_as_string(hide_password=False),
         isolation_level="AUTOCOMMIT",
