@@ -62,6 +62,52 @@ def event_digest(
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def event_row(
+    *,
+    case_id: int,
+    seq: int,
+    prev_hash: str,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    actor: Actor,
+    at: datetime,
+    note: str = "",
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of one ``case_events`` row, its hash chained from ``prev_hash``."""
+    text = canonical_json(payload or {})
+    # Stored timestamps keep microseconds on both databases; hash exactly what is stored.
+    at = at.astimezone(UTC)
+    digest = event_digest(
+        prev_hash,
+        case_id=case_id,
+        seq=seq,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor.user_id,
+        actor_role=actor.role.value,
+        occurred_at=at,
+        note=note,
+        payload=text,
+    )
+    return {
+        "case_id": case_id,
+        "seq": seq,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_id": actor.user_id,
+        "actor_role": actor.role.value,
+        "occurred_at": at,
+        "note": note,
+        "payload": text,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+
+
 def append_event(
     session: Session,
     case: Case,
@@ -75,41 +121,23 @@ def append_event(
     payload: dict[str, Any] | None = None,
 ) -> CaseEvent:
     """Add the next event of ``case`` to the session and move the case's chain head."""
-    seq = case.event_count + 1
-    prev = case.last_event_hash or GENESIS
-    text = canonical_json(payload or {})
-    # Stored timestamps keep microseconds on both databases; hash exactly what is stored.
-    at = at.astimezone(UTC)
-    digest = event_digest(
-        prev,
-        case_id=case.id,
-        seq=seq,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor.user_id,
-        actor_role=actor.role.value,
-        occurred_at=at,
-        note=note,
-        payload=text,
-    )
     event = CaseEvent(
-        case_id=case.id,
-        seq=seq,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor.user_id,
-        actor_role=actor.role.value,
-        occurred_at=at,
-        note=note,
-        payload=text,
-        prev_hash=prev,
-        hash=digest,
+        **event_row(
+            case_id=case.id,
+            seq=case.event_count + 1,
+            prev_hash=case.last_event_hash or GENESIS,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            at=at,
+            note=note,
+            payload=payload,
+        )
     )
     session.add(event)
-    case.event_count = seq
-    case.last_event_hash = digest
+    case.event_count = event.seq
+    case.last_event_hash = event.hash
     return event
 
 

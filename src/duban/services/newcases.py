@@ -15,7 +15,7 @@ SQLite the transaction holds the write lock anyway and the statements run in-pro
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from duban.domain.workflow import Action, CaseStatus
-from duban.services.audit import GENESIS, canonical_json, event_digest
+from duban.services.audit import GENESIS, event_row
 from duban.services.context import Actor
 from duban.store.models import Case, CaseEvent, Counter, IdempotencyKey
 
@@ -147,37 +147,18 @@ def draw_new_case(session: Session, local_day: str) -> tuple[int, str | None]:
 def report_event_row(
     case_id: int, status: CaseStatus, actor: Actor, now: datetime, payload: dict[str, Any]
 ) -> dict[str, Any]:
-    """The ``case_events`` row of a new case's ``report`` event, hash-chained from the
-    genesis hash (exactly what :func:`duban.services.audit.append_event` would write)."""
-    text_payload = canonical_json(payload)
-    at = now.astimezone(UTC)
-    digest = event_digest(
-        GENESIS,
+    """The ``case_events`` row of a new case's ``report`` event (the first of its chain)."""
+    return event_row(
         case_id=case_id,
         seq=1,
+        prev_hash=GENESIS,
         action=Action.REPORT.value,
         from_status=None,
         to_status=status.value,
-        actor_id=actor.user_id,
-        actor_role=actor.role.value,
-        occurred_at=at,
-        note="",
-        payload=text_payload,
+        actor=actor,
+        at=now,
+        payload=payload,
     )
-    return {
-        "case_id": case_id,
-        "seq": 1,
-        "action": Action.REPORT.value,
-        "from_status": None,
-        "to_status": status.value,
-        "actor_id": actor.user_id,
-        "actor_role": actor.role.value,
-        "occurred_at": at,
-        "note": "",
-        "payload": text_payload,
-        "prev_hash": GENESIS,
-        "hash": digest,
-    }
 
 
 # --------------------------------------------------------------------------- one report
