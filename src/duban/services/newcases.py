@@ -14,7 +14,6 @@ SQLite the transaction holds the write lock anyway and the statements run in-pro
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any, cast
 
@@ -59,17 +58,18 @@ def case_number(local_day: str, value: int) -> str:
     return f"{local_day}{value:05d}"
 
 
-def _counter_upsert(upsert: Any) -> Executable:
-    stmt: Executable = (
+def _counter_upsert(upsert: Any, *also: Any) -> Any:
+    """Bump the counter ``name`` by ``count`` and return its new value (and ``also``).
+    The one statement that draws case numbers, on either store."""
+    return (
         upsert(Counter)
         .values(name=bindparam("name", type_=String), value=bindparam("count", type_=Integer))
         .on_conflict_do_update(
             index_elements=[Counter.name],
             set_={"value": Counter.value + bindparam("count", type_=Integer)},
         )
-        .returning(Counter.value)
+        .returning(Counter.value, *also)
     )
-    return stmt
 
 
 # Built once: only the parameters vary.
@@ -88,44 +88,26 @@ def reserve_case_codes(session: Session, local_day: str, count: int) -> list[str
     return [case_number(local_day, n) for n in range(last - count + 1, last + 1)]
 
 
-_NEXTVAL = text("SELECT nextval(:seq)")
+_NEXTVALS = text(
+    "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"
+)
 _MAX_CASE_ID = select(func.max(CASES.c.id))
-_sequences: dict[str, str] = {}
-_sequences_lock = threading.Lock()
 
 
 def new_case_ids(session: Session, count: int) -> list[int]:
     """``count`` fresh ids of ``cases``, taken before the rows are written (the event
     hash covers the case id, so the id must be known before anything is inserted)."""
     if is_postgresql(session):
-        url = session.get_bind().engine.url.render_as_string(hide_password=True)
-        with _sequences_lock:
-            sequence = _sequences.get(url)
-        if sequence is None:
-            sequence = str(session.scalar(text("SELECT pg_get_serial_sequence('cases', 'id')")))
-            with _sequences_lock:
-                _sequences[url] = sequence
-        conn = session.connection()
-        if count == 1:
-            return [int(conn.scalar(_NEXTVAL, {"seq": sequence}) or 0)]
-        return [
-            int(n)
-            for n in conn.scalars(
-                text("SELECT nextval(:seq) FROM generate_series(1, :n)"),
-                {"seq": sequence, "n": count},
-            )
-        ]
+        return [int(n) for n in session.connection().scalars(_NEXTVALS, {"n": count})]
     # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
     # inserts until it ends; the next rowids are ours.
     last = session.connection().scalar(_MAX_CASE_ID) or 0
     return list(range(last + 1, last + count + 1))
 
 
-_SQLITE_DRAW = (
-    sqlite_insert(Counter)
-    .values(name=bindparam("name", type_=String), value=1)
-    .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-    .returning(Counter.value, select(func.coalesce(func.max(CASES.c.id), 0) + 1).scalar_subquery())
+# The day's next number and, as the write lock is held, the next rowid of cases.
+_SQLITE_DRAW = _counter_upsert(
+    sqlite_insert, select(func.coalesce(func.max(CASES.c.id), 0) + 1).scalar_subquery()
 )
 
 
@@ -138,9 +120,8 @@ def draw_new_case(session: Session, local_day: str) -> tuple[int, str | None]:
     """
     if is_postgresql(session):
         return new_case_ids(session, 1)[0], None
-    value, case_id = (
-        session.connection().execute(_SQLITE_DRAW, {"name": counter_name(local_day)}).one()
-    )
+    params = {"name": counter_name(local_day), "count": 1}
+    value, case_id = session.connection().execute(_SQLITE_DRAW, params).one()
     return int(case_id), case_number(local_day, int(value))
 
 
@@ -171,6 +152,10 @@ _SHARED = {
 }
 
 
+# Bound even when NULL (an anonymous report has no created_by_id, its event no actor_id).
+_SHARED_CASE_COLUMNS = frozenset(c for names in _SHARED.values() for c in names.values())
+
+
 def _bind(name: str, column: Any) -> Any:
     """A bind parameter typed like ``column`` (so it binds as the ORM would)."""
     return bindparam(name, type_=column.type)
@@ -187,13 +172,7 @@ def _pg_report_statement(case_columns: tuple[str, ...], with_key: bool) -> Execu
     caches the parsing of a statement only up to 50 parameters and 4 KiB, and parsing
     this one afresh cost more than the rest of the write.
     """
-    drawn = (
-        pg_insert(Counter)
-        .values(name=bindparam("n", type_=String), value=1)
-        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-        .returning(Counter.value)
-        .cte("drawn")
-    )
+    drawn = _counter_upsert(pg_insert).cte("drawn")
     digits = sql_cast(drawn.c.value, String)
     # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
     number = bindparam("d", type_=String).concat(
@@ -243,11 +222,10 @@ _SQLITE_KEY = insert(KEYS)
 def _pg_report(case_row: dict[str, Any], with_key: bool) -> tuple[Executable, tuple[str, ...]]:
     """The statement for a report that sets these case columns (a handful of variants,
     built once each)."""
-    # The columns the event and the key share are bound even when NULL (an anonymous
-    # report has no created_by_id, and its event no actor_id).
-    shared = {c for names in _SHARED.values() for c in names.values()}
     columns = tuple(
-        k for k, v in case_row.items() if k != "code" and (v is not None or k in shared)
+        k
+        for k, v in case_row.items()
+        if k != "code" and (v is not None or k in _SHARED_CASE_COLUMNS)
     )
     key = (columns, with_key)
     stmt = _pg_reports.get(key)
@@ -270,7 +248,7 @@ def insert_report(
     conn = session.connection()
     if is_postgresql(session):
         stmt, columns = _pg_report(case_row, key_row is not None)
-        params: dict[str, Any] = {"n": counter_name(local_day), "d": local_day}
+        params: dict[str, Any] = {"name": counter_name(local_day), "count": 1, "d": local_day}
         params.update((f"c_{k}", case_row[k]) for k in columns)
         for prefix, row, shared in (("e_", event_row, "event"), ("k_", key_row, "key")):
             for k, v in (row or {}).items():
