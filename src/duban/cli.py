@@ -191,14 +191,13 @@ def jobs_run(
     from duban.jobs.sweep import sweep_overdue
     from duban.services.context import SystemClock
     from duban.services.directory import calendar_gaps
-    from duban.services.policy import load_policy
     from duban.store.session import make_session_factory
 
     clock = SystemClock()
     engine = _engine(_settings())
     with make_session_factory(engine)() as session:
         report = sweep_overdue(session, clock=clock)
-        gaps = calendar_gaps(session, clock.now().astimezone(load_policy(session).tz).date())
+        gaps = calendar_gaps(session, clock.now())
     engine.dispose()
     typer.echo(str(report))
     for code in report.supervised:

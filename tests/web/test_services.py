@@ -3,7 +3,7 @@ map's data, the dashboard's figures and the admin's directory."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -273,15 +273,18 @@ def test_years_without_a_holiday_schedule_are_found(world: World, clock: FixedCl
     """chinesecalendar knows 2004 up to its release's last year; beyond, an admin enters
     the schedule. Far-future years stand in for "not yet published" here."""
     session, admin = world.session, world.actor("admin")
-    assert calendar_gaps(session, date(2198, 6, 1)) == [2198, 2199]
+    assert calendar_gaps(session, datetime(2198, 6, 1, 4, tzinfo=UTC)) == [2198, 2199]
     set_calendar_day(session, actor=admin, clock=clock, day=date(2198, 10, 1), kind="holiday")
-    assert calendar_gaps(session, date(2198, 6, 1)) == [2199]
+    assert calendar_gaps(session, datetime(2198, 6, 1, 4, tzinfo=UTC)) == [2199]
     # A make-up workday alone says nothing about the year's days off.
     set_calendar_day(session, actor=admin, clock=clock, day=date(2199, 9, 28), kind="workday")
-    assert calendar_gaps(session, date(2198, 6, 1)) == [2199]
-    assert calendar_gaps(session, date(2025, 6, 1)) == []  # both in the national calendar
+    assert calendar_gaps(session, datetime(2198, 6, 1, 4, tzinfo=UTC)) == [2199]
+    # Both in the national calendar:
+    assert calendar_gaps(session, datetime(2025, 6, 1, 4, tzinfo=UTC)) == []
+    # The year is the city's: 20:00 UTC on 31 December is already 1 January in Shanghai.
+    assert calendar_gaps(session, datetime(2198, 12, 31, 20, tzinfo=UTC)) == [2199, 2200]
     expected = [] if national_calendar_covers(2027) else [2027]
-    assert calendar_gaps(session, date(2026, 11, 23)) == expected
+    assert calendar_gaps(session, datetime(2026, 11, 23, 4, tzinfo=UTC)) == expected
 
 
 def test_category_search_finds_names_before_keywords(world: World) -> None:

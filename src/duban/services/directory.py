@@ -4,7 +4,7 @@ the working calendar's local overrides (days off and make-up workdays, 调休)."
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -91,19 +91,21 @@ def calendar_overrides(session: Session) -> tuple[list[str], list[str]]:
     return sorted(map(str, cal.get("holidays") or [])), sorted(map(str, cal.get("workdays") or []))
 
 
-def calendar_gaps(session: Session, today: date) -> list[int]:
-    """This year and the next, where nobody knows the holidays yet.
+def calendar_gaps(session: Session, now: datetime) -> list[int]:
+    """This year and the next (in the city's time zone), where nobody knows the holidays.
 
     A year is known when the installed national calendar (chinesecalendar) has the State
     Council's schedule for it, or when an admin has entered at least one local day off
     for it (then the year's schedule is taken to be entered by hand). For a year that is
     neither, deadlines fall back to Monday–Friday: Spring Festival would count as work.
     """
-    calendar = load_policy(session).calendar
+    policy = load_policy(session)
+    calendar = policy.calendar
     entered = {day.year for day in calendar.extra_holidays}
+    this_year = now.astimezone(policy.tz).year
     return [
         year
-        for year in (today.year, today.year + 1)
+        for year in (this_year, this_year + 1)
         if year not in entered
         and not (calendar.use_national_calendar and national_calendar_covers(year))
     ]

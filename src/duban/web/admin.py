@@ -25,7 +25,6 @@ from duban.services.directory import (
     set_unit_active,
     update_user,
 )
-from duban.services.policy import load_policy
 from duban.services.regions import ImportReport, import_regions
 from duban.services.routing import add_rule, deactivate_rule, list_rules, rule_description
 from duban.services.users import create_unit, create_user
@@ -47,9 +46,8 @@ def admin_home(ctx: Ctx) -> Response:
 
 
 def _calendar_gaps(ctx: WebContext) -> list[int]:
-    """The years whose holidays nobody has entered (today in the city's time zone)."""
-    policy = load_policy(ctx.db)
-    return calendar_gaps(ctx.db, ctx.clock.now().astimezone(policy.tz).date())
+    """The years whose holidays nobody has entered."""
+    return calendar_gaps(ctx.db, ctx.clock.now())
 
 
 def _units_page(
