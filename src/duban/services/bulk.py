@@ -53,6 +53,7 @@ from duban.services.newcases import new_case_ids, report_event_row, reserve_case
 from duban.services.open311 import (
     STATUS_TABLE,
     RequestView,
+    load_config,
     request_views,
     statuses_for,
 )
@@ -142,6 +143,7 @@ def export_rows(
         stmt = stmt.where(Case.created_at >= filters.created_from)
     if filters.created_to:
         stmt = stmt.where(Case.created_at < filters.created_to)
+    config = load_config(session).config
     last_id = 0
     while True:
         batch = list(
@@ -149,7 +151,7 @@ def export_rows(
         )
         if not batch:
             return
-        for view in request_views(session, batch):
+        for view in request_views(session, batch, config):
             yield bulk_row(view, tz=tz, base_url=base_url)
         last_id = batch[-1].id
         session.expunge_all()  # keep memory flat on big exports

@@ -1137,7 +1137,9 @@ def parse_paging(params: Mapping[str, str]) -> tuple[int, int]:
     )
 
 
-def query_requests(session: Session, *, query: RequestQuery, now: datetime) -> list[RequestView]:
+def query_requests(
+    session: Session, *, query: RequestQuery, now: datetime, config: Open311Config
+) -> list[RequestView]:
     """GET requests: newest first; ``service_request_id`` overrides every other filter."""
     stmt = select(Case)
     if query.ids:
@@ -1154,15 +1156,15 @@ def query_requests(session: Session, *, query: RequestQuery, now: datetime) -> l
             stmt = stmt.where(Case.lon.between(x0, x1), Case.lat.between(y0, y1))
         stmt = stmt.offset((query.page - 1) * query.page_size).limit(query.page_size)
     cases = list(session.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc())))
-    return request_views(session, cases)
+    return request_views(session, cases, config)
 
 
-def get_request(session: Session, service_request_id: str) -> RequestView:
+def get_request(session: Session, service_request_id: str, config: Open311Config) -> RequestView:
     """GET requests/{id} (404 when there is no such request)."""
     case = session.scalars(select(Case).where(Case.code == service_request_id.strip())).first()
     if case is None:
         raise NotFound(f"no service request '{service_request_id}'")
-    return request_views(session, [case])[0]
+    return request_views(session, [case], config)[0]
 
 
 def _chunks(items: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
@@ -1170,11 +1172,14 @@ def _chunks(items: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
         yield items[i : i + size]
 
 
-def request_views(session: Session, cases: Sequence[Case]) -> list[RequestView]:
-    """Views of ``cases`` with a fixed number of queries, whatever their number."""
+def request_views(
+    session: Session, cases: Sequence[Case], config: Open311Config
+) -> list[RequestView]:
+    """Views of ``cases`` with a fixed number of queries, whatever their number;
+    ``config`` says whose notes are public."""
     if not cases:
         return []
-    public_actions = load_config(session).config.public_note_actions
+    public_actions = config.public_note_actions
     ids = [c.id for c in cases]
     names = {
         code: (name, parent)

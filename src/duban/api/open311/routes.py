@@ -326,7 +326,7 @@ def get_requests(fmt: str, request: Request, session: SessionDep, clock: ClockDe
     live = _jurisdiction(session, params)
     tz = load_policy(session).tz
     query = svc.parse_request_query(params, tz=tz)
-    views = svc.query_requests(session, query=query, now=clock.now())
+    views = svc.query_requests(session, query=query, now=clock.now(), config=live.config)
     doc = model.requests_document(
         views,
         _base(request),
@@ -344,7 +344,7 @@ def get_request(
     fmt = _fmt(fmt)
     params = _params(request)
     live = _jurisdiction(session, params)
-    view = svc.get_request(session, service_request_id)
+    view = svc.get_request(session, service_request_id, live.config)
     doc = model.requests_document(
         [view],
         _base(request),
