@@ -85,7 +85,7 @@ async def get_token_user_id(
     """The user id the bearer token was issued to; 401 without a valid token.
 
     Only checks the signature and lifetime (no I/O, so it runs on the event loop); the
-    user row is read where the request reads the rest (:func:`signed_in_user`).
+    user row is read where the request reads the rest (:func:`signed_in_actor`).
     """
     if not token:
         raise Unauthenticated(
