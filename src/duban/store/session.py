@@ -7,6 +7,8 @@ import select
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +114,55 @@ def _sqlite_on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+class WriteLockBusy(Exception):
+    """The write lock was not had within the wait allowed (another transaction holds it:
+    a long import, a migration). Nothing was written; try again with a longer wait."""
+
+
+@contextmanager
+def begin_dbapi_write(
+    dbapi_connection: Any, *, wait: float | None = None, gate_held: bool = False
+) -> Iterator[None]:
+    """A write transaction on a bare SQLite DB-API connection (from ``raw_connection()``),
+    as :func:`begin_write` starts one in a session: through the database's write gate,
+    ``BEGIN IMMEDIATE``; committed at the end, rolled back on any error.
+
+    With ``wait`` (seconds), :class:`WriteLockBusy` if the lock is not had by then,
+    instead of the usual 30 s of waiting. With ``gate_held`` the caller has passed the
+    gate already (:func:`write_gate`); the transaction ends that turn.
+    """
+    gated = isinstance(dbapi_connection, _GatedConnection)
+    if gated and gate_held:
+        dbapi_connection.take_over_write()
+    elif gated and not dbapi_connection.enter_write(wait):
+        raise WriteLockBusy(f"the database's write gate stayed busy for {wait} s")
+    try:
+        if wait is None:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        else:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={max(1, round(wait * 1000))}")
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as err:
+                raise WriteLockBusy(f"the database stayed locked for {wait} s: {err}") from err
+            finally:
+                dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except BaseException:
+        if gated:
+            dbapi_connection.leave_write()
+        raise
+    try:
+        yield
+    except BaseException:
+        dbapi_connection.rollback()  # also ends the gate's turn
+        raise
+    dbapi_connection.commit()
+
+
 # --------------------------------------------------------------------------- SQLite writers
 
-GATE_TIMEOUT = 30.0  # seconds, as the busy timeout
+BUSY_TIMEOUT_MS = 30_000
+GATE_TIMEOUT = BUSY_TIMEOUT_MS / 1000  # seconds, as the busy timeout
 
 
 class _WriteGate:
@@ -139,12 +187,18 @@ class _WriteGate:
         self._fd_pid = 0
         self._file_locked = False
 
-    def acquire(self) -> bool:
-        """Wait for this database's turn; False if it did not come (go ahead anyway)."""
-        deadline = time.monotonic() + GATE_TIMEOUT
-        if not self._lock.acquire(timeout=GATE_TIMEOUT):
+    def acquire(self, timeout: float = GATE_TIMEOUT, *, strict: bool = False) -> bool:
+        """Wait up to ``timeout`` seconds for this database's turn. False if it did not
+        come: the writer goes ahead anyway (SQLite's busy timeout then applies), unless
+        ``strict``, when nothing is held and the writer must not write."""
+        deadline = time.monotonic() + timeout
+        if not (self._lock.acquire(timeout=timeout) if timeout > 0 else self._lock.acquire(False)):
             return False
-        self._file_locked = self._lock_file(deadline)
+        locked = self._lock_file(deadline)
+        if locked is False and strict:
+            self._lock.release()
+            return False
+        self._file_locked = bool(locked)
         return True
 
     def release(self) -> None:
@@ -158,9 +212,11 @@ class _WriteGate:
         finally:
             self._lock.release()
 
-    def _lock_file(self, deadline: float) -> bool:
+    def _lock_file(self, deadline: float) -> bool | None:
+        """Lock the file: True, or False when the deadline passed, or None when the file
+        can not be locked at all (no fcntl, an OS error: the thread lock alone orders)."""
         if fcntl is None:
-            return False
+            return None
         try:
             if self._fd is None or self._fd_pid != os.getpid():
                 # A forked child must not share its parent's lock: open its own file.
@@ -177,7 +233,7 @@ class _WriteGate:
                     time.sleep(pause)
                     pause = min(pause * 2, 0.002)
         except OSError:
-            return False
+            return None
 
 
 class _GatedConnection(sqlite3.Connection):
@@ -190,9 +246,20 @@ class _GatedConnection(sqlite3.Connection):
     gate: _WriteGate
     _holding = False
 
-    def enter_write(self) -> None:
+    def enter_write(self, timeout: float | None = None) -> bool:
+        """Take this database's turn to write (also when it is already held: True).
+        With a ``timeout``, give up after it (False) rather than go ahead without it."""
         if not self._holding:
-            self._holding = self.gate.acquire()
+            if timeout is None:
+                self._holding = self.gate.acquire()
+            else:
+                self._holding = self.gate.acquire(timeout, strict=True)
+                return self._holding
+        return True
+
+    def take_over_write(self) -> None:
+        """This connection's transaction ends a turn its caller took at the gate."""
+        self._holding = True
 
     def leave_write(self) -> None:
         if self._holding:
@@ -222,6 +289,22 @@ _gates_lock = threading.Lock()
 _gate_classes: dict[str, type[_GatedConnection]] = {}
 
 
+def write_gate(engine: Engine) -> _WriteGate | None:
+    """The write gate of a SQLite database file (None for any other database), for a
+    writer that takes its turn before it has a connection (``gate_held``)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return _gated_connection_class(url.database).gate
+
+
+def release_write_gate(engine: Engine) -> None:
+    """End a turn taken with :func:`write_gate` that no transaction took over."""
+    gate = write_gate(engine)
+    if gate is not None:
+        gate.release()
+
+
 def _gated_connection_class(database: str) -> type[_GatedConnection]:
     """The connection class of one database file (one gate per file and process)."""
     key = os.path.abspath(database)
@@ -240,7 +323,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

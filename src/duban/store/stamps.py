@@ -1,17 +1,18 @@
-"""Change stamps of the reference data that processes cache (the policy, the map).
+"""Change stamps of the reference data that processes cache (policy, map, taxonomy).
 
-Each process keeps the parsed policy and the places index in memory and checks, once
-per request, that they are still current. Both stamps live in ``settings`` rows and
-are read here in one query (the policy by its ``updated_at``, the map by the random
-token in its small value), memoized for the request like the data they guard.
+Each process keeps the parsed policy, the places index and the taxonomy's subclasses
+in memory and checks, once per request, that they are still current. The stamps live
+in ``settings`` rows and are read here in one query (the policy and the taxonomy by
+their ``updated_at``, the map by the random token in its small value), memoized for the
+request like the data they guard.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import case, null, select
+from sqlalchemy import Engine, case, null, select
 from sqlalchemy.orm import Session
 
 from duban.store.models import Setting
@@ -19,6 +20,8 @@ from duban.store.session import request_memo
 
 POLICY_KEY: Final = "policy"
 PLACES_VERSION_KEY: Final = "places_version"
+#: Bumped by every change of categories or filing conditions (services.reference).
+TAXONOMY_KEY: Final = "taxonomy"
 _STAMPS_MEMO: Final = "duban.stamps"
 
 
@@ -36,7 +39,28 @@ _READ_STAMPS = select(
     Setting.updated_at,
     # The policy's value is large and only read when its stamp moved; the map's is tiny.
     case((Setting.key == PLACES_VERSION_KEY, Setting.value), else_=null()),
-).where(Setting.key.in_((POLICY_KEY, PLACES_VERSION_KEY)))
+).where(Setting.key.in_((POLICY_KEY, PLACES_VERSION_KEY, TAXONOMY_KEY)))
+
+
+def next_stamp(previous: datetime | None, now: datetime) -> datetime:
+    """The ``updated_at`` for a change of a stamped row: ``now``, or strictly later than
+    ``previous`` if the clock has not moved past it, so every cache notices the change."""
+    if previous is None or previous < now:
+        return now
+    return previous + timedelta(microseconds=1)
+
+
+def database_key(engine: Engine) -> str:
+    """Which database a process-wide cache entry belongs to (tests use many at once)."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def places_token(value: Any) -> str | None:
+    """The map's version token from the value of its stamp row."""
+    if isinstance(value, dict):
+        token = value.get("token")
+        return str(token) if token else None
+    return None
 
 
 def stamp(session: Session, key: str) -> Stamp:
