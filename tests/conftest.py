@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.services import policy
-from duban.services.reference import install_defaults
+from duban.services.reference import forget_subclass_tables, install_defaults
 from duban.store.base import Base
 from duban.store.migrate import upgrade
 from duban.store.session import make_engine, make_session_factory
@@ -183,9 +183,12 @@ def _forget_cached_policy() -> Iterator[None]:
     # The policy cache is keyed by (database URL, row stamp). On PostgreSQL every test
     # reuses one URL and reloads the defaults, so two tests saving different policies
     # at the same fixed-clock instant would otherwise share one cache entry.
+    # The same goes for the taxonomy's subclass table, stamped by the taxonomy row.
     policy._cache.clear()
+    forget_subclass_tables()
     yield
     policy._cache.clear()
+    forget_subclass_tables()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from duban.services.reference import shipped_taxonomy_data
 from duban.store.models import Category, FilingCondition
-from tests.api.conftest import API, Api
+from tests.api.conftest import API, Api, last_event
 
 
 def _put(api: Api, path: str, by: str, body: Any) -> Any:
@@ -87,6 +87,20 @@ def test_changing_a_limit_applies_to_the_next_dispatch(api: Api, session: Sessio
     # Monday 09:00 + 3 working days of 7.5 h = Thursday 09:00 local.
     case = api.dispatched(condition_code=condition.code)
     assert case["due_at"].startswith("2026-11-26T09:00:00")
+
+
+def test_two_limit_changes_in_one_clock_tick_both_take_effect(api: Api) -> None:
+    """The taxonomy's change stamp moves even when the clock does not (the cached
+    subclass table would otherwise keep the first change)."""
+    seen = []
+    for amount in (3, 5):
+        response = _put(
+            api, "/admin/conditions/E010201/limit", "admin", {"amount": amount, "unit": "work_days"}
+        )
+        assert response.status_code == 200, response.text
+        filed = api.filed(condition_code="E010201")
+        seen.append(last_event(filed)["payload"]["limit"])
+    assert seen == ["3 work_days", "5 work_days"]
 
 
 def test_a_city_replaces_the_taxonomy_and_a_broken_one_changes_nothing(

@@ -61,6 +61,9 @@ class CRS(StrEnum):
         """
         if isinstance(text, CRS):
             return text
+        found = _CRS_ALIASES.get(text)  # the common spellings, as sent
+        if found is not None:
+            return found
         key = "".join(ch for ch in str(text).lower() if ch.isalnum())
         try:
             return _CRS_ALIASES[key]

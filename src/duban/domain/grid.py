@@ -206,6 +206,32 @@ class GridIndex:
                 return p
         return -1
 
+    def covering(self, lon: float, lat: float) -> list[int]:
+        """The positions in `codes` of every polygon covering a WGS84 point (boundary
+        included), in code order: for overlapping polygons, such as responsibility zones,
+        where `locate` gives only the first."""
+        minx, miny, maxx, maxy = self._extent
+        if not (minx <= lon <= maxx and miny <= lat <= maxy):  # also rejects NaN
+            return []
+        x0, y0 = self._origin
+        size = self._bucket_size
+        bucket = math.floor((lat - y0) / size) * self._nx + math.floor((lon - x0) / size)
+        offsets = self._bucket_offsets_flat
+        candidates = self._candidates_flat
+        bounds = self._bounds_flat
+        polygons = self._polygons_list
+        found = []
+        for k in range(offsets[bucket], offsets[bucket + 1]):
+            p = candidates[k]
+            b = 4 * p
+            if (
+                bounds[b] <= lon <= bounds[b + 2]
+                and bounds[b + 1] <= lat <= bounds[b + 3]
+                and _intersects_xy(polygons[p], lon, lat)
+            ):
+                found.append(p)
+        return found
+
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> NDArray[np.intp]:
         """Locate many WGS84 points at once.
 

@@ -166,13 +166,21 @@ _table[(S.CLOSED, A.NOT_FIXED)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 TRANSITIONS: Final[Mapping[tuple[CaseStatus, Action], Transition]] = _table
 
 
-def allowed_actions(status: CaseStatus, role: Role) -> list[Action]:
-    """The actions ``role`` may take on a case in ``status``, in declaration order."""
-    return [
+# Every case shown to anyone lists what they may do with it: worked out once.
+_ALLOWED: Final[Mapping[tuple[CaseStatus, Role], tuple[Action, ...]]] = {
+    (status, role): tuple(
         action
         for action in Action
         if (rule := TRANSITIONS.get((status, action))) is not None and role in rule.roles
-    ]
+    )
+    for status in CaseStatus
+    for role in Role
+}
+
+
+def allowed_actions(status: CaseStatus, role: Role) -> list[Action]:
+    """The actions ``role`` may take on a case in ``status``, in declaration order."""
+    return list(_ALLOWED[(status, role)])
 
 
 def check_action(status: CaseStatus, action: Action, role: Role) -> Transition:

@@ -13,9 +13,10 @@ from duban.domain.errors import InvalidInput, NotFound, PermissionDenied
 from duban.domain.workflow import Role
 from duban.services.context import Actor, Clock
 from duban.services.policy import Policy, save_policy
-from duban.services.reference import TAXONOMY_KEY, TaxonomyLoad, install_taxonomy
+from duban.services.reference import TaxonomyLoad, forget_subclass_table, install_taxonomy
 from duban.store.models import FilingCondition, Setting
 from duban.store.session import begin_write
+from duban.store.stamps import TAXONOMY_KEY, next_stamp
 
 
 def require_admin(actor: Actor) -> None:
@@ -52,12 +53,13 @@ def set_condition_limit(
     condition.limit_amount = limit.amount
     condition.limit_unit = limit.unit.value
     # The taxonomy changed: bump its stamp so caches and Open311 discovery notice.
+    forget_subclass_table(session)
     meta = session.get(Setting, TAXONOMY_KEY)
     if meta is not None:
         value = dict(meta.value or {})
         value["edited_at"] = clock.now().isoformat()
         meta.value = value
-        meta.updated_at = clock.now()
+        meta.updated_at = next_stamp(meta.updated_at, clock.now())
     session.commit()
     return condition
 

@@ -8,15 +8,13 @@ and commits. A concurrent change to the same case makes the commit fail with
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,27 +30,40 @@ from duban.domain.errors import (
 )
 from duban.domain.workflow import (
     CLOCK_RUNNING,
-    REPORT_SOURCES,
     STEP_OF_STATUS,
     Action,
     CaseStatus,
     Rating,
     Role,
-    Source,
     check_action,
-    initial_status,
 )
 from duban.services.access import get_visible_case
 from duban.services.audit import append_event
 from duban.services.context import Actor, Clock
-from duban.services.newcases import draw_new_case, insert_report, report_event_row
+from duban.services.inputs import (
+    MAX_NOTE_CHARS,
+    MAX_PHOTOS_PER_ACTION,
+    clean_text,
+    input_point,
+)
+from duban.services.newcases import NewCase as NewCase
+from duban.services.newcases import (
+    WrittenReport,
+    check_reporter,
+    insert_case_photos,
+    place_payload,
+    prepare_report,
+    report_refs,
+    request_hash,
+    write_reports,
+)
 from duban.services.policy import Policy, load_policy
+from duban.services.reference import ConditionRef, subclass_table
 from duban.store.models import (
     Case,
     CaseEvent,
     CaseHelper,
     CasePhoto,
-    Category,
     FilingCondition,
     IdempotencyKey,
     Photo,
@@ -60,29 +71,6 @@ from duban.store.models import (
     User,
 )
 from duban.store.session import begin_write
-
-MAX_DESCRIPTION_CHARS = 5000
-MAX_NOTE_CHARS = 2000
-MAX_PHOTOS_PER_ACTION = 20
-
-
-@dataclass(frozen=True)
-class NewCase:
-    """What a report carries (primitives only; the API validates shapes)."""
-
-    source: Source
-    category_code: str
-    lat: float
-    lon: float
-    description: str
-    condition_code: str | None = None
-    address: str = ""
-    reporter_name: str | None = None
-    reporter_phone: str | None = None
-    photo_ids: Sequence[str] = ()
-    #: The coordinate system of lat/lon: wgs84 (GPS, default), gcj02 (Amap, Tencent) or
-    #: bd09 (Baidu); converted to WGS84 on the way in.
-    crs: str = "wgs84"
 
 
 @dataclass(frozen=True)
@@ -113,101 +101,11 @@ class ActionInput:
 # --------------------------------------------------------------------------- helpers
 
 
-def _clean_text(value: str, *, field_name: str, limit: int, required: bool = False) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"'{field_name}' is required and must not be blank", field=field_name)
-    if len(text) > limit:
-        raise InvalidInput(
-            f"'{field_name}' is {len(text)} characters long; the limit is {limit}",
-            field=field_name,
-        )
-    return text
-
-
 def _require_reason(params: ActionInput, action: Action) -> str:
     text = (params.reason or params.note or "").strip()
     if not text:
         raise InvalidInput(f"action '{action.value}' needs a 'reason'", field="reason")
-    return _clean_text(text, field_name="reason", limit=MAX_NOTE_CHARS)
-
-
-def _check_point(lat: float, lon: float) -> None:
-    if not (-90.0 <= lat <= 90.0):
-        raise InvalidInput(f"lat {lat} is out of range (-90..90)", field="lat")
-    if not (-180.0 <= lon <= 180.0):
-        raise InvalidInput(f"lon {lon} is out of range (-180..180)", field="lon")
-
-
-@dataclass(frozen=True)
-class _Subclass:
-    """The facts of a category that reporting and filing use."""
-
-    code: str
-    kind: str
-    name: str
-
-
-@dataclass(frozen=True)
-class _ConditionRef:
-    """The facts of a filing condition that reporting and filing use."""
-
-    code: str
-    limit_amount: float
-    limit_unit: str
-
-
-_CATEGORIES = cast(Table, Category.__table__)
-_CONDITIONS = cast(Table, FilingCondition.__table__)
-# One read for both (the condition joined by its code, absent when none is asked for).
-_SUBCLASS_AND_CONDITION = (
-    select(
-        _CATEGORIES.c.code,
-        _CATEGORIES.c.kind,
-        _CATEGORIES.c.level,
-        _CATEGORIES.c.is_active,
-        _CATEGORIES.c.name,
-        _CONDITIONS.c.code.label("condition_code"),
-        _CONDITIONS.c.category_code.label("condition_category"),
-        _CONDITIONS.c.is_active.label("condition_active"),
-        _CONDITIONS.c.limit_amount,
-        _CONDITIONS.c.limit_unit,
-    )
-    .select_from(_CATEGORIES.outerjoin(_CONDITIONS, _CONDITIONS.c.code == bindparam("condition")))
-    .where(_CATEGORIES.c.code == bindparam("category"))
-)
-
-
-def _subclass_and_condition(
-    session: Session, code: str, condition_code: str | None
-) -> tuple[_Subclass, _ConditionRef | None]:
-    """The active subclass ``code`` and, if asked for, its active filing condition."""
-    row = (
-        session.connection()
-        .execute(_SUBCLASS_AND_CONDITION, {"category": code, "condition": condition_code})
-        .first()
-    )
-    if row is None or not row.is_active:
-        raise InvalidInput(
-            f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
-        )
-    if row.level != 2:
-        raise InvalidInput(
-            f"category '{code}' ({row.name}) is a major class; choose one of its subclasses",
-            field="category_code",
-        )
-    category = _Subclass(row.code, row.kind, row.name)
-    if condition_code is None:
-        return category, None
-    if row.condition_code is None or not row.condition_active:
-        raise InvalidInput(f"unknown filing condition '{condition_code}'", field="condition_code")
-    if row.condition_category != category.code:
-        raise InvalidInput(
-            f"filing condition '{condition_code}' belongs to category "
-            f"'{row.condition_category}', not '{category.code}'",
-            field="condition_code",
-        )
-    return category, _ConditionRef(row.condition_code, row.limit_amount, row.limit_unit)
+    return clean_text(text, field_name="reason", limit=MAX_NOTE_CHARS)
 
 
 def _default_condition(session: Session, category_code: str) -> FilingCondition | None:
@@ -254,11 +152,8 @@ def _unit_by_code(session: Session, code: str, field_name: str) -> Unit:
 
 def _set_step(case: Case, policy: Policy, now: datetime) -> None:
     """Start the timer of the step that the case's new status begins."""
-    step = STEP_OF_STATUS.get(case.status)
-    case.step = step
-    case.step_started_at = now if step else None
-    limit = policy.steps.get(step) if step else None
-    case.step_due_at = policy.calendar.due_at(now, limit) if limit else None
+    case.step = STEP_OF_STATUS.get(case.status)
+    case.step_started_at, case.step_due_at = policy.step_timer(case.step, now)
 
 
 def _start_clock(case: Case, session: Session, policy: Policy, now: datetime) -> None:
@@ -310,16 +205,6 @@ def _writing(session: Session, case_id: int | None) -> Iterator[None]:
 # --------------------------------------------------------------------------- places
 
 
-def _input_point(lat: float, lon: float, crs: str | None) -> tuple[float, float]:
-    """Input coordinates in ``crs`` → WGS84 ``(lon, lat)``, checked."""
-    from duban.services.places import to_wgs84_point  # deferred: geometry
-
-    _check_point(lat, lon)
-    wlon, wlat = to_wgs84_point(lon, lat, crs)
-    _check_point(wlat, wlon)
-    return wlon, wlat
-
-
 def _locate_intake(session: Session, lon: float, lat: float, policy: Policy) -> Any:
     """Where a reported point is (refused outside every grid unless the policy says)."""
     from duban.services.places import locate_for_intake
@@ -333,22 +218,15 @@ def _place_payload(
     """Store the location's codes on the case; what the event records about the place."""
     from duban.services.places import apply_location
 
-    codes = apply_location(case, location)
-    payload: dict[str, Any] = {}
-    if codes["grid"] or codes["district"]:
-        payload["place"] = {k: v for k, v in codes.items() if v}
-    if location.catch_all:
-        payload["catch_all"] = True
-    if (crs or "wgs84").lower() not in ("wgs84", ""):
-        payload["input"] = {"crs": crs, "lon": in_lon, "lat": in_lat}
-    return payload
+    apply_location(case, location)
+    return place_payload(location, crs, in_lon, in_lat)
 
 
 def _move(session: Session, case: Case, p: ActionInput, policy: Policy) -> dict[str, Any]:
     """Correct the place of a case from the action's lat/lon/crs/address (if given)."""
     payload: dict[str, Any] = {}
     if p.address is not None:
-        address = _clean_text(p.address, field_name="address", limit=300)
+        address = clean_text(p.address, field_name="address", limit=300)
         if address != case.address:
             payload["address"] = {"from": case.address, "to": address}
             case.address = address
@@ -356,7 +234,7 @@ def _move(session: Session, case: Case, p: ActionInput, policy: Policy) -> dict[
         return payload
     if p.lat is None or p.lon is None:
         raise InvalidInput("give both 'lat' and 'lon' to correct the location", field="lat")
-    lon, lat = _input_point(p.lat, p.lon, p.crs)
+    lon, lat = input_point(p.lat, p.lon, p.crs)
     if (lon, lat) == (case.lon, case.lat):
         return payload
     location = _locate_intake(session, lon, lat, policy)
@@ -401,7 +279,7 @@ def _choose_unit(
         return suggested, helpers, payload
     unit = _unit_by_code(session, p.unit, "unit")
     if suggested is not None and unit.id != suggested.id:
-        reason = _clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
+        reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
         if not reason:
             raise InvalidInput(
                 f"routing suggests {suggested.code} {suggested.name} ({case.routing_reason}); "
@@ -439,22 +317,16 @@ def _duplicate_candidates(session: Session, case: Case, policy: Policy, now: dat
 # --------------------------------------------------------------------------- report
 
 
-def _request_hash(data: NewCase) -> str:
-    return hashlib.sha256(
-        json.dumps(asdict(data), sort_keys=True, default=str, ensure_ascii=False).encode()
-    ).hexdigest()
-
-
 _IDEMPOTENCY_LOOKUP = select(IdempotencyKey).where(
     IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
 )
 
 
-def _replay(session: Session, user_id: int, key: str, request_hash: str) -> Case | None:
+def _replay(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
     row = session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
     if row is None:
         return None
-    if row.request_hash != request_hash:
+    if row.request_hash != fingerprint:
         raise Conflict(
             "this Idempotency-Key was already used for a different request; use a new key",
             code="idempotency_key_reused",
@@ -479,144 +351,68 @@ def report_case(
     only flushed, so a caller can write more in the same transaction (an Open311 POST
     with its details, a bulk import of a whole file) and commit or roll back once.
     """
-    allowed = REPORT_SOURCES.get(actor.role, frozenset())
-    if data.source not in allowed:
-        raise PermissionDenied(
-            f"role '{actor.role.value}' may not report cases from source '{data.source.value}'"
-            + (f"; allowed: {', '.join(sorted(s.value for s in allowed))}" if allowed else ""),
-        )
-    key = (idempotency_key or "").strip() or None
-    if key is not None and (len(key) > 200 or actor.user_id is None):
-        raise InvalidInput("Idempotency-Key must be 1-200 characters", field="Idempotency-Key")
-    request_hash = _request_hash(data)
-    lon, lat = _input_point(data.lat, data.lon, data.crs)
-    description = _clean_text(
-        data.description, field_name="description", limit=MAX_DESCRIPTION_CHARS, required=True
-    )
-    address = _clean_text(data.address, field_name="address", limit=300)
-    reporter_name = _clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
-    reporter_phone = _clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
-
+    key = check_reporter(actor, data.source, idempotency_key)
     try:
         with _writing(session, None):
-            # Reads first, so that SQLite's write lock (taken by begin_write) covers only
-            # the writes. A retried Idempotency-Key is not looked up first: the unique
-            # key refuses the second row and the first case is returned below (a retry
-            # is rare; a lookup on every report is not).
-            category, condition = _subclass_and_condition(
-                session, data.category_code, data.condition_code
+            # Everything is checked before the writing starts: on SQLite the write lock
+            # (begin_write) is then held for the statements alone. A retried
+            # Idempotency-Key is not looked up first: the unique key refuses the second
+            # row and the first case is returned below (a retry is rare, a lookup on
+            # every report is not).
+            prepared = prepare_report(
+                report_refs(session),
+                actor=actor,
+                data=data,
+                idempotency_key=key,
+                now=clock.now(),
             )
-            photos = _photos(session, data.photo_ids)
-            policy = load_policy(session)
-            location = _locate_intake(session, lon, lat, policy)
-            now = clock.now()
-            status = initial_status(data.source)
-            case = _blank_case(
-                version=1,
-                source=data.source,
-                status=status,
-                kind=category.kind,
-                category_code=category.code,
-                condition_code=condition.code if condition else None,
-                lat=lat,
-                lon=lon,
-                address=address,
-                description=description,
-                reporter_name=reporter_name or None,
-                reporter_phone=reporter_phone or None,
-                reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
-                created_by_id=actor.user_id,
-                rework_count=0,
-                is_supervised=False,
-                paused_seconds=0.0,
-                created_at=now,
-                updated_at=now,
-            )
-            _set_step(case, policy, now)
-            placed = _place_payload(case, location, data.crs, data.lon, data.lat)
-            # Only now the writing starts: on SQLite this takes the write lock, which is
-            # then held for the statements alone (the rows are built before it).
-            local_day = now.astimezone(policy.tz).strftime("%Y%m%d")
+            photos = _photos(session, prepared.photo_ids)
             begin_write(session)
-            case.id, number = draw_new_case(session, local_day)
-            if number is not None:  # SQLite numbers it here; PostgreSQL in the insert
-                case.code = number
-            event_row = report_event_row(
-                case.id,
-                status,
-                actor,
-                now,
-                {
-                    "source": data.source.value,
-                    "category": category.code,
-                    "condition": case.condition_code,
-                    "photos": [p.id for p in photos],
-                    **placed,
-                },
-            )
-            case.event_count = 1
-            case.last_event_hash = event_row["hash"]
-            key_row = (
-                {
-                    "user_id": actor.user_id,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "case_id": case.id,
-                    "created_at": now,
-                }
-                if key is not None and actor.user_id is not None
-                else None
-            )
-            case.code, event_id = insert_report(
-                session,
-                {c: getattr(case, c) for c in _CASE_COLUMNS},
-                event_row,
-                key_row,
-                local_day,
-            )
-            if photos:
-                session.execute(
-                    insert(CasePhoto),
-                    [
-                        {"case_id": case.id, "photo_id": p.id, "stage": "before", "event_seq": 1}
-                        for p in photos
-                    ],
-                )
+            conn = session.connection()
+            (written,) = write_reports(conn.connection.dbapi_connection, conn.dialect, [prepared])
+            insert_case_photos(session, written.case["id"], prepared.photo_ids)
             if commit:
                 session.commit()  # the lock ends here; handing over the objects needs none
-            _adopt_new_case(session, case, CaseEvent(id=event_id, **event_row), photos=bool(photos))
+            case = adopt_new_case(session, written, photos=bool(photos))
     except IntegrityError:
         # A retry with the same key (perhaps concurrent) found the first report's row.
         if key is not None and actor.user_id is not None:
-            existing = _replay(session, actor.user_id, key, request_hash)
+            existing = _replay(session, actor.user_id, key, request_hash(data))
             if existing is not None:
                 return existing, False
         raise
     return case, True
 
 
-_CASE_COLUMNS = tuple(c.key for c in Case.__table__.columns)
+def new_case_objects(written: WrittenReport) -> tuple[Case, CaseEvent]:
+    """A written report's case and event as ORM objects holding exactly the stored
+    values, built without the ORM's per-attribute bookkeeping (the values go in as if
+    loaded, so nothing of them is pending). Their relationships are not set: a case
+    that no session holds reads them as empty (no unit, no helpers, no photos)."""
+    case = Case.__mapper__.class_manager.new_instance()
+    case.__dict__.update(written.case)
+    event = CaseEvent.__mapper__.class_manager.new_instance()
+    event.__dict__.update(written.event)
+    return case, event
 
 
-def _blank_case(**values: Any) -> Case:
-    """A new case with every column set (None unless given), so that once it is written
-    with Core and adopted by the session nothing of it is left to load."""
-    return Case(**{**dict.fromkeys(_CASE_COLUMNS), **values})
-
-
-def _adopt_new_case(session: Session, case: Case, event: CaseEvent, *, photos: bool) -> None:
-    """Make the case and its event, written with Core, the session's persistent objects
-    as if just loaded, so callers can go on using them without reading them back."""
+def adopt_new_case(session: Session, written: WrittenReport, *, photos: bool) -> Case:
+    """Make the written case and its event the session's persistent objects as if just
+    loaded, so callers can go on using them without reading them back."""
+    case, event = new_case_objects(written)
+    set_committed_value(case, "events", [event])
+    set_committed_value(case, "helpers", [])
+    set_committed_value(case, "unit", None)
+    set_committed_value(case, "routing_unit", None)
     make_transient_to_detached(case)
     make_transient_to_detached(event)
     session.add(case)
     session.add(event)
-    set_committed_value(case, "events", [event])
-    set_committed_value(case, "helpers", [])
     if photos:
         session.expire(case, ["photos"])  # loaded (with the photos) when first used
     else:
         set_committed_value(case, "photos", [])
+    return case
 
 
 # --------------------------------------------------------------------------- actions
@@ -746,12 +542,12 @@ def _do_file(
     code = p.category_code or case.category_code
     # A new category drops the old one's condition unless a condition is given.
     keep = case.condition_code if code == case.category_code else None
-    category, chosen = _subclass_and_condition(session, code, p.condition_code or keep)
+    category, chosen = subclass_table(session).resolve(code, p.condition_code or keep)
     if category.code != case.category_code:
         payload["category"] = {"from": case.category_code, "to": category.code}
         case.category_code = category.code
         case.kind = category.kind
-    condition: _ConditionRef | FilingCondition | None = chosen
+    condition: ConditionRef | FilingCondition | None = chosen
     if condition is None:
         condition = _default_condition(session, category.code)
     if condition is None:
@@ -764,7 +560,7 @@ def _do_file(
     payload["limit"] = f"{condition.limit_amount:g} {condition.limit_unit}"
     payload.update(_move(session, case, p, policy))
     payload["routing"] = _route(session, case, policy, now)
-    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
 
 
 def _do_dispatch(
@@ -801,7 +597,7 @@ def _do_dispatch(
     if previous:
         payload["previous_unit"] = previous
     payload.update(routed)
-    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
 
 
 def _require_own_unit(case: Case, actor: Actor) -> None:
@@ -820,7 +616,7 @@ def _do_accept(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS))
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS))
 
 
 def _do_return(
@@ -908,7 +704,7 @@ def _do_approve_extension(
         case.overdue_marked_at = None
     return _Outcome(
         target,
-        _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
         {"from": old.isoformat() if old else None, "to": until.isoformat()},
     )
 
@@ -972,7 +768,7 @@ def _do_approve_park(
     case.pending_park_reason = None
     case.parked_at = now
     return _Outcome(
-        target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), {"request": asked}
+        target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), {"request": asked}
     )
 
 
@@ -1013,7 +809,7 @@ def _do_resume(
         if case.due_at > now:
             case.overdue_marked_at = None
     case.parked_at = None
-    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
 
 
 def _do_feedback(
@@ -1026,7 +822,7 @@ def _do_feedback(
     target: CaseStatus,
 ) -> _Outcome:
     photos = _photos(session, p.photo_ids, required=True)
-    note = _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     flags = _evidence_flags(session, case, photos)
     case.handled_at = now
     payload: dict[str, Any] = {"photos": [x.id for x in photos]}
@@ -1078,7 +874,7 @@ def _do_check(
     if p.passed:
         return _Outcome(
             target,
-            _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+            clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
             payload,
             photos,
             "check",
@@ -1102,7 +898,7 @@ def _do_close(
     case.closed_at = now
     late = case.due_at is not None and now > case.due_at
     payload: dict[str, Any] = {"on_time": not late}
-    return _Outcome(target, _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
 
 
 def _do_reopen(
@@ -1165,7 +961,7 @@ def _do_merge(
     case.task = None
     return _Outcome(
         target,
-        _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
         {"duplicate_of": original.code},
     )
 
@@ -1179,7 +975,7 @@ def _do_supervise(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    note = _clean_text(p.note or p.reason, field_name="note", limit=MAX_NOTE_CHARS, required=True)
+    note = clean_text(p.note or p.reason, field_name="note", limit=MAX_NOTE_CHARS, required=True)
     payload: dict[str, Any] = {"note": note}
     if p.extra.get("overdue"):
         # Raised by the deadline sweep: once per deadline, so re-runs add nothing.
@@ -1216,7 +1012,7 @@ def _do_rate(
     )
     if rated:
         raise Conflict(f"case {case.code} has already been rated", code="already_rated")
-    comment = _clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    comment = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     return _Outcome(target, comment, {"rating": rating.value})
 
 

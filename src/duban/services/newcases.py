@@ -1,27 +1,46 @@
-"""Writing new cases: their ids, their numbers (案卷号) and their first event.
+"""New cases: from a report to its rows, written in one short transaction.
 
-Shared by the single report (:func:`duban.services.cases.report_case`) and the bulk
-import (:mod:`duban.services.bulk`), so that both write exactly the same rows.
+A report is made in two steps that every way in shares (the API, the web's 随手拍,
+Open311, the demo):
 
-A report writes three or four rows: the case, its ``report`` event (hash-chained, and
-the chain's head stored on the case), the idempotency key if one was sent, and one
-bump of the day's counter that numbers the case. The counter row is the one thing
-every report of the day shares, so it is touched last and held for as short a time as
-possible: on PostgreSQL the whole report is a single statement (data-modifying CTEs,
-so the counter's row lock lasts from that statement to the commit right after it); on
-SQLite the transaction holds the write lock anyway and the statements run in-process.
+1. :func:`prepare_report` checks the report against the reference data this process
+   holds (taxonomy, map, policy: :class:`ReportRefs`) and builds the case's columns
+   and its first event's payload. Pure computation: no database, no lock.
+2. :func:`write_report` writes the rows on a DB-API connection inside the caller's
+   transaction: the case, its ``report`` event (hash-chained, the head stored on the
+   case) and the idempotency key if one was sent, numbered by one bump of the day's
+   counter. The counter row is the one thing every report of the day shares, so it is
+   touched last and held as briefly as possible: on PostgreSQL the whole write is a
+   single statement (data-modifying CTEs, so the row lock lasts from that statement to
+   the commit right after it); on SQLite the write lock is taken only for the writes.
+
+:func:`duban.services.cases.report_case` runs both in a session (for callers that write
+more in the same transaction); :func:`report_direct` runs them on a pooled connection
+of its own, without a session: the API's busiest write, where a session's bookkeeping
+would cost more than the report (see ``bench/intake.py``).
+
+The statements are compiled once and run on the DB-API cursor
+(:mod:`duban.store.prepared`), and the bulk import shares the numbering.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import (
-    Executable,
+    ARRAY,
+    Engine,
     Integer,
+    Select,
     String,
     Table,
+    any_,
     bindparam,
     func,
     insert,
@@ -32,20 +51,70 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
-from duban.domain.workflow import Action, CaseStatus
+from duban.domain.errors import DubanError, InvalidInput, PermissionDenied, Unauthenticated
+from duban.domain.workflow import (
+    REPORT_SOURCES,
+    STEP_OF_STATUS,
+    Action,
+    CaseStatus,
+    Role,
+    Source,
+    initial_status,
+)
 from duban.services.audit import GENESIS, event_row
-from duban.services.context import Actor
-from duban.store.models import Case, CaseEvent, Counter, IdempotencyKey
+from duban.services.context import Actor, Clock
+from duban.services.inputs import MAX_DESCRIPTION_CHARS, clean_text, input_point
+from duban.services.policy import Policy, cached_policy, load_policy
+from duban.services.reference import SubclassTable, cached_subclass_table, subclass_table
+from duban.store.models import Case, CaseEvent, CasePhoto, Counter, IdempotencyKey, Setting, User
+from duban.store.prepared import Prepared
+from duban.store.session import WriteLockBusy, begin_dbapi_write, release_write_gate
+from duban.store.stamps import (
+    PLACES_VERSION_KEY,
+    POLICY_KEY,
+    TAXONOMY_KEY,
+    database_key,
+    places_token,
+)
+
+if TYPE_CHECKING:
+    from duban.services.places import Location, PlacesIndex
 
 CASES = cast(Table, Case.__table__)
 EVENTS = cast(Table, CaseEvent.__table__)
 KEYS = cast(Table, IdempotencyKey.__table__)
+CASE_COLUMNS = tuple(c.key for c in CASES.columns)
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What a report carries (primitives only; the API validates shapes)."""
+
+    source: Source
+    category_code: str
+    lat: float
+    lon: float
+    description: str
+    condition_code: str | None = None
+    address: str = ""
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    photo_ids: Sequence[str] = ()
+    #: The coordinate system of lat/lon: wgs84 (GPS, default), gcj02 (Amap, Tencent) or
+    #: bd09 (Baidu); converted to WGS84 on the way in.
+    crs: str = "wgs84"
 
 
 def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+# --------------------------------------------------------------------------- numbers
 
 
 def counter_name(local_day: str) -> str:
@@ -88,6 +157,7 @@ def reserve_case_codes(session: Session, local_day: str, count: int) -> list[str
     return [case_number(local_day, n) for n in range(last - count + 1, last + 1)]
 
 
+_NEXTVAL = func.nextval(func.pg_get_serial_sequence("cases", "id"))
 _NEXTVALS = text(
     "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"
 )
@@ -103,26 +173,6 @@ def new_case_ids(session: Session, count: int) -> list[int]:
     # inserts until it ends; the next rowids are ours.
     last = session.connection().scalar(_MAX_CASE_ID) or 0
     return list(range(last + 1, last + count + 1))
-
-
-# The day's next number and, as the write lock is held, the next rowid of cases.
-_SQLITE_DRAW = _counter_upsert(
-    sqlite_insert, select(func.coalesce(func.max(CASES.c.id), 0) + 1).scalar_subquery()
-)
-
-
-def draw_new_case(session: Session, local_day: str) -> tuple[int, str | None]:
-    """The id of a case about to be reported and, on SQLite, already its number.
-
-    SQLite: both in one statement, inside the write lock (begin_write first). On
-    PostgreSQL the id comes from the sequence and the number is drawn last, inside the
-    statement that writes the report (:func:`insert_report`), so None.
-    """
-    if is_postgresql(session):
-        return new_case_ids(session, 1)[0], None
-    params = {"name": counter_name(local_day), "count": 1}
-    value, case_id = session.connection().execute(_SQLITE_DRAW, params).one()
-    return int(case_id), case_number(local_day, int(value))
 
 
 def report_event_row(
@@ -142,7 +192,189 @@ def report_event_row(
     )
 
 
-# --------------------------------------------------------------------------- one report
+# --------------------------------------------------------------------------- prepare
+
+
+@dataclass(frozen=True)
+class ReportRefs:
+    """The reference data a report is checked against: as this process holds it."""
+
+    policy: Policy
+    places: PlacesIndex
+    subclasses: SubclassTable
+
+
+def report_refs(session: Session) -> ReportRefs:
+    """The current reference data, through the session (stamps checked once per request)."""
+    from duban.services.places import places_index  # deferred: geometry
+
+    return ReportRefs(load_policy(session), places_index(session), subclass_table(session))
+
+
+@dataclass(frozen=True)
+class PreparedReport:
+    """A checked report, ready to be written: every column of its case but the id and
+    the number, and what its ``report`` event will say."""
+
+    case: dict[str, Any]
+    payload: dict[str, Any]
+    actor: Actor
+    key: str | None
+    request_hash: str
+    photo_ids: tuple[str, ...]
+    location: Location
+    local_day: str
+    policy: Policy
+
+    @property
+    def status(self) -> CaseStatus:
+        status: CaseStatus = self.case["status"]
+        return status
+
+    @property
+    def now(self) -> datetime:
+        now: datetime = self.case["created_at"]
+        return now
+
+
+_NEW_CASE_FIELDS = tuple(f.name for f in fields(NewCase))
+
+
+def request_hash(data: NewCase) -> str:
+    """What a retried request must repeat to be taken for the same report (stored with
+    its Idempotency-Key, so its spelling must not change: the JSON of every field)."""
+    values = {name: getattr(data, name) for name in _NEW_CASE_FIELDS}
+    values["photo_ids"] = list(values["photo_ids"])
+    return hashlib.sha256(
+        json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def place_payload(
+    location: Location, crs: str | None, in_lon: float, in_lat: float
+) -> dict[str, Any]:
+    """What an event records about a case's place: its regions, and the input if it was
+    not WGS84."""
+    from duban.services.places import location_codes  # deferred: geometry
+
+    codes = location_codes(location)
+    payload: dict[str, Any] = {}
+    if codes["grid"] or codes["district"]:
+        payload["place"] = {k: v for k, v in codes.items() if v}
+    if location.catch_all:
+        payload["catch_all"] = True
+    if (crs or "wgs84").lower() not in ("wgs84", ""):
+        payload["input"] = {"crs": crs, "lon": in_lon, "lat": in_lat}
+    return payload
+
+
+def check_reporter(actor: Actor, source: Source, idempotency_key: str | None) -> str | None:
+    """Whether ``actor`` may report from ``source``; the cleaned Idempotency-Key."""
+    allowed = REPORT_SOURCES.get(actor.role, frozenset())
+    if source not in allowed:
+        raise PermissionDenied(
+            f"role '{actor.role.value}' may not report cases from source '{source.value}'"
+            + (f"; allowed: {', '.join(sorted(s.value for s in allowed))}" if allowed else ""),
+        )
+    key = (idempotency_key or "").strip() or None
+    if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY_CHARS or actor.user_id is None):
+        raise InvalidInput(
+            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def prepare_report(
+    refs: ReportRefs,
+    *,
+    actor: Actor,
+    data: NewCase,
+    idempotency_key: str | None,
+    now: datetime,
+) -> PreparedReport:
+    """上报, checked: who may report what, the text, the point and where it lies, the
+    category and filing condition, the first step's timer. Raises the domain error of
+    the first thing wrong; touches no database."""
+    from duban.services.places import locate_in, location_codes  # deferred: geometry
+
+    key = check_reporter(actor, data.source, idempotency_key)
+    fingerprint = request_hash(data)
+    lon, lat = input_point(data.lat, data.lon, data.crs)
+    description = clean_text(
+        data.description, field_name="description", limit=MAX_DESCRIPTION_CHARS, required=True
+    )
+    address = clean_text(data.address, field_name="address", limit=300)
+    reporter_name = clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
+    reporter_phone = clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    category, condition = refs.subclasses.resolve(data.category_code, data.condition_code)
+    photo_ids = tuple(dict.fromkeys(data.photo_ids))
+    policy = refs.policy
+    location = locate_in(refs.places, lon, lat, policy.places)
+    status = initial_status(data.source)
+    step = STEP_OF_STATUS.get(status)
+    step_started_at, step_due_at = policy.step_timer(step, now)
+    codes = location_codes(location)
+    case = dict.fromkeys(CASE_COLUMNS)
+    case.update(
+        version=1,
+        source=data.source,
+        status=status,
+        kind=category.kind,
+        category_code=category.code,
+        condition_code=condition.code if condition else None,
+        lat=lat,
+        lon=lon,
+        address=address,
+        description=description,
+        grid_code=codes["grid"],
+        community_code=codes["community"],
+        street_code=codes["street"],
+        district_code=codes["district"],
+        reporter_name=reporter_name or None,
+        reporter_phone=reporter_phone or None,
+        reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
+        created_by_id=actor.user_id,
+        rework_count=0,
+        is_supervised=False,
+        paused_seconds=0.0,
+        step=step,
+        step_started_at=step_started_at,
+        step_due_at=step_due_at,
+        created_at=now,
+        updated_at=now,
+        event_count=1,
+    )
+    payload = {
+        "source": data.source.value,
+        "category": category.code,
+        "condition": case["condition_code"],
+        "photos": list(photo_ids),
+        **place_payload(location, data.crs, data.lon, data.lat),
+    }
+    return PreparedReport(
+        case=case,
+        payload=payload,
+        actor=actor,
+        key=key,
+        request_hash=fingerprint,
+        photo_ids=photo_ids,
+        location=location,
+        local_day=now.astimezone(policy.tz).strftime("%Y%m%d"),
+        policy=policy,
+    )
+
+
+# --------------------------------------------------------------------------- write
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """A report as written: every column of its case and of its event."""
+
+    case: dict[str, Any]
+    event: dict[str, Any]
+    prepared: PreparedReport
 
 
 # The event's and the key's columns that repeat a case column: bound once, to that one.
@@ -161,7 +393,7 @@ def _bind(name: str, column: Any) -> Any:
     return bindparam(name, type_=column.type)
 
 
-def _pg_report_statement(case_columns: tuple[str, ...], with_key: bool) -> Executable:
+def _pg_report_statement(case_columns: tuple[str, ...], with_key: bool) -> Select[Any]:
     """One PostgreSQL statement that writes a whole report and returns its number and
     its event's id: bump the day's counter, insert the case numbered from it, its
     event and (``with_key``) its idempotency key. Foreign keys are checked at the end
@@ -213,13 +445,10 @@ def _pg_report_statement(case_columns: tuple[str, ...], with_key: bool) -> Execu
     return final
 
 
-_pg_reports: dict[tuple[tuple[str, ...], bool], Executable] = {}
-_SQLITE_CASE = insert(CASES)
-_SQLITE_EVENT = insert(EVENTS).returning(EVENTS.c.id)
-_SQLITE_KEY = insert(KEYS)
+_pg_reports: dict[tuple[tuple[str, ...], bool], Prepared] = {}
 
 
-def _pg_report(case_row: dict[str, Any], with_key: bool) -> tuple[Executable, tuple[str, ...]]:
+def _pg_report(case_row: dict[str, Any], with_key: bool) -> tuple[Prepared, tuple[str, ...]]:
     """The statement for a report that sets these case columns (a handful of variants,
     built once each)."""
     columns = tuple(
@@ -230,38 +459,476 @@ def _pg_report(case_row: dict[str, Any], with_key: bool) -> tuple[Executable, tu
     key = (columns, with_key)
     stmt = _pg_reports.get(key)
     if stmt is None:
-        stmt = _pg_reports.setdefault(key, _pg_report_statement(columns, with_key))
+        stmt = _pg_reports.setdefault(key, Prepared(_pg_report_statement(columns, with_key)))
     return stmt, columns
 
 
-def insert_report(
-    session: Session,
-    case_row: dict[str, Any],
-    event_row: dict[str, Any],
-    key_row: dict[str, Any] | None,
-    local_day: str,
-) -> tuple[str, int]:
-    """Write one new case, its event and its idempotency key in the session's
-    transaction. The case's ``code`` is the one :func:`draw_new_case` gave, or on
-    PostgreSQL drawn here, last. Returns ``(code, event id)``."""
-    # Core statements on the session's connection: the ORM adds nothing to these rows.
-    conn = session.connection()
-    if is_postgresql(session):
-        stmt, columns = _pg_report(case_row, key_row is not None)
-        params: dict[str, Any] = {"name": counter_name(local_day), "count": 1, "d": local_day}
-        params.update((f"c_{k}", case_row[k]) for k in columns)
-        for prefix, row, shared in (("e_", event_row, "event"), ("k_", key_row, "key")):
-            for k, v in (row or {}).items():
-                same_as = _SHARED[shared].get(k)
-                if same_as is None:
-                    params[f"{prefix}{k}"] = v
-                elif v != case_row[same_as]:  # a shared parameter must mean the same value
-                    raise ValueError(f"{shared} {k} differs from the case's {same_as}")
-        code, event_id = conn.execute(stmt, params).one()
-        return str(code), int(event_id)
-    code = str(case_row["code"])
-    conn.execute(_SQLITE_CASE, case_row)
-    event_id = conn.execute(_SQLITE_EVENT, event_row).scalar_one()
-    if key_row is not None:
-        conn.execute(_SQLITE_KEY, key_row)
-    return code, int(event_id)
+def _insert_all(table: Table, *, but: tuple[str, ...] = ()) -> Any:
+    """An INSERT binding every column of ``table`` (but ``but``) to its own name."""
+    return insert(table).values({c.key: _bind(c.key, c) for c in table.c if c.key not in but})
+
+
+def _next_id(table: Table) -> Any:
+    return select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
+
+
+# SQLite: the day's next numbers and, as the write lock is held, the next rowids of
+# cases and of their events, in one statement.
+_SQLITE_DRAW = Prepared(_counter_upsert(sqlite_insert, _next_id(CASES), _next_id(EVENTS)))
+_SQLITE_CASE = Prepared(_insert_all(CASES))
+_SQLITE_EVENT = Prepared(_insert_all(EVENTS))
+_SQLITE_KEY = Prepared(_insert_all(KEYS, but=("id",)))
+_CASE_PHOTOS = insert(cast(Table, CasePhoto.__table__))
+_PG_NEW_CASE_IDS = Prepared(
+    select(_NEXTVAL).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
+)
+
+
+def _chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
+    """The case's columns with its id and chain head, its ``report`` event's columns."""
+    case = dict(prepared.case)
+    case["id"] = case_id
+    event = report_event_row(
+        case_id, prepared.status, prepared.actor, prepared.now, prepared.payload
+    )
+    case["last_event_hash"] = event["hash"]
+    return WrittenReport(case=case, event=event, prepared=prepared)
+
+
+def _key_row(written: WrittenReport) -> dict[str, Any] | None:
+    prepared = written.prepared
+    if prepared.key is None or prepared.actor.user_id is None:
+        return None
+    return {
+        "user_id": prepared.actor.user_id,
+        "key": prepared.key,
+        "request_hash": prepared.request_hash,
+        "case_id": written.case["id"],
+        "created_at": prepared.now,
+    }
+
+
+def write_reports(
+    dbapi_connection: Any,
+    dialect: Dialect,
+    reports: Sequence[PreparedReport],
+    *,
+    case_ids: Sequence[int] | None = None,
+    commit: bool = False,
+    lock_wait: float | None = None,
+) -> list[WrittenReport]:
+    """Write prepared reports in the connection's current transaction (on SQLite the
+    write lock must be held: ``BEGIN IMMEDIATE``), numbered in order.
+
+    On PostgreSQL each report is one statement. With ``commit`` they and the COMMIT are
+    sent together (psycopg's pipeline): one round trip for the batch, and the day's
+    counter row locked only while the server runs them; with ``lock_wait`` (seconds)
+    that lock is waited for no longer (:class:`WriteLockBusy`). The cases' ids are
+    ``case_ids`` if the caller drew them already (``nextval``), else drawn here. DB-API
+    errors come out as SQLAlchemy's (:class:`~sqlalchemy.exc.IntegrityError` for a
+    reused Idempotency-Key), as from any other statement.
+    """
+    if not reports:
+        return []
+    cursor = dbapi_connection.cursor()
+    statement = ""
+    try:
+        if dialect.name == "postgresql":
+            if case_ids is None:
+                statement = _PG_NEW_CASE_IDS.on(dialect).sql
+                _PG_NEW_CASE_IDS.execute(cursor, dialect, {"n": len(reports)})
+                case_ids = [int(row[0]) for row in cursor.fetchall()]
+            written = [
+                _chain_first_event(p, case_id) for p, case_id in zip(reports, case_ids, strict=True)
+            ]
+            if commit:
+                with dbapi_connection.pipeline():
+                    if lock_wait is not None:
+                        ms = max(1, round(lock_wait * 1000))
+                        cursor.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
+                    sent = _pg_send(dbapi_connection, dialect, written)
+                    statement = sent[-1][1].sql
+                    dbapi_connection.commit()
+            else:
+                sent = _pg_send(dbapi_connection, dialect, written)
+            _pg_collect(sent)
+        else:
+            # One report's day is every report's day but around midnight: draw per day.
+            written = []
+            for day, group in _by_day(reports):
+                statement = _SQLITE_DRAW.on(dialect).sql
+                last, next_case, next_event = _SQLITE_DRAW.first(
+                    cursor, dialect, {"name": counter_name(day), "count": len(group)}
+                )
+                first = int(last) - len(group) + 1
+                for i, p in enumerate(group):
+                    one = _chain_first_event(p, int(next_case) + i)
+                    one.case["code"] = case_number(day, first + i)
+                    one.event["id"] = int(next_event) + i
+                    written.append(one)
+            statement = _SQLITE_CASE.on(dialect).sql
+            _SQLITE_CASE.execute_many(cursor, dialect, [w.case for w in written])
+            statement = _SQLITE_EVENT.on(dialect).sql
+            _SQLITE_EVENT.execute_many(cursor, dialect, [w.event for w in written])
+            keys = [k for w in written if (k := _key_row(w)) is not None]
+            if keys:
+                statement = _SQLITE_KEY.on(dialect).sql
+                _SQLITE_KEY.execute_many(cursor, dialect, keys)
+    except dialect.loaded_dbapi.Error as err:
+        if getattr(err, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+            raise WriteLockBusy(f"the day's case counter stayed locked for {lock_wait} s") from err
+        raise _sqlalchemy_error(err, dialect, statement) from err
+    finally:
+        cursor.close()
+    return written
+
+
+_PG_LOCK_NOT_AVAILABLE: Final = "55P03"
+
+
+def _by_day(reports: Sequence[PreparedReport]) -> list[tuple[str, list[PreparedReport]]]:
+    days: dict[str, list[PreparedReport]] = {}
+    for p in reports:
+        days.setdefault(p.local_day, []).append(p)
+    return list(days.items())
+
+
+def _pg_params(written: WrittenReport, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters of the one-statement report for ``written``."""
+    case = written.case
+    day = written.prepared.local_day
+    params: dict[str, Any] = {"name": counter_name(day), "count": 1, "d": day}
+    params.update((f"c_{k}", case[k]) for k in columns)
+    for prefix, row, shared in (("e_", written.event, "event"), ("k_", _key_row(written), "key")):
+        for k, v in (row or {}).items():
+            same_as = _SHARED[shared].get(k)
+            if same_as is None:
+                params[f"{prefix}{k}"] = v
+            elif v != case[same_as]:  # a shared parameter must mean the same value
+                raise ValueError(f"{shared} {k} differs from the case's {same_as}")
+    return params
+
+
+_Sent = tuple[Any, Any, list[WrittenReport]]
+
+
+def _pg_send(
+    dbapi_connection: Any, dialect: Dialect, written: Sequence[WrittenReport]
+) -> list[_Sent]:
+    """Run each report's statement, those of one shape together on a cursor of their own
+    (in pipeline mode they are only queued). Returns what :func:`_pg_collect` reads."""
+    groups: dict[int, tuple[Prepared, list[WrittenReport], list[Any]]] = {}
+    for w in written:
+        stmt, columns = _pg_report(w.case, _key_row(w) is not None)
+        group = groups.setdefault(id(stmt), (stmt, [], []))
+        group[1].append(w)
+        group[2].append(_pg_params(w, columns))
+    sent: list[_Sent] = []
+    for stmt, items, params in groups.values():
+        compiled = stmt.on(dialect)
+        cursor = dbapi_connection.cursor()
+        bound = [compiled.parameters(p) for p in params]
+        if len(bound) == 1:
+            cursor.execute(compiled.sql, bound[0])
+        else:
+            cursor.executemany(compiled.sql, bound, returning=True)
+        sent.append((cursor, compiled, items))
+    return sent
+
+
+def _pg_collect(sent: list[_Sent]) -> None:
+    """Fill in the numbers and event ids the report statements returned."""
+    for cursor, compiled, items in sent:
+        try:
+            for i, w in enumerate(items):
+                if i:
+                    cursor.nextset()
+                code, event_id = compiled.row(cursor.fetchone())
+                w.case["code"] = str(code)
+                w.event["id"] = int(event_id)
+        finally:
+            cursor.close()
+
+
+def insert_case_photos(session: Session, case_id: int, photo_ids: Sequence[str]) -> None:
+    """The report's photos as the case's "before" photos (part of its first event)."""
+    if photo_ids:
+        session.execute(
+            _CASE_PHOTOS,
+            [
+                {"case_id": case_id, "photo_id": pid, "stage": "before", "event_seq": 1}
+                for pid in photo_ids
+            ],
+        )
+
+
+# --------------------------------------------------------------------------- without a session
+
+
+_USERS = cast(Table, User.__table__)
+_SETTINGS = cast(Table, Setting.__table__)
+
+
+def _stamp_of(key: str, column: Any) -> Any:
+    return select(column).where(_SETTINGS.c.key == key).scalar_subquery()
+
+
+_REPORTERS_COLUMNS = (
+    _USERS.c.id,
+    _USERS.c.username,
+    _USERS.c.role,
+    _USERS.c.unit_id,
+    _stamp_of(POLICY_KEY, _SETTINGS.c.updated_at).label("policy_at"),
+    _stamp_of(TAXONOMY_KEY, _SETTINGS.c.updated_at).label("taxonomy_at"),
+    _stamp_of(PLACES_VERSION_KEY, _SETTINGS.c.value).label("places"),
+)
+#: What a report needs to know before it is checked, in one statement: the reporter (if
+#: still active) and the reference data's stamps. PostgreSQL asks for all the reporters
+#: of a batch at once; SQLite, in-process, asks per reporter.
+_REPORTERS = {
+    True: Prepared(
+        select(*_REPORTERS_COLUMNS).where(
+            _USERS.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), _USERS.c.is_active
+        )
+    ),
+    False: Prepared(
+        select(*_REPORTERS_COLUMNS).where(
+            _USERS.c.id == bindparam("id", type_=Integer), _USERS.c.is_active
+        )
+    ),
+}
+_STAMPS_ONLY = Prepared(
+    select(*_REPORTERS_COLUMNS[4:])  # when no reporter is active any more
+)
+
+
+def _cached_refs(engine: Engine, policy_at: Any, taxonomy_at: Any, places: Any) -> ReportRefs:
+    """The reference data this process holds for these stamps; loaded (through a session)
+    when any of them moved."""
+    from duban.services.places import cached_places_index  # deferred: geometry
+
+    database = database_key(engine)
+    policy = cached_policy(database, policy_at)
+    index = cached_places_index(database, places_token(places))
+    subclasses = cached_subclass_table(database, taxonomy_at)
+    if policy is not None and index is not None and subclasses is not None:
+        return ReportRefs(policy, index, subclasses)
+    with Session(engine) as session:
+        return report_refs(session)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """One report as a signed-in user sent it."""
+
+    user_id: int
+    data: NewCase
+    idempotency_key: str | None = None
+
+
+#: What became of a request: written; refused (the error to answer with); or None, to be
+#: reported through ``report_case`` instead (photos, or a repeated Idempotency-Key).
+Outcome = WrittenReport | DubanError | None
+
+
+@dataclass
+class PreparedBatch:
+    """Reports checked together: each one's outcome so far (an error, or None: not
+    for this path), those ready to write with their positions, and on PostgreSQL the
+    case ids drawn for them."""
+
+    outcomes: list[Outcome]
+    ready: list[tuple[int, PreparedReport]]
+    case_ids: list[int]
+
+
+def prepare_batch(engine: Engine, clock: Clock, requests: Sequence[ReportRequest]) -> PreparedBatch:
+    """Check reports by signed-in users against the reference data, each on its own:
+    one read for all of them (the reporters, the reference data's stamps and, on
+    PostgreSQL, new case ids), then :func:`prepare_report` for each. Writes nothing."""
+    batch = PreparedBatch([None] * len(requests), [], [])
+    todo = [i for i, r in enumerate(requests) if not r.data.photo_ids]
+    if not todo:
+        return batch
+    dialect = engine.dialect
+    raw = engine.raw_connection()
+    try:
+        actors, stamps, batch.case_ids = _before_batch(
+            raw.driver_connection, dialect, {requests[i].user_id for i in todo}, len(todo)
+        )
+    except dialect.loaded_dbapi.Error as err:
+        raise _sqlalchemy_error(err, dialect) from err
+    finally:
+        raw.close()  # on PostgreSQL the read's transaction ends here
+    refs = _cached_refs(engine, *stamps)
+    for i in todo:
+        request = requests[i]
+        actor = actors.get(request.user_id)
+        if actor is None:
+            batch.outcomes[i] = Unauthenticated("this account no longer exists or is disabled")
+            continue
+        try:
+            prepared = prepare_report(
+                refs,
+                actor=actor,
+                data=request.data,
+                idempotency_key=request.idempotency_key,
+                now=clock.now(),
+            )
+        except DubanError as err:
+            batch.outcomes[i] = err
+            continue
+        batch.ready.append((i, prepared))
+    return batch
+
+
+def write_batch(
+    engine: Engine,
+    reports: Sequence[PreparedReport],
+    *,
+    case_ids: Sequence[int] = (),
+    lock_wait: float | None = None,
+    lock_held: bool = False,
+) -> list[WrittenReport]:
+    """Write prepared reports in one transaction on a pooled connection, and commit.
+
+    On SQLite the database's write gate is taken first (``lock_held``: the caller has
+    taken it, and this transaction ends the turn); on PostgreSQL the writes and the
+    COMMIT go in one round trip, with ``case_ids`` drawn by :func:`prepare_batch`. With
+    ``lock_wait`` (seconds) the write lock is waited for no longer than that
+    (:class:`WriteLockBusy`, nothing written). A failed write rolls back whole and
+    raises as SQLAlchemy does (:class:`~sqlalchemy.exc.IntegrityError` for a reused
+    Idempotency-Key).
+    """
+    dialect = engine.dialect
+    try:
+        raw = engine.raw_connection()
+    except BaseException:
+        if lock_held:
+            release_write_gate(engine)  # the turn taken for this write ends with it
+        raise
+    dbapi_connection: Any = raw.driver_connection
+    try:
+        if dialect.name == "postgresql":
+            try:
+                return write_reports(
+                    dbapi_connection,
+                    dialect,
+                    reports,
+                    case_ids=case_ids[: len(reports)] or None,
+                    commit=True,
+                    lock_wait=lock_wait,
+                )
+            except BaseException:
+                dbapi_connection.rollback()
+                raise
+        with begin_dbapi_write(dbapi_connection, wait=lock_wait, gate_held=lock_held):
+            return write_reports(dbapi_connection, dialect, reports)
+    except dialect.loaded_dbapi.Error as err:
+        raise _sqlalchemy_error(err, dialect) from err
+    finally:
+        raw.close()
+
+
+def is_duplicate_key(err: BaseException, engine: Engine) -> bool:
+    """Whether a failed write was refused by a unique key (a retried Idempotency-Key)."""
+    return isinstance(err, DBAPIError) and isinstance(
+        err.orig, engine.dialect.loaded_dbapi.IntegrityError
+    )
+
+
+def report_batch(
+    engine: Engine,
+    clock: Clock,
+    requests: Sequence[ReportRequest],
+    *,
+    lock_wait: float | None = None,
+) -> list[Outcome]:
+    """上报 of several reports by signed-in users, in one transaction, without a session.
+
+    The same checks and rows as :func:`duban.services.cases.report_case` (each report is
+    prepared alone and fails alone: :func:`prepare_batch`), written together
+    (:func:`write_batch`): one write lock, one commit, and on PostgreSQL two round trips
+    for the whole batch. If the write is refused by a unique key (a retried
+    Idempotency-Key), nothing of the batch is kept and each report is written again on
+    its own, so one report never takes the others with it; a retried key alone is
+    left to ``report_case`` (None), which replays the first case.
+
+    With ``lock_wait`` (seconds) the write lock is waited for no longer than that:
+    :class:`WriteLockBusy`, and nothing is written.
+    """
+    batch = prepare_batch(engine, clock, requests)
+    if not batch.ready:
+        return batch.outcomes
+    try:
+        written = write_batch(
+            engine,
+            [p for _, p in batch.ready],
+            case_ids=batch.case_ids,
+            lock_wait=lock_wait,
+        )
+    except DBAPIError as err:
+        if not is_duplicate_key(err, engine):
+            raise
+        if len(batch.ready) > 1:
+            for i, _ in batch.ready:
+                batch.outcomes[i] = report_batch(engine, clock, [requests[i]], lock_wait=lock_wait)[
+                    0
+                ]
+        return batch.outcomes
+    for (i, _), w in zip(batch.ready, written, strict=True):
+        batch.outcomes[i] = w
+    return batch.outcomes
+
+
+def _sqlalchemy_error(err: Exception, dialect: Dialect, statement: str = "") -> StatementError:
+    """A DB-API error as SQLAlchemy raises it from ``execute``."""
+    return DBAPIError.instance(statement, None, err, dialect.loaded_dbapi.Error, dialect=dialect)
+
+
+def _before_batch(
+    dbapi_connection: Any, dialect: Dialect, user_ids: set[int], count: int
+) -> tuple[dict[int, Actor], tuple[Any, Any, Any], list[int]]:
+    """The active reporters among ``user_ids``, the stamps (policy, taxonomy, map) and,
+    on PostgreSQL, ``count`` new case ids (in one round trip: pipelined)."""
+    postgresql = dialect.name == "postgresql"
+    case_ids: list[int] = []
+    rows: list[tuple[Any, ...]]
+    if postgresql:
+        reporters = dbapi_connection.cursor()
+        ids = dbapi_connection.cursor()
+        # Reads alone, outside any transaction: nothing to roll back afterwards.
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.pipeline():
+                compiled = _REPORTERS[True].execute(reporters, dialect, {"ids": sorted(user_ids)})
+                _PG_NEW_CASE_IDS.execute(ids, dialect, {"n": count})
+            rows = [row for r in reporters.fetchall() if (row := compiled.row(r)) is not None]
+            case_ids = [int(r[0]) for r in ids.fetchall()]
+        finally:
+            reporters.close()
+            ids.close()
+            with contextlib.suppress(dialect.loaded_dbapi.Error):  # lost: the pool drops it
+                dbapi_connection.autocommit = False
+    else:
+        cursor = dbapi_connection.cursor()
+        try:
+            found = [_REPORTERS[False].first(cursor, dialect, {"id": uid}) for uid in user_ids]
+            rows = [r for r in found if r is not None]
+        finally:
+            cursor.close()
+    if rows:
+        stamps = rows[0][4:]
+    else:
+        cursor = dbapi_connection.cursor()
+        try:
+            stamps = _STAMPS_ONLY.first(cursor, dialect, {}) or (None, None, None)
+        finally:
+            cursor.close()
+    actors = {
+        int(row[0]): Actor(user_id=int(row[0]), username=row[1], role=Role(row[2]), unit_id=row[3])
+        for row in rows
+        if row is not None
+    }
+    policy_at, taxonomy_at, places = stamps
+    return actors, (policy_at, taxonomy_at, places), case_ids

@@ -70,10 +70,10 @@ from duban.store.models import (
     Unit,
 )
 from duban.store.session import begin_write
+from duban.store.stamps import TAXONOMY_KEY
 
 SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
 CONFIG_KEY: Final = "open311"
-TAXONOMY_KEY: Final = "taxonomy"
 #: The spec's default volume: the last 90 days or the first 1000 requests.
 MAX_WINDOW: Final = timedelta(days=90)
 MAX_REQUESTS: Final = 1000

@@ -54,7 +54,13 @@ from duban.store.models import (
     Zone,
 )
 from duban.store.session import begin_write, request_memo
-from duban.store.stamps import PLACES_VERSION_KEY, forget_stamps, stamp
+from duban.store.stamps import (
+    PLACES_VERSION_KEY,
+    database_key,
+    forget_stamps,
+    places_token,
+    stamp,
+)
 
 #: Levels from the finest to the coarsest: the order locate asks them in.
 LEVELS_FINE_FIRST: Final = ("grid", "community", "street", "district")
@@ -174,7 +180,13 @@ class PlacesIndex:
             level: GridIndex(items) for level, items in by_level.items()
         }
         self._zones = list(zones)
-        self._zone_tree = shapely.STRtree([z.area for z in self._zones]) if self._zones else None
+        # Zones overlap (a leader grid, a road, a shop front): all those covering a point
+        # are wanted, found as grids are (no Point object per lookup).
+        self._zone_index = (
+            GridIndex((f"{i:09d}", z.area) for i, z in enumerate(self._zones))
+            if self._zones
+            else None
+        )
 
     @property
     def has_grids(self) -> bool:
@@ -241,14 +253,13 @@ class PlacesIndex:
     def zones_at(self, lon: float, lat: float) -> tuple[ZoneRef, ...]:
         """The active zones containing a point: leader grids, then road segments (nearest
         line first), then shopfronts."""
-        if self._zone_tree is None or not (math.isfinite(lon) and math.isfinite(lat)):
+        if self._zone_index is None or not (math.isfinite(lon) and math.isfinite(lat)):
             return ()
-        point = shapely.Point(lon, lat)
-        hits = self._zone_tree.query(point, predicate="intersects")
-        if hits.size == 0:
-            return ()
-        rows = [self._zones[int(i)] for i in hits]
+        rows = [self._zones[i] for i in self._zone_index.covering(lon, lat)]
+        if len(rows) <= 1:
+            return tuple(row.ref for row in rows)
         order = {kind: i for i, kind in enumerate(ZONE_KINDS)}
+        point = shapely.Point(lon, lat)
 
         def key(row: _ZoneRow) -> tuple[int, float, str]:
             distance = float(shapely.distance(row.geometry, point))
@@ -284,11 +295,7 @@ _cache: dict[str, PlacesIndex] = {}
 
 
 def _token(session: Session) -> str | None:
-    value = stamp(session, PLACES_VERSION_KEY).value
-    if isinstance(value, dict):
-        token = value.get("token")
-        return str(token) if token else None
-    return None
+    return places_token(stamp(session, PLACES_VERSION_KEY).value)
 
 
 def bump_places_version(session: Session, now: datetime) -> str:
@@ -362,11 +369,10 @@ def places_index(session: Session) -> PlacesIndex:
     if memo is not None and PLACES_VERSION_KEY in memo:
         memoized: PlacesIndex = memo[PLACES_VERSION_KEY]
         return memoized
-    url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    url = database_key(session.get_bind().engine)
     token = _token(session)
-    with _cache_lock:
-        cached = _cache.get(url)
-    if cached is not None and cached.token == token:
+    cached = cached_places_index(url, token)
+    if cached is not None:
         index = cached
     else:
         index = build_places_index(session)
@@ -375,6 +381,13 @@ def places_index(session: Session) -> PlacesIndex:
     if memo is not None:
         memo[PLACES_VERSION_KEY] = index
     return index
+
+
+def cached_places_index(database: str, token: str | None) -> PlacesIndex | None:
+    """The index this process holds for ``database`` if its map version is ``token``."""
+    with _cache_lock:
+        cached = _cache.get(database)
+    return cached if cached is not None and cached.token == token else None
 
 
 def forget_places_index() -> None:
@@ -408,7 +421,11 @@ def locate_for_intake(session: Session, lon: float, lat: float, policy: PlacesPo
     filed to the catch-all grid, or accepted without a grid, as ``places.outside_grids``
     says.
     """
-    index = places_index(session)
+    return locate_in(places_index(session), lon, lat, policy)
+
+
+def locate_in(index: PlacesIndex, lon: float, lat: float, policy: PlacesPolicy) -> Location:
+    """:func:`locate_for_intake` on a given index."""
     location = index.locate(lon, lat)
     if location.grid is not None or not index.has_grids or policy.outside_grids == "accept":
         return location
@@ -429,18 +446,19 @@ def locate_for_intake(session: Session, lon: float, lat: float, policy: PlacesPo
     )
 
 
+def location_codes(location: Location) -> dict[str, str | None]:
+    """A location's region codes by level (grid, community, street, district)."""
+    return {level: location.code_at(level) for level in LEVELS_FINE_FIRST}
+
+
 def apply_location(case: Case, location: Location) -> dict[str, str | None]:
     """Store a location's codes on a case; returns them (for an event payload)."""
-    case.grid_code = location.code_at("grid")
-    case.community_code = location.code_at("community")
-    case.street_code = location.code_at("street")
-    case.district_code = location.code_at("district")
-    return {
-        "grid": case.grid_code,
-        "community": case.community_code,
-        "street": case.street_code,
-        "district": case.district_code,
-    }
+    codes = location_codes(location)
+    case.grid_code = codes["grid"]
+    case.community_code = codes["community"]
+    case.street_code = codes["street"]
+    case.district_code = codes["district"]
+    return codes
 
 
 def case_location(session: Session, case: Case) -> Location:

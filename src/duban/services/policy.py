@@ -11,7 +11,7 @@ import calendar as _calendar
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from duban.domain.errors import PolicyError
 from duban.domain.workflow import Source
 from duban.store.models import Setting
 from duban.store.session import request_memo
-from duban.store.stamps import POLICY_KEY, forget_stamps, stamp
+from duban.store.stamps import POLICY_KEY, database_key, forget_stamps, next_stamp, stamp
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,16 @@ class Policy:
         """Green / yellow / red for a share of a limit used."""
         return light_for(fraction_used, yellow_at=self.yellow_at, red_at=self.red_at)
 
+    def step_timer(
+        self, step: str | None, now: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """When the timer of ``step`` (entered ``now``) started and runs out: ``(now,
+        due)``, the due time None if the step has no limit; ``(None, None)`` for no step."""
+        if step is None:
+            return None, None
+        limit = self.steps.get(step)
+        return now, (self.calendar.due_at(now, limit) if limit else None)
+
     def case_due_at(self, source: Source, start: datetime, limit: TimeLimit) -> datetime:
         """The unit's deadline for a case from ``source`` dispatched at ``start``."""
         due = self.calendar.due_at(start, limit)
@@ -225,11 +235,16 @@ def load_policy(session: Session) -> Policy:
     return policy
 
 
-def _load_policy(session: Session) -> Policy:
-    bind_key = str(session.get_bind().engine.url)
-    # Only the stamp is read while the cached copy is current; the value is read on a change.
+def cached_policy(database: str, updated_at: datetime | None) -> Policy | None:
+    """The policy this process holds for ``database`` if its stamp is ``updated_at``."""
     with _cache_lock:
-        cached = _cache.get((bind_key, stamp(session, POLICY_KEY).updated_at))
+        return _cache.get((database, updated_at))
+
+
+def _load_policy(session: Session) -> Policy:
+    bind_key = database_key(session.get_bind().engine)
+    # Only the stamp is read while the cached copy is current; the value is read on a change.
+    cached = cached_policy(bind_key, stamp(session, POLICY_KEY).updated_at)
     if cached is not None:
         return cached
     row = session.execute(
@@ -251,10 +266,7 @@ def save_policy(session: Session, data: Mapping[str, Any], *, now: datetime) -> 
         memo.pop(POLICY_KEY, None)
     forget_stamps(session)
     row = session.get(Setting, POLICY_KEY)
-    # A strictly later stamp, so every process notices the change even within a tick.
-    stamp = (
-        now if row is None or row.updated_at < now else row.updated_at + timedelta(microseconds=1)
-    )
+    stamp = next_stamp(row.updated_at if row is not None else None, now)
     if row is None:
         session.add(Setting(key=POLICY_KEY, value=dict(data), updated_at=stamp))
     else:

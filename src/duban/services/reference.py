@@ -7,6 +7,7 @@ their codes), the rest are inserted or updated, and the taxonomy's fingerprint c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,14 +18,19 @@ import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from duban.domain.errors import PolicyError
+from duban.domain.errors import InvalidInput, PolicyError
 from duban.domain.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 from duban.services.policy import shipped_policy_data
 from duban.store.models import Category, FilingCondition, Setting
-from duban.store.session import begin_write
-from duban.store.stamps import POLICY_KEY
-
-TAXONOMY_KEY = "taxonomy"
+from duban.store.session import begin_write, request_memo
+from duban.store.stamps import (
+    POLICY_KEY,
+    TAXONOMY_KEY,
+    database_key,
+    forget_stamps,
+    next_stamp,
+    stamp,
+)
 
 
 def shipped_taxonomy_data() -> dict[str, Any]:
@@ -107,12 +113,13 @@ def install_taxonomy(
         "name": str(data.get("name", "")),
         "version": data.get("version"),
     }
+    forget_subclass_table(session)
     row_meta = session.get(Setting, TAXONOMY_KEY)
     if row_meta is None:
         session.add(Setting(key=TAXONOMY_KEY, value=meta, updated_at=now))
     elif row_meta.value != meta:
         row_meta.value = meta
-        row_meta.updated_at = now
+        row_meta.updated_at = next_stamp(row_meta.updated_at, now)
     if commit:
         session.commit()
     return TaxonomyLoad(fingerprint, len(taxonomy.categories), len(taxonomy.conditions), len(gone))
@@ -172,3 +179,154 @@ def category_tree(session: Session) -> list[dict[str, Any]]:
         parent = nodes.get(cat.parent_code) if cat.parent_code else None
         (parent["children"] if parent else roots).append(node)
     return roots
+
+
+# --------------------------------------------------------------------------- subclasses
+
+
+@dataclass(frozen=True, slots=True)
+class Subclass:
+    """The facts of a category that reporting and filing use."""
+
+    code: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionRef:
+    """The facts of a filing condition that reporting and filing use."""
+
+    code: str
+    limit_amount: float
+    limit_unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CategoryFacts:
+    kind: str
+    level: int
+    is_active: bool
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ConditionFacts:
+    category_code: str
+    is_active: bool
+    limit_amount: float
+    limit_unit: str
+
+
+class SubclassTable:
+    """Every category and filing condition, as a report checks its codes against them.
+
+    Kept per process and per taxonomy stamp (:func:`subclass_table`), so a report looks
+    its category up in memory instead of in the database.
+    """
+
+    def __init__(
+        self,
+        categories: Mapping[str, _CategoryFacts],
+        conditions: Mapping[str, _ConditionFacts],
+        stamp: datetime | None,
+    ) -> None:
+        self._categories = dict(categories)
+        self._conditions = dict(conditions)
+        self.stamp = stamp
+
+    def resolve(
+        self, code: str, condition_code: str | None
+    ) -> tuple[Subclass, ConditionRef | None]:
+        """The active subclass ``code`` and, if asked for, its active filing condition;
+        :class:`InvalidInput` naming what is wrong otherwise."""
+        facts = self._categories.get(code)
+        if facts is None or not facts.is_active:
+            raise InvalidInput(
+                f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
+            )
+        if facts.level != 2:
+            raise InvalidInput(
+                f"category '{code}' ({facts.name}) is a major class; choose one of its subclasses",
+                field="category_code",
+            )
+        category = Subclass(code, facts.kind, facts.name)
+        if condition_code is None:
+            return category, None
+        cond = self._conditions.get(condition_code)
+        if cond is None or not cond.is_active:
+            raise InvalidInput(
+                f"unknown filing condition '{condition_code}'", field="condition_code"
+            )
+        if cond.category_code != code:
+            raise InvalidInput(
+                f"filing condition '{condition_code}' belongs to category "
+                f"'{cond.category_code}', not '{code}'",
+                field="condition_code",
+            )
+        return category, ConditionRef(condition_code, cond.limit_amount, cond.limit_unit)
+
+
+_subclasses_lock = threading.Lock()
+_subclasses: dict[str, SubclassTable] = {}
+_SUBCLASSES_MEMO = "duban.subclasses"
+
+
+def cached_subclass_table(database: str, taxonomy_stamp: datetime | None) -> SubclassTable | None:
+    """The table this process holds for ``database`` if the taxonomy's stamp is this one."""
+    with _subclasses_lock:
+        table = _subclasses.get(database)
+    return table if table is not None and table.stamp == taxonomy_stamp else None
+
+
+def forget_subclass_tables() -> None:
+    """Drop every table this process holds (tests; the next report reloads)."""
+    with _subclasses_lock:
+        _subclasses.clear()
+
+
+def forget_subclass_table(session: Session) -> None:
+    """Drop the request's table and stamps (whoever changes the taxonomy calls it)."""
+    memo = request_memo(session)
+    if memo is not None:
+        memo.pop(_SUBCLASSES_MEMO, None)
+    forget_stamps(session)
+
+
+def subclass_table(session: Session) -> SubclassTable:
+    """The live categories and filing conditions, reloaded when the taxonomy's stamp moved
+    (checked once per request)."""
+    memo = request_memo(session)
+    if memo is not None and _SUBCLASSES_MEMO in memo:
+        memoized: SubclassTable = memo[_SUBCLASSES_MEMO]
+        return memoized
+    database = database_key(session.get_bind().engine)
+    at = stamp(session, TAXONOMY_KEY).updated_at
+    table = cached_subclass_table(database, at)
+    if table is None:
+        categories = {
+            code: _CategoryFacts(kind, level, bool(active), name)
+            for code, kind, level, active, name in session.execute(
+                select(
+                    Category.code, Category.kind, Category.level, Category.is_active, Category.name
+                )
+            )
+        }
+        conditions = {
+            code: _ConditionFacts(category, bool(active), float(amount), unit)
+            for code, category, active, amount, unit in session.execute(
+                select(
+                    FilingCondition.code,
+                    FilingCondition.category_code,
+                    FilingCondition.is_active,
+                    FilingCondition.limit_amount,
+                    FilingCondition.limit_unit,
+                )
+            )
+        }
+        table = SubclassTable(categories, conditions, at)
+        with _subclasses_lock:
+            _subclasses[database] = table
+    if memo is not None:
+        memo[_SUBCLASSES_MEMO] = table
+    return table

@@ -15,7 +15,8 @@ from starlette.datastructures import FormData
 from duban.domain.errors import Conflict, InvalidInput
 from duban.domain.workflow import REPORT_SOURCES, Role, Source
 from duban.services.casefile import photo_of_case
-from duban.services.cases import MAX_DESCRIPTION_CHARS, NewCase, get_case, report_case
+from duban.services.cases import NewCase, get_case, report_case
+from duban.services.inputs import MAX_DESCRIPTION_CHARS
 from duban.services.intake import search_categories, search_places
 from duban.services.nearby import nearby_cases
 from duban.services.photos import PhotoLimits

@@ -275,3 +275,25 @@ def test_scattered_grids_keep_the_bucket_grid_small() -> None:
     assert index._nx * index._ny <= 16 * len(index) + 1024
     assert index.locate(113.8025, 34.0025) == brute_force(grids, 113.8025, 34.0025)
     assert index.locate(123.8025, 44.0025) == "far" + str(brute_force(grids, 113.8025, 34.0025))
+
+
+def test_covering_lists_every_overlapping_polygon_in_code_order() -> None:
+    """Responsibility zones overlap: a road's buffer crosses a leader grid and a shop."""
+    index = GridIndex(
+        [
+            ("c-shop", box(113.8505, 34.0305, 113.8507, 34.0307)),
+            ("a-leader", box(113.850, 34.030, 113.852, 34.032)),
+            ("b-road", Point(113.8506, 34.0306).buffer(0.0003)),
+        ]
+    )
+    assert [index.codes[p] for p in index.covering(113.8506, 34.0306)] == [
+        "a-leader",
+        "b-road",
+        "c-shop",
+    ]
+    assert [index.codes[p] for p in index.covering(113.8519, 34.0319)] == ["a-leader"]
+    assert index.covering(113.86, 34.03) == []
+    assert index.covering(math.nan, 34.03) == []
+    # The boundary belongs to the polygon, as locate has it.
+    assert [index.codes[p] for p in index.covering(113.852, 34.031)] == ["a-leader"]
+    assert index.covering(113.852, 34.031)[0] == index.locate_position(113.852, 34.031)
