@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -9,8 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from duban.services.reference import install_taxonomy, shipped_taxonomy_data
 from duban.store.models import Case, CaseEvent, IdempotencyKey
+from duban.store.session import make_engine, make_session_factory
 from tests.api.conftest import API, Api, assert_error, count_cases
+from tests.fakes import FixedClock
 
 VALID: dict[str, Any] = {
     "source": "hotline",
@@ -224,3 +228,50 @@ def test_concurrent_creates_get_distinct_numbers(
     codes = sorted(r.json()["code"] for r in responses)
     assert codes == [f"20261123{n:05d}" for n in range(1, 9)]
     assert count_cases(engine) == 8
+
+
+def test_reports_sent_together_are_written_together(api: Api, engine: Engine) -> None:
+    """Reports that reach the server together share a transaction (group commit), and
+    each answer is the case as it was stored."""
+    transport = httpx.ASGITransport(app=api.app)
+    headers = api.headers("operator")
+    bodies = [{**VALID, "description": f"第{i}处暴露垃圾"} for i in range(8)]
+    bodies.append({**VALID, "category_code": "E9999"})
+
+    async def send() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://duban") as client:
+            return list(
+                await asyncio.gather(
+                    *(client.post(f"{API}/cases", json=b, headers=headers) for b in bodies)
+                )
+            )
+
+    responses = asyncio.run(send())
+    assert [r.status_code for r in responses] == [201] * 8 + [422]
+    batcher = api.app.state.report_batcher
+    assert batcher.reports == 8
+    assert batcher.batches < 8  # they went together
+    assert count_cases(engine) == 8
+    for response in responses[:8]:
+        case = response.json()
+        assert api.case(case["id"], "operator") == case
+
+
+def test_a_taxonomy_change_made_elsewhere_reaches_the_next_report(
+    api: Api, engine: Engine, clock: FixedClock
+) -> None:
+    assert api.create(category_code="E0102").status_code == 201
+    # Another process (a fresh engine on the same database) retires E0102.
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        data = shipped_taxonomy_data()
+        for major in data["classes"]:
+            if (major["kind"], major["code"]) == ("event", "01"):
+                major["children"] = [c for c in major["children"] if c["code"] != "0102"]
+        with make_session_factory(other)() as session:
+            install_taxonomy(session, data, now=clock.now())
+    finally:
+        other.dispose()
+    error = assert_error(api.create(category_code="E0102"), 422, "invalid_input")
+    assert "unknown category 'E0102'" in error["message"]
+    assert count_cases(engine) == 1

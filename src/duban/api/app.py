@@ -25,6 +25,7 @@ from duban.api.errors import install_error_handlers
 from duban.api.routers import admin, auth, cases, meta, photos, places
 from duban.config import Settings
 from duban.services.context import Clock, SystemClock
+from duban.services.groupcommit import ReportBatcher
 from duban.store.models import Setting
 from duban.store.session import make_engine, make_session_factory
 from duban.web import install_web
@@ -120,9 +121,11 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.photo_store = LocalPhotoStore(settings.photo_root)
     app.state.secret_key = secret_key_for(settings, factory)
+    app.state.report_batcher = ReportBatcher(engine, app.state.clock)
     install_error_handlers(app)
     # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
     for router in (
+        cases.intake_router,
         auth.router,
         places.router,
         cases.router,

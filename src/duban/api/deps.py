@@ -77,9 +77,64 @@ def issue_token(secret: str, user: User, *, ttl: timedelta, now: datetime) -> st
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
+class TokenVerifier:
+    """Checks bearer tokens, remembering the ones already checked.
+
+    A token's signature is checked once (an HMAC and three base64 decodes cost more than
+    the rest of a small request); after that only its lifetime is, against the app's
+    clock. The memory is bounded: when full it starts again.
+    """
+
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._checked: dict[str, tuple[int, int]] = {}  # token → (user id, expiry)
+
+    def user_id(self, token: str | None, now: datetime) -> int:
+        """The user id ``token`` was issued to; :class:`Unauthenticated` if it is missing,
+        forged, malformed or expired at ``now``."""
+        if not token:
+            raise Unauthenticated(
+                "sign in first: send 'Authorization: Bearer <token>' "
+                "(get one from POST /api/v1/auth/token)"
+            )
+        checked = self._checked.get(token)
+        if checked is None:
+            checked = self._verify(token)
+            if len(self._checked) >= self.MAX_REMEMBERED:
+                self._checked.clear()
+            self._checked[token] = checked
+        user_id, expires = checked
+        if expires <= now.timestamp():
+            raise Unauthenticated("the access token is invalid or expired; sign in again")
+        return user_id
+
+    def _verify(self, token: str) -> tuple[int, int]:
+        try:
+            # Lifetimes are checked against the app's clock, the one that issued the token.
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[TOKEN_ALGORITHM],
+                options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False},
+            )
+            return int(claims["sub"]), int(claims["exp"])
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as err:
+            raise Unauthenticated("the access token is invalid or expired; sign in again") from err
+
+
+def token_verifier(app: Any) -> TokenVerifier:
+    """The app's verifier (made on first use, for the app's signing key)."""
+    verifier: TokenVerifier | None = getattr(app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = TokenVerifier(app.state.secret_key)
+        app.state.token_verifier = verifier
+    return verifier
+
+
 async def get_token_user_id(
     request: Request,
-    clock: ClockDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> int:
     """The user id the bearer token was issued to; 401 without a valid token.
@@ -87,24 +142,7 @@ async def get_token_user_id(
     Only checks the signature and lifetime (no I/O, so it runs on the event loop); the
     user row is read where the request reads the rest (:func:`signed_in_actor`).
     """
-    if not token:
-        raise Unauthenticated(
-            "sign in first: send 'Authorization: Bearer <token>' "
-            "(get one from POST /api/v1/auth/token)"
-        )
-    try:
-        # Lifetimes are checked against the app's clock, the one that issued the token.
-        claims = jwt.decode(
-            token,
-            request.app.state.secret_key,
-            algorithms=[TOKEN_ALGORITHM],
-            options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False},
-        )
-        if int(claims["exp"]) <= clock.now().timestamp():
-            raise jwt.ExpiredSignatureError("Signature has expired")
-        return int(claims["sub"])
-    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as err:
-        raise Unauthenticated("the access token is invalid or expired; sign in again") from err
+    return token_verifier(request.app).user_id(token, request.app.state.clock.now())
 
 
 TokenUserId = Annotated[int, Depends(get_token_user_id)]
