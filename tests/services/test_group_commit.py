@@ -251,3 +251,67 @@ def test_the_batcher_waits_for_a_held_lock_off_the_event_loop(
     assert ticks == 20
     assert batcher.deferred == 1
     assert _count(engine, Case) == 1
+
+
+def test_the_batcher_redoes_a_batch_a_retried_key_refused(
+    world: Town, clock: FixedClock, engine: Engine
+) -> None:
+    report_case(
+        world.session,
+        actor=world.actor("operator"),
+        clock=clock,
+        data=_data(),
+        idempotency_key="again",
+    )
+    batcher = ReportBatcher(engine, clock)
+    operator = _uid(world, "operator")
+
+    async def together() -> list[object]:
+        return await asyncio.gather(
+            batcher.report(ReportRequest(operator, _data(address="新"))),
+            batcher.report(ReportRequest(operator, _data(), "again")),
+            batcher.report(ReportRequest(operator, _data(address="另"), "fresh")),
+        )
+
+    new, retried, fresh_key = asyncio.run(together())
+    assert isinstance(new, WrittenReport)
+    assert retried is None  # the API answers it through report_case: the first case
+    assert isinstance(fresh_key, WrittenReport)
+    assert _count(engine, Case) == 3
+    with world.session_factory() as session:
+        assert verify_chain(session).ok
+
+
+@pytest.mark.postgres
+def test_the_batcher_closes_its_connections_when_the_loop_ends(
+    world: Town, clock: FixedClock, engine: Engine
+) -> None:
+    def backends() -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+            )
+
+    engine.dispose()
+    before = backends()
+    batcher = ReportBatcher(engine, clock)
+    operator = _uid(world, "operator")
+
+    async def six() -> list[object]:
+        return await asyncio.gather(
+            *(batcher.report(ReportRequest(operator, _data())) for _ in range(6))
+        )
+
+    for _ in range(2):  # a loop each time, as a test client or a server thread has
+        outcomes = asyncio.run(six())
+        assert all(isinstance(o, WrittenReport) for o in outcomes)
+    engine.dispose()
+    deadline = time.monotonic() + 10
+    while backends() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backends() == before

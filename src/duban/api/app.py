@@ -80,6 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    await app.state.report_batcher.aclose()
 
 
 def _warm_caches(app: FastAPI) -> None:

@@ -31,12 +31,13 @@ written in a worker thread, which waits as long as it must, while the loop goes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -50,6 +51,7 @@ from duban.services.newcases import (
     is_duplicate_key,
     prepare_batch,
     report_batch,
+    report_batch_async,
     write_batch,
 )
 from duban.store.session import WriteLockBusy, write_gate
@@ -58,6 +60,8 @@ from duban.store.session import WriteLockBusy, write_gate
 MAX_BATCH: Final = 32
 #: How long the event loop waits for the write lock before handing the batch to a thread.
 LOCK_WAIT_SECONDS: Final = 0.1
+#: PostgreSQL: at most this many batches are written at once, each on its own connection.
+PG_WRITERS: Final = 4
 #: How often a waiting flush looks at SQLite's write gate again (the loop serves requests
 #: in between; event loops time in whole milliseconds).
 GATE_POLL_SECONDS: Final = 0.0005
@@ -81,6 +85,12 @@ class _Queue:
     flush_scheduled: bool = False
     #: When the flush first found SQLite's write gate busy (monotonic seconds).
     waiting_since: float | None = None
+    #: PostgreSQL: how many batches are being written (at most PG_WRITERS at once).
+    writers: int = 0
+    #: PostgreSQL: this loop's connections for reports not in use, and the tasks that
+    #: close them when the loop ends.
+    idle: list[Any] = field(default_factory=list)
+    keepers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
 
 class ReportBatcher:
@@ -130,7 +140,12 @@ class ReportBatcher:
 
     def _flush(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
         queue.flush_scheduled = False
-        if self._gate is not None and not self._gate.acquire(0, strict=True):
+        if self._gate is None:  # PostgreSQL: one writer task per loop, batch after batch
+            if queue.writers < PG_WRITERS:
+                queue.writers += 1
+                loop.create_task(self._write_pg(loop, queue))
+            return
+        if not self._gate.acquire(0, strict=True):
             # Another process is writing: look again shortly, serving requests meanwhile
             # (they join this batch); past lock_wait the batch goes to a thread.
             now = time.monotonic()
@@ -148,16 +163,10 @@ class ReportBatcher:
         queue.waiting_since = None
         batch = self._take(loop, queue)
         if not batch:
-            if self._gate is not None:
-                self._gate.release()
+            self._gate.release()
             return
         try:
-            if self._gate is not None:
-                outcomes = self._write_prepared(batch)
-            else:
-                outcomes = report_batch(
-                    self.engine, self.clock, [i.request for i in batch], lock_wait=self.lock_wait
-                )
+            outcomes = self._write_prepared(batch)
         except WriteLockBusy:
             self.deferred += 1
             loop.create_task(self._write_in_thread(loop, batch))
@@ -167,6 +176,85 @@ class ReportBatcher:
             _fail(batch, err)
             return
         self._deliver(batch, outcomes)
+
+    async def _write_pg(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        """Write the queue's reports batch by batch until it is empty. A few writers run
+        at once, each on a connection of its own: on a busy loop each batch waits its
+        turn to resume after every round trip, and one writer alone would make every
+        batch wait for the one before."""
+        try:
+            while queue.items:
+                batch = [i for i in queue.items[: self.max_batch] if not i.future.done()]
+                del queue.items[: self.max_batch]
+                if not batch:
+                    continue
+                connection = None
+                try:
+                    connection = await self._connection(loop, queue)
+                    outcomes = await report_batch_async(
+                        connection,
+                        self.engine,
+                        self.clock,
+                        [i.request for i in batch],
+                        lock_wait=self.lock_wait,
+                    )
+                except WriteLockBusy:
+                    self.deferred += 1
+                    loop.create_task(self._write_in_thread(loop, batch))
+                    continue
+                except Exception as err:  # the batch's answer, whatever it is: never lost
+                    _log.debug("a batch of %d reports failed", len(batch), exc_info=True)
+                    _fail(batch, err)
+                    continue
+                finally:
+                    if connection is not None:
+                        await self._release(queue, connection)
+                if outcomes is None:  # refused by a unique key: each report alone
+                    loop.create_task(self._write_in_thread(loop, batch))
+                    continue
+                self._deliver(batch, outcomes)
+        finally:
+            queue.writers -= 1
+
+    async def _connection(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> Any:
+        """An idle asyncio connection of this loop to PostgreSQL, or a new one
+        (autocommit: each statement commits, or a transaction is opened for it). A task
+        holds each and closes it when the loop shuts down."""
+        while queue.idle:
+            connection = queue.idle.pop()
+            if not connection.closed and not connection.broken:
+                return connection
+            await self._close(queue, connection)
+        import psycopg  # deferred: only PostgreSQL needs it
+
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        connection = await psycopg.AsyncConnection.connect(*args, **kwargs, autocommit=True)
+        queue.keepers[id(connection)] = loop.create_task(_close_at_shutdown(connection))
+        return connection
+
+    async def _release(self, queue: _Queue, connection: Any) -> None:
+        """Back to the idle ones, unless it is broken or not idle (then closed)."""
+        import psycopg
+
+        idle = psycopg.pq.TransactionStatus.IDLE
+        if connection.closed or connection.broken or connection.info.transaction_status != idle:
+            await self._close(queue, connection)
+        else:
+            queue.idle.append(connection)
+
+    async def _close(self, queue: _Queue, connection: Any) -> None:
+        keeper = queue.keepers.pop(id(connection), None)
+        if keeper is not None:
+            keeper.cancel()
+        if not connection.closed:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def aclose(self) -> None:
+        """Close this loop's connections (the app's shutdown; the loop's end does it too)."""
+        queue = self._queues.get(asyncio.get_running_loop())
+        while queue is not None and queue.idle:
+            await self._close(queue, queue.idle.pop())
 
     def _take(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> list[_Item]:
         """The next batch off the queue (a flush is scheduled for the rest)."""
@@ -217,6 +305,15 @@ class ReportBatcher:
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.future.done():
                 item.future.set_result(outcome)
+
+
+async def _close_at_shutdown(connection: Any) -> None:
+    """Wait until the loop shuts down (it cancels every task), then close ``connection``."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
 
 
 def _fail(batch: list[_Item], err: Exception) -> None:

@@ -28,27 +28,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import (
     ARRAY,
     Engine,
     Integer,
-    Select,
     String,
     Table,
     any_,
     bindparam,
     func,
     insert,
-    literal_column,
     select,
     text,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -377,90 +375,129 @@ class WrittenReport:
     prepared: PreparedReport
 
 
-# The event's and the key's columns that repeat a case column: bound once, to that one.
-_SHARED = {
-    "event": {"case_id": "id", "occurred_at": "created_at", "actor_id": "created_by_id"},
-    "key": {"case_id": "id", "created_at": "created_at", "user_id": "created_by_id"},
-}
+# --------------------------------------------------------------------------- PostgreSQL
+
+#: The columns of ``cases`` a report sets (the rest stay NULL); ``code`` is drawn in SQL.
+REPORT_CASE_COLUMNS: Final = (
+    "id", "version", "source", "status", "kind", "category_code", "condition_code", "lat",
+    "lon", "address", "description", "grid_code", "community_code", "street_code",
+    "district_code", "reporter_name", "reporter_phone", "reporter_id", "created_by_id",
+    "rework_count", "is_supervised", "paused_seconds", "step", "step_started_at",
+    "step_due_at", "created_at", "updated_at", "event_count", "last_event_hash",
+)  # fmt: skip
+#: The event's and the key's columns that repeat a case column: bound once, to that one.
+_EVENT_SHARES: Final = {"case_id": "id", "occurred_at": "created_at", "actor_id": "created_by_id"}
+_KEY_COLUMNS: Final = ("user_id", "key", "request_hash", "case_id", "created_at")
 
 
-# Bound even when NULL (an anonymous report has no created_by_id, its event no actor_id).
-_SHARED_CASE_COLUMNS = frozenset(c for names in _SHARED.values() for c in names.values())
+class _PgBatchWrite:
+    """One PostgreSQL statement that writes a whole batch of reports of one day and
+    returns each case's number and event id: bump the day's counter by the batch's
+    size, insert the cases numbered from it in order, their events and their
+    idempotency keys.
+
+    The rows go as three JSON documents expanded by ``json_to_recordset`` with the
+    columns' own SQL types, so the statement is the same whatever the batch's size (it
+    is parsed once and prepared by the server) and binding costs one ``json.dumps``
+    rather than one adaptation per value. Foreign keys are checked at the end of the
+    statement, so the events may reference the cases inserted beside them.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._case_columns = REPORT_CASE_COLUMNS
+        self._event_columns = tuple(c.key for c in EVENTS.c if c.key != "id")
+
+        def recordset(param: str, table: Table, columns: Sequence[str], *extra: str) -> str:
+            types = ", ".join(
+                [f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns] + list(extra)
+            )
+            return f"json_to_recordset(%({param})s::json) AS r({types})"
+
+        cases = ", ".join(self._case_columns)
+        events = ", ".join(self._event_columns)
+        number = "drawn.value - %(n)s + r.ord"
+        self.sql = (
+            "WITH drawn AS ("
+            " INSERT INTO counters (name, value) VALUES (%(name)s, %(n)s)"
+            " ON CONFLICT (name) DO UPDATE SET value = counters.value + %(n)s RETURNING value"
+            "), new_cases AS ("
+            f" INSERT INTO cases (code, {cases})"
+            # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
+            f" SELECT %(day)s || lpad(({number})::text, greatest(5, length(({number})::text)),"
+            f" '0'), {', '.join(f'r.{c}' for c in self._case_columns)}"
+            f" FROM drawn, {recordset('cases', CASES, self._case_columns, 'ord integer')}"
+            " RETURNING id, code"
+            "), new_events AS ("
+            f" INSERT INTO case_events ({events})"
+            f" SELECT {events} FROM {recordset('events', EVENTS, self._event_columns)}"
+            " RETURNING id, case_id"
+            "), new_keys AS ("
+            f" INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)})"
+            f" SELECT {', '.join(_KEY_COLUMNS)} FROM {recordset('keys', KEYS, _KEY_COLUMNS)}"
+            ") SELECT c.id, c.code, e.id FROM new_cases c JOIN new_events e ON e.case_id = c.id"
+        )
+
+    def send(self, cursor: Any, day: str, written: Sequence[WrittenReport]) -> None:
+        """Write ``written`` (all of local day ``day``; in pipeline mode: queue it)."""
+        cursor.execute(self.sql, self.params(day, written))
+
+    def params(self, day: str, written: Sequence[WrittenReport]) -> dict[str, Any]:
+        """The statement's parameters for ``written`` (all of local day ``day``)."""
+        cases = []
+        for ord_, w in enumerate(written, start=1):
+            row = {c: _json_value(w.case[c]) for c in self._case_columns}
+            row["ord"] = ord_
+            cases.append(row)
+        events = [{c: _json_value(w.event[c]) for c in self._event_columns} for w in written]
+        keys = [
+            {c: _json_value(k[c]) for c in _KEY_COLUMNS}
+            for w in written
+            if (k := _key_row(w)) is not None
+        ]
+        return {
+            "name": counter_name(day),
+            "n": len(written),
+            "day": day,
+            "cases": json.dumps(cases, ensure_ascii=False),
+            "events": json.dumps(events, ensure_ascii=False),
+            "keys": json.dumps(keys, ensure_ascii=False),
+        }
+
+    @staticmethod
+    def collect(rows: Iterable[Sequence[Any]], written: Sequence[WrittenReport]) -> None:
+        """Fill in the numbers and event ids the statement returned (``rows``)."""
+        by_id = {int(case_id): (str(code), int(event_id)) for case_id, code, event_id in rows}
+        for w in written:
+            w.case["code"], w.event["id"] = by_id[w.case["id"]]
+
+
+def _json_value(value: Any) -> Any:
+    """A column value as ``json_to_recordset`` reads it into the column's SQL type: what
+    the ORM binds (an enum's value, an aware UTC time), spelled in JSON."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UTCDateTime refuses it
+            raise ValueError(f"naive datetime for a UTC column: {value!r}")
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+_pg_batch_writes: dict[str, _PgBatchWrite] = {}
+
+
+def _pg_batch_write(dialect: Dialect) -> _PgBatchWrite:
+    key = f"{dialect.name}+{dialect.driver}"
+    statement = _pg_batch_writes.get(key)
+    if statement is None:
+        statement = _pg_batch_writes.setdefault(key, _PgBatchWrite(dialect))
+    return statement
 
 
 def _bind(name: str, column: Any) -> Any:
     """A bind parameter typed like ``column`` (so it binds as the ORM would)."""
     return bindparam(name, type_=column.type)
-
-
-def _pg_report_statement(case_columns: tuple[str, ...], with_key: bool) -> Select[Any]:
-    """One PostgreSQL statement that writes a whole report and returns its number and
-    its event's id: bump the day's counter, insert the case numbered from it, its
-    event and (``with_key``) its idempotency key. Foreign keys are checked at the end
-    of the statement, so the event may reference the case inserted beside it.
-
-    Only ``case_columns`` (those the report sets; the rest stay NULL) are bound, and the
-    event and the key reuse the case's parameters where they repeat a value: psycopg
-    caches the parsing of a statement only up to 50 parameters and 4 KiB, and parsing
-    this one afresh cost more than the rest of the write.
-    """
-    drawn = _counter_upsert(pg_insert).cte("drawn")
-    digits = sql_cast(drawn.c.value, String)
-    # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
-    number = bindparam("d", type_=String).concat(
-        func.lpad(digits, func.greatest(5, func.length(digits)), "0")
-    )
-    case_values = [_bind(f"c_{c}", CASES.c[c]) for c in case_columns]
-    new_case = (
-        insert(CASES)
-        .from_select(
-            [*case_columns, "code"],
-            select(*case_values, number.label("code")).select_from(drawn),
-        )
-        .returning(CASES.c.code)
-        .cte("new_case")
-    )
-
-    def values(table: Table, prefix: str, shared: dict[str, str]) -> dict[str, Any]:
-        return {
-            c.key: _bind(f"c_{shared[c.key]}" if c.key in shared else f"{prefix}{c.key}", c)
-            for c in table.c
-            if c.key != "id"
-        }
-
-    new_event = (
-        insert(EVENTS)
-        .values(values(EVENTS, "e_", _SHARED["event"]))
-        .returning(EVENTS.c.id)
-        .cte("new_event")
-    )
-    final = (
-        select(new_case.c.code, new_event.c.id)
-        .select_from(new_case)
-        .join(new_event, literal_column("true"))
-    )
-    if with_key:
-        new_key = insert(KEYS).values(values(KEYS, "k_", _SHARED["key"])).cte("new_key")
-        final = final.add_cte(new_key)
-    return final
-
-
-_pg_reports: dict[tuple[tuple[str, ...], bool], Prepared] = {}
-
-
-def _pg_report(case_row: dict[str, Any], with_key: bool) -> tuple[Prepared, tuple[str, ...]]:
-    """The statement for a report that sets these case columns (a handful of variants,
-    built once each)."""
-    columns = tuple(
-        k
-        for k, v in case_row.items()
-        if k != "code" and (v is not None or k in _SHARED_CASE_COLUMNS)
-    )
-    key = (columns, with_key)
-    stmt = _pg_reports.get(key)
-    if stmt is None:
-        stmt = _pg_reports.setdefault(key, Prepared(_pg_report_statement(columns, with_key)))
-    return stmt, columns
 
 
 def _insert_all(table: Table, *, but: tuple[str, ...] = ()) -> Any:
@@ -541,17 +578,28 @@ def write_reports(
             written = [
                 _chain_first_event(p, case_id) for p, case_id in zip(reports, case_ids, strict=True)
             ]
-            if commit:
-                with dbapi_connection.pipeline():
+            batch_write = _pg_batch_write(dialect)
+            statement = batch_write.sql
+            # With a commit, everything goes in one round trip (psycopg's pipeline): the
+            # day's counter row is then locked only while the server runs the statement.
+            pipeline = dbapi_connection.pipeline() if commit else contextlib.nullcontext()
+            sent: list[tuple[Any, list[WrittenReport]]] = []
+            try:
+                with pipeline:
                     if lock_wait is not None:
                         ms = max(1, round(lock_wait * 1000))
                         cursor.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
-                    sent = _pg_send(dbapi_connection, dialect, written)
-                    statement = sent[-1][1].sql
-                    dbapi_connection.commit()
-            else:
-                sent = _pg_send(dbapi_connection, dialect, written)
-            _pg_collect(sent)
+                    for day, same_day in _by_day_written(written):
+                        day_cursor = dbapi_connection.cursor()
+                        sent.append((day_cursor, same_day))
+                        batch_write.send(day_cursor, day, same_day)
+                    if commit:
+                        dbapi_connection.commit()
+                for day_cursor, same_day in sent:
+                    batch_write.collect(day_cursor.fetchall(), same_day)
+            finally:
+                for day_cursor, _ in sent:
+                    day_cursor.close()
         else:
             # One report's day is every report's day but around midnight: draw per day.
             written = []
@@ -593,61 +641,11 @@ def _by_day(reports: Sequence[PreparedReport]) -> list[tuple[str, list[PreparedR
     return list(days.items())
 
 
-def _pg_params(written: WrittenReport, columns: tuple[str, ...]) -> dict[str, Any]:
-    """The parameters of the one-statement report for ``written``."""
-    case = written.case
-    day = written.prepared.local_day
-    params: dict[str, Any] = {"name": counter_name(day), "count": 1, "d": day}
-    params.update((f"c_{k}", case[k]) for k in columns)
-    for prefix, row, shared in (("e_", written.event, "event"), ("k_", _key_row(written), "key")):
-        for k, v in (row or {}).items():
-            same_as = _SHARED[shared].get(k)
-            if same_as is None:
-                params[f"{prefix}{k}"] = v
-            elif v != case[same_as]:  # a shared parameter must mean the same value
-                raise ValueError(f"{shared} {k} differs from the case's {same_as}")
-    return params
-
-
-_Sent = tuple[Any, Any, list[WrittenReport]]
-
-
-def _pg_send(
-    dbapi_connection: Any, dialect: Dialect, written: Sequence[WrittenReport]
-) -> list[_Sent]:
-    """Run each report's statement, those of one shape together on a cursor of their own
-    (in pipeline mode they are only queued). Returns what :func:`_pg_collect` reads."""
-    groups: dict[int, tuple[Prepared, list[WrittenReport], list[Any]]] = {}
+def _by_day_written(written: Sequence[WrittenReport]) -> list[tuple[str, list[WrittenReport]]]:
+    days: dict[str, list[WrittenReport]] = {}
     for w in written:
-        stmt, columns = _pg_report(w.case, _key_row(w) is not None)
-        group = groups.setdefault(id(stmt), (stmt, [], []))
-        group[1].append(w)
-        group[2].append(_pg_params(w, columns))
-    sent: list[_Sent] = []
-    for stmt, items, params in groups.values():
-        compiled = stmt.on(dialect)
-        cursor = dbapi_connection.cursor()
-        bound = [compiled.parameters(p) for p in params]
-        if len(bound) == 1:
-            cursor.execute(compiled.sql, bound[0])
-        else:
-            cursor.executemany(compiled.sql, bound, returning=True)
-        sent.append((cursor, compiled, items))
-    return sent
-
-
-def _pg_collect(sent: list[_Sent]) -> None:
-    """Fill in the numbers and event ids the report statements returned."""
-    for cursor, compiled, items in sent:
-        try:
-            for i, w in enumerate(items):
-                if i:
-                    cursor.nextset()
-                code, event_id = compiled.row(cursor.fetchone())
-                w.case["code"] = str(code)
-                w.event["id"] = int(event_id)
-        finally:
-            cursor.close()
+        days.setdefault(w.prepared.local_day, []).append(w)
+    return list(days.items())
 
 
 def insert_case_photos(session: Session, case_id: int, photo_ids: Sequence[str]) -> None:
@@ -686,10 +684,15 @@ _REPORTERS_COLUMNS = (
 #: still active) and the reference data's stamps. PostgreSQL asks for all the reporters
 #: of a batch at once; SQLite, in-process, asks per reporter.
 _REPORTERS = {
+    # An uncorrelated subquery runs once per statement, however many rows it is on.
     True: Prepared(
-        select(*_REPORTERS_COLUMNS).where(
-            _USERS.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), _USERS.c.is_active
-        )
+        select(
+            *_REPORTERS_COLUMNS,
+            select(func.array_agg(_NEXTVAL))
+            .select_from(func.generate_series(1, bindparam("n", type_=Integer)))
+            .scalar_subquery()
+            .label("case_ids"),
+        ).where(_USERS.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), _USERS.c.is_active)
     ),
     False: Prepared(
         select(*_REPORTERS_COLUMNS).where(
@@ -746,21 +749,38 @@ def prepare_batch(engine: Engine, clock: Clock, requests: Sequence[ReportRequest
     """Check reports by signed-in users against the reference data, each on its own:
     one read for all of them (the reporters, the reference data's stamps and, on
     PostgreSQL, new case ids), then :func:`prepare_report` for each. Writes nothing."""
-    batch = PreparedBatch([None] * len(requests), [], [])
-    todo = [i for i, r in enumerate(requests) if not r.data.photo_ids]
+    todo = _reportable(requests)
     if not todo:
-        return batch
+        return PreparedBatch([None] * len(requests), [], [])
     dialect = engine.dialect
     raw = engine.raw_connection()
     try:
-        actors, stamps, batch.case_ids = _before_batch(
-            raw.driver_connection, dialect, {requests[i].user_id for i in todo}, len(todo)
-        )
+        rows = _read_reporters(raw.driver_connection, dialect, requests, todo)
     except dialect.loaded_dbapi.Error as err:
         raise _sqlalchemy_error(err, dialect) from err
     finally:
-        raw.close()  # on PostgreSQL the read's transaction ends here
+        raw.close()
+    return _check_all(engine, clock, requests, todo, rows)
+
+
+def _reportable(requests: Sequence[ReportRequest]) -> list[int]:
+    """The positions of the requests this path writes (photos go through report_case)."""
+    return [i for i, r in enumerate(requests) if not r.data.photo_ids]
+
+
+def _check_all(
+    engine: Engine,
+    clock: Clock,
+    requests: Sequence[ReportRequest],
+    todo: Sequence[int],
+    rows: Sequence[tuple[Any, ...]],
+) -> PreparedBatch:
+    """Prepare each report of ``todo`` against the reporters and stamps read (``rows``)."""
+    actors, stamps, case_ids = _reporters_from(rows, engine.dialect)
+    if stamps is None:  # no reporter is active any more: nothing to check against
+        stamps = _read_stamps(engine)
     refs = _cached_refs(engine, *stamps)
+    batch = PreparedBatch([None] * len(requests), [], case_ids)
     for i in todo:
         request = requests[i]
         actor = actors.get(request.user_id)
@@ -886,49 +906,130 @@ def _sqlalchemy_error(err: Exception, dialect: Dialect, statement: str = "") -> 
     return DBAPIError.instance(statement, None, err, dialect.loaded_dbapi.Error, dialect=dialect)
 
 
-def _before_batch(
-    dbapi_connection: Any, dialect: Dialect, user_ids: set[int], count: int
-) -> tuple[dict[int, Actor], tuple[Any, Any, Any], list[int]]:
-    """The active reporters among ``user_ids``, the stamps (policy, taxonomy, map) and,
-    on PostgreSQL, ``count`` new case ids (in one round trip: pipelined)."""
-    postgresql = dialect.name == "postgresql"
-    case_ids: list[int] = []
-    rows: list[tuple[Any, ...]]
+def _reporters_params(
+    requests: Sequence[ReportRequest], todo: Sequence[int], postgresql: bool
+) -> list[dict[str, Any]]:
+    """The parameters of the reporters' read: one statement for all on PostgreSQL (with
+    a new case id for each report), one per reporter on SQLite (in-process)."""
+    user_ids = sorted({requests[i].user_id for i in todo})
     if postgresql:
-        reporters = dbapi_connection.cursor()
-        ids = dbapi_connection.cursor()
-        # Reads alone, outside any transaction: nothing to roll back afterwards.
+        return [{"ids": user_ids, "n": len(todo)}]
+    return [{"id": uid} for uid in user_ids]
+
+
+def _read_reporters(
+    dbapi_connection: Any,
+    dialect: Dialect,
+    requests: Sequence[ReportRequest],
+    todo: Sequence[int],
+) -> list[tuple[Any, ...]]:
+    """The reporters' rows (see :data:`_REPORTERS`), read on a DB-API connection."""
+    postgresql = dialect.name == "postgresql"
+    statement = _REPORTERS[postgresql]
+    cursor = dbapi_connection.cursor()
+    if postgresql:
+        # A read alone, outside any transaction: nothing to roll back afterwards.
         dbapi_connection.autocommit = True
-        try:
-            with dbapi_connection.pipeline():
-                compiled = _REPORTERS[True].execute(reporters, dialect, {"ids": sorted(user_ids)})
-                _PG_NEW_CASE_IDS.execute(ids, dialect, {"n": count})
-            rows = [row for r in reporters.fetchall() if (row := compiled.row(r)) is not None]
-            case_ids = [int(r[0]) for r in ids.fetchall()]
-        finally:
-            reporters.close()
-            ids.close()
+    try:
+        rows = []
+        for params in _reporters_params(requests, todo, postgresql):
+            compiled = statement.execute(cursor, dialect, params)
+            rows += [row for r in cursor.fetchall() if (row := compiled.row(r)) is not None]
+        return rows
+    finally:
+        cursor.close()
+        if postgresql:
             with contextlib.suppress(dialect.loaded_dbapi.Error):  # lost: the pool drops it
                 dbapi_connection.autocommit = False
-    else:
-        cursor = dbapi_connection.cursor()
-        try:
-            found = [_REPORTERS[False].first(cursor, dialect, {"id": uid}) for uid in user_ids]
-            rows = [r for r in found if r is not None]
-        finally:
-            cursor.close()
-    if rows:
-        stamps = rows[0][4:]
-    else:
-        cursor = dbapi_connection.cursor()
-        try:
-            stamps = _STAMPS_ONLY.first(cursor, dialect, {}) or (None, None, None)
-        finally:
-            cursor.close()
+
+
+def _reporters_from(
+    rows: Sequence[tuple[Any, ...]], dialect: Dialect
+) -> tuple[dict[int, Actor], tuple[Any, Any, Any] | None, list[int]]:
+    """The active reporters, the stamps (policy, taxonomy, map; None without a row) and,
+    on PostgreSQL, the new case ids, from the reporters' rows."""
     actors = {
         int(row[0]): Actor(user_id=int(row[0]), username=row[1], role=Role(row[2]), unit_id=row[3])
         for row in rows
-        if row is not None
     }
-    policy_at, taxonomy_at, places = stamps
-    return actors, (policy_at, taxonomy_at, places), case_ids
+    if not rows:
+        return actors, None, []
+    first = rows[0]
+    case_ids = [int(n) for n in first[7]] if dialect.name == "postgresql" else []
+    return actors, (first[4], first[5], first[6]), case_ids
+
+
+def _read_stamps(engine: Engine) -> tuple[Any, Any, Any]:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        found = _STAMPS_ONLY.first(cursor, engine.dialect, {})
+        cursor.close()
+    finally:
+        raw.close()
+    policy_at, taxonomy_at, places = found or (None, None, None)
+    return policy_at, taxonomy_at, places
+
+
+# --------------------------------------------------------------------------- asyncio (PostgreSQL)
+
+
+async def report_batch_async(
+    aconn: Any,
+    engine: Engine,
+    clock: Clock,
+    requests: Sequence[ReportRequest],
+    *,
+    lock_wait: float | None = None,
+) -> list[Outcome] | None:
+    """:func:`report_batch` on PostgreSQL through an asyncio connection of psycopg (in
+    autocommit), so that the event loop serves other requests while the database
+    works: the same reads, checks and statement, in two round trips.
+
+    Returns None when the write was refused by a unique key (a retried
+    Idempotency-Key): then nothing was written and the batch is to be redone report by
+    report with :func:`report_batch`. :class:`WriteLockBusy` as there.
+    """
+    todo = _reportable(requests)
+    if not todo:
+        return [None] * len(requests)
+    dialect = engine.dialect
+    errors = dialect.loaded_dbapi
+    reporters = _REPORTERS[True].on(dialect)
+    try:
+        rows: list[tuple[Any, ...]] = []
+        async with aconn.cursor() as cursor:
+            for params in _reporters_params(requests, todo, True):
+                await cursor.execute(reporters.sql, reporters.parameters(params))
+                rows += [
+                    row for r in await cursor.fetchall() if (row := reporters.row(r)) is not None
+                ]
+        batch = _check_all(engine, clock, requests, todo, rows)
+        if not batch.ready:
+            return batch.outcomes
+        written = [
+            _chain_first_event(p, case_id)
+            for (_, p), case_id in zip(batch.ready, batch.case_ids, strict=False)
+        ]
+        write = _pg_batch_write(dialect)
+        sent = []
+        async with aconn.pipeline(), aconn.transaction():
+            if lock_wait is not None:
+                ms = max(1, round(lock_wait * 1000))
+                await aconn.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
+            for day, same_day in _by_day_written(written):
+                cursor = aconn.cursor()
+                sent.append((cursor, same_day))
+                await cursor.execute(write.sql, write.params(day, same_day))
+        for cursor, same_day in sent:
+            write.collect(await cursor.fetchall(), same_day)
+            await cursor.close()
+    except errors.IntegrityError:
+        return None
+    except errors.Error as err:
+        if getattr(err, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+            raise WriteLockBusy(f"the day's case counter stayed locked for {lock_wait} s") from err
+        raise _sqlalchemy_error(err, dialect) from err
+    for (i, _), w in zip(batch.ready, written, strict=True):
+        batch.outcomes[i] = w
+    return batch.outcomes
