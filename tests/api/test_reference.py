@@ -87,7 +87,18 @@ def test_openapi_lists_the_required_paths(client: TestClient) -> None:
     assert "application/x-www-form-urlencoded" in token
     create = spec["paths"]["/api/v1/cases"]["post"]
     assert "201" in create["responses"]
+    assert "422" in create["responses"]
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
+    assert create["security"] == [{"OAuth2PasswordBearer": []}]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CaseCreate"}
+    report = spec["components"]["schemas"]["CaseCreate"]
+    assert {"source", "category_code", "lat", "lon", "description"} <= set(report["required"])
+    assert report["properties"]["source"] == {
+        "$ref": "#/components/schemas/Source",
+        "description": "patrol | citizen | hotline | inspection | supervision | sensor",
+    }
+    assert "Source" in spec["components"]["schemas"]
     listing = {p["name"] for p in spec["paths"]["/api/v1/cases"]["get"]["parameters"]}
     assert {
         "status",

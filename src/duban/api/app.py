@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -136,6 +137,7 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311.router)  # /open311/v2, its own error format
+    _document_models(app)
     _install_docs(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -145,6 +147,24 @@ def create_app(
     install_web(app)  # the pages: / is the web front door
 
     return app
+
+
+def _document_models(app: FastAPI) -> None:
+    """Add the schemas of models that routes read themselves to the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in cases.DOCUMENTED_MODELS:
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, definition in found.pop("$defs", {}).items():
+                    components.setdefault(name, definition)
+                components[model.__name__] = found
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_docs(app: FastAPI) -> None:

@@ -124,6 +124,15 @@ class TokenVerifier:
             raise Unauthenticated("the access token is invalid or expired; sign in again") from err
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one (what
+    :data:`oauth2_scheme` reads, for a route that reads it itself)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
 def token_verifier(app: Any) -> TokenVerifier:
     """The app's verifier (made on first use, for the app's signing key)."""
     verifier: TokenVerifier | None = getattr(app.state, "token_verifier", None)

@@ -6,12 +6,22 @@ import math
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep, TokenUserId, signed_in_actor
+from duban.api.deps import (
+    ActorDep,
+    ClockDep,
+    SessionDep,
+    SettingsDep,
+    bearer_token,
+    signed_in_actor,
+    token_verifier,
+)
 from duban.api.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.domain.errors import DubanError, InvalidInput, NotFound
 from duban.domain.workflow import Action, CaseStatus, Source
@@ -83,18 +93,59 @@ def _present(
     )
 
 
+# The route reads its token, its Idempotency-Key and its body itself rather than through
+# FastAPI's parameters and dependencies, whose resolution cost as much again as the rest
+# of the request's parsing; the documentation says what they would have said (the
+# schema CaseCreate is added to the components by duban.api.app).
+_CREATE_CASE_DOCS: dict[str, Any] = {
+    "security": [{"OAuth2PasswordBearer": []}],
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "a key of your choice (1-200 characters): the same key again "
+            "returns the first case instead of filing a second",
+            "schema": {"type": "string", "maxLength": 200, "title": "Idempotency-Key"},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CaseCreate"}}},
+    },
+    "responses": {
+        "422": {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        }
+    },
+}
+#: Models that routes document without declaring them (see ``duban.api.app``).
+DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (CaseCreate,)
+
+
 @intake_router.post(
-    "/cases", status_code=201, response_model=CaseRead, summary="Report a case (上报)"
+    "/cases",
+    status_code=201,
+    response_model=CaseRead,
+    summary="Report a case (上报)",
+    openapi_extra=_CREATE_CASE_DOCS,
 )
-async def create_case(
-    request: Request,
-    body: CaseCreate,
-    user_id: TokenUserId,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> Response:
+async def create_case(request: Request) -> Response:
     """Create a case. A retried request with the same ``Idempotency-Key`` returns the
     first case (with the header ``Idempotent-Replayed: true``), never a second one."""
     state = request.app.state
+    # Who asks first: a caller without a valid token learns nothing of the body's faults.
+    user_id = token_verifier(request.app).user_id(bearer_token(request), state.clock.now())
+    try:
+        body = CaseCreate.model_validate_json(await request.body())
+    except ValidationError as err:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
+        ) from err
+    idempotency_key = request.headers.get("idempotency-key")
     data = NewCase(
         source=body.source,
         category_code=body.category_code,
