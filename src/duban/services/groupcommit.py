@@ -33,15 +33,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from duban.domain.errors import DubanError
 from duban.services.context import Clock
 from duban.services.newcases import (
     Outcome,
@@ -91,6 +94,8 @@ class _Queue:
     #: close them when the loop ends.
     idle: list[Any] = field(default_factory=list)
     keepers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    #: SQLite: this loop's connection (a pool's, returned when the loop ends).
+    sqlite: Any = None
 
 
 class ReportBatcher:
@@ -121,16 +126,19 @@ class ReportBatcher:
 
     async def report(self, request: ReportRequest) -> Outcome:
         """Queue a report and wait for its outcome (raises what stopped its batch)."""
-        prepared = None
-        if self._gate is not None:  # SQLite: checked now, written with the next batch
-            checked = prepare_batch(self.engine, self.clock, [request])
-            if not checked.ready:
-                return checked.outcomes[0]
-            prepared = checked.ready[0][1]
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues.setdefault(loop, _Queue())
+        prepared = None
+        if self._gate is not None:  # SQLite: checked now, written with the next batch
+            with self._sqlite(loop, queue) as connection:
+                checked = prepare_batch(
+                    self.engine, self.clock, [request], dbapi_connection=connection
+                )
+            if not checked.ready:
+                return checked.outcomes[0]
+            prepared = checked.ready[0][1]
         future: asyncio.Future[Outcome] = loop.create_future()
         queue.items.append(_Item(request, future, prepared))
         if not queue.flush_scheduled:
@@ -166,7 +174,7 @@ class ReportBatcher:
             self._gate.release()
             return
         try:
-            outcomes = self._write_prepared(batch)
+            outcomes = self._write_prepared(loop, queue, batch)
         except WriteLockBusy:
             self.deferred += 1
             loop.create_task(self._write_in_thread(loop, batch))
@@ -192,11 +200,7 @@ class ReportBatcher:
                 try:
                     connection = await self._connection(loop, queue)
                     outcomes = await report_batch_async(
-                        connection,
-                        self.engine,
-                        self.clock,
-                        [i.request for i in batch],
-                        lock_wait=self.lock_wait,
+                        connection, self.engine, self.clock, [i.request for i in batch]
                     )
                 except WriteLockBusy:
                     self.deferred += 1
@@ -217,9 +221,9 @@ class ReportBatcher:
             queue.writers -= 1
 
     async def _connection(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> Any:
-        """An idle asyncio connection of this loop to PostgreSQL, or a new one
-        (autocommit: each statement commits, or a transaction is opened for it). A task
-        holds each and closes it when the loop shuts down."""
+        """An idle asyncio connection of this loop to PostgreSQL, or a new one (in
+        autocommit, each statement its own transaction; with ``lock_wait`` as its lock
+        timeout). A task holds each and closes it when the loop shuts down."""
         while queue.idle:
             connection = queue.idle.pop()
             if not connection.closed and not connection.broken:
@@ -229,6 +233,8 @@ class ReportBatcher:
 
         args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
         connection = await psycopg.AsyncConnection.connect(*args, **kwargs, autocommit=True)
+        # These connections write reports only: the loop waits for a lock this long.
+        await connection.execute(f"SET lock_timeout = '{max(1, round(self.lock_wait * 1000))}ms'")
         queue.keepers[id(connection)] = loop.create_task(_close_at_shutdown(connection))
         return connection
 
@@ -265,13 +271,37 @@ class ReportBatcher:
             loop.call_soon(self._flush, loop, queue)
         return batch
 
-    def _write_prepared(self, batch: list[_Item]) -> list[Outcome]:
+    @contextlib.contextmanager
+    def _sqlite(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> Iterator[Any]:
+        """This loop's SQLite connection (one for all its reads and writes: no trip to
+        the pool per report), held until the loop ends; dropped after an error."""
+        if queue.sqlite is None:
+            queue.sqlite = self.engine.raw_connection()
+            queue.keepers[id(queue.sqlite)] = loop.create_task(_close_at_shutdown(queue.sqlite))
+        raw = queue.sqlite
+        try:
+            yield raw.driver_connection
+        except DubanError:
+            raise
+        except BaseException:
+            queue.sqlite = None
+            keeper = queue.keepers.pop(id(raw), None)
+            if keeper is not None:
+                keeper.cancel()  # and so closes it
+            raise
+
+    def _write_prepared(
+        self, loop: asyncio.AbstractEventLoop, queue: _Queue, batch: list[_Item]
+    ) -> list[Outcome]:
         """SQLite, gate held: write the reports checked on arrival (the write ends the
         turn). A write refused by a unique key is redone report by report."""
         reports = [i.prepared for i in batch if i.prepared is not None]
         assert len(reports) == len(batch), "on SQLite every report is checked on arrival"
         try:
-            written = write_batch(self.engine, reports, lock_held=True)
+            with self._sqlite(loop, queue) as connection:
+                written = write_batch(
+                    self.engine, reports, lock_held=True, dbapi_connection=connection
+                )
         except DBAPIError as err:
             if not is_duplicate_key(err, self.engine):
                 raise
@@ -308,12 +338,15 @@ class ReportBatcher:
 
 
 async def _close_at_shutdown(connection: Any) -> None:
-    """Wait until the loop shuts down (it cancels every task), then close ``connection``."""
+    """Wait until the loop shuts down (it cancels every task) or the connection is
+    dropped (its keeper cancelled), then close ``connection`` (asyncio's or the pool's)."""
     try:
         await asyncio.Event().wait()
     finally:
         with contextlib.suppress(Exception):
-            await connection.close()
+            closed = connection.close()
+            if inspect.isawaitable(closed):
+                await closed
 
 
 def _fail(batch: list[_Item], err: Exception) -> None:

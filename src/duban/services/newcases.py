@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
@@ -745,22 +745,41 @@ class PreparedBatch:
     case_ids: list[int]
 
 
-def prepare_batch(engine: Engine, clock: Clock, requests: Sequence[ReportRequest]) -> PreparedBatch:
+def prepare_batch(
+    engine: Engine,
+    clock: Clock,
+    requests: Sequence[ReportRequest],
+    *,
+    dbapi_connection: Any = None,
+) -> PreparedBatch:
     """Check reports by signed-in users against the reference data, each on its own:
     one read for all of them (the reporters, the reference data's stamps and, on
-    PostgreSQL, new case ids), then :func:`prepare_report` for each. Writes nothing."""
+    PostgreSQL, new case ids), then :func:`prepare_report` for each. Writes nothing.
+    Reads on ``dbapi_connection`` if given (outside any transaction), else on a pooled
+    connection."""
     todo = _reportable(requests)
     if not todo:
         return PreparedBatch([None] * len(requests), [], [])
     dialect = engine.dialect
+    with _dbapi(engine, dbapi_connection) as connection:
+        try:
+            rows = _read_reporters(connection, dialect, requests, todo)
+        except dialect.loaded_dbapi.Error as err:
+            raise _sqlalchemy_error(err, dialect) from err
+    return _check_all(engine, clock, requests, todo, rows)
+
+
+@contextlib.contextmanager
+def _dbapi(engine: Engine, dbapi_connection: Any) -> Iterator[Any]:
+    """``dbapi_connection``, or a pooled one for the block."""
+    if dbapi_connection is not None:
+        yield dbapi_connection
+        return
     raw = engine.raw_connection()
     try:
-        rows = _read_reporters(raw.driver_connection, dialect, requests, todo)
-    except dialect.loaded_dbapi.Error as err:
-        raise _sqlalchemy_error(err, dialect) from err
+        yield raw.driver_connection
     finally:
         raw.close()
-    return _check_all(engine, clock, requests, todo, rows)
 
 
 def _reportable(requests: Sequence[ReportRequest]) -> list[int]:
@@ -809,8 +828,10 @@ def write_batch(
     case_ids: Sequence[int] = (),
     lock_wait: float | None = None,
     lock_held: bool = False,
+    dbapi_connection: Any = None,
 ) -> list[WrittenReport]:
-    """Write prepared reports in one transaction on a pooled connection, and commit.
+    """Write prepared reports in one transaction on a pooled connection (or on
+    ``dbapi_connection``, which must be outside any transaction), and commit.
 
     On SQLite the database's write gate is taken first (``lock_held``: the caller has
     taken it, and this transaction ends the turn); on PostgreSQL the writes and the
@@ -820,19 +841,34 @@ def write_batch(
     raises as SQLAlchemy does (:class:`~sqlalchemy.exc.IntegrityError` for a reused
     Idempotency-Key).
     """
-    dialect = engine.dialect
+    if dbapi_connection is not None:
+        return _write_on(dbapi_connection, engine, reports, case_ids, lock_wait, lock_held)
     try:
         raw = engine.raw_connection()
     except BaseException:
         if lock_held:
             release_write_gate(engine)  # the turn taken for this write ends with it
         raise
-    dbapi_connection: Any = raw.driver_connection
+    try:
+        return _write_on(raw.driver_connection, engine, reports, case_ids, lock_wait, lock_held)
+    finally:
+        raw.close()
+
+
+def _write_on(
+    connection: Any,
+    engine: Engine,
+    reports: Sequence[PreparedReport],
+    case_ids: Sequence[int],
+    lock_wait: float | None,
+    lock_held: bool,
+) -> list[WrittenReport]:
+    dialect = engine.dialect
     try:
         if dialect.name == "postgresql":
             try:
                 return write_reports(
-                    dbapi_connection,
+                    connection,
                     dialect,
                     reports,
                     case_ids=case_ids[: len(reports)] or None,
@@ -840,14 +876,12 @@ def write_batch(
                     lock_wait=lock_wait,
                 )
             except BaseException:
-                dbapi_connection.rollback()
+                connection.rollback()
                 raise
-        with begin_dbapi_write(dbapi_connection, wait=lock_wait, gate_held=lock_held):
-            return write_reports(dbapi_connection, dialect, reports)
+        with begin_dbapi_write(connection, wait=lock_wait, gate_held=lock_held):
+            return write_reports(connection, dialect, reports)
     except dialect.loaded_dbapi.Error as err:
         raise _sqlalchemy_error(err, dialect) from err
-    finally:
-        raw.close()
 
 
 def is_duplicate_key(err: BaseException, engine: Engine) -> bool:
@@ -979,16 +1013,15 @@ async def report_batch_async(
     engine: Engine,
     clock: Clock,
     requests: Sequence[ReportRequest],
-    *,
-    lock_wait: float | None = None,
 ) -> list[Outcome] | None:
-    """:func:`report_batch` on PostgreSQL through an asyncio connection of psycopg (in
-    autocommit), so that the event loop serves other requests while the database
-    works: the same reads, checks and statement, in two round trips.
+    """:func:`report_batch` on PostgreSQL through an asyncio connection of psycopg in
+    autocommit, so that the event loop serves other requests while the database works:
+    the same reads, checks and statement, in two round trips.
 
     Returns None when the write was refused by a unique key (a retried
     Idempotency-Key): then nothing was written and the batch is to be redone report by
-    report with :func:`report_batch`. :class:`WriteLockBusy` as there.
+    report with :func:`report_batch`. If the day's counter row stays locked longer than
+    the connection's ``lock_timeout``, :class:`WriteLockBusy` and nothing written.
     """
     todo = _reportable(requests)
     if not todo:
@@ -1012,23 +1045,21 @@ async def report_batch_async(
             for (_, p), case_id in zip(batch.ready, batch.case_ids, strict=False)
         ]
         write = _pg_batch_write(dialect)
-        sent = []
-        async with aconn.pipeline(), aconn.transaction():
-            if lock_wait is not None:
-                ms = max(1, round(lock_wait * 1000))
-                await aconn.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
-            for day, same_day in _by_day_written(written):
-                cursor = aconn.cursor()
-                sent.append((cursor, same_day))
-                await cursor.execute(write.sql, write.params(day, same_day))
-        for cursor, same_day in sent:
-            write.collect(await cursor.fetchall(), same_day)
-            await cursor.close()
+        days = _by_day_written(written)
+        if len(days) == 1:  # one statement, and so a transaction of its own in autocommit
+            async with aconn.cursor() as cursor:
+                await cursor.execute(write.sql, write.params(*days[0]))
+                write.collect(await cursor.fetchall(), days[0][1])
+        else:  # around midnight: a statement per day, in one transaction
+            async with aconn.transaction(), aconn.cursor() as cursor:
+                for day, same_day in days:
+                    await cursor.execute(write.sql, write.params(day, same_day))
+                    write.collect(await cursor.fetchall(), same_day)
     except errors.IntegrityError:
         return None
     except errors.Error as err:
         if getattr(err, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
-            raise WriteLockBusy(f"the day's case counter stayed locked for {lock_wait} s") from err
+            raise WriteLockBusy("the day's case counter stayed locked") from err
         raise _sqlalchemy_error(err, dialect) from err
     for (i, _), w in zip(batch.ready, written, strict=True):
         batch.outcomes[i] = w
