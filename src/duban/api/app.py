@@ -28,7 +28,12 @@ from duban.config import Settings
 from duban.services.context import Clock, SystemClock
 from duban.services.groupcommit import ReportBatcher
 from duban.store.models import Setting
-from duban.store.session import make_engine, make_session_factory
+from duban.store.session import (
+    make_engine,
+    make_session_factory,
+    start_background_checkpoints,
+    stop_background_checkpoints,
+)
 from duban.web import install_web
 
 API_PREFIX = "/api/v1"
@@ -73,6 +78,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = (
         app.state.settings.worker_threads
     )
+    start_background_checkpoints(app.state.engine)
     await anyio.to_thread.run_sync(_warm_caches, app)
     # Everything alive now (modules, mappers, templates, the policy, the map index) lives
     # as long as the process: take it out of the cyclic GC's view. Otherwise every full
@@ -81,7 +87,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
-    await app.state.report_batcher.aclose()
+    batcher = app.state.report_batcher
+    await batcher.aclose()
+    await anyio.to_thread.run_sync(stop_background_checkpoints, app.state.engine)
+    if batcher.reports:
+        _log.info(
+            "intake: %d reports written in %d transactions (%.2f each); %d batches waited "
+            "for the write lock in a thread",
+            batcher.reports,
+            batcher.batches,
+            batcher.reports / batcher.batches,
+            batcher.deferred,
+        )
 
 
 def _warm_caches(app: FastAPI) -> None:
@@ -106,7 +123,7 @@ def create_app(
 ) -> FastAPI:
     """Build the application for ``settings`` (the environment's if not given)."""
     settings = settings or Settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, background_checkpoints=True)
     factory = make_session_factory(engine)
     app = FastAPI(
         lifespan=_lifespan,

@@ -7,6 +7,7 @@ import select
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ except ImportError:  # Windows: the gate then orders the writers of one process 
     fcntl = None  # type: ignore[assignment]
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> Engine:
     """Create an engine with the settings Duban relies on.
 
     SQLite gets WAL (readers never block the writer), foreign keys and a busy timeout.
@@ -31,6 +32,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout; a deferred
     transaction that reads and then writes would fail at once with SQLITE_BUSY when
     another writer committed in between.
+
+    ``background_checkpoints`` (a server's engine): the WAL of a SQLite file is copied
+    back into the database by a thread (:class:`WalCheckpointer`, started with
+    :func:`start_background_checkpoints`) instead of by whichever commit crosses the
+    threshold, which then waits for the copy and its fsync (a latency spike every few
+    dozen commits on the event loop). The connections keep a far threshold as a net.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -47,7 +54,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             connect_args.setdefault("factory", _gated_connection_class(database))
             kwargs["connect_args"] = connect_args
         engine = create_engine(url, **kwargs)
+        background = background_checkpoints and bool(database) and database != ":memory:"
+        if background:
+            _checkpointers[engine] = WalCheckpointer(str(database))
         event.listen(engine, "connect", _sqlite_on_connect)
+        if background:
+            event.listen(engine, "connect", _sqlite_far_checkpoints)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -325,6 +337,84 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+# --------------------------------------------------------------------------- SQLite WAL
+
+#: The WAL size (pages) at which a commit checkpoints inline when a thread does it
+#: otherwise: only if the thread has fallen far behind (about 40 MB).
+FAR_CHECKPOINT_PAGES = 10_000
+CHECKPOINT_INTERVAL_SECONDS = 0.2
+_checkpointers: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_far_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={FAR_CHECKPOINT_PAGES}")
+
+
+class WalCheckpointer:
+    """Copies a SQLite database's WAL back into it every few tenths of a second, in a
+    thread of its own (PASSIVE: it never blocks a reader or a writer, and gives up on
+    what it can not copy yet). sqlite3 lets go of Python's interpreter lock while it
+    works, so the event loop goes on meanwhile."""
+
+    def __init__(self, database: str, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
+        self.database = database
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: How many checkpoints ran (tests read it).
+        self.checkpoints = 0
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="duban-wal-checkpoints", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after a last checkpoint."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.database, isolation_level=None, timeout=1)
+        try:
+            while True:
+                stopping = self._stop.wait(self.interval)
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoints += 1
+                except sqlite3.Error:
+                    pass  # busy or gone for a moment: the next round, or the far threshold
+                if stopping:
+                    return
+        finally:
+            connection.close()
+
+
+def start_background_checkpoints(engine: Engine) -> None:
+    """Start the WAL checkpointer of an engine made with ``background_checkpoints``."""
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        checkpointer.start()
+
+
+def stop_background_checkpoints(engine: Engine) -> None:
+    """Stop it again (the server's shutdown)."""
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        checkpointer.stop()
+
+
+def wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """The engine's checkpointer, if it has one."""
+    return _checkpointers.get(engine)
 
 
 REQUEST_MEMO = "duban.request_memo"

@@ -180,3 +180,39 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_without_an_error(
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_a_servers_wal_is_checkpointed_by_a_thread_not_by_commits(tmp_path: Path) -> None:
+    engine = store_session.make_engine(
+        f"sqlite:///{tmp_path / 'ckpt.db'}", background_checkpoints=True
+    )
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)"))
+        # A commit no longer copies the WAL back once it passes 1,000 pages.
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == (
+            store_session.FAR_CHECKPOINT_PAGES
+        )
+    checkpointer = store_session.wal_checkpointer(engine)
+    assert checkpointer is not None
+    checkpointer.interval = 0.02
+    store_session.start_background_checkpoints(engine)
+    try:
+        with engine.begin() as conn:
+            for n in range(200):
+                conn.execute(text("INSERT INTO t VALUES (:n, :pad)"), {"n": n, "pad": "x" * 3000})
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with engine.connect() as conn:
+            busy, frames, copied = conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)")).one()
+        assert checkpointer.checkpoints >= 3
+        assert (busy, frames - copied) == (0, 0)  # nothing left for a commit to copy
+    finally:
+        store_session.stop_background_checkpoints(engine)
+        engine.dispose()
+    # An engine made without it checkpoints as SQLite does by default.
+    plain = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    with plain.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 1000
+    assert store_session.wal_checkpointer(plain) is None
+    plain.dispose()
