@@ -47,9 +47,7 @@ class RegionLevel(StrEnum):
     @property
     def parent(self) -> RegionLevel | None:
         """The level above, or None for districts."""
-        levels = list(RegionLevel)
-        i = levels.index(self)
-        return levels[i - 1] if i > 0 else None
+        return _PARENT[self]
 
     @property
     def label(self) -> str:
@@ -57,6 +55,9 @@ class RegionLevel(StrEnum):
         return _LABELS[self]
 
 
+_PARENT: Final[Mapping[RegionLevel, RegionLevel | None]] = {
+    level: (list(RegionLevel)[i - 1] if i > 0 else None) for i, level in enumerate(RegionLevel)
+}
 CODE_LENGTH: Final[Mapping[RegionLevel, int]] = {
     RegionLevel.DISTRICT: 6,
     RegionLevel.STREET: 9,

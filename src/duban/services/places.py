@@ -179,6 +179,7 @@ class PlacesIndex:
         self.levels: dict[str, GridIndex] = {
             level: GridIndex(items) for level, items in by_level.items()
         }
+        self._chains: dict[tuple[str, str], dict[str, PlaceRef]] = {}
         self._zones = list(zones)
         # Zones overlap (a leader grid, a road, a shop front): all those covering a point
         # are wanted, found as grids are (no Point object per lookup).
@@ -268,7 +269,15 @@ class PlacesIndex:
         return tuple(row.ref for row in sorted(rows, key=key))
 
     def _chain(self, level: str, code: str) -> dict[str, PlaceRef]:
-        """``code`` and its ancestors up to the district, by parent codes (else prefixes)."""
+        """``code`` and its ancestors up to the district, by parent codes (else prefixes);
+        worked out once per region (the index never changes)."""
+        key = (level, code)
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = self._chains.setdefault(key, self._walk_up(level, code))
+        return chain
+
+    def _walk_up(self, level: str, code: str) -> dict[str, PlaceRef]:
         refs: dict[str, PlaceRef] = {}
         current: str | None = code
         current_level: RegionLevel | None = RegionLevel(level)
