@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from duban.services.reference import install_taxonomy, shipped_taxonomy_data
+from duban.services.reportbatch import load_refs
 from duban.store.models import Case, CaseEvent, IdempotencyKey
 from duban.store.session import make_engine, make_session_factory
 from tests.api.conftest import API, Api, assert_error, count_cases
@@ -233,7 +234,8 @@ def test_concurrent_creates_get_distinct_numbers(
 def test_reports_sent_together_are_written_together(api: Api, engine: Engine) -> None:
     """Reports that reach the server together share a transaction (group commit), and
     each answer is the case as it was stored."""
-    transport = httpx.ASGITransport(app=api.app)
+    transport = httpx.ASGITransport(app=api.app)  # no start-up: warm what it would warm
+    load_refs(engine)
     headers = api.headers("operator")
     bodies = [{**VALID, "description": f"第{i}处暴露垃圾"} for i in range(8)]
     bodies.append({**VALID, "category_code": "E9999"})

@@ -1,4 +1,4 @@
-"""Reports written together (duban.services.newcases.report_batch, services.groupcommit).
+"""Reports written together (duban.services.reportbatch, duban.services.groupcommit).
 
 Several reports in one transaction must come out exactly as if each had been reported
 alone: the same rows, consecutive numbers, chains that verify. One bad report fails
@@ -22,7 +22,8 @@ from duban.domain.workflow import CaseStatus, Source
 from duban.services.audit import verify_chain
 from duban.services.cases import NewCase, report_case
 from duban.services.groupcommit import ReportBatcher
-from duban.services.newcases import ReportRequest, WrittenReport, report_batch
+from duban.services.newcases import WrittenReport
+from duban.services.reportbatch import ReportRequest, load_refs, report_batch
 from duban.store.models import Case, CaseEvent, IdempotencyKey, User
 from duban.store.session import WriteLockBusy, begin_write
 from tests.conftest import BACKEND
@@ -212,6 +213,7 @@ def test_the_batcher_writes_reports_that_arrive_together_in_one_transaction(
 ) -> None:
     batcher = ReportBatcher(engine, clock)
     operator = _uid(world, "operator")
+    load_refs(engine)  # as a server's start-up does: the reference data in memory
 
     async def many() -> list[object]:
         return await asyncio.gather(

@@ -5,7 +5,7 @@ write lock (its WAL append costs more than the rows), on PostgreSQL round trips 
 flush of the WAL to disk. When reports arrive together — a busy hotline hour, a partner
 system's batch, the benchmark's eight clients — those that reach the event loop
 together are checked each on its own and the good ones written in one transaction
-(:mod:`duban.services.newcases`); a report that fails its checks fails alone, and a
+(:mod:`duban.services.reportbatch`); a report that fails its checks fails alone, and a
 write refused by a unique key is redone report by report.
 
 Nobody waits for a batch to fill: a flush is scheduled on the loop right behind the
@@ -46,12 +46,13 @@ from sqlalchemy.exc import DBAPIError
 
 from duban.domain.errors import DubanError
 from duban.services.context import Clock
-from duban.services.newcases import (
+from duban.services.newcases import PreparedReport, WrittenReport
+from duban.services.reportbatch import (
     Outcome,
-    PreparedReport,
+    ReferenceDataMoved,
     ReportRequest,
-    WrittenReport,
     is_duplicate_key,
+    load_refs,
     prepare_batch,
     report_batch,
     report_batch_async,
@@ -132,10 +133,21 @@ class ReportBatcher:
             queue = self._queues.setdefault(loop, _Queue())
         prepared = None
         if self._gate is not None:  # SQLite: checked now, written with the next batch
-            with self._sqlite(loop, queue) as connection:
-                checked = prepare_batch(
-                    self.engine, self.clock, [request], dbapi_connection=connection
-                )
+            checked = None
+            for load in (False, True):
+                try:
+                    with self._sqlite(loop, queue) as connection:
+                        checked = prepare_batch(
+                            self.engine,
+                            self.clock,
+                            [request],
+                            dbapi_connection=connection,
+                            load=load,
+                        )
+                    break
+                except ReferenceDataMoved:
+                    await self._load_refs(loop)
+            assert checked is not None
             if not checked.ready:
                 return checked.outcomes[0]
             prepared = checked.ready[0][1]
@@ -199,9 +211,19 @@ class ReportBatcher:
                 connection = None
                 try:
                     connection = await self._connection(loop, queue)
-                    outcomes = await report_batch_async(
-                        connection, self.engine, self.clock, [i.request for i in batch]
-                    )
+                    try:
+                        outcomes = await report_batch_async(
+                            connection,
+                            self.engine,
+                            self.clock,
+                            [i.request for i in batch],
+                            load=False,
+                        )
+                    except ReferenceDataMoved:
+                        await self._load_refs(loop)
+                        outcomes = await report_batch_async(
+                            connection, self.engine, self.clock, [i.request for i in batch]
+                        )
                 except WriteLockBusy:
                     self.deferred += 1
                     loop.create_task(self._write_in_thread(loop, batch))
@@ -219,6 +241,11 @@ class ReportBatcher:
                 self._deliver(batch, outcomes)
         finally:
             queue.writers -= 1
+
+    async def _load_refs(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Reload the reference data an admin changed, in a worker thread (rebuilding a
+        city's map takes a second or so; the loop goes on meanwhile)."""
+        await loop.run_in_executor(None, load_refs, self.engine)
 
     async def _connection(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> Any:
         """An idle asyncio connection of this loop to PostgreSQL, or a new one (in

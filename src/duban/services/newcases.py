@@ -1,26 +1,24 @@
-"""New cases: from a report to its rows, written in one short transaction.
+"""New cases: from a report to its rows, and the rows written in one short transaction.
 
 A report is made in two steps that every way in shares (the API, the web's 随手拍,
 Open311, the demo):
 
 1. :func:`prepare_report` checks the report against the reference data this process
-   holds (taxonomy, map, policy: :class:`ReportRefs`) and builds the case's columns
-   and its first event's payload. Pure computation: no database, no lock.
-2. :func:`write_report` writes the rows on a DB-API connection inside the caller's
-   transaction: the case, its ``report`` event (hash-chained, the head stored on the
-   case) and the idempotency key if one was sent, numbered by one bump of the day's
-   counter. The counter row is the one thing every report of the day shares, so it is
-   touched last and held as briefly as possible: on PostgreSQL the whole write is a
-   single statement (data-modifying CTEs, so the row lock lasts from that statement to
-   the commit right after it); on SQLite the write lock is taken only for the writes.
+   holds (taxonomy, map, policy: :class:`ReportRefs`) and builds its case's columns and
+   its first event's payload. Pure computation: no database, no lock.
+2. :func:`write_reports` writes prepared reports on a DB-API connection inside the
+   caller's transaction: each case, its ``report`` event (hash-chained, the head stored
+   on the case) and its idempotency key if one was sent, numbered in order by one bump
+   of the day's counter. The counter row is the one thing every report of the day
+   shares, so it is held as briefly as possible: on PostgreSQL the whole write is a
+   single statement (data-modifying CTEs; with ``commit`` sent with it, the row lock
+   lasts only while the server runs them); on SQLite the write lock is taken for the
+   writes alone (the rows are built before).
 
 :func:`duban.services.cases.report_case` runs both in a session (for callers that write
-more in the same transaction); :func:`report_direct` runs them on a pooled connection
-of its own, without a session: the API's busiest write, where a session's bookkeeping
-would cost more than the report (see ``bench/intake.py``).
-
-The statements are compiled once and run on the DB-API cursor
-(:mod:`duban.store.prepared`), and the bulk import shares the numbering.
+more in the same transaction); :mod:`duban.services.reportbatch` runs them for many
+reports at once without one. The statements are compiled once and run on the DB-API
+cursor (:mod:`duban.store.prepared`); the bulk import shares the numbering.
 """
 
 from __future__ import annotations
@@ -28,19 +26,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from sqlalchemy import (
-    ARRAY,
-    Engine,
     Integer,
     String,
     Table,
-    any_,
     bindparam,
     func,
     insert,
@@ -53,7 +48,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
-from duban.domain.errors import DubanError, InvalidInput, PermissionDenied, Unauthenticated
+from duban.domain.errors import InvalidInput, PermissionDenied
 from duban.domain.workflow import (
     REPORT_SOURCES,
     STEP_OF_STATUS,
@@ -64,20 +59,13 @@ from duban.domain.workflow import (
     initial_status,
 )
 from duban.services.audit import GENESIS, event_row
-from duban.services.context import Actor, Clock
+from duban.services.context import Actor
 from duban.services.inputs import MAX_DESCRIPTION_CHARS, clean_text, input_point
-from duban.services.policy import Policy, cached_policy, load_policy
-from duban.services.reference import SubclassTable, cached_subclass_table, subclass_table
-from duban.store.models import Case, CaseEvent, CasePhoto, Counter, IdempotencyKey, Setting, User
+from duban.services.policy import Policy, load_policy
+from duban.services.reference import SubclassTable, subclass_table
+from duban.store.models import Case, CaseEvent, CasePhoto, Counter, IdempotencyKey
 from duban.store.prepared import Prepared
-from duban.store.session import WriteLockBusy, begin_dbapi_write, release_write_gate
-from duban.store.stamps import (
-    PLACES_VERSION_KEY,
-    POLICY_KEY,
-    TAXONOMY_KEY,
-    database_key,
-    places_token,
-)
+from duban.store.session import WriteLockBusy
 
 if TYPE_CHECKING:
     from duban.services.places import Location, PlacesIndex
@@ -155,7 +143,7 @@ def reserve_case_codes(session: Session, local_day: str, count: int) -> list[str
     return [case_number(local_day, n) for n in range(last - count + 1, last + 1)]
 
 
-_NEXTVAL = func.nextval(func.pg_get_serial_sequence("cases", "id"))
+NEXTVAL = func.nextval(func.pg_get_serial_sequence("cases", "id"))
 _NEXTVALS = text(
     "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"
 )
@@ -487,7 +475,7 @@ def _json_value(value: Any) -> Any:
 _pg_batch_writes: dict[str, _PgBatchWrite] = {}
 
 
-def _pg_batch_write(dialect: Dialect) -> _PgBatchWrite:
+def pg_batch_write(dialect: Dialect) -> _PgBatchWrite:
     key = f"{dialect.name}+{dialect.driver}"
     statement = _pg_batch_writes.get(key)
     if statement is None:
@@ -517,11 +505,11 @@ _SQLITE_EVENT = Prepared(_insert_all(EVENTS))
 _SQLITE_KEY = Prepared(_insert_all(KEYS, but=("id",)))
 _CASE_PHOTOS = insert(cast(Table, CasePhoto.__table__))
 _PG_NEW_CASE_IDS = Prepared(
-    select(_NEXTVAL).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
+    select(NEXTVAL).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
 )
 
 
-def _chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
+def chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
     """The case's columns with its id and chain head, its ``report`` event's columns."""
     case = dict(prepared.case)
     case["id"] = case_id
@@ -576,9 +564,9 @@ def write_reports(
                 _PG_NEW_CASE_IDS.execute(cursor, dialect, {"n": len(reports)})
                 case_ids = [int(row[0]) for row in cursor.fetchall()]
             written = [
-                _chain_first_event(p, case_id) for p, case_id in zip(reports, case_ids, strict=True)
+                chain_first_event(p, case_id) for p, case_id in zip(reports, case_ids, strict=True)
             ]
-            batch_write = _pg_batch_write(dialect)
+            batch_write = pg_batch_write(dialect)
             statement = batch_write.sql
             # With a commit, everything goes in one round trip (psycopg's pipeline): the
             # day's counter row is then locked only while the server runs the statement.
@@ -589,7 +577,7 @@ def write_reports(
                     if lock_wait is not None:
                         ms = max(1, round(lock_wait * 1000))
                         cursor.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
-                    for day, same_day in _by_day_written(written):
+                    for day, same_day in by_day(written):
                         day_cursor = dbapi_connection.cursor()
                         sent.append((day_cursor, same_day))
                         batch_write.send(day_cursor, day, same_day)
@@ -610,7 +598,7 @@ def write_reports(
                 )
                 first = int(last) - len(group) + 1
                 for i, p in enumerate(group):
-                    one = _chain_first_event(p, int(next_case) + i)
+                    one = chain_first_event(p, int(next_case) + i)
                     one.case["code"] = case_number(day, first + i)
                     one.event["id"] = int(next_event) + i
                     written.append(one)
@@ -623,15 +611,15 @@ def write_reports(
                 statement = _SQLITE_KEY.on(dialect).sql
                 _SQLITE_KEY.execute_many(cursor, dialect, keys)
     except dialect.loaded_dbapi.Error as err:
-        if getattr(err, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        if getattr(err, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE:
             raise WriteLockBusy(f"the day's case counter stayed locked for {lock_wait} s") from err
-        raise _sqlalchemy_error(err, dialect, statement) from err
+        raise sqlalchemy_error(err, dialect, statement) from err
     finally:
         cursor.close()
     return written
 
 
-_PG_LOCK_NOT_AVAILABLE: Final = "55P03"
+PG_LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
 def _by_day(reports: Sequence[PreparedReport]) -> list[tuple[str, list[PreparedReport]]]:
@@ -641,7 +629,7 @@ def _by_day(reports: Sequence[PreparedReport]) -> list[tuple[str, list[PreparedR
     return list(days.items())
 
 
-def _by_day_written(written: Sequence[WrittenReport]) -> list[tuple[str, list[WrittenReport]]]:
+def by_day(written: Sequence[WrittenReport]) -> list[tuple[str, list[WrittenReport]]]:
     days: dict[str, list[WrittenReport]] = {}
     for w in written:
         days.setdefault(w.prepared.local_day, []).append(w)
@@ -660,407 +648,6 @@ def insert_case_photos(session: Session, case_id: int, photo_ids: Sequence[str])
         )
 
 
-# --------------------------------------------------------------------------- without a session
-
-
-_USERS = cast(Table, User.__table__)
-_SETTINGS = cast(Table, Setting.__table__)
-
-
-def _stamp_of(key: str, column: Any) -> Any:
-    return select(column).where(_SETTINGS.c.key == key).scalar_subquery()
-
-
-_REPORTERS_COLUMNS = (
-    _USERS.c.id,
-    _USERS.c.username,
-    _USERS.c.role,
-    _USERS.c.unit_id,
-    _stamp_of(POLICY_KEY, _SETTINGS.c.updated_at).label("policy_at"),
-    _stamp_of(TAXONOMY_KEY, _SETTINGS.c.updated_at).label("taxonomy_at"),
-    _stamp_of(PLACES_VERSION_KEY, _SETTINGS.c.value).label("places"),
-)
-#: What a report needs to know before it is checked, in one statement: the reporter (if
-#: still active) and the reference data's stamps. PostgreSQL asks for all the reporters
-#: of a batch at once; SQLite, in-process, asks per reporter.
-_REPORTERS = {
-    # An uncorrelated subquery runs once per statement, however many rows it is on.
-    True: Prepared(
-        select(
-            *_REPORTERS_COLUMNS,
-            select(func.array_agg(_NEXTVAL))
-            .select_from(func.generate_series(1, bindparam("n", type_=Integer)))
-            .scalar_subquery()
-            .label("case_ids"),
-        ).where(_USERS.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), _USERS.c.is_active)
-    ),
-    False: Prepared(
-        select(*_REPORTERS_COLUMNS).where(
-            _USERS.c.id == bindparam("id", type_=Integer), _USERS.c.is_active
-        )
-    ),
-}
-_STAMPS_ONLY = Prepared(
-    select(*_REPORTERS_COLUMNS[4:])  # when no reporter is active any more
-)
-
-
-def _cached_refs(engine: Engine, policy_at: Any, taxonomy_at: Any, places: Any) -> ReportRefs:
-    """The reference data this process holds for these stamps; loaded (through a session)
-    when any of them moved."""
-    from duban.services.places import cached_places_index  # deferred: geometry
-
-    database = database_key(engine)
-    policy = cached_policy(database, policy_at)
-    index = cached_places_index(database, places_token(places))
-    subclasses = cached_subclass_table(database, taxonomy_at)
-    if policy is not None and index is not None and subclasses is not None:
-        return ReportRefs(policy, index, subclasses)
-    with Session(engine) as session:
-        return report_refs(session)
-
-
-@dataclass(frozen=True)
-class ReportRequest:
-    """One report as a signed-in user sent it."""
-
-    user_id: int
-    data: NewCase
-    idempotency_key: str | None = None
-
-
-#: What became of a request: written; refused (the error to answer with); or None, to be
-#: reported through ``report_case`` instead (photos, or a repeated Idempotency-Key).
-Outcome = WrittenReport | DubanError | None
-
-
-@dataclass
-class PreparedBatch:
-    """Reports checked together: each one's outcome so far (an error, or None: not
-    for this path), those ready to write with their positions, and on PostgreSQL the
-    case ids drawn for them."""
-
-    outcomes: list[Outcome]
-    ready: list[tuple[int, PreparedReport]]
-    case_ids: list[int]
-
-
-def prepare_batch(
-    engine: Engine,
-    clock: Clock,
-    requests: Sequence[ReportRequest],
-    *,
-    dbapi_connection: Any = None,
-) -> PreparedBatch:
-    """Check reports by signed-in users against the reference data, each on its own:
-    one read for all of them (the reporters, the reference data's stamps and, on
-    PostgreSQL, new case ids), then :func:`prepare_report` for each. Writes nothing.
-    Reads on ``dbapi_connection`` if given (outside any transaction), else on a pooled
-    connection."""
-    todo = _reportable(requests)
-    if not todo:
-        return PreparedBatch([None] * len(requests), [], [])
-    dialect = engine.dialect
-    with _dbapi(engine, dbapi_connection) as connection:
-        try:
-            rows = _read_reporters(connection, dialect, requests, todo)
-        except dialect.loaded_dbapi.Error as err:
-            raise _sqlalchemy_error(err, dialect) from err
-    return _check_all(engine, clock, requests, todo, rows)
-
-
-@contextlib.contextmanager
-def _dbapi(engine: Engine, dbapi_connection: Any) -> Iterator[Any]:
-    """``dbapi_connection``, or a pooled one for the block."""
-    if dbapi_connection is not None:
-        yield dbapi_connection
-        return
-    raw = engine.raw_connection()
-    try:
-        yield raw.driver_connection
-    finally:
-        raw.close()
-
-
-def _reportable(requests: Sequence[ReportRequest]) -> list[int]:
-    """The positions of the requests this path writes (photos go through report_case)."""
-    return [i for i, r in enumerate(requests) if not r.data.photo_ids]
-
-
-def _check_all(
-    engine: Engine,
-    clock: Clock,
-    requests: Sequence[ReportRequest],
-    todo: Sequence[int],
-    rows: Sequence[tuple[Any, ...]],
-) -> PreparedBatch:
-    """Prepare each report of ``todo`` against the reporters and stamps read (``rows``)."""
-    actors, stamps, case_ids = _reporters_from(rows, engine.dialect)
-    if stamps is None:  # no reporter is active any more: nothing to check against
-        stamps = _read_stamps(engine)
-    refs = _cached_refs(engine, *stamps)
-    batch = PreparedBatch([None] * len(requests), [], case_ids)
-    for i in todo:
-        request = requests[i]
-        actor = actors.get(request.user_id)
-        if actor is None:
-            batch.outcomes[i] = Unauthenticated("this account no longer exists or is disabled")
-            continue
-        try:
-            prepared = prepare_report(
-                refs,
-                actor=actor,
-                data=request.data,
-                idempotency_key=request.idempotency_key,
-                now=clock.now(),
-            )
-        except DubanError as err:
-            batch.outcomes[i] = err
-            continue
-        batch.ready.append((i, prepared))
-    return batch
-
-
-def write_batch(
-    engine: Engine,
-    reports: Sequence[PreparedReport],
-    *,
-    case_ids: Sequence[int] = (),
-    lock_wait: float | None = None,
-    lock_held: bool = False,
-    dbapi_connection: Any = None,
-) -> list[WrittenReport]:
-    """Write prepared reports in one transaction on a pooled connection (or on
-    ``dbapi_connection``, which must be outside any transaction), and commit.
-
-    On SQLite the database's write gate is taken first (``lock_held``: the caller has
-    taken it, and this transaction ends the turn); on PostgreSQL the writes and the
-    COMMIT go in one round trip, with ``case_ids`` drawn by :func:`prepare_batch`. With
-    ``lock_wait`` (seconds) the write lock is waited for no longer than that
-    (:class:`WriteLockBusy`, nothing written). A failed write rolls back whole and
-    raises as SQLAlchemy does (:class:`~sqlalchemy.exc.IntegrityError` for a reused
-    Idempotency-Key).
-    """
-    if dbapi_connection is not None:
-        return _write_on(dbapi_connection, engine, reports, case_ids, lock_wait, lock_held)
-    try:
-        raw = engine.raw_connection()
-    except BaseException:
-        if lock_held:
-            release_write_gate(engine)  # the turn taken for this write ends with it
-        raise
-    try:
-        return _write_on(raw.driver_connection, engine, reports, case_ids, lock_wait, lock_held)
-    finally:
-        raw.close()
-
-
-def _write_on(
-    connection: Any,
-    engine: Engine,
-    reports: Sequence[PreparedReport],
-    case_ids: Sequence[int],
-    lock_wait: float | None,
-    lock_held: bool,
-) -> list[WrittenReport]:
-    dialect = engine.dialect
-    try:
-        if dialect.name == "postgresql":
-            try:
-                return write_reports(
-                    connection,
-                    dialect,
-                    reports,
-                    case_ids=case_ids[: len(reports)] or None,
-                    commit=True,
-                    lock_wait=lock_wait,
-                )
-            except BaseException:
-                connection.rollback()
-                raise
-        with begin_dbapi_write(connection, wait=lock_wait, gate_held=lock_held):
-            return write_reports(connection, dialect, reports)
-    except dialect.loaded_dbapi.Error as err:
-        raise _sqlalchemy_error(err, dialect) from err
-
-
-def is_duplicate_key(err: BaseException, engine: Engine) -> bool:
-    """Whether a failed write was refused by a unique key (a retried Idempotency-Key)."""
-    return isinstance(err, DBAPIError) and isinstance(
-        err.orig, engine.dialect.loaded_dbapi.IntegrityError
-    )
-
-
-def report_batch(
-    engine: Engine,
-    clock: Clock,
-    requests: Sequence[ReportRequest],
-    *,
-    lock_wait: float | None = None,
-) -> list[Outcome]:
-    """上报 of several reports by signed-in users, in one transaction, without a session.
-
-    The same checks and rows as :func:`duban.services.cases.report_case` (each report is
-    prepared alone and fails alone: :func:`prepare_batch`), written together
-    (:func:`write_batch`): one write lock, one commit, and on PostgreSQL two round trips
-    for the whole batch. If the write is refused by a unique key (a retried
-    Idempotency-Key), nothing of the batch is kept and each report is written again on
-    its own, so one report never takes the others with it; a retried key alone is
-    left to ``report_case`` (None), which replays the first case.
-
-    With ``lock_wait`` (seconds) the write lock is waited for no longer than that:
-    :class:`WriteLockBusy`, and nothing is written.
-    """
-    batch = prepare_batch(engine, clock, requests)
-    if not batch.ready:
-        return batch.outcomes
-    try:
-        written = write_batch(
-            engine,
-            [p for _, p in batch.ready],
-            case_ids=batch.case_ids,
-            lock_wait=lock_wait,
-        )
-    except DBAPIError as err:
-        if not is_duplicate_key(err, engine):
-            raise
-        if len(batch.ready) > 1:
-            for i, _ in batch.ready:
-                batch.outcomes[i] = report_batch(engine, clock, [requests[i]], lock_wait=lock_wait)[
-                    0
-                ]
-        return batch.outcomes
-    for (i, _), w in zip(batch.ready, written, strict=True):
-        batch.outcomes[i] = w
-    return batch.outcomes
-
-
-def _sqlalchemy_error(err: Exception, dialect: Dialect, statement: str = "") -> StatementError:
+def sqlalchemy_error(err: Exception, dialect: Dialect, statement: str = "") -> StatementError:
     """A DB-API error as SQLAlchemy raises it from ``execute``."""
     return DBAPIError.instance(statement, None, err, dialect.loaded_dbapi.Error, dialect=dialect)
-
-
-def _reporters_params(
-    requests: Sequence[ReportRequest], todo: Sequence[int], postgresql: bool
-) -> list[dict[str, Any]]:
-    """The parameters of the reporters' read: one statement for all on PostgreSQL (with
-    a new case id for each report), one per reporter on SQLite (in-process)."""
-    user_ids = sorted({requests[i].user_id for i in todo})
-    if postgresql:
-        return [{"ids": user_ids, "n": len(todo)}]
-    return [{"id": uid} for uid in user_ids]
-
-
-def _read_reporters(
-    dbapi_connection: Any,
-    dialect: Dialect,
-    requests: Sequence[ReportRequest],
-    todo: Sequence[int],
-) -> list[tuple[Any, ...]]:
-    """The reporters' rows (see :data:`_REPORTERS`), read on a DB-API connection."""
-    postgresql = dialect.name == "postgresql"
-    statement = _REPORTERS[postgresql]
-    cursor = dbapi_connection.cursor()
-    if postgresql:
-        # A read alone, outside any transaction: nothing to roll back afterwards.
-        dbapi_connection.autocommit = True
-    try:
-        rows = []
-        for params in _reporters_params(requests, todo, postgresql):
-            compiled = statement.execute(cursor, dialect, params)
-            rows += [row for r in cursor.fetchall() if (row := compiled.row(r)) is not None]
-        return rows
-    finally:
-        cursor.close()
-        if postgresql:
-            with contextlib.suppress(dialect.loaded_dbapi.Error):  # lost: the pool drops it
-                dbapi_connection.autocommit = False
-
-
-def _reporters_from(
-    rows: Sequence[tuple[Any, ...]], dialect: Dialect
-) -> tuple[dict[int, Actor], tuple[Any, Any, Any] | None, list[int]]:
-    """The active reporters, the stamps (policy, taxonomy, map; None without a row) and,
-    on PostgreSQL, the new case ids, from the reporters' rows."""
-    actors = {
-        int(row[0]): Actor(user_id=int(row[0]), username=row[1], role=Role(row[2]), unit_id=row[3])
-        for row in rows
-    }
-    if not rows:
-        return actors, None, []
-    first = rows[0]
-    case_ids = [int(n) for n in first[7]] if dialect.name == "postgresql" else []
-    return actors, (first[4], first[5], first[6]), case_ids
-
-
-def _read_stamps(engine: Engine) -> tuple[Any, Any, Any]:
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        found = _STAMPS_ONLY.first(cursor, engine.dialect, {})
-        cursor.close()
-    finally:
-        raw.close()
-    policy_at, taxonomy_at, places = found or (None, None, None)
-    return policy_at, taxonomy_at, places
-
-
-# --------------------------------------------------------------------------- asyncio (PostgreSQL)
-
-
-async def report_batch_async(
-    aconn: Any,
-    engine: Engine,
-    clock: Clock,
-    requests: Sequence[ReportRequest],
-) -> list[Outcome] | None:
-    """:func:`report_batch` on PostgreSQL through an asyncio connection of psycopg in
-    autocommit, so that the event loop serves other requests while the database works:
-    the same reads, checks and statement, in two round trips.
-
-    Returns None when the write was refused by a unique key (a retried
-    Idempotency-Key): then nothing was written and the batch is to be redone report by
-    report with :func:`report_batch`. If the day's counter row stays locked longer than
-    the connection's ``lock_timeout``, :class:`WriteLockBusy` and nothing written.
-    """
-    todo = _reportable(requests)
-    if not todo:
-        return [None] * len(requests)
-    dialect = engine.dialect
-    errors = dialect.loaded_dbapi
-    reporters = _REPORTERS[True].on(dialect)
-    try:
-        rows: list[tuple[Any, ...]] = []
-        async with aconn.cursor() as cursor:
-            for params in _reporters_params(requests, todo, True):
-                await cursor.execute(reporters.sql, reporters.parameters(params))
-                rows += [
-                    row for r in await cursor.fetchall() if (row := reporters.row(r)) is not None
-                ]
-        batch = _check_all(engine, clock, requests, todo, rows)
-        if not batch.ready:
-            return batch.outcomes
-        written = [
-            _chain_first_event(p, case_id)
-            for (_, p), case_id in zip(batch.ready, batch.case_ids, strict=False)
-        ]
-        write = _pg_batch_write(dialect)
-        days = _by_day_written(written)
-        if len(days) == 1:  # one statement, and so a transaction of its own in autocommit
-            async with aconn.cursor() as cursor:
-                await cursor.execute(write.sql, write.params(*days[0]))
-                write.collect(await cursor.fetchall(), days[0][1])
-        else:  # around midnight: a statement per day, in one transaction
-            async with aconn.transaction(), aconn.cursor() as cursor:
-                for day, same_day in days:
-                    await cursor.execute(write.sql, write.params(day, same_day))
-                    write.collect(await cursor.fetchall(), same_day)
-    except errors.IntegrityError:
-        return None
-    except errors.Error as err:
-        if getattr(err, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
-            raise WriteLockBusy("the day's case counter stayed locked") from err
-        raise _sqlalchemy_error(err, dialect) from err
-    for (i, _), w in zip(batch.ready, written, strict=True):
-        batch.outcomes[i] = w
-    return batch.outcomes

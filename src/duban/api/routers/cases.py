@@ -36,10 +36,11 @@ from duban.services.cases import (
 )
 from duban.services.context import Actor, Clock
 from duban.services.groupcommit import ReportBatcher
-from duban.services.newcases import ReportRequest, WrittenReport
+from duban.services.newcases import WrittenReport
 from duban.services.places import case_locations
 from duban.services.policy import load_policy
 from duban.services.queries import CaseFilter, list_cases
+from duban.services.reportbatch import ReportRequest
 from duban.store.models import Case, CaseEvent, User
 from duban.store.session import REQUEST_MEMO
 
@@ -184,7 +185,7 @@ async def create_case(request: Request) -> Response:
 
 
 def _present_new(written: WrittenReport, clock: Clock) -> CaseRead:
-    """A case just written by :func:`report_direct`, as its reporter sees it: everything
+    """A case just written by the report batcher, as its reporter sees it: everything
     is in hand, nothing is read back."""
     prepared = written.prepared
     case, event = new_case_objects(written)
