@@ -34,15 +34,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(
-    env: dict[str, str], workers: int, log: Path, threads: int = 0
+    env: dict[str, str],
+    workers: int,
+    log: Path,
+    threads: int = 0,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, int]]:
-    """Run ``duban serve`` until /healthz answers; yield (base URL, pid); stop it after.
+    """Run ``duban serve`` (with ``extra`` arguments) until /healthz answers; yield
+    (base URL, pid); stop it after.
     ``threads``: threads per worker (0: the server's default)."""
     port = free_port()
     cmd = [
         *duban_command(),
         "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
+    cmd += list(extra)
     if threads:
         cmd += ["--threads", str(threads)]
     with log.open("wb") as out:

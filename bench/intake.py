@@ -767,7 +767,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
         print(f"[{backend}] database ready ({demo_cases} demo cases); serving with "
               f"{workers} worker(s), {args.clients} clients, {args.warmup:g} s warm-up + "
               f"{args.seconds:g} s", flush=True)  # fmt: skip
-        with server(env, workers, log, args.threads) as (base, pid):
+        extra = () if args.access_log else ("--no-access-log",)
+        with server(env, workers, log, args.threads, extra) as (base, pid):
             tokens = {who: sign_in(base, who) for who in ("operator", "citizen", "collector")}
             subclasses = fetch_subclasses(base, tokens["operator"], args.categories, rng)
             bodies = make_bodies(rng, subclasses, 4000)
@@ -883,6 +884,12 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, default=0, help="threads per worker (default: the server's)"
+    )
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the server's access log (duban serve's default: on)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per backend (median shown)")
     parser.add_argument("--categories", type=int, default=20, help="subclasses to draw from")

@@ -120,6 +120,14 @@ def serve(
         int | None,
         typer.Option(help="threads per worker for blocking work (else $DUBAN_WORKER_THREADS, 4)"),
     ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            envvar="DUBAN_ACCESS_LOG",
+            help="a line per request on standard output (behind a proxy that logs, turn it off)",
+        ),
+    ] = True,
 ) -> None:
     """Serve the web app and the API."""
     import uvicorn
@@ -138,6 +146,7 @@ def serve(
         workers=workers,
         log_level="info",
         log_config=_log_config(),
+        access_log=access_log,
     )
 
 

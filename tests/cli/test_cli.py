@@ -391,3 +391,72 @@ def test_serve_refuses_a_thread_pool_of_none(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "--threads" in result.output
     assert "at least 1" in result.output
+
+
+@pytest.mark.parametrize("access_log", [True, False])
+def test_serve_answers_reports_and_says_how_they_were_written(
+    db_url: str, engine: Engine, tmp_path: Path, access_log: bool
+) -> None:
+    """The real server (uvicorn, its start-up and shutdown) on this test's database."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    import httpx
+
+    from duban.api.deps import issue_token
+    from tests.factories import make_user
+
+    secret = "serve-test-secret-of-32-characters-or-more"
+    with make_session_factory(engine)() as session:
+        user = make_user(session, "operator", Role.OPERATOR)
+        token = issue_token(secret, user, ttl=timedelta(hours=1), now=datetime.now(UTC))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-c", "from duban.cli import main; main()", "serve"]
+    command += ["--port", str(port), "--access-log" if access_log else "--no-access-log"]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DUBAN_DATABASE_URL": db_url,
+        "DUBAN_VAR_DIR": str(tmp_path / "var"),
+        "DUBAN_SECRET_KEY": secret,
+    }
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[0]
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        report = {
+            "source": "hotline",
+            "category_code": "E0102",
+            "lat": 34.03,
+            "lon": 113.82,
+            "description": "小区门口暴露垃圾",
+        }
+        response = httpx.post(
+            f"{base}/api/v1/cases",
+            json=report,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=30)[0]
+    assert "intake: 1 reports written in 1 transactions" in output, output
+    assert ('"POST /api/v1/cases HTTP/1.1" 201' in output) is access_log, output
+    assert _count(engine, Case) == 1

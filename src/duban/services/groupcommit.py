@@ -64,10 +64,14 @@ from duban.store.session import WriteLockBusy, write_gate
 MAX_BATCH: Final = 32
 #: How long the event loop waits for the write lock before handing the batch to a thread.
 LOCK_WAIT_SECONDS: Final = 0.1
-#: PostgreSQL: at most this many batches are written at once, each on its own connection.
-PG_WRITERS: Final = 4
-#: How often a waiting flush looks at SQLite's write gate again (the loop serves requests
-#: in between; event loops time in whole milliseconds).
+#: PostgreSQL: at most this many batches are written at once, each on its own connection
+#: (bench/intake.py, 2 workers: 1 writer 398-432 cases/s, 2 writers 425-493, 3 389-396,
+#: 4 336-414: more writers make smaller batches that queue for the day's counter row).
+PG_WRITERS: Final = 2
+#: How soon a waiting flush looks at SQLite's write gate again. uvloop runs a timer this
+#: short on the loop's next turn, after it has polled its sockets: the loop serves the
+#: requests that came in (they join the waiting batch) and looks again (measured: a
+#: 1 ms timer, which lets the gate sit free for up to a millisecond, was no better).
 GATE_POLL_SECONDS: Final = 0.0005
 
 _log = logging.getLogger(__name__)
