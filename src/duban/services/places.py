@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from duban.store.models import (
 from duban.store.session import begin_write, request_memo
 from duban.store.stamps import (
     PLACES_VERSION_KEY,
+    StampedCache,
     database_key,
     forget_stamps,
     places_token,
@@ -299,8 +299,7 @@ class PlacesIndex:
 
 # --------------------------------------------------------------------------- loading & cache
 
-_cache_lock = threading.Lock()
-_cache: dict[str, PlacesIndex] = {}
+_cache: StampedCache[PlacesIndex] = StampedCache()
 
 
 def _token(session: Session) -> str | None:
@@ -381,12 +380,7 @@ def places_index(session: Session) -> PlacesIndex:
     url = database_key(session.get_bind().engine)
     token = _token(session)
     cached = cached_places_index(url, token)
-    if cached is not None:
-        index = cached
-    else:
-        index = build_places_index(session)
-        with _cache_lock:
-            _cache[url] = index
+    index = cached if cached is not None else _cache.put(url, token, build_places_index(session))
     if memo is not None:
         memo[PLACES_VERSION_KEY] = index
     return index
@@ -394,15 +388,12 @@ def places_index(session: Session) -> PlacesIndex:
 
 def cached_places_index(database: str, token: str | None) -> PlacesIndex | None:
     """The index this process holds for ``database`` if its map version is ``token``."""
-    with _cache_lock:
-        cached = _cache.get(database)
-    return cached if cached is not None and cached.token == token else None
+    return _cache.get(database, token)
 
 
 def forget_places_index() -> None:
     """Drop every cached index (tests; a later request reloads)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 # --------------------------------------------------------------------------- locate

@@ -8,7 +8,6 @@ cached per process (the row's ``updated_at`` tells when to re-read).
 from __future__ import annotations
 
 import calendar as _calendar
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -25,7 +24,14 @@ from duban.domain.errors import PolicyError
 from duban.domain.workflow import Source
 from duban.store.models import Setting
 from duban.store.session import request_memo
-from duban.store.stamps import POLICY_KEY, database_key, forget_stamps, next_stamp, stamp
+from duban.store.stamps import (
+    POLICY_KEY,
+    StampedCache,
+    database_key,
+    forget_stamps,
+    next_stamp,
+    stamp,
+)
 
 
 @dataclass(frozen=True)
@@ -219,8 +225,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         raise PolicyError(f"the policy is invalid: {err}", field="policy") from err
 
 
-_cache_lock = threading.Lock()
-_cache: dict[tuple[str, datetime | None], Policy] = {}
+_cache: StampedCache[Policy] = StampedCache()
 
 
 def load_policy(session: Session) -> Policy:
@@ -237,8 +242,7 @@ def load_policy(session: Session) -> Policy:
 
 def cached_policy(database: str, updated_at: datetime | None) -> Policy | None:
     """The policy this process holds for ``database`` if its stamp is ``updated_at``."""
-    with _cache_lock:
-        return _cache.get((database, updated_at))
+    return _cache.get(database, updated_at)
 
 
 def _load_policy(session: Session) -> Policy:
@@ -250,12 +254,8 @@ def _load_policy(session: Session) -> Policy:
     row = session.execute(
         select(Setting.value, Setting.updated_at).where(Setting.key == POLICY_KEY)
     ).first()
-    key = (bind_key, row.updated_at if row else None)
     policy = parse_policy(row.value if row else shipped_policy_data())
-    with _cache_lock:
-        _cache.clear()  # one live policy per process is enough
-        _cache[key] = policy
-    return policy
+    return _cache.put(bind_key, row.updated_at if row else None, policy)
 
 
 def save_policy(session: Session, data: Mapping[str, Any], *, now: datetime) -> Policy:

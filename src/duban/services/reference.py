@@ -7,7 +7,6 @@ their codes), the rest are inserted or updated, and the taxonomy's fingerprint c
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from duban.store.session import begin_write, request_memo
 from duban.store.stamps import (
     POLICY_KEY,
     TAXONOMY_KEY,
+    StampedCache,
     database_key,
     forget_stamps,
     next_stamp,
@@ -267,22 +267,18 @@ class SubclassTable:
         return category, ConditionRef(condition_code, cond.limit_amount, cond.limit_unit)
 
 
-_subclasses_lock = threading.Lock()
-_subclasses: dict[str, SubclassTable] = {}
+_subclasses: StampedCache[SubclassTable] = StampedCache()
 _SUBCLASSES_MEMO = "duban.subclasses"
 
 
 def cached_subclass_table(database: str, taxonomy_stamp: datetime | None) -> SubclassTable | None:
     """The table this process holds for ``database`` if the taxonomy's stamp is this one."""
-    with _subclasses_lock:
-        table = _subclasses.get(database)
-    return table if table is not None and table.stamp == taxonomy_stamp else None
+    return _subclasses.get(database, taxonomy_stamp)
 
 
 def forget_subclass_tables() -> None:
     """Drop every table this process holds (tests; the next report reloads)."""
-    with _subclasses_lock:
-        _subclasses.clear()
+    _subclasses.clear()
 
 
 def forget_subclass_table(session: Session) -> None:
@@ -324,9 +320,7 @@ def subclass_table(session: Session) -> SubclassTable:
                 )
             )
         }
-        table = SubclassTable(categories, conditions, at)
-        with _subclasses_lock:
-            _subclasses[database] = table
+        table = _subclasses.put(database, at, SubclassTable(categories, conditions, at))
     if memo is not None:
         memo[_SUBCLASSES_MEMO] = table
     return table

@@ -9,8 +9,9 @@ request like the data they guard.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, case, null, select
 from sqlalchemy.orm import Session
@@ -80,3 +81,38 @@ def forget_stamps(session: Session) -> None:
     memo = request_memo(session)
     if memo is not None:
         memo.pop(_STAMPS_MEMO, None)
+
+
+T = TypeVar("T")
+
+
+class StampedCache(Generic[T]):
+    """One value per database (the parsed policy, the map index, the taxonomy's table),
+    kept by this process while the stamp it was read with is still the current one.
+    A server has one database; a test run has many, of which the last few are kept."""
+
+    MAX_DATABASES = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[Any, T]] = {}
+
+    def get(self, database: str, stamp: Any) -> T | None:
+        """The value held for ``database`` if it was stored with ``stamp``, else None."""
+        with self._lock:
+            held = self._values.get(database)
+        return held[1] if held is not None and held[0] == stamp else None
+
+    def put(self, database: str, stamp: Any, value: T) -> T:
+        """Hold ``value`` for ``database``, read at ``stamp`` (replacing the last one)."""
+        with self._lock:
+            self._values.pop(database, None)
+            while len(self._values) >= self.MAX_DATABASES:
+                del self._values[next(iter(self._values))]  # the oldest
+            self._values[database] = (stamp, value)
+        return value
+
+    def clear(self) -> None:
+        """Drop everything (tests; the next use reloads)."""
+        with self._lock:
+            self._values.clear()
