@@ -180,24 +180,12 @@ class GridIndex:
 
     def locate_position(self, lon: float, lat: float) -> int:
         """Like `locate` but returns the position in `codes`, or -1."""
-        minx, miny, maxx, maxy = self._extent
-        if not (minx <= lon <= maxx and miny <= lat <= maxy):  # also rejects NaN
-            return -1
-        x0, y0 = self._origin
-        size = self._bucket_size
-        # Same arithmetic as the bulk path and as the build, so a point's bucket is always
-        # one its grid's bounding box was registered in (floor of a rounded quotient is
-        # monotonic).
-        bucket = math.floor((lat - y0) / size) * self._nx + math.floor((lon - x0) / size)
-        offsets = self._bucket_offsets_flat
-        candidates = self._candidates_flat
         bounds = self._bounds_flat
         polygons = self._polygons_list
-        for k in range(offsets[bucket], offsets[bucket + 1]):
-            p = candidates[k]
+        # Candidates are in code order, so the first grid covering the point is the
+        # smallest code: the tie-break rule.
+        for p in self._bucket_candidates(lon, lat):
             b = 4 * p
-            # Candidates are in code order, so the first grid covering the point is the
-            # smallest code: the tie-break rule.
             if (
                 bounds[b] <= lon <= bounds[b + 2]
                 and bounds[b + 1] <= lat <= bounds[b + 3]
@@ -210,27 +198,30 @@ class GridIndex:
         """The positions in `codes` of every polygon covering a WGS84 point (boundary
         included), in code order: for overlapping polygons, such as responsibility zones,
         where `locate` gives only the first."""
-        minx, miny, maxx, maxy = self._extent
-        if not (minx <= lon <= maxx and miny <= lat <= maxy):  # also rejects NaN
-            return []
-        x0, y0 = self._origin
-        size = self._bucket_size
-        bucket = math.floor((lat - y0) / size) * self._nx + math.floor((lon - x0) / size)
-        offsets = self._bucket_offsets_flat
-        candidates = self._candidates_flat
         bounds = self._bounds_flat
         polygons = self._polygons_list
-        found = []
-        for k in range(offsets[bucket], offsets[bucket + 1]):
-            p = candidates[k]
-            b = 4 * p
-            if (
-                bounds[b] <= lon <= bounds[b + 2]
-                and bounds[b + 1] <= lat <= bounds[b + 3]
-                and _intersects_xy(polygons[p], lon, lat)
-            ):
-                found.append(p)
-        return found
+        return [
+            p
+            for p in self._bucket_candidates(lon, lat)
+            if bounds[4 * p] <= lon <= bounds[4 * p + 2]
+            and bounds[4 * p + 1] <= lat <= bounds[4 * p + 3]
+            and _intersects_xy(polygons[p], lon, lat)
+        ]
+
+    def _bucket_candidates(self, lon: float, lat: float) -> Sequence[int]:
+        """The positions, in code order, of the polygons whose bounding boxes share the
+        point's bucket (empty outside the extent)."""
+        minx, miny, maxx, maxy = self._extent
+        if not (minx <= lon <= maxx and miny <= lat <= maxy):  # also rejects NaN
+            return ()
+        x0, y0 = self._origin
+        size = self._bucket_size
+        # Same arithmetic as the bulk path and as the build, so a point's bucket is always
+        # one its grid's bounding box was registered in (floor of a rounded quotient is
+        # monotonic).
+        bucket = math.floor((lat - y0) / size) * self._nx + math.floor((lon - x0) / size)
+        offsets = self._bucket_offsets_flat
+        return self._candidates_flat[offsets[bucket] : offsets[bucket + 1]]
 
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> NDArray[np.intp]:
         """Locate many WGS84 points at once.
