@@ -191,13 +191,8 @@ class ReportBatcher:
             return
         try:
             outcomes = self._write_prepared(loop, queue, batch)
-        except WriteLockBusy:
-            self.deferred += 1
-            loop.create_task(self._write_in_thread(loop, batch))
-            return
-        except Exception as err:  # the batch's answer, whatever it is: never lost
-            _log.debug("a batch of %d reports failed", len(batch), exc_info=True)
-            _fail(batch, err)
+        except Exception as err:
+            self._write_failed(loop, batch, err)
             return
         self._deliver(batch, outcomes)
 
@@ -228,13 +223,8 @@ class ReportBatcher:
                         outcomes = await report_batch_async(
                             connection, self.engine, self.clock, [i.request for i in batch]
                         )
-                except WriteLockBusy:
-                    self.deferred += 1
-                    loop.create_task(self._write_in_thread(loop, batch))
-                    continue
-                except Exception as err:  # the batch's answer, whatever it is: never lost
-                    _log.debug("a batch of %d reports failed", len(batch), exc_info=True)
-                    _fail(batch, err)
+                except Exception as err:
+                    self._write_failed(loop, batch, err)
                     continue
                 finally:
                     if connection is not None:
@@ -357,6 +347,19 @@ class ReportBatcher:
             _fail(batch, err)
             return
         self._deliver(batch, outcomes)
+
+    def _write_failed(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Item], err: Exception
+    ) -> None:
+        """A batch written on the loop did not commit: past a busy write lock it goes to a
+        thread that waits for the lock; any other failure is every report's answer (never
+        lost, never left waiting)."""
+        if isinstance(err, WriteLockBusy):
+            self.deferred += 1
+            loop.create_task(self._write_in_thread(loop, batch))
+            return
+        _log.debug("a batch of %d reports failed", len(batch), exc_info=True)
+        _fail(batch, err)
 
     def _deliver(self, batch: list[_Item], outcomes: list[Outcome]) -> None:
         written = sum(isinstance(o, WrittenReport) for o in outcomes)

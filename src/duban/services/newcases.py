@@ -365,14 +365,10 @@ class WrittenReport:
 
 # --------------------------------------------------------------------------- PostgreSQL
 
-#: The columns of ``cases`` a report sets (the rest stay NULL); ``code`` is drawn in SQL.
-REPORT_CASE_COLUMNS: Final = (
-    "id", "version", "source", "status", "kind", "category_code", "condition_code", "lat",
-    "lon", "address", "description", "grid_code", "community_code", "street_code",
-    "district_code", "reporter_name", "reporter_phone", "reporter_id", "created_by_id",
-    "rework_count", "is_supervised", "paused_seconds", "step", "step_started_at",
-    "step_due_at", "created_at", "updated_at", "event_count", "last_event_hash",
-)  # fmt: skip
+#: The columns of ``cases`` the PostgreSQL statement writes: all but ``code``, drawn in
+#: SQL (those a report leaves empty go as NULL, as on SQLite, so a new column can not be
+#: forgotten here).
+REPORT_CASE_COLUMNS: Final = tuple(c for c in CASE_COLUMNS if c != "code")
 #: The event's and the key's columns that repeat a case column: bound once, to that one.
 _EVENT_SHARES: Final = {"case_id": "id", "occurred_at": "created_at", "actor_id": "created_by_id"}
 _KEY_COLUMNS: Final = ("user_id", "key", "request_hash", "case_id", "created_at")
