@@ -203,8 +203,7 @@ class ReportBatcher:
         batch wait for the one before."""
         try:
             while queue.items:
-                batch = [i for i in queue.items[: self.max_batch] if not i.future.done()]
-                del queue.items[: self.max_batch]
+                batch = self._pop_batch(queue)
                 if not batch:
                     continue
                 connection = None
@@ -283,10 +282,16 @@ class ReportBatcher:
         while queue is not None and queue.idle:
             await self._close(queue, queue.idle.pop())
 
-    def _take(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> list[_Item]:
-        """The next batch off the queue (a flush is scheduled for the rest)."""
+    def _pop_batch(self, queue: _Queue) -> list[_Item]:
+        """Up to ``max_batch`` reports off the front of the queue, but those whose
+        requests have gone (a client that hung up)."""
         batch = [i for i in queue.items[: self.max_batch] if not i.future.done()]
         del queue.items[: self.max_batch]
+        return batch
+
+    def _take(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> list[_Item]:
+        """The next batch off the queue (a flush is scheduled for the rest)."""
+        batch = self._pop_batch(queue)
         if queue.items and not queue.flush_scheduled:
             queue.flush_scheduled = True
             loop.call_soon(self._flush, loop, queue)

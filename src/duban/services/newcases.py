@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from sqlalchemy import (
     Integer,
@@ -40,7 +40,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -144,9 +143,9 @@ def reserve_case_codes(session: Session, local_day: str, count: int) -> list[str
 
 
 NEXTVAL = func.nextval(func.pg_get_serial_sequence("cases", "id"))
-_NEXTVALS = text(
-    "SELECT nextval(pg_get_serial_sequence('cases', 'id')) FROM generate_series(1, :n)"
-)
+#: ``n`` new ids of ``cases`` (PostgreSQL): through a session, and on a DB-API cursor.
+_NEW_CASE_IDS = select(NEXTVAL).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
+_PG_NEW_CASE_IDS = Prepared(_NEW_CASE_IDS)
 _MAX_CASE_ID = select(func.max(CASES.c.id))
 
 
@@ -154,7 +153,8 @@ def new_case_ids(session: Session, count: int) -> list[int]:
     """``count`` fresh ids of ``cases``, taken before the rows are written (the event
     hash covers the case id, so the id must be known before anything is inserted)."""
     if is_postgresql(session):
-        return [int(n) for n in session.connection().scalars(_NEXTVALS, {"n": count})]
+        ids = session.connection().scalars(_NEW_CASE_IDS, {"n": count})
+        return [int(n) for n in ids]
     # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
     # inserts until it ends; the next rowids are ours.
     last = session.connection().scalar(_MAX_CASE_ID) or 0
@@ -363,14 +363,15 @@ class WrittenReport:
     prepared: PreparedReport
 
 
+_R = TypeVar("_R", PreparedReport, WrittenReport)
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 #: The columns of ``cases`` the PostgreSQL statement writes: all but ``code``, drawn in
 #: SQL (those a report leaves empty go as NULL, as on SQLite, so a new column can not be
 #: forgotten here).
 REPORT_CASE_COLUMNS: Final = tuple(c for c in CASE_COLUMNS if c != "code")
-#: The event's and the key's columns that repeat a case column: bound once, to that one.
-_EVENT_SHARES: Final = {"case_id": "id", "occurred_at": "created_at", "actor_id": "created_by_id"}
 _KEY_COLUMNS: Final = ("user_id", "key", "request_hash", "case_id", "created_at")
 
 
@@ -500,9 +501,6 @@ _SQLITE_CASE = Prepared(_insert_all(CASES))
 _SQLITE_EVENT = Prepared(_insert_all(EVENTS))
 _SQLITE_KEY = Prepared(_insert_all(KEYS, but=("id",)))
 _CASE_PHOTOS = insert(cast(Table, CasePhoto.__table__))
-_PG_NEW_CASE_IDS = Prepared(
-    select(NEXTVAL).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
-)
 
 
 def chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
@@ -541,13 +539,14 @@ def write_reports(
     """Write prepared reports in the connection's current transaction (on SQLite the
     write lock must be held: ``BEGIN IMMEDIATE``), numbered in order.
 
-    On PostgreSQL each report is one statement. With ``commit`` they and the COMMIT are
-    sent together (psycopg's pipeline): one round trip for the batch, and the day's
-    counter row locked only while the server runs them; with ``lock_wait`` (seconds)
-    that lock is waited for no longer (:class:`WriteLockBusy`). The cases' ids are
-    ``case_ids`` if the caller drew them already (``nextval``), else drawn here. DB-API
-    errors come out as SQLAlchemy's (:class:`~sqlalchemy.exc.IntegrityError` for a
-    reused Idempotency-Key), as from any other statement.
+    On PostgreSQL the reports of each local day are one statement. With ``commit`` they
+    and the COMMIT are sent together (psycopg's pipeline): one round trip for the batch,
+    and the day's counter row locked only while the server runs them; with
+    ``lock_wait`` (seconds) that lock is waited for no longer (:class:`WriteLockBusy`).
+    The cases' ids are ``case_ids`` if the caller drew them already (``nextval``), else
+    drawn here. DB-API errors come out as SQLAlchemy's
+    (:class:`~sqlalchemy.exc.IntegrityError` for a reused Idempotency-Key), as from any
+    other statement.
     """
     if not reports:
         return []
@@ -587,7 +586,7 @@ def write_reports(
         else:
             # One report's day is every report's day but around midnight: draw per day.
             written = []
-            for day, group in _by_day(reports):
+            for day, group in by_day(reports):
                 statement = _SQLITE_DRAW.on(dialect).sql
                 last, next_case, next_event = _SQLITE_DRAW.first(
                     cursor, dialect, {"name": counter_name(day), "count": len(group)}
@@ -618,17 +617,13 @@ def write_reports(
 PG_LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
-def _by_day(reports: Sequence[PreparedReport]) -> list[tuple[str, list[PreparedReport]]]:
-    days: dict[str, list[PreparedReport]] = {}
-    for p in reports:
-        days.setdefault(p.local_day, []).append(p)
-    return list(days.items())
-
-
-def by_day(written: Sequence[WrittenReport]) -> list[tuple[str, list[WrittenReport]]]:
-    days: dict[str, list[WrittenReport]] = {}
-    for w in written:
-        days.setdefault(w.prepared.local_day, []).append(w)
+def by_day(reports: Sequence[_R]) -> list[tuple[str, list[_R]]]:
+    """Reports (prepared or written) grouped by their local day, in order: each day's
+    cases are numbered from that day's counter."""
+    days: dict[str, list[_R]] = {}
+    for r in reports:
+        prepared = r.prepared if isinstance(r, WrittenReport) else r
+        days.setdefault(prepared.local_day, []).append(r)
     return list(days.items())
 
 

@@ -229,11 +229,9 @@ class SubclassTable:
         self,
         categories: Mapping[str, _CategoryFacts],
         conditions: Mapping[str, _ConditionFacts],
-        stamp: datetime | None,
     ) -> None:
         self._categories = dict(categories)
         self._conditions = dict(conditions)
-        self.stamp = stamp
 
     def resolve(
         self, code: str, condition_code: str | None
@@ -320,7 +318,7 @@ def subclass_table(session: Session) -> SubclassTable:
                 )
             )
         }
-        table = _subclasses.put(database, at, SubclassTable(categories, conditions, at))
+        table = _subclasses.put(database, at, SubclassTable(categories, conditions))
     if memo is not None:
         memo[_SUBCLASSES_MEMO] = table
     return table
