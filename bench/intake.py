@@ -35,7 +35,7 @@ Beside these it measures the floor of the HTTP stack: the same clients calling
 per request, so the cost of the report itself can be told from the cost of serving HTTP.
 
 The server writes the reports that arrive together in one transaction (group commit,
-``duban.services.groupcommit``); the raw loop commits every case, as the issue defines
+``duban.cases.groupcommit``); the raw loop commits every case, as the issue defines
 the baseline. The server's processes say at shutdown how many reports went in how many
 transactions, and the bench prints it.
 
@@ -77,7 +77,7 @@ CITY_TZ = ZoneInfo("Asia/Shanghai")
 CENTRE_LAT, CENTRE_LON = 34.03, 113.82
 GENESIS = "0" * 64
 # One server process per core: each has its own GIL, and SQLite's writers take turns
-# across processes at the write gate (duban.store.session).
+# across processes at the write gate (duban.kernel.db.session).
 DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 4))
 
 # --------------------------------------------------------------------------- bodies

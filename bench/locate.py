@@ -11,7 +11,7 @@ jittered and shared, so neighbours share edges exactly as real grids do) and mea
       (timed on a subsample and extrapolated) and against a bulk STRtree query;
   (c) building the index: from shapely polygons, from (code, WKB) rows, and — with
       ``--db`` — (re)loading it from the database the way a server does when the grids
-      change (`duban.services.places.build_places_index`: SELECT the current regions,
+      change (`duban.places.index.build_places_index`: SELECT the current regions,
       decode the WKB, build the index), on SQLite and on PostgreSQL (database
       ``duban_bench_places`` on 127.0.0.1, dropped and recreated), plus the cost of the
       per-request check that the cached index is still current.
@@ -39,12 +39,12 @@ import numpy as np
 import shapely
 
 try:
-    from duban.domain.grid import GridIndex
+    from duban.places.grid import GridIndex
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from duban.domain.grid import GridIndex
+    from duban.places.grid import GridIndex
 
-from duban.domain.coords import LocalProjection
+from duban.places.coords import LocalProjection
 
 ORIGIN = (113.80, 34.00)  # south-west corner of the synthetic city, WGS84
 CELL_M = 100.0
@@ -94,10 +94,10 @@ def _store_grids(url: str, grids: list[tuple[str, Any]]) -> None:
     """A fresh schema at ``url`` holding ``grids`` as current unit-grid regions."""
     from sqlalchemy import insert
 
-    from duban.services.places import bump_places_version
-    from duban.store.migrate import upgrade
-    from duban.store.models import Region
-    from duban.store.session import make_engine, make_session_factory
+    from duban.kernel.db.migrate import upgrade
+    from duban.kernel.db.session import make_engine, make_session_factory
+    from duban.places.index import bump_places_version
+    from duban.places.models import Region
 
     engine = make_engine(url)
     upgrade(engine)
@@ -136,7 +136,7 @@ def _pg_url() -> str | None:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from duban.store.session import make_engine
+    from duban.kernel.db.session import make_engine
 
     try:
         admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -152,8 +152,8 @@ def _pg_url() -> str | None:
 
 def time_database_loads(grids: list[tuple[str, Any]], backends: list[str], sample: Any) -> None:
     """(c) in the database: load the index as a server does, and the per-request check."""
-    from duban.services.places import build_places_index, forget_places_index, places_index
-    from duban.store.session import make_engine, make_session_factory
+    from duban.kernel.db.session import make_engine, make_session_factory
+    from duban.places.index import build_places_index, forget_places_index, places_index
 
     for backend in backends:
         tmp = None

@@ -173,16 +173,16 @@ def seed(url: str, cases: int, rng: random.Random) -> tuple[str, list[str]]:
     """
     from sqlalchemy import select
 
-    from duban.domain.workflow import Role
-    from duban.services.apikeys import create_api_key
-    from duban.services.bulk import import_cases
-    from duban.services.context import Actor, SystemClock
-    from duban.services.policy import load_policy
-    from duban.services.reference import install_defaults
-    from duban.services.users import create_user
-    from duban.store.migrate import upgrade
-    from duban.store.models import Category
-    from duban.store.session import make_engine, make_session_factory
+    from duban.accounts.users import create_user
+    from duban.kernel.context import Actor, SystemClock
+    from duban.kernel.db.migrate import upgrade
+    from duban.kernel.db.session import make_engine, make_session_factory
+    from duban.kernel.roles import Role
+    from duban.open311.apikeys import create_api_key
+    from duban.open311.bulk import import_cases
+    from duban.reference.categories import install_defaults
+    from duban.reference.models import Category
+    from duban.reference.policy import load_policy
 
     engine = make_engine(url)
     upgrade(engine)

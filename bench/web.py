@@ -58,9 +58,12 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select, text
 
-from duban.domain.workflow import OPEN, STEP_OF_STATUS, CaseStatus, Source
-from duban.store.models import Case, CaseEvent, Category, FilingCondition, Region, Unit
-from duban.store.session import make_engine
+from duban.accounts.models import Unit
+from duban.cases.models import Case, CaseEvent
+from duban.cases.workflow import OPEN, STEP_OF_STATUS, CaseStatus, Source
+from duban.kernel.db.session import make_engine
+from duban.places.models import Region
+from duban.reference.models import Category, FilingCondition
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

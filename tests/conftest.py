@@ -20,11 +20,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.services import policy
-from duban.services.reference import forget_subclass_tables, install_defaults
-from duban.store.base import Base
-from duban.store.migrate import upgrade
-from duban.store.session import make_engine, make_session_factory
+from duban.kernel.db.base import Base
+from duban.kernel.db.migrate import upgrade
+from duban.kernel.db.session import make_engine, make_session_factory
+from duban.reference import policy
+from duban.reference.categories import forget_subclass_tables, install_defaults
 from tests.fakes import FixedClock
 
 PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL", "").strip()

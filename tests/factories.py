@@ -10,13 +10,15 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.accounts.models import Unit, User
+from duban.accounts.users import actor_of, hash_password
 from duban.adapters.photostore import LocalPhotoStore
-from duban.domain.workflow import Action, CaseStatus, Role, Source
-from duban.services.cases import ActionInput, NewCase, perform_action, report_case
-from duban.services.context import Actor
-from duban.services.photos import PhotoLimits, save_photo
-from duban.services.users import actor_of, hash_password
-from duban.store.models import Case, Unit, User
+from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
+from duban.cases.models import Case
+from duban.cases.workflow import Action, CaseStatus, Source
+from duban.evidence.photos import PhotoLimits, save_photo
+from duban.kernel.context import Actor
+from duban.kernel.roles import Role
 from tests.fakes import SHANGHAI, FixedClock
 
 PASSWORD = "test-password"

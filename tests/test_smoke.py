@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from duban.adapters.photostore import LocalPhotoStore
-from duban.domain.workflow import CaseStatus
-from duban.services.audit import verify_chain
+from duban.cases.audit import verify_chain
+from duban.cases.workflow import CaseStatus
 from tests.factories import World
 from tests.fakes import FixedClock
 

@@ -35,19 +35,20 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.domain.coords import LocalProjection, from_local_metric, to_wgs84
-from duban.domain.regions import RegionInput, RegionLevel
-from duban.services.places import save_zone, set_territorial_unit, summary
-from duban.services.policy import load_policy
-from duban.services.regions import (
+from duban.accounts.models import Unit, User
+from duban.accounts.users import create_unit
+from duban.places.coords import LocalProjection, from_local_metric, to_wgs84
+from duban.places.imports import (
     ImportReport,
     generate_grids_for,
     import_region_items,
     import_regions,
 )
-from duban.services.routing import add_rule
-from duban.services.users import create_unit
-from duban.store.models import Region, Unit, User
+from duban.places.index import save_zone, set_territorial_unit, summary
+from duban.places.models import Region
+from duban.places.regions import RegionInput, RegionLevel
+from duban.places.routing import add_rule
+from duban.reference.policy import load_policy
 
 #: The demo city's centre (许昌市魏都区, WGS84); the sample cases are around it.
 CENTRE_LON, CENTRE_LAT = 113.8166, 34.0297

@@ -25,11 +25,12 @@ from PIL import Image
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.api.app import create_app
+from duban.accounts.models import User
 from duban.api.deps import issue_token
+from duban.app import create_app
+from duban.cases.models import Case
+from duban.cases.workflow import CaseStatus
 from duban.config import Settings
-from duban.domain.workflow import CaseStatus
-from duban.store.models import Case, User
 from tests.factories import PASSWORD, World
 from tests.fakes import FixedClock
 

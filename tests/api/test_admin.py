@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.services.reference import shipped_taxonomy_data
-from duban.store.models import Category, FilingCondition
+from duban.reference.categories import shipped_taxonomy_data
+from duban.reference.models import Category, FilingCondition
 from tests.api.conftest import API, Api, last_event
 
 

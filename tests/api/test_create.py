@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from duban.services.reference import install_taxonomy, shipped_taxonomy_data
-from duban.services.reportbatch import load_refs
-from duban.store.models import Case, CaseEvent, IdempotencyKey
-from duban.store.session import make_engine, make_session_factory
+from duban.cases.models import Case, CaseEvent, IdempotencyKey
+from duban.cases.reportbatch import load_refs
+from duban.kernel.db.session import make_engine, make_session_factory
+from duban.reference.categories import install_taxonomy, shipped_taxonomy_data
 from tests.api.conftest import API, Api, assert_error, count_cases
 from tests.fakes import FixedClock
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func, select
 
-from duban.store.models import CaseEvent
+from duban.cases.models import CaseEvent
 from tests.api.conftest import Api, assert_error
 
 

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
-from duban.api.app import create_app
-from duban.domain.workflow import CaseStatus
-from duban.store.models import Case
+from duban.app import create_app
+from duban.cases.models import Case
+from duban.cases.workflow import CaseStatus
 from tests.api.conftest import API, Api, assert_error, make_settings
 from tests.factories import World
 from tests.fakes import FixedClock, local

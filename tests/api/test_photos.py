@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 from sqlalchemy import Engine, func, select
 
-from duban.api.app import create_app
-from duban.store.models import Photo
+from duban.app import create_app
+from duban.evidence.models import Photo
 from tests.api.conftest import API, Api, assert_error, jpeg_bytes, make_settings
 from tests.fakes import FixedClock
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from duban.domain.workflow import Action
-from duban.store.models import CaseEvent
+from duban.cases.models import CaseEvent
+from duban.cases.workflow import Action
 from tests.api.conftest import Api, assert_error, last_event
 from tests.fakes import FixedClock
 

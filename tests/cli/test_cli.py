@@ -17,13 +17,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
+from duban.accounts import users
+from duban.accounts.models import User
+from duban.accounts.users import authenticate
+from duban.cases.models import Case
 from duban.cli import app
-from duban.domain.workflow import Role
-from duban.services import users
-from duban.services.reference import TAXONOMY_KEY, shipped_taxonomy_data
-from duban.services.users import authenticate
-from duban.store.models import Case, Category, FilingCondition, Setting, User
-from duban.store.session import make_engine, make_session_factory
+from duban.kernel.db.models import Setting
+from duban.kernel.db.session import make_engine, make_session_factory
+from duban.kernel.roles import Role
+from duban.reference.categories import TAXONOMY_KEY, shipped_taxonomy_data
+from duban.reference.models import Category, FilingCondition
 
 DEMO_ROLES = [
     "citizen",

@@ -24,12 +24,12 @@ from PIL import Image
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from duban.api.app import create_app
+from duban.app import create_app
 from duban.config import Settings
-from duban.services.apikeys import create_api_key
-from duban.services.open311 import save_config
-from duban.store.base import Base
-from duban.store.session import make_engine
+from duban.kernel.db.base import Base
+from duban.kernel.db.session import make_engine
+from duban.open311.apikeys import create_api_key
+from duban.open311.service import save_config
 from tests.conftest import PG_URL, _reset_pg
 from tests.factories import World
 from tests.fakes import FixedClock

@@ -15,9 +15,14 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from duban.domain.workflow import CaseStatus, Role, Source
-from duban.services.audit import verify_chain
-from duban.services.bulk import (
+from duban.cases.actions import NewCase, report_case
+from duban.cases.audit import verify_chain
+from duban.cases.models import Case, CaseEvent
+from duban.cases.workflow import CaseStatus, Source
+from duban.kernel.context import Actor
+from duban.kernel.db.models import Counter
+from duban.kernel.roles import Role
+from duban.open311.bulk import (
     BULK_FIELDS,
     ExportFilter,
     dump,
@@ -26,9 +31,7 @@ from duban.services.bulk import (
     import_file,
     read_rows,
 )
-from duban.services.cases import NewCase, report_case
-from duban.services.context import Actor
-from duban.store.models import Case, CaseEvent, Counter, Open311Request
+from duban.open311.models import Open311Request
 from tests.conftest import BACKEND
 from tests.factories import World
 from tests.fakes import FixedClock

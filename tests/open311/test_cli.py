@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from duban.cases.models import Case
+from duban.cases.workflow import CaseStatus
 from duban.cli import app
-from duban.domain.errors import PermissionDenied
-from duban.domain.workflow import CaseStatus
-from duban.services.apikeys import authenticate_key
-from duban.services.open311 import load_config
-from duban.store.models import ApiKey, Case
+from duban.kernel.errors import PermissionDenied
+from duban.open311.apikeys import authenticate_key
+from duban.open311.models import ApiKey
+from duban.open311.service import load_config
 from tests.factories import World
 
 

@@ -10,7 +10,7 @@ import pytest
 from georeport import GeoReport
 from sqlalchemy.orm import Session
 
-from duban.domain.workflow import CaseStatus
+from duban.cases.workflow import CaseStatus
 from tests.factories import World
 from tests.fakes import FixedClock
 from tests.open311 import spec

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy.orm import Session
 
-from duban.domain.workflow import CaseStatus
+from duban.cases.workflow import CaseStatus
 from tests.factories import World
 from tests.fakes import FixedClock
 from tests.open311 import spec

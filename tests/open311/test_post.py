@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.workflow import CaseStatus, Source
-from duban.services.apikeys import revoke_api_key
-from duban.services.audit import verify_chain
-from duban.store.models import Case, CaseEvent, CasePhoto, Open311Request
+from duban.cases.audit import verify_chain
+from duban.cases.models import Case, CaseEvent, CasePhoto
+from duban.cases.workflow import CaseStatus, Source
+from duban.open311.apikeys import revoke_api_key
+from duban.open311.models import Open311Request
 from tests.fakes import FixedClock
 from tests.open311 import spec
 from tests.open311.conftest import LAT, LON, configure, jpeg, new_request
@@ -132,7 +133,7 @@ def test_nothing_is_stored_when_a_post_is_refused(
             status,
         )
     assert count(session_factory, Case) == 0
-    from duban.store.models import Photo
+    from duban.evidence.models import Photo
 
     assert count(session_factory, Photo) == 0
 
@@ -272,7 +273,7 @@ def test_multipart_photos_become_the_cases_before_photos(
 def test_gcj02_coordinates_from_chinese_map_apps_are_converted(
     http: httpx.Client, api_key: str, session_factory: sessionmaker[Session]
 ) -> None:
-    pytest.importorskip("duban.domain.coords")
+    pytest.importorskip("duban.places.coords")
     code = new_request(http, api_key, lat="34.0286", long="113.8261", crs="gcj02")
     case = fresh_case(session_factory, code)
     assert abs(case.lat - 34.0286) > 1e-4  # moved by the GCJ-02 offset (a few hundred m)

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from duban.domain.errors import InvalidInput
-from duban.domain.workflow import STATUS_LABELS, TERMINAL, Action, CaseStatus
-from duban.services.open311 import EXTENDED_IS_OPEN, STATUS_TABLE
+from duban.cases.workflow import STATUS_LABELS, TERMINAL, Action, CaseStatus
+from duban.kernel.errors import InvalidInput
+from duban.open311.service import EXTENDED_IS_OPEN, STATUS_TABLE
 from tests.factories import World
 from tests.fakes import FixedClock
 from tests.open311 import spec

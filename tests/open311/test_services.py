@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.services.reference import install_taxonomy, shipped_taxonomy_data
-from duban.store.models import Category
+from duban.reference.categories import install_taxonomy, shipped_taxonomy_data
+from duban.reference.models import Category
 from tests.fakes import FixedClock
 from tests.open311 import spec
 from tests.open311.conftest import configure

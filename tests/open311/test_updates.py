@@ -8,9 +8,10 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.domain.workflow import CaseStatus
-from duban.services.audit import verify_chain
-from duban.store.models import Case, CaseEvent, Open311Update
+from duban.cases.audit import verify_chain
+from duban.cases.models import Case, CaseEvent
+from duban.cases.workflow import CaseStatus
+from duban.open311.models import Open311Update
 from tests.factories import World
 from tests.fakes import FixedClock
 from tests.open311 import spec

@@ -29,16 +29,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.adapters.photostore import LocalPhotoStore
-from duban.api.app import create_app
 from duban.api.deps import issue_token
+from duban.app import create_app
 from duban.config import Settings
-from duban.domain.coords import LocalProjection
-from duban.domain.regions import RegionInput
-from duban.services import policy as policy_module
-from duban.services.places import forget_places_index, save_zone, set_territorial_unit
-from duban.services.policy import load_policy, save_policy, shipped_policy_data
-from duban.services.regions import generate_grids_for, import_region_items
-from duban.store.models import Region
+from duban.places.coords import LocalProjection
+from duban.places.imports import generate_grids_for, import_region_items
+from duban.places.index import forget_places_index, save_zone, set_territorial_unit
+from duban.places.models import Region
+from duban.places.regions import RegionInput
+from duban.reference import policy as policy_module
+from duban.reference.policy import load_policy, save_policy, shipped_policy_data
 from tests.factories import World, make_unit
 from tests.fakes import FixedClock
 

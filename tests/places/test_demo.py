@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.adapters.photostore import LocalPhotoStore
+from duban.cases.models import Case
 from duban.demo import install_demo
 from duban.demo_places import CENTRE_LAT, CENTRE_LON
-from duban.services.places import places_index, territorial_units
-from duban.services.routing import list_rules
-from duban.store.models import Case, Region, Zone
+from duban.places.index import places_index, territorial_units
+from duban.places.models import Region, Zone
+from duban.places.routing import list_rules
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 

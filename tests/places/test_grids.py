@@ -6,12 +6,12 @@ import pytest
 import shapely
 from sqlalchemy import select
 
-from duban.domain.coords import approx_area_m2
-from duban.domain.errors import InvalidInput
-from duban.domain.gridgen import parse_grid_code
-from duban.domain.regions import RegionInput
-from duban.services.regions import generate_grids_for, import_region_items, region_history
-from duban.store.models import Region
+from duban.kernel.errors import InvalidInput
+from duban.places.coords import approx_area_m2
+from duban.places.gridgen import parse_grid_code
+from duban.places.imports import generate_grids_for, import_region_items, region_history
+from duban.places.models import Region
+from duban.places.regions import RegionInput
 from tests.places.conftest import NE, NW, SE, SW, WEST, City, lonlat, rect
 
 

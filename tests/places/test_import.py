@@ -11,10 +11,10 @@ import pytest
 import shapely
 from sqlalchemy import select
 
-from duban.domain.coords import from_wgs84_array
-from duban.domain.errors import InvalidInput
-from duban.services.regions import import_regions, region_at, region_history
-from duban.store.models import Region
+from duban.kernel.errors import InvalidInput
+from duban.places.coords import from_wgs84_array
+from duban.places.imports import import_regions, region_at, region_history
+from duban.places.models import Region
 from tests.places.conftest import (
     DISTRICT,
     EAST,
@@ -64,8 +64,8 @@ def streets_file(tmp_path: Path, *extra: tuple[dict[str, Any], Any]) -> Path:
 
 
 def district_only(city: City) -> None:
-    from duban.domain.regions import RegionInput
-    from duban.services.regions import import_region_items
+    from duban.places.imports import import_region_items
+    from duban.places.regions import RegionInput
 
     report = import_region_items(
         city.session,

@@ -7,13 +7,13 @@ import json
 import pytest
 import shapely
 
-from duban.domain.coords import from_wgs84
-from duban.domain.errors import InvalidInput
-from duban.domain.workflow import Action, CaseStatus
-from duban.services.regions import generate_grids_for
-from duban.store.models import Case, CaseEvent
+from duban.cases.models import Case, CaseEvent
+from duban.cases.workflow import Action, CaseStatus
+from duban.kernel.errors import InvalidInput
+from duban.places.coords import from_wgs84
+from duban.places.imports import generate_grids_for
+from tests.cases.support import event_total
 from tests.places.conftest import DISTRICT, NE, NW, SW, WEST, Api, City, error_of, lonlat, rect
-from tests.services.support import event_total
 
 
 def payload(city: City, case: Case, seq: int = -1) -> dict[str, object]:
@@ -105,8 +105,8 @@ def test_the_policy_may_accept_outside_points_without_a_grid(city: City) -> None
 
 
 def test_a_bad_places_policy_is_refused() -> None:
-    from duban.domain.errors import PolicyError
-    from duban.services.policy import parse_policy, shipped_policy_data
+    from duban.kernel.errors import PolicyError
+    from duban.reference.policy import parse_policy, shipped_policy_data
 
     for places in (
         {"outside_grids": "sometimes"},

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shapely
 from sqlalchemy import select
 
-from duban.domain.coords import from_wgs84
-from duban.services.places import locate, places_index
-from duban.services.regions import generate_grids_for
-from duban.store.models import Region
+from duban.places.coords import from_wgs84
+from duban.places.imports import generate_grids_for
+from duban.places.index import locate, places_index
+from duban.places.models import Region
 from tests.places.conftest import (
     DISTRICT,
     EAST,
@@ -167,8 +167,8 @@ def test_locate_api_shows_the_grid_leader(city: City, api: Api) -> None:
 
 def test_locate_api_against_published_reference_points(city: City, api: Api) -> None:
     """Published GCJ-02/BD-09 pairs (eviltransform's table, coordtransform's README)."""
-    from duban.domain.regions import RegionInput
-    from duban.services.regions import import_region_items
+    from duban.places.imports import import_region_items
+    from duban.places.regions import RegionInput
 
     beijing_wgs = (116.377817, 39.911954)
     beijing_gcj = (116.38404722455657, 39.91334545536069)

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from duban.domain.errors import InvalidInput
-from duban.domain.workflow import Action, CaseStatus
-from duban.services.nearby import distance_m, nearby_cases
-from duban.services.policy import load_policy
+from duban.cases.nearby import distance_m, nearby_cases
+from duban.cases.workflow import Action, CaseStatus
+from duban.kernel.errors import InvalidInput
+from duban.reference.policy import load_policy
 from tests.places.conftest import Api, City, error_of, lonlat
 
 
@@ -98,7 +98,7 @@ def test_merge_without_a_target_lists_the_cases_nearby(city: City) -> None:
 
 def test_nearby_api_takes_crs_and_hides_details_from_citizens(city: City, api: Api) -> None:
     city.build()
-    from duban.domain.coords import from_wgs84
+    from duban.places.coords import from_wgs84
 
     case = city.report(description="路口垃圾堆积", address="人民路口", **at(40, 0))
     lon, lat = from_wgs84(*lonlat(0, 0), "gcj02")

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import shapely
 
-from duban.domain.errors import InvalidInput
-from duban.domain.workflow import Action, CaseStatus
-from duban.services.places import locate, set_territorial_unit
-from duban.services.policy import load_policy
-from duban.services.routing import add_rule, deactivate_rule, list_rules, suggest
-from duban.store.models import Case, CaseEvent
+from duban.cases.models import Case, CaseEvent
+from duban.cases.workflow import Action, CaseStatus
+from duban.kernel.errors import InvalidInput
+from duban.places.index import locate, set_territorial_unit
+from duban.places.routing import add_rule, deactivate_rule, list_rules, suggest
+from duban.reference.policy import load_policy
 from tests.factories import make_unit
 from tests.places.conftest import DISTRICT, EAST, NE, NW, WEST, Api, City, error_of, lonlat
 
@@ -259,7 +259,7 @@ def test_changing_the_location_routes_again(city: City) -> None:
 
 
 def test_a_returned_case_is_re_dispatched_elsewhere_with_a_reason(city: City) -> None:
-    from duban.domain.workflow import Role
+    from duban.kernel.roles import Role
     from tests.factories import make_user
 
     city.build()

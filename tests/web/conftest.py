@@ -24,7 +24,7 @@ from PIL import Image
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from duban.api.app import create_app
+from duban.app import create_app
 from duban.config import Settings
 from duban.web import sessions
 from tests.factories import PASSWORD, World

@@ -11,12 +11,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from duban.domain.calendar import national_calendar_covers
-from duban.domain.workflow import Action, CaseStatus, Source
-from duban.services import mapdata
-from duban.services.cases import NewCase
-from duban.services.public import report_as_citizen
-from duban.store.models import Case, Unit
+from duban.accounts.models import Unit
+from duban.cases import mapdata
+from duban.cases.actions import NewCase
+from duban.cases.models import Case
+from duban.cases.public import report_as_citizen
+from duban.cases.workflow import Action, CaseStatus, Source
+from duban.reference.calendar import national_calendar_covers
 from tests.factories import LAT, LON, World
 from tests.fakes import FixedClock
 from tests.web.conftest import Browse, Shots

@@ -13,15 +13,16 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from duban.domain.workflow import Action, CaseStatus, Source
-from duban.services import mapdata
-from duban.services.cases import NewCase
-from duban.services.public import report_as_citizen
-from duban.services.users import hash_password
-from duban.store.models import User
+from duban.accounts.models import User
+from duban.accounts.users import hash_password
+from duban.app import PAGES
+from duban.cases import mapdata
+from duban.cases.actions import NewCase
+from duban.cases.public import report_as_citizen
+from duban.cases.workflow import Action, CaseStatus, Source
 from duban.web import sessions
 from duban.web.messages_zh import ZH
-from duban.web.routes import web_routers
+from duban.web.routes import router as web_router
 from tests.factories import LAT, LON, PASSWORD, World
 from tests.fakes import FixedClock
 
@@ -59,7 +60,7 @@ def test_every_web_form_route_refuses_a_post_without_the_csrf_token(
     case = world.case_in(CaseStatus.REPORTED)
     posts = [
         r
-        for router in web_routers()
+        for router in (web_router, *PAGES)
         for r in router.routes
         if isinstance(r, APIRoute) and "POST" in r.methods
     ]

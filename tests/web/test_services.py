@@ -10,24 +10,21 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from duban.adapters.photostore import LocalPhotoStore
-from duban.domain.calendar import national_calendar_covers
-from duban.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from duban.domain.workflow import Action, CaseStatus, Rating, Source
-from duban.services import mapdata
-from duban.services.access import visible_cases
-from duban.services.casefile import case_file, viewer_actions
-from duban.services.cases import ActionInput, NewCase
-from duban.services.dashboard import dashboard
-from duban.services.directory import (
+from duban.accounts.directory import (
     calendar_gaps,
     calendar_overrides,
     set_calendar_day,
     update_user,
 )
-from duban.services.intake import search_categories
-from duban.services.mapdata import BBox, cell_degrees, map_data
-from duban.services.public import (
+from duban.adapters.photostore import LocalPhotoStore
+from duban.cases import mapdata
+from duban.cases.access import visible_cases
+from duban.cases.actions import ActionInput, NewCase
+from duban.cases.casefile import case_file, viewer_actions
+from duban.cases.dashboard import dashboard
+from duban.cases.mapdata import BBox, cell_degrees, map_data
+from duban.cases.models import Case, CaseEvent
+from duban.cases.public import (
     anonymous_citizen,
     normalize_code,
     public_view,
@@ -36,9 +33,12 @@ from duban.services.public import (
     say_not_fixed,
     tracked_case,
 )
-from duban.services.queries import CaseFilter
-from duban.services.workbench import Queue, batch_act, collector_tasks, work_list
-from duban.store.models import Case, CaseEvent
+from duban.cases.queries import CaseFilter
+from duban.cases.search import search_categories
+from duban.cases.workbench import Queue, batch_act, collector_tasks, work_list
+from duban.cases.workflow import Action, CaseStatus, Rating, Source
+from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.reference.calendar import national_calendar_covers
 from tests.factories import LAT, LON, World
 from tests.fakes import SHANGHAI, FixedClock
 

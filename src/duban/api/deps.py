@@ -13,12 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from duban.accounts.models import User
+from duban.accounts.users import active_actor
 from duban.config import Settings
-from duban.domain.errors import Unauthenticated
-from duban.services.context import Actor, Clock
-from duban.services.users import active_actor
-from duban.store.models import User
-from duban.store.session import REQUEST_MEMO
+from duban.kernel.context import Actor, Clock
+from duban.kernel.db.session import REQUEST_MEMO
+from duban.kernel.errors import Unauthenticated
 
 TOKEN_ALGORITHM = "HS256"
 
@@ -31,7 +31,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     Opening a session does no I/O, so it runs on the event loop, as does closing one
     whose work is committed; only a session with a transaction still open (rolled back
     on close) is closed in the thread pool. The session memoizes the reference data it
-    reads for the request (see :func:`duban.store.session.request_memo`).
+    reads for the request (see :func:`duban.kernel.db.session.request_memo`).
     """
     session: Session = request.app.state.session_factory()
     session.info[REQUEST_MEMO] = {}

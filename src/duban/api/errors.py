@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from duban.domain.errors import (
+from duban.kernel.errors import (
     Conflict,
     DubanError,
     InvalidInput,

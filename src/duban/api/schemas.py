@@ -9,23 +9,23 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from duban.domain.workflow import (
+from duban.cases.access import CITY_WIDE
+from duban.cases.actions import DeadlineView
+from duban.cases.models import Case, CaseEvent
+from duban.cases.workflow import (
     ACTION_LABELS,
     SOURCE_LABELS,
     STATUS_LABELS,
     Action,
     CaseStatus,
-    Role,
     Source,
     allowed_actions,
 )
-from duban.services.access import CITY_WIDE
-from duban.services.cases import DeadlineView
-from duban.services.context import Actor
-from duban.store.models import Case, CaseEvent
+from duban.kernel.context import Actor
+from duban.kernel.roles import Role
 
 if TYPE_CHECKING:
-    from duban.services.places import Location, PlaceRef, ZoneRef
+    from duban.places.index import Location, PlaceRef, ZoneRef
 
 #: How to say which coordinate system lat/lon are in (map apps in China give gcj02/bd09).
 CRS_DESCRIPTION = "wgs84 (GPS, default), gcj02 (Amap/高德, Tencent) or bd09 (Baidu)"

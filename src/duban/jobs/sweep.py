@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.domain.errors import Conflict
-from duban.domain.workflow import CLOCK_RUNNING, Action
-from duban.services.cases import ActionInput, perform_action
-from duban.services.context import SYSTEM_ACTOR, Clock
-from duban.services.policy import load_policy
-from duban.store.models import Case
+from duban.cases.actions import ActionInput, perform_action
+from duban.cases.models import Case
+from duban.cases.workflow import CLOCK_RUNNING, Action
+from duban.kernel.context import SYSTEM_ACTOR, Clock
+from duban.kernel.errors import Conflict
+from duban.reference.policy import load_policy
 
 
 @dataclass

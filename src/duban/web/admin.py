@@ -13,22 +13,24 @@ from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from duban.domain.calendar import LimitUnit
-from duban.domain.errors import Conflict, InvalidInput, NotFound
-from duban.domain.workflow import Role
-from duban.services.admin import set_condition_limit
-from duban.services.apikeys import create_api_key, list_api_keys, revoke_api_key
-from duban.services.directory import (
+from duban.accounts.directory import (
     calendar_gaps,
     calendar_overrides,
     set_calendar_day,
     set_unit_active,
     update_user,
 )
-from duban.services.regions import ImportReport, import_regions
-from duban.services.routing import add_rule, deactivate_rule, list_rules, rule_description
-from duban.services.users import create_unit, create_user
-from duban.store.models import Category, FilingCondition, Region, Unit, User
+from duban.accounts.models import Unit, User
+from duban.accounts.users import create_unit, create_user
+from duban.kernel.errors import Conflict, InvalidInput, NotFound
+from duban.kernel.roles import Role
+from duban.open311.apikeys import create_api_key, list_api_keys, revoke_api_key
+from duban.places.imports import ImportReport, import_regions
+from duban.places.models import Region
+from duban.places.routing import add_rule, deactivate_rule, list_rules, rule_description
+from duban.reference.admin import set_condition_limit
+from duban.reference.calendar import LimitUnit
+from duban.reference.models import Category, FilingCondition
 from duban.web import forms
 from duban.web.context import Ctx, Form, WebContext, pages
 

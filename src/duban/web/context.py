@@ -18,14 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from duban.accounts.models import User
+from duban.accounts.users import actor_of
 from duban.api.deps import ClockDep, SessionDep, SettingsDep
 from duban.config import Settings
-from duban.domain.errors import DubanError, InvalidInput, NotFound, PermissionDenied
-from duban.domain.workflow import Role
-from duban.services.context import Actor, Clock
-from duban.services.policy import load_policy
-from duban.services.users import actor_of
-from duban.store.models import User
+from duban.kernel.context import Actor, Clock
+from duban.kernel.errors import DubanError, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.roles import Role
+from duban.reference.policy import load_policy
 from duban.web import sessions
 from duban.web.i18n import translate
 from duban.web.templating import environment

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
 from duban.adapters.photostore import PhotoStore
-from duban.domain.coords import to_wgs84
-from duban.domain.errors import InvalidInput
-from duban.services.context import Actor, Clock
-from duban.services.photos import PhotoLimits, save_photo
+from duban.evidence.photos import PhotoLimits, save_photo
+from duban.kernel.context import Actor, Clock
+from duban.kernel.errors import InvalidInput
+from duban.places.coords import to_wgs84
 from duban.web.i18n import translate
 
 #: Service field names → the form field showing the message.

@@ -2,7 +2,7 @@
 
 Texts are written in English in the code and the templates (``_("Sign in")``) and looked
 up here for Chinese; a test checks that every text used has its Chinese. Labels of
-statuses, actions, roles and sources come from :mod:`duban.domain.workflow`, the one
+statuses, actions, roles and sources come from :mod:`duban.cases.workflow`, the one
 mapping of those. ``{name}`` placeholders are filled after translation.
 """
 

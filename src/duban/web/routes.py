@@ -1,12 +1,13 @@
 """Web routes: sign-in, language, home, photos; the feature routers; the static files.
 
-``install_web(app)`` is all ``create_app`` calls. Pages are thin: read the form, call a
+``install_web(app, pages)`` is all ``create_app`` calls. Pages are thin: read the form, call a
 service, render. Domain errors become error pages (:func:`~duban.web.context.pages`);
 a missing sign-in becomes a redirect and a missing CSRF token a 403 page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from duban.domain.workflow import Role
-from duban.services.casefile import photo_for_viewer
-from duban.services.users import authenticate
+from duban.accounts.users import authenticate
+from duban.cases.casefile import photo_for_viewer
+from duban.kernel.roles import Role
 from duban.web import sessions
 from duban.web.context import (
     HOME_OF_ROLE,
@@ -113,24 +114,10 @@ def photo(ctx: Ctx, photo_id: str) -> Response:
     return photo_response(ctx.request, found.storage_key, found.content_type)
 
 
-def web_routers() -> tuple[APIRouter, ...]:
-    """Every router of the web front end."""
-    from duban.web import admin, cases, dashboard, mapview, public, work
-
-    return (
-        router,
-        public.router,
-        cases.router,
-        work.router,
-        mapview.router,
-        dashboard.router,
-        admin.router,
-    )
-
-
-def install_web(app: FastAPI) -> None:
-    """Add the pages, the static files and the web's own error answers to ``app``."""
-    for feature in web_routers():
+def install_web(app: FastAPI, pages: Sequence[APIRouter]) -> None:
+    """Add the capabilities' ``pages`` (and the web's own sign-in and photo pages), the
+    static files and the web's own error answers to ``app``."""
+    for feature in (router, *pages):
         app.include_router(feature)
     app.add_middleware(ServerTiming)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

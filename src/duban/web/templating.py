@@ -16,18 +16,17 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-from duban.domain.workflow import (
+from duban.cases.workflow import (
     ACTION_LABELS,
     RATING_LABELS,
-    ROLE_LABELS,
     SOURCE_LABELS,
     STATUS_LABELS,
     Action,
     CaseStatus,
     Rating,
-    Role,
     Source,
 )
+from duban.kernel.roles import ROLE_LABELS, Role
 from duban.web.i18n import translate
 
 

@@ -1,0 +1,52 @@
+"""Users and responsible units (责任单位)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from duban.kernel.db.base import Base, UTCDateTime, string_enum
+from duban.kernel.roles import Role
+
+
+class Unit(Base):
+    """A responsible unit (专业部门 / 责任单位 / 街道办): cases are sent to units."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(
+        String(32), default="professional", comment="professional 专业部门 | territorial 属地"
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    """A person who signs in. Handlers belong to a unit; collectors may have a beat."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(string_enum(Role, "user_role"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    beat: Mapped[Any | None] = mapped_column(
+        JSON, comment="collector's patrol beat (责任区) as a GeoJSON geometry in WGS84"
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    unit: Mapped[Unit | None] = relationship()

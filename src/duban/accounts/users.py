@@ -1,0 +1,154 @@
+"""Users, units and sign-in. Passwords are hashed with Argon2id."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.orm import Session
+
+from duban.accounts.models import Unit, User
+from duban.kernel.context import Actor, Clock
+from duban.kernel.db.session import begin_write
+from duban.kernel.errors import Conflict, InvalidInput
+from duban.kernel.roles import Role
+
+MIN_PASSWORD_CHARS = 8
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("duban-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def actor_of(user: User) -> Actor:
+    """The :class:`Actor` a signed-in user acts as."""
+    return Actor(user_id=user.id, username=user.username, role=user.role, unit_id=user.unit_id)
+
+
+_USERS = cast(Table, User.__table__)
+_ACTIVE_ACTOR = select(_USERS.c.id, _USERS.c.username, _USERS.c.role, _USERS.c.unit_id).where(
+    _USERS.c.id == bindparam("user_id"), _USERS.c.is_active
+)
+
+
+def active_actor(session: Session, user_id: int) -> Actor | None:
+    """The :class:`Actor` of an active user, read without loading the user (the one
+    read of every API write), or None if the user is gone or disabled."""
+    row = session.connection().execute(_ACTIVE_ACTOR, {"user_id": user_id}).first()
+    if row is None:
+        return None
+    return Actor(user_id=row.id, username=row.username, role=Role(row.role), unit_id=row.unit_id)
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.is_active:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+def create_unit(session: Session, *, code: str, name: str, kind: str = "professional") -> Unit:
+    """Add a responsible unit (the caller commits)."""
+    if not code.strip() or not name.strip():
+        raise InvalidInput("a unit needs a code and a name", field="code")
+    if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
+        raise Conflict(f"unit '{code}' already exists")
+    unit = Unit(code=code.strip(), name=name.strip(), kind=kind, is_active=True)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def create_user(
+    session: Session,
+    *,
+    clock: Clock,
+    username: str,
+    password: str,
+    role: Role | str,
+    unit_code: str | None = None,
+    display_name: str = "",
+    phone: str | None = None,
+    beat: dict[str, Any] | None = None,
+    commit: bool = True,
+    password_hash: str | None = None,
+) -> User:
+    """Create a user. Handlers must belong to a unit; other roles must not.
+
+    ``password_hash`` may carry a ready Argon2 hash of ``password`` (the demo hashes its
+    one shared password once instead of once per user: Argon2 is slow on purpose).
+    """
+    if not USERNAME_RE.match(username or ""):
+        raise InvalidInput(
+            "username must be 2-64 letters, digits, '_', '.' or '-'", field="username"
+        )
+    if len(password or "") < MIN_PASSWORD_CHARS:
+        raise InvalidInput(
+            f"password must be at least {MIN_PASSWORD_CHARS} characters", field="password"
+        )
+    try:
+        role = Role(role)
+    except ValueError as err:
+        names = ", ".join(r.value for r in Role if r != Role.SYSTEM)
+        raise InvalidInput(f"unknown role '{role}'; one of: {names}", field="role") from err
+    if role == Role.SYSTEM:
+        raise InvalidInput("'system' is not a role a person can have", field="role")
+    unit: Unit | None = None
+    if role == Role.HANDLER:
+        if not unit_code:
+            raise InvalidInput("a unit handler needs a unit (--unit CODE)", field="unit")
+        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+        if unit is None:
+            raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+    elif unit_code:
+        raise InvalidInput(f"role '{role.value}' does not belong to a unit", field="unit")
+    if beat is not None:
+        _check_beat(beat)
+    begin_write(session)
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise Conflict(f"user '{username}' already exists")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=password_hash or hash_password(password),
+        role=role,
+        unit_id=unit.id if unit else None,
+        phone=phone,
+        beat=beat,
+        is_active=True,
+        created_at=clock.now(),
+    )
+    session.add(user)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return user
+
+
+def _check_beat(beat: dict[str, Any]) -> None:
+    from shapely.geometry import shape  # deferred: geometry only matters for beats
+
+    try:
+        geom = shape(beat)
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        raise InvalidInput(f"the beat is not a GeoJSON geometry: {err}", field="beat") from err
+    if geom.is_empty or not geom.is_valid or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidInput("the beat must be a valid (Multi)Polygon", field="beat")

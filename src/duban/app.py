@@ -1,0 +1,222 @@
+"""The FastAPI application: ``create_app(settings)`` builds it with no import-time effects."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from duban import __version__
+from duban.accounts import api as accounts_api
+from duban.adapters.photostore import LocalPhotoStore
+from duban.api.errors import install_error_handlers
+from duban.cases import api as cases_api
+from duban.cases import dashboard_pages, map_pages, public_pages, workbench_pages
+from duban.cases import pages as case_pages
+from duban.cases.groupcommit import ReportBatcher
+from duban.config import Settings
+from duban.evidence import api as evidence_api
+from duban.kernel.context import Clock, SystemClock
+from duban.kernel.db.models import Setting
+from duban.kernel.db.session import (
+    make_engine,
+    make_session_factory,
+    start_background_checkpoints,
+    stop_background_checkpoints,
+)
+from duban.open311 import api as open311_api
+from duban.places import api as places_api
+from duban.reference import admin_api as reference_admin_api
+from duban.reference import api as reference_api
+from duban.web import admin as admin_pages
+from duban.web import install_web
+
+API_PREFIX = "/api/v1"
+
+#: Every capability's web pages, in the order their routes are matched.
+PAGES: Final = (
+    public_pages.router,
+    case_pages.router,
+    workbench_pages.router,
+    map_pages.router,
+    dashboard_pages.router,
+    admin_pages.router,
+)
+SECRET_KEY_SETTING = "secret_key"
+
+DESCRIPTION = """
+督办 Duban — city-management supervision (数字化城管).
+
+Sign in with `POST /api/v1/auth/token` (form fields `username`, `password`), then send
+`Authorization: Bearer <access_token>`. Every error is JSON:
+`{"error": {"code": "...", "message": "...", "detail": {...}}}`.
+Times are ISO 8601 with their zone (shown in Asia/Shanghai, stored in UTC).
+"""
+
+
+def secret_key_for(settings: Settings, factory: sessionmaker[Session]) -> str:
+    """The token signing key: from settings, else kept in the database (made once)."""
+    if settings.secret_key:
+        return settings.secret_key
+    with factory() as session:
+        row = session.get(Setting, SECRET_KEY_SETTING)
+        if row is None:
+            row = Setting(
+                key=SECRET_KEY_SETTING,
+                value=secrets.token_urlsafe(48),
+                updated_at=datetime.now(UTC),
+            )
+            session.add(row)
+            session.commit()
+        return str(row.value)
+
+
+_log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Sync routes run in anyio's thread pool (40 threads by default). Requests here are
+    # short and mostly CPU in Python, so threads beyond a few per process only fight
+    # over the interpreter lock, also while one of them holds a database lock (measured
+    # in bench/intake.py: about 15 % more cases/s and a lower p99 with 4 than with 40).
+    anyio.to_thread.current_default_thread_limiter().total_tokens = (
+        app.state.settings.worker_threads
+    )
+    start_background_checkpoints(app.state.engine)
+    await anyio.to_thread.run_sync(_warm_caches, app)
+    # Everything alive now (modules, mappers, templates, the policy, the map index) lives
+    # as long as the process: take it out of the cyclic GC's view. Otherwise every full
+    # collection walks it, a pause of ~75 ms that made /work's p95 four times its median
+    # (bench/web.py: p95 100 ms → 26 ms). Garbage is collected first, not frozen.
+    gc.collect()
+    gc.freeze()
+    yield
+    batcher = app.state.report_batcher
+    await batcher.aclose()
+    await anyio.to_thread.run_sync(stop_background_checkpoints, app.state.engine)
+    if batcher.reports:
+        _log.info(
+            "intake: %d reports written in %d transactions (%.2f each); %d batches waited "
+            "for the write lock in a thread",
+            batcher.reports,
+            batcher.batches,
+            batcher.reports / batcher.batches,
+            batcher.deferred,
+        )
+
+
+def _warm_caches(app: FastAPI) -> None:
+    """Load the policy and the map index before the first request (best effort: a
+    database not ready yet only means the first request loads them)."""
+    from duban.places.index import places_index
+    from duban.reference.policy import load_policy
+
+    try:
+        with app.state.session_factory() as session:
+            load_policy(session)
+            places_index(session)
+    except Exception:
+        _log.warning("could not load the policy and the map at startup", exc_info=True)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the application for ``settings`` (the environment's if not given)."""
+    settings = settings or Settings()
+    engine = engine or make_engine(settings.database_url, background_checkpoints=True)
+    factory = make_session_factory(engine)
+    app = FastAPI(
+        lifespan=_lifespan,
+        title="Duban 督办 API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+    app.state.clock = clock or SystemClock()
+    app.state.photo_store = LocalPhotoStore(settings.photo_root)
+    app.state.secret_key = secret_key_for(settings, factory)
+    app.state.report_batcher = ReportBatcher(engine, app.state.clock)
+    install_error_handlers(app)
+    # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
+    for router in (
+        cases_api.intake_router,
+        accounts_api.router,
+        places_api.router,
+        cases_api.router,
+        evidence_api.router,
+        reference_api.router,
+        reference_admin_api.router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(open311_api.router)  # /open311/v2, its own error format
+    _document_models(app)
+    _install_docs(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    install_web(app, PAGES)  # the pages: / is the web front door
+
+    return app
+
+
+def _document_models(app: FastAPI) -> None:
+    """Add the schemas of models that routes read themselves to the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in cases_api.DOCUMENTED_MODELS:
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, definition in found.pop("$defs", {}).items():
+                    components.setdefault(name, definition)
+                components[model.__name__] = found
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI served from the installed package: nothing loads from a CDN."""
+    import swagger_ui_bundle
+
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+    app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="Duban 督办 API",
+            swagger_js_url=f"{API_PREFIX}/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_PREFIX}/docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{API_PREFIX}/docs-assets/favicon-32x32.png",
+            # Off: the validator badge would send the spec's URL to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )

@@ -1,0 +1,79 @@
+"""Who may see which cases (zulip's ``access_*`` pattern, in one place).
+
+A case the caller may not see is reported as *not found*, never as forbidden, so ids
+of other units' cases leak nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from duban.cases.models import Case, CaseHelper
+from duban.kernel.context import Actor
+from duban.kernel.errors import NotFound
+from duban.kernel.roles import Role
+
+#: Roles that work city-wide and see every case.
+CITY_WIDE: frozenset[Role] = frozenset(
+    {
+        Role.OPERATOR,
+        Role.SHIFT_LEAD,
+        Role.DISPATCHER,
+        Role.SUPERVISOR,
+        Role.LEADER,
+        Role.ADMIN,
+        Role.SYSTEM,
+    }
+)
+
+
+def visible_cases(actor: Actor) -> ColumnElement[bool]:
+    """A SQL condition selecting the cases ``actor`` may see."""
+    if actor.role in CITY_WIDE:
+        return true()
+    if actor.role == Role.HANDLER:
+        if actor.unit_id is None:
+            return false()
+        helper = exists(
+            select(CaseHelper.case_id).where(
+                CaseHelper.case_id == Case.id, CaseHelper.unit_id == actor.unit_id
+            )
+        )
+        return or_(Case.unit_id == actor.unit_id, helper)
+    if actor.role == Role.COLLECTOR:
+        return or_(Case.assignee_id == actor.user_id, Case.created_by_id == actor.user_id)
+    if actor.role == Role.CITIZEN:
+        own = Case.reporter_id == actor.user_id if actor.user_id is not None else false()
+        if actor.granted_case_id is not None:
+            return or_(own, Case.id == actor.granted_case_id)
+        return own
+    return false()
+
+
+def can_see(actor: Actor, case: Case) -> bool:
+    """The in-memory twin of :func:`visible_cases` for a loaded case."""
+    if actor.role in CITY_WIDE:
+        return True
+    if actor.role == Role.HANDLER:
+        return actor.unit_id is not None and (
+            case.unit_id == actor.unit_id or any(h.unit_id == actor.unit_id for h in case.helpers)
+        )
+    if actor.role == Role.COLLECTOR:
+        return actor.user_id is not None and actor.user_id in (
+            case.assignee_id,
+            case.created_by_id,
+        )
+    if actor.role == Role.CITIZEN:
+        if actor.granted_case_id is not None and case.id == actor.granted_case_id:
+            return True
+        return actor.user_id is not None and case.reporter_id == actor.user_id
+    return False
+
+
+def get_visible_case(session: Session, actor: Actor, case_id: int) -> Case:
+    """Load a case the actor may see, or raise :class:`NotFound`."""
+    case = session.get(Case, case_id)
+    if case is None or not can_see(actor, case):
+        raise NotFound(f"case {case_id} does not exist or is not visible to you", case_id=case_id)
+    return case

@@ -1,0 +1,1178 @@
+"""Use cases of the closed loop: one function per action, each writing one event.
+
+Every function loads the case, asks the workflow table (:mod:`duban.cases.workflow`)
+whether the actor may act, applies the change, appends exactly one hash-chained event
+and commits. A concurrent change to the same case makes the commit fail with
+:class:`StaleCase` (optimistic locking on ``cases.version``), so no update is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
+from duban.accounts.models import Unit, User
+from duban.cases.access import get_visible_case
+from duban.cases.audit import append_event
+from duban.cases.intake import NewCase as NewCase
+from duban.cases.intake import (
+    WrittenReport,
+    check_reporter,
+    insert_case_photos,
+    place_payload,
+    prepare_report,
+    report_refs,
+    request_hash,
+    write_reports,
+)
+from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, IdempotencyKey
+from duban.cases.workflow import (
+    CLOCK_RUNNING,
+    STEP_OF_STATUS,
+    Action,
+    CaseStatus,
+    Rating,
+    check_action,
+)
+from duban.evidence.models import Photo
+from duban.kernel.context import Actor, Clock
+from duban.kernel.db.session import begin_write
+from duban.kernel.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    PermissionDenied,
+    StaleCase,
+)
+from duban.kernel.inputs import (
+    MAX_NOTE_CHARS,
+    MAX_PHOTOS_PER_ACTION,
+    clean_text,
+    input_point,
+)
+from duban.kernel.roles import Role
+from duban.reference.calendar import LimitUnit, TimeLimit
+from duban.reference.categories import ConditionRef, subclass_table
+from duban.reference.models import FilingCondition
+from duban.reference.policy import Policy, load_policy
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """The arguments an action may take; each action reads the ones it needs."""
+
+    note: str = ""
+    reason: str = ""
+    unit: str | None = None
+    helper_units: Sequence[str] = ()
+    passed: bool | None = None
+    until: datetime | None = None
+    amount: float | None = None
+    photo_ids: Sequence[str] = ()
+    collector: str | None = None
+    duplicate_of: str | None = None
+    category_code: str | None = None
+    condition_code: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    rating: str | None = None
+    #: A corrected location (verify, file, dispatch), in ``crs``.
+    lat: float | None = None
+    lon: float | None = None
+    crs: str = "wgs84"
+    address: str | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require_reason(params: ActionInput, action: Action) -> str:
+    text = (params.reason or params.note or "").strip()
+    if not text:
+        raise InvalidInput(f"action '{action.value}' needs a 'reason'", field="reason")
+    return clean_text(text, field_name="reason", limit=MAX_NOTE_CHARS)
+
+
+def _default_condition(session: Session, category_code: str) -> FilingCondition | None:
+    return session.scalars(
+        select(FilingCondition)
+        .where(FilingCondition.category_code == category_code, FilingCondition.is_active)
+        .order_by(FilingCondition.position, FilingCondition.code)
+        .limit(1)
+    ).first()
+
+
+def _photos(session: Session, ids: Sequence[str], *, required: bool = False) -> list[Photo]:
+    unique = list(dict.fromkeys(ids))
+    if required and not unique:
+        raise InvalidInput(
+            "at least one photo is required (upload with POST /api/v1/photos)", field="photo_ids"
+        )
+    if len(unique) > MAX_PHOTOS_PER_ACTION:
+        raise InvalidInput(
+            f"{len(unique)} photos given; at most {MAX_PHOTOS_PER_ACTION}", field="photo_ids"
+        )
+    if not unique:
+        return []
+    found = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(unique)))}
+    missing = [pid for pid in unique if pid not in found]
+    if missing:
+        raise InvalidInput(f"unknown photo id(s): {', '.join(missing)}", field="photo_ids")
+    return [found[pid] for pid in unique]
+
+
+def _attach(case: Case, photos: list[Photo], stage: str, seq: int) -> None:
+    have = {(cp.photo_id, cp.stage) for cp in case.photos}
+    for photo in photos:
+        if (photo.id, stage) not in have:  # the same photo sent again adds nothing
+            case.photos.append(CasePhoto(photo_id=photo.id, stage=stage, event_seq=seq))
+
+
+def _unit_by_code(session: Session, code: str, field_name: str) -> Unit:
+    unit = session.scalars(select(Unit).where(Unit.code == code)).first()
+    if unit is None or not unit.is_active:
+        raise InvalidInput(f"unknown unit '{code}'", field=field_name)
+    return unit
+
+
+def _set_step(case: Case, policy: Policy, now: datetime) -> None:
+    """Start the timer of the step that the case's new status begins."""
+    case.step = STEP_OF_STATUS.get(case.status)
+    case.step_started_at, case.step_due_at = policy.step_timer(case.step, now)
+
+
+def _start_clock(case: Case, session: Session, policy: Policy, now: datetime) -> None:
+    """Start the unit's clock from now with the filing condition's limit."""
+    condition = session.get(FilingCondition, case.condition_code) if case.condition_code else None
+    if condition is None:
+        condition = _default_condition(session, case.category_code)
+        if condition is not None:
+            case.condition_code = condition.code
+    if condition is None:
+        raise InvalidInput(
+            f"category '{case.category_code}' has no filing condition with a time limit; "
+            "an admin must add one before cases can be dispatched",
+            field="condition_code",
+        )
+    limit = TimeLimit(condition.limit_amount, LimitUnit(condition.limit_unit))
+    case.limit_amount = limit.amount
+    case.limit_unit = limit.unit.value
+    case.clock_started_at = now
+    case.due_at = policy.case_due_at(case.source, now, limit)
+    case.paused_seconds = 0.0
+    case.handled_at = None
+    case.dispatched_at = now
+    case.overdue_marked_at = None
+
+
+@contextmanager
+def _writing(session: Session, case_id: int | None) -> Iterator[None]:
+    """One use case's transaction: on any error roll back, so nothing is half-written.
+
+    A lost race on the case row (the version check) or on the event chain's
+    ``(case_id, seq)`` key becomes :class:`StaleCase`, wherever the flush happened.
+    """
+    try:
+        yield
+    except StaleDataError as err:
+        session.rollback()
+        raise StaleCase(case_id or 0) from err
+    except IntegrityError as err:
+        session.rollback()
+        if case_id is not None and "seq" in str(err.orig):
+            raise StaleCase(case_id) from err
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# --------------------------------------------------------------------------- places
+
+
+def _locate_intake(session: Session, lon: float, lat: float, policy: Policy) -> Any:
+    """Where a reported point is (refused outside every grid unless the policy says)."""
+    from duban.places.index import locate_for_intake
+
+    return locate_for_intake(session, lon, lat, policy.places)
+
+
+def _place_payload(
+    case: Case, location: Any, crs: str | None, in_lon: float, in_lat: float
+) -> dict[str, Any]:
+    """Store the location's codes on the case; what the event records about the place."""
+    from duban.places.index import apply_location
+
+    apply_location(case, location)
+    return place_payload(location, crs, in_lon, in_lat)
+
+
+def _move(session: Session, case: Case, p: ActionInput, policy: Policy) -> dict[str, Any]:
+    """Correct the place of a case from the action's lat/lon/crs/address (if given)."""
+    payload: dict[str, Any] = {}
+    if p.address is not None:
+        address = clean_text(p.address, field_name="address", limit=300)
+        if address != case.address:
+            payload["address"] = {"from": case.address, "to": address}
+            case.address = address
+    if p.lat is None and p.lon is None:
+        return payload
+    if p.lat is None or p.lon is None:
+        raise InvalidInput("give both 'lat' and 'lon' to correct the location", field="lat")
+    lon, lat = input_point(p.lat, p.lon, p.crs)
+    if (lon, lat) == (case.lon, case.lat):
+        return payload
+    location = _locate_intake(session, lon, lat, policy)
+    before = {"lat": case.lat, "lon": case.lon, "grid": case.grid_code}
+    case.lat, case.lon = lat, lon
+    placed = _place_payload(case, location, p.crs, p.lon, p.lat)
+    payload["location"] = {
+        "from": before,
+        "to": {"lat": lat, "lon": lon, "grid": case.grid_code},
+        **placed,
+    }
+    return payload
+
+
+def _route(session: Session, case: Case, policy: Policy, now: datetime) -> dict[str, Any]:
+    """Run routing for the case; the suggestion as the event records it."""
+    from duban.places.routing import route_case  # deferred: geometry
+
+    return route_case(session, case, policy=policy.places, now=now).payload()
+
+
+def _choose_unit(
+    session: Session, case: Case, p: ActionInput, policy: Policy, now: datetime
+) -> tuple[Unit, tuple[str, ...], dict[str, Any]]:
+    """The lead unit and helpers of a dispatch, and what the event says about routing.
+
+    Without a 'unit' the routing suggestion is used; a unit other than the suggestion is
+    an override and needs a 'reason'. A corrected location routes the case again.
+    """
+    payload = _move(session, case, p, policy)
+    if payload.get("location") or case.routed_at is None:
+        payload["routing"] = _route(session, case, policy, now)
+    suggested = case.routing_unit
+    if suggested is not None and not suggested.is_active:
+        suggested = None
+    if not p.unit:
+        if suggested is None:
+            why = f"; routing suggests none: {case.routing_reason}" if case.routing_reason else ""
+            raise InvalidInput(f"dispatch needs the lead 'unit' (a unit code){why}", field="unit")
+        payload["suggestion"] = "followed"
+        helpers = tuple(p.helper_units) or tuple(case.routing_helpers or ())
+        return suggested, helpers, payload
+    unit = _unit_by_code(session, p.unit, "unit")
+    if suggested is not None and unit.id != suggested.id:
+        reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
+        if not reason:
+            raise InvalidInput(
+                f"routing suggests {suggested.code} {suggested.name} ({case.routing_reason}); "
+                f"to dispatch to {unit.code} instead, give a 'reason' for the override",
+                field="reason",
+                code="override_needs_reason",
+                suggested=suggested.code,
+            )
+        payload["override"] = {
+            "suggested": suggested.code,
+            "rule": case.routing_rule_id,
+            "reason": reason,
+        }
+    elif suggested is not None:
+        payload["suggestion"] = "followed"
+    return unit, tuple(p.helper_units), payload
+
+
+def _duplicate_candidates(session: Session, case: Case, policy: Policy, now: datetime) -> list[str]:
+    """Codes of open or recently closed cases near this one, of its category."""
+    from duban.cases.nearby import nearby_cases
+
+    found = nearby_cases(
+        session,
+        lat=case.lat,
+        lon=case.lon,
+        now=now,
+        policy=policy.places.nearby,
+        category_code=case.category_code,
+        exclude_case_id=case.id,
+    )
+    return [item.case.code for item in found.items]
+
+
+# --------------------------------------------------------------------------- report
+
+
+_IDEMPOTENCY_LOOKUP = select(IdempotencyKey).where(
+    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+)
+
+
+def _replay(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
+    row = session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request; use a new key",
+            code="idempotency_key_reused",
+        )
+    return session.get(Case, row.case_id)
+
+
+def report_case(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    data: NewCase,
+    idempotency_key: str | None = None,
+    commit: bool = True,
+) -> tuple[Case, bool]:
+    """上报: create a case from a report. Returns ``(case, created)``.
+
+    A collector's patrol report starts verified; every other source waits for 核实.
+    With an ``idempotency_key`` a retried report returns the first case (``created``
+    is then False) instead of filing a second one. With ``commit=False`` the case is
+    only flushed, so a caller can write more in the same transaction (an Open311 POST
+    with its details, a bulk import of a whole file) and commit or roll back once.
+    """
+    key = check_reporter(actor, data.source, idempotency_key)
+    try:
+        with _writing(session, None):
+            # Everything is checked before the writing starts: on SQLite the write lock
+            # (begin_write) is then held for the statements alone. A retried
+            # Idempotency-Key is not looked up first: the unique key refuses the second
+            # row and the first case is returned below (a retry is rare, a lookup on
+            # every report is not).
+            prepared = prepare_report(
+                report_refs(session),
+                actor=actor,
+                data=data,
+                idempotency_key=key,
+                now=clock.now(),
+            )
+            photos = _photos(session, prepared.photo_ids)
+            begin_write(session)
+            conn = session.connection()
+            (written,) = write_reports(conn.connection.dbapi_connection, conn.dialect, [prepared])
+            insert_case_photos(session, written.case["id"], prepared.photo_ids)
+            if commit:
+                session.commit()  # the lock ends here; handing over the objects needs none
+            case = adopt_new_case(session, written, photos=bool(photos))
+    except IntegrityError:
+        # A retry with the same key (perhaps concurrent) found the first report's row.
+        if key is not None and actor.user_id is not None:
+            existing = _replay(session, actor.user_id, key, request_hash(data))
+            if existing is not None:
+                return existing, False
+        raise
+    return case, True
+
+
+def new_case_objects(written: WrittenReport) -> tuple[Case, CaseEvent]:
+    """A written report's case and event as ORM objects holding exactly the stored
+    values, built without the ORM's per-attribute bookkeeping (the values go in as if
+    loaded, so nothing of them is pending). Their relationships are not set: a case
+    that no session holds reads them as empty (no unit, no helpers, no photos)."""
+    case = Case.__mapper__.class_manager.new_instance()
+    case.__dict__.update(written.case)
+    event = CaseEvent.__mapper__.class_manager.new_instance()
+    event.__dict__.update(written.event)
+    return case, event
+
+
+def adopt_new_case(session: Session, written: WrittenReport, *, photos: bool) -> Case:
+    """Make the written case and its event the session's persistent objects as if just
+    loaded, so callers can go on using them without reading them back."""
+    case, event = new_case_objects(written)
+    set_committed_value(case, "events", [event])
+    set_committed_value(case, "helpers", [])
+    set_committed_value(case, "unit", None)
+    set_committed_value(case, "routing_unit", None)
+    make_transient_to_detached(case)
+    make_transient_to_detached(event)
+    session.add(case)
+    session.add(event)
+    if photos:
+        session.expire(case, ["photos"])  # loaded (with the photos) when first used
+    else:
+        set_committed_value(case, "photos", [])
+    return case
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass
+class _Outcome:
+    """What an action handler decided; :func:`perform_action` writes it."""
+
+    to_status: CaseStatus
+    note: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    photos: list[Photo] = field(default_factory=list)
+    photo_stage: str = ""
+
+
+_Handler = Callable[[Session, Case, Actor, ActionInput, Policy, datetime, CaseStatus], _Outcome]
+
+
+def _collector_for_point(session: Session, lat: float, lon: float) -> User | None:
+    """The active collector whose beat covers the point (lowest id wins a tie)."""
+    from shapely.geometry import Point, shape  # deferred: only assignment needs geometry
+
+    point = Point(lon, lat)
+    collectors = session.scalars(
+        select(User)
+        .where(User.role == Role.COLLECTOR, User.is_active, User.beat.is_not(None))
+        .order_by(User.id)
+    )
+    for user in collectors:
+        try:
+            if shape(user.beat).covers(point):
+                return user
+        except (ValueError, TypeError, AttributeError, KeyError):
+            continue  # a malformed beat must not stop assignment for everybody else
+    return None
+
+
+def _do_assign(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if p.collector:
+        user = session.scalars(select(User).where(User.username == p.collector)).first()
+        if user is None or user.role != Role.COLLECTOR or not user.is_active:
+            raise InvalidInput(f"'{p.collector}' is not an active collector", field="collector")
+        how = "named"
+    else:
+        found = _collector_for_point(session, case.lat, case.lon)
+        if found is None:
+            raise InvalidInput(
+                "no collector's beat covers this place; name one with 'collector'",
+                field="collector",
+            )
+        user = found
+        how = "beat"
+    task = "verify" if case.status == CaseStatus.REPORTED else "check"
+    case.assignee_id = user.id
+    case.task = task
+    return _Outcome(target, p.note, {"collector": user.username, "task": task, "chosen_by": how})
+
+
+def _require_assignee(case: Case, actor: Actor, action: Action) -> None:
+    if case.assignee_id is not None and case.assignee_id != actor.user_id:
+        raise PermissionDenied(
+            f"the {case.task or action.value} task of case {case.code} is assigned to another "
+            "collector"
+        )
+    if case.assignee_id is None and case.created_by_id != actor.user_id:
+        raise PermissionDenied(
+            f"case {case.code} has no {action.value} task for you; the operator assigns it"
+        )
+
+
+def _do_verify(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    _require_assignee(case, actor, Action.VERIFY)
+    moved = _move(session, case, p, policy)  # the collector on site may correct the place
+    case.assignee_id = None
+    case.task = None
+    photos = _photos(session, p.photo_ids)
+    payload = {"photos": [x.id for x in photos], **moved}
+    return _Outcome(target, p.note, payload, photos, "verify")
+
+
+def _reasoned(action: Action) -> _Handler:
+    def handler(
+        session: Session,
+        case: Case,
+        actor: Actor,
+        p: ActionInput,
+        policy: Policy,
+        now: datetime,
+        target: CaseStatus,
+    ) -> _Outcome:
+        reason = _require_reason(p, action)
+        if action in (Action.REJECT, Action.VOID):
+            case.assignee_id = None
+            case.task = None
+        return _Outcome(target, reason, {"reason": reason})
+
+    return handler
+
+
+def _do_file(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    payload: dict[str, Any] = {}
+    code = p.category_code or case.category_code
+    # A new category drops the old one's condition unless a condition is given.
+    keep = case.condition_code if code == case.category_code else None
+    category, chosen = subclass_table(session).resolve(code, p.condition_code or keep)
+    if category.code != case.category_code:
+        payload["category"] = {"from": case.category_code, "to": category.code}
+        case.category_code = category.code
+        case.kind = category.kind
+    condition: ConditionRef | FilingCondition | None = chosen
+    if condition is None:
+        condition = _default_condition(session, category.code)
+    if condition is None:
+        raise InvalidInput(
+            f"category '{category.code}' has no filing condition (立案条件); an admin must add one",
+            field="condition_code",
+        )
+    case.condition_code = condition.code
+    payload["condition"] = condition.code
+    payload["limit"] = f"{condition.limit_amount:g} {condition.limit_unit}"
+    payload.update(_move(session, case, p, policy))
+    payload["routing"] = _route(session, case, policy, now)
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _do_dispatch(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    unit, helper_codes, routed = _choose_unit(session, case, p, policy, now)
+    helpers = [_unit_by_code(session, code, "helper_units") for code in dict.fromkeys(helper_codes)]
+    if any(h.id == unit.id for h in helpers):
+        raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
+    previous = case.unit.code if case.unit else None
+    case.unit_id = unit.id
+    case.unit = unit
+    if case.helpers:
+        case.helpers.clear()
+        session.flush()  # delete the old helper rows before inserting a same-key one
+    for helper in helpers:
+        case.helpers.append(CaseHelper(unit_id=helper.id))
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    case.pending_park_reason = None
+    _start_clock(case, session, policy, now)
+    payload: dict[str, Any] = {
+        "unit": unit.code,
+        "helper_units": [h.code for h in helpers],
+        "due_at": case.due_at.isoformat() if case.due_at else None,
+        "limit": f"{case.limit_amount:g} {case.limit_unit}",
+    }
+    if previous:
+        payload["previous_unit"] = previous
+    payload.update(routed)
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _require_own_unit(case: Case, actor: Actor) -> None:
+    if actor.role == Role.HANDLER and case.unit_id != actor.unit_id:
+        raise PermissionDenied(
+            f"case {case.code} is led by another unit; only the lead unit's handlers may act"
+        )
+
+
+def _do_accept(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS))
+
+
+def _do_return(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.RETURN)
+    unit_code = case.unit.code if case.unit else None
+    case.unit_id = None
+    case.unit = None
+    case.helpers.clear()
+    case.due_at = None
+    case.clock_started_at = None
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    case.pending_park_reason = None
+    return _Outcome(target, reason, {"reason": reason, "unit": unit_code})
+
+
+def _do_request_extension(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.REQUEST_EXTENSION)
+    if case.pending_extension_until is not None:
+        raise Conflict(f"case {case.code} already has an extension request waiting for approval")
+    assert case.due_at is not None
+    if p.until is not None:
+        until = p.until
+    elif p.amount is not None and p.amount > 0 and case.limit_unit:
+        until = policy.calendar.due_at(case.due_at, TimeLimit(p.amount, LimitUnit(case.limit_unit)))
+    else:
+        raise InvalidInput(
+            "give the new deadline as 'until' (ISO datetime with zone) or 'amount' "
+            "(in the case's limit unit)",
+            field="until",
+        )
+    if until <= case.due_at:
+        raise InvalidInput(
+            f"the requested deadline {until.isoformat()} is not later than the current one "
+            f"{case.due_at.isoformat()}",
+            field="until",
+        )
+    case.pending_extension_until = until
+    case.pending_extension_reason = reason
+    return _Outcome(target, reason, {"until": until.isoformat(), "reason": reason})
+
+
+def _require_pending_extension(case: Case, action: Action) -> datetime:
+    if case.pending_extension_until is None:
+        raise IllegalTransition(
+            status=case.status.value,
+            action=action.value,
+            role=Role.DISPATCHER.value,
+            reason="there is no extension request waiting",
+        )
+    return case.pending_extension_until
+
+
+def _do_approve_extension(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    until = _require_pending_extension(case, Action.APPROVE_EXTENSION)
+    old = case.due_at
+    case.due_at = until
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    if until > now:
+        case.overdue_marked_at = None
+    return _Outcome(
+        target,
+        clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        {"from": old.isoformat() if old else None, "to": until.isoformat()},
+    )
+
+
+def _do_deny_extension(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    _require_pending_extension(case, Action.DENY_EXTENSION)
+    reason = _require_reason(p, Action.DENY_EXTENSION)
+    asked = case.pending_extension_until
+    case.pending_extension_until = None
+    case.pending_extension_reason = None
+    return _Outcome(
+        target, reason, {"reason": reason, "asked": asked.isoformat() if asked else None}
+    )
+
+
+def _do_request_park(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.REQUEST_PARK)
+    if case.pending_park_reason is not None:
+        raise Conflict(f"case {case.code} already has a parking request waiting for approval")
+    case.pending_park_reason = reason
+    return _Outcome(target, reason, {"reason": reason})
+
+
+def _require_pending_park(case: Case, action: Action) -> str:
+    if case.pending_park_reason is None:
+        raise IllegalTransition(
+            status=case.status.value,
+            action=action.value,
+            role=Role.DISPATCHER.value,
+            reason="there is no parking request waiting",
+        )
+    return case.pending_park_reason
+
+
+def _do_approve_park(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    asked = _require_pending_park(case, Action.APPROVE_PARK)
+    case.pending_park_reason = None
+    case.parked_at = now
+    return _Outcome(
+        target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), {"request": asked}
+    )
+
+
+def _do_deny_park(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    asked = _require_pending_park(case, Action.DENY_PARK)
+    reason = _require_reason(p, Action.DENY_PARK)
+    case.pending_park_reason = None
+    return _Outcome(target, reason, {"reason": reason, "request": asked})
+
+
+def _do_resume(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    parked_at = case.parked_at or now
+    payload: dict[str, Any] = {"parked_at": parked_at.isoformat()}
+    if case.due_at is not None and case.limit_unit:
+        unit = LimitUnit(case.limit_unit)
+        old = case.due_at
+        case.due_at = policy.calendar.shift_due_for_pause(case.due_at, parked_at, now, unit)
+        # Kept so the traffic light measures only the time the clock really ran.
+        case.paused_seconds += policy.calendar.elapsed_in_limit_units(parked_at, now, unit)
+        payload["due_from"] = old.isoformat()
+        payload["due_to"] = case.due_at.isoformat()
+        if case.due_at > now:
+            case.overdue_marked_at = None
+    case.parked_at = None
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _do_feedback(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    photos = _photos(session, p.photo_ids, required=True)
+    note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    flags = _evidence_flags(session, case, photos)
+    case.handled_at = now
+    payload: dict[str, Any] = {"photos": [x.id for x in photos]}
+    if flags:
+        payload["evidence_flags"] = flags
+    return _Outcome(target, note, payload, photos, "after")
+
+
+def _evidence_flags(session: Session, case: Case, photos: list[Photo]) -> list[dict[str, str]]:
+    """What a machine can already tell about after-photos; people decide (DESIGN.md)."""
+    flags: list[dict[str, str]] = []
+    before = {cp.photo.sha256 for cp in case.photos if cp.stage == "before"}
+    for photo in photos:
+        if photo.sha256 in before:
+            flags.append({"photo": photo.id, "flag": "same_as_before_photo"})
+        reused = session.scalar(
+            select(func.count())
+            .select_from(CasePhoto)
+            .join(Photo, Photo.id == CasePhoto.photo_id)
+            .where(Photo.sha256 == photo.sha256, CasePhoto.case_id != case.id)
+        )
+        if reused:
+            flags.append({"photo": photo.id, "flag": "used_on_another_case"})
+        if (
+            photo.taken_at is not None
+            and case.dispatched_at
+            and photo.taken_at < case.dispatched_at
+        ):
+            flags.append({"photo": photo.id, "flag": "taken_before_dispatch"})
+    return flags
+
+
+def _do_check(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if p.passed is None:
+        raise InvalidInput("check needs 'passed': true (核查通过) or false (返工)", field="passed")
+    _require_assignee(case, actor, Action.CHECK)
+    photos = _photos(session, p.photo_ids)
+    case.assignee_id = None
+    case.task = None
+    payload: dict[str, Any] = {"passed": p.passed, "photos": [x.id for x in photos]}
+    if p.passed:
+        return _Outcome(
+            target,
+            clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+            payload,
+            photos,
+            "check",
+        )
+    reason = _require_reason(p, Action.CHECK)
+    case.rework_count += 1
+    payload["reason"] = reason
+    payload["rework_count"] = case.rework_count
+    return _Outcome(CaseStatus.HANDLING, reason, payload, photos, "check")
+
+
+def _do_close(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    case.closed_at = now
+    late = case.due_at is not None and now > case.due_at
+    payload: dict[str, Any] = {"on_time": not late}
+    return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _do_reopen(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    reason = _require_reason(p, Action.REOPEN)
+    payload: dict[str, Any] = {"reason": reason}
+    if case.status == CaseStatus.CLOSED:
+        if case.unit_id is None:
+            raise InvalidInput("this case has no unit to reopen it with", field="unit")
+        case.closed_at = None
+        _start_clock(case, session, policy, now)
+        payload["due_at"] = case.due_at.isoformat() if case.due_at else None
+    return _Outcome(target, reason, payload)
+
+
+def _resolve_case_ref(session: Session, ref: str) -> Case | None:
+    case = session.scalars(select(Case).where(Case.code == ref)).first()
+    # A case number (13 digits) is no id: PostgreSQL refuses integers beyond int4.
+    if case is None and ref.isdigit() and int(ref) <= 2**31 - 1:
+        case = session.get(Case, int(ref))
+    return case
+
+
+def _do_merge(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    if not p.duplicate_of:
+        candidates = _duplicate_candidates(session, case, policy, now)
+        raise InvalidInput(
+            "merge needs 'duplicate_of' (the case code or id it repeats)"
+            + (f"; cases nearby: {', '.join(candidates)}" if candidates else ""),
+            field="duplicate_of",
+            candidates=candidates,
+        )
+    original = _resolve_case_ref(session, str(p.duplicate_of))
+    if original is None:
+        raise InvalidInput(f"case '{p.duplicate_of}' does not exist", field="duplicate_of")
+    if original.id == case.id:
+        raise InvalidInput("a case cannot be a duplicate of itself", field="duplicate_of")
+    if original.status in (CaseStatus.MERGED, CaseStatus.REJECTED, CaseStatus.VOIDED):
+        raise InvalidInput(
+            f"case {original.code} is {original.status.value}; merge into the case it points to",
+            field="duplicate_of",
+        )
+    case.duplicate_of_id = original.id
+    case.assignee_id = None
+    case.task = None
+    return _Outcome(
+        target,
+        clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        {"duplicate_of": original.code},
+    )
+
+
+def _do_supervise(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    note = clean_text(p.note or p.reason, field_name="note", limit=MAX_NOTE_CHARS, required=True)
+    payload: dict[str, Any] = {"note": note}
+    if p.extra.get("overdue"):
+        # Raised by the deadline sweep: once per deadline, so re-runs add nothing.
+        if case.overdue_marked_at is not None:
+            raise Conflict(f"case {case.code} is already marked overdue")
+        if case.due_at is None or case.due_at >= now:
+            raise Conflict(f"case {case.code} is not overdue")
+        case.overdue_marked_at = now
+        payload["overdue"] = True
+        payload["due_at"] = case.due_at.isoformat()
+    case.is_supervised = True
+    case.supervise_note = note
+    return _Outcome(target, note, payload)
+
+
+def _do_rate(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    try:
+        rating = Rating(p.rating or "")
+    except ValueError as err:
+        names = ", ".join(r.value for r in Rating)
+        raise InvalidInput(f"rate needs a 'rating', one of: {names}", field="rating") from err
+    rated = session.scalar(
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.action == Action.RATE.value)
+    )
+    if rated:
+        raise Conflict(f"case {case.code} has already been rated", code="already_rated")
+    comment = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    return _Outcome(target, comment, {"rating": rating.value})
+
+
+def _do_not_fixed(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    # The case stays closed; the 督办 flag puts it before the supervision centre, which
+    # decides whether to reopen it.
+    reason = _require_reason(p, Action.NOT_FIXED)
+    case.is_supervised = True
+    case.supervise_note = f"市民反映问题未解决：{reason}"
+    return _Outcome(target, reason, {"reason": reason})
+
+
+_HANDLERS: dict[Action, _Handler] = {
+    Action.ASSIGN: _do_assign,
+    Action.VERIFY: _do_verify,
+    Action.REJECT: _reasoned(Action.REJECT),
+    Action.FILE: _do_file,
+    Action.VOID: _reasoned(Action.VOID),
+    Action.DISPATCH: _do_dispatch,
+    Action.ACCEPT: _do_accept,
+    Action.RETURN: _do_return,
+    Action.REQUEST_EXTENSION: _do_request_extension,
+    Action.APPROVE_EXTENSION: _do_approve_extension,
+    Action.DENY_EXTENSION: _do_deny_extension,
+    Action.REQUEST_PARK: _do_request_park,
+    Action.APPROVE_PARK: _do_approve_park,
+    Action.DENY_PARK: _do_deny_park,
+    Action.RESUME: _do_resume,
+    Action.FEEDBACK: _do_feedback,
+    Action.CHECK: _do_check,
+    Action.CLOSE: _do_close,
+    Action.REOPEN: _do_reopen,
+    Action.MERGE: _do_merge,
+    Action.SUPERVISE: _do_supervise,
+    Action.RATE: _do_rate,
+    Action.NOT_FIXED: _do_not_fixed,
+}
+_UNIT_ACTIONS = frozenset(
+    {Action.ACCEPT, Action.RETURN, Action.REQUEST_EXTENSION, Action.REQUEST_PARK, Action.FEEDBACK}
+)
+
+
+def perform_action(
+    session: Session,
+    *,
+    case_id: int,
+    action: Action,
+    actor: Actor,
+    clock: Clock,
+    params: ActionInput | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """Take ``action`` on a case as ``actor``: check, apply, write one event, commit.
+
+    Raises:
+        NotFound: the case does not exist or is not visible to the actor.
+        IllegalTransition: wrong status or wrong role (the message names both).
+        PermissionDenied: right role, but not this actor's case or task.
+        InvalidInput: a missing or malformed argument (``field`` names it).
+        StaleCase: someone else changed the case first; nothing was written.
+    """
+    if action == Action.REPORT:
+        raise InvalidInput("'report' creates a case: POST /api/v1/cases", field="action")
+    params = params or ActionInput()
+    with _writing(session, case_id):
+        begin_write(session)
+        case = get_visible_case(session, actor, case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise StaleCase(case_id)
+        from_status = case.status
+        rule = check_action(from_status, action, actor.role)
+        if action in _UNIT_ACTIONS:
+            _require_own_unit(case, actor)
+        policy = load_policy(session)
+        now = clock.now()
+        # No autoflush: the case row is written once, at commit, so its version moves by one.
+        with session.no_autoflush:
+            outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
+            case.status = outcome.to_status
+            case.updated_at = now
+            if outcome.to_status != from_status:
+                _set_step(case, policy, now)
+            seq = case.event_count + 1
+            _attach(case, outcome.photos, outcome.photo_stage, seq)
+        append_event(
+            session,
+            case,
+            action=action.value,
+            from_status=from_status.value,
+            to_status=outcome.to_status.value,
+            actor=actor,
+            at=now,
+            note=outcome.note,
+            payload=outcome.payload,
+        )
+        session.commit()
+    return case
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """How a case stands against its clocks, as a person reads it."""
+
+    due_at: datetime | None
+    seconds_left: float | None
+    is_overdue: bool
+    light: str | None
+    step: str | None
+    step_due_at: datetime | None
+    step_light: str | None
+    clock: str  # running | paused | stopped | not_started
+
+
+def deadline_view(case: Case, policy: Policy, now: datetime) -> DeadlineView:
+    """Time left, overdue state and traffic lights of a case at ``now``."""
+    cal = policy.calendar
+    clock_state = "not_started"
+    seconds_left: float | None = None
+    light: str | None = None
+    overdue = False
+    if case.due_at is not None and case.limit_unit:
+        unit = LimitUnit(case.limit_unit)
+        if case.status in CLOCK_RUNNING:
+            clock_state = "running"
+            seconds_left = cal.remaining_seconds(now, case.due_at, unit)
+            overdue = now > case.due_at
+            start = case.clock_started_at or now
+            total = cal.elapsed_in_limit_units(start, case.due_at, unit) - case.paused_seconds
+            used = cal.elapsed_in_limit_units(start, now, unit) - case.paused_seconds
+            light = policy.light(used / total if total > 0 else 1.0).value
+        elif case.status == CaseStatus.PARKED:
+            clock_state = "paused"
+            at = case.parked_at or now
+            seconds_left = cal.remaining_seconds(at, case.due_at, unit)
+            overdue = at > case.due_at
+        else:
+            # The unit's clock stops when it reports the fix (处理反馈).
+            clock_state = "stopped"
+            overdue = case.handled_at is not None and case.handled_at > case.due_at
+    step_light: str | None = None
+    if case.step and case.step_started_at and case.step_due_at:
+        limit = policy.steps.get(case.step)
+        if limit is not None:
+            step_light = policy.light(cal.fraction_used(case.step_started_at, now, limit)).value
+    return DeadlineView(
+        due_at=case.due_at,
+        seconds_left=seconds_left,
+        is_overdue=overdue,
+        light=light,
+        step=case.step,
+        step_due_at=case.step_due_at,
+        step_light=step_light,
+        clock=clock_state,
+    )
+
+
+def get_case(session: Session, *, actor: Actor, case_id: int) -> Case:
+    """A case the actor may see (raises :class:`NotFound` otherwise)."""
+    return get_visible_case(session, actor, case_id)

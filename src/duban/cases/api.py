@@ -1,0 +1,387 @@
+"""Cases: report, list, read, act."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.accounts.models import User
+from duban.api.deps import (
+    ActorDep,
+    ClockDep,
+    SessionDep,
+    SettingsDep,
+    bearer_token,
+    signed_in_actor,
+    token_verifier,
+)
+from duban.api.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
+from duban.cases.actions import (
+    ActionInput,
+    NewCase,
+    deadline_view,
+    get_case,
+    new_case_objects,
+    perform_action,
+    report_case,
+)
+from duban.cases.groupcommit import ReportBatcher
+from duban.cases.intake import WrittenReport
+from duban.cases.models import Case, CaseEvent
+from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.reportbatch import ReportRequest
+from duban.cases.workflow import Action, CaseStatus, Source
+from duban.kernel.context import Actor, Clock
+from duban.kernel.db.session import REQUEST_MEMO
+from duban.kernel.errors import DubanError, InvalidInput, NotFound
+from duban.places.index import case_locations
+from duban.reference.policy import load_policy
+
+router = APIRouter(tags=["cases"])
+#: The one route of intake, kept apart so the app can match it first: the busiest request
+#: should not be compared against every other route's path on its way in.
+intake_router = APIRouter(tags=["cases"])
+
+
+def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _present(
+    session: Session, case: Case, actor: Actor, clock: Clock, *, full: bool, new: bool = False
+) -> CaseRead:
+    """The case as ``actor`` sees it. ``new``: ``actor`` has just created it in this
+    session, so its one event and its empty collections are in memory and not read back."""
+    policy = load_policy(session)
+    events: list[CaseEvent] | None
+    if not full:
+        events = None
+    elif new:
+        events = list(case.events)
+    else:
+        events = list(
+            session.scalars(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+            )
+        )
+    ids = {case.assignee_id} if case.assignee_id else set()
+    for e in events or []:
+        if e.actor_id:
+            ids.add(e.actor_id)
+    if new and actor.user_id is not None and ids <= {actor.user_id}:
+        usernames = {actor.user_id: actor.username}
+    else:
+        usernames = _usernames(session, ids)
+    return case_read(
+        case,
+        deadline_view(case, policy, clock.now()),
+        viewer=actor,
+        tz=policy.tz,
+        usernames=usernames,
+        events=events,
+        with_photos=full,
+        place=case_locations(session, [case])[0],
+    )
+
+
+# The route reads its token, its Idempotency-Key and its body itself rather than through
+# FastAPI's parameters and dependencies, whose resolution cost as much again as the rest
+# of the request's parsing; the documentation says what they would have said (the
+# schema CaseCreate is added to the components by duban.app).
+_CREATE_CASE_DOCS: dict[str, Any] = {
+    "security": [{"OAuth2PasswordBearer": []}],
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "a key of your choice (1-200 characters): the same key again "
+            "returns the first case instead of filing a second",
+            "schema": {"type": "string", "maxLength": 200, "title": "Idempotency-Key"},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CaseCreate"}}},
+    },
+    "responses": {
+        "422": {
+            "description": "Validation Error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        }
+    },
+}
+#: Models that routes document without declaring them (see ``duban.app``).
+DOCUMENTED_MODELS: tuple[type[BaseModel], ...] = (CaseCreate,)
+
+
+@intake_router.post(
+    "/cases",
+    status_code=201,
+    response_model=CaseRead,
+    summary="Report a case (上报)",
+    openapi_extra=_CREATE_CASE_DOCS,
+)
+async def create_case(request: Request) -> Response:
+    """Create a case. A retried request with the same ``Idempotency-Key`` returns the
+    first case (with the header ``Idempotent-Replayed: true``), never a second one."""
+    state = request.app.state
+    # Who asks first: a caller without a valid token learns nothing of the body's faults.
+    user_id = token_verifier(request.app).user_id(bearer_token(request), state.clock.now())
+    try:
+        body = CaseCreate.model_validate_json(await request.body())
+    except ValidationError as err:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
+        ) from err
+    idempotency_key = request.headers.get("idempotency-key")
+    data = NewCase(
+        source=body.source,
+        category_code=body.category_code,
+        condition_code=body.condition_code,
+        lat=body.lat,
+        lon=body.lon,
+        address=body.address,
+        description=body.description,
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        photo_ids=tuple(body.photo_ids),
+        crs=body.crs,
+    )
+    # The API's busiest write: queued on this process's event loop, where the reports
+    # that arrive together are written in one transaction (services.groupcommit). A
+    # report with photos or a retried key comes back undone (None) and takes the
+    # ordinary path, in the thread pool.
+    batcher: ReportBatcher = state.report_batcher
+    outcome = await batcher.report(ReportRequest(user_id, data, idempotency_key))
+    if isinstance(outcome, DubanError):
+        raise outcome
+    if outcome is not None:
+        case_id, content, created = outcome.case["id"], _present_new(outcome, state.clock), True
+    else:
+        case_id, content, created = await run_in_threadpool(
+            _report_in_session, state, user_id, data, idempotency_key
+        )
+    headers = {"Location": f"/api/v1/cases/{case_id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    # Serialized here, by the model itself: FastAPI would validate the returned model
+    # again and encode it twice over.
+    return Response(
+        content.model_dump_json(), status_code=201, headers=headers, media_type="application/json"
+    )
+
+
+def _present_new(written: WrittenReport, clock: Clock) -> CaseRead:
+    """A case just written by the report batcher, as its reporter sees it: everything
+    is in hand, nothing is read back."""
+    prepared = written.prepared
+    case, event = new_case_objects(written)
+    actor = prepared.actor
+    policy = prepared.policy
+    return case_read(
+        case,
+        deadline_view(case, policy, clock.now()),
+        viewer=actor,
+        tz=policy.tz,
+        usernames={actor.user_id: actor.username} if actor.user_id is not None else {},
+        events=[event],
+        with_photos=True,
+        place=prepared.location,
+    )
+
+
+def _report_in_session(
+    state: Any, user_id: int, data: NewCase, idempotency_key: str | None
+) -> tuple[int, CaseRead, bool]:
+    """:func:`report_case` in a session of its own: the case's id, the case as its
+    reporter sees it, and whether it is new (False: the first case of a retried
+    Idempotency-Key)."""
+    clock: Clock = state.clock
+    with state.session_factory() as session:
+        session.info[REQUEST_MEMO] = {}
+        actor = signed_in_actor(session, user_id)
+        case, created = report_case(
+            session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key
+        )
+        return case.id, _present(session, case, actor, clock, full=True, new=created), created
+
+
+def _parse_list(value: str | None, enum: type[CaseStatus] | type[Source], name: str) -> list:  # type: ignore[type-arg]
+    if not value:
+        return []
+    out = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(enum(part))
+        except ValueError as err:
+            names = ", ".join(m.value for m in enum)
+            raise InvalidInput(f"unknown {name} '{part}'; one of: {names}", field=name) from err
+    return out
+
+
+def _parse_when(value: str | None, name: str, tz: object, *, end: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            if end:
+                day = date.fromordinal(day.toordinal() + 1)
+            return datetime.combine(day, time(0), tzinfo=tz)  # type: ignore[arg-type]
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidInput(
+            f"'{name}' must be a date (2026-11-23) or an ISO datetime with zone", field=name
+        ) from err
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)  # type: ignore[arg-type]
+    return parsed
+
+
+@router.get("/cases", response_model=CasePage, summary="List cases")
+def cases(
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    status: Annotated[
+        str | None, Query(description="one or more statuses, comma-separated")
+    ] = None,
+    unit: Annotated[str | None, Query(description="lead unit code")] = None,
+    category: Annotated[
+        str | None, Query(description="category code; a major class includes its subclasses")
+    ] = None,
+    source: Annotated[str | None, Query(description="one or more sources, comma-separated")] = None,
+    overdue: bool | None = None,
+    supervised: bool | None = None,
+    grid: Annotated[str | None, Query(description="grid code or a prefix of it")] = None,
+    created_from: Annotated[str | None, Query(description="date or datetime (inclusive)")] = None,
+    created_to: Annotated[
+        str | None, Query(description="date (inclusive) or datetime (exclusive)")
+    ] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Cases visible to the caller, newest first, with filters and pages."""
+    policy = load_policy(session)
+    filters = CaseFilter(
+        statuses=_parse_list(status, CaseStatus, "status"),
+        unit_code=unit or None,
+        category=category or None,
+        sources=_parse_list(source, Source, "source"),
+        overdue=overdue,
+        supervised=supervised,
+        grid=grid or None,
+        created_from=_parse_when(created_from, "created_from", policy.tz, end=False),
+        created_to=_parse_when(created_to, "created_to", policy.tz, end=True),
+    )
+    now = clock.now()
+    page_size = min(page_size, settings.page_size_max)
+    rows, total = list_cases(
+        session,
+        actor=actor,
+        filters=filters,
+        now=now,
+        page=page,
+        page_size=page_size,
+    )
+    names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
+    places = case_locations(session, rows)
+    items = [
+        case_read(
+            c,
+            deadline_view(c, policy, now),
+            viewer=actor,
+            tz=policy.tz,
+            usernames=names,
+            place=place,
+        )
+        for c, place in zip(rows, places, strict=True)
+    ]
+    return CasePage(
+        items=items,
+        total=total,
+        page=page,
+        page_size=page_size,
+        pages=max(1, math.ceil(total / page_size)),
+    )
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead, summary="One case with its timeline")
+def case_detail(case_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep) -> CaseRead:
+    """Everything about a case the caller may see, including the event timeline."""
+    return _present(
+        session, get_case(session, actor=actor, case_id=case_id), actor, clock, full=True
+    )
+
+
+@router.post(
+    "/cases/{case_id}/actions/{action}", response_model=CaseRead, summary="Take an action on a case"
+)
+def act(
+    case_id: int,
+    action: str,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    body: Annotated[ActionRequest | None, Body()] = None,
+) -> CaseRead:
+    """Take ``action`` (assign, verify, reject, file, void, dispatch, accept, return,
+    request_extension, approve_extension, deny_extension, request_park, approve_park,
+    deny_park, resume, feedback, check, close, reopen, merge, supervise).
+
+    Refused with 409 when the case's status or the caller's role does not allow it (the
+    message names both), 403 when it is not the caller's case or task, 422 for missing
+    or malformed arguments, and 409 ``stale_case`` when someone else changed the case
+    at the same time.
+    """
+    try:
+        chosen = Action(action)
+    except ValueError as err:
+        names = ", ".join(a.value for a in Action if a != Action.REPORT)
+        raise NotFound(f"unknown action '{action}'; one of: {names}") from err
+    body = body or ActionRequest()
+    case = perform_action(
+        session,
+        case_id=case_id,
+        action=chosen,
+        actor=actor,
+        clock=clock,
+        expected_version=body.expected_version,
+        params=ActionInput(
+            note=body.note,
+            reason=body.reason,
+            unit=body.unit,
+            helper_units=tuple(body.helper_units),
+            passed=body.passed,
+            until=body.until,
+            amount=body.amount,
+            photo_ids=tuple(body.photo_ids),
+            collector=body.collector,
+            duplicate_of=body.duplicate_of,
+            category_code=body.category_code,
+            condition_code=body.condition_code,
+            lat=body.lat,
+            lon=body.lon,
+            crs=body.crs,
+            address=body.address,
+        ),
+    )
+    return _present(session, case, actor, clock, full=True)

@@ -1,0 +1,237 @@
+"""The case file (案卷) as a person reads it: facts, clocks, photos, timeline, next steps.
+
+``viewer_actions`` narrows the workflow table's answer (status × role) to what this
+viewer can really do now — the lead unit's handler, the collector holding the task, a
+pending request to approve — so a page offers no button that would only be refused.
+The use case still checks everything again when the form is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.accounts.models import User
+from duban.cases.access import CITY_WIDE, get_visible_case, visible_cases
+from duban.cases.actions import DeadlineView, deadline_view
+from duban.cases.models import Case, CaseEvent, CasePhoto
+from duban.cases.workflow import Action, allowed_actions
+from duban.evidence.models import Photo
+from duban.kernel.context import Actor
+from duban.kernel.errors import NotFound
+from duban.kernel.roles import Role
+from duban.places.index import Location, case_locations
+from duban.reference.models import Category, FilingCondition
+from duban.reference.policy import load_policy
+
+_UNIT_ACTIONS = frozenset(
+    {
+        Action.ACCEPT,
+        Action.RETURN,
+        Action.REQUEST_EXTENSION,
+        Action.REQUEST_PARK,
+        Action.FEEDBACK,
+    }
+)
+
+
+def viewer_actions(session: Session, case: Case, actor: Actor) -> list[Action]:
+    """The actions ``actor`` can take on ``case`` right now, in table order."""
+    out: list[Action] = []
+    for action in allowed_actions(case.status, actor.role):
+        if action in _UNIT_ACTIONS and case.unit_id != actor.unit_id:
+            continue
+        if action in (Action.VERIFY, Action.CHECK):
+            holder = case.assignee_id if case.assignee_id is not None else case.created_by_id
+            if holder != actor.user_id:
+                continue
+        if action in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION) and (
+            case.pending_extension_until is None
+        ):
+            continue
+        if action == Action.REQUEST_EXTENSION and case.pending_extension_until is not None:
+            continue
+        if action in (Action.APPROVE_PARK, Action.DENY_PARK) and case.pending_park_reason is None:
+            continue
+        if action == Action.REQUEST_PARK and case.pending_park_reason is not None:
+            continue
+        if action == Action.RATE and _was_rated(session, case.id):
+            continue
+        out.append(action)
+    return out
+
+
+def _was_rated(session: Session, case_id: int) -> bool:
+    return (
+        session.scalar(
+            select(CaseEvent.id)
+            .where(CaseEvent.case_id == case_id, CaseEvent.action == Action.RATE.value)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event, with the person who took it."""
+
+    seq: int
+    action: str
+    from_status: str | None
+    to_status: str
+    actor_name: str
+    actor_role: str
+    occurred_at: datetime
+    note: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RoutingHint:
+    """The unit routing suggests for the dispatcher, and why (places/routing.py)."""
+
+    unit_code: str
+    unit_name: str
+    helper_units: tuple[str, ...]
+    reason: str
+
+
+def routing_hint(case: Case) -> RoutingHint | None:
+    """What routing stored on the case when it was filed (or moved), if anything."""
+    if case.routing_unit is None:
+        return None
+    return RoutingHint(
+        unit_code=case.routing_unit.code,
+        unit_name=case.routing_unit.name,
+        helper_units=tuple(case.routing_helpers or ()),
+        reason=case.routing_reason or "",
+    )
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """Everything the case page shows."""
+
+    case: Case
+    deadline: DeadlineView
+    category_name: str
+    category_name_en: str
+    major_name: str
+    condition: FilingCondition | None
+    conditions: list[FilingCondition]
+    timeline: list[TimelineEntry]
+    photos: dict[str, list[str]]
+    actions: list[Action]
+    assignee_name: str | None
+    reporter_visible: bool
+    location: Location | None = None
+    suggestion: RoutingHint | None = None
+    evidence_flags: list[dict[str, str]] = field(default_factory=list)
+
+
+def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) -> CaseFile:
+    """The case file of a case the actor may see (:class:`NotFound` otherwise)."""
+    case = get_visible_case(session, actor, case_id)
+    policy = load_policy(session)
+    category = session.get(Category, case.category_code)
+    major = (
+        session.get(Category, category.parent_code) if category and category.parent_code else None
+    )
+    conditions = list(
+        session.scalars(
+            select(FilingCondition)
+            .where(FilingCondition.category_code == case.category_code, FilingCondition.is_active)
+            .order_by(FilingCondition.position)
+        )
+    )
+    events = list(
+        session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+        )
+    )
+    ids = {e.actor_id for e in events if e.actor_id} | (
+        {case.assignee_id} if case.assignee_id else set()
+    )
+    people = {
+        u.id: u.display_name or u.username
+        for u in (session.scalars(select(User).where(User.id.in_(ids))) if ids else [])
+    }
+    timeline: list[TimelineEntry] = []
+    flags: list[dict[str, str]] = []
+    for e in events:
+        payload = json.loads(e.payload or "{}")
+        if e.action == Action.FEEDBACK.value:
+            flags = list(payload.get("evidence_flags", []))
+        timeline.append(
+            TimelineEntry(
+                seq=e.seq,
+                action=e.action,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                actor_name=people.get(e.actor_id, "") if e.actor_id else "",
+                actor_role=e.actor_role,
+                occurred_at=e.occurred_at,
+                note=e.note,
+                payload=payload,
+            )
+        )
+    photos: dict[str, list[str]] = {}
+    for cp in case.photos:
+        photos.setdefault(cp.stage, []).append(cp.photo_id)
+    return CaseFile(
+        case=case,
+        deadline=deadline_view(case, policy, now),
+        category_name=category.name if category else case.category_code,
+        category_name_en=category.name_en if category else case.category_code,
+        major_name=major.name if major else "",
+        condition=session.get(FilingCondition, case.condition_code)
+        if case.condition_code
+        else None,
+        conditions=conditions,
+        timeline=timeline,
+        photos=photos,
+        actions=viewer_actions(session, case, actor),
+        assignee_name=people.get(case.assignee_id) if case.assignee_id else None,
+        reporter_visible=actor.role in CITY_WIDE
+        or (actor.role == Role.CITIZEN and case.reporter_id == actor.user_id),
+        location=case_locations(session, [case])[0],
+        suggestion=routing_hint(case),
+        evidence_flags=flags,
+    )
+
+
+def photo_for_viewer(session: Session, *, actor: Actor, photo_id: str) -> Photo:
+    """A photo the actor may look at: their own upload, or one on a case they can see."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"photo {photo_id} does not exist")
+    if actor.user_id is not None and photo.uploaded_by_id == actor.user_id:
+        return photo
+    if actor.role in CITY_WIDE:
+        return photo
+    on_visible_case = session.scalar(
+        select(CasePhoto.id)
+        .join(Case, Case.id == CasePhoto.case_id)
+        .where(CasePhoto.photo_id == photo_id, visible_cases(actor))
+        .limit(1)
+    )
+    if on_visible_case is None:
+        raise NotFound(f"photo {photo_id} does not exist")
+    return photo
+
+
+def photo_of_case(session: Session, *, case_id: int, photo_id: str) -> Photo:
+    """A photo attached to ``case_id`` (for the public status page of that case)."""
+    found = session.scalar(
+        select(CasePhoto.id).where(CasePhoto.case_id == case_id, CasePhoto.photo_id == photo_id)
+    )
+    photo = session.get(Photo, photo_id) if found is not None else None
+    if photo is None:
+        raise NotFound(f"photo {photo_id} does not exist")
+    return photo

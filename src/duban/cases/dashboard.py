@@ -1,0 +1,224 @@
+"""The leaders' dashboard: today's intake, open and overdue cases, unit performance, trend.
+
+Counts of what happened (reports, closes, ratings) are read from ``case_events``, the
+input of all statistics; the state of open cases (status, unit, deadline) from
+``cases``, which the use cases keep in step with the events. Figures follow the
+national evaluation's terms: 按期处置率 (fixes reported by the deadline over fixes
+reported), 返工率 (fixes sent back at least once over fixes reported), 满意率 (satisfied
+or basically satisfied over all ratings).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from duban.accounts.models import Unit
+from duban.cases.mapdata import region_names
+from duban.cases.models import Case, CaseEvent
+from duban.cases.queries import _overdue_condition as overdue_condition
+from duban.cases.workflow import OPEN, Action, Rating, Source
+
+TREND_DAYS = 30
+PERIOD_DAYS = 30
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    """How one unit stands."""
+
+    code: str
+    name: str
+    open: int
+    overdue: int
+    handled: int
+    on_time: int
+    reworked: int
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """按期处置率 over the period, None when nothing was handled."""
+        return self.on_time / self.handled if self.handled else None
+
+    @property
+    def rework_rate(self) -> float | None:
+        """返工率 over the period, None when nothing was handled."""
+        return self.reworked / self.handled if self.handled else None
+
+
+@dataclass(frozen=True)
+class DistrictFigures:
+    """Open and overdue cases of one district (区)."""
+
+    code: str
+    name: str
+    open: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """Reports and closes on one local day."""
+
+    day: date
+    reported: int
+    closed: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """All figures of the dashboard."""
+
+    today: date
+    period_start: date
+    intake_today: dict[Source, int]
+    open: int
+    overdue: int
+    supervised: int
+    units: list[UnitFigures]
+    districts: list[DistrictFigures]
+    trend: list[DayCount]
+    ratings: dict[Rating, int]
+
+    @property
+    def intake_total(self) -> int:
+        """Reports received today, all sources."""
+        return sum(self.intake_today.values())
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率 over the period's ratings."""
+        total = sum(self.ratings.values())
+        happy = self.ratings.get(Rating.SATISFIED, 0) + self.ratings.get(
+            Rating.BASICALLY_SATISFIED, 0
+        )
+        return happy / total if total else None
+
+
+def local_day_start(day: date, tz: ZoneInfo) -> datetime:
+    """Midnight of ``day`` in the city's zone."""
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
+    """Compute the dashboard at ``now`` (city-wide; only leaders and staff see it)."""
+    today = now.astimezone(tz).date()
+    start_today = local_day_start(today, tz)
+    period_start_day = today - timedelta(days=PERIOD_DAYS - 1)
+    period_start = local_day_start(period_start_day, tz)
+    overdue = overdue_condition(now)
+    open_statuses = sorted(OPEN)
+
+    intake = {
+        Source(src): int(n)
+        for src, n in session.execute(
+            select(Case.source, func.count())
+            .join(CaseEvent, CaseEvent.case_id == Case.id)
+            .where(
+                CaseEvent.action == Action.REPORT.value,
+                CaseEvent.occurred_at >= start_today,
+                CaseEvent.occurred_at <= now,
+            )
+            .group_by(Case.source)
+        )
+    }
+    open_count, overdue_count, supervised = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(sql_case((overdue, 1), else_=0)), 0),
+            func.coalesce(func.sum(sql_case((Case.is_supervised.is_(True), 1), else_=0)), 0),
+        ).where(Case.status.in_(open_statuses))
+    ).one()
+
+    open_by_unit = {
+        uid: (int(n), int(late or 0))
+        for uid, n, late in session.execute(
+            select(Case.unit_id, func.count(), func.sum(sql_case((overdue, 1), else_=0)))
+            .where(Case.status.in_(open_statuses), Case.unit_id.is_not(None))
+            .group_by(Case.unit_id)
+        )
+    }
+    # Fixes reported in the period, judged against the deadline they had then.
+    handled_by_unit = {
+        uid: (int(n), int(ok or 0), int(rw or 0))
+        for uid, n, ok, rw in session.execute(
+            select(
+                Case.unit_id,
+                func.count(),
+                func.sum(sql_case((Case.handled_at <= Case.due_at, 1), else_=0)),
+                func.sum(sql_case((Case.rework_count > 0, 1), else_=0)),
+            )
+            .where(
+                Case.handled_at.is_not(None),
+                Case.handled_at >= period_start,
+                Case.unit_id.is_not(None),
+            )
+            .group_by(Case.unit_id)
+        )
+    }
+    units = []
+    for unit in session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)):
+        o, late = open_by_unit.get(unit.id, (0, 0))
+        h, ok, rw = handled_by_unit.get(unit.id, (0, 0, 0))
+        units.append(UnitFigures(unit.code, unit.name, o, late, h, ok, rw))
+
+    by_district = [
+        (str(code), int(n), int(late or 0))
+        for code, n, late in session.execute(
+            select(Case.district_code, func.count(), func.sum(sql_case((overdue, 1), else_=0)))
+            .where(Case.status.in_(open_statuses), Case.district_code.is_not(None))
+            .group_by(Case.district_code)
+            .order_by(Case.district_code)
+        )
+    ]
+    names = region_names(session, [code for code, _n, _late in by_district])
+    districts = [
+        DistrictFigures(code, names.get(code, code), n, late) for code, n, late in by_district
+    ]
+
+    trend: list[DayCount] = []
+    for offset in range(TREND_DAYS):
+        day = period_start_day + timedelta(days=offset)
+        lo, hi = local_day_start(day, tz), local_day_start(day + timedelta(days=1), tz)
+        counts = dict(
+            session.execute(
+                select(CaseEvent.action, func.count())
+                .where(
+                    and_(CaseEvent.occurred_at >= lo, CaseEvent.occurred_at < hi),
+                    CaseEvent.action.in_([Action.REPORT.value, Action.CLOSE.value]),
+                )
+                .group_by(CaseEvent.action)
+            ).all()
+        )
+        trend.append(DayCount(day, int(counts.get("report", 0)), int(counts.get("close", 0))))
+
+    ratings: dict[Rating, int] = {}
+    for (payload,) in session.execute(
+        select(CaseEvent.payload).where(
+            CaseEvent.action == Action.RATE.value, CaseEvent.occurred_at >= period_start
+        )
+    ):
+        try:
+            rating = Rating(json.loads(payload).get("rating"))
+        except (ValueError, TypeError):
+            continue
+        ratings[rating] = ratings.get(rating, 0) + 1
+
+    return Dashboard(
+        today=today,
+        period_start=period_start_day,
+        intake_today=intake,
+        open=int(open_count),
+        overdue=int(overdue_count),
+        supervised=int(supervised),
+        units=units,
+        districts=districts,
+        trend=trend,
+        ratings=ratings,
+    )

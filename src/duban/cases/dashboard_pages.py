@@ -1,0 +1,78 @@
+"""The leaders' dashboard; every number links to the cases behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from duban.cases.dashboard import DayCount, dashboard
+from duban.kernel.roles import Role
+from duban.reference.policy import load_policy
+from duban.web.context import Ctx, pages
+
+router = APIRouter(include_in_schema=False)
+
+DASHBOARD_ROLES = (
+    Role.LEADER,
+    Role.SUPERVISOR,
+    Role.SHIFT_LEAD,
+    Role.DISPATCHER,
+    Role.OPERATOR,
+    Role.ADMIN,
+)
+
+CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 200, 36, 24, 12
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """Coordinates of the trend chart, drawn as SVG by the template (numbers only)."""
+
+    width: int
+    height: int
+    reported: str
+    closed: str
+    ticks: list[tuple[float, int]]
+    labels: list[tuple[float, str]]
+    max_value: int
+
+
+def trend_chart(days: list[DayCount]) -> TrendChart:
+    """Polylines of reports and closes per day, scaled into the chart box."""
+    top = max([1] + [d.reported for d in days] + [d.closed for d in days])
+    inner_w, inner_h = CHART_W - PAD_L - 8, CHART_H - PAD_B - PAD_T
+    step = inner_w / max(1, len(days) - 1)
+
+    def y(value: int) -> float:
+        return round(PAD_T + inner_h - value / top * inner_h, 1)
+
+    def line(values: list[int]) -> str:
+        return " ".join(f"{round(PAD_L + i * step, 1)},{y(v)}" for i, v in enumerate(values))
+
+    ticks = [(y(v), v) for v in sorted({0, top // 2, top})]
+    labels = [
+        (round(PAD_L + i * step, 1), d.day.strftime("%m-%d"))
+        for i, d in enumerate(days)
+        if i % 7 == 0 or (i == len(days) - 1 and i % 7 >= 4)
+    ]
+    return TrendChart(
+        width=CHART_W,
+        height=CHART_H,
+        reported=line([d.reported for d in days]),
+        closed=line([d.closed for d in days]),
+        ticks=ticks,
+        labels=labels,
+        max_value=top,
+    )
+
+
+@router.get("/dashboard")
+@pages
+def dashboard_page(ctx: Ctx) -> Response:
+    """Today's intake, open and overdue cases, unit performance and the 30-day trend."""
+    ctx.staff(*DASHBOARD_ROLES)
+    tz = load_policy(ctx.db).tz
+    board = dashboard(ctx.db, now=ctx.clock.now(), tz=tz)
+    return ctx.render("dashboard.html", board=board, chart=trend_chart(board.trend))

@@ -1,0 +1,228 @@
+"""Cases and their append-only, hash-chained events, helpers, photos, idempotency keys
+and citizen trackers.
+
+Statuses and sources are stored as their string values with a CHECK constraint (no native
+PostgreSQL enums), so SQLite and PostgreSQL share one schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from duban.accounts.models import Unit
+from duban.cases.workflow import CaseStatus, Source
+from duban.evidence.models import Photo
+from duban.kernel.db.base import Base, UTCDateTime, string_enum
+
+#: The predicate of the partial index of cases with an extension or parking request.
+_PENDING_REQUEST = "pending_extension_until IS NOT NULL OR pending_park_reason IS NOT NULL"
+
+
+class Case(Base):
+    """A case (案卷): one problem in public space on its way through the closed loop.
+
+    ``status`` and every other workflow field are written only by use cases in
+    ``services/cases.py``, each together with one :class:`CaseEvent`.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_due", "status", "due_at"),
+        Index("ix_cases_unit_status", "unit_id", "status"),
+        Index("ix_cases_created_at", "created_at"),
+        # The workbenches' step queues, in the order their timers run out.
+        Index("ix_cases_status_step_due", "status", "step_due_at"),
+        # The dispatcher's approvals: only the few cases with a request waiting.
+        Index(
+            "ix_cases_pending_requests",
+            "status",
+            sqlite_where=text(_PENDING_REQUEST),
+            postgresql_where=text(_PENDING_REQUEST),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, comment="案卷号")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    source: Mapped[Source] = mapped_column(string_enum(Source, "case_source"))
+    status: Mapped[CaseStatus] = mapped_column(string_enum(CaseStatus, "case_status"))
+    kind: Mapped[str] = mapped_column(String(32))
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
+    condition_code: Mapped[str | None] = mapped_column(ForeignKey("filing_conditions.code"))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text)
+    grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    street_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    routing_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id"), comment="lead unit the routing rules suggest"
+    )
+    routing_helpers: Mapped[list[str] | None] = mapped_column(
+        JSON, comment="helper unit codes the routing rules suggest"
+    )
+    routing_rule_id: Mapped[int | None] = mapped_column(
+        Integer, comment="the rule that chose the suggestion (none: territorial fallback)"
+    )
+    routing_reason: Mapped[str | None] = mapped_column(Text, comment="why, for the dispatcher")
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), comment="lead unit 主办")
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), index=True, comment="collector holding the verify/check task"
+    )
+    task: Mapped[str | None] = mapped_column(String(16), comment="verify | check")
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    supervise_note: Mapped[str | None] = mapped_column(Text)
+    overdue_marked_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="set by the deadline sweep; cleared when the deadline moves"
+    )
+    limit_amount: Mapped[float | None] = mapped_column(Float)
+    limit_unit: Mapped[str | None] = mapped_column(String(16))
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_seconds: Mapped[float] = mapped_column(
+        Float, default=0.0, comment="clock time spent parked, in the limit's kind of time"
+    )
+    handled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="when the unit last reported the fix (处理反馈)"
+    )
+    step: Mapped[str | None] = mapped_column(String(16))
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    step_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pending_extension_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pending_extension_reason: Mapped[str | None] = mapped_column(Text)
+    pending_park_reason: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
+    routing_unit: Mapped[Unit | None] = relationship(foreign_keys=[routing_unit_id])
+    helpers: Mapped[list[CaseHelper]] = relationship(
+        back_populates="case", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.seq")
+    photos: Mapped[list[CasePhoto]] = relationship(back_populates="case", order_by="CasePhoto.id")
+
+    # Optimistic locking: an UPDATE that finds another version raises StaleDataError.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it as is
+
+
+class CaseHelper(Base):
+    """A helper unit (协办) of a case; the lead unit (主办) is ``cases.unit_id``."""
+
+    __tablename__ = "case_helpers"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+
+    case: Mapped[Case] = relationship(back_populates="helpers")
+    unit: Mapped[Unit] = relationship()
+
+
+class CasePhoto(Base):
+    """A photo attached to a case: ``before`` (the problem) or ``after`` (the fix)."""
+
+    __tablename__ = "case_photos"
+    __table_args__ = (UniqueConstraint("case_id", "photo_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id"))
+    stage: Mapped[str] = mapped_column(String(16), comment="before | after | check")
+    event_seq: Mapped[int] = mapped_column(Integer)
+
+    case: Mapped[Case] = relationship(back_populates="photos")
+    photo: Mapped[Photo] = relationship()
+
+
+class CaseEvent(Base):
+    """One append-only row per action on a case: timeline, audit log and statistics input.
+
+    Rows are hash-chained per case: ``hash = sha256(prev_hash + canonical row)``, and the
+    case keeps the head (``event_count``, ``last_event_hash``), so editing or deleting
+    any row directly in the database is detected by ``duban audit verify``.
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        Index("ix_case_events_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text, default="{}", comment="canonical JSON")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class IdempotencyKey(Base):
+    """Remembers ``Idempotency-Key`` headers so a retried create returns the first case."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- Citizens ---
+
+
+class CaseTracker(Base):
+    """The tracking code (查询码) a citizen got for a report: the key to its status page.
+
+    Whoever holds the code may follow the case and, once it is closed, rate it or say it
+    is not fixed. Only a SHA-256 hash of the code is kept, like an API key's.
+    """
+
+    __tablename__ = "case_trackers"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, comment="sha256, hex")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Nearby/duplicate search: a bounding box on the case's point.
+Index("ix_cases_lat_lon", Case.lat, Case.lon)

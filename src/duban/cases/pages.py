@@ -1,0 +1,215 @@
+"""The case page and the case list.
+
+The page shows the case file and, as forms, only the actions the viewer can take now;
+every form posts to one route that turns the form into an :class:`ActionInput` and calls
+:func:`~duban.cases.actions.perform_action`. A refusal comes back as the same page with
+the message next to the field it is about.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from duban.cases.access import can_see
+from duban.cases.actions import ActionInput, perform_action
+from duban.cases.casefile import case_file
+from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.workbench import active_collectors, active_units
+from duban.cases.workflow import Action, CaseStatus, Source
+from duban.evidence.photos import PhotoLimits
+from duban.kernel.errors import Conflict, InvalidInput
+from duban.kernel.roles import Role
+from duban.reference.policy import load_policy
+from duban.web import forms
+from duban.web.context import HOME_OF_ROLE, Ctx, Form, WebContext, pages, safe_next
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+
+
+def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[str, str]]:
+    """The list filters in a query string (bad values are ignored), and the values seen."""
+    q = request.query_params
+    statuses = [CaseStatus(s) for s in q.getlist("status") if s in CaseStatus._value2member_map_]
+    if q.get("open") == "1":
+        from duban.cases.workflow import OPEN
+
+        statuses = sorted(OPEN)
+    sources = [Source(s) for s in q.getlist("source") if s in Source._value2member_map_]
+
+    def day(name: str, end: bool) -> datetime | None:
+        raw = q.get(name, "")
+        try:
+            d = date.fromisoformat(raw)
+        except ValueError:
+            return None
+        return datetime.combine(d + timedelta(days=1) if end else d, time(0), tzinfo=tz)
+
+    overdue = {"1": True, "0": False}.get(q.get("overdue", ""))
+    supervised = {"1": True, "0": False}.get(q.get("supervised", ""))
+    filters = CaseFilter(
+        statuses=statuses,
+        unit_code=q.get("unit") or None,
+        category=q.get("category") or None,
+        sources=sources,
+        overdue=overdue,
+        grid=q.get("grid") or None,
+        created_from=day("from", False),
+        created_to=day("to", True),
+        supervised=supervised,
+    )
+    seen = {k: q.get(k, "") for k in ("unit", "category", "overdue", "grid", "from", "to")}
+    seen["supervised"] = q.get("supervised", "")
+    seen["open"] = q.get("open", "")
+    return filters, seen
+
+
+@router.get("/cases")
+@pages
+def case_list(ctx: Ctx, page: int = 1) -> Response:
+    """Cases the viewer may see, filtered (the dashboard's numbers link here)."""
+    actor = ctx.staff()
+    policy = load_policy(ctx.db)
+    filters, seen = case_filter_from(ctx.request, policy.tz)
+    page = max(1, page)
+    rows, total = list_cases(
+        ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), page=page, page_size=PAGE_SIZE
+    )
+    query = str(ctx.request.url.include_query_params(page=1).query)
+    return ctx.render(
+        "cases/list.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        filters=filters,
+        seen=seen,
+        units=active_units(ctx.db),
+        base_query=query,
+    )
+
+
+def _case_page(
+    ctx: WebContext,
+    case_id: int,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    actor = ctx.staff()
+    if actor.role == Role.CITIZEN:
+        from duban.cases.public_pages import citizen_case_page
+
+        flat = {k: v for per_action in (errors or {}).values() for k, v in per_action.items()}
+        if "note" in flat and "rating" not in flat:
+            flat["rating"] = flat.pop("note")
+        return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
+    file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
+    return ctx.render(
+        "cases/page.html",
+        status_code=status_code,
+        f=file,
+        case=file.case,
+        units=active_units(ctx.db) if Action.DISPATCH in file.actions else [],
+        collectors=active_collectors(ctx.db) if Action.ASSIGN in file.actions else [],
+        errors=errors or {},
+        values=values or {},
+        suggestion=file.suggestion,
+    )
+
+
+@router.get("/cases/{case_id}")
+@pages
+def case_page(ctx: Ctx, case_id: int) -> Response:
+    """Everything about one case, and what the viewer can do with it."""
+    return _case_page(ctx, case_id)
+
+
+def action_input(
+    ctx: WebContext, form: FormData, errors: forms.FieldErrors, tz: ZoneInfo
+) -> ActionInput:
+    """The arguments of an action as posted by its form."""
+    actor = ctx.staff()
+    passed = {"yes": True, "no": False}.get(forms.text(form, "passed", 5))
+    photo_ids = forms.save_uploads(
+        ctx.db,
+        forms.uploads(form),
+        actor=actor,
+        clock=ctx.clock,
+        store=ctx.request.app.state.photo_store,
+        limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
+        tz=tz,
+        errors=errors,
+    )
+    return ActionInput(
+        note=forms.text(form, "note", 2000),
+        reason=forms.text(form, "reason", 2000),
+        unit=forms.text(form, "unit", 32) or None,
+        helper_units=tuple(forms.texts(form, "helper_units")),
+        passed=passed,
+        until=forms.local_datetime(form, "until", tz, errors),
+        amount=forms.number(form, "amount", errors, label=ctx.t("Extra time")),
+        photo_ids=tuple(photo_ids),
+        collector=forms.text(form, "collector", 64) or None,
+        duplicate_of=forms.text(form, "duplicate_of", 32) or None,
+        category_code=forms.text(form, "category", 32) or None,
+        condition_code=forms.text(form, "condition", 40) or None,
+        rating=forms.text(form, "rating", 30) or None,
+    )
+
+
+@router.post("/cases/{case_id}/act/{action}")
+@pages
+def act(ctx: Ctx, case_id: int, action: str, form: Form) -> Response:
+    """Take one action from the case page (or a workbench row)."""
+    actor = ctx.staff()
+    try:
+        chosen = Action(action)
+    except ValueError:
+        raise InvalidInput(f"unknown action '{action}'", field="action") from None
+    tz = load_policy(ctx.db).tz
+    errors = forms.FieldErrors(ctx.lang)
+    params = action_input(ctx, form, errors, tz)
+    version_text = forms.text(form, "version", 12)
+    expected = int(version_text) if version_text.isdigit() else None
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    if errors:
+        return _case_page(
+            ctx, case_id, errors={chosen.value: errors.messages}, values=values, status_code=422
+        )
+    try:
+        case = perform_action(
+            ctx.db,
+            case_id=case_id,
+            action=chosen,
+            actor=actor,
+            clock=ctx.clock,
+            params=params,
+            expected_version=expected,
+        )
+    except InvalidInput as err:
+        errors.add_error(err)
+        return _case_page(
+            ctx, case_id, errors={chosen.value: errors.messages}, values=values, status_code=422
+        )
+    except Conflict as err:
+        errors.add("form", forms.localize(err.message, ctx.lang))
+        if err.code == "stale_case":
+            errors.messages["form"] = ctx.t(
+                "Someone else changed this case in the meantime. Check the page and try again."
+            )
+        return _case_page(
+            ctx, case_id, errors={chosen.value: errors.messages}, values=values, status_code=409
+        )
+    ctx.notice(f"done:{chosen.value}")
+    # A collector's task ends with the verify or check: the case leaves their view.
+    here = f"/cases/{case_id}" if can_see(actor, case) else HOME_OF_ROLE.get(actor.role, "/")
+    return ctx.redirect(safe_next(forms.text(form, "next", 500), here))

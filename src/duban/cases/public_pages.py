@@ -1,0 +1,377 @@
+"""Citizens: 随手拍 without an account, the tracking page, rating and "not fixed".
+
+Also the intake form of staff who report (an operator's hotline call, a collector's
+patrol): the same form, with the fields their source needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import FormData
+
+from duban.cases.actions import NewCase, get_case, report_case
+from duban.cases.casefile import photo_of_case
+from duban.cases.nearby import nearby_cases
+from duban.cases.public import (
+    anonymous_citizen,
+    normalize_code,
+    public_case_by_code,
+    public_view,
+    rate_case,
+    report_as_citizen,
+    say_not_fixed,
+    tracked_case,
+)
+from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.search import search_categories, search_places
+from duban.cases.workflow import REPORT_SOURCES, Source
+from duban.evidence.photos import PhotoLimits
+from duban.kernel.errors import Conflict, InvalidInput
+from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
+from duban.kernel.roles import Role
+from duban.places.index import parse_bbox, regions_geojson
+from duban.reference.categories import category_tree
+from duban.reference.policy import load_policy
+from duban.web import forms
+from duban.web.context import Ctx, Form, WebContext, pages, photo_response
+
+router = APIRouter(include_in_schema=False)
+
+#: The report map draws community outlines only for a box this small (square degrees).
+REPORT_REGIONS_MAX_DEG2 = 0.01
+#: ... and unit grids when it is smaller still (a few hundred metres across).
+REPORT_GRIDS_MAX_DEG2 = 0.0001
+
+#: The intake form's modes: who reports, and from which source by default.
+MODE_OF_ROLE: dict[Role, str] = {
+    Role.CITIZEN: "citizen",
+    Role.COLLECTOR: "patrol",
+    Role.OPERATOR: "hotline",
+    Role.SHIFT_LEAD: "hotline",
+    Role.SUPERVISOR: "hotline",
+    Role.ADMIN: "hotline",
+}
+
+
+@dataclass
+class ReportForm:
+    """The values of an intake form, kept to fill it in again after an error."""
+
+    mode: str
+    source: str = ""
+    category: str = ""
+    lat: str = ""
+    lon: str = ""
+    crs: str = "wgs84"
+    address: str = ""
+    description: str = ""
+    name: str = ""
+    phone: str = ""
+    photo_ids: list[str] = field(default_factory=list)
+
+
+def _read_report(form: FormData, mode: str) -> ReportForm:
+    return ReportForm(
+        mode=mode,
+        source=forms.text(form, "source", 20),
+        category=forms.text(form, "category", 32),
+        lat=forms.text(form, "lat", 40),
+        lon=forms.text(form, "lon", 40),
+        crs=forms.text(form, "crs", 10) or "wgs84",
+        address=forms.text(form, "address", 300),
+        description=forms.text(form, "description", MAX_DESCRIPTION_CHARS),
+        name=forms.text(form, "name", 100),
+        phone=forms.text(form, "phone", 32),
+        photo_ids=forms.texts(form, "photo_id")[:20],
+    )
+
+
+def _report_page(
+    ctx: WebContext,
+    values: ReportForm,
+    errors: forms.FieldErrors | None = None,
+    nearby: list[object] | None = None,
+    status_code: int = 200,
+) -> Response:
+    sources = [Source.CITIZEN]
+    if ctx.role is not None:
+        sources = sorted(REPORT_SOURCES.get(ctx.role, frozenset()), key=list(Source).index)
+    return ctx.render(
+        "report.html",
+        status_code=status_code,
+        form=values,
+        errors=(errors.messages if errors else {}),
+        nearby=nearby or [],
+        tree=category_tree(ctx.db),
+        sources=sources,
+        hits=search_categories(ctx.db, values.category) if values.category else [],
+    )
+
+
+def _mode(ctx: WebContext) -> str:
+    return MODE_OF_ROLE.get(ctx.role, "citizen") if ctx.role else "citizen"
+
+
+@router.get("/report")
+@pages
+def report_form(ctx: Ctx) -> Response:
+    """随手拍 for citizens (no account needed); the intake form for staff who report."""
+    if ctx.role is not None and ctx.role not in MODE_OF_ROLE:
+        return ctx.redirect("/")
+    mode = _mode(ctx)
+    default = {"citizen": "citizen", "patrol": "patrol", "hotline": "hotline"}[mode]
+    return _report_page(ctx, ReportForm(mode=mode, source=default))
+
+
+@router.post("/report")
+@pages
+def report(ctx: Ctx, form: Form) -> Response:
+    """Check the form, offer nearby open reports once, then create the case."""
+    mode = _mode(ctx)
+    values = _read_report(form, mode)
+    errors = forms.FieldErrors(ctx.lang)
+    where = forms.location(form, errors)
+    if not values.category:
+        errors.add("category", ctx.t("Please choose a category from the list."))
+    if not values.description:
+        errors.add("description", ctx.t("Please describe the problem."))
+    try:
+        source = Source(values.source or ("citizen" if mode == "citizen" else values.source))
+    except ValueError:
+        errors.add("source", ctx.t("Please choose where the report came from."))
+        source = Source.CITIZEN
+    policy = load_policy(ctx.db)
+    actor = ctx.actor or anonymous_citizen()
+    values.photo_ids += forms.save_uploads(
+        ctx.db,
+        forms.uploads(form),
+        actor=actor,
+        clock=ctx.clock,
+        store=ctx.request.app.state.photo_store,
+        limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
+        tz=policy.tz,
+        errors=errors,
+    )
+    if errors or where is None:
+        return _report_page(ctx, values, errors, status_code=422)
+    lat, lon = where
+    if forms.text(form, "confirm", 5) != "1":
+        nearby = nearby_cases(
+            ctx.db,
+            lat=lat,
+            lon=lon,
+            now=ctx.clock.now(),
+            policy=policy.places.nearby,
+            category_code=values.category,
+        ).items
+        if nearby:
+            # Offer them first: "this is already reported — follow it instead".
+            return _report_page(ctx, values, nearby=list(nearby))
+    data = NewCase(
+        source=source,
+        category_code=values.category,
+        lat=lat,
+        lon=lon,
+        address=values.address,
+        description=values.description,
+        reporter_name=values.name or None,
+        reporter_phone=values.phone or None,
+        photo_ids=tuple(values.photo_ids),
+    )
+    try:
+        if source == Source.CITIZEN and (ctx.role is None or ctx.role == Role.CITIZEN):
+            receipt = report_as_citizen(ctx.db, clock=ctx.clock, data=data, actor=ctx.actor)
+            ctx.state.update(ctx.state.data.tracking(receipt.tracking_code))
+            return ctx.redirect(f"/track/{receipt.tracking_code}?new=1")
+        staff = ctx.staff()
+        case, _ = report_case(ctx.db, actor=staff, clock=ctx.clock, data=data)
+    except InvalidInput as err:
+        errors.add_error(err)
+        return _report_page(ctx, values, errors, status_code=422)
+    ctx.notice("The report was filed as a new case.")
+    return ctx.redirect(f"/cases/{case.id}")
+
+
+@router.get("/report/categories")
+@pages
+def category_search(ctx: Ctx, q: str = "") -> Response:
+    """htmx: subclasses whose name or keywords match ``q``."""
+    return ctx.render("partials/category_results.html", hits=search_categories(ctx.db, q[:50]))
+
+
+@router.get("/report/places")
+@pages
+def place_search(ctx: Ctx, place_q: str = "") -> Response:
+    """htmx: streets, communities and grids named like the caller's address."""
+    return ctx.render("partials/place_results.html", hits=search_places(ctx.db, place_q[:50]))
+
+
+@router.get("/report/regions.json")
+@pages
+def report_regions(ctx: Ctx, bbox: str) -> Response:
+    """Community (or, close up, unit grid) outlines, so the report map is not blank.
+
+    Public (the boundaries of communities and grids are no secret); no case data.
+    """
+    box = parse_bbox(bbox)
+    assert box is not None
+    if (box[2] - box[0]) * (box[3] - box[1]) > REPORT_REGIONS_MAX_DEG2:
+        return ctx.respond(JSONResponse({"type": "FeatureCollection", "features": []}))
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    collection = regions_geojson(
+        ctx.db,
+        level="grid" if area <= REPORT_GRIDS_MAX_DEG2 else "community",
+        bbox=box,
+        crs=ctx.settings.map_tile_crs,
+        limit=1000,
+    )
+    return ctx.respond(JSONResponse(collection))
+
+
+@router.get("/report/nearby")
+@pages
+def nearby(ctx: Ctx, lat: float, lon: float, category: str = "") -> Response:
+    """htmx: open reports near the chosen place (same category when chosen)."""
+    found = nearby_cases(
+        ctx.db,
+        lat=lat,
+        lon=lon,
+        now=ctx.clock.now(),
+        policy=load_policy(ctx.db).places.nearby,
+        category_code=category or None,
+    )
+    return ctx.render("partials/nearby.html", nearby=found.items)
+
+
+@router.get("/track")
+@pages
+def track_lookup(ctx: Ctx, code: str = "") -> Response:
+    """Enter a tracking code."""
+    if code:
+        canonical = normalize_code(code)
+        if canonical:
+            return ctx.redirect(f"/track/{canonical}")
+        return ctx.render(
+            "track_lookup.html", status_code=404, code=code, error=ctx.t("Unknown code.")
+        )
+    return ctx.render("track_lookup.html", code="", error="")
+
+
+def _track_page(
+    ctx: WebContext, code: str, *, errors: forms.FieldErrors | None = None, status: int = 200
+) -> Response:
+    case = tracked_case(ctx.db, code)
+    canonical = normalize_code(code)
+    return ctx.render(
+        "track.html",
+        status_code=status,
+        view=public_view(ctx.db, case),
+        code=canonical,
+        is_new=ctx.request.query_params.get("new") == "1",
+        errors=errors.messages if errors else {},
+        photo_base=f"/track/{canonical}/photos/",
+        rate_url=f"/track/{canonical}/rate",
+        not_fixed_url=f"/track/{canonical}/not-fixed",
+    )
+
+
+@router.get("/track/{code}")
+@pages
+def track(ctx: Ctx, code: str) -> Response:
+    """The status page of a report: public timeline, photos, rating once closed."""
+    return _track_page(ctx, code)
+
+
+@router.post("/track/{code}/rate")
+@pages
+def rate(ctx: Ctx, code: str, form: Form) -> Response:
+    """满意 / 基本满意 / 不满意 with a comment."""
+    errors = forms.FieldErrors(ctx.lang)
+    try:
+        rate_case(
+            ctx.db,
+            clock=ctx.clock,
+            code=code,
+            rating=forms.text(form, "rating", 30),
+            comment=forms.text(form, "note", 2000),
+        )
+    except InvalidInput as err:
+        errors.add("rating", forms.localize(err.message, ctx.lang))
+        return _track_page(ctx, code, errors=errors, status=422)
+    except Conflict:
+        errors.add("rating", ctx.t("Thank you — this report has already been rated."))
+        return _track_page(ctx, code, errors=errors, status=409)
+    ctx.notice("Thank you for your rating.")
+    return ctx.redirect(f"/track/{normalize_code(code)}")
+
+
+@router.post("/track/{code}/not-fixed")
+@pages
+def not_fixed(ctx: Ctx, code: str, form: Form) -> Response:
+    """The problem is still there: goes to the supervision centre."""
+    errors = forms.FieldErrors(ctx.lang)
+    try:
+        say_not_fixed(ctx.db, clock=ctx.clock, code=code, reason=forms.text(form, "reason", 2000))
+    except InvalidInput as err:
+        errors.add_error(err, "reason")
+        return _track_page(ctx, code, errors=errors, status=422)
+    ctx.notice("Sent to the supervision centre. Thank you.")
+    return ctx.redirect(f"/track/{normalize_code(code)}")
+
+
+@router.get("/track/{code}/photos/{photo_id}")
+@pages
+def track_photo(ctx: Ctx, code: str, photo_id: str) -> Response:
+    """A photo of the tracked case."""
+    case = tracked_case(ctx.db, code)
+    photo = photo_of_case(ctx.db, case_id=case.id, photo_id=photo_id)
+    return photo_response(ctx.request, photo.storage_key, photo.content_type)
+
+
+@router.get("/public/{case_code}")
+@pages
+def public_case(ctx: Ctx, case_code: str) -> Response:
+    """A case's public status (for "follow it instead"): no names, no contacts, no photos."""
+    case = public_case_by_code(ctx.db, case_code)
+    return ctx.render(
+        "track.html",
+        view=public_view(ctx.db, case),
+        code="",
+        is_new=False,
+        errors={},
+        photo_base="",
+        rate_url="",
+        not_fixed_url="",
+    )
+
+
+@router.get("/my")
+@pages
+def my_reports(ctx: Ctx) -> Response:
+    """A signed-in citizen's reports."""
+    actor = ctx.staff(Role.CITIZEN)
+    rows, total = list_cases(
+        ctx.db, actor=actor, filters=CaseFilter(), now=ctx.clock.now(), page=1, page_size=100
+    )
+    return ctx.render("my.html", rows=rows, total=total)
+
+
+def citizen_case_page(
+    ctx: WebContext, case_id: int, *, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    """What a signed-in citizen sees of their own report: the public view and the rating."""
+    case = get_case(ctx.db, actor=ctx.staff(Role.CITIZEN), case_id=case_id)
+    return ctx.render(
+        "track.html",
+        status_code=status,
+        view=public_view(ctx.db, case),
+        code="",
+        is_new=False,
+        errors=errors or {},
+        photo_base="/photos/",
+        rate_url=f"/cases/{case.id}/act/rate",
+        not_fixed_url=f"/cases/{case.id}/act/not_fixed",
+    )

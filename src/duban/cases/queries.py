@@ -1,0 +1,89 @@
+"""Read-side queries: filtered, paginated case lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from duban.accounts.models import Unit
+from duban.cases.access import visible_cases
+from duban.cases.models import Case
+from duban.cases.workflow import CLOCK_RUNNING, CaseStatus, Source
+from duban.kernel.context import Actor
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Filters of ``GET /api/v1/cases``; None means "any"."""
+
+    statuses: Sequence[CaseStatus] = ()
+    unit_code: str | None = None
+    category: str | None = None
+    sources: Sequence[Source] = ()
+    overdue: bool | None = None
+    grid: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    supervised: bool | None = None
+
+
+def _overdue_condition(now: datetime) -> ColumnElement[bool]:
+    running = and_(Case.status.in_(list(CLOCK_RUNNING)), Case.due_at < now)
+    handled_late = and_(
+        Case.status.not_in(list(CLOCK_RUNNING)),
+        Case.handled_at.is_not(None),
+        Case.due_at.is_not(None),
+        Case.handled_at > Case.due_at,
+    )
+    parked_late = and_(Case.status == CaseStatus.PARKED, Case.parked_at > Case.due_at)
+    return or_(running, handled_late, parked_late)
+
+
+def _apply(stmt: Select[Any], f: CaseFilter, now: datetime) -> Select[Any]:
+    if f.statuses:
+        stmt = stmt.where(Case.status.in_(list(f.statuses)))
+    if f.unit_code:
+        stmt = stmt.where(Case.unit_id.in_(select(Unit.id).where(Unit.code == f.unit_code)))
+    if f.category:
+        # A major class code selects all its subclasses (their codes extend it).
+        stmt = stmt.where(Case.category_code.startswith(f.category, autoescape=True))
+    if f.sources:
+        stmt = stmt.where(Case.source.in_(list(f.sources)))
+    if f.overdue is not None:
+        cond = _overdue_condition(now)
+        stmt = stmt.where(cond if f.overdue else ~cond)
+    if f.grid:
+        stmt = stmt.where(Case.grid_code.startswith(f.grid, autoescape=True))
+    if f.created_from:
+        stmt = stmt.where(Case.created_at >= f.created_from)
+    if f.created_to:
+        stmt = stmt.where(Case.created_at < f.created_to)
+    if f.supervised is not None:
+        stmt = stmt.where(Case.is_supervised.is_(f.supervised))
+    return stmt
+
+
+def list_cases(
+    session: Session,
+    *,
+    actor: Actor,
+    filters: CaseFilter,
+    now: datetime,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[Case], int]:
+    """The cases ``actor`` may see that match ``filters``, newest first, and the total."""
+    base = _apply(select(Case).where(visible_cases(actor)), filters, now)
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    rows = session.scalars(
+        base.options(selectinload(Case.unit))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return [row for row in rows], int(total)

@@ -1,0 +1,302 @@
+"""Read models of the role workbenches: queues, the unit inbox, collector tasks, batches.
+
+Every list starts from :func:`~duban.cases.access.visible_cases`, so a workbench never
+shows more than the API would. Writing is left to
+:func:`~duban.cases.actions.perform_action`; a batch is that function called once per
+case, each case in its own transaction, and the outcome of each is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from duban.accounts.models import Unit, User
+from duban.cases.access import visible_cases
+from duban.cases.actions import ActionInput, DeadlineView, deadline_view, perform_action
+from duban.cases.models import Case, CaseEvent
+from duban.cases.nearby import distance_m
+from duban.cases.queries import CaseFilter
+from duban.cases.queries import _apply as apply_filter
+from duban.cases.workflow import WITH_UNIT, Action, CaseStatus
+from duban.kernel.context import Actor, Clock
+from duban.kernel.errors import DubanError
+from duban.kernel.roles import Role
+from duban.reference.models import Category
+from duban.reference.policy import Policy, load_policy
+
+QUEUE_PAGE = 50
+
+
+class Queue(StrEnum):
+    """The work lists, each a question a role asks every morning."""
+
+    TO_ASSIGN_VERIFY = "to_assign_verify"  # operator: reports waiting for a 核实 task
+    TO_ASSIGN_CHECK = "to_assign_check"  # operator: fixes waiting for a 核查 task
+    TASKS_OUT = "tasks_out"  # operator: tasks collectors still hold
+    TO_FILE = "to_file"  # shift lead: verified, waiting for 立案
+    TO_CLOSE = "to_close"  # shift lead: checked, waiting for 结案
+    NOT_FIXED = "not_fixed"  # shift lead / supervisor: closed, citizen says not fixed
+    TO_DISPATCH = "to_dispatch"  # dispatcher: filed or returned, waiting for 派遣
+    APPROVALS = "approvals"  # dispatcher: extension and parking requests
+    PARKED = "parked"  # dispatcher: parked cases (resume)
+    INBOX = "inbox"  # handler: the unit's cases by time left
+    SUPERVISED = "supervised"  # supervisor: open cases under 督办
+
+
+#: The queues of each role's workbench, in the order they are shown.
+QUEUES_OF_ROLE: dict[Role, tuple[Queue, ...]] = {
+    Role.OPERATOR: (Queue.TO_ASSIGN_VERIFY, Queue.TO_ASSIGN_CHECK, Queue.TASKS_OUT),
+    Role.SHIFT_LEAD: (Queue.TO_FILE, Queue.TO_CLOSE, Queue.NOT_FIXED),
+    Role.DISPATCHER: (Queue.TO_DISPATCH, Queue.APPROVALS, Queue.PARKED),
+    Role.HANDLER: (Queue.INBOX,),
+    Role.SUPERVISOR: (Queue.SUPERVISED, Queue.NOT_FIXED),
+}
+
+#: What the batch form of a queue may do to the ticked cases.
+BATCH_ACTIONS: dict[Queue, tuple[Action, ...]] = {
+    Queue.TO_ASSIGN_VERIFY: (Action.ASSIGN,),
+    Queue.TO_ASSIGN_CHECK: (Action.ASSIGN,),
+    Queue.TO_FILE: (Action.FILE, Action.VOID),
+    Queue.TO_CLOSE: (Action.CLOSE,),
+    Queue.TO_DISPATCH: (Action.DISPATCH,),
+    Queue.APPROVALS: (Action.APPROVE_EXTENSION, Action.APPROVE_PARK),
+}
+
+
+def _last_action_is(action: Action) -> ColumnElement[bool]:
+    return (
+        select(CaseEvent.id)
+        .where(
+            CaseEvent.case_id == Case.id,
+            CaseEvent.seq == Case.event_count,
+            CaseEvent.action == action.value,
+        )
+        .exists()
+    )
+
+
+def _queue_condition(queue: Queue, actor: Actor) -> ColumnElement[bool]:
+    s = CaseStatus
+    conditions: dict[Queue, ColumnElement[bool]] = {
+        Queue.TO_ASSIGN_VERIFY: and_(Case.status == s.REPORTED, Case.assignee_id.is_(None)),
+        Queue.TO_ASSIGN_CHECK: and_(Case.status == s.AWAITING_CHECK, Case.assignee_id.is_(None)),
+        Queue.TASKS_OUT: Case.assignee_id.is_not(None),
+        Queue.TO_FILE: Case.status == s.VERIFIED,
+        Queue.TO_CLOSE: Case.status == s.CHECKED,
+        Queue.NOT_FIXED: and_(Case.status == s.CLOSED, _last_action_is(Action.NOT_FIXED)),
+        Queue.TO_DISPATCH: Case.status.in_([s.FILED, s.RETURNED]),
+        Queue.APPROVALS: and_(
+            Case.status.in_([s.DISPATCHED, s.HANDLING]),
+            or_(Case.pending_extension_until.is_not(None), Case.pending_park_reason.is_not(None)),
+        ),
+        Queue.PARKED: Case.status == s.PARKED,
+        # Lead or helper unit: visible_cases() already narrows a handler to those.
+        Queue.INBOX: Case.status.in_(sorted(WITH_UNIT)),
+        Queue.SUPERVISED: and_(
+            Case.is_supervised.is_(True),
+            Case.status.not_in([s.CLOSED, s.REJECTED, s.VOIDED, s.MERGED]),
+        ),
+    }
+    return conditions[queue]
+
+
+def _order(queue: Queue, stmt: Select[Any]) -> Select[Any]:
+    if queue in (Queue.INBOX, Queue.APPROVALS, Queue.PARKED, Queue.SUPERVISED):
+        # By time left: the unit's deadline first, cases without one last.
+        return stmt.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
+    if queue == Queue.NOT_FIXED:
+        return stmt.order_by(Case.updated_at.desc(), Case.id.desc())
+    # Step queues: the step timer that runs out first comes first (every status of these
+    # queues starts a step, so the timer is set; ix_cases_status_step_due serves it).
+    return stmt.order_by(Case.step_due_at, Case.id)
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    """One line of a work list."""
+
+    case: Case
+    deadline: DeadlineView
+    category_name: str
+    category_name_en: str
+    assignee: str | None
+    distance_m: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """A queue as shown: its rows (one page) and how many cases it holds in all."""
+
+    queue: Queue
+    rows: list[WorkRow]
+    total: int
+
+
+def _rows(session: Session, cases: Sequence[Case], policy: Policy, now: datetime) -> list[WorkRow]:
+    codes = {c.category_code for c in cases}
+    names: dict[str, tuple[str, str]] = {}
+    if codes:
+        names = {
+            code: (name, name_en)
+            for code, name, name_en in session.execute(
+                select(Category.code, Category.name, Category.name_en).where(
+                    Category.code.in_(codes)
+                )
+            )
+        }
+    user_ids = {c.assignee_id for c in cases if c.assignee_id}
+    users: dict[int, str] = {}
+    if user_ids:
+        users = {
+            uid: name
+            for uid, name in session.execute(
+                select(User.id, User.display_name).where(User.id.in_(user_ids))
+            )
+        }
+    return [
+        WorkRow(
+            case=c,
+            deadline=deadline_view(c, policy, now),
+            category_name=names.get(c.category_code, (c.category_code, ""))[0],
+            category_name_en=names.get(c.category_code, ("", c.category_code))[1],
+            assignee=users.get(c.assignee_id) if c.assignee_id else None,
+        )
+        for c in cases
+    ]
+
+
+def work_list(
+    session: Session,
+    *,
+    actor: Actor,
+    queue: Queue,
+    now: datetime,
+    filters: CaseFilter | None = None,
+    limit: int = QUEUE_PAGE,
+) -> WorkList:
+    """One queue for ``actor``, filtered, most urgent first."""
+    base = select(Case).where(visible_cases(actor), _queue_condition(queue, actor))
+    if filters is not None:
+        base = apply_filter(base, filters, now)
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    cases = session.scalars(_order(queue, base).options(selectinload(Case.unit)).limit(limit)).all()
+    return WorkList(queue, _rows(session, cases, load_policy(session), now), int(total))
+
+
+def workbench(
+    session: Session, *, actor: Actor, now: datetime, filters: CaseFilter | None = None
+) -> list[WorkList]:
+    """All queues of the actor's role."""
+    return [
+        work_list(session, actor=actor, queue=q, now=now, filters=filters)
+        for q in QUEUES_OF_ROLE.get(actor.role, ())
+    ]
+
+
+def collector_tasks(
+    session: Session,
+    *,
+    actor: Actor,
+    now: datetime,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> list[WorkRow]:
+    """The collector's open verify/check tasks, nearest first when a position is known.
+
+    Without a position (no GPS yet) the centre of the collector's beat is used, and
+    without a beat the oldest task comes first.
+    """
+    if lat is None or lon is None:
+        lat, lon = _beat_centre(session, actor)
+    cases = session.scalars(
+        select(Case)
+        .where(Case.assignee_id == actor.user_id, Case.task.is_not(None))
+        .order_by(Case.step_due_at.is_(None), Case.step_due_at, Case.id)
+    ).all()
+    rows = _rows(session, cases, load_policy(session), now)
+    if lat is None or lon is None:
+        return rows
+    here_lat, here_lon = lat, lon
+    placed = [
+        WorkRow(
+            case=r.case,
+            deadline=r.deadline,
+            category_name=r.category_name,
+            category_name_en=r.category_name_en,
+            assignee=r.assignee,
+            distance_m=distance_m(here_lat, here_lon, r.case.lat, r.case.lon),
+        )
+        for r in rows
+    ]
+    placed.sort(key=lambda r: (r.distance_m or 0.0, r.case.id))
+    return placed
+
+
+def _beat_centre(session: Session, actor: Actor) -> tuple[float | None, float | None]:
+    if actor.user_id is None:
+        return None, None
+    user = session.get(User, actor.user_id)
+    if user is None or not user.beat:
+        return None, None
+    from shapely.geometry import shape  # deferred: geometry only for beats
+
+    try:
+        centre = shape(user.beat).centroid
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None, None
+    return float(centre.y), float(centre.x)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What happened to one case of a batch."""
+
+    case_id: int
+    code: str
+    ok: bool
+    message: str = ""
+
+
+def batch_act(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    case_ids: Sequence[int],
+    action: Action,
+    params: ActionInput,
+) -> list[BatchOutcome]:
+    """Take ``action`` on each case in turn; one refusal does not stop the others."""
+    results: list[BatchOutcome] = []
+    for case_id in dict.fromkeys(case_ids):
+        try:
+            case = perform_action(
+                session, case_id=case_id, action=action, actor=actor, clock=clock, params=params
+            )
+        except DubanError as err:
+            code = session.scalar(select(Case.code).where(Case.id == case_id)) or str(case_id)
+            results.append(BatchOutcome(case_id, code, False, err.message))
+        else:
+            results.append(BatchOutcome(case_id, case.code, True))
+    return results
+
+
+def active_units(session: Session) -> list[Unit]:
+    """Units a case can be sent to."""
+    return list(session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)))
+
+
+def active_collectors(session: Session) -> list[User]:
+    """Collectors a task can be given to."""
+    return list(
+        session.scalars(
+            select(User).where(User.role == Role.COLLECTOR, User.is_active).order_by(User.username)
+        )
+    )

@@ -1,0 +1,150 @@
+"""Photo upload: size and pixel limits, format check, EXIF time and GPS, content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from PIL import ExifTags, Image, UnidentifiedImageError
+from sqlalchemy.orm import Session
+
+from duban.adapters.photostore import PhotoStore
+from duban.evidence.models import Photo
+from duban.kernel.context import Actor, Clock
+from duban.kernel.errors import InvalidInput
+
+ALLOWED_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    """Upload limits (from settings)."""
+
+    max_bytes: int
+    max_pixels: int
+
+
+def _exif_details(
+    image: Image.Image, tz: ZoneInfo
+) -> tuple[datetime | None, float | None, float | None]:
+    try:
+        exif = image.getexif()
+    except Exception:
+        return None, None, None
+    taken: datetime | None = None
+    sub = exif.get_ifd(ExifTags.IFD.Exif) if exif else {}
+    raw = sub.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
+    if isinstance(raw, str):
+        try:
+            # EXIF times carry no zone; cameras and phones here are on the city's time.
+            taken = datetime.strptime(raw.strip(), "%Y:%m:%d %H:%M:%S").replace(tzinfo=tz)
+            taken = taken.astimezone(UTC)
+        except ValueError:
+            taken = None
+    lat = lon = None
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo) if exif else {}
+    try:
+        if gps and 2 in gps and 4 in gps:
+            lat = _dms(gps[2]) * (-1 if gps.get(1) == "S" else 1)
+            lon = _dms(gps[4]) * (-1 if gps.get(3) == "W" else 1)
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                lat = lon = None
+    except (TypeError, ValueError, ZeroDivisionError):
+        lat = lon = None
+    return taken, lat, lon
+
+
+def _dms(value: tuple[float, float, float]) -> float:
+    d, m, s = (float(x) for x in value)
+    return d + m / 60 + s / 3600
+
+
+def _check_complete(data: bytes) -> None:
+    """Raise OSError (or SyntaxError) if the image is truncated or corrupt.
+
+    ``verify()`` checks structure and checksums (PNG) but barely looks at JPEG data, and
+    it must run on a freshly opened image; decoding catches a cut-off JPEG or WebP. JPEGs
+    are decoded at 1/8 scale (every byte is still read), which keeps the check cheap.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        image.verify()
+    with Image.open(io.BytesIO(data)) as image:
+        if image.format == "JPEG":
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+
+
+def save_photo(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    store: PhotoStore,
+    data: bytes,
+    limits: PhotoLimits,
+    tz: ZoneInfo,
+) -> Photo:
+    """Check and keep an uploaded photo; it can then be attached to reports and actions.
+
+    Refused with :class:`InvalidInput` (nothing stored): empty or oversized files, files
+    that are not JPEG/PNG/WebP, truncated images, and images over the pixel limit
+    (decompression bombs are caught from the header, before decoding).
+    """
+    if not data:
+        raise InvalidInput("the uploaded file is empty", field="file")
+    if len(data) > limits.max_bytes:
+        raise InvalidInput(
+            f"the photo is {len(data)} bytes; the limit is {limits.max_bytes} bytes",
+            field="file",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            fmt = image.format or ""
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise InvalidInput(
+                    f"the photo is {width}×{height} = {width * height} pixels; "
+                    f"the limit is {limits.max_pixels}",
+                    field="file",
+                )
+            if fmt not in ALLOWED_FORMATS:
+                raise InvalidInput(
+                    f"unsupported image format {fmt or 'unknown'}; send JPEG, PNG or WebP",
+                    field="file",
+                )
+            taken_at, lat, lon = _exif_details(image, tz)
+            _check_complete(data)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as err:
+        raise InvalidInput(f"the file is not a readable image: {err}", field="file") from err
+    content_type, ext = ALLOWED_FORMATS[fmt]
+    digest = hashlib.sha256(data).hexdigest()
+    key = f"{digest[:2]}/{digest}.{ext}"
+    store.put(key, data)
+    photo = Photo(
+        id=str(uuid.uuid4()),
+        sha256=digest,
+        content_type=content_type,
+        size_bytes=len(data),
+        width=width,
+        height=height,
+        storage_key=key,
+        taken_at=taken_at,
+        gps_lat=lat,
+        gps_lon=lon,
+        uploaded_by_id=actor.user_id,
+        created_at=clock.now(),
+    )
+    session.add(photo)
+    session.commit()
+    return photo

@@ -1,0 +1,912 @@
+"""Importing regions from files and generating unit grids, all or nothing, with history.
+
+An import reads GeoJSON, GeoPackage, Shapefile (anything GDAL reads, through pyogrio),
+maps property names to code / name / parent, converts GCJ-02 or BD-09 to WGS84, and
+validates everything (:func:`duban.places.regions.validate_regions`) before it writes:
+together with the regions of the same level already in the database, against the parents
+in the database. A file with any problem is refused whole and nothing is written; the
+report lists every problem.
+
+Writing keeps history: a region whose boundary, name or parent changed gets a new version
+(``valid_from`` now) and the old one is closed (``valid_to`` now); an unchanged one is left
+alone. Cases keep the codes they were filed with.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import shapely
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from duban.kernel.db.session import begin_write
+from duban.kernel.errors import InvalidInput
+from duban.places.coords import CRS, LocalProjection, approx_areas_m2, to_wgs84_array
+from duban.places.gridgen import DEFAULT_TARGET_AREA_M2, generate_grid_cells
+from duban.places.index import bump_places_version
+from duban.places.models import Region
+from duban.places.regions import (
+    CODE_LENGTH,
+    Problem,
+    ProblemKind,
+    RegionInput,
+    RegionLevel,
+    validate_regions,
+)
+
+#: Geographic coordinate systems a file may declare (lon/lat in degrees).
+_GEOGRAPHIC: Final = ("EPSG:4326", "EPSG:4490", "OGC:CRS84", "CRS84", "EPSG:4610")
+_IN_CHUNK: Final = 2000
+MAX_PROBLEMS_SHOWN: Final = 200
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """Something that stops an import: the region, what is wrong, and details."""
+
+    code: str
+    kind: str
+    message: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, problem: Problem) -> ImportProblem:
+        return cls(problem.code, problem.kind.value, problem.message, dict(problem.detail))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "kind": self.kind,
+            "message": self.message,
+            "detail": dict(self.detail),
+        }
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did. ``written`` is False whenever ``problems`` is not empty."""
+
+    level: str
+    source: str
+    features: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    written: bool = False
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file passed validation."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.problems:
+            return (
+                f"refused: {len(self.problems)} problem(s) in {self.features} {self.level} "
+                f"feature(s) of {self.source}; nothing was written"
+            )
+        verb = "would write" if self.dry_run else "written"
+        return (
+            f"{self.level}: {self.features} feature(s) from {self.source} valid; {verb}: "
+            f"{len(self.created)} new, {len(self.updated)} redrawn (new version), "
+            f"{len(self.unchanged)} unchanged, {len(self.retired)} retired"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "source": self.source,
+            "features": self.features,
+            "ok": self.ok,
+            "written": self.written,
+            "dry_run": self.dry_run,
+            "summary": self.summary(),
+            "problems": [p.as_dict() for p in self.problems[:MAX_PROBLEMS_SHOWN]],
+            "problem_count": len(self.problems),
+            "warnings": list(self.warnings),
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "retired": len(self.retired),
+        }
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature of a file: its properties and its geometry (shapely, file coordinates)."""
+
+    index: int
+    properties: Mapping[str, Any]
+    geometry: Any
+
+
+def _plain(value: Any) -> Any:
+    """numpy values → JSON-safe Python values."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def read_features(
+    path: str | Path, *, layer: str | None = None
+) -> tuple[list[Feature], str | None, list[str], list[str]]:
+    """Read a vector file: ``(features, declared CRS, field names, reader warnings)``.
+
+    Raises:
+        InvalidInput: the file cannot be read, or it has several layers and none was named.
+    """
+    import pyogrio  # deferred: GDAL is only needed to read files
+    import pyogrio.raw
+
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"{path} does not exist", field="file")
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as err:  # GDAL raises its own errors for unreadable files
+        raise InvalidInput(f"cannot read {path.name}: {err}", field="file") from err
+    names = [str(row[0]) for row in layers]
+    if layer is None and len(names) > 1:
+        raise InvalidInput(
+            f"{path.name} has {len(names)} layers ({', '.join(names)}); name one with --layer",
+            field="layer",
+        )
+    if layer is not None and layer not in names:
+        raise InvalidInput(
+            f"{path.name} has no layer '{layer}'; its layers: {', '.join(names)}", field="layer"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            meta, _fids, geometry, field_data = pyogrio.raw.read(path, layer=layer, force_2d=True)
+        except Exception as err:
+            raise InvalidInput(f"cannot read {path.name}: {err}", field="file") from err
+    fields = [str(name) for name in meta["fields"]]
+    crs = meta.get("crs")
+    geoms = (
+        shapely.from_wkb(np.array(list(geometry), dtype=object))
+        if geometry is not None
+        else np.full(len(field_data[0]) if field_data else 0, None, dtype=object)
+    )
+    count = len(geoms)
+    columns = [[_plain(v) for v in column] for column in field_data]
+    features = [
+        Feature(i, {name: columns[k][i] for k, name in enumerate(fields)}, geoms[i])
+        for i in range(count)
+    ]
+    return features, str(crs) if crs else None, fields, [str(w.message) for w in caught]
+
+
+def _code_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _to_wgs84_geometry(geom: Any, crs: CRS) -> Any:
+    if crs is CRS.WGS84 or geom is None:
+        return geom
+
+    def convert(coords: Any) -> Any:
+        x, y = to_wgs84_array(coords[:, 0], coords[:, 1], crs)
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, convert)
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of a repaired geometry (make_valid may add lines and points)."""
+    parts = shapely.get_parts(geom)
+    polys = [p for p in parts if p.geom_type in ("Polygon", "MultiPolygon")]
+    if not polys:
+        return shapely.Polygon()
+    return shapely.union_all(polys)
+
+
+def features_to_regions(
+    features: Sequence[Feature],
+    *,
+    level: RegionLevel,
+    code_field: str,
+    name_field: str,
+    parent_field: str | None,
+    fields: Sequence[str],
+    crs: CRS,
+    repair: bool,
+) -> tuple[list[RegionInput], list[dict[str, Any]], list[ImportProblem], list[str]]:
+    """Map file features to regions: ``(regions, other attributes, problems, warnings)``."""
+    missing = [
+        f"--{what} '{name}'"
+        for what, name in (
+            ("code-field", code_field),
+            ("name-field", name_field),
+            ("parent-field", parent_field),
+        )
+        if name is not None and name not in fields
+    ]
+    if missing:
+        raise InvalidInput(
+            f"the file has no field {', '.join(missing)}; its fields: {', '.join(fields)}",
+            field="fields",
+        )
+    regions: list[RegionInput] = []
+    attributes: list[dict[str, Any]] = []
+    problems: list[ImportProblem] = []
+    notes: list[str] = []
+    parent_level = level.parent
+    mapped = {code_field, name_field, parent_field}
+    for feature in features:
+        props = feature.properties
+        code = _code_text(props.get(code_field))
+        name = _code_text(props.get(name_field)) or code
+        where = f"feature #{feature.index + 1}"
+        if not code:
+            problems.append(
+                ImportProblem(
+                    where,
+                    ProblemKind.MALFORMED_CODE.value,
+                    f"{where} ({name}) has an empty '{code_field}'",
+                    {},
+                )
+            )
+            continue
+        parent: str | None = None
+        if parent_field is not None:
+            parent = _code_text(props.get(parent_field)) or None
+        elif parent_level is not None and len(code) > CODE_LENGTH[parent_level]:
+            # The code says it: a community code starts with its street's code.
+            parent = code[: CODE_LENGTH[parent_level]]
+        # DataV/Amap files give parents as JSON text, e.g. '{ "adcode": 411000 }'.
+        if parent and parent.startswith("{") and "adcode" in parent:
+            digits = "".join(ch for ch in parent if ch.isdigit())
+            parent = digits or None
+        geom = _to_wgs84_geometry(feature.geometry, crs)
+        if repair and geom is not None and not geom.is_empty and not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            fixed = _polygonal(shapely.make_valid(geom))
+            if not fixed.is_empty and fixed.is_valid:
+                notes.append(
+                    f"{level.label} {name} ({code}): repaired an invalid boundary ({reason})"
+                )
+                geom = fixed
+        regions.append(RegionInput(code=code, name=name, parent_code=parent, geometry=geom))
+        attributes.append({k: v for k, v in props.items() if k not in mapped and v is not None})
+    return regions, attributes, problems, notes
+
+
+def _check_file_crs(declared: str | None, path: Path) -> None:
+    if declared is None:
+        return
+    text = declared.upper()
+    if any(name in text for name in _GEOGRAPHIC):
+        return
+    raise InvalidInput(
+        f"{path.name} is in the coordinate system {declared}, not longitude/latitude; "
+        "Duban reads WGS84/CGCS2000 degrees (or GCJ-02/BD-09 with --crs). Reproject it "
+        "first, e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.shp`",
+        field="crs",
+    )
+
+
+def import_regions(
+    session: Session,
+    path: str | Path,
+    *,
+    level: RegionLevel | str,
+    code_field: str,
+    name_field: str,
+    now: datetime,
+    parent_field: str | None = None,
+    crs: CRS | str = CRS.WGS84,
+    layer: str | None = None,
+    replace: bool = False,
+    repair: bool = False,
+    dry_run: bool = False,
+    overlap_tolerance_m2: float = 1.0,
+    gap_tolerance_m2: float = 1.0,
+) -> ImportReport:
+    """Import the regions of one level from a vector file (validated first; all or nothing).
+
+    ``parent_field`` names the parent's code; without it a street's, community's or grid's
+    parent is read from its code (the first 6, 9 or 12 digits). ``replace`` retires the
+    current regions of this level under the same parents (all districts, for districts)
+    that the file leaves out. ``repair`` mends invalid polygons (``make_valid``) and lists
+    each repair as a warning; without it they are problems.
+
+    Raises:
+        InvalidInput: the file cannot be read at all (missing, several layers, a field
+            that is not there, a projected coordinate system). Everything else is reported.
+    """
+    level = RegionLevel(level)
+    try:
+        in_crs = CRS.parse(crs)
+    except ValueError as err:
+        raise InvalidInput(str(err), field="crs") from err
+    path = Path(path)
+    features, declared, fields, reader_notes = read_features(path, layer=layer)
+    _check_file_crs(declared, path)
+    regions, attributes, problems, notes = features_to_regions(
+        features,
+        level=level,
+        code_field=code_field,
+        name_field=name_field,
+        parent_field=parent_field,
+        fields=fields,
+        crs=in_crs,
+        repair=repair,
+    )
+    report = import_region_items(
+        session,
+        regions,
+        level=level,
+        now=now,
+        source=path.name,
+        attributes=attributes,
+        replace=replace,
+        dry_run=dry_run,
+        overlap_tolerance_m2=overlap_tolerance_m2,
+        gap_tolerance_m2=gap_tolerance_m2,
+        problems=problems,
+    )
+    report.features = len(features)
+    report.warnings[:0] = reader_notes + notes
+    return report
+
+
+# --------------------------------------------------------------------------- validate & write
+
+
+def _current(session: Session, level: str) -> list[Region]:
+    return list(
+        session.scalars(select(Region).where(Region.level == level, Region.valid_to.is_(None)))
+    )
+
+
+def _geometry(row: Region) -> Any:
+    return shapely.from_wkb(bytes(row.geometry))
+
+
+def import_region_items(
+    session: Session,
+    items: Sequence[RegionInput],
+    *,
+    level: RegionLevel | str,
+    now: datetime,
+    source: str,
+    attributes: Sequence[Mapping[str, Any]] | None = None,
+    replace: bool = False,
+    dry_run: bool = False,
+    overlap_tolerance_m2: float = 1.0,
+    gap_tolerance_m2: float = 1.0,
+    problems: Sequence[ImportProblem] = (),
+    validate: bool = True,
+    commit: bool = True,
+) -> ImportReport:
+    """Validate regions of one level against the database, then write them (or nothing).
+
+    The check runs over the file's regions together with the current regions of the same
+    level that stay (those under the file's parents or near its extent), and against the
+    current parents; see :func:`import_regions` for ``replace``.
+    """
+    level = RegionLevel(level)
+    report = ImportReport(level=level.value, source=source, features=len(items))
+    report.problems.extend(problems)
+    report.dry_run = dry_run
+    begin_write(session)
+
+    codes = {item.code for item in items}
+    parents_in_file: set[str | None] = {item.parent_code for item in items if item.parent_code}
+    existing = _current(session, level.value)
+    by_code = {row.code: row for row in existing}
+    if replace:
+        retire = [
+            row
+            for row in existing
+            if row.code not in codes
+            and (level is RegionLevel.DISTRICT or row.parent_code in parents_in_file)
+        ]
+    else:
+        retire = []
+    retire_codes = {row.code for row in retire}
+
+    if validate:
+        staying = _neighbours(existing, items, codes | retire_codes, parents_in_file)
+        check = list(items) + [
+            RegionInput(row.code, row.name, row.parent_code, _geometry(row)) for row in staying
+        ]
+        parents, parent_note = _parents(session, level)
+        if parent_note:
+            report.warnings.append(parent_note)
+        found = validate_regions(
+            check,
+            level=level,
+            parents=parents,
+            overlap_tolerance_m2=overlap_tolerance_m2,
+            gap_tolerance_m2=gap_tolerance_m2,
+        )
+        report.problems.extend(ImportProblem.of(p) for p in found)
+        report.problems.extend(_retire_problems(session, level, retire))
+
+    if report.problems:
+        session.rollback()
+        return report
+
+    geoms = np.array([item.geometry for item in items], dtype=object)
+    areas = approx_areas_m2(geoms) if len(items) else np.zeros(0)
+    new_rows: list[dict[str, Any]] = []
+    close: list[tuple[Region, datetime]] = []
+    for item, area, attrs in zip(items, areas, attributes or [{}] * len(items), strict=True):
+        row = by_code.get(item.code)
+        wkb = shapely.to_wkb(item.geometry)
+        if (
+            row is not None
+            and row.name == item.name
+            and row.parent_code == item.parent_code
+            and _same_geometry(row.geometry, wkb)
+        ):
+            report.unchanged.append(item.code)
+            continue
+        (report.updated if row is not None else report.created).append(item.code)
+        stamp = now
+        if row is not None:
+            stamp = max(now, row.valid_from + timedelta(microseconds=1))
+            close.append((row, stamp))
+        minx, miny, maxx, maxy = item.geometry.bounds
+        new_rows.append(
+            {
+                "code": item.code,
+                "level": level.value,
+                "name": item.name[:200],
+                "parent_code": item.parent_code,
+                "geometry": wkb,
+                "min_lon": minx,
+                "min_lat": miny,
+                "max_lon": maxx,
+                "max_lat": maxy,
+                "area_m2": float(area),
+                "attributes": dict(attrs),
+                "source": source[:200],
+                "valid_from": stamp,
+                "valid_to": None,
+            }
+        )
+    report.retired = sorted(retire_codes)
+    close.extend((row, max(now, row.valid_from)) for row in retire)
+    if not dry_run:
+        _write(session, close, new_rows, now)
+    if dry_run:
+        session.rollback()
+        return report
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    report.written = True
+    return report
+
+
+def _same_geometry(stored: bytes, wkb: bytes) -> bool:
+    """The same shape, whatever the ring orientation or first vertex (a Shapefile turns
+    rings clockwise; a GeoJSON file counter-clockwise)."""
+    if bytes(stored) == wkb:
+        return True
+    old = shapely.normalize(shapely.from_wkb(bytes(stored)))
+    new = shapely.normalize(shapely.from_wkb(wkb))
+    return bool(shapely.equals_exact(old, new, tolerance=1e-10))
+
+
+def _write(
+    session: Session,
+    close: Sequence[tuple[Region, datetime]],
+    new_rows: Sequence[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Close old versions, then insert the new ones (one current version per code)."""
+    if not close and not new_rows:
+        return
+    for row, stamp in close:
+        row.valid_to = stamp
+    session.flush()
+    for start in range(0, len(new_rows), 1000):
+        session.execute(insert(Region), list(new_rows[start : start + 1000]))
+    bump_places_version(session, now)
+
+
+def _neighbours(
+    existing: Sequence[Region],
+    items: Sequence[RegionInput],
+    leaving: set[str],
+    parents_in_file: set[str | None],
+) -> list[Region]:
+    """Current regions that stay and could overlap the file's or share a parent with them."""
+    usable = [
+        item.geometry
+        for item in items
+        if item.geometry is not None and not getattr(item.geometry, "is_empty", True)
+    ]
+    if usable:
+        minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(usable))
+    else:
+        minx = miny = math.inf
+        maxx = maxy = -math.inf
+    return [
+        row
+        for row in existing
+        if row.code not in leaving
+        and (
+            row.parent_code in parents_in_file
+            or (
+                row.max_lon >= minx
+                and row.min_lon <= maxx
+                and row.max_lat >= miny
+                and row.min_lat <= maxy
+            )
+        )
+    ]
+
+
+def _parents(session: Session, level: RegionLevel) -> tuple[dict[str, Any] | None, str | None]:
+    parent_level = level.parent
+    if parent_level is None:
+        return None, None
+    rows = _current(session, parent_level.value)
+    if not rows:
+        return None, (
+            f"there are no {parent_level.value} regions ({parent_level.label}) yet, so the "
+            f"{level.value} regions were not checked against their parents; import the "
+            f"{parent_level.value} level first to have that checked"
+        )
+    return {row.code: _geometry(row) for row in rows}, None
+
+
+def _retire_problems(
+    session: Session, level: RegionLevel, retire: Sequence[Region]
+) -> list[ImportProblem]:
+    """A region that would be retired while it still has current children."""
+    child_level = _child_level(level)
+    if child_level is None or not retire:
+        return []
+    codes = [row.code for row in retire]
+    counts: dict[str, int] = {}
+    for start in range(0, len(codes), _IN_CHUNK):
+        chunk = codes[start : start + _IN_CHUNK]
+        for (parent,) in session.execute(
+            select(Region.parent_code).where(
+                Region.level == child_level.value,
+                Region.valid_to.is_(None),
+                Region.parent_code.in_(chunk),
+            )
+        ):
+            if parent is not None:
+                counts[parent] = counts.get(parent, 0) + 1
+    names = {row.code: row.name for row in retire}
+    return [
+        ImportProblem(
+            code,
+            "retire_with_children",
+            f"{level.label} {names[code]} ({code}) is not in the file, so --replace would "
+            f"retire it, but it still has {count} current {child_level.value} region(s); "
+            "keep it in the file or replace its children first",
+            {"children": count},
+        )
+        for code, count in sorted(counts.items())
+    ]
+
+
+def _child_level(level: RegionLevel) -> RegionLevel | None:
+    levels = list(RegionLevel)
+    i = levels.index(level)
+    return levels[i + 1] if i + 1 < len(levels) else None
+
+
+# --------------------------------------------------------------------------- grid generation
+
+
+@dataclass
+class GenerationReport:
+    """What ``duban grids generate`` did."""
+
+    communities: list[str] = field(default_factory=list)
+    grids: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.grids} grid(s) for {len(self.communities)} communit(ies): "
+            f"{self.created} new, {self.updated} redrawn, {self.unchanged} unchanged, "
+            f"{self.retired} retired"
+        )
+        if self.skipped:
+            text += f"; {len(self.skipped)} skipped"
+        return text
+
+
+def generate_grids_for(
+    session: Session,
+    *,
+    now: datetime,
+    community_codes: Sequence[str] | None = None,
+    target_area_m2: float = DEFAULT_TARGET_AREA_M2,
+    commit: bool = True,
+) -> GenerationReport:
+    """Cut communities into unit grids of about ``target_area_m2`` (万米单元网格).
+
+    With ``community_codes`` those communities' grids are (re)generated: their current
+    grids are redrawn, added or retired. Without, every current community that has no
+    current grid gets grids; communities with grids are left alone (use the codes to
+    regenerate them). Codes follow the 15-digit rule, numbered west→east, north→south.
+    """
+    if not (math.isfinite(target_area_m2) and target_area_m2 >= 100):
+        raise InvalidInput("the target area must be at least 100 m²", field="target_area")
+    begin_write(session)
+    communities = {row.code: row for row in _current(session, "community")}
+    with_grids: set[str] = {
+        parent
+        for (parent,) in session.execute(
+            select(Region.parent_code)
+            .where(Region.level == "grid", Region.valid_to.is_(None))
+            .distinct()
+        )
+        if parent is not None
+    }
+    report = GenerationReport()
+    if community_codes is None:
+        chosen = [code for code in sorted(communities) if code not in with_grids]
+        for code in sorted(with_grids & set(communities)):
+            report.skipped.append((code, "already has grids"))
+    else:
+        unknown = [code for code in community_codes if code not in communities]
+        if unknown:
+            raise InvalidInput(
+                f"no current community has the code(s) {', '.join(unknown)}", field="community"
+            )
+        chosen = list(dict.fromkeys(community_codes))
+    existing_grids: dict[str, list[Region]] = {}
+    for start in range(0, len(chosen), _IN_CHUNK):
+        chunk = chosen[start : start + _IN_CHUNK]
+        for grid in session.scalars(
+            select(Region).where(
+                Region.level == "grid", Region.valid_to.is_(None), Region.parent_code.in_(chunk)
+            )
+        ):
+            existing_grids.setdefault(grid.parent_code or "", []).append(grid)
+
+    new_rows: list[dict[str, Any]] = []
+    close: list[tuple[Region, datetime]] = []
+    for code in chosen:
+        community = communities[code]
+        try:
+            cells = generate_grid_cells(
+                _geometry(community), community_code12=code, target_area_m2=target_area_m2
+            )
+        except ValueError as err:
+            report.skipped.append((code, str(err)))
+            continue
+        report.communities.append(code)
+        report.grids += len(cells)
+        old = {row.code: row for row in existing_grids.get(code, [])}
+        for cell in cells:
+            wkb = shapely.to_wkb(cell.polygon)
+            row = old.pop(cell.code, None)
+            if row is not None and _same_geometry(row.geometry, wkb):
+                report.unchanged += 1
+                continue
+            stamp = now
+            if row is not None:
+                stamp = max(now, row.valid_from + timedelta(microseconds=1))
+                close.append((row, stamp))
+                report.updated += 1
+            else:
+                report.created += 1
+            minx, miny, maxx, maxy = cell.polygon.bounds
+            new_rows.append(
+                {
+                    "code": cell.code,
+                    "level": "grid",
+                    "name": f"{community.name}{int(cell.code[12:]):03d}号网格",
+                    "parent_code": code,
+                    "geometry": wkb,
+                    "min_lon": minx,
+                    "min_lat": miny,
+                    "max_lon": maxx,
+                    "max_lat": maxy,
+                    "area_m2": cell.area_m2,
+                    "attributes": {"generated": True, "row": cell.row, "col": cell.col},
+                    "source": "generated",
+                    "valid_from": stamp,
+                    "valid_to": None,
+                }
+            )
+        for row in old.values():
+            close.append((row, max(now, row.valid_from)))
+            report.retired += 1
+    _write(session, close, new_rows, now)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return report
+
+
+# --------------------------------------------------------------------------- history
+
+
+def region_history(session: Session, code: str) -> list[Region]:
+    """Every version of a region, oldest first."""
+    return list(
+        session.scalars(select(Region).where(Region.code == code).order_by(Region.valid_from))
+    )
+
+
+def region_at(session: Session, code: str, when: datetime) -> Region | None:
+    """The version of a region that was current at ``when``."""
+    return session.scalars(
+        select(Region)
+        .where(
+            Region.code == code,
+            Region.valid_from <= when,
+            or_(Region.valid_to.is_(None), Region.valid_to > when),
+        )
+        .order_by(Region.valid_from.desc())
+        .limit(1)
+    ).first()
+
+
+def retire_regions(session: Session, codes: Iterable[str], *, now: datetime) -> int:
+    """Close the current versions of regions (the caller commits)."""
+    begin_write(session)
+    wanted = list(codes)
+    total = 0
+    for start in range(0, len(wanted), _IN_CHUNK):
+        result = session.execute(
+            update(Region)
+            .where(Region.code.in_(wanted[start : start + _IN_CHUNK]), Region.valid_to.is_(None))
+            .values(valid_to=now)
+        )
+        total += int(getattr(result, "rowcount", 0) or 0)
+    if total:
+        bump_places_version(session, now)
+    return total
+
+
+def local_projection_of(geoms: Sequence[Any]) -> LocalProjection:
+    """A projection around some geometries (for callers that build regions in metres)."""
+    return LocalProjection.around(np.array(list(geoms), dtype=object))
+
+
+# --------------------------------------------------------------------------- zones from files
+
+
+@dataclass
+class ZoneImportReport:
+    """What ``duban import zones`` found and did (all or nothing, like regions)."""
+
+    kind: str
+    source: str
+    features: int = 0
+    problems: list[str] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.problems:
+            return (
+                f"refused: {len(self.problems)} problem(s) in {self.features} feature(s) of "
+                f"{self.source}; nothing was written"
+            )
+        return f"{len(self.saved)} {self.kind} zone(s) saved from {self.source}"
+
+
+def import_zones(
+    session: Session,
+    path: str | Path,
+    *,
+    kind: str,
+    code_field: str,
+    name_field: str,
+    now: datetime,
+    policy: Any,
+    person_field: str | None = None,
+    phone_field: str | None = None,
+    user_field: str | None = None,
+    buffer_m: float | None = None,
+    crs: CRS | str = CRS.WGS84,
+    layer: str | None = None,
+) -> ZoneImportReport:
+    """Import responsibility zones (leader grids, road segments, shopfronts) from a file.
+
+    ``person_field`` / ``phone_field`` name the responsible person (网格长, 路长, 责任人);
+    ``user_field`` a Duban username. Any bad feature refuses the whole file.
+    """
+    from duban.kernel.errors import DubanError
+    from duban.places.index import save_zone
+
+    try:
+        in_crs = CRS.parse(crs)
+    except ValueError as err:
+        raise InvalidInput(str(err), field="crs") from err
+    path = Path(path)
+    features, declared, fields, _notes = read_features(path, layer=layer)
+    _check_file_crs(declared, path)
+    missing = [
+        name
+        for name in (code_field, name_field, person_field, phone_field, user_field)
+        if name is not None and name not in fields
+    ]
+    if missing:
+        raise InvalidInput(
+            f"the file has no field {', '.join(missing)}; its fields: {', '.join(fields)}",
+            field="fields",
+        )
+    report = ZoneImportReport(kind=kind, source=path.name, features=len(features))
+    begin_write(session)
+    seen: set[str] = set()
+    for feature in features:
+        props = feature.properties
+        code = _code_text(props.get(code_field))
+        where = f"feature #{feature.index + 1} ({code or 'no code'})"
+        if code in seen:
+            report.problems.append(f"{where}: the code {code} appears more than once")
+            continue
+        seen.add(code)
+        try:
+            with session.begin_nested():
+                zone = save_zone(
+                    session,
+                    kind=kind,
+                    code=code,
+                    name=_code_text(props.get(name_field)) or code,
+                    geometry=_to_wgs84_geometry(feature.geometry, in_crs),
+                    now=now,
+                    policy=policy,
+                    buffer_m=buffer_m,
+                    person_name=_code_text(props.get(person_field)) if person_field else "",
+                    person_phone=_code_text(props.get(phone_field)) if phone_field else None,
+                    username=_code_text(props.get(user_field)) or None if user_field else None,
+                )
+            report.saved.append(zone.code)
+        except DubanError as err:
+            report.problems.append(f"{where}: {err.message}")
+    if report.problems:
+        session.rollback()
+        report.saved.clear()
+        return report
+    session.commit()
+    return report

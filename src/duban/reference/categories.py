@@ -1,0 +1,325 @@
+"""Reference data: the 部件/事件 taxonomy with filing conditions, and the policy.
+
+Shipped defaults live under ``duban/data/``. A city replaces the whole taxonomy by
+loading its own file: classes missing from the new file are deactivated (old cases keep
+their codes), the rest are inserted or updated, and the taxonomy's fingerprint changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from duban.kernel.db.models import Setting
+from duban.kernel.db.session import begin_write, request_memo
+from duban.kernel.db.stamps import (
+    POLICY_KEY,
+    TAXONOMY_KEY,
+    StampedCache,
+    database_key,
+    forget_stamps,
+    next_stamp,
+    stamp,
+)
+from duban.kernel.errors import InvalidInput, PolicyError
+from duban.reference.models import Category, FilingCondition
+from duban.reference.policy import shipped_policy_data
+from duban.reference.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+
+
+def shipped_taxonomy_data() -> dict[str, Any]:
+    """The national-practice taxonomy shipped in the package."""
+    text = resources.files("duban.data").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def parse_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
+    """Validate taxonomy data, turning every problem into one :class:`PolicyError`."""
+    try:
+        return load_taxonomy(data)
+    except TaxonomyError as err:
+        raise PolicyError(str(err), field="taxonomy") from err
+
+
+@dataclass(frozen=True)
+class TaxonomyLoad:
+    """What :func:`install_taxonomy` changed."""
+
+    fingerprint: str
+    categories: int
+    conditions: int
+    deactivated: int
+
+
+def install_taxonomy(
+    session: Session, data: Mapping[str, Any], *, now: datetime, commit: bool = True
+) -> TaxonomyLoad:
+    """Make ``data`` the live taxonomy (validated first; all or nothing)."""
+    taxonomy = parse_taxonomy(data)
+    begin_write(session)
+    existing = {c.code: c for c in session.scalars(select(Category))}
+    existing_conditions = {c.code: c for c in session.scalars(select(FilingCondition))}
+    # Majors before subclasses, so parents exist when children point at them.
+    ordered = sorted(taxonomy.categories.values(), key=lambda c: (c.level, c.code))
+    for position, cat in enumerate(ordered):
+        row = existing.get(cat.code)
+        if row is None:
+            row = Category(code=cat.code)
+            session.add(row)
+        row.kind = cat.kind
+        row.level = cat.level
+        row.parent_code = cat.parent_code
+        row.name = cat.name
+        row.name_en = cat.name_en
+        row.keywords = list(cat.keywords)
+        row.position = position
+        row.is_active = True
+    session.flush()
+    for cat in ordered:
+        for position, cond in enumerate(cat.conditions):
+            crow = existing_conditions.get(cond.code)
+            if crow is None:
+                crow = FilingCondition(code=cond.code)
+                session.add(crow)
+            crow.category_code = cat.code
+            crow.name = cond.name
+            crow.limit_amount = cond.limit.amount
+            crow.limit_unit = cond.limit.unit.value
+            crow.close_rule = cond.close_rule
+            crow.is_urgent = cond.urgent
+            crow.position = position
+            crow.is_active = True
+    gone = [code for code in existing if code not in taxonomy.categories]
+    gone_conditions = [code for code in existing_conditions if code not in taxonomy.conditions]
+    if gone:
+        session.execute(update(Category).where(Category.code.in_(gone)).values(is_active=False))
+    if gone_conditions:
+        session.execute(
+            update(FilingCondition)
+            .where(FilingCondition.code.in_(gone_conditions))
+            .values(is_active=False)
+        )
+    fingerprint = taxonomy.fingerprint()
+    meta = {
+        "fingerprint": fingerprint,
+        "name": str(data.get("name", "")),
+        "version": data.get("version"),
+    }
+    forget_subclass_table(session)
+    row_meta = session.get(Setting, TAXONOMY_KEY)
+    if row_meta is None:
+        session.add(Setting(key=TAXONOMY_KEY, value=meta, updated_at=now))
+    elif row_meta.value != meta:
+        row_meta.value = meta
+        row_meta.updated_at = next_stamp(row_meta.updated_at, now)
+    if commit:
+        session.commit()
+    return TaxonomyLoad(fingerprint, len(taxonomy.categories), len(taxonomy.conditions), len(gone))
+
+
+def install_defaults(session: Session, *, now: datetime) -> TaxonomyLoad | None:
+    """Load shipped reference data where none is installed yet (``duban init``)."""
+    result = None
+    if session.get(Setting, TAXONOMY_KEY) is None:
+        result = install_taxonomy(session, shipped_taxonomy_data(), now=now, commit=False)
+    if session.get(Setting, POLICY_KEY) is None:
+        session.add(Setting(key=POLICY_KEY, value=shipped_policy_data(), updated_at=now))
+    session.commit()
+    return result
+
+
+def category_tree(session: Session) -> list[dict[str, Any]]:
+    """The active taxonomy as a tree: kinds → major classes → subclasses → conditions."""
+    cats = list(
+        session.scalars(
+            select(Category).where(Category.is_active).order_by(Category.position, Category.code)
+        )
+    )
+    conditions: dict[str, list[FilingCondition]] = {}
+    for cond in session.scalars(
+        select(FilingCondition)
+        .where(FilingCondition.is_active)
+        .order_by(FilingCondition.position, FilingCondition.code)
+    ):
+        conditions.setdefault(cond.category_code, []).append(cond)
+    nodes: dict[str, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    for cat in cats:
+        node: dict[str, Any] = {
+            "code": cat.code,
+            "kind": cat.kind,
+            "kind_name": "部件" if cat.kind == "component" else "事件",
+            "level": cat.level,
+            "name": cat.name,
+            "name_en": cat.name_en,
+            "keywords": list(cat.keywords or []),
+            "children": [],
+            "conditions": [
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "limit": {"amount": c.limit_amount, "unit": c.limit_unit},
+                    "close_rule": c.close_rule,
+                    "urgent": c.is_urgent,
+                }
+                for c in conditions.get(cat.code, [])
+            ],
+        }
+        nodes[cat.code] = node
+    for cat in cats:
+        node = nodes[cat.code]
+        parent = nodes.get(cat.parent_code) if cat.parent_code else None
+        (parent["children"] if parent else roots).append(node)
+    return roots
+
+
+# --------------------------------------------------------------------------- subclasses
+
+
+@dataclass(frozen=True, slots=True)
+class Subclass:
+    """The facts of a category that reporting and filing use."""
+
+    code: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionRef:
+    """The facts of a filing condition that reporting and filing use."""
+
+    code: str
+    limit_amount: float
+    limit_unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CategoryFacts:
+    kind: str
+    level: int
+    is_active: bool
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ConditionFacts:
+    category_code: str
+    is_active: bool
+    limit_amount: float
+    limit_unit: str
+
+
+class SubclassTable:
+    """Every category and filing condition, as a report checks its codes against them.
+
+    Kept per process and per taxonomy stamp (:func:`subclass_table`), so a report looks
+    its category up in memory instead of in the database.
+    """
+
+    def __init__(
+        self,
+        categories: Mapping[str, _CategoryFacts],
+        conditions: Mapping[str, _ConditionFacts],
+    ) -> None:
+        self._categories = dict(categories)
+        self._conditions = dict(conditions)
+
+    def resolve(
+        self, code: str, condition_code: str | None
+    ) -> tuple[Subclass, ConditionRef | None]:
+        """The active subclass ``code`` and, if asked for, its active filing condition;
+        :class:`InvalidInput` naming what is wrong otherwise."""
+        facts = self._categories.get(code)
+        if facts is None or not facts.is_active:
+            raise InvalidInput(
+                f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
+            )
+        if facts.level != 2:
+            raise InvalidInput(
+                f"category '{code}' ({facts.name}) is a major class; choose one of its subclasses",
+                field="category_code",
+            )
+        category = Subclass(code, facts.kind, facts.name)
+        if condition_code is None:
+            return category, None
+        cond = self._conditions.get(condition_code)
+        if cond is None or not cond.is_active:
+            raise InvalidInput(
+                f"unknown filing condition '{condition_code}'", field="condition_code"
+            )
+        if cond.category_code != code:
+            raise InvalidInput(
+                f"filing condition '{condition_code}' belongs to category "
+                f"'{cond.category_code}', not '{code}'",
+                field="condition_code",
+            )
+        return category, ConditionRef(condition_code, cond.limit_amount, cond.limit_unit)
+
+
+_subclasses: StampedCache[SubclassTable] = StampedCache()
+_SUBCLASSES_MEMO = "duban.subclasses"
+
+
+def cached_subclass_table(database: str, taxonomy_stamp: datetime | None) -> SubclassTable | None:
+    """The table this process holds for ``database`` if the taxonomy's stamp is this one."""
+    return _subclasses.get(database, taxonomy_stamp)
+
+
+def forget_subclass_tables() -> None:
+    """Drop every table this process holds (tests; the next report reloads)."""
+    _subclasses.clear()
+
+
+def forget_subclass_table(session: Session) -> None:
+    """Drop the request's table and stamps (whoever changes the taxonomy calls it)."""
+    memo = request_memo(session)
+    if memo is not None:
+        memo.pop(_SUBCLASSES_MEMO, None)
+    forget_stamps(session)
+
+
+def subclass_table(session: Session) -> SubclassTable:
+    """The live categories and filing conditions, reloaded when the taxonomy's stamp moved
+    (checked once per request)."""
+    memo = request_memo(session)
+    if memo is not None and _SUBCLASSES_MEMO in memo:
+        memoized: SubclassTable = memo[_SUBCLASSES_MEMO]
+        return memoized
+    database = database_key(session.get_bind().engine)
+    at = stamp(session, TAXONOMY_KEY).updated_at
+    table = cached_subclass_table(database, at)
+    if table is None:
+        categories = {
+            code: _CategoryFacts(kind, level, bool(active), name)
+            for code, kind, level, active, name in session.execute(
+                select(
+                    Category.code, Category.kind, Category.level, Category.is_active, Category.name
+                )
+            )
+        }
+        conditions = {
+            code: _ConditionFacts(category, bool(active), float(amount), unit)
+            for code, category, active, amount, unit in session.execute(
+                select(
+                    FilingCondition.code,
+                    FilingCondition.category_code,
+                    FilingCondition.is_active,
+                    FilingCondition.limit_amount,
+                    FilingCondition.limit_unit,
+                )
+            )
+        }
+        table = _subclasses.put(database, at, SubclassTable(categories, conditions))
+    if memo is not None:
+        memo[_SUBCLASSES_MEMO] = table
+    return table

@@ -1,0 +1,42 @@
+"""Every capability's tables on one metadata, for Alembic and for creating a schema.
+
+Importing a capability's models registers its tables on :data:`Base.metadata`; the
+migrations' ``env.py`` and the test fixtures import this module to see all of them.
+"""
+
+from __future__ import annotations
+
+from duban.accounts.models import Unit, User
+from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
+from duban.evidence.models import Photo
+from duban.kernel.db.base import Base
+from duban.kernel.db.models import Counter, Setting
+from duban.open311.models import ApiKey, Open311Request, Open311Update
+from duban.places.models import Region, RegionUnit, RoutingRule, Zone
+from duban.reference.models import Category, FilingCondition
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "Case",
+    "CaseEvent",
+    "CaseHelper",
+    "CasePhoto",
+    "CaseTracker",
+    "Category",
+    "Counter",
+    "FilingCondition",
+    "IdempotencyKey",
+    "Open311Request",
+    "Open311Update",
+    "Photo",
+    "Region",
+    "RegionUnit",
+    "RoutingRule",
+    "Setting",
+    "Unit",
+    "User",
+    "Zone",
+    "metadata",
+]

@@ -1,0 +1,123 @@
+"""The report's write path (duban.cases.intake): rows, numbers, and what the session holds.
+
+``report_case`` writes the case, its event and its idempotency key with Core statements
+(one statement on PostgreSQL) and hands the objects to the session as if loaded. These
+tests pin what that must keep: the same rows the ORM would write, numbers that never
+truncate, a chain that verifies, and objects a caller can go on changing.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from duban.app import _lifespan, create_app
+from duban.cases.actions import NewCase, report_case
+from duban.cases.audit import verify_chain
+from duban.cases.intake import case_number, reserve_case_codes
+from duban.cases.models import Case, CaseEvent, IdempotencyKey
+from duban.cases.workflow import Action, CaseStatus, Source
+from duban.config import Settings
+from duban.kernel.db.models import Counter
+from tests.cases.support import Town, fresh
+from tests.factories import CATEGORY, LAT, LON
+from tests.fakes import FixedClock
+
+
+def _report(world: Town, clock: FixedClock, *, key: str | None = None) -> Case:
+    case, created = report_case(
+        world.session,
+        actor=world.actor("operator"),
+        clock=clock,
+        data=NewCase(
+            source=Source.HOTLINE,
+            category_code=CATEGORY,
+            lat=LAT,
+            lon=LON,
+            description="人行道井盖缺失",
+        ),
+        idempotency_key=key,
+    )
+    assert created
+    return case
+
+
+def test_the_case_number_grows_past_five_digits_without_truncation(
+    world: Town, clock: FixedClock
+) -> None:
+    first = _report(world, clock)
+    day = first.code[:8]
+    assert first.code == f"{day}00001"
+    world.session.execute(update(Counter).where(Counter.name == f"case:{day}").values(value=99_998))
+    world.session.commit()
+    assert _report(world, clock).code == f"{day}99999"
+    assert _report(world, clock).code == f"{day}100000"  # not cut back to 5 digits
+    assert case_number(day, 100_001) == f"{day}100001"
+    assert reserve_case_codes(world.session, day, 2) == [f"{day}100001", f"{day}100002"]
+    world.session.rollback()
+
+
+def test_the_stored_rows_are_what_the_objects_say(world: Town, clock: FixedClock) -> None:
+    case = _report(world, clock, key="retry-1")
+    stored = fresh(world.session_factory, case.id)
+    for column in Case.__table__.columns:
+        assert getattr(stored, column.key) == getattr(case, column.key), column.key
+    assert stored.version == 1
+    assert stored.event_count == 1
+    with world.session_factory() as other:
+        row = other.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).one()
+        key = other.scalars(select(IdempotencyKey).where(IdempotencyKey.case_id == case.id)).one()
+    assert [e.id for e in case.events] == [row.id]
+    assert stored.last_event_hash == row.hash == case.events[0].hash
+    assert key.key == "retry-1"
+    assert verify_chain(world.session).ok
+
+
+def test_the_new_case_needs_no_reads_and_can_be_changed(
+    world: Town, clock: FixedClock, session: Session
+) -> None:
+    case = _report(world, clock)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        # Everything a presenter reads is in memory: no lazy load fires.
+        for column in Case.__table__.columns:
+            getattr(case, column.key)
+        assert case.status == CaseStatus.REPORTED
+        assert [e.action for e in case.events] == ["report"]
+        assert case.photos == []
+        assert case.helpers == []
+        assert case.unit is None
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+    assert statements == []
+    # And the next action is an ordinary versioned update of it.
+    verified = world.act(case, Action.ASSIGN, "operator")
+    assert verified.version == 2
+    assert verified.event_count == 2
+    assert verify_chain(world.session).ok
+
+
+def test_the_server_limits_its_thread_pool_and_freezes_its_startup_heap() -> None:
+    app = create_app(Settings(database_url="sqlite://", secret_key="s" * 32, worker_threads=3))
+
+    async def run() -> tuple[int, int]:
+        async with _lifespan(app):  # an empty database: warming up fails quietly
+            tokens = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            return tokens, gc.get_freeze_count()
+
+    try:
+        tokens, frozen = anyio.run(run)
+    finally:
+        gc.unfreeze()
+    assert tokens == 3
+    assert frozen > 10_000  # modules, mappers, templates: out of the collector's way
