@@ -24,7 +24,11 @@ from duban.kernel.db.base import Base
 from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.session import make_engine, make_session_factory
 from duban.reference import policy
-from duban.reference.categories import forget_subclass_tables, install_defaults
+from duban.reference.categories import (
+    forget_live_taxonomies,
+    forget_subclass_tables,
+    install_defaults,
+)
 from tests.fakes import FixedClock
 
 PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL", "").strip()
@@ -186,9 +190,11 @@ def _forget_cached_policy() -> Iterator[None]:
     # The same goes for the taxonomy's subclass table, stamped by the taxonomy row.
     policy._cache.clear()
     forget_subclass_tables()
+    forget_live_taxonomies()
     yield
     policy._cache.clear()
     forget_subclass_tables()
+    forget_live_taxonomies()
 
 
 @pytest.fixture

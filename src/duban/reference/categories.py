@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import yaml
 from sqlalchemy import select, update
@@ -29,9 +30,12 @@ from duban.kernel.db.stamps import (
     stamp,
 )
 from duban.kernel.errors import InvalidInput, PolicyError
+from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.models import Category, FilingCondition
 from duban.reference.policy import shipped_policy_data
-from duban.reference.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+from duban.reference.taxonomy import Category as TaxonomyCategory
+from duban.reference.taxonomy import CategoryLevel, Kind, Taxonomy, TaxonomyError, load_taxonomy
+from duban.reference.taxonomy import FilingCondition as TaxonomyCondition
 
 
 def shipped_taxonomy_data() -> dict[str, Any]:
@@ -113,6 +117,11 @@ def install_taxonomy(
         "fingerprint": fingerprint,
         "name": str(data.get("name", "")),
         "version": data.get("version"),
+        "name_en": taxonomy.name_en,
+        "kinds": {
+            key: {"name": kind.name, "name_en": kind.name_en, "code_prefix": kind.code_prefix}
+            for key, kind in taxonomy.kinds.items()
+        },
     }
     forget_subclass_table(session)
     row_meta = session.get(Setting, TAXONOMY_KEY)
@@ -139,47 +148,129 @@ def install_defaults(session: Session, *, now: datetime) -> TaxonomyLoad | None:
 
 def category_tree(session: Session) -> list[dict[str, Any]]:
     """The active taxonomy as a tree: kinds → major classes → subclasses → conditions."""
-    cats = list(
-        session.scalars(
-            select(Category).where(Category.is_active).order_by(Category.position, Category.code)
-        )
-    )
-    conditions: dict[str, list[FilingCondition]] = {}
+    taxonomy = live_taxonomy(session)
+
+    def node(category: TaxonomyCategory) -> dict[str, Any]:
+        kind = taxonomy.kinds.get(category.kind)
+        return {
+            "code": category.code,
+            "kind": category.kind,
+            "kind_name": kind.name if kind else category.kind,
+            "level": int(category.level),
+            "name": category.name,
+            "name_en": category.name_en,
+            "keywords": list(category.keywords),
+            "children": [node(child) for child in taxonomy.children(category.code)],
+            "conditions": [
+                {
+                    "code": condition.code,
+                    "name": condition.name,
+                    "limit": {"amount": condition.limit.amount, "unit": condition.limit.unit.value},
+                    "close_rule": condition.close_rule,
+                    "urgent": condition.urgent,
+                }
+                for condition in category.conditions
+            ],
+        }
+
+    return [node(major) for major in taxonomy.roots()]
+
+
+# --------------------------------------------------------------------------- live taxonomy
+
+#: The two kinds of the national practice, for a database installed before the taxonomy's
+#: kinds were kept with it.
+_STANDARD_KINDS: Final = {
+    "component": Kind("component", "部件", "Component", "C"),
+    "event": Kind("event", "事件", "Event", "E"),
+}
+
+_live: StampedCache[Taxonomy] = StampedCache()
+_LIVE_MEMO: Final = "duban.taxonomy"
+
+
+def live_taxonomy(session: Session) -> Taxonomy:
+    """The taxonomy in force: the active categories and filing conditions of the database,
+    with the limits admins set, as one :class:`Taxonomy`.
+
+    The one in-memory taxonomy every face reads (reports, filing, the category tree,
+    Open311's services, the bulk import). Built once per process and taxonomy stamp, and
+    checked once per request, so a report looks its codes up in memory.
+    """
+    memo = request_memo(session)
+    if memo is not None and _LIVE_MEMO in memo:
+        memoized: Taxonomy = memo[_LIVE_MEMO]
+        return memoized
+    database = database_key(session.get_bind().engine)
+    at = stamp(session, TAXONOMY_KEY).updated_at
+    taxonomy = _live.get(database, at)
+    if taxonomy is None:
+        taxonomy = _live.put(database, at, _read_taxonomy(session))
+    if memo is not None:
+        memo[_LIVE_MEMO] = taxonomy
+    return taxonomy
+
+
+def forget_live_taxonomies() -> None:
+    """Drop every taxonomy this process holds (tests; the next use reloads)."""
+    _live.clear()
+
+
+def _read_taxonomy(session: Session) -> Taxonomy:
+    row = session.get(Setting, TAXONOMY_KEY)
+    meta: Mapping[str, Any] = row.value if row is not None and isinstance(row.value, dict) else {}
+    kinds = {
+        key: Kind(key, str(raw["name"]), str(raw.get("name_en", "")), str(raw["code_prefix"]))
+        for key, raw in (meta.get("kinds") or {}).items()
+    } or dict(_STANDARD_KINDS)
+    conditions_of: dict[str, list[TaxonomyCondition]] = {}
     for cond in session.scalars(
         select(FilingCondition)
         .where(FilingCondition.is_active)
         .order_by(FilingCondition.position, FilingCondition.code)
     ):
-        conditions.setdefault(cond.category_code, []).append(cond)
-    nodes: dict[str, dict[str, Any]] = {}
-    roots: list[dict[str, Any]] = []
-    for cat in cats:
-        node: dict[str, Any] = {
-            "code": cat.code,
-            "kind": cat.kind,
-            "kind_name": "部件" if cat.kind == "component" else "事件",
-            "level": cat.level,
-            "name": cat.name,
-            "name_en": cat.name_en,
-            "keywords": list(cat.keywords or []),
-            "children": [],
-            "conditions": [
-                {
-                    "code": c.code,
-                    "name": c.name,
-                    "limit": {"amount": c.limit_amount, "unit": c.limit_unit},
-                    "close_rule": c.close_rule,
-                    "urgent": c.is_urgent,
-                }
-                for c in conditions.get(cat.code, [])
-            ],
-        }
-        nodes[cat.code] = node
-    for cat in cats:
-        node = nodes[cat.code]
-        parent = nodes.get(cat.parent_code) if cat.parent_code else None
-        (parent["children"] if parent else roots).append(node)
-    return roots
+        conditions_of.setdefault(cond.category_code, []).append(
+            TaxonomyCondition(
+                code=cond.code,
+                name=cond.name,
+                limit=TimeLimit(cond.limit_amount, LimitUnit(cond.limit_unit)),
+                close_rule=cond.close_rule,
+                urgent=cond.is_urgent,
+                subclass_code=cond.category_code,
+            )
+        )
+    categories: dict[str, TaxonomyCategory] = {}
+    rows = session.scalars(
+        select(Category).where(Category.is_active).order_by(Category.position, Category.code)
+    )
+    for cat in rows:
+        parent = cat.parent_code
+        if cat.level != CategoryLevel.MAJOR and parent not in categories:
+            continue  # a subclass of a retired major class is retired with it
+        categories[cat.code] = TaxonomyCategory(
+            code=cat.code,
+            kind=cat.kind,
+            level=CategoryLevel(cat.level),
+            name=cat.name,
+            name_en=cat.name_en,
+            parent_code=parent if cat.level != CategoryLevel.MAJOR else None,
+            keywords=tuple(cat.keywords or ()),
+            conditions=tuple(conditions_of.get(cat.code, ())),
+        )
+    conditions = {
+        condition.code: condition
+        for category in categories.values()
+        for condition in category.conditions
+    }
+    version = meta.get("version")
+    return Taxonomy(
+        version=version if isinstance(version, int) else 0,
+        name=str(meta.get("name", "")),
+        name_en=str(meta.get("name_en", "")),
+        kinds=MappingProxyType(kinds),
+        categories=MappingProxyType(categories),
+        conditions=MappingProxyType(conditions),
+    )
 
 
 # --------------------------------------------------------------------------- subclasses
@@ -285,6 +376,7 @@ def forget_subclass_table(session: Session) -> None:
     memo = request_memo(session)
     if memo is not None:
         memo.pop(_SUBCLASSES_MEMO, None)
+        memo.pop(_LIVE_MEMO, None)
     forget_stamps(session)
 
 

@@ -32,7 +32,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Final
 
-from duban.kernel.errors import PolicyError
+from duban.kernel.errors import InvalidInput, PolicyError
 from duban.reference.calendar import TimeLimit
 
 __all__ = [
@@ -251,6 +251,42 @@ class Taxonomy:
                 field="category_code",
             )
         return category.conditions[0]
+
+    def resolve_subclass(
+        self, code: str, condition_code: str | None = None
+    ) -> tuple[Category, FilingCondition | None]:
+        """The subclass a case is reported or filed under, and its filing condition if one
+        is named: what every face checks a report's codes with.
+
+        Raises:
+            InvalidInput: naming the field — an unknown code, a major class instead of a
+                subclass, or a condition of another subclass.
+        """
+        category = self.find_category(code)
+        if category is None:
+            raise InvalidInput(
+                f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
+            )
+        if not category.is_subclass:
+            raise InvalidInput(
+                f"category '{code}' ({category.name}) is a major class; "
+                "choose one of its subclasses",
+                field="category_code",
+            )
+        if condition_code is None:
+            return category, None
+        condition = self.find_condition(condition_code)
+        if condition is None:
+            raise InvalidInput(
+                f"unknown filing condition '{condition_code}'", field="condition_code"
+            )
+        if condition.subclass_code != category.code:
+            raise InvalidInput(
+                f"filing condition '{condition_code}' belongs to category "
+                f"'{condition.subclass_code}', not '{code}'",
+                field="condition_code",
+            )
+        return category, condition
 
     def major_of(self, code: str) -> Category:
         """The major class of a category or filing condition (a major class is its own).
