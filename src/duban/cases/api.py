@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -41,7 +40,8 @@ from duban.cases.reportbatch import ReportRequest
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
-from duban.kernel.errors import DubanError, InvalidInput, NotFound
+from duban.kernel.errors import DubanError, NotFound
+from duban.kernel.parsing import parse_bound, parse_choices
 from duban.places.index import case_locations
 from duban.reference.policy import load_policy
 
@@ -220,41 +220,6 @@ def _report_in_session(
         return case.id, _present(session, case, actor, clock, full=True, new=created), created
 
 
-def _parse_list(value: str | None, enum: type[CaseStatus] | type[Source], name: str) -> list:  # type: ignore[type-arg]
-    if not value:
-        return []
-    out = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            out.append(enum(part))
-        except ValueError as err:
-            names = ", ".join(m.value for m in enum)
-            raise InvalidInput(f"unknown {name} '{part}'; one of: {names}", field=name) from err
-    return out
-
-
-def _parse_when(value: str | None, name: str, tz: object, *, end: bool) -> datetime | None:
-    if not value:
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            if end:
-                day = date.fromordinal(day.toordinal() + 1)
-            return datetime.combine(day, time(0), tzinfo=tz)  # type: ignore[arg-type]
-        parsed = datetime.fromisoformat(value)
-    except ValueError as err:
-        raise InvalidInput(
-            f"'{name}' must be a date (2026-11-23) or an ISO datetime with zone", field=name
-        ) from err
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)  # type: ignore[arg-type]
-    return parsed
-
-
 @router.get("/cases", response_model=CasePage, summary="List cases")
 def cases(
     session: SessionDep,
@@ -282,15 +247,15 @@ def cases(
     """Cases visible to the caller, newest first, with filters and pages."""
     policy = load_policy(session)
     filters = CaseFilter(
-        statuses=_parse_list(status, CaseStatus, "status"),
+        statuses=parse_choices(status, CaseStatus, "status"),
         unit_code=unit or None,
-        category=category or None,
-        sources=_parse_list(source, Source, "source"),
+        categories=(category,) if category else (),
+        sources=parse_choices(source, Source, "source"),
         overdue=overdue,
         supervised=supervised,
         grid=grid or None,
-        created_from=_parse_when(created_from, "created_from", policy.tz, end=False),
-        created_to=_parse_when(created_to, "created_to", policy.tz, end=True),
+        created_from=parse_bound(created_from, "created_from", policy.tz, end=False),
+        created_to=parse_bound(created_to, "created_to", policy.tz, end=True),
     )
     now = clock.now()
     page_size = min(page_size, settings.page_size_max)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from duban.accounts.models import Unit
 from duban.cases.mapdata import region_names
 from duban.cases.models import Case, CaseEvent
-from duban.cases.queries import _overdue_condition as overdue_condition
+from duban.cases.queries import overdue_condition
 from duban.cases.workflow import OPEN, Action, Rating, Source
 
 TREND_DAYS = 30

@@ -22,9 +22,7 @@ from sqlalchemy.orm import Session
 
 from duban.cases.access import visible_cases
 from duban.cases.models import Case
-from duban.cases.queries import CaseFilter
-from duban.cases.queries import _apply as apply_filter
-from duban.cases.queries import _overdue_condition as overdue_condition
+from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
 from duban.cases.workflow import OPEN
 from duban.kernel.context import Actor
 from duban.places.models import Region
@@ -95,11 +93,11 @@ def map_data(
         # clusters them. Counting first is cheap next to grouping a large set.
         counted: Select[Any] = select(func.count()).select_from(Case)
         few = (
-            session.scalar(apply_filter(counted.where(*where), filters, now)) or 0
+            session.scalar(apply_case_filter(counted.where(*where), filters, now)) or 0
         ) <= POINTS_ALWAYS
     if zoom >= POINT_ZOOM or few:
         points: Select[Any] = select(Case.id, Case.lat, Case.lon, Case.status, overdue)  # type: ignore[assignment]
-        stmt = apply_filter(points.where(*where), filters, now).limit(POINTS_MAX + 1)
+        stmt = apply_case_filter(points.where(*where), filters, now).limit(POINTS_MAX + 1)
         rows = session.execute(stmt).all()
         if len(rows) <= POINTS_MAX:
             return {
@@ -115,7 +113,7 @@ def map_data(
     col_key = cast((Case.lon + 180.0) / size, Integer)
     is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
     is_late = sql_case((overdue, 1), else_=0)
-    stmt = apply_filter(
+    stmt = apply_case_filter(
         select(
             row_key.label("r"),
             col_key.label("c"),
@@ -154,7 +152,7 @@ def grid_counts(
     counts: Select[Any] = select(  # type: ignore[assignment]
         Case.grid_code, func.count(), func.sum(is_open), func.sum(is_late)
     )
-    stmt = apply_filter(
+    stmt = apply_case_filter(
         counts.where(visible_cases(actor), Case.grid_code.is_not(None)), filters, now
     )
     if grid_codes is not None:

@@ -57,7 +57,7 @@ def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[s
     filters = CaseFilter(
         statuses=statuses,
         unit_code=q.get("unit") or None,
-        category=q.get("category") or None,
+        categories=tuple(c for c in [q.get("category", "").strip()] if c),
         sources=sources,
         overdue=overdue,
         grid=q.get("grid") or None,

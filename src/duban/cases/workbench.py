@@ -22,8 +22,7 @@ from duban.cases.access import visible_cases
 from duban.cases.actions import ActionInput, DeadlineView, deadline_view, perform_action
 from duban.cases.models import Case, CaseEvent
 from duban.cases.nearby import distance_m
-from duban.cases.queries import CaseFilter
-from duban.cases.queries import _apply as apply_filter
+from duban.cases.queries import CaseFilter, apply_case_filter
 from duban.cases.workflow import WITH_UNIT, Action, CaseStatus
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError
@@ -184,7 +183,7 @@ def work_list(
     """One queue for ``actor``, filtered, most urgent first."""
     base = select(Case).where(visible_cases(actor), _queue_condition(queue, actor))
     if filters is not None:
-        base = apply_filter(base, filters, now)
+        base = apply_case_filter(base, filters, now)
     total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
     cases = session.scalars(_order(queue, base).options(selectinload(Case.unit)).limit(limit)).all()
     return WorkList(queue, _rows(session, cases, load_policy(session), now), int(total))

@@ -11,9 +11,14 @@ times at the ends of the calendar (``0001-01-01T00:00:00+14:00``).
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, tzinfo
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from typing import TypeVar
 
 from duban.kernel.errors import InvalidInput
+
+E = TypeVar("E", bound=StrEnum)
 
 #: Whole numbers that fit a database integer (ids, page numbers, counts).
 MAX_WHOLE = 2**31 - 1
@@ -83,6 +88,37 @@ def parse_date(text: str | None, field: str) -> date | None:
         raise InvalidInput(
             f"'{field}' must be a date such as 2026-11-23, not '{text.strip()}'", field=field
         ) from err
+
+
+def parse_bound(text: str | None, field: str, tz: tzinfo, *, end: bool) -> datetime | None:
+    """One end of a period as aware UTC: a date alone is the whole day (its start, or as
+    an ``end`` the next day's start, exclusive); a time is taken as it is."""
+    if text is None or not text.strip():
+        return None
+    if len(text.strip()) == 10:
+        day = parse_date(text, field)
+        assert day is not None
+        if end:
+            day += timedelta(days=1)
+        return as_utc(datetime.combine(day, time(0), tzinfo=tz), field)
+    return parse_datetime(text, field, tz)
+
+
+def parse_choices(text: str | Sequence[str] | None, enum: type[E], field: str) -> tuple[E, ...]:
+    """Values of ``enum`` given comma-separated (or as repeated parameters); empty is none."""
+    if text is None:
+        return ()
+    parts = text.split(",") if isinstance(text, str) else [p for v in text for p in v.split(",")]
+    chosen: list[E] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        try:
+            chosen.append(enum(part))
+        except ValueError as err:
+            names = ", ".join(member.value for member in enum)
+            raise InvalidInput(f"unknown {field} '{part}'; one of: {names}", field=field) from err
+    return tuple(chosen)
 
 
 def as_utc(value: datetime, field: str) -> datetime:
