@@ -447,7 +447,7 @@ def export_open311(
 
     from duban.cases.workflow import Source
     from duban.open311.bulk import ExportFilter, export_rows, write_csv, write_json
-    from duban.open311.service import parse_when
+    from duban.open311.parsing import parse_when
     from duban.reference.policy import load_policy
 
     if format_ not in ("csv", "json"):
@@ -850,7 +850,7 @@ def open311_config(
     import yaml
 
     from duban.kernel.db.models import Setting
-    from duban.open311.service import CONFIG_KEY, DEFAULT_ATTRIBUTES, save_config
+    from duban.open311.config import CONFIG_KEY, DEFAULT_ATTRIBUTES, save_config
 
     with _database() as session:
         if file is None:

@@ -53,14 +53,10 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO, begin_write, request_memo
 from duban.kernel.errors import DubanError, InvalidInput
 from duban.kernel.roles import Role
+from duban.open311.config import load_config
 from duban.open311.models import Open311Request
-from duban.open311.service import (
-    STATUS_TABLE,
-    RequestView,
-    load_config,
-    request_views,
-    statuses_for,
-)
+from duban.open311.requests import RequestView, request_views
+from duban.open311.statuses import STATUS_TABLE, statuses_for
 from duban.reference.models import Category, FilingCondition
 from duban.reference.policy import load_policy
 
