@@ -446,7 +446,7 @@ def export_open311(
     import contextlib
 
     from duban.cases.workflow import Source
-    from duban.open311.bulk import ExportFilter, export_rows, write_csv, write_json
+    from duban.open311.bulk_export import ExportFilter, export_rows, write_csv, write_json
     from duban.open311.parsing import parse_when
     from duban.reference.policy import load_policy
 
@@ -511,7 +511,7 @@ def import_open311(
     from duban.cases.workflow import Source
     from duban.kernel.context import Actor, SystemClock
     from duban.kernel.roles import Role
-    from duban.open311.bulk import MAPPINGS, import_file, write_error_report
+    from duban.open311.bulk_import import MAPPINGS, import_file, write_error_report
     from duban.reference.policy import load_policy
 
     if mapping not in MAPPINGS:
