@@ -32,7 +32,7 @@ from duban.evidence.photos import PhotoLimits
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 from duban.kernel.roles import Role
-from duban.places.index import parse_bbox, regions_geojson
+from duban.places.geojson import parse_bbox, regions_geojson
 from duban.reference.categories import category_tree
 from duban.reference.policy import load_policy
 from duban.web import forms

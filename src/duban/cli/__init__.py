@@ -768,8 +768,8 @@ def routing_add(
 def routing_list() -> None:
     """The active rules, most specific first, and the territorial units (属地)."""
     from duban.kernel.db.session import make_session_factory
-    from duban.places.index import territorial_units
     from duban.places.routing import list_rules, rule_description
+    from duban.places.territory import territorial_units
 
     engine = _engine(_settings())
     with make_session_factory(engine)() as session:
@@ -801,7 +801,7 @@ def routing_territorial(
     unit: Annotated[str, typer.Argument(help="the unit code")],
 ) -> None:
     """Set the territorial unit (属地) a region's cases fall back to."""
-    from duban.places.index import set_territorial_unit
+    from duban.places.territory import set_territorial_unit
 
     with _database() as session:
         set_territorial_unit(session, region, unit)

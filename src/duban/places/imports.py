@@ -856,7 +856,7 @@ def import_zones(
     ``user_field`` a Duban username. Any bad feature refuses the whole file.
     """
     from duban.kernel.errors import DubanError
-    from duban.places.index import save_zone
+    from duban.places.zones import save_zone
 
     try:
         in_crs = CRS.parse(crs)
