@@ -565,7 +565,7 @@ routing_app = _group("routing", "Routing rules: which unit answers for what, whe
 
 
 def _print_import_report(report: object) -> None:
-    from duban.places.imports import ImportReport
+    from duban.places.region_import import ImportReport
 
     assert isinstance(report, ImportReport)
     for note in report.warnings:
@@ -619,7 +619,7 @@ def import_regions_command(
 
     from duban.kernel.db.session import make_session_factory
     from duban.kernel.errors import DubanError
-    from duban.places.imports import import_regions
+    from duban.places.region_import import import_regions
 
     engine = _engine(_settings())
     try:
@@ -669,7 +669,7 @@ def import_zones_command(
     """Import responsibility zones (网格分包, 路长制, 门前三包); all or nothing."""
     from datetime import UTC, datetime
 
-    from duban.places.imports import import_zones
+    from duban.places.region_import import import_zones
     from duban.reference.policy import load_policy
 
     with _database() as session:
@@ -711,7 +711,7 @@ def grids_generate(
     """Cut communities into unit grids with 15-digit codes (west→east, north→south)."""
     from datetime import UTC, datetime
 
-    from duban.places.imports import generate_grids_for
+    from duban.places.grids import generate_grids_for
 
     if bool(community) == all_:
         raise _fail("give --community CODE (one or more) or --all", 2)
@@ -816,7 +816,8 @@ def locate_command(
     crs: Annotated[str, typer.Option(help="wgs84 | gcj02 | bd09")] = "wgs84",
 ) -> None:
     """Which grid, community, street and district a point is in (and its zones)."""
-    from duban.places.index import locate, to_wgs84_point
+    from duban.places.coords import to_wgs84_point
+    from duban.places.index import locate
 
     with _database() as session:
         wlon, wlat = to_wgs84_point(lon, lat, crs)

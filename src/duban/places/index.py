@@ -41,10 +41,6 @@ from duban.kernel.db.stamps import (
     stamp,
 )
 from duban.kernel.errors import InvalidInput
-from duban.places.coords import (
-    CRS,
-    to_wgs84,
-)
 from duban.places.grid import GridIndex
 from duban.places.models import REGION_LEVELS, ZONE_KINDS, Region, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
@@ -384,15 +380,6 @@ def forget_places_index() -> None:
 
 
 # --------------------------------------------------------------------------- locate
-
-
-def to_wgs84_point(lon: float, lat: float, crs: str | None) -> tuple[float, float]:
-    """Convert input coordinates to WGS84, as :class:`InvalidInput` on bad values."""
-    try:
-        return to_wgs84(lon, lat, CRS.parse(crs or CRS.WGS84))
-    except ValueError as err:
-        field_name = "crs" if "coordinate system" in str(err) else "lat"
-        raise InvalidInput(str(err), field=field_name) from err
 
 
 def locate(session: Session, lon: float, lat: float) -> Location:
