@@ -179,7 +179,7 @@ def seed(url: str, cases: int, rng: random.Random) -> tuple[str, list[str]]:
     from duban.kernel.db.session import make_engine, make_session_factory
     from duban.kernel.roles import Role
     from duban.open311.apikeys import create_api_key
-    from duban.open311.bulk import import_cases
+    from duban.open311.bulk_import import import_cases
     from duban.reference.categories import install_defaults
     from duban.reference.models import Category
     from duban.reference.policy import load_policy

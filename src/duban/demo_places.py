@@ -38,16 +38,14 @@ from sqlalchemy.orm import Session
 from duban.accounts.models import Unit, User
 from duban.accounts.users import create_unit
 from duban.places.coords import LocalProjection, from_local_metric, to_wgs84
-from duban.places.imports import (
-    ImportReport,
-    generate_grids_for,
-    import_region_items,
-    import_regions,
-)
-from duban.places.index import save_zone, set_territorial_unit, summary
+from duban.places.grids import generate_grids_for
+from duban.places.index import summary
 from duban.places.models import Region
+from duban.places.region_import import ImportReport, import_region_items, import_regions
 from duban.places.regions import RegionInput, RegionLevel
 from duban.places.routing import add_rule
+from duban.places.territory import set_territorial_unit
+from duban.places.zones import save_zone
 from duban.reference.policy import load_policy
 
 #: The demo city's centre (许昌市魏都区, WGS84); the sample cases are around it.

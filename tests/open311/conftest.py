@@ -29,7 +29,7 @@ from duban.config import Settings
 from duban.kernel.db.base import Base
 from duban.kernel.db.session import make_engine
 from duban.open311.apikeys import create_api_key
-from duban.open311.service import save_config
+from duban.open311.config import save_config
 from tests.conftest import PG_URL, _reset_pg
 from tests.factories import World
 from tests.fakes import FixedClock

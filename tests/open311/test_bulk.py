@@ -22,15 +22,8 @@ from duban.cases.workflow import CaseStatus, Source
 from duban.kernel.context import Actor
 from duban.kernel.db.models import Counter
 from duban.kernel.roles import Role
-from duban.open311.bulk import (
-    BULK_FIELDS,
-    ExportFilter,
-    dump,
-    export_rows,
-    import_cases,
-    import_file,
-    read_rows,
-)
+from duban.open311.bulk_export import BULK_FIELDS, ExportFilter, dump, export_rows
+from duban.open311.bulk_import import import_cases, import_file, read_rows
 from duban.open311.models import Open311Request
 from tests.conftest import BACKEND
 from tests.factories import World

@@ -16,8 +16,8 @@ from duban.cases.workflow import CaseStatus
 from duban.cli import app
 from duban.kernel.errors import PermissionDenied
 from duban.open311.apikeys import authenticate_key
+from duban.open311.config import load_config
 from duban.open311.models import ApiKey
-from duban.open311.service import load_config
 from tests.factories import World
 
 

@@ -33,10 +33,13 @@ from duban.api.deps import issue_token
 from duban.app import create_app
 from duban.config import Settings
 from duban.places.coords import LocalProjection
-from duban.places.imports import generate_grids_for, import_region_items
-from duban.places.index import forget_places_index, save_zone, set_territorial_unit
+from duban.places.grids import generate_grids_for
+from duban.places.index import forget_places_index
 from duban.places.models import Region
+from duban.places.region_import import import_region_items
 from duban.places.regions import RegionInput
+from duban.places.territory import set_territorial_unit
+from duban.places.zones import save_zone
 from duban.reference import policy as policy_module
 from duban.reference.policy import load_policy, save_policy, shipped_policy_data
 from tests.factories import World, make_unit

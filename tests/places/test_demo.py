@@ -13,9 +13,10 @@ from duban.adapters.photostore import LocalPhotoStore
 from duban.cases.models import Case
 from duban.demo import install_demo
 from duban.demo_places import CENTRE_LAT, CENTRE_LON
-from duban.places.index import places_index, territorial_units
+from duban.places.index import places_index
 from duban.places.models import Region, Zone
 from duban.places.routing import list_rules
+from duban.places.territory import territorial_units
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from duban.kernel.errors import InvalidInput
 from duban.places.coords import approx_area_m2
 from duban.places.gridgen import parse_grid_code
-from duban.places.imports import generate_grids_for, import_region_items, region_history
+from duban.places.grids import generate_grids_for
+from duban.places.history import region_history
 from duban.places.models import Region
+from duban.places.region_import import import_region_items
 from duban.places.regions import RegionInput
 from tests.places.conftest import NE, NW, SE, SW, WEST, City, lonlat, rect
 

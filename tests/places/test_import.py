@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from duban.kernel.errors import InvalidInput
 from duban.places.coords import from_wgs84_array
-from duban.places.imports import import_regions, region_at, region_history
+from duban.places.history import region_at, region_history
 from duban.places.models import Region
+from duban.places.region_import import import_regions
 from tests.places.conftest import (
     DISTRICT,
     EAST,
@@ -64,7 +65,7 @@ def streets_file(tmp_path: Path, *extra: tuple[dict[str, Any], Any]) -> Path:
 
 
 def district_only(city: City) -> None:
-    from duban.places.imports import import_region_items
+    from duban.places.region_import import import_region_items
     from duban.places.regions import RegionInput
 
     report = import_region_items(

@@ -6,7 +6,7 @@ import shapely
 from sqlalchemy import select
 
 from duban.places.coords import from_wgs84
-from duban.places.imports import generate_grids_for
+from duban.places.grids import generate_grids_for
 from duban.places.index import locate, places_index
 from duban.places.models import Region
 from tests.places.conftest import (
@@ -167,7 +167,7 @@ def test_locate_api_shows_the_grid_leader(city: City, api: Api) -> None:
 
 def test_locate_api_against_published_reference_points(city: City, api: Api) -> None:
     """Published GCJ-02/BD-09 pairs (eviltransform's table, coordtransform's README)."""
-    from duban.places.imports import import_region_items
+    from duban.places.region_import import import_region_items
     from duban.places.regions import RegionInput
 
     beijing_wgs = (116.377817, 39.911954)

@@ -63,7 +63,7 @@ def test_regions_in_a_box_and_in_gcj02(city: City, api: Api) -> None:
 
 def test_a_regions_history_lists_its_versions(city: City, api: Api) -> None:
     city.build()
-    from duban.places.imports import generate_grids_for
+    from duban.places.grids import generate_grids_for
 
     generate_grids_for(
         city.session, now=city.clock.advance(days=1), community_codes=[NE], target_area_m2=40_000

@@ -13,8 +13,9 @@ import shapely
 from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import Action, CaseStatus
 from duban.kernel.errors import InvalidInput
-from duban.places.index import locate, set_territorial_unit
+from duban.places.index import locate
 from duban.places.routing import add_rule, deactivate_rule, list_rules, suggest
+from duban.places.territory import set_territorial_unit
 from duban.reference.policy import load_policy
 from tests.factories import make_unit
 from tests.places.conftest import DISTRICT, EAST, NE, NW, WEST, Api, City, error_of, lonlat

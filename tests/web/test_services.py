@@ -34,11 +34,11 @@ from duban.cases.public import (
     tracked_case,
 )
 from duban.cases.queries import CaseFilter
-from duban.cases.search import search_categories
 from duban.cases.workbench import Queue, batch_act, collector_tasks, work_list
 from duban.cases.workflow import Action, CaseStatus, Rating, Source
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.reference.calendar import national_calendar_covers
+from duban.reference.search import search_categories
 from tests.factories import LAT, LON, World
 from tests.fakes import SHANGHAI, FixedClock
 

@@ -57,9 +57,9 @@ from duban.kernel.inputs import (
     MAX_NOTE_CHARS,
     MAX_PHOTOS_PER_ACTION,
     clean_text,
-    input_point,
 )
 from duban.kernel.roles import Role
+from duban.places.points import input_point
 from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.categories import ConditionRef, subclass_table
 from duban.reference.models import FilingCondition

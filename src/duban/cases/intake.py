@@ -62,8 +62,9 @@ from duban.kernel.db.models import Counter
 from duban.kernel.db.prepared import Prepared
 from duban.kernel.db.session import WriteLockBusy
 from duban.kernel.errors import InvalidInput, PermissionDenied
-from duban.kernel.inputs import MAX_DESCRIPTION_CHARS, clean_text, input_point
+from duban.kernel.inputs import MAX_DESCRIPTION_CHARS, clean_text
 from duban.kernel.roles import Role
+from duban.places.points import input_point
 from duban.reference.categories import SubclassTable, subclass_table
 from duban.reference.policy import Policy, load_policy
 

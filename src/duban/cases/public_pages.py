@@ -26,15 +26,16 @@ from duban.cases.public import (
     tracked_case,
 )
 from duban.cases.queries import CaseFilter, list_cases
-from duban.cases.search import search_categories, search_places
 from duban.cases.workflow import REPORT_SOURCES, Source
 from duban.evidence.photos import PhotoLimits
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 from duban.kernel.roles import Role
-from duban.places.index import parse_bbox, regions_geojson
+from duban.places.geojson import parse_bbox, regions_geojson
+from duban.places.search import search_places
 from duban.reference.categories import category_tree
 from duban.reference.policy import load_policy
+from duban.reference.search import search_categories
 from duban.web import forms
 from duban.web.context import Ctx, Form, WebContext, pages, photo_response
 

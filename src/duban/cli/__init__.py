@@ -446,8 +446,8 @@ def export_open311(
     import contextlib
 
     from duban.cases.workflow import Source
-    from duban.open311.bulk import ExportFilter, export_rows, write_csv, write_json
-    from duban.open311.service import parse_when
+    from duban.open311.bulk_export import ExportFilter, export_rows, write_csv, write_json
+    from duban.open311.parsing import parse_when
     from duban.reference.policy import load_policy
 
     if format_ not in ("csv", "json"):
@@ -511,7 +511,7 @@ def import_open311(
     from duban.cases.workflow import Source
     from duban.kernel.context import Actor, SystemClock
     from duban.kernel.roles import Role
-    from duban.open311.bulk import MAPPINGS, import_file, write_error_report
+    from duban.open311.bulk_import import MAPPINGS, import_file, write_error_report
     from duban.reference.policy import load_policy
 
     if mapping not in MAPPINGS:
@@ -565,7 +565,7 @@ routing_app = _group("routing", "Routing rules: which unit answers for what, whe
 
 
 def _print_import_report(report: object) -> None:
-    from duban.places.imports import ImportReport
+    from duban.places.region_import import ImportReport
 
     assert isinstance(report, ImportReport)
     for note in report.warnings:
@@ -619,7 +619,7 @@ def import_regions_command(
 
     from duban.kernel.db.session import make_session_factory
     from duban.kernel.errors import DubanError
-    from duban.places.imports import import_regions
+    from duban.places.region_import import import_regions
 
     engine = _engine(_settings())
     try:
@@ -669,7 +669,7 @@ def import_zones_command(
     """Import responsibility zones (网格分包, 路长制, 门前三包); all or nothing."""
     from datetime import UTC, datetime
 
-    from duban.places.imports import import_zones
+    from duban.places.region_import import import_zones
     from duban.reference.policy import load_policy
 
     with _database() as session:
@@ -711,7 +711,7 @@ def grids_generate(
     """Cut communities into unit grids with 15-digit codes (west→east, north→south)."""
     from datetime import UTC, datetime
 
-    from duban.places.imports import generate_grids_for
+    from duban.places.grids import generate_grids_for
 
     if bool(community) == all_:
         raise _fail("give --community CODE (one or more) or --all", 2)
@@ -768,8 +768,8 @@ def routing_add(
 def routing_list() -> None:
     """The active rules, most specific first, and the territorial units (属地)."""
     from duban.kernel.db.session import make_session_factory
-    from duban.places.index import territorial_units
     from duban.places.routing import list_rules, rule_description
+    from duban.places.territory import territorial_units
 
     engine = _engine(_settings())
     with make_session_factory(engine)() as session:
@@ -801,7 +801,7 @@ def routing_territorial(
     unit: Annotated[str, typer.Argument(help="the unit code")],
 ) -> None:
     """Set the territorial unit (属地) a region's cases fall back to."""
-    from duban.places.index import set_territorial_unit
+    from duban.places.territory import set_territorial_unit
 
     with _database() as session:
         set_territorial_unit(session, region, unit)
@@ -816,7 +816,8 @@ def locate_command(
     crs: Annotated[str, typer.Option(help="wgs84 | gcj02 | bd09")] = "wgs84",
 ) -> None:
     """Which grid, community, street and district a point is in (and its zones)."""
-    from duban.places.index import locate, to_wgs84_point
+    from duban.places.coords import to_wgs84_point
+    from duban.places.index import locate
 
     with _database() as session:
         wlon, wlat = to_wgs84_point(lon, lat, crs)
@@ -850,7 +851,7 @@ def open311_config(
     import yaml
 
     from duban.kernel.db.models import Setting
-    from duban.open311.service import CONFIG_KEY, DEFAULT_ATTRIBUTES, save_config
+    from duban.open311.config import CONFIG_KEY, DEFAULT_ATTRIBUTES, save_config
 
     with _database() as session:
         if file is None:

@@ -1,4 +1,4 @@
-"""Checks of what people send, shared by reports and actions: text fields and points."""
+"""Checks of what people send, shared by reports and actions: text fields."""
 
 from __future__ import annotations
 
@@ -20,21 +20,3 @@ def clean_text(value: str, *, field_name: str, limit: int, required: bool = Fals
             field=field_name,
         )
     return text
-
-
-def check_point(lat: float, lon: float) -> None:
-    """:class:`InvalidInput` unless ``lat``/``lon`` are within their ranges."""
-    if not (-90.0 <= lat <= 90.0):
-        raise InvalidInput(f"lat {lat} is out of range (-90..90)", field="lat")
-    if not (-180.0 <= lon <= 180.0):
-        raise InvalidInput(f"lon {lon} is out of range (-180..180)", field="lon")
-
-
-def input_point(lat: float, lon: float, crs: str | None) -> tuple[float, float]:
-    """Input coordinates in ``crs`` → WGS84 ``(lon, lat)``, checked."""
-    from duban.places.index import to_wgs84_point  # deferred: geometry
-
-    check_point(lat, lon)
-    wlon, wlat = to_wgs84_point(lon, lat, crs)
-    check_point(wlat, wlon)
-    return wlon, wlat

@@ -2,7 +2,8 @@
 
 Thin adapters: parse the spec's arguments (empty ones count as absent; repeated
 ``media_url``/``attribute[x][]``; the api_key from the form body or the query string),
-call :mod:`duban.open311.service`, render one model as XML or JSON. Every error on these
+call the use cases of :mod:`duban.open311.catalogue`, :mod:`~duban.open311.requests`
+and :mod:`~duban.open311.updates`, render one model as XML or JSON. Every error on these
 routes is an Open311 error document (``<errors>`` / a JSON array), never the native API's
 format: :class:`Open311Route` catches them all.
 """
@@ -35,7 +36,7 @@ from duban.kernel.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from duban.open311 import service as svc
+from duban.open311 import catalogue, config, parsing, requests, updates
 from duban.open311 import views as model
 from duban.open311.render import FORMATS, Document, errors_document, render
 from duban.reference.policy import load_policy
@@ -122,9 +123,9 @@ def _reply(session: Session, doc: Document, fmt: str) -> Response:
     return render(doc, fmt, load_policy(session).tz)
 
 
-def _jurisdiction(session: Session, params: Mapping[str, str]) -> svc.Live:
-    live = svc.load_config(session)
-    svc.check_jurisdiction(live.config, params.get("jurisdiction_id"))
+def _jurisdiction(session: Session, params: Mapping[str, str]) -> config.Live:
+    live = config.load_config(session)
+    config.check_jurisdiction(live.config, params.get("jurisdiction_id"))
     return live
 
 
@@ -140,7 +141,7 @@ def get_discovery(fmt: str, request: Request, session: SessionDep) -> Response:
     """Where the endpoint is, what it speaks and when its services last changed."""
     fmt = _fmt(fmt)
     _jurisdiction(session, _params(request))
-    view = svc.discovery(session)
+    view = catalogue.discovery(session)
     return _reply(session, model.discovery_document(view, _base(request)), fmt)
 
 
@@ -150,7 +151,7 @@ def get_services(fmt: str, request: Request, session: SessionDep) -> Response:
     fmt = _fmt(fmt)
     params = _params(request)
     _jurisdiction(session, params)
-    views = svc.list_services(session, lat=params.get("lat"), lon=params.get("long"))
+    views = catalogue.list_services(session, lat=params.get("lat"), lon=params.get("long"))
     return _reply(session, model.services_document(views), fmt)
 
 
@@ -161,7 +162,7 @@ def get_service_definition(
     """The attributes of one service (all six datatypes are possible)."""
     fmt = _fmt(fmt)
     _jurisdiction(session, _params(request))
-    view = svc.service_definition(session, service_code)
+    view = catalogue.service_definition(session, service_code)
     return _reply(session, model.definition_document(view), fmt)
 
 
@@ -274,7 +275,7 @@ async def post_request(
     """Create a case. Needs an ``api_key`` (form body or query string)."""
     fmt = _fmt(fmt)
     fields, blobs = await _read_form(request, MAX_UPLOADS, settings.max_photo_bytes)
-    request_form = svc.RequestForm(
+    request_form = requests.RequestForm(
         service_code=_one(fields, "service_code"),
         lat=_one(fields, "lat"),
         long=_one(fields, "long"),
@@ -296,7 +297,7 @@ async def post_request(
     def _submit() -> Response:
         tz = load_policy(session).tz
         uploads = (
-            svc.Uploads(
+            requests.Uploads(
                 files=blobs,
                 store=request.app.state.photo_store,
                 limits=PhotoLimits(settings.max_photo_bytes, settings.max_photo_pixels),
@@ -305,7 +306,7 @@ async def post_request(
             if blobs
             else None
         )
-        result = svc.submit_request(
+        result = requests.submit_request(
             session,
             api_key=_one(fields, "api_key"),
             clock=clock,
@@ -326,8 +327,8 @@ def get_requests(fmt: str, request: Request, session: SessionDep, clock: ClockDe
     params = _params(request)
     live = _jurisdiction(session, params)
     tz = load_policy(session).tz
-    query = svc.parse_request_query(params, tz=tz)
-    views = svc.query_requests(session, query=query, now=clock.now(), config=live.config)
+    query = requests.parse_request_query(params, tz=tz)
+    views = requests.query_requests(session, query=query, now=clock.now(), config=live.config)
     doc = model.requests_document(
         views,
         _base(request),
@@ -345,7 +346,7 @@ def get_request(
     fmt = _fmt(fmt)
     params = _params(request)
     live = _jurisdiction(session, params)
-    view = svc.get_request(session, service_request_id, live.config)
+    view = requests.get_request(session, service_request_id, live.config)
     doc = model.requests_document(
         [view],
         _base(request),
@@ -360,7 +361,7 @@ def get_token(token: str, fmt: str, request: Request, session: SessionDep) -> Re
     """The ``service_request_id`` a POST's token stands for."""
     fmt = _fmt(fmt)
     _jurisdiction(session, _params(request))
-    return _reply(session, model.token_document(svc.lookup_token(session, token)), fmt)
+    return _reply(session, model.token_document(requests.lookup_token(session, token)), fmt)
 
 
 # --------------------------------------------------------------------------- updates
@@ -374,10 +375,10 @@ def get_updates(fmt: str, request: Request, session: SessionDep, clock: ClockDep
     params = _params(request)
     _jurisdiction(session, params)
     tz = load_policy(session).tz
-    start = svc.parse_when(params.get("start_date"), "start_date", tz)
-    end = svc.parse_when(params.get("end_date"), "end_date", tz)
-    page, page_size = svc.parse_paging(params)
-    views = svc.list_updates(
+    start = parsing.parse_when(params.get("start_date"), "start_date", tz)
+    end = parsing.parse_when(params.get("end_date"), "end_date", tz)
+    page, page_size = requests.parse_paging(params)
+    views = updates.list_updates(
         session, start=start, end=end, now=clock.now(), page=page, page_size=page_size
     )
     return render(model.updates_document(views, _base(request)), fmt, tz)
@@ -388,7 +389,7 @@ async def post_update(fmt: str, request: Request, session: SessionDep, clock: Cl
     """A client's update to a request; idempotent on ``update_id``."""
     fmt = _fmt(fmt)
     fields, _ = await _read_form(request, 0, 0)
-    update = svc.UpdateForm(
+    update = updates.UpdateForm(
         service_request_id=_one(fields, "service_request_id"),
         update_id=_one(fields, "update_id"),
         status=_one(fields, "status"),
@@ -408,7 +409,7 @@ async def post_update(fmt: str, request: Request, session: SessionDep, clock: Cl
 
     def _post() -> Response:
         tz = load_policy(session).tz
-        result = svc.post_update(
+        result = updates.post_update(
             session, api_key=_one(fields, "api_key"), clock=clock, form=update, tz=tz
         )
         return render(model.update_accepted_document(result), fmt, tz)

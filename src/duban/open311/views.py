@@ -1,4 +1,4 @@
-"""The Open311 wire model: views of ``duban.open311.service`` as documents.
+"""The Open311 wire model: the views of the Open311 use cases as documents.
 
 Field names and their order follow the GeoReport v2 spec; the FixMyStreet extensions
 (``groups``, ``automated``, the update documents) and ours (``extensions=true``) are
@@ -11,18 +11,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS
+from duban.open311.attributes import DefinitionView
+from duban.open311.catalogue import DiscoveryView, ServiceView
+from duban.open311.config import AttributeSpec
 from duban.open311.render import Document
-from duban.open311.service import (
-    AttributeSpec,
-    DefinitionView,
-    DiscoveryView,
-    RequestView,
-    ServiceView,
-    Submitted,
-    TokenView,
-    UpdateAccepted,
-    UpdateView,
-)
+from duban.open311.requests import RequestView, Submitted, TokenView
+from duban.open311.updates import UpdateAccepted, UpdateView
 
 MEDIA_PATH = "media"
 

@@ -30,24 +30,20 @@ from duban.cases.workflow import STATUS_LABELS, CaseStatus
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
-from duban.places.imports import generate_grids_for, import_regions, region_history
-from duban.places.index import (
-    ZONE_LABELS,
-    parse_bbox,
-    places_index,
-    regions_geojson,
-    set_territorial_unit,
-    territorial_units,
-    to_wgs84_point,
-    zones_geojson,
-)
+from duban.places.coords import to_wgs84_point
+from duban.places.geojson import parse_bbox, regions_geojson, zones_geojson
+from duban.places.grids import generate_grids_for
+from duban.places.history import region_history
+from duban.places.index import ZONE_LABELS, places_index
 from duban.places.models import RoutingRule
+from duban.places.region_import import import_regions
 from duban.places.routing import (
     add_rule,
     deactivate_rule,
     list_rules,
     rule_description,
 )
+from duban.places.territory import set_territorial_unit, territorial_units
 from duban.reference.policy import load_policy
 
 router = APIRouter(tags=["places"])

@@ -28,6 +28,8 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from duban.kernel.errors import InvalidInput
+
 __all__ = [
     "CRS",
     "LocalProjection",
@@ -409,3 +411,12 @@ def approx_areas_m2(geoms: Any, projection: LocalProjection | None = None) -> Fl
         projection = LocalProjection.around(array[present])
     areas[present] = shapely.area(to_local_metric(array[present], projection))
     return areas
+
+
+def to_wgs84_point(lon: float, lat: float, crs: str | None) -> tuple[float, float]:
+    """Convert input coordinates to WGS84, as :class:`InvalidInput` on bad values."""
+    try:
+        return to_wgs84(lon, lat, CRS.parse(crs or CRS.WGS84))
+    except ValueError as err:
+        field_name = "crs" if "coordinate system" in str(err) else "lat"
+        raise InvalidInput(str(err), field=field_name) from err

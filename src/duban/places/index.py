@@ -16,7 +16,6 @@ point in a district without drawn grids still has a district.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,13 +25,13 @@ from typing import Any, Final
 
 import numpy as np
 import shapely
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.cases.models import Case
 from duban.kernel.db.models import Setting
-from duban.kernel.db.session import begin_write, request_memo
+from duban.kernel.db.session import request_memo
 from duban.kernel.db.stamps import (
     PLACES_VERSION_KEY,
     StampedCache,
@@ -41,17 +40,9 @@ from duban.kernel.db.stamps import (
     places_token,
     stamp,
 )
-from duban.kernel.errors import InvalidInput, NotFound
-from duban.places.coords import (
-    CRS,
-    LocalProjection,
-    from_local_metric,
-    from_wgs84_array,
-    to_local_metric,
-    to_wgs84,
-)
+from duban.kernel.errors import InvalidInput
 from duban.places.grid import GridIndex
-from duban.places.models import REGION_LEVELS, ZONE_KINDS, Region, RegionUnit, Zone
+from duban.places.models import REGION_LEVELS, ZONE_KINDS, Region, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
 from duban.reference.policy import PlacesPolicy
 
@@ -63,7 +54,6 @@ ZONE_LABELS: Final[Mapping[str, str]] = {
     "shopfront": "门前三包",
 }
 LEVEL_LABELS: Final[Mapping[str, str]] = {level.value: level.label for level in RegionLevel}
-_METRES_PER_DEGREE: Final = 111_320.0
 
 
 # --------------------------------------------------------------------------- values
@@ -322,7 +312,7 @@ def bump_places_version(session: Session, now: datetime) -> str:
     return token
 
 
-def _wkb(value: Any) -> bytes:
+def wkb_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else bytes(value)
 
 
@@ -334,7 +324,7 @@ def build_places_index(session: Session) -> PlacesIndex:
             Region.valid_to.is_(None)
         )
     ).all()
-    geoms = shapely.from_wkb(np.array([_wkb(r.geometry) for r in rows], dtype=object))
+    geoms = shapely.from_wkb(np.array([wkb_bytes(r.geometry) for r in rows], dtype=object))
     regions = [
         (r.code, r.level, r.name, r.parent_code, g) for r, g in zip(rows, geoms, strict=True)
     ]
@@ -356,8 +346,8 @@ def build_places_index(session: Session) -> PlacesIndex:
                 username=username,
                 unit_code=unit_code,
             ),
-            geometry=shapely.from_wkb(_wkb(zone.geometry)),
-            area=shapely.from_wkb(_wkb(zone.area)),
+            geometry=shapely.from_wkb(wkb_bytes(zone.geometry)),
+            area=shapely.from_wkb(wkb_bytes(zone.area)),
         )
         for zone, username, unit_code in zone_rows
     ]
@@ -390,15 +380,6 @@ def forget_places_index() -> None:
 
 
 # --------------------------------------------------------------------------- locate
-
-
-def to_wgs84_point(lon: float, lat: float, crs: str | None) -> tuple[float, float]:
-    """Convert input coordinates to WGS84, as :class:`InvalidInput` on bad values."""
-    try:
-        return to_wgs84(lon, lat, CRS.parse(crs or CRS.WGS84))
-    except ValueError as err:
-        field_name = "crs" if "coordinate system" in str(err) else "lat"
-        raise InvalidInput(str(err), field=field_name) from err
 
 
 def locate(session: Session, lon: float, lat: float) -> Location:
@@ -528,321 +509,6 @@ def fill_names(session: Session, locations: Sequence[Location]) -> list[Location
             )
         )
     return out
-
-
-# --------------------------------------------------------------------------- territorial units
-
-
-def set_territorial_unit(session: Session, region_code: str, unit_code: str) -> RegionUnit:
-    """Make ``unit_code`` the territorial unit (属地) of a region (the caller commits)."""
-    begin_write(session)
-    region = session.scalars(
-        select(Region).where(Region.code == region_code, Region.valid_to.is_(None))
-    ).first()
-    if region is None:
-        raise InvalidInput(f"no current region has the code '{region_code}'", field="region")
-    unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
-    if unit is None or not unit.is_active:
-        raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
-    row = session.get(RegionUnit, region_code)
-    if row is None:
-        row = RegionUnit(region_code=region_code, unit_id=unit.id)
-        session.add(row)
-    else:
-        row.unit_id = unit.id
-    session.flush()
-    return row
-
-
-def territorial_units(session: Session) -> list[tuple[str, str | None, str, str]]:
-    """``(region code, region name, unit code, unit name)`` of every territorial mapping."""
-    current = and_(Region.code == RegionUnit.region_code, Region.valid_to.is_(None))
-    rows = session.execute(
-        select(RegionUnit.region_code, Region.name, Unit.code, Unit.name)
-        .join(Unit, Unit.id == RegionUnit.unit_id)
-        .outerjoin(Region, current)
-        .order_by(RegionUnit.region_code)
-    ).all()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-# --------------------------------------------------------------------------- zones
-
-
-def _buffer_line_m(geom: Any, metres: float) -> Any:
-    projection = LocalProjection.around(geom)
-    metric = to_local_metric(geom, projection)
-    return from_local_metric(shapely.buffer(metric, metres, quad_segs=4), projection)
-
-
-def save_zone(
-    session: Session,
-    *,
-    kind: str,
-    code: str,
-    name: str,
-    geometry: Any,
-    now: datetime,
-    policy: PlacesPolicy,
-    buffer_m: float | None = None,
-    person_name: str = "",
-    person_phone: str | None = None,
-    username: str | None = None,
-    unit_code: str | None = None,
-) -> Zone:
-    """Add or redraw a responsibility zone (the caller commits).
-
-    Leader grids (网格分包) and shopfronts (门前三包) are polygons; road segments (路长制)
-    are lines, matched within ``buffer_m`` metres (default ``places.road_buffer_m``).
-    """
-    if kind not in ZONE_KINDS:
-        raise InvalidInput(
-            f"unknown zone kind '{kind}'; one of: {', '.join(ZONE_KINDS)}", field="kind"
-        )
-    code = (code or "").strip()
-    if not code or len(code) > 64:
-        raise InvalidInput("a zone needs a code of 1-64 characters", field="code")
-    if not (name or "").strip():
-        raise InvalidInput("a zone needs a name", field="name")
-    geom_type = getattr(geometry, "geom_type", None)
-    if geometry is None or geometry.is_empty:
-        raise InvalidInput(f"zone {code} has no geometry", field="geometry")
-    minx, miny, maxx, maxy = geometry.bounds
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise InvalidInput(
-            f"zone {code}: coordinates {geometry.bounds} are not longitude/latitude",
-            field="geometry",
-        )
-    if kind == "road_segment":
-        if geom_type not in ("LineString", "MultiLineString", "Polygon", "MultiPolygon"):
-            raise InvalidInput(
-                f"road segment {code} must be a line (or a polygon), not {geom_type}",
-                field="geometry",
-            )
-        width = policy.road_buffer_m if buffer_m is None else float(buffer_m)
-        if not width > 0 and geom_type in ("LineString", "MultiLineString"):
-            raise InvalidInput("a road segment needs a buffer of more than 0 m", field="buffer_m")
-        area = _buffer_line_m(geometry, width) if width > 0 else geometry
-    else:
-        if geom_type not in ("Polygon", "MultiPolygon"):
-            raise InvalidInput(
-                f"{ZONE_LABELS[kind]} zone {code} must be a polygon, not {geom_type}",
-                field="geometry",
-            )
-        width = 0.0
-        area = geometry
-    if not area.is_valid:
-        raise InvalidInput(
-            f"zone {code}: the geometry is not valid ({shapely.is_valid_reason(area)})",
-            field="geometry",
-        )
-    user_id = None
-    if username:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        if user is None:
-            raise InvalidInput(f"unknown user '{username}'", field="user")
-        user_id = user.id
-    unit_id = None
-    if unit_code:
-        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
-        if unit is None:
-            raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
-        unit_id = unit.id
-    begin_write(session)
-    zone = session.scalars(select(Zone).where(Zone.code == code)).first()
-    if zone is None:
-        zone = Zone(code=code, created_at=now)
-        session.add(zone)
-    amin_x, amin_y, amax_x, amax_y = area.bounds
-    zone.kind = kind
-    zone.name = name.strip()
-    zone.geometry = shapely.to_wkb(geometry)
-    zone.buffer_m = width
-    zone.area = shapely.to_wkb(area)
-    zone.min_lon, zone.min_lat, zone.max_lon, zone.max_lat = amin_x, amin_y, amax_x, amax_y
-    zone.person_name = (person_name or "").strip()
-    zone.person_phone = (person_phone or "").strip() or None
-    zone.user_id = user_id
-    zone.unit_id = unit_id
-    zone.is_active = True
-    zone.updated_at = now
-    session.flush()
-    bump_places_version(session, now)
-    return zone
-
-
-def retire_zone(session: Session, code: str, *, now: datetime) -> Zone:
-    """Deactivate a zone (the caller commits); routing rules naming it stop matching."""
-    begin_write(session)
-    zone = session.scalars(select(Zone).where(Zone.code == code)).first()
-    if zone is None:
-        raise NotFound(f"no zone has the code '{code}'")
-    zone.is_active = False
-    zone.updated_at = now
-    bump_places_version(session, now)
-    return zone
-
-
-# --------------------------------------------------------------------------- GeoJSON for maps
-
-
-def _output_transform(crs: CRS) -> Any:
-    def transform(coords: Any) -> Any:
-        x, y = from_wgs84_array(coords[:, 0], coords[:, 1], crs)
-        return np.column_stack([x, y])
-
-    return transform
-
-
-def _features(
-    geoms: Sequence[Any],
-    properties: Sequence[dict[str, Any]],
-    *,
-    simplify_m: float,
-    crs: CRS,
-) -> dict[str, Any]:
-    array = np.array(list(geoms), dtype=object)
-    if array.size and simplify_m > 0:
-        array = shapely.simplify(array, simplify_m / _METRES_PER_DEGREE, preserve_topology=True)
-    if array.size and crs is not CRS.WGS84:
-        array = shapely.transform(array, _output_transform(crs))
-    if array.size:
-        array = shapely.set_precision(array, 1e-7)
-    texts = shapely.to_geojson(array) if array.size else []
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": props.get("code"),
-                "geometry": json.loads(text),
-                "properties": props,
-            }
-            for text, props in zip(texts, properties, strict=True)
-        ],
-    }
-
-
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """``minlon,minlat,maxlon,maxlat`` → floats (as :class:`InvalidInput` when malformed)."""
-    if not text:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or not (values[0] <= values[2] and values[1] <= values[3]):
-        raise InvalidInput("bbox must be 'minlon,minlat,maxlon,maxlat' in WGS84", field="bbox")
-    return values[0], values[1], values[2], values[3]
-
-
-#: Default simplification per level, in metres (the map shows, it does not measure).
-DEFAULT_SIMPLIFY_M: Final[Mapping[str, float]] = {
-    "district": 20.0,
-    "street": 10.0,
-    "community": 5.0,
-    "grid": 0.0,
-}
-
-
-def regions_geojson(
-    session: Session,
-    *,
-    level: str | None = None,
-    parent: str | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    simplify_m: float | None = None,
-    crs: str | CRS = CRS.WGS84,
-    limit: int = 20_000,
-) -> dict[str, Any]:
-    """The current regions as a GeoJSON FeatureCollection (WGS84 unless ``crs`` says)."""
-    if level is not None and level not in REGION_LEVELS:
-        raise InvalidInput(
-            f"unknown level '{level}'; one of: {', '.join(REGION_LEVELS)}", field="level"
-        )
-    try:
-        out_crs = CRS.parse(crs)
-    except ValueError as err:
-        raise InvalidInput(str(err), field="crs") from err
-    stmt = select(Region).where(Region.valid_to.is_(None))
-    if level:
-        stmt = stmt.where(Region.level == level)
-    if parent:
-        stmt = stmt.where(Region.parent_code == parent)
-    if bbox:
-        minx, miny, maxx, maxy = bbox
-        stmt = stmt.where(
-            Region.max_lon >= minx,
-            Region.min_lon <= maxx,
-            Region.max_lat >= miny,
-            Region.min_lat <= maxy,
-        )
-    rows = list(session.scalars(stmt.order_by(Region.code).limit(limit + 1)))
-    if len(rows) > limit:
-        raise InvalidInput(
-            f"more than {limit} regions match; narrow the request with level, parent or bbox",
-            field="bbox",
-        )
-    geoms = shapely.from_wkb(np.array([_wkb(r.geometry) for r in rows], dtype=object))
-    props = [
-        {
-            "code": r.code,
-            "level": r.level,
-            "level_label": LEVEL_LABELS.get(r.level, r.level),
-            "name": r.name,
-            "parent_code": r.parent_code,
-            "area_m2": round(r.area_m2, 1),
-            "valid_from": r.valid_from.isoformat(),
-        }
-        for r in rows
-    ]
-    if simplify_m is None:
-        simplify_m = DEFAULT_SIMPLIFY_M.get(level or "", 0.0)
-    collection = _features(list(geoms), props, simplify_m=simplify_m, crs=out_crs)
-    collection["crs_name"] = out_crs.value
-    return collection
-
-
-def zones_geojson(
-    session: Session, *, kind: str | None = None, crs: str | CRS = CRS.WGS84
-) -> dict[str, Any]:
-    """The active zones (as drawn: road segments are lines) as a FeatureCollection."""
-    if kind is not None and kind not in ZONE_KINDS:
-        raise InvalidInput(
-            f"unknown zone kind '{kind}'; one of: {', '.join(ZONE_KINDS)}", field="kind"
-        )
-    try:
-        out_crs = CRS.parse(crs)
-    except ValueError as err:
-        raise InvalidInput(str(err), field="crs") from err
-    stmt = (
-        select(Zone, User.username, Unit.code)
-        .outerjoin(User, User.id == Zone.user_id)
-        .outerjoin(Unit, Unit.id == Zone.unit_id)
-        .where(Zone.is_active)
-        .order_by(Zone.kind, Zone.code)
-    )
-    if kind:
-        stmt = stmt.where(Zone.kind == kind)
-    rows = session.execute(stmt).all()
-    geoms = [shapely.from_wkb(_wkb(zone.geometry)) for zone, _, _ in rows]
-    props = [
-        {
-            "code": zone.code,
-            "kind": zone.kind,
-            "kind_label": ZONE_LABELS[zone.kind],
-            "name": zone.name,
-            "person_name": zone.person_name,
-            "person_phone": zone.person_phone,
-            "username": username,
-            "unit": unit_code,
-            "buffer_m": zone.buffer_m,
-        }
-        for zone, username, unit_code in rows
-    ]
-    collection = _features(geoms, props, simplify_m=0.0, crs=out_crs)
-    collection["crs_name"] = out_crs.value
-    return collection
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from duban.accounts.users import create_unit, create_user
 from duban.kernel.errors import Conflict, InvalidInput, NotFound
 from duban.kernel.roles import Role
 from duban.open311.apikeys import create_api_key, list_api_keys, revoke_api_key
-from duban.places.imports import ImportReport, import_regions
 from duban.places.models import Region
+from duban.places.region_import import ImportReport, import_regions
 from duban.places.routing import add_rule, deactivate_rule, list_rules, rule_description
 from duban.reference.admin import set_condition_limit
 from duban.reference.calendar import LimitUnit

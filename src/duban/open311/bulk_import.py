@@ -1,10 +1,7 @@
-"""Bulk exchange in the Open311 bulk layout (CSV and JSON): export and import of cases.
+"""Bulk import of cases from a file in the Open311 bulk layout (or another, mapped onto it).
 
-The layout is GeoReport v2's request fields plus the bulk spec's ``closed_date``,
-``status_description``, ``source`` and ``service_subtype`` (here: the filing condition
-立案条件). Export writes any filtered set of cases. Import files a whole file of cases
-(e.g. a third-party inspection batch, 第三方检查) as new reports in **one transaction**,
-with a per-row error report:
+Import files a whole file of cases (e.g. a third-party inspection batch, 第三方检查) as
+new reports in **one transaction**, with a per-row error report:
 
 * every row is checked first and every problem is reported with its row number — rows
   with no point, rows that close before they open, unknown services, duplicates — never
@@ -15,29 +12,28 @@ with a per-row error report:
   so a bad row never leaves half a batch behind.
 
 Source files come in other shapes too; a *mapping* turns a row of such a file into the
-bulk layout. ``sf311`` reads the San Francisco 311 case export (DataSF ``vw6y-z8j6``).
+bulk layout (:mod:`duban.open311.bulk_export`). ``sf311`` reads the San Francisco 311
+case export (DataSF ``vw6y-z8j6``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any, Final, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, select
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
 from duban.cases.actions import NewCase
 from duban.cases.intake import new_case_ids, report_event_row, reserve_case_codes
 from duban.cases.models import Case, CaseEvent
@@ -45,7 +41,6 @@ from duban.cases.workflow import (
     REPORT_SOURCES,
     SOURCE_LABELS,
     STEP_OF_STATUS,
-    CaseStatus,
     Source,
     initial_status,
 )
@@ -53,159 +48,14 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO, begin_write, request_memo
 from duban.kernel.errors import DubanError, InvalidInput
 from duban.kernel.roles import Role
+from duban.open311.bulk_export import BULK_FIELDS
 from duban.open311.models import Open311Request
-from duban.open311.service import (
-    STATUS_TABLE,
-    RequestView,
-    load_config,
-    request_views,
-    statuses_for,
-)
 from duban.reference.models import Category, FilingCondition
 from duban.reference.policy import load_policy
 
-#: The Open311 bulk layout, in order.
-BULK_FIELDS: Final = (
-    "service_request_id",
-    "status",
-    "status_notes",
-    "service_name",
-    "service_code",
-    "description",
-    "agency_responsible",
-    "service_notice",
-    "requested_datetime",
-    "updated_datetime",
-    "expected_datetime",
-    "address",
-    "address_id",
-    "zipcode",
-    "lat",
-    "long",
-    "media_url",
-    "closed_date",
-    "status_description",
-    "source",
-    "service_subtype",
-)
 MAX_DESCRIPTION_CHARS: Final = 4000
 MAX_ADDRESS_CHARS: Final = 300
 MAX_EXTERNAL_ID_CHARS: Final = 64
-EXPORT_BATCH: Final = 1000
-
-
-# --------------------------------------------------------------------------- export
-
-
-@dataclass(frozen=True)
-class ExportFilter:
-    """Which cases to export; empty means any."""
-
-    statuses: Sequence[str] = ()  # open, closed, an extended status or a Duban status
-    service_codes: Sequence[str] = ()  # a subclass, or a major class for all its subclasses
-    sources: Sequence[Source] = ()
-    unit_code: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-
-
-def _statuses(words: Sequence[str]) -> frozenset[CaseStatus]:
-    chosen: set[CaseStatus] = set()
-    for word in words:
-        text = word.strip().lower()
-        if text in ("open", "closed") or text not in {s.value for s in CaseStatus}:
-            chosen |= statuses_for(text)
-        else:
-            chosen.add(CaseStatus(text))
-    return frozenset(chosen)
-
-
-def export_rows(
-    session: Session, *, filters: ExportFilter, tz: tzinfo, base_url: str = ""
-) -> Iterator[dict[str, Any]]:
-    """The matching cases in the bulk layout, oldest first, read in batches."""
-    stmt = select(Case)
-    if filters.statuses:
-        stmt = stmt.where(Case.status.in_(sorted(_statuses(filters.statuses))))
-    if filters.service_codes:
-        stmt = stmt.where(
-            or_(*(Case.category_code.startswith(c, autoescape=True) for c in filters.service_codes))
-        )
-    if filters.sources:
-        stmt = stmt.where(Case.source.in_(list(filters.sources)))
-    if filters.unit_code:
-        stmt = stmt.where(Case.unit_id.in_(select(Unit.id).where(Unit.code == filters.unit_code)))
-    if filters.created_from:
-        stmt = stmt.where(Case.created_at >= filters.created_from)
-    if filters.created_to:
-        stmt = stmt.where(Case.created_at < filters.created_to)
-    config = load_config(session).config
-    last_id = 0
-    while True:
-        batch = list(
-            session.scalars(stmt.where(Case.id > last_id).order_by(Case.id).limit(EXPORT_BATCH))
-        )
-        if not batch:
-            return
-        for view in request_views(session, batch, config):
-            yield bulk_row(view, tz=tz, base_url=base_url)
-        last_id = batch[-1].id
-        session.expunge_all()  # keep memory flat on big exports
-
-
-def _when(value: datetime | None, tz: tzinfo) -> str | None:
-    return value.astimezone(tz).isoformat(timespec="seconds") if value else None
-
-
-def bulk_row(view: RequestView, *, tz: tzinfo, base_url: str = "") -> dict[str, Any]:
-    """One request in the bulk layout (datetimes as W3C strings in the city's zone)."""
-    urls = [f"{base_url}/open311/v2/media/{p}" for p in view.photo_ids] + list(view.media_urls)
-    return {
-        "service_request_id": view.service_request_id,
-        "status": view.status,
-        "status_notes": view.status_notes,
-        "service_name": view.service_name,
-        "service_code": view.service_code,
-        "description": view.description,
-        "agency_responsible": view.agency_responsible,
-        "service_notice": view.service_notice,
-        "requested_datetime": _when(view.requested_datetime, tz),
-        "updated_datetime": _when(view.updated_datetime, tz),
-        "expected_datetime": _when(view.expected_datetime, tz),
-        "address": view.address,
-        "address_id": view.address_id,
-        "zipcode": view.zipcode,
-        "lat": view.lat,
-        "long": view.long,
-        "media_url": urls[0] if urls else None,
-        "closed_date": _when(view.closed_datetime, tz),
-        "status_description": STATUS_TABLE[view.duban_status].description,
-        "source": view.source.value,
-        "service_subtype": view.condition_code,
-    }
-
-
-def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
-    """RFC 4180 CSV with a header line; returns the number of rows."""
-    writer = csv.DictWriter(out, fieldnames=list(BULK_FIELDS), lineterminator="\r\n")
-    writer.writeheader()
-    count = 0
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in BULK_FIELDS})
-        count += 1
-    return count
-
-
-def write_json(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
-    """A JSON array of objects, streamed; returns the number of rows."""
-    count = 0
-    out.write("[")
-    for row in rows:
-        out.write(",\n" if count else "\n")
-        out.write(json.dumps(dict(row), ensure_ascii=False))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
-    return count
 
 
 # --------------------------------------------------------------------------- reading files
@@ -881,10 +731,3 @@ def import_file(
 ) -> ImportReport:
     """:func:`import_cases` over a CSV or JSON file."""
     return import_cases(session, read_rows(path, fmt), **kwargs)
-
-
-def dump(rows: Iterable[Mapping[str, Any]], fmt: str) -> str:
-    """Rows as a CSV or JSON string (small exports, tests)."""
-    buffer = io.StringIO()
-    (write_json if fmt == "json" else write_csv)(rows, buffer)
-    return buffer.getvalue()

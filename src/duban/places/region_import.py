@@ -1,22 +1,17 @@
-"""Importing regions from files and generating unit grids, all or nothing, with history.
+"""Importing regions (and zones) from files, all or nothing, with a report of every problem.
 
-An import reads GeoJSON, GeoPackage, Shapefile (anything GDAL reads, through pyogrio),
-maps property names to code / name / parent, converts GCJ-02 or BD-09 to WGS84, and
-validates everything (:func:`duban.places.regions.validate_regions`) before it writes:
-together with the regions of the same level already in the database, against the parents
-in the database. A file with any problem is refused whole and nothing is written; the
-report lists every problem.
-
-Writing keeps history: a region whose boundary, name or parent changed gets a new version
-(``valid_from`` now) and the old one is closed (``valid_to`` now); an unchanged one is left
-alone. Cases keep the codes they were filed with.
+An import reads a file (:mod:`duban.places.region_files`), maps property names to code /
+name / parent, and validates everything (:func:`duban.places.regions.validate_regions`)
+before it writes: together with the regions of the same level already in the database,
+against the parents in the database. A file with any problem is refused whole and
+nothing is written; the report lists every problem. Writing keeps history
+(:mod:`duban.places.history`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,15 +19,27 @@ from typing import Any, Final
 
 import numpy as np
 import shapely
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput
-from duban.places.coords import CRS, LocalProjection, approx_areas_m2, to_wgs84_array
-from duban.places.gridgen import DEFAULT_TARGET_AREA_M2, generate_grid_cells
-from duban.places.index import bump_places_version
+from duban.places.coords import CRS, approx_areas_m2
+from duban.places.history import (
+    IN_CHUNK,
+    current_regions,
+    region_geometry,
+    same_geometry,
+    write_versions,
+)
 from duban.places.models import Region
+from duban.places.region_files import (
+    Feature,
+    check_file_crs,
+    code_text,
+    read_features,
+    to_wgs84_geometry,
+)
 from duban.places.regions import (
     CODE_LENGTH,
     Problem,
@@ -42,9 +49,6 @@ from duban.places.regions import (
     validate_regions,
 )
 
-#: Geographic coordinate systems a file may declare (lon/lat in degrees).
-_GEOGRAPHIC: Final = ("EPSG:4326", "EPSG:4490", "OGC:CRS84", "CRS84", "EPSG:4610")
-_IN_CHUNK: Final = 2000
 MAX_PROBLEMS_SHOWN: Final = 200
 
 
@@ -124,106 +128,6 @@ class ImportReport:
         }
 
 
-# --------------------------------------------------------------------------- reading files
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One feature of a file: its properties and its geometry (shapely, file coordinates)."""
-
-    index: int
-    properties: Mapping[str, Any]
-    geometry: Any
-
-
-def _plain(value: Any) -> Any:
-    """numpy values → JSON-safe Python values."""
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def read_features(
-    path: str | Path, *, layer: str | None = None
-) -> tuple[list[Feature], str | None, list[str], list[str]]:
-    """Read a vector file: ``(features, declared CRS, field names, reader warnings)``.
-
-    Raises:
-        InvalidInput: the file cannot be read, or it has several layers and none was named.
-    """
-    import pyogrio  # deferred: GDAL is only needed to read files
-    import pyogrio.raw
-
-    path = Path(path)
-    if not path.exists():
-        raise InvalidInput(f"{path} does not exist", field="file")
-    try:
-        layers = pyogrio.list_layers(path)
-    except Exception as err:  # GDAL raises its own errors for unreadable files
-        raise InvalidInput(f"cannot read {path.name}: {err}", field="file") from err
-    names = [str(row[0]) for row in layers]
-    if layer is None and len(names) > 1:
-        raise InvalidInput(
-            f"{path.name} has {len(names)} layers ({', '.join(names)}); name one with --layer",
-            field="layer",
-        )
-    if layer is not None and layer not in names:
-        raise InvalidInput(
-            f"{path.name} has no layer '{layer}'; its layers: {', '.join(names)}", field="layer"
-        )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            meta, _fids, geometry, field_data = pyogrio.raw.read(path, layer=layer, force_2d=True)
-        except Exception as err:
-            raise InvalidInput(f"cannot read {path.name}: {err}", field="file") from err
-    fields = [str(name) for name in meta["fields"]]
-    crs = meta.get("crs")
-    geoms = (
-        shapely.from_wkb(np.array(list(geometry), dtype=object))
-        if geometry is not None
-        else np.full(len(field_data[0]) if field_data else 0, None, dtype=object)
-    )
-    count = len(geoms)
-    columns = [[_plain(v) for v in column] for column in field_data]
-    features = [
-        Feature(i, {name: columns[k][i] for k, name in enumerate(fields)}, geoms[i])
-        for i in range(count)
-    ]
-    return features, str(crs) if crs else None, fields, [str(w.message) for w in caught]
-
-
-def _code_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _to_wgs84_geometry(geom: Any, crs: CRS) -> Any:
-    if crs is CRS.WGS84 or geom is None:
-        return geom
-
-    def convert(coords: Any) -> Any:
-        x, y = to_wgs84_array(coords[:, 0], coords[:, 1], crs)
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, convert)
-
-
 def _polygonal(geom: Any) -> Any:
     """The polygonal part of a repaired geometry (make_valid may add lines and points)."""
     parts = shapely.get_parts(geom)
@@ -267,8 +171,8 @@ def features_to_regions(
     mapped = {code_field, name_field, parent_field}
     for feature in features:
         props = feature.properties
-        code = _code_text(props.get(code_field))
-        name = _code_text(props.get(name_field)) or code
+        code = code_text(props.get(code_field))
+        name = code_text(props.get(name_field)) or code
         where = f"feature #{feature.index + 1}"
         if not code:
             problems.append(
@@ -282,7 +186,7 @@ def features_to_regions(
             continue
         parent: str | None = None
         if parent_field is not None:
-            parent = _code_text(props.get(parent_field)) or None
+            parent = code_text(props.get(parent_field)) or None
         elif parent_level is not None and len(code) > CODE_LENGTH[parent_level]:
             # The code says it: a community code starts with its street's code.
             parent = code[: CODE_LENGTH[parent_level]]
@@ -290,7 +194,7 @@ def features_to_regions(
         if parent and parent.startswith("{") and "adcode" in parent:
             digits = "".join(ch for ch in parent if ch.isdigit())
             parent = digits or None
-        geom = _to_wgs84_geometry(feature.geometry, crs)
+        geom = to_wgs84_geometry(feature.geometry, crs)
         if repair and geom is not None and not geom.is_empty and not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
             fixed = _polygonal(shapely.make_valid(geom))
@@ -302,20 +206,6 @@ def features_to_regions(
         regions.append(RegionInput(code=code, name=name, parent_code=parent, geometry=geom))
         attributes.append({k: v for k, v in props.items() if k not in mapped and v is not None})
     return regions, attributes, problems, notes
-
-
-def _check_file_crs(declared: str | None, path: Path) -> None:
-    if declared is None:
-        return
-    text = declared.upper()
-    if any(name in text for name in _GEOGRAPHIC):
-        return
-    raise InvalidInput(
-        f"{path.name} is in the coordinate system {declared}, not longitude/latitude; "
-        "Duban reads WGS84/CGCS2000 degrees (or GCJ-02/BD-09 with --crs). Reproject it "
-        "first, e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.shp`",
-        field="crs",
-    )
 
 
 def import_regions(
@@ -354,7 +244,7 @@ def import_regions(
         raise InvalidInput(str(err), field="crs") from err
     path = Path(path)
     features, declared, fields, reader_notes = read_features(path, layer=layer)
-    _check_file_crs(declared, path)
+    check_file_crs(declared, path)
     regions, attributes, problems, notes = features_to_regions(
         features,
         level=level,
@@ -381,19 +271,6 @@ def import_regions(
     report.features = len(features)
     report.warnings[:0] = reader_notes + notes
     return report
-
-
-# --------------------------------------------------------------------------- validate & write
-
-
-def _current(session: Session, level: str) -> list[Region]:
-    return list(
-        session.scalars(select(Region).where(Region.level == level, Region.valid_to.is_(None)))
-    )
-
-
-def _geometry(row: Region) -> Any:
-    return shapely.from_wkb(bytes(row.geometry))
 
 
 def import_region_items(
@@ -426,7 +303,7 @@ def import_region_items(
 
     codes = {item.code for item in items}
     parents_in_file: set[str | None] = {item.parent_code for item in items if item.parent_code}
-    existing = _current(session, level.value)
+    existing = current_regions(session, level.value)
     by_code = {row.code: row for row in existing}
     if replace:
         retire = [
@@ -442,7 +319,8 @@ def import_region_items(
     if validate:
         staying = _neighbours(existing, items, codes | retire_codes, parents_in_file)
         check = list(items) + [
-            RegionInput(row.code, row.name, row.parent_code, _geometry(row)) for row in staying
+            RegionInput(row.code, row.name, row.parent_code, region_geometry(row))
+            for row in staying
         ]
         parents, parent_note = _parents(session, level)
         if parent_note:
@@ -472,7 +350,7 @@ def import_region_items(
             row is not None
             and row.name == item.name
             and row.parent_code == item.parent_code
-            and _same_geometry(row.geometry, wkb)
+            and same_geometry(row.geometry, wkb)
         ):
             report.unchanged.append(item.code)
             continue
@@ -503,7 +381,7 @@ def import_region_items(
     report.retired = sorted(retire_codes)
     close.extend((row, max(now, row.valid_from)) for row in retire)
     if not dry_run:
-        _write(session, close, new_rows, now)
+        write_versions(session, close, new_rows, now)
     if dry_run:
         session.rollback()
         return report
@@ -513,33 +391,6 @@ def import_region_items(
         session.flush()
     report.written = True
     return report
-
-
-def _same_geometry(stored: bytes, wkb: bytes) -> bool:
-    """The same shape, whatever the ring orientation or first vertex (a Shapefile turns
-    rings clockwise; a GeoJSON file counter-clockwise)."""
-    if bytes(stored) == wkb:
-        return True
-    old = shapely.normalize(shapely.from_wkb(bytes(stored)))
-    new = shapely.normalize(shapely.from_wkb(wkb))
-    return bool(shapely.equals_exact(old, new, tolerance=1e-10))
-
-
-def _write(
-    session: Session,
-    close: Sequence[tuple[Region, datetime]],
-    new_rows: Sequence[dict[str, Any]],
-    now: datetime,
-) -> None:
-    """Close old versions, then insert the new ones (one current version per code)."""
-    if not close and not new_rows:
-        return
-    for row, stamp in close:
-        row.valid_to = stamp
-    session.flush()
-    for start in range(0, len(new_rows), 1000):
-        session.execute(insert(Region), list(new_rows[start : start + 1000]))
-    bump_places_version(session, now)
 
 
 def _neighbours(
@@ -579,14 +430,14 @@ def _parents(session: Session, level: RegionLevel) -> tuple[dict[str, Any] | Non
     parent_level = level.parent
     if parent_level is None:
         return None, None
-    rows = _current(session, parent_level.value)
+    rows = current_regions(session, parent_level.value)
     if not rows:
         return None, (
             f"there are no {parent_level.value} regions ({parent_level.label}) yet, so the "
             f"{level.value} regions were not checked against their parents; import the "
             f"{parent_level.value} level first to have that checked"
         )
-    return {row.code: _geometry(row) for row in rows}, None
+    return {row.code: region_geometry(row) for row in rows}, None
 
 
 def _retire_problems(
@@ -598,8 +449,8 @@ def _retire_problems(
         return []
     codes = [row.code for row in retire]
     counts: dict[str, int] = {}
-    for start in range(0, len(codes), _IN_CHUNK):
-        chunk = codes[start : start + _IN_CHUNK]
+    for start in range(0, len(codes), IN_CHUNK):
+        chunk = codes[start : start + IN_CHUNK]
         for (parent,) in session.execute(
             select(Region.parent_code).where(
                 Region.level == child_level.value,
@@ -627,185 +478,6 @@ def _child_level(level: RegionLevel) -> RegionLevel | None:
     levels = list(RegionLevel)
     i = levels.index(level)
     return levels[i + 1] if i + 1 < len(levels) else None
-
-
-# --------------------------------------------------------------------------- grid generation
-
-
-@dataclass
-class GenerationReport:
-    """What ``duban grids generate`` did."""
-
-    communities: list[str] = field(default_factory=list)
-    grids: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    retired: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = (
-            f"{self.grids} grid(s) for {len(self.communities)} communit(ies): "
-            f"{self.created} new, {self.updated} redrawn, {self.unchanged} unchanged, "
-            f"{self.retired} retired"
-        )
-        if self.skipped:
-            text += f"; {len(self.skipped)} skipped"
-        return text
-
-
-def generate_grids_for(
-    session: Session,
-    *,
-    now: datetime,
-    community_codes: Sequence[str] | None = None,
-    target_area_m2: float = DEFAULT_TARGET_AREA_M2,
-    commit: bool = True,
-) -> GenerationReport:
-    """Cut communities into unit grids of about ``target_area_m2`` (万米单元网格).
-
-    With ``community_codes`` those communities' grids are (re)generated: their current
-    grids are redrawn, added or retired. Without, every current community that has no
-    current grid gets grids; communities with grids are left alone (use the codes to
-    regenerate them). Codes follow the 15-digit rule, numbered west→east, north→south.
-    """
-    if not (math.isfinite(target_area_m2) and target_area_m2 >= 100):
-        raise InvalidInput("the target area must be at least 100 m²", field="target_area")
-    begin_write(session)
-    communities = {row.code: row for row in _current(session, "community")}
-    with_grids: set[str] = {
-        parent
-        for (parent,) in session.execute(
-            select(Region.parent_code)
-            .where(Region.level == "grid", Region.valid_to.is_(None))
-            .distinct()
-        )
-        if parent is not None
-    }
-    report = GenerationReport()
-    if community_codes is None:
-        chosen = [code for code in sorted(communities) if code not in with_grids]
-        for code in sorted(with_grids & set(communities)):
-            report.skipped.append((code, "already has grids"))
-    else:
-        unknown = [code for code in community_codes if code not in communities]
-        if unknown:
-            raise InvalidInput(
-                f"no current community has the code(s) {', '.join(unknown)}", field="community"
-            )
-        chosen = list(dict.fromkeys(community_codes))
-    existing_grids: dict[str, list[Region]] = {}
-    for start in range(0, len(chosen), _IN_CHUNK):
-        chunk = chosen[start : start + _IN_CHUNK]
-        for grid in session.scalars(
-            select(Region).where(
-                Region.level == "grid", Region.valid_to.is_(None), Region.parent_code.in_(chunk)
-            )
-        ):
-            existing_grids.setdefault(grid.parent_code or "", []).append(grid)
-
-    new_rows: list[dict[str, Any]] = []
-    close: list[tuple[Region, datetime]] = []
-    for code in chosen:
-        community = communities[code]
-        try:
-            cells = generate_grid_cells(
-                _geometry(community), community_code12=code, target_area_m2=target_area_m2
-            )
-        except ValueError as err:
-            report.skipped.append((code, str(err)))
-            continue
-        report.communities.append(code)
-        report.grids += len(cells)
-        old = {row.code: row for row in existing_grids.get(code, [])}
-        for cell in cells:
-            wkb = shapely.to_wkb(cell.polygon)
-            row = old.pop(cell.code, None)
-            if row is not None and _same_geometry(row.geometry, wkb):
-                report.unchanged += 1
-                continue
-            stamp = now
-            if row is not None:
-                stamp = max(now, row.valid_from + timedelta(microseconds=1))
-                close.append((row, stamp))
-                report.updated += 1
-            else:
-                report.created += 1
-            minx, miny, maxx, maxy = cell.polygon.bounds
-            new_rows.append(
-                {
-                    "code": cell.code,
-                    "level": "grid",
-                    "name": f"{community.name}{int(cell.code[12:]):03d}号网格",
-                    "parent_code": code,
-                    "geometry": wkb,
-                    "min_lon": minx,
-                    "min_lat": miny,
-                    "max_lon": maxx,
-                    "max_lat": maxy,
-                    "area_m2": cell.area_m2,
-                    "attributes": {"generated": True, "row": cell.row, "col": cell.col},
-                    "source": "generated",
-                    "valid_from": stamp,
-                    "valid_to": None,
-                }
-            )
-        for row in old.values():
-            close.append((row, max(now, row.valid_from)))
-            report.retired += 1
-    _write(session, close, new_rows, now)
-    if commit:
-        session.commit()
-    else:
-        session.flush()
-    return report
-
-
-# --------------------------------------------------------------------------- history
-
-
-def region_history(session: Session, code: str) -> list[Region]:
-    """Every version of a region, oldest first."""
-    return list(
-        session.scalars(select(Region).where(Region.code == code).order_by(Region.valid_from))
-    )
-
-
-def region_at(session: Session, code: str, when: datetime) -> Region | None:
-    """The version of a region that was current at ``when``."""
-    return session.scalars(
-        select(Region)
-        .where(
-            Region.code == code,
-            Region.valid_from <= when,
-            or_(Region.valid_to.is_(None), Region.valid_to > when),
-        )
-        .order_by(Region.valid_from.desc())
-        .limit(1)
-    ).first()
-
-
-def retire_regions(session: Session, codes: Iterable[str], *, now: datetime) -> int:
-    """Close the current versions of regions (the caller commits)."""
-    begin_write(session)
-    wanted = list(codes)
-    total = 0
-    for start in range(0, len(wanted), _IN_CHUNK):
-        result = session.execute(
-            update(Region)
-            .where(Region.code.in_(wanted[start : start + _IN_CHUNK]), Region.valid_to.is_(None))
-            .values(valid_to=now)
-        )
-        total += int(getattr(result, "rowcount", 0) or 0)
-    if total:
-        bump_places_version(session, now)
-    return total
-
-
-def local_projection_of(geoms: Sequence[Any]) -> LocalProjection:
-    """A projection around some geometries (for callers that build regions in metres)."""
-    return LocalProjection.around(np.array(list(geoms), dtype=object))
 
 
 # --------------------------------------------------------------------------- zones from files
@@ -856,7 +528,7 @@ def import_zones(
     ``user_field`` a Duban username. Any bad feature refuses the whole file.
     """
     from duban.kernel.errors import DubanError
-    from duban.places.index import save_zone
+    from duban.places.zones import save_zone
 
     try:
         in_crs = CRS.parse(crs)
@@ -864,7 +536,7 @@ def import_zones(
         raise InvalidInput(str(err), field="crs") from err
     path = Path(path)
     features, declared, fields, _notes = read_features(path, layer=layer)
-    _check_file_crs(declared, path)
+    check_file_crs(declared, path)
     missing = [
         name
         for name in (code_field, name_field, person_field, phone_field, user_field)
@@ -880,7 +552,7 @@ def import_zones(
     seen: set[str] = set()
     for feature in features:
         props = feature.properties
-        code = _code_text(props.get(code_field))
+        code = code_text(props.get(code_field))
         where = f"feature #{feature.index + 1} ({code or 'no code'})"
         if code in seen:
             report.problems.append(f"{where}: the code {code} appears more than once")
@@ -892,14 +564,14 @@ def import_zones(
                     session,
                     kind=kind,
                     code=code,
-                    name=_code_text(props.get(name_field)) or code,
-                    geometry=_to_wgs84_geometry(feature.geometry, in_crs),
+                    name=code_text(props.get(name_field)) or code,
+                    geometry=to_wgs84_geometry(feature.geometry, in_crs),
                     now=now,
                     policy=policy,
                     buffer_m=buffer_m,
-                    person_name=_code_text(props.get(person_field)) if person_field else "",
-                    person_phone=_code_text(props.get(phone_field)) if phone_field else None,
-                    username=_code_text(props.get(user_field)) or None if user_field else None,
+                    person_name=code_text(props.get(person_field)) if person_field else "",
+                    person_phone=code_text(props.get(phone_field)) if phone_field else None,
+                    username=code_text(props.get(user_field)) or None if user_field else None,
                 )
             report.saved.append(zone.code)
         except DubanError as err:

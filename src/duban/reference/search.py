@@ -1,17 +1,16 @@
-"""Search boxes of intake forms: categories by name and keywords, places by name.
+"""The category search box of intake forms: subclasses by code, name and keywords.
 
-(Possible duplicates nearby come from :mod:`duban.cases.nearby`.)
+(Places come from :mod:`duban.places.search`; possible duplicates nearby from
+:mod:`duban.cases.nearby`.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.places.models import Region
 from duban.reference.models import Category
 
 CATEGORY_RESULTS_MAX = 30
@@ -73,56 +72,3 @@ def search_categories(session: Session, query: str) -> list[CategoryHit]:
         )
     ranked.sort(key=lambda pair: pair[0])
     return [hit for _rank, hit in ranked[:CATEGORY_RESULTS_MAX]]
-
-
-@dataclass(frozen=True)
-class PlaceHit:
-    """A street, community or grid whose name matches an address search."""
-
-    code: str
-    level: str
-    name: str
-    lat: float
-    lon: float
-
-
-PLACE_RESULTS_MAX = 8
-
-
-def search_places(session: Session, query: str) -> list[PlaceHit]:
-    """Current streets, communities and grids named like ``query``, with their centres.
-
-    The hotline operator types what the caller says (a community, a street); picking a
-    hit moves the pin there, and the operator refines it on the map.
-    """
-    text = (query or "").strip()
-    if len(text) < 2:
-        return []
-    rows = session.execute(
-        select(
-            Region.code,
-            Region.level,
-            Region.name,
-            Region.min_lat,
-            Region.max_lat,
-            Region.min_lon,
-            Region.max_lon,
-        )
-        .where(
-            Region.valid_to.is_(None),
-            Region.level.in_(["street", "community", "grid"]),
-            Region.name.contains(text, autoescape=True),
-        )
-        .order_by(sql_case({"street": 0, "community": 1}, value=Region.level, else_=2), Region.code)
-        .limit(PLACE_RESULTS_MAX)
-    ).all()
-    return [
-        PlaceHit(
-            code=r.code,
-            level=r.level,
-            name=r.name,
-            lat=(r.min_lat + r.max_lat) / 2,
-            lon=(r.min_lon + r.max_lon) / 2,
-        )
-        for r in rows
-    ]

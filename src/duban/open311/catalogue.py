@@ -1,0 +1,171 @@
+"""The Open311 catalogue: GET services, a service's definition, and discovery.
+
+**Services are the taxonomy.** A service is a subclass (小类): ``service_code`` is its
+full code (``E0102``), ``group`` and the FixMyStreet ``groups`` come from its major
+class (大类), ``keywords`` from its keywords. Its definition lists the attributes of
+the Open311 configuration (all six datatypes; the filing conditions 立案条件 of the
+subclass as the ``condition`` list). The discovery ``changeset`` is the last time the
+taxonomy or the Open311 configuration changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.kernel.errors import InvalidInput, NotFound
+from duban.open311.attributes import AttributeView, DefinitionView
+from duban.open311.config import Open311Config, load_config
+from duban.open311.parsing import parse_area, parse_float, parse_point
+from duban.reference.models import Category, FilingCondition
+
+SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """One entry of GET services."""
+
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Taxonomy:
+    """The active subclasses with their major classes and conditions, read once."""
+
+    subclasses: Mapping[str, Category]
+    majors: Mapping[str, Category]
+    conditions: Mapping[str, Sequence[FilingCondition]]
+
+
+def _taxonomy(session: Session) -> _Taxonomy:
+    cats = list(
+        session.scalars(
+            select(Category).where(Category.is_active).order_by(Category.position, Category.code)
+        )
+    )
+    conditions: dict[str, list[FilingCondition]] = {}
+    for cond in session.scalars(
+        select(FilingCondition)
+        .where(FilingCondition.is_active)
+        .order_by(FilingCondition.position, FilingCondition.code)
+    ):
+        conditions.setdefault(cond.category_code, []).append(cond)
+    majors = {c.code: c for c in cats if c.level == 1}
+    subclasses = {c.code: c for c in cats if c.level == 2 and c.parent_code in majors}
+    return _Taxonomy(subclasses, majors, conditions)
+
+
+def attributes_of(
+    config: Open311Config, category: Category, conditions: Sequence[FilingCondition]
+) -> tuple[AttributeView, ...]:
+    views: list[AttributeView] = []
+    for spec in config.attributes:
+        if spec.kinds and category.kind not in spec.kinds:
+            continue
+        if spec.services and category.code not in spec.services:
+            continue
+        values = spec.values
+        if spec.values_from_conditions:
+            values = tuple((c.code, c.name) for c in conditions)
+            if not values:
+                continue
+        views.append(
+            AttributeView(
+                code=spec.code,
+                variable=spec.variable,
+                datatype=spec.datatype,
+                required=spec.required and spec.variable,
+                datatype_description=spec.datatype_description,
+                order=len(views) + 1,
+                description=spec.description,
+                values=values,
+                automated=spec.automated,
+            )
+        )
+    return tuple(views)
+
+
+def _service_view(config: Open311Config, tax: _Taxonomy, category: Category) -> ServiceView:
+    major = tax.majors[category.parent_code or ""]
+    attributes = attributes_of(config, category, tax.conditions.get(category.code, ()))
+    description = category.name_en or category.name
+    return ServiceView(
+        service_code=category.code,
+        service_name=category.name,
+        description=f"{category.name} — {description}" if category.name_en else description,
+        metadata=bool(attributes),
+        type=config.service_type,
+        keywords=",".join(dict.fromkeys(k for k in (category.keywords or []) if k)),
+        group=major.name,
+        groups=(major.name,),
+    )
+
+
+def list_services(
+    session: Session, *, lat: str | None = None, lon: str | None = None
+) -> list[ServiceView]:
+    """GET services; with ``lat``/``long``, only services offered at that point."""
+    live = load_config(session)
+    point = parse_point(parse_float(lat, "lat"), parse_float(lon, "long"))
+    if point is not None and live.config.area is not None:
+        from shapely.geometry import Point
+
+        if not parse_area(live.config.area).covers(Point(point[1], point[0])):
+            return []
+    tax = _taxonomy(session)
+    return [_service_view(live.config, tax, c) for c in tax.subclasses.values()]
+
+
+def service_definition(session: Session, code: str) -> DefinitionView:
+    """GET services/{code}: the attributes a request for this service carries."""
+    live = load_config(session)
+    category = active_service(session, code)
+    conditions = [c for c in category.conditions if c.is_active]
+    return DefinitionView(
+        service_code=category.code,
+        attributes=attributes_of(live.config, category, conditions),
+    )
+
+
+def active_service(session: Session, code: str | None) -> Category:
+    if not code or not code.strip():
+        raise InvalidInput("'service_code' is required", field="service_code")
+    category = session.get(Category, code.strip())
+    if category is None or not category.is_active or category.level != 2:
+        raise NotFound(f"unknown service_code '{code}'; see GET services")
+    return category
+
+
+@dataclass(frozen=True)
+class DiscoveryView:
+    """GET discovery (the endpoint URL is the API's to know)."""
+
+    changeset: datetime
+    contact: str
+    key_service: str
+    endpoint_type: str
+    specification: str = SPECIFICATION
+
+
+def discovery(session: Session) -> DiscoveryView:
+    """What a client needs to find and use this endpoint."""
+    live = load_config(session)
+    return DiscoveryView(
+        changeset=live.changeset,
+        contact=live.config.contact,
+        key_service=live.config.key_service,
+        endpoint_type=live.config.endpoint_type,
+    )

@@ -1,0 +1,102 @@
+"""Parsing and checking Open311 arguments (pure): numbers, datetimes, points, areas,
+descriptions, media URLs, and the one error that carries several.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
+
+from duban.kernel.errors import DubanError, InvalidInput
+
+MAX_DESCRIPTION_CHARS: Final = 4000
+MAX_MEDIA_URLS: Final = 10
+
+
+def parse_area(geometry: Any) -> Any:
+    from shapely.geometry import shape  # deferred: only location filters need geometry
+
+    try:
+        geom = shape(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        raise InvalidInput(f"the area is not a GeoJSON geometry: {err}", field="area") from err
+    if geom.is_empty or not geom.is_valid:
+        raise InvalidInput("the area must be a valid, non-empty geometry", field="area")
+    return geom
+
+
+def parse_float(value: str | None, name: str) -> float | None:
+    """A finite number, or None when absent."""
+    if value is None or not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError as err:
+        raise InvalidInput(f"'{name}' must be a number, not '{value}'", field=name) from err
+    if not math.isfinite(number):
+        raise InvalidInput(f"'{name}' must be a finite number", field=name)
+    return number
+
+
+def parse_when(value: str | None, name: str, tz: tzinfo) -> datetime | None:
+    """A W3C/ISO 8601 datetime (a date alone means its midnight); no zone means the city's."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidInput(
+            f"'{name}' must be a W3C datetime such as 2010-01-01T00:00:00Z, not '{value}'",
+            field=name,
+        ) from err
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def parse_point(lat: float | None, lon: float | None) -> tuple[float, float] | None:
+    if lat is None and lon is None:
+        return None
+    if lat is None or lon is None:
+        missing = "lat" if lat is None else "long"
+        raise InvalidInput(f"'lat' and 'long' go together; '{missing}' is missing", field=missing)
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidInput(f"lat {lat} is out of range (-90..90)", field="lat")
+    if not -180.0 <= lon <= 180.0:
+        raise InvalidInput(f"long {lon} is out of range (-180..180)", field="long")
+    return lat, lon
+
+
+def many_errors(errors: Sequence[DubanError]) -> InvalidInput:
+    """One error carrying several (Open311 error documents may list many)."""
+    first = errors[0]
+    if len(errors) == 1 and isinstance(first, InvalidInput):
+        return first
+    return InvalidInput(
+        "; ".join(e.message for e in errors),
+        field=None,
+        errors=[e.message for e in errors],
+    )
+
+
+def check_media_urls(urls: Sequence[str]) -> list[str]:
+    clean = list(dict.fromkeys(u.strip() for u in urls if u.strip()))
+    if len(clean) > MAX_MEDIA_URLS:
+        raise InvalidInput(f"at most {MAX_MEDIA_URLS} media_url values", field="media_url")
+    for url in clean:
+        if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
+            raise InvalidInput(f"media_url '{url[:80]}' is not an http(s) URL", field="media_url")
+    return clean
+
+
+def check_description(text: str | None) -> None:
+    if text and len(text) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInput(
+            f"'description' is {len(text)} characters; the limit is {MAX_DESCRIPTION_CHARS}",
+            field="description",
+        )

@@ -1,0 +1,314 @@
+"""Open311 service request updates: GET servicerequestupdates (status changes and client
+comments) and POST servicerequestupdates (a client's update, idempotent on its id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, Final
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from duban.cases.actions import ActionInput, perform_action
+from duban.cases.audit import append_event
+from duban.cases.models import Case, CaseEvent, CasePhoto
+from duban.cases.workflow import (
+    STATUS_LABELS,
+    Action,
+    CaseStatus,
+)
+from duban.kernel.context import Actor, Clock
+from duban.kernel.db.session import begin_write
+from duban.kernel.errors import IllegalTransition, InvalidInput, NotFound, StaleCase
+from duban.kernel.roles import Role
+from duban.open311.apikeys import authenticate_key
+from duban.open311.config import check_jurisdiction, load_config
+from duban.open311.models import ApiKey, Open311Update
+from duban.open311.parsing import check_description, check_media_urls, many_errors, parse_when
+from duban.open311.requests import MAX_REQUESTS, chunks, client_actor, window
+from duban.open311.statuses import EXTENDED_IS_OPEN, STATUS_TABLE
+
+COMMENT_ACTION: Final = "comment"
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    """One entry of GET servicerequestupdates: an event of a case."""
+
+    update_id: str
+    service_request_id: str
+    status: str  # extended, lower case
+    updated_datetime: datetime
+    description: str
+    photo_ids: tuple[str, ...]
+    media_urls: tuple[str, ...]
+    external_status_code: str  # the action, e.g. dispatch, feedback, comment
+
+
+def list_updates(
+    session: Session,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+    page: int = 1,
+    page_size: int = MAX_REQUESTS,
+) -> list[UpdateView]:
+    """GET servicerequestupdates: status changes and client comments, oldest first.
+
+    ``update_id`` is the event's id, so it never changes. Internal steps that change no
+    status (task assignment, extension requests) are staff work and are not listed.
+    """
+    lo, hi = window(start, end, now)
+    rows = session.execute(
+        select(CaseEvent, Case.code)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(
+            CaseEvent.occurred_at >= lo,
+            CaseEvent.occurred_at <= hi,
+            CaseEvent.action != Action.REPORT.value,
+            or_(
+                CaseEvent.action == COMMENT_ACTION,
+                and_(
+                    CaseEvent.from_status.is_not(None), CaseEvent.from_status != CaseEvent.to_status
+                ),
+            ),
+        )
+        .order_by(CaseEvent.occurred_at, CaseEvent.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    keys = {(e.case_id, e.seq) for e, _ in rows}
+    photos: dict[tuple[int, int], list[str]] = {}
+    case_ids = sorted({k[0] for k in keys})
+    for chunk in chunks(case_ids):
+        for case_id, seq, photo_id in session.execute(
+            select(CasePhoto.case_id, CasePhoto.event_seq, CasePhoto.photo_id)
+            .where(CasePhoto.case_id.in_(chunk))
+            .order_by(CasePhoto.id)
+        ):
+            if (case_id, seq) in keys:
+                photos.setdefault((case_id, seq), []).append(photo_id)
+    views = []
+    for event, code in rows:
+        status = CaseStatus(event.to_status)
+        label_zh, label_en, _ = STATUS_LABELS[status]
+        payload = json.loads(event.payload or "{}")
+        urls = payload.get("media_urls") if isinstance(payload, dict) else None
+        views.append(
+            UpdateView(
+                update_id=str(event.id),
+                service_request_id=code,
+                status=STATUS_TABLE[status].extended,
+                updated_datetime=event.occurred_at,
+                description=event.note or f"{label_zh} {label_en}",
+                photo_ids=tuple(photos.get((event.case_id, event.seq), ())),
+                media_urls=tuple(u for u in urls or () if isinstance(u, str)),
+                external_status_code=event.action,
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
+class UpdateForm:
+    """The arguments of POST servicerequestupdates as strings (empty ones dropped)."""
+
+    service_request_id: str | None = None
+    update_id: str | None = None
+    status: str | None = None
+    updated_datetime: str | None = None
+    description: str | None = None
+    media_urls: Sequence[str] = ()
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    account_id: str | None = None
+    service_code: str | None = None
+    external_status_code: str | None = None
+    jurisdiction_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateAccepted:
+    """The answer to POST servicerequestupdates."""
+
+    update_id: str
+    account_id: str | None
+    replayed: bool
+
+
+def post_update(
+    session: Session, *, api_key: str | None, clock: Clock, form: UpdateForm, tz: tzinfo
+) -> UpdateAccepted:
+    """POST servicerequestupdates: a client's update, idempotent on its ``update_id``.
+
+    The update becomes one event on the case. By default (``update_policy: note``) it is
+    a ``comment`` event that changes no status. With ``update_policy: reopen``, an update
+    saying the problem is still there on a *closed* case reopens it (重新打开) with the
+    update's text as the reason.
+    """
+    live = load_config(session)
+    check_jurisdiction(live.config, form.jurisdiction_id)
+    key = authenticate_key(session, api_key)
+    missing = [
+        name
+        for name in ("service_request_id", "update_id", "status", "updated_datetime", "description")
+        if not (getattr(form, name) or "").strip()
+    ]
+    if missing:
+        raise many_errors([InvalidInput(f"Bad request: {m}", field=m) for m in missing])
+    update_id = (form.update_id or "").strip()
+    word = (form.status or "").strip().lower().replace(" ", "_")
+    code = (form.service_request_id or "").strip()
+    text = (form.description or "").strip()
+    if len(update_id) > 64:
+        raise InvalidInput("Bad request: update_id is longer than 64 characters", field="update_id")
+    if word not in EXTENDED_IS_OPEN:
+        raise InvalidInput(f"Bad request: status '{form.status}' is not known", field="status")
+    at = parse_when(form.updated_datetime, "updated_datetime", tz)
+    check_description(form.description)
+    urls = check_media_urls(form.media_urls)
+
+    existing = _existing_update(session, key, update_id)
+    if existing is not None:
+        return _replayed(session, existing, form)
+    case = session.scalars(select(Case).where(Case.code == code)).first()
+    if case is None:
+        raise NotFound(f"not found: service request '{form.service_request_id}'")
+    contact = {
+        k: v.strip()[:200]
+        for k, v in (
+            ("email", form.email),
+            ("phone", form.phone),
+            ("first_name", form.first_name),
+            ("last_name", form.last_name),
+            ("title", form.title),
+            ("account_id", form.account_id),
+        )
+        if v and v.strip()
+    }
+    payload = {
+        "channel": "open311",
+        "client": key.name,
+        "update_id": update_id,
+        "status": word,
+        "updated_datetime": at.isoformat() if at else None,
+        "media_urls": urls,
+    }
+    if (
+        live.config.update_policy == "reopen"
+        and case.status == CaseStatus.CLOSED
+        and EXTENDED_IS_OPEN[word]
+    ):
+        try:
+            event = _reopen(session, case, key, clock, text)
+        except IllegalTransition:
+            event = None
+        if event is not None:
+            return _remember(session, key, update_id, case, event, word, contact, clock, form)
+    begin_write(session)
+    session.refresh(case)
+    event = append_event(
+        session,
+        case,
+        action=COMMENT_ACTION,
+        from_status=case.status.value,
+        to_status=case.status.value,
+        actor=client_actor(key, Role.CITIZEN),
+        at=clock.now(),
+        note=text,
+        payload=payload,
+    )
+    case.updated_at = clock.now()
+    return _remember(session, key, update_id, case, event, word, contact, clock, form)
+
+
+def _reopen(session: Session, case: Case, key: ApiKey, clock: Clock, text: str) -> CaseEvent:
+    """Reopen a closed case on a client's word, as the policy delegates it."""
+    actor = Actor(user_id=None, username=f"open311:{key.name}", role=Role.SHIFT_LEAD)
+    perform_action(
+        session,
+        case_id=case.id,
+        action=Action.REOPEN,
+        actor=actor,
+        clock=clock,
+        params=ActionInput(reason=f"[Open311 {key.name}] {text}"[:2000]),
+    )
+    event = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
+    ).first()
+    assert event is not None
+    return event
+
+
+def _existing_update(session: Session, key: ApiKey, update_id: str) -> Open311Update | None:
+    return session.scalars(
+        select(Open311Update).where(
+            Open311Update.api_key_id == key.id, Open311Update.update_id == update_id
+        )
+    ).first()
+
+
+def _replayed(session: Session, row: Open311Update, form: UpdateForm) -> UpdateAccepted:
+    code = session.scalar(select(Case.code).where(Case.id == row.case_id))
+    if form.service_request_id and code != form.service_request_id.strip():
+        raise InvalidInput(
+            f"Bad request: update_id '{row.update_id}' already exists for another request",
+            field="update_id",
+        )
+    return UpdateAccepted(update_id=str(row.event_id), account_id=form.account_id, replayed=True)
+
+
+def _remember(
+    session: Session,
+    key: ApiKey,
+    update_id: str,
+    case: Case,
+    event: CaseEvent,
+    status: str,
+    contact: Mapping[str, Any],
+    clock: Clock,
+    form: UpdateForm,
+) -> UpdateAccepted:
+    begin_write(session)
+    try:
+        session.flush()
+    except (StaleDataError, IntegrityError) as err:
+        session.rollback()
+        raise StaleCase(case.id) from err
+    session.add(
+        Open311Update(
+            api_key_id=key.id,
+            update_id=update_id,
+            case_id=case.id,
+            event_id=event.id,
+            status=status,
+            contact=dict(contact),
+            created_at=clock.now(),
+        )
+    )
+    try:
+        session.commit()
+    except StaleDataError as err:
+        session.rollback()
+        raise StaleCase(case.id) from err
+    except IntegrityError as err:
+        # The same update_id arrived twice at once: the other copy won; answer as it did.
+        session.rollback()
+        existing = _existing_update(session, key, update_id)
+        if existing is None:
+            raise StaleCase(case.id) from err
+        return _replayed(session, existing, form)
+    except BaseException:
+        session.rollback()
+        raise
+    return UpdateAccepted(update_id=str(event.id), account_id=form.account_id, replayed=False)

@@ -1,0 +1,98 @@
+"""Region history: the current versions, writing new versions (closing the old ones),
+a region's versions and its version at a time, and retiring regions.
+
+Writing keeps history: a region whose boundary, name or parent changed gets a new version
+(``valid_from`` now) and the old one is closed (``valid_to`` now); an unchanged one is left
+alone. Cases keep the codes they were filed with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import shapely
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from duban.kernel.db.session import begin_write
+from duban.places.index import bump_places_version
+from duban.places.models import Region
+
+IN_CHUNK: Final = 2000
+
+
+def current_regions(session: Session, level: str) -> list[Region]:
+    return list(
+        session.scalars(select(Region).where(Region.level == level, Region.valid_to.is_(None)))
+    )
+
+
+def region_geometry(row: Region) -> Any:
+    return shapely.from_wkb(bytes(row.geometry))
+
+
+def same_geometry(stored: bytes, wkb: bytes) -> bool:
+    """The same shape, whatever the ring orientation or first vertex (a Shapefile turns
+    rings clockwise; a GeoJSON file counter-clockwise)."""
+    if bytes(stored) == wkb:
+        return True
+    old = shapely.normalize(shapely.from_wkb(bytes(stored)))
+    new = shapely.normalize(shapely.from_wkb(wkb))
+    return bool(shapely.equals_exact(old, new, tolerance=1e-10))
+
+
+def write_versions(
+    session: Session,
+    close: Sequence[tuple[Region, datetime]],
+    new_rows: Sequence[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Close old versions, then insert the new ones (one current version per code)."""
+    if not close and not new_rows:
+        return
+    for row, stamp in close:
+        row.valid_to = stamp
+    session.flush()
+    for start in range(0, len(new_rows), 1000):
+        session.execute(insert(Region), list(new_rows[start : start + 1000]))
+    bump_places_version(session, now)
+
+
+def region_history(session: Session, code: str) -> list[Region]:
+    """Every version of a region, oldest first."""
+    return list(
+        session.scalars(select(Region).where(Region.code == code).order_by(Region.valid_from))
+    )
+
+
+def region_at(session: Session, code: str, when: datetime) -> Region | None:
+    """The version of a region that was current at ``when``."""
+    return session.scalars(
+        select(Region)
+        .where(
+            Region.code == code,
+            Region.valid_from <= when,
+            or_(Region.valid_to.is_(None), Region.valid_to > when),
+        )
+        .order_by(Region.valid_from.desc())
+        .limit(1)
+    ).first()
+
+
+def retire_regions(session: Session, codes: Iterable[str], *, now: datetime) -> int:
+    """Close the current versions of regions (the caller commits)."""
+    begin_write(session)
+    wanted = list(codes)
+    total = 0
+    for start in range(0, len(wanted), IN_CHUNK):
+        result = session.execute(
+            update(Region)
+            .where(Region.code.in_(wanted[start : start + IN_CHUNK]), Region.valid_to.is_(None))
+            .values(valid_to=now)
+        )
+        total += int(getattr(result, "rowcount", 0) or 0)
+    if total:
+        bump_places_version(session, now)
+    return total

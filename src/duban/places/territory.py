@@ -1,0 +1,44 @@
+"""Territorial units (属地单位): which unit answers for a region, set and listed."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from duban.accounts.models import Unit
+from duban.kernel.db.session import begin_write
+from duban.kernel.errors import InvalidInput
+from duban.places.models import Region, RegionUnit
+
+
+def set_territorial_unit(session: Session, region_code: str, unit_code: str) -> RegionUnit:
+    """Make ``unit_code`` the territorial unit (属地) of a region (the caller commits)."""
+    begin_write(session)
+    region = session.scalars(
+        select(Region).where(Region.code == region_code, Region.valid_to.is_(None))
+    ).first()
+    if region is None:
+        raise InvalidInput(f"no current region has the code '{region_code}'", field="region")
+    unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+    if unit is None or not unit.is_active:
+        raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+    row = session.get(RegionUnit, region_code)
+    if row is None:
+        row = RegionUnit(region_code=region_code, unit_id=unit.id)
+        session.add(row)
+    else:
+        row.unit_id = unit.id
+    session.flush()
+    return row
+
+
+def territorial_units(session: Session) -> list[tuple[str, str | None, str, str]]:
+    """``(region code, region name, unit code, unit name)`` of every territorial mapping."""
+    current = and_(Region.code == RegionUnit.region_code, Region.valid_to.is_(None))
+    rows = session.execute(
+        select(RegionUnit.region_code, Region.name, Unit.code, Unit.name)
+        .join(Unit, Unit.id == RegionUnit.unit_id)
+        .outerjoin(Region, current)
+        .order_by(RegionUnit.region_code)
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
