@@ -209,10 +209,10 @@ def jobs_run(
     """Run one job now. ``sweep``: mark overdue cases and raise 督办 on them."""
     if name not in ("sweep", "sweep-overdue"):
         raise _fail(f"unknown job '{name}'; known jobs: sweep", 2)
-    from duban.accounts.directory import calendar_gaps
     from duban.jobs.sweep import sweep_overdue
     from duban.kernel.context import SystemClock
     from duban.kernel.db.session import make_session_factory
+    from duban.reference.holidays import calendar_gaps
 
     clock = SystemClock()
     engine = _engine(_settings())
@@ -224,14 +224,24 @@ def jobs_run(
     for code in report.supervised:
         typer.echo(f"  督办 {code}")
     # The sweep runs from cron: its log is where an operator will see this first.
-    for year in gaps:
-        typer.echo(
-            f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
-            "national calendar installed here does not know them, so deadlines count every "
-            "Monday to Friday as a working day; enter the State Council's schedule as local "
-            "days off and make-up workdays (web: /admin/calendar)",
-            err=True,
+    for gap in gaps:
+        typer.echo(_calendar_gap_warning(gap.year, provisional=gap.provisional), err=True)
+
+
+def _calendar_gap_warning(year: int, *, provisional: bool) -> str:
+    """The warning for a year whose State Council holiday schedule is not entered."""
+    if provisional:
+        return (
+            f"warning: the holidays of {year} are provisional ({year} 年节假日为临时数据): "
+            "deadlines use the statutory holidays but no make-up workdays (调休); paste the "
+            f"State Council's schedule (duban calendar set {year} FILE, or web: /admin/calendar)"
         )
+    return (
+        f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
+        "national calendar installed here does not know them, so deadlines count every "
+        "Monday to Friday as a working day; paste the State Council's schedule "
+        f"(duban calendar set {year} FILE, or web: /admin/calendar)"
+    )
 
 
 @audit_app.command("verify")

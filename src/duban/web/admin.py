@@ -13,13 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from duban.accounts.directory import (
-    calendar_gaps,
-    calendar_overrides,
-    set_calendar_day,
-    set_unit_active,
-    update_user,
-)
+from duban.accounts.directory import set_unit_active, update_user
 from duban.accounts.models import Unit, User
 from duban.accounts.users import create_unit, create_user
 from duban.kernel.errors import Conflict, InvalidInput, NotFound
@@ -30,6 +24,12 @@ from duban.places.models import Region
 from duban.places.routing import add_rule, deactivate_rule, list_rules, rule_description
 from duban.reference.admin import set_condition_limit
 from duban.reference.calendar import LimitUnit
+from duban.reference.holidays import (
+    CalendarGap,
+    calendar_gaps,
+    calendar_overrides,
+    set_calendar_day,
+)
 from duban.reference.models import Category, FilingCondition
 from duban.web import forms
 from duban.web.context import Ctx, Form, WebContext, pages
@@ -47,8 +47,8 @@ def admin_home(ctx: Ctx) -> Response:
     return ctx.render("admin/index.html", calendar_gaps=_calendar_gaps(ctx))
 
 
-def _calendar_gaps(ctx: WebContext) -> list[int]:
-    """The years whose holidays nobody has entered."""
+def _calendar_gaps(ctx: WebContext) -> list[CalendarGap]:
+    """The years whose holidays nobody has entered (provisional or unknown)."""
     return calendar_gaps(ctx.db, ctx.clock.now())
 
 

@@ -255,6 +255,8 @@ ZH: Final[dict[str, str]] = {
     "filing conditions (立案条件) with their limits": "立案条件及其处置时限",
     "Working calendar": "工作日历",
     "Holidays of {years} are not entered.": "{years} 年的节假日尚未录入。",
+    "Holidays of {years} are provisional.": "{years} 年的节假日为临时数据。",
+    "Deadlines in those years skip the statutory holidays, but the make-up workdays (调休) are not known until the State Council's notice is published. Paste the notice's days off and make-up workdays as soon as it is.": "这些年份的期限已避开法定节假日，但调休上班日要等国务院办公厅放假通知发布后才能确定。通知发布后，请尽快粘贴其中的放假日和调休上班日。",
     "The national calendar installed here does not know them yet, so deadlines in those years count every Monday to Friday as a working day, Spring Festival included. Enter the days off and make-up workdays of the State Council's notice as soon as it is published.": "本系统所用的国家日历数据尚未包含这些年份，这些年份的期限会把每个周一至周五都算作工作日（包括春节）。请在国务院办公厅放假通知发布后，尽快录入放假日和调休上班日。",
     "local days off and make-up workdays": "本地放假与调休上班日",
     "API keys": "API 密钥",
