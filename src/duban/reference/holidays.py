@@ -11,6 +11,7 @@ known at all — the warning the admin pages, the CLI and the sweep show.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +26,12 @@ from duban.kernel.errors import InvalidInput
 from duban.kernel.unitofwork import writing
 from duban.reference.admin import current_policy_data, require_admin
 from duban.reference.calendar import YearSchedule, YearSource
-from duban.reference.national import PastedSchedule
+from duban.reference.national import (
+    PastedSchedule,
+    ScheduleError,
+    read_schedule_lists,
+    read_schedule_text,
+)
 from duban.reference.policy import load_policy, save_policy, shipped_policy_data
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "calendar_gaps",
     "calendar_overrides",
     "enter_year_schedule",
+    "paste_year_schedule",
     "set_calendar_day",
     "special_days",
     "year_sources",
@@ -154,6 +161,35 @@ def enter_year_schedule(
         data["calendar"] = cal
         policy = save_policy(session, data, now=clock.now())
     return policy.calendar.year_schedule(year)
+
+
+def paste_year_schedule(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    year: int,
+    text: str | None = None,
+    days_off: Iterable[object] = (),
+    workdays: Iterable[object] = (),
+) -> YearSchedule:
+    """Read and enter ``year``'s schedule, pasted as ``text`` (``2027-02-14 班`` lines) or
+    given as two lists of days and ranges; see :mod:`duban.reference.national`.
+
+    Raises:
+        InvalidInput: the paste cannot be read (``field="schedule"``, ``line`` set for
+            text; the :class:`ScheduleError` is its cause). Nothing is written then.
+    """
+    require_admin(actor)
+    try:
+        schedule = (
+            read_schedule_text(text, year)
+            if text is not None
+            else read_schedule_lists(days_off, workdays, year)
+        )
+    except ScheduleError as err:
+        raise InvalidInput(str(err), field="schedule", line=err.line) from err
+    return enter_year_schedule(session, actor=actor, clock=clock, schedule=schedule)
 
 
 def _year_of(value: object) -> int | None:
