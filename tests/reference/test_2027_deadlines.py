@@ -16,6 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -42,7 +44,9 @@ from duban.reference.national import (
 )
 from duban.reference.policy import load_policy
 from tests.api.conftest import API, Api
+from tests.factories import World
 from tests.fakes import FixedClock
+from tests.web.test_server import sign_in
 
 SH = ZoneInfo("Asia/Shanghai")
 ADMIN = Actor(user_id=None, username="admin", role=Role.ADMIN)
@@ -313,3 +317,36 @@ def test_the_cli_sets_and_shows_a_year(db_url: str, tmp_path: Path, session: Ses
     shown = runner.invoke(cli_app, ["calendar", "show", "2027"], env=env)
     assert "2027-02-14 班  Sun  entered" in shown.output
     assert "2027-02-10 休  Wed  entered" in shown.output
+
+
+def test_the_admin_page_shows_provisional_and_takes_a_paste(
+    client: TestClient, app: FastAPI, world: World, clock: FixedClock
+) -> None:
+    clock.set(TODAY)
+    token = sign_in(client, app, world, "admin")
+    page = client.get("/admin/calendar")
+    assert page.status_code == 200
+    if 'data-year="2027" data-source="official"' in page.text:
+        pytest.skip("the installed chinesecalendar knows 2027")
+    assert 'data-year="2027" data-source="provisional"' in page.text
+    assert "临时（仅法定节假日，无调休上班日）" in page.text
+    assert 'id="calendar-provisional"' in page.text
+    assert "2027 年的节假日为临时数据" in page.text
+    form = {"csrf_token": token, "year": "2027", "schedule": "2027-01-01 休\n2027-02-3x 休"}
+    refused = client.post("/admin/calendar/schedule", data=form)
+    assert refused.status_code == 422
+    assert "第 2 行" in refused.text
+    assert "2027-02-3x" in refused.text  # the paste is kept for correcting
+    assert client.post("/admin/calendar/schedule", data={**form, "year": "27"}).status_code == 422
+    client.get("/lang/en", params={"next": "/admin/calendar"})
+    english = client.post("/admin/calendar/schedule", data=form)
+    assert "Line 2: " in english.text
+    assert "provisional (statutory holidays, no make-up workdays)" in english.text
+    done = client.post(
+        "/admin/calendar/schedule", data={**form, "schedule": NOTICE_2027}, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text
+    page = client.get("/admin/calendar")
+    assert 'data-year="2027" data-source="entered"' in page.text
+    assert 'id="calendar-provisional"' not in page.text
+    assert "2027-02-14" in page.text

@@ -210,10 +210,10 @@ def read_schedule_text(text: str, year: int) -> PastedSchedule:
         match = _LINE.fullmatch(line)
         if match is None or not match["dates"]:
             raise ScheduleError(
-                "{text!r} must be a day or a range ending with 休 (day off) or 班 (workday), "
+                "{item!r} must be a day or a range ending with 休 (day off) or 班 (workday), "
                 "e.g. '2027-02-14 班'.",
                 line=number,
-                text=raw.strip(),
+                item=raw.strip(),
             )
         target = days_off if match["kind"].lower() in _OFF_WORDS else workdays
         target.update(_read_item(match["dates"], year, line=number))
@@ -239,7 +239,7 @@ def _item_text(item: object) -> str:
         return item.isoformat()
     if isinstance(item, str):
         return item
-    raise ScheduleError("{text!r} is not a date or a range of dates.", text=item)
+    raise ScheduleError("{item!r} is not a date or a range of dates.", item=item)
 
 
 def _read_item(text: str, year: int, *, line: int | None = None) -> list[date]:
@@ -247,9 +247,9 @@ def _read_item(text: str, year: int, *, line: int | None = None) -> list[date]:
     match = _ITEM.fullmatch(text)
     if match is None:
         raise ScheduleError(
-            "{text!r} is not a date or a range of dates, e.g. 2027-02-06..2027-02-13.",
+            "{item!r} is not a date or a range of dates, e.g. 2027-02-06..2027-02-13.",
             line=line,
-            text=text.strip(),
+            item=text.strip(),
         )
     first = _date_of(match, "a", year, text, line)
     if match["bm"] is not None:
@@ -264,13 +264,13 @@ def _read_item(text: str, year: int, *, line: int | None = None) -> list[date]:
                 "{day} is not in {year}.", line=line, day=end.isoformat(), year=year
             )
     if last < first:
-        raise ScheduleError("The range {text!r} ends before it starts.", line=line, text=text)
+        raise ScheduleError("The range {item!r} ends before it starts.", line=line, item=text)
     span = (last - first).days + 1
     if span > _MAX_RANGE_DAYS:
         raise ScheduleError(
-            "The range {text!r} is {days} days long; a holiday is at most {most}.",
+            "The range {item!r} is {days} days long; a holiday is at most {most}.",
             line=line,
-            text=text.strip(),
+            item=text.strip(),
             days=span,
             most=_MAX_RANGE_DAYS,
         )
@@ -293,5 +293,5 @@ def _make_date(year: int, month: int, day: int, text: str, line: int | None) -> 
         return date(year, month, day)
     except ValueError:
         raise ScheduleError(
-            "{text!r} is not a date in the calendar.", line=line, text=text.strip()
+            "{item!r} is not a date in the calendar.", line=line, item=text.strip()
         ) from None
