@@ -553,8 +553,11 @@ def test_public_api() -> None:
             "YELLOW_AT",
             "Light",
             "LimitUnit",
+            "NationalSource",
             "TimeLimit",
             "WorkingCalendar",
+            "YearSchedule",
+            "YearSource",
             "light_for",
             "national_calendar_covers",
         ]

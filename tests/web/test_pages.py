@@ -261,15 +261,17 @@ def test_admin_keeps_units_users_limits_and_the_calendar(
     shots.take(page, "admin-taxonomy")
 
     page.goto("/admin/calendar")
-    # The page says which years' holidays nobody has entered (2027 until chinesecalendar
-    # ships it), and stops saying so once one day off of that year is entered.
+    # The page says 2027's holidays are provisional (until chinesecalendar ships them),
+    # and stops saying so once the State Council's schedule is pasted.
     if not national_calendar_covers(2027):
-        assert "2027" in page.locator("#calendar-gaps").inner_text()
-        page.fill("input[name=day]", "2027-02-17")
-        page.locator("select[name=kind]").select_option("holiday")
-        page.locator("form[action='/admin/calendar'] button").click()
+        assert "2027" in page.locator("#calendar-provisional").inner_text()
+        page.fill("input[name=year]", "2027")
+        page.fill(
+            "textarea[name=schedule]", "2027-01-01 休\n2027-02-05..2027-02-13 休\n2027-02-14 班"
+        )
+        page.locator("#paste-schedule button").click()
         page.wait_for_load_state()
-        assert page.locator("#calendar-gaps").count() == 0
+        assert page.locator("#calendar-provisional").count() == 0
     page.fill("input[name=day]", "2026-12-31")
     page.locator("select[name=kind]").select_option("holiday")
     page.locator("form[action='/admin/calendar'] button").click()

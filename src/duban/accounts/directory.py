@@ -1,23 +1,19 @@
-"""The admin's directory: switching units and users on and off, roles, passwords, and
-the working calendar's local overrides (days off and make-up workdays, 调休)."""
+"""The admin's directory: switching units and users on and off, roles and passwords.
+
+(The working calendar's local days live in :mod:`duban.reference.holidays`.)"""
 
 from __future__ import annotations
-
-import copy
-from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.accounts.users import MIN_PASSWORD_CHARS, hash_password
-from duban.kernel.context import Actor, Clock
+from duban.kernel.context import Actor
 from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
-from duban.reference.admin import current_policy_data, replace_policy, require_admin
-from duban.reference.calendar import national_calendar_covers
-from duban.reference.policy import load_policy
+from duban.reference.admin import require_admin
 
 
 def set_unit_active(session: Session, *, actor: Actor, code: str, active: bool) -> Unit:
@@ -83,55 +79,3 @@ def update_user(
         user.password_hash = hash_password(password)
     session.commit()
     return user
-
-
-def calendar_overrides(session: Session) -> tuple[list[str], list[str]]:
-    """The local days off and make-up workdays of the live policy (ISO dates)."""
-    cal = current_policy_data(session).get("calendar") or {}
-    return sorted(map(str, cal.get("holidays") or [])), sorted(map(str, cal.get("workdays") or []))
-
-
-def calendar_gaps(session: Session, now: datetime) -> list[int]:
-    """This year and the next (in the city's time zone), where nobody knows the holidays.
-
-    A year is known when the installed national calendar (chinesecalendar) has the State
-    Council's schedule for it, or when an admin has entered at least one local day off
-    for it (then the year's schedule is taken to be entered by hand). For a year that is
-    neither, deadlines fall back to Monday–Friday: Spring Festival would count as work.
-    """
-    policy = load_policy(session)
-    calendar = policy.calendar
-    entered = {day.year for day in calendar.extra_holidays}
-    this_year = now.astimezone(policy.tz).year
-    return [
-        year
-        for year in (this_year, this_year + 1)
-        if year not in entered
-        and not (calendar.use_national_calendar and national_calendar_covers(year))
-    ]
-
-
-def set_calendar_day(
-    session: Session, *, actor: Actor, clock: Clock, day: date, kind: str
-) -> tuple[list[str], list[str]]:
-    """Make ``day`` a local holiday, a make-up workday, or (``kind="national"``) neither.
-
-    Saved through the policy, so deadlines computed from now on follow it.
-    """
-    require_admin(actor)
-    if kind not in ("holiday", "workday", "national"):
-        raise InvalidInput("kind must be holiday, workday or national", field="kind")
-    data = copy.deepcopy(current_policy_data(session))
-    cal = dict(data.get("calendar") or {})
-    text = day.isoformat()
-    holidays = {str(d) for d in cal.get("holidays") or []} - {text}
-    workdays = {str(d) for d in cal.get("workdays") or []} - {text}
-    if kind == "holiday":
-        holidays.add(text)
-    elif kind == "workday":
-        workdays.add(text)
-    cal["holidays"] = sorted(holidays)
-    cal["workdays"] = sorted(workdays)
-    data["calendar"] = cal
-    replace_policy(session, actor=actor, clock=clock, data=data)
-    return cal["holidays"], cal["workdays"]

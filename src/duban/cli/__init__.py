@@ -32,11 +32,13 @@ audit_app = typer.Typer(help="Audit the tamper-evident event log.")
 user_app = typer.Typer(help="Manage users.")
 unit_app = typer.Typer(help="Manage responsible units.")
 taxonomy_app = typer.Typer(help="The 部件/事件 taxonomy and its filing conditions.")
+calendar_app = typer.Typer(help="The working calendar: a year's days off and make-up workdays.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(unit_app, name="unit")
 app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(calendar_app, name="calendar")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -209,10 +211,10 @@ def jobs_run(
     """Run one job now. ``sweep``: mark overdue cases and raise 督办 on them."""
     if name not in ("sweep", "sweep-overdue"):
         raise _fail(f"unknown job '{name}'; known jobs: sweep", 2)
-    from duban.accounts.directory import calendar_gaps
     from duban.jobs.sweep import sweep_overdue
     from duban.kernel.context import SystemClock
     from duban.kernel.db.session import make_session_factory
+    from duban.reference.holidays import calendar_gaps
 
     clock = SystemClock()
     engine = _engine(_settings())
@@ -224,14 +226,24 @@ def jobs_run(
     for code in report.supervised:
         typer.echo(f"  督办 {code}")
     # The sweep runs from cron: its log is where an operator will see this first.
-    for year in gaps:
-        typer.echo(
-            f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
-            "national calendar installed here does not know them, so deadlines count every "
-            "Monday to Friday as a working day; enter the State Council's schedule as local "
-            "days off and make-up workdays (web: /admin/calendar)",
-            err=True,
+    for gap in gaps:
+        typer.echo(_calendar_gap_warning(gap.year, provisional=gap.provisional), err=True)
+
+
+def _calendar_gap_warning(year: int, *, provisional: bool) -> str:
+    """The warning for a year whose State Council holiday schedule is not entered."""
+    if provisional:
+        return (
+            f"warning: the holidays of {year} are provisional ({year} 年节假日为临时数据): "
+            "deadlines use the statutory holidays but no make-up workdays (调休); paste the "
+            f"State Council's schedule (duban calendar set {year} FILE, or web: /admin/calendar)"
         )
+    return (
+        f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
+        "national calendar installed here does not know them, so deadlines count every "
+        "Monday to Friday as a working day; paste the State Council's schedule "
+        f"(duban calendar set {year} FILE, or web: /admin/calendar)"
+    )
 
 
 @audit_app.command("verify")
@@ -342,6 +354,54 @@ def taxonomy_export() -> None:
     from importlib import resources
 
     typer.echo(resources.files("duban.data").joinpath("taxonomy.yaml").read_text(encoding="utf-8"))
+
+
+@calendar_app.command("show")
+def calendar_show(year: Annotated[int, typer.Argument(help="the year, e.g. 2027")]) -> None:
+    """Print where the year's holidays come from, then each day off (休) and make-up
+    workday (班) with its source."""
+    from duban.reference.holidays import special_days
+    from duban.reference.policy import load_policy
+
+    with _database() as session:
+        source = load_policy(session).calendar.year_source(year)
+        days = special_days(session, year)
+    typer.echo(f"{year}: {source.value} — {source.label}")
+    for item in days:
+        kind = "班" if item.is_workday else "休"
+        typer.echo(f"{item.day.isoformat()} {kind}  {item.day:%a}  {item.source.value}")
+
+
+@calendar_app.command("set")
+def calendar_set(
+    year: Annotated[int, typer.Argument(help="the year, e.g. 2027")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="the State Council's schedule, one day or range per line ending 休 or 班 "
+            "(e.g. '2027-02-05..2027-02-13 休', '2027-02-14 班'); '-' reads standard input"
+        ),
+    ],
+) -> None:
+    """Replace the year's local days with its official schedule, in one step."""
+    from duban.kernel.context import Actor, SystemClock
+    from duban.kernel.roles import Role
+    from duban.reference.holidays import paste_year_schedule
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(f"cannot read {path}: {err}", 2) from err
+    actor = Actor(user_id=None, username="cli", role=Role.ADMIN)
+    with _database() as session:
+        schedule = paste_year_schedule(
+            session, actor=actor, clock=SystemClock(), year=year, text=text
+        )
+    off = sum(1 for day in schedule.days_off if day.weekday() < 5)
+    typer.echo(
+        f"{year}: {schedule.source.value}; {len(schedule.days_off)} days off "
+        f"({off} on weekdays), {len(schedule.workdays)} make-up workdays"
+    )
 
 
 def _safe_url(url: str) -> str:

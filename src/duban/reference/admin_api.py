@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -21,6 +22,9 @@ from duban.reference.admin import (
     require_admin,
     set_condition_limit,
 )
+from duban.reference.calendar import YearSchedule
+from duban.reference.holidays import paste_year_schedule, special_days
+from duban.reference.policy import load_policy
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -167,3 +171,83 @@ def put_policy(
         raise InvalidInput("the policy must be a JSON object", field="body")
     replace_policy(session, actor=actor, clock=clock, data=data)
     return current_policy_data(session)
+
+
+class CalendarYearUpdate(Strict):
+    """A year's State Council schedule: two lists, or the text an admin pastes."""
+
+    days_off: list[str] = Field(
+        default_factory=list, description="days or ranges, e.g. 2027-02-05..2027-02-13"
+    )
+    workdays: list[str] = Field(default_factory=list, description="make-up workdays (调休)")
+    text: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="instead of the lists: one day or range per line ending 休 or 班",
+    )
+
+
+class CalendarDay(BaseModel):
+    day: str
+    workday: bool
+    source: str
+
+
+class CalendarYearRead(BaseModel):
+    year: int
+    source: str = Field(description="official | entered | provisional | unknown")
+    days: list[CalendarDay]
+
+
+Year = Annotated[int, PathParam(ge=1949, le=2200)]
+
+
+def _year_read(session: SessionDep, year: int, schedule: YearSchedule) -> CalendarYearRead:
+    return CalendarYearRead(
+        year=year,
+        source=schedule.source.value,
+        days=[
+            CalendarDay(day=d.day.isoformat(), workday=d.is_workday, source=d.source.value)
+            for d in special_days(session, year)
+        ],
+    )
+
+
+@router.get(
+    "/calendar/{year}", response_model=CalendarYearRead, summary="A year's holidays and source"
+)
+def get_calendar_year(year: Year, session: SessionDep, actor: ActorDep) -> CalendarYearRead:
+    """Every day off and make-up workday of ``year``, and whose they are."""
+    require_admin(actor)
+    return _year_read(session, year, load_policy(session).calendar.year_schedule(year))
+
+
+@router.put(
+    "/calendar/{year}",
+    response_model=CalendarYearRead,
+    summary="Enter a year's holiday schedule",
+)
+def put_calendar_year(
+    year: Year, body: CalendarYearUpdate, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> CalendarYearRead:
+    """Replace the year's local days with the State Council's schedule, in one step.
+
+    Give ``days_off`` and ``workdays`` (days or ``first..last`` ranges), or ``text``
+    with one day or range per line ending in 休 (day off) or 班 (workday). A paste that
+    cannot be read is refused whole (422, naming the line) and nothing is written.
+    """
+    require_admin(actor)
+    if body.text is not None and (body.days_off or body.workdays):
+        raise InvalidInput(
+            "give either 'text' or the lists 'days_off' and 'workdays'", field="body"
+        )
+    schedule = paste_year_schedule(
+        session,
+        actor=actor,
+        clock=clock,
+        year=year,
+        text=body.text,
+        days_off=body.days_off,
+        workdays=body.workdays,
+    )
+    return _year_read(session, year, schedule)

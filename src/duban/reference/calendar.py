@@ -7,9 +7,11 @@ green below 80 % of its limit, yellow up to and including 100 %, red beyond (DES
 "Rules that users rely on").
 
 Which days are working days is decided, in this order, by the calendar's local overrides
-(extra holidays, extra make-up workdays), then the official national calendar with its
-调休 swaps (the ``chinesecalendar`` package), then plain Monday–Friday for years that
-package does not cover yet.
+(extra holidays, extra make-up workdays, a year's schedule pasted by an admin), then the
+official national calendar with its 调休 swaps (``chinesecalendar``), then the statutory
+holidays of the ``holidays`` package — *provisional*, without 调休 — and last plain
+Monday–Friday (:mod:`duban.reference.national` says where each year's data comes from).
+A calendar works each year out once and keeps it, so a deadline costs set lookups.
 
 Everything here is pure: no I/O, no clock. Datetimes going in must be timezone-aware and
 datetimes coming out are aware UTC, as they are stored; local (Asia/Shanghai) time is only
@@ -18,18 +20,16 @@ used to decide where the working periods of a day lie.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import chinese_calendar
+from duban.reference.national import YearSchedule, YearSource, packaged_schedule
 
 __all__ = [
     "DEFAULT_PERIODS",
@@ -38,8 +38,11 @@ __all__ = [
     "YELLOW_AT",
     "Light",
     "LimitUnit",
+    "NationalSource",
     "TimeLimit",
     "WorkingCalendar",
+    "YearSchedule",
+    "YearSource",
     "light_for",
     "national_calendar_covers",
 ]
@@ -193,30 +196,19 @@ def light_for(
     return Light.RED
 
 
-@cache
-def _national_workdays(year: int) -> frozenset[date] | None:
-    """All official workdays of ``year`` (调休 included), or None if the package lacks the year.
-
-    chinesecalendar re-checks its supported range on every call by scanning all its
-    holidays (~20 µs a day), so we ask it once per year and keep the answer as a set;
-    after that a day costs one set lookup. There are only a few dozen years to cache.
-    """
-    try:
-        days = chinese_calendar.get_workdays(date(year, 1, 1), date(year, 12, 31))
-    except NotImplementedError:
-        # Raised for years without published data: the next year before the State
-        # Council announces it (usually in November) and years before 2004.
-        return None
-    return frozenset(days)
+#: What the national sources know of a year (``packaged_schedule`` in production; a test
+#: may pass a fake). Asked at most once per year by each calendar.
+NationalSource = Callable[[int], YearSchedule]
 
 
 def national_calendar_covers(year: int) -> bool:
     """Whether the installed national calendar knows ``year``'s holidays and 调休 days.
 
-    For other years :class:`WorkingCalendar` falls back to Monday–Friday, so an admin
-    should be warned to enter that year's holidays as local overrides.
+    For other years :class:`WorkingCalendar` falls back to the provisional statutory
+    holidays or to Monday–Friday, so an admin should be warned to enter that year's
+    schedule (:meth:`WorkingCalendar.year_source` says which).
     """
-    return _national_workdays(year) is not None
+    return packaged_schedule(year).source is YearSource.OFFICIAL
 
 
 DEFAULT_PERIODS: Final[tuple[tuple[time, time], ...]] = (
@@ -231,7 +223,7 @@ _ONE_DAY: Final = timedelta(days=1)
 # calendar days). No real time limit comes near 50 years.
 _MAX_SCAN_DAYS: Final = 366 * 50
 _CALENDAR_KEYS: Final = frozenset(
-    {"periods", "timezone", "holidays", "workdays", "national_calendar"}
+    {"periods", "timezone", "holidays", "workdays", "national_calendar", "entered_years"}
 )
 _PERIOD_TEXT = re.compile(r"\s*(\d{1,2}:\d{2}(?::\d{2})?)\s*-\s*(\d{1,2}:\d{2}(?::\d{2})?)\s*")
 
@@ -334,9 +326,12 @@ class WorkingCalendar:
 
     ``periods`` are the local working periods of every working day (default 08:30–12:00
     and 14:00–18:00). A day is a working day if it is in ``extra_workdays``; it is not
-    if it is in ``extra_holidays``; otherwise the national calendar decides (with its
-    调休 make-up workdays) when ``use_national_calendar`` is on and knows the year;
-    otherwise Monday–Friday work.
+    if it is in ``extra_holidays``; otherwise the year's national schedule decides (with
+    its 调休 make-up workdays) when ``use_national_calendar`` is on; otherwise
+    Monday–Friday work. ``national`` gives each year's schedule and its source — official
+    or provisional, see :mod:`duban.reference.national`. A year in ``entered_years`` has
+    its whole schedule entered by an admin: the provisional guess is dropped for it, as it
+    is for a year no source knows once an admin entered a day off in it.
 
     Calendar days are 24-hour spans and working periods are measured in real elapsed
     time; in a zone with daylight saving the day of a change would be an hour short or
@@ -348,12 +343,26 @@ class WorkingCalendar:
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
     use_national_calendar: bool = True
+    entered_years: frozenset[int] = frozenset()
+    national: NationalSource = field(default=packaged_schedule, repr=False)
+    # Each year's merged schedule and working-day prefix sums, worked out on first use.
+    # The calendar lives as long as its parsed policy, so a year is worked out once per
+    # policy change and process; every later deadline only looks it up.
+    _years: dict[int, YearSchedule] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    _prefixes: dict[int, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         # Accept lists and sets from callers but keep the instance hashable.
         object.__setattr__(self, "periods", tuple(tuple(period) for period in self.periods))
         object.__setattr__(self, "extra_holidays", frozenset(self.extra_holidays))
         object.__setattr__(self, "extra_workdays", frozenset(self.extra_workdays))
+        object.__setattr__(self, "entered_years", frozenset(self.entered_years))
+        if any(isinstance(year, bool) or not isinstance(year, int) for year in self.entered_years):
+            raise ValueError(f"entered_years must hold years, got {sorted(self.entered_years)!r}")
         _check_periods(self.periods)
         try:
             ZoneInfo(self.tz_name)
@@ -412,12 +421,22 @@ class WorkingCalendar:
         national = data.get("national_calendar", True)
         if not isinstance(national, bool):
             raise ValueError(f"'national_calendar' must be true or false, got {national!r}")
+        entered = data.get("entered_years", ())
+        if isinstance(entered, str | bytes) or not isinstance(entered, Iterable):
+            raise ValueError(
+                f"'entered_years' must be a list of years like [2027], got {entered!r}"
+            )
+        if any(isinstance(year, bool) or not isinstance(year, int) for year in entered):
+            raise ValueError(
+                f"'entered_years' must be a list of years like [2027], got {entered!r}"
+            )
         return cls(
             periods=periods,
             tz_name=tz_name,
             extra_holidays=_parse_dates(data.get("holidays", ()), "holidays"),
             extra_workdays=_parse_dates(data.get("workdays", ()), "workdays"),
             use_national_calendar=national,
+            entered_years=frozenset(entered),
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -428,6 +447,7 @@ class WorkingCalendar:
             "holidays": [day.isoformat() for day in sorted(self.extra_holidays)],
             "workdays": [day.isoformat() for day in sorted(self.extra_workdays)],
             "national_calendar": self.use_national_calendar,
+            "entered_years": sorted(self.entered_years),
         }
 
     # -- days -------------------------------------------------------------------------
@@ -438,15 +458,58 @@ class WorkingCalendar:
             # A datetime would never match the date overrides and its UTC date may be the
             # wrong local day, so refuse it rather than answer wrongly.
             raise TypeError("is_workday takes a local date, not a datetime")
-        if day in self.extra_holidays:
-            return False
-        if day in self.extra_workdays:
-            return True
-        if self.use_national_calendar:
-            national = _national_workdays(day.year)
-            if national is not None:
-                return day in national
-        return day.weekday() < 5
+        schedule = self._years.get(day.year) or self.year_schedule(day.year)
+        return schedule.is_workday(day)
+
+    def year_schedule(self, year: int) -> YearSchedule:
+        """``year``'s special days with the local overrides applied, and its source.
+
+        The source is the best one that knows the year: official (national calendar),
+        else entered (an admin's schedule), else provisional (statutory holidays), else
+        unknown. Local days off and workdays apply on top of any of them.
+        """
+        known = self._years.get(year)
+        if known is not None:
+            return known
+        local_off = frozenset(day for day in self.extra_holidays if day.year == year)
+        local_work = frozenset(day for day in self.extra_workdays if day.year == year)
+        base = (
+            self.national(year)
+            if self.use_national_calendar
+            else YearSchedule(year, YearSource.UNKNOWN)
+        )
+        # Before pasting existed, entering one day off of an unknown year was how an admin
+        # entered its schedule; a provisional year needs the explicit paste, so that one
+        # local holiday does not drop the statutory days of the whole year.
+        entered = year in self.entered_years or (
+            base.source is YearSource.UNKNOWN and bool(local_off)
+        )
+        source = base.source
+        if entered and source is not YearSource.OFFICIAL:
+            source = YearSource.ENTERED
+            base = YearSchedule(year, source)
+        schedule = YearSchedule(
+            year,
+            source,
+            days_off=(base.days_off - local_work) | local_off,
+            workdays=(base.workdays - local_off) | local_work,
+        )
+        self._years[year] = schedule
+        return schedule
+
+    def year_source(self, year: int) -> YearSource:
+        """Where ``year``'s days off and make-up workdays come from."""
+        return self.year_schedule(year).source
+
+    def special_days(self, year: int) -> list[tuple[date, bool, YearSource]]:
+        """Every day of ``year`` that is not simply Monday–Friday work, weekend rest:
+        ``(day, is_workday, source)``, the source ENTERED for the admin's own days."""
+        schedule = self.year_schedule(year)
+        local = self.extra_holidays | self.extra_workdays
+        return [
+            (day, schedule.is_workday(day), YearSource.ENTERED if day in local else schedule.source)
+            for day in sorted(schedule.days_off | schedule.workdays)
+        ]
 
     @property
     def working_day_seconds(self) -> float:
@@ -570,9 +633,20 @@ class WorkingCalendar:
         for year in range(first.year, last.year + 1):
             low = first if year == first.year else date(year, 1, 1)
             high = last if year == last.year else date(year, 12, 31)
-            prefix = _workday_prefix(self, year)
+            prefix = self._prefixes.get(year) or self._workday_prefix(year)
             total += prefix[high.timetuple().tm_yday] - prefix[low.timetuple().tm_yday - 1]
         return total
+
+    def _workday_prefix(self, year: int) -> tuple[int, ...]:
+        """``prefix[n]`` = working days among the first ``n`` days of ``year``."""
+        day = date(year, 1, 1)
+        counts = [0]
+        while day.year == year:
+            counts.append(counts[-1] + (1 if self.is_workday(day) else 0))
+            day += _ONE_DAY
+        prefix = tuple(counts)
+        self._prefixes[year] = prefix
+        return prefix
 
     # -- limits -----------------------------------------------------------------------
 
@@ -655,14 +729,3 @@ def _since_midnight(moment: time) -> timedelta:
         seconds=moment.second,
         microseconds=moment.microsecond,
     )
-
-
-@functools.lru_cache(maxsize=512)
-def _workday_prefix(calendar: WorkingCalendar, year: int) -> tuple[int, ...]:
-    """``prefix[n]`` = working days among the first ``n`` days of ``year``."""
-    day = date(year, 1, 1)
-    counts = [0]
-    while day.year == year:
-        counts.append(counts[-1] + (1 if calendar.is_workday(day) else 0))
-        day += _ONE_DAY
-    return tuple(counts)

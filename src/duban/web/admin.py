@@ -13,13 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from duban.accounts.directory import (
-    calendar_gaps,
-    calendar_overrides,
-    set_calendar_day,
-    set_unit_active,
-    update_user,
-)
+from duban.accounts.directory import set_unit_active, update_user
 from duban.accounts.models import Unit, User
 from duban.accounts.users import create_unit, create_user
 from duban.kernel.errors import Conflict, InvalidInput, NotFound
@@ -30,7 +24,16 @@ from duban.places.region_import import ImportReport, import_regions
 from duban.places.routing import add_rule, deactivate_rule, list_rules, rule_description
 from duban.reference.admin import set_condition_limit
 from duban.reference.calendar import LimitUnit
+from duban.reference.holidays import (
+    CalendarGap,
+    calendar_gaps,
+    calendar_overrides,
+    paste_year_schedule,
+    set_calendar_day,
+    year_sources,
+)
 from duban.reference.models import Category, FilingCondition
+from duban.reference.national import ScheduleError
 from duban.web import forms
 from duban.web.context import Ctx, Form, WebContext, pages
 
@@ -47,8 +50,8 @@ def admin_home(ctx: Ctx) -> Response:
     return ctx.render("admin/index.html", calendar_gaps=_calendar_gaps(ctx))
 
 
-def _calendar_gaps(ctx: WebContext) -> list[int]:
-    """The years whose holidays nobody has entered."""
+def _calendar_gaps(ctx: WebContext) -> list[CalendarGap]:
+    """The years whose holidays nobody has entered (provisional or unknown)."""
     return calendar_gaps(ctx.db, ctx.clock.now())
 
 
@@ -266,16 +269,22 @@ def change_limit(ctx: Ctx, code: str, form: Form) -> Response:
 
 
 def _calendar_page(
-    ctx: WebContext, errors: forms.FieldErrors | None = None, status: int = 200
+    ctx: WebContext,
+    errors: forms.FieldErrors | None = None,
+    status: int = 200,
+    values: dict[str, str] | None = None,
 ) -> Response:
     holidays, workdays = calendar_overrides(ctx.db)
+    years = year_sources(ctx.db, ctx.clock.now())
     return ctx.render(
         "admin/calendar.html",
         status_code=status,
         holidays=holidays,
         workdays=workdays,
+        years=years,
         calendar_gaps=_calendar_gaps(ctx),
         errors=errors.messages if errors else {},
+        values=values or {"year": str(years[-1][0])},
     )
 
 
@@ -308,6 +317,38 @@ def change_calendar(ctx: Ctx, form: Form) -> Response:
         return _calendar_page(ctx, errors, 422)
     ctx.notice("Saved.")
     return ctx.redirect("/admin/calendar")
+
+
+@router.post("/calendar/schedule")
+@pages
+def paste_calendar_schedule(ctx: Ctx, form: Form) -> Response:
+    """Replace a year's local days with the State Council's schedule, pasted in one step."""
+    actor = ctx.staff(Role.ADMIN)
+    errors = forms.FieldErrors(ctx.lang)
+    values = {"year": forms.text(form, "year", 4), "schedule": forms.text(form, "schedule")}
+    year = int(values["year"]) if values["year"].isdigit() else 0
+    if not 1949 <= year <= 2200:
+        errors.add("year", ctx.t("Enter a year."))
+        return _calendar_page(ctx, errors, 422, values)
+    try:
+        paste_year_schedule(
+            ctx.db, actor=actor, clock=ctx.clock, year=year, text=values["schedule"]
+        )
+    except InvalidInput as err:
+        ctx.db.rollback()
+        errors.add("schedule", _schedule_problem(ctx, err))
+        return _calendar_page(ctx, errors, 422, values)
+    ctx.notice("Saved.")
+    return ctx.redirect("/admin/calendar")
+
+
+def _schedule_problem(ctx: WebContext, err: InvalidInput) -> str:
+    """A paste's problem in the page's language, naming its line."""
+    cause = err.__cause__
+    if not isinstance(cause, ScheduleError):
+        return forms.localize(err.message, ctx.lang)
+    text = ctx.t(cause.problem, **cause.values)
+    return ctx.t("Line {line}: {problem}", line=cause.line, problem=text) if cause.line else text
 
 
 def _keys_page(
