@@ -34,10 +34,10 @@ Beside these it measures the floor of the HTTP stack: the same clients calling
 ``GET /healthz`` (no database, no body) on the same server, in requests/s and server CPU
 per request, so the cost of the report itself can be told from the cost of serving HTTP.
 
-The server writes the reports that arrive together in one transaction (group commit,
-``duban.cases.groupcommit``); the raw loop commits every case, as the issue defines
-the baseline. The server's processes say at shutdown how many reports went in how many
-transactions, and the bench prints it.
+The server writes every report in a transaction of its own, through the one intake
+path every face uses (``duban.cases.intake.report``: prepare, then ``write_reports`` in
+a ``writing()`` unit of work, in the thread pool), just as the raw loop commits every
+case.
 
 It prints cases/s, p50/p95/p99 latency, errors, the raw rate and the ratio (API / raw).
 Everything talks to 127.0.0.1 only and stops by itself (about a minute per backend).
@@ -52,7 +52,6 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -192,8 +191,6 @@ class Result:
     rows_check: str
     floor_rate: float
     floor_cpu_ms: float
-    #: What the server's processes said at shutdown: reports written, transactions.
-    group_commit: tuple[int, int] = (0, 0)
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -790,7 +787,6 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
                 args.clients, 1.0, 3.0, _healthz_worker(base, args.reconnect), floor_meter.start
             )
             floor_cpu = floor_meter.stop()
-        group_commit = _group_commit(log)
         total = count_cases(backend, url)
         # Exactly one row per 201 answered (warm-up, window and the calls in flight at the end).
         created = total - demo_cases
@@ -834,7 +830,6 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
             rows_check=rows_check,
             floor_rate=floor.rate,
             floor_cpu_ms=floor_cpu["server"] * 10 / floor.rate if floor.rate else float("nan"),
-            group_commit=group_commit,
             error_samples=api.error_samples + raw.error_samples + floor.error_samples,
         )
     finally:
@@ -842,15 +837,6 @@ def bench_backend(backend: str, args: argparse.Namespace) -> Result:
             print(f"[{backend}] kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-_GROUP_COMMIT = re.compile(r"intake: (\d+) reports written in (\d+) transactions")
-
-
-def _group_commit(log: Path) -> tuple[int, int]:
-    """Reports and transactions, summed over the server's processes (their shutdown log)."""
-    found = _GROUP_COMMIT.findall(log.read_text(errors="replace")) if log.exists() else []
-    return sum(int(r) for r, _ in found), sum(int(t) for _, t in found)
 
 
 def machine() -> str:
@@ -926,12 +912,6 @@ def main() -> None:
             f"  HTTP floor (GET /healthz, same clients): {r.floor_rate:.0f} requests/s, "
             f"server {r.floor_cpu_ms:.2f} ms CPU per request"
         )
-        reports, transactions = r.group_commit
-        if transactions:
-            print(
-                f"  group commit: {reports} reports in {transactions} transactions "
-                f"({reports / transactions:.2f} each; the raw loop commits every case)"
-            )
         cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r.cpu_pct.items())
         print(
             f"  CPU in the timed window (100 % = one core): {cpu}; server "

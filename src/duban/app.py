@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from duban import __version__
 from duban.accounts import api as accounts_api
 from duban.adapters.photostore import LocalPhotoStore
+from duban.api.edge import refuse_control_text
 from duban.api.errors import install_error_handlers
 from duban.cases import api as cases_api
 from duban.cases import dashboard_pages, map_pages, public_pages, workbench_pages
 from duban.cases import pages as case_pages
-from duban.cases.groupcommit import ReportBatcher
 from duban.config import Settings
 from duban.evidence import api as evidence_api
 from duban.kernel.context import Clock, SystemClock
@@ -105,18 +105,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
-    batcher = app.state.report_batcher
-    await batcher.aclose()
     await anyio.to_thread.run_sync(stop_background_checkpoints, app.state.engine)
-    if batcher.reports:
-        _log.info(
-            "intake: %d reports written in %d transactions (%.2f each); %d batches waited "
-            "for the write lock in a thread",
-            batcher.reports,
-            batcher.batches,
-            batcher.reports / batcher.batches,
-            batcher.deferred,
-        )
 
 
 def _warm_caches(app: FastAPI) -> None:
@@ -151,6 +140,8 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # No NUL or other control character in any query string or JSON body (422).
+        dependencies=[Depends(refuse_control_text)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -158,7 +149,6 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.photo_store = LocalPhotoStore(settings.photo_root)
     app.state.secret_key = secret_key_for(settings, factory)
-    app.state.report_batcher = ReportBatcher(engine, app.state.clock)
     install_error_handlers(app)
     # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
     for router in (

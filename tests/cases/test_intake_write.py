@@ -1,28 +1,41 @@
-"""The report's write path (duban.cases.intake): rows, numbers, and what the session holds.
+"""The one way a case is born (duban.cases.intake): rows, numbers, and what the session
+holds.
 
-``report_case`` writes the case, its event and its idempotency key with Core statements
-(one statement on PostgreSQL) and hands the objects to the session as if loaded. These
-tests pin what that must keep: the same rows the ORM would write, numbers that never
-truncate, a chain that verifies, and objects a caller can go on changing.
+``report`` prepares a report and writes it with ``write_reports`` — the one writer of new
+cases, set-based, inside the ``writing()`` unit of work — and hands the objects to the
+session as if loaded. These tests pin what that must keep: the same rows the ORM would
+write, numbers that never truncate, a chain that verifies, objects a caller can go on
+changing, and no other place in the code that inserts cases.
 """
 
 from __future__ import annotations
 
 import gc
+import re
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import event, select, update
+import pytest
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from duban.app import _lifespan, create_app
 from duban.cases.actions import NewCase, report_case
 from duban.cases.audit import verify_chain
-from duban.cases.intake import case_number, reserve_case_codes
-from duban.cases.models import Case, CaseEvent, IdempotencyKey
+from duban.cases.intake import (
+    PreparedReport,
+    case_number,
+    prepare_report,
+    report_refs,
+    reserve_case_codes,
+    write_reports,
+)
+from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.config import Settings
 from duban.kernel.db.models import Counter
+from duban.kernel.unitofwork import writing
 from tests.cases.support import Town, fresh
 from tests.factories import CATEGORY, LAT, LON
 from tests.fakes import FixedClock
@@ -121,3 +134,85 @@ def test_the_server_limits_its_thread_pool_and_freezes_its_startup_heap() -> Non
         gc.unfreeze()
     assert tokens == 3
     assert frozen > 10_000  # modules, mappers, templates: out of the collector's way
+
+
+def _prepared(world: Town, clock: FixedClock, n: int, photos: list[str]) -> list[PreparedReport]:
+    refs = report_refs(world.session)
+    return [
+        prepare_report(
+            refs,
+            actor=world.actor("operator"),
+            data=NewCase(
+                source=Source.HOTLINE,
+                category_code=CATEGORY,
+                lat=LAT,
+                lon=LON,
+                description=f"第{i}处井盖缺失",
+                photo_ids=tuple(photos) if i == 0 else (),
+            ),
+            idempotency_key=f"batch-{i}",
+            now=clock.now(),
+        )
+        for i in range(n)
+    ]
+
+
+def test_write_reports_writes_many_reports_with_photos_and_keys_in_one_unit_of_work(
+    world: Town, clock: FixedClock
+) -> None:
+    photos = [world.photo(), world.photo((200, 10, 10))]
+    prepared = _prepared(world, clock, 5, photos)
+    with writing(world.session):
+        written = write_reports(world.session, prepared)
+    codes = [w.case["code"] for w in written]
+    day = codes[0][:8]
+    assert codes == [f"{day}{n:05d}" for n in range(1, 6)]
+    with world.session_factory() as other:
+        assert other.scalar(select(func.count()).select_from(Case)) == 5
+        keys = other.scalars(select(IdempotencyKey.key).order_by(IdempotencyKey.case_id)).all()
+        assert keys == [f"batch-{i}" for i in range(5)]
+        linked = other.execute(select(CasePhoto.case_id, CasePhoto.photo_id, CasePhoto.stage))
+        assert sorted(linked, key=lambda r: r[1]) == sorted(
+            [(written[0].case["id"], pid, "before") for pid in photos], key=lambda r: r[1]
+        )
+        events = {e.case_id: e for e in other.scalars(select(CaseEvent))}
+    for w in written:
+        assert events[w.case["id"]].id == w.event["id"]
+        assert events[w.case["id"]].hash == w.case["last_event_hash"]
+    assert verify_chain(world.session).ok
+
+
+def test_write_reports_runs_only_inside_a_unit_of_work(world: Town, clock: FixedClock) -> None:
+    with pytest.raises(RuntimeError, match="writing"):
+        write_reports(world.session, _prepared(world, clock, 1, []))
+
+
+def test_a_failed_unit_of_work_writes_nothing_and_uses_no_number(
+    world: Town, clock: FixedClock
+) -> None:
+    prepared = _prepared(world, clock, 3, [])
+
+    def fails_after_the_writes() -> None:
+        with writing(world.session):
+            write_reports(world.session, prepared)
+            raise RuntimeError("anything that fails after the writes")
+
+    with pytest.raises(RuntimeError, match="after the writes"):
+        fails_after_the_writes()
+    with world.session_factory() as other:
+        assert other.scalar(select(func.count()).select_from(Case)) == 0
+        assert other.scalar(select(func.count()).select_from(Counter)) == 0
+
+
+def test_cases_are_inserted_in_one_place_only() -> None:
+    """Every face goes through duban.cases.intake: nothing else inserts into cases."""
+    src = Path(__file__).resolve().parents[2] / "src" / "duban"
+    pattern = re.compile(r"insert_?\((CASES|cast\(Table, Case\.__table__\)|Case\b)")
+    found = [
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == ["cases/intake.py"]
+    assert not (src / "cases" / "groupcommit.py").exists()
+    assert not (src / "cases" / "reportbatch.py").exists()

@@ -290,3 +290,22 @@ def test_the_sf_311_sample_imports_with_every_defect_reported(
     assert sample.source == Source.HOTLINE
     assert verify_chain(session).ok
     assert asdict(report.errors[0])["row"] >= 1
+
+
+def test_rows_with_control_characters_are_row_errors_and_the_limits_are_the_reports(
+    session: Session, clock: FixedClock
+) -> None:
+    """The import checks a row with the one report check (prepare_report): its limits
+    (a 5,000-character description), and no control characters in any cell."""
+    rows = [
+        row(service_request_id="nul", description="垃\x00圾"),
+        row(service_request_id="bell", address="西\x07大街"),
+        row(service_request_id="long-ok", description="长" * 5000),
+        row(service_request_id="too-long", description="长" * 5001),
+    ]
+    report = run(session, clock, rows, on_error="skip")
+    assert report.committed
+    assert report.imported == 1
+    found = {(e.external_id, e.field) for e in report.errors}
+    assert found == {("nul", "description"), ("bell", "address"), ("too-long", "description")}
+    assert all("control character" in e.message for e in report.errors[:2])

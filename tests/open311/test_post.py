@@ -109,7 +109,7 @@ def test_nothing_is_stored_when_a_post_is_refused(
                 "service_code": "E0102",
                 "lat": "34",
                 "long": "113",
-                "description": "x" * 4001,
+                "description": "x" * 5001,  # the one limit, on every face
             },
             400,
         ),
@@ -357,3 +357,37 @@ def test_no_reporter_contact_details_in_any_public_response(
     assert code in text
     # account_id is the client's own id for its user: it is echoed only to the poster.
     assert json.dumps(secrets[5]) not in "\n".join(bodies[:2])
+
+
+@pytest.mark.parametrize("field", ["description", "email", "first_name", "address_string"])
+def test_a_control_character_in_any_field_is_refused_and_nothing_is_stored(
+    http: httpx.Client, api_key: str, session_factory: sessionmaker[Session], field: str
+) -> None:
+    """Open311 answers every bad argument with its 400 (the specification's code)."""
+    data = {"api_key": api_key, "service_code": "E0102", "lat": str(LAT), "long": str(LON)}
+    data[field] = "井盖\x00缺失"
+    response = http.post(
+        "requests.json", data=data, files={"photo1": ("p.jpg", jpeg(), "image/jpeg")}
+    )
+    spec.check_json(response, spec.ERRORS, 400)
+    assert "control character" in response.text
+    assert count(session_factory, Case) == 0
+    from duban.evidence.models import Photo
+
+    assert count(session_factory, Photo) == 0
+
+
+def test_a_control_character_in_a_query_parameter_is_refused(
+    http: httpx.Client, api_key: str
+) -> None:
+    response = http.get("requests.json", params={"service_code": "E01\x00"})
+    spec.check_json(response, spec.ERRORS, 400)
+
+
+def test_a_description_takes_the_one_limit_of_every_face(
+    http: httpx.Client, api_key: str, session_factory: sessionmaker[Session]
+) -> None:
+    """5,000 characters, as the API and the pages take (Open311's specification says
+    4,000; a longer limit refuses no conforming client)."""
+    new_request(http, api_key, description="长" * 5000)
+    assert count(session_factory, Case) == 1

@@ -18,6 +18,7 @@ from duban.accounts.users import hash_password
 from duban.app import PAGES
 from duban.cases import mapdata
 from duban.cases.actions import NewCase
+from duban.cases.models import Case
 from duban.cases.public import report_as_citizen
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.web import sessions
@@ -320,3 +321,25 @@ def test_a_sign_in_expires_with_the_token_lifetime(
         client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code
         == 303
     )
+
+
+def test_a_control_character_in_a_form_field_or_a_filter_is_a_422(
+    client: TestClient, app: FastAPI, world: World
+) -> None:
+    token = sign_in(client, app, world, "operator")
+    response = client.post(
+        "/report",
+        data={
+            "csrf_token": token,
+            "source": "hotline",
+            "category": "E0102",
+            "lat": str(LAT),
+            "lon": str(LON),
+            "description": "井盖\x00缺失",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 422, response.text
+    assert "control character" in response.text
+    assert client.get("/cases", params={"grid": "41\x00"}).status_code == 422
+    assert world.session.scalars(select(Case)).first() is None

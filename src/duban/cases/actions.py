@@ -14,27 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from duban.accounts.models import Unit, User
 from duban.cases.access import get_visible_case
 from duban.cases.audit import append_event
 from duban.cases.intake import NewCase as NewCase
-from duban.cases.intake import (
-    WrittenReport,
-    check_reporter,
-    insert_case_photos,
-    place_payload,
-    prepare_report,
-    report_refs,
-    request_hash,
-    write_reports,
-)
-from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, IdempotencyKey
+from duban.cases.intake import check_photos, place_payload
+from duban.cases.intake import report_case as report_case
+from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto
 from duban.cases.workflow import (
     CLOCK_RUNNING,
     STEP_OF_STATUS,
@@ -55,13 +46,12 @@ from duban.kernel.errors import (
 )
 from duban.kernel.inputs import (
     MAX_NOTE_CHARS,
-    MAX_PHOTOS_PER_ACTION,
     clean_text,
 )
 from duban.kernel.roles import Role
 from duban.places.points import input_point
 from duban.reference.calendar import LimitUnit, TimeLimit
-from duban.reference.categories import ConditionRef, subclass_table
+from duban.reference.categories import live_taxonomy
 from duban.reference.models import FilingCondition
 from duban.reference.policy import Policy, load_policy
 
@@ -108,25 +98,6 @@ def _default_condition(session: Session, category_code: str) -> FilingCondition 
         .order_by(FilingCondition.position, FilingCondition.code)
         .limit(1)
     ).first()
-
-
-def _photos(session: Session, ids: Sequence[str], *, required: bool = False) -> list[Photo]:
-    unique = list(dict.fromkeys(ids))
-    if required and not unique:
-        raise InvalidInput(
-            "at least one photo is required (upload with POST /api/v1/photos)", field="photo_ids"
-        )
-    if len(unique) > MAX_PHOTOS_PER_ACTION:
-        raise InvalidInput(
-            f"{len(unique)} photos given; at most {MAX_PHOTOS_PER_ACTION}", field="photo_ids"
-        )
-    if not unique:
-        return []
-    found = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(unique)))}
-    missing = [pid for pid in unique if pid not in found]
-    if missing:
-        raise InvalidInput(f"unknown photo id(s): {', '.join(missing)}", field="photo_ids")
-    return [found[pid] for pid in unique]
 
 
 def _attach(case: Case, photos: list[Photo], stage: str, seq: int) -> None:
@@ -307,107 +278,6 @@ def _duplicate_candidates(session: Session, case: Case, policy: Policy, now: dat
     return [item.case.code for item in found.items]
 
 
-# --------------------------------------------------------------------------- report
-
-
-_IDEMPOTENCY_LOOKUP = select(IdempotencyKey).where(
-    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
-)
-
-
-def _replay(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
-    row = session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
-    if row is None:
-        return None
-    if row.request_hash != fingerprint:
-        raise Conflict(
-            "this Idempotency-Key was already used for a different request; use a new key",
-            code="idempotency_key_reused",
-        )
-    return session.get(Case, row.case_id)
-
-
-def report_case(
-    session: Session,
-    *,
-    actor: Actor,
-    clock: Clock,
-    data: NewCase,
-    idempotency_key: str | None = None,
-    commit: bool = True,
-) -> tuple[Case, bool]:
-    """上报: create a case from a report. Returns ``(case, created)``.
-
-    A collector's patrol report starts verified; every other source waits for 核实.
-    With an ``idempotency_key`` a retried report returns the first case (``created``
-    is then False) instead of filing a second one. With ``commit=False`` the case is
-    only flushed, so a caller can write more in the same transaction (an Open311 POST
-    with its details, a bulk import of a whole file) and commit or roll back once.
-    """
-    key = check_reporter(actor, data.source, idempotency_key)
-    try:
-        with _writing(session, None):
-            # Everything is checked before the writing starts: on SQLite the write lock
-            # (begin_write) is then held for the statements alone. A retried
-            # Idempotency-Key is not looked up first: the unique key refuses the second
-            # row and the first case is returned below (a retry is rare, a lookup on
-            # every report is not).
-            prepared = prepare_report(
-                report_refs(session),
-                actor=actor,
-                data=data,
-                idempotency_key=key,
-                now=clock.now(),
-            )
-            photos = _photos(session, prepared.photo_ids)
-            begin_write(session)
-            conn = session.connection()
-            (written,) = write_reports(conn.connection.dbapi_connection, conn.dialect, [prepared])
-            insert_case_photos(session, written.case["id"], prepared.photo_ids)
-            if commit:
-                session.commit()  # the lock ends here; handing over the objects needs none
-            case = adopt_new_case(session, written, photos=bool(photos))
-    except IntegrityError:
-        # A retry with the same key (perhaps concurrent) found the first report's row.
-        if key is not None and actor.user_id is not None:
-            existing = _replay(session, actor.user_id, key, request_hash(data))
-            if existing is not None:
-                return existing, False
-        raise
-    return case, True
-
-
-def new_case_objects(written: WrittenReport) -> tuple[Case, CaseEvent]:
-    """A written report's case and event as ORM objects holding exactly the stored
-    values, built without the ORM's per-attribute bookkeeping (the values go in as if
-    loaded, so nothing of them is pending). Their relationships are not set: a case
-    that no session holds reads them as empty (no unit, no helpers, no photos)."""
-    case = Case.__mapper__.class_manager.new_instance()
-    case.__dict__.update(written.case)
-    event = CaseEvent.__mapper__.class_manager.new_instance()
-    event.__dict__.update(written.event)
-    return case, event
-
-
-def adopt_new_case(session: Session, written: WrittenReport, *, photos: bool) -> Case:
-    """Make the written case and its event the session's persistent objects as if just
-    loaded, so callers can go on using them without reading them back."""
-    case, event = new_case_objects(written)
-    set_committed_value(case, "events", [event])
-    set_committed_value(case, "helpers", [])
-    set_committed_value(case, "unit", None)
-    set_committed_value(case, "routing_unit", None)
-    make_transient_to_detached(case)
-    make_transient_to_detached(event)
-    session.add(case)
-    session.add(event)
-    if photos:
-        session.expire(case, ["photos"])  # loaded (with the photos) when first used
-    else:
-        set_committed_value(case, "photos", [])
-    return case
-
-
 # --------------------------------------------------------------------------- actions
 
 
@@ -498,7 +368,7 @@ def _do_verify(
     moved = _move(session, case, p, policy)  # the collector on site may correct the place
     case.assignee_id = None
     case.task = None
-    photos = _photos(session, p.photo_ids)
+    photos = check_photos(session, p.photo_ids)
     payload = {"photos": [x.id for x in photos], **moved}
     return _Outcome(target, p.note, payload, photos, "verify")
 
@@ -535,14 +405,13 @@ def _do_file(
     code = p.category_code or case.category_code
     # A new category drops the old one's condition unless a condition is given.
     keep = case.condition_code if code == case.category_code else None
-    category, chosen = subclass_table(session).resolve(code, p.condition_code or keep)
+    category, condition = live_taxonomy(session).resolve_subclass(code, p.condition_code or keep)
     if category.code != case.category_code:
         payload["category"] = {"from": case.category_code, "to": category.code}
         case.category_code = category.code
         case.kind = category.kind
-    condition: ConditionRef | FilingCondition | None = chosen
-    if condition is None:
-        condition = _default_condition(session, category.code)
+    if condition is None and category.conditions:
+        condition = category.conditions[0]  # the usual one (the first, as the admin ordered)
     if condition is None:
         raise InvalidInput(
             f"category '{category.code}' has no filing condition (立案条件); an admin must add one",
@@ -550,7 +419,7 @@ def _do_file(
         )
     case.condition_code = condition.code
     payload["condition"] = condition.code
-    payload["limit"] = f"{condition.limit_amount:g} {condition.limit_unit}"
+    payload["limit"] = f"{condition.limit.amount:g} {condition.limit.unit.value}"
     payload.update(_move(session, case, p, policy))
     payload["routing"] = _route(session, case, policy, now)
     return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
@@ -814,7 +683,7 @@ def _do_feedback(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    photos = _photos(session, p.photo_ids, required=True)
+    photos = check_photos(session, p.photo_ids, required=True)
     note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     flags = _evidence_flags(session, case, photos)
     case.handled_at = now
@@ -860,7 +729,7 @@ def _do_check(
     if p.passed is None:
         raise InvalidInput("check needs 'passed': true (核查通过) or false (返工)", field="passed")
     _require_assignee(case, actor, Action.CHECK)
-    photos = _photos(session, p.photo_ids)
+    photos = check_photos(session, p.photo_ids)
     case.assignee_id = None
     case.task = None
     payload: dict[str, Any] = {"passed": p.passed, "photos": [x.id for x in photos]}

@@ -28,19 +28,15 @@ from duban.cases.actions import (
     NewCase,
     deadline_view,
     get_case,
-    new_case_objects,
     perform_action,
-    report_case,
 )
-from duban.cases.groupcommit import ReportBatcher
-from duban.cases.intake import WrittenReport
+from duban.cases.intake import WrittenReport, new_case_objects, report
 from duban.cases.models import Case, CaseEvent
 from duban.cases.queries import CaseFilter, list_cases
-from duban.cases.reportbatch import ReportRequest
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
-from duban.kernel.errors import DubanError, NotFound
+from duban.kernel.errors import NotFound
 from duban.kernel.parsing import parse_bound, parse_choices
 from duban.places.index import case_locations
 from duban.reference.policy import load_policy
@@ -161,20 +157,11 @@ async def create_case(request: Request) -> Response:
         photo_ids=tuple(body.photo_ids),
         crs=body.crs,
     )
-    # The API's busiest write: queued on this process's event loop, where the reports
-    # that arrive together are written in one transaction (services.groupcommit). A
-    # report with photos or a retried key comes back undone (None) and takes the
-    # ordinary path, in the thread pool.
-    batcher: ReportBatcher = state.report_batcher
-    outcome = await batcher.report(ReportRequest(user_id, data, idempotency_key))
-    if isinstance(outcome, DubanError):
-        raise outcome
-    if outcome is not None:
-        case_id, content, created = outcome.case["id"], _present_new(outcome, state.clock), True
-    else:
-        case_id, content, created = await run_in_threadpool(
-            _report_in_session, state, user_id, data, idempotency_key
-        )
+    # The one use case of every face, in the thread pool: each report is its own short
+    # unit of work, so one bad report never takes another with it.
+    case_id, content, created = await run_in_threadpool(
+        _report_in_session, state, user_id, data, idempotency_key
+    )
     headers = {"Location": f"/api/v1/cases/{case_id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -186,8 +173,8 @@ async def create_case(request: Request) -> Response:
 
 
 def _present_new(written: WrittenReport, clock: Clock) -> CaseRead:
-    """A case just written by the report batcher, as its reporter sees it: everything
-    is in hand, nothing is read back."""
+    """A case just written (without photos), as its reporter sees it: built from the
+    rows written, nothing is read back."""
     prepared = written.prepared
     case, event = new_case_objects(written)
     actor = prepared.actor
@@ -207,17 +194,19 @@ def _present_new(written: WrittenReport, clock: Clock) -> CaseRead:
 def _report_in_session(
     state: Any, user_id: int, data: NewCase, idempotency_key: str | None
 ) -> tuple[int, CaseRead, bool]:
-    """:func:`report_case` in a session of its own: the case's id, the case as its
-    reporter sees it, and whether it is new (False: the first case of a retried
-    Idempotency-Key)."""
+    """:func:`~duban.cases.intake.report` in a session of its own: the case's id, the
+    case as its reporter sees it, and whether it is new (False: the first case of a
+    retried Idempotency-Key)."""
     clock: Clock = state.clock
     with state.session_factory() as session:
         session.info[REQUEST_MEMO] = {}
         actor = signed_in_actor(session, user_id)
-        case, created = report_case(
-            session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key
-        )
-        return case.id, _present(session, case, actor, clock, full=True, new=created), created
+        done = report(session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key)
+        written = done.written
+        if written is not None and not written.prepared.photo_ids:
+            return done.case.id, _present_new(written, clock), True
+        content = _present(session, done.case, actor, clock, full=True, new=done.created)
+        return done.case.id, content, done.created
 
 
 @router.get("/cases", response_model=CasePage, summary="List cases")

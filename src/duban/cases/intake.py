@@ -1,36 +1,31 @@
-"""New cases: from a report to its rows, and the rows written in one short transaction.
+"""New cases: the one way a case is born, whatever the face.
 
-A report is made in two steps that every way in shares (the API, the web's 随手拍,
-Open311, the demo):
+Every entry — the API's ``POST /cases``, the web's 随手拍, Open311's POST requests, the
+bulk import, the demo — goes through the same two steps:
 
-1. :func:`prepare_report` checks the report against the reference data this process
-   holds (taxonomy, map, policy: :class:`ReportRefs`) and builds its case's columns and
-   its first event's payload. Pure computation: no database, no lock.
-2. :func:`write_reports` writes prepared reports on a DB-API connection inside the
-   caller's transaction: each case, its ``report`` event (hash-chained, the head stored
-   on the case) and its idempotency key if one was sent, numbered in order by one bump
-   of the day's counter. The counter row is the one thing every report of the day
-   shares, so it is held as briefly as possible: on PostgreSQL the whole write is a
-   single statement (data-modifying CTEs; with ``commit`` sent with it, the row lock
-   lasts only while the server runs them); on SQLite the write lock is taken for the
-   writes alone (the rows are built before).
+1. :func:`prepare_report` checks a report against the reference data this process
+   holds (the one in-memory taxonomy, the map, the policy: :class:`ReportRefs`) and
+   builds its case's columns and its first event's payload. Pure computation: no
+   database, no lock.
+2. :func:`write_reports` writes prepared reports inside the caller's unit of work
+   (:func:`duban.kernel.unitofwork.writing`): the cases numbered in order by one bump
+   of the day's counter, their ``report`` events (hash-chained, the head stored on the
+   case), their idempotency keys and their photos — one set-based statement per table,
+   whatever the number of reports.
 
-:func:`duban.cases.actions.report_case` runs both in a session (for callers that write
-more in the same transaction); :mod:`duban.cases.reportbatch` runs them for many
-reports at once without one. The statements are compiled once and run on the DB-API
-cursor (:mod:`duban.kernel.db.prepared`); the bulk import shares the numbering.
+:func:`report_case` is both for one report, in its own unit of work or in the caller's
+(an Open311 POST writes its details beside the case; the bulk import writes a whole
+file with :func:`write_reports` directly).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import (
     Integer,
@@ -43,9 +38,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from duban.cases.audit import GENESIS, event_row
 from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
@@ -57,16 +52,23 @@ from duban.cases.workflow import (
     Source,
     initial_status,
 )
-from duban.kernel.context import Actor
+from duban.evidence.models import Photo
+from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
-from duban.kernel.db.prepared import Prepared
-from duban.kernel.db.session import WriteLockBusy
-from duban.kernel.errors import InvalidInput, PermissionDenied
-from duban.kernel.inputs import MAX_DESCRIPTION_CHARS, clean_text
+from duban.kernel.db.session import REQUEST_MEMO, request_memo
+from duban.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from duban.kernel.inputs import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_PHOTOS_PER_ACTION,
+    clean_text,
+    refuse_control_characters,
+)
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import in_unit_of_work, writing
 from duban.places.points import input_point
-from duban.reference.categories import SubclassTable, subclass_table
+from duban.reference.categories import live_taxonomy
 from duban.reference.policy import Policy, load_policy
+from duban.reference.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from duban.places.index import Location, PlacesIndex
@@ -147,7 +149,6 @@ def reserve_case_codes(session: Session, local_day: str, count: int) -> list[str
 NEXTVAL = func.nextval(func.pg_get_serial_sequence("cases", "id"))
 #: ``n`` new ids of ``cases`` (PostgreSQL): through a session, and on a DB-API cursor.
 _NEW_CASE_IDS = select(NEXTVAL).select_from(func.generate_series(1, bindparam("n", type_=Integer)))
-_PG_NEW_CASE_IDS = Prepared(_NEW_CASE_IDS)
 _MAX_CASE_ID = select(func.max(CASES.c.id))
 
 
@@ -189,14 +190,14 @@ class ReportRefs:
 
     policy: Policy
     places: PlacesIndex
-    subclasses: SubclassTable
+    taxonomy: Taxonomy
 
 
 def report_refs(session: Session) -> ReportRefs:
     """The current reference data, through the session (stamps checked once per request)."""
     from duban.places.index import places_index  # deferred: geometry
 
-    return ReportRefs(load_policy(session), places_index(session), subclass_table(session))
+    return ReportRefs(load_policy(session), places_index(session), live_taxonomy(session))
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,10 @@ def check_reporter(actor: Actor, source: Source, idempotency_key: str | None) ->
             f"role '{actor.role.value}' may not report cases from source '{source.value}'"
             + (f"; allowed: {', '.join(sorted(s.value for s in allowed))}" if allowed else ""),
         )
-    key = (idempotency_key or "").strip() or None
+    key = (
+        refuse_control_characters((idempotency_key or "").strip(), field_name="Idempotency-Key")
+        or None
+    )
     if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY_CHARS or actor.user_id is None):
         raise InvalidInput(
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters",
@@ -295,7 +299,7 @@ def prepare_report(
     address = clean_text(data.address, field_name="address", limit=300)
     reporter_name = clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
     reporter_phone = clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
-    category, condition = refs.subclasses.resolve(data.category_code, data.condition_code)
+    category, condition = refs.taxonomy.resolve_subclass(data.category_code, data.condition_code)
     photo_ids = tuple(dict.fromkeys(data.photo_ids))
     policy = refs.policy
     location = locate_in(refs.places, lon, lat, policy.places)
@@ -367,142 +371,12 @@ class WrittenReport:
 
 _R = TypeVar("_R", PreparedReport, WrittenReport)
 
-
-# --------------------------------------------------------------------------- PostgreSQL
-
-#: The columns of ``cases`` the PostgreSQL statement writes: all but ``code``, drawn in
-#: SQL (those a report leaves empty go as NULL, as on SQLite, so a new column can not be
-#: forgotten here).
-REPORT_CASE_COLUMNS: Final = tuple(c for c in CASE_COLUMNS if c != "code")
-_KEY_COLUMNS: Final = ("user_id", "key", "request_hash", "case_id", "created_at")
-
-
-class _PgBatchWrite:
-    """One PostgreSQL statement that writes a whole batch of reports of one day and
-    returns each case's number and event id: bump the day's counter by the batch's
-    size, insert the cases numbered from it in order, their events and their
-    idempotency keys.
-
-    The rows go as three JSON documents expanded by ``json_to_recordset`` with the
-    columns' own SQL types, so the statement is the same whatever the batch's size (it
-    is parsed once and prepared by the server) and binding costs one ``json.dumps``
-    rather than one adaptation per value. Foreign keys are checked at the end of the
-    statement, so the events may reference the cases inserted beside them.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self._case_columns = REPORT_CASE_COLUMNS
-        self._event_columns = tuple(c.key for c in EVENTS.c if c.key != "id")
-
-        def recordset(param: str, table: Table, columns: Sequence[str], *extra: str) -> str:
-            types = ", ".join(
-                [f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns] + list(extra)
-            )
-            return f"json_to_recordset(%({param})s::json) AS r({types})"
-
-        cases = ", ".join(self._case_columns)
-        events = ", ".join(self._event_columns)
-        number = "drawn.value - %(n)s + r.ord"
-        self.sql = (
-            "WITH drawn AS ("
-            " INSERT INTO counters (name, value) VALUES (%(name)s, %(n)s)"
-            " ON CONFLICT (name) DO UPDATE SET value = counters.value + %(n)s RETURNING value"
-            "), new_cases AS ("
-            f" INSERT INTO cases (code, {cases})"
-            # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
-            f" SELECT %(day)s || lpad(({number})::text, greatest(5, length(({number})::text)),"
-            f" '0'), {', '.join(f'r.{c}' for c in self._case_columns)}"
-            f" FROM drawn, {recordset('cases', CASES, self._case_columns, 'ord integer')}"
-            " RETURNING id, code"
-            "), new_events AS ("
-            f" INSERT INTO case_events ({events})"
-            f" SELECT {events} FROM {recordset('events', EVENTS, self._event_columns)}"
-            " RETURNING id, case_id"
-            "), new_keys AS ("
-            f" INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)})"
-            f" SELECT {', '.join(_KEY_COLUMNS)} FROM {recordset('keys', KEYS, _KEY_COLUMNS)}"
-            ") SELECT c.id, c.code, e.id FROM new_cases c JOIN new_events e ON e.case_id = c.id"
-        )
-
-    def send(self, cursor: Any, day: str, written: Sequence[WrittenReport]) -> None:
-        """Write ``written`` (all of local day ``day``; in pipeline mode: queue it)."""
-        cursor.execute(self.sql, self.params(day, written))
-
-    def params(self, day: str, written: Sequence[WrittenReport]) -> dict[str, Any]:
-        """The statement's parameters for ``written`` (all of local day ``day``)."""
-        cases = []
-        for ord_, w in enumerate(written, start=1):
-            row = {c: _json_value(w.case[c]) for c in self._case_columns}
-            row["ord"] = ord_
-            cases.append(row)
-        events = [{c: _json_value(w.event[c]) for c in self._event_columns} for w in written]
-        keys = [
-            {c: _json_value(k[c]) for c in _KEY_COLUMNS}
-            for w in written
-            if (k := _key_row(w)) is not None
-        ]
-        return {
-            "name": counter_name(day),
-            "n": len(written),
-            "day": day,
-            "cases": json.dumps(cases, ensure_ascii=False),
-            "events": json.dumps(events, ensure_ascii=False),
-            "keys": json.dumps(keys, ensure_ascii=False),
-        }
-
-    @staticmethod
-    def collect(rows: Iterable[Sequence[Any]], written: Sequence[WrittenReport]) -> None:
-        """Fill in the numbers and event ids the statement returned (``rows``)."""
-        by_id = {int(case_id): (str(code), int(event_id)) for case_id, code, event_id in rows}
-        for w in written:
-            w.case["code"], w.event["id"] = by_id[w.case["id"]]
-
-
-def _json_value(value: Any) -> Any:
-    """A column value as ``json_to_recordset`` reads it into the column's SQL type: what
-    the ORM binds (an enum's value, an aware UTC time), spelled in JSON."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:  # as UTCDateTime refuses it
-            raise ValueError(f"naive datetime for a UTC column: {value!r}")
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
-
-
-_pg_batch_writes: dict[str, _PgBatchWrite] = {}
-
-
-def pg_batch_write(dialect: Dialect) -> _PgBatchWrite:
-    key = f"{dialect.name}+{dialect.driver}"
-    statement = _pg_batch_writes.get(key)
-    if statement is None:
-        statement = _pg_batch_writes.setdefault(key, _PgBatchWrite(dialect))
-    return statement
-
-
-def _bind(name: str, column: Any) -> Any:
-    """A bind parameter typed like ``column`` (so it binds as the ORM would)."""
-    return bindparam(name, type_=column.type)
-
-
-def _insert_all(table: Table, *, but: tuple[str, ...] = ()) -> Any:
-    """An INSERT binding every column of ``table`` (but ``but``) to its own name."""
-    return insert(table).values({c.key: _bind(c.key, c) for c in table.c if c.key not in but})
-
-
-def _next_id(table: Table) -> Any:
-    return select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
-
-
-# SQLite: the day's next numbers and, as the write lock is held, the next rowids of
-# cases and of their events, in one statement.
-_SQLITE_DRAW = Prepared(_counter_upsert(sqlite_insert, _next_id(CASES), _next_id(EVENTS)))
-_SQLITE_CASE = Prepared(_insert_all(CASES))
-_SQLITE_EVENT = Prepared(_insert_all(EVENTS))
-_SQLITE_KEY = Prepared(_insert_all(KEYS, but=("id",)))
-_CASE_PHOTOS = insert(cast(Table, CasePhoto.__table__))
+PHOTOS = cast(Table, CasePhoto.__table__)
+_INSERT_CASES = insert(CASES)
+#: The events' ids come back in the order the rows were sent (one statement for all).
+_INSERT_EVENTS = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
+_INSERT_KEYS = insert(KEYS)
+_INSERT_PHOTOS = insert(PHOTOS)
 
 
 def chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
@@ -529,94 +403,49 @@ def _key_row(written: WrittenReport) -> dict[str, Any] | None:
     }
 
 
-def write_reports(
-    dbapi_connection: Any,
-    dialect: Dialect,
-    reports: Sequence[PreparedReport],
-    *,
-    case_ids: Sequence[int] | None = None,
-    commit: bool = False,
-    lock_wait: float | None = None,
-) -> list[WrittenReport]:
-    """Write prepared reports in the connection's current transaction (on SQLite the
-    write lock must be held: ``BEGIN IMMEDIATE``), numbered in order.
+def _photo_rows(written: WrittenReport) -> list[dict[str, Any]]:
+    """The report's photos as the case's "before" photos (part of its first event)."""
+    return [
+        {"case_id": written.case["id"], "photo_id": pid, "stage": "before", "event_seq": 1}
+        for pid in written.prepared.photo_ids
+    ]
 
-    On PostgreSQL the reports of each local day are one statement. With ``commit`` they
-    and the COMMIT are sent together (psycopg's pipeline): one round trip for the batch,
-    and the day's counter row locked only while the server runs them; with
-    ``lock_wait`` (seconds) that lock is waited for no longer (:class:`WriteLockBusy`).
-    The cases' ids are ``case_ids`` if the caller drew them already (``nextval``), else
-    drawn here. DB-API errors come out as SQLAlchemy's
-    (:class:`~sqlalchemy.exc.IntegrityError` for a reused Idempotency-Key), as from any
-    other statement.
+
+def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[WrittenReport]:
+    """Write prepared reports in the session's unit of work (the caller's ``writing()``
+    block: on SQLite the write lock is held), numbered in order: the one writer of new
+    cases.
+
+    One statement per table whatever the number of reports: the new ids (PostgreSQL's
+    sequence; on SQLite the next rowids, the write lock being held), the day's numbers
+    (one bump of its counter per local day), the cases, their events (their ids
+    returned), the idempotency keys and the photos. The day's counter row is the one
+    thing every report of the day shares, so it is drawn only once everything else is
+    built. A reused Idempotency-Key fails with
+    :class:`~sqlalchemy.exc.IntegrityError`, as from any other statement.
     """
+    if not in_unit_of_work(session):
+        raise RuntimeError("write_reports runs inside a writing() unit of work")
     if not reports:
         return []
-    cursor = dbapi_connection.cursor()
-    statement = ""
-    try:
-        if dialect.name == "postgresql":
-            if case_ids is None:
-                statement = _PG_NEW_CASE_IDS.on(dialect).sql
-                _PG_NEW_CASE_IDS.execute(cursor, dialect, {"n": len(reports)})
-                case_ids = [int(row[0]) for row in cursor.fetchall()]
-            written = [
-                chain_first_event(p, case_id) for p, case_id in zip(reports, case_ids, strict=True)
-            ]
-            batch_write = pg_batch_write(dialect)
-            statement = batch_write.sql
-            # With a commit, everything goes in one round trip (psycopg's pipeline): the
-            # day's counter row is then locked only while the server runs the statement.
-            pipeline = dbapi_connection.pipeline() if commit else contextlib.nullcontext()
-            sent: list[tuple[Any, list[WrittenReport]]] = []
-            try:
-                with pipeline:
-                    if lock_wait is not None:
-                        ms = max(1, round(lock_wait * 1000))
-                        cursor.execute(f"SET LOCAL lock_timeout = '{ms}ms'")
-                    for day, same_day in by_day(written):
-                        day_cursor = dbapi_connection.cursor()
-                        sent.append((day_cursor, same_day))
-                        batch_write.send(day_cursor, day, same_day)
-                    if commit:
-                        dbapi_connection.commit()
-                for day_cursor, same_day in sent:
-                    batch_write.collect(day_cursor.fetchall(), same_day)
-            finally:
-                for day_cursor, _ in sent:
-                    day_cursor.close()
-        else:
-            # One report's day is every report's day but around midnight: draw per day.
-            written = []
-            for day, group in by_day(reports):
-                statement = _SQLITE_DRAW.on(dialect).sql
-                last, next_case, next_event = _SQLITE_DRAW.first(
-                    cursor, dialect, {"name": counter_name(day), "count": len(group)}
-                )
-                first = int(last) - len(group) + 1
-                for i, p in enumerate(group):
-                    one = chain_first_event(p, int(next_case) + i)
-                    one.case["code"] = case_number(day, first + i)
-                    one.event["id"] = int(next_event) + i
-                    written.append(one)
-            statement = _SQLITE_CASE.on(dialect).sql
-            _SQLITE_CASE.execute_many(cursor, dialect, [w.case for w in written])
-            statement = _SQLITE_EVENT.on(dialect).sql
-            _SQLITE_EVENT.execute_many(cursor, dialect, [w.event for w in written])
-            keys = [k for w in written if (k := _key_row(w)) is not None]
-            if keys:
-                statement = _SQLITE_KEY.on(dialect).sql
-                _SQLITE_KEY.execute_many(cursor, dialect, keys)
-    except dialect.loaded_dbapi.Error as err:
-        if getattr(err, "sqlstate", None) == PG_LOCK_NOT_AVAILABLE:
-            raise WriteLockBusy(f"the day's case counter stayed locked for {lock_wait} s") from err
-        raise sqlalchemy_error(err, dialect, statement) from err
-    finally:
-        cursor.close()
+    ids = new_case_ids(session, len(reports))
+    written = [chain_first_event(p, case_id) for p, case_id in zip(reports, ids, strict=True)]
+    for day, same_day in by_day(written):
+        codes = reserve_case_codes(session, day, len(same_day))
+        for w, code in zip(same_day, codes, strict=True):
+            w.case["code"] = code
+    conn = session.connection()
+    conn.execute(_INSERT_CASES, [w.case for w in written])
+    event_ids = conn.execute(_INSERT_EVENTS, [w.event for w in written]).scalars().all()
+    for w, event_id in zip(written, event_ids, strict=True):
+        w.event["id"] = int(event_id)
+    keys = [k for w in written if (k := _key_row(w)) is not None]
+    if keys:
+        conn.execute(_INSERT_KEYS, keys)
+    photos = [row for w in written for row in _photo_rows(w)]
+    if photos:
+        conn.execute(_INSERT_PHOTOS, photos)
     return written
-
-
-PG_LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
 def by_day(reports: Sequence[_R]) -> list[tuple[str, list[_R]]]:
@@ -629,18 +458,144 @@ def by_day(reports: Sequence[_R]) -> list[tuple[str, list[_R]]]:
     return list(days.items())
 
 
-def insert_case_photos(session: Session, case_id: int, photo_ids: Sequence[str]) -> None:
-    """The report's photos as the case's "before" photos (part of its first event)."""
-    if photo_ids:
-        session.execute(
-            _CASE_PHOTOS,
-            [
-                {"case_id": case_id, "photo_id": pid, "stage": "before", "event_seq": 1}
-                for pid in photo_ids
-            ],
+# --------------------------------------------------------------------------- the use case
+
+
+def check_photos(session: Session, ids: Sequence[str], *, required: bool = False) -> list[Photo]:
+    """The photos ``ids`` names (each once, in order): :class:`InvalidInput` if one is
+    unknown, none are given and ``required``, or there are too many."""
+    unique = list(dict.fromkeys(ids))
+    if required and not unique:
+        raise InvalidInput(
+            "at least one photo is required (upload with POST /api/v1/photos)", field="photo_ids"
         )
+    if len(unique) > MAX_PHOTOS_PER_ACTION:
+        raise InvalidInput(
+            f"{len(unique)} photos given; at most {MAX_PHOTOS_PER_ACTION}", field="photo_ids"
+        )
+    if not unique:
+        return []
+    found = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(unique)))}
+    missing = [pid for pid in unique if pid not in found]
+    if missing:
+        raise InvalidInput(f"unknown photo id(s): {', '.join(missing)}", field="photo_ids")
+    return [found[pid] for pid in unique]
 
 
-def sqlalchemy_error(err: Exception, dialect: Dialect, statement: str = "") -> StatementError:
-    """A DB-API error as SQLAlchemy raises it from ``execute``."""
-    return DBAPIError.instance(statement, None, err, dialect.loaded_dbapi.Error, dialect=dialect)
+_IDEMPOTENCY_LOOKUP = select(IdempotencyKey).where(
+    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+)
+
+
+def _replay(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
+    row = session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request; use a new key",
+            code="idempotency_key_reused",
+        )
+    return session.get(Case, row.case_id)
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What :func:`report` did: the case as written (or, for a retried Idempotency-Key,
+    the first case: ``written`` is then None)."""
+
+    case: Case
+    written: WrittenReport | None
+
+    @property
+    def created(self) -> bool:
+        return self.written is not None
+
+
+def report(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    data: NewCase,
+    idempotency_key: str | None = None,
+) -> Reported:
+    """上报: create a case from a report — the one use case every face calls.
+
+    Checked first (:func:`prepare_report`, the photos), then written
+    (:func:`write_reports`) in a unit of work of its own or, inside the caller's
+    ``writing()`` block, in that one (which then commits). A collector's patrol report
+    starts verified; every other source waits for 核实. With an ``idempotency_key`` a
+    retried report returns the first case instead of filing a second one.
+    """
+    key = check_reporter(actor, data.source, idempotency_key)
+    own_memo = request_memo(session) is None
+    if own_memo:  # the reference data's stamps are read once for the whole report
+        session.info[REQUEST_MEMO] = {}
+    try:
+        prepared = prepare_report(
+            report_refs(session), actor=actor, data=data, idempotency_key=key, now=clock.now()
+        )
+        photos = check_photos(session, prepared.photo_ids)
+        nested = in_unit_of_work(session)
+        try:
+            with writing(session):
+                # A retried Idempotency-Key is not looked up first: the unique key refuses
+                # the second row and the first case is returned below (a retry is rare, a
+                # lookup on every report is not).
+                (written,) = write_reports(session, [prepared])
+        except IntegrityError:
+            if key is not None and actor.user_id is not None and not nested:
+                existing = _replay(session, actor.user_id, key, prepared.request_hash)
+                if existing is not None:
+                    return Reported(existing, None)
+            raise
+        return Reported(adopt_new_case(session, written, photos=bool(photos)), written)
+    finally:
+        if own_memo:
+            session.info.pop(REQUEST_MEMO, None)
+
+
+def report_case(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    data: NewCase,
+    idempotency_key: str | None = None,
+) -> tuple[Case, bool]:
+    """:func:`report`, as ``(case, created)`` (``created`` False: the first case of a
+    retried Idempotency-Key)."""
+    done = report(session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key)
+    return done.case, done.created
+
+
+def new_case_objects(written: WrittenReport) -> tuple[Case, CaseEvent]:
+    """A written report's case and event as ORM objects holding exactly the stored
+    values (the values go in as if loaded, so nothing of them is pending). Their
+    relationships are not set: a case that no session holds reads them as empty (no
+    unit, no helpers, no photos)."""
+    case = Case.__mapper__.class_manager.new_instance()
+    case.__dict__.update(written.case)
+    event = CaseEvent.__mapper__.class_manager.new_instance()
+    event.__dict__.update(written.event)
+    return case, event
+
+
+def adopt_new_case(session: Session, written: WrittenReport, *, photos: bool) -> Case:
+    """Make the written case and its event the session's persistent objects as if just
+    loaded, so callers can go on using them without reading them back."""
+    case, event = new_case_objects(written)
+    set_committed_value(case, "events", [event])
+    set_committed_value(case, "helpers", [])
+    set_committed_value(case, "unit", None)
+    set_committed_value(case, "routing_unit", None)
+    make_transient_to_detached(case)
+    make_transient_to_detached(event)
+    session.add(case)
+    session.add(event)
+    if photos:
+        session.expire(case, ["photos"])  # loaded (with the photos) when first used
+    else:
+        set_committed_value(case, "photos", [])
+    return case

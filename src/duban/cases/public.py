@@ -24,6 +24,7 @@ from duban.cases.workflow import PUBLIC_NOTE_ACTIONS, Action, CaseStatus, Rating
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.reference.models import Category
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed is unambiguous.
@@ -96,14 +97,10 @@ def report_as_citizen(
     actor = actor or anonymous_citizen()
     if actor.role != Role.CITIZEN or data.source != Source.CITIZEN:
         raise InvalidInput("a citizen report must come from a citizen", field="source")
-    case, _ = report_case(session, actor=actor, clock=clock, data=data, commit=False)
     code = new_tracking_code()
-    try:
+    with writing(session):  # the case and its tracker, or neither
+        case, _ = report_case(session, actor=actor, clock=clock, data=data)
         session.add(CaseTracker(case_id=case.id, code_hash=_hash(code), created_at=clock.now()))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return Receipt(case=case, tracking_code=code)
 
 

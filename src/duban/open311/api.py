@@ -36,6 +36,7 @@ from duban.kernel.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from duban.kernel.inputs import refuse_control_characters_in
 from duban.open311 import catalogue, config, parsing, requests, updates
 from duban.open311 import views as model
 from duban.open311.render import FORMATS, Document, errors_document, render
@@ -217,10 +218,12 @@ async def _read_form(
             fields.setdefault(key, []).append(value)
         for key, text in _params(request).items():
             fields.setdefault(key, [text])
+        refuse_control_characters_in((k, v) for k, vs in fields.items() for v in vs)
         return fields, []
     form = await request.form(max_files=max_uploads + 5, max_fields=MAX_FORM_FIELDS)
     try:
         fields, files = _fields(form, _params(request))
+        refuse_control_characters_in((k, v) for k, vs in fields.items() for v in vs)
         if len(files) > max_uploads:
             raise InvalidInput(f"at most {max_uploads} photos per request")
         blobs = []

@@ -34,28 +34,33 @@ from sqlalchemy import Table, select
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
-from duban.cases.actions import NewCase
-from duban.cases.intake import new_case_ids, report_event_row, reserve_case_codes
-from duban.cases.models import Case, CaseEvent
-from duban.cases.workflow import (
-    REPORT_SOURCES,
-    SOURCE_LABELS,
-    STEP_OF_STATUS,
-    Source,
-    initial_status,
+from duban.cases.intake import (
+    NewCase,
+    PreparedReport,
+    ReportRefs,
+    prepare_report,
+    report_refs,
+    write_reports,
 )
+from duban.cases.models import Case
+from duban.cases.workflow import SOURCE_LABELS, Source
 from duban.kernel.context import Actor, Clock
-from duban.kernel.db.session import REQUEST_MEMO, begin_write, request_memo
+from duban.kernel.db.session import REQUEST_MEMO, request_memo
 from duban.kernel.errors import DubanError, InvalidInput
-from duban.kernel.roles import Role
+from duban.kernel.inputs import refuse_control_characters
+from duban.kernel.unitofwork import writing
 from duban.open311.bulk_export import BULK_FIELDS
 from duban.open311.models import Open311Request
-from duban.reference.models import Category, FilingCondition
-from duban.reference.policy import load_policy
 
-MAX_DESCRIPTION_CHARS: Final = 4000
-MAX_ADDRESS_CHARS: Final = 300
 MAX_EXTERNAL_ID_CHARS: Final = 64
+#: A report's fields as the bulk layout names them (for the per-row error report).
+_ROW_FIELDS: Final[Mapping[str, str]] = {
+    "category_code": "service_code",
+    "condition_code": "service_subtype",
+    "lon": "long",
+    "crs": "lat",
+    "photo_ids": "media_url",
+}
 
 
 # --------------------------------------------------------------------------- reading files
@@ -272,9 +277,8 @@ def write_error_report(report: ImportReport, out: IO[str]) -> None:
 class _Good:
     row: int
     external_id: str | None
-    data: NewCase
+    report: PreparedReport
     link: dict[str, Any]
-    location: Any  # duban.places.index.Location: the grid and regions of the point
 
 
 _SOURCE_WORDS: Final[Mapping[str, Source]] = {
@@ -319,36 +323,18 @@ def _number(text: str, name: str) -> float | None:
     return value
 
 
-class _Taxonomy:
-    """Active services and their conditions, read once per import."""
-
-    def __init__(self, session: Session) -> None:
-        self.names = {
-            code: name
-            for code, name in session.execute(
-                select(Category.code, Category.name).where(Category.is_active, Category.level == 2)
-            )
-        }
-        self.conditions = {
-            code: cat
-            for code, cat in session.execute(
-                select(FilingCondition.code, FilingCondition.category_code).where(
-                    FilingCondition.is_active
-                )
-            )
-        }
-
-
 def _check_row(
     index: int,
     mapped: Mapped,
     *,
-    tax: _Taxonomy,
+    refs: ReportRefs,
+    actor: Actor,
+    now: datetime,
     tz: tzinfo,
     default_source: Source,
-    allowed: frozenset[Source],
-    locate: Callable[[float, float], Any],
 ) -> tuple[_Good | None, list[RowError]]:
+    """A row's own checks (its id, point, times, link), then the report's: the one
+    :func:`~duban.cases.intake.prepare_report` every face uses, with its limits."""
     f = mapped.fields
     external_id = (f.get("service_request_id") or "").strip() or None
     errors = [RowError(index, external_id, fld, msg) for fld, msg in mapped.errors]
@@ -356,26 +342,20 @@ def _check_row(
     def fail(err: InvalidInput, fallback: str) -> None:
         errors.append(RowError(index, external_id, err.field or fallback, err.message))
 
+    mapped_errors = len(errors)
+    for name, cell in f.items():  # no control characters anywhere in a row
+        try:
+            refuse_control_characters(cell or "", field_name=name)
+        except InvalidInput as err:
+            fail(err, name)
+    if len(errors) > mapped_errors:
+        return None, errors
     if external_id and len(external_id) > MAX_EXTERNAL_ID_CHARS:
         errors.append(RowError(index, external_id, "service_request_id", "longer than 64"))
     code = (f.get("service_code") or "").strip()
-    if not code:
-        if not any(e.field == "service_code" for e in errors):
-            errors.append(RowError(index, external_id, "service_code", "service_code is missing"))
-    elif code not in tax.names:
-        errors.append(
-            RowError(index, external_id, "service_code", f"unknown service_code '{code}'")
-        )
+    if not code and not any(e.field == "service_code" for e in errors):
+        errors.append(RowError(index, external_id, "service_code", "service_code is missing"))
     subtype = (f.get("service_subtype") or "").strip() or None
-    if subtype and tax.conditions.get(subtype) != code:
-        errors.append(
-            RowError(
-                index,
-                external_id,
-                "service_subtype",
-                f"'{subtype}' is not a filing condition of service '{code}'",
-            )
-        )
     lat = lon = None
     try:
         lat = _number(f.get("lat") or "", "lat")
@@ -410,14 +390,6 @@ def _check_row(
                 f"requested {requested.isoformat()}",
             )
         )
-    description = (f.get("description") or "").strip() or tax.names.get(code, "")
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        errors.append(
-            RowError(index, external_id, "description", f"longer than {MAX_DESCRIPTION_CHARS}")
-        )
-    address = (f.get("address") or "").strip()
-    if len(address) > MAX_ADDRESS_CHARS:
-        errors.append(RowError(index, external_id, "address", f"longer than {MAX_ADDRESS_CHARS}"))
     media = (f.get("media_url") or "").strip()
     # Our own exports without --base-url carry root-relative links; anything else must be
     # an http(s) URL.
@@ -425,160 +397,81 @@ def _check_row(
         errors.append(RowError(index, external_id, "media_url", "not an http(s) URL"))
     source_text = (f.get("source") or "").strip()
     source = _SOURCE_WORDS.get(source_text.lower(), _SOURCE_WORDS.get(source_text, default_source))
-    if source not in allowed:
-        errors.append(
-            RowError(index, external_id, "source", f"the importer may not report '{source}'")
-        )
     if errors or lat is None or lon is None:
         return None, errors
+    # A row without a description says what it is: its service's name.
+    named = refs.taxonomy.find_category(code)
+    description = (f.get("description") or "").strip() or (named.name if named else "")
     try:
-        location = locate(lon, lat)  # the same rule as a single report (outside the grids)
-    except InvalidInput as err:
-        return None, [RowError(index, external_id, "lat", err.message)]
-    keep = {k: v for k, v in f.items() if v and k not in ("lat", "long", "description")}
-    return (
-        _Good(
-            row=index,
-            external_id=external_id,
+        prepared = prepare_report(
+            refs,
+            actor=actor,
             data=NewCase(
                 source=source,
                 category_code=code,
                 condition_code=subtype,
                 lat=lat,
                 lon=lon,
-                address=address,
+                address=(f.get("address") or "").strip(),
                 description=description,
             ),
+            idempotency_key=None,
+            now=now,
+        )
+    except DubanError as err:
+        field_name = getattr(err, "field", None) or "source"
+        return None, [
+            RowError(index, external_id, _ROW_FIELDS.get(field_name, field_name), err.message)
+        ]
+    keep = {k: v for k, v in f.items() if v and k not in ("lat", "long", "description")}
+    return (
+        _Good(
+            row=index,
+            external_id=external_id,
+            report=prepared,
             link={
                 "service_code": code,
                 "address_id": (f.get("address_id") or "").strip()[:200] or None,
                 "media_urls": [media] if media else [],
                 "extra": {**keep, **{k: v for k, v in mapped.extra.items() if v}},
             },
-            location=location,
         ),
         [],
     )
 
 
-def _write_batch(
-    session: Session, good: Sequence[_Good], *, actor: Actor, clock: Clock, batch: str
-) -> list[str]:
-    """Write the checked rows as reports, set-wise, in the caller's transaction.
-
-    Each case gets what :func:`duban.cases.actions.report_case` gives a report — its
-    number, the initial status of its source, the step timer, and one hash-chained
-    ``report`` event — but with a few statements for the whole batch instead of a few
-    per row (a 10,000-row file takes seconds, not minutes). A test holds the two paths
-    to the same result.
-    """
+def _write_batch(session: Session, good: Sequence[_Good], *, batch: str) -> list[str]:
+    """Write the checked rows as reports with the one writer of new cases
+    (:func:`~duban.cases.intake.write_reports`: a few statements for the whole file, so a
+    10,000-row file takes seconds, not minutes) and link each to its row, in one unit
+    of work: all or nothing."""
     if not good:
         return []
-    policy = load_policy(session)
-    begin_write(session)
-    now = clock.now()
-    kinds = dict(
+    with writing(session):
+        written = write_reports(session, [g.report for g in good])
         session.execute(
-            select(Category.code, Category.kind).where(
-                Category.code.in_({g.data.category_code for g in good})
-            )
-        ).all()
-    )
-    codes = reserve_case_codes(session, now.astimezone(policy.tz).strftime("%Y%m%d"), len(good))
-    from duban.places.index import apply_location  # deferred: geometry
-
-    rows: list[dict[str, Any]] = []
-    placed: list[dict[str, Any]] = []
-    step_due: dict[str | None, datetime | None] = {}
-    for item, code in zip(good, codes, strict=True):
-        data = item.data
-        status = initial_status(data.source)
-        step = STEP_OF_STATUS.get(status)
-        if step not in step_due:
-            limit = policy.steps.get(step) if step else None
-            step_due[step] = policy.calendar.due_at(now, limit) if limit else None
-        # The place codes exactly as a single report stores them (on a case not saved).
-        holder = Case()
-        at = apply_location(holder, item.location)
-        place_columns = {
-            c.key: getattr(holder, c.key)
-            for c in Case.__table__.columns
-            if c.key.endswith("_code") and getattr(holder, c.key, None) is not None
-        }
-        payload_place: dict[str, Any] = {}
-        if at.get("grid") or at.get("district"):
-            payload_place["place"] = {k: v for k, v in at.items() if v}
-        if item.location.catch_all:
-            payload_place["catch_all"] = True
-        placed.append(payload_place)
-        rows.append(
-            {
-                **place_columns,
-                "code": code,
-                "version": 1,
-                "source": data.source,
-                "status": status,
-                "kind": kinds[data.category_code],
-                "category_code": data.category_code,
-                "condition_code": data.condition_code,
-                "lat": data.lat,
-                "lon": data.lon,
-                "address": data.address,
-                "description": data.description,
-                "reporter_id": actor.user_id if actor.role == Role.CITIZEN else None,
-                "created_by_id": actor.user_id,
-                "rework_count": 0,
-                "is_supervised": False,
-                "paused_seconds": 0.0,
-                "step": step,
-                "step_started_at": now if step else None,
-                "step_due_at": step_due[step],
-                "event_count": 0,
-                "last_event_hash": "",
-                "created_at": now,
-                "updated_at": now,
-            }
+            insert_(cast(Table, Open311Request.__table__)),
+            [
+                {
+                    "case_id": w.case["id"],
+                    "channel": "import",
+                    "api_key_id": None,
+                    "token": None,
+                    "external_id": item.external_id,
+                    "batch": batch,
+                    "service_code": item.link["service_code"],
+                    "address_id": item.link["address_id"],
+                    "is_pinpointed": True,
+                    "attributes": {},
+                    "media_urls": item.link["media_urls"],
+                    "contact": {},
+                    "extra": item.link["extra"],
+                    "created_at": w.prepared.now,
+                }
+                for w, item in zip(written, good, strict=True)
+            ],
         )
-    # The ids first, so each case goes in whole — with its chain head — in one statement.
-    ids = new_case_ids(session, len(rows))
-    events = []
-    for case_id, row, place in zip(ids, rows, placed, strict=True):
-        payload = {
-            "source": row["source"].value,
-            "category": row["category_code"],
-            "condition": row["condition_code"],
-            "photos": [],
-            **place,
-        }
-        event = report_event_row(case_id, row["status"], actor, now, payload)
-        events.append(event)
-        # As report_case leaves it: one event, its hash the head.
-        row.update(id=case_id, event_count=1, last_event_hash=event["hash"], version=1)
-    session.execute(insert_(cast(Table, Case.__table__)), rows)
-    session.execute(insert_(cast(Table, CaseEvent.__table__)), events)
-    session.execute(
-        insert_(cast(Table, Open311Request.__table__)),
-        [
-            {
-                "case_id": case_id,
-                "channel": "import",
-                "api_key_id": None,
-                "token": None,
-                "external_id": item.external_id,
-                "batch": batch,
-                "service_code": item.link["service_code"],
-                "address_id": item.link["address_id"],
-                "is_pinpointed": True,
-                "attributes": {},
-                "media_urls": item.link["media_urls"],
-                "contact": {},
-                "extra": item.link["extra"],
-                "created_at": now,
-            }
-            for case_id, item in zip(ids, good, strict=True)
-        ],
-    )
-    return codes
+    return [w.case["code"] for w in written]
 
 
 def import_cases(
@@ -629,15 +522,8 @@ def _import_cases(
         raise InvalidInput("on_error is 'abort' or 'skip'", field="on_error")
     convert = MAPPINGS[mapping] if isinstance(mapping, str) else mapping
     report = ImportReport(batch=f"import-{clock.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}")
-    tax = _Taxonomy(session)
-    allowed = REPORT_SOURCES.get(actor.role, frozenset())
-    from duban.places.index import locate_for_intake  # deferred: geometry
-
-    places_policy = load_policy(session).places
-
-    def locate(lon: float, lat: float) -> Any:
-        return locate_for_intake(session, lon, lat, places_policy)
-
+    refs = report_refs(session)
+    now = clock.now()
     good: list[_Good] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(rows, start=1):
@@ -650,11 +536,11 @@ def _import_cases(
         candidate, errors = _check_row(
             index,
             mapped,
-            tax=tax,
+            refs=refs,
+            actor=actor,
+            now=now,
             tz=tz,
             default_source=default_source,
-            allowed=allowed,
-            locate=locate,
         )
         ext = (mapped.fields.get("service_request_id") or "").strip()
         if ext:
@@ -678,12 +564,8 @@ def _import_cases(
         session.rollback()
         return report
     try:
-        report.case_codes = _write_batch(
-            session, good, actor=actor, clock=clock, batch=report.batch
-        )
-        session.commit()
-    except Exception as err:
-        session.rollback()
+        report.case_codes = _write_batch(session, good, batch=report.batch)
+    except Exception as err:  # the unit of work rolled the whole batch back
         message = err.message if isinstance(err, DubanError) else f"{type(err).__name__}: {err}"
         report.errors.append(
             RowError(0, None, "batch", f"writing failed; the whole batch was undone: {message}")

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from duban.kernel.errors import DubanError, InvalidInput
+from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 
-MAX_DESCRIPTION_CHARS: Final = 4000
 MAX_MEDIA_URLS: Final = 10
 
 
@@ -95,6 +95,8 @@ def check_media_urls(urls: Sequence[str]) -> list[str]:
 
 
 def check_description(text: str | None) -> None:
+    """A description within the one limit of every face (Open311's specification says
+    4,000 characters; Duban takes the 5,000 its other faces take)."""
     if text and len(text) > MAX_DESCRIPTION_CHARS:
         raise InvalidInput(
             f"'description' is {len(text)} characters; the limit is {MAX_DESCRIPTION_CHARS}",

@@ -39,6 +39,7 @@ from duban.evidence.photos import PhotoLimits, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.open311.apikeys import authenticate_key
 from duban.open311.attributes import DefinitionView, check_attributes
 from duban.open311.catalogue import active_service, attributes_of
@@ -173,59 +174,54 @@ def submit_request(
     name = " ".join(
         p for p in ((form.last_name or "").strip(), (form.first_name or "").strip()) if p
     )
-    case, _ = report_case(
-        session,
-        actor=actor,
-        clock=clock,
-        data=NewCase(
-            source=live.config.source,
-            category_code=category.code,
-            condition_code=condition if isinstance(condition, str) else None,
-            lat=lat,
-            lon=lon,
-            address=(form.address_string or "").strip()[:300],
-            description=description,
-            reporter_name=name[:100] or None,
-            reporter_phone=(form.phone or "").strip()[:32] or None,
-            photo_ids=tuple(photo_ids),
-            crs=crs,
-        ),
-        commit=False,
-    )
-    token = secrets.token_hex(16)
-    contact = {
-        k: v.strip()[:200]
-        for k, v in (
-            ("email", form.email),
-            ("device_id", form.device_id),
-            ("account_id", form.account_id),
-            ("first_name", form.first_name),
-            ("last_name", form.last_name),
-            ("phone", form.phone),
+    with writing(session):  # the case and its Open311 details, or neither
+        case, _ = report_case(
+            session,
+            actor=actor,
+            clock=clock,
+            data=NewCase(
+                source=live.config.source,
+                category_code=category.code,
+                condition_code=condition if isinstance(condition, str) else None,
+                lat=lat,
+                lon=lon,
+                address=(form.address_string or "").strip()[:300],
+                description=description,
+                reporter_name=name[:100] or None,
+                reporter_phone=(form.phone or "").strip()[:32] or None,
+                photo_ids=tuple(photo_ids),
+                crs=crs,
+            ),
         )
-        if v and v.strip()
-    }
-    session.add(
-        Open311Request(
-            case_id=case.id,
-            channel="open311",
-            api_key_id=key.id,
-            token=token,
-            service_code=category.code,
-            address_id=(form.address_id or "").strip()[:200] or None,
-            is_pinpointed=pinpointed,
-            attributes=checked,
-            media_urls=check_media_urls(form.media_urls),
-            contact=contact,
-            extra={},
-            created_at=clock.now(),
+        token = secrets.token_hex(16)
+        contact = {
+            k: v.strip()[:200]
+            for k, v in (
+                ("email", form.email),
+                ("device_id", form.device_id),
+                ("account_id", form.account_id),
+                ("first_name", form.first_name),
+                ("last_name", form.last_name),
+                ("phone", form.phone),
+            )
+            if v and v.strip()
+        }
+        session.add(
+            Open311Request(
+                case_id=case.id,
+                channel="open311",
+                api_key_id=key.id,
+                token=token,
+                service_code=category.code,
+                address_id=(form.address_id or "").strip()[:200] or None,
+                is_pinpointed=pinpointed,
+                attributes=checked,
+                media_urls=check_media_urls(form.media_urls),
+                contact=contact,
+                extra={},
+                created_at=clock.now(),
+            )
         )
-    )
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     batch = live.config.service_type == "batch"
     notice = (
         f"已受理，案卷号 {case.code}；先核实再立案 — received as case {case.code}; "

@@ -24,6 +24,7 @@ from duban.api.deps import ClockDep, SessionDep, SettingsDep
 from duban.config import Settings
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.inputs import refuse_control_characters_in
 from duban.kernel.roles import Role
 from duban.reference.policy import load_policy
 from duban.web import sessions
@@ -311,6 +312,7 @@ async def checked_form(
         token = sent if isinstance(sent, str) else request.headers.get(sessions.CSRF_HEADER)
         if not sessions.csrf_ok(state.data, token):
             raise CsrfRefused()
+        refuse_control_characters_in(form.multi_items())  # 422 for NUL and the like
         yield form
     finally:
         await form.close()

@@ -51,6 +51,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"is not later than the current one"), "The new deadline must be later."),
     (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
     (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
+    (
+        re.compile(r"holds a control character"),
+        "Please remove the control characters (such as NUL) from the text.",
+    ),
 ]
 
 

@@ -180,6 +180,7 @@ ZH: Final[dict[str, str]] = {
     "The new deadline must be later.": "新的截止时间必须晚于原截止时间。",
     "Please choose a rating.": "请选择评价。",
     "No collector covers this place; choose one.": "该位置不在任何监督员责任区内，请指定监督员。",
+    "Please remove the control characters (such as NUL) from the text.": "请删除文本中的控制字符（如 NUL）。",
     # lists and filters
     "Status": "状态",
     "Category": "类别",

@@ -110,6 +110,46 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={WRITE_OPTION: True})
 
 
+@event.listens_for(Session, "before_flush")
+def _sqlite_write_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    """Every write on SQLite waits its turn: a session about to flush writes through a
+    write transaction (``BEGIN IMMEDIATE``, at the write gate), as :func:`begin_write`
+    starts one.
+
+    A transaction that began as a reader (the request read the user, then saves a
+    photo) can not become a writer in place once another writer has committed since
+    its snapshot: SQLite answers SQLITE_BUSY at once, whatever the busy timeout — the
+    ``database is locked`` that concurrent uploads met. So the read transaction ends
+    here and a write transaction takes its place on the same connection; what the
+    flush writes was decided from reads a moment old, as between any two requests
+    (the version check on cases still refuses a lost update).
+    """
+    if not session.new and not session.dirty and not session.deleted:
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE_OPTION: True})
+        return
+    conn = session.connection()
+    if conn.get_execution_options().get(WRITE_OPTION):
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if not isinstance(dbapi_connection, _GatedConnection) or dbapi_connection.writing:
+        return  # an in-memory database (one connection), or a writer already
+    if dbapi_connection.total_changes != dbapi_connection.changes_at_begin:
+        return  # it wrote already (a statement of its own): the busy timeout copes
+    if dbapi_connection.in_transaction:
+        dbapi_connection.execute("COMMIT")  # the read ends; nothing was written in it
+    dbapi_connection.enter_write()
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_connection.leave_write()
+        raise
+
+
 def _sqlite_on_begin(conn: Any) -> None:
     if conn.get_execution_options().get(WRITE_OPTION):
         dbapi_connection = conn.connection.dbapi_connection
@@ -123,6 +163,9 @@ def _sqlite_on_begin(conn: Any) -> None:
                 dbapi_connection.leave_write()
             raise
     else:
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, _GatedConnection):
+            dbapi_connection.changes_at_begin = dbapi_connection.total_changes
         conn.exec_driver_sql("BEGIN")
 
 
@@ -257,6 +300,8 @@ class _GatedConnection(sqlite3.Connection):
 
     gate: _WriteGate
     _holding = False
+    #: ``total_changes`` when the current read transaction began.
+    changes_at_begin = 0
 
     def enter_write(self, timeout: float | None = None) -> bool:
         """Take this database's turn to write (also when it is already held: True).
@@ -268,6 +313,11 @@ class _GatedConnection(sqlite3.Connection):
                 self._holding = self.gate.acquire(timeout, strict=True)
                 return self._holding
         return True
+
+    @property
+    def writing(self) -> bool:
+        """Whether this connection's transaction holds the database's turn to write."""
+        return self._holding
 
     def take_over_write(self) -> None:
         """This connection's transaction ends a turn its caller took at the gate."""
