@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from sqlalchemy import (
     Integer,
@@ -38,7 +39,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -55,6 +57,7 @@ from duban.cases.workflow import (
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
+from duban.kernel.db.prepared import Prepared
 from duban.kernel.db.session import REQUEST_MEMO, request_memo
 from duban.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from duban.kernel.inputs import (
@@ -372,11 +375,6 @@ class WrittenReport:
 _R = TypeVar("_R", PreparedReport, WrittenReport)
 
 PHOTOS = cast(Table, CasePhoto.__table__)
-_INSERT_CASES = insert(CASES)
-#: The events' ids come back in the order the rows were sent (one statement for all).
-_INSERT_EVENTS = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
-_INSERT_KEYS = insert(KEYS)
-_INSERT_PHOTOS = insert(PHOTOS)
 
 
 def chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
@@ -411,41 +409,240 @@ def _photo_rows(written: WrittenReport) -> list[dict[str, Any]]:
     ]
 
 
+#: The columns of ``cases`` the PostgreSQL statement writes: all but ``code``, drawn in
+#: SQL (those a report leaves empty go as NULL, as on SQLite, so a new column can not be
+#: forgotten here).
+REPORT_CASE_COLUMNS: Final = tuple(c for c in CASE_COLUMNS if c != "code")
+_KEY_COLUMNS: Final = ("user_id", "key", "request_hash", "case_id", "created_at")
+_PHOTO_COLUMNS: Final = ("case_id", "photo_id", "stage", "event_seq")
+
+
+class _PgBatchWrite:
+    """PostgreSQL: one statement that writes the reports of one day and returns each
+    case's number and event id: bump the day's counter by their number, insert the
+    cases numbered from it in order, their events, their idempotency keys and their
+    photos. The day's counter row is locked from this statement to the commit, so that
+    is kept to one round trip and the commit (a statement per table would hold it across
+    four more, each also waiting for Python's interpreter lock in a busy server).
+
+    The rows go as three JSON documents expanded by ``json_to_recordset`` with the
+    columns' own SQL types, so the statement is the same whatever the batch's size (it
+    is parsed once and prepared by the server) and binding costs one ``json.dumps``
+    rather than one adaptation per value. Foreign keys are checked at the end of the
+    statement, so the events may reference the cases inserted beside them.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._case_columns = REPORT_CASE_COLUMNS
+        self._event_columns = tuple(c.key for c in EVENTS.c if c.key != "id")
+
+        def recordset(param: str, table: Table, columns: Sequence[str], *extra: str) -> str:
+            types = ", ".join(
+                [f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns] + list(extra)
+            )
+            return f"json_to_recordset(%({param})s::json) AS r({types})"
+
+        cases = ", ".join(self._case_columns)
+        events = ", ".join(self._event_columns)
+        number = "drawn.value - %(n)s + r.ord"
+        self.sql = (
+            "WITH drawn AS ("
+            " INSERT INTO counters (name, value) VALUES (%(name)s, %(n)s)"
+            " ON CONFLICT (name) DO UPDATE SET value = counters.value + %(n)s RETURNING value"
+            "), new_cases AS ("
+            f" INSERT INTO cases (code, {cases})"
+            # Like case_number(): at least 5 digits, never truncated (lpad would cut a 6th).
+            f" SELECT %(day)s || lpad(({number})::text, greatest(5, length(({number})::text)),"
+            f" '0'), {', '.join(f'r.{c}' for c in self._case_columns)}"
+            f" FROM drawn, {recordset('cases', CASES, self._case_columns, 'ord integer')}"
+            " RETURNING id, code"
+            "), new_events AS ("
+            f" INSERT INTO case_events ({events})"
+            f" SELECT {events} FROM {recordset('events', EVENTS, self._event_columns)}"
+            " RETURNING id, case_id"
+            "), new_keys AS ("
+            f" INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)})"
+            f" SELECT {', '.join(_KEY_COLUMNS)} FROM {recordset('keys', KEYS, _KEY_COLUMNS)}"
+            "), new_photos AS ("
+            f" INSERT INTO case_photos ({', '.join(_PHOTO_COLUMNS)})"
+            f" SELECT {', '.join(_PHOTO_COLUMNS)}"
+            f" FROM {recordset('photos', PHOTOS, _PHOTO_COLUMNS)}"
+            ") SELECT c.id, c.code, e.id FROM new_cases c JOIN new_events e ON e.case_id = c.id"
+        )
+
+    def params(self, day: str, written: Sequence[WrittenReport]) -> dict[str, Any]:
+        """The statement's parameters for ``written`` (all of local day ``day``)."""
+        cases = []
+        for ord_, w in enumerate(written, start=1):
+            row = {c: _json_value(w.case[c]) for c in self._case_columns}
+            row["ord"] = ord_
+            cases.append(row)
+        events = [{c: _json_value(w.event[c]) for c in self._event_columns} for w in written]
+        keys = [
+            {c: _json_value(k[c]) for c in _KEY_COLUMNS}
+            for w in written
+            if (k := _key_row(w)) is not None
+        ]
+        photos = [row for w in written for row in _photo_rows(w)]
+        return {
+            "name": counter_name(day),
+            "n": len(written),
+            "day": day,
+            "cases": json.dumps(cases, ensure_ascii=False),
+            "events": json.dumps(events, ensure_ascii=False),
+            "keys": json.dumps(keys, ensure_ascii=False),
+            "photos": json.dumps(photos, ensure_ascii=False),
+        }
+
+    @staticmethod
+    def collect(rows: Iterable[Sequence[Any]], written: Sequence[WrittenReport]) -> None:
+        """Fill in the numbers and event ids the statement returned (``rows``)."""
+        by_id = {int(case_id): (str(code), int(event_id)) for case_id, code, event_id in rows}
+        for w in written:
+            w.case["code"], w.event["id"] = by_id[w.case["id"]]
+
+
+def _json_value(value: Any) -> Any:
+    """A column value as ``json_to_recordset`` reads it into the column's SQL type: what
+    the ORM binds (an enum's value, an aware UTC time), spelled in JSON."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UTCDateTime refuses it
+            raise ValueError(f"naive datetime for a UTC column: {value!r}")
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+_pg_batch_writes: dict[str, _PgBatchWrite] = {}
+
+
+def pg_batch_write(dialect: Dialect) -> _PgBatchWrite:
+    key = f"{dialect.name}+{dialect.driver}"
+    statement = _pg_batch_writes.get(key)
+    if statement is None:
+        statement = _pg_batch_writes.setdefault(key, _PgBatchWrite(dialect))
+    return statement
+
+
 def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[WrittenReport]:
     """Write prepared reports in the session's unit of work (the caller's ``writing()``
     block: on SQLite the write lock is held), numbered in order: the one writer of new
     cases.
 
-    One statement per table whatever the number of reports: the new ids (PostgreSQL's
-    sequence; on SQLite the next rowids, the write lock being held), the day's numbers
-    (one bump of its counter per local day), the cases, their events (their ids
-    returned), the idempotency keys and the photos. The day's counter row is the one
-    thing every report of the day shares, so it is drawn only once everything else is
-    built. A reused Idempotency-Key fails with
+    Set-based whatever the number of reports: the new ids (PostgreSQL's sequence; on
+    SQLite the next rowids, the write lock being held), then on SQLite one statement per
+    table — the day's numbers (one bump of its counter per local day), the cases, their
+    events (their ids returned), the idempotency keys and the photos. The day's counter
+    row is the one thing every report of the day shares, so it is drawn only once
+    everything else is
+    built: on PostgreSQL the whole write is one statement (:class:`_PgBatchWrite`), so
+    the counter's row lock lasts one round trip and the commit. A reused
+    Idempotency-Key fails with
     :class:`~sqlalchemy.exc.IntegrityError`, as from any other statement.
     """
     if not in_unit_of_work(session):
         raise RuntimeError("write_reports runs inside a writing() unit of work")
     if not reports:
         return []
-    ids = new_case_ids(session, len(reports))
-    written = [chain_first_event(p, case_id) for p, case_id in zip(reports, ids, strict=True)]
-    for day, same_day in by_day(written):
-        codes = reserve_case_codes(session, day, len(same_day))
-        for w, code in zip(same_day, codes, strict=True):
-            w.case["code"] = code
+    if is_postgresql(session):
+        ids = new_case_ids(session, len(reports))
+        written = [chain_first_event(p, case_id) for p, case_id in zip(reports, ids, strict=True)]
+        _write_pg(session, written)
+        return written
+    return _write_sqlite(session, reports)
+
+
+def _bind(name: str, column: Any) -> Any:
+    """A bind parameter typed like ``column`` (so it binds as the ORM would)."""
+    return bindparam(name, type_=column.type)
+
+
+def _insert_all(table: Table, *, but: tuple[str, ...] = ()) -> Any:
+    """An INSERT binding every column of ``table`` (but ``but``) to its own name."""
+    return insert(table).values({c.key: _bind(c.key, c) for c in table.c if c.key not in but})
+
+
+def _next_id(table: Table) -> Any:
+    return select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
+
+
+# SQLite: the day's next numbers and, as the write lock is held, the next rowids of
+# cases and of their events, in one statement; then one executemany per table.
+_SQLITE_DRAW = Prepared(_counter_upsert(sqlite_insert, _next_id(CASES), _next_id(EVENTS)))
+_SQLITE_CASE = Prepared(_insert_all(CASES))
+_SQLITE_EVENT = Prepared(_insert_all(EVENTS))
+_SQLITE_KEY = Prepared(_insert_all(KEYS, but=("id",)))
+_SQLITE_PHOTO = Prepared(_insert_all(PHOTOS, but=("id",)))
+
+
+def _write_sqlite(session: Session, reports: Sequence[PreparedReport]) -> list[WrittenReport]:
+    """SQLite (the write lock held): the statements on the session's DB-API connection,
+    compiled once (:mod:`duban.kernel.db.prepared`), in its transaction."""
     conn = session.connection()
-    conn.execute(_INSERT_CASES, [w.case for w in written])
-    event_ids = conn.execute(_INSERT_EVENTS, [w.event for w in written]).scalars().all()
-    for w, event_id in zip(written, event_ids, strict=True):
-        w.event["id"] = int(event_id)
-    keys = [k for w in written if (k := _key_row(w)) is not None]
-    if keys:
-        conn.execute(_INSERT_KEYS, keys)
-    photos = [row for w in written for row in _photo_rows(w)]
-    if photos:
-        conn.execute(_INSERT_PHOTOS, photos)
+    dialect = conn.dialect
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    statement = ""
+    try:
+        written: list[WrittenReport] = []
+        for day, group in by_day(reports):
+            statement = _SQLITE_DRAW.on(dialect).sql
+            last, next_case, next_event = _SQLITE_DRAW.first(
+                cursor, dialect, {"name": counter_name(day), "count": len(group)}
+            )
+            first = int(last) - len(group) + 1
+            done = len(written)  # an earlier day's rows are not inserted yet
+            for i, p in enumerate(group):
+                one = chain_first_event(p, int(next_case) + done + i)
+                one.case["code"] = case_number(day, first + i)
+                one.event["id"] = int(next_event) + done + i
+                written.append(one)
+        statement = _SQLITE_CASE.on(dialect).sql
+        _SQLITE_CASE.execute_many(cursor, dialect, [w.case for w in written])
+        statement = _SQLITE_EVENT.on(dialect).sql
+        _SQLITE_EVENT.execute_many(cursor, dialect, [w.event for w in written])
+        keys = [k for w in written if (k := _key_row(w)) is not None]
+        if keys:
+            statement = _SQLITE_KEY.on(dialect).sql
+            _SQLITE_KEY.execute_many(cursor, dialect, keys)
+        photos = [row for w in written for row in _photo_rows(w)]
+        if photos:
+            statement = _SQLITE_PHOTO.on(dialect).sql
+            _SQLITE_PHOTO.execute_many(cursor, dialect, photos)
+    except dialect.loaded_dbapi.Error as err:
+        raise _sqlalchemy_error(err, dialect, statement) from err
+    finally:
+        cursor.close()
     return written
+
+
+def _sqlalchemy_error(err: Exception, dialect: Dialect, statement: str) -> Exception:
+    """A DB-API error as SQLAlchemy raises it from execute (IntegrityError for a reused
+    Idempotency-Key)."""
+    return DBAPIError.instance(statement, None, err, dialect.loaded_dbapi.Error, dialect=dialect)
+
+
+def _write_pg(session: Session, written: Sequence[WrittenReport]) -> None:
+    """PostgreSQL: each day's reports in one statement (:class:`_PgBatchWrite`), on the
+    session's connection and in its transaction."""
+    conn = session.connection()
+    dialect = conn.dialect
+    batch_write = pg_batch_write(dialect)
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        for day, same_day in by_day(written):
+            cursor.execute(batch_write.sql, batch_write.params(day, same_day))
+            batch_write.collect(cursor.fetchall(), same_day)
+    except dialect.loaded_dbapi.Error as err:
+        # As SQLAlchemy raises it from execute (IntegrityError for a reused key).
+        raise _sqlalchemy_error(err, dialect, batch_write.sql) from err
+    finally:
+        cursor.close()
 
 
 def by_day(reports: Sequence[_R]) -> list[tuple[str, list[_R]]]:
