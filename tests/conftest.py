@@ -26,7 +26,6 @@ from duban.kernel.db.session import make_engine, make_session_factory
 from duban.reference import policy
 from duban.reference.categories import (
     forget_live_taxonomies,
-    forget_subclass_tables,
     install_defaults,
 )
 from tests.fakes import FixedClock
@@ -187,13 +186,11 @@ def _forget_cached_policy() -> Iterator[None]:
     # The policy cache is keyed by (database URL, row stamp). On PostgreSQL every test
     # reuses one URL and reloads the defaults, so two tests saving different policies
     # at the same fixed-clock instant would otherwise share one cache entry.
-    # The same goes for the taxonomy's subclass table, stamped by the taxonomy row.
+    # The same goes for the live taxonomy, stamped by the taxonomy row.
     policy._cache.clear()
-    forget_subclass_tables()
     forget_live_taxonomies()
     yield
     policy._cache.clear()
-    forget_subclass_tables()
     forget_live_taxonomies()
 
 

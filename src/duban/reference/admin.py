@@ -15,7 +15,7 @@ from duban.kernel.db.stamps import TAXONOMY_KEY, next_stamp
 from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
 from duban.reference.calendar import LimitUnit, TimeLimit
-from duban.reference.categories import TaxonomyLoad, forget_subclass_table, install_taxonomy
+from duban.reference.categories import TaxonomyLoad, forget_taxonomy_memo, install_taxonomy
 from duban.reference.models import FilingCondition
 from duban.reference.policy import Policy, save_policy
 
@@ -54,7 +54,7 @@ def set_condition_limit(
     condition.limit_amount = limit.amount
     condition.limit_unit = limit.unit.value
     # The taxonomy changed: bump its stamp so caches and Open311 discovery notice.
-    forget_subclass_table(session)
+    forget_taxonomy_memo(session)
     meta = session.get(Setting, TAXONOMY_KEY)
     if meta is not None:
         value = dict(meta.value or {})

@@ -29,7 +29,7 @@ from duban.kernel.db.stamps import (
     next_stamp,
     stamp,
 )
-from duban.kernel.errors import InvalidInput, PolicyError
+from duban.kernel.errors import PolicyError
 from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.models import Category, FilingCondition
 from duban.reference.policy import shipped_policy_data
@@ -123,7 +123,7 @@ def install_taxonomy(
             for key, kind in taxonomy.kinds.items()
         },
     }
-    forget_subclass_table(session)
+    forget_taxonomy_memo(session)
     row_meta = session.get(Setting, TAXONOMY_KEY)
     if row_meta is None:
         session.add(Setting(key=TAXONOMY_KEY, value=meta, updated_at=now))
@@ -273,145 +273,9 @@ def _read_taxonomy(session: Session) -> Taxonomy:
     )
 
 
-# --------------------------------------------------------------------------- subclasses
-
-
-@dataclass(frozen=True, slots=True)
-class Subclass:
-    """The facts of a category that reporting and filing use."""
-
-    code: str
-    kind: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionRef:
-    """The facts of a filing condition that reporting and filing use."""
-
-    code: str
-    limit_amount: float
-    limit_unit: str
-
-
-@dataclass(frozen=True, slots=True)
-class _CategoryFacts:
-    kind: str
-    level: int
-    is_active: bool
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _ConditionFacts:
-    category_code: str
-    is_active: bool
-    limit_amount: float
-    limit_unit: str
-
-
-class SubclassTable:
-    """Every category and filing condition, as a report checks its codes against them.
-
-    Kept per process and per taxonomy stamp (:func:`subclass_table`), so a report looks
-    its category up in memory instead of in the database.
-    """
-
-    def __init__(
-        self,
-        categories: Mapping[str, _CategoryFacts],
-        conditions: Mapping[str, _ConditionFacts],
-    ) -> None:
-        self._categories = dict(categories)
-        self._conditions = dict(conditions)
-
-    def resolve(
-        self, code: str, condition_code: str | None
-    ) -> tuple[Subclass, ConditionRef | None]:
-        """The active subclass ``code`` and, if asked for, its active filing condition;
-        :class:`InvalidInput` naming what is wrong otherwise."""
-        facts = self._categories.get(code)
-        if facts is None or not facts.is_active:
-            raise InvalidInput(
-                f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
-            )
-        if facts.level != 2:
-            raise InvalidInput(
-                f"category '{code}' ({facts.name}) is a major class; choose one of its subclasses",
-                field="category_code",
-            )
-        category = Subclass(code, facts.kind, facts.name)
-        if condition_code is None:
-            return category, None
-        cond = self._conditions.get(condition_code)
-        if cond is None or not cond.is_active:
-            raise InvalidInput(
-                f"unknown filing condition '{condition_code}'", field="condition_code"
-            )
-        if cond.category_code != code:
-            raise InvalidInput(
-                f"filing condition '{condition_code}' belongs to category "
-                f"'{cond.category_code}', not '{code}'",
-                field="condition_code",
-            )
-        return category, ConditionRef(condition_code, cond.limit_amount, cond.limit_unit)
-
-
-_subclasses: StampedCache[SubclassTable] = StampedCache()
-_SUBCLASSES_MEMO = "duban.subclasses"
-
-
-def cached_subclass_table(database: str, taxonomy_stamp: datetime | None) -> SubclassTable | None:
-    """The table this process holds for ``database`` if the taxonomy's stamp is this one."""
-    return _subclasses.get(database, taxonomy_stamp)
-
-
-def forget_subclass_tables() -> None:
-    """Drop every table this process holds (tests; the next report reloads)."""
-    _subclasses.clear()
-
-
-def forget_subclass_table(session: Session) -> None:
-    """Drop the request's table and stamps (whoever changes the taxonomy calls it)."""
+def forget_taxonomy_memo(session: Session) -> None:
+    """Drop the request's taxonomy and stamps (whoever changes the taxonomy calls it)."""
     memo = request_memo(session)
     if memo is not None:
-        memo.pop(_SUBCLASSES_MEMO, None)
         memo.pop(_LIVE_MEMO, None)
     forget_stamps(session)
-
-
-def subclass_table(session: Session) -> SubclassTable:
-    """The live categories and filing conditions, reloaded when the taxonomy's stamp moved
-    (checked once per request)."""
-    memo = request_memo(session)
-    if memo is not None and _SUBCLASSES_MEMO in memo:
-        memoized: SubclassTable = memo[_SUBCLASSES_MEMO]
-        return memoized
-    database = database_key(session.get_bind().engine)
-    at = stamp(session, TAXONOMY_KEY).updated_at
-    table = cached_subclass_table(database, at)
-    if table is None:
-        categories = {
-            code: _CategoryFacts(kind, level, bool(active), name)
-            for code, kind, level, active, name in session.execute(
-                select(
-                    Category.code, Category.kind, Category.level, Category.is_active, Category.name
-                )
-            )
-        }
-        conditions = {
-            code: _ConditionFacts(category, bool(active), float(amount), unit)
-            for code, category, active, amount, unit in session.execute(
-                select(
-                    FilingCondition.code,
-                    FilingCondition.category_code,
-                    FilingCondition.is_active,
-                    FilingCondition.limit_amount,
-                    FilingCondition.limit_unit,
-                )
-            )
-        }
-        table = _subclasses.put(database, at, SubclassTable(categories, conditions))
-    if memo is not None:
-        memo[_SUBCLASSES_MEMO] = table
-    return table
