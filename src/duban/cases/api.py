@@ -204,9 +204,9 @@ def _report_in_session(
         done = report(session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key)
         written = done.written
         if written is not None and not written.prepared.photo_ids:
-            return done.case.id, _present_new(written, clock), True
+            return done.case_id, _present_new(written, clock), True
         content = _present(session, done.case, actor, clock, full=True, new=done.created)
-        return done.case.id, content, done.created
+        return done.case_id, content, done.created
 
 
 @router.get("/cases", response_model=CasePage, summary="List cases")

@@ -531,16 +531,15 @@ def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[W
     block: on SQLite the write lock is held), numbered in order: the one writer of new
     cases.
 
-    Set-based whatever the number of reports: the new ids (PostgreSQL's sequence; on
-    SQLite the next rowids, the write lock being held), then on SQLite one statement per
-    table — the day's numbers (one bump of its counter per local day), the cases, their
-    events (their ids returned), the idempotency keys and the photos. The day's counter
-    row is the one thing every report of the day shares, so it is drawn only once
-    everything else is
-    built: on PostgreSQL the whole write is one statement (:class:`_PgBatchWrite`), so
-    the counter's row lock lasts one round trip and the commit. A reused
-    Idempotency-Key fails with
-    :class:`~sqlalchemy.exc.IntegrityError`, as from any other statement.
+    Set-based whatever the number of reports, with statements compiled once and run on
+    the session's DB-API connection in its transaction. The day's counter row is the one
+    thing every report of the day shares, so it is drawn only once everything else is
+    built: on PostgreSQL the new ids come from the sequence first, then one statement
+    per local day writes the counter, the cases, their events, idempotency keys and
+    photos (:class:`_PgBatchWrite`), so the counter's row lock lasts one round trip and
+    the commit; on SQLite (the write lock held) one statement draws the day's numbers
+    and the next rowids, then one executemany per table. A reused Idempotency-Key fails
+    with :class:`~sqlalchemy.exc.IntegrityError`, as from any other statement.
     """
     if not in_unit_of_work(session):
         raise RuntimeError("write_reports runs inside a writing() unit of work")
@@ -696,17 +695,36 @@ def _replay(session: Session, user_id: int, key: str, fingerprint: str) -> Case 
     return session.get(Case, row.case_id)
 
 
-@dataclass(frozen=True)
 class Reported:
-    """What :func:`report` did: the case as written (or, for a retried Idempotency-Key,
-    the first case: ``written`` is then None)."""
+    """What :func:`report` did: the case as written (``written``), or for a retried
+    Idempotency-Key the first case (``written`` is then None). The written case becomes
+    an ORM object of the session only when ``case`` is first asked for (a presenter
+    that works from the written rows never pays for it)."""
 
-    case: Case
-    written: WrittenReport | None
+    def __init__(
+        self, session: Session, written: WrittenReport | None, existing: Case | None = None
+    ) -> None:
+        self._session = session
+        self.written = written
+        self._case = existing
 
     @property
     def created(self) -> bool:
         return self.written is not None
+
+    @property
+    def case_id(self) -> int:
+        if self.written is not None:
+            return int(self.written.case["id"])
+        return self.case.id
+
+    @property
+    def case(self) -> Case:
+        if self._case is None:
+            assert self.written is not None
+            photos = bool(self.written.prepared.photo_ids)
+            self._case = adopt_new_case(self._session, self.written, photos=photos)
+        return self._case
 
 
 def report(
@@ -733,7 +751,7 @@ def report(
         prepared = prepare_report(
             report_refs(session), actor=actor, data=data, idempotency_key=key, now=clock.now()
         )
-        photos = check_photos(session, prepared.photo_ids)
+        check_photos(session, prepared.photo_ids)
         nested = in_unit_of_work(session)
         try:
             with writing(session):
@@ -745,9 +763,9 @@ def report(
             if key is not None and actor.user_id is not None and not nested:
                 existing = _replay(session, actor.user_id, key, prepared.request_hash)
                 if existing is not None:
-                    return Reported(existing, None)
+                    return Reported(session, None, existing)
             raise
-        return Reported(adopt_new_case(session, written, photos=bool(photos)), written)
+        return Reported(session, written)
     finally:
         if own_memo:
             session.info.pop(REQUEST_MEMO, None)
