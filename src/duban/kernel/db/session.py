@@ -8,8 +8,6 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,51 +167,6 @@ def _sqlite_on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-class WriteLockBusy(Exception):
-    """The write lock was not had within the wait allowed (another transaction holds it:
-    a long import, a migration). Nothing was written; try again with a longer wait."""
-
-
-@contextmanager
-def begin_dbapi_write(
-    dbapi_connection: Any, *, wait: float | None = None, gate_held: bool = False
-) -> Iterator[None]:
-    """A write transaction on a bare SQLite DB-API connection (from ``raw_connection()``),
-    as :func:`begin_write` starts one in a session: through the database's write gate,
-    ``BEGIN IMMEDIATE``; committed at the end, rolled back on any error.
-
-    With ``wait`` (seconds), :class:`WriteLockBusy` if the lock is not had by then,
-    instead of the usual 30 s of waiting. With ``gate_held`` the caller has passed the
-    gate already (:func:`write_gate`); the transaction ends that turn.
-    """
-    gated = isinstance(dbapi_connection, _GatedConnection)
-    if gated and gate_held:
-        dbapi_connection.take_over_write()
-    elif gated and not dbapi_connection.enter_write(wait):
-        raise WriteLockBusy(f"the database's write gate stayed busy for {wait} s")
-    try:
-        if wait is None:
-            dbapi_connection.execute("BEGIN IMMEDIATE")
-        else:
-            dbapi_connection.execute(f"PRAGMA busy_timeout={max(1, round(wait * 1000))}")
-            try:
-                dbapi_connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as err:
-                raise WriteLockBusy(f"the database stayed locked for {wait} s: {err}") from err
-            finally:
-                dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    except BaseException:
-        if gated:
-            dbapi_connection.leave_write()
-        raise
-    try:
-        yield
-    except BaseException:
-        dbapi_connection.rollback()  # also ends the gate's turn
-        raise
-    dbapi_connection.commit()
-
-
 # --------------------------------------------------------------------------- SQLite writers
 
 BUSY_TIMEOUT_MS = 30_000
@@ -319,10 +272,6 @@ class _GatedConnection(sqlite3.Connection):
         """Whether this connection's transaction holds the database's turn to write."""
         return self._holding
 
-    def take_over_write(self) -> None:
-        """This connection's transaction ends a turn its caller took at the gate."""
-        self._holding = True
-
     def leave_write(self) -> None:
         if self._holding:
             self._holding = False
@@ -349,22 +298,6 @@ class _GatedConnection(sqlite3.Connection):
 
 _gates_lock = threading.Lock()
 _gate_classes: dict[str, type[_GatedConnection]] = {}
-
-
-def write_gate(engine: Engine) -> _WriteGate | None:
-    """The write gate of a SQLite database file (None for any other database), for a
-    writer that takes its turn before it has a connection (``gate_held``)."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return _gated_connection_class(url.database).gate
-
-
-def release_write_gate(engine: Engine) -> None:
-    """End a turn taken with :func:`write_gate` that no transaction took over."""
-    gate = write_gate(engine)
-    if gate is not None:
-        gate.release()
 
 
 def _gated_connection_class(database: str) -> type[_GatedConnection]:
