@@ -11,15 +11,22 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.accounts import users
+from duban.adapters.photostore import LocalPhotoStore
+from duban.app import create_app
+from duban.config import Settings
 from duban.kernel.db.base import Base
 from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.session import make_engine, make_session_factory
@@ -29,7 +36,9 @@ from duban.reference.categories import (
     forget_subclass_tables,
     install_defaults,
 )
+from tests.factories.world import World
 from tests.fakes import FixedClock
+from tests.http import Api, make_settings, serving
 
 PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL", "").strip()
 BACKEND = "postgresql" if PG_URL else "sqlite"
@@ -201,3 +210,67 @@ def _forget_cached_policy() -> Iterator[None]:
 def clock() -> FixedClock:
     """Monday 2026-11-23 09:00 in Shanghai, a working day, until moved."""
     return FixedClock()
+
+
+@pytest.fixture
+def world(
+    session: Session, session_factory: sessionmaker[Session], clock: FixedClock, tmp_path: Path
+) -> World:
+    """One user per role, units SZGC and HWC, and a photo store where :func:`app` keeps
+    its photos."""
+    return World(session, clock, session_factory, LocalPhotoStore(tmp_path / "photos"))
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real Argon2id with test-sized cost: the production cost is slow on purpose.
+
+    A hash records its own parameters, so verification works as in production; only
+    the work factor of new hashes is lowered (the demo alone makes 13 of them).
+    """
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+# --------------------------------------------------------------------------- the app
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings of this test's app: its database, photos under ``tmp_path / "photos"``."""
+    return make_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, clock: FixedClock) -> FastAPI:
+    """The real application on this test's engine and clock."""
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient, app: FastAPI, world: World, clock: FixedClock) -> Api:
+    return Api(client, app, world, clock)
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app served by a real uvicorn on a free loopback port; yields its base URL.
+
+    The one server fixture: the browser tests, the Open311 conformance suite and the
+    tests of requests that must really arrive together all use it.
+    """
+    with serving(app) as base:
+        yield base
+
+
+@pytest.fixture
+def fresh_session(session_factory: sessionmaker[Session]) -> Callable[[], Session]:
+    """New sessions that see what the app committed (the world's session caches)."""
+    return session_factory

@@ -35,7 +35,7 @@ from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import WITH_UNIT, Action, CaseStatus, Source, allowed_actions
 from duban.jobs.sweep import sweep_overdue
 from duban.kernel.errors import DubanError
-from tests.cases.support import Town
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 PEOPLE = [
@@ -117,7 +117,7 @@ class _Colours:
 
 
 def _input(
-    world: Town,
+    world: World,
     colours: _Colours,
     case: dict[str, Any],
     others: list[Case],
@@ -222,7 +222,7 @@ def _check(seen: _Seen) -> None:
         assert case["duplicate_of_id"] not in (None, case["id"])
 
 
-def test_random_action_sequences_keep_the_invariants(world: Town, clock: FixedClock) -> None:
+def test_random_action_sequences_keep_the_invariants(world: World, clock: FixedClock) -> None:
     factory = world.session_factory
     start = clock.now()
     colours = _Colours()

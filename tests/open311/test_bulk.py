@@ -26,7 +26,7 @@ from duban.open311.bulk_export import BULK_FIELDS, ExportFilter, dump, export_ro
 from duban.open311.bulk_import import import_cases, import_file, read_rows
 from duban.open311.models import Open311Request
 from tests.conftest import BACKEND
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 TZ = ZoneInfo("Asia/Shanghai")

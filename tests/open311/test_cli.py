@@ -18,7 +18,7 @@ from duban.kernel.errors import PermissionDenied
 from duban.open311.apikeys import authenticate_key
 from duban.open311.config import load_config
 from duban.open311.models import ApiKey
-from tests.factories import World
+from tests.factories.world import World
 
 
 def cases(session: Session) -> int:

@@ -42,7 +42,8 @@ from duban.places.territory import set_territorial_unit
 from duban.places.zones import save_zone
 from duban.reference import policy as policy_module
 from duban.reference.policy import load_policy, save_policy, shipped_policy_data
-from tests.factories import World, make_unit
+from tests.factories.accounts import make_unit
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 CENTRE = (113.82, 34.03)
@@ -79,7 +80,7 @@ class City(World):
     """A :class:`World` (one user per role, units SZGC and HWC) in a small mapped city."""
 
     def __init__(self, session: Session, clock: FixedClock, factory: sessionmaker[Session]) -> None:
-        super().__init__(session, clock)
+        super().__init__(session, clock, factory)
         self.factory = factory
         self.territorial = {
             WEST: make_unit(session, "JD001", "西区街道办事处"),

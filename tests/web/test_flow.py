@@ -9,9 +9,10 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.factories import LAT, LON
+from tests.factories.evidence import jpeg
+from tests.factories.places import LAT, LON
 from tests.fakes import FixedClock
-from tests.web.conftest import Browse, Shots, jpeg
+from tests.web.conftest import Browse, Shots
 
 XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
 
@@ -21,7 +22,7 @@ def status_of(page: Any) -> str:
 
 
 def photo(name: str, colour: tuple[int, int, int]) -> dict[str, Any]:
-    return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour)}
+    return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour, (320, 240))}
 
 
 def open_case_from_work(page: Any, code: str) -> None:

@@ -23,7 +23,9 @@ from duban.cases.workflow import Action, CaseStatus, Source
 from duban.web import sessions
 from duban.web.messages_zh import ZH
 from duban.web.routes import router as web_router
-from tests.factories import LAT, LON, PASSWORD, World
+from tests.factories.accounts import PASSWORD
+from tests.factories.places import LAT, LON
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "duban" / "web"

@@ -1,37 +1,38 @@
-"""Fixtures of the HTTP API tests: the real app on this test's database, a client, people.
+"""HTTP helpers of the API tests: sign-in, an API client acting as the world's users, and
+the checks of the documented error shape.
 
-Everything goes through the real application (routers, dependencies, use cases, the
-database); nothing is mocked. The FastAPI app gets the test's engine and ``FixedClock``,
-so deadlines and token lifetimes follow the clock the test moves.
+The fixtures that build on them (``settings``, ``app``, ``client``, ``api``,
+``live_server``) are in ``tests/conftest.py``. Everything goes through the real
+application (routers, dependencies, use cases, the database); nothing is mocked. The
+FastAPI app gets the test's engine and ``FixedClock``, so deadlines and token lifetimes
+follow the clock the test moves.
 """
 
 from __future__ import annotations
 
-import io
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from PIL import Image
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from duban.accounts.models import User
 from duban.api.deps import issue_token
-from duban.app import create_app
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
 from duban.config import Settings
-from tests.factories import PASSWORD, World
+from tests.factories.accounts import PASSWORD
+from tests.factories.evidence import jpeg
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 API = "/api/v1"
@@ -43,21 +44,6 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[s
     response = client.post(f"{API}/auth/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def jpeg_bytes(
-    size: tuple[int, int] = (64, 48),
-    colour: tuple[int, int, int] = (200, 40, 40),
-    exif: Image.Exif | None = None,
-) -> bytes:
-    """A small real JPEG."""
-    buf = io.BytesIO()
-    image = Image.new("RGB", size, colour)
-    if exif is not None:
-        image.save(buf, "JPEG", exif=exif)
-    else:
-        image.save(buf, "JPEG")
-    return buf.getvalue()
 
 
 def count_cases(engine: Engine) -> int:
@@ -74,30 +60,6 @@ def make_settings(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return make_settings(db_url, tmp_path)
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine, clock: FixedClock) -> FastAPI:
-    return create_app(settings, engine=engine, clock=clock)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def world(session: Session, clock: FixedClock, app: FastAPI) -> World:
-    """One user per role and two units, with photos kept where the app keeps them."""
-    w = World(session, clock)
-    w.store = app.state.photo_store
-    return w
 
 
 class Api:
@@ -165,7 +127,7 @@ class Api:
     def photo(self, by: str = "handler", data: bytes | None = None) -> str:
         response = self.client.post(
             f"{API}/photos",
-            files={"file": ("fix.jpg", data or jpeg_bytes(), "image/jpeg")},
+            files={"file": ("fix.jpg", data or jpeg(), "image/jpeg")},
             headers=self.headers(by),
         )
         assert response.status_code == 201, response.text
@@ -218,11 +180,6 @@ class Api:
         return self.act(self.checked(**body)["id"], "close", "shift_lead")
 
 
-@pytest.fixture
-def api(client: TestClient, app: FastAPI, world: World, clock: FixedClock) -> Api:
-    return Api(client, app, world, clock)
-
-
 def last_event(case: dict[str, Any]) -> dict[str, Any]:
     events: list[dict[str, Any]] = case["events"]
     return events[-1]
@@ -244,15 +201,16 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-@pytest.fixture
-def live_server(app: FastAPI) -> Iterator[str]:
-    """The app served by a real uvicorn on a free loopback port; yields its base URL."""
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by a real uvicorn in a thread on a free loopback port; its base URL."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
@@ -263,15 +221,11 @@ def live_server(app: FastAPI) -> Iterator[str]:
         assert thread.is_alive(), "uvicorn failed to start"
         assert time.monotonic() < deadline, "uvicorn did not start in 10 s"
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def fresh_session(session_factory: sessionmaker[Session]) -> Callable[[], Session]:
-    """New sessions that see what the app committed (the world's session caches)."""
-    return session_factory
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def user_id(engine: Engine, username: str) -> int:
