@@ -23,6 +23,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -222,6 +223,7 @@ def _check(seen: _Seen) -> None:
         assert case["duplicate_of_id"] not in (None, case["id"])
 
 
+@pytest.mark.slow
 def test_random_action_sequences_keep_the_invariants(world: World, clock: FixedClock) -> None:
     factory = world.session_factory
     start = clock.now()
@@ -232,7 +234,8 @@ def test_random_action_sequences_keep_the_invariants(world: World, clock: FixedC
 
     @settings(
         max_examples=40,
-        deadline=None,
+        # Each example is a whole case life: tens of transactions, not a pure function.
+        deadline=timedelta(seconds=5),
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

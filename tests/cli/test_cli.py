@@ -141,13 +141,13 @@ def test_serve_refuses_a_thread_pool_of_none(tmp_path: Path) -> None:
     assert "at least 1" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("access_log", [True, False])
 def test_serve_answers_reports_and_says_how_they_were_written(
     db_url: str, engine: Engine, tmp_path: Path, access_log: bool
 ) -> None:
     """The real server (uvicorn, its start-up and shutdown) on this test's database."""
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -157,14 +157,13 @@ def test_serve_answers_reports_and_says_how_they_were_written(
 
     from duban.api.deps import issue_token
     from tests.factories.accounts import make_user
+    from tests.http import free_port
 
     secret = "serve-test-secret-of-32-characters-or-more"
     with make_session_factory(engine)() as session:
         user = make_user(session, "operator", Role.OPERATOR)
         token = issue_token(secret, user, ttl=timedelta(hours=1), now=datetime.now(UTC))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-c", "from duban.cli import main; main()", "serve"]
     command += ["--port", str(port), "--access-log" if access_log else "--no-access-log"]
     env = {

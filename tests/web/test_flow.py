@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.factories.evidence import jpeg
@@ -15,6 +16,9 @@ from tests.fakes import FixedClock
 from tests.web.conftest import Browse, Shots
 
 XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
+
+#: A real browser on a real server: seconds per test.
+pytestmark = pytest.mark.slow
 
 
 def status_of(page: Any) -> str:

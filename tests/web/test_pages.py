@@ -23,6 +23,9 @@ from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.web.conftest import Browse, Shots
 
+#: A real browser on a real server: seconds per test.
+pytestmark = pytest.mark.slow
+
 
 def spread(world: World) -> dict[CaseStatus, Case]:
     """Cases in several statuses, a few hundred metres apart."""

@@ -109,6 +109,7 @@ def test_a_tampered_or_foreign_cookie_is_an_anonymous_session(
     assert client.get("/work", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.slow
 def test_sign_in_out_and_a_new_password_ends_other_sessions(
     client: TestClient, app: FastAPI, world: World
 ) -> None:
