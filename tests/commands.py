@@ -17,6 +17,11 @@ from duban.cli import app
 from duban.kernel.db.session import make_session_factory
 
 
+def runner(url: str, tmp_path: Path) -> CliRunner:
+    """A runner whose every ``invoke`` uses the database at ``url``."""
+    return CliRunner(env={"DUBAN_DATABASE_URL": url, "DUBAN_VAR_DIR": str(tmp_path / "var")})
+
+
 def run(url: str, tmp_path: Path, *args: str, **env: str) -> Result:
     """``duban ARGS…`` on the database at ``url``, with ``env`` added to its environment."""
     environment = {"DUBAN_DATABASE_URL": url, "DUBAN_VAR_DIR": str(tmp_path / "var"), **env}

@@ -45,6 +45,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from duban.accounts import users
 from duban.adapters.photostore import LocalPhotoStore
@@ -59,6 +60,7 @@ from duban.reference.categories import (
     forget_subclass_tables,
     install_defaults,
 )
+from tests import commands
 from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.http import Api, make_settings, serving
@@ -261,6 +263,12 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> CliRunner:
+    """Runs ``duban`` commands (``cli.invoke(app, [...])``) on this test's database."""
+    return commands.runner(db_url, tmp_path)
 
 
 # --------------------------------------------------------------------------- the app

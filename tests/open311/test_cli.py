@@ -26,13 +26,6 @@ def cases(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Case)) or 0)
 
 
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("DUBAN_DATABASE_URL", db_url)
-    monkeypatch.setenv("DUBAN_VAR_DIR", str(tmp_path / "var"))
-    return CliRunner()
-
-
 def test_apikey_create_prints_the_key_once_and_keeps_only_its_hash(
     cli: CliRunner, session: Session
 ) -> None:

@@ -25,13 +25,11 @@ import pytest
 import shapely
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.adapters.photostore import LocalPhotoStore
 from duban.api.deps import issue_token
-from duban.app import create_app
-from duban.config import Settings
 from duban.places.coords import LocalProjection
 from duban.places.grids import generate_grids_for
 from duban.places.index import forget_places_index
@@ -48,7 +46,6 @@ from tests.fakes import FixedClock
 
 CENTRE = (113.82, 34.03)
 PROJECTION = LocalProjection(*CENTRE)
-SECRET = "test-secret-of-at-least-32-characters-for-places"
 API = "/api/v1"
 
 DISTRICT = "411002"
@@ -169,18 +166,6 @@ def city(
 
 
 # --------------------------------------------------------------------------- the HTTP API
-
-
-@pytest.fixture
-def app(db_url: str, engine: Engine, clock: FixedClock, tmp_path: Path) -> FastAPI:
-    settings = Settings(database_url=db_url, photo_dir=tmp_path / "photos", secret_key=SECRET)
-    return create_app(settings, engine=engine, clock=clock)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 class Api:
