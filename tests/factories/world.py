@@ -64,12 +64,12 @@ class World:
             self.session, case, action, actor=self.actor(by), clock=self.clock, **params
         )
 
-    def photo(self, colour: tuple[int, int, int] = (10, 120, 30)) -> str:
-        """A photo stored by the handler; its id."""
+    def photo(self, colour: tuple[int, int, int] = (10, 120, 30), by: str = "handler") -> str:
+        """A photo stored by ``by`` (a report attaches only its author's photos); its id."""
         assert self.store is not None, "this world was made without a photo store"
         return evidence.stored_photo(
             self.session,
-            actor=self.actor("handler"),
+            actor=self.actor(by),
             clock=self.clock,
             store=self.store,
             colour=colour,
