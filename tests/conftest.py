@@ -1,9 +1,31 @@
 """Test fixtures: a fresh database per test on SQLite, or on PostgreSQL when
-``DUBAN_TEST_DATABASE_URL`` is set (CI runs the whole suite on both).
+``DUBAN_TEST_DATABASE_URL`` is set (CI runs the whole suite on both); the real app on it
+(``app``, ``client``, ``api``, ``live_server``) and one user per role (``world``).
 
 SQLite: the migrated schema with reference data is built once per session and copied
 for each test. PostgreSQL: one database per xdist worker, migrated once; after each
-test every table is emptied and the reference data reloaded.
+test every table is emptied, and the reference data reloaded only if the test changed it.
+
+Why not a rolled-back transaction (or savepoint) per test. Measured on this suite: the
+copy of the SQLite template and a first connection cost about 10 ms a test (under load),
+a begin and rollback 0.2 ms; so at most ~9 s of the suite's ~100 CPU-seconds, before the
+restrictions below, which would leave most of those tests on the copy anyway:
+
+- the code commits: every use case ends in ``session.commit()`` and the tests check what
+  was *committed*, read through new sessions (``fresh``, ``events``) — a savepoint-joined
+  session would have to hand those readers the same connection, and they would then see
+  uncommitted state, which is what they exist to rule out;
+- the app (``create_app(engine=...)``) opens its own sessions and connections from the
+  engine's pool, from the event loop and from worker threads; the live server runs in a
+  thread; the CLI tests run ``duban`` in the same or another process; none of these would
+  see, or be rolled back with, one test connection;
+- the concurrency tests (two writers racing, the SQLite write lock, PostgreSQL row
+  locks, several processes) need separate connections by design;
+- on PostgreSQL ``TRUNCATE``/``DELETE`` of the case tables after a test costs a few
+  milliseconds (the reference data is kept unless the test changed it).
+
+So each test keeps its own database: a file copy on SQLite, an emptied database on
+PostgreSQL (:func:`_reset_pg`, the one reset every fixture uses).
 """
 
 from __future__ import annotations
@@ -11,15 +33,24 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from duban.accounts import users
+from duban.adapters.photostore import LocalPhotoStore
+from duban.app import create_app
+from duban.config import Settings
 from duban.kernel.db.base import Base
 from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.session import make_engine, make_session_factory
@@ -28,7 +59,17 @@ from duban.reference.categories import (
     forget_live_taxonomies,
     install_defaults,
 )
+from tests import commands
+from tests.factories.world import World
 from tests.fakes import FixedClock
+from tests.http import Api, make_settings, serving
+
+# Hypothesis: every example of a property must finish within half a second. The default
+# 200 ms is too tight for a loaded 2-core machine and turned slow examples into flaky
+# failures; no deadline at all would hide a property that became slow. A property that
+# does more work per example says so with its own, larger ``deadline``.
+hypothesis_settings.register_profile("duban", deadline=timedelta(milliseconds=500))
+hypothesis_settings.load_profile("duban")
 
 PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL", "").strip()
 BACKEND = "postgresql" if PG_URL else "sqlite"
@@ -198,3 +239,73 @@ def _forget_cached_policy() -> Iterator[None]:
 def clock() -> FixedClock:
     """Monday 2026-11-23 09:00 in Shanghai, a working day, until moved."""
     return FixedClock()
+
+
+@pytest.fixture
+def world(
+    session: Session, session_factory: sessionmaker[Session], clock: FixedClock, tmp_path: Path
+) -> World:
+    """One user per role, units SZGC and HWC, and a photo store where :func:`app` keeps
+    its photos."""
+    return World(session, clock, session_factory, LocalPhotoStore(tmp_path / "photos"))
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real Argon2id with test-sized cost: the production cost is slow on purpose.
+
+    A hash records its own parameters, so verification works as in production; only
+    the work factor of new hashes is lowered (the demo alone makes 13 of them).
+    """
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path) -> CliRunner:
+    """Runs ``duban`` commands (``cli.invoke(app, [...])``) on this test's database."""
+    return commands.runner(db_url, tmp_path)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings of this test's app: its database, photos under ``tmp_path / "photos"``."""
+    return make_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, clock: FixedClock) -> FastAPI:
+    """The real application on this test's engine and clock."""
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient, app: FastAPI, world: World, clock: FixedClock) -> Api:
+    return Api(client, app, world, clock)
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app served by a real uvicorn on a free loopback port; yields its base URL.
+
+    The one server fixture: the browser tests, the Open311 conformance suite and the
+    tests of requests that must really arrive together all use it.
+    """
+    with serving(app) as base:
+        yield base
+
+
+@pytest.fixture
+def fresh_session(session_factory: sessionmaker[Session]) -> Callable[[], Session]:
+    """New sessions that see what the app committed (the world's session caches)."""
+    return session_factory

@@ -26,7 +26,8 @@ from duban.kernel.errors import (
     NotFound,
     PermissionDenied,
 )
-from tests.cases.support import Town, event_total, events, fresh
+from tests.factories.cases import event_total, events, fresh
+from tests.factories.world import World
 from tests.fakes import FixedClock, local
 
 #: Fields a refused action must leave exactly as they were.
@@ -49,14 +50,14 @@ STATE = (
 )
 
 
-def _state(world: Town, case_id: int) -> dict[str, Any]:
+def _state(world: World, case_id: int) -> dict[str, Any]:
     case = fresh(world.session_factory, case_id)
     return {name: getattr(case, name) for name in STATE}
 
 
 @contextmanager
 def refused(
-    world: Town, case: Case | int, error: type[DubanError]
+    world: World, case: Case | int, error: type[DubanError]
 ) -> Iterator[pytest.ExceptionInfo[DubanError]]:
     """Expect ``error`` and no trace of the attempt in the database."""
     case_id = case if isinstance(case, int) else case.id
@@ -68,7 +69,7 @@ def refused(
     assert event_total(world.session_factory) == total
 
 
-def _payload(world: Town, case: Case, seq: int = -1) -> dict[str, Any]:
+def _payload(world: World, case: Case, seq: int = -1) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(events(world.session_factory, case.id)[seq].payload)
     return data
 
@@ -77,7 +78,7 @@ def _payload(world: Town, case: Case, seq: int = -1) -> dict[str, Any]:
 
 
 def test_each_successful_action_adds_exactly_one_event_and_each_refused_one_none(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     factory = world.session_factory
     case = world.report()
@@ -144,7 +145,7 @@ def test_each_successful_action_adds_exactly_one_event_and_each_refused_one_none
     assert case.rework_count == 1
 
 
-def test_a_refused_action_leaves_nothing_for_the_next_action_to_commit(world: Town) -> None:
+def test_a_refused_action_leaves_nothing_for_the_next_action_to_commit(world: World) -> None:
     case = world.case_in(CaseStatus.AWAITING_CHECK)
     world.act(case, Action.ASSIGN, "operator", collector="collector")
     with refused(world, case, InvalidInput):
@@ -157,7 +158,7 @@ def test_a_refused_action_leaves_nothing_for_the_next_action_to_commit(world: To
     assert fresh(world.session_factory, case.id).rework_count == 1
 
 
-def test_report_refusals_write_nothing(world: Town) -> None:
+def test_report_refusals_write_nothing(world: World) -> None:
     total = event_total(world.session_factory)
     with pytest.raises(InvalidInput, match="unknown category"):
         world.report(category="E9999")
@@ -194,7 +195,7 @@ def test_report_refusals_write_nothing(world: Town) -> None:
     ],
 )
 def test_a_reason_is_required(
-    world: Town, status: CaseStatus, action: Action, by: str, params: dict[str, Any]
+    world: World, status: CaseStatus, action: Action, by: str, params: dict[str, Any]
 ) -> None:
     case = world.case_in(status)
     with refused(world, case, InvalidInput) as caught:
@@ -202,7 +203,7 @@ def test_a_reason_is_required(
     assert caught.value.detail["field"] in ("reason", "note")
 
 
-def test_deny_needs_a_reason_too(world: Town) -> None:
+def test_deny_needs_a_reason_too(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     world.act(case, Action.REQUEST_EXTENSION, "handler", reason="雨天", amount=1)
     world.act(case, Action.REQUEST_PARK, "handler", reason="需协调")
@@ -212,7 +213,7 @@ def test_deny_needs_a_reason_too(world: Town) -> None:
         world.act(case, Action.DENY_PARK, "dispatcher")
 
 
-def test_the_reason_is_the_events_note(world: Town) -> None:
+def test_the_reason_is_the_events_note(world: World) -> None:
     case = world.report()
     world.act(case, Action.REJECT, "operator", reason="非城管职责")
     last = events(world.session_factory, case.id)[-1]
@@ -220,7 +221,7 @@ def test_the_reason_is_the_events_note(world: Town) -> None:
     assert _payload(world, case) == {"reason": "非城管职责"}
 
 
-def test_overlong_text_is_refused(world: Town) -> None:
+def test_overlong_text_is_refused(world: World) -> None:
     case = world.report()
     with refused(world, case, InvalidInput):
         world.act(case, Action.REJECT, "operator", reason="很" * 2001)
@@ -229,7 +230,7 @@ def test_overlong_text_is_refused(world: Town) -> None:
 # --------------------------------------------------------------------------- pending requests
 
 
-def test_extension_requests_are_guarded(world: Town) -> None:
+def test_extension_requests_are_guarded(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     assert case.due_at is not None
     with refused(world, case, IllegalTransition):
@@ -247,7 +248,7 @@ def test_extension_requests_are_guarded(world: Town) -> None:
         world.act(case, Action.APPROVE_EXTENSION, "handler")  # not the handler's call
 
 
-def test_park_requests_are_guarded(world: Town) -> None:
+def test_park_requests_are_guarded(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     with refused(world, case, IllegalTransition):
         world.act(case, Action.APPROVE_PARK, "dispatcher")
@@ -265,7 +266,7 @@ def test_park_requests_are_guarded(world: Town) -> None:
     assert case.status == CaseStatus.HANDLING
 
 
-def test_a_return_drops_pending_requests(world: Town) -> None:
+def test_a_return_drops_pending_requests(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     world.act(case, Action.REQUEST_EXTENSION, "handler", reason="雨天", amount=1)
     world.act(case, Action.REQUEST_PARK, "handler", reason="需协调")
@@ -279,7 +280,7 @@ def test_a_return_drops_pending_requests(world: Town) -> None:
 # --------------------------------------------------------------------------- units
 
 
-def test_only_the_lead_unit_acts_and_helper_units_only_see(world: Town) -> None:
+def test_only_the_lead_unit_acts_and_helper_units_only_see(world: World) -> None:
     case = world.case_in(CaseStatus.FILED)
     world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC", helper_units=["HWC"])
     assert _payload(world, case)["helper_units"] == ["HWC"]
@@ -293,7 +294,7 @@ def test_only_the_lead_unit_acts_and_helper_units_only_see(world: Town) -> None:
         world.act(case, Action.FEEDBACK, "handler2", photo_ids=[world.photo()])
 
 
-def test_a_handler_of_an_uninvolved_unit_cannot_even_see_the_case(world: Town) -> None:
+def test_a_handler_of_an_uninvolved_unit_cannot_even_see_the_case(world: World) -> None:
     case = world.case_in(CaseStatus.DISPATCHED)
     with pytest.raises(NotFound):
         get_case(world.session, actor=world.actor("handler2"), case_id=case.id)
@@ -311,7 +312,7 @@ def test_a_handler_of_an_uninvolved_unit_cannot_even_see_the_case(world: Town) -
     ],
 )
 def test_dispatch_needs_a_known_lead_unit_that_is_not_also_a_helper(
-    world: Town, params: dict[str, Any], field: str
+    world: World, params: dict[str, Any], field: str
 ) -> None:
     case = world.case_in(CaseStatus.FILED)
     with refused(world, case, InvalidInput) as caught:
@@ -319,7 +320,7 @@ def test_dispatch_needs_a_known_lead_unit_that_is_not_also_a_helper(
     assert caught.value.detail["field"] == field
 
 
-def test_a_return_clears_the_unit_and_the_case_can_go_to_another_unit(world: Town) -> None:
+def test_a_return_clears_the_unit_and_the_case_can_go_to_another_unit(world: World) -> None:
     case = world.case_in(CaseStatus.FILED)
     world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC", helper_units=["HWC"])
     world.act(case, Action.RETURN, "handler", reason="属环卫职责")
@@ -341,7 +342,7 @@ def test_a_return_clears_the_unit_and_the_case_can_go_to_another_unit(world: Tow
         world.act(case, Action.FEEDBACK, "handler", photo_ids=[world.photo()])
 
 
-def test_a_reopened_case_can_be_returned_and_sent_elsewhere(world: Town) -> None:
+def test_a_reopened_case_can_be_returned_and_sent_elsewhere(world: World) -> None:
     case = world.case_in(CaseStatus.CLOSED)
     world.act(case, Action.REOPEN, "shift_lead", reason="问题复发")
     assert case.status == CaseStatus.DISPATCHED
@@ -354,7 +355,7 @@ def test_a_reopened_case_can_be_returned_and_sent_elsewhere(world: Town) -> None
 # --------------------------------------------------------------------------- assign, verify
 
 
-def test_assign_by_beat_by_name_or_not_at_all(world: Town) -> None:
+def test_assign_by_beat_by_name_or_not_at_all(world: World) -> None:
     in_beat = world.report()
     world.act(in_beat, Action.ASSIGN, "operator")
     assert _payload(world, in_beat) == {
@@ -377,7 +378,7 @@ def test_assign_by_beat_by_name_or_not_at_all(world: Town) -> None:
             world.act(far, Action.ASSIGN, "operator", collector=name)
 
 
-def test_only_the_assigned_collector_verifies(world: Town) -> None:
+def test_only_the_assigned_collector_verifies(world: World) -> None:
     case = world.report()
     with refused(world, case, NotFound):  # not assigned yet: not the collector's case
         world.act(case, Action.VERIFY, "collector")
@@ -388,7 +389,7 @@ def test_only_the_assigned_collector_verifies(world: Town) -> None:
     assert (case.status, case.assignee_id, case.task) == (CaseStatus.VERIFIED, None, None)
 
 
-def test_a_collector_checks_only_its_own_check_task(world: Town) -> None:
+def test_a_collector_checks_only_its_own_check_task(world: World) -> None:
     case = world.case_in(CaseStatus.AWAITING_CHECK)  # the collector verified it earlier
     with refused(world, case, NotFound):  # ... but holds no task on it now
         world.act(case, Action.CHECK, "collector", passed=True)
@@ -402,7 +403,7 @@ def test_a_collector_checks_only_its_own_check_task(world: Town) -> None:
     assert (case.status, case.task, case.assignee_id) == (CaseStatus.CHECKED, None, None)
 
 
-def test_the_reporting_collector_cannot_check_a_task_given_to_another(world: Town) -> None:
+def test_the_reporting_collector_cannot_check_a_task_given_to_another(world: World) -> None:
     case = world.report(by="collector", source=Source.PATROL)
     world.act(case, Action.FILE, "shift_lead")
     world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC")
@@ -415,7 +416,7 @@ def test_the_reporting_collector_cannot_check_a_task_given_to_another(world: Tow
     assert case.status == CaseStatus.CHECKED
 
 
-def test_a_collectors_patrol_report_is_verified_and_its_own(world: Town) -> None:
+def test_a_collectors_patrol_report_is_verified_and_its_own(world: World) -> None:
     case = world.report(by="collector", source=Source.PATROL)
     assert case.status == CaseStatus.VERIFIED
     assert get_case(world.session, actor=world.actor("collector"), case_id=case.id)
@@ -423,7 +424,7 @@ def test_a_collectors_patrol_report_is_verified_and_its_own(world: Town) -> None
         get_case(world.session, actor=world.actor("collector2"), case_id=case.id)
 
 
-def test_file_may_correct_the_category_and_its_condition(world: Town) -> None:
+def test_file_may_correct_the_category_and_its_condition(world: World) -> None:
     case = world.case_in(CaseStatus.VERIFIED)
     with refused(world, case, InvalidInput):
         world.act(case, Action.FILE, "shift_lead", category_code="C0101", condition_code="E010201")
@@ -446,7 +447,7 @@ def test_file_may_correct_the_category_and_its_condition(world: Town) -> None:
 
 
 def test_a_failed_check_sends_the_case_back_to_the_same_unit_and_counts_rework(
-    world: Town,
+    world: World,
 ) -> None:
     case = world.case_in(CaseStatus.AWAITING_CHECK)
     unit = case.unit_id
@@ -464,7 +465,7 @@ def test_a_failed_check_sends_the_case_back_to_the_same_unit_and_counts_rework(
     assert [e.action for e in fails] == ["accept", "check", "check"]
 
 
-def test_the_same_after_photo_sent_again_after_rework_is_accepted(world: Town) -> None:
+def test_the_same_after_photo_sent_again_after_rework_is_accepted(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     photo = world.photo((7, 7, 7))
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[photo])
@@ -485,7 +486,7 @@ def test_the_same_after_photo_sent_again_after_rework_is_accepted(world: Town) -
 # --------------------------------------------------------------------------- reopen, merge
 
 
-def test_reopen_of_closed_voided_and_rejected_cases(world: Town, clock: FixedClock) -> None:
+def test_reopen_of_closed_voided_and_rejected_cases(world: World, clock: FixedClock) -> None:
     closed = world.case_in(CaseStatus.CLOSED)
     clock.advance(days=2)
     world.act(closed, Action.REOPEN, "supervisor", reason="回头看发现复发")
@@ -512,7 +513,7 @@ def test_reopen_of_closed_voided_and_rejected_cases(world: Town, clock: FixedClo
         world.act(closed, Action.REOPEN, "operator", reason="x")
 
 
-def test_merge_as_duplicate(world: Town) -> None:
+def test_merge_as_duplicate(world: World) -> None:
     original = world.report()
     duplicate = world.report()
     with refused(world, duplicate, InvalidInput):
@@ -545,7 +546,7 @@ def test_merge_as_duplicate(world: Town) -> None:
 # --------------------------------------------------------------------------- supervise
 
 
-def test_supervise_is_a_flag_with_a_note(world: Town) -> None:
+def test_supervise_is_a_flag_with_a_note(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     world.act(case, Action.SUPERVISE, "leader", note="请于今日处置完毕")
     assert case.status == CaseStatus.HANDLING
@@ -562,7 +563,7 @@ def test_supervise_is_a_flag_with_a_note(world: Town) -> None:
         world.act(closed, Action.SUPERVISE, "supervisor", note="x")
 
 
-def test_a_person_cannot_fake_the_sweeps_overdue_mark_early(world: Town) -> None:
+def test_a_person_cannot_fake_the_sweeps_overdue_mark_early(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     with refused(world, case, Conflict):
         world.act(case, Action.SUPERVISE, "supervisor", note="x", extra={"overdue": True})
@@ -571,7 +572,7 @@ def test_a_person_cannot_fake_the_sweeps_overdue_mark_early(world: Town) -> None
 # --------------------------------------------------------------------------- evidence
 
 
-def test_feedback_needs_after_photos(world: Town) -> None:
+def test_feedback_needs_after_photos(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     with refused(world, case, InvalidInput):
         world.act(case, Action.FEEDBACK, "handler")
@@ -579,7 +580,7 @@ def test_feedback_needs_after_photos(world: Town) -> None:
         world.act(case, Action.FEEDBACK, "handler", photo_ids=["no-such-photo"])
 
 
-def test_a_fresh_after_photo_raises_no_flag(world: Town) -> None:
+def test_a_fresh_after_photo_raises_no_flag(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[world.photo((200, 0, 0))])
     photo = world.photo((0, 200, 0))
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[photo])
@@ -587,7 +588,7 @@ def test_a_fresh_after_photo_raises_no_flag(world: Town) -> None:
     assert case.handled_at is not None
 
 
-def test_an_after_photo_identical_to_the_problem_photo_is_flagged(world: Town) -> None:
+def test_an_after_photo_identical_to_the_problem_photo_is_flagged(world: World) -> None:
     before = world.photo((200, 0, 0))
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[before])
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[before])
@@ -597,7 +598,7 @@ def test_an_after_photo_identical_to_the_problem_photo_is_flagged(world: Town) -
     assert case.status == CaseStatus.AWAITING_CHECK  # it flags; people decide
 
 
-def test_an_after_photo_used_on_another_case_is_flagged(world: Town) -> None:
+def test_an_after_photo_used_on_another_case_is_flagged(world: World) -> None:
     other = world.case_in(CaseStatus.HANDLING)
     used = world.photo((0, 0, 200))
     world.act(other, Action.FEEDBACK, "handler", photo_ids=[used])
@@ -609,7 +610,7 @@ def test_an_after_photo_used_on_another_case_is_flagged(world: Town) -> None:
     ]
 
 
-def test_the_same_picture_uploaded_twice_is_still_recognised(world: Town) -> None:
+def test_the_same_picture_uploaded_twice_is_still_recognised(world: World) -> None:
     before = world.photo((10, 20, 30))
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[before])
     again = world.photo((10, 20, 30))  # the same bytes under a new upload id
@@ -621,7 +622,7 @@ def test_the_same_picture_uploaded_twice_is_still_recognised(world: Town) -> Non
 # --------------------------------------------------------------------------- errors
 
 
-def test_illegal_actions_name_status_action_and_role(world: Town) -> None:
+def test_illegal_actions_name_status_action_and_role(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     with refused(world, case, IllegalTransition) as caught:
         world.act(case, Action.CLOSE, "shift_lead")
@@ -633,18 +634,18 @@ def test_illegal_actions_name_status_action_and_role(world: Town) -> None:
     assert "only handler may do this" in str(caught.value)
 
 
-def test_report_is_not_an_action(world: Town) -> None:
+def test_report_is_not_an_action(world: World) -> None:
     case = world.report()
     with refused(world, case, InvalidInput):
         world.act(case, Action.REPORT, "operator")
 
 
-def test_an_unknown_case_is_not_found(world: Town) -> None:
+def test_an_unknown_case_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         world.act(424242, Action.SUPERVISE, "supervisor", note="x")
 
 
-def test_the_clock_moves_only_forward_in_events(world: Town, clock: FixedClock) -> None:
+def test_the_clock_moves_only_forward_in_events(world: World, clock: FixedClock) -> None:
     case = world.report()
     clock.advance(hours=1)
     world.act(case, Action.REJECT, "operator", reason="x")

@@ -19,7 +19,8 @@ from duban.cases.audit import GENESIS, event_digest, verify_chain
 from duban.cases.models import Case
 from duban.cases.workflow import Action, CaseStatus
 from duban.cli import app
-from tests.cases.support import Town, events, fresh
+from tests.factories.cases import events, fresh
+from tests.factories.world import World
 from tests.fakes import local
 
 
@@ -28,7 +29,7 @@ def _sql(engine: Engine, statement: str, **params: Any) -> int:
         return conn.execute(text(statement), params).rowcount
 
 
-def _cases(world: Town) -> tuple[Case, Case, Case]:
+def _cases(world: World) -> tuple[Case, Case, Case]:
     """Three cases with full histories: closed after a rework, returned, and rejected."""
     world.clock.set(local(2026, 11, 20, 9, 0))
     first = world.case_in(CaseStatus.AWAITING_CHECK)
@@ -49,7 +50,7 @@ def _cases(world: Town) -> tuple[Case, Case, Case]:
     return first, second, third
 
 
-def test_the_chain_verifies_after_real_work(world: Town) -> None:
+def test_the_chain_verifies_after_real_work(world: World) -> None:
     first, second, third = _cases(world)
     report = verify_chain(world.session)
     assert report.ok
@@ -59,7 +60,7 @@ def test_the_chain_verifies_after_real_work(world: Town) -> None:
     assert first.event_count == 13
 
 
-def test_each_event_links_to_the_one_before(world: Town) -> None:
+def test_each_event_links_to_the_one_before(world: World) -> None:
     case, _, _ = _cases(world)
     rows = events(world.session_factory, case.id)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
@@ -69,7 +70,7 @@ def test_each_event_links_to_the_one_before(world: Town) -> None:
     assert fresh(world.session_factory, case.id).last_event_hash == rows[-1].hash
 
 
-def test_an_empty_database_verifies(world: Town) -> None:
+def test_an_empty_database_verifies(world: World) -> None:
     report = verify_chain(world.session)
     assert (report.ok, report.cases_checked, report.events_checked) == (True, 0, 0)
 
@@ -141,7 +142,7 @@ def _delete_first(engine: Engine, case_id: int) -> None:
     ids=["note", "payload", "actor", "status", "delete-middle", "delete-first"],
 )
 def test_a_changed_or_deleted_row_is_the_first_broken_link(
-    world: Town, engine: Engine, tamper: Tamper, seq: int, problem: str
+    world: World, engine: Engine, tamper: Tamper, seq: int, problem: str
 ) -> None:
     first, second, _ = _cases(world)
     tamper(engine, second.id)
@@ -159,7 +160,7 @@ def test_a_changed_or_deleted_row_is_the_first_broken_link(
     del first
 
 
-def test_a_back_dated_event_is_detected(world: Town, engine: Engine) -> None:
+def test_a_back_dated_event_is_detected(world: World, engine: Engine) -> None:
     _, second, _ = _cases(world)
     _sql(
         engine,
@@ -174,7 +175,7 @@ def test_a_back_dated_event_is_detected(world: Town, engine: Engine) -> None:
 
 
 def test_deleting_the_last_event_is_detected_from_the_case_head(
-    world: Town, engine: Engine
+    world: World, engine: Engine
 ) -> None:
     first, _, _ = _cases(world)
     n = first.event_count
@@ -188,7 +189,7 @@ def test_deleting_the_last_event_is_detected_from_the_case_head(
     )
 
 
-def test_deleting_every_event_of_a_case_is_detected(world: Town, engine: Engine) -> None:
+def test_deleting_every_event_of_a_case_is_detected(world: World, engine: Engine) -> None:
     _, _, third = _cases(world)
     _sql(engine, "DELETE FROM case_events WHERE case_id = :c", c=third.id)
     broken = verify_chain(world.session).first_break
@@ -196,7 +197,7 @@ def test_deleting_every_event_of_a_case_is_detected(world: Town, engine: Engine)
     assert (broken.case_code, broken.seq) == (third.code, 1)
 
 
-def test_a_rehashed_row_breaks_the_link_to_the_next_one(world: Town, engine: Engine) -> None:
+def test_a_rehashed_row_breaks_the_link_to_the_next_one(world: World, engine: Engine) -> None:
     """An insider who recomputes the edited row's own hash still breaks the next link."""
     _, second, _ = _cases(world)
     row = events_at(engine, second.id, 3)
@@ -232,7 +233,7 @@ def test_a_rehashed_row_breaks_the_link_to_the_next_one(world: Town, engine: Eng
     )
 
 
-def test_a_rewound_case_head_is_detected(world: Town, engine: Engine) -> None:
+def test_a_rewound_case_head_is_detected(world: World, engine: Engine) -> None:
     """Deleting the last event and rewinding the count still leaves the head hash wrong."""
     first, _, _ = _cases(world)
     n = first.event_count
@@ -243,7 +244,7 @@ def test_a_rewound_case_head_is_detected(world: Town, engine: Engine) -> None:
     assert (broken.case_code, broken.seq) == (first.code, n)
 
 
-def test_the_first_broken_case_is_reported_when_several_are(world: Town, engine: Engine) -> None:
+def test_the_first_broken_case_is_reported_when_several_are(world: World, engine: Engine) -> None:
     first, second, _ = _cases(world)
     _delete_middle(engine, second.id)
     _change_note(engine, first.id)
@@ -255,7 +256,7 @@ def test_the_first_broken_case_is_reported_when_several_are(world: Town, engine:
 # --------------------------------------------------------------------------- the command
 
 
-def test_duban_audit_verify(world: Town, engine: Engine, db_url: str) -> None:
+def test_duban_audit_verify(world: World, engine: Engine, db_url: str) -> None:
     _, second, _ = _cases(world)
     runner = CliRunner()
     env = {"DUBAN_DATABASE_URL": db_url}

@@ -25,8 +25,10 @@ from duban.cases.workflow import Action, CaseStatus, Source
 from duban.jobs.sweep import sweep_overdue
 from duban.kernel.context import Actor
 from duban.kernel.errors import Conflict, IllegalTransition, StaleCase
-from tests.cases.support import Town, condition, dispatched_case, event_total, events, fresh
-from tests.factories import CATEGORY, LAT, LON
+from tests.factories.cases import dispatched_case, event_total, events, fresh
+from tests.factories.places import LAT, LON
+from tests.factories.reference import CATEGORY, condition
+from tests.factories.world import World
 from tests.fakes import FixedClock, local
 
 ROUNDS = 20
@@ -97,7 +99,7 @@ def _one_wins(outcomes: list[Outcome]) -> int:
     return winners[0]
 
 
-def _check_round(world: Town, case_id: int, before: int, total_before: int) -> Case:
+def _check_round(world: World, case_id: int, before: int, total_before: int) -> Case:
     case = fresh(world.session_factory, case_id)
     rows = events(world.session_factory, case_id)
     assert case.event_count == before + 1 == len(rows)
@@ -109,7 +111,7 @@ def _check_round(world: Town, case_id: int, before: int, total_before: int) -> C
 
 @pytest.mark.postgres
 def test_two_dispatchers_sending_one_case_to_different_units(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     dispatcher = world.actor("dispatcher")
     units = ["SZGC", "HWC"]
@@ -133,7 +135,7 @@ def test_two_dispatchers_sending_one_case_to_different_units(
 
 
 @pytest.mark.postgres
-def test_accept_against_return(world: Town, clock: FixedClock) -> None:
+def test_accept_against_return(world: World, clock: FixedClock) -> None:
     handler = world.actor("handler")
     for _ in range(ROUNDS):
         case = world.case_in(CaseStatus.DISPATCHED)
@@ -155,7 +157,7 @@ def test_accept_against_return(world: Town, clock: FixedClock) -> None:
 
 @pytest.mark.postgres
 def test_the_sweep_against_an_extension_approval(
-    world: Town, session: Session, clock: FixedClock
+    world: World, session: Session, clock: FixedClock
 ) -> None:
     """Both touch the overdue mark; whoever loses must not leave the case half-marked."""
     two_hours = condition(session, 2, "hours")
@@ -199,7 +201,7 @@ def test_the_sweep_against_an_extension_approval(
 
 @pytest.mark.postgres
 def test_concurrent_reports_with_one_idempotency_key_make_one_case(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     operator = world.actor("operator")
     data = NewCase(
@@ -231,7 +233,7 @@ def test_concurrent_reports_with_one_idempotency_key_make_one_case(
 
 @pytest.mark.postgres
 def test_concurrent_reports_get_distinct_consecutive_case_numbers(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     threads_n = 8
 
@@ -258,7 +260,7 @@ def test_concurrent_reports_get_distinct_consecutive_case_numbers(
 # --------------------------------------------------------------------------- any backend
 
 
-def test_a_stale_expected_version_is_refused(world: Town, clock: FixedClock) -> None:
+def test_a_stale_expected_version_is_refused(world: World, clock: FixedClock) -> None:
     case = world.case_in(CaseStatus.FILED)
     seen = case.version
     world.act(case, Action.SUPERVISE, "supervisor", note="尽快派遣")
@@ -285,7 +287,7 @@ def test_a_stale_expected_version_is_refused(world: Town, clock: FixedClock) -> 
     assert dispatch(current).status == CaseStatus.DISPATCHED
 
 
-def test_a_stale_read_in_another_session_cannot_overwrite(world: Town, clock: FixedClock) -> None:
+def test_a_stale_read_in_another_session_cannot_overwrite(world: World, clock: FixedClock) -> None:
     """Two sessions hold the same version; the second writer gets StaleCase, not a lost update."""
     case = world.case_in(CaseStatus.FILED)
     dispatcher = world.actor("dispatcher")
@@ -326,7 +328,7 @@ def test_a_stale_read_in_another_session_cannot_overwrite(world: Town, clock: Fi
     assert verify_chain(world.session).ok
 
 
-def test_a_race_in_threads_has_one_winner_on_any_backend(world: Town, clock: FixedClock) -> None:
+def test_a_race_in_threads_has_one_winner_on_any_backend(world: World, clock: FixedClock) -> None:
     handler = world.actor("handler")
     for _ in range(3):
         case = world.case_in(CaseStatus.DISPATCHED)
@@ -340,7 +342,7 @@ def test_a_race_in_threads_has_one_winner_on_any_backend(world: Town, clock: Fix
     assert verify_chain(world.session).ok
 
 
-def test_a_retried_report_returns_the_first_case(world: Town, clock: FixedClock) -> None:
+def test_a_retried_report_returns_the_first_case(world: World, clock: FixedClock) -> None:
     operator = world.actor("operator")
     data = NewCase(
         source=Source.HOTLINE, category_code=CATEGORY, lat=LAT, lon=LON, description="井盖缺失"

@@ -17,7 +17,9 @@ from duban.cases.models import Case
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.jobs.sweep import sweep_overdue
 from duban.reference.policy import load_policy, save_policy, shipped_policy_data
-from tests.cases.support import Town, condition, dispatched_case, events, fresh
+from tests.factories.cases import dispatched_case, events, fresh
+from tests.factories.reference import condition
+from tests.factories.world import World
 from tests.fakes import FixedClock, local
 
 
@@ -39,7 +41,7 @@ def _view(session: Session, case: Case, now: datetime) -> DeadlineView:
     ],
 )
 def test_a_case_dispatched_on_the_eve_of_national_day_waits_out_the_holiday(
-    session: Session, world: Town, days: int, due: datetime
+    session: Session, world: World, days: int, due: datetime
 ) -> None:
     cond = condition(session, days, "work_days")
     case = dispatched_case(world, cond, at=local(2025, 9, 30, 16, 0))
@@ -48,7 +50,7 @@ def test_a_case_dispatched_on_the_eve_of_national_day_waits_out_the_holiday(
     assert case.due_at == due
 
 
-def test_the_dispatch_event_records_the_due_time(session: Session, world: Town) -> None:
+def test_the_dispatch_event_records_the_due_time(session: Session, world: World) -> None:
     cond = condition(session, 2, "work_days")
     case = dispatched_case(world, cond, at=local(2025, 9, 30, 16, 0))
     assert case.due_at == local(2025, 10, 10, 16, 0)
@@ -72,7 +74,7 @@ def test_the_dispatch_event_records_the_due_time(session: Session, world: Town) 
     ],
 )
 def test_a_make_up_sunday_counts_as_a_working_day(
-    session: Session, world: Town, start: datetime, days: int, due: datetime
+    session: Session, world: World, start: datetime, days: int, due: datetime
 ) -> None:
     case = dispatched_case(world, condition(session, days, "work_days"), at=start)
     assert case.due_at == due
@@ -83,7 +85,7 @@ def test_a_make_up_sunday_counts_as_a_working_day(
     [(2, local(2026, 11, 23, 16, 0)), (4, local(2026, 11, 23, 18, 0))],
 )
 def test_work_hours_started_in_the_lunch_break_count_from_the_afternoon(
-    session: Session, world: Town, hours: int, due: datetime
+    session: Session, world: World, hours: int, due: datetime
 ) -> None:
     case = dispatched_case(
         world, condition(session, hours, "work_hours"), at=local(2026, 11, 23, 12, 30)
@@ -104,7 +106,7 @@ def test_work_hours_started_in_the_lunch_break_count_from_the_afternoon(
 )
 def test_calendar_limits_run_through_nights_weekends_and_holidays(
     session: Session,
-    world: Town,
+    world: World,
     amount: int,
     unit: str,
     start: datetime,
@@ -118,7 +120,7 @@ def test_calendar_limits_run_through_nights_weekends_and_holidays(
 
 
 def test_third_party_inspection_cases_are_capped_at_three_work_days(
-    session: Session, world: Town
+    session: Session, world: World
 ) -> None:
     five = condition(session, 5, "work_days")
     two = condition(session, 2, "work_days")
@@ -133,7 +135,7 @@ def test_third_party_inspection_cases_are_capped_at_three_work_days(
 
 @pytest.mark.parametrize("source", [Source.PATROL, Source.CITIZEN])
 def test_patrol_and_citizen_cases_must_close_by_month_end(
-    session: Session, world: Town, source: Source
+    session: Session, world: World, source: Source
 ) -> None:
     friday = local(2025, 11, 28, 10, 0)
     case = dispatched_case(world, condition(session, 5, "work_days"), at=friday, source=source)
@@ -143,7 +145,7 @@ def test_patrol_and_citizen_cases_must_close_by_month_end(
     assert quick.due_at == local(2025, 11, 28, 12, 0)
 
 
-def test_hotline_cases_have_no_month_end_rule(session: Session, world: Town) -> None:
+def test_hotline_cases_have_no_month_end_rule(session: Session, world: World) -> None:
     case = dispatched_case(world, condition(session, 5, "work_days"), at=local(2025, 11, 28, 10, 0))
     assert case.due_at == local(2025, 12, 5, 10, 0)
 
@@ -159,7 +161,7 @@ def _override(session: Session, clock: FixedClock, **calendar: list[str]) -> Non
 
 
 def test_a_local_extra_holiday_moves_the_due_date(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     cond = condition(session, 2, "work_days")
     before = dispatched_case(world, cond, at=local(2026, 11, 23, 9, 0))
@@ -171,7 +173,7 @@ def test_a_local_extra_holiday_moves_the_due_date(
 
 
 def test_a_local_extra_workday_moves_the_due_date(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     cond = condition(session, 1, "work_days")
     friday = local(2026, 11, 27, 9, 0)
@@ -181,7 +183,7 @@ def test_a_local_extra_workday_moves_the_due_date(
 
 
 def test_a_local_override_beats_the_national_calendar(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     # The city works on National Day itself (an extra workday) and takes the 调休 Saturday off.
     _override(session, clock, workdays=["2025-10-01"], holidays=["2025-10-11"])
@@ -195,7 +197,7 @@ def test_a_local_override_beats_the_national_calendar(
 
 
 def test_parking_stops_the_clock_and_resume_shifts_the_deadline(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "work_days"), at=local(2026, 11, 23, 9))
     world.act(case, Action.ACCEPT, "handler")
@@ -232,7 +234,7 @@ def test_parking_stops_the_clock_and_resume_shifts_the_deadline(
 
 
 def test_a_parked_calendar_hours_case_resumes_with_the_same_time_left(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 24, "hours"), at=local(2026, 11, 23, 9))
     assert case.due_at == local(2026, 11, 24, 9, 0)
@@ -245,7 +247,7 @@ def test_a_parked_calendar_hours_case_resumes_with_the_same_time_left(
 
 
 def test_a_denied_park_keeps_the_clock_running(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "work_days"), at=local(2026, 11, 23, 9))
     world.act(case, Action.REQUEST_PARK, "handler", reason="需协调")
@@ -260,7 +262,7 @@ def test_a_denied_park_keeps_the_clock_running(
 
 
 def test_an_approved_extension_moves_the_deadline_and_clears_the_overdue_mark(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "work_days"), at=local(2026, 11, 23, 9))
     clock.set(local(2026, 11, 25, 10, 0))
@@ -290,7 +292,7 @@ def test_an_approved_extension_moves_the_deadline_and_clears_the_overdue_mark(
 
 
 def test_an_extension_by_amount_counts_in_the_cases_limit_unit(
-    session: Session, world: Town
+    session: Session, world: World
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "work_days"), at=local(2026, 11, 26, 9))
     assert case.due_at == local(2026, 11, 30, 9, 0)
@@ -299,7 +301,7 @@ def test_an_extension_by_amount_counts_in_the_cases_limit_unit(
 
 
 def test_a_denied_extension_keeps_the_deadline(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "work_days"), at=local(2026, 11, 23, 9))
     world.act(case, Action.REQUEST_EXTENSION, "handler", reason="材料未到", amount=1)
@@ -312,7 +314,7 @@ def test_a_denied_extension_keeps_the_deadline(
 
 
 def test_an_extension_that_is_already_past_keeps_the_overdue_mark(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "hours"), at=local(2026, 11, 23, 9))
     world.act(case, Action.REQUEST_EXTENSION, "handler", reason="x", until=local(2026, 11, 23, 12))
@@ -335,7 +337,7 @@ def _step(
 
 
 def test_each_step_has_its_own_limit_and_light(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     factory = world.session_factory
     start = local(2026, 11, 23, 9, 0)
@@ -397,7 +399,7 @@ def test_each_step_has_its_own_limit_and_light(
 
 
 def test_a_returned_case_starts_the_dispatch_step_again(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, at=local(2026, 11, 23, 9, 0))
     clock.set(local(2026, 11, 23, 15, 0))
@@ -411,7 +413,7 @@ def test_a_returned_case_starts_the_dispatch_step_again(
 
 
 def test_deadline_view_counts_down_in_working_time_and_turns_red_after_the_deadline(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "work_days"), at=local(2026, 11, 23, 9))
     due = local(2026, 11, 25, 9, 0)
@@ -438,7 +440,7 @@ def test_deadline_view_counts_down_in_working_time_and_turns_red_after_the_deadl
 
 
 def test_deadline_view_stops_when_the_fix_is_reported(
-    session: Session, world: Town, clock: FixedClock
+    session: Session, world: World, clock: FixedClock
 ) -> None:
     on_time = dispatched_case(world, condition(session, 2, "hours"), at=local(2026, 11, 23, 9))
     late = dispatched_case(world, condition(session, 2, "hours"), at=local(2026, 11, 23, 9))

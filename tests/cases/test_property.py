@@ -23,6 +23,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -35,7 +36,7 @@ from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import WITH_UNIT, Action, CaseStatus, Source, allowed_actions
 from duban.jobs.sweep import sweep_overdue
 from duban.kernel.errors import DubanError
-from tests.cases.support import Town
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 PEOPLE = [
@@ -117,7 +118,7 @@ class _Colours:
 
 
 def _input(
-    world: Town,
+    world: World,
     colours: _Colours,
     case: dict[str, Any],
     others: list[Case],
@@ -222,7 +223,8 @@ def _check(seen: _Seen) -> None:
         assert case["duplicate_of_id"] not in (None, case["id"])
 
 
-def test_random_action_sequences_keep_the_invariants(world: Town, clock: FixedClock) -> None:
+@pytest.mark.slow
+def test_random_action_sequences_keep_the_invariants(world: World, clock: FixedClock) -> None:
     factory = world.session_factory
     start = clock.now()
     colours = _Colours()
@@ -232,7 +234,8 @@ def test_random_action_sequences_keep_the_invariants(world: Town, clock: FixedCl
 
     @settings(
         max_examples=40,
-        deadline=None,
+        # Each example is a whole case life: tens of transactions, not a pure function.
+        deadline=timedelta(seconds=5),
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

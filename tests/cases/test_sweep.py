@@ -17,7 +17,9 @@ from duban.cases.workflow import Action, CaseStatus
 from duban.cli import app
 from duban.jobs.sweep import SweepReport, sweep_overdue
 from duban.reference.policy import save_policy, shipped_policy_data
-from tests.cases.support import Town, condition, dispatched_case, events, fresh
+from tests.factories.cases import dispatched_case, events, fresh
+from tests.factories.reference import condition
+from tests.factories.world import World
 from tests.fakes import FixedClock, local
 
 
@@ -25,7 +27,7 @@ def _supervise_events(factory: sessionmaker[Session], case_id: int) -> list[Case
     return [e for e in events(factory, case_id) if e.action == "supervise"]
 
 
-def _overdue_world(world: Town, session: Session) -> dict[str, Case]:
+def _overdue_world(world: World, session: Session) -> dict[str, Case]:
     """Cases dispatched Monday 09:00 with 2 hours each, in every state the sweep meets."""
     two_hours = condition(session, 2, "hours")
     monday = local(2026, 11, 23, 9, 0)
@@ -51,7 +53,7 @@ def _overdue_world(world: Town, session: Session) -> dict[str, Case]:
 
 
 def test_the_sweep_marks_overdue_running_cases_once(
-    world: Town, session: Session, clock: FixedClock
+    world: World, session: Session, clock: FixedClock
 ) -> None:
     cases = _overdue_world(world, session)
     counts = {name: c.event_count for name, c in cases.items()}
@@ -90,7 +92,7 @@ def test_the_sweep_marks_overdue_running_cases_once(
 
 
 def test_a_supervised_case_is_still_marked_overdue_by_the_sweep(
-    world: Town, session: Session, clock: FixedClock
+    world: World, session: Session, clock: FixedClock
 ) -> None:
     case = dispatched_case(world, condition(session, 2, "hours"), at=local(2026, 11, 23, 9))
     world.act(case, Action.SUPERVISE, "leader", note="抓紧")
@@ -99,13 +101,13 @@ def test_a_supervised_case_is_still_marked_overdue_by_the_sweep(
     assert len(_supervise_events(world.session_factory, case.id)) == 2
 
 
-def test_nothing_overdue_nothing_marked(world: Town, session: Session, clock: FixedClock) -> None:
+def test_nothing_overdue_nothing_marked(world: World, session: Session, clock: FixedClock) -> None:
     dispatched_case(world, condition(session, 5, "work_days"))
     assert sweep_overdue(session, clock=clock) == SweepReport()
 
 
 def test_the_sweep_leaves_the_session_usable(
-    world: Town, session: Session, clock: FixedClock
+    world: World, session: Session, clock: FixedClock
 ) -> None:
     cases = _overdue_world(world, session)
     sweep_overdue(session, clock=clock)
@@ -137,7 +139,7 @@ def _sweep_in_threads(
     return reports
 
 
-def _many_overdue(world: Town, session: Session, n: int) -> list[Case]:
+def _many_overdue(world: World, session: Session, n: int) -> list[Case]:
     two_hours = condition(session, 2, "hours")
     cases = [dispatched_case(world, two_hours, at=local(2026, 11, 23, 9, 0)) for _ in range(n)]
     world.clock.set(local(2026, 11, 23, 12, 0))
@@ -146,7 +148,7 @@ def _many_overdue(world: Town, session: Session, n: int) -> list[Case]:
 
 @pytest.mark.postgres
 def test_concurrent_sweeps_never_mark_a_case_twice(
-    world: Town, session: Session, session_factory: sessionmaker[Session], clock: FixedClock
+    world: World, session: Session, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> None:
     cases = _many_overdue(world, session, 12)
     for _round in range(3):
@@ -166,7 +168,7 @@ def test_concurrent_sweeps_never_mark_a_case_twice(
 
 
 def test_sweeps_one_after_another_mark_each_case_once(
-    world: Town, session: Session, session_factory: sessionmaker[Session], clock: FixedClock
+    world: World, session: Session, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> None:
     cases = _many_overdue(world, session, 4)
     with session_factory() as one, session_factory() as two:
@@ -179,7 +181,7 @@ def test_sweeps_one_after_another_mark_each_case_once(
 
 
 def test_sweeps_in_threads_mark_each_case_once_on_any_backend(
-    world: Town, session: Session, session_factory: sessionmaker[Session], clock: FixedClock
+    world: World, session: Session, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> None:
     """On SQLite the writers queue on the database lock; still nothing is marked twice."""
     cases = _many_overdue(world, session, 4)
@@ -193,7 +195,7 @@ def test_sweeps_in_threads_mark_each_case_once_on_any_backend(
 # --------------------------------------------------------------------------- the command
 
 
-def test_duban_jobs_run_sweep(world: Town, session: Session, engine: Engine, db_url: str) -> None:
+def test_duban_jobs_run_sweep(world: World, session: Session, engine: Engine, db_url: str) -> None:
     # The command runs on the real clock, so this deadline lies safely in the past.
     case = dispatched_case(world, condition(session, 2, "hours"), at=local(2021, 3, 1, 9, 0))
     runner = CliRunner()
@@ -212,7 +214,7 @@ def test_duban_jobs_run_sweep(world: Town, session: Session, engine: Engine, db_
 
 
 def test_the_sweep_warns_of_years_whose_holidays_nobody_entered(
-    world: Town, session: Session, db_url: str
+    world: World, session: Session, db_url: str
 ) -> None:
     """The sweep runs from cron, so its log says when deadlines would ignore holidays."""
     this_year = datetime.now(UTC).year

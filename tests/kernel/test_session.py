@@ -85,6 +85,7 @@ def _bump_in_process(path: str) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_writers_of_several_processes_take_turns(tmp_path: Path) -> None:
     path = tmp_path / "gate.db"
     _counter_engine(path).dispose()

@@ -26,7 +26,7 @@ from duban.open311.bulk_export import BULK_FIELDS, ExportFilter, dump, export_ro
 from duban.open311.bulk_import import import_cases, import_file, read_rows
 from duban.open311.models import Open311Request
 from tests.conftest import BACKEND
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -257,6 +257,7 @@ def test_json_files_and_fixmystreets_wrapped_form_are_read(
     assert len(read_rows(io.StringIO("service_code,lat\nE0102,34\n"))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SF.exists(), reason=f"the SF 311 sample is not at {SF}")
 def test_the_sf_311_sample_imports_with_every_defect_reported(
     session: Session, clock: FixedClock

@@ -18,19 +18,12 @@ from duban.kernel.errors import PermissionDenied
 from duban.open311.apikeys import authenticate_key
 from duban.open311.config import load_config
 from duban.open311.models import ApiKey
-from tests.factories import World
+from tests.factories.world import World
 
 
 def cases(session: Session) -> int:
     session.rollback()  # a new transaction sees what the command wrote
     return int(session.scalar(select(func.count()).select_from(Case)) or 0)
-
-
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("DUBAN_DATABASE_URL", db_url)
-    monkeypatch.setenv("DUBAN_VAR_DIR", str(tmp_path / "var"))
-    return CliRunner()
 
 
 def test_apikey_create_prints_the_key_once_and_keeps_only_its_hash(

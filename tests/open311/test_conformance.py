@@ -11,7 +11,7 @@ from georeport import GeoReport
 from sqlalchemy.orm import Session
 
 from duban.cases.workflow import CaseStatus
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.open311 import spec
 from tests.open311.conftest import configure, new_request
@@ -43,9 +43,9 @@ def cases(world: World, http: httpx.Client, api_key: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_the_georeport_client_reads_every_method(
-    server: str, fmt: str, cases: dict[str, str]
+    open311_url: str, fmt: str, cases: dict[str, str]
 ) -> None:
-    client = GeoReport(server, output_format=fmt)
+    client = GeoReport(open311_url, output_format=fmt)
 
     services = as_list(client.get_service_list())
     by_code = {s["service_code"]: s for s in services}
@@ -109,10 +109,12 @@ def test_every_read_conforms_in_xml_and_json_and_both_say_the_same(
     spec.check_both(http, "servicerequestupdates", spec.UPDATES)
 
 
-def test_discovery_names_both_formats_and_this_endpoint(http: httpx.Client, server: str) -> None:
+def test_discovery_names_both_formats_and_this_endpoint(
+    http: httpx.Client, open311_url: str
+) -> None:
     body = spec.check_both(http, "discovery", spec.DISCOVERY)
     (endpoint,) = body["endpoints"]
-    assert endpoint["url"] == server
+    assert endpoint["url"] == open311_url
     assert endpoint["formats"] == ["text/xml", "application/json"]
     assert endpoint["changeset"] == body["changeset"]
 

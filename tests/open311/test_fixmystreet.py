@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from duban.cases.workflow import CaseStatus
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.open311 import spec
 from tests.open311.conftest import LAT, LON, configure

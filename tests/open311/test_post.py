@@ -15,9 +15,10 @@ from duban.cases.models import Case, CaseEvent, CasePhoto
 from duban.cases.workflow import CaseStatus, Source
 from duban.open311.apikeys import revoke_api_key
 from duban.open311.models import Open311Request
+from tests.factories.evidence import jpeg
 from tests.fakes import FixedClock
 from tests.open311 import spec
-from tests.open311.conftest import LAT, LON, configure, jpeg, new_request
+from tests.open311.conftest import LAT, LON, configure, new_request
 
 FORM = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
 
@@ -242,7 +243,7 @@ def test_fixmystreet_shaped_requests_are_accepted(
 
 
 def test_multipart_photos_become_the_cases_before_photos(
-    http: httpx.Client, api_key: str, session_factory: sessionmaker[Session], server: str
+    http: httpx.Client, api_key: str, session_factory: sessionmaker[Session], open311_url: str
 ) -> None:
     response = http.post(
         "requests.json",
@@ -258,7 +259,7 @@ def test_multipart_photos_become_the_cases_before_photos(
         stages = s.scalars(select(CasePhoto.stage).where(CasePhoto.case_id == case.id)).all()
         assert stages == ["before", "before"]
     (got,) = spec.check_json(http.get(f"requests/{item['service_request_id']}.json"), spec.REQUESTS)
-    assert got["media_url"].startswith(server + "/media/")
+    assert got["media_url"].startswith(open311_url + "/media/")
     photo = httpx.get(got["media_url"])
     assert photo.status_code == 200
     assert photo.headers["content-type"] == "image/jpeg"
@@ -314,7 +315,7 @@ def test_batch_services_answer_with_a_token_that_resolves_to_the_id(
 
 
 def test_no_reporter_contact_details_in_any_public_response(
-    http: httpx.Client, api_key: str, server: str
+    http: httpx.Client, api_key: str, open311_url: str
 ) -> None:
     secrets = ["fms-user@example.org", "7700 900000", "Alex", "Doe", "device-77", "acct-9"]
     code = new_request(

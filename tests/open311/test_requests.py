@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from duban.cases.workflow import STATUS_LABELS, TERMINAL, Action, CaseStatus
 from duban.kernel.errors import InvalidInput
 from duban.open311.statuses import EXTENDED_IS_OPEN, STATUS_TABLE
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.open311 import spec
 from tests.open311.conftest import configure

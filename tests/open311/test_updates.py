@@ -12,7 +12,7 @@ from duban.cases.audit import verify_chain
 from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import CaseStatus
 from duban.open311.models import Open311Update
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.open311 import spec
 from tests.open311.conftest import configure, new_request

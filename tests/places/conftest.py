@@ -25,13 +25,11 @@ import pytest
 import shapely
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban.adapters.photostore import LocalPhotoStore
 from duban.api.deps import issue_token
-from duban.app import create_app
-from duban.config import Settings
 from duban.places.coords import LocalProjection
 from duban.places.grids import generate_grids_for
 from duban.places.index import forget_places_index
@@ -42,12 +40,12 @@ from duban.places.territory import set_territorial_unit
 from duban.places.zones import save_zone
 from duban.reference import policy as policy_module
 from duban.reference.policy import load_policy, save_policy, shipped_policy_data
-from tests.factories import World, make_unit
+from tests.factories.accounts import make_unit
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 CENTRE = (113.82, 34.03)
 PROJECTION = LocalProjection(*CENTRE)
-SECRET = "test-secret-of-at-least-32-characters-for-places"
 API = "/api/v1"
 
 DISTRICT = "411002"
@@ -79,7 +77,7 @@ class City(World):
     """A :class:`World` (one user per role, units SZGC and HWC) in a small mapped city."""
 
     def __init__(self, session: Session, clock: FixedClock, factory: sessionmaker[Session]) -> None:
-        super().__init__(session, clock)
+        super().__init__(session, clock, factory)
         self.factory = factory
         self.territorial = {
             WEST: make_unit(session, "JD001", "西区街道办事处"),
@@ -168,18 +166,6 @@ def city(
 
 
 # --------------------------------------------------------------------------- the HTTP API
-
-
-@pytest.fixture
-def app(db_url: str, engine: Engine, clock: FixedClock, tmp_path: Path) -> FastAPI:
-    settings = Settings(database_url=db_url, photo_dir=tmp_path / "photos", secret_key=SECRET)
-    return create_app(settings, engine=engine, clock=clock)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 class Api:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import shapely
 from typer.testing import CliRunner
 
 from duban.cli import app
 from tests.places.conftest import NW, WEST, City, lonlat, rect, region_count
-
-
-@pytest.fixture
-def cli(db_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("DUBAN_DATABASE_URL", db_url)
-    return CliRunner()
 
 
 def write(path: Path, features: list[tuple[dict[str, str], object]]) -> Path:

@@ -128,7 +128,7 @@ def test_offset_near_xuchang_has_the_known_magnitude() -> None:
 
 
 @given(china_points)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 def test_round_trips_in_china_are_below_a_micro_degree(point: tuple[float, float]) -> None:
     for crs in CRS:
         there = from_wgs84(*point, crs)

@@ -43,6 +43,7 @@ def _check_cases(session: Session) -> None:
     assert filed.routing_reason
 
 
+@pytest.mark.slow
 def test_the_generated_demo_city(session: Session, tmp_path: Path) -> None:
     _install(session, tmp_path)
     index = places_index(session)
@@ -71,6 +72,7 @@ def test_the_generated_demo_city(session: Session, tmp_path: Path) -> None:
     assert not again.created
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (SHARED / "xuchang-districts-gcj02.geojson").exists(),
     reason=f"the Xuchang files are not in {SHARED}",

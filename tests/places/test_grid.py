@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -223,7 +224,8 @@ def boundary_points(grids: list[tuple[str, Any]], rng: np.random.Generator) -> n
 
 
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))
-@settings(max_examples=40, deadline=None)
+# Each example builds an index and checks some 400 points by brute force: tens of ms.
+@settings(max_examples=40, deadline=timedelta(seconds=2))
 def test_bulk_single_and_brute_force_agree_on_a_jittered_lattice(seed: int) -> None:
     grids = jittered_lattice(9, seed)
     index = GridIndex(grids)

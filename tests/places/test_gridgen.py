@@ -96,12 +96,12 @@ def test_parse_grid_code_rejects_malformed_codes(code: str) -> None:
         parse_grid_code(code)
 
 
-@given(
-    st.from_regex(r"[0-9]{6}", fullmatch=True),
-    st.from_regex(r"[0-9]{3}", fullmatch=True),
-    st.from_regex(r"[0-9]{3}", fullmatch=True),
-    st.integers(1, 999),
-)
+def _digits(n: int) -> st.SearchStrategy[str]:
+    # As ``st.from_regex(r"[0-9]{n}")`` but without the regex engine: a tenth of the time.
+    return st.integers(0, 10**n - 1).map(lambda value: f"{value:0{n}d}")
+
+
+@given(_digits(6), _digits(3), _digits(3), st.integers(1, 999))
 def test_grid_codes_round_trip(admin: str, street: str, community: str, seq: int) -> None:
     assert parse_grid_code(grid_code(admin, street, community, seq)) == (
         admin,
@@ -260,7 +260,7 @@ def test_bad_input_is_rejected(geometry: Any, kwargs: dict[str, Any], message: s
     vertices=st.integers(3, 14),
     radius_m=st.floats(60, 900),
 )
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 def test_random_star_shaped_communities_are_partitioned_exactly(
     seed: int, vertices: int, radius_m: float
 ) -> None:

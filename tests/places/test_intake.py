@@ -12,7 +12,7 @@ from duban.cases.workflow import Action, CaseStatus
 from duban.kernel.errors import InvalidInput
 from duban.places.coords import from_wgs84
 from duban.places.grids import generate_grids_for
-from tests.cases.support import event_total
+from tests.factories.cases import event_total
 from tests.places.conftest import DISTRICT, NE, NW, SW, WEST, Api, City, error_of, lonlat, rect
 
 

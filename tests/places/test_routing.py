@@ -17,7 +17,7 @@ from duban.places.index import locate
 from duban.places.routing import add_rule, deactivate_rule, list_rules, suggest
 from duban.places.territory import set_territorial_unit
 from duban.reference.policy import load_policy
-from tests.factories import make_unit
+from tests.factories.accounts import make_unit
 from tests.places.conftest import DISTRICT, EAST, NE, NW, WEST, Api, City, error_of, lonlat
 
 NW_POINT = lonlat(-950, 950)  # grid NW001
@@ -261,7 +261,7 @@ def test_changing_the_location_routes_again(city: City) -> None:
 
 def test_a_returned_case_is_re_dispatched_elsewhere_with_a_reason(city: City) -> None:
     from duban.kernel.roles import Role
-    from tests.factories import make_user
+    from tests.factories.accounts import make_user
 
     city.build()
     city.users["jd_handler"] = make_user(

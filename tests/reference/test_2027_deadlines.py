@@ -43,9 +43,9 @@ from duban.reference.national import (
     read_schedule_text,
 )
 from duban.reference.policy import load_policy
-from tests.api.conftest import API, Api
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock
+from tests.http import API, Api
 from tests.web.test_server import sign_in
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -577,6 +577,19 @@ amounts = st.integers(min_value=0, max_value=40 * 27_000 * 10**6).map(lambda us:
 _settings = settings(database=None, max_examples=200)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _years_known_before_the_properties() -> None:
+    """Look up every year the moments reach once, before any example runs.
+
+    The first question about a year chinesecalendar does not cover (2027) imports the
+    ``holidays`` package: most of a second, once per process. Paid inside an example, it
+    made the first property fail its deadline now and then; the properties are about the
+    arithmetic, which takes a few milliseconds.
+    """
+    for year in range(_BASE.year, (_BASE + timedelta(days=800 + 40)).year + 2):
+        CAL.year_schedule(year)
+
+
 @_settings
 @given(start=moments, seconds=amounts)
 def test_adding_then_measuring_gives_the_amount_back(start: datetime, seconds: float) -> None:

@@ -25,7 +25,7 @@ def _day_by_day(cal: WorkingCalendar, start: datetime, end: datetime) -> float:
     return total
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     st.integers(min_value=0, max_value=900 * 24 * 60),
     st.integers(min_value=0, max_value=900 * 24 * 60),

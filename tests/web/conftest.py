@@ -1,5 +1,6 @@
-"""Fixtures of the browser tests: the real app served by uvicorn, Debian's chromium driven
-by Playwright, one user per role, and screenshots of every page under test-artifacts/web/.
+"""Fixtures of the browser tests: the real app served by uvicorn (``live_server``),
+Debian's chromium driven by Playwright, one user per role, and screenshots of every page
+under test-artifacts/web/.
 
 The browser tests skip (with the reason) only when /usr/bin/chromium is not installed;
 ``.ci/run`` installs it. Playwright never downloads a browser here: it drives the system
@@ -8,27 +9,17 @@ one through ``executable_path``.
 
 from __future__ import annotations
 
-import io
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from PIL import Image
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from duban.app import create_app
 from duban.config import Settings
 from duban.web import sessions
-from tests.factories import PASSWORD, World
-from tests.fakes import FixedClock
+from tests.factories.accounts import PASSWORD
+from tests.factories.world import World
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
@@ -49,59 +40,6 @@ PHONE: dict[str, Any] = {
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}}
 EXPECTED_REFUSAL = re.compile(r"Failed to load resource: .* status of (401|403|409|422)\b")
-
-
-def jpeg(colour: tuple[int, int, int] = (200, 60, 40), size: tuple[int, int] = (320, 240)) -> bytes:
-    """A small real photo."""
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=db_url,
-        photo_dir=tmp_path / "photos",
-        secret_key="test-secret-of-at-least-32-characters",
-    )
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine, clock: FixedClock) -> FastAPI:
-    return create_app(settings, engine=engine, clock=clock)
-
-
-@pytest.fixture
-def world(session: Session, clock: FixedClock, app: FastAPI) -> World:
-    w = World(session, clock)
-    w.store = app.state.photo_store
-    return w
-
-
-@pytest.fixture
-def server(app: FastAPI, world: World) -> Iterator[str]:
-    """The app on a real uvicorn, on a free loopback port; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert thread.is_alive(), "uvicorn failed to start"
-        assert time.monotonic() < deadline, "uvicorn did not start in 10 s"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -207,9 +145,9 @@ class Browse:
 
 
 @pytest.fixture
-def browse(browser: Any, server: str, world: World, settings: Settings) -> Iterator[Browse]:
+def browse(browser: Any, live_server: str, world: World, settings: Settings) -> Iterator[Browse]:
     assert settings.secret_key is not None
-    b = Browse(browser, server, world, settings.secret_key)
+    b = Browse(browser, live_server, world, settings.secret_key)
     yield b
     b.close()
     assert not b.errors, f"JavaScript errors on the pages: {b.errors}"

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.factories import LAT, LON
+from tests.factories.evidence import jpeg
+from tests.factories.places import LAT, LON
 from tests.fakes import FixedClock
-from tests.web.conftest import Browse, Shots, jpeg
+from tests.web.conftest import Browse, Shots
 
 XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
+
+#: A real browser on a real server: seconds per test.
+pytestmark = pytest.mark.slow
 
 
 def status_of(page: Any) -> str:
@@ -21,7 +26,7 @@ def status_of(page: Any) -> str:
 
 
 def photo(name: str, colour: tuple[int, int, int]) -> dict[str, Any]:
-    return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour)}
+    return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour, (320, 240))}
 
 
 def open_case_from_work(page: Any, code: str) -> None:

@@ -18,9 +18,13 @@ from duban.cases.models import Case
 from duban.cases.public import report_as_citizen
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.reference.calendar import national_calendar_covers
-from tests.factories import LAT, LON, World
+from tests.factories.places import LAT, LON
+from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.web.conftest import Browse, Shots
+
+#: A real browser on a real server: seconds per test.
+pytestmark = pytest.mark.slow
 
 
 def spread(world: World) -> dict[CaseStatus, Case]:

@@ -24,7 +24,9 @@ from duban.cases.workflow import Action, CaseStatus, Source
 from duban.web import sessions
 from duban.web.messages_zh import ZH
 from duban.web.routes import router as web_router
-from tests.factories import LAT, LON, PASSWORD, World
+from tests.factories.accounts import PASSWORD
+from tests.factories.places import LAT, LON
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "duban" / "web"
@@ -108,6 +110,7 @@ def test_a_tampered_or_foreign_cookie_is_an_anonymous_session(
     assert client.get("/work", follow_redirects=False).status_code == 303
 
 
+@pytest.mark.slow
 def test_sign_in_out_and_a_new_password_ends_other_sessions(
     client: TestClient, app: FastAPI, world: World
 ) -> None:

@@ -4,14 +4,11 @@ map's data, the dashboard's figures and the admin's directory."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from duban.accounts.directory import update_user
-from duban.adapters.photostore import LocalPhotoStore
 from duban.cases import mapdata
 from duban.cases.access import visible_cases
 from duban.cases.actions import ActionInput, NewCase
@@ -34,16 +31,9 @@ from duban.cases.workflow import Action, CaseStatus, Rating, Source
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.reference.holidays import calendar_gaps, calendar_overrides, set_calendar_day
 from duban.reference.search import search_categories
-from tests.factories import LAT, LON, World
+from tests.factories.places import LAT, LON
+from tests.factories.world import World
 from tests.fakes import SHANGHAI, FixedClock
-
-
-@pytest.fixture
-def world(session: Session, clock: FixedClock, tmp_path: Path) -> World:
-    """The world without a web server: service tests need no HTTP."""
-    w = World(session, clock)
-    w.store = LocalPhotoStore(tmp_path / "photos")
-    return w
 
 
 def citizen_report(world: World, **kw: object) -> tuple[Case, str]:

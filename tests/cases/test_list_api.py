@@ -12,9 +12,9 @@ from sqlalchemy import Engine, update
 from duban.app import create_app
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
-from tests.api.conftest import API, Api, assert_error, make_settings
-from tests.factories import World
+from tests.factories.world import World
 from tests.fakes import FixedClock, local
+from tests.http import API, Api, assert_error, make_settings
 
 
 def ids(api: Api, by: str = "dispatcher", **params: Any) -> set[int]:

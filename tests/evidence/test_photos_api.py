@@ -19,8 +19,9 @@ from sqlalchemy import Engine, func, select
 
 from duban.app import create_app
 from duban.evidence.models import Photo
-from tests.api.conftest import API, Api, assert_error, jpeg_bytes, make_settings
+from tests.factories.evidence import jpeg
 from tests.fakes import FixedClock
+from tests.http import API, Api, assert_error, make_settings
 
 
 def upload(
@@ -85,7 +86,7 @@ def strict_client(
 
 
 def test_upload_a_jpeg_and_read_it_back(api: Api, app: FastAPI, engine: Engine) -> None:
-    data = jpeg_bytes((64, 48))
+    data = jpeg(size=(64, 48))
     response = upload(api.client, api.headers("handler"), data)
     assert response.status_code == 201, response.text
     photo = response.json()
@@ -126,7 +127,7 @@ def test_exif_capture_time_and_gps_are_read(api: Api) -> None:
     gps[ExifTags.GPS.GPSLatitude] = (34.0, 1.0, 48.0)
     gps[ExifTags.GPS.GPSLongitudeRef] = "E"
     gps[ExifTags.GPS.GPSLongitude] = (113.0, 49.0, 12.0)
-    response = upload(api.client, api.headers("handler"), jpeg_bytes(exif=exif))
+    response = upload(api.client, api.headers("handler"), jpeg(exif=exif))
     assert response.status_code == 201, response.text
     photo = response.json()
     assert photo["taken_at"] == "2026-11-23T10:15:30+08:00"  # EXIF is city time
@@ -188,7 +189,7 @@ def test_file_over_the_byte_limit_is_422(strict_client: TestClient, api: Api) ->
     response = upload(strict_client, api.headers("handler"), data)
     error = assert_error(response, 422, "invalid_input")
     assert "4096 bytes" in error["message"]
-    small = jpeg_bytes((40, 30))
+    small = jpeg(size=(40, 30))
     assert len(small) <= 4096
     assert upload(strict_client, api.headers("handler"), small).status_code == 201
 
@@ -196,26 +197,26 @@ def test_file_over_the_byte_limit_is_422(strict_client: TestClient, api: Api) ->
 def test_image_over_the_pixel_limit_is_422(
     strict_client: TestClient, api: Api, engine: Engine
 ) -> None:
-    data = jpeg_bytes((101, 100))  # 10,100 pixels, small file
+    data = jpeg(size=(101, 100))  # 10,100 pixels, small file
     assert len(data) <= 4096
     response = upload(strict_client, api.headers("handler"), data)
     error = assert_error(response, 422, "invalid_input")
     assert "101×100" in error["message"]
     assert "10000" in error["message"]
-    assert upload(strict_client, api.headers("handler"), jpeg_bytes((100, 100))).status_code == 201
+    assert upload(strict_client, api.headers("handler"), jpeg(size=(100, 100))).status_code == 201
     assert photo_count(engine) == 1
 
 
 def test_upload_needs_the_file_field(api: Api) -> None:
     response = api.client.post(
-        f"{API}/photos", files={"photo": ("p.jpg", jpeg_bytes())}, headers=api.headers("handler")
+        f"{API}/photos", files={"photo": ("p.jpg", jpeg())}, headers=api.headers("handler")
     )
     error = assert_error(response, 422, "invalid_input")
     assert "file" in {f["field"] for f in error["detail"]["fields"]}
 
 
 def test_the_same_photo_uploaded_twice_is_kept_once(api: Api, app: FastAPI) -> None:
-    data = jpeg_bytes()
+    data = jpeg()
     a = upload(api.client, api.headers("handler"), data).json()
     b = upload(api.client, api.headers("handler2"), data).json()
     assert a["id"] != b["id"]
@@ -229,7 +230,7 @@ def _feedback_flags(case: dict[str, Any]) -> set[str]:
 
 
 def test_feedback_flags_doubtful_after_photos(api: Api) -> None:
-    before = jpeg_bytes(colour=(5, 5, 5))
+    before = jpeg(colour=(5, 5, 5))
     before_id = upload(api.client, api.headers("citizen"), before).json()["id"]
     case = api.report("citizen", source="citizen", photo_ids=[before_id])
     api.act(case["id"], "assign", "operator", collector="collector")
@@ -239,7 +240,7 @@ def test_feedback_flags_doubtful_after_photos(api: Api) -> None:
     api.act(case["id"], "accept", "handler")
     exif = Image.Exif()
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2026:11:22 16:00:00"
-    old = upload(api.client, api.headers("handler"), jpeg_bytes(exif=exif)).json()["id"]
+    old = upload(api.client, api.headers("handler"), jpeg(exif=exif)).json()["id"]
     same = upload(api.client, api.headers("handler"), before).json()["id"]
     done = api.act(case["id"], "feedback", "handler", photo_ids=[old, same])
     assert _feedback_flags(done) == {"taken_before_dispatch", "same_as_before_photo"}

@@ -1,67 +1,12 @@
-"""The taxonomy, the OpenAPI document, the docs page and how times are written."""
+"""The assembled application: the OpenAPI document, the docs page, JSON errors, health."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import API, Api, assert_error
-
-
-def walk(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for node in nodes:
-        yield node
-        yield from walk(node["children"])
-
-
-def test_categories_tree(api: Api) -> None:
-    response = api.get("/categories", "citizen")
-    assert response.status_code == 200
-    tree = response.json()
-    by_code = {n["code"]: n for n in walk(tree)}
-    assert len(by_code) == sum(1 for _ in walk(tree))  # codes are unique across kinds
-    kinds = {n["kind"] for n in tree}
-    assert kinds == {"component", "event"}
-    for root in tree:
-        assert root["level"] == 1
-        assert root["kind_name"] == ("部件" if root["kind"] == "component" else "事件")
-        assert root["children"], root["code"]
-        for child in root["children"]:
-            assert child["level"] == 2
-            assert child["kind"] == root["kind"]
-            assert child["code"].startswith(root["code"])
-            assert child["children"] == []
-
-    c0102, e0102 = by_code["C0102"], by_code["E0102"]
-    assert (c0102["kind"], c0102["name"]) == ("component", "污水井盖")
-    assert (e0102["kind"], e0102["name"]) == ("event", "暴露垃圾")
-    assert c0102 in by_code["C01"]["children"]
-    assert e0102 in by_code["E01"]["children"]
-    assert e0102["conditions"][0] == {
-        "code": "E010201",
-        "name": "道路、广场等公共区域可见暴露垃圾",
-        "limit": {"amount": 4, "unit": "work_hours"},
-        "close_rule": "垃圾清理干净，无残留",
-        "urgent": False,
-    }
-    assert c0102["conditions"][0]["limit"] == {"amount": 2, "unit": "hours"}
-    assert c0102["conditions"][0]["urgent"] is True
-    condition_codes = [c["code"] for n in walk(tree) for c in n["conditions"]]
-    assert len(condition_codes) == len(set(condition_codes))
-    for node in walk(tree):
-        for cond in node["conditions"]:
-            assert cond["code"].startswith(node["code"])
-            assert cond["limit"]["unit"] in {"work_hours", "work_days", "hours", "days", "minutes"}
-            assert cond["limit"]["amount"] > 0
-
-
-def test_categories_need_sign_in(client: TestClient) -> None:
-    assert_error(client.get(f"{API}/categories"), 401, "unauthenticated")
-
+from tests.http import API, assert_error
 
 REQUIRED = {
     "/api/v1/auth/token": {"post"},
@@ -140,37 +85,6 @@ def test_docs_page_loads_nothing_from_other_hosts(client: TestClient) -> None:
         assert len(asset.content) > 100, url
     # "/" is the web front door (tests/web); the API docs stay at /api/v1/docs.
     assert client.get("/", follow_redirects=False).headers["content-type"].startswith("text/html")
-
-
-ZONED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+08:00$")
-
-
-def test_every_time_in_a_case_carries_the_city_zone(api: Api) -> None:
-    case = api.handling()
-    api.act(case["id"], "request_extension", "handler", reason="x", until="2026-11-26T10:00:00Z")
-    api.act(case["id"], "feedback", "handler", photo_ids=[api.photo()])
-    body = api.case(case["id"])
-    times = {
-        k: v for k, v in body.items() if k.endswith("_at") or k in ("pending_extension_until",)
-    }
-    times = {k: v for k, v in times.items() if v is not None}
-    assert {"created_at", "updated_at", "due_at", "dispatched_at", "handled_at"} <= set(times)
-    for name, value in times.items():
-        assert ZONED.match(value), (name, value)
-    for event in body["events"]:
-        assert ZONED.match(event["occurred_at"]), event
-    listed = api.get("/cases", "dispatcher").json()["items"][0]
-    assert ZONED.match(listed["due_at"])
-    assert ZONED.match(listed["created_at"])
-
-
-def test_pending_extension_is_shown_in_the_city_zone(api: Api) -> None:
-    case = api.handling()
-    done = api.act(
-        case["id"], "request_extension", "handler", reason="x", until="2026-11-26T10:00:00Z"
-    )
-    assert done["pending_extension_until"] == "2026-11-26T18:00:00+08:00"
-    assert datetime.fromisoformat(done["pending_extension_until"]).utcoffset() is not None
 
 
 def test_errors_of_unknown_paths_and_methods_are_json(client: TestClient) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 from duban.cases.models import Case, CaseEvent, IdempotencyKey
 from duban.kernel.db.session import make_engine, make_session_factory
 from duban.reference.categories import install_taxonomy, shipped_taxonomy_data
-from tests.api.conftest import API, Api, assert_error, count_cases
 from tests.fakes import FixedClock
+from tests.http import API, Api, assert_error, count_cases
 
 VALID: dict[str, Any] = {
     "source": "hotline",

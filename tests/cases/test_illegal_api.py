@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from duban.cases.models import CaseEvent
-from tests.api.conftest import Api, assert_error
+from tests.http import Api, assert_error
 
 
 def _events(engine: Engine) -> int:

@@ -1,4 +1,4 @@
-"""Admin endpoints: units, users, filing-condition limits, taxonomy and policy."""
+"""Admin endpoints for reference data: filing-condition limits, taxonomy and policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from duban.reference.categories import shipped_taxonomy_data
 from duban.reference.models import Category, FilingCondition
-from tests.api.conftest import API, Api, last_event
+from tests.http import API, Api, last_event
 
 
 def _put(api: Api, path: str, by: str, body: Any) -> Any:
@@ -19,50 +19,6 @@ def _put(api: Api, path: str, by: str, body: Any) -> Any:
 
 def _post(api: Api, path: str, by: str, body: Any) -> Any:
     return api.client.post(f"{API}{path}", headers=api.headers(by), json=body)
-
-
-def test_only_admins_reach_admin_endpoints(api: Api) -> None:
-    for role in ("dispatcher", "handler", "citizen", "supervisor"):
-        response = api.get("/admin/units", role)
-        assert response.status_code == 403, role
-        assert response.json()["error"]["code"] == "forbidden"
-        assert "administrator" in response.json()["error"]["message"]
-
-
-def test_admin_adds_a_unit_and_a_handler_who_can_sign_in(api: Api) -> None:
-    created = _post(api, "/admin/units", "admin", {"code": "YLC", "name": "园林绿化管理处"})
-    assert created.status_code == 201, created.text
-    assert created.json()["code"] == "YLC"
-    assert {u["code"] for u in api.get("/admin/units", "admin").json()} >= {"SZGC", "YLC"}
-    user = _post(
-        api,
-        "/admin/users",
-        "admin",
-        {"username": "ylc1", "password": "long-enough-1", "role": "handler", "unit": "YLC"},
-    )
-    assert user.status_code == 201, user.text
-    assert user.json()["unit"] == "YLC"
-    token = api.client.post(
-        f"{API}/auth/token", data={"username": "ylc1", "password": "long-enough-1"}
-    )
-    assert token.status_code == 200
-
-
-def test_bad_users_and_units_are_refused_with_the_field_named(api: Api) -> None:
-    dup = _post(api, "/admin/units", "admin", {"code": "SZGC", "name": "again"})
-    assert dup.status_code == 409
-    no_unit = _post(
-        api,
-        "/admin/users",
-        "admin",
-        {"username": "h9", "password": "long-enough-1", "role": "handler"},
-    )
-    assert no_unit.status_code == 422
-    assert no_unit.json()["error"]["detail"]["field"] == "unit"
-    short = _post(
-        api, "/admin/users", "admin", {"username": "x9", "password": "short", "role": "operator"}
-    )
-    assert short.status_code == 422
 
 
 def test_changing_a_limit_applies_to_the_next_dispatch(api: Api, session: Session) -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 
 from duban.cases.models import CaseEvent
 from duban.cases.workflow import Action
-from tests.api.conftest import Api, assert_error, last_event
 from tests.fakes import FixedClock
+from tests.http import Api, assert_error, last_event
 
 MONDAY_15 = "2026-11-23T15:00:00+08:00"
 

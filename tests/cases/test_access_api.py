@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import Api, assert_error
+from tests.http import Api, assert_error
 
 PHONE = "13800138000"
 

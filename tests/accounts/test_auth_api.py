@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from tests.api.conftest import API, SECRET, Api, assert_error, login, make_settings
-from tests.factories import PASSWORD, World
+from tests.factories.accounts import PASSWORD
+from tests.factories.world import World
 from tests.fakes import FixedClock
+from tests.http import API, SECRET, Api, assert_error, login, make_settings
 
 
 def test_token_endpoint_signs_in_with_form_fields(client: TestClient, world: World) -> None:
