@@ -75,6 +75,8 @@ def _fast_reset_pg(engine: Engine) -> None:
             stamp is not None and stamp == _DEFAULTS_AT for stamp in stamps.values()
         )
         if pristine:
+            # case_events is append-only: empty it as tests/conftest.py does.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name not in _REFERENCE:
                     conn.execute(table.delete())

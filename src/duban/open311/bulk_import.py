@@ -550,7 +550,7 @@ def _write_batch(
             "photos": [],
             **place,
         }
-        event = report_event_row(case_id, row["status"], actor, now, payload)
+        event = report_event_row(case_id, row["status"], actor, now, payload, row)
         events.append(event)
         # As report_case leaves it: one event, its hash the head.
         row.update(id=case_id, event_count=1, last_event_hash=event["hash"], version=1)
