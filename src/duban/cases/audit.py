@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Float, Table, func, select
 from sqlalchemy.orm import Session
@@ -41,8 +41,8 @@ from duban.kernel.context import Actor
 
 GENESIS = "0" * 64
 
-_CASES: Table = Case.__table__  # type: ignore[assignment]
-_EVENTS: Table = CaseEvent.__table__  # type: ignore[assignment]
+_CASES = cast(Table, Case.__table__)
+_EVENTS = cast(Table, CaseEvent.__table__)
 
 #: The columns of ``cases`` an event seals: those only the workflow writes, each time
 #: together with an event. (Not the place codes or routing suggestion, which a change of
@@ -450,6 +450,7 @@ class _Verifier:
         self._keys = keys
         self.accept_unkeyed = accept_unkeyed
         self.checkpoint = checkpoint
+        self.taken = _stamp(checkpoint.taken_at) if checkpoint is not None else ""
         self.unkeyed = 0
         self.events = 0
 
@@ -462,7 +463,9 @@ class _Verifier:
     def case(self, case: Any, events: Sequence[Any]) -> Break | None:
         """Check one case's chain, head, seal and checkpoint entry."""
         case_id, code = case.id, case.code
-        mark = self.checkpoint.heads.get(case_id) if self.checkpoint else None
+        point = self.checkpoint
+        mark = point.heads.get(case_id) if point is not None else None
+        taken = self.taken
         prev, count, last = GENESIS, 0, None
         for event in events:
             self.events += 1
@@ -518,8 +521,7 @@ class _Verifier:
                     case_id,
                     code,
                     event.seq,
-                    f"differs from the checkpoint of {_stamp(self.checkpoint.taken_at)}"  # type: ignore[union-attr]
-                    " (rewritten or renumbered)",
+                    f"differs from the checkpoint of {taken} (rewritten or renumbered)",
                 )
             prev, count, last = event.hash, event.seq, event
         if count != case.event_count or (count and prev != case.last_event_hash):
@@ -538,9 +540,8 @@ class _Verifier:
                     case_id,
                     code,
                     count + 1,
-                    f"the checkpoint of {_stamp(self.checkpoint.taken_at)} saw event "  # type: ignore[union-attr]
-                    f"#{mark[1]}; the chain now ends at #{count} (events deleted, head "
-                    "moved back)",
+                    f"the checkpoint of {taken} saw event #{mark[1]}; the chain now ends at "
+                    f"#{count} (events deleted, head moved back)",
                 )
         if last is None:
             return None
