@@ -565,3 +565,12 @@ def test_duban_audit_verify_accepts_unkeyed_only_when_asked(
     ok = runner.invoke(app, ["audit", "verify", "--accept-unkeyed"], env=env)
     assert ok.exit_code == 0, ok.output
     assert "of them unkeyed (accepted)" in ok.output
+
+
+def test_the_app_refuses_to_start_with_a_malformed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from duban.app import create_app
+
+    monkeypatch.setenv(auditkey.ENV, "k1:short")
+    forget_keys()
+    with pytest.raises(auditkey.AuditKeyError, match="shorter than 16"):
+        create_app()
