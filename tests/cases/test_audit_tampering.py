@@ -574,3 +574,24 @@ def test_the_app_refuses_to_start_with_a_malformed_key(monkeypatch: pytest.Monke
     forget_keys()
     with pytest.raises(auditkey.AuditKeyError, match="shorter than 16"):
         create_app()
+
+
+def test_a_chain_from_before_the_key_goes_on_signed(world: Town, engine: Engine) -> None:
+    """A database upgraded from before: a case's old links are plain sha256; its next
+    event is signed, links to them and seals the case row."""
+    world.clock.set(local(2026, 11, 20, 9, 0))
+    case = world.case_in(CaseStatus.HANDLING)
+    dba_sql(engine, "UPDATE case_events SET key_id = NULL, case_digest = NULL WHERE case_id = :c",
+            c=case.id)  # fmt: skip
+    _rechain(engine, case.id)  # as the old code chained them
+    old = len(_rows(engine, case.id))
+    world.session.expire_all()  # the rewritten head, not the one this session cached
+    world.act(case, Action.RETURN, "handler", reason="非本单位")
+    rows = _rows(engine, case.id)
+    assert [r["key_id"] is None for r in rows] == [True] * old + [False]
+    assert rows[-1]["prev_hash"] == rows[-2]["hash"]
+    assert _verify(world.session_factory, accept_unkeyed=True).ok
+    description_edited(engine, case)
+    broken = _verify(world.session_factory, accept_unkeyed=True).first_break
+    assert broken is not None
+    assert (broken.case_id, broken.seq) == (case.id, old + 1)
