@@ -130,6 +130,11 @@ def create_app(
 ) -> FastAPI:
     """Build the application for ``settings`` (the environment's if not given)."""
     settings = settings or Settings()
+    # The audit key, checked before anything is served (a malformed DUBAN_AUDIT_KEY
+    # refuses to start); unset, the first start creates <var_dir>/audit.key.
+    from duban.cases.auditkey import audit_keys
+
+    audit_keys()
     engine = engine or make_engine(settings.database_url, background_checkpoints=True)
     factory = make_session_factory(engine)
     app = FastAPI(

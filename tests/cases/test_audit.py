@@ -19,14 +19,14 @@ from duban.cases.audit import GENESIS, event_digest, verify_chain
 from duban.cases.models import Case
 from duban.cases.workflow import Action, CaseStatus
 from duban.cli import app
+from tests.cases.tamper import dba_sql
 from tests.factories.cases import events, fresh
 from tests.factories.world import World
 from tests.fakes import local
 
 
 def _sql(engine: Engine, statement: str, **params: Any) -> int:
-    with engine.begin() as conn:
-        return conn.execute(text(statement), params).rowcount
+    return dba_sql(engine, statement, **params)
 
 
 def _cases(world: World) -> tuple[Case, Case, Case]:
@@ -197,8 +197,9 @@ def test_deleting_every_event_of_a_case_is_detected(world: World, engine: Engine
     assert (broken.case_code, broken.seq) == (third.code, 1)
 
 
-def test_a_rehashed_row_breaks_the_link_to_the_next_one(world: World, engine: Engine) -> None:
-    """An insider who recomputes the edited row's own hash still breaks the next link."""
+def test_a_row_rehashed_without_the_key_is_caught_at_itself(world: World, engine: Engine) -> None:
+    """An insider who recomputes the edited row's hash without the audit key (a plain
+    sha256, as the chain was before the key) fails at that very row."""
     _, second, _ = _cases(world)
     row = events_at(engine, second.id, 3)
     note = "改写的说明"
@@ -228,8 +229,8 @@ def test_a_rehashed_row_breaks_the_link_to_the_next_one(world: World, engine: En
     assert broken is not None
     assert (broken.case_code, broken.seq, broken.problem) == (
         second.code,
-        4,
-        "link to the previous event is broken",
+        3,
+        "row was changed after it was written",
     )
 
 

@@ -204,6 +204,8 @@ def _check(seen: _Seen) -> None:
             occurred_at=row.occurred_at,
             note=row.note,
             payload=row.payload,
+            key_id=row.key_id,
+            case_digest=row.case_digest,
         )
         prev = row.hash
     assert case["last_event_hash"] == prev

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
@@ -168,9 +168,15 @@ def new_case_ids(session: Session, count: int) -> list[int]:
 
 
 def report_event_row(
-    case_id: int, status: CaseStatus, actor: Actor, now: datetime, payload: dict[str, Any]
+    case_id: int,
+    status: CaseStatus,
+    actor: Actor,
+    now: datetime,
+    payload: dict[str, Any],
+    case: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``case_events`` row of a new case's ``report`` event (the first of its chain)."""
+    """The ``case_events`` row of a new case's ``report`` event (the first of its chain),
+    sealing ``case`` (the new case's columns)."""
     return event_row(
         case_id=case_id,
         seq=1,
@@ -181,6 +187,7 @@ def report_event_row(
         actor=actor,
         at=now,
         payload=payload,
+        case=case,
     )
 
 
@@ -382,7 +389,7 @@ def chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
     case = dict(prepared.case)
     case["id"] = case_id
     event = report_event_row(
-        case_id, prepared.status, prepared.actor, prepared.now, prepared.payload
+        case_id, prepared.status, prepared.actor, prepared.now, prepared.payload, case
     )
     case["last_event_hash"] = event["hash"]
     return WrittenReport(case=case, event=event, prepared=prepared)

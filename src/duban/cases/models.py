@@ -165,9 +165,12 @@ class CasePhoto(Base):
 class CaseEvent(Base):
     """One append-only row per action on a case: timeline, audit log and statistics input.
 
-    Rows are hash-chained per case: ``hash = sha256(prev_hash + canonical row)``, and the
-    case keeps the head (``event_count``, ``last_event_hash``), so editing or deleting
-    any row directly in the database is detected by ``duban audit verify``.
+    Rows are chained per case: ``hash = HMAC(audit key, prev_hash + canonical row)``
+    (see :mod:`duban.cases.audit`), the case keeps the head (``event_count``,
+    ``last_event_hash``) and each row seals the case's workflow columns as it left them
+    (``case_digest``), so editing or deleting any row, or editing the case without an
+    event, directly in the database is detected by ``duban audit verify``. On PostgreSQL
+    triggers refuse UPDATE, DELETE and TRUNCATE of the table (migration 0002_audit).
     """
 
     __tablename__ = "case_events"
@@ -189,6 +192,12 @@ class CaseEvent(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}", comment="canonical JSON")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(
+        String(32), comment="the audit key that signed the row; NULL: a sha256 link from before"
+    )
+    case_digest: Mapped[str | None] = mapped_column(
+        String(64), comment="HMAC of the case's workflow columns as this event left them"
+    )
 
     case: Mapped[Case] = relationship(back_populates="events")
 
