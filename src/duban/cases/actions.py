@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from duban.accounts.models import Unit, User
-from duban.cases.access import get_visible_case
+from duban.cases.access import get_visible_case, require_own_photos
 from duban.cases.audit import append_event
 from duban.cases.intake import NewCase as NewCase
 from duban.cases.intake import (
@@ -360,6 +360,7 @@ def report_case(
                 now=clock.now(),
             )
             photos = _photos(session, prepared.photo_ids)
+            require_own_photos(actor, photos)  # issue 12 item 6 (hardening)
             begin_write(session)
             conn = session.connection()
             (written,) = write_reports(conn.connection.dbapi_connection, conn.dialect, [prepared])

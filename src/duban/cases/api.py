@@ -18,6 +18,7 @@ from duban.api.deps import (
     ClockDep,
     SessionDep,
     SettingsDep,
+    TokenSubject,
     bearer_token,
     signed_in_actor,
     token_verifier,
@@ -140,7 +141,7 @@ async def create_case(request: Request) -> Response:
     first case (with the header ``Idempotent-Replayed: true``), never a second one."""
     state = request.app.state
     # Who asks first: a caller without a valid token learns nothing of the body's faults.
-    user_id = token_verifier(request.app).user_id(bearer_token(request), state.clock.now())
+    subject = token_verifier(request.app).subject(bearer_token(request), state.clock.now())
     try:
         body = CaseCreate.model_validate_json(await request.body())
     except ValidationError as err:
@@ -166,14 +167,16 @@ async def create_case(request: Request) -> Response:
     # report with photos or a retried key comes back undone (None) and takes the
     # ordinary path, in the thread pool.
     batcher: ReportBatcher = state.report_batcher
-    outcome = await batcher.report(ReportRequest(user_id, data, idempotency_key))
+    outcome = await batcher.report(
+        ReportRequest(subject.user_id, data, idempotency_key, token_epoch=subject.epoch)
+    )
     if isinstance(outcome, DubanError):
         raise outcome
     if outcome is not None:
         case_id, content, created = outcome.case["id"], _present_new(outcome, state.clock), True
     else:
         case_id, content, created = await run_in_threadpool(
-            _report_in_session, state, user_id, data, idempotency_key
+            _report_in_session, state, subject, data, idempotency_key
         )
     headers = {"Location": f"/api/v1/cases/{case_id}"}
     if not created:
@@ -205,7 +208,7 @@ def _present_new(written: WrittenReport, clock: Clock) -> CaseRead:
 
 
 def _report_in_session(
-    state: Any, user_id: int, data: NewCase, idempotency_key: str | None
+    state: Any, subject: TokenSubject, data: NewCase, idempotency_key: str | None
 ) -> tuple[int, CaseRead, bool]:
     """:func:`report_case` in a session of its own: the case's id, the case as its
     reporter sees it, and whether it is new (False: the first case of a retried
@@ -213,7 +216,7 @@ def _report_in_session(
     clock: Clock = state.clock
     with state.session_factory() as session:
         session.info[REQUEST_MEMO] = {}
-        actor = signed_in_actor(session, user_id)
+        actor = signed_in_actor(session, subject)
         case, created = report_case(
             session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key
         )

@@ -74,6 +74,7 @@ _REPORTERS_COLUMNS = (
     _stamp_of(POLICY_KEY, _SETTINGS.c.updated_at).label("policy_at"),
     _stamp_of(TAXONOMY_KEY, _SETTINGS.c.updated_at).label("taxonomy_at"),
     _stamp_of(PLACES_VERSION_KEY, _SETTINGS.c.value).label("places"),
+    _USERS.c.token_epoch,
 )
 #: What a report needs to know before it is checked, in one statement: the reporter (if
 #: still active) and the reference data's stamps. PostgreSQL asks for all the reporters
@@ -130,6 +131,9 @@ class ReportRequest:
     user_id: int
     data: NewCase
     idempotency_key: str | None = None
+    #: The token's epoch: a report signed with a token from before the user's last
+    #: sign-out or password change is refused (None: not checked).
+    token_epoch: int | None = None
 
 
 #: What became of a request: written; refused (the error to answer with); or None, to be
@@ -204,6 +208,7 @@ def _check_all(
     Reference data not cached any more is loaded, or with ``load=False``
     :class:`ReferenceDataMoved` (an event loop loads it in a thread)."""
     actors, stamps, case_ids = _reporters_from(rows, engine.dialect)
+    epochs = {int(row[0]): int(row[7] or 0) for row in rows}
     batch = PreparedBatch([None] * len(requests), [], case_ids)
     refs = None
     if stamps is not None:  # else no reporter is active any more
@@ -215,6 +220,8 @@ def _check_all(
     for i in todo:
         request = requests[i]
         actor = actors.get(request.user_id)
+        if request.token_epoch is not None and epochs.get(request.user_id) != request.token_epoch:
+            actor = None
         if actor is None or refs is None:
             batch.outcomes[i] = Unauthenticated("this account no longer exists or is disabled")
             continue
@@ -396,7 +403,7 @@ def _reporters_from(
     if not rows:
         return actors, None, []
     first = rows[0]
-    case_ids = [int(n) for n in first[7]] if dialect.name == "postgresql" else []
+    case_ids = [int(n) for n in first[8]] if dialect.name == "postgresql" else []
     return actors, (first[4], first[5], first[6]), case_ids
 
 
