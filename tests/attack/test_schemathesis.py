@@ -18,7 +18,7 @@ from tests.api.conftest import API, Api
 pytestmark = [pytest.mark.attack, pytest.mark.filterwarnings("ignore")]
 
 ROLES = (None, "citizen", "dispatcher", "admin")
-EXAMPLES = 3
+EXAMPLES = 5
 
 
 def _send(client: TestClient, kwargs: dict[str, Any]) -> Any:
@@ -65,6 +65,7 @@ def _run(role: str | None, api: Api, app: FastAPI, client: TestClient) -> None:
                 )
 
         check()
-    assert sent["n"] > 100
+    print(f"schemathesis as {role or 'anonymous'}: {sent['n']} requests, no 5xx")
+    assert sent["n"] > 120
     assert failures == [], "\n".join(failures[:20])
     assert time.perf_counter() - started < 120
