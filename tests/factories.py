@@ -135,13 +135,14 @@ class World:
             params=ActionInput(**params),
         )
 
-    def photo(self, colour: tuple[int, int, int] = (10, 120, 30)) -> str:
+    def photo(self, colour: tuple[int, int, int] = (10, 120, 30), by: str = "handler") -> str:
+        """A stored JPEG uploaded by ``by`` (a report attaches only its author's photos)."""
         assert self.store is not None, "set world.store to a LocalPhotoStore first"
         buf = io.BytesIO()
         Image.new("RGB", (64, 48), colour).save(buf, "JPEG")
         photo = save_photo(
             self.session,
-            actor=self.actor("handler"),
+            actor=self.actor(by),
             clock=self.clock,
             store=self.store,
             data=buf.getvalue(),
