@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,20 +17,21 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from duban import __version__
 from duban.accounts import api as accounts_api
 from duban.adapters.photostore import LocalPhotoStore
+from duban.api import health as health_api
 from duban.api.edge import refuse_control_text
-from duban.api.errors import install_error_handlers
+from duban.api.errors import document_errors, install_error_handlers
+from duban.api.limits import use_policy_limits
+from duban.api.middleware import install_middleware
 from duban.cases import api as cases_api
 from duban.cases import dashboard_pages, map_pages, public_pages, workbench_pages
 from duban.cases import pages as case_pages
 from duban.config import Settings
 from duban.evidence import api as evidence_api
 from duban.kernel.context import Clock, SystemClock
-from duban.kernel.db.models import Setting
 from duban.kernel.db.session import (
     make_engine,
     make_session_factory,
@@ -44,6 +45,8 @@ from duban.reference import api as reference_api
 from duban.web import admin as admin_pages
 from duban.web import install_web
 
+_log = logging.getLogger(__name__)
+
 API_PREFIX = "/api/v1"
 
 #: Every capability's web pages, in the order their routes are matched.
@@ -55,7 +58,8 @@ PAGES: Final = (
     dashboard_pages.router,
     admin_pages.router,
 )
-SECRET_KEY_SETTING = "secret_key"
+#: The file under ``var_dir`` that keeps a generated signing key (never in the database).
+SECRET_KEY_FILE = "secret_key"
 
 DESCRIPTION = """
 督办 Duban — city-management supervision (数字化城管).
@@ -67,24 +71,44 @@ Times are ISO 8601 with their zone (shown in Asia/Shanghai, stored in UTC).
 """
 
 
-def secret_key_for(settings: Settings, factory: sessionmaker[Session]) -> str:
-    """The token signing key: from settings, else kept in the database (made once)."""
+class MissingSecretKey(RuntimeError):
+    """Production without ``DUBAN_SECRET_KEY``: the server refuses to start."""
+
+
+def secret_key_for(settings: Settings) -> str:
+    """The key that signs tokens and web sessions. Never kept in the database (a copy of
+    the database must not be enough to forge an admin token): ``DUBAN_SECRET_KEY``, which
+    production requires; elsewhere (development, the demo) a key generated once into
+    ``<var_dir>/secret_key``, readable by its owner only (mode 0600)."""
     if settings.secret_key:
         return settings.secret_key
-    with factory() as session:
-        row = session.get(Setting, SECRET_KEY_SETTING)
-        if row is None:
-            row = Setting(
-                key=SECRET_KEY_SETTING,
-                value=secrets.token_urlsafe(48),
-                updated_at=datetime.now(UTC),
-            )
-            session.add(row)
-            session.commit()
-        return str(row.value)
-
-
-_log = logging.getLogger(__name__)
+    if settings.is_production:
+        raise MissingSecretKey(
+            "DUBAN_ENV=production needs DUBAN_SECRET_KEY (at least 32 characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); "
+            "the server does not start without it"
+        )
+    path = settings.var_dir / SECRET_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) >= 32:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first (or it was too short)
+        existing = path.read_text(encoding="ascii").strip()
+        if len(existing) >= 32:
+            return existing
+        path.unlink()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    _log.warning("generated a signing key in %s (set DUBAN_SECRET_KEY in production)", path)
+    return key
 
 
 @asynccontextmanager
@@ -116,7 +140,7 @@ def _warm_caches(app: FastAPI) -> None:
 
     try:
         with app.state.session_factory() as session:
-            load_policy(session)
+            use_policy_limits(app, load_policy(session).limits)
             places_index(session)
     except Exception:
         _log.warning("could not load the policy and the map at startup", exc_info=True)
@@ -153,7 +177,7 @@ def create_app(
     app.state.session_factory = factory
     app.state.clock = clock or SystemClock()
     app.state.photo_store = LocalPhotoStore(settings.photo_root)
-    app.state.secret_key = secret_key_for(settings, factory)
+    app.state.secret_key = secret_key_for(settings)
     install_error_handlers(app)
     # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
     for router in (
@@ -170,10 +194,8 @@ def create_app(
     _document_models(app)
     _install_docs(app)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
+    app.include_router(health_api.router)  # /healthz (liveness), /readyz (the database)
+    install_middleware(app)
     install_web(app, PAGES)  # the pages: / is the web front door
 
     return app
@@ -192,6 +214,7 @@ def _document_models(app: FastAPI) -> None:
                 for name, definition in found.pop("$defs", {}).items():
                     components.setdefault(name, definition)
                 components[model.__name__] = found
+            document_errors(schema, api_prefix=API_PREFIX)
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]

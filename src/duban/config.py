@@ -21,11 +21,17 @@ class Settings(BaseSettings):
     )
     var_dir: Path = DEFAULT_VAR_DIR
     photo_dir: Path | None = Field(default=None, description="defaults to <var_dir>/photos")
+    env: str = Field(
+        default="development",
+        description="'production' refuses to start without DUBAN_SECRET_KEY; anything else "
+        "(development, demo, test) keeps a generated key in <var_dir>/secret_key",
+    )
     secret_key: str | None = Field(
         default=None,
         min_length=32,
-        description="signs access tokens (at least 32 characters for HS256); "
-        "generated and kept in the database if unset",
+        description="signs access tokens and web sessions (at least 32 characters for "
+        "HS256); never stored in the database. Unset outside production, one is generated "
+        "once into <var_dir>/secret_key (mode 0600)",
     )
     token_ttl_minutes: int = Field(default=12 * 60, ge=1)
     timezone: str = "Asia/Shanghai"
@@ -54,6 +60,11 @@ class Settings(BaseSettings):
     def photo_root(self) -> Path:
         """Where photo files are kept."""
         return self.photo_dir or self.var_dir / "photos"
+
+    @property
+    def is_production(self) -> bool:
+        """Whether this is a production deployment (``DUBAN_ENV=production``)."""
+        return self.env.strip().lower() == "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -581,7 +581,7 @@ def test_feedback_needs_after_photos(world: World) -> None:
 
 
 def test_a_fresh_after_photo_raises_no_flag(world: World) -> None:
-    case = world.case_in(CaseStatus.HANDLING, photo_ids=[world.photo((200, 0, 0))])
+    case = world.case_in(CaseStatus.HANDLING, photo_ids=[world.photo((200, 0, 0), by="operator")])
     photo = world.photo((0, 200, 0))
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[photo])
     assert _payload(world, case) == {"photos": [photo]}
@@ -589,7 +589,7 @@ def test_a_fresh_after_photo_raises_no_flag(world: World) -> None:
 
 
 def test_an_after_photo_identical_to_the_problem_photo_is_flagged(world: World) -> None:
-    before = world.photo((200, 0, 0))
+    before = world.photo((200, 0, 0), by="operator")
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[before])
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[before])
     assert _payload(world, case)["evidence_flags"] == [
@@ -611,7 +611,7 @@ def test_an_after_photo_used_on_another_case_is_flagged(world: World) -> None:
 
 
 def test_the_same_picture_uploaded_twice_is_still_recognised(world: World) -> None:
-    before = world.photo((10, 20, 30))
+    before = world.photo((10, 20, 30), by="operator")
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[before])
     again = world.photo((10, 20, 30))  # the same bytes under a new upload id
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[again])

@@ -58,6 +58,7 @@ def test_rows_written_on_the_cursor_read_back_as_sqlalchemy_wrote_them(engine: E
             "beat": beat,
             "is_active": True,
             "created_at": AT,
+            "token_epoch": 0,
         },
     )
     user_id, created_at, role, read_beat = row

@@ -158,10 +158,14 @@ def test_locate_api_shows_the_grid_leader(city: City, api: Api) -> None:
         person_phone="13900000002",
     )
     lon, lat = lonlat(500, 500)
-    body = api.get("/locate", by="citizen", lat=lat, lon=lon).json()
+    body = api.get("/locate", by="dispatcher", lat=lat, lon=lon).json()
     assert body["grid_leader"]["name"] == "网格长 李秀英"
     assert body["grid_leader"]["phone"] == "13900000002"
     assert body["road_chief"] is None
+    citizen = api.get("/locate", by="citizen", lat=lat, lon=lon).json()  # staff only
+    assert citizen["grid_leader"]["zone"] == "WG-E"
+    assert (citizen["grid_leader"]["name"], citizen["grid_leader"]["phone"]) == ("", None)
+    assert citizen["zones"][0]["person_phone"] is None
     assert body["zones"][0]["kind_label"] == "网格分包"
 
 

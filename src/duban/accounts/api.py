@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from duban.accounts.users import authenticate
+from duban.accounts.users import authenticate, end_sessions
 from duban.api.deps import ClockDep, CurrentUser, SessionDep, SettingsDep, issue_token
+from duban.api.limits import client_ip, request_lang, request_limits
 from duban.api.schemas import MeRead, TokenRead
 from duban.kernel.errors import Unauthenticated
 from duban.kernel.roles import ROLE_LABELS
@@ -25,8 +26,13 @@ def token(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> TokenRead:
-    """Exchange ``username`` and ``password`` (form fields) for a bearer token."""
+    """Exchange ``username`` and ``password`` (form fields) for a bearer token. Sign-ins
+    are limited per address, and wrong passwords for a username make it wait longer
+    each time (429 with ``Retry-After``)."""
+    limits = request_limits(request.app)
+    limits.check_sign_in(client_ip(request), form.username, request_lang(request))
     user = authenticate(session, form.username, form.password)
+    limits.signed_in(form.username, user is not None)
     if user is None:
         raise Unauthenticated("wrong username or password")
     ttl = timedelta(minutes=settings.token_ttl_minutes)
@@ -34,6 +40,20 @@ def token(
         access_token=issue_token(request.app.state.secret_key, user, ttl=ttl, now=clock.now()),
         expires_in=int(ttl.total_seconds()),
     )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    response_class=Response,
+    summary="Sign out everywhere",
+)
+def logout(user: CurrentUser, session: SessionDep) -> Response:
+    """End every token and web session of the caller (this token included): sign in
+    again to go on. A password change or a deactivation does the same."""
+    end_sessions(user)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeRead, summary="The signed-in user")

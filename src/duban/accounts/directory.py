@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
-from duban.accounts.users import MIN_PASSWORD_CHARS, hash_password
+from duban.accounts.users import MIN_PASSWORD_CHARS, end_sessions, hash_password
 from duban.kernel.context import Actor
 from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput, NotFound
@@ -69,6 +69,8 @@ def update_user(
     if active is not None:
         if user.id == actor.user_id and not active:
             raise InvalidInput("you cannot switch off your own account", field="active")
+        if user.is_active and not active:
+            end_sessions(user)
         user.is_active = active
     if password:
         if len(password) < MIN_PASSWORD_CHARS:
@@ -77,5 +79,6 @@ def update_user(
             )
         # A new hash also signs the user out of every browser (the session binds to it).
         user.password_hash = hash_password(password)
+        end_sessions(user)  # and every API token
     session.commit()
     return user

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Integer,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,5 +49,12 @@ class User(Base):
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    token_epoch: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="bumped by a password change, deactivation or sign-out: ends every "
+        "token and web session issued before",
+    )
 
     unit: Mapped[Unit | None] = relationship()

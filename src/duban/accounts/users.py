@@ -36,18 +36,27 @@ def actor_of(user: User) -> Actor:
 
 
 _USERS = cast(Table, User.__table__)
-_ACTIVE_ACTOR = select(_USERS.c.id, _USERS.c.username, _USERS.c.role, _USERS.c.unit_id).where(
-    _USERS.c.id == bindparam("user_id"), _USERS.c.is_active
-)
+_ACTIVE_ACTOR = select(
+    _USERS.c.id, _USERS.c.username, _USERS.c.role, _USERS.c.unit_id, _USERS.c.token_epoch
+).where(_USERS.c.id == bindparam("user_id"), _USERS.c.is_active)
 
 
-def active_actor(session: Session, user_id: int) -> Actor | None:
+def active_actor(session: Session, user_id: int, *, epoch: int | None = None) -> Actor | None:
     """The :class:`Actor` of an active user, read without loading the user (the one
-    read of every API write), or None if the user is gone or disabled."""
+    read of every API write), or None if the user is gone or disabled (or, given the
+    ``epoch`` of a token, if the user signed out or changed password since)."""
     row = session.connection().execute(_ACTIVE_ACTOR, {"user_id": user_id}).first()
     if row is None:
         return None
+    if epoch is not None and int(row.token_epoch or 0) != epoch:
+        return None
     return Actor(user_id=row.id, username=row.username, role=Role(row.role), unit_id=row.unit_id)
+
+
+def end_sessions(user: User) -> None:
+    """End every token and web session of ``user`` (they carry the epoch bumped here);
+    the caller commits. Done on a password change, a deactivation and a sign-out."""
+    user.token_epoch = int(user.token_epoch or 0) + 1
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

@@ -19,6 +19,10 @@ class PhotoStore(Protocol):
         """The bytes stored under ``key``; raises FileNotFoundError."""
         ...
 
+    def delete(self, key: str) -> None:
+        """Remove what is stored under ``key`` (nothing if there is nothing)."""
+        ...
+
 
 class LocalPhotoStore:
     """Photos as files under a root directory, written atomically."""
@@ -50,3 +54,7 @@ class LocalPhotoStore:
     def get(self, key: str) -> bytes:
         """Read a stored photo."""
         return self._path(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        """Remove a stored photo (a missing one is not an error)."""
+        self._path(key).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -71,10 +72,21 @@ def issue_token(secret: str, user: User, *, ttl: timedelta, now: datetime) -> st
     claims: dict[str, Any] = {
         "sub": str(user.id),
         "role": user.role.value,
+        # The user's epoch when signed: a sign-out, password change or deactivation bumps
+        # it, and every token signed before stops working.
+        "ep": int(user.token_epoch or 0),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
+
+
+@dataclass(frozen=True)
+class TokenSubject:
+    """Who a valid token was issued to, and the user's token epoch then."""
+
+    user_id: int
+    epoch: int
 
 
 class TokenVerifier:
@@ -89,11 +101,16 @@ class TokenVerifier:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
-        self._checked: dict[str, tuple[int, int]] = {}  # token → (user id, expiry)
+        self._checked: dict[str, tuple[TokenSubject, int]] = {}  # token → (subject, expiry)
 
     def user_id(self, token: str | None, now: datetime) -> int:
-        """The user id ``token`` was issued to; :class:`Unauthenticated` if it is missing,
-        forged, malformed or expired at ``now``."""
+        """The user id ``token`` was issued to (see :meth:`subject`)."""
+        return self.subject(token, now).user_id
+
+    def subject(self, token: str | None, now: datetime) -> TokenSubject:
+        """Whom ``token`` was issued to; :class:`Unauthenticated` if it is missing,
+        forged, malformed or expired at ``now``. Whether its epoch is still the user's is
+        checked where the user's row is read (:func:`signed_in_actor`)."""
         if not token:
             raise Unauthenticated(
                 "sign in first: send 'Authorization: Bearer <token>' "
@@ -105,12 +122,12 @@ class TokenVerifier:
             if len(self._checked) >= self.MAX_REMEMBERED:
                 self._checked.clear()
             self._checked[token] = checked
-        user_id, expires = checked
+        subject, expires = checked
         if expires <= now.timestamp():
             raise Unauthenticated("the access token is invalid or expired; sign in again")
-        return user_id
+        return subject
 
-    def _verify(self, token: str) -> tuple[int, int]:
+    def _verify(self, token: str) -> tuple[TokenSubject, int]:
         try:
             # Lifetimes are checked against the app's clock, the one that issued the token.
             claims = jwt.decode(
@@ -119,7 +136,7 @@ class TokenVerifier:
                 algorithms=[TOKEN_ALGORITHM],
                 options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False},
             )
-            return int(claims["sub"]), int(claims["exp"])
+            return TokenSubject(int(claims["sub"]), int(claims.get("ep", 0))), int(claims["exp"])
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as err:
             raise Unauthenticated("the access token is invalid or expired; sign in again") from err
 
@@ -145,31 +162,33 @@ def token_verifier(app: Any) -> TokenVerifier:
 async def get_token_user_id(
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> int:
-    """The user id the bearer token was issued to; 401 without a valid token.
+) -> TokenSubject:
+    """Whom the bearer token was issued to; 401 without a valid token.
 
     Only checks the signature and lifetime (no I/O, so it runs on the event loop); the
     user row is read where the request reads the rest (:func:`signed_in_actor`).
     """
-    return token_verifier(request.app).user_id(token, request.app.state.clock.now())
+    return token_verifier(request.app).subject(token, request.app.state.clock.now())
 
 
-TokenUserId = Annotated[int, Depends(get_token_user_id)]
+TokenUserId = Annotated[TokenSubject, Depends(get_token_user_id)]
+
+SIGNED_OUT = "this account no longer exists, is disabled or was signed out; sign in again"
 
 
-def signed_in_user(session: Session, user_id: int) -> User:
-    """The active user behind a token's user id; 401 if gone or disabled."""
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise Unauthenticated("this account no longer exists or is disabled")
+def signed_in_user(session: Session, subject: TokenSubject) -> User:
+    """The active user behind a token; 401 if gone, disabled or signed out since."""
+    user = session.get(User, subject.user_id)
+    if user is None or not user.is_active or int(user.token_epoch or 0) != subject.epoch:
+        raise Unauthenticated(SIGNED_OUT)
     return user
 
 
-def signed_in_actor(session: Session, user_id: int) -> Actor:
+def signed_in_actor(session: Session, subject: TokenSubject) -> Actor:
     """:func:`signed_in_user` as an :class:`Actor`, without loading the user."""
-    actor = active_actor(session, user_id)
+    actor = active_actor(session, subject.user_id, epoch=subject.epoch)
     if actor is None:
-        raise Unauthenticated("this account no longer exists or is disabled")
+        raise Unauthenticated(SIGNED_OUT)
     return actor
 
 

@@ -21,10 +21,57 @@ from duban.kernel.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
     Unauthenticated,
+)
+from duban.kernel.outage import (
+    ALL_OUTAGE_ERRORS,
+    OUT_OF_RANGE_ERRORS,
+    RETRY_AFTER_SECONDS,
+    is_out_of_range,
+    is_outage,
 )
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE = (
+    "the database is not answering at the moment; nothing was changed, "
+    "try again in {seconds} seconds"
+)
+
+
+def wants_chinese(request: Request) -> bool:
+    """Whether the caller prefers Chinese (``Accept-Language: zh…`` first)."""
+    first = request.headers.get("accept-language", "").split(",")[0].strip().lower()
+    return first.startswith("zh")
+
+
+def api_text(request: Request, text: str, **values: Any) -> str:
+    """A message of the catalogue (:mod:`duban.web.messages_zh`) in the caller's language:
+    English, or Chinese when ``Accept-Language`` asks for it first."""
+    from duban.web.i18n import translate  # a leaf module: the catalogue and nothing else
+
+    return translate(text, "zh" if wants_chinese(request) else "en", **values)
+
+
+OUT_OF_RANGE = "a value in the request is out of range (too large, too small or not text)"
+
+
+def out_of_range_response(request: Request) -> JSONResponse:
+    """422: a value the database cannot hold (see :func:`duban.kernel.outage.is_out_of_range`)."""
+    return JSONResponse(
+        error_body("invalid_input", api_text(request, OUT_OF_RANGE)), status_code=422
+    )
+
+
+def unavailable_response(request: Request) -> JSONResponse:
+    """503 with Retry-After: the database cannot answer now (see :mod:`duban.kernel.outage`)."""
+    return JSONResponse(
+        error_body("unavailable", api_text(request, UNAVAILABLE, seconds=RETRY_AFTER_SECONDS)),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
 
 STATUS_OF: list[tuple[type[DubanError], int]] = [
     (NotFound, 404),
@@ -32,6 +79,7 @@ STATUS_OF: list[tuple[type[DubanError], int]] = [
     (PermissionDenied, 403),
     (Conflict, 409),
     (InvalidInput, 422),
+    (TooManyRequests, 429),
 ]
 
 
@@ -65,6 +113,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = err.detail.get("code") if isinstance(err.detail.get("code"), str) else err.code
         detail = {k: v for k, v in err.detail.items() if k != "code"}
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthenticated) else None
+        if isinstance(err, TooManyRequests):
+            headers = {"Retry-After": str(err.retry_after)}
         return JSONResponse(
             error_body(str(code), err.message, **detail),
             status_code=status_for(err),
@@ -91,6 +141,8 @@ def install_error_handlers(app: FastAPI) -> None:
             404: "not_found",
             405: "method_not_allowed",
             413: "too_large",
+            429: "too_many_requests",
+            503: "unavailable",
         }
         return JSONResponse(
             error_body(codes.get(err.status_code, "http_error"), str(err.detail)),
@@ -98,10 +150,86 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(err, "headers", None),
         )
 
+    for bad_value in OUT_OF_RANGE_ERRORS:
+
+        @app.exception_handler(bad_value)
+        async def _out_of_range(request: Request, err: Exception) -> JSONResponse:
+            log.info("a value out of the database's range: %s", err)
+            return out_of_range_response(request)
+
+    for outage in ALL_OUTAGE_ERRORS:
+
+        @app.exception_handler(outage)
+        async def _outage(request: Request, err: Exception) -> JSONResponse:
+            log.warning("database unavailable: %s", err)
+            return unavailable_response(request)
+
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+        if is_out_of_range(err):
+            log.info("a value out of the database's range: %s", err)
+            return out_of_range_response(request)
+        if is_outage(err):
+            log.warning("database unavailable: %s", err)
+            return unavailable_response(request)
         log.exception("unhandled error", exc_info=err)
         return JSONResponse(
             error_body("internal", "an unexpected error happened; it has been logged"),
             status_code=500,
         )
+
+
+#: The answers every API operation may give besides its own, documented once here.
+_API_ERRORS: dict[str, str] = {
+    "401": "Not signed in: no bearer token, or an expired, forged or signed-out one",
+    "403": "Signed in, but this role may not do this",
+    "404": "No such thing, or not one the caller may see",
+    "409": "Clashes with the current state (a workflow step not allowed now, a stale "
+    "version, a name taken, an Idempotency-Key reused for another request)",
+    "422": "The request is invalid (each field's problem is in detail.fields)",
+}
+_OPEN311_ERRORS: dict[str, str] = {
+    "400": "The request is invalid (Open311 error document)",
+    "403": "The api_key is missing or not valid (Open311 error document)",
+    "404": "No such request, service or format (Open311 error document)",
+}
+ERROR_SCHEMA = "ErrorResponse"
+
+
+def document_errors(schema: dict[str, Any], *, api_prefix: str = "/api/v1") -> None:
+    """Add the generic error answers to every operation of an OpenAPI ``schema``: the
+    API's (401/403/404/409/422, body :data:`ERROR_SCHEMA`) and Open311's (400/403/404).
+    Answers an operation documents itself are kept as they are."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        ERROR_SCHEMA,
+        {
+            "title": ERROR_SCHEMA,
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "detail": {"type": "object"},
+                    },
+                }
+            },
+        },
+    )
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}
+    for path, operations in schema.get("paths", {}).items():
+        api = path.startswith(api_prefix)
+        errors = _API_ERRORS if api else _OPEN311_ERRORS
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for code, description in errors.items():
+                if code not in responses:
+                    responses[code] = {"description": description}
+                    if api:
+                        responses[code]["content"] = content

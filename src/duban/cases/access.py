@@ -6,12 +6,15 @@ of other units' cases leak nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from duban.cases.models import Case, CaseHelper
+from duban.evidence.models import Photo
 from duban.kernel.context import Actor
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
 
 #: Roles that work city-wide and see every case.
@@ -26,6 +29,12 @@ CITY_WIDE: frozenset[Role] = frozenset(
         Role.SYSTEM,
     }
 )
+
+
+def is_staff(actor: Actor) -> bool:
+    """Whether ``actor`` works for the city (anyone but a citizen): staff see the names
+    and phones of the people who answer for zones, citizens do not."""
+    return actor.role in CITY_WIDE or actor.role in (Role.COLLECTOR, Role.HANDLER)
 
 
 def visible_cases(actor: Actor) -> ColumnElement[bool]:
@@ -77,3 +86,23 @@ def get_visible_case(session: Session, actor: Actor, case_id: int) -> Case:
     if case is None or not can_see(actor, case):
         raise NotFound(f"case {case_id} does not exist or is not visible to you", case_id=case_id)
     return case
+
+
+def owns_photo(actor: Actor, photo: Photo) -> bool:
+    """Whether ``actor`` uploaded ``photo``: the same account, or — without an account —
+    an upload of this request or browser session (``actor.uploads``)."""
+    if actor.role == Role.SYSTEM:
+        return True  # imports and jobs attach what they were given
+    if actor.user_id is not None:
+        return photo.uploaded_by_id == actor.user_id or (
+            photo.uploaded_by_id is None and photo.id in actor.uploads
+        )
+    return photo.uploaded_by_id is None and photo.id in actor.uploads
+
+
+def require_own_photos(actor: Actor, photos: Sequence[Photo]) -> None:
+    """A report attaches only photos its author uploaded. Another's photo is refused as
+    if it did not exist (its id tells nothing of whose it is)."""
+    foreign = [p.id for p in photos if not owns_photo(actor, p)]
+    if foreign:
+        raise InvalidInput(f"unknown photo id(s): {', '.join(foreign)}", field="photo_ids")

@@ -18,6 +18,7 @@ from duban.api.deps import (
     ClockDep,
     SessionDep,
     SettingsDep,
+    TokenSubject,
     bearer_token,
     signed_in_actor,
     token_verifier,
@@ -136,7 +137,7 @@ async def create_case(request: Request) -> Response:
     first case (with the header ``Idempotent-Replayed: true``), never a second one."""
     state = request.app.state
     # Who asks first: a caller without a valid token learns nothing of the body's faults.
-    user_id = token_verifier(request.app).user_id(bearer_token(request), state.clock.now())
+    subject = token_verifier(request.app).subject(bearer_token(request), state.clock.now())
     try:
         body = CaseCreate.model_validate_json(await request.body())
     except ValidationError as err:
@@ -160,7 +161,7 @@ async def create_case(request: Request) -> Response:
     # The one use case of every face, in the thread pool: each report is its own short
     # unit of work, so one bad report never takes another with it.
     case_id, content, created = await run_in_threadpool(
-        _report_in_session, state, user_id, data, idempotency_key
+        _report_in_session, state, subject, data, idempotency_key
     )
     headers = {"Location": f"/api/v1/cases/{case_id}"}
     if not created:
@@ -192,7 +193,7 @@ def _present_new(written: WrittenReport, clock: Clock) -> CaseRead:
 
 
 def _report_in_session(
-    state: Any, user_id: int, data: NewCase, idempotency_key: str | None
+    state: Any, subject: TokenSubject, data: NewCase, idempotency_key: str | None
 ) -> tuple[int, CaseRead, bool]:
     """:func:`~duban.cases.intake.report` in a session of its own: the case's id, the
     case as its reporter sees it, and whether it is new (False: the first case of a
@@ -200,7 +201,7 @@ def _report_in_session(
     clock: Clock = state.clock
     with state.session_factory() as session:
         session.info[REQUEST_MEMO] = {}
-        actor = signed_in_actor(session, user_id)
+        actor = signed_in_actor(session, subject)
         done = report(session, actor=actor, clock=clock, data=data, idempotency_key=idempotency_key)
         written = done.written
         if written is not None and not written.prepared.photo_ids:

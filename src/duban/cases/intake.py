@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from duban.cases.access import require_own_photos
 from duban.cases.audit import GENESIS, event_row
 from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
 from duban.cases.workflow import (
@@ -758,7 +759,8 @@ def report(
         prepared = prepare_report(
             report_refs(session), actor=actor, data=data, idempotency_key=key, now=clock.now()
         )
-        check_photos(session, prepared.photo_ids)
+        # A report attaches only photos its own author uploaded (issue 12 item 6).
+        require_own_photos(actor, check_photos(session, prepared.photo_ids))
         nested = in_unit_of_work(session)
         try:
             with writing(session):

@@ -6,12 +6,13 @@ patrol): the same form, with the fields their source needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
+from duban.api.limits import limit_anonymous_report, limit_uploads
 from duban.cases.actions import NewCase, get_case, report_case
 from duban.cases.casefile import photo_of_case
 from duban.cases.nearby import nearby_cases
@@ -27,7 +28,7 @@ from duban.cases.public import (
 )
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.workflow import REPORT_SOURCES, Source
-from duban.evidence.photos import PhotoLimits
+from duban.evidence.photos import PhotoLimits, discard_photos
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 from duban.kernel.roles import Role
@@ -145,18 +146,27 @@ def report(ctx: Ctx, form: Form) -> Response:
         errors.add("source", ctx.t("Please choose where the report came from."))
         source = Source.CITIZEN
     policy = load_policy(ctx.db)
-    actor = ctx.actor or anonymous_citizen()
-    values.photo_ids += forms.save_uploads(
+    anonymous = ctx.actor is None
+    if anonymous:
+        limit_anonymous_report(ctx.request, ctx.lang)  # 429 page when over the limit
+    files = forms.uploads(form)
+    for _file in files:
+        limit_uploads(ctx.request, user_id=ctx.actor.user_id if ctx.actor else None, lang=ctx.lang)
+    new_photos = forms.save_uploads(
         ctx.db,
-        forms.uploads(form),
-        actor=actor,
+        files,
+        actor=ctx.actor or anonymous_citizen(),
         clock=ctx.clock,
         store=ctx.request.app.state.photo_store,
         limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
         tz=policy.tz,
         errors=errors,
     )
+    values.photo_ids += new_photos
+    if anonymous and new_photos:
+        ctx.state.update(ctx.state.data.uploaded(new_photos))
     if errors or where is None:
+        _refuse_photos(ctx, values, new_photos, errors)
         return _report_page(ctx, values, errors, status_code=422)
     lat, lon = where
     if forms.text(form, "confirm", 5) != "1":
@@ -184,16 +194,32 @@ def report(ctx: Ctx, form: Form) -> Response:
     )
     try:
         if source == Source.CITIZEN and (ctx.role is None or ctx.role == Role.CITIZEN):
-            receipt = report_as_citizen(ctx.db, clock=ctx.clock, data=data, actor=ctx.actor)
+            actor = ctx.actor or replace(
+                anonymous_citizen(), uploads=frozenset(ctx.state.data.uploads)
+            )
+            receipt = report_as_citizen(ctx.db, clock=ctx.clock, data=data, actor=actor)
             ctx.state.update(ctx.state.data.tracking(receipt.tracking_code))
             return ctx.redirect(f"/track/{receipt.tracking_code}?new=1")
         staff = ctx.staff()
         case, _ = report_case(ctx.db, actor=staff, clock=ctx.clock, data=data)
     except InvalidInput as err:
         errors.add_error(err)
+        _refuse_photos(ctx, values, new_photos, errors)
         return _report_page(ctx, values, errors, status_code=422)
     ctx.notice("The report was filed as a new case.")
     return ctx.redirect(f"/cases/{case.id}")
+
+
+def _refuse_photos(
+    ctx: WebContext, values: ReportForm, new_photos: list[str], errors: forms.FieldErrors
+) -> None:
+    """A refused report keeps none of the photos it brought: they are deleted, and the
+    form asks for them again (kept, they would be free storage for anyone)."""
+    if not new_photos:
+        return
+    discard_photos(ctx.db, ctx.request.app.state.photo_store, new_photos)
+    values.photo_ids = [p for p in values.photo_ids if p not in new_photos]
+    errors.add("photos", ctx.t("The report was not sent: please attach the photos again."))
 
 
 @router.get("/report/categories")
@@ -329,7 +355,7 @@ def track_photo(ctx: Ctx, code: str, photo_id: str) -> Response:
     """A photo of the tracked case."""
     case = tracked_case(ctx.db, code)
     photo = photo_of_case(ctx.db, case_id=case.id, photo_id=photo_id)
-    return photo_response(ctx.request, photo.storage_key, photo.content_type)
+    return photo_response(ctx.request, photo.storage_key, photo.content_type, public=photo)
 
 
 @router.get("/public/{case_code}")

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from duban.api.limits import limit_uploads, request_lang
 from duban.api.schemas import PhotoRead
 from duban.cases.casefile import photo_for_viewer
 from duban.evidence.models import Photo
@@ -27,6 +28,7 @@ async def upload(
     file: UploadFile = File(description="JPEG, PNG or WebP"),
 ) -> PhotoRead:
     """Upload one photo (multipart field ``file``); use its ``id`` in reports and actions."""
+    limit_uploads(request, user_id=actor.user_id, lang=request_lang(request))
     data = await file.read(settings.max_photo_bytes + 1)
     if len(data) > settings.max_photo_bytes:
         raise InvalidInput(

@@ -6,11 +6,13 @@ import hashlib
 import io
 import uuid
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from PIL import ExifTags, Image, UnidentifiedImageError
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from duban.adapters.photostore import PhotoStore
@@ -61,6 +63,25 @@ def _exif_details(
     except (TypeError, ValueError, ZeroDivisionError):
         lat = lon = None
     return taken, lat, lon
+
+
+#: Channels of each PNG colour type (IHDR): grey, RGB, palette, grey+alpha, RGBA.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+#: Bits per pixel of Pillow's modes that are not 8 bits per band.
+_MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
+#: Decoding may take this many bytes per allowed pixel (8-bit RGBA at the pixel limit).
+DECODE_BYTES_PER_PIXEL = 4
+
+
+def decoded_bytes(image: Image.Image, data: bytes) -> int:
+    """What decoding ``image`` costs in bytes: pixels × bits per pixel, as the file
+    stores them (a 16-bit PNG is read as 8-bit RGB by Pillow, but decoded at 16)."""
+    width, height = image.size
+    bits = _MODE_BITS.get(image.mode, 8 * len(image.getbands()))
+    if image.format == "PNG" and len(data) >= 26 and data[12:16] == b"IHDR":
+        depth, colour = data[24], data[25]
+        bits = max(bits, depth * _PNG_CHANNELS.get(colour, 4))
+    return (width * height * bits + 7) // 8
 
 
 def _dms(value: tuple[float, float, float]) -> float:
@@ -118,6 +139,14 @@ def save_photo(
                     f"the limit is {limits.max_pixels}",
                     field="file",
                 )
+            cost = decoded_bytes(image, data)
+            budget = limits.max_pixels * DECODE_BYTES_PER_PIXEL
+            if cost > budget:
+                raise InvalidInput(
+                    f"the photo would take {cost} bytes to decode ({width}×{height} pixels "
+                    f"of {image.mode}, as stored); the limit is {budget}",
+                    field="file",
+                )
             if fmt not in ALLOWED_FORMATS:
                 raise InvalidInput(
                     f"unsupported image format {fmt or 'unknown'}; send JPEG, PNG or WebP",
@@ -148,3 +177,29 @@ def save_photo(
     session.add(photo)
     session.commit()
     return photo
+
+
+def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]) -> int:
+    """Delete uploads of a refused report: the rows no case refers to, and their files
+    (and public copies) when no other photo shares them. Commits; returns how many went."""
+    from duban.cases.models import CasePhoto  # deferred: cases import evidence
+    from duban.evidence.public import PUBLIC_PREFIX
+
+    if not photo_ids:
+        return 0
+    session.rollback()  # whatever the refused report left half-done
+    used = set(session.scalars(select(CasePhoto.photo_id).where(CasePhoto.photo_id.in_(photo_ids))))
+    doomed = [
+        p for p in session.scalars(select(Photo).where(Photo.id.in_(photo_ids))) if p.id not in used
+    ]
+    keys = {p.storage_key for p in doomed}
+    ids = [p.id for p in doomed]
+    if not ids:
+        return 0
+    session.execute(delete(Photo).where(Photo.id.in_(ids)))
+    shared = set(session.scalars(select(Photo.storage_key).where(Photo.storage_key.in_(keys))))
+    session.commit()
+    for key in keys - shared:
+        store.delete(key)
+        store.delete(PUBLIC_PREFIX + key)
+    return len(ids)

@@ -20,6 +20,9 @@ class Actor:
     #: A case this actor may see without an account: an anonymous citizen holding the
     #: case's tracking code (查询码) acts on that one case only.
     granted_case_id: int | None = None
+    #: Photos this actor uploaded without an account (in this request, or earlier in the
+    #: same browser session): the only ones such an actor may attach to a report.
+    uploads: frozenset[str] = frozenset()
 
 
 SYSTEM_ACTOR = Actor(user_id=None, username="system", role=Role.SYSTEM)

@@ -11,8 +11,9 @@ The API turns them into HTTP responses in one place (``api/errors.py``)::
     ├── Conflict                 -> 409
     │   ├── IllegalTransition(status, action, role)
     │   └── StaleCase(case_id)   (someone else changed the case first)
-    └── InvalidInput             -> 422  (field, message)
-        └── PolicyError          (bad reference data / configuration)
+    ├── InvalidInput             -> 422  (field, message)
+    │   └── PolicyError          (bad reference data / configuration)
+    └── TooManyRequests          -> 429  (retry_after, in seconds)
 """
 
 from __future__ import annotations
@@ -96,3 +97,13 @@ class PolicyError(InvalidInput):
     """Reference data or configuration is inconsistent."""
 
     code = "invalid_policy"
+
+
+class TooManyRequests(DubanError):
+    """A rate limit was reached; ``retry_after`` says in how many seconds to try again."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, **detail: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **detail)
+        self.retry_after = retry_after

@@ -14,10 +14,10 @@ import logging
 import re
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -26,17 +26,22 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from duban.api.deps import ClockDep, SessionDep, SettingsDep
+from duban.api.errors import OUT_OF_RANGE, UNAVAILABLE
+from duban.api.limits import client_ip, limit_uploads, request_lang, request_limits
 from duban.cases.models import CasePhoto
 from duban.evidence.models import Photo
 from duban.evidence.photos import PhotoLimits
+from duban.evidence.public import public_photo_bytes
 from duban.kernel.errors import (
     DubanError,
     InvalidInput,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
     Unauthenticated,
 )
 from duban.kernel.inputs import refuse_control_characters_in
+from duban.kernel.outage import RETRY_AFTER_SECONDS, is_out_of_range, is_outage
 from duban.open311 import catalogue, config, parsing, requests, updates
 from duban.open311 import views as model
 from duban.open311.render import FORMATS, Document, errors_document, render
@@ -60,6 +65,13 @@ def _format_of(request: Request) -> str:
 
 
 def _error_items(err: Exception) -> tuple[int, list[tuple[int, str]]]:
+    if isinstance(err, TooManyRequests):
+        return 429, [(429, err.message)]
+    if is_out_of_range(err):
+        return 400, [(400, OUT_OF_RANGE)]
+    if is_outage(err):
+        log.warning("database unavailable on an Open311 route: %s", err)
+        return 503, [(503, UNAVAILABLE.format(seconds=RETRY_AFTER_SECONDS))]
     if isinstance(err, NotFound):
         return 404, [(404, err.message)]
     if isinstance(err, (PermissionDenied, Unauthenticated)):
@@ -81,7 +93,12 @@ def _error_items(err: Exception) -> tuple[int, list[tuple[int, str]]]:
 def error_response(request: Request, err: Exception) -> Response:
     """An Open311 error document for ``err`` in the format the URL asked for."""
     status, items = _error_items(err)
-    return render(errors_document(items), _format_of(request), UTC, status)
+    response = render(errors_document(items), _format_of(request), UTC, status)
+    if isinstance(err, TooManyRequests):
+        response.headers["Retry-After"] = str(err.retry_after)
+    elif status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 class Open311Route(APIRoute):
@@ -100,6 +117,12 @@ class Open311Route(APIRoute):
 
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
+
+#: The ``{fmt}`` of every Open311 path: documented as an enum; another value is a 404
+#: (an unknown document), as Open311 answers it.
+FmtPath = Annotated[
+    str, Path(description="the response format", json_schema_extra={"enum": list(FORMATS)})
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -120,7 +143,7 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
 
-def _reply(session: Session, doc: Document, fmt: str) -> Response:
+def _reply(session: Session, doc: Document, fmt: FmtPath) -> Response:
     return render(doc, fmt, load_policy(session).tz)
 
 
@@ -138,7 +161,7 @@ def _flag(value: str | None) -> bool:
 
 
 @router.get("/discovery.{fmt}", summary="Service discovery")
-def get_discovery(fmt: str, request: Request, session: SessionDep) -> Response:
+def get_discovery(fmt: FmtPath, request: Request, session: SessionDep) -> Response:
     """Where the endpoint is, what it speaks and when its services last changed."""
     fmt = _fmt(fmt)
     _jurisdiction(session, _params(request))
@@ -147,7 +170,7 @@ def get_discovery(fmt: str, request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/services.{fmt}", summary="GET Service List")
-def get_services(fmt: str, request: Request, session: SessionDep) -> Response:
+def get_services(fmt: FmtPath, request: Request, session: SessionDep) -> Response:
     """The services (our taxonomy's subclasses); ``lat``/``long``: those offered there."""
     fmt = _fmt(fmt)
     params = _params(request)
@@ -158,7 +181,7 @@ def get_services(fmt: str, request: Request, session: SessionDep) -> Response:
 
 @router.get("/services/{service_code}.{fmt}", summary="GET Service Definition")
 def get_service_definition(
-    service_code: str, fmt: str, request: Request, session: SessionDep
+    service_code: str, fmt: FmtPath, request: Request, session: SessionDep
 ) -> Response:
     """The attributes of one service (all six datatypes are possible)."""
     fmt = _fmt(fmt)
@@ -269,7 +292,7 @@ def _attributes(fields: Mapping[str, list[str]]) -> dict[str, str | list[str]]:
 
 @router.post("/requests.{fmt}", summary="POST Service Request")
 async def post_request(
-    fmt: str,
+    fmt: FmtPath,
     request: Request,
     session: SessionDep,
     clock: ClockDep,
@@ -277,7 +300,13 @@ async def post_request(
 ) -> Response:
     """Create a case. Needs an ``api_key`` (form body or query string)."""
     fmt = _fmt(fmt)
+    lang = request_lang(request)
+    limits = request_limits(request.app)
+    limits.take("anonymous_reports_per_ip", client_ip(request), lang)
     fields, blobs = await _read_form(request, MAX_UPLOADS, settings.max_photo_bytes)
+    limits.take("reports_per_client", (_one(fields, "api_key") or "")[:64], lang)
+    for _blob in blobs:
+        limit_uploads(request, user_id=None, lang=lang)
     request_form = requests.RequestForm(
         service_code=_one(fields, "service_code"),
         lat=_one(fields, "lat"),
@@ -322,7 +351,7 @@ async def post_request(
 
 
 @router.get("/requests.{fmt}", summary="GET Service Requests")
-def get_requests(fmt: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+def get_requests(fmt: FmtPath, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """Query requests: ``service_request_id`` (overrides the rest), ``service_code``,
     ``start_date``/``end_date`` (at most 90 days; the last 90 by default), ``status``;
     extensions: ``page``/``page_size``, ``bbox``, ``extensions=true``."""
@@ -343,7 +372,7 @@ def get_requests(fmt: str, request: Request, session: SessionDep, clock: ClockDe
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request")
 def get_request(
-    service_request_id: str, fmt: str, request: Request, session: SessionDep
+    service_request_id: str, fmt: FmtPath, request: Request, session: SessionDep
 ) -> Response:
     """One request, as a list of one."""
     fmt = _fmt(fmt)
@@ -360,7 +389,7 @@ def get_request(
 
 
 @router.get("/tokens/{token}.{fmt}", summary="GET request id from a token")
-def get_token(token: str, fmt: str, request: Request, session: SessionDep) -> Response:
+def get_token(token: str, fmt: FmtPath, request: Request, session: SessionDep) -> Response:
     """The ``service_request_id`` a POST's token stands for."""
     fmt = _fmt(fmt)
     _jurisdiction(session, _params(request))
@@ -371,7 +400,7 @@ def get_token(token: str, fmt: str, request: Request, session: SessionDep) -> Re
 
 
 @router.get("/servicerequestupdates.{fmt}", summary="GET Service Request Updates (FixMyStreet)")
-def get_updates(fmt: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+def get_updates(fmt: FmtPath, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """Status changes and comments between ``start_date`` and ``end_date`` (both or
     neither; at most 90 days), oldest first, each with a stable ``update_id``."""
     fmt = _fmt(fmt)
@@ -388,7 +417,9 @@ def get_updates(fmt: str, request: Request, session: SessionDep, clock: ClockDep
 
 
 @router.post("/servicerequestupdates.{fmt}", summary="POST Service Request Update (FixMyStreet)")
-async def post_update(fmt: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+async def post_update(
+    fmt: FmtPath, request: Request, session: SessionDep, clock: ClockDep
+) -> Response:
     """A client's update to a request; idempotent on ``update_id``."""
     fmt = _fmt(fmt)
     fields, _ = await _read_form(request, 0, 0)
@@ -437,7 +468,7 @@ def get_media(photo_id: str, request: Request, session: SessionDep) -> Response:
     if photo is None or public is None:
         raise NotFound(f"no photo '{photo_id}'")
     try:
-        data = request.app.state.photo_store.get(photo.storage_key)
+        data = public_photo_bytes(request.app.state.photo_store, photo)  # without EXIF
     except FileNotFoundError as err:
         raise NotFound(f"the file of photo '{photo_id}' is missing") from err
     return Response(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -35,7 +35,7 @@ from duban.cases.workflow import (
     CaseStatus,
     Source,
 )
-from duban.evidence.photos import PhotoLimits, save_photo
+from duban.evidence.photos import PhotoLimits, discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound
 from duban.kernel.roles import Role
@@ -157,71 +157,79 @@ def submit_request(
     lat, lon, pinpointed, crs = _locate(form, live.config)
     actor = client_actor(key)
     photo_ids: list[str] = []
-    if uploads is not None:
-        for data in uploads.files:
-            photo = save_photo(
+    try:
+        if uploads is not None:
+            for data in uploads.files:
+                photo = save_photo(
+                    session,
+                    actor=actor,
+                    clock=clock,
+                    store=uploads.store,
+                    data=data,
+                    limits=uploads.limits,
+                    tz=uploads.tz,
+                )
+                photo_ids.append(photo.id)
+        condition = checked.get("condition")
+        description = (form.description or "").strip() or category.name
+        name = " ".join(
+            p for p in ((form.last_name or "").strip(), (form.first_name or "").strip()) if p
+        )
+        with writing(session):  # the case and its Open311 details, or neither
+            case, _ = report_case(
                 session,
-                actor=actor,
+                actor=replace(actor, uploads=frozenset(photo_ids)),
                 clock=clock,
-                store=uploads.store,
-                data=data,
-                limits=uploads.limits,
-                tz=uploads.tz,
+                data=NewCase(
+                    source=live.config.source,
+                    category_code=category.code,
+                    condition_code=condition if isinstance(condition, str) else None,
+                    lat=lat,
+                    lon=lon,
+                    address=(form.address_string or "").strip()[:300],
+                    description=description,
+                    reporter_name=name[:100] or None,
+                    reporter_phone=(form.phone or "").strip()[:32] or None,
+                    photo_ids=tuple(photo_ids),
+                    crs=crs,
+                ),
             )
-            photo_ids.append(photo.id)
-    condition = checked.get("condition")
-    description = (form.description or "").strip() or category.name
-    name = " ".join(
-        p for p in ((form.last_name or "").strip(), (form.first_name or "").strip()) if p
-    )
-    with writing(session):  # the case and its Open311 details, or neither
-        case, _ = report_case(
-            session,
-            actor=actor,
-            clock=clock,
-            data=NewCase(
-                source=live.config.source,
-                category_code=category.code,
-                condition_code=condition if isinstance(condition, str) else None,
-                lat=lat,
-                lon=lon,
-                address=(form.address_string or "").strip()[:300],
-                description=description,
-                reporter_name=name[:100] or None,
-                reporter_phone=(form.phone or "").strip()[:32] or None,
-                photo_ids=tuple(photo_ids),
-                crs=crs,
-            ),
-        )
-        token = secrets.token_hex(16)
-        contact = {
-            k: v.strip()[:200]
-            for k, v in (
-                ("email", form.email),
-                ("device_id", form.device_id),
-                ("account_id", form.account_id),
-                ("first_name", form.first_name),
-                ("last_name", form.last_name),
-                ("phone", form.phone),
+            token = secrets.token_hex(16)
+            contact = {
+                k: v.strip()[:200]
+                for k, v in (
+                    ("email", form.email),
+                    ("device_id", form.device_id),
+                    ("account_id", form.account_id),
+                    ("first_name", form.first_name),
+                    ("last_name", form.last_name),
+                    ("phone", form.phone),
+                )
+                if v and v.strip()
+            }
+            session.add(
+                Open311Request(
+                    case_id=case.id,
+                    channel="open311",
+                    api_key_id=key.id,
+                    token=token,
+                    service_code=category.code,
+                    address_id=(form.address_id or "").strip()[:200] or None,
+                    is_pinpointed=pinpointed,
+                    attributes=checked,
+                    media_urls=check_media_urls(form.media_urls),
+                    contact=contact,
+                    extra={},
+                    created_at=clock.now(),
+                )
             )
-            if v and v.strip()
-        }
-        session.add(
-            Open311Request(
-                case_id=case.id,
-                channel="open311",
-                api_key_id=key.id,
-                token=token,
-                service_code=category.code,
-                address_id=(form.address_id or "").strip()[:200] or None,
-                is_pinpointed=pinpointed,
-                attributes=checked,
-                media_urls=check_media_urls(form.media_urls),
-                contact=contact,
-                extra={},
-                created_at=clock.now(),
-            )
-        )
+    except BaseException:
+        # A refused report keeps none of the photos it brought (nothing else refers
+        # to them; kept, they would be free storage for anyone).
+        if uploads is not None and photo_ids:
+            discard_photos(session, uploads.store, photo_ids)
+        raise
+
     batch = live.config.service_type == "batch"
     notice = (
         f"已受理，案卷号 {case.code}；先核实再立案 — received as case {case.code}; "

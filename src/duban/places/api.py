@@ -24,7 +24,7 @@ from duban.api.schemas import (
     place_read,
     responsible_read,
 )
-from duban.cases.access import CITY_WIDE
+from duban.cases.access import CITY_WIDE, can_see, is_staff
 from duban.cases.nearby import nearby_cases
 from duban.cases.workflow import STATUS_LABELS, CaseStatus
 from duban.kernel.context import Actor
@@ -114,6 +114,7 @@ def locate_point(
             lat=wlat,
             lon=wlon,
         )
+    staff = is_staff(actor)  # names and phones of responsible people: staff only
     return LocateRead(
         lat=wlat,
         lon=wlon,
@@ -122,22 +123,32 @@ def locate_point(
         community=place_read(location.community),
         street=place_read(location.street),
         district=place_read(location.district),
-        grid_leader=responsible_read(location.grid_leader),
-        road_chief=responsible_read(location.road_chief),
+        grid_leader=_contact(responsible_read(location.grid_leader), staff),
+        road_chief=_contact(responsible_read(location.road_chief), staff),
         zones=[
             ZoneRead(
                 code=z.code,
                 kind=z.kind,
                 kind_label=ZONE_LABELS[z.kind],
                 name=z.name,
-                person_name=z.person_name,
-                person_phone=z.person_phone,
-                username=z.username,
+                person_name=z.person_name if staff else "",
+                person_phone=z.person_phone if staff else None,
+                username=z.username if staff else None,
                 unit=z.unit_code,
             )
             for z in location.zones
         ],
     )
+
+
+def _contact(read: ResponsibleRead | None, staff: bool) -> ResponsibleRead | None:
+    """A responsible person as ``staff`` or a citizen may see them (no name, no phone)."""
+    if read is None or staff:
+        return read
+    return read.model_copy(update={"name": "", "phone": None, "username": None})
+
+
+_CONTACT_PROPERTIES = ("person_name", "person_phone", "username")
 
 
 # --------------------------------------------------------------------------- regions & zones
@@ -225,7 +236,14 @@ def zones(
 ) -> JSONResponse:
     """Leader grids (网格分包), road segments (路长制, as lines) and shopfront zones (门前三包)
     with their responsible people."""
-    return JSONResponse(zones_geojson(session, kind=kind, crs=crs), media_type=GEOJSON)
+    found = zones_geojson(session, kind=kind, crs=crs)
+    if not is_staff(actor):  # who answers for a zone, and their phone: staff only
+        for feature in found.get("features", []):
+            properties = feature.get("properties") or {}
+            for name in _CONTACT_PROPERTIES:
+                if name in properties:
+                    properties[name] = "" if name == "person_name" else None
+    return JSONResponse(found, media_type=GEOJSON)
 
 
 @router.post("/regions/import", summary="Import regions from a file (admin)")
@@ -381,6 +399,10 @@ class NearbyRead(BaseModel):
     open_since: datetime
     closed_since: datetime
     items: list[NearbyItem]
+    others: int = Field(
+        default=0,
+        description="cases nearby that the caller may not see: counted, not shown",
+    )
 
 
 @router.get(
@@ -415,8 +437,10 @@ def nearby(
         category_code=category or None,
         exclude_case_id=exclude,
     )
-    staff = actor.role in CITY_WIDE or actor.role in (Role.COLLECTOR, Role.HANDLER)
+    staff = is_staff(actor)
     tz = policy.tz
+    # Only the cases the caller may see are shown; the others are counted.
+    shown = [item for item in found.items if can_see(actor, item.case)]
     return NearbyRead(
         lat=wlat,
         lon=wlon,
@@ -438,8 +462,9 @@ def nearby(
                 address=item.case.address if staff else None,
                 description=item.case.description if staff else None,
             )
-            for item in found.items
+            for item in shown
         ],
+        others=len(found.items) - len(shown),
     )
 
 

@@ -237,7 +237,11 @@ def import_regions(
         InvalidInput: the file cannot be read at all (missing, several layers, a field
             that is not there, a projected coordinate system). Everything else is reported.
     """
-    level = RegionLevel(level)
+    try:
+        level = RegionLevel(level)
+    except ValueError as err:
+        known = " | ".join(lv.value for lv in RegionLevel)
+        raise InvalidInput(f"unknown level {level!r}; one of: {known}", field="level") from err
     try:
         in_crs = CRS.parse(crs)
     except ValueError as err:

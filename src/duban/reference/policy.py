@@ -31,6 +31,7 @@ from duban.kernel.db.stamps import (
     stamp,
 )
 from duban.kernel.errors import PolicyError
+from duban.kernel.limits import Backoff, Rate
 from duban.reference.calendar import Light, TimeLimit, WorkingCalendar, light_for
 
 
@@ -141,6 +142,77 @@ def parse_places_policy(data: Mapping[str, Any] | None) -> PlacesPolicy:
 
 
 @dataclass(frozen=True)
+class LimitsPolicy:
+    """Limits before work (``limits:`` in the policy): request bodies, checked before
+    they are read, and rates per client (see :mod:`duban.kernel.limits`)."""
+
+    #: Any request body not covered below (JSON, plain forms).
+    body_default_kib: int = 1024
+    #: A form with photos (web pages, Open311 POST): this many photos of the largest
+    #: size allowed (``DUBAN_MAX_PHOTO_BYTES``) at most.
+    body_photos_per_request: int = 10
+    #: Admin imports (region files).
+    body_import_mib: int = 200
+    #: Reports without an account (随手拍 on the web, Open311 POST), per IP address.
+    anonymous_reports_per_ip: Rate = field(default_factory=lambda: Rate(30, 3600.0))
+    #: Open311 POSTs per client (API key).
+    reports_per_client: Rate = field(default_factory=lambda: Rate(600, 3600.0))
+    #: Photo uploads per account, and per IP address (anonymous uploads included).
+    uploads_per_account: Rate = field(default_factory=lambda: Rate(300, 3600.0))
+    uploads_per_ip: Rate = field(default_factory=lambda: Rate(300, 3600.0))
+    #: Sign-in attempts per IP address (API and web).
+    sign_in_per_ip: Rate = field(default_factory=lambda: Rate(60, 600.0))
+    #: After failed passwords for one username: free tries, then a doubling delay.
+    sign_in_failures: Backoff = field(default_factory=Backoff)
+
+
+def parse_limits_policy(data: Mapping[str, Any] | None) -> LimitsPolicy:
+    """Validate the ``limits:`` part of a policy (raises ValueError naming the problem)."""
+    data = data or {}
+    body = data.get("body") or {}
+    rates = data.get("rates") or {}
+    failures = data.get("sign_in_failures") or {}
+    default = LimitsPolicy()
+
+    def rate(name: str, fallback: Rate) -> Rate:
+        value = rates.get(name)
+        return fallback if value in (None, "") else Rate.parse(str(value))
+
+    def positive(name: str, value: Any) -> int:
+        number = int(value)
+        if number < 1:
+            raise ValueError(f"limits.{name} must be a positive number, not {value!r}")
+        return number
+
+    backoff = Backoff(
+        free=int(failures.get("free", default.sign_in_failures.free)),
+        base=float(failures.get("base_seconds", default.sign_in_failures.base)),
+        cap=float(failures.get("max_seconds", default.sign_in_failures.cap)),
+        forget=float(failures.get("forget_seconds", default.sign_in_failures.forget)),
+    )
+    if backoff.free < 0 or not backoff.base > 0 or not backoff.cap >= backoff.base:
+        raise ValueError("limits.sign_in_failures needs free >= 0 and 0 < base_seconds <= max")
+    return LimitsPolicy(
+        body_default_kib=positive(
+            "body.default_kib", body.get("default_kib", default.body_default_kib)
+        ),
+        body_photos_per_request=positive(
+            "body.photos_per_request",
+            body.get("photos_per_request", default.body_photos_per_request),
+        ),
+        body_import_mib=positive(
+            "body.import_mib", body.get("import_mib", default.body_import_mib)
+        ),
+        anonymous_reports_per_ip=rate("anonymous_reports_per_ip", default.anonymous_reports_per_ip),
+        reports_per_client=rate("reports_per_client", default.reports_per_client),
+        uploads_per_account=rate("uploads_per_account", default.uploads_per_account),
+        uploads_per_ip=rate("uploads_per_ip", default.uploads_per_ip),
+        sign_in_per_ip=rate("sign_in_per_ip", default.sign_in_per_ip),
+        sign_in_failures=backoff,
+    )
+
+
+@dataclass(frozen=True)
 class Policy:
     """The parsed policy a use case works with."""
 
@@ -151,6 +223,7 @@ class Policy:
     red_at: float = 1.0
     supervise_note: str = "超期未处置，系统自动督办"
     places: PlacesPolicy = field(default_factory=PlacesPolicy)
+    limits: LimitsPolicy = field(default_factory=LimitsPolicy)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -220,6 +293,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             red_at=float(lights.get("red_at", 1.0)),
             supervise_note=str(sweep.get("supervise_note", "超期未处置，系统自动督办")),
             places=parse_places_policy(data.get("places")),
+            limits=parse_limits_policy(data.get("limits")),
         )
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise PolicyError(f"the policy is invalid: {err}", field="policy") from err

@@ -22,8 +22,16 @@ from duban.accounts.models import User
 from duban.accounts.users import actor_of
 from duban.api.deps import ClockDep, SessionDep, SettingsDep
 from duban.config import Settings
+from duban.evidence.models import Photo
+from duban.evidence.public import public_photo_bytes
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import DubanError, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import (
+    DubanError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+)
 from duban.kernel.inputs import refuse_control_characters_in
 from duban.kernel.roles import Role
 from duban.reference.policy import load_policy
@@ -218,6 +226,10 @@ class WebContext:
 
     def error_page(self, err: DubanError) -> Response:
         """A domain error as a page."""
+        if isinstance(err, TooManyRequests):
+            response = self.render("error.html", status_code=429, message=err.message)
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response
         status = (
             404
             if isinstance(err, NotFound)
@@ -286,7 +298,8 @@ def get_ctx(request: Request, db: SessionDep, clock: ClockDep, settings: Setting
         if (
             user is None
             or not user.is_active
-            or sessions.user_fingerprint(user.password_hash) != state.data.user_fp
+            or sessions.user_fingerprint(user.password_hash, user.token_epoch or 0)
+            != state.data.user_fp
         ):
             user = None
             state.update(state.data.signed_out(_now_ts(clock)))
@@ -338,10 +351,14 @@ def pages(fn: Callable[P, Response]) -> Callable[P, Response]:
     return wrapper
 
 
-def photo_response(request: Request, key: str, content_type: str) -> Response:
-    """The bytes of a stored photo (404 page text if the file went missing)."""
+def photo_response(
+    request: Request, key: str, content_type: str, *, public: Photo | None = None
+) -> Response:
+    """The bytes of a stored photo (404 page text if the file went missing); with
+    ``public``, its copy without EXIF (:mod:`duban.evidence.public`)."""
+    store = request.app.state.photo_store
     try:
-        data = request.app.state.photo_store.get(key)
+        data = public_photo_bytes(store, public) if public is not None else store.get(key)
     except (FileNotFoundError, ValueError):
         return Response("photo file missing", status_code=404, media_type="text/plain")
     return Response(

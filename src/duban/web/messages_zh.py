@@ -348,4 +348,12 @@ ZH: Final[dict[str, str]] = {
     "anywhere": "不限",
     "Place code": "地点编码",
     "Zone": "责任区",
+    # limits and outages (API and pages; see duban.api.errors.api_text)
+    "the database is not answering at the moment; nothing was changed, try again in {seconds} seconds": "数据库暂时无法响应，未作任何更改，请 {seconds} 秒后重试",
+    "the request body is larger than the limit of {limit} bytes for this address": "请求内容超过此地址 {limit} 字节的上限",
+    "too many requests; try again in {seconds} seconds": "请求过于频繁，请 {seconds} 秒后再试",
+    "too many failed sign-ins; try again in {seconds} seconds": "登录失败次数过多，请 {seconds} 秒后再试",
+    "The report was not sent: please attach the photos again.": "上报未成功，请重新添加照片。",
+    "a value in the request is out of range (too large, too small or not text)": "请求中的某个值超出范围（过大、过小或不是文本）",
+    "the address contains a NUL character (%00), which no parameter may hold": "地址中含有 NUL 字符（%00），任何参数都不能包含它",
 }

@@ -15,7 +15,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from duban.accounts.users import authenticate
+from duban.accounts.users import authenticate, end_sessions
+from duban.api.limits import client_ip, request_limits
 from duban.cases.casefile import photo_for_viewer
 from duban.kernel.roles import Role
 from duban.web import sessions
@@ -67,7 +68,10 @@ def login(ctx: Ctx, form: Form) -> Response:
     """Check the password; on success start a signed-in session with a new CSRF token."""
     username = text(form, "username", 64)
     next_url = safe_next(text(form, "next", 500))
+    limits = request_limits(ctx.request.app)
+    limits.check_sign_in(client_ip(ctx.request), username, ctx.lang)  # 429 page if over
     user = authenticate(ctx.db, username, text(form, "password", 200))
+    limits.signed_in(username, user is not None)
     if user is None:
         return ctx.render(
             "login.html",
@@ -79,7 +83,7 @@ def login(ctx: Ctx, form: Form) -> Response:
     ctx.state.update(
         ctx.state.data.signed_in(
             user.id,
-            sessions.user_fingerprint(user.password_hash),
+            sessions.user_fingerprint(user.password_hash, user.token_epoch or 0),
             int(ctx.clock.now().timestamp()),
         )
     )
@@ -91,7 +95,11 @@ def login(ctx: Ctx, form: Form) -> Response:
 @router.post("/logout")
 @pages
 def logout(ctx: Ctx, form: Form) -> Response:
-    """Sign out: the session becomes anonymous (language kept)."""
+    """Sign out: the session becomes anonymous (language kept), and every other session
+    and token of the user ends too (a copied cookie is worth nothing after this)."""
+    if ctx.user is not None:
+        end_sessions(ctx.user)
+        ctx.db.commit()
     ctx.state.update(ctx.state.data.signed_out(int(ctx.clock.now().timestamp())))
     return ctx.redirect("/")
 
@@ -111,7 +119,9 @@ def photo(ctx: Ctx, photo_id: str) -> Response:
     """A photo for a signed-in viewer who may see it."""
     actor = ctx.staff()
     found = photo_for_viewer(ctx.db, actor=actor, photo_id=photo_id)
-    return photo_response(ctx.request, found.storage_key, found.content_type)
+    # A citizen sees the staff's photos of their case too: without EXIF.
+    public = found if actor.role == Role.CITIZEN else None
+    return photo_response(ctx.request, found.storage_key, found.content_type, public=public)
 
 
 def install_web(app: FastAPI, pages: Sequence[APIRouter]) -> None:

@@ -5,8 +5,9 @@ reports made from this browser and one-shot notices. It is signed with HMAC-SHA2
 a key derived from the app's secret, ``HttpOnly`` and ``SameSite=Lax``; nothing secret
 is in it, and the server keeps no session state (web processes stay stateless).
 
-A session also binds to a fingerprint of the user's password hash, so changing a
-password signs out every other browser.
+A session also binds to a fingerprint of the user's password hash and token epoch, so
+changing a password, a deactivation or signing out (here or through the API) signs out
+every other browser too.
 
 CSRF: a random token per browser session (synchronizer token kept in the signed cookie)
 must come back with every POST, as the form field ``csrf_token`` or the header
@@ -29,6 +30,7 @@ CSRF_HEADER = "X-CSRF-Token"
 LANGS = ("zh", "en")
 MAX_TRACKED = 20
 MAX_NOTICES = 5
+MAX_UPLOADS = 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class WebSession:
     issued_at: int = 0
     tracked: tuple[str, ...] = ()
     notices: tuple[str, ...] = field(default_factory=tuple)
+    #: Photos uploaded from this browser without an account: the only ones its
+    #: anonymous reports may attach (newest first, a few only).
+    uploads: tuple[str, ...] = ()
 
     @classmethod
     def fresh(cls, *, lang: str = "zh", now: int = 0) -> WebSession:
@@ -68,14 +73,20 @@ class WebSession:
         codes = (code, *[c for c in self.tracked if c != code])[:MAX_TRACKED]
         return replace(self, tracked=codes)
 
+    def uploaded(self, photo_ids: list[str]) -> WebSession:
+        """Remember photos uploaded from this browser (newest first, a few only)."""
+        ids = (*photo_ids, *[p for p in self.uploads if p not in photo_ids])[:MAX_UPLOADS]
+        return replace(self, uploads=tuple(ids))
+
     def with_notice(self, key: str) -> WebSession:
         """Add a one-shot notice (an i18n key) shown on the next page."""
         return replace(self, notices=(*self.notices, key)[-MAX_NOTICES:])
 
 
-def user_fingerprint(password_hash: str) -> str:
-    """A short fingerprint of a password hash: changes when the password changes."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def user_fingerprint(password_hash: str, epoch: int = 0) -> str:
+    """A short fingerprint of a password hash and token epoch: changes when the password
+    changes or the user signs out everywhere."""
+    return hashlib.sha256(f"{password_hash}\x00{epoch}".encode()).hexdigest()[:16]
 
 
 def _key(secret: str) -> bytes:
@@ -102,6 +113,8 @@ def encode(session: WebSession, secret: str) -> str:
         "t": list(session.tracked),
         "n": list(session.notices),
     }
+    if session.uploads:
+        body["p"] = list(session.uploads)
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     sig = _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{sig}"
@@ -125,6 +138,7 @@ def decode(value: str | None, secret: str) -> WebSession | None:
             issued_at=int(body["i"]),
             tracked=tuple(str(c) for c in body.get("t", []))[:MAX_TRACKED],
             notices=tuple(str(n) for n in body.get("n", []))[:MAX_NOTICES],
+            uploads=tuple(str(p) for p in body.get("p", []))[:MAX_UPLOADS],
         )
     except (ValueError, KeyError, TypeError):
         return None

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from duban.kernel.errors import InvalidInput
 from duban.kernel.inputs import clean_text, refuse_control_characters
 from tests.api.conftest import API, Api, assert_error, count_cases, jpeg_bytes
-from tests.api.test_create import VALID, _post_together
+from tests.cases.test_create_api import VALID, _post_together
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x85"])
