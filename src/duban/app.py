@@ -39,7 +39,6 @@ from duban.kernel.db.session import (
 )
 from duban.open311 import api as open311_api
 from duban.places import api as places_api
-from duban.reference import admin_api as reference_admin_api
 from duban.reference import api as reference_api
 from duban.web import admin as admin_pages
 from duban.web import install_web
@@ -168,7 +167,8 @@ def create_app(
         cases_api.router,
         evidence_api.router,
         reference_api.router,
-        reference_admin_api.router,
+        accounts_api.admin_router,
+        reference_api.admin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

@@ -22,7 +22,6 @@ from duban.api.deps import (
     signed_in_actor,
     token_verifier,
 )
-from duban.api.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.cases.actions import (
     ActionInput,
     NewCase,
@@ -37,6 +36,7 @@ from duban.cases.intake import WrittenReport
 from duban.cases.models import Case, CaseEvent
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.reportbatch import ReportRequest
+from duban.cases.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
