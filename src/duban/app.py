@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from duban import __version__
 from duban.accounts import api as accounts_api
+from duban.accounts import pages as accounts_pages
 from duban.adapters.photostore import LocalPhotoStore
 from duban.api.errors import install_error_handlers
 from duban.cases import api as cases_api
@@ -38,8 +39,11 @@ from duban.kernel.db.session import (
     stop_background_checkpoints,
 )
 from duban.open311 import api as open311_api
+from duban.open311 import pages as open311_pages
 from duban.places import api as places_api
+from duban.places import pages as places_pages
 from duban.reference import api as reference_api
+from duban.reference import pages as reference_pages
 from duban.web import admin as admin_pages
 from duban.web import install_web
 
@@ -53,6 +57,10 @@ PAGES: Final = (
     map_pages.router,
     dashboard_pages.router,
     admin_pages.router,
+    accounts_pages.router,
+    reference_pages.router,
+    open311_pages.router,
+    places_pages.router,
 )
 SECRET_KEY_SETTING = "secret_key"
 
