@@ -25,7 +25,6 @@ from duban.api.deps import (
 from duban.cases.actions import (
     ActionInput,
     NewCase,
-    deadline_view,
     get_case,
     new_case_objects,
     perform_action,
@@ -34,6 +33,7 @@ from duban.cases.actions import (
 from duban.cases.groupcommit import ReportBatcher
 from duban.cases.intake import WrittenReport
 from duban.cases.models import Case, CaseEvent
+from duban.cases.presenters import deadline_view
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.reportbatch import ReportRequest
 from duban.cases.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read

@@ -11,8 +11,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from duban.api.schemas import CRS_DESCRIPTION, Strict
 from duban.cases.access import CITY_WIDE
-from duban.cases.actions import DeadlineView
 from duban.cases.models import Case, CaseEvent
+from duban.cases.presenters import DeadlineView
 from duban.cases.workflow import (
     ACTION_LABELS,
     SOURCE_LABELS,
