@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from duban import __version__
 from duban.accounts import api as accounts_api
+from duban.accounts import pages as accounts_pages
 from duban.adapters.photostore import LocalPhotoStore
 from duban.api import health as health_api
 from duban.api.edge import refuse_control_text
@@ -39,9 +40,11 @@ from duban.kernel.db.session import (
     stop_background_checkpoints,
 )
 from duban.open311 import api as open311_api
+from duban.open311 import pages as open311_pages
 from duban.places import api as places_api
-from duban.reference import admin_api as reference_admin_api
+from duban.places import pages as places_pages
 from duban.reference import api as reference_api
+from duban.reference import pages as reference_pages
 from duban.web import admin as admin_pages
 from duban.web import install_web
 
@@ -57,6 +60,10 @@ PAGES: Final = (
     map_pages.router,
     dashboard_pages.router,
     admin_pages.router,
+    accounts_pages.router,
+    reference_pages.router,
+    open311_pages.router,
+    places_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -187,7 +194,8 @@ def create_app(
         cases_api.router,
         evidence_api.router,
         reference_api.router,
-        reference_admin_api.router,
+        accounts_api.admin_router,
+        reference_api.admin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

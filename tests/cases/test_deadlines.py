@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from duban.cases.actions import DeadlineView, deadline_view
 from duban.cases.models import Case
+from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.jobs.sweep import sweep_overdue
 from duban.reference.policy import load_policy, save_policy, shipped_policy_data

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from duban.adapters.photostore import LocalPhotoStore
 from duban.cases.models import Case
 from duban.demo import install_demo
-from duban.demo_places import CENTRE_LAT, CENTRE_LON
+from duban.demo.places import CENTRE_LAT, CENTRE_LON
 from duban.places.index import places_index
 from duban.places.models import Region, Zone
 from duban.places.routing import list_rules

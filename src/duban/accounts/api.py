@@ -1,4 +1,4 @@
-"""Sign-in and "who am I"."""
+"""Sign-in and "who am I"; the admin's units and users."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
 
-from duban.accounts.users import authenticate, end_sessions
-from duban.api.deps import ClockDep, CurrentUser, SessionDep, SettingsDep, issue_token
+from duban.accounts.models import Unit, User
+from duban.accounts.schemas import MeRead, TokenRead, UnitCreate, UnitRead, UserCreate, UserRead
+from duban.accounts.users import authenticate, create_unit, create_user, end_sessions
+from duban.api.deps import ActorDep, ClockDep, CurrentUser, SessionDep, SettingsDep, issue_token
 from duban.api.limits import client_ip, request_lang, request_limits
-from duban.api.schemas import MeRead, TokenRead
 from duban.kernel.errors import Unauthenticated
 from duban.kernel.roles import ROLE_LABELS
+from duban.reference.admin import require_admin
 
 router = APIRouter(tags=["auth"])
+#: The admin's units and users (mounted after the other routers, as ``/admin/...``).
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 @router.post("/auth/token", response_model=TokenRead, summary="Sign in (OAuth2 password form)")
@@ -68,3 +73,58 @@ def me(user: CurrentUser) -> MeRead:
         unit=user.unit.code if user.unit else None,
         unit_name=user.unit.name if user.unit else None,
     )
+
+
+def _user_read(user: User) -> UserRead:
+    return UserRead(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        unit=user.unit.code if user.unit else None,
+        is_active=user.is_active,
+    )
+
+
+@admin_router.get("/units", response_model=list[UnitRead], summary="List units")
+def units(session: SessionDep, actor: ActorDep) -> list[UnitRead]:
+    """All responsible units."""
+    require_admin(actor)
+    return [
+        UnitRead(code=u.code, name=u.name, kind=u.kind, is_active=u.is_active)
+        for u in session.scalars(select(Unit).order_by(Unit.code))
+    ]
+
+
+@admin_router.post("/units", response_model=UnitRead, status_code=201, summary="Add a unit")
+def add_unit(body: UnitCreate, session: SessionDep, actor: ActorDep) -> UnitRead:
+    """Add a responsible unit (专业部门 or 属地)."""
+    require_admin(actor)
+    unit = create_unit(session, code=body.code, name=body.name, kind=body.kind)
+    session.commit()
+    return UnitRead(code=unit.code, name=unit.name, kind=unit.kind, is_active=unit.is_active)
+
+
+@admin_router.get("/users", response_model=list[UserRead], summary="List users")
+def users(session: SessionDep, actor: ActorDep) -> list[UserRead]:
+    """All users with their roles and units."""
+    require_admin(actor)
+    return [_user_read(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+@admin_router.post("/users", response_model=UserRead, status_code=201, summary="Add a user")
+def add_user(body: UserCreate, session: SessionDep, actor: ActorDep, clock: ClockDep) -> UserRead:
+    """Add a user with a role (handlers need a unit)."""
+    require_admin(actor)
+    user = create_user(
+        session,
+        clock=clock,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        unit_code=body.unit,
+        display_name=body.display_name,
+        phone=body.phone,
+        beat=body.beat,
+    )
+    return _user_read(user)

@@ -23,17 +23,17 @@ from duban.api.deps import (
     signed_in_actor,
     token_verifier,
 )
-from duban.api.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.cases.actions import (
     ActionInput,
     NewCase,
-    deadline_view,
     get_case,
     perform_action,
 )
 from duban.cases.intake import WrittenReport, new_case_objects, report
 from duban.cases.models import Case, CaseEvent
+from duban.cases.presenters import deadline_view
 from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import User
 from duban.cases.access import CITY_WIDE, get_visible_case, visible_cases
-from duban.cases.actions import DeadlineView, deadline_view
 from duban.cases.models import Case, CaseEvent, CasePhoto
+from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import Action, allowed_actions
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor

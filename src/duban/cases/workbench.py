@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from duban.accounts.models import Unit, User
 from duban.cases.access import visible_cases
-from duban.cases.actions import ActionInput, DeadlineView, deadline_view, perform_action
+from duban.cases.actions import ActionInput, perform_action
 from duban.cases.models import Case, CaseEvent
 from duban.cases.nearby import distance_m
+from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.queries import CaseFilter, apply_case_filter
 from duban.cases.workflow import WITH_UNIT, Action, CaseStatus
 from duban.kernel.context import Actor, Clock

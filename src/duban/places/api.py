@@ -7,26 +7,17 @@ that ``/cases/nearby`` is not taken for ``/cases/{case_id}``.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
-from duban.api.schemas import (
-    CRS_DESCRIPTION,
-    PlaceRead,
-    ResponsibleRead,
-    Strict,
-    place_read,
-    responsible_read,
-)
+from duban.api.schemas import CRS_DESCRIPTION
 from duban.cases.access import CITY_WIDE, can_see, is_staff
 from duban.cases.nearby import nearby_cases
-from duban.cases.workflow import STATUS_LABELS, CaseStatus
+from duban.cases.workflow import STATUS_LABELS
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
@@ -42,6 +33,21 @@ from duban.places.routing import (
     deactivate_rule,
     list_rules,
     rule_description,
+)
+from duban.places.schemas import (
+    GenerateRequest,
+    LocateRead,
+    NearbyItem,
+    NearbyRead,
+    RegionVersionRead,
+    ResponsibleRead,
+    RuleCreate,
+    RuleRead,
+    TerritorialRead,
+    TerritorialSet,
+    ZoneRead,
+    place_read,
+    responsible_read,
 )
 from duban.places.territory import set_territorial_unit, territorial_units
 from duban.reference.policy import load_policy
@@ -61,30 +67,6 @@ def _require_admin(actor: Actor) -> None:
 
 
 # --------------------------------------------------------------------------- locate
-
-
-class ZoneRead(BaseModel):
-    code: str
-    kind: str
-    kind_label: str
-    name: str
-    person_name: str
-    person_phone: str | None
-    username: str | None
-    unit: str | None
-
-
-class LocateRead(BaseModel):
-    lat: float = Field(description="WGS84")
-    lon: float = Field(description="WGS84")
-    input: dict[str, Any]
-    grid: PlaceRead | None
-    community: PlaceRead | None
-    street: PlaceRead | None
-    district: PlaceRead | None
-    grid_leader: ResponsibleRead | None
-    road_chief: ResponsibleRead | None
-    zones: list[ZoneRead]
 
 
 LatQuery = Annotated[float, Query(ge=-90, le=90, description="latitude in `crs`")]
@@ -184,17 +166,6 @@ def regions(
         crs=crs,
     )
     return JSONResponse(collection, media_type=GEOJSON)
-
-
-class RegionVersionRead(BaseModel):
-    code: str
-    level: str
-    name: str
-    parent_code: str | None
-    area_m2: float
-    source: str
-    valid_from: datetime
-    valid_to: datetime | None
 
 
 @router.get(
@@ -301,13 +272,6 @@ def import_file(
     return body
 
 
-class GenerateRequest(Strict):
-    communities: list[str] | None = Field(
-        default=None, description="community codes; none: every community without grids"
-    )
-    target_area_m2: float = Field(default=10_000, ge=100, le=1_000_000)
-
-
 @router.post("/grids/generate", summary="Generate unit grids for communities (admin)")
 def generate(
     body: GenerateRequest, session: SessionDep, actor: ActorDep, clock: ClockDep
@@ -330,17 +294,6 @@ def generate(
         "retired": report.retired,
         "skipped": [{"community": c, "reason": r} for c, r in report.skipped],
     }
-
-
-class TerritorialRead(BaseModel):
-    region: str
-    region_name: str | None
-    unit: str
-    unit_name: str
-
-
-class TerritorialSet(Strict):
-    unit: str = Field(min_length=1, max_length=32)
 
 
 @router.get(
@@ -375,34 +328,6 @@ def set_territorial(
 
 
 # --------------------------------------------------------------------------- nearby
-
-
-class NearbyItem(BaseModel):
-    id: int
-    code: str
-    status: CaseStatus
-    status_label: str
-    category_code: str
-    distance_m: float
-    lat: float
-    lon: float
-    created_at: datetime
-    closed_at: datetime | None
-    address: str | None = None
-    description: str | None = None
-
-
-class NearbyRead(BaseModel):
-    lat: float = Field(description="WGS84")
-    lon: float = Field(description="WGS84")
-    radius_m: float
-    open_since: datetime
-    closed_since: datetime
-    items: list[NearbyItem]
-    others: int = Field(
-        default=0,
-        description="cases nearby that the caller may not see: counted, not shown",
-    )
 
 
 @router.get(
@@ -469,33 +394,6 @@ def nearby(
 
 
 # --------------------------------------------------------------------------- routing rules
-
-
-class RuleRead(BaseModel):
-    id: int
-    category_code: str | None
-    condition_code: str | None
-    place_level: str | None
-    place_code: str | None
-    unit: str
-    helper_units: list[str]
-    priority: int
-    note: str
-    is_active: bool
-    description: str
-
-
-class RuleCreate(Strict):
-    unit: str = Field(min_length=1, max_length=32, description="lead unit code (主办)")
-    helper_units: list[str] = Field(default_factory=list, max_length=10)
-    category_code: str | None = Field(default=None, max_length=32, description="any if empty")
-    condition_code: str | None = Field(default=None, max_length=40)
-    place_level: str | None = Field(
-        default=None, description="district | street | community | grid | zone; any if empty"
-    )
-    place_code: str | None = Field(default=None, max_length=64)
-    priority: int = Field(default=0, ge=-1000, le=1000)
-    note: str = Field(default="", max_length=500)
 
 
 def _rule_read(session: Any, rule: RoutingRule) -> RuleRead:

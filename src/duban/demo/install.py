@@ -3,7 +3,7 @@
 Everything is created through the same use cases as real work, so the demo's events
 are hash-chained like any others. Demo users exist only here, never in ``duban init``.
 The places (districts to unit grids, zones, territorial units, routing rules) come from
-:mod:`duban.demo_places`: real ones from the Xuchang files when a data directory is
+:mod:`duban.demo.places`: real ones from the Xuchang files when a data directory is
 given, else a generated city.
 """
 
@@ -24,7 +24,7 @@ from duban.adapters.photostore import PhotoStore
 from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
 from duban.cases.models import Case
 from duban.cases.workflow import Action, Source
-from duban.demo_places import check_data_dir, install_demo_places
+from duban.demo.places import check_data_dir, install_demo_places
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.kernel.context import Actor, SystemClock
 from duban.kernel.roles import Role
@@ -251,7 +251,7 @@ def _demo_cases(session: Session, who: dict[str, Actor], store: PhotoStore) -> i
         act(cid, Action.FILE, "shift_lead", note="符合立案条件")
         if goal == "filed":
             continue
-        # No unit given: the dispatcher follows the routing suggestion (see demo_places).
+        # No unit given: the dispatcher follows the routing suggestion (see demo.places).
         act(cid, Action.DISPATCH, "dispatcher")
         if goal == "dispatched":
             continue

@@ -1,0 +1,72 @@
+"""Commands of accounts: users and responsible units."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from duban.kernel import console
+from duban.kernel.console import CommandFailed
+
+user_app = typer.Typer(help="Manage users.")
+unit_app = typer.Typer(help="Manage responsible units.")
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="citizen, collector, operator, shift_lead, "
+            "dispatcher, handler, supervisor, leader, admin"
+        ),
+    ],
+    unit: Annotated[str | None, typer.Option(help="unit code (handlers only)")] = None,
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    phone: Annotated[str | None, typer.Option(help="phone number")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="password (default: $DUBAN_NEW_PASSWORD, else asked for)")
+    ] = None,
+) -> None:
+    """Create a user with a role (and a unit for handlers)."""
+    from duban.accounts.users import create_user
+    from duban.kernel.context import SystemClock
+
+    password = password or os.environ.get("DUBAN_NEW_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CommandFailed(
+                "give --password or set DUBAN_NEW_PASSWORD (no terminal to ask on)", 2
+            )
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with console.database() as session:
+        user = create_user(
+            session,
+            clock=SystemClock(),
+            username=username,
+            password=password,
+            role=role,
+            unit_code=unit,
+            display_name=name,
+            phone=phone,
+        )
+        typer.echo(f"created user '{user.username}' (role {user.role.value})")
+
+
+@unit_app.command("create")
+def unit_create(
+    code: Annotated[str, typer.Argument(help="unit code")],
+    name: Annotated[str, typer.Argument(help="unit name, e.g. 市政工程管理处")],
+    kind: Annotated[str, typer.Option(help="professional | territorial")] = "professional",
+) -> None:
+    """Add a responsible unit."""
+    from duban.accounts.users import create_unit
+
+    with console.database() as session:
+        create_unit(session, code=code, name=name, kind=kind)
+        session.commit()
+        typer.echo(f"created unit {code} {name}")

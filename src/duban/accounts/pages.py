@@ -1,0 +1,112 @@
+"""Admin pages of accounts: responsible units, and users with their roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from starlette.datastructures import FormData
+
+from duban.accounts.directory import set_unit_active, update_user
+from duban.accounts.models import Unit, User
+from duban.accounts.users import create_unit, create_user
+from duban.kernel.context import Actor
+from duban.kernel.roles import Role
+from duban.web import forms
+from duban.web.admin import ADMIN_PREFIX, AdminPage, RowAction, Values
+from duban.web.context import WebContext
+
+router = APIRouter(prefix=ADMIN_PREFIX, include_in_schema=False)
+
+PERSON_ROLES = [r for r in Role if r != Role.SYSTEM]
+
+
+def _units(ctx: WebContext) -> dict[str, Any]:
+    return {"units": ctx.db.scalars(select(Unit).order_by(Unit.code)).all()}
+
+
+def _add_unit(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> None:
+    create_unit(
+        ctx.db, code=values["code"], name=values["name"], kind=values["kind"] or "professional"
+    )
+    ctx.db.commit()
+
+
+def _toggle_unit(ctx: WebContext, actor: Actor, code: str, form: FormData) -> None:
+    set_unit_active(ctx.db, actor=actor, code=code, active=forms.text(form, "active", 3) == "1")
+
+
+UNITS = AdminPage(
+    path="/units",
+    template="admin/units.html",
+    doc="Responsible units.",
+    listing=_units,
+    fields=("code", "name", "kind"),
+    create=_add_unit,
+    create_doc="Add a unit.",
+    error_field="code",
+    rows=(RowAction("/units/{code}/active", _toggle_unit, doc="Switch a unit on or off."),),
+)
+
+
+def _users(ctx: WebContext) -> dict[str, Any]:
+    users = ctx.db.scalars(
+        select(User).options(selectinload(User.unit)).order_by(User.role, User.username)
+    ).all()
+    return {
+        "users": users,
+        "units": ctx.db.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)).all(),
+        "roles": PERSON_ROLES,
+    }
+
+
+def _add_user(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> None:
+    create_user(
+        ctx.db,
+        clock=ctx.clock,
+        username=values["username"],
+        password=forms.text(form, "password", 200),
+        role=values["role"],
+        unit_code=values["unit"] or None,
+        display_name=values["display_name"],
+        phone=values["phone"] or None,
+    )
+
+
+def _change_user(ctx: WebContext, actor: Actor, username: str, form: FormData) -> None:
+    active = {"1": True, "0": False}.get(forms.text(form, "active", 3))
+    update_user(
+        ctx.db,
+        actor=actor,
+        username=username,
+        role=forms.text(form, "role", 32) or None,
+        unit_code=forms.text(form, "unit", 32) or None,
+        active=active,
+        password=forms.text(form, "password", 200) or None,
+    )
+
+
+USERS = AdminPage(
+    path="/users",
+    template="admin/users.html",
+    doc="Users and their roles.",
+    listing=_users,
+    fields=("username", "display_name", "role", "unit", "phone"),
+    create=_add_user,
+    create_doc="Add a user.",
+    error_field="username",
+    rows=(
+        RowAction(
+            "/users/{username}",
+            _change_user,
+            error_key="user:{key}",
+            doc="Change a user's role and unit, switch the account on or off, or reset "
+            "the password.",
+        ),
+    ),
+)
+
+for _page in (UNITS, USERS):
+    _page.mount(router)

@@ -1,0 +1,191 @@
+"""Commands that run Duban: schema, server, demo and background jobs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from duban.kernel import console
+from duban.kernel.console import CommandFailed
+
+if TYPE_CHECKING:
+    from duban.config import Settings
+
+#: ``duban init|migrate|serve|demo``, commands of the root.
+ops_app = typer.Typer()
+jobs_app = typer.Typer(help="Background jobs (idempotent; run them from cron or a timer).")
+
+
+def _init(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from duban.kernel.db.migrate import upgrade
+    from duban.kernel.db.session import make_session_factory
+    from duban.reference.categories import install_defaults
+
+    engine = console.engine(settings)
+    upgrade(engine)
+    with make_session_factory(engine)() as session:
+        loaded = install_defaults(session, now=datetime.now(UTC))
+    if loaded:
+        typer.echo(
+            f"reference data: {loaded.categories} categories, {loaded.conditions} filing "
+            "conditions, default policy"
+        )
+    engine.dispose()
+
+
+@ops_app.command()
+def init() -> None:
+    """Create or upgrade the schema and load the shipped reference data (idempotent)."""
+    settings = console.settings()
+    _init(settings)
+    typer.echo(f"database ready: {console.safe_url(settings.database_url)}")
+
+
+@ops_app.command()
+def migrate() -> None:
+    """Upgrade the schema to the newest migration."""
+    from duban.kernel.db.migrate import upgrade
+
+    settings = console.settings()
+    engine = console.engine(settings)
+    upgrade(engine)
+    engine.dispose()
+    typer.echo("schema is at the newest revision")
+
+
+@ops_app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (one per core is right)")] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="threads per worker for blocking work (else $DUBAN_WORKER_THREADS, 4)"),
+    ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            envvar="DUBAN_ACCESS_LOG",
+            help="a line per request on standard output (behind a proxy that logs, turn it off)",
+        ),
+    ] = True,
+) -> None:
+    """Serve the web app and the API."""
+    import uvicorn
+
+    if threads is not None:
+        if threads < 1:
+            raise typer.BadParameter("must be at least 1", param_hint="--threads")
+        os.environ["DUBAN_WORKER_THREADS"] = str(threads)  # read by every worker's app
+
+    typer.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)")
+    uvicorn.run(
+        "duban.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        log_config=_log_config(),
+        access_log=access_log,
+    )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with Duban's own INFO messages beside its server log."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["duban"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+@ops_app.command()
+def demo(
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the server afterwards")
+    ] = True,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    places_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--places-data",
+            envvar="DUBAN_DEMO_DATA",
+            help="a directory with the Xuchang files of shared/datasets for real places "
+            "(default: a generated demo city)",
+        ),
+    ] = None,
+) -> None:
+    """Prepare the demo (schema, reference data, demo city and one user per role), then serve."""
+    from duban.adapters.photostore import LocalPhotoStore
+    from duban.demo import install_demo
+    from duban.kernel.db.session import make_session_factory
+
+    settings = console.settings()
+    _init(settings)
+    engine = console.engine(settings)
+    with make_session_factory(engine)() as session:
+        try:
+            report = install_demo(
+                session,
+                password=settings.demo_password,
+                store=LocalPhotoStore(settings.photo_root),
+                places_data=places_data,
+            )
+        except FileNotFoundError as err:
+            raise CommandFailed(str(err), 2) from err
+    engine.dispose()
+    typer.echo(report.describe(password=settings.demo_password))
+    if serve_after:
+        serve(host=host, port=port, workers=1)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="the job: sweep")],
+) -> None:
+    """Run one job now. ``sweep``: mark overdue cases and raise 督办 on them."""
+    if name not in ("sweep", "sweep-overdue"):
+        raise CommandFailed(f"unknown job '{name}'; known jobs: sweep", 2)
+    from duban.jobs.sweep import sweep_overdue
+    from duban.kernel.context import SystemClock
+    from duban.kernel.db.session import make_session_factory
+    from duban.reference.holidays import calendar_gaps
+
+    clock = SystemClock()
+    engine = console.engine(console.settings())
+    with make_session_factory(engine)() as session:
+        report = sweep_overdue(session, clock=clock)
+        gaps = calendar_gaps(session, clock.now())
+    engine.dispose()
+    typer.echo(str(report))
+    for code in report.supervised:
+        typer.echo(f"  督办 {code}")
+    # The sweep runs from cron: its log is where an operator will see this first.
+    for gap in gaps:
+        typer.echo(_calendar_gap_warning(gap.year, provisional=gap.provisional), err=True)
+
+
+def _calendar_gap_warning(year: int, *, provisional: bool) -> str:
+    """The warning for a year whose State Council holiday schedule is not entered."""
+    if provisional:
+        return (
+            f"warning: the holidays of {year} are provisional ({year} 年节假日为临时数据): "
+            "deadlines use the statutory holidays but no make-up workdays (调休); paste the "
+            f"State Council's schedule (duban calendar set {year} FILE, or web: /admin/calendar)"
+        )
+    return (
+        f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
+        "national calendar installed here does not know them, so deadlines count every "
+        "Monday to Friday as a working day; paste the State Council's schedule "
+        f"(duban calendar set {year} FILE, or web: /admin/calendar)"
+    )

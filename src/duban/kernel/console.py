@@ -1,0 +1,74 @@
+"""What every capability's commands share: the configured database and refusing a command.
+
+Each capability keeps its Typer commands in ``<capability>/commands.py``; :mod:`duban.cli`
+mounts them. Heavy imports (SQLAlchemy, the settings) are deferred so that ``--help``
+stays quick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from duban.config import Settings
+
+
+class CommandFailed(typer.Exit):
+    """A command refused: prints ``error: <message>`` on standard error and exits ``code``.
+
+    Raise it where the command stops: ``raise CommandFailed(f"cannot read {path}", 2)``.
+    """
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        super().__init__(code)
+        self.message = message
+
+
+def settings() -> Settings:
+    """The settings of this environment (``DUBAN_*`` variables)."""
+    from duban.config import Settings
+
+    return Settings()
+
+
+def engine(settings: Settings) -> Engine:
+    """An engine on the configured database (dispose of it when done)."""
+    from duban.kernel.db.session import make_engine
+
+    return make_engine(settings.database_url)
+
+
+@contextlib.contextmanager
+def database() -> Iterator[Session]:
+    """A session on the configured database; a refused use case exits 2 with its message."""
+    from duban.kernel.db.session import make_session_factory
+    from duban.kernel.errors import DubanError
+
+    bound = engine(settings())
+    try:
+        with make_session_factory(bound)() as session:
+            yield session
+    except DubanError as err:
+        raise CommandFailed(err.message, 2) from err
+    finally:
+        bound.dispose()
+
+
+def csv_option(value: str | None) -> list[str]:
+    """The items of a comma-separated option, blanks dropped."""
+    return [p.strip() for p in (value or "").split(",") if p.strip()]
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to print (the password hidden)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
