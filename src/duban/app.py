@@ -37,6 +37,7 @@ from duban.kernel.db.session import (
     start_background_checkpoints,
     stop_background_checkpoints,
 )
+from duban.kernel.unitofwork import writing
 from duban.open311 import api as open311_api
 from duban.places import api as places_api
 from duban.reference import admin_api as reference_admin_api
@@ -71,7 +72,7 @@ def secret_key_for(settings: Settings, factory: sessionmaker[Session]) -> str:
     """The token signing key: from settings, else kept in the database (made once)."""
     if settings.secret_key:
         return settings.secret_key
-    with factory() as session:
+    with factory() as session, writing(session):
         row = session.get(Setting, SECRET_KEY_SETTING)
         if row is None:
             row = Setting(
@@ -80,7 +81,6 @@ def secret_key_for(settings: Settings, factory: sessionmaker[Session]) -> str:
                 updated_at=datetime.now(UTC),
             )
             session.add(row)
-            session.commit()
         return str(row.value)
 
 

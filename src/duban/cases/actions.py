@@ -59,6 +59,7 @@ from duban.kernel.inputs import (
     clean_text,
 )
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.places.points import input_point
 from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.categories import ConditionRef, subclass_table
@@ -1066,7 +1067,8 @@ def perform_action(
     params: ActionInput | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    """Take ``action`` on a case as ``actor``: check, apply, write one event, commit.
+    """Take ``action`` on a case as ``actor``: check, apply, write one event, commit
+    (one unit of work; inside another, it joins that one, which commits).
 
     Raises:
         NotFound: the case does not exist or is not visible to the actor.
@@ -1078,8 +1080,7 @@ def perform_action(
     if action == Action.REPORT:
         raise InvalidInput("'report' creates a case: POST /api/v1/cases", field="action")
     params = params or ActionInput()
-    with _writing(session, case_id):
-        begin_write(session)
+    with writing(session, case_id=case_id):
         case = get_visible_case(session, actor, case_id)
         if expected_version is not None and case.version != expected_version:
             raise StaleCase(case_id)
@@ -1109,7 +1110,6 @@ def perform_action(
             note=outcome.note,
             payload=outcome.payload,
         )
-        session.commit()
     return case
 
 

@@ -317,7 +317,6 @@ def unit_create(
 
     with _database() as session:
         create_unit(session, code=code, name=name, kind=kind)
-        session.commit()
         typer.echo(f"created unit {code} {name}")
 
 
@@ -820,7 +819,6 @@ def routing_add(
             note=note,
             now=datetime.now(UTC),
         )
-        session.commit()
         typer.echo(f"added {rule_description(session, rule)}")
 
 
@@ -851,7 +849,6 @@ def routing_remove(rule_id: Annotated[int, typer.Argument(help="the rule's id")]
 
     with _database() as session:
         deactivate_rule(session, rule_id)
-        session.commit()
     typer.echo(f"rule #{rule_id} switched off")
 
 
@@ -865,7 +862,6 @@ def routing_territorial(
 
     with _database() as session:
         set_territorial_unit(session, region, unit)
-        session.commit()
     typer.echo(f"属地 {region} → {unit}")
 
 

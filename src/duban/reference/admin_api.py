@@ -92,7 +92,6 @@ def add_unit(body: UnitCreate, session: SessionDep, actor: ActorDep) -> UnitRead
     """Add a responsible unit (专业部门 or 属地)."""
     require_admin(actor)
     unit = create_unit(session, code=body.code, name=body.name, kind=body.kind)
-    session.commit()
     return UnitRead(code=unit.code, name=unit.name, kind=unit.kind, is_active=unit.is_active)
 
 

@@ -90,7 +90,6 @@ def add_unit(ctx: Ctx, form: Form) -> Response:
         create_unit(
             ctx.db, code=values["code"], name=values["name"], kind=values["kind"] or "professional"
         )
-        ctx.db.commit()
     except InvalidInput as err:
         ctx.db.rollback()
         errors.add_error(err, "code")
@@ -531,7 +530,6 @@ def add_routing_rule(ctx: Ctx, form: Form) -> Response:
             place_code=values["place_code"] or None,
             note=values["note"],
         )
-        ctx.db.commit()
     except InvalidInput as err:
         ctx.db.rollback()
         errors.add_error(err, "unit")
@@ -546,6 +544,5 @@ def routing_rule_off(ctx: Ctx, rule_id: int, form: Form) -> Response:
     """Switch a rule off (cases keep the reason they were given)."""
     ctx.staff(Role.ADMIN)
     deactivate_rule(ctx.db, rule_id)
-    ctx.db.commit()
     ctx.notice("Saved.")
     return ctx.redirect("/admin/routing")
