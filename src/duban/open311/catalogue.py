@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.parsing import parse_number
 from duban.open311.attributes import AttributeView, DefinitionView
 from duban.open311.config import Open311Config, load_config
-from duban.open311.parsing import parse_area, parse_float, parse_point
+from duban.open311.parsing import parse_area, parse_point
 from duban.reference.models import Category, FilingCondition
 
 SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
@@ -119,7 +120,7 @@ def list_services(
 ) -> list[ServiceView]:
     """GET services; with ``lat``/``long``, only services offered at that point."""
     live = load_config(session)
-    point = parse_point(parse_float(lat, "lat"), parse_float(lon, "long"))
+    point = parse_point(parse_number(lat, "lat"), parse_number(lon, "long"))
     if point is not None and live.config.area is not None:
         from shapely.geometry import Point
 
