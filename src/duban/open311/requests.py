@@ -56,6 +56,7 @@ from duban.open311.parsing import (
 )
 from duban.open311.statuses import STATUS_TABLE, statuses_for
 from duban.reference.models import Category
+from duban.reference.taxonomy import Category as Service
 
 MAX_WINDOW: Final = timedelta(days=90)
 _TICK: Final = timedelta(microseconds=1)
@@ -244,7 +245,7 @@ def submit_request(
 
 def check_request(
     session: Session, *, api_key: str | None, form: RequestForm
-) -> tuple[ApiKey, Live, Category, dict[str, str | list[str]]]:
+) -> tuple[ApiKey, Live, Service, dict[str, str | list[str]]]:
     """Everything about a POST that can be refused before anything is stored.
 
     Order of the checks: the jurisdiction (404), the key (403), the service (404), then
@@ -260,7 +261,7 @@ def check_request(
         s.values_from_conditions and (s.required or s.code in form.attributes)
         for s in live.config.attributes
     )
-    conditions = [c for c in category.conditions if c.is_active] if needed else []
+    conditions = category.conditions if needed else ()
     definition = DefinitionView(category.code, attributes_of(live.config, category, conditions))
     errors: list[DubanError] = []
     checked: dict[str, str | list[str]] = {}
