@@ -22,7 +22,7 @@ from duban.cases.workflow import CaseStatus, Source
 from duban.kernel.context import Actor
 from duban.kernel.db.models import Counter
 from duban.kernel.roles import Role
-from duban.open311.bulk_export import BULK_FIELDS, ExportFilter, dump, export_rows
+from duban.open311.bulk_export import BULK_FIELDS, dump, export_filter, export_rows
 from duban.open311.bulk_import import import_cases, import_file, read_rows
 from duban.open311.models import Open311Request
 from tests.conftest import BACKEND
@@ -65,7 +65,7 @@ def test_export_writes_the_bulk_layout_for_any_filtered_set(world: World, sessio
     closed = world.case_in(CaseStatus.CLOSED, category="C0118")
     handling = world.case_in(CaseStatus.HANDLING)
     citizen = world.report(by="citizen", source=Source.CITIZEN, reporter_phone="13900000009")
-    everything = list(export_rows(session, filters=ExportFilter(), tz=TZ))
+    everything = list(export_rows(session, filters=export_filter(), tz=TZ))
     assert [r["service_request_id"] for r in everything] == [
         closed.code,
         handling.code,
@@ -82,7 +82,7 @@ def test_export_writes_the_bulk_layout_for_any_filtered_set(world: World, sessio
     assert first["agency_responsible"] == "市政工程管理处"
 
     def codes(**kw: object) -> list[str]:
-        rows = export_rows(session, filters=ExportFilter(**kw), tz=TZ)  # type: ignore[arg-type]
+        rows = export_rows(session, filters=export_filter(**kw), tz=TZ)  # type: ignore[arg-type]
         return [r["service_request_id"] for r in rows]
 
     assert codes(statuses=["open"]) == [handling.code, citizen.code]
@@ -107,7 +107,7 @@ def test_an_export_imports_back_as_new_reports(
 ) -> None:
     world.case_in(CaseStatus.CLOSED, category="C0118")
     world.report(lat=34.04, lon=113.83, address="西大街 1 号")
-    exported = dump(export_rows(session, filters=ExportFilter(), tz=TZ), "csv")
+    exported = dump(export_rows(session, filters=export_filter(), tz=TZ), "csv")
     report = import_file(
         session, io.StringIO(exported), fmt="csv", actor=IMPORTER, clock=clock, tz=TZ
     )

@@ -162,6 +162,30 @@ def test_service_code_takes_a_comma_list(world: World, http: httpx.Client) -> No
     assert set(ids(body)) == {a.code, b.code}
 
 
+def test_end_date_includes_its_own_instant_and_service_codes_match_exactly(
+    world: World, http: httpx.Client
+) -> None:
+    made = world.report(category="E0102")
+    at = made.created_at.isoformat()
+    body = spec.check_json(
+        http.get("requests.json", params={"start_date": at, "end_date": at}), spec.REQUESTS
+    )
+    assert ids(body) == [made.code]
+    # A major class is not a service: it selects nothing (the export's filter widens it).
+    body = spec.check_json(http.get("requests.json", params={"service_code": "E01"}), spec.REQUESTS)
+    assert ids(body) == []
+
+
+def test_a_status_word_that_none_of_our_statuses_has_selects_nothing(
+    world: World, http: httpx.Client
+) -> None:
+    world.report()
+    for word in ("reopen", "reopen,cancelled"):
+        body = spec.check_json(http.get("requests.json", params={"status": word}), spec.REQUESTS)
+        assert ids(body) == []
+    assert len(spec.check_json(http.get("requests.json"), spec.REQUESTS)) == 1
+
+
 def test_pages_are_newest_first_and_never_larger_than_1000(
     world: World, http: httpx.Client, clock: FixedClock
 ) -> None:

@@ -10,22 +10,21 @@ from sqlalchemy.orm import Session
 from duban.accounts.models import Unit, User
 from duban.accounts.users import MIN_PASSWORD_CHARS, end_sessions, hash_password
 from duban.kernel.context import Actor
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.reference.admin import require_admin
 
 
 def set_unit_active(session: Session, *, actor: Actor, code: str, active: bool) -> Unit:
     """Switch a unit on or off (an inactive unit gets no new cases; old ones keep it)."""
     require_admin(actor)
-    begin_write(session)
-    unit = session.scalars(select(Unit).where(Unit.code == code)).first()
-    if unit is None:
-        raise NotFound(f"unit '{code}' does not exist")
-    unit.is_active = active
-    session.commit()
-    return unit
+    with writing(session):
+        unit = session.scalars(select(Unit).where(Unit.code == code)).first()
+        if unit is None:
+            raise NotFound(f"unit '{code}' does not exist")
+        unit.is_active = active
+        return unit
 
 
 def update_user(
@@ -44,41 +43,40 @@ def update_user(
     or take away their own admin role (someone must be left to undo it).
     """
     require_admin(actor)
-    begin_write(session)
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        raise NotFound(f"user '{username}' does not exist")
-    if role is not None:
-        try:
-            new_role = Role(role)
-        except ValueError as err:
-            raise InvalidInput(f"unknown role '{role}'", field="role") from err
-        if new_role == Role.SYSTEM:
-            raise InvalidInput("'system' is not a role a person can have", field="role")
-        if user.id == actor.user_id and new_role != Role.ADMIN:
-            raise InvalidInput("you cannot take away your own admin role", field="role")
-        unit: Unit | None = None
-        if new_role == Role.HANDLER:
-            if not unit_code:
-                raise InvalidInput("a unit handler needs a unit", field="unit")
-            unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
-            if unit is None:
-                raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
-        user.role = new_role
-        user.unit_id = unit.id if unit else None
-    if active is not None:
-        if user.id == actor.user_id and not active:
-            raise InvalidInput("you cannot switch off your own account", field="active")
-        if user.is_active and not active:
-            end_sessions(user)
-        user.is_active = active
-    if password:
-        if len(password) < MIN_PASSWORD_CHARS:
-            raise InvalidInput(
-                f"password must be at least {MIN_PASSWORD_CHARS} characters", field="password"
-            )
-        # A new hash also signs the user out of every browser (the session binds to it).
-        user.password_hash = hash_password(password)
-        end_sessions(user)  # and every API token
-    session.commit()
-    return user
+    with writing(session):
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"user '{username}' does not exist")
+        if role is not None:
+            try:
+                new_role = Role(role)
+            except ValueError as err:
+                raise InvalidInput(f"unknown role '{role}'", field="role") from err
+            if new_role == Role.SYSTEM:
+                raise InvalidInput("'system' is not a role a person can have", field="role")
+            if user.id == actor.user_id and new_role != Role.ADMIN:
+                raise InvalidInput("you cannot take away your own admin role", field="role")
+            unit: Unit | None = None
+            if new_role == Role.HANDLER:
+                if not unit_code:
+                    raise InvalidInput("a unit handler needs a unit", field="unit")
+                unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+                if unit is None:
+                    raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+            user.role = new_role
+            user.unit_id = unit.id if unit else None
+        if active is not None:
+            if user.id == actor.user_id and not active:
+                raise InvalidInput("you cannot switch off your own account", field="active")
+            if user.is_active and not active:
+                end_sessions(user)
+            user.is_active = active
+        if password:
+            if len(password) < MIN_PASSWORD_CHARS:
+                raise InvalidInput(
+                    f"password must be at least {MIN_PASSWORD_CHARS} characters", field="password"
+                )
+            # A new hash also signs the user out of every browser (the session binds to it).
+            user.password_hash = hash_password(password)
+            end_sessions(user)  # and every API token
+        return user

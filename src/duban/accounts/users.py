@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.kernel.context import Actor, Clock
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 
 MIN_PASSWORD_CHARS = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
@@ -74,15 +74,16 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def create_unit(session: Session, *, code: str, name: str, kind: str = "professional") -> Unit:
-    """Add a responsible unit (the caller commits)."""
+    """Add a responsible unit."""
     if not code.strip() or not name.strip():
         raise InvalidInput("a unit needs a code and a name", field="code")
-    if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
-        raise Conflict(f"unit '{code}' already exists")
-    unit = Unit(code=code.strip(), name=name.strip(), kind=kind, is_active=True)
-    session.add(unit)
-    session.flush()
-    return unit
+    with writing(session):
+        if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
+            raise Conflict(f"unit '{code}' already exists")
+        unit = Unit(code=code.strip(), name=name.strip(), kind=kind, is_active=True)
+        session.add(unit)
+        session.flush()
+        return unit
 
 
 def create_user(
@@ -96,7 +97,6 @@ def create_user(
     display_name: str = "",
     phone: str | None = None,
     beat: dict[str, Any] | None = None,
-    commit: bool = True,
     password_hash: str | None = None,
 ) -> User:
     """Create a user. Handlers must belong to a unit; other roles must not.
@@ -130,26 +130,23 @@ def create_user(
         raise InvalidInput(f"role '{role.value}' does not belong to a unit", field="unit")
     if beat is not None:
         _check_beat(beat)
-    begin_write(session)
-    if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise Conflict(f"user '{username}' already exists")
-    user = User(
-        username=username,
-        display_name=display_name or username,
-        password_hash=password_hash or hash_password(password),
-        role=role,
-        unit_id=unit.id if unit else None,
-        phone=phone,
-        beat=beat,
-        is_active=True,
-        created_at=clock.now(),
-    )
-    session.add(user)
-    if commit:
-        session.commit()
-    else:
+    with writing(session):
+        if session.scalars(select(User).where(User.username == username)).first() is not None:
+            raise Conflict(f"user '{username}' already exists")
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=password_hash or hash_password(password),
+            role=role,
+            unit_id=unit.id if unit else None,
+            phone=phone,
+            beat=beat,
+            is_active=True,
+            created_at=clock.now(),
+        )
+        session.add(user)
         session.flush()
-    return user
+        return user
 
 
 def _check_beat(beat: dict[str, Any]) -> None:

@@ -79,8 +79,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         lang = "zh" if _header(scope, b"accept-language").lower().startswith("zh") else "en"
-        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
-            # A NUL is never a filter, an id or a name; PostgreSQL cannot even hold one.
+        if "\x00" in scope.get("path", ""):
+            # A NUL is never an id or a name; PostgreSQL cannot even hold one. (Query
+            # strings and bodies are checked by api/edge.py, as control characters.)
             await _send_error(send, 422, "invalid_input", translate(NUL_IN_URL, lang))
             return
         if scope.get("method", "GET") not in _WRITES:

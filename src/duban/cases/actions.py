@@ -27,6 +27,8 @@ from duban.cases.intake import check_photos, place_payload
 from duban.cases.intake import report_case as report_case
 from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto
 from duban.cases.workflow import (
+    EXTENSION,
+    PARK,
     STEP_OF_STATUS,
     Action,
     CaseStatus,
@@ -35,10 +37,8 @@ from duban.cases.workflow import (
 )
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import (
     Conflict,
-    IllegalTransition,
     InvalidInput,
     PermissionDenied,
     StaleCase,
@@ -47,7 +47,9 @@ from duban.kernel.inputs import (
     MAX_NOTE_CHARS,
     clean_text,
 )
+from duban.kernel.pending import Pending, Verdict, ask, decide, ensure_can_ask
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.places.points import input_point
 from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.categories import live_taxonomy
@@ -445,9 +447,7 @@ def _do_dispatch(
         session.flush()  # delete the old helper rows before inserting a same-key one
     for helper in helpers:
         case.helpers.append(CaseHelper(unit_id=helper.id))
-    case.pending_extension_until = None
-    case.pending_extension_reason = None
-    case.pending_park_reason = None
+    withdraw_requests(case)
     _start_clock(case, session, policy, now)
     payload: dict[str, Any] = {
         "unit": unit.code,
@@ -496,10 +496,37 @@ def _do_return(
     case.helpers.clear()
     case.due_at = None
     case.clock_started_at = None
-    case.pending_extension_until = None
-    case.pending_extension_reason = None
-    case.pending_park_reason = None
+    withdraw_requests(case)
     return _Outcome(target, reason, {"reason": reason, "unit": unit_code})
+
+
+def pending_extension(case: Case) -> Pending[datetime] | None:
+    """The case's extension request waiting for a decision (the deadline it asks for)."""
+    if case.pending_extension_until is None:
+        return None
+    return Pending(case.pending_extension_until, case.pending_extension_reason or "")
+
+
+def pending_park(case: Case) -> Pending[None] | None:
+    """The case's parking request waiting for a decision."""
+    if case.pending_park_reason is None:
+        return None
+    return Pending(None, case.pending_park_reason)
+
+
+def _keep_extension(case: Case, request: Pending[datetime] | None) -> None:
+    case.pending_extension_until = request.asked if request else None
+    case.pending_extension_reason = request.reason if request else None
+
+
+def _keep_park(case: Case, request: Pending[None] | None) -> None:
+    case.pending_park_reason = request.reason if request else None
+
+
+def withdraw_requests(case: Case) -> None:
+    """End the case's waiting requests undecided (the work they belonged to is taken away)."""
+    _keep_extension(case, None)
+    _keep_park(case, None)
 
 
 def _do_request_extension(
@@ -512,8 +539,7 @@ def _do_request_extension(
     target: CaseStatus,
 ) -> _Outcome:
     reason = _require_reason(p, Action.REQUEST_EXTENSION)
-    if case.pending_extension_until is not None:
-        raise Conflict(f"case {case.code} already has an extension request waiting for approval")
+    ensure_can_ask(EXTENSION, pending_extension(case), subject=f"case {case.code}")
     assert case.due_at is not None
     if p.until is not None:
         until = p.until
@@ -531,20 +557,8 @@ def _do_request_extension(
             f"{case.due_at.isoformat()}",
             field="until",
         )
-    case.pending_extension_until = until
-    case.pending_extension_reason = reason
+    _keep_extension(case, Pending(until, reason))
     return _Outcome(target, reason, {"until": until.isoformat(), "reason": reason})
-
-
-def _require_pending_extension(case: Case, action: Action) -> datetime:
-    if case.pending_extension_until is None:
-        raise IllegalTransition(
-            status=case.status.value,
-            action=action.value,
-            role=Role.DISPATCHER.value,
-            reason="there is no extension request waiting",
-        )
-    return case.pending_extension_until
 
 
 def _do_approve_extension(
@@ -556,11 +570,12 @@ def _do_approve_extension(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    until = _require_pending_extension(case, Action.APPROVE_EXTENSION)
+    until = decide(
+        EXTENSION, pending_extension(case), Verdict.APPROVE, status=case.status.value
+    ).request.asked
     old = case.due_at
     case.due_at = until
-    case.pending_extension_until = None
-    case.pending_extension_reason = None
+    _keep_extension(case, None)
     if until > now:
         case.overdue_marked_at = None
     return _Outcome(
@@ -579,14 +594,10 @@ def _do_deny_extension(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    _require_pending_extension(case, Action.DENY_EXTENSION)
+    decision = decide(EXTENSION, pending_extension(case), Verdict.DENY, status=case.status.value)
     reason = _require_reason(p, Action.DENY_EXTENSION)
-    asked = case.pending_extension_until
-    case.pending_extension_until = None
-    case.pending_extension_reason = None
-    return _Outcome(
-        target, reason, {"reason": reason, "asked": asked.isoformat() if asked else None}
-    )
+    _keep_extension(case, None)
+    return _Outcome(target, reason, {"reason": reason, "asked": decision.request.asked.isoformat()})
 
 
 def _do_request_park(
@@ -599,21 +610,9 @@ def _do_request_park(
     target: CaseStatus,
 ) -> _Outcome:
     reason = _require_reason(p, Action.REQUEST_PARK)
-    if case.pending_park_reason is not None:
-        raise Conflict(f"case {case.code} already has a parking request waiting for approval")
-    case.pending_park_reason = reason
+    request = ask(PARK, pending_park(case), Pending(None, reason), subject=f"case {case.code}")
+    _keep_park(case, request)
     return _Outcome(target, reason, {"reason": reason})
-
-
-def _require_pending_park(case: Case, action: Action) -> str:
-    if case.pending_park_reason is None:
-        raise IllegalTransition(
-            status=case.status.value,
-            action=action.value,
-            role=Role.DISPATCHER.value,
-            reason="there is no parking request waiting",
-        )
-    return case.pending_park_reason
 
 
 def _do_approve_park(
@@ -625,11 +624,13 @@ def _do_approve_park(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    asked = _require_pending_park(case, Action.APPROVE_PARK)
-    case.pending_park_reason = None
+    decision = decide(PARK, pending_park(case), Verdict.APPROVE, status=case.status.value)
+    _keep_park(case, None)
     case.parked_at = now
     return _Outcome(
-        target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), {"request": asked}
+        target,
+        clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        {"request": decision.request.reason},
     )
 
 
@@ -642,10 +643,10 @@ def _do_deny_park(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    asked = _require_pending_park(case, Action.DENY_PARK)
+    decision = decide(PARK, pending_park(case), Verdict.DENY, status=case.status.value)
     reason = _require_reason(p, Action.DENY_PARK)
-    case.pending_park_reason = None
-    return _Outcome(target, reason, {"reason": reason, "request": asked})
+    _keep_park(case, None)
+    return _Outcome(target, reason, {"reason": reason, "request": decision.request.reason})
 
 
 def _do_resume(
@@ -934,7 +935,8 @@ def perform_action(
     params: ActionInput | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    """Take ``action`` on a case as ``actor``: check, apply, write one event, commit.
+    """Take ``action`` on a case as ``actor``: check, apply, write one event, commit
+    (one unit of work; inside another, it joins that one, which commits).
 
     Raises:
         NotFound: the case does not exist or is not visible to the actor.
@@ -946,8 +948,7 @@ def perform_action(
     if action == Action.REPORT:
         raise InvalidInput("'report' creates a case: POST /api/v1/cases", field="action")
     params = params or ActionInput()
-    with _writing(session, case_id):
-        begin_write(session)
+    with writing(session, case_id=case_id):
         case = get_visible_case(session, actor, case_id)
         if expected_version is not None and case.version != expected_version:
             raise StaleCase(case_id)
@@ -977,7 +978,6 @@ def perform_action(
             note=outcome.note,
             payload=outcome.payload,
         )
-        session.commit()
     return case
 
 

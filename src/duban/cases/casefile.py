@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import User
 from duban.cases.access import CITY_WIDE, get_visible_case, visible_cases
+from duban.cases.actions import pending_extension, pending_park
 from duban.cases.models import Case, CaseEvent, CasePhoto
 from duban.cases.presenters import DeadlineView, deadline_view
-from duban.cases.workflow import Action, allowed_actions
+from duban.cases.workflow import EXTENSION, PARK, Action, allowed_actions
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor
 from duban.kernel.errors import NotFound
+from duban.kernel.pending import offers
 from duban.kernel.roles import Role
 from duban.places.index import Location, case_locations
 from duban.reference.models import Category, FilingCondition
@@ -50,15 +52,10 @@ def viewer_actions(session: Session, case: Case, actor: Actor) -> list[Action]:
             holder = case.assignee_id if case.assignee_id is not None else case.created_by_id
             if holder != actor.user_id:
                 continue
-        if action in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION) and (
-            case.pending_extension_until is None
+        if not (
+            offers(EXTENSION, action.value, pending_extension(case))
+            and offers(PARK, action.value, pending_park(case))
         ):
-            continue
-        if action == Action.REQUEST_EXTENSION and case.pending_extension_until is not None:
-            continue
-        if action in (Action.APPROVE_PARK, Action.DENY_PARK) and case.pending_park_reason is None:
-            continue
-        if action == Action.REQUEST_PARK and case.pending_park_reason is not None:
             continue
         if action == Action.RATE and _was_rated(session, case.id):
             continue

@@ -25,6 +25,8 @@ from duban.cases.models import Case
 from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
 from duban.cases.workflow import OPEN
 from duban.kernel.context import Actor
+from duban.kernel.errors import InvalidInput
+from duban.kernel.parsing import parse_number
 from duban.places.models import Region
 from duban.reference.models import Category
 
@@ -51,10 +53,13 @@ class BBox:
     @classmethod
     def parse(cls, text: str) -> BBox:
         """``west,south,east,north`` (Leaflet's ``toBBoxString()``); ValueError if bad."""
-        parts = [float(p) for p in text.split(",")]
-        if len(parts) != 4:
+        try:
+            parts = [parse_number(p, "bbox") for p in text.split(",")]
+        except InvalidInput as err:
+            raise ValueError(err.message) from err
+        if len(parts) != 4 or None in parts:
             raise ValueError("bbox needs four numbers: west,south,east,north")
-        west, south, east, north = parts
+        west, south, east, north = (float(p or 0) for p in parts)
         if not (-90 <= south <= north <= 90 and -180 <= west <= east <= 180):
             raise ValueError("bbox is out of range or inverted")
         return cls(south=south, west=west, north=north, east=east)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from duban.accounts.models import Unit
@@ -30,6 +30,7 @@ class CaseFilter:
     statuses: Sequence[CaseStatus] = ()
     unit_code: str | None = None
     categories: Sequence[str] = ()  # a subclass, or a major class for all its subclasses
+    services: Sequence[str] = ()  # subclass codes matched exactly (Open311's service_code)
     sources: Sequence[Source] = ()
     overdue: bool | None = None
     supervised: bool | None = None
@@ -37,6 +38,7 @@ class CaseFilter:
     created_from: datetime | None = None  # inclusive
     created_to: datetime | None = None  # exclusive
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
+    nothing: bool = False  # no case passes (an Open311 status word that no status has)
 
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
@@ -54,6 +56,8 @@ def overdue_condition(now: datetime) -> ColumnElement[bool]:
 
 def apply_case_filter(stmt: Select[Any], f: CaseFilter, now: datetime) -> Select[Any]:
     """``stmt`` (a select over cases) narrowed to the cases ``f`` wants."""
+    if f.nothing:
+        return stmt.where(false())
     if f.codes:
         stmt = stmt.where(Case.code.in_(list(f.codes)))
     if f.statuses:
@@ -65,6 +69,8 @@ def apply_case_filter(stmt: Select[Any], f: CaseFilter, now: datetime) -> Select
         stmt = stmt.where(
             or_(*(Case.category_code.startswith(c, autoescape=True) for c in f.categories))
         )
+    if f.services:
+        stmt = stmt.where(Case.category_code.in_(list(f.services)))
     if f.sources:
         stmt = stmt.where(Case.source.in_(list(f.sources)))
     if f.overdue is not None:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Final
 
 from duban.kernel.errors import IllegalTransition
+from duban.kernel.pending import PendingKind
 from duban.kernel.roles import Role
 
 
@@ -150,6 +151,25 @@ _table[(S.CLOSED, A.RATE)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 _table[(S.CLOSED, A.NOT_FIXED)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 
 TRANSITIONS: Final[Mapping[tuple[CaseStatus, Action], Transition]] = _table
+
+#: The requests a unit makes and the centre decides (:mod:`duban.kernel.pending`): one of
+#: each kind waits at a time.
+EXTENSION: Final = PendingKind(
+    label="extension request",
+    article="an",
+    ask=A.REQUEST_EXTENSION.value,
+    approve=A.APPROVE_EXTENSION.value,
+    deny=A.DENY_EXTENSION.value,
+    decider=Role.DISPATCHER.value,
+)
+PARK: Final = PendingKind(
+    label="parking request",
+    article="a",
+    ask=A.REQUEST_PARK.value,
+    approve=A.APPROVE_PARK.value,
+    deny=A.DENY_PARK.value,
+    decider=Role.DISPATCHER.value,
+)
 
 
 # Every case shown to anyone lists what they may do with it: worked out once.

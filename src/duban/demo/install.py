@@ -28,6 +28,7 @@ from duban.demo.places import check_data_dir, install_demo_places
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.kernel.context import Actor, SystemClock
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 
 #: The demo city's centre (许昌市魏都区, WGS84).
 CENTRE_LON, CENTRE_LAT = 113.8166, 34.0297
@@ -113,10 +114,10 @@ def install_demo(
     if session.scalars(select(User).where(User.username == "admin")).first() is not None:
         return DemoReport(created=False, users=users)
     clock = SystemClock()
-    for code, name, kind in DEMO_UNITS:
-        if session.scalars(select(Unit).where(Unit.code == code)).first() is None:
-            create_unit(session, code=code, name=name, kind=kind)
-    session.commit()
+    with writing(session):
+        for code, name, kind in DEMO_UNITS:
+            if session.scalars(select(Unit).where(Unit.code == code)).first() is None:
+                create_unit(session, code=code, name=name, kind=kind)
     beats = {
         "collector": _box(CENTRE_LON - 0.02, CENTRE_LAT, 0.02, 0.03),
         "collector2": _box(CENTRE_LON + 0.02, CENTRE_LAT, 0.02, 0.03),

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.accounts.users import create_unit
+from duban.kernel.unitofwork import writing
 from duban.places.coords import LocalProjection, from_local_metric, to_wgs84
 from duban.places.grids import generate_grids_for
 from duban.places.index import summary
@@ -324,171 +325,176 @@ def _install_generated(session: Session, *, now: datetime) -> DemoPlacesReport:
 def _build_streets(
     session: Session, *, now: datetime, district: Any, streets: list[_Street], source: str
 ) -> None:
-    scale = math.cos(math.radians(district.centroid.y))
-    min_gap = 0.0006  # ~60 m: seeds closer than this would make slivers
+    with writing(session):
+        scale = math.cos(math.radians(district.centroid.y))
+        min_gap = 0.0006  # ~60 m: seeds closer than this would make slivers
 
-    def usable(point: tuple[float, float] | None, inside: Any, taken: list[Any]) -> bool:
-        if point is None or not shapely.contains_xy(inside, *point):
-            return False
-        return all(math.hypot((point[0] - x) * scale, point[1] - y) > min_gap for x, y in taken)
+        def usable(point: tuple[float, float] | None, inside: Any, taken: list[Any]) -> bool:
+            if point is None or not shapely.contains_xy(inside, *point):
+                return False
+            return all(math.hypot((point[0] - x) * scale, point[1] - y) > min_gap for x, y in taken)
 
-    # Street seeds: its own point, else the mean of its communities' points, else the
-    # emptiest spot.
-    seeds: list[tuple[float, float]] = []
-    for street in streets:
-        point = street.seed
-        if not usable(point, district, seeds):
-            known = [p for _, _, p in street.communities if p is not None]
-            point = (
-                (sum(p[0] for p in known) / len(known), sum(p[1] for p in known) / len(known))
-                if known
-                else None
+        # Street seeds: its own point, else the mean of its communities' points, else the
+        # emptiest spot.
+        seeds: list[tuple[float, float]] = []
+        for street in streets:
+            point = street.seed
+            if not usable(point, district, seeds):
+                known = [p for _, _, p in street.communities if p is not None]
+                point = (
+                    (sum(p[0] for p in known) / len(known), sum(p[1] for p in known) / len(known))
+                    if known
+                    else None
+                )
+            if not usable(point, district, seeds):
+                point = _spread_seeds(district, seeds, len(seeds) + 1, scale)[-1]
+            assert point is not None
+            seeds.append(point)
+        street_cells = _voronoi(district, seeds)
+        street_items = [
+            RegionInput(s.code, s.name, s.code[:6], cell)
+            for s, cell in zip(streets, street_cells, strict=True)
+        ]
+        _check(
+            import_region_items(
+                session, street_items, level=RegionLevel.STREET, now=now, source=source
             )
-        if not usable(point, district, seeds):
-            point = _spread_seeds(district, seeds, len(seeds) + 1, scale)[-1]
-        assert point is not None
-        seeds.append(point)
-    street_cells = _voronoi(district, seeds)
-    street_items = [
-        RegionInput(s.code, s.name, s.code[:6], cell)
-        for s, cell in zip(streets, street_cells, strict=True)
-    ]
-    _check(
-        import_region_items(session, street_items, level=RegionLevel.STREET, now=now, source=source)
-    )
-    community_items: list[RegionInput] = []
-    for street, cell in zip(streets, street_cells, strict=True):
-        if not street.communities:
-            continue
-        chosen: list[tuple[float, float]] = []
-        community_seeds: list[tuple[float, float] | None] = [None] * len(street.communities)
-        for k, (_, _, point) in enumerate(street.communities):
-            if point is not None and usable(point, cell, chosen):
-                community_seeds[k] = point
-                chosen.append(point)
-        extra = _spread_seeds(cell, chosen, len(street.communities), scale)[len(chosen) :]
-        it = iter(extra)
-        filled = [p if p is not None else next(it) for p in community_seeds]
-        for (code, name, _), part in zip(street.communities, _voronoi(cell, filled), strict=True):
-            community_items.append(RegionInput(code, name, street.code, part))
-    _check(
-        import_region_items(
-            session, community_items, level=RegionLevel.COMMUNITY, now=now, source=source
         )
-    )
-    generate_grids_for(session, now=now)
-    # Territorial units (属地): one street office per street; 西大街道 is the demo's WDJD.
-    for street in streets:
-        code, name = (
-            XIDA_UNIT
-            if street.code == XIDA_STREET
-            else (f"JD{street.code}", f"{street.name}办事处")
+        community_items: list[RegionInput] = []
+        for street, cell in zip(streets, street_cells, strict=True):
+            if not street.communities:
+                continue
+            chosen: list[tuple[float, float]] = []
+            community_seeds: list[tuple[float, float] | None] = [None] * len(street.communities)
+            for k, (_, _, point) in enumerate(street.communities):
+                if point is not None and usable(point, cell, chosen):
+                    community_seeds[k] = point
+                    chosen.append(point)
+            extra = _spread_seeds(cell, chosen, len(street.communities), scale)[len(chosen) :]
+            it = iter(extra)
+            filled = [p if p is not None else next(it) for p in community_seeds]
+            for (code, name, _), part in zip(
+                street.communities, _voronoi(cell, filled), strict=True
+            ):
+                community_items.append(RegionInput(code, name, street.code, part))
+        _check(
+            import_region_items(
+                session, community_items, level=RegionLevel.COMMUNITY, now=now, source=source
+            )
         )
-        _unit(session, code, name, "territorial")
-        set_territorial_unit(session, street.code, code)
-    session.commit()
+        generate_grids_for(session, now=now)
+        # Territorial units (属地): one street office per street; 西大街道 is the demo's WDJD.
+        for street in streets:
+            code, name = (
+                XIDA_UNIT
+                if street.code == XIDA_STREET
+                else (f"JD{street.code}", f"{street.name}办事处")
+            )
+            _unit(session, code, name, "territorial")
+            set_territorial_unit(session, street.code, code)
 
 
 def _install_zones_and_rules(session: Session, *, now: datetime, report: DemoPlacesReport) -> None:
-    policy = load_policy(session).places
-    projection = LocalProjection(CENTRE_LON, CENTRE_LAT)
-    leader = session.scalars(select(User).where(User.username == "leader")).first()
-    centre = shapely.Point(CENTRE_LON, CENTRE_LAT)
-    streets = list(
-        session.scalars(
-            select(Region)
-            .where(Region.level == "street", Region.valid_to.is_(None))
-            .order_by(Region.code)
-        )
-    )
-    # 网格分包: every street is a leader grid with a leader; the demo user `leader` leads
-    # the one at the centre.
-    for k, street in enumerate(streets):
-        geom = shapely.from_wkb(bytes(street.geometry))
-        is_centre = geom.covers(centre)
-        save_zone(
-            session,
-            kind="leader_grid",
-            code=f"WG{street.code}",
-            name=f"{street.name}网格",
-            geometry=geom,
-            now=now,
-            policy=policy,
-            person_name=f"网格长 {LEADERS[k % len(LEADERS)]}",
-            person_phone=f"1390374{k:04d}",
-            username=leader.username if leader is not None and is_centre else None,
-        )
-    # 路长制: two made-up roads through the centre.
-    roads = [
-        ("LZ-001", "示范东西大道（魏武路段）", [(-2500.0, 150.0), (0.0, 0.0), (2600.0, -120.0)],
-         "路长 郑国强", "13903740101"),
-        ("LZ-002", "示范南北大街（文峰段）", [(-100.0, -2800.0), (60.0, 0.0), (0.0, 2900.0)],
-         "路长 何丽", "13903740102"),
-    ]  # fmt: skip
-    for code, name, coords, person, phone in roads:
-        line = from_local_metric(shapely.LineString(coords), projection)
-        save_zone(
-            session,
-            kind="road_segment",
-            code=code,
-            name=name,
-            geometry=line,
-            now=now,
-            policy=policy,
-            person_name=person,
-            person_phone=phone,
-        )
-    # 门前三包: two shopfronts on the east-west road.
-    shops = [
-        ("MQ-001", "示范大道 18 号 便民超市门前", (300.0, 0.0), "店主 钱多多", "13903740201"),
-        ("MQ-002", "示范大道 26 号 老街烩面馆门前", (420.0, 0.0), "店主 孙小美", "13903740202"),
-    ]
-    for code, name, (x, y), person, phone in shops:
-        frontage = from_local_metric(shapely.box(x - 40, y - 12, x + 40, y + 12), projection)
-        save_zone(
-            session,
-            kind="shopfront",
-            code=code,
-            name=name,
-            geometry=frontage,
-            now=now,
-            policy=policy,
-            person_name=person,
-            person_phone=phone,
-        )
-    # Routing rules: the demo's professional units by major class; everything else falls
-    # to the street's territorial unit (属地兜底). One place rule shows specificity:
-    # illegal small ads (E0201) in the centre's street go to its street office, with the
-    # enforcement brigade helping.
-    centre_street = next(
-        (s for s in streets if shapely.from_wkb(bytes(s.geometry)).covers(centre)), None
-    )
-    rules: list[dict[str, Any]] = [
-        {"category_code": "C01", "unit_code": "SZGC", "note": "公用设施 → 市政"},
-        {"category_code": "C04", "unit_code": "YLC", "note": "园林绿化 → 园林"},
-        {"category_code": "E01", "unit_code": "HWC", "note": "市容环境 → 环卫"},
-        {"category_code": "E02", "unit_code": "ZFDD", "note": "宣传广告 → 执法"},
-        {"category_code": "E05", "unit_code": "ZFDD", "note": "街面秩序 → 执法"},
-    ]
-    if centre_street is not None:
-        territorial = session.scalars(
-            select(Unit).where(
-                Unit.code.in_([XIDA_UNIT[0], f"JD{centre_street.code}"]), Unit.kind == "territorial"
+    with writing(session):
+        policy = load_policy(session).places
+        projection = LocalProjection(CENTRE_LON, CENTRE_LAT)
+        leader = session.scalars(select(User).where(User.username == "leader")).first()
+        centre = shapely.Point(CENTRE_LON, CENTRE_LAT)
+        streets = list(
+            session.scalars(
+                select(Region)
+                .where(Region.level == "street", Region.valid_to.is_(None))
+                .order_by(Region.code)
             )
-        ).first()
-        if territorial is not None:
-            rules.append(
-                {
-                    "category_code": "E0201",
-                    "place_level": "street",
-                    "place_code": centre_street.code,
-                    "unit_code": territorial.code,
-                    "helper_units": ["ZFDD"],
-                    "note": "本街道小广告由街道牵头、执法配合",
-                }
+        )
+        # 网格分包: every street is a leader grid with a leader; the demo user `leader` leads
+        # the one at the centre.
+        for k, street in enumerate(streets):
+            geom = shapely.from_wkb(bytes(street.geometry))
+            is_centre = geom.covers(centre)
+            save_zone(
+                session,
+                kind="leader_grid",
+                code=f"WG{street.code}",
+                name=f"{street.name}网格",
+                geometry=geom,
+                now=now,
+                policy=policy,
+                person_name=f"网格长 {LEADERS[k % len(LEADERS)]}",
+                person_phone=f"1390374{k:04d}",
+                username=leader.username if leader is not None and is_centre else None,
             )
-    for rule in rules:
-        if session.scalars(select(Unit).where(Unit.code == rule["unit_code"])).first() is None:
-            continue
-        add_rule(session, now=now, **rule)
-    session.commit()
+        # 路长制: two made-up roads through the centre.
+        roads = [
+            ("LZ-001", "示范东西大道（魏武路段）", [(-2500.0, 150.0), (0.0, 0.0), (2600.0, -120.0)],
+             "路长 郑国强", "13903740101"),
+            ("LZ-002", "示范南北大街（文峰段）", [(-100.0, -2800.0), (60.0, 0.0), (0.0, 2900.0)],
+             "路长 何丽", "13903740102"),
+        ]  # fmt: skip
+        for code, name, coords, person, phone in roads:
+            line = from_local_metric(shapely.LineString(coords), projection)
+            save_zone(
+                session,
+                kind="road_segment",
+                code=code,
+                name=name,
+                geometry=line,
+                now=now,
+                policy=policy,
+                person_name=person,
+                person_phone=phone,
+            )
+        # 门前三包: two shopfronts on the east-west road.
+        shops = [
+            ("MQ-001", "示范大道 18 号 便民超市门前", (300.0, 0.0), "店主 钱多多", "13903740201"),
+            ("MQ-002", "示范大道 26 号 老街烩面馆门前", (420.0, 0.0), "店主 孙小美", "13903740202"),
+        ]
+        for code, name, (x, y), person, phone in shops:
+            frontage = from_local_metric(shapely.box(x - 40, y - 12, x + 40, y + 12), projection)
+            save_zone(
+                session,
+                kind="shopfront",
+                code=code,
+                name=name,
+                geometry=frontage,
+                now=now,
+                policy=policy,
+                person_name=person,
+                person_phone=phone,
+            )
+        # Routing rules: the demo's professional units by major class; everything else falls
+        # to the street's territorial unit (属地兜底). One place rule shows specificity:
+        # illegal small ads (E0201) in the centre's street go to its street office, with the
+        # enforcement brigade helping.
+        centre_street = next(
+            (s for s in streets if shapely.from_wkb(bytes(s.geometry)).covers(centre)), None
+        )
+        rules: list[dict[str, Any]] = [
+            {"category_code": "C01", "unit_code": "SZGC", "note": "公用设施 → 市政"},
+            {"category_code": "C04", "unit_code": "YLC", "note": "园林绿化 → 园林"},
+            {"category_code": "E01", "unit_code": "HWC", "note": "市容环境 → 环卫"},
+            {"category_code": "E02", "unit_code": "ZFDD", "note": "宣传广告 → 执法"},
+            {"category_code": "E05", "unit_code": "ZFDD", "note": "街面秩序 → 执法"},
+        ]
+        if centre_street is not None:
+            territorial = session.scalars(
+                select(Unit).where(
+                    Unit.code.in_([XIDA_UNIT[0], f"JD{centre_street.code}"]),
+                    Unit.kind == "territorial",
+                )
+            ).first()
+            if territorial is not None:
+                rules.append(
+                    {
+                        "category_code": "E0201",
+                        "place_level": "street",
+                        "place_code": centre_street.code,
+                        "unit_code": territorial.code,
+                        "helper_units": ["ZFDD"],
+                        "note": "本街道小广告由街道牵头、执法配合",
+                    }
+                )
+        for rule in rules:
+            if session.scalars(select(Unit).where(Unit.code == rule["unit_code"])).first() is None:
+                continue
+            add_rule(session, now=now, **rule)

@@ -19,6 +19,7 @@ from duban.adapters.photostore import PhotoStore
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
+from duban.kernel.unitofwork import writing
 
 ALLOWED_FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
@@ -174,8 +175,8 @@ def save_photo(
         uploaded_by_id=actor.user_id,
         created_at=clock.now(),
     )
-    session.add(photo)
-    session.commit()
+    with writing(session):
+        session.add(photo)
     return photo
 
 

@@ -64,8 +64,7 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
                 clock=clock,
                 params=ActionInput(note=note, extra={"overdue": True}),
             )
-        except Conflict:
-            session.rollback()
+        except Conflict:  # its unit of work rolled back; the next run catches it
             report.skipped += 1
             continue
         report.supervised.append(case.code)

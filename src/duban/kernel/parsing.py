@@ -54,11 +54,19 @@ def parse_whole(
     return number
 
 
-def parse_datetime(text: str | None, field: str, tz: tzinfo) -> datetime | None:
+def parse_datetime(
+    text: str | None,
+    field: str,
+    tz: tzinfo,
+    *,
+    kind: str = "an ISO 8601 time",
+    example: str = "2026-11-23T09:00:00+08:00",
+) -> datetime | None:
     """An ISO 8601 / W3C datetime as aware UTC, or None when absent or blank.
 
     ``Z`` means UTC; a value without a zone is in ``tz`` (the city's); a date alone is
-    its midnight in ``tz``.
+    its midnight in ``tz``. ``kind`` and ``example`` word the error as the face's own
+    documents do (Open311: "a W3C datetime such as 2010-01-01T00:00:00Z").
     """
     if text is None or not text.strip():
         return None
@@ -69,8 +77,7 @@ def parse_datetime(text: str | None, field: str, tz: tzinfo) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError as err:
         raise InvalidInput(
-            f"'{field}' must be an ISO 8601 time such as 2026-11-23T09:00:00+08:00, "
-            f"not '{text.strip()}'",
+            f"'{field}' must be {kind} such as {example}, not '{text.strip()}'",
             field=field,
         ) from err
     if parsed.tzinfo is None:

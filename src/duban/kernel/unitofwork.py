@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _DEPTH: Final = "duban.uow_depth"
 _HOOKS: Final = "duban.after_commit"
+_DISCARD: Final = "duban.uow_discard"
 
 
 @contextmanager
@@ -51,10 +52,15 @@ def writing(session: Session, *, case_id: int | None = None) -> Iterator[Session
         return
     session.info[_DEPTH] = 1
     session.info[_HOOKS] = []
+    session.info[_DISCARD] = False
     try:
         begin_write(session)
         yield session
-        session.commit()
+        if session.info[_DISCARD]:
+            session.rollback()
+            session.info[_HOOKS] = []
+        else:
+            session.commit()
     except StaleDataError as err:
         session.rollback()
         raise StaleCase(case_id or 0) from err
@@ -68,6 +74,7 @@ def writing(session: Session, *, case_id: int | None = None) -> Iterator[Session
         raise
     finally:
         session.info[_DEPTH] = 0
+        session.info.pop(_DISCARD, None)
         hooks = session.info.pop(_HOOKS, [])
     for hook in hooks:  # committed: now the side effects, each on its own
         try:
@@ -86,6 +93,19 @@ def after_commit(session: Session, hook: Callable[[], None]) -> None:
         hook()
         return
     hooks.append(hook)
+
+
+def discard(session: Session) -> None:
+    """End the current unit of work with a rollback instead of a commit: a dry run, or a
+    file refused for its problems, writes nothing and runs no hook, without an error.
+
+    Nested, it discards the outermost unit of work (all of it is one transaction).
+    Outside a unit of work it rolls back at once.
+    """
+    if not session.info.get(_DEPTH):
+        session.rollback()
+        return
+    session.info[_DISCARD] = True
 
 
 def in_unit_of_work(session: Session) -> bool:

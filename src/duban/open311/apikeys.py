@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.kernel.context import Clock
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.unitofwork import writing
 from duban.open311.models import ApiKey
 
 KEY_PREFIX = "o311_"
@@ -60,34 +60,32 @@ def create_api_key(session: Session, *, name: str, clock: Clock) -> IssuedKey:
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise InvalidInput("a key name must be 2-64 letters, digits, '_', '.' or '-'", field="name")
-    begin_write(session)
-    if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
-        raise Conflict(f"an API key named '{name}' already exists")
-    key = KEY_PREFIX + secrets.token_urlsafe(30)
-    now = clock.now()
-    session.add(
-        ApiKey(
-            name=name,
-            prefix=key[:PREFIX_CHARS],
-            key_hash=_digest(key),
-            created_at=now,
-            revoked_at=None,
+    with writing(session):
+        if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
+            raise Conflict(f"an API key named '{name}' already exists")
+        key = KEY_PREFIX + secrets.token_urlsafe(30)
+        now = clock.now()
+        session.add(
+            ApiKey(
+                name=name,
+                prefix=key[:PREFIX_CHARS],
+                key_hash=_digest(key),
+                created_at=now,
+                revoked_at=None,
+            )
         )
-    )
-    session.commit()
-    return IssuedKey(name=name, key=key, created_at=now)
+        return IssuedKey(name=name, key=key, created_at=now)
 
 
 def revoke_api_key(session: Session, *, name: str, clock: Clock) -> KeyInfo:
     """Revoke the key of ``name``; it stops working at once. Revoking twice is harmless."""
-    begin_write(session)
-    row = session.scalars(select(ApiKey).where(ApiKey.name == name)).first()
-    if row is None:
-        raise NotFound(f"there is no API key named '{name}'")
-    if row.revoked_at is None:
-        row.revoked_at = clock.now()
-    session.commit()
-    return _info(row)
+    with writing(session):
+        row = session.scalars(select(ApiKey).where(ApiKey.name == name)).first()
+        if row is None:
+            raise NotFound(f"there is no API key named '{name}'")
+        if row.revoked_at is None:
+            row.revoked_at = clock.now()
+        return _info(row)
 
 
 def list_api_keys(session: Session) -> list[KeyInfo]:

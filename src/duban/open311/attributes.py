@@ -10,7 +10,8 @@ from datetime import UTC
 from typing import Final
 
 from duban.kernel.errors import InvalidInput
-from duban.open311.parsing import many_errors, parse_float, parse_when
+from duban.kernel.parsing import parse_number
+from duban.open311.parsing import many_errors, parse_when
 
 MAX_ATTRIBUTES: Final = 50
 MAX_ATTRIBUTE_CHARS: Final = 4000
@@ -59,7 +60,7 @@ def check_attribute(spec: AttributeView, value: str | Sequence[str]) -> str | li
     if len(text) > MAX_ATTRIBUTE_CHARS:
         raise InvalidInput(f"{name} is longer than {MAX_ATTRIBUTE_CHARS} characters", field=name)
     if spec.datatype == "number":
-        parse_float(text, name)
+        parse_number(text, name)
     elif spec.datatype == "datetime":
         parse_when(text, name, UTC)
     elif spec.datatype == "singlevaluelist":

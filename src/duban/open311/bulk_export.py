@@ -11,15 +11,14 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import IO, Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
 from duban.cases.models import Case
+from duban.cases.queries import CaseFilter, apply_case_filter
 from duban.cases.workflow import (
     CaseStatus,
     Source,
@@ -57,19 +56,35 @@ BULK_FIELDS: Final = (
 EXPORT_BATCH: Final = 1000
 
 
-@dataclass(frozen=True)
-class ExportFilter:
-    """Which cases to export; empty means any."""
+def export_filter(
+    *,
+    statuses: Sequence[str] = (),
+    service_codes: Sequence[str] = (),
+    sources: Sequence[Source] = (),
+    unit_code: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> CaseFilter:
+    """The cases an export asks for, as the one case filter; empty means any.
 
-    statuses: Sequence[str] = ()  # open, closed, an extended status or a Duban status
-    service_codes: Sequence[str] = ()  # a subclass, or a major class for all its subclasses
-    sources: Sequence[Source] = ()
-    unit_code: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    ``statuses`` are words: ``open``, ``closed``, an Open311 extended status or one of
+    ours. ``service_codes`` are subclasses, or major classes for all their subclasses.
+    ``created_to`` is exclusive.
+    """
+    chosen = export_statuses(statuses)
+    return CaseFilter(
+        statuses=sorted(chosen),
+        nothing=bool(statuses) and not chosen,
+        categories=tuple(service_codes),
+        sources=tuple(sources),
+        unit_code=unit_code,
+        created_from=created_from,
+        created_to=created_to,
+    )
 
 
-def _statuses(words: Sequence[str]) -> frozenset[CaseStatus]:
+def export_statuses(words: Sequence[str]) -> frozenset[CaseStatus]:
+    """Our statuses that status words select (``open``, ``closed``, extended or ours)."""
     chosen: set[CaseStatus] = set()
     for word in words:
         text = word.strip().lower()
@@ -81,24 +96,18 @@ def _statuses(words: Sequence[str]) -> frozenset[CaseStatus]:
 
 
 def export_rows(
-    session: Session, *, filters: ExportFilter, tz: tzinfo, base_url: str = ""
+    session: Session,
+    *,
+    filters: CaseFilter,
+    tz: tzinfo,
+    base_url: str = "",
+    now: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The matching cases in the bulk layout, oldest first, read in batches."""
-    stmt = select(Case)
-    if filters.statuses:
-        stmt = stmt.where(Case.status.in_(sorted(_statuses(filters.statuses))))
-    if filters.service_codes:
-        stmt = stmt.where(
-            or_(*(Case.category_code.startswith(c, autoescape=True) for c in filters.service_codes))
-        )
-    if filters.sources:
-        stmt = stmt.where(Case.source.in_(list(filters.sources)))
-    if filters.unit_code:
-        stmt = stmt.where(Case.unit_id.in_(select(Unit.id).where(Unit.code == filters.unit_code)))
-    if filters.created_from:
-        stmt = stmt.where(Case.created_at >= filters.created_from)
-    if filters.created_to:
-        stmt = stmt.where(Case.created_at < filters.created_to)
+    """The matching cases in the bulk layout, oldest first, read in batches.
+
+    ``now`` matters only to a filter on being overdue (default: the current time).
+    """
+    stmt = apply_case_filter(select(Case), filters, now or datetime.now(UTC))
     config = load_config(session).config
     last_id = 0
     while True:

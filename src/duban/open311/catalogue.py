@@ -10,19 +10,20 @@ taxonomy or the Open311 configuration changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.parsing import parse_number
 from duban.open311.attributes import AttributeView, DefinitionView
 from duban.open311.config import Open311Config, load_config
-from duban.open311.parsing import parse_area, parse_float, parse_point
-from duban.reference.models import Category, FilingCondition
+from duban.open311.parsing import parse_area, parse_point
+from duban.reference.categories import live_taxonomy
+from duban.reference.taxonomy import Category, FilingCondition, Taxonomy
 
 SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
 
@@ -41,36 +42,11 @@ class ServiceView:
     groups: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Taxonomy:
-    """The active subclasses with their major classes and conditions, read once."""
-
-    subclasses: Mapping[str, Category]
-    majors: Mapping[str, Category]
-    conditions: Mapping[str, Sequence[FilingCondition]]
-
-
-def _taxonomy(session: Session) -> _Taxonomy:
-    cats = list(
-        session.scalars(
-            select(Category).where(Category.is_active).order_by(Category.position, Category.code)
-        )
-    )
-    conditions: dict[str, list[FilingCondition]] = {}
-    for cond in session.scalars(
-        select(FilingCondition)
-        .where(FilingCondition.is_active)
-        .order_by(FilingCondition.position, FilingCondition.code)
-    ):
-        conditions.setdefault(cond.category_code, []).append(cond)
-    majors = {c.code: c for c in cats if c.level == 1}
-    subclasses = {c.code: c for c in cats if c.level == 2 and c.parent_code in majors}
-    return _Taxonomy(subclasses, majors, conditions)
-
-
 def attributes_of(
     config: Open311Config, category: Category, conditions: Sequence[FilingCondition]
 ) -> tuple[AttributeView, ...]:
+    """The attributes of the configuration that a service (a subclass of the live
+    taxonomy) carries; ``conditions`` fill the list that names its filing conditions."""
     views: list[AttributeView] = []
     for spec in config.attributes:
         if spec.kinds and category.kind not in spec.kinds:
@@ -98,9 +74,9 @@ def attributes_of(
     return tuple(views)
 
 
-def _service_view(config: Open311Config, tax: _Taxonomy, category: Category) -> ServiceView:
-    major = tax.majors[category.parent_code or ""]
-    attributes = attributes_of(config, category, tax.conditions.get(category.code, ()))
+def _service_view(config: Open311Config, tax: Taxonomy, category: Category) -> ServiceView:
+    major = tax.major_of(category.code)
+    attributes = attributes_of(config, category, category.conditions)
     description = category.name_en or category.name
     return ServiceView(
         service_code=category.code,
@@ -108,7 +84,7 @@ def _service_view(config: Open311Config, tax: _Taxonomy, category: Category) -> 
         description=f"{category.name} — {description}" if category.name_en else description,
         metadata=bool(attributes),
         type=config.service_type,
-        keywords=",".join(dict.fromkeys(k for k in (category.keywords or []) if k)),
+        keywords=",".join(dict.fromkeys(k for k in category.keywords if k)),
         group=major.name,
         groups=(major.name,),
     )
@@ -119,32 +95,32 @@ def list_services(
 ) -> list[ServiceView]:
     """GET services; with ``lat``/``long``, only services offered at that point."""
     live = load_config(session)
-    point = parse_point(parse_float(lat, "lat"), parse_float(lon, "long"))
+    point = parse_point(parse_number(lat, "lat"), parse_number(lon, "long"))
     if point is not None and live.config.area is not None:
         from shapely.geometry import Point
 
         if not parse_area(live.config.area).covers(Point(point[1], point[0])):
             return []
-    tax = _taxonomy(session)
-    return [_service_view(live.config, tax, c) for c in tax.subclasses.values()]
+    tax = live_taxonomy(session)
+    return [_service_view(live.config, tax, c) for c in tax.subclasses()]
 
 
 def service_definition(session: Session, code: str) -> DefinitionView:
     """GET services/{code}: the attributes a request for this service carries."""
     live = load_config(session)
     category = active_service(session, code)
-    conditions = [c for c in category.conditions if c.is_active]
     return DefinitionView(
         service_code=category.code,
-        attributes=attributes_of(live.config, category, conditions),
+        attributes=attributes_of(live.config, category, category.conditions),
     )
 
 
 def active_service(session: Session, code: str | None) -> Category:
+    """The service (an active subclass of the live taxonomy) ``code`` names."""
     if not code or not code.strip():
         raise InvalidInput("'service_code' is required", field="service_code")
-    category = session.get(Category, code.strip())
-    if category is None or not category.is_active or category.level != 2:
+    category = live_taxonomy(session).find_category(code.strip())
+    if category is None or not category.is_subclass:
         raise NotFound(f"unknown service_code '{code}'; see GET services")
     return category
 

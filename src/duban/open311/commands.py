@@ -89,8 +89,8 @@ def export_open311(
     import contextlib
 
     from duban.cases.workflow import Source
-    from duban.open311.bulk_export import ExportFilter, export_rows, write_csv, write_json
-    from duban.open311.parsing import parse_when
+    from duban.kernel.parsing import parse_datetime
+    from duban.open311.bulk_export import export_filter, export_rows, write_csv, write_json
     from duban.reference.policy import load_policy
 
     if format_ not in ("csv", "json"):
@@ -101,13 +101,13 @@ def export_open311(
             sources = [Source(s) for s in console.csv_option(source)]
         except ValueError as err:
             raise CommandFailed(f"unknown source in '{source}'", 2) from err
-        filters = ExportFilter(
+        filters = export_filter(
             statuses=console.csv_option(status),
             service_codes=console.csv_option(service_code),
             sources=sources,
             unit_code=unit,
-            created_from=parse_when(created_from, "from", tz),
-            created_to=parse_when(created_to, "to", tz),
+            created_from=parse_datetime(created_from, "from", tz),
+            created_to=parse_datetime(created_to, "to", tz),
         )
         rows = export_rows(session, filters=filters, tz=tz, base_url=base_url.rstrip("/"))
         with contextlib.ExitStack() as stack:

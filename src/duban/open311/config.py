@@ -20,9 +20,9 @@ from duban.cases.workflow import (
     Source,
 )
 from duban.kernel.db.models import Setting
-from duban.kernel.db.session import begin_write
 from duban.kernel.db.stamps import TAXONOMY_KEY
 from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.unitofwork import writing
 from duban.open311.parsing import parse_area
 
 CONFIG_KEY: Final = "open311"
@@ -281,20 +281,21 @@ def load_config(session: Session) -> Live:
 
 
 def save_config(session: Session, data: Mapping[str, Any], *, now: datetime) -> Open311Config:
-    """Validate and store the Open311 configuration (bumps the changeset). Commits."""
+    """Validate and store the Open311 configuration (bumps the changeset)."""
     config = parse_config(data)
-    begin_write(session)
-    row = session.get(Setting, CONFIG_KEY)
-    stamp = (
-        now if row is None or row.updated_at < now else row.updated_at + timedelta(microseconds=1)
-    )
-    if row is None:
-        session.add(Setting(key=CONFIG_KEY, value=dict(data), updated_at=stamp))
-    else:
-        row.value = dict(data)
-        row.updated_at = stamp
-    session.commit()
-    return config
+    with writing(session):
+        row = session.get(Setting, CONFIG_KEY)
+        stamp = (
+            now
+            if row is None or row.updated_at < now
+            else row.updated_at + timedelta(microseconds=1)
+        )
+        if row is None:
+            session.add(Setting(key=CONFIG_KEY, value=dict(data), updated_at=stamp))
+        else:
+            row.value = dict(data)
+            row.updated_at = stamp
+        return config
 
 
 def check_jurisdiction(config: Open311Config, value: str | None) -> None:

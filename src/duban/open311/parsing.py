@@ -1,16 +1,19 @@
 """Parsing and checking Open311 arguments (pure): numbers, datetimes, points, areas,
 descriptions, media URLs, and the one error that carries several.
+
+Numbers and times are read by :mod:`duban.kernel.parsing`, the one parser of the edges;
+here they keep the GeoReport spec's words.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, Final
 
 from duban.kernel.errors import DubanError, InvalidInput
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
+from duban.kernel.parsing import parse_datetime
 
 MAX_MEDIA_URLS: Final = 10
 
@@ -27,36 +30,10 @@ def parse_area(geometry: Any) -> Any:
     return geom
 
 
-def parse_float(value: str | None, name: str) -> float | None:
-    """A finite number, or None when absent."""
-    if value is None or not value.strip():
-        return None
-    try:
-        number = float(value)
-    except ValueError as err:
-        raise InvalidInput(f"'{name}' must be a number, not '{value}'", field=name) from err
-    if not math.isfinite(number):
-        raise InvalidInput(f"'{name}' must be a finite number", field=name)
-    return number
-
-
 def parse_when(value: str | None, name: str, tz: tzinfo) -> datetime | None:
-    """A W3C/ISO 8601 datetime (a date alone means its midnight); no zone means the city's."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as err:
-        raise InvalidInput(
-            f"'{name}' must be a W3C datetime such as 2010-01-01T00:00:00Z, not '{value}'",
-            field=name,
-        ) from err
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    """A W3C/ISO 8601 datetime (a date alone means its midnight); no zone means the city's
+    (:func:`duban.kernel.parsing.parse_datetime`, worded as the GeoReport spec is)."""
+    return parse_datetime(value, name, tz, kind="a W3C datetime", example="2010-01-01T00:00:00Z")
 
 
 def parse_point(lat: float | None, lon: float | None) -> tuple[float, float] | None:

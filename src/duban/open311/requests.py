@@ -29,6 +29,7 @@ from duban.accounts.models import Unit
 from duban.adapters.photostore import PhotoStore
 from duban.cases.actions import NewCase, report_case
 from duban.cases.models import Case, CaseEvent, CasePhoto
+from duban.cases.queries import CaseFilter, apply_case_filter
 from duban.cases.workflow import (
     STATUS_LABELS,
     TERMINAL,
@@ -38,6 +39,7 @@ from duban.cases.workflow import (
 from duban.evidence.photos import PhotoLimits, discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound
+from duban.kernel.parsing import parse_number, parse_whole
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.open311.apikeys import authenticate_key
@@ -50,14 +52,15 @@ from duban.open311.parsing import (
     check_media_urls,
     many_errors,
     parse_area,
-    parse_float,
     parse_point,
     parse_when,
 )
 from duban.open311.statuses import STATUS_TABLE, statuses_for
 from duban.reference.models import Category
+from duban.reference.taxonomy import Category as Service
 
 MAX_WINDOW: Final = timedelta(days=90)
+_TICK: Final = timedelta(microseconds=1)
 MAX_REQUESTS: Final = 1000
 MAX_IDS: Final = 1000
 NOT_PINPOINTED: Final = "#NOTPINPOINTED#"
@@ -107,7 +110,7 @@ def client_actor(key: ApiKey, role: Role = Role.OPERATOR) -> Actor:
 def _locate(form: RequestForm, config: Open311Config) -> tuple[float, float, bool, str]:
     """(lat, lon, pinpointed, crs) from lat/long (in ``form.crs``; report_case converts
     them to WGS84), or the fallback point (WGS84) of a report that gives only an address."""
-    point = parse_point(parse_float(form.lat, "lat"), parse_float(form.long, "long"))
+    point = parse_point(parse_number(form.lat, "lat"), parse_number(form.long, "long"))
     if point is not None:
         lat, lon = point  # in ``form.crs``: report_case converts it to WGS84
         pinpointed = (form.address_id or "") != NOT_PINPOINTED
@@ -246,7 +249,7 @@ def submit_request(
 
 def check_request(
     session: Session, *, api_key: str | None, form: RequestForm
-) -> tuple[ApiKey, Live, Category, dict[str, str | list[str]]]:
+) -> tuple[ApiKey, Live, Service, dict[str, str | list[str]]]:
     """Everything about a POST that can be refused before anything is stored.
 
     Order of the checks: the jurisdiction (404), the key (403), the service (404), then
@@ -262,7 +265,7 @@ def check_request(
         s.values_from_conditions and (s.required or s.code in form.attributes)
         for s in live.config.attributes
     )
-    conditions = [c for c in category.conditions if c.is_active] if needed else []
+    conditions = category.conditions if needed else ()
     definition = DefinitionView(category.code, attributes_of(live.config, category, conditions))
     errors: list[DubanError] = []
     checked: dict[str, str | list[str]] = {}
@@ -348,32 +351,19 @@ class RequestView:
 
 @dataclass(frozen=True)
 class RequestQuery:
-    """The filters of GET requests, parsed."""
+    """The filters of GET requests, parsed: a :class:`CaseFilter` (ids, service codes,
+    statuses, bbox), the asked-for window (settled at query time: 90 days at most, the
+    last 90 by default) and the page."""
 
-    ids: tuple[str, ...] = ()
-    service_codes: tuple[str, ...] = ()
+    filters: CaseFilter = field(default_factory=CaseFilter)
     start: datetime | None = None
-    end: datetime | None = None
-    statuses: frozenset[CaseStatus] | None = None
-    bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
+    end: datetime | None = None  # inclusive, as the spec has it
     page: int = 1
     page_size: int = MAX_REQUESTS
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(p for p in (x.strip() for x in (value or "").split(",")) if p)
-
-
-def _int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
-    if value is None or not value.strip():
-        return default
-    try:
-        number = int(value)
-    except ValueError as err:
-        raise InvalidInput(f"'{name}' must be a whole number", field=name) from err
-    if not lo <= number <= hi:
-        raise InvalidInput(f"'{name}' must be between {lo} and {hi}", field=name)
-    return number
 
 
 def window(
@@ -403,14 +393,14 @@ def parse_request_query(params: Mapping[str, str], *, tz: tzinfo) -> RequestQuer
         raise InvalidInput(
             f"at most {MAX_IDS} service_request_id values", field="service_request_id"
         )
-    statuses: frozenset[CaseStatus] | None = None
+    statuses: frozenset[CaseStatus] = frozenset()
     words = _csv(params.get("status"))
     if words:
         statuses = frozenset().union(*(statuses_for(w) for w in words))
     bbox = None
     if params.get("bbox"):
         parts = params["bbox"].split(",")
-        numbers = [parse_float(p, "bbox") for p in parts]
+        numbers = [parse_number(p, "bbox") for p in parts]
         if len(numbers) != 4 or any(n is None for n in numbers):
             raise InvalidInput("bbox is min_long,min_lat,max_long,max_lat", field="bbox")
         a, b, c, d = (float(n) for n in numbers if n is not None)
@@ -419,12 +409,16 @@ def parse_request_query(params: Mapping[str, str], *, tz: tzinfo) -> RequestQuer
         bbox = (a, b, c, d)
     page, page_size = parse_paging(params)
     return RequestQuery(
-        ids=ids,
-        service_codes=_csv(params.get("service_code")),
+        filters=CaseFilter(
+            codes=ids,
+            services=_csv(params.get("service_code")),
+            statuses=sorted(statuses),
+            # Status words that no status of ours has (``reopen``) select nothing.
+            nothing=bool(words) and not statuses,
+            bbox=bbox,
+        ),
         start=parse_when(params.get("start_date"), "start_date", tz),
         end=parse_when(params.get("end_date"), "end_date", tz),
-        statuses=statuses,
-        bbox=bbox,
         page=page,
         page_size=page_size,
     )
@@ -433,8 +427,10 @@ def parse_request_query(params: Mapping[str, str], *, tz: tzinfo) -> RequestQuer
 def parse_paging(params: Mapping[str, str]) -> tuple[int, int]:
     """The ``page``/``page_size`` extension: pages from 1, at most 1000 a page."""
     return (
-        _int(params.get("page"), "page", 1, 1, 1_000_000),
-        _int(params.get("page_size"), "page_size", MAX_REQUESTS, 1, MAX_REQUESTS),
+        parse_whole(params.get("page"), "page", default=1, lo=1, hi=1_000_000),
+        parse_whole(
+            params.get("page_size"), "page_size", default=MAX_REQUESTS, lo=1, hi=MAX_REQUESTS
+        ),
     )
 
 
@@ -442,19 +438,13 @@ def query_requests(
     session: Session, *, query: RequestQuery, now: datetime, config: Open311Config
 ) -> list[RequestView]:
     """GET requests: newest first; ``service_request_id`` overrides every other filter."""
-    stmt = select(Case)
-    if query.ids:
-        stmt = stmt.where(Case.code.in_(query.ids))
+    if query.filters.codes:
+        stmt = apply_case_filter(select(Case), CaseFilter(codes=query.filters.codes), now)
     else:
         start, end = window(query.start, query.end, now)
-        stmt = stmt.where(Case.created_at >= start, Case.created_at <= end)
-        if query.service_codes:
-            stmt = stmt.where(Case.category_code.in_(query.service_codes))
-        if query.statuses is not None:
-            stmt = stmt.where(Case.status.in_(sorted(query.statuses)))
-        if query.bbox is not None:
-            x0, y0, x1, y1 = query.bbox
-            stmt = stmt.where(Case.lon.between(x0, x1), Case.lat.between(y0, y1))
+        # The spec's end is inclusive; the filter's is not: a microsecond later is the same.
+        period = replace(query.filters, created_from=start, created_to=end + _TICK)
+        stmt = apply_case_filter(select(Case), period, now)
         stmt = stmt.offset((query.page - 1) * query.page_size).limit(query.page_size)
     cases = list(session.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc())))
     return request_views(session, cases, config)

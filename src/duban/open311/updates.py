@@ -13,7 +13,6 @@ from typing import Any, Final
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from duban.cases.actions import ActionInput, perform_action
 from duban.cases.audit import append_event
@@ -24,9 +23,9 @@ from duban.cases.workflow import (
     CaseStatus,
 )
 from duban.kernel.context import Actor, Clock
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import IllegalTransition, InvalidInput, NotFound, StaleCase
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.open311.apikeys import authenticate_key
 from duban.open311.config import check_jurisdiction, load_config
 from duban.open311.models import ApiKey, Open311Update
@@ -204,32 +203,40 @@ def post_update(
         "updated_datetime": at.isoformat() if at else None,
         "media_urls": urls,
     }
-    if (
-        live.config.update_policy == "reopen"
-        and case.status == CaseStatus.CLOSED
-        and EXTENDED_IS_OPEN[word]
-    ):
-        try:
-            event = _reopen(session, case, key, clock, text)
-        except IllegalTransition:
-            event = None
-        if event is not None:
-            return _remember(session, key, update_id, case, event, word, contact, clock, form)
-    begin_write(session)
-    session.refresh(case)
-    event = append_event(
-        session,
-        case,
-        action=COMMENT_ACTION,
-        from_status=case.status.value,
-        to_status=case.status.value,
-        actor=client_actor(key, Role.CITIZEN),
-        at=clock.now(),
-        note=text,
-        payload=payload,
-    )
-    case.updated_at = clock.now()
-    return _remember(session, key, update_id, case, event, word, contact, clock, form)
+    try:
+        with writing(session, case_id=case.id):
+            event: CaseEvent | None = None
+            if (
+                live.config.update_policy == "reopen"
+                and case.status == CaseStatus.CLOSED
+                and EXTENDED_IS_OPEN[word]
+            ):
+                try:
+                    event = _reopen(session, case, key, clock, text)
+                except IllegalTransition:
+                    event = None
+            if event is None:
+                session.refresh(case)
+                event = append_event(
+                    session,
+                    case,
+                    action=COMMENT_ACTION,
+                    from_status=case.status.value,
+                    to_status=case.status.value,
+                    actor=client_actor(key, Role.CITIZEN),
+                    at=clock.now(),
+                    note=text,
+                    payload=payload,
+                )
+                case.updated_at = clock.now()
+            _remember(session, key, update_id, case, event, word, contact, clock)
+    except IntegrityError as err:
+        # The same update_id arrived twice at once: the other copy won; answer as it did.
+        existing = _existing_update(session, key, update_id)
+        if existing is None:
+            raise StaleCase(case.id) from err
+        return _replayed(session, existing, form)
+    return UpdateAccepted(update_id=str(event.id), account_id=form.account_id, replayed=False)
 
 
 def _reopen(session: Session, case: Case, key: ApiKey, clock: Clock, text: str) -> CaseEvent:
@@ -277,14 +284,10 @@ def _remember(
     status: str,
     contact: Mapping[str, Any],
     clock: Clock,
-    form: UpdateForm,
-) -> UpdateAccepted:
-    begin_write(session)
-    try:
-        session.flush()
-    except (StaleDataError, IntegrityError) as err:
-        session.rollback()
-        raise StaleCase(case.id) from err
+) -> None:
+    """Keep the client's ``update_id`` with the event it became (in the update's unit of
+    work: a second copy of the same update fails on its unique key)."""
+    session.flush()
     session.add(
         Open311Update(
             api_key_id=key.id,
@@ -296,19 +299,3 @@ def _remember(
             created_at=clock.now(),
         )
     )
-    try:
-        session.commit()
-    except StaleDataError as err:
-        session.rollback()
-        raise StaleCase(case.id) from err
-    except IntegrityError as err:
-        # The same update_id arrived twice at once: the other copy won; answer as it did.
-        session.rollback()
-        existing = _existing_update(session, key, update_id)
-        if existing is None:
-            raise StaleCase(case.id) from err
-        return _replayed(session, existing, form)
-    except BaseException:
-        session.rollback()
-        raise
-    return UpdateAccepted(update_id=str(event.id), account_id=form.account_id, replayed=False)

@@ -320,7 +320,6 @@ def set_territorial(
     """Make ``unit`` the territorial unit (属地兜底) of a street, district or community."""
     _require_admin(actor)
     set_territorial_unit(session, region_code, body.unit)
-    session.commit()
     for r, rn, u, un in territorial_units(session):
         if r == region_code:
             return TerritorialRead(region=r, region_name=rn, unit=u, unit_name=un)
@@ -447,7 +446,6 @@ def create_rule(
         note=body.note,
         now=clock.now(),
     )
-    session.commit()
     return _rule_read(session, rule)
 
 
@@ -458,5 +456,4 @@ def delete_rule(rule_id: int, session: SessionDep, actor: ActorDep) -> Response:
     """The rule stops matching; cases keep the reason they were given."""
     _require_admin(actor)
     deactivate_rule(session, rule_id)
-    session.commit()
     return Response(status_code=204)

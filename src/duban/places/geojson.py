@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.kernel.errors import InvalidInput
+from duban.kernel.parsing import parse_number
 from duban.places.coords import (
     CRS,
     from_wgs84_array,
@@ -65,10 +66,15 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     if not text:
         return None
     try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or not (values[0] <= values[2] and values[1] <= values[3]):
+        numbers = [parse_number(v, "bbox") for v in text.split(",")]
+    except InvalidInput:
+        numbers = []
+    values = [v for v in numbers if v is not None]
+    if (
+        len(values) != 4
+        or len(numbers) != 4
+        or not (values[0] <= values[2] and values[1] <= values[3])
+    ):
         raise InvalidInput("bbox must be 'minlon,minlat,maxlon,maxlat' in WGS84", field="bbox")
     return values[0], values[1], values[2], values[3]
 

@@ -16,8 +16,8 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput
+from duban.kernel.unitofwork import writing
 from duban.places.coords import LocalProjection
 from duban.places.gridgen import DEFAULT_TARGET_AREA_M2, generate_grid_cells
 from duban.places.history import (
@@ -61,7 +61,6 @@ def generate_grids_for(
     now: datetime,
     community_codes: Sequence[str] | None = None,
     target_area_m2: float = DEFAULT_TARGET_AREA_M2,
-    commit: bool = True,
 ) -> GenerationReport:
     """Cut communities into unit grids of about ``target_area_m2`` (万米单元网格).
 
@@ -72,94 +71,90 @@ def generate_grids_for(
     """
     if not (math.isfinite(target_area_m2) and target_area_m2 >= 100):
         raise InvalidInput("the target area must be at least 100 m²", field="target_area")
-    begin_write(session)
-    communities = {row.code: row for row in current_regions(session, "community")}
-    with_grids: set[str] = {
-        parent
-        for (parent,) in session.execute(
-            select(Region.parent_code)
-            .where(Region.level == "grid", Region.valid_to.is_(None))
-            .distinct()
-        )
-        if parent is not None
-    }
-    report = GenerationReport()
-    if community_codes is None:
-        chosen = [code for code in sorted(communities) if code not in with_grids]
-        for code in sorted(with_grids & set(communities)):
-            report.skipped.append((code, "already has grids"))
-    else:
-        unknown = [code for code in community_codes if code not in communities]
-        if unknown:
-            raise InvalidInput(
-                f"no current community has the code(s) {', '.join(unknown)}", field="community"
+    with writing(session):
+        communities = {row.code: row for row in current_regions(session, "community")}
+        with_grids: set[str] = {
+            parent
+            for (parent,) in session.execute(
+                select(Region.parent_code)
+                .where(Region.level == "grid", Region.valid_to.is_(None))
+                .distinct()
             )
-        chosen = list(dict.fromkeys(community_codes))
-    existing_grids: dict[str, list[Region]] = {}
-    for start in range(0, len(chosen), IN_CHUNK):
-        chunk = chosen[start : start + IN_CHUNK]
-        for grid in session.scalars(
-            select(Region).where(
-                Region.level == "grid", Region.valid_to.is_(None), Region.parent_code.in_(chunk)
-            )
-        ):
-            existing_grids.setdefault(grid.parent_code or "", []).append(grid)
+            if parent is not None
+        }
+        report = GenerationReport()
+        if community_codes is None:
+            chosen = [code for code in sorted(communities) if code not in with_grids]
+            for code in sorted(with_grids & set(communities)):
+                report.skipped.append((code, "already has grids"))
+        else:
+            unknown = [code for code in community_codes if code not in communities]
+            if unknown:
+                raise InvalidInput(
+                    f"no current community has the code(s) {', '.join(unknown)}", field="community"
+                )
+            chosen = list(dict.fromkeys(community_codes))
+        existing_grids: dict[str, list[Region]] = {}
+        for start in range(0, len(chosen), IN_CHUNK):
+            chunk = chosen[start : start + IN_CHUNK]
+            for grid in session.scalars(
+                select(Region).where(
+                    Region.level == "grid", Region.valid_to.is_(None), Region.parent_code.in_(chunk)
+                )
+            ):
+                existing_grids.setdefault(grid.parent_code or "", []).append(grid)
 
-    new_rows: list[dict[str, Any]] = []
-    close: list[tuple[Region, datetime]] = []
-    for code in chosen:
-        community = communities[code]
-        try:
-            cells = generate_grid_cells(
-                region_geometry(community), community_code12=code, target_area_m2=target_area_m2
-            )
-        except ValueError as err:
-            report.skipped.append((code, str(err)))
-            continue
-        report.communities.append(code)
-        report.grids += len(cells)
-        old = {row.code: row for row in existing_grids.get(code, [])}
-        for cell in cells:
-            wkb = shapely.to_wkb(cell.polygon)
-            row = old.pop(cell.code, None)
-            if row is not None and same_geometry(row.geometry, wkb):
-                report.unchanged += 1
+        new_rows: list[dict[str, Any]] = []
+        close: list[tuple[Region, datetime]] = []
+        for code in chosen:
+            community = communities[code]
+            try:
+                cells = generate_grid_cells(
+                    region_geometry(community), community_code12=code, target_area_m2=target_area_m2
+                )
+            except ValueError as err:
+                report.skipped.append((code, str(err)))
                 continue
-            stamp = now
-            if row is not None:
-                stamp = max(now, row.valid_from + timedelta(microseconds=1))
-                close.append((row, stamp))
-                report.updated += 1
-            else:
-                report.created += 1
-            minx, miny, maxx, maxy = cell.polygon.bounds
-            new_rows.append(
-                {
-                    "code": cell.code,
-                    "level": "grid",
-                    "name": f"{community.name}{int(cell.code[12:]):03d}号网格",
-                    "parent_code": code,
-                    "geometry": wkb,
-                    "min_lon": minx,
-                    "min_lat": miny,
-                    "max_lon": maxx,
-                    "max_lat": maxy,
-                    "area_m2": cell.area_m2,
-                    "attributes": {"generated": True, "row": cell.row, "col": cell.col},
-                    "source": "generated",
-                    "valid_from": stamp,
-                    "valid_to": None,
-                }
-            )
-        for row in old.values():
-            close.append((row, max(now, row.valid_from)))
-            report.retired += 1
-    write_versions(session, close, new_rows, now)
-    if commit:
-        session.commit()
-    else:
-        session.flush()
-    return report
+            report.communities.append(code)
+            report.grids += len(cells)
+            old = {row.code: row for row in existing_grids.get(code, [])}
+            for cell in cells:
+                wkb = shapely.to_wkb(cell.polygon)
+                row = old.pop(cell.code, None)
+                if row is not None and same_geometry(row.geometry, wkb):
+                    report.unchanged += 1
+                    continue
+                stamp = now
+                if row is not None:
+                    stamp = max(now, row.valid_from + timedelta(microseconds=1))
+                    close.append((row, stamp))
+                    report.updated += 1
+                else:
+                    report.created += 1
+                minx, miny, maxx, maxy = cell.polygon.bounds
+                new_rows.append(
+                    {
+                        "code": cell.code,
+                        "level": "grid",
+                        "name": f"{community.name}{int(cell.code[12:]):03d}号网格",
+                        "parent_code": code,
+                        "geometry": wkb,
+                        "min_lon": minx,
+                        "min_lat": miny,
+                        "max_lon": maxx,
+                        "max_lat": maxy,
+                        "area_m2": cell.area_m2,
+                        "attributes": {"generated": True, "row": cell.row, "col": cell.col},
+                        "source": "generated",
+                        "valid_from": stamp,
+                        "valid_to": None,
+                    }
+                )
+            for row in old.values():
+                close.append((row, max(now, row.valid_from)))
+                report.retired += 1
+        write_versions(session, close, new_rows, now)
+        return report
 
 
 def local_projection_of(geoms: Sequence[Any]) -> LocalProjection:

@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from duban.kernel.db.session import begin_write
+from duban.kernel.unitofwork import writing
 from duban.places.index import bump_places_version
 from duban.places.models import Region
 
@@ -82,17 +82,17 @@ def region_at(session: Session, code: str, when: datetime) -> Region | None:
 
 
 def retire_regions(session: Session, codes: Iterable[str], *, now: datetime) -> int:
-    """Close the current versions of regions (the caller commits)."""
-    begin_write(session)
-    wanted = list(codes)
-    total = 0
-    for start in range(0, len(wanted), IN_CHUNK):
-        result = session.execute(
-            update(Region)
-            .where(Region.code.in_(wanted[start : start + IN_CHUNK]), Region.valid_to.is_(None))
-            .values(valid_to=now)
-        )
-        total += int(getattr(result, "rowcount", 0) or 0)
-    if total:
-        bump_places_version(session, now)
-    return total
+    """Close the current versions of regions."""
+    with writing(session):
+        wanted = list(codes)
+        total = 0
+        for start in range(0, len(wanted), IN_CHUNK):
+            result = session.execute(
+                update(Region)
+                .where(Region.code.in_(wanted[start : start + IN_CHUNK]), Region.valid_to.is_(None))
+                .values(valid_to=now)
+            )
+            total += int(getattr(result, "rowcount", 0) or 0)
+        if total:
+            bump_places_version(session, now)
+        return total

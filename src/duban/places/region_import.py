@@ -22,8 +22,8 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput
+from duban.kernel.unitofwork import discard, writing
 from duban.places.coords import CRS, approx_areas_m2
 from duban.places.history import (
     IN_CHUNK,
@@ -291,7 +291,6 @@ def import_region_items(
     gap_tolerance_m2: float = 1.0,
     problems: Sequence[ImportProblem] = (),
     validate: bool = True,
-    commit: bool = True,
 ) -> ImportReport:
     """Validate regions of one level against the database, then write them (or nothing).
 
@@ -303,98 +302,94 @@ def import_region_items(
     report = ImportReport(level=level.value, source=source, features=len(items))
     report.problems.extend(problems)
     report.dry_run = dry_run
-    begin_write(session)
+    with writing(session):
+        codes = {item.code for item in items}
+        parents_in_file: set[str | None] = {item.parent_code for item in items if item.parent_code}
+        existing = current_regions(session, level.value)
+        by_code = {row.code: row for row in existing}
+        if replace:
+            retire = [
+                row
+                for row in existing
+                if row.code not in codes
+                and (level is RegionLevel.DISTRICT or row.parent_code in parents_in_file)
+            ]
+        else:
+            retire = []
+        retire_codes = {row.code for row in retire}
 
-    codes = {item.code for item in items}
-    parents_in_file: set[str | None] = {item.parent_code for item in items if item.parent_code}
-    existing = current_regions(session, level.value)
-    by_code = {row.code: row for row in existing}
-    if replace:
-        retire = [
-            row
-            for row in existing
-            if row.code not in codes
-            and (level is RegionLevel.DISTRICT or row.parent_code in parents_in_file)
-        ]
-    else:
-        retire = []
-    retire_codes = {row.code for row in retire}
+        if validate:
+            staying = _neighbours(existing, items, codes | retire_codes, parents_in_file)
+            check = list(items) + [
+                RegionInput(row.code, row.name, row.parent_code, region_geometry(row))
+                for row in staying
+            ]
+            parents, parent_note = _parents(session, level)
+            if parent_note:
+                report.warnings.append(parent_note)
+            found = validate_regions(
+                check,
+                level=level,
+                parents=parents,
+                overlap_tolerance_m2=overlap_tolerance_m2,
+                gap_tolerance_m2=gap_tolerance_m2,
+            )
+            report.problems.extend(ImportProblem.of(p) for p in found)
+            report.problems.extend(_retire_problems(session, level, retire))
 
-    if validate:
-        staying = _neighbours(existing, items, codes | retire_codes, parents_in_file)
-        check = list(items) + [
-            RegionInput(row.code, row.name, row.parent_code, region_geometry(row))
-            for row in staying
-        ]
-        parents, parent_note = _parents(session, level)
-        if parent_note:
-            report.warnings.append(parent_note)
-        found = validate_regions(
-            check,
-            level=level,
-            parents=parents,
-            overlap_tolerance_m2=overlap_tolerance_m2,
-            gap_tolerance_m2=gap_tolerance_m2,
-        )
-        report.problems.extend(ImportProblem.of(p) for p in found)
-        report.problems.extend(_retire_problems(session, level, retire))
+        if report.problems:
+            discard(session)
+            return report
 
-    if report.problems:
-        session.rollback()
-        return report
-
-    geoms = np.array([item.geometry for item in items], dtype=object)
-    areas = approx_areas_m2(geoms) if len(items) else np.zeros(0)
-    new_rows: list[dict[str, Any]] = []
-    close: list[tuple[Region, datetime]] = []
-    for item, area, attrs in zip(items, areas, attributes or [{}] * len(items), strict=True):
-        row = by_code.get(item.code)
-        wkb = shapely.to_wkb(item.geometry)
-        if (
-            row is not None
-            and row.name == item.name
-            and row.parent_code == item.parent_code
-            and same_geometry(row.geometry, wkb)
-        ):
-            report.unchanged.append(item.code)
-            continue
-        (report.updated if row is not None else report.created).append(item.code)
-        stamp = now
-        if row is not None:
-            stamp = max(now, row.valid_from + timedelta(microseconds=1))
-            close.append((row, stamp))
-        minx, miny, maxx, maxy = item.geometry.bounds
-        new_rows.append(
-            {
-                "code": item.code,
-                "level": level.value,
-                "name": item.name[:200],
-                "parent_code": item.parent_code,
-                "geometry": wkb,
-                "min_lon": minx,
-                "min_lat": miny,
-                "max_lon": maxx,
-                "max_lat": maxy,
-                "area_m2": float(area),
-                "attributes": dict(attrs),
-                "source": source[:200],
-                "valid_from": stamp,
-                "valid_to": None,
-            }
-        )
-    report.retired = sorted(retire_codes)
-    close.extend((row, max(now, row.valid_from)) for row in retire)
-    if not dry_run:
-        write_versions(session, close, new_rows, now)
-    if dry_run:
-        session.rollback()
-        return report
-    if commit:
-        session.commit()
-    else:
+        geoms = np.array([item.geometry for item in items], dtype=object)
+        areas = approx_areas_m2(geoms) if len(items) else np.zeros(0)
+        new_rows: list[dict[str, Any]] = []
+        close: list[tuple[Region, datetime]] = []
+        for item, area, attrs in zip(items, areas, attributes or [{}] * len(items), strict=True):
+            row = by_code.get(item.code)
+            wkb = shapely.to_wkb(item.geometry)
+            if (
+                row is not None
+                and row.name == item.name
+                and row.parent_code == item.parent_code
+                and same_geometry(row.geometry, wkb)
+            ):
+                report.unchanged.append(item.code)
+                continue
+            (report.updated if row is not None else report.created).append(item.code)
+            stamp = now
+            if row is not None:
+                stamp = max(now, row.valid_from + timedelta(microseconds=1))
+                close.append((row, stamp))
+            minx, miny, maxx, maxy = item.geometry.bounds
+            new_rows.append(
+                {
+                    "code": item.code,
+                    "level": level.value,
+                    "name": item.name[:200],
+                    "parent_code": item.parent_code,
+                    "geometry": wkb,
+                    "min_lon": minx,
+                    "min_lat": miny,
+                    "max_lon": maxx,
+                    "max_lat": maxy,
+                    "area_m2": float(area),
+                    "attributes": dict(attrs),
+                    "source": source[:200],
+                    "valid_from": stamp,
+                    "valid_to": None,
+                }
+            )
+        report.retired = sorted(retire_codes)
+        close.extend((row, max(now, row.valid_from)) for row in retire)
+        if not dry_run:
+            write_versions(session, close, new_rows, now)
+        if dry_run:
+            discard(session)
+            return report
         session.flush()
-    report.written = True
-    return report
+        report.written = True
+        return report
 
 
 def _neighbours(
@@ -552,37 +547,35 @@ def import_zones(
             field="fields",
         )
     report = ZoneImportReport(kind=kind, source=path.name, features=len(features))
-    begin_write(session)
-    seen: set[str] = set()
-    for feature in features:
-        props = feature.properties
-        code = code_text(props.get(code_field))
-        where = f"feature #{feature.index + 1} ({code or 'no code'})"
-        if code in seen:
-            report.problems.append(f"{where}: the code {code} appears more than once")
-            continue
-        seen.add(code)
-        try:
-            with session.begin_nested():
-                zone = save_zone(
-                    session,
-                    kind=kind,
-                    code=code,
-                    name=code_text(props.get(name_field)) or code,
-                    geometry=to_wgs84_geometry(feature.geometry, in_crs),
-                    now=now,
-                    policy=policy,
-                    buffer_m=buffer_m,
-                    person_name=code_text(props.get(person_field)) if person_field else "",
-                    person_phone=code_text(props.get(phone_field)) if phone_field else None,
-                    username=code_text(props.get(user_field)) or None if user_field else None,
-                )
-            report.saved.append(zone.code)
-        except DubanError as err:
-            report.problems.append(f"{where}: {err.message}")
-    if report.problems:
-        session.rollback()
-        report.saved.clear()
+    with writing(session):
+        seen: set[str] = set()
+        for feature in features:
+            props = feature.properties
+            code = code_text(props.get(code_field))
+            where = f"feature #{feature.index + 1} ({code or 'no code'})"
+            if code in seen:
+                report.problems.append(f"{where}: the code {code} appears more than once")
+                continue
+            seen.add(code)
+            try:
+                with session.begin_nested():
+                    zone = save_zone(
+                        session,
+                        kind=kind,
+                        code=code,
+                        name=code_text(props.get(name_field)) or code,
+                        geometry=to_wgs84_geometry(feature.geometry, in_crs),
+                        now=now,
+                        policy=policy,
+                        buffer_m=buffer_m,
+                        person_name=code_text(props.get(person_field)) if person_field else "",
+                        person_phone=code_text(props.get(phone_field)) if phone_field else None,
+                        username=code_text(props.get(user_field)) or None if user_field else None,
+                    )
+                report.saved.append(zone.code)
+            except DubanError as err:
+                report.problems.append(f"{where}: {err.message}")
+        if report.problems:
+            discard(session)
+            report.saved.clear()
         return report
-    session.commit()
-    return report

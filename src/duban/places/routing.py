@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit
 from duban.cases.models import Case
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.unitofwork import writing
 from duban.places.index import LEVEL_LABELS, ZONE_LABELS, Location, case_location
 from duban.places.models import RULE_PLACE_LEVELS, Region, RegionUnit, RoutingRule, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
@@ -277,79 +277,82 @@ def add_rule(
     priority: int = 0,
     note: str = "",
 ) -> RoutingRule:
-    """Add a routing rule (the caller commits); every part is checked first."""
-    begin_write(session)
-    unit = _unit(session, unit_code, "unit")
-    helpers = list(dict.fromkeys(h.strip() for h in helper_units if h.strip()))
-    for code in helpers:
-        _unit(session, code, "helper_units")
-    if unit.code in helpers:
-        raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
-    category_code = (category_code or "").strip() or None
-    condition_code = (condition_code or "").strip() or None
-    if condition_code:
-        condition = session.get(FilingCondition, condition_code)
-        if condition is None:
-            raise InvalidInput(f"unknown filing condition '{condition_code}'", field="condition")
-        if category_code and category_code != condition.category_code:
+    """Add a routing rule; every part is checked first."""
+    with writing(session):
+        unit = _unit(session, unit_code, "unit")
+        helpers = list(dict.fromkeys(h.strip() for h in helper_units if h.strip()))
+        for code in helpers:
+            _unit(session, code, "helper_units")
+        if unit.code in helpers:
+            raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
+        category_code = (category_code or "").strip() or None
+        condition_code = (condition_code or "").strip() or None
+        if condition_code:
+            condition = session.get(FilingCondition, condition_code)
+            if condition is None:
+                raise InvalidInput(
+                    f"unknown filing condition '{condition_code}'", field="condition"
+                )
+            if category_code and category_code != condition.category_code:
+                raise InvalidInput(
+                    f"filing condition '{condition_code}' belongs to category "
+                    f"'{condition.category_code}', not '{category_code}'",
+                    field="condition",
+                )
+            category_code = condition.category_code
+        if category_code:
+            category = session.get(Category, category_code)
+            if category is None:
+                raise InvalidInput(
+                    f"unknown category '{category_code}'; see GET /api/v1/categories",
+                    field="category",
+                )
+        place_level = (place_level or "").strip() or None
+        place_code = (place_code or "").strip() or None
+        if (place_level is None) != (place_code is None):
             raise InvalidInput(
-                f"filing condition '{condition_code}' belongs to category "
-                f"'{condition.category_code}', not '{category_code}'",
-                field="condition",
+                "give both the place level and the place code, or neither (anywhere)", field="place"
             )
-        category_code = condition.category_code
-    if category_code:
-        category = session.get(Category, category_code)
-        if category is None:
-            raise InvalidInput(
-                f"unknown category '{category_code}'; see GET /api/v1/categories",
-                field="category",
-            )
-    place_level = (place_level or "").strip() or None
-    place_code = (place_code or "").strip() or None
-    if (place_level is None) != (place_code is None):
-        raise InvalidInput(
-            "give both the place level and the place code, or neither (anywhere)", field="place"
+        if place_level is not None and place_code is not None:
+            if place_level not in RULE_PLACE_LEVELS:
+                raise InvalidInput(
+                    f"unknown place level '{place_level}'; one of: {', '.join(RULE_PLACE_LEVELS)}",
+                    field="place_level",
+                )
+            if place_level == "zone":
+                if session.scalars(select(Zone).where(Zone.code == place_code)).first() is None:
+                    raise InvalidInput(f"no zone has the code '{place_code}'", field="place")
+            else:
+                length = CODE_LENGTH[RegionLevel(place_level)]
+                if len(place_code) != length or not place_code.isdigit():
+                    raise InvalidInput(
+                        f"a {place_level} code has {length} digits, not '{place_code}'",
+                        field="place",
+                    )
+                exists = session.scalars(
+                    select(Region.id).where(Region.code == place_code, Region.level == place_level)
+                ).first()
+                if exists is None:
+                    raise InvalidInput(
+                        f"no {place_level} has the code '{place_code}'; import the regions first",
+                        field="place",
+                    )
+        rule = RoutingRule(
+            category_code=category_code,
+            condition_code=condition_code,
+            place_level=place_level,
+            place_code=place_code,
+            unit_id=unit.id,
+            helper_units=helpers,
+            priority=int(priority),
+            note=(note or "").strip(),
+            is_active=True,
+            created_at=now,
         )
-    if place_level is not None and place_code is not None:
-        if place_level not in RULE_PLACE_LEVELS:
-            raise InvalidInput(
-                f"unknown place level '{place_level}'; one of: {', '.join(RULE_PLACE_LEVELS)}",
-                field="place_level",
-            )
-        if place_level == "zone":
-            if session.scalars(select(Zone).where(Zone.code == place_code)).first() is None:
-                raise InvalidInput(f"no zone has the code '{place_code}'", field="place")
-        else:
-            length = CODE_LENGTH[RegionLevel(place_level)]
-            if len(place_code) != length or not place_code.isdigit():
-                raise InvalidInput(
-                    f"a {place_level} code has {length} digits, not '{place_code}'", field="place"
-                )
-            exists = session.scalars(
-                select(Region.id).where(Region.code == place_code, Region.level == place_level)
-            ).first()
-            if exists is None:
-                raise InvalidInput(
-                    f"no {place_level} has the code '{place_code}'; import the regions first",
-                    field="place",
-                )
-    rule = RoutingRule(
-        category_code=category_code,
-        condition_code=condition_code,
-        place_level=place_level,
-        place_code=place_code,
-        unit_id=unit.id,
-        helper_units=helpers,
-        priority=int(priority),
-        note=(note or "").strip(),
-        is_active=True,
-        created_at=now,
-    )
-    rule.unit = unit
-    session.add(rule)
-    session.flush()
-    return rule
+        rule.unit = unit
+        session.add(rule)
+        session.flush()
+        return rule
 
 
 def list_rules(session: Session, *, include_inactive: bool = False) -> list[RoutingRule]:
@@ -370,13 +373,13 @@ def list_rules(session: Session, *, include_inactive: bool = False) -> list[Rout
 
 
 def deactivate_rule(session: Session, rule_id: int) -> RoutingRule:
-    """Switch a rule off (the caller commits); cases keep the reason they were given."""
-    begin_write(session)
-    rule = session.get(RoutingRule, rule_id)
-    if rule is None:
-        raise NotFound(f"routing rule {rule_id} does not exist")
-    rule.is_active = False
-    return rule
+    """Switch a rule off; cases keep the reason they were given."""
+    with writing(session):
+        rule = session.get(RoutingRule, rule_id)
+        if rule is None:
+            raise NotFound(f"routing rule {rule_id} does not exist")
+        rule.is_active = False
+        return rule
 
 
 def rule_description(session: Session, rule: RoutingRule) -> str:

@@ -6,30 +6,30 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput
+from duban.kernel.unitofwork import writing
 from duban.places.models import Region, RegionUnit
 
 
 def set_territorial_unit(session: Session, region_code: str, unit_code: str) -> RegionUnit:
-    """Make ``unit_code`` the territorial unit (属地) of a region (the caller commits)."""
-    begin_write(session)
-    region = session.scalars(
-        select(Region).where(Region.code == region_code, Region.valid_to.is_(None))
-    ).first()
-    if region is None:
-        raise InvalidInput(f"no current region has the code '{region_code}'", field="region")
-    unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
-    if unit is None or not unit.is_active:
-        raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
-    row = session.get(RegionUnit, region_code)
-    if row is None:
-        row = RegionUnit(region_code=region_code, unit_id=unit.id)
-        session.add(row)
-    else:
-        row.unit_id = unit.id
-    session.flush()
-    return row
+    """Make ``unit_code`` the territorial unit (属地) of a region."""
+    with writing(session):
+        region = session.scalars(
+            select(Region).where(Region.code == region_code, Region.valid_to.is_(None))
+        ).first()
+        if region is None:
+            raise InvalidInput(f"no current region has the code '{region_code}'", field="region")
+        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+        if unit is None or not unit.is_active:
+            raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+        row = session.get(RegionUnit, region_code)
+        if row is None:
+            row = RegionUnit(region_code=region_code, unit_id=unit.id)
+            session.add(row)
+        else:
+            row.unit_id = unit.id
+        session.flush()
+        return row
 
 
 def territorial_units(session: Session) -> list[tuple[str, str | None, str, str]]:

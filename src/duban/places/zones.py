@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
-from duban.kernel.db.session import begin_write
 from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.unitofwork import writing
 from duban.places.coords import (
     LocalProjection,
     from_local_metric,
@@ -47,7 +47,7 @@ def save_zone(
     username: str | None = None,
     unit_code: str | None = None,
 ) -> Zone:
-    """Add or redraw a responsibility zone (the caller commits).
+    """Add or redraw a responsibility zone.
 
     Leader grids (网格分包) and shopfronts (门前三包) are polygons; road segments (路长制)
     are lines, matched within ``buffer_m`` metres (default ``places.road_buffer_m``).
@@ -105,36 +105,36 @@ def save_zone(
         if unit is None:
             raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
         unit_id = unit.id
-    begin_write(session)
-    zone = session.scalars(select(Zone).where(Zone.code == code)).first()
-    if zone is None:
-        zone = Zone(code=code, created_at=now)
-        session.add(zone)
-    amin_x, amin_y, amax_x, amax_y = area.bounds
-    zone.kind = kind
-    zone.name = name.strip()
-    zone.geometry = shapely.to_wkb(geometry)
-    zone.buffer_m = width
-    zone.area = shapely.to_wkb(area)
-    zone.min_lon, zone.min_lat, zone.max_lon, zone.max_lat = amin_x, amin_y, amax_x, amax_y
-    zone.person_name = (person_name or "").strip()
-    zone.person_phone = (person_phone or "").strip() or None
-    zone.user_id = user_id
-    zone.unit_id = unit_id
-    zone.is_active = True
-    zone.updated_at = now
-    session.flush()
-    bump_places_version(session, now)
-    return zone
+    with writing(session):
+        zone = session.scalars(select(Zone).where(Zone.code == code)).first()
+        if zone is None:
+            zone = Zone(code=code, created_at=now)
+            session.add(zone)
+        amin_x, amin_y, amax_x, amax_y = area.bounds
+        zone.kind = kind
+        zone.name = name.strip()
+        zone.geometry = shapely.to_wkb(geometry)
+        zone.buffer_m = width
+        zone.area = shapely.to_wkb(area)
+        zone.min_lon, zone.min_lat, zone.max_lon, zone.max_lat = amin_x, amin_y, amax_x, amax_y
+        zone.person_name = (person_name or "").strip()
+        zone.person_phone = (person_phone or "").strip() or None
+        zone.user_id = user_id
+        zone.unit_id = unit_id
+        zone.is_active = True
+        zone.updated_at = now
+        session.flush()
+        bump_places_version(session, now)
+        return zone
 
 
 def retire_zone(session: Session, code: str, *, now: datetime) -> Zone:
-    """Deactivate a zone (the caller commits); routing rules naming it stop matching."""
-    begin_write(session)
-    zone = session.scalars(select(Zone).where(Zone.code == code)).first()
-    if zone is None:
-        raise NotFound(f"no zone has the code '{code}'")
-    zone.is_active = False
-    zone.updated_at = now
-    bump_places_version(session, now)
-    return zone
+    """Deactivate a zone; routing rules naming it stop matching."""
+    with writing(session):
+        zone = session.scalars(select(Zone).where(Zone.code == code)).first()
+        if zone is None:
+            raise NotFound(f"no zone has the code '{code}'")
+        zone.is_active = False
+        zone.updated_at = now
+        bump_places_version(session, now)
+        return zone

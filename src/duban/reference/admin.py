@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Setting
-from duban.kernel.db.session import begin_write
 from duban.kernel.db.stamps import TAXONOMY_KEY, next_stamp
 from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
 from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.categories import TaxonomyLoad, forget_taxonomy_memo, install_taxonomy
 from duban.reference.models import FilingCondition
@@ -47,22 +47,21 @@ def set_condition_limit(
     except ValueError as err:
         units = ", ".join(u.value for u in LimitUnit)
         raise InvalidInput(f"invalid limit: {err} (units: {units})", field="limit") from err
-    begin_write(session)
-    condition = session.get(FilingCondition, code)
-    if condition is None:
-        raise NotFound(f"filing condition '{code}' does not exist")
-    condition.limit_amount = limit.amount
-    condition.limit_unit = limit.unit.value
-    # The taxonomy changed: bump its stamp so caches and Open311 discovery notice.
-    forget_taxonomy_memo(session)
-    meta = session.get(Setting, TAXONOMY_KEY)
-    if meta is not None:
-        value = dict(meta.value or {})
-        value["edited_at"] = clock.now().isoformat()
-        meta.value = value
-        meta.updated_at = next_stamp(meta.updated_at, clock.now())
-    session.commit()
-    return condition
+    with writing(session):
+        condition = session.get(FilingCondition, code)
+        if condition is None:
+            raise NotFound(f"filing condition '{code}' does not exist")
+        condition.limit_amount = limit.amount
+        condition.limit_unit = limit.unit.value
+        # The taxonomy changed: bump its stamp so caches and Open311 discovery notice.
+        forget_taxonomy_memo(session)
+        meta = session.get(Setting, TAXONOMY_KEY)
+        if meta is not None:
+            value = dict(meta.value or {})
+            value["edited_at"] = clock.now().isoformat()
+            meta.value = value
+            meta.updated_at = next_stamp(meta.updated_at, clock.now())
+        return condition
 
 
 def replace_taxonomy(
@@ -78,10 +77,7 @@ def replace_policy(
 ) -> Policy:
     """Replace the policy (calendar, step limits, source rules); validated first."""
     require_admin(actor)
-    begin_write(session)
-    policy = save_policy(session, data, now=clock.now())
-    session.commit()
-    return policy
+    return save_policy(session, data, now=clock.now())
 
 
 def current_policy_data(session: Session) -> dict[str, Any]:

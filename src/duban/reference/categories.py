@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from duban.kernel.db.models import Setting
-from duban.kernel.db.session import begin_write, request_memo
+from duban.kernel.db.session import request_memo
 from duban.kernel.db.stamps import (
     POLICY_KEY,
     TAXONOMY_KEY,
@@ -30,6 +30,7 @@ from duban.kernel.db.stamps import (
     stamp,
 )
 from duban.kernel.errors import PolicyError
+from duban.kernel.unitofwork import after_commit, writing
 from duban.reference.calendar import LimitUnit, TimeLimit
 from duban.reference.models import Category, FilingCondition
 from duban.reference.policy import shipped_policy_data
@@ -64,86 +65,84 @@ class TaxonomyLoad:
     deactivated: int
 
 
-def install_taxonomy(
-    session: Session, data: Mapping[str, Any], *, now: datetime, commit: bool = True
-) -> TaxonomyLoad:
+def install_taxonomy(session: Session, data: Mapping[str, Any], *, now: datetime) -> TaxonomyLoad:
     """Make ``data`` the live taxonomy (validated first; all or nothing)."""
     taxonomy = parse_taxonomy(data)
-    begin_write(session)
-    existing = {c.code: c for c in session.scalars(select(Category))}
-    existing_conditions = {c.code: c for c in session.scalars(select(FilingCondition))}
-    # Majors before subclasses, so parents exist when children point at them.
-    ordered = sorted(taxonomy.categories.values(), key=lambda c: (c.level, c.code))
-    for position, cat in enumerate(ordered):
-        row = existing.get(cat.code)
-        if row is None:
-            row = Category(code=cat.code)
-            session.add(row)
-        row.kind = cat.kind
-        row.level = cat.level
-        row.parent_code = cat.parent_code
-        row.name = cat.name
-        row.name_en = cat.name_en
-        row.keywords = list(cat.keywords)
-        row.position = position
-        row.is_active = True
-    session.flush()
-    for cat in ordered:
-        for position, cond in enumerate(cat.conditions):
-            crow = existing_conditions.get(cond.code)
-            if crow is None:
-                crow = FilingCondition(code=cond.code)
-                session.add(crow)
-            crow.category_code = cat.code
-            crow.name = cond.name
-            crow.limit_amount = cond.limit.amount
-            crow.limit_unit = cond.limit.unit.value
-            crow.close_rule = cond.close_rule
-            crow.is_urgent = cond.urgent
-            crow.position = position
-            crow.is_active = True
-    gone = [code for code in existing if code not in taxonomy.categories]
-    gone_conditions = [code for code in existing_conditions if code not in taxonomy.conditions]
-    if gone:
-        session.execute(update(Category).where(Category.code.in_(gone)).values(is_active=False))
-    if gone_conditions:
-        session.execute(
-            update(FilingCondition)
-            .where(FilingCondition.code.in_(gone_conditions))
-            .values(is_active=False)
+    with writing(session):
+        existing = {c.code: c for c in session.scalars(select(Category))}
+        existing_conditions = {c.code: c for c in session.scalars(select(FilingCondition))}
+        # Majors before subclasses, so parents exist when children point at them.
+        ordered = sorted(taxonomy.categories.values(), key=lambda c: (c.level, c.code))
+        for position, cat in enumerate(ordered):
+            row = existing.get(cat.code)
+            if row is None:
+                row = Category(code=cat.code)
+                session.add(row)
+            row.kind = cat.kind
+            row.level = cat.level
+            row.parent_code = cat.parent_code
+            row.name = cat.name
+            row.name_en = cat.name_en
+            row.keywords = list(cat.keywords)
+            row.position = position
+            row.is_active = True
+        session.flush()
+        for cat in ordered:
+            for position, cond in enumerate(cat.conditions):
+                crow = existing_conditions.get(cond.code)
+                if crow is None:
+                    crow = FilingCondition(code=cond.code)
+                    session.add(crow)
+                crow.category_code = cat.code
+                crow.name = cond.name
+                crow.limit_amount = cond.limit.amount
+                crow.limit_unit = cond.limit.unit.value
+                crow.close_rule = cond.close_rule
+                crow.is_urgent = cond.urgent
+                crow.position = position
+                crow.is_active = True
+        gone = [code for code in existing if code not in taxonomy.categories]
+        gone_conditions = [code for code in existing_conditions if code not in taxonomy.conditions]
+        if gone:
+            session.execute(update(Category).where(Category.code.in_(gone)).values(is_active=False))
+        if gone_conditions:
+            session.execute(
+                update(FilingCondition)
+                .where(FilingCondition.code.in_(gone_conditions))
+                .values(is_active=False)
+            )
+        fingerprint = taxonomy.fingerprint()
+        meta = {
+            "fingerprint": fingerprint,
+            "name": str(data.get("name", "")),
+            "version": data.get("version"),
+            "name_en": taxonomy.name_en,
+            "kinds": {
+                key: {"name": kind.name, "name_en": kind.name_en, "code_prefix": kind.code_prefix}
+                for key, kind in taxonomy.kinds.items()
+            },
+        }
+        forget_taxonomy_memo(session)
+        row_meta = session.get(Setting, TAXONOMY_KEY)
+        if row_meta is None:
+            session.add(Setting(key=TAXONOMY_KEY, value=meta, updated_at=now))
+        elif row_meta.value != meta:
+            row_meta.value = meta
+            row_meta.updated_at = next_stamp(row_meta.updated_at, now)
+        return TaxonomyLoad(
+            fingerprint, len(taxonomy.categories), len(taxonomy.conditions), len(gone)
         )
-    fingerprint = taxonomy.fingerprint()
-    meta = {
-        "fingerprint": fingerprint,
-        "name": str(data.get("name", "")),
-        "version": data.get("version"),
-        "name_en": taxonomy.name_en,
-        "kinds": {
-            key: {"name": kind.name, "name_en": kind.name_en, "code_prefix": kind.code_prefix}
-            for key, kind in taxonomy.kinds.items()
-        },
-    }
-    forget_taxonomy_memo(session)
-    row_meta = session.get(Setting, TAXONOMY_KEY)
-    if row_meta is None:
-        session.add(Setting(key=TAXONOMY_KEY, value=meta, updated_at=now))
-    elif row_meta.value != meta:
-        row_meta.value = meta
-        row_meta.updated_at = next_stamp(row_meta.updated_at, now)
-    if commit:
-        session.commit()
-    return TaxonomyLoad(fingerprint, len(taxonomy.categories), len(taxonomy.conditions), len(gone))
 
 
 def install_defaults(session: Session, *, now: datetime) -> TaxonomyLoad | None:
     """Load shipped reference data where none is installed yet (``duban init``)."""
     result = None
-    if session.get(Setting, TAXONOMY_KEY) is None:
-        result = install_taxonomy(session, shipped_taxonomy_data(), now=now, commit=False)
-    if session.get(Setting, POLICY_KEY) is None:
-        session.add(Setting(key=POLICY_KEY, value=shipped_policy_data(), updated_at=now))
-    session.commit()
-    return result
+    with writing(session):
+        if session.get(Setting, TAXONOMY_KEY) is None:
+            result = install_taxonomy(session, shipped_taxonomy_data(), now=now)
+        if session.get(Setting, POLICY_KEY) is None:
+            session.add(Setting(key=POLICY_KEY, value=shipped_policy_data(), updated_at=now))
+        return result
 
 
 def category_tree(session: Session) -> list[dict[str, Any]]:
@@ -274,8 +273,18 @@ def _read_taxonomy(session: Session) -> Taxonomy:
 
 
 def forget_taxonomy_memo(session: Session) -> None:
-    """Drop the request's taxonomy and stamps (whoever changes the taxonomy calls it)."""
-    memo = request_memo(session)
-    if memo is not None:
-        memo.pop(_LIVE_MEMO, None)
-    forget_stamps(session)
+    """Drop the request's taxonomy and stamps (whoever changes the taxonomy calls it).
+
+    At once, so that the rest of the unit of work reads the new taxonomy, and again once
+    it has committed, so that what was read meanwhile is read afresh from what is now
+    in force (and an uncommitted taxonomy, rolled back, is never kept).
+    """
+
+    def forget() -> None:
+        memo = request_memo(session)
+        if memo is not None:
+            memo.pop(_LIVE_MEMO, None)
+        forget_stamps(session)
+
+    forget()
+    after_commit(session, forget)

@@ -32,6 +32,7 @@ from duban.kernel.db.stamps import (
 )
 from duban.kernel.errors import PolicyError
 from duban.kernel.limits import Backoff, Rate
+from duban.kernel.unitofwork import after_commit, writing
 from duban.reference.calendar import Light, TimeLimit, WorkingCalendar, light_for
 
 
@@ -332,18 +333,26 @@ def _load_policy(session: Session) -> Policy:
     return _cache.put(bind_key, row.updated_at if row else None, policy)
 
 
-def save_policy(session: Session, data: Mapping[str, Any], *, now: datetime) -> Policy:
-    """Validate and store a new policy (admins). The caller commits."""
-    policy = parse_policy(data)
+def _forget_policy(session: Session) -> None:
+    """Drop the request's policy and stamps: at a change, so that the rest of the unit of
+    work reads the new policy, and after its commit, so that nothing uncommitted is kept."""
     memo = request_memo(session)
     if memo is not None:
         memo.pop(POLICY_KEY, None)
     forget_stamps(session)
-    row = session.get(Setting, POLICY_KEY)
-    stamp = next_stamp(row.updated_at if row is not None else None, now)
-    if row is None:
-        session.add(Setting(key=POLICY_KEY, value=dict(data), updated_at=stamp))
-    else:
-        row.value = dict(data)
-        row.updated_at = stamp
-    return policy
+
+
+def save_policy(session: Session, data: Mapping[str, Any], *, now: datetime) -> Policy:
+    """Validate and store a new policy (admins)."""
+    policy = parse_policy(data)
+    with writing(session):
+        _forget_policy(session)
+        after_commit(session, lambda: _forget_policy(session))
+        row = session.get(Setting, POLICY_KEY)
+        stamp = next_stamp(row.updated_at if row is not None else None, now)
+        if row is None:
+            session.add(Setting(key=POLICY_KEY, value=dict(data), updated_at=stamp))
+        else:
+            row.value = dict(data)
+            row.updated_at = stamp
+        return policy
