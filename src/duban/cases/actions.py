@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from duban.accounts.models import Unit, User
+from duban.accounts import Unit, User
 from duban.cases.access import get_visible_case
 from duban.cases.audit import append_event
 from duban.cases.intake import NewCase as NewCase
@@ -43,7 +43,7 @@ from duban.cases.workflow import (
     Rating,
     check_action,
 )
-from duban.evidence.models import Photo
+from duban.evidence import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import begin_write
 from duban.kernel.errors import (
@@ -59,11 +59,16 @@ from duban.kernel.inputs import (
     clean_text,
 )
 from duban.kernel.roles import Role
-from duban.places.points import input_point
-from duban.reference.calendar import LimitUnit, TimeLimit
-from duban.reference.categories import ConditionRef, subclass_table
-from duban.reference.models import FilingCondition
-from duban.reference.policy import Policy, load_policy
+from duban.places import input_point
+from duban.reference import (
+    ConditionRef,
+    FilingCondition,
+    LimitUnit,
+    Policy,
+    TimeLimit,
+    load_policy,
+    subclass_table,
+)
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,7 @@ def _writing(session: Session, case_id: int | None) -> Iterator[None]:
 
 def _locate_intake(session: Session, lon: float, lat: float, policy: Policy) -> Any:
     """Where a reported point is (refused outside every grid unless the policy says)."""
-    from duban.places.index import locate_for_intake
+    from duban.places import locate_for_intake
 
     return locate_for_intake(session, lon, lat, policy.places)
 
@@ -209,7 +214,7 @@ def _place_payload(
     case: Case, location: Any, crs: str | None, in_lon: float, in_lat: float
 ) -> dict[str, Any]:
     """Store the location's codes on the case; what the event records about the place."""
-    from duban.places.index import apply_location
+    from duban.places import apply_location
 
     apply_location(case, location)
     return place_payload(location, crs, in_lon, in_lat)
@@ -244,7 +249,7 @@ def _move(session: Session, case: Case, p: ActionInput, policy: Policy) -> dict[
 
 def _route(session: Session, case: Case, policy: Policy, now: datetime) -> dict[str, Any]:
     """Run routing for the case; the suggestion as the event records it."""
-    from duban.places.routing import route_case  # deferred: geometry
+    from duban.places import route_case  # deferred: geometry
 
     return route_case(session, case, policy=policy.places, now=now).payload()
 

@@ -64,12 +64,11 @@ from duban.kernel.db.session import WriteLockBusy
 from duban.kernel.errors import InvalidInput, PermissionDenied
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS, clean_text
 from duban.kernel.roles import Role
-from duban.places.points import input_point
-from duban.reference.categories import SubclassTable, subclass_table
-from duban.reference.policy import Policy, load_policy
+from duban.places import input_point
+from duban.reference import Policy, SubclassTable, load_policy, subclass_table
 
 if TYPE_CHECKING:
-    from duban.places.index import Location, PlacesIndex
+    from duban.places import Location, PlacesIndex
 
 CASES = cast(Table, Case.__table__)
 EVENTS = cast(Table, CaseEvent.__table__)
@@ -194,7 +193,7 @@ class ReportRefs:
 
 def report_refs(session: Session) -> ReportRefs:
     """The current reference data, through the session (stamps checked once per request)."""
-    from duban.places.index import places_index  # deferred: geometry
+    from duban.places import places_index  # deferred: geometry
 
     return ReportRefs(load_policy(session), places_index(session), subclass_table(session))
 
@@ -243,7 +242,7 @@ def place_payload(
 ) -> dict[str, Any]:
     """What an event records about a case's place: its regions, and the input if it was
     not WGS84."""
-    from duban.places.index import location_codes  # deferred: geometry
+    from duban.places import location_codes  # deferred: geometry
 
     codes = location_codes(location)
     payload: dict[str, Any] = {}
@@ -284,7 +283,7 @@ def prepare_report(
     """上报, checked: who may report what, the text, the point and where it lies, the
     category and filing condition, the first step's timer. Raises the domain error of
     the first thing wrong; touches no database."""
-    from duban.places.index import locate_in, location_codes  # deferred: geometry
+    from duban.places import locate_in, location_codes  # deferred: geometry
 
     key = check_reporter(actor, data.source, idempotency_key)
     fingerprint = request_hash(data)

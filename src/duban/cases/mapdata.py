@@ -25,8 +25,8 @@ from duban.cases.models import Case
 from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
 from duban.cases.workflow import OPEN
 from duban.kernel.context import Actor
-from duban.places.models import Region
-from duban.reference.models import Category
+from duban.places import Region
+from duban.reference import Category
 
 #: At this zoom and closer the map shows single cases (clustered by the browser).
 POINT_ZOOM = 14

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import User
+from duban.accounts import User
 from duban.cases.intake import (
     NEXTVAL,
     PG_LOCK_NOT_AVAILABLE,
@@ -55,8 +55,7 @@ from duban.kernel.db.stamps import (
 )
 from duban.kernel.errors import DubanError, Unauthenticated
 from duban.kernel.roles import Role
-from duban.reference.categories import cached_subclass_table
-from duban.reference.policy import cached_policy
+from duban.reference import cached_policy, cached_subclass_table
 
 _USERS = cast(Table, User.__table__)
 _SETTINGS = cast(Table, Setting.__table__)
@@ -106,7 +105,7 @@ def _cached_refs(
     engine: Engine, policy_at: Any, taxonomy_at: Any, places: Any
 ) -> ReportRefs | None:
     """The reference data this process holds for these stamps, or None."""
-    from duban.places.index import cached_places_index  # deferred: geometry
+    from duban.places import cached_places_index  # deferred: geometry
 
     database = database_key(engine)
     policy = cached_policy(database, policy_at)

@@ -26,9 +26,8 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from duban.api.deps import ClockDep, SessionDep, SettingsDep
-from duban.cases.models import CasePhoto
-from duban.evidence.models import Photo
-from duban.evidence.photos import PhotoLimits
+from duban.cases import CasePhoto
+from duban.evidence import Photo, PhotoLimits
 from duban.kernel.errors import (
     DubanError,
     InvalidInput,
@@ -39,7 +38,7 @@ from duban.kernel.errors import (
 from duban.open311 import catalogue, config, parsing, requests, updates
 from duban.open311 import views as model
 from duban.open311.render import FORMATS, Document, errors_document, render
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 
 log = logging.getLogger(__name__)
 

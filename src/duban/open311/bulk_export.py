@@ -18,12 +18,8 @@ from typing import IO, Any, Final
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
-from duban.cases.models import Case
-from duban.cases.workflow import (
-    CaseStatus,
-    Source,
-)
+from duban.accounts import Unit
+from duban.cases import Case, CaseStatus, Source
 from duban.open311.config import load_config
 from duban.open311.requests import RequestView, request_views
 from duban.open311.statuses import STATUS_TABLE, statuses_for

@@ -34,15 +34,18 @@ from sqlalchemy import Table, select
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
-from duban.cases.actions import NewCase
-from duban.cases.intake import new_case_ids, report_event_row, reserve_case_codes
-from duban.cases.models import Case, CaseEvent
-from duban.cases.workflow import (
+from duban.cases import (
     REPORT_SOURCES,
     SOURCE_LABELS,
     STEP_OF_STATUS,
+    Case,
+    CaseEvent,
+    NewCase,
     Source,
     initial_status,
+    new_case_ids,
+    report_event_row,
+    reserve_case_codes,
 )
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO, begin_write, request_memo
@@ -50,8 +53,7 @@ from duban.kernel.errors import DubanError, InvalidInput
 from duban.kernel.roles import Role
 from duban.open311.bulk_export import BULK_FIELDS
 from duban.open311.models import Open311Request
-from duban.reference.models import Category, FilingCondition
-from duban.reference.policy import load_policy
+from duban.reference import Category, FilingCondition, load_policy
 
 MAX_DESCRIPTION_CHARS: Final = 4000
 MAX_ADDRESS_CHARS: Final = 300
@@ -485,7 +487,7 @@ def _write_batch(
         ).all()
     )
     codes = reserve_case_codes(session, now.astimezone(policy.tz).strftime("%Y%m%d"), len(good))
-    from duban.places.index import apply_location  # deferred: geometry
+    from duban.places import apply_location  # deferred: geometry
 
     rows: list[dict[str, Any]] = []
     placed: list[dict[str, Any]] = []
@@ -631,7 +633,7 @@ def _import_cases(
     report = ImportReport(batch=f"import-{clock.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}")
     tax = _Taxonomy(session)
     allowed = REPORT_SOURCES.get(actor.role, frozenset())
-    from duban.places.index import locate_for_intake  # deferred: geometry
+    from duban.places import locate_for_intake  # deferred: geometry
 
     places_policy = load_policy(session).places
 

@@ -22,7 +22,7 @@ from duban.kernel.errors import InvalidInput, NotFound
 from duban.open311.attributes import AttributeView, DefinitionView
 from duban.open311.config import Open311Config, load_config
 from duban.open311.parsing import parse_area, parse_float, parse_point
-from duban.reference.models import Category, FilingCondition
+from duban.reference import Category, FilingCondition
 
 SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
 

@@ -25,17 +25,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
+from duban.accounts import Unit
 from duban.adapters.photostore import PhotoStore
-from duban.cases.actions import NewCase, report_case
-from duban.cases.models import Case, CaseEvent, CasePhoto
-from duban.cases.workflow import (
+from duban.cases import (
     STATUS_LABELS,
     TERMINAL,
+    Case,
+    CaseEvent,
+    CasePhoto,
     CaseStatus,
+    NewCase,
     Source,
+    report_case,
 )
-from duban.evidence.photos import PhotoLimits, save_photo
+from duban.evidence import PhotoLimits, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound
 from duban.kernel.roles import Role
@@ -54,7 +57,7 @@ from duban.open311.parsing import (
     parse_when,
 )
 from duban.open311.statuses import STATUS_TABLE, statuses_for
-from duban.reference.models import Category
+from duban.reference import Category
 
 MAX_WINDOW: Final = timedelta(days=90)
 MAX_REQUESTS: Final = 1000

@@ -15,13 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from duban.cases.actions import ActionInput, perform_action
-from duban.cases.audit import append_event
-from duban.cases.models import Case, CaseEvent, CasePhoto
-from duban.cases.workflow import (
+from duban.cases import (
     STATUS_LABELS,
     Action,
+    ActionInput,
+    Case,
+    CaseEvent,
+    CasePhoto,
     CaseStatus,
+    append_event,
+    perform_action,
 )
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import begin_write

@@ -24,9 +24,7 @@ from duban.api.schemas import (
     place_read,
     responsible_read,
 )
-from duban.cases.access import CITY_WIDE
-from duban.cases.nearby import nearby_cases
-from duban.cases.workflow import STATUS_LABELS, CaseStatus
+from duban.cases import CITY_WIDE, STATUS_LABELS, CaseStatus, nearby_cases
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
@@ -44,7 +42,7 @@ from duban.places.routing import (
     rule_description,
 )
 from duban.places.territory import set_territorial_unit, territorial_units
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 
 router = APIRouter(tags=["places"])
 

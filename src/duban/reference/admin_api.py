@@ -9,8 +9,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from duban.accounts.models import Unit, User
-from duban.accounts.users import create_unit, create_user
+from duban.accounts import Unit, User, create_unit, create_user
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.api.schemas import Strict
 from duban.kernel.errors import InvalidInput
