@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from PIL import ExifTags, Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
-from duban.adapters.photostore import PhotoStore
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
+from duban.kernel.ports import PhotoStore
 
 ALLOWED_FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),

@@ -26,7 +26,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
-from duban.adapters.photostore import PhotoStore
 from duban.cases import (
     STATUS_LABELS,
     TERMINAL,
@@ -41,6 +40,7 @@ from duban.cases import (
 from duban.evidence import PhotoLimits, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound
+from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
 from duban.open311.apikeys import authenticate_key
 from duban.open311.attributes import DefinitionView, check_attributes
