@@ -1,0 +1,45 @@
+"""Accounts: units (责任单位), users, roles and sign-in.
+
+This is the capability's public face: other capabilities import from here, never
+from its modules. Names load on first use (PEP 562), so importing the face imports
+nothing and no import cycle passes through it. To offer a name, add it to the
+TYPE_CHECKING imports, _EXPORTS and __all__ (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from duban.accounts.models import Unit, User
+    from duban.accounts.users import actor_of, create_unit, create_user
+
+_EXPORTS: dict[str, str] = {
+    "Unit": "duban.accounts.models",
+    "User": "duban.accounts.models",
+    "actor_of": "duban.accounts.users",
+    "create_unit": "duban.accounts.users",
+    "create_user": "duban.accounts.users",
+}
+
+__all__ = [
+    "Unit",
+    "User",
+    "actor_of",
+    "create_unit",
+    "create_user",
+]
+
+if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
+
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted([*globals(), *__all__])

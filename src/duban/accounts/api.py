@@ -16,7 +16,7 @@ from duban.api.deps import ActorDep, ClockDep, CurrentUser, SessionDep, Settings
 from duban.api.limits import client_ip, request_lang, request_limits
 from duban.kernel.errors import Unauthenticated
 from duban.kernel.roles import ROLE_LABELS
-from duban.reference.admin import require_admin
+from duban.reference import require_admin
 
 router = APIRouter(tags=["auth"])
 #: The admin's units and users (mounted after the other routers, as ``/admin/...``).

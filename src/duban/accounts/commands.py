@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from duban.kernel import console
-from duban.kernel.console import CommandFailed
+from duban import console
+from duban.console import CommandFailed
 
 user_app = typer.Typer(help="Manage users.")
 unit_app = typer.Typer(help="Manage responsible units.")

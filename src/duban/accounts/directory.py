@@ -13,7 +13,7 @@ from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
-from duban.reference.admin import require_admin
+from duban.reference import require_admin
 
 
 def set_unit_active(session: Session, *, actor: Actor, code: str, active: bool) -> Unit:

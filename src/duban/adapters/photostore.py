@@ -1,27 +1,11 @@
-"""Where photo files live. Local directory now; an S3-compatible store fits the same port."""
+"""Where photo files live. Local directory now; an S3-compatible store fits the same port,
+:class:`duban.kernel.ports.PhotoStore`."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
-
-
-class PhotoStore(Protocol):
-    """Stores and returns photo bytes by key."""
-
-    def put(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key`` (idempotent)."""
-        ...
-
-    def get(self, key: str) -> bytes:
-        """The bytes stored under ``key``; raises FileNotFoundError."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Remove what is stored under ``key`` (nothing if there is nothing)."""
-        ...
 
 
 class LocalPhotoStore:

@@ -1,0 +1,131 @@
+"""Cases: the workflow and deadlines, intake, actions, reads and the case file.
+
+This is the capability's public face: other capabilities import from here, never
+from its modules. Names load on first use (PEP 562), so importing the face imports
+nothing and no import cycle passes through it. To offer a name, add it to the
+TYPE_CHECKING imports, _EXPORTS and __all__ (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from duban.cases.access import CITY_WIDE, can_see, is_staff
+    from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
+    from duban.cases.audit import append_event
+    from duban.cases.casefile import photo_for_viewer
+    from duban.cases.intake import (
+        PreparedReport,
+        ReportRefs,
+        new_case_ids,
+        prepare_report,
+        report_event_row,
+        report_refs,
+        reserve_case_codes,
+        write_reports,
+    )
+    from duban.cases.models import Case, CaseEvent, CasePhoto
+    from duban.cases.nearby import nearby_cases
+    from duban.cases.queries import CaseFilter, apply_case_filter
+    from duban.cases.workflow import (
+        OPEN,
+        PUBLIC_NOTE_ACTIONS,
+        REPORT_SOURCES,
+        SOURCE_LABELS,
+        STATUS_LABELS,
+        STEP_OF_STATUS,
+        TERMINAL,
+        Action,
+        CaseStatus,
+        Source,
+        initial_status,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "CITY_WIDE": "duban.cases.access",
+    "OPEN": "duban.cases.workflow",
+    "PUBLIC_NOTE_ACTIONS": "duban.cases.workflow",
+    "REPORT_SOURCES": "duban.cases.workflow",
+    "SOURCE_LABELS": "duban.cases.workflow",
+    "STATUS_LABELS": "duban.cases.workflow",
+    "STEP_OF_STATUS": "duban.cases.workflow",
+    "TERMINAL": "duban.cases.workflow",
+    "Action": "duban.cases.workflow",
+    "ActionInput": "duban.cases.actions",
+    "Case": "duban.cases.models",
+    "CaseEvent": "duban.cases.models",
+    "CaseFilter": "duban.cases.queries",
+    "CasePhoto": "duban.cases.models",
+    "CaseStatus": "duban.cases.workflow",
+    "NewCase": "duban.cases.actions",
+    "PreparedReport": "duban.cases.intake",
+    "ReportRefs": "duban.cases.intake",
+    "Source": "duban.cases.workflow",
+    "append_event": "duban.cases.audit",
+    "apply_case_filter": "duban.cases.queries",
+    "can_see": "duban.cases.access",
+    "initial_status": "duban.cases.workflow",
+    "is_staff": "duban.cases.access",
+    "nearby_cases": "duban.cases.nearby",
+    "new_case_ids": "duban.cases.intake",
+    "perform_action": "duban.cases.actions",
+    "photo_for_viewer": "duban.cases.casefile",
+    "prepare_report": "duban.cases.intake",
+    "report_case": "duban.cases.actions",
+    "report_event_row": "duban.cases.intake",
+    "report_refs": "duban.cases.intake",
+    "reserve_case_codes": "duban.cases.intake",
+    "write_reports": "duban.cases.intake",
+}
+
+__all__ = [
+    "CITY_WIDE",
+    "OPEN",
+    "PUBLIC_NOTE_ACTIONS",
+    "REPORT_SOURCES",
+    "SOURCE_LABELS",
+    "STATUS_LABELS",
+    "STEP_OF_STATUS",
+    "TERMINAL",
+    "Action",
+    "ActionInput",
+    "Case",
+    "CaseEvent",
+    "CaseFilter",
+    "CasePhoto",
+    "CaseStatus",
+    "NewCase",
+    "PreparedReport",
+    "ReportRefs",
+    "Source",
+    "append_event",
+    "apply_case_filter",
+    "can_see",
+    "initial_status",
+    "is_staff",
+    "nearby_cases",
+    "new_case_ids",
+    "perform_action",
+    "photo_for_viewer",
+    "prepare_report",
+    "report_case",
+    "report_event_row",
+    "report_refs",
+    "reserve_case_codes",
+    "write_reports",
+]
+
+if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
+
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted([*globals(), *__all__])

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from duban.cases.models import Case, CaseHelper
-from duban.evidence.models import Photo
+from duban.evidence import Photo
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from duban.accounts.models import Unit, User
+from duban.accounts import Unit, User
 from duban.cases.access import get_visible_case
 from duban.cases.audit import append_event
 from duban.cases.intake import NewCase as NewCase
@@ -35,7 +35,7 @@ from duban.cases.workflow import (
     Rating,
     check_action,
 )
-from duban.evidence.models import Photo
+from duban.evidence import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import (
     Conflict,
@@ -50,11 +50,15 @@ from duban.kernel.inputs import (
 from duban.kernel.pending import Pending, Verdict, ask, decide, ensure_can_ask
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
-from duban.places.points import input_point
-from duban.reference.calendar import LimitUnit, TimeLimit
-from duban.reference.categories import live_taxonomy
-from duban.reference.models import FilingCondition
-from duban.reference.policy import Policy, load_policy
+from duban.places import input_point
+from duban.reference import (
+    FilingCondition,
+    LimitUnit,
+    Policy,
+    TimeLimit,
+    live_taxonomy,
+    load_policy,
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ def _writing(session: Session, case_id: int | None) -> Iterator[None]:
 
 def _locate_intake(session: Session, lon: float, lat: float, policy: Policy) -> Any:
     """Where a reported point is (refused outside every grid unless the policy says)."""
-    from duban.places.index import locate_for_intake
+    from duban.places import locate_for_intake
 
     return locate_for_intake(session, lon, lat, policy.places)
 
@@ -181,7 +185,7 @@ def _place_payload(
     case: Case, location: Any, crs: str | None, in_lon: float, in_lat: float
 ) -> dict[str, Any]:
     """Store the location's codes on the case; what the event records about the place."""
-    from duban.places.index import apply_location
+    from duban.places import apply_location
 
     apply_location(case, location)
     return place_payload(location, crs, in_lon, in_lat)
@@ -216,7 +220,7 @@ def _move(session: Session, case: Case, p: ActionInput, policy: Policy) -> dict[
 
 def _route(session: Session, case: Case, policy: Policy, now: datetime) -> dict[str, Any]:
     """Run routing for the case; the suggestion as the event records it."""
-    from duban.places.routing import route_case  # deferred: geometry
+    from duban.places import route_case  # deferred: geometry
 
     return route_case(session, case, policy=policy.places, now=now).payload()
 

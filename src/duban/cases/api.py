@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import User
+from duban.accounts import User
 from duban.api.deps import (
     ActorDep,
     ClockDep,
@@ -39,8 +39,8 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
 from duban.kernel.errors import NotFound
 from duban.kernel.parsing import parse_bound, parse_choices
-from duban.places.index import case_locations
-from duban.reference.policy import load_policy
+from duban.places import case_locations
+from duban.reference import load_policy
 
 router = APIRouter(tags=["cases"])
 #: The one route of intake, kept apart so the app can match it first: the busiest request

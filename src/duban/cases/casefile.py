@@ -16,20 +16,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import User
+from duban.accounts import User
 from duban.cases.access import CITY_WIDE, get_visible_case, visible_cases
 from duban.cases.actions import pending_extension, pending_park
 from duban.cases.models import Case, CaseEvent, CasePhoto
 from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import EXTENSION, PARK, Action, allowed_actions
-from duban.evidence.models import Photo
+from duban.evidence import Photo
 from duban.kernel.context import Actor
 from duban.kernel.errors import NotFound
 from duban.kernel.pending import offers
 from duban.kernel.roles import Role
-from duban.places.index import Location, case_locations
-from duban.reference.models import Category, FilingCondition
-from duban.reference.policy import load_policy
+from duban.places import Location, case_locations
+from duban.reference import Category, FilingCondition, load_policy
 
 _UNIT_ACTIONS = frozenset(
     {

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from duban.kernel import console
+from duban import console
 
 audit_app = typer.Typer(help="Audit the tamper-evident event log.")
 

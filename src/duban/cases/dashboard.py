@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
+from duban.accounts import Unit
 from duban.cases.mapdata import region_names
 from duban.cases.models import Case, CaseEvent
 from duban.cases.queries import overdue_condition

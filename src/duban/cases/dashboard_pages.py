@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from duban.cases.dashboard import DayCount, dashboard
 from duban.kernel.roles import Role
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 from duban.web.context import Ctx, pages
 
 router = APIRouter(include_in_schema=False)

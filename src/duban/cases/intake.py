@@ -55,7 +55,7 @@ from duban.cases.workflow import (
     Source,
     initial_status,
 )
-from duban.evidence.models import Photo
+from duban.evidence import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
 from duban.kernel.db.prepared import Prepared
@@ -69,13 +69,11 @@ from duban.kernel.inputs import (
 )
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import in_unit_of_work, writing
-from duban.places.points import input_point
-from duban.reference.categories import live_taxonomy
-from duban.reference.policy import Policy, load_policy
-from duban.reference.taxonomy import Taxonomy
+from duban.places import input_point
+from duban.reference import Policy, Taxonomy, live_taxonomy, load_policy
 
 if TYPE_CHECKING:
-    from duban.places.index import Location, PlacesIndex
+    from duban.places import Location, PlacesIndex
 
 CASES = cast(Table, Case.__table__)
 EVENTS = cast(Table, CaseEvent.__table__)
@@ -206,7 +204,7 @@ class ReportRefs:
 
 def report_refs(session: Session) -> ReportRefs:
     """The current reference data, through the session (stamps checked once per request)."""
-    from duban.places.index import places_index  # deferred: geometry
+    from duban.places import places_index  # deferred: geometry
 
     return ReportRefs(load_policy(session), places_index(session), live_taxonomy(session))
 
@@ -255,7 +253,7 @@ def place_payload(
 ) -> dict[str, Any]:
     """What an event records about a case's place: its regions, and the input if it was
     not WGS84."""
-    from duban.places.index import location_codes  # deferred: geometry
+    from duban.places import location_codes  # deferred: geometry
 
     codes = location_codes(location)
     payload: dict[str, Any] = {}
@@ -299,7 +297,7 @@ def prepare_report(
     """上报, checked: who may report what, the text, the point and where it lies, the
     category and filing condition, the first step's timer. Raises the domain error of
     the first thing wrong; touches no database."""
-    from duban.places.index import locate_in, location_codes  # deferred: geometry
+    from duban.places import locate_in, location_codes  # deferred: geometry
 
     key = check_reporter(actor, data.source, idempotency_key)
     fingerprint = request_hash(data)

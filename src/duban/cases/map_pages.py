@@ -24,8 +24,8 @@ from duban.cases.workbench import active_units
 from duban.cases.workflow import OPEN, STATUS_LABELS
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
-from duban.places.geojson import parse_bbox, regions_geojson
-from duban.reference.policy import load_policy
+from duban.places import parse_bbox, regions_geojson
+from duban.reference import load_policy
 from duban.web.context import Ctx, pages
 
 router = APIRouter(include_in_schema=False)

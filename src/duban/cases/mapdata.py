@@ -27,8 +27,8 @@ from duban.cases.workflow import OPEN
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput
 from duban.kernel.parsing import parse_number
-from duban.places.models import Region
-from duban.reference.models import Category
+from duban.places import Region
+from duban.reference import Category
 
 #: At this zoom and closer the map shows single cases (clustered by the browser).
 POINT_ZOOM = 14

@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from duban.accounts.models import Unit
+from duban.accounts import Unit
 from duban.cases.workflow import CaseStatus, Source
-from duban.evidence.models import Photo
+from duban.evidence import Photo
 from duban.kernel.db.base import Base, UTCDateTime, string_enum
 
 #: The predicate of the partial index of cases with an extension or parking request.

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from duban.cases.models import Case
 from duban.cases.workflow import TERMINAL, CaseStatus
-from duban.reference.models import Category
-from duban.reference.policy import NearbyPolicy
+from duban.reference import Category, NearbyPolicy
 
 _EARTH_RADIUS_M: Final = 6_371_008.8
 _METRES_PER_DEGREE_LAT: Final = 111_132.0

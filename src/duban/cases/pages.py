@@ -22,10 +22,10 @@ from duban.cases.casefile import case_file
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.workbench import active_collectors, active_units
 from duban.cases.workflow import Action, CaseStatus, Source
-from duban.evidence.photos import PhotoLimits
+from duban.evidence import PhotoLimits
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.roles import Role
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 from duban.web import forms
 from duban.web.context import HOME_OF_ROLE, Ctx, Form, WebContext, pages, safe_next
 

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, CaseStatus
-from duban.reference.calendar import LimitUnit
-from duban.reference.policy import Policy
+from duban.reference import LimitUnit, Policy
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
-from duban.reference.models import Category
+from duban.reference import Category
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed is unambiguous.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

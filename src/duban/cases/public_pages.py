@@ -28,15 +28,12 @@ from duban.cases.public import (
 )
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.workflow import REPORT_SOURCES, Source
-from duban.evidence.photos import PhotoLimits, discard_photos
+from duban.evidence import PhotoLimits, discard_photos
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 from duban.kernel.roles import Role
-from duban.places.geojson import parse_bbox, regions_geojson
-from duban.places.search import search_places
-from duban.reference.categories import category_tree
-from duban.reference.policy import load_policy
-from duban.reference.search import search_categories
+from duban.places import parse_bbox, regions_geojson, search_places
+from duban.reference import category_tree, load_policy, search_categories
 from duban.web import forms
 from duban.web.context import Ctx, Form, WebContext, pages, photo_response
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from duban.accounts.models import Unit
+from duban.accounts import Unit
 from duban.cases.access import visible_cases
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, CaseStatus, Source

@@ -24,10 +24,10 @@ from duban.cases.workflow import (
 )
 from duban.kernel.context import Actor
 from duban.kernel.roles import Role
-from duban.places.schemas import PlaceRead, ResponsibleRead, place_read, responsible_read
+from duban.places import PlaceRead, ResponsibleRead, place_read, responsible_read
 
 if TYPE_CHECKING:
-    from duban.places.index import Location
+    from duban.places import Location
 
 
 class CaseCreate(Strict):

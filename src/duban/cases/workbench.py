@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from duban.accounts.models import Unit, User
+from duban.accounts import Unit, User
 from duban.cases.access import visible_cases
 from duban.cases.actions import ActionInput, perform_action
 from duban.cases.models import Case, CaseEvent
@@ -28,8 +28,7 @@ from duban.cases.workflow import WITH_UNIT, Action, CaseStatus
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError
 from duban.kernel.roles import Role
-from duban.reference.models import Category
-from duban.reference.policy import Policy, load_policy
+from duban.reference import Category, Policy, load_policy
 
 QUEUE_PAGE = 50
 

@@ -20,7 +20,7 @@ from duban.cases.workbench import (
 )
 from duban.cases.workflow import Action
 from duban.kernel.roles import Role
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 from duban.web import forms
 from duban.web.context import Ctx, Form, pages
 

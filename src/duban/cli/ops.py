@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from duban.kernel import console
-from duban.kernel.console import CommandFailed
+from duban import console
+from duban.console import CommandFailed
 
 if TYPE_CHECKING:
     from duban.config import Settings

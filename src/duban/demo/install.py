@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.accounts.users import actor_of, create_unit, create_user, hash_password
-from duban.adapters.photostore import PhotoStore
 from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
 from duban.cases.models import Case
 from duban.cases.workflow import Action, Source
 from duban.demo.places import check_data_dir, install_demo_places
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.kernel.context import Actor, SystemClock
+from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 

@@ -1,0 +1,46 @@
+"""Evidence: photos of cases, their storage, limits and thumbnails.
+
+This is the capability's public face: other capabilities import from here, never
+from its modules. Names load on first use (PEP 562), so importing the face imports
+nothing and no import cycle passes through it. To offer a name, add it to the
+TYPE_CHECKING imports, _EXPORTS and __all__ (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from duban.evidence.models import Photo
+    from duban.evidence.photos import PhotoLimits, discard_photos, save_photo
+    from duban.evidence.public import public_photo_bytes
+
+_EXPORTS: dict[str, str] = {
+    "Photo": "duban.evidence.models",
+    "PhotoLimits": "duban.evidence.photos",
+    "discard_photos": "duban.evidence.photos",
+    "public_photo_bytes": "duban.evidence.public",
+    "save_photo": "duban.evidence.photos",
+}
+
+__all__ = [
+    "Photo",
+    "PhotoLimits",
+    "discard_photos",
+    "public_photo_bytes",
+    "save_photo",
+]
+
+if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
+
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted([*globals(), *__all__])

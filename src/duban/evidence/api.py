@@ -8,12 +8,12 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
 from duban.api.limits import limit_uploads, request_lang
-from duban.cases.casefile import photo_for_viewer
+from duban.cases import photo_for_viewer
 from duban.evidence.models import Photo
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.evidence.schemas import PhotoRead
 from duban.kernel.errors import InvalidInput, NotFound
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 
 router = APIRouter(tags=["photos"])
 

@@ -15,10 +15,10 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from duban.adapters.photostore import PhotoStore
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
+from duban.kernel.ports import PhotoStore
 from duban.kernel.unitofwork import writing
 
 ALLOWED_FORMATS = {
@@ -183,7 +183,7 @@ def save_photo(
 def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]) -> int:
     """Delete uploads of a refused report: the rows no case refers to, and their files
     (and public copies) when no other photo shares them. Commits; returns how many went."""
-    from duban.cases.models import CasePhoto  # deferred: cases import evidence
+    from duban.cases import CasePhoto  # deferred: cases import evidence
     from duban.evidence.public import PUBLIC_PREFIX
 
     if not photo_ids:

@@ -16,8 +16,8 @@ from typing import Final
 
 from PIL import Image, ImageOps
 
-from duban.adapters.photostore import PhotoStore
 from duban.evidence.models import Photo
+from duban.kernel.ports import PhotoStore
 
 PUBLIC_PREFIX: Final = "public/"
 _FORMAT_OF: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}

@@ -28,10 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from duban.api.deps import ClockDep, SessionDep, SettingsDep
 from duban.api.errors import OUT_OF_RANGE, UNAVAILABLE
 from duban.api.limits import client_ip, limit_uploads, request_lang, request_limits
-from duban.cases.models import CasePhoto
-from duban.evidence.models import Photo
-from duban.evidence.photos import PhotoLimits
-from duban.evidence.public import public_photo_bytes
+from duban.cases import CasePhoto
+from duban.evidence import Photo, PhotoLimits, public_photo_bytes
 from duban.kernel.errors import (
     DubanError,
     InvalidInput,
@@ -45,7 +43,7 @@ from duban.kernel.outage import RETRY_AFTER_SECONDS, is_out_of_range, is_outage
 from duban.open311 import catalogue, config, parsing, requests, updates
 from duban.open311 import views as model
 from duban.open311.render import FORMATS, Document, errors_document, render
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 
 log = logging.getLogger(__name__)
 

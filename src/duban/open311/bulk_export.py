@@ -17,12 +17,7 @@ from typing import IO, Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.cases.models import Case
-from duban.cases.queries import CaseFilter, apply_case_filter
-from duban.cases.workflow import (
-    CaseStatus,
-    Source,
-)
+from duban.cases import Case, CaseFilter, CaseStatus, Source, apply_case_filter
 from duban.open311.config import load_config
 from duban.open311.requests import RequestView, request_views
 from duban.open311.statuses import STATUS_TABLE, statuses_for

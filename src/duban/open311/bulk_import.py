@@ -34,16 +34,17 @@ from sqlalchemy import Table, select
 from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
-from duban.cases.intake import (
+from duban.cases import (
+    SOURCE_LABELS,
+    Case,
     NewCase,
     PreparedReport,
     ReportRefs,
+    Source,
     prepare_report,
     report_refs,
     write_reports,
 )
-from duban.cases.models import Case
-from duban.cases.workflow import SOURCE_LABELS, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO, request_memo
 from duban.kernel.errors import DubanError, InvalidInput

@@ -22,8 +22,9 @@ from duban.kernel.parsing import parse_number
 from duban.open311.attributes import AttributeView, DefinitionView
 from duban.open311.config import Open311Config, load_config
 from duban.open311.parsing import parse_area, parse_point
-from duban.reference.categories import live_taxonomy
-from duban.reference.taxonomy import Category, FilingCondition, Taxonomy
+from duban.reference import Taxonomy, live_taxonomy
+from duban.reference import TaxonomyCategory as Category
+from duban.reference import TaxonomyCondition as FilingCondition
 
 SPECIFICATION: Final = "http://wiki.open311.org/GeoReport_v2"
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from duban.kernel import console
-from duban.kernel.console import CommandFailed
+from duban import console
+from duban.console import CommandFailed
 
 apikey_app = typer.Typer(
     help="API keys of Open311 clients (stored hashed, revocable).", no_args_is_help=True
@@ -88,10 +88,10 @@ def export_open311(
     """Export cases in the Open311 bulk layout (CSV or JSON)."""
     import contextlib
 
-    from duban.cases.workflow import Source
+    from duban.cases import Source
     from duban.kernel.parsing import parse_datetime
     from duban.open311.bulk_export import export_filter, export_rows, write_csv, write_json
-    from duban.reference.policy import load_policy
+    from duban.reference import load_policy
 
     if format_ not in ("csv", "json"):
         raise CommandFailed("--format is csv or json", 2)
@@ -149,13 +149,12 @@ def import_open311(
     """Import a file of requests as new reports, in one transaction, with a per-row report."""
     from sqlalchemy import select
 
-    from duban.accounts.models import User
-    from duban.accounts.users import actor_of
-    from duban.cases.workflow import Source
+    from duban.accounts import User, actor_of
+    from duban.cases import Source
     from duban.kernel.context import Actor, SystemClock
     from duban.kernel.roles import Role
     from duban.open311.bulk_import import MAPPINGS, import_file, write_error_report
-    from duban.reference.policy import load_policy
+    from duban.reference import load_policy
 
     if mapping not in MAPPINGS:
         raise CommandFailed(f"unknown mapping '{mapping}'; one of: {', '.join(MAPPINGS)}", 2)

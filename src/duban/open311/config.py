@@ -14,11 +14,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.cases.workflow import (
-    PUBLIC_NOTE_ACTIONS,
-    Action,
-    Source,
-)
+from duban.cases import PUBLIC_NOTE_ACTIONS, Action, Source
 from duban.kernel.db.models import Setting
 from duban.kernel.db.stamps import TAXONOMY_KEY
 from duban.kernel.errors import InvalidInput, NotFound

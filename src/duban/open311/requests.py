@@ -25,21 +25,25 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
-from duban.adapters.photostore import PhotoStore
-from duban.cases.actions import NewCase, report_case
-from duban.cases.models import Case, CaseEvent, CasePhoto
-from duban.cases.queries import CaseFilter, apply_case_filter
-from duban.cases.workflow import (
+from duban.accounts import Unit
+from duban.cases import (
     STATUS_LABELS,
     TERMINAL,
+    Case,
+    CaseEvent,
+    CaseFilter,
+    CasePhoto,
     CaseStatus,
+    NewCase,
     Source,
+    apply_case_filter,
+    report_case,
 )
-from duban.evidence.photos import PhotoLimits, discard_photos, save_photo
+from duban.evidence import PhotoLimits, discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, InvalidInput, NotFound
 from duban.kernel.parsing import parse_number, parse_whole
+from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.open311.apikeys import authenticate_key
@@ -56,8 +60,8 @@ from duban.open311.parsing import (
     parse_when,
 )
 from duban.open311.statuses import STATUS_TABLE, statuses_for
-from duban.reference.models import Category
-from duban.reference.taxonomy import Category as Service
+from duban.reference import Category
+from duban.reference import TaxonomyCategory as Service
 
 MAX_WINDOW: Final = timedelta(days=90)
 _TICK: Final = timedelta(microseconds=1)

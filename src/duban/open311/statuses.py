@@ -11,12 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from duban.cases.workflow import (
-    OPEN,
-    STATUS_LABELS,
-    TERMINAL,
-    CaseStatus,
-)
+from duban.cases import OPEN, STATUS_LABELS, TERMINAL, CaseStatus
 from duban.kernel.errors import InvalidInput
 
 

@@ -14,13 +14,16 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from duban.cases.actions import ActionInput, perform_action
-from duban.cases.audit import append_event
-from duban.cases.models import Case, CaseEvent, CasePhoto
-from duban.cases.workflow import (
+from duban.cases import (
     STATUS_LABELS,
     Action,
+    ActionInput,
+    Case,
+    CaseEvent,
+    CasePhoto,
     CaseStatus,
+    append_event,
+    perform_action,
 )
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import IllegalTransition, InvalidInput, NotFound, StaleCase

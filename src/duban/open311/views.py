@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS
+from duban.cases import SOURCE_LABELS, STATUS_LABELS
 from duban.open311.attributes import DefinitionView
 from duban.open311.catalogue import DiscoveryView, ServiceView
 from duban.open311.config import AttributeSpec

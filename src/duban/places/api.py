@@ -15,9 +15,7 @@ from fastapi.responses import JSONResponse
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.api.schemas import CRS_DESCRIPTION
-from duban.cases.access import CITY_WIDE, can_see, is_staff
-from duban.cases.nearby import nearby_cases
-from duban.cases.workflow import STATUS_LABELS
+from duban.cases import CITY_WIDE, STATUS_LABELS, can_see, is_staff, nearby_cases
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
@@ -27,6 +25,7 @@ from duban.places.grids import generate_grids_for
 from duban.places.history import region_history
 from duban.places.index import ZONE_LABELS, places_index
 from duban.places.models import RoutingRule
+from duban.places.presenters import ResponsibleRead, place_read, responsible_read
 from duban.places.region_import import import_regions
 from duban.places.routing import (
     add_rule,
@@ -40,17 +39,14 @@ from duban.places.schemas import (
     NearbyItem,
     NearbyRead,
     RegionVersionRead,
-    ResponsibleRead,
     RuleCreate,
     RuleRead,
     TerritorialRead,
     TerritorialSet,
     ZoneRead,
-    place_read,
-    responsible_read,
 )
 from duban.places.territory import set_territorial_unit, territorial_units
-from duban.reference.policy import load_policy
+from duban.reference import load_policy
 
 router = APIRouter(tags=["places"])
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from duban.kernel import console
-from duban.kernel.console import CommandFailed
+from duban import console
+from duban.console import CommandFailed
 
 #: ``duban import regions|zones``; the root merges it with the other capabilities' imports.
 import_app = typer.Typer()
@@ -128,7 +128,7 @@ def import_zones_command(
     from datetime import UTC, datetime
 
     from duban.places.region_import import import_zones
-    from duban.reference.policy import load_policy
+    from duban.reference import load_policy
 
     with console.database() as session:
         report = import_zones(

@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit, User
+from duban.accounts import Unit, User
 from duban.kernel.errors import InvalidInput
 from duban.kernel.parsing import parse_number
 from duban.places.coords import (

@@ -28,8 +28,8 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit, User
-from duban.cases.models import Case
+from duban.accounts import Unit, User
+from duban.cases import Case
 from duban.kernel.db.models import Setting
 from duban.kernel.db.session import request_memo
 from duban.kernel.db.stamps import (
@@ -44,7 +44,7 @@ from duban.kernel.errors import InvalidInput
 from duban.places.grid import GridIndex
 from duban.places.models import REGION_LEVELS, ZONE_KINDS, Region, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
-from duban.reference.policy import PlacesPolicy
+from duban.reference import PlacesPolicy
 
 #: Levels from the finest to the coarsest: the order locate asks them in.
 LEVELS_FINE_FIRST: Final = ("grid", "community", "street", "district")

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from duban.accounts.models import Unit, User
+from duban.accounts import Unit, User
 from duban.kernel.db.base import Base, UTCDateTime
 
 # --- Places ---

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
-from duban.accounts.models import Unit
+from duban.accounts import Unit
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role

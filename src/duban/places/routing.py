@@ -31,15 +31,14 @@ from typing import Any, Final
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
-from duban.cases.models import Case
+from duban.accounts import Unit
+from duban.cases import Case
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.unitofwork import writing
 from duban.places.index import LEVEL_LABELS, ZONE_LABELS, Location, case_location
 from duban.places.models import RULE_PLACE_LEVELS, Region, RegionUnit, RoutingRule, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
-from duban.reference.models import Category, FilingCondition
-from duban.reference.policy import PlacesPolicy
+from duban.reference import Category, FilingCondition, PlacesPolicy
 
 #: How much a rule says about the case (higher is more specific).
 CATEGORY_RANK: Final = {"condition": 3, "subclass": 2, "major": 1, "any": 0}

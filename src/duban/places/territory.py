@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
+from duban.accounts import Unit
 from duban.kernel.errors import InvalidInput
 from duban.kernel.unitofwork import writing
 from duban.places.models import Region, RegionUnit

@@ -13,7 +13,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit, User
+from duban.accounts import Unit, User
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.unitofwork import writing
 from duban.places.coords import (
@@ -23,7 +23,7 @@ from duban.places.coords import (
 )
 from duban.places.index import ZONE_LABELS, bump_places_version
 from duban.places.models import ZONE_KINDS, Zone
-from duban.reference.policy import PlacesPolicy
+from duban.reference import PlacesPolicy
 
 
 def _buffer_line_m(geom: Any, metres: float) -> Any:

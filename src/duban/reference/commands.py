@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from duban.kernel import console
-from duban.kernel.console import CommandFailed
+from duban import console
+from duban.console import CommandFailed
 
 taxonomy_app = typer.Typer(help="The 部件/事件 taxonomy and its filing conditions.")
 calendar_app = typer.Typer(help="The working calendar: a year's days off and make-up workdays.")

@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.cases.workflow import Source
+from duban.cases import Source
 from duban.kernel.db.models import Setting
 from duban.kernel.db.session import request_memo
 from duban.kernel.db.stamps import (

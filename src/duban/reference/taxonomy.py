@@ -873,3 +873,9 @@ def _load_condition(
         evidence=evidence,
         note=note,
     )
+
+
+#: The taxonomy's entries under the names other capabilities import them by, through the
+#: face (``duban.reference.Category`` is the table row of :mod:`duban.reference.models`).
+TaxonomyCategory = Category
+TaxonomyCondition = FilingCondition

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
-from duban.adapters.photostore import PhotoStore
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
+from duban.kernel.ports import PhotoStore
 from duban.places.coords import to_wgs84
 from duban.web.i18n import translate
 
