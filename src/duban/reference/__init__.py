@@ -8,8 +8,9 @@ TYPE_CHECKING imports, _EXPORTS and __all__ (docs/architecture.md).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.reference.admin import require_admin
@@ -65,14 +66,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
-
-    def __getattr__(name: str) -> Any:
-        module = _EXPORTS.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted([*globals(), *__all__])
+    __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)
