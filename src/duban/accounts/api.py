@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from duban.accounts.models import Unit, User
 from duban.accounts.schemas import MeRead, TokenRead, UnitCreate, UnitRead, UserCreate, UserRead
-from duban.accounts.users import authenticate, create_unit, create_user, end_sessions
+from duban.accounts.users import authenticate, create_unit, create_user, sign_out_everywhere
 from duban.api.deps import ActorDep, ClockDep, CurrentUser, SessionDep, SettingsDep, issue_token
 from duban.api.limits import client_ip, request_lang, request_limits
 from duban.kernel.errors import Unauthenticated
@@ -56,8 +56,7 @@ def token(
 def logout(user: CurrentUser, session: SessionDep) -> Response:
     """End every token and web session of the caller (this token included): sign in
     again to go on. A password change or a deactivation does the same."""
-    end_sessions(user)
-    session.commit()
+    sign_out_everywhere(session, user)
     return Response(status_code=204)
 
 
@@ -101,7 +100,6 @@ def add_unit(body: UnitCreate, session: SessionDep, actor: ActorDep) -> UnitRead
     """Add a responsible unit (专业部门 or 属地)."""
     require_admin(actor)
     unit = create_unit(session, code=body.code, name=body.name, kind=body.kind)
-    session.commit()
     return UnitRead(code=unit.code, name=unit.name, kind=unit.kind, is_active=unit.is_active)
 
 

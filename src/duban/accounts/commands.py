@@ -68,5 +68,4 @@ def unit_create(
 
     with console.database() as session:
         create_unit(session, code=code, name=name, kind=kind)
-        session.commit()
         typer.echo(f"created unit {code} {name}")

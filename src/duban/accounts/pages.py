@@ -31,7 +31,6 @@ def _add_unit(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
     create_unit(
         ctx.db, code=values["code"], name=values["name"], kind=values["kind"] or "professional"
     )
-    ctx.db.commit()
 
 
 def _toggle_unit(ctx: WebContext, actor: Actor, code: str, form: FormData) -> None:

@@ -54,9 +54,15 @@ def active_actor(session: Session, user_id: int, *, epoch: int | None = None) ->
 
 
 def end_sessions(user: User) -> None:
-    """End every token and web session of ``user`` (they carry the epoch bumped here);
-    the caller commits. Done on a password change, a deactivation and a sign-out."""
+    """End every token and web session of ``user`` (they carry the epoch bumped here),
+    inside the caller's unit of work: a password change, a deactivation, a sign-out."""
     user.token_epoch = int(user.token_epoch or 0) + 1
+
+
+def sign_out_everywhere(session: Session, user: User) -> None:
+    """退出: end every token and web session of ``user``, this one included."""
+    with writing(session):
+        end_sessions(user)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

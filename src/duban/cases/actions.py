@@ -8,16 +8,13 @@ and commits. A concurrent change to the same case makes the commit fail with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from duban.accounts import Unit, User
 from duban.cases.access import get_visible_case
@@ -147,28 +144,6 @@ def _start_clock(case: Case, session: Session, policy: Policy, now: datetime) ->
     case.handled_at = None
     case.dispatched_at = now
     case.overdue_marked_at = None
-
-
-@contextmanager
-def _writing(session: Session, case_id: int | None) -> Iterator[None]:
-    """One use case's transaction: on any error roll back, so nothing is half-written.
-
-    A lost race on the case row (the version check) or on the event chain's
-    ``(case_id, seq)`` key becomes :class:`StaleCase`, wherever the flush happened.
-    """
-    try:
-        yield
-    except StaleDataError as err:
-        session.rollback()
-        raise StaleCase(case_id or 0) from err
-    except IntegrityError as err:
-        session.rollback()
-        if case_id is not None and "seq" in str(err.orig):
-            raise StaleCase(case_id) from err
-        raise
-    except BaseException:
-        session.rollback()
-        raise
 
 
 # --------------------------------------------------------------------------- places

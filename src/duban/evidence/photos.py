@@ -19,7 +19,7 @@ from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
 from duban.kernel.ports import PhotoStore
-from duban.kernel.unitofwork import writing
+from duban.kernel.unitofwork import after_commit, writing
 
 ALLOWED_FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
@@ -182,7 +182,8 @@ def save_photo(
 
 def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]) -> int:
     """Delete uploads of a refused report: the rows no case refers to, and their files
-    (and public copies) when no other photo shares them. Commits; returns how many went."""
+    (and public copies) when no other photo shares them, once the deletion has committed.
+    Returns how many went."""
     from duban.cases import CasePhoto  # deferred: cases import evidence
     from duban.evidence.public import PUBLIC_PREFIX
 
@@ -197,10 +198,14 @@ def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]
     ids = [p.id for p in doomed]
     if not ids:
         return 0
-    session.execute(delete(Photo).where(Photo.id.in_(ids)))
-    shared = set(session.scalars(select(Photo.storage_key).where(Photo.storage_key.in_(keys))))
-    session.commit()
-    for key in keys - shared:
-        store.delete(key)
-        store.delete(PUBLIC_PREFIX + key)
+    with writing(session):
+        session.execute(delete(Photo).where(Photo.id.in_(ids)))
+        shared = set(session.scalars(select(Photo.storage_key).where(Photo.storage_key.in_(keys))))
+
+        def remove_files() -> None:
+            for key in keys - shared:
+                store.delete(key)
+                store.delete(PUBLIC_PREFIX + key)
+
+        after_commit(session, remove_files)
     return len(ids)

@@ -218,7 +218,6 @@ def routing_add(
             note=note,
             now=datetime.now(UTC),
         )
-        session.commit()
         typer.echo(f"added {rule_description(session, rule)}")
 
 
@@ -249,7 +248,6 @@ def routing_remove(rule_id: Annotated[int, typer.Argument(help="the rule's id")]
 
     with console.database() as session:
         deactivate_rule(session, rule_id)
-        session.commit()
     typer.echo(f"rule #{rule_id} switched off")
 
 
@@ -263,7 +261,6 @@ def routing_territorial(
 
     with console.database() as session:
         set_territorial_unit(session, region, unit)
-        session.commit()
     typer.echo(f"属地 {region} → {unit}")
 
 

@@ -68,12 +68,10 @@ def _add_rule(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
         place_code=values["place_code"] or None,
         note=values["note"],
     )
-    ctx.db.commit()
 
 
 def _rule_off(ctx: WebContext, actor: Actor, rule_id: int, form: FormData) -> None:
     deactivate_rule(ctx.db, rule_id)
-    ctx.db.commit()
 
 
 ROUTING = AdminPage(

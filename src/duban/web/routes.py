@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from duban.accounts.users import authenticate, end_sessions
+from duban.accounts.users import authenticate, sign_out_everywhere
 from duban.api.limits import client_ip, request_limits
 from duban.cases.casefile import photo_for_viewer
 from duban.kernel.roles import Role
@@ -98,8 +98,7 @@ def logout(ctx: Ctx, form: Form) -> Response:
     """Sign out: the session becomes anonymous (language kept), and every other session
     and token of the user ends too (a copied cookie is worth nothing after this)."""
     if ctx.user is not None:
-        end_sessions(ctx.user)
-        ctx.db.commit()
+        sign_out_everywhere(ctx.db, ctx.user)
     ctx.state.update(ctx.state.data.signed_out(int(ctx.clock.now().timestamp())))
     return ctx.redirect("/")
 
