@@ -1,23 +1,12 @@
 """The attack suite (issue 12): hostile inputs, limits, outages, who sees what.
 
-Every test here is marked ``attack`` and bounded (seconds). The fixtures are the API
-tests' (the real app on this test's database, nothing mocked).
+Every test here is marked ``attack`` and bounded (seconds). The fixtures are
+tests/conftest.py's (the real app on this test's database, nothing mocked).
 """
 
 from __future__ import annotations
 
 import pytest
-
-from tests.api.conftest import (  # noqa: F401  (fixtures)
-    API,
-    Api,
-    api,
-    app,
-    client,
-    jpeg_bytes,
-    settings,
-    world,
-)
 
 pytestmark = pytest.mark.attack
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.api.conftest import API, Api
+from tests.http import API, Api
 
 pytestmark = pytest.mark.attack
 

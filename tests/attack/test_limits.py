@@ -23,8 +23,9 @@ from duban.kernel.errors import PolicyError
 from duban.kernel.limits import Backoff, FailureDelays, Rate, TokenBuckets
 from duban.open311.apikeys import create_api_key
 from duban.reference.policy import LimitsPolicy, parse_policy, shipped_policy_data
-from tests.api.conftest import API, Api, jpeg_bytes
+from tests.factories.evidence import jpeg
 from tests.fakes import FixedClock
+from tests.http import API, Api
 
 pytestmark = pytest.mark.attack
 
@@ -137,7 +138,7 @@ def test_photos_of_a_refused_open311_report_are_not_kept(
 ) -> None:
     key = create_api_key(session, name="attacker", clock=clock).key
     before = _photos(engine)
-    files = [("media", (f"p{i}.jpg", jpeg_bytes(colour=(i, 9, 9)), "image/jpeg")) for i in range(3)]
+    files = [("media", (f"p{i}.jpg", jpeg(colour=(i, 9, 9)), "image/jpeg")) for i in range(3)]
     files.append(("media", ("bad.jpg", b"not an image at all", "image/jpeg")))
     data = {"api_key": key, "service_code": "E0102", "lat": "34.03", "long": "113.82"}
     response = api.client.post("/open311/v2/requests.json", data=data, files=files)
@@ -154,9 +155,7 @@ def test_photos_of_a_refused_anonymous_web_report_are_not_kept(
     page = client.get("/report")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     before = _photos(engine)
-    files = [
-        ("photos", (f"p{i}.jpg", jpeg_bytes(colour=(i, 1, 1)), "image/jpeg")) for i in range(3)
-    ]
+    files = [("photos", (f"p{i}.jpg", jpeg(colour=(i, 1, 1)), "image/jpeg")) for i in range(3)]
     data = {"csrf_token": token, "category": "E0102", "lat": "34.03", "lon": "113.82"}
     response = client.post("/report", data=data, files=files)  # no description: refused
     assert response.status_code == 422
@@ -187,7 +186,7 @@ def test_uploads_are_limited_per_account(api: Api, app: FastAPI) -> None:
         api.photo("handler")
     response = api.client.post(
         f"{API}/photos",
-        files={"file": ("x.jpg", jpeg_bytes(), "image/jpeg")},
+        files={"file": ("x.jpg", jpeg(), "image/jpeg")},
         headers={**api.headers("handler"), "Accept-Language": "zh-CN"},
     )
     assert response.status_code == 429

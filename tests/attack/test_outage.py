@@ -20,8 +20,8 @@ from duban.app import create_app
 from duban.kernel.db.session import make_engine
 from duban.kernel.outage import is_out_of_range, is_outage
 from duban.kernel.roles import Role
-from tests.api.conftest import SECRET, make_settings
 from tests.fakes import FixedClock
+from tests.http import SECRET, make_settings
 
 pytestmark = pytest.mark.attack
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tests.api.conftest import API, Api
+from tests.http import API, Api
 
 pytestmark = [pytest.mark.attack, pytest.mark.filterwarnings("ignore")]
 

@@ -21,9 +21,9 @@ from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.models import Setting
 from duban.kernel.db.session import make_engine
 from duban.web import sessions
-from tests.api.conftest import API, Api, login, make_settings
 from tests.factories import PASSWORD, World
 from tests.fakes import FixedClock
+from tests.http import API, Api, login, make_settings
 
 pytestmark = pytest.mark.attack
 

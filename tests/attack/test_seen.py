@@ -20,8 +20,9 @@ from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.places.zones import save_zone
 from duban.reference.policy import PlacesPolicy
-from tests.api.conftest import API, Api, jpeg_bytes
+from tests.factories.evidence import jpeg
 from tests.fakes import FixedClock
+from tests.http import API, Api
 
 pytestmark = pytest.mark.attack
 
@@ -114,7 +115,7 @@ def _jpeg_with_gps() -> bytes:
     gps[ExifTags.GPS.GPSLatitude] = (34.0, 1.0, 48.0)
     gps[ExifTags.GPS.GPSLongitudeRef] = "E"
     gps[ExifTags.GPS.GPSLongitude] = (113.0, 49.0, 12.0)
-    return jpeg_bytes((80, 60), exif=exif)
+    return jpeg(size=(80, 60), exif=exif)
 
 
 def test_public_copies_of_photos_carry_no_exif(api: Api, app: FastAPI) -> None:

@@ -39,8 +39,9 @@ from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import Action, CaseStatus
 from duban.cli import app
 from duban.kernel.db.base import Base
-from tests.cases.support import Town, fresh
 from tests.cases.tamper import as_dba, dba_sql
+from tests.factories.cases import fresh
+from tests.factories.world import World
 from tests.fakes import local
 
 #: The administrator's own key, under the id of the real one (which they can read).
@@ -55,7 +56,7 @@ def _fresh_keys() -> Any:
     forget_keys()
 
 
-def _cases(world: Town) -> tuple[Case, Case, Case]:
+def _cases(world: World) -> tuple[Case, Case, Case]:
     """Three cases: closed after a rework, returned by its unit, and rejected."""
     world.clock.set(local(2026, 11, 20, 9, 0))
     first = world.case_in(CaseStatus.AWAITING_CHECK, reporter_phone="13800000000")
@@ -329,7 +330,7 @@ def deleted_first_event(engine: Engine, case: Case) -> None:
     ids=lambda v: v.__name__ if callable(v) else None,
 )
 def test_tampering_is_caught(
-    world: Town, engine: Engine, tamper: Tamper, seq: int, problem: str
+    world: World, engine: Engine, tamper: Tamper, seq: int, problem: str
 ) -> None:
     """The tampering is done to the middle case (returned, not closed) unless it needs a
     closed one; ``seq`` 0: the last event's number (before the tampering, or after)."""
@@ -352,7 +353,7 @@ def test_tampering_is_caught(
     assert not _verify(world.session_factory, accept_unkeyed=True).ok
 
 
-def test_a_deleted_case_is_caught_by_the_checkpoint(world: Town, engine: Engine) -> None:
+def test_a_deleted_case_is_caught_by_the_checkpoint(world: World, engine: Engine) -> None:
     """4. A whole case deleted (with its events, photos, keys): the database alone looks
     whole; the checkpoint taken before remembers it."""
     _, second, _ = _cases(world)
@@ -367,7 +368,7 @@ def test_a_deleted_case_is_caught_by_the_checkpoint(world: Town, engine: Engine)
     assert str(broken).startswith(f"case {second.code} (id {second.id}): the case (with ")
 
 
-def test_a_rewound_case_is_caught_by_the_checkpoint(world: Town, engine: Engine) -> None:
+def test_a_rewound_case_is_caught_by_the_checkpoint(world: World, engine: Engine) -> None:
     """3'. The last event deleted, the head moved back and the case row put back as it
     was before that event: only a checkpoint taken since shows it."""
     world.clock.set(local(2026, 11, 20, 9, 0))
@@ -394,7 +395,7 @@ def test_a_rewound_case_is_caught_by_the_checkpoint(world: Town, engine: Engine)
     assert "the chain now ends at" in broken.problem
 
 
-def test_renumbering_is_caught_by_the_checkpoint_too(world: Town, engine: Engine) -> None:
+def test_renumbering_is_caught_by_the_checkpoint_too(world: World, engine: Engine) -> None:
     _, second, _ = _cases(world)
     point = _checkpoint(world.session_factory)
     deleted_event_renumbered(engine, second)
@@ -403,7 +404,7 @@ def test_renumbering_is_caught_by_the_checkpoint_too(world: Town, engine: Engine
     assert broken.case_id == second.id
 
 
-def test_a_checkpoint_can_not_be_edited(world: Town) -> None:
+def test_a_checkpoint_can_not_be_edited(world: World) -> None:
     _, second, _ = _cases(world)
     point = _checkpoint(world.session_factory)
     data = json.loads(point.dumps(audit_keys()))
@@ -418,7 +419,7 @@ def test_a_checkpoint_can_not_be_edited(world: Town) -> None:
 # --------------------------------------------------------------------------- the database
 
 
-def test_the_event_table_refuses_update_and_delete(world: Town, engine: Engine) -> None:
+def test_the_event_table_refuses_update_and_delete(world: World, engine: Engine) -> None:
     """The application's own connection can only append to ``case_events``."""
     _, second, _ = _cases(world)
     statements = [
@@ -437,7 +438,7 @@ def test_the_event_table_refuses_update_and_delete(world: Town, engine: Engine) 
 
 
 def test_the_key_rotates(
-    world: Town, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     old = "old:the-old-audit-key-0123456789"
     monkeypatch.setenv(auditkey.ENV, old)
@@ -462,7 +463,7 @@ def test_the_key_rotates(
     assert broken.problem == "signed with audit key 'old', which is not configured"
 
 
-def test_unkeyed_links_from_before_verify_only_when_accepted(world: Town, engine: Engine) -> None:
+def test_unkeyed_links_from_before_verify_only_when_accepted(world: World, engine: Engine) -> None:
     """A chain written before the audit key (plain sha256, no seal) is reported unless
     accepted; a checkpoint taken after the upgrade shows a chain rewritten that way."""
     _, second, _ = _cases(world)
@@ -511,7 +512,7 @@ def test_a_malformed_key_is_refused(spec: str) -> None:
 
 
 def test_duban_audit_checkpoint_and_verify(
-    world: Town, engine: Engine, db_url: str, tmp_path: Path
+    world: World, engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     _, second, _ = _cases(world)
     runner = CliRunner()
@@ -551,7 +552,7 @@ def _cases_first_id(engine: Engine) -> int:
 
 
 def test_duban_audit_verify_accepts_unkeyed_only_when_asked(
-    world: Town, engine: Engine, db_url: str
+    world: World, engine: Engine, db_url: str
 ) -> None:
     _, second, _ = _cases(world)
     dba_sql(engine, "UPDATE case_events SET key_id = NULL, case_digest = NULL WHERE case_id = :c",
@@ -576,7 +577,7 @@ def test_the_app_refuses_to_start_with_a_malformed_key(monkeypatch: pytest.Monke
         create_app()
 
 
-def test_a_chain_from_before_the_key_goes_on_signed(world: Town, engine: Engine) -> None:
+def test_a_chain_from_before_the_key_goes_on_signed(world: World, engine: Engine) -> None:
     """A database upgraded from before: a case's old links are plain sha256; its next
     event is signed, links to them and seals the case row."""
     world.clock.set(local(2026, 11, 20, 9, 0))

@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 
 from duban.kernel.errors import InvalidInput
 from duban.kernel.inputs import clean_text, refuse_control_characters
-from tests.api.conftest import API, Api, assert_error, count_cases, jpeg_bytes
 from tests.cases.test_create_api import VALID, _post_together
+from tests.factories.evidence import jpeg
+from tests.http import API, Api, assert_error, count_cases
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x85"])
@@ -89,9 +90,7 @@ def test_eight_clients_uploading_photos_at_once_all_succeed(
             for k in range(5):
                 response = http.post(
                     f"{API}/photos",
-                    files={
-                        "file": ("p.jpg", jpeg_bytes(colour=(i * 20, k * 40, 90)), "image/jpeg")
-                    },
+                    files={"file": ("p.jpg", jpeg(colour=(i * 20, k * 40, 90)), "image/jpeg")},
                     headers=headers,
                 )
                 results[i].append(response.status_code)

@@ -36,12 +36,13 @@ from duban.cases.workflow import Action, CaseStatus, Source
 from duban.config import Settings
 from duban.kernel.db.models import Counter
 from duban.kernel.unitofwork import writing
-from tests.cases.support import Town, fresh
 from tests.factories import CATEGORY, LAT, LON
+from tests.factories.cases import fresh
+from tests.factories.world import World
 from tests.fakes import FixedClock
 
 
-def _report(world: Town, clock: FixedClock, *, key: str | None = None) -> Case:
+def _report(world: World, clock: FixedClock, *, key: str | None = None) -> Case:
     case, created = report_case(
         world.session,
         actor=world.actor("operator"),
@@ -60,7 +61,7 @@ def _report(world: Town, clock: FixedClock, *, key: str | None = None) -> Case:
 
 
 def test_the_case_number_grows_past_five_digits_without_truncation(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     first = _report(world, clock)
     day = first.code[:8]
@@ -74,7 +75,7 @@ def test_the_case_number_grows_past_five_digits_without_truncation(
     world.session.rollback()
 
 
-def test_the_stored_rows_are_what_the_objects_say(world: Town, clock: FixedClock) -> None:
+def test_the_stored_rows_are_what_the_objects_say(world: World, clock: FixedClock) -> None:
     case = _report(world, clock, key="retry-1")
     stored = fresh(world.session_factory, case.id)
     for column in Case.__table__.columns:
@@ -91,7 +92,7 @@ def test_the_stored_rows_are_what_the_objects_say(world: Town, clock: FixedClock
 
 
 def test_the_new_case_needs_no_reads_and_can_be_changed(
-    world: Town, clock: FixedClock, session: Session
+    world: World, clock: FixedClock, session: Session
 ) -> None:
     case = _report(world, clock)
     statements: list[str] = []
@@ -136,7 +137,7 @@ def test_the_server_limits_its_thread_pool_and_freezes_its_startup_heap() -> Non
     assert frozen > 10_000  # modules, mappers, templates: out of the collector's way
 
 
-def _prepared(world: Town, clock: FixedClock, n: int, photos: list[str]) -> list[PreparedReport]:
+def _prepared(world: World, clock: FixedClock, n: int, photos: list[str]) -> list[PreparedReport]:
     refs = report_refs(world.session)
     return [
         prepare_report(
@@ -158,7 +159,7 @@ def _prepared(world: Town, clock: FixedClock, n: int, photos: list[str]) -> list
 
 
 def test_write_reports_writes_many_reports_with_photos_and_keys_in_one_unit_of_work(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     photos = [world.photo(), world.photo((200, 10, 10))]
     prepared = _prepared(world, clock, 5, photos)
@@ -182,13 +183,13 @@ def test_write_reports_writes_many_reports_with_photos_and_keys_in_one_unit_of_w
     assert verify_chain(world.session).ok
 
 
-def test_write_reports_runs_only_inside_a_unit_of_work(world: Town, clock: FixedClock) -> None:
+def test_write_reports_runs_only_inside_a_unit_of_work(world: World, clock: FixedClock) -> None:
     with pytest.raises(RuntimeError, match="writing"):
         write_reports(world.session, _prepared(world, clock, 1, []))
 
 
 def test_a_failed_unit_of_work_writes_nothing_and_uses_no_number(
-    world: Town, clock: FixedClock
+    world: World, clock: FixedClock
 ) -> None:
     prepared = _prepared(world, clock, 3, [])
 
