@@ -14,6 +14,14 @@ from duban.kernel.db.models import Counter, Setting
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
+from duban.supervision.models import (
+    OrderEscalation,
+    OrderProblem,
+    OrderUnit,
+    SupervisionEvent,
+    SupervisionOrder,
+    SupervisionRule,
+)
 
 metadata = Base.metadata
 
@@ -30,11 +38,17 @@ __all__ = [
     "IdempotencyKey",
     "Open311Request",
     "Open311Update",
+    "OrderEscalation",
+    "OrderProblem",
+    "OrderUnit",
     "Photo",
     "Region",
     "RegionUnit",
     "RoutingRule",
     "Setting",
+    "SupervisionEvent",
+    "SupervisionOrder",
+    "SupervisionRule",
     "Unit",
     "User",
     "Zone",

@@ -1,4 +1,5 @@
-"""The deadline sweep: mark overdue cases and raise 督办 on them. Idempotent."""
+"""The deadline sweep: mark overdue cases and raise 督办 on them, and take the steps of
+the supervision orders' escalation ladder. Idempotent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from duban.cases.workflow import CLOCK_RUNNING, Action
 from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.reference.policy import load_policy
+from duban.supervision import escalate_orders
 
 
 @dataclass
@@ -22,11 +24,14 @@ class SweepReport:
     examined: int = 0
     supervised: list[str] = field(default_factory=list)
     skipped: int = 0
+    #: Escalation steps taken on supervision orders: (order number, step).
+    escalations: list[tuple[str, str]] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"sweep: {self.examined} overdue candidate(s), {len(self.supervised)} newly marked "
-            f"overdue and supervised, {self.skipped} skipped (changed meanwhile)"
+            f"overdue and supervised, {self.skipped} skipped (changed meanwhile), "
+            f"{len(self.escalations)} supervision escalation step(s)"
         )
 
 
@@ -68,4 +73,5 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
             report.skipped += 1
             continue
         report.supervised.append(case.code)
+    report.escalations = escalate_orders(session, clock=clock).fired
     return report

@@ -1,0 +1,121 @@
+"""The supervision record: one append-only event per change, chained per order.
+
+Each row's ``hash`` is ``sha256(prev_hash + canonical row)``, and the order keeps the
+head (``event_count``, ``last_event_hash``), so an edited, deleted or inserted row is
+found by :func:`verify_order_chain`; database triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from duban.kernel.context import Actor
+from duban.supervision.models import SupervisionEvent, SupervisionOrder
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    """Sorted, compact JSON: the same payload always hashes the same."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _digest(prev: str, row: dict[str, Any]) -> str:
+    return hashlib.sha256((prev + canonical_json(row)).encode("utf-8")).hexdigest()
+
+
+def _row(
+    order_id: int,
+    seq: int,
+    action: str,
+    problem_id: int | None,
+    actor_id: int | None,
+    actor_role: str,
+    at: datetime,
+    note: str,
+    payload: str,
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "seq": seq,
+        "action": action,
+        "problem_id": problem_id,
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "occurred_at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "note": note,
+        "payload": payload,
+    }
+
+
+def append_order_event(
+    session: Session,
+    order: SupervisionOrder,
+    *,
+    action: str,
+    actor: Actor,
+    at: datetime,
+    problem_id: int | None = None,
+    note: str = "",
+    payload: dict[str, Any] | None = None,
+) -> SupervisionEvent:
+    """Write the next event of ``order`` and move its head (inside a unit of work)."""
+    seq = order.event_count + 1
+    body = canonical_json(payload or {})
+    row = _row(order.id, seq, action, problem_id, actor.user_id, actor.role.value, at, note, body)
+    digest = _digest(order.last_event_hash, row)
+    event = SupervisionEvent(
+        order_id=order.id,
+        seq=seq,
+        action=action,
+        problem_id=problem_id,
+        actor_id=actor.user_id,
+        actor_role=actor.role.value,
+        occurred_at=at,
+        note=note,
+        payload=body,
+        prev_hash=order.last_event_hash,
+        hash=digest,
+    )
+    session.add(event)
+    order.event_count = seq
+    order.last_event_hash = digest
+    return event
+
+
+def verify_order_chain(session: Session, order_id: int) -> list[str]:
+    """The breaks in an order's chain (empty when intact)."""
+    order = session.get(SupervisionOrder, order_id)
+    if order is None:
+        return [f"order {order_id} does not exist"]
+    events = session.scalars(
+        select(SupervisionEvent)
+        .where(SupervisionEvent.order_id == order_id)
+        .order_by(SupervisionEvent.seq)
+    ).all()
+    breaks: list[str] = []
+    prev = ""
+    for expected, event in enumerate(events, start=1):
+        if event.seq != expected:
+            breaks.append(f"event {expected} is missing")
+        row = _row(
+            event.order_id,
+            event.seq,
+            event.action,
+            event.problem_id,
+            event.actor_id,
+            event.actor_role,
+            event.occurred_at,
+            event.note,
+            event.payload,
+        )
+        if event.prev_hash != prev or event.hash != _digest(prev, row):
+            breaks.append(f"event {event.seq} was changed")
+        prev = event.hash
+    if order.event_count != len(events) or order.last_event_hash != prev:
+        breaks.append("the order's head does not match its last event")
+    return breaks

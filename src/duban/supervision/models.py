@@ -1,0 +1,158 @@
+"""Supervision orders (督办单), their addressees and problems, saved selection rules,
+the steps of the escalation ladder taken, and the append-only event chain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from duban.accounts import Unit
+from duban.kernel.db.base import Base, UTCDateTime, string_enum
+from duban.supervision.rules import OrderStatus, ProblemStatus
+
+
+class SupervisionOrder(Base):
+    """A numbered supervision order (督办单 / 督查通知单) sent to one or more units."""
+
+    __tablename__ = "supervision_orders"
+    __table_args__ = (
+        UniqueConstraint("series", "year", "sequence"),
+        Index("ix_supervision_orders_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(
+        String(100), unique=True, comment="督查通知单〔2026〕第12期"
+    )
+    series: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[OrderStatus] = mapped_column(
+        string_enum(OrderStatus, "supervision_order_status")
+    )
+    reply_work_days: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), comment="reply deadline")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False, comment="提请领导督办")
+    rule: Mapped[dict[str, object] | None] = mapped_column(JSON, comment="the rule that picked")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    addressees: Mapped[list[OrderUnit]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderUnit.position"
+    )
+    problems: Mapped[list[OrderProblem]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderProblem.position"
+    )
+
+
+class OrderUnit(Base):
+    """A unit an order is addressed to (主送)."""
+
+    __tablename__ = "supervision_order_units"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("supervision_orders.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[SupervisionOrder] = relationship(back_populates="addressees")
+    unit: Mapped[Unit] = relationship()
+
+
+class OrderProblem(Base):
+    """One problem of an order: a case now, a ledger item later (``subject_kind``), the
+    unit that must answer it, and its reply and review."""
+
+    __tablename__ = "supervision_problems"
+    __table_args__ = (UniqueConstraint("order_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("supervision_orders.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, comment="序号, from 1")
+    subject_kind: Mapped[str] = mapped_column(
+        String(16), default="case", comment="case | ledger_item"
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    ledger_item_id: Mapped[int | None] = mapped_column(
+        Integer, comment="a ledger item (整改台账), when ledgers exist; no FK yet"
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(300), default="")
+    photo_id: Mapped[str | None] = mapped_column(ForeignKey("photos.id"), comment="thumbnail")
+    status: Mapped[ProblemStatus] = mapped_column(
+        string_enum(ProblemStatus, "supervision_problem_status")
+    )
+    measures: Mapped[str | None] = mapped_column(Text, comment="整改措施 the unit reported")
+    reply_photo_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    done: Mapped[bool | None] = mapped_column(Boolean, comment="the unit says it is fixed")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    send_back_reason: Mapped[str | None] = mapped_column(Text)
+    send_back_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[SupervisionOrder] = relationship(back_populates="problems")
+    unit: Mapped[Unit] = relationship()
+
+
+class SupervisionRule(Base):
+    """A saved rule that picks cases for orders (see :class:`rules.SelectionRule`)."""
+
+    __tablename__ = "supervision_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, int]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrderEscalation(Base):
+    """A step of the escalation ladder taken on an order: at most once (the key)."""
+
+    __tablename__ = "supervision_escalations"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("supervision_orders.id"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(16), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SupervisionEvent(Base):
+    """One append-only row per change to an order, chained per order:
+    ``hash = sha256(prev_hash + canonical row)``; the order keeps the head. Triggers
+    refuse UPDATE and DELETE (migration 0004_supervision)."""
+
+    __tablename__ = "supervision_events"
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("supervision_orders.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    problem_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text, default="{}", comment="canonical JSON")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,438 @@
+"""Use cases of supervision orders: compile and number an order, a unit's answer, the
+supervisor's acceptance or sending back, and the reads each role may make."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import String, bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from duban.accounts import Unit
+from duban.cases import Case, CasePhoto
+from duban.evidence import Photo
+from duban.kernel.context import Actor, Clock
+from duban.kernel.db.models import Counter
+from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.roles import Role
+from duban.kernel.unitofwork import writing
+from duban.reference import LimitUnit, TimeLimit, load_policy
+from duban.supervision.events import append_order_event
+from duban.supervision.models import (
+    OrderProblem,
+    OrderUnit,
+    SupervisionOrder,
+    SupervisionRule,
+)
+from duban.supervision.policy import supervision_policy
+from duban.supervision.rules import (
+    OrderStatus,
+    ProblemStatus,
+    SelectionRule,
+    can_answer,
+    can_review,
+    counter_name,
+    order_number,
+    roll_up,
+)
+from duban.supervision.selection import MAX_PROBLEMS, select_cases
+
+#: Roles that compile orders and review answers.
+SUPERVISING: frozenset[Role] = frozenset({Role.SUPERVISOR})
+#: Roles that see every order and every problem.
+SEE_ALL: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.LEADER, Role.ADMIN, Role.SYSTEM})
+
+NOT_SUPERVISOR = "only a supervisor may compile orders and review answers"
+NOT_YOURS = "only the unit the problem is addressed to may answer it"
+NO_ORDERS = "this role does not work with supervision orders"
+ORDER_NOT_FOUND = "no such supervision order"
+PROBLEM_NOT_FOUND = "no such problem in this order"
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    """What a supervisor gives to compile an order."""
+
+    title: str
+    case_ids: Sequence[int] = ()
+    rule: SelectionRule | None = None
+    rule_id: int | None = None
+    unit_ids: Sequence[int] = ()
+    series: str | None = None
+    reply_work_days: int | None = None
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class ReplyInput:
+    """A unit's answer to one problem."""
+
+    measures: str
+    done: bool
+    photo_ids: Sequence[str] = field(default_factory=tuple)
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _draw(upsert: Any) -> Any:
+    return (
+        upsert(Counter)
+        .values(name=bindparam("name", type_=String), value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+
+
+_DRAW = {True: _draw(pg_insert), False: _draw(sqlite_insert)}
+
+
+def draw_sequence(session: Session, series: str, year: int) -> int:
+    """The next issue of ``series`` in ``year``: one upsert of its counter row, in the
+    caller's transaction — a rolled-back order gives its number back, so the numbers
+    have no gaps; concurrent creators queue on the row's lock."""
+    stmt = _DRAW[_is_postgresql(session)]
+    return int(
+        session.connection().execute(stmt, {"name": counter_name(series, year)}).scalar_one()
+    )
+
+
+def _text(value: str, name: str, limit: int, *, required: bool = True) -> str:
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise InvalidInput("this field is required", field=name)
+    if len(cleaned) > limit or any(ord(ch) < 32 and ch not in "\n\t" for ch in cleaned):
+        raise InvalidInput("this text is too long or has control characters", field=name)
+    return cleaned
+
+
+def _require_supervisor(actor: Actor) -> None:
+    if actor.role not in SUPERVISING:
+        raise PermissionDenied(NOT_SUPERVISOR)
+
+
+def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[list[Case], Any]:
+    rule = data.rule
+    if data.rule_id is not None:
+        saved = session.get(SupervisionRule, data.rule_id)
+        if saved is None:
+            raise InvalidInput("no saved rule has this id", field="rule_id")
+        rule = SelectionRule.parse(saved.kind, saved.params)
+    if rule is not None and data.case_ids:
+        raise InvalidInput("give case ids or a rule, not both", field="case_ids")
+    if rule is not None:
+        cases = select_cases(session, rule, clock=clock)
+        if not cases:
+            raise InvalidInput("no open case matches the rule", field="rule")
+        return cases, {"kind": rule.kind.value, "params": dict(rule.params)}
+    ids = list(dict.fromkeys(data.case_ids))
+    if not ids:
+        raise InvalidInput("pick at least one case, by hand or by a rule", field="case_ids")
+    if len(ids) > MAX_PROBLEMS:
+        raise InvalidInput("an order holds at most 200 problems", field="case_ids")
+    found = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput("no case has this id", field="case_ids", case_ids=missing)
+    return [found[i] for i in ids], None
+
+
+def _addressees(session: Session, data: OrderInput, cases: list[Case]) -> list[Unit]:
+    ids = list(dict.fromkeys(data.unit_ids)) or list(
+        dict.fromkeys(c.unit_id for c in cases if c.unit_id is not None)
+    )
+    if not ids:
+        raise InvalidInput(
+            "the cases have no responsible unit yet: name the units", field="unit_ids"
+        )
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
+    bad = [i for i in ids if i not in units or not units[i].is_active]
+    if bad:
+        raise InvalidInput("no active unit has this id", field="unit_ids", unit_ids=bad)
+    return [units[i] for i in ids]
+
+
+def _thumbnail(session: Session, case_id: int) -> str | None:
+    return session.scalars(
+        select(CasePhoto.photo_id)
+        .where(CasePhoto.case_id == case_id)
+        .order_by(CasePhoto.stage != "before", CasePhoto.id)
+        .limit(1)
+    ).first()
+
+
+def create_order(
+    session: Session, *, actor: Actor, clock: Clock, data: OrderInput
+) -> SupervisionOrder:
+    """Compile, number and issue an order (督办单) of the picked cases."""
+    _require_supervisor(actor)
+    policy = supervision_policy()
+    title = _text(data.title, "title", 200)
+    body = _text(data.body, "body", 4000, required=False)
+    series = _text(data.series or policy.series, "series", 40)
+    days = policy.reply_work_days if data.reply_work_days is None else data.reply_work_days
+    if isinstance(days, bool) or not 1 <= days <= 365:
+        raise InvalidInput("the reply time must be 1 to 365 working days", field="reply_work_days")
+    with writing(session):
+        cases, rule = _cases_for(session, data, clock=clock)
+        units = _addressees(session, data, cases)
+        unit_ids = {u.id for u in units}
+        now = clock.now()
+        city = load_policy(session)
+        year = now.astimezone(city.tz).year
+        sequence = draw_sequence(session, series, year)
+        order = SupervisionOrder(
+            number=order_number(series, year, sequence),
+            series=series,
+            year=year,
+            sequence=sequence,
+            title=title,
+            body=body,
+            status=OrderStatus.ISSUED,
+            reply_work_days=days,
+            issued_at=now,
+            due_at=city.calendar.due_at(now, TimeLimit(days, LimitUnit.WORK_DAYS)),
+            rule=rule,
+            created_by_id=actor.user_id,
+            updated_at=now,
+        )
+        order.addressees = [OrderUnit(unit_id=u.id, position=i) for i, u in enumerate(units, 1)]
+        for position, case in enumerate(cases, start=1):
+            unit_id = case.unit_id if case.unit_id in unit_ids else units[0].id
+            order.problems.append(
+                OrderProblem(
+                    position=position,
+                    subject_kind="case",
+                    case_id=case.id,
+                    unit_id=unit_id,
+                    description=case.description[:2000],
+                    place=case.address or f"{case.lat:.5f}, {case.lon:.5f}",
+                    photo_id=_thumbnail(session, case.id),
+                    status=ProblemStatus.OPEN,
+                    send_back_count=0,
+                )
+            )
+        session.add(order)
+        session.flush()
+        append_order_event(
+            session,
+            order,
+            action="issue",
+            actor=actor,
+            at=now,
+            note=order.number,
+            payload={
+                "units": [u.code for u in units],
+                "cases": [c.code for c in cases],
+                "due_at": order.due_at.isoformat(),
+                "rule": rule,
+            },
+        )
+    return order
+
+
+def save_rule(
+    session: Session, *, actor: Actor, clock: Clock, name: str, rule: SelectionRule
+) -> SupervisionRule:
+    """Save a selection rule under a name, for later orders."""
+    _require_supervisor(actor)
+    cleaned = _text(name, "name", 100)
+    with writing(session):
+        if session.scalars(select(SupervisionRule).where(SupervisionRule.name == cleaned)).first():
+            raise Conflict("a rule with this name exists already", field="name")
+        saved = SupervisionRule(
+            name=cleaned,
+            kind=rule.kind.value,
+            params=dict(rule.params),
+            created_by_id=actor.user_id,
+            created_at=clock.now(),
+        )
+        session.add(saved)
+    return saved
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _visible(actor: Actor) -> None:
+    if actor.role in SEE_ALL:
+        return
+    if actor.role == Role.HANDLER and actor.unit_id is not None:
+        return
+    raise PermissionDenied(NO_ORDERS)
+
+
+def list_orders(
+    session: Session,
+    *,
+    actor: Actor,
+    status: OrderStatus | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[SupervisionOrder], int]:
+    """The orders ``actor`` may see, newest first, and how many there are: all of them
+    for supervisors and leaders; for a unit, those with a problem of its own."""
+    _visible(actor)
+    query = select(SupervisionOrder)
+    if actor.role not in SEE_ALL:
+        query = query.where(
+            SupervisionOrder.id.in_(
+                select(OrderProblem.order_id).where(OrderProblem.unit_id == actor.unit_id)
+            )
+        )
+    if status is not None:
+        query = query.where(SupervisionOrder.status == status)
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = session.scalars(
+        query.options(
+            selectinload(SupervisionOrder.problems), selectinload(SupervisionOrder.addressees)
+        )
+        .order_by(SupervisionOrder.issued_at.desc(), SupervisionOrder.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return list(rows), total
+
+
+def get_order(session: Session, *, actor: Actor, order_id: int) -> SupervisionOrder:
+    """One order, if ``actor`` may see it (404 otherwise, as for one that does not exist)."""
+    _visible(actor)
+    order = session.get(SupervisionOrder, order_id)
+    if order is None or not visible_problems(order, actor):
+        raise NotFound(ORDER_NOT_FOUND, order_id=order_id)
+    return order
+
+
+def visible_problems(order: SupervisionOrder, actor: Actor) -> list[OrderProblem]:
+    """The problems of ``order`` that ``actor`` may see: a unit only its own."""
+    if actor.role in SEE_ALL:
+        return list(order.problems)
+    return [p for p in order.problems if p.unit_id == actor.unit_id]
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _locked(
+    session: Session, order_id: int, problem_id: int
+) -> tuple[SupervisionOrder, OrderProblem]:
+    order = session.scalars(
+        select(SupervisionOrder).where(SupervisionOrder.id == order_id).with_for_update()
+    ).first()
+    if order is None:
+        raise NotFound(ORDER_NOT_FOUND, order_id=order_id)
+    problem = session.scalars(
+        select(OrderProblem)
+        .where(OrderProblem.id == problem_id, OrderProblem.order_id == order_id)
+        .with_for_update()
+    ).first()
+    if problem is None:
+        raise NotFound(PROBLEM_NOT_FOUND, problem_id=problem_id)
+    return order, problem
+
+
+def _roll_up(order: SupervisionOrder, clock: Clock) -> None:
+    now = clock.now()
+    order.status = roll_up(p.status for p in order.problems)
+    order.closed_at = now if order.status is OrderStatus.CLOSED else None
+    order.updated_at = now
+
+
+def answer_problem(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    order_id: int,
+    problem_id: int,
+    reply: ReplyInput,
+) -> SupervisionOrder:
+    """A unit answers one of its problems: measures taken, photos, done or not."""
+    if actor.role != Role.HANDLER or actor.unit_id is None:
+        raise PermissionDenied(NOT_YOURS)
+    measures = _text(reply.measures, "measures", 4000)
+    photo_ids = list(dict.fromkeys(reply.photo_ids))
+    if len(photo_ids) > 10:
+        raise InvalidInput("at most 10 photos per answer", field="photo_ids")
+    with writing(session):
+        order, problem = _locked(session, order_id, problem_id)
+        if problem.unit_id != actor.unit_id:
+            # Other units' problems are not shown to this unit: not found.
+            raise NotFound(PROBLEM_NOT_FOUND, problem_id=problem_id)
+        if not can_answer(problem.status):
+            raise Conflict("this problem is not waiting for an answer", status=problem.status.value)
+        if photo_ids:
+            own = set(
+                session.scalars(
+                    select(Photo.id).where(
+                        Photo.id.in_(photo_ids), Photo.uploaded_by_id == actor.user_id
+                    )
+                )
+            )
+            if set(photo_ids) - own:
+                raise InvalidInput("attach only photos you uploaded", field="photo_ids")
+        now = clock.now()
+        problem.status = ProblemStatus.ANSWERED
+        problem.measures = measures
+        problem.reply_photo_ids = photo_ids
+        problem.done = bool(reply.done)
+        problem.answered_at = now
+        problem.answered_by_id = actor.user_id
+        _roll_up(order, clock)
+        append_order_event(
+            session,
+            order,
+            action="answer",
+            actor=actor,
+            at=now,
+            problem_id=problem.id,
+            note=measures,
+            payload={"done": bool(reply.done), "photo_ids": photo_ids},
+        )
+    return order
+
+
+def review_problem(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    order_id: int,
+    problem_id: int,
+    accept: bool,
+    reason: str = "",
+) -> SupervisionOrder:
+    """A supervisor accepts an answered problem, or sends it back with a reason."""
+    _require_supervisor(actor)
+    cleaned = _text(reason, "reason", 2000, required=not accept)
+    with writing(session):
+        order, problem = _locked(session, order_id, problem_id)
+        if not can_review(problem.status):
+            raise Conflict("this problem has no answer to review", status=problem.status.value)
+        now = clock.now()
+        problem.reviewed_at = now
+        problem.reviewed_by_id = actor.user_id
+        if accept:
+            problem.status = ProblemStatus.ACCEPTED
+            problem.send_back_reason = None
+        else:
+            problem.status = ProblemStatus.SENT_BACK
+            problem.send_back_reason = cleaned
+            problem.send_back_count += 1
+        _roll_up(order, clock)
+        append_order_event(
+            session,
+            order,
+            action="accept" if accept else "send_back",
+            actor=actor,
+            at=now,
+            problem_id=problem.id,
+            note=cleaned,
+            payload={"order_status": order.status.value},
+        )
+    return order

@@ -1,0 +1,17 @@
+"""The supervision policy (``duban/data/supervision.yaml``), read once per process."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from duban.supervision.rules import SupervisionPolicy, parse_policy
+
+
+@cache
+def supervision_policy() -> SupervisionPolicy:
+    """The shipped supervision policy: issuer, series, reply days, escalation ladder."""
+    text = resources.files("duban.data").joinpath("supervision.yaml").read_text(encoding="utf-8")
+    return parse_policy(yaml.safe_load(text) or {})
