@@ -17,6 +17,13 @@ REQUIRED = {
     "/api/v1/photos": {"post"},
     "/api/v1/photos/{photo_id}": {"get"},
     "/api/v1/categories": {"get"},
+    "/api/v1/supervision-orders": {"get", "post"},
+    "/api/v1/supervision-orders/{order_id}": {"get"},
+    "/api/v1/supervision-orders/{order_id}/problems/{problem_id}/reply": {"post"},
+    "/api/v1/supervision-orders/{order_id}/problems/{problem_id}/accept": {"post"},
+    "/api/v1/supervision-orders/{order_id}/problems/{problem_id}/send-back": {"post"},
+    "/api/v1/supervision-orders/{order_id}/document.docx": {"get"},
+    "/api/v1/supervision-orders/{order_id}/document.pdf": {"get"},
 }
 
 

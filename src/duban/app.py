@@ -45,6 +45,7 @@ from duban.places import api as places_api
 from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
+from duban.supervision import api as supervision_api
 from duban.web import admin as admin_pages
 from duban.web import install_web
 
@@ -196,6 +197,7 @@ def create_app(
         reference_api.router,
         accounts_api.admin_router,
         reference_api.admin_router,
+        supervision_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
     demo_password: str = "duban-demo"
+    cjk_font: Path | None = Field(
+        default=None,
+        description="a CJK TrueType font (.ttf or .ttc) embedded in PDF documents; unset: "
+        "the first found of the Debian fonts-wqy-microhei and fonts-noto-cjk files",
+    )
     page_size_max: int = Field(default=200, ge=1)
     worker_threads: int = Field(
         default=4,

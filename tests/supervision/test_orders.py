@@ -58,7 +58,7 @@ def test_an_order_is_numbered_addressed_and_due_in_working_days(world: World) ->
 def test_a_refused_order_takes_no_number(world: World) -> None:
     case = dispatched_case(world)
     with pytest.raises(InvalidInput):
-        order(world, [case], unit_ids=[999999])
+        order(world, [case], units=["NOPE"])
     with pytest.raises(InvalidInput):
         order(world, [case], title="  ")
     with pytest.raises(InvalidInput):
@@ -127,7 +127,7 @@ def test_rules_pick_overdue_reworked_hotspot_and_flagged_cases(world: World) -> 
             data=OrderInput(
                 title="规则选取",
                 rule=SelectionRule.parse(kind, params),
-                unit_ids=[world.unit.id, world.unit2.id],
+                units=["SZGC", "HWC"],
             ),
         )
         return [p.case_id for p in made.problems if p.case_id is not None]

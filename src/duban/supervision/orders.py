@@ -61,7 +61,7 @@ class OrderInput:
     case_ids: Sequence[int] = ()
     rule: SelectionRule | None = None
     rule_id: int | None = None
-    unit_ids: Sequence[int] = ()
+    units: Sequence[str] = ()
     series: str | None = None
     reply_work_days: int | None = None
     body: str = ""
@@ -143,17 +143,17 @@ def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[lis
 
 
 def _addressees(session: Session, data: OrderInput, cases: list[Case]) -> list[Unit]:
-    ids = list(dict.fromkeys(data.unit_ids)) or list(
-        dict.fromkeys(c.unit_id for c in cases if c.unit_id is not None)
-    )
+    if data.units:
+        codes = list(dict.fromkeys(data.units))
+        found = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(codes)))}
+        bad = [c for c in codes if c not in found or not found[c].is_active]
+        if bad:
+            raise InvalidInput("no active unit has this code", field="units", units=bad)
+        return [found[c] for c in codes]
+    ids = list(dict.fromkeys(c.unit_id for c in cases if c.unit_id is not None))
     if not ids:
-        raise InvalidInput(
-            "the cases have no responsible unit yet: name the units", field="unit_ids"
-        )
+        raise InvalidInput("the cases have no responsible unit yet: name the units", field="units")
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
-    bad = [i for i in ids if i not in units or not units[i].is_active]
-    if bad:
-        raise InvalidInput("no active unit has this id", field="unit_ids", unit_ids=bad)
     return [units[i] for i in ids]
 
 
@@ -259,7 +259,8 @@ def save_rule(
 # --------------------------------------------------------------------------- reads
 
 
-def _visible(actor: Actor) -> None:
+def require_reader(actor: Actor) -> None:
+    """Refuse roles that do not work with orders (citizens, collectors, dispatchers...)."""
     if actor.role in SEE_ALL:
         return
     if actor.role == Role.HANDLER and actor.unit_id is not None:
@@ -277,7 +278,7 @@ def list_orders(
 ) -> tuple[list[SupervisionOrder], int]:
     """The orders ``actor`` may see, newest first, and how many there are: all of them
     for supervisors and leaders; for a unit, those with a problem of its own."""
-    _visible(actor)
+    require_reader(actor)
     query = select(SupervisionOrder)
     if actor.role not in SEE_ALL:
         query = query.where(
@@ -301,7 +302,7 @@ def list_orders(
 
 def get_order(session: Session, *, actor: Actor, order_id: int) -> SupervisionOrder:
     """One order, if ``actor`` may see it (404 otherwise, as for one that does not exist)."""
-    _visible(actor)
+    require_reader(actor)
     order = session.get(SupervisionOrder, order_id)
     if order is None or not visible_problems(order, actor):
         raise NotFound(ORDER_NOT_FOUND, order_id=order_id)
