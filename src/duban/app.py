@@ -46,6 +46,7 @@ from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
+from duban.supervision import pages as supervision_pages
 from duban.web import admin as admin_pages
 from duban.web import install_web
 
@@ -65,6 +66,7 @@ PAGES: Final = (
     reference_pages.router,
     open311_pages.router,
     places_pages.router,
+    supervision_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"

@@ -9,12 +9,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts import Unit
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.kernel.context import Actor
-from duban.kernel.errors import InvalidInput, NotFound
 from duban.reference import load_policy
-from duban.supervision.documents import order_document, render_docx, render_pdf
+from duban.supervision.documents import DOCX_TYPE, document_file
 from duban.supervision.models import (
     OrderProblem,
     SupervisionEvent,
@@ -56,7 +54,6 @@ from duban.supervision.schemas import (
 
 router = APIRouter(tags=["supervision"])
 BASE = "/api/v1/supervision-orders"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ProblemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -278,37 +275,25 @@ def _document(
     fmt: str,
     unit_code: str | None = None,
 ) -> Response:
-    order = get_order(session, actor=actor, order_id=order_id)
-    unit_id = None
-    if unit_code is not None:
-        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
-        if unit is None:
-            raise NotFound("this order has no problem for this unit", unit=unit_code)
-        unit_id = unit.id
-    doc = order_document(
+    file = document_file(
         session,
-        order,
-        visible_problems(order, actor),
+        actor=actor,
+        order_id=order_id,
+        fmt=fmt,
         store=request.app.state.photo_store,
-        tz=_tz(session),
-        unit_id=unit_id,
+        font=request.app.state.settings.cjk_font,
+        unit_code=unit_code,
     )
-    if fmt == "docx":
-        data, media = render_docx(doc), DOCX
-    elif fmt == "pdf":
-        data, media = render_pdf(doc, font=request.app.state.settings.cjk_font), "application/pdf"
-    else:
-        raise InvalidInput("the format must be docx or pdf", field="format")
     return Response(
-        content=data,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{doc.file_stem}.{fmt}"'},
+        content=file.data,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
     )
 
 
 _DOC_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {DOCX: {}, "application/pdf": {}},
+        "content": {DOCX_TYPE: {}, "application/pdf": {}},
         "description": "The document (GB/T 9704-2012 layout)",
     }
 }

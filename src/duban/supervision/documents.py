@@ -16,10 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.accounts import Unit
 from duban.evidence import Photo
-from duban.kernel.errors import NotFound
+from duban.kernel.context import Actor
+from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.ports import PhotoStore
 from duban.supervision.fonts import find_cjk_font
 from duban.supervision.models import OrderProblem, SupervisionOrder
@@ -305,3 +308,52 @@ def render_pdf(doc: OrderDocument, *, font: Path | None = None) -> bytes:
     for text in (doc.issuer, doc.date):
         pdf.cell(width - 10, 8, text, align="R", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+FORMATS = {"docx": DOCX_TYPE, "pdf": "application/pdf"}
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A rendered document: its bytes, media type and file name."""
+
+    data: bytes
+    media_type: str
+    filename: str
+
+
+def document_file(
+    session: Session,
+    *,
+    actor: Actor,
+    order_id: int,
+    fmt: str,
+    store: PhotoStore,
+    font: Path | None = None,
+    unit_code: str | None = None,
+) -> DocumentFile:
+    """The order (or, with ``unit_code``, that unit's 限期整改通知书) as ``fmt`` (docx or
+    pdf), showing only the problems ``actor`` may see."""
+    from duban.reference import load_policy
+    from duban.supervision.orders import get_order, visible_problems
+
+    if fmt not in FORMATS:
+        raise InvalidInput("the format must be docx or pdf", field="format")
+    order = get_order(session, actor=actor, order_id=order_id)
+    unit_id = None
+    if unit_code is not None:
+        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+        if unit is None:
+            raise NotFound("this order has no problem for this unit", unit=unit_code)
+        unit_id = unit.id
+    doc = order_document(
+        session,
+        order,
+        visible_problems(order, actor),
+        store=store,
+        tz=load_policy(session).tz,
+        unit_id=unit_id,
+    )
+    data = render_docx(doc) if fmt == "docx" else render_pdf(doc, font=font)
+    return DocumentFile(data, FORMATS[fmt], f"{doc.file_stem}.{fmt}")

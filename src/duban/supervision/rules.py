@@ -107,9 +107,10 @@ class SelectionRule:
         try:
             rule_kind = RuleKind(str(kind))
         except ValueError as err:
-            known = ", ".join(k.value for k in RuleKind)
             raise InvalidInput(
-                f"the rule kind must be one of {known}", field="rule.kind", kind=str(kind)
+                "the rule kind must be overdue, reworked, hotspot or flagged",
+                field="rule.kind",
+                kind=str(kind)[:40],
             ) from err
         given = dict(params or {})
         allowed = RULE_PARAMS[rule_kind]

@@ -98,15 +98,16 @@ _WORK = ("/work", "Workbench")
 _CASES = ("/cases", "Cases")
 _MAP = ("/map", "Map")
 _STATS = ("/dashboard", "Dashboard")
+_ORDERS = ("/supervision", "Supervision orders")
 NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.CITIZEN: [("/report", "Report a problem"), ("/my", "My reports")],
     Role.COLLECTOR: [("/tasks", "My tasks"), ("/report", "Report a problem"), _MAP],
     Role.OPERATOR: [_WORK, ("/report", "Hotline intake"), _CASES, _MAP],
     Role.SHIFT_LEAD: [_WORK, ("/report", "New case"), _CASES, _MAP, _STATS],
     Role.DISPATCHER: [_WORK, _CASES, _MAP, _STATS],
-    Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP],
-    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS],
-    Role.LEADER: [_STATS, _MAP, _CASES],
+    Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP, _ORDERS],
+    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS, _ORDERS],
+    Role.LEADER: [_STATS, _MAP, _CASES, _ORDERS],
     Role.ADMIN: [("/admin", "Admin"), _CASES, _MAP, _STATS],
 }
 
