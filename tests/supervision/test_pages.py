@@ -30,6 +30,7 @@ def browser(app: FastAPI) -> Iterator[TestClient]:
 
 
 def _sign_in(client: TestClient, app: FastAPI, world: World, username: str, lang: str) -> None:
+    client.cookies.clear()
     user = world.users[username]
     now = int(world.clock.now().timestamp())
     session = sessions.WebSession.fresh(now=now, lang=lang).signed_in(
@@ -119,3 +120,41 @@ def test_every_supervision_message_has_its_chinese() -> None:
     policy_only = {m for m in messages if m.startswith("supervision.")}
     missing = sorted(m for m in messages - policy_only if m not in ZH)
     assert not missing, missing
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def test_a_unit_answers_and_the_supervisor_reviews_on_the_page(
+    browser: TestClient, app: FastAPI, world: World
+) -> None:
+    made = order(world, [dispatched_case(world)])
+    problem = made.problems[0].id
+    _sign_in(browser, app, world, "handler", "zh")
+    page = browser.get(f"/supervision/{made.id}").text
+    assert f'data-reply="{problem}"' in page
+    url = f"/supervision/{made.id}/problems/{problem}"
+    empty = browser.post(f"{url}/reply", data={"csrf_token": _csrf(page), "measures": " "})
+    assert empty.status_code == 422
+    assert "此项必填" in empty.text
+    done = browser.post(
+        f"{url}/reply",
+        data={"csrf_token": _csrf(page), "measures": "已清理并设置警示牌", "done": "1"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    _sign_in(browser, app, world, "supervisor", "en")
+    page = browser.get(f"/supervision/{made.id}").text
+    assert "已清理并设置警示牌" in page
+    assert f'data-review="{problem}"' in page
+    refused = browser.post(
+        f"{url}/review", data={"csrf_token": _csrf(page), "decision": "send_back", "reason": ""}
+    )
+    assert refused.status_code == 422
+    browser.post(f"{url}/review", data={"csrf_token": _csrf(page), "decision": "accept"})
+    assert "Closed" in browser.get(f"/supervision/{made.id}").text

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from duban.kernel.errors import DubanError
 from duban.kernel.roles import Role
 from duban.supervision.documents import document_file
-from duban.supervision.orders import get_order, list_orders, visible_problems
-from duban.supervision.rules import ORDER_LABELS, PROBLEM_LABELS, OrderStatus, ProblemStatus
-from duban.web.context import Ctx, pages
+from duban.supervision.orders import (
+    ReplyInput,
+    answer_problem,
+    get_order,
+    list_orders,
+    review_problem,
+    visible_problems,
+)
+from duban.supervision.rules import (
+    ORDER_LABELS,
+    PROBLEM_LABELS,
+    OrderStatus,
+    ProblemStatus,
+    can_answer,
+    can_review,
+)
+from duban.web.context import Ctx, Form, pages
 
 router = APIRouter(include_in_schema=False)
 
 ORDER_ROLES = (Role.SUPERVISOR, Role.LEADER, Role.ADMIN, Role.HANDLER)
 OrderId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ProblemId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _label(ctx: Ctx, pair: tuple[str, str]) -> str:
@@ -51,13 +69,71 @@ def order_page(ctx: Ctx, order_id: OrderId) -> Response:
         for p in visible_problems(order, actor)
     ]
     units = sorted({p.unit.code: p.unit.name for p, _ in problems}.items())
+    answerable = {p.id for p, _ in problems if actor.role == Role.HANDLER and can_answer(p.status)}
+    reviewable = {
+        p.id for p, _ in problems if actor.role == Role.SUPERVISOR and can_review(p.status)
+    }
     return ctx.render(
         "supervision/order.html",
         order=order,
         status=_label(ctx, ORDER_LABELS[OrderStatus(order.status)]),
         problems=problems,
         units=units,
+        answerable=answerable,
+        reviewable=reviewable,
     )
+
+
+@contextmanager
+def _in_page_language(ctx: Ctx) -> Iterator[None]:
+    """Show a refusal in the page's language (the catalogue's Chinese on zh pages)."""
+    try:
+        yield
+    except DubanError as err:
+        err.message = ctx.t(err.message)
+        raise
+
+
+def _field(form: Form, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/supervision/{order_id}/problems/{problem_id}/reply")
+@pages
+def reply_form(ctx: Ctx, order_id: OrderId, problem_id: ProblemId, form: Form) -> Response:
+    """A unit answers one of its problems from the order page."""
+    actor = ctx.staff(Role.HANDLER)
+    with _in_page_language(ctx):
+        answer_problem(
+            ctx.db,
+            actor=actor,
+            clock=ctx.clock,
+            order_id=order_id,
+            problem_id=problem_id,
+            reply=ReplyInput(measures=_field(form, "measures"), done=_field(form, "done") == "1"),
+        )
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/supervision/{order_id}")
+
+
+@router.post("/supervision/{order_id}/problems/{problem_id}/review")
+@pages
+def review_form(ctx: Ctx, order_id: OrderId, problem_id: ProblemId, form: Form) -> Response:
+    """A supervisor accepts an answer or sends it back with a reason."""
+    actor = ctx.staff(Role.SUPERVISOR)
+    with _in_page_language(ctx):
+        review_problem(
+            ctx.db,
+            actor=actor,
+            clock=ctx.clock,
+            order_id=order_id,
+            problem_id=problem_id,
+            accept=_field(form, "decision") == "accept",
+            reason=_field(form, "reason"),
+        )
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/supervision/{order_id}")
 
 
 @router.get("/supervision/{order_id}/document.{fmt}")
