@@ -281,3 +281,27 @@ def test_the_deadline_is_counted_in_working_days_across_a_weekend(world: World) 
     assert calendar.elapsed_in_limit_units(made.issued_at, made.due_at, LimitUnit.WORK_DAYS) == 1
     assert made.due_at - made.issued_at == timedelta(days=3)
     assert CaseStatus.DISPATCHED  # the cases stay as they are
+
+
+def test_a_chain_rewritten_without_the_audit_key_does_not_verify(world: World) -> None:
+    import hashlib
+
+    made = order(world, [dispatched_case(world)])
+    session = world.session
+    event = session.scalars(
+        select(SupervisionEvent).where(SupervisionEvent.order_id == made.id)
+    ).one()
+    assert len(event.key_id) > 0
+    # A forger with write access but no key: the plain sha256 of the row is not the HMAC.
+    forged = hashlib.sha256(("" + event.payload).encode()).hexdigest()
+    if session.get_bind().dialect.name == "sqlite":  # an administrator lifts the guard
+        session.execute(text("DROP TRIGGER IF EXISTS supervision_events_no_update"))
+    else:
+        session.execute(text("SET LOCAL session_replication_role = replica"))
+    session.execute(
+        text("UPDATE supervision_events SET hash = :h, note = 'x' WHERE id = :id"),
+        {"h": forged, "id": event.id},
+    )
+    made.last_event_hash = forged
+    session.commit()
+    assert verify_order_chain(session, made.id) != []

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from duban.cases.access import CITY_WIDE, can_see, is_staff
     from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
     from duban.cases.audit import append_event
+    from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
     from duban.cases.intake import (
         PreparedReport,
@@ -65,6 +66,9 @@ _EXPORTS: dict[str, str] = {
     "ReportRefs": "duban.cases.intake",
     "Source": "duban.cases.workflow",
     "append_event": "duban.cases.audit",
+    "audit_keys": "duban.cases.auditkey",
+    "AuditKeyError": "duban.cases.auditkey",
+    "AuditKeys": "duban.cases.auditkey",
     "apply_case_filter": "duban.cases.queries",
     "can_see": "duban.cases.access",
     "initial_status": "duban.cases.workflow",
@@ -92,6 +96,8 @@ __all__ = [
     "TERMINAL",
     "Action",
     "ActionInput",
+    "AuditKeyError",
+    "AuditKeys",
     "Case",
     "CaseEvent",
     "CaseFilter",
@@ -103,6 +109,7 @@ __all__ = [
     "Source",
     "append_event",
     "apply_case_filter",
+    "audit_keys",
     "can_see",
     "initial_status",
     "is_staff",

@@ -1,13 +1,15 @@
 """The supervision record: one append-only event per change, chained per order.
 
-Each row's ``hash`` is ``sha256(prev_hash + canonical row)``, and the order keeps the
-head (``event_count``, ``last_event_hash``), so an edited, deleted or inserted row is
-found by :func:`verify_order_chain`; database triggers refuse UPDATE and DELETE.
+Each row's ``hash`` is the HMAC, under the audit key that signs case events
+(SECURITY.md "Audit trail"), of the previous hash and the canonical row; the order keeps
+the head (``event_count``, ``last_event_hash``). An edited, deleted or inserted row is
+found by :func:`verify_order_chain`, and without the key nobody can write a chain that
+verifies; database triggers refuse UPDATE and DELETE.
 """
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.cases import AuditKeyError, AuditKeys, audit_keys
 from duban.kernel.context import Actor
 from duban.supervision.models import SupervisionEvent, SupervisionOrder
 
@@ -24,8 +27,8 @@ def canonical_json(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _digest(prev: str, row: dict[str, Any]) -> str:
-    return hashlib.sha256((prev + canonical_json(row)).encode("utf-8")).hexdigest()
+def _digest(keys: AuditKeys, key_id: str, prev: str, row: dict[str, Any]) -> str:
+    return keys.sign(key_id, prev + canonical_json({**row, "key_id": key_id}))
 
 
 def _row(
@@ -67,7 +70,8 @@ def append_order_event(
     seq = order.event_count + 1
     body = canonical_json(payload or {})
     row = _row(order.id, seq, action, problem_id, actor.user_id, actor.role.value, at, note, body)
-    digest = _digest(order.last_event_hash, row)
+    keys = audit_keys()
+    digest = _digest(keys, keys.current, order.last_event_hash, row)
     event = SupervisionEvent(
         order_id=order.id,
         seq=seq,
@@ -80,6 +84,7 @@ def append_order_event(
         payload=body,
         prev_hash=order.last_event_hash,
         hash=digest,
+        key_id=keys.current,
     )
     session.add(event)
     order.event_count = seq
@@ -98,6 +103,10 @@ def verify_order_chain(session: Session, order_id: int) -> list[str]:
         .order_by(SupervisionEvent.seq)
     ).all()
     breaks: list[str] = []
+    try:
+        keys = audit_keys(create=False)
+    except AuditKeyError as err:
+        return [str(err)]
     prev = ""
     for expected, event in enumerate(events, start=1):
         if event.seq != expected:
@@ -113,7 +122,13 @@ def verify_order_chain(session: Session, order_id: int) -> list[str]:
             event.note,
             event.payload,
         )
-        if event.prev_hash != prev or event.hash != _digest(prev, row):
+        try:
+            good = event.prev_hash == prev and hmac.compare_digest(
+                event.hash, _digest(keys, event.key_id, prev, row)
+            )
+        except AuditKeyError:
+            good = False
+        if not good:
             breaks.append(f"event {event.seq} was changed")
         prev = event.hash
     if order.event_count != len(events) or order.last_event_hash != prev:

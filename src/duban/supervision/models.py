@@ -138,8 +138,8 @@ class OrderEscalation(Base):
 
 class SupervisionEvent(Base):
     """One append-only row per change to an order, chained per order:
-    ``hash = sha256(prev_hash + canonical row)``; the order keeps the head. Triggers
-    refuse UPDATE and DELETE (migration 0004_supervision)."""
+    ``hash = HMAC(audit key, prev_hash + canonical row)``; the order keeps the head.
+    Triggers refuse UPDATE and DELETE (migration 0004_supervision)."""
 
     __tablename__ = "supervision_events"
     __table_args__ = (UniqueConstraint("order_id", "seq"),)
@@ -156,3 +156,4 @@ class SupervisionEvent(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}", comment="canonical JSON")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32), comment="the audit key that signed the row")

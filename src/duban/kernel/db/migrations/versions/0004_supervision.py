@@ -181,6 +181,12 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False, comment="canonical JSON"),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column(
+            "key_id",
+            sa.String(length=32),
+            nullable=False,
+            comment="the audit key that signed the row",
+        ),
         sa.ForeignKeyConstraint(["actor_id"], ["users.id"]),
         sa.ForeignKeyConstraint(["order_id"], ["supervision_orders.id"]),
         sa.PrimaryKeyConstraint("id"),
