@@ -39,6 +39,7 @@ from duban.kernel.db.session import (
     start_background_checkpoints,
     stop_background_checkpoints,
 )
+from duban.ledgers import api as ledgers_api
 from duban.open311 import api as open311_api
 from duban.open311 import pages as open311_pages
 from duban.places import api as places_api
@@ -196,6 +197,7 @@ def create_app(
         reference_api.router,
         accounts_api.admin_router,
         reference_api.admin_router,
+        ledgers_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format
