@@ -20,7 +20,6 @@ class LedgerFileRefused(InvalidInput):
             text(
                 "the ledger file is refused; nothing was imported: {summary}", lang, summary=summary
             ),
-            field="file",
             rows=list(rows),
         )
         self.rows = list(rows)
