@@ -11,7 +11,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Font, PatternFill
 
 from duban.ledgers.policy import ImportLimits
 from duban.ledgers.sheet import EXAMPLE, HEADER
@@ -118,23 +118,32 @@ def write_sheets(sheets: Sequence[tuple[str, Iterable[Sequence[object]]]]) -> by
 
 
 def _fill(sheet: Any, rows: Iterable[Sequence[object]]) -> None:
+    """The header styled, then plain rows (a styled cell each costs ~20× a plain value);
+    a date cell gets its date format."""
     for index, width in enumerate(_WIDTHS):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
     first = True
     for row in rows:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            if first:
+        if first:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=value)
                 cell.font = _HEAD_FONT
                 cell.fill = _HEAD_FILL
-            elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            else:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            cells.append(cell)
-        sheet.append(cells)
-        first = False
+                cells.append(cell)
+            sheet.append(cells)
+            first = False
+            continue
+        if any(isinstance(v, date) for v in row):
+            sheet.append([_date_cell(sheet, v) if isinstance(v, date) else v for v in row])
+        else:
+            sheet.append(list(row))
+
+
+def _date_cell(sheet: Any, value: date) -> Any:
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = "yyyy-mm-dd"
+    return cell
 
 
 def template_workbook() -> bytes:
