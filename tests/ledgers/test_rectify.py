@@ -109,7 +109,9 @@ def test_a_measure_is_signed_off_only_against_evidence(world: World) -> None:
         files=[EvidenceFile("现场.jpg", jpeg()), EvidenceFile("说明.docx", _docx())],
         note="已整改到位",
     )
-    with pytest.raises(Conflict):  # one request waits at a time
+    stored = sorted(store.root.rglob("*.*"))
+    assert len(stored) == 2
+    with pytest.raises(Conflict):  # one request waits at a time; its files are not kept
         request_signoff(
             world.session,
             actor=handler,
@@ -118,6 +120,7 @@ def test_a_measure_is_signed_off_only_against_evidence(world: World) -> None:
             node_id=node.id,
             files=[EvidenceFile("a.pdf", PDF)],
         )
+    assert sorted(store.root.rglob("*.*")) == stored
     with pytest.raises(PermissionDenied):  # a unit does not review its own
         approve_signoff(world.session, actor=handler, clock=clock, signoff_id=first.id)
     with pytest.raises(InvalidInput):

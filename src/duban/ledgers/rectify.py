@@ -211,60 +211,67 @@ def request_signoff(
                 field="files",
             )
         kinds.append((name, kind))
-    with writing(session):
-        node = _measure(session, node_id)
-        require_progress(actor, node)
-        if node.status in {s.value for s in DONE}:
-            raise Conflict(text("this measure is already signed off"))
-        waiting = session.scalar(
-            select(LedgerSignoff.id).where(
-                LedgerSignoff.node_id == node.id, LedgerSignoff.state == "pending"
-            )
-        )
-        if waiting is not None:
-            raise Conflict(text("this measure already has a sign-off request waiting"))
-        now = clock.now()
-        signoff = LedgerSignoff(
-            node_id=node.id,
-            state="pending",
-            long_term=long_term,
-            note=(note or "").strip()[:4000],
-            requested_by_id=actor.user_id,
-            requested_at=now,
-        )
-        session.add(signoff)
-        session.flush()
-        stored = []
-        for f, (name, (content_type, ext)) in zip(files, kinds, strict=True):
-            evidence_id = str(uuid.uuid4())
-            key = f"ledger-evidence/{evidence_id}.{ext}"
-            store.put(key, f.data)
-            session.add(
-                LedgerEvidence(
-                    id=evidence_id,
-                    signoff_id=signoff.id,
-                    filename=name,
-                    content_type=content_type,
-                    size_bytes=len(f.data),
-                    sha256=hashlib.sha256(f.data).hexdigest(),
-                    storage_key=key,
-                    created_at=now,
+    put: list[str] = []  # files stored; removed again if the unit of work fails
+    try:
+        with writing(session):
+            node = _measure(session, node_id)
+            require_progress(actor, node)
+            if node.status in {s.value for s in DONE}:
+                raise Conflict(text("this measure is already signed off"))
+            waiting = session.scalar(
+                select(LedgerSignoff.id).where(
+                    LedgerSignoff.node_id == node.id, LedgerSignoff.state == "pending"
                 )
             )
-            stored.append({"id": evidence_id, "filename": name, "content_type": content_type})
-        record(
-            session,
-            ledger_id=node.ledger_id,
-            node_id=node.id,
-            kind="signoff_requested",
-            actor=actor,
-            clock=clock,
-            signoff_id=signoff.id,
-            long_term=long_term,
-            evidence=stored,
-        )
-        if node.status == LedgerStatus.NOT_STARTED.value:
-            _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
+            if waiting is not None:
+                raise Conflict(text("this measure already has a sign-off request waiting"))
+            now = clock.now()
+            signoff = LedgerSignoff(
+                node_id=node.id,
+                state="pending",
+                long_term=long_term,
+                note=(note or "").strip()[:4000],
+                requested_by_id=actor.user_id,
+                requested_at=now,
+            )
+            session.add(signoff)
+            session.flush()
+            stored = []
+            for f, (name, (content_type, ext)) in zip(files, kinds, strict=True):
+                evidence_id = str(uuid.uuid4())
+                key = f"ledger-evidence/{evidence_id}.{ext}"
+                store.put(key, f.data)
+                put.append(key)
+                session.add(
+                    LedgerEvidence(
+                        id=evidence_id,
+                        signoff_id=signoff.id,
+                        filename=name,
+                        content_type=content_type,
+                        size_bytes=len(f.data),
+                        sha256=hashlib.sha256(f.data).hexdigest(),
+                        storage_key=key,
+                        created_at=now,
+                    )
+                )
+                stored.append({"id": evidence_id, "filename": name, "content_type": content_type})
+            record(
+                session,
+                ledger_id=node.ledger_id,
+                node_id=node.id,
+                kind="signoff_requested",
+                actor=actor,
+                clock=clock,
+                signoff_id=signoff.id,
+                long_term=long_term,
+                evidence=stored,
+            )
+            if node.status == LedgerStatus.NOT_STARTED.value:
+                _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
+    except BaseException:
+        for key in put:
+            store.delete(key)
+        raise
     return signoff
 
 
