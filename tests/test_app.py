@@ -24,6 +24,11 @@ REQUIRED = {
     "/api/v1/supervision-orders/{order_id}/problems/{problem_id}/send-back": {"post"},
     "/api/v1/supervision-orders/{order_id}/document.docx": {"get"},
     "/api/v1/supervision-orders/{order_id}/document.pdf": {"get"},
+    "/api/v1/ledgers/template.xlsx": {"get"},
+    "/api/v1/ledgers": {"get", "post"},
+    "/api/v1/ledgers/{ledger_id}": {"get"},
+    "/api/v1/ledgers/{ledger_id}/progress": {"get"},
+    "/api/v1/ledgers/{ledger_id}/export.xlsx": {"get"},
 }
 
 

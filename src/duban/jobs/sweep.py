@@ -1,5 +1,6 @@
-"""The deadline sweep: mark overdue cases and raise 督办 on them, and take the steps of
-the supervision orders' escalation ladder. Idempotent."""
+"""The deadline sweep: mark overdue cases and raise 督办 on them, ledger measures past
+their deadline 逾期, and take the steps of the supervision orders' escalation
+ladder. Idempotent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, Action
 from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
+from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy
 from duban.supervision import escalate_orders
 
@@ -24,15 +26,21 @@ class SweepReport:
     examined: int = 0
     supervised: list[str] = field(default_factory=list)
     skipped: int = 0
+    #: Ledger measures newly marked 逾期.
+    ledger_overdue: int = 0
     #: Escalation steps taken on supervision orders: (order number, step).
     escalations: list[tuple[str, str]] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"sweep: {self.examined} overdue candidate(s), {len(self.supervised)} newly marked "
-            f"overdue and supervised, {self.skipped} skipped (changed meanwhile), "
-            f"{len(self.escalations)} supervision escalation step(s)"
+            f"overdue and supervised, {self.skipped} skipped (changed meanwhile)"
         )
+        if self.ledger_overdue:
+            text += f"; {self.ledger_overdue} ledger measure(s) newly 逾期"
+        if self.escalations:
+            text += f"; {len(self.escalations)} supervision escalation step(s)"
+        return text
 
 
 def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
@@ -73,5 +81,6 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
             report.skipped += 1
             continue
         report.supervised.append(case.code)
+    report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
     return report

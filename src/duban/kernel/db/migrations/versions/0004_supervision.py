@@ -2,7 +2,7 @@
 and the append-only supervision event chain
 
 Revision ID: 0004_supervision
-Revises: 0003_token_epoch
+Revises: 0004_ledgers
 Create Date: 2026-12-03 05:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0004_supervision"
-down_revision: str | None = "0003_token_epoch"
+down_revision: str | None = "0004_ledgers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
