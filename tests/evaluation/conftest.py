@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from shapely import Polygon
 from sqlalchemy import update
 
 from duban.cases.models import Case
 from duban.cases.workflow import Action, Source
 from duban.kernel.context import SYSTEM_ACTOR
+from duban.places import Region
 from tests.factories import cases as case_factory
 from tests.factories.world import World
 from tests.fakes import local
@@ -60,6 +62,37 @@ FIX: list[Step] = [
 ]
 
 
+STREETS = {"S1": "东街街道", "S2": "西街街道"}
+
+
+def regions(world: World) -> None:
+    """District D1 and its streets S1, S2: named, each a speck far from the cases (their
+    place codes are set by :func:`place`)."""
+    speck = Polygon([(0, 0), (0, 0.001), (0.001, 0.001)]).wkb
+    for code, level, name, parent in [
+        ("D1", "district", "中心区", None),
+        *[(c, "street", n, "D1") for c, n in STREETS.items()],
+    ]:
+        world.session.add(
+            Region(
+                code=code,
+                level=level,
+                name=name,
+                parent_code=parent,
+                geometry=speck,
+                min_lon=0.0,
+                min_lat=0.0,
+                max_lon=0.0,
+                max_lat=0.0,
+                area_m2=0.0,
+                attributes={},
+                source="test",
+                valid_from=local(2020, 1, 1),
+            )
+        )
+    world.session.commit()
+
+
 def place(world: World, case: Case, street: str) -> None:
     world.session.execute(
         update(Case).where(Case.id == case.id).values(street_code=street, district_code="D1")
@@ -79,6 +112,7 @@ class November:
 def build(world: World) -> November:
     clock = world.clock
     made: dict[str, Case] = {}
+    regions(world)
 
     clock.set(local(2026, 10, 30, 10, 0))
     a = run(world, world.report(), [*INTAKE, *DISPATCH, FIX[0]])
