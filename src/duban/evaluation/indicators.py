@@ -62,13 +62,13 @@ _CASE_KEYS: Mapping[str, Any] = {
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:
+    """The event part of a condition (the case's ``source`` is tested on the case row,
+    after the events are grouped: see :func:`_passes`)."""
     parts: list[ColumnElement[bool]] = [E.action.in_(cond.actions)]
     if cond.from_status:
         parts.append(E.from_status.in_(cond.from_status))
     if cond.to_status:
         parts.append(E.to_status.in_(cond.to_status))
-    if cond.source:
-        parts.append(C.source.in_(cond.source))
     for key, value in cond.payload:
         # The payload is canonical JSON (sorted keys, no spaces): the same text on both stores.
         fragment = f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
@@ -91,33 +91,43 @@ def _actions(defs: Definitions, names: Sequence[str]) -> list[str]:
     return sorted({a for name in names for a in defs.conditions[name].actions})
 
 
-def _passes(cte: CTE, names: Sequence[str], test: Test) -> ColumnElement[bool]:
-    col = {name: cte.c[_flag_name(n)] for n, name in enumerate(names)}
-    ok: ColumnElement[bool] = or_(*[col[n] == 1 for n in test.any])
+def _passes(defs: Definitions, cte: CTE, names: Sequence[str], test: Test) -> ColumnElement[bool]:
+    def hit(name: str) -> ColumnElement[bool]:
+        flag = cte.c[_flag_name(names.index(name))] == 1
+        source = defs.conditions[name].source
+        return and_(flag, cte.c.source.in_(source)) if source else flag
+
+    ok: ColumnElement[bool] = or_(*[hit(n) for n in test.any])
     if test.none:
-        ok = and_(ok, *[col[n] == 0 for n in test.none])
+        ok = and_(ok, *[~hit(n) for n in test.none])
     return ok
 
 
-def _in_numerator(cte: CTE, names: Sequence[str], ind: Indicator) -> ColumnElement[bool]:
-    num = _passes(cte, names, ind.numerator)
+def _in_numerator(
+    defs: Definitions, cte: CTE, names: Sequence[str], ind: Indicator
+) -> ColumnElement[bool]:
+    num = _passes(defs, cte, names, ind.numerator)
     if ind.denominator is not None:
-        num = and_(num, _passes(cte, names, ind.denominator))
+        num = and_(num, _passes(defs, cte, names, ind.denominator))
     return num
 
 
 def _per_case(
     defs: Definitions, names: Sequence[str], start: datetime, end: datetime, *where: Any
 ) -> CTE:
-    """One row per case: its key columns and a flag per condition, over the period."""
-    return (
-        select(C.id.label("case_id"), *[col.label(k) for k, col in _CASE_KEYS.items()])
-        .add_columns(*_flags(defs, names))
-        .select_from(E)
-        .join(C, C.id == E.case_id)
+    """One row per case: a flag per condition over the period's events (grouped without
+    the case row), then the case's key columns and source."""
+    flags = (
+        select(E.case_id, *_flags(defs, names))
         .where(E.occurred_at >= start, E.occurred_at < end, E.action.in_(_actions(defs, names)))
-        .where(*where)
-        .group_by(C.id)
+        .group_by(E.case_id)
+    )
+    if where:  # one object's cases (the drill-down)
+        flags = flags.where(E.case_id.in_(select(C.id).where(*where)))
+    grouped = flags.subquery("flags")
+    return (
+        select(grouped, C.source, *[col.label(k) for k, col in _CASE_KEYS.items()])
+        .join(C, C.id == grouped.c.case_id)
         .cte("per_case")
     )
 
@@ -130,26 +140,30 @@ def _per_actor(
     end: datetime,
     *where: Any,
 ) -> CTE:
-    """One row per (staff member, case): a flag per condition over their events."""
-    return (
+    """One row per (staff member, case): a flag per condition over their events, and the
+    case's source (read only when a condition asks for it)."""
+    by_source = any(defs.conditions[n].source for n in names)
+    stmt = (
         select(E.actor_role, E.actor_id, E.case_id)
         .add_columns(*_flags(defs, names))
-        .select_from(E)
-        .join(C, C.id == E.case_id)
         .where(E.occurred_at >= start, E.occurred_at < end)
         .where(E.action.in_(_actions(defs, names)), E.actor_role.in_(roles))
         .where(*where)
-        .group_by(E.actor_role, E.actor_id, E.case_id)
-        .cte("per_actor")
     )
+    if by_source:
+        stmt = stmt.add_columns(func.max(C.source).label("source")).join(C, C.id == E.case_id)
+    return stmt.group_by(E.actor_role, E.actor_id, E.case_id).cte("per_actor")
 
 
-def _sums(cte: CTE, names: Sequence[str], inds: Sequence[Indicator]) -> list[Any]:
+def _sums(
+    defs: Definitions, cte: CTE, names: Sequence[str], inds: Sequence[Indicator]
+) -> list[Any]:
     cols: list[Any] = []
     for ind in inds:
-        cols.append(func.sum(case((_in_numerator(cte, names, ind), 1), else_=0)))
+        cols.append(func.sum(case((_in_numerator(defs, cte, names, ind), 1), else_=0)))
         if ind.denominator is not None:
-            cols.append(func.sum(case((_passes(cte, names, ind.denominator), 1), else_=0)))
+            test = _passes(defs, cte, names, ind.denominator)
+            cols.append(func.sum(case((test, 1), else_=0)))
     return cols
 
 
@@ -203,7 +217,7 @@ def compute(
             select(
                 literal(key).label("object"),
                 cast(pc.c[key], String).label("key"),
-                *_sums(pc, names, plan.case_inds),
+                *_sums(defs, pc, names, plan.case_inds),
             )
             .where(pc.c[key].is_not(None))
             .group_by(pc.c[key])
@@ -230,7 +244,11 @@ def compute(
         names = defs.used_conditions(plan.actor_inds)
         pa = _per_actor(defs, names, roles, start, end)
         stmt2 = (
-            select(pa.c.actor_role, cast(pa.c.actor_id, String), *_sums(pa, names, plan.actor_inds))
+            select(
+                pa.c.actor_role,
+                cast(pa.c.actor_id, String),
+                *_sums(defs, pa, names, plan.actor_inds),
+            )
             .where(pa.c.actor_id.is_not(None))
             .group_by(pa.c.actor_role, pa.c.actor_id)
         )
@@ -264,9 +282,9 @@ def cases_behind(
         value: Any = key if obj in REGION_LEVELS else int(key)
         cte = _per_case(defs, names, start, end, column == value)
     if part == "numerator":
-        test = _in_numerator(cte, names, indicator)
+        test = _in_numerator(defs, cte, names, indicator)
     elif indicator.denominator is not None:
-        test = _passes(cte, names, indicator.denominator)
+        test = _passes(defs, cte, names, indicator.denominator)
     else:
         test = false()
     stmt = select(C.id, C.code).join(cte, cte.c.case_id == C.id).where(test).order_by(C.id)

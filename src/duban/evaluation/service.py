@@ -209,9 +209,15 @@ def _rows(session: Session, defs: Definitions, obj: str, period: Period, table: 
 
 
 def _scored(
-    session: Session, defs: Definitions, obj: str, period: Period, scheme: Scheme
+    session: Session,
+    defs: Definitions,
+    obj: str,
+    period: Period,
+    scheme: Scheme,
+    table: Table | None = None,
 ) -> list[Row]:
-    table = compute(session, defs, [obj], period.start, period.end)
+    if table is None:
+        table = compute(session, defs, [obj], period.start, period.end)
     rows = _rows(session, defs, obj, period, table)
     version = scheme.version_on(period.first_day)
     if version is None or obj not in version.objects:
@@ -224,6 +230,15 @@ def _scored(
     for row, rank in zip(rows, competition_ranks([r.score or 0.0 for r in rows]), strict=True):
         row.rank = rank
     return rows
+
+
+def evaluate_all(session: Session, period: Period, scheme: Scheme) -> dict[str, list[Row]]:
+    """Every object of every kind, scored and ranked: the two statements of
+    :func:`~duban.evaluation.indicators.compute` once for all of them (the bulletin's and
+    the benchmark's path; no access check, no 环比)."""
+    defs = definitions()
+    table = compute(session, defs, list(OBJECTS), period.start, period.end)
+    return {obj: _scored(session, defs, obj, period, scheme, table) for obj in OBJECTS}
 
 
 def evaluate(
