@@ -17,6 +17,9 @@ REQUIRED = {
     "/api/v1/photos": {"post"},
     "/api/v1/photos/{photo_id}": {"get"},
     "/api/v1/categories": {"get"},
+    "/api/v1/evaluation": {"get"},
+    "/api/v1/evaluation/cases": {"get"},
+    "/api/v1/evaluation/manual-scores": {"post"},
 }
 
 
