@@ -72,7 +72,8 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
     for key, value in cond.payload:
         # The payload is canonical JSON (sorted keys, no spaces): the same text on both stores.
         fragment = f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
-        parts.append(E.payload.contains(fragment, autoescape=True))
+        escaped = fragment.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        parts.append(E.payload.like(f"%{escaped}%", escape="/"))
     return and_(*parts)
 
 
