@@ -12,6 +12,14 @@ from duban.evaluation.models import ManualScore
 from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
+from duban.ledgers.models import (
+    Ledger,
+    LedgerEvent,
+    LedgerEvidence,
+    LedgerNode,
+    LedgerSignoff,
+    LedgerSnapshot,
+)
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
@@ -29,6 +37,12 @@ __all__ = [
     "Counter",
     "FilingCondition",
     "IdempotencyKey",
+    "Ledger",
+    "LedgerEvent",
+    "LedgerEvidence",
+    "LedgerNode",
+    "LedgerSignoff",
+    "LedgerSnapshot",
     "ManualScore",
     "Open311Request",
     "Open311Update",
