@@ -31,6 +31,7 @@ from duban.cases import api as cases_api
 from duban.cases import dashboard_pages, map_pages, public_pages, workbench_pages
 from duban.cases import pages as case_pages
 from duban.config import Settings
+from duban.evaluation import api as evaluation_api
 from duban.evidence import api as evidence_api
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
@@ -199,6 +200,7 @@ def create_app(
         places_api.router,
         cases_api.router,
         evidence_api.router,
+        evaluation_api.router,
         reference_api.router,
         accounts_api.admin_router,
         reference_api.admin_router,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from duban.accounts.models import Unit, User
 from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
+from duban.evaluation.models import ManualScore
 from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
@@ -50,6 +51,7 @@ __all__ = [
     "LedgerNode",
     "LedgerSignoff",
     "LedgerSnapshot",
+    "ManualScore",
     "Open311Request",
     "Open311Update",
     "OrderEscalation",

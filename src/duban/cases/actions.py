@@ -899,6 +899,10 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.RATE: _do_rate,
     Action.NOT_FIXED: _do_not_fixed,
 }
+#: The actions that finish a step with its own timer (and 派发, within its step).
+_TIMED_STEPS = frozenset(
+    {Action.ASSIGN, Action.VERIFY, Action.FILE, Action.DISPATCH, Action.CHECK, Action.CLOSE}
+)
 _UNIT_ACTIONS = frozenset(
     {Action.ACCEPT, Action.RETURN, Action.REQUEST_EXTENSION, Action.REQUEST_PARK, Action.FEEDBACK}
 )
@@ -932,6 +936,7 @@ def perform_action(
         if expected_version is not None and case.version != expected_version:
             raise StaleCase(case_id)
         from_status = case.status
+        step_due = case.step_due_at
         rule = check_action(from_status, action, actor.role)
         if action in _UNIT_ACTIONS:
             _require_own_unit(case, actor)
@@ -946,6 +951,10 @@ def perform_action(
                 _set_step(case, policy, now)
             seq = case.event_count + 1
             _attach(case, outcome.photos, outcome.photo_stage, seq)
+        if step_due is not None and now > step_due and action in _TIMED_STEPS:
+            # The step (核实, 立案, 派遣, 核查, 结案; 派发 within its step) ran past its own
+            # time limit: the evaluation's 按时 indicators read it.
+            outcome.payload["step_late"] = True
         append_event(
             session,
             case,

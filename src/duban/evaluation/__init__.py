@@ -1,0 +1,27 @@
+"""Evaluation (综合评价, 考核): indicators computed from the case event log, scoring
+schemes as data, grades, rankings and 环比, and scores entered by hand.
+
+This is the capability's public face: other capabilities import from here, never from
+its modules. Names load on first use (PEP 562). To offer a name, add it to the
+TYPE_CHECKING imports, _EXPORTS and __all__ (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from duban.kernel.faces import lazy_face
+
+if TYPE_CHECKING:
+    from duban.evaluation.models import ManualScore
+    from duban.evaluation.service import evaluate
+
+_EXPORTS: dict[str, str] = {
+    "ManualScore": "duban.evaluation.models",
+    "evaluate": "duban.evaluation.service",
+}
+
+__all__ = ["ManualScore", "evaluate"]
+
+if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
+    __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

@@ -1,0 +1,116 @@
+"""The evaluation API: the ranked table, the cases behind a number, scores by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from duban.api.deps import ActorDep, ClockDep, SessionDep
+from duban.evaluation.schemas import (
+    CaseRef,
+    DrillDown,
+    EvaluationPage,
+    EvaluationRow,
+    ManualScoreCreate,
+    ManualScoreRead,
+)
+from duban.evaluation.service import as_json, drill_down, evaluate, record_manual_score
+
+router = APIRouter(tags=["evaluation"])
+
+_OBJECT = (
+    "district | street | community | grid | unit | collector | operator | shift_lead | dispatcher"
+)
+_FROM = "local date (Asia/Shanghai), inclusive, e.g. 2026-10-01; or ISO 8601 with offset"
+_TO = "local date, exclusive, e.g. 2026-11-01; or ISO 8601 with offset"
+
+ObjectQ = Annotated[str | None, Query(description=_OBJECT)]
+FromQ = Annotated[str | None, Query(alias="from", description=_FROM)]
+ToQ = Annotated[str | None, Query(description=_TO)]
+
+
+@router.get("/evaluation", response_model=EvaluationPage, summary="Evaluation table (考核)")
+def evaluation(
+    session: SessionDep,
+    actor: ActorDep,
+    object: ObjectQ = None,
+    from_: FromQ = None,
+    to: ToQ = None,
+    scheme: Annotated[str | None, Query(description="scoring scheme; default national")] = None,
+) -> EvaluationPage:
+    """Every indicator of every object of one kind over ``[from, to)``, with the scheme's
+    score, grade, rank (ties share one) and change against the period before (环比).
+    Leaders and administrators see every row; a unit's handler its own unit's row."""
+    _, used, rows = evaluate(
+        session, actor=actor, obj=object, start=from_, end=to, scheme_code=scheme
+    )
+    return EvaluationPage(
+        scheme=used.code, rows=[EvaluationRow.model_validate(r) for r in as_json(rows)]
+    )
+
+
+@router.get("/evaluation/cases", response_model=DrillDown, summary="The cases behind a number")
+def evaluation_cases(
+    session: SessionDep,
+    actor: ActorDep,
+    object: ObjectQ = None,
+    code: Annotated[str | None, Query(description="region/unit code or username")] = None,
+    indicator: Annotated[str | None, Query(description="an indicator's name")] = None,
+    part: Annotated[str | None, Query(description="numerator | denominator")] = None,
+    from_: FromQ = None,
+    to: ToQ = None,
+) -> DrillDown:
+    """The cases counted in the numerator or denominator of one indicator of one object."""
+    ind, cases = drill_down(
+        session,
+        actor=actor,
+        obj=object,
+        code=code,
+        indicator=indicator,
+        part=part,
+        start=from_,
+        end=to,
+    )
+    return DrillDown(
+        indicator=ind.code,
+        part=str(part),
+        count=len(cases),
+        cases=[CaseRef(id=i, code=c) for i, c in cases],
+    )
+
+
+@router.post(
+    "/evaluation/manual-scores",
+    response_model=ManualScoreRead,
+    status_code=201,
+    summary="Enter a score by hand",
+)
+def enter_score(
+    body: ManualScoreCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> ManualScoreRead:
+    """Points of a scheme's manual or bonus item (第三方检查, 暗访 …) for one object and
+    period, with the evidence; the same item, object and period again replaces it."""
+    row = record_manual_score(
+        session,
+        actor=actor,
+        clock=clock,
+        scheme_code=body.scheme,
+        item=body.item,
+        obj=body.object,
+        code=body.code,
+        start=body.from_,
+        end=body.to,
+        points=body.score,
+        note=body.note,
+    )
+    return ManualScoreRead(
+        id=row.id,
+        scheme=row.scheme,
+        item=row.item,
+        object=row.object,
+        code=row.object_code,
+        score=row.score,
+        note=row.note,
+        entered_at=row.entered_at,
+    )

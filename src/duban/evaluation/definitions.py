@@ -1,0 +1,173 @@
+"""What the indicators are, read from ``data/evaluation.yaml``: pure data, no database.
+
+An indicator counts cases through conditions on their events (see the yaml's header). This
+module reads and checks the file; :mod:`duban.evaluation.indicators` turns it into SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+import yaml
+
+from duban.kernel.errors import PolicyError
+
+#: The objects of 综合评价 (standards.md §4): regions, units and positions.
+REGION_LEVELS: Final = ("district", "street", "community", "grid")
+POSITIONS: Final = ("collector", "operator", "shift_lead", "dispatcher")
+OBJECTS: Final = (*REGION_LEVELS, "unit", *POSITIONS)
+#: 中文, English
+OBJECT_LABELS: Final[Mapping[str, tuple[str, str]]] = {
+    "district": ("区", "District"),
+    "street": ("街道", "Street"),
+    "community": ("社区", "Community"),
+    "grid": ("单元网格", "Grid"),
+    "unit": ("专业部门", "Unit"),
+    "collector": ("监督员", "Collector"),
+    "operator": ("受理员", "Operator"),
+    "shift_lead": ("值班长", "Shift lead"),
+    "dispatcher": ("派遣员", "Dispatcher"),
+}
+#: Whose an indicator is: the case's region or unit, the acting staff member, the reporter.
+ATTRIBUTIONS: Final = ("case", "actor", "creator")
+_CONDITION_KEYS: Final = frozenset({"action", "from_status", "to_status", "source", "payload"})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A set of events: the action(s), optional statuses, case source and payload values."""
+
+    name: str
+    actions: tuple[str, ...]
+    from_status: tuple[str, ...] = ()
+    to_status: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+    payload: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Test:
+    """A case passes when one of its events in the period matches one of ``any`` and none
+    matches any of ``none``."""
+
+    any: tuple[str, ...]
+    none: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    label_zh: str
+    label_en: str
+    kind: str  # rate | count
+    objects: tuple[str, ...]
+    by: str
+    numerator: Test
+    denominator: Test | None
+
+
+@dataclass(frozen=True)
+class Definitions:
+    conditions: Mapping[str, Condition]
+    indicators: Mapping[str, Indicator]
+
+    def for_object(self, obj: str) -> list[Indicator]:
+        """The indicators that evaluate ``obj``, in the file's order."""
+        return [i for i in self.indicators.values() if obj in i.objects]
+
+    def used_conditions(self, indicators: list[Indicator]) -> list[str]:
+        names: list[str] = []
+        for ind in indicators:
+            tests = [ind.numerator] + ([ind.denominator] if ind.denominator else [])
+            for test in tests:
+                for name in (*test.any, *test.none):
+                    if name not in names:
+                        names.append(name)
+        return names
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(x, str) and x for x in items):
+        raise PolicyError(f"{where}: expected a name or a list of names")
+    return tuple(items)
+
+
+def _condition(name: str, raw: Any) -> Condition:
+    if not isinstance(raw, dict) or not set(raw) <= _CONDITION_KEYS or "action" not in raw:
+        raise PolicyError(f"condition {name!r}: expected action and optionally {_CONDITION_KEYS}")
+    payload = raw.get("payload") or {}
+    if not isinstance(payload, dict):
+        raise PolicyError(f"condition {name!r}: payload must be a mapping")
+    return Condition(
+        name=name,
+        actions=_strings(raw["action"], f"condition {name!r}"),
+        from_status=_strings(raw.get("from_status"), f"condition {name!r}"),
+        to_status=_strings(raw.get("to_status"), f"condition {name!r}"),
+        source=_strings(raw.get("source"), f"condition {name!r}"),
+        payload=tuple(sorted(payload.items())),
+    )
+
+
+def _test(raw: Any, where: str, conditions: Mapping[str, Condition]) -> Test:
+    if not isinstance(raw, dict) or not set(raw) <= {"any", "none"} or not raw.get("any"):
+        raise PolicyError(f"{where}: expected {{any: [...], none: [...]}}")
+    test = Test(any=_strings(raw["any"], where), none=_strings(raw.get("none"), where))
+    for name in (*test.any, *test.none):
+        if name not in conditions:
+            raise PolicyError(f"{where}: unknown condition {name!r}")
+    return test
+
+
+def _indicator(code: str, raw: Any, conditions: Mapping[str, Condition]) -> Indicator:
+    where = f"indicator {code!r}"
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: expected a mapping")
+    kind = raw.get("kind", "rate")
+    objects = _strings(raw.get("objects"), where)
+    by = raw.get("by", "case")
+    label = raw.get("label") or [code, code]
+    if kind not in ("rate", "count") or not objects or by not in ATTRIBUTIONS:
+        raise PolicyError(f"{where}: kind rate|count, objects and by {ATTRIBUTIONS} required")
+    for obj in objects:
+        if obj not in OBJECTS:
+            raise PolicyError(f"{where}: unknown object {obj!r}")
+        if (obj in POSITIONS) != (by != "case"):
+            raise PolicyError(f"{where}: positions are evaluated by actor or creator")
+    denominator = None
+    if kind == "rate":
+        denominator = _test(raw.get("denominator"), f"{where} denominator", conditions)
+    return Indicator(
+        code=code,
+        label_zh=str(label[0]),
+        label_en=str(label[1]),
+        kind=kind,
+        objects=objects,
+        by=by,
+        numerator=_test(raw.get("numerator"), f"{where} numerator", conditions),
+        denominator=denominator,
+    )
+
+
+def parse_definitions(data: Any) -> Definitions:
+    """Read the yaml's content; :class:`PolicyError` names the first thing wrong."""
+    if not isinstance(data, dict):
+        raise PolicyError("evaluation definitions: expected conditions and indicators")
+    conditions = {n: _condition(n, r) for n, r in (data.get("conditions") or {}).items()}
+    indicators = {
+        c: _indicator(c, r, conditions) for c, r in (data.get("indicators") or {}).items()
+    }
+    return Definitions(conditions=conditions, indicators=indicators)
+
+
+@cache
+def definitions() -> Definitions:
+    """The shipped definitions (``duban/data/evaluation.yaml``)."""
+    text = resources.files("duban.data").joinpath("evaluation.yaml").read_text(encoding="utf-8")
+    return parse_definitions(yaml.safe_load(text))

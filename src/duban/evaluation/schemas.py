@@ -1,0 +1,65 @@
+"""Request and response schemas of the evaluation (考核)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from duban.api.schemas import Strict
+
+
+class IndicatorValue(BaseModel):
+    value: float | None = Field(description="the rate (0..1) or the count; null: nothing to count")
+    numerator: int
+    denominator: int | None = Field(description="null for a count")
+
+
+class EvaluationRow(BaseModel):
+    object: str
+    code: str = Field(description="region or unit code, or the staff member's username")
+    name: str
+    indicators: dict[str, IndicatorValue]
+    score: float | None = Field(description="the scheme's composite; null: not scored by it")
+    grade: str | None
+    rank: int | None = Field(description="competition ranking: ties share a rank (1, 1, 3)")
+    change: float | None = Field(description="环比: the score minus that of the period before")
+
+
+class EvaluationPage(BaseModel):
+    scheme: str
+    rows: list[EvaluationRow]
+
+
+class CaseRef(BaseModel):
+    id: int
+    code: str
+
+
+class DrillDown(BaseModel):
+    indicator: str
+    part: str
+    count: int
+    cases: list[CaseRef]
+
+
+class ManualScoreCreate(Strict):
+    scheme: str = Field(min_length=1, max_length=64)
+    item: str = Field(min_length=1, max_length=64)
+    object: str = Field(min_length=1, max_length=16)
+    code: str = Field(min_length=1, max_length=64, description="region/unit code or username")
+    from_: date = Field(alias="from", description="local date, inclusive")
+    to: date = Field(description="local date, exclusive")
+    score: float
+    note: str = Field(max_length=2000, description="the evidence the score rests on")
+
+
+class ManualScoreRead(BaseModel):
+    id: int
+    scheme: str
+    item: str
+    object: str
+    code: str
+    score: float
+    note: str
+    entered_at: datetime

@@ -1,0 +1,48 @@
+"""``duban evaluation score`` and ``duban evaluation show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from duban.evaluation.models import ManualScore
+from tests.commands import count, run
+from tests.evaluation.conftest import regions
+from tests.factories.world import World
+
+SCORE = [
+    "evaluation", "score", "--scheme", "city_streets", "--item", "third_party",
+    "--object", "street", "--code", "S1", "--from", "2026-11-01", "--to", "2026-12-01",
+    "--note", "第三方检查报告",
+]  # fmt: skip
+
+
+def test_enter_a_score_then_see_the_ranking(
+    world: World, db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    regions(world)
+    done = run(db_url, tmp_path, *SCORE, "--score", "12.5", "--by", "leader")
+    assert done.exit_code == 0, done.output
+    assert "third_party street S1: 12.5" in done.output
+    assert count(engine, ManualScore) == 1
+    shown = run(
+        db_url, tmp_path, "evaluation", "show", "--object", "street", "--from", "2026-11-01",
+        "--to", "2026-12-01", "--scheme", "city_streets", "--by", "leader",
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[1].split()[:4] == ["1", "S1", "东街街道", "22.50"]
+    assert lines[2].split()[:2] == ["2", "S2"]
+
+
+def test_refusals_exit_2_with_the_message(
+    world: World, db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    regions(world)
+    too_many = run(db_url, tmp_path, *SCORE, "--score", "30", "--by", "leader")
+    assert too_many.exit_code == 2
+    assert "between 0 and 18.5" in too_many.output
+    handler = run(db_url, tmp_path, *SCORE, "--score", "3", "--by", "handler")
+    assert handler.exit_code == 2
+    assert count(engine, ManualScore) == 0
