@@ -157,6 +157,8 @@ async def create_case(request: Request) -> Response:
         reporter_phone=body.reporter_phone,
         photo_ids=tuple(body.photo_ids),
         crs=body.crs,
+        fixed_on_site=body.fixed_on_site,
+        after_photo_ids=tuple(body.after_photo_ids),
     )
     # The one use case of every face, in the thread pool: each report is its own short
     # unit of work, so one bad report never takes another with it.

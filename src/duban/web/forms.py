@@ -51,6 +51,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"is not later than the current one"), "The new deadline must be later."),
     (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
     (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
+    (re.compile(r"unknown territory"), "Please choose a district or street from the list."),
+    (re.compile(r"at least one after photo"), "Please add at least one after photo."),
+    (
+        re.compile(r"may not fix a problem on the spot"),
+        "Only collectors, supervisors and leaders fix problems on the spot.",
+    ),
     (
         re.compile(r"holds a control character"),
         "Please remove the control characters (such as NUL) from the text.",
