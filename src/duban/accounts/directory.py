@@ -69,10 +69,8 @@ def update_user(
             user.role = new_role
             user.unit_id = unit.id if unit else None
         if region_code is not None:
-            new_region = check_region(session, user.role, region_code)
-            if new_region != user.region_code:
-                user.region_code = new_region
-                end_sessions(user)  # a token carries no scope, but a session must not outlive it
+            # Tokens and sessions carry no scope: the next request reads the new one.
+            user.region_code = check_region(session, user.role, region_code)
         elif role is not None and user.role == Role.CITIZEN and user.region_code:
             user.region_code = None
         if active is not None:
