@@ -821,6 +821,8 @@ def report(
                 if existing is not None:
                     return Reported(session, None, existing)
             raise
+        if fixed is not None:  # its later events and after-photos are read when asked for
+            session.expire(fixed, ["events", "photos"])
         return Reported(session, written, fixed)
     finally:
         if own_memo:
