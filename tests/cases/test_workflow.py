@@ -278,3 +278,11 @@ def test_a_fix_on_the_spot_is_part_of_a_report_and_closes_at_once() -> None:
     # Every role on the spot may report from a source.
     for role in ON_SITE:
         assert REPORT_SOURCES[role]
+
+
+def test_the_hotlines_return_call_records_satisfaction_on_a_closed_case() -> None:
+    rows = {key: rule for key, rule in TRANSITIONS.items() if key[1] == A.CALLBACK}
+    assert set(rows) == {(S.CLOSED, A.CALLBACK)}
+    rule = rows[(S.CLOSED, A.CALLBACK)]
+    assert rule.target == S.CLOSED
+    assert rule.roles == {Role.OPERATOR, Role.SHIFT_LEAD}

@@ -882,6 +882,43 @@ def _do_rate(
     return _Outcome(target, comment, {"rating": rating.value})
 
 
+def _do_callback(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    """回访: the caller's satisfaction as the operator heard it, once per closing."""
+    try:
+        rating = Rating(p.rating or "")
+    except ValueError as err:
+        names = ", ".join(r.value for r in Rating)
+        raise InvalidInput(f"callback needs a 'rating', one of: {names}", field="rating") from err
+    closing = (
+        select(func.max(CaseEvent.seq))
+        .where(CaseEvent.case_id == case.id, CaseEvent.action == Action.CLOSE.value)
+        .scalar_subquery()
+    )
+    called = session.scalar(
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.action == Action.CALLBACK.value,
+            CaseEvent.seq > closing,
+        )
+    )
+    if called:
+        raise Conflict(
+            f"the caller of case {case.code} was already called back", code="already_called"
+        )
+    note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    return _Outcome(target, note, {"rating": rating.value})
+
+
 def _do_not_fixed(
     session: Session,
     case: Case,
@@ -991,6 +1028,7 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.RATE: _do_rate,
     Action.NOT_FIXED: _do_not_fixed,
     Action.FIX_ON_SITE: _do_fix_on_site,
+    Action.CALLBACK: _do_callback,
 }
 _UNIT_ACTIONS = frozenset(
     {Action.ACCEPT, Action.RETURN, Action.REQUEST_EXTENSION, Action.REQUEST_PARK, Action.FEEDBACK}

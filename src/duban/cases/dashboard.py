@@ -214,7 +214,12 @@ def dashboard(
     for (payload,) in session.execute(
         select(CaseEvent.payload)
         .join(Case, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.action == Action.RATE.value, CaseEvent.occurred_at >= period_start, seen)
+        .where(
+            # Citizens' own ratings and the hotline's return calls (回访).
+            CaseEvent.action.in_([Action.RATE.value, Action.CALLBACK.value]),
+            CaseEvent.occurred_at >= period_start,
+            seen,
+        )
     ):
         try:
             rating = Rating(json.loads(payload).get("rating"))

@@ -104,6 +104,8 @@ class NewCase:
     #: fix. The case is born closed (report, fix_on_site, close) and never dispatched.
     fixed_on_site: bool = False
     after_photo_ids: Sequence[str] = ()
+    #: The 12345 hotline's ticket number (工单号) of a hotline case.
+    hotline_ticket: str | None = None
 
 
 def is_postgresql(session: Session) -> bool:
@@ -252,6 +254,8 @@ def request_hash(data: NewCase) -> str:
         values["after_photo_ids"] = list(values["after_photo_ids"])
     else:  # the fields added later are spelt only when used: stored hashes stay valid
         del values["fixed_on_site"], values["after_photo_ids"]
+    if data.hotline_ticket is None:
+        del values["hotline_ticket"]
     return hashlib.sha256(
         json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode()
     ).hexdigest()
@@ -342,6 +346,12 @@ def prepare_report(
     address = clean_text(data.address, field_name="address", limit=300)
     reporter_name = clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
     reporter_phone = clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    ticket = clean_text(data.hotline_ticket or "", field_name="hotline_ticket", limit=40)
+    if ticket and data.source != Source.HOTLINE:
+        raise InvalidInput(
+            "'hotline_ticket' is the 12345 ticket number of a hotline case (source 'hotline')",
+            field="hotline_ticket",
+        )
     category, condition = refs.taxonomy.resolve_subclass(data.category_code, data.condition_code)
     photo_ids = tuple(dict.fromkeys(data.photo_ids))
     policy = refs.policy
@@ -368,6 +378,7 @@ def prepare_report(
         district_code=codes["district"],
         reporter_name=reporter_name or None,
         reporter_phone=reporter_phone or None,
+        hotline_ticket=ticket or None,
         reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
         created_by_id=actor.user_id,
         rework_count=0,
@@ -386,6 +397,7 @@ def prepare_report(
         "category": category.code,
         "condition": case["condition_code"],
         "photos": list(photo_ids),
+        **({"hotline_ticket": ticket} if ticket else {}),
         **place_payload(location, data.crs, data.lon, data.lat),
     }
     return PreparedReport(

@@ -92,6 +92,9 @@ class Case(Base):
     task: Mapped[str | None] = mapped_column(String(16), comment="verify | check")
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     is_supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    hotline_ticket: Mapped[str | None] = mapped_column(
+        String(40), index=True, comment="12345 热线工单号 of a hotline case"
+    )
     fixed_on_site: Mapped[bool] = mapped_column(
         Boolean,
         default=False,

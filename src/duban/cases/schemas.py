@@ -54,6 +54,11 @@ class CaseCreate(Strict):
     after_photo_ids: list[str] = Field(
         default_factory=list, max_length=20, description="photos of the fix (fixed_on_site)"
     )
+    hotline_ticket: str | None = Field(
+        default=None,
+        max_length=40,
+        description="the 12345 hotline's ticket number (工单号); hotline cases only",
+    )
 
 
 class ActionRequest(Strict):
@@ -87,6 +92,11 @@ class ActionRequest(Strict):
     lon: float | None = Field(default=None, ge=-180, le=180)
     crs: str = Field(default="wgs84", max_length=16, description=CRS_DESCRIPTION)
     address: str | None = Field(default=None, max_length=300)
+    rating: str | None = Field(
+        default=None,
+        max_length=32,
+        description="callback (回访): satisfied | basically_satisfied | unsatisfied",
+    )
 
 
 class EventRead(BaseModel):
@@ -158,6 +168,7 @@ class CaseRead(BaseModel):
     rework_count: int
     is_supervised: bool
     fixed_on_site: bool = False
+    hotline_ticket: str | None = None
     supervise_note: str | None
     pending_extension_until: datetime | None
     pending_park_reason: str | None
@@ -249,6 +260,7 @@ def case_read(
         step_light=view.step_light,
         rework_count=case.rework_count,
         fixed_on_site=bool(case.fixed_on_site),
+        hotline_ticket=case.hotline_ticket,
         is_supervised=case.is_supervised,
         supervise_note=case.supervise_note,
         pending_extension_until=_local(case.pending_extension_until, tz),

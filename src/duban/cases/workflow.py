@@ -64,6 +64,7 @@ class Action(StrEnum):
     RATE = "rate"  # 评价: the citizen rates the result of a closed case
     NOT_FIXED = "not_fixed"  # 反映未解决: the citizen says a closed case is not fixed
     FIX_ON_SITE = "fix_on_site"  # 即查即改: the reporter fixed it on the spot (part of a report)
+    CALLBACK = "callback"  # 回访: the operator records the caller's satisfaction on a return call
 
 
 class Source(StrEnum):
@@ -158,6 +159,9 @@ _table[(S.CLOSED, A.NOT_FIXED)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 # (CLOSES_AT_ONCE) in the report's unit of work: it is never filed nor dispatched.
 for _status in (S.REPORTED, S.VERIFIED):
     _table[(_status, A.FIX_ON_SITE)] = Transition(S.CHECKED, ON_SITE)
+# 回访: the hotline calls the reporter back once a case is closed and records how satisfied
+# they are (it feeds 满意率 beside citizens' own ratings); the case stays closed.
+_table[(S.CLOSED, A.CALLBACK)] = Transition(S.CLOSED, _INTAKE)
 
 TRANSITIONS: Final[Mapping[tuple[CaseStatus, Action], Transition]] = _table
 
@@ -275,6 +279,7 @@ ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
     A.RATE: ("评价", "Rate"),
     A.NOT_FIXED: ("反映未解决", "Not fixed"),
     A.FIX_ON_SITE: ("即查即改", "Fixed on the spot"),
+    A.CALLBACK: ("回访", "Call back"),
 }
 
 

@@ -166,6 +166,8 @@ ZH: Final[dict[str, str]] = {
     "Please add at least one after photo.": "请至少上传一张处置后照片。",
     "Only collectors, supervisors and leaders fix problems on the spot.": "只有监督员、督查人员和领导可以即查即改。",
     "Fixed on site": "即查即改",
+    "12345 ticket number": "12345工单号",
+    "Only hotline cases have a 12345 ticket number.": "只有热线案件有12345工单号。",
     "fixed on the spot (30 days)": "即查即改（近30天）",
     "Clock restarted after rework": "返工后重新计时",
     # steps, tasks and evidence flags

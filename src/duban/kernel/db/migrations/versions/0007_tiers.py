@@ -1,4 +1,4 @@
-"""tiers: staff scoped to a territory; on-the-spot fixes counted apart
+"""tiers: staff scoped to a territory; on-the-spot fixes counted apart; 12345 tickets
 
 Revision ID: 0007_tiers
 Revises: 0003_token_epoch
@@ -33,6 +33,16 @@ def upgrade() -> None:
     op.add_column(
         "cases",
         sa.Column(
+            "hotline_ticket",
+            sa.String(length=40),
+            nullable=True,
+            comment="12345 热线工单号 of a hotline case",
+        ),
+    )
+    op.create_index("ix_cases_hotline_ticket", "cases", ["hotline_ticket"])
+    op.add_column(
+        "cases",
+        sa.Column(
             "fixed_on_site",
             sa.Boolean(),
             nullable=False,
@@ -43,7 +53,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_hotline_ticket", table_name="cases")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("fixed_on_site")
+        batch.drop_column("hotline_ticket")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("region_code")
