@@ -267,3 +267,23 @@ def test_user_create_takes_a_region(city: City, db_url: str, tmp_path: Path) -> 
     city.session.expire_all()
     made = city.session.scalars(select(User).where(User.username == "xi_dispatch")).one()
     assert made.region_code == WEST
+
+
+@pytest.mark.usefixtures("fast_hashing")
+def test_the_admin_api_creates_territory_staff_who_see_their_territory(
+    city: City, api: Api
+) -> None:
+    staffed(city)
+    body = {"username": "xi_lead", "password": "long-enough-pw", "role": "shift_lead"}
+    refused = api.post("/admin/users", "admin", json={**body, "region": NW})
+    assert "unknown territory" in error_of(refused, 422)["message"]
+    made = api.post("/admin/users", "admin", json={**body, "region": WEST})
+    assert made.status_code == 201, made.text
+    assert made.json()["region"] == WEST
+    city.session.expire_all()
+    city.users["xi_lead"] = city.session.scalars(
+        select(User).where(User.username == "xi_lead")
+    ).one()
+    me = api.get("/me", "xi_lead").json()
+    assert me["region"] == WEST
+    assert api.get("/me", "dispatcher").json()["region"] is None
