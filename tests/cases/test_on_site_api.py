@@ -179,3 +179,14 @@ def test_a_retried_fix_on_the_spot_returns_the_first_case(api: Api, engine: Engi
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM case_events")).scalar_one()
     assert n == 3
+
+
+def test_a_fix_on_the_spot_that_did_not_hold_is_reopened_for_dispatch(api: Api) -> None:
+    case = on_site(api, "collector", "patrol")
+    reopened = api.act(case["id"], "reopen", "supervisor", reason="问题复现")
+    assert reopened["status"] == "filed"  # it never had a unit: the dispatcher sends it
+    assert reopened["closed_at"] is None
+    assert "dispatch" in api.case(case["id"], "dispatcher")["allowed_actions"]
+    sent = api.act(case["id"], "dispatch", "dispatcher", unit="SZGC")
+    assert (sent["status"], sent["unit"]) == ("dispatched", "SZGC")
+    assert sent["due_at"] is not None

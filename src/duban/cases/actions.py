@@ -778,9 +778,12 @@ def _do_reopen(
 ) -> _Outcome:
     reason = _require_reason(p, Action.REOPEN)
     payload: dict[str, Any] = {"reason": reason}
+    if case.status == CaseStatus.CLOSED and case.unit_id is None:
+        # Closed without a unit (fixed on the spot): it waits for its first dispatch.
+        case.closed_at = None
+        payload["unit"] = None
+        return _Outcome(CaseStatus.FILED, reason, payload)
     if case.status == CaseStatus.CLOSED:
-        if case.unit_id is None:
-            raise InvalidInput("this case has no unit to reopen it with", field="unit")
         case.closed_at = None
         _start_clock(case, session, policy, now)
         payload["due_at"] = case.due_at.isoformat() if case.due_at else None
