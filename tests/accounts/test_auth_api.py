@@ -158,6 +158,7 @@ def test_me_describes_the_caller(client: TestClient, world: World, api: Api) -> 
         "role_label": "责任单位",
         "unit": "SZGC",
         "unit_name": "市政工程管理处",
+        "region": None,
     }
     citizen = api.get("/me", "citizen").json()
     assert citizen["role"] == "citizen"

@@ -10,6 +10,9 @@ from duban.cases.actions import _HANDLERS
 from duban.cases.workflow import (
     ACTION_LABELS,
     CLOCK_RUNNING,
+    CLOSES_AT_ONCE,
+    INTAKE_ACTIONS,
+    ON_SITE,
     OPEN,
     REPORT_SOURCES,
     SOURCE_LABELS,
@@ -253,8 +256,33 @@ def test_allowed_actions_agrees_with_check_action_everywhere() -> None:
         for role in Role:
             allowed = allowed_actions(status, role)
             for action in Action:
-                if action in allowed:
+                if action in INTAKE_ACTIONS:
+                    assert action not in allowed  # part of a report, never offered on a case
+                elif action in allowed:
                     assert check_action(status, action, role) is TRANSITIONS[(status, action)]
                 else:
                     with pytest.raises(IllegalTransition):
                         check_action(status, action, role)
+
+
+def test_a_fix_on_the_spot_is_part_of_a_report_and_closes_at_once() -> None:
+    rows = {key: rule for key, rule in TRANSITIONS.items() if key[1] == A.FIX_ON_SITE}
+    # From what a report starts as, to checked (the fixer checked it on site)...
+    assert {status for status, _a in rows} == INITIAL
+    for rule in rows.values():
+        assert rule.target == S.CHECKED
+        assert rule.roles == ON_SITE == {Role.COLLECTOR, Role.SUPERVISOR, Role.LEADER}
+    # ... and closed at once: checked cases close in one step.
+    assert A.FIX_ON_SITE in CLOSES_AT_ONCE & INTAKE_ACTIONS
+    assert TRANSITIONS[(S.CHECKED, A.CLOSE)].target == S.CLOSED
+    # Every role on the spot may report from a source.
+    for role in ON_SITE:
+        assert REPORT_SOURCES[role]
+
+
+def test_the_hotlines_return_call_records_satisfaction_on_a_closed_case() -> None:
+    rows = {key: rule for key, rule in TRANSITIONS.items() if key[1] == A.CALLBACK}
+    assert set(rows) == {(S.CLOSED, A.CALLBACK)}
+    rule = rows[(S.CLOSED, A.CALLBACK)]
+    assert rule.target == S.CLOSED
+    assert rule.roles == {Role.OPERATOR, Role.SHIFT_LEAD}

@@ -55,6 +55,7 @@ def test_rows_written_on_the_cursor_read_back_as_sqlalchemy_wrote_them(engine: E
             "password_hash": "x",
             "role": Role.COLLECTOR,
             "phone": None,
+            "region_code": None,
             "beat": beat,
             "is_active": True,
             "created_at": AT,

@@ -71,6 +71,7 @@ def me(user: CurrentUser) -> MeRead:
         role_label=ROLE_LABELS[user.role][0],
         unit=user.unit.code if user.unit else None,
         unit_name=user.unit.name if user.unit else None,
+        region=user.region_code,
     )
 
 
@@ -82,6 +83,7 @@ def _user_read(user: User) -> UserRead:
         role=user.role,
         unit=user.unit.code if user.unit else None,
         is_active=user.is_active,
+        region=user.region_code,
     )
 
 
@@ -124,5 +126,6 @@ def add_user(body: UserCreate, session: SessionDep, actor: ActorDep, clock: Cloc
         display_name=body.display_name,
         phone=body.phone,
         beat=body.beat,
+        region_code=body.region,
     )
     return _user_read(user)

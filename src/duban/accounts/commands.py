@@ -26,13 +26,18 @@ def user_create(
         ),
     ],
     unit: Annotated[str | None, typer.Option(help="unit code (handlers only)")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="territory: a district or street code (none: city-wide)"),
+    ] = None,
     name: Annotated[str, typer.Option(help="display name")] = "",
     phone: Annotated[str | None, typer.Option(help="phone number")] = None,
     password: Annotated[
         str | None, typer.Option(help="password (default: $DUBAN_NEW_PASSWORD, else asked for)")
     ] = None,
 ) -> None:
-    """Create a user with a role (and a unit for handlers)."""
+    """Create a user with a role (and a unit for handlers, a territory for district or
+    street staff)."""
     from duban.accounts.users import create_user
     from duban.kernel.context import SystemClock
 
@@ -51,10 +56,12 @@ def user_create(
             password=password,
             role=role,
             unit_code=unit,
+            region_code=region,
             display_name=name,
             phone=phone,
         )
-        typer.echo(f"created user '{user.username}' (role {user.role.value})")
+        scope = f", territory {user.region_code}" if user.region_code else ""
+        typer.echo(f"created user '{user.username}' (role {user.role.value}{scope})")
 
 
 @unit_app.command("create")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
-from duban.accounts.users import MIN_PASSWORD_CHARS, end_sessions, hash_password
+from duban.accounts.users import MIN_PASSWORD_CHARS, check_region, end_sessions, hash_password
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
@@ -36,8 +36,11 @@ def update_user(
     unit_code: str | None = None,
     active: bool | None = None,
     password: str | None = None,
+    region_code: str | None = None,
 ) -> User:
-    """Change a user's role and unit, switch them on or off, or set a new password.
+    """Change a user's role and unit, switch them on or off, set a new password, or
+    change their territory (``region_code``: a district or street; "" makes them
+    city-wide; None leaves it).
 
     A handler must keep a unit and other roles none; admins cannot switch themselves off
     or take away their own admin role (someone must be left to undo it).
@@ -65,6 +68,11 @@ def update_user(
                     raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
             user.role = new_role
             user.unit_id = unit.id if unit else None
+        if region_code is not None:
+            # Tokens and sessions carry no scope: the next request reads the new one.
+            user.region_code = check_region(session, user.role, region_code)
+        elif role is not None and user.role == Role.CITIZEN and user.region_code:
+            user.region_code = None
         if active is not None:
             if user.id == actor.user_id and not active:
                 raise InvalidInput("you cannot switch off your own account", field="active")

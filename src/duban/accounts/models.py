@@ -33,7 +33,8 @@ class Unit(Base):
 
 
 class User(Base):
-    """A person who signs in. Handlers belong to a unit; collectors may have a beat."""
+    """A person who signs in. Handlers belong to a unit; collectors may have a beat; staff
+    of a district or street belong to its region (their territory)."""
 
     __tablename__ = "users"
 
@@ -43,6 +44,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(string_enum(Role, "user_role"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    region_code: Mapped[str | None] = mapped_column(
+        String(32),
+        comment="the district or street whose cases the user sees and acts on (none: city-wide)",
+    )
     phone: Mapped[str | None] = mapped_column(String(32))
     beat: Mapped[Any | None] = mapped_column(
         JSON, comment="collector's patrol beat (责任区) as a GeoJSON geometry in WGS84"

@@ -58,7 +58,20 @@ def _users(ctx: WebContext) -> dict[str, Any]:
         "users": users,
         "units": ctx.db.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)).all(),
         "roles": PERSON_ROLES,
+        "territories": territories(ctx.db),
     }
+
+
+def territories(db: Any) -> list[tuple[str, str]]:
+    """``(code, name)`` of the districts and streets a user may belong to."""
+    from duban.places import Region  # deferred: places reads accounts
+
+    rows = db.execute(
+        select(Region.code, Region.name)
+        .where(Region.valid_to.is_(None), Region.level.in_(("district", "street")))
+        .order_by(Region.code)
+    ).all()
+    return [(str(code), str(name)) for code, name in rows]
 
 
 def _add_user(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> None:
@@ -69,6 +82,7 @@ def _add_user(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
         password=forms.text(form, "password", 200),
         role=values["role"],
         unit_code=values["unit"] or None,
+        region_code=values["region"] or None,
         display_name=values["display_name"],
         phone=values["phone"] or None,
     )
@@ -84,6 +98,7 @@ def _change_user(ctx: WebContext, actor: Actor, username: str, form: FormData) -
         unit_code=forms.text(form, "unit", 32) or None,
         active=active,
         password=forms.text(form, "password", 200) or None,
+        region_code=forms.text(form, "region", 32) if "region" in form else None,
     )
 
 
@@ -92,7 +107,7 @@ USERS = AdminPage(
     template="admin/users.html",
     doc="Users and their roles.",
     listing=_users,
-    fields=("username", "display_name", "role", "unit", "phone"),
+    fields=("username", "display_name", "role", "unit", "region", "phone"),
     create=_add_user,
     create_doc="Add a user.",
     error_field="username",

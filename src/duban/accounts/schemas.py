@@ -24,6 +24,9 @@ class MeRead(BaseModel):
     role_label: str
     unit: str | None
     unit_name: str | None
+    region: str | None = Field(
+        default=None, description="the district or street the caller works in (none: city-wide)"
+    )
 
 
 class UnitCreate(Strict):
@@ -47,6 +50,11 @@ class UserCreate(Strict):
     display_name: str = Field(default="", max_length=100)
     phone: str | None = Field(default=None, max_length=32)
     beat: dict[str, Any] | None = Field(default=None, description="GeoJSON (Multi)Polygon")
+    region: str | None = Field(
+        default=None,
+        max_length=32,
+        description="territory: a district or street code; its staff see its cases only",
+    )
 
 
 class UserRead(BaseModel):
@@ -56,3 +64,4 @@ class UserRead(BaseModel):
     role: Role
     unit: str | None
     is_active: bool
+    region: str | None = None

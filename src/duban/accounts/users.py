@@ -32,12 +32,23 @@ def hash_password(password: str) -> str:
 
 def actor_of(user: User) -> Actor:
     """The :class:`Actor` a signed-in user acts as."""
-    return Actor(user_id=user.id, username=user.username, role=user.role, unit_id=user.unit_id)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        unit_id=user.unit_id,
+        region_code=user.region_code,
+    )
 
 
 _USERS = cast(Table, User.__table__)
 _ACTIVE_ACTOR = select(
-    _USERS.c.id, _USERS.c.username, _USERS.c.role, _USERS.c.unit_id, _USERS.c.token_epoch
+    _USERS.c.id,
+    _USERS.c.username,
+    _USERS.c.role,
+    _USERS.c.unit_id,
+    _USERS.c.region_code,
+    _USERS.c.token_epoch,
 ).where(_USERS.c.id == bindparam("user_id"), _USERS.c.is_active)
 
 
@@ -50,7 +61,13 @@ def active_actor(session: Session, user_id: int, *, epoch: int | None = None) ->
         return None
     if epoch is not None and int(row.token_epoch or 0) != epoch:
         return None
-    return Actor(user_id=row.id, username=row.username, role=Role(row.role), unit_id=row.unit_id)
+    return Actor(
+        user_id=row.id,
+        username=row.username,
+        role=Role(row.role),
+        unit_id=row.unit_id,
+        region_code=row.region_code,
+    )
 
 
 def end_sessions(user: User) -> None:
@@ -104,6 +121,7 @@ def create_user(
     phone: str | None = None,
     beat: dict[str, Any] | None = None,
     password_hash: str | None = None,
+    region_code: str | None = None,
 ) -> User:
     """Create a user. Handlers must belong to a unit; other roles must not.
 
@@ -134,6 +152,7 @@ def create_user(
             raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
     elif unit_code:
         raise InvalidInput(f"role '{role.value}' does not belong to a unit", field="unit")
+    region = check_region(session, role, region_code)
     if beat is not None:
         _check_beat(beat)
     with writing(session):
@@ -145,6 +164,7 @@ def create_user(
             password_hash=password_hash or hash_password(password),
             role=role,
             unit_id=unit.id if unit else None,
+            region_code=region,
             phone=phone,
             beat=beat,
             is_active=True,
@@ -153,6 +173,24 @@ def create_user(
         session.add(user)
         session.flush()
         return user
+
+
+def check_region(session: Session, role: Role, region_code: str | None) -> str | None:
+    """The territory a user of ``role`` may belong to: the code of a current district or
+    street (None: city-wide). Citizens belong to none."""
+    from duban.places import territory_level  # deferred: places reads accounts
+
+    code = (region_code or "").strip()
+    if not code:
+        return None
+    if role == Role.CITIZEN:
+        raise InvalidInput("a citizen does not belong to a territory", field="region")
+    if territory_level(session, code) is None:
+        raise InvalidInput(
+            f"unknown territory '{code}': give the code of a district or a street",
+            field="region",
+        )
+    return code
 
 
 def _check_beat(beat: dict[str, Any]) -> None:

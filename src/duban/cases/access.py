@@ -1,14 +1,18 @@
 """Who may see which cases (zulip's ``access_*`` pattern, in one place).
 
-A case the caller may not see is reported as *not found*, never as forbidden, so ids
-of other units' cases leak nothing.
+Two things decide it, the same in SQL (:func:`visible_cases`) and in memory
+(:func:`can_see`): the role (a unit's handlers see their unit's cases, a collector its
+own tasks, a citizen their own reports), and the territory — staff of a district or a
+street (``Actor.region_code``) see only the cases whose district or street code is
+theirs; city staff see all. A case the caller may not see is reported as *not found*,
+never as forbidden, so ids of other units' or territories' cases leak nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from duban.cases.models import Case, CaseHelper
@@ -39,6 +43,18 @@ def is_staff(actor: Actor) -> bool:
 
 def visible_cases(actor: Actor) -> ColumnElement[bool]:
     """A SQL condition selecting the cases ``actor`` may see."""
+    by_role = _visible_by_role(actor)
+    if actor.region_code is None or actor.role == Role.CITIZEN:
+        return by_role
+    return and_(by_role, in_territory(actor.region_code))
+
+
+def in_territory(region_code: str) -> ColumnElement[bool]:
+    """Cases filed in the district or street ``region_code``."""
+    return or_(Case.district_code == region_code, Case.street_code == region_code)
+
+
+def _visible_by_role(actor: Actor) -> ColumnElement[bool]:
     if actor.role in CITY_WIDE:
         return true()
     if actor.role == Role.HANDLER:
@@ -62,6 +78,16 @@ def visible_cases(actor: Actor) -> ColumnElement[bool]:
 
 def can_see(actor: Actor, case: Case) -> bool:
     """The in-memory twin of :func:`visible_cases` for a loaded case."""
+    if (
+        actor.region_code is not None
+        and actor.role != Role.CITIZEN
+        and actor.region_code not in (case.district_code, case.street_code)
+    ):
+        return False
+    return _can_see_by_role(actor, case)
+
+
+def _can_see_by_role(actor: Actor, case: Case) -> bool:
     if actor.role in CITY_WIDE:
         return True
     if actor.role == Role.HANDLER:

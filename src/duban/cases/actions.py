@@ -24,9 +24,12 @@ from duban.cases.intake import check_photos, place_payload
 from duban.cases.intake import report_case as report_case
 from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto
 from duban.cases.workflow import (
+    CLOSES_AT_ONCE,
     EXTENSION,
+    INTAKE_ACTIONS,
     PARK,
     STEP_OF_STATUS,
+    TRANSITIONS,
     Action,
     CaseStatus,
     Rating,
@@ -724,7 +727,29 @@ def _do_check(
     case.rework_count += 1
     payload["reason"] = reason
     payload["rework_count"] = case.rework_count
+    payload.update(_restart_clock_for_rework(case, policy, now))
     return _Outcome(CaseStatus.HANDLING, reason, payload, photos, "check")
+
+
+def _restart_clock_for_rework(case: Case, policy: Policy, now: datetime) -> dict[str, Any]:
+    """返工: the unit's clock starts again from now with the policy's rework limit (by
+    default the filing condition's limit again); what the event records of it."""
+    limit = policy.rework_limit(case.limit_amount, case.limit_unit)
+    if limit is None:
+        return {}
+    old = case.due_at
+    case.limit_amount = limit.amount
+    case.limit_unit = limit.unit.value
+    case.clock_started_at = now
+    case.due_at = policy.calendar.due_at(now, limit)
+    case.paused_seconds = 0.0
+    case.handled_at = None
+    case.overdue_marked_at = None
+    return {
+        "due_from": old.isoformat() if old else None,
+        "due_to": case.due_at.isoformat(),
+        "limit": f"{limit.amount:g} {limit.unit.value}",
+    }
 
 
 def _do_close(
@@ -753,9 +778,12 @@ def _do_reopen(
 ) -> _Outcome:
     reason = _require_reason(p, Action.REOPEN)
     payload: dict[str, Any] = {"reason": reason}
+    if case.status == CaseStatus.CLOSED and case.unit_id is None:
+        # Closed without a unit (fixed on the spot): it waits for its first dispatch.
+        case.closed_at = None
+        payload["unit"] = None
+        return _Outcome(CaseStatus.FILED, reason, payload)
     if case.status == CaseStatus.CLOSED:
-        if case.unit_id is None:
-            raise InvalidInput("this case has no unit to reopen it with", field="unit")
         case.closed_at = None
         _start_clock(case, session, policy, now)
         payload["due_at"] = case.due_at.isoformat() if case.due_at else None
@@ -857,6 +885,43 @@ def _do_rate(
     return _Outcome(target, comment, {"rating": rating.value})
 
 
+def _do_callback(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    """回访: the caller's satisfaction as the operator heard it, once per closing."""
+    try:
+        rating = Rating(p.rating or "")
+    except ValueError as err:
+        names = ", ".join(r.value for r in Rating)
+        raise InvalidInput(f"callback needs a 'rating', one of: {names}", field="rating") from err
+    closing = (
+        select(func.max(CaseEvent.seq))
+        .where(CaseEvent.case_id == case.id, CaseEvent.action == Action.CLOSE.value)
+        .scalar_subquery()
+    )
+    called = session.scalar(
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.action == Action.CALLBACK.value,
+            CaseEvent.seq > closing,
+        )
+    )
+    if called:
+        raise Conflict(
+            f"the caller of case {case.code} was already called back", code="already_called"
+        )
+    note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    return _Outcome(target, note, {"rating": rating.value})
+
+
 def _do_not_fixed(
     session: Session,
     case: Case,
@@ -872,6 +937,73 @@ def _do_not_fixed(
     case.is_supervised = True
     case.supervise_note = f"市民反映问题未解决：{reason}"
     return _Outcome(target, reason, {"reason": reason})
+
+
+def _do_fix_on_site(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    """即查即改: the reporter's after-photos of the fix, checked like a unit's feedback."""
+    photos = check_photos(session, p.photo_ids)
+    if not photos:
+        raise InvalidInput(
+            "a fix on the spot needs at least one after photo ('after_photo_ids')",
+            field="after_photo_ids",
+        )
+    flags = _evidence_flags(session, case, photos)
+    case.fixed_on_site = True
+    case.handled_at = now
+    payload: dict[str, Any] = {"photos": [x.id for x in photos]}
+    if flags:
+        payload["evidence_flags"] = flags
+    return _Outcome(
+        target,
+        clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
+        payload,
+        photos,
+        "after",
+    )
+
+
+def fix_on_site(
+    session: Session, *, case: Case, actor: Actor, after_photo_ids: Sequence[str], now: datetime
+) -> Case:
+    """即查即改, inside the report's unit of work: the case just reported (its ``report``
+    event written) gets a ``fix_on_site`` event with the after-photos and, as the fixer
+    checked it on site, a ``close`` event at once. Never filed nor dispatched."""
+    policy = load_policy(session)
+    action = Action.FIX_ON_SITE
+    params = ActionInput(photo_ids=tuple(after_photo_ids))
+    for step in (action, Action.CLOSE):
+        from_status = case.status
+        if step == action:
+            target = check_action(from_status, action, actor.role).target
+        else:
+            assert action in CLOSES_AT_ONCE
+            target = TRANSITIONS[(from_status, Action.CLOSE)].target
+        with session.no_autoflush:
+            outcome = _HANDLERS[step](session, case, actor, params, policy, now, target)
+            case.status = outcome.to_status
+            case.updated_at = now
+            _set_step(case, policy, now)
+            _attach(case, outcome.photos, outcome.photo_stage, case.event_count + 1)
+        append_event(
+            session,
+            case,
+            action=step.value,
+            from_status=from_status.value,
+            to_status=outcome.to_status.value,
+            actor=actor,
+            at=now,
+            note=outcome.note,
+            payload=outcome.payload,
+        )
+    return case
 
 
 _HANDLERS: dict[Action, _Handler] = {
@@ -898,6 +1030,8 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.SUPERVISE: _do_supervise,
     Action.RATE: _do_rate,
     Action.NOT_FIXED: _do_not_fixed,
+    Action.FIX_ON_SITE: _do_fix_on_site,
+    Action.CALLBACK: _do_callback,
 }
 #: The actions that finish a step with its own timer (and 派发, within its step).
 _TIMED_STEPS = frozenset(
@@ -928,8 +1062,10 @@ def perform_action(
         InvalidInput: a missing or malformed argument (``field`` names it).
         StaleCase: someone else changed the case first; nothing was written.
     """
-    if action == Action.REPORT:
-        raise InvalidInput("'report' creates a case: POST /api/v1/cases", field="action")
+    if action in INTAKE_ACTIONS:
+        raise InvalidInput(
+            f"'{action.value}' is part of a report: POST /api/v1/cases", field="action"
+        )
     params = params or ActionInput()
     with writing(session, case_id=case_id):
         case = get_visible_case(session, actor, case_id)

@@ -157,6 +157,9 @@ async def create_case(request: Request) -> Response:
         reporter_phone=body.reporter_phone,
         photo_ids=tuple(body.photo_ids),
         crs=body.crs,
+        fixed_on_site=body.fixed_on_site,
+        after_photo_ids=tuple(body.after_photo_ids),
+        hotline_ticket=body.hotline_ticket,
     )
     # The one use case of every face, in the thread pool: each report is its own short
     # unit of work, so one bad report never takes another with it.
@@ -337,6 +340,7 @@ def act(
             lon=body.lon,
             crs=body.crs,
             address=body.address,
+            rating=body.rating,
         ),
     )
     return _present(session, case, actor, clock, full=True)

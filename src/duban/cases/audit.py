@@ -87,6 +87,9 @@ SEALED_COLUMNS: tuple[str, ...] = (
     "created_at",
     "created_by_id",
 )
+#: Sealed columns added later: sealed only when set, so the cases written before they
+#: existed (all unset) keep their seals.
+SEALED_WHEN_SET: tuple[str, ...] = ("fixed_on_site", "hotline_ticket")
 _FLOAT_COLUMNS = frozenset(c.key for c in _CASES.c if isinstance(c.type, Float))
 
 
@@ -113,8 +116,9 @@ def _sealed_value(name: str, value: Any) -> Any:
 
 def case_state(case_id: int, values: Mapping[str, Any]) -> str:
     """The canonical text of the sealed columns of case ``case_id`` (missing ones: NULL)."""
+    later = [[c, _sealed_value(c, values.get(c))] for c in SEALED_WHEN_SET if values.get(c)]
     return json.dumps(
-        [case_id, *[_sealed_value(c, values.get(c)) for c in SEALED_COLUMNS]],
+        [case_id, *[_sealed_value(c, values.get(c)) for c in SEALED_COLUMNS], *later],
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -127,7 +131,7 @@ def case_digest(keys: AuditKeys, key_id: str, case_id: int, values: Mapping[str,
 
 def case_values(case: Case) -> dict[str, Any]:
     """The sealed columns of an ORM case, as they stand."""
-    return {c: getattr(case, c) for c in SEALED_COLUMNS}
+    return {c: getattr(case, c) for c in (*SEALED_COLUMNS, *SEALED_WHEN_SET)}
 
 
 def event_digest(
@@ -420,7 +424,7 @@ _CASE_COLUMNS = [
     _CASES.c.status,
     _CASES.c.event_count,
     _CASES.c.last_event_hash,
-    *[_CASES.c[c] for c in SEALED_COLUMNS if c != "status"],
+    *[_CASES.c[c] for c in (*SEALED_COLUMNS, *SEALED_WHEN_SET) if c != "status"],
 ]
 _EVENT_COLUMNS = [
     _EVENTS.c[c]

@@ -162,7 +162,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
     flags: list[dict[str, str]] = []
     for e in events:
         payload = json.loads(e.payload or "{}")
-        if e.action == Action.FEEDBACK.value:
+        if e.action in (Action.FEEDBACK.value, Action.FIX_ON_SITE.value):
             flags = list(payload.get("evidence_flags", []))
         timeline.append(
             TimelineEntry(
@@ -209,7 +209,7 @@ def photo_for_viewer(session: Session, *, actor: Actor, photo_id: str) -> Photo:
         raise NotFound(f"photo {photo_id} does not exist")
     if actor.user_id is not None and photo.uploaded_by_id == actor.user_id:
         return photo
-    if actor.role in CITY_WIDE:
+    if actor.role in CITY_WIDE and actor.region_code is None:
         return photo
     on_visible_case = session.scalar(
         select(CasePhoto.id)

@@ -20,10 +20,12 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
+from duban.cases.access import visible_cases
 from duban.cases.mapdata import region_names
 from duban.cases.models import Case, CaseEvent
 from duban.cases.queries import overdue_condition
 from duban.cases.workflow import OPEN, Action, Rating, Source
+from duban.kernel.context import SYSTEM_ACTOR, Actor
 
 TREND_DAYS = 30
 PERIOD_DAYS = 30
@@ -85,6 +87,8 @@ class Dashboard:
     districts: list[DistrictFigures]
     trend: list[DayCount]
     ratings: dict[Rating, int]
+    #: 即查即改: problems fixed on the spot in the period, counted apart (never dispatched).
+    fixed_on_site: int = 0
 
     @property
     def intake_total(self) -> int:
@@ -106,8 +110,12 @@ def local_day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
-    """Compute the dashboard at ``now`` (city-wide; only leaders and staff see it)."""
+def dashboard(
+    session: Session, *, now: datetime, tz: ZoneInfo, actor: Actor = SYSTEM_ACTOR
+) -> Dashboard:
+    """Compute the dashboard at ``now`` over the cases ``actor`` may see (city-wide for
+    city staff, a district's or street's own for its staff)."""
+    seen = visible_cases(actor)
     today = now.astimezone(tz).date()
     start_today = local_day_start(today, tz)
     period_start_day = today - timedelta(days=PERIOD_DAYS - 1)
@@ -124,6 +132,7 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
                 CaseEvent.action == Action.REPORT.value,
                 CaseEvent.occurred_at >= start_today,
                 CaseEvent.occurred_at <= now,
+                seen,
             )
             .group_by(Case.source)
         )
@@ -133,14 +142,14 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
             func.count(),
             func.coalesce(func.sum(sql_case((overdue, 1), else_=0)), 0),
             func.coalesce(func.sum(sql_case((Case.is_supervised.is_(True), 1), else_=0)), 0),
-        ).where(Case.status.in_(open_statuses))
+        ).where(Case.status.in_(open_statuses), seen)
     ).one()
 
     open_by_unit = {
         uid: (int(n), int(late or 0))
         for uid, n, late in session.execute(
             select(Case.unit_id, func.count(), func.sum(sql_case((overdue, 1), else_=0)))
-            .where(Case.status.in_(open_statuses), Case.unit_id.is_not(None))
+            .where(Case.status.in_(open_statuses), Case.unit_id.is_not(None), seen)
             .group_by(Case.unit_id)
         )
     }
@@ -158,6 +167,7 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
                 Case.handled_at.is_not(None),
                 Case.handled_at >= period_start,
                 Case.unit_id.is_not(None),
+                seen,
             )
             .group_by(Case.unit_id)
         )
@@ -172,7 +182,7 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
         (str(code), int(n), int(late or 0))
         for code, n, late in session.execute(
             select(Case.district_code, func.count(), func.sum(sql_case((overdue, 1), else_=0)))
-            .where(Case.status.in_(open_statuses), Case.district_code.is_not(None))
+            .where(Case.status.in_(open_statuses), Case.district_code.is_not(None), seen)
             .group_by(Case.district_code)
             .order_by(Case.district_code)
         )
@@ -189,9 +199,11 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
         counts = dict(
             session.execute(
                 select(CaseEvent.action, func.count())
+                .join(Case, Case.id == CaseEvent.case_id)
                 .where(
                     and_(CaseEvent.occurred_at >= lo, CaseEvent.occurred_at < hi),
                     CaseEvent.action.in_([Action.REPORT.value, Action.CLOSE.value]),
+                    seen,
                 )
                 .group_by(CaseEvent.action)
             ).all()
@@ -200,8 +212,13 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
 
     ratings: dict[Rating, int] = {}
     for (payload,) in session.execute(
-        select(CaseEvent.payload).where(
-            CaseEvent.action == Action.RATE.value, CaseEvent.occurred_at >= period_start
+        select(CaseEvent.payload)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(
+            # Citizens' own ratings and the hotline's return calls (回访).
+            CaseEvent.action.in_([Action.RATE.value, Action.CALLBACK.value]),
+            CaseEvent.occurred_at >= period_start,
+            seen,
         )
     ):
         try:
@@ -210,7 +227,14 @@ def dashboard(session: Session, *, now: datetime, tz: ZoneInfo) -> Dashboard:
             continue
         ratings[rating] = ratings.get(rating, 0) + 1
 
+    fixed_on_site = session.scalar(
+        select(func.count())
+        .select_from(Case)
+        .where(Case.fixed_on_site.is_(True), Case.created_at >= period_start, seen)
+    )
+
     return Dashboard(
+        fixed_on_site=int(fixed_on_site or 0),
         today=today,
         period_start=period_start_day,
         intake_today=intake,

@@ -72,7 +72,7 @@ def trend_chart(days: list[DayCount]) -> TrendChart:
 @pages
 def dashboard_page(ctx: Ctx) -> Response:
     """Today's intake, open and overdue cases, unit performance and the 30-day trend."""
-    ctx.staff(*DASHBOARD_ROLES)
+    actor = ctx.staff(*DASHBOARD_ROLES)
     tz = load_policy(ctx.db).tz
-    board = dashboard(ctx.db, now=ctx.clock.now(), tz=tz)
+    board = dashboard(ctx.db, now=ctx.clock.now(), tz=tz, actor=actor)
     return ctx.render("dashboard.html", board=board, chart=trend_chart(board.trend))

@@ -48,6 +48,7 @@ from duban.cases.access import require_own_photos
 from duban.cases.audit import GENESIS, event_row
 from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
 from duban.cases.workflow import (
+    ON_SITE,
     REPORT_SOURCES,
     STEP_OF_STATUS,
     Action,
@@ -99,6 +100,12 @@ class NewCase:
     #: The coordinate system of lat/lon: wgs84 (GPS, default), gcj02 (Amap, Tencent) or
     #: bd09 (Baidu); converted to WGS84 on the way in.
     crs: str = "wgs84"
+    #: 即查即改: the reporter fixed the problem on the spot; ``after_photo_ids`` show the
+    #: fix. The case is born closed (report, fix_on_site, close) and never dispatched.
+    fixed_on_site: bool = False
+    after_photo_ids: Sequence[str] = ()
+    #: The 12345 hotline's ticket number (工单号) of a hotline case.
+    hotline_ticket: str | None = None
 
 
 def is_postgresql(session: Session) -> bool:
@@ -243,6 +250,12 @@ def request_hash(data: NewCase) -> str:
     its Idempotency-Key, so its spelling must not change: the JSON of every field)."""
     values = {name: getattr(data, name) for name in _NEW_CASE_FIELDS}
     values["photo_ids"] = list(values["photo_ids"])
+    if data.fixed_on_site:
+        values["after_photo_ids"] = list(values["after_photo_ids"])
+    else:  # the fields added later are spelt only when used: stored hashes stay valid
+        del values["fixed_on_site"], values["after_photo_ids"]
+    if data.hotline_ticket is None:
+        del values["hotline_ticket"]
     return hashlib.sha256(
         json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode()
     ).hexdigest()
@@ -264,6 +277,31 @@ def place_payload(
     if (crs or "wgs84").lower() not in ("wgs84", ""):
         payload["input"] = {"crs": crs, "lon": in_lon, "lat": in_lat}
     return payload
+
+
+def check_on_site(actor: Actor, data: NewCase) -> None:
+    """即查即改: only people on patrol fix on the spot, with before- and after-photos."""
+    if not data.fixed_on_site:
+        if data.after_photo_ids:
+            raise InvalidInput(
+                "'after_photo_ids' go with \"fixed_on_site\": true", field="after_photo_ids"
+            )
+        return
+    if actor.role not in ON_SITE:
+        raise PermissionDenied(
+            f"role '{actor.role.value}' may not fix a problem on the spot; allowed: "
+            + ", ".join(sorted(r.value for r in ON_SITE))
+        )
+    if not data.photo_ids:
+        raise InvalidInput(
+            "a fix on the spot needs at least one photo of the problem ('photo_ids')",
+            field="photo_ids",
+        )
+    if not data.after_photo_ids:
+        raise InvalidInput(
+            "a fix on the spot needs at least one after photo ('after_photo_ids')",
+            field="after_photo_ids",
+        )
 
 
 def check_reporter(actor: Actor, source: Source, idempotency_key: str | None) -> str | None:
@@ -308,6 +346,12 @@ def prepare_report(
     address = clean_text(data.address, field_name="address", limit=300)
     reporter_name = clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
     reporter_phone = clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    ticket = clean_text(data.hotline_ticket or "", field_name="hotline_ticket", limit=40)
+    if ticket and data.source != Source.HOTLINE:
+        raise InvalidInput(
+            "'hotline_ticket' is the 12345 ticket number of a hotline case (source 'hotline')",
+            field="hotline_ticket",
+        )
     category, condition = refs.taxonomy.resolve_subclass(data.category_code, data.condition_code)
     photo_ids = tuple(dict.fromkeys(data.photo_ids))
     policy = refs.policy
@@ -334,10 +378,12 @@ def prepare_report(
         district_code=codes["district"],
         reporter_name=reporter_name or None,
         reporter_phone=reporter_phone or None,
+        hotline_ticket=ticket or None,
         reporter_id=actor.user_id if actor.role == Role.CITIZEN else None,
         created_by_id=actor.user_id,
         rework_count=0,
         is_supervised=False,
+        fixed_on_site=False,  # set by the fix_on_site event that follows the report
         paused_seconds=0.0,
         step=step,
         step_started_at=step_started_at,
@@ -351,6 +397,7 @@ def prepare_report(
         "category": category.code,
         "condition": case["condition_code"],
         "photos": list(photo_ids),
+        **({"hotline_ticket": ticket} if ticket else {}),
         **place_payload(location, data.crs, data.lon, data.lat),
     }
     return PreparedReport(
@@ -750,6 +797,7 @@ def report(
     retried report returns the first case instead of filing a second one.
     """
     key = check_reporter(actor, data.source, idempotency_key)
+    check_on_site(actor, data)
     own_memo = request_memo(session) is None
     if own_memo:  # the reference data's stamps are read once for the whole report
         session.info[REQUEST_MEMO] = {}
@@ -759,20 +807,35 @@ def report(
         )
         # A report attaches only photos its own author uploaded (issue 12 item 6).
         require_own_photos(actor, check_photos(session, prepared.photo_ids))
+        if data.fixed_on_site:
+            require_own_photos(actor, check_photos(session, data.after_photo_ids))
         nested = in_unit_of_work(session)
+        fixed: Case | None = None
         try:
             with writing(session):
                 # A retried Idempotency-Key is not looked up first: the unique key refuses
                 # the second row and the first case is returned below (a retry is rare, a
                 # lookup on every report is not).
                 (written,) = write_reports(session, [prepared])
+                if data.fixed_on_site:
+                    from duban.cases.actions import fix_on_site  # deferred: actions reads us
+
+                    fixed = fix_on_site(
+                        session,
+                        case=adopt_new_case(session, written, photos=True),
+                        actor=actor,
+                        after_photo_ids=data.after_photo_ids,
+                        now=prepared.now,
+                    )
         except IntegrityError:
             if key is not None and actor.user_id is not None and not nested:
                 existing = _replay(session, actor.user_id, key, prepared.request_hash)
                 if existing is not None:
                     return Reported(session, None, existing)
             raise
-        return Reported(session, written)
+        if fixed is not None:  # its later events and after-photos are read when asked for
+            session.expire(fixed, ["events", "photos"])
+        return Reported(session, written, fixed)
     finally:
         if own_memo:
             session.info.pop(REQUEST_MEMO, None)

@@ -92,6 +92,15 @@ class Case(Base):
     task: Mapped[str | None] = mapped_column(String(16), comment="verify | check")
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     is_supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    hotline_ticket: Mapped[str | None] = mapped_column(
+        String(40), index=True, comment="12345 热线工单号 of a hotline case"
+    )
+    fixed_on_site: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=text("false"),
+        comment="即查即改: fixed by the reporter on the spot, born closed, never dispatched",
+    )
     supervise_note: Mapped[str | None] = mapped_column(Text)
     overdue_marked_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), comment="set by the deadline sweep; cleared when the deadline moves"

@@ -43,6 +43,7 @@ PUBLIC_ACTIONS = frozenset(
         Action.DISPATCH,
         Action.ACCEPT,
         Action.FEEDBACK,
+        Action.FIX_ON_SITE,
         Action.CHECK,
         Action.CLOSE,
         Action.REOPEN,

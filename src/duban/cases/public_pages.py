@@ -69,6 +69,7 @@ class ReportForm:
     description: str = ""
     name: str = ""
     phone: str = ""
+    ticket: str = ""  # 12345 工单号 (hotline intake)
     photo_ids: list[str] = field(default_factory=list)
 
 
@@ -84,6 +85,7 @@ def _read_report(form: FormData, mode: str) -> ReportForm:
         description=forms.text(form, "description", MAX_DESCRIPTION_CHARS),
         name=forms.text(form, "name", 100),
         phone=forms.text(form, "phone", 32),
+        ticket=forms.text(form, "ticket", 40),
         photo_ids=forms.texts(form, "photo_id")[:20],
     )
 
@@ -188,6 +190,7 @@ def report(ctx: Ctx, form: Form) -> Response:
         reporter_name=values.name or None,
         reporter_phone=values.phone or None,
         photo_ids=tuple(values.photo_ids),
+        hotline_ticket=(values.ticket or None) if source == Source.HOTLINE else None,
     )
     try:
         if source == Source.CITIZEN and (ctx.role is None or ctx.role == Role.CITIZEN):

@@ -46,6 +46,19 @@ class CaseCreate(Strict):
     reporter_phone: str | None = Field(default=None, max_length=32)
     photo_ids: list[str] = Field(default_factory=list, max_length=20)
     crs: str = Field(default="wgs84", max_length=16, description=CRS_DESCRIPTION)
+    fixed_on_site: bool = Field(
+        default=False,
+        description="即查即改: the reporter (collector, supervisor or leader) fixed the problem "
+        "on the spot; with before photo_ids and after_photo_ids the case is born closed",
+    )
+    after_photo_ids: list[str] = Field(
+        default_factory=list, max_length=20, description="photos of the fix (fixed_on_site)"
+    )
+    hotline_ticket: str | None = Field(
+        default=None,
+        max_length=40,
+        description="the 12345 hotline's ticket number (工单号); hotline cases only",
+    )
 
 
 class ActionRequest(Strict):
@@ -79,6 +92,11 @@ class ActionRequest(Strict):
     lon: float | None = Field(default=None, ge=-180, le=180)
     crs: str = Field(default="wgs84", max_length=16, description=CRS_DESCRIPTION)
     address: str | None = Field(default=None, max_length=300)
+    rating: str | None = Field(
+        default=None,
+        max_length=32,
+        description="callback (回访): satisfied | basically_satisfied | unsatisfied",
+    )
 
 
 class EventRead(BaseModel):
@@ -135,6 +153,11 @@ class CaseRead(BaseModel):
     assignee: str | None = None
     task: str | None
     due_at: datetime | None
+    clock_started_at: datetime | None = Field(
+        default=None,
+        description="when the unit's clock (re)started: at dispatch, or at a failed check "
+        "(返工 restarts it with the rework limit)",
+    )
     seconds_left: float | None
     overdue: bool
     light: str | None
@@ -144,6 +167,8 @@ class CaseRead(BaseModel):
     step_light: str | None
     rework_count: int
     is_supervised: bool
+    fixed_on_site: bool = False
+    hotline_ticket: str | None = None
     supervise_note: str | None
     pending_extension_until: datetime | None
     pending_park_reason: str | None
@@ -225,6 +250,7 @@ def case_read(
         assignee=usernames.get(case.assignee_id) if case.assignee_id else None,
         task=case.task,
         due_at=_local(view.due_at, tz),
+        clock_started_at=_local(case.clock_started_at, tz),
         seconds_left=view.seconds_left,
         overdue=view.is_overdue,
         light=view.light,
@@ -233,6 +259,8 @@ def case_read(
         step_due_at=_local(view.step_due_at, tz),
         step_light=view.step_light,
         rework_count=case.rework_count,
+        fixed_on_site=bool(case.fixed_on_site),
+        hotline_ticket=case.hotline_ticket,
         is_supervised=case.is_supervised,
         supervise_note=case.supervise_note,
         pending_extension_until=_local(case.pending_extension_until, tz),

@@ -63,6 +63,8 @@ class Action(StrEnum):
     SUPERVISE = "supervise"  # 督办
     RATE = "rate"  # 评价: the citizen rates the result of a closed case
     NOT_FIXED = "not_fixed"  # 反映未解决: the citizen says a closed case is not fixed
+    FIX_ON_SITE = "fix_on_site"  # 即查即改: the reporter fixed it on the spot (part of a report)
+    CALLBACK = "callback"  # 回访: the operator records the caller's satisfaction on a return call
 
 
 class Source(StrEnum):
@@ -107,6 +109,9 @@ _DISPATCH = _roles(Role.DISPATCHER)
 _INTAKE = _roles(Role.OPERATOR, Role.SHIFT_LEAD)
 _SUPERVISE = _roles(Role.SUPERVISOR, Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.SYSTEM)
 _REOPEN = _roles(Role.SHIFT_LEAD, Role.SUPERVISOR)
+#: Who may fix a problem on the spot while reporting it (即查即改 / 现场交办): people on
+#: patrol — collectors, supervision groups, leaders.
+ON_SITE = _roles(Role.COLLECTOR, Role.SUPERVISOR, Role.LEADER)
 
 S = CaseStatus
 A = Action
@@ -149,8 +154,23 @@ for _status in OPEN:
 # "not fixed" goes to the supervision centre, which may reopen it.
 _table[(S.CLOSED, A.RATE)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 _table[(S.CLOSED, A.NOT_FIXED)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
+# 即查即改: a report that says the problem was fixed on the spot, with after-photos. The
+# fixer was on site, so the fix counts as checked, and the case closes at once
+# (CLOSES_AT_ONCE) in the report's unit of work: it is never filed nor dispatched.
+for _status in (S.REPORTED, S.VERIFIED):
+    _table[(_status, A.FIX_ON_SITE)] = Transition(S.CHECKED, ON_SITE)
+# 回访: the hotline calls the reporter back once a case is closed and records how satisfied
+# they are (it feeds 满意率 beside citizens' own ratings); the case stays closed.
+_table[(S.CLOSED, A.CALLBACK)] = Transition(S.CLOSED, _INTAKE)
 
 TRANSITIONS: Final[Mapping[tuple[CaseStatus, Action], Transition]] = _table
+
+#: Actions taken only as part of a new report (``POST /cases``), never on their own: not
+#: offered on a case and refused by the action endpoint.
+INTAKE_ACTIONS: Final = frozenset({A.REPORT, A.FIX_ON_SITE})
+#: Actions after which the case closes at once, by the same actor, in the same unit of
+#: work (an on-the-spot fix needs no shift lead to close it: nothing was dispatched).
+CLOSES_AT_ONCE: Final = frozenset({A.FIX_ON_SITE})
 
 #: The requests a unit makes and the centre decides (:mod:`duban.kernel.pending`): one of
 #: each kind waits at a time.
@@ -177,7 +197,9 @@ _ALLOWED: Final[Mapping[tuple[CaseStatus, Role], tuple[Action, ...]]] = {
     (status, role): tuple(
         action
         for action in Action
-        if (rule := TRANSITIONS.get((status, action))) is not None and role in rule.roles
+        if action not in INTAKE_ACTIONS
+        and (rule := TRANSITIONS.get((status, action))) is not None
+        and role in rule.roles
     )
     for status in CaseStatus
     for role in Role
@@ -256,6 +278,8 @@ ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
     A.SUPERVISE: ("督办", "Supervise"),
     A.RATE: ("评价", "Rate"),
     A.NOT_FIXED: ("反映未解决", "Not fixed"),
+    A.FIX_ON_SITE: ("即查即改", "Fixed on the spot"),
+    A.CALLBACK: ("回访", "Call back"),
 }
 
 
@@ -301,6 +325,8 @@ REPORT_SOURCES: Final[Mapping[Role, frozenset[Source]]] = {
     ),
     Role.SHIFT_LEAD: frozenset(Source),
     Role.SUPERVISOR: frozenset({Source.SUPERVISION, Source.INSPECTION}),
+    # 分包领导, 路长: leaders of grids and road segments report from their patrols.
+    Role.LEADER: frozenset({Source.PATROL}),
     Role.SYSTEM: frozenset({Source.SENSOR, Source.INSPECTION}),
     Role.ADMIN: frozenset(Source),
 }

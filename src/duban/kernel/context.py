@@ -17,6 +17,9 @@ class Actor:
     username: str
     role: Role
     unit_id: int | None = None
+    #: The territory (a district's or street's region code) the actor works in; None:
+    #: city-wide. Staff of a territory see and act on its cases only.
+    region_code: str | None = None
     #: A case this actor may see without an account: an anonymous citizen holding the
     #: case's tracking code (查询码) acts on that one case only.
     granted_case_id: int | None = None

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from duban.places.presenters import PlaceRead, ResponsibleRead, place_read, responsible_read
     from duban.places.routing import route_case
     from duban.places.search import search_places
+    from duban.places.territory import territory_level
 
 _EXPORTS: dict[str, str] = {
     "Location": "duban.places.index",
@@ -51,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "responsible_read": "duban.places.presenters",
     "route_case": "duban.places.routing",
     "search_places": "duban.places.search",
+    "territory_level": "duban.places.territory",
 }
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "responsible_read",
     "route_case",
     "search_places",
+    "territory_level",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

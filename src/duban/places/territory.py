@@ -42,3 +42,20 @@ def territorial_units(session: Session) -> list[tuple[str, str | None, str, str]
         .order_by(RegionUnit.region_code)
     ).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+#: The region levels a person's territory may be (staff of a district or a street).
+TERRITORY_LEVELS = ("district", "street")
+
+
+def territory_level(session: Session, code: str) -> str | None:
+    """``district`` or ``street`` if ``code`` names a current region of that level (a
+    territory staff may belong to), else None."""
+    level = session.scalar(
+        select(Region.level).where(
+            Region.code == code,
+            Region.valid_to.is_(None),
+            Region.level.in_(TERRITORY_LEVELS),
+        )
+    )
+    return str(level) if level is not None else None

@@ -33,7 +33,7 @@ from duban.kernel.db.stamps import (
 from duban.kernel.errors import PolicyError
 from duban.kernel.limits import Backoff, Rate
 from duban.kernel.unitofwork import after_commit, writing
-from duban.reference.calendar import Light, TimeLimit, WorkingCalendar, light_for
+from duban.reference.calendar import Light, LimitUnit, TimeLimit, WorkingCalendar, light_for
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,18 @@ class Policy:
     supervise_note: str = "超期未处置，系统自动督办"
     places: PlacesPolicy = field(default_factory=PlacesPolicy)
     limits: LimitsPolicy = field(default_factory=LimitsPolicy)
+    #: 返工: the limit a case sent back by a failed check gets from the check; None: the
+    #: filing condition's limit again (``rework: {limit: condition}``).
+    rework: TimeLimit | None = None
+
+    def rework_limit(self, amount: float | None, unit: str | None) -> TimeLimit | None:
+        """The limit of a reworked case whose limit was ``amount`` ``unit`` (None: the
+        case has no limit and the policy none of its own)."""
+        if self.rework is not None:
+            return self.rework
+        if amount is None or not unit:
+            return None
+        return TimeLimit(amount, LimitUnit(unit))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -286,6 +298,8 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             sources[src] = SourceRule(max_limit=max_limit, by_month_end=by == "month_end")
         lights = data.get("lights") or {}
         sweep = data.get("sweep") or {}
+        rework = (data.get("rework") or {}).get("limit", "condition")
+        rework_limit = None if rework == "condition" else TimeLimit.parse(rework)
         return Policy(
             calendar=cal,
             steps=steps,
@@ -295,6 +309,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             supervise_note=str(sweep.get("supervise_note", "超期未处置，系统自动督办")),
             places=parse_places_policy(data.get("places")),
             limits=parse_limits_policy(data.get("limits")),
+            rework=rework_limit,
         )
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise PolicyError(f"the policy is invalid: {err}", field="policy") from err

@@ -33,6 +33,7 @@ FIELD_OF: dict[str, str] = {
     "lon": "location",
     "reporter_phone": "phone",
     "reporter_name": "name",
+    "hotline_ticket": "ticket",
 }
 
 # Messages of the services people meet most, in Chinese (others are shown as they are).
@@ -51,6 +52,17 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"is not later than the current one"), "The new deadline must be later."),
     (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
     (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
+    (re.compile(r"callback needs a 'rating'"), "Please choose a rating."),
+    (
+        re.compile(r"is the 12345 ticket number of a hotline case"),
+        "Only hotline cases have a 12345 ticket number.",
+    ),
+    (re.compile(r"unknown territory"), "Please choose a district or street from the list."),
+    (re.compile(r"at least one after photo"), "Please add at least one after photo."),
+    (
+        re.compile(r"may not fix a problem on the spot"),
+        "Only collectors, supervisors and leaders fix problems on the spot.",
+    ),
     (
         re.compile(r"holds a control character"),
         "Please remove the control characters (such as NUL) from the text.",

@@ -159,6 +159,17 @@ ZH: Final[dict[str, str]] = {
     "Someone else changed this case in the meantime. Check the page and try again.": "案卷已被他人更新，请核对页面后重试。",
     "Enter a date and time.": "请输入日期和时间。",
     "Enter a date.": "请输入日期。",
+    # territories (issue 15)
+    "Territory": "辖区",
+    "City-wide": "全市",
+    "Please choose a district or street from the list.": "请从列表中选择区或街道。",
+    "Please add at least one after photo.": "请至少上传一张处置后照片。",
+    "Only collectors, supervisors and leaders fix problems on the spot.": "只有监督员、督查人员和领导可以即查即改。",
+    "Fixed on site": "即查即改",
+    "12345 ticket number": "12345工单号",
+    "Only hotline cases have a 12345 ticket number.": "只有热线案件有12345工单号。",
+    "fixed on the spot (30 days)": "即查即改（近30天）",
+    "Clock restarted after rework": "返工后重新计时",
     # steps, tasks and evidence flags
     "verify": "核实",
     "file": "立案",
