@@ -16,6 +16,9 @@ REQUIRED = {
     "/api/v1/cases/{case_id}/actions/{action}": {"post"},
     "/api/v1/photos": {"post"},
     "/api/v1/photos/{photo_id}": {"get"},
+    "/api/v1/photos/{photo_id}/thumbnail": {"get"},
+    "/api/v1/photos/{photo_id}/findings": {"get"},
+    "/api/v1/cases/{case_id}/evidence": {"get"},
     "/api/v1/categories": {"get"},
 }
 

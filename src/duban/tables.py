@@ -12,6 +12,7 @@ from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
 from duban.open311.models import ApiKey, Open311Request, Open311Update
+from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
 
@@ -31,6 +32,8 @@ __all__ = [
     "Open311Request",
     "Open311Update",
     "Photo",
+    "PhotoFinding",
+    "PhotoPrint",
     "Region",
     "RegionUnit",
     "RoutingRule",
