@@ -31,6 +31,8 @@ FEATURE_SIDE: Final = 800
 FLAT_STD: Final = 3.0
 #: With fewer keypoints than this a photo has too little detail for the same-scene check.
 MIN_FEATURES: Final = 20
+#: Features need this many pixels on the short side (ORB's patch is 31 wide, plus a border).
+MIN_SIDE: Final = 64
 #: At most this many ORB keypoints are kept per photo (each: 8 bytes of position, 32 of descriptor).
 MAX_KEYPOINTS: Final = 500
 
@@ -207,6 +209,8 @@ def features(grey: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         _ORB = cv2.ORB_create(  # type: ignore[attr-defined]
             nfeatures=MAX_KEYPOINTS, fastThreshold=12
         )
+    if min(grey.size) < MIN_SIDE:  # a strip (1×50,000): no room for ORB's patches
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
     pixels = np.asarray(grey, dtype=np.uint8)
     keypoints, descriptors = _ORB.detectAndCompute(pixels, None)
     if descriptors is None or not keypoints:

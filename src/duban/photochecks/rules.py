@@ -87,6 +87,7 @@ class Thresholds:
     place_radius_m: float = 150.0
     place_warn_radius_m: float = 300.0
     reuse_max_distance: int = 6
+    same_as_before_max_distance: int = 2
     scene_pass_inliers: int = 25
     scene_warn_inliers: int = 12
     min_jpeg_quality: int = 70
@@ -210,8 +211,15 @@ def check_reused(neighbours: Iterable[Neighbour], t: Thresholds, *, flat: bool =
     c = Check.REUSED
     if flat:
         return Finding(c, Result.SKIPPED, "flat")
+    # The case's own before-photo shows the same place: only a (near) copy of it counts.
     near = sorted(
-        (n for n in neighbours if n.distance <= t.reuse_max_distance), key=lambda n: n.distance
+        (
+            n
+            for n in neighbours
+            if n.distance
+            <= (t.same_as_before_max_distance if n.same_case_before else t.reuse_max_distance)
+        ),
+        key=lambda n: n.distance,
     )
     if not near:
         return Finding(c, Result.PASS, "unique")
