@@ -86,10 +86,10 @@ class Thresholds:
     time_tolerance_minutes: float = 10.0
     place_radius_m: float = 150.0
     place_warn_radius_m: float = 300.0
-    reuse_max_distance: int = 6
+    reuse_max_distance: int = 10
     same_as_before_max_distance: int = 2
-    scene_pass_inliers: int = 25
-    scene_warn_inliers: int = 12
+    scene_pass_inliers: int = 20
+    scene_warn_inliers: int = 10
     min_jpeg_quality: int = 70
 
 
