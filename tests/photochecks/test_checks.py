@@ -163,3 +163,18 @@ def test_a_category_may_switch_checks_off(world: World, monkeypatch: pytest.Monk
     assert found["place"] == ("skipped", "not_run")
     assert found["same_scene"] == ("skipped", "not_run")
     assert last_payload(world, case)["verdict"] == "pass"
+
+
+def test_passing_a_failed_feedback_is_an_override_with_a_reason(world: World) -> None:
+    case = case_with_before(world, scene("rocket"))
+    feedback(world, case, phone_jpeg(scene("coffee"), gps=FAR))
+    world.act(case, Action.ASSIGN, "operator", collector="collector")
+    with pytest.raises(InvalidInput, match="needs a 'reason'"):
+        world.act(case, Action.CHECK, "collector", passed=True)
+    world.session.rollback()
+    world.act(case, Action.CHECK, "collector", passed=True, reason="现场核实已整改，照片角度不同")
+    assert last_payload(world, case)["override"] == {
+        "verdict": "fail",
+        "reason": "现场核实已整改，照片角度不同",
+    }
+    assert case.status == CaseStatus.CHECKED

@@ -725,13 +725,20 @@ def _do_check(
     case.task = None
     payload: dict[str, Any] = {"passed": p.passed, "photos": [x.id for x in photos]}
     if p.passed:
-        return _Outcome(
-            target,
-            clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
-            payload,
-            photos,
-            "check",
-        )
+        from duban.photochecks import latest_verdict
+
+        note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+        if latest_verdict(session, case) == "fail":
+            # Passing what the photo checks failed is the checker's call, with a reason.
+            why = clean_text(p.reason or p.note, field_name="reason", limit=MAX_NOTE_CHARS)
+            if not why:
+                raise InvalidInput(
+                    "the photo checks failed this feedback; passing it needs a 'reason'",
+                    field="reason",
+                )
+            payload["override"] = {"verdict": "fail", "reason": why}
+            note = note or why
+        return _Outcome(target, note, payload, photos, "check")
     reason = _require_reason(p, Action.CHECK)
     payload["rework_reason"] = _rework_reason(session, case, p.rework_reason)
     case.rework_count += 1

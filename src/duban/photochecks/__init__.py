@@ -14,6 +14,7 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.photochecks.checks import (
         examine_feedback,
+        latest_verdict,
         record_print,
         suggested_reason,
         thresholds_for,
@@ -27,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "PhotoPrint": "duban.photochecks.models",
     "ReworkReason": "duban.photochecks.rules",
     "examine_feedback": "duban.photochecks.checks",
+    "latest_verdict": "duban.photochecks.checks",
     "record_print": "duban.photochecks.checks",
     "suggested_reason": "duban.photochecks.checks",
     "take_print": "duban.photochecks.prints",
@@ -38,6 +40,7 @@ __all__ = [
     "PhotoPrint",
     "ReworkReason",
     "examine_feedback",
+    "latest_verdict",
     "record_print",
     "suggested_reason",
     "take_print",

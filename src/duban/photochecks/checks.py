@@ -319,6 +319,21 @@ def case_evidence(session: Session, *, actor: Actor, case_id: int, lang: str) ->
     return EvidenceView(verdict(results).value if rows else None, suggested.value, feedback)
 
 
+def latest_verdict(session: Session, case: Case) -> str | None:
+    """The verdict on the after-photos of ``case``'s latest feedback (``None`` if none)."""
+    after = [cp for cp in case.photos if cp.stage == "after"]
+    if not after:
+        return None
+    latest_seq = max(cp.event_seq or 0 for cp in after)
+    ids = [cp.photo_id for cp in after if (cp.event_seq or 0) == latest_seq]
+    results = session.scalars(
+        select(PhotoFinding.result).where(
+            PhotoFinding.case_id == case.id, PhotoFinding.photo_id.in_(ids)
+        )
+    ).all()
+    return verdict(Result(r) for r in results).value if results else None
+
+
 def suggested_reason(session: Session, case: Case) -> str:
     """The rework reason the latest findings on ``case`` point to (``not_fixed`` if none)."""
     rows = session.execute(
