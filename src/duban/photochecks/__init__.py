@@ -13,6 +13,7 @@ from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.photochecks.checks import (
+        case_evidence,
         examine_feedback,
         latest_verdict,
         record_print,
@@ -27,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "PhotoFinding": "duban.photochecks.models",
     "PhotoPrint": "duban.photochecks.models",
     "ReworkReason": "duban.photochecks.rules",
+    "case_evidence": "duban.photochecks.checks",
     "examine_feedback": "duban.photochecks.checks",
     "latest_verdict": "duban.photochecks.checks",
     "record_print": "duban.photochecks.checks",
@@ -39,6 +41,7 @@ __all__ = [
     "PhotoFinding",
     "PhotoPrint",
     "ReworkReason",
+    "case_evidence",
     "examine_feedback",
     "latest_verdict",
     "record_print",
