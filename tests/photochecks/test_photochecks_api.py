@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import Engine
+
+from duban.adapters.photostore import S3PhotoStore
+from duban.app import create_app
 from tests.factories.photochecks import crop, phone_jpeg, scene
 from tests.factories.places import LAT, LON
-from tests.http import Api, assert_error
+from tests.fakes import FixedClock
+from tests.http import API, Api, assert_error, make_settings
+from tests.photochecks.conftest import s3_store
 
 CHECKS = ["original", "time", "place", "reused", "same_scene"]
 
@@ -87,3 +99,57 @@ def test_check_takes_a_rework_reason_code(api: Api) -> None:
     )
     events = api.case(case_id)["events"]
     assert events[-1]["payload"]["rework_reason"] == "wrong_angle"
+
+
+def test_the_app_keeps_photos_in_s3_when_configured(
+    db_url: str,
+    tmp_path: Path,
+    engine: Engine,
+    clock: FixedClock,
+    api: Api,
+    s3_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    s3_store(s3_endpoint, "city-photos")  # the bucket exists, as an operator would make it
+    settings = make_settings(
+        db_url,
+        tmp_path / "s3",
+        photo_s3_bucket="city-photos",
+        photo_s3_endpoint=s3_endpoint,
+        photo_s3_prefix="xuchang",
+        photo_s3_region="us-east-1",
+    )
+    app = create_app(settings, engine=engine, clock=clock)
+    assert isinstance(app.state.photo_store, S3PhotoStore)
+    data = phone_jpeg(scene("coffee"))
+    with TestClient(app) as client:
+        response = client.post(
+            f"{API}/photos",
+            files={"file": ("p.heic", data, "application/octet-stream")},
+            headers=api.headers("handler"),
+        )
+        assert response.status_code == 201, response.text
+        photo = response.json()
+        got = client.get(f"{API}/photos/{photo['id']}", headers=api.headers("handler"))
+        assert got.content == data
+        thumb = client.get(f"{API}/photos/{photo['id']}/thumbnail", headers=api.headers("handler"))
+        assert thumb.headers["content-type"] == "image/jpeg"
+    sha = photo["sha256"]
+    keys = {
+        o["Key"]
+        for o in app.state.photo_store.client.list_objects_v2(Bucket="city-photos")["Contents"]
+    }
+    assert keys == {f"xuchang/{sha[:2]}/{sha}.jpg", f"xuchang/thumbs/{sha[:2]}/{sha}.jpg.jpg"}
+    assert not (tmp_path / "s3" / "photos").exists()
+
+
+def test_a_thumbnail_is_small_upright_and_private(api: Api) -> None:
+    photo = api.photo("handler", phone_jpeg(scene("rocket")))
+    response = api.get(f"/photos/{photo}/thumbnail", "handler")
+    assert response.status_code == 200
+    image = Image.open(io.BytesIO(response.content))
+    assert max(image.size) == 320
+    assert not image.getexif()
+    assert_error(api.get(f"/photos/{photo}/thumbnail", "citizen"), 404)

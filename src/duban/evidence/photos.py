@@ -203,7 +203,7 @@ def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]
     (and public copies) when no other photo shares them, once the deletion has committed.
     Returns how many went."""
     from duban.cases import CasePhoto  # deferred: cases import evidence
-    from duban.evidence.public import PUBLIC_PREFIX
+    from duban.evidence.public import PUBLIC_PREFIX, THUMB_PREFIX
 
     if not photo_ids:
         return 0
@@ -224,6 +224,7 @@ def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]
             for key in keys - shared:
                 store.delete(key)
                 store.delete(PUBLIC_PREFIX + key)
+                store.delete(THUMB_PREFIX + key + ".jpg")
 
         after_commit(session, remove_files)
     return len(ids)
