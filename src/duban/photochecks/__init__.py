@@ -13,6 +13,7 @@ from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.photochecks.checks import (
+        backfill_prints,
         case_evidence,
         examine_feedback,
         latest_verdict,
@@ -28,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "PhotoFinding": "duban.photochecks.models",
     "PhotoPrint": "duban.photochecks.models",
     "ReworkReason": "duban.photochecks.rules",
+    "backfill_prints": "duban.photochecks.checks",
     "case_evidence": "duban.photochecks.checks",
     "examine_feedback": "duban.photochecks.checks",
     "latest_verdict": "duban.photochecks.checks",
@@ -41,6 +43,7 @@ __all__ = [
     "PhotoFinding",
     "PhotoPrint",
     "ReworkReason",
+    "backfill_prints",
     "case_evidence",
     "examine_feedback",
     "latest_verdict",

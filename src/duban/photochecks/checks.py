@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 from duban.cases import Case, CasePhoto, get_case, photo_for_viewer
 from duban.evidence import Photo
 from duban.kernel.context import Actor
+from duban.kernel.ports import PhotoStore
+from duban.kernel.unitofwork import writing
 from duban.photochecks.messages import sentence
 from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.photochecks.prints import (
@@ -82,6 +84,40 @@ def print_row(photo_id: str, taken: Print, now: datetime) -> PhotoPrint:
         descriptors=taken.descriptors.tobytes(),
         created_at=now,
     )
+
+
+def backfill_prints(session: Session, store: PhotoStore, *, now: datetime, limit: int) -> int:
+    """Print up to ``limit`` photos stored before the checks existed (read from the store,
+    decoded once); a photo whose file is missing or unreadable is left out. Returns how
+    many were printed. Each batch commits on its own, so the work resumes where it stopped."""
+    from duban.photochecks.prints import take_print
+
+    done = 0
+    while done < limit:
+        batch = session.scalars(
+            select(Photo)
+            .outerjoin(PhotoPrint, PhotoPrint.photo_id == Photo.id)
+            .where(PhotoPrint.photo_id.is_(None), Photo.id.not_in(_skipped(session)))
+            .order_by(Photo.created_at, Photo.id)
+            .limit(min(100, limit - done))
+        ).all()
+        if not batch:
+            break
+        with writing(session):
+            for photo in batch:
+                try:
+                    taken = take_print(store.get(photo.storage_key))
+                except (OSError, ValueError, SyntaxError):
+                    _skipped(session).add(photo.id)
+                    continue
+                session.add(print_row(photo.id, taken, now))
+                done += 1
+    return done
+
+
+def _skipped(session: Session) -> set[str]:
+    skipped: set[str] = session.info.setdefault("photochecks_unprintable", set())
+    return skipped
 
 
 def record_print(session: Session, photo_id: str, taken: Print, now: datetime) -> None:
