@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from duban import __version__
 from duban.accounts import api as accounts_api
 from duban.accounts import pages as accounts_pages
-from duban.adapters.photostore import LocalPhotoStore
+from duban.adapters.photostore import photo_store_for
 from duban.api import health as health_api
 from duban.api.edge import refuse_control_text
 from duban.api.errors import document_errors, install_error_handlers
@@ -44,6 +44,7 @@ from duban.ledgers import api as ledgers_api
 from duban.ledgers import pages as ledgers_pages
 from duban.open311 import api as open311_api
 from duban.open311 import pages as open311_pages
+from duban.photochecks import api as photochecks_api
 from duban.places import api as places_api
 from duban.places import pages as places_pages
 from duban.reference import api as reference_api
@@ -190,7 +191,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = factory
     app.state.clock = clock or SystemClock()
-    app.state.photo_store = LocalPhotoStore(settings.photo_root)
+    app.state.photo_store = photo_store_for(settings)
     app.state.secret_key = secret_key_for(settings)
     install_error_handlers(app)
     # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
@@ -201,6 +202,7 @@ def create_app(
         cases_api.router,
         evidence_api.router,
         evaluation_api.router,
+        photochecks_api.router,
         reference_api.router,
         accounts_api.admin_router,
         reference_api.admin_router,

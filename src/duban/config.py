@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     )
     var_dir: Path = DEFAULT_VAR_DIR
     photo_dir: Path | None = Field(default=None, description="defaults to <var_dir>/photos")
+    photo_s3_bucket: str | None = Field(
+        default=None, description="keep photos in this S3-compatible bucket instead of photo_dir"
+    )
+    photo_s3_prefix: str = Field(default="", description="key prefix inside the bucket")
+    photo_s3_endpoint: str | None = Field(
+        default=None,
+        description="endpoint of a non-AWS store (MinIO, Ceph...), e.g. http://minio:9000",
+    )
+    photo_s3_region: str | None = None
     env: str = Field(
         default="development",
         description="'production' refuses to start without DUBAN_SECRET_KEY; anything else "

@@ -21,6 +21,7 @@ from duban.ledgers.models import (
     LedgerSnapshot,
 )
 from duban.open311.models import ApiKey, Open311Request, Open311Update
+from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
@@ -58,6 +59,8 @@ __all__ = [
     "OrderProblem",
     "OrderUnit",
     "Photo",
+    "PhotoFinding",
+    "PhotoPrint",
     "Region",
     "RegionUnit",
     "RoutingRule",

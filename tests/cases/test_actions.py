@@ -584,7 +584,8 @@ def test_a_fresh_after_photo_raises_no_flag(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[world.photo((200, 0, 0), by="operator")])
     photo = world.photo((0, 200, 0))
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[photo])
-    assert _payload(world, case) == {"photos": [photo]}
+    # No camera data in a generated JPEG: the photo checks ask for a look (tests/photochecks).
+    assert _payload(world, case) == {"photos": [photo], "verdict": "needs_look"}
     assert case.handled_at is not None
 
 

@@ -84,6 +84,8 @@ class ActionInput:
     lon: float | None = None
     crs: str = "wgs84"
     address: str | None = None
+    #: check with passed=false: why (a ReworkReason code); prefilled from the photo findings.
+    rework_reason: str | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -665,11 +667,21 @@ def _do_feedback(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
+    from duban.photochecks import examine_feedback  # deferred: photochecks read cases
+
     photos = check_photos(session, p.photo_ids, required=True)
     note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     flags = _evidence_flags(session, case, photos)
+    examined = examine_feedback(session, case, photos, now=now, tz=policy.tz)
+    if examined.blocked:
+        pid, finding = examined.failing()[0]
+        raise InvalidInput(
+            f"photo {pid} fails the '{finding.check.value}' check ({finding.reason}); "
+            "this category does not accept such feedback",
+            field="photo_ids",
+        )
     case.handled_at = now
-    payload: dict[str, Any] = {"photos": [x.id for x in photos]}
+    payload: dict[str, Any] = {"photos": [x.id for x in photos], "verdict": examined.verdict.value}
     if flags:
         payload["evidence_flags"] = flags
     return _Outcome(target, note, payload, photos, "after")
@@ -716,14 +728,22 @@ def _do_check(
     case.task = None
     payload: dict[str, Any] = {"passed": p.passed, "photos": [x.id for x in photos]}
     if p.passed:
-        return _Outcome(
-            target,
-            clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
-            payload,
-            photos,
-            "check",
-        )
+        from duban.photochecks import latest_verdict
+
+        note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+        if latest_verdict(session, case) == "fail":
+            # Passing what the photo checks failed is the checker's call, with a reason.
+            why = clean_text(p.reason or p.note, field_name="reason", limit=MAX_NOTE_CHARS)
+            if not why:
+                raise InvalidInput(
+                    "the photo checks failed this feedback; passing it needs a 'reason'",
+                    field="reason",
+                )
+            payload["override"] = {"verdict": "fail", "reason": why}
+            note = note or why
+        return _Outcome(target, note, payload, photos, "check")
     reason = _require_reason(p, Action.CHECK)
+    payload["rework_reason"] = _rework_reason(session, case, p.rework_reason)
     case.rework_count += 1
     payload["reason"] = reason
     payload["rework_count"] = case.rework_count
@@ -750,6 +770,21 @@ def _restart_clock_for_rework(case: Case, policy: Policy, now: datetime) -> dict
         "due_to": case.due_at.isoformat(),
         "limit": f"{limit.amount:g} {limit.unit.value}",
     }
+
+
+def _rework_reason(session: Session, case: Case, given: str | None) -> str:
+    """The coded reason of a send-back: the checker's, else what the photo findings suggest."""
+    from duban.photochecks import ReworkReason, suggested_reason
+
+    if given is None:
+        return suggested_reason(session, case)
+    try:
+        return ReworkReason(given).value
+    except ValueError:
+        codes = ", ".join(r.value for r in ReworkReason)
+        raise InvalidInput(
+            f"unknown rework_reason '{given}'; use one of: {codes}", field="rework_reason"
+        ) from None
 
 
 def _do_close(

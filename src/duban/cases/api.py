@@ -329,6 +329,7 @@ def act(
             unit=body.unit,
             helper_units=tuple(body.helper_units),
             passed=body.passed,
+            rework_reason=body.rework_reason,
             until=body.until,
             amount=body.amount,
             photo_ids=tuple(body.photo_ids),

@@ -96,6 +96,17 @@ def case_list(ctx: Ctx, page: int = 1) -> Response:
     )
 
 
+#: The rework reasons (返工原因) a checker chooses from, as the form offers them.
+REWORK_REASONS = (
+    ("not_fixed", "Not fixed"),
+    ("wrong_angle", "Not the angle of the problem photo"),
+    ("not_original", "Not an original photo"),
+    ("wrong_place", "Taken elsewhere"),
+    ("reused_photo", "A reused photo"),
+    ("other", "Other"),
+)
+
+
 def _case_page(
     ctx: WebContext,
     case_id: int,
@@ -112,11 +123,16 @@ def _case_page(
         if "note" in flat and "rating" not in flat:
             flat["rating"] = flat.pop("note")
         return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
+    from duban.photochecks import case_evidence  # deferred: photochecks read cases
+
     file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
+    evidence = case_evidence(ctx.db, actor=actor, case_id=case_id, lang=ctx.lang)
     return ctx.render(
         "cases/page.html",
         status_code=status_code,
         f=file,
+        evidence=evidence,
+        rework_reasons=REWORK_REASONS,
         case=file.case,
         units=active_units(ctx.db) if Action.DISPATCH in file.actions else [],
         collectors=active_collectors(ctx.db) if Action.ASSIGN in file.actions else [],
@@ -155,6 +171,7 @@ def action_input(
         unit=forms.text(form, "unit", 32) or None,
         helper_units=tuple(forms.texts(form, "helper_units")),
         passed=passed,
+        rework_reason=forms.text(form, "rework_reason", 20) or None,
         until=forms.local_datetime(form, "until", tz, errors),
         amount=forms.number(form, "amount", errors, label=ctx.t("Extra time")),
         photo_ids=tuple(photo_ids),

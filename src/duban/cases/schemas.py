@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -67,6 +67,14 @@ class ActionRequest(Strict):
     unit: str | None = Field(default=None, max_length=32, description="lead unit code (dispatch)")
     helper_units: list[str] = Field(default_factory=list, max_length=10)
     passed: bool | None = Field(default=None, description="check: true passes, false sends back")
+    rework_reason: (
+        Literal["not_fixed", "wrong_angle", "not_original", "wrong_place", "reused_photo", "other"]
+        | None
+    ) = Field(
+        default=None,
+        description="check with passed=false: why it goes back (default: what the photo "
+        "findings suggest, else not_fixed)",
+    )
     until: AwareDatetime | None = Field(default=None, description="request_extension: new deadline")
     amount: float | None = Field(
         default=None,

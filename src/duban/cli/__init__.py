@@ -16,6 +16,7 @@ from duban.cli import ops
 from duban.evaluation import commands as evaluation
 from duban.ledgers import commands as ledgers
 from duban.open311 import commands as open311
+from duban.photochecks import commands as photochecks
 from duban.places import commands as places
 from duban.reference import commands as reference
 
@@ -49,6 +50,7 @@ app.add_typer(places.routing_app, name="routing")
 app.add_typer(open311.open311_app, name="open311")
 app.add_typer(evaluation.evaluation_app, name="evaluation")
 app.add_typer(ledgers.ledger_app, name="ledger")
+app.add_typer(photochecks.photos_app, name="photos")
 
 
 def main() -> None:

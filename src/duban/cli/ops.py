@@ -126,7 +126,7 @@ def demo(
     ] = None,
 ) -> None:
     """Prepare the demo (schema, reference data, demo city and one user per role), then serve."""
-    from duban.adapters.photostore import LocalPhotoStore
+    from duban.adapters.photostore import photo_store_for
     from duban.demo import install_demo
     from duban.kernel.db.session import make_session_factory
 
@@ -138,7 +138,7 @@ def demo(
             report = install_demo(
                 session,
                 password=settings.demo_password,
-                store=LocalPhotoStore(settings.photo_root),
+                store=photo_store_for(settings),
                 places_data=places_data,
             )
         except FileNotFoundError as err:

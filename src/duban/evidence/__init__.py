@@ -15,22 +15,26 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.evidence.models import Photo
     from duban.evidence.photos import PhotoLimits, discard_photos, save_photo
-    from duban.evidence.public import public_photo_bytes
+    from duban.evidence.public import public_content_type, public_photo_bytes, thumbnail_bytes
 
 _EXPORTS: dict[str, str] = {
     "Photo": "duban.evidence.models",
     "PhotoLimits": "duban.evidence.photos",
     "discard_photos": "duban.evidence.photos",
+    "public_content_type": "duban.evidence.public",
     "public_photo_bytes": "duban.evidence.public",
     "save_photo": "duban.evidence.photos",
+    "thumbnail_bytes": "duban.evidence.public",
 }
 
 __all__ = [
     "Photo",
     "PhotoLimits",
     "discard_photos",
+    "public_content_type",
     "public_photo_bytes",
     "save_photo",
+    "thumbnail_bytes",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

@@ -11,6 +11,7 @@ from duban.api.limits import limit_uploads, request_lang
 from duban.cases import photo_for_viewer
 from duban.evidence.models import Photo
 from duban.evidence.photos import PhotoLimits, save_photo
+from duban.evidence.public import thumbnail_bytes
 from duban.evidence.schemas import PhotoRead
 from duban.kernel.errors import InvalidInput, NotFound
 from duban.reference import load_policy
@@ -25,7 +26,7 @@ async def upload(
     actor: ActorDep,
     clock: ClockDep,
     settings: SettingsDep,
-    file: UploadFile = File(description="JPEG, PNG or WebP"),
+    file: UploadFile = File(description="JPEG, PNG, WebP or HEIC"),
 ) -> PhotoRead:
     """Upload one photo (multipart field ``file``); use its ``id`` in reports and actions."""
     limit_uploads(request, user_id=actor.user_id, lang=request_lang(request))
@@ -78,4 +79,18 @@ def download(photo_id: str, request: Request, session: SessionDep, actor: ActorD
         content=data,
         media_type=photo.content_type,
         headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+@router.get("/photos/{photo_id}/thumbnail", summary="A small copy of a photo")
+def thumbnail(photo_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    """A JPEG at most 320 pixels on its long side, upright and without EXIF (made once);
+    for the same callers as the photo."""
+    photo = photo_for_viewer(session, actor=actor, photo_id=photo_id)
+    try:
+        data = thumbnail_bytes(request.app.state.photo_store, photo)
+    except FileNotFoundError as err:
+        raise NotFound(f"the file of photo {photo_id} is missing from the photo store") from err
+    return Response(
+        content=data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from PIL import ExifTags, Image, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -21,10 +22,13 @@ from duban.kernel.errors import InvalidInput
 from duban.kernel.ports import PhotoStore
 from duban.kernel.unitofwork import after_commit, writing
 
+register_heif_opener()  # HEIC/HEIF, what most phones shoot
+
 ALLOWED_FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
     "PNG": ("image/png", "png"),
     "WEBP": ("image/webp", "webp"),
+    "HEIF": ("image/heic", "heic"),
 }
 
 
@@ -98,11 +102,17 @@ def _check_complete(data: bytes) -> None:
     are decoded at 1/8 scale (every byte is still read), which keeps the check cheap.
     """
     with Image.open(io.BytesIO(data)) as image:
-        image.verify()
+        if image.format != "HEIF":  # pillow-heif has no verify(); decoding checks it
+            image.verify()
     with Image.open(io.BytesIO(data)) as image:
         if image.format == "JPEG":
             image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
+
+
+def content_key(digest: str, ext: str) -> str:
+    """Where a file lives in the store: by its SHA-256 (the same bytes are kept once)."""
+    return f"{digest[:2]}/{digest}.{ext}"
 
 
 def save_photo(
@@ -118,7 +128,7 @@ def save_photo(
     """Check and keep an uploaded photo; it can then be attached to reports and actions.
 
     Refused with :class:`InvalidInput` (nothing stored): empty or oversized files, files
-    that are not JPEG/PNG/WebP, truncated images, and images over the pixel limit
+    that are not JPEG/PNG/WebP/HEIC, truncated images, and images over the pixel limit
     (decompression bombs are caught from the header, before decoding).
     """
     if not data:
@@ -150,16 +160,22 @@ def save_photo(
                 )
             if fmt not in ALLOWED_FORMATS:
                 raise InvalidInput(
-                    f"unsupported image format {fmt or 'unknown'}; send JPEG, PNG or WebP",
+                    f"unsupported image format {fmt or 'unknown'}; send JPEG, PNG, WebP or HEIC",
                     field="file",
                 )
             taken_at, lat, lon = _exif_details(image, tz)
             _check_complete(data)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as err:
         raise InvalidInput(f"the file is not a readable image: {err}", field="file") from err
+    from duban.photochecks import record_print, take_print  # deferred: photochecks import us
+
     content_type, ext = ALLOWED_FORMATS[fmt]
     digest = hashlib.sha256(data).hexdigest()
-    key = f"{digest[:2]}/{digest}.{ext}"
+    key = content_key(digest, ext)
+    try:
+        fingerprint = take_print(data)  # decoded once, at reduced scale, for the photo checks
+    except (OSError, ValueError, SyntaxError) as err:
+        raise InvalidInput(f"the file is not a readable image: {err}", field="file") from err
     store.put(key, data)
     photo = Photo(
         id=str(uuid.uuid4()),
@@ -177,6 +193,8 @@ def save_photo(
     )
     with writing(session):
         session.add(photo)
+        session.flush()
+        record_print(session, photo.id, fingerprint, photo.created_at)
     return photo
 
 
@@ -185,7 +203,7 @@ def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]
     (and public copies) when no other photo shares them, once the deletion has committed.
     Returns how many went."""
     from duban.cases import CasePhoto  # deferred: cases import evidence
-    from duban.evidence.public import PUBLIC_PREFIX
+    from duban.evidence.public import PUBLIC_PREFIX, THUMB_PREFIX
 
     if not photo_ids:
         return 0
@@ -206,6 +224,7 @@ def discard_photos(session: Session, store: PhotoStore, photo_ids: Sequence[str]
             for key in keys - shared:
                 store.delete(key)
                 store.delete(PUBLIC_PREFIX + key)
+                store.delete(THUMB_PREFIX + key + ".jpg")
 
         after_commit(session, remove_files)
     return len(ids)

@@ -20,7 +20,22 @@ from duban.evidence.models import Photo
 from duban.kernel.ports import PhotoStore
 
 PUBLIC_PREFIX: Final = "public/"
-_FORMAT_OF: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+THUMB_PREFIX: Final = "thumbs/"
+#: Long side of a thumbnail, in pixels.
+THUMB_SIDE: Final = 320
+# HEIC is re-encoded as JPEG: browsers other than Safari do not show HEIC.
+_FORMAT_OF: Final = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/heic": "JPEG",
+}
+_TYPE_OF: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def public_content_type(content_type: str) -> str:
+    """The media type of the public copy of a photo stored as ``content_type``."""
+    return _TYPE_OF[_FORMAT_OF.get(content_type, "PNG")]
 
 
 def strip_metadata(data: bytes, content_type: str) -> bytes:
@@ -51,5 +66,28 @@ def public_photo_bytes(store: PhotoStore, photo: Photo) -> bytes:
     except FileNotFoundError:
         pass
     data = strip_metadata(store.get(photo.storage_key), photo.content_type)
+    store.put(key, data)
+    return data
+
+
+def thumbnail_bytes(store: PhotoStore, photo: Photo) -> bytes:
+    """A small upright JPEG of ``photo`` without metadata, made once and kept in the store."""
+    key = THUMB_PREFIX + photo.storage_key + ".jpg"
+    try:
+        return store.get(key)
+    except FileNotFoundError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(store.get(photo.storage_key))) as opened:
+            if opened.format == "JPEG":
+                opened.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
+            image = ImageOps.exif_transpose(opened) or opened
+            small = image.convert("RGB")
+            small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            clean = Image.frombytes("RGB", small.size, small.tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="JPEG", quality=80)
+    data = out.getvalue()
     store.put(key, data)
     return data

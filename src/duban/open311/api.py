@@ -29,7 +29,7 @@ from duban.api.deps import ClockDep, SessionDep, SettingsDep
 from duban.api.errors import OUT_OF_RANGE, UNAVAILABLE
 from duban.api.limits import client_ip, limit_uploads, request_lang, request_limits
 from duban.cases import CasePhoto
-from duban.evidence import Photo, PhotoLimits, public_photo_bytes
+from duban.evidence import Photo, PhotoLimits, public_content_type, public_photo_bytes
 from duban.kernel.errors import (
     DubanError,
     InvalidInput,
@@ -471,7 +471,7 @@ def get_media(photo_id: str, request: Request, session: SessionDep) -> Response:
         raise NotFound(f"the file of photo '{photo_id}' is missing") from err
     return Response(
         content=data,
-        media_type=photo.content_type,
+        media_type=public_content_type(photo.content_type),
         headers={"Cache-Control": "public, max-age=86400"},
     )
 

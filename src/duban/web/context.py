@@ -23,7 +23,7 @@ from duban.accounts.users import actor_of
 from duban.api.deps import ClockDep, SessionDep, SettingsDep
 from duban.config import Settings
 from duban.evidence.models import Photo
-from duban.evidence.public import public_photo_bytes
+from duban.evidence.public import public_content_type, public_photo_bytes
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import (
     DubanError,
@@ -365,6 +365,6 @@ def photo_response(
         return Response("photo file missing", status_code=404, media_type="text/plain")
     return Response(
         content=data,
-        media_type=content_type,
+        media_type=public_content_type(content_type) if public is not None else content_type,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )

@@ -1,0 +1,378 @@
+"""Use cases and reads of the photo checks.
+
+- :func:`record_print` runs at upload, inside the upload's unit of work: the bytes are in
+  memory there, so the photo is decoded (at reduced scale) once and never again.
+- :func:`examine_feedback` runs inside the feedback action's unit of work: it reads only
+  prints and rows (no photo is decoded), writes the findings and returns the verdict, so
+  the feedback event carries it and a policy that blocks can refuse the feedback before
+  anything is written. Measured in ``bench/evidence.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import delete, select, union
+from sqlalchemy.orm import Session
+
+from duban.cases import Case, CasePhoto, get_case, photo_for_viewer
+from duban.evidence import Photo
+from duban.kernel.context import Actor
+from duban.kernel.ports import PhotoStore
+from duban.kernel.unitofwork import writing
+from duban.photochecks.messages import sentence
+from duban.photochecks.models import PhotoFinding, PhotoPrint
+from duban.photochecks.prints import (
+    MIN_FEATURES,
+    Meta,
+    Print,
+    bands,
+    hamming,
+    match_scene,
+    to_signed,
+    unpack_descriptors,
+    unpack_points,
+)
+from duban.photochecks.rules import (
+    Check,
+    Finding,
+    Neighbour,
+    Result,
+    Thresholds,
+    Verdict,
+    check_original,
+    check_place,
+    check_reused,
+    check_same_scene,
+    check_time,
+    suggested_rework,
+    thresholds_from,
+    verdict,
+)
+
+
+@functools.cache
+def _policy_data() -> dict[str, Any]:
+    text = resources.files("duban.data").joinpath("photochecks.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text) or {}
+    return data
+
+
+def thresholds_for(category: str) -> Thresholds:
+    """The photo-check policy of a category (``data/photochecks.yaml``)."""
+    return thresholds_from(_policy_data(), category)
+
+
+def print_row(photo_id: str, taken: Print, now: datetime) -> PhotoPrint:
+    b = bands(taken.phash)
+    return PhotoPrint(
+        photo_id=photo_id,
+        phash=to_signed(taken.phash),
+        band0=b[0],
+        band1=b[1],
+        band2=b[2],
+        band3=b[3],
+        meta=taken.meta.as_json(),
+        keypoints=taken.keypoints.tobytes(),
+        descriptors=taken.descriptors.tobytes(),
+        created_at=now,
+    )
+
+
+def backfill_prints(session: Session, store: PhotoStore, *, now: datetime, limit: int) -> int:
+    """Print up to ``limit`` photos stored before the checks existed (read from the store,
+    decoded once); a photo whose file is missing or unreadable is left out. Returns how
+    many were printed. Each batch commits on its own, so the work resumes where it stopped."""
+    from duban.photochecks.prints import take_print
+
+    done = 0
+    while done < limit:
+        batch = session.scalars(
+            select(Photo)
+            .outerjoin(PhotoPrint, PhotoPrint.photo_id == Photo.id)
+            .where(PhotoPrint.photo_id.is_(None), Photo.id.not_in(_skipped(session)))
+            .order_by(Photo.created_at, Photo.id)
+            .limit(min(100, limit - done))
+        ).all()
+        if not batch:
+            break
+        with writing(session):
+            for photo in batch:
+                try:
+                    taken = take_print(store.get(photo.storage_key))
+                except (OSError, ValueError, SyntaxError):
+                    _skipped(session).add(photo.id)
+                    continue
+                session.add(print_row(photo.id, taken, now))
+                done += 1
+    return done
+
+
+def _skipped(session: Session) -> set[str]:
+    skipped: set[str] = session.info.setdefault("photochecks_unprintable", set())
+    return skipped
+
+
+def record_print(session: Session, photo_id: str, taken: Print, now: datetime) -> None:
+    """Keep a photo's print (call inside the upload's unit of work)."""
+    if session.get(PhotoPrint, photo_id) is None:
+        session.add(print_row(photo_id, taken, now))
+
+
+def near_hashes(
+    session: Session, phash: int, *, max_distance: int, exclude: Sequence[str] = ()
+) -> list[tuple[str, int]]:
+    """Photos whose hash is within ``max_distance`` of ``phash``: candidates by equality on
+    any of the four indexed bands (one index look-up each), then measured."""
+    b = bands(phash)
+    columns = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
+    query = union(
+        *(
+            select(PhotoPrint.photo_id, PhotoPrint.phash).where(col == value)
+            for col, value in zip(columns, b, strict=True)
+        )
+    )
+    found: list[tuple[str, int]] = []
+    for photo_id, other in session.execute(query):
+        if photo_id in exclude:
+            continue
+        distance = hamming(phash, other)
+        if distance <= max_distance:
+            found.append((photo_id, distance))
+    return found
+
+
+def _neighbours(
+    session: Session, case: Case, phash: int, t: Thresholds, batch: Sequence[str]
+) -> list[Neighbour]:
+    near = near_hashes(session, phash, max_distance=t.reuse_max_distance, exclude=batch)
+    if not near:
+        return []
+    ids = [pid for pid, _ in near]
+    uses: dict[str, tuple[str, bool]] = {}
+    rows = session.execute(
+        select(CasePhoto.photo_id, Case.code, Case.id, CasePhoto.stage)
+        .join(Case, Case.id == CasePhoto.case_id)
+        .where(CasePhoto.photo_id.in_(ids))
+    )
+    for pid, code, case_id, stage in rows:
+        same_before = case_id == case.id and stage == "before"
+        if pid not in uses or same_before:
+            uses[pid] = (code, same_before)
+    return [
+        Neighbour(pid, dist, uses.get(pid, (None, False))[0], uses.get(pid, (None, False))[1])
+        for pid, dist in near
+    ]
+
+
+@dataclass(frozen=True)
+class Examined:
+    verdict: Verdict
+    findings: dict[str, list[Finding]]  # by photo id
+    blocked: bool = False  # a fail, and the category's policy refuses failing feedback
+
+    def failing(self) -> list[tuple[str, Finding]]:
+        return [
+            (pid, f) for pid, fs in self.findings.items() for f in fs if f.result == Result.FAIL
+        ]
+
+
+def examine_feedback(
+    session: Session, case: Case, photos: Sequence[Photo], *, now: datetime, tz: ZoneInfo
+) -> Examined:
+    """Run the category's checks on a feedback's after-photos and write the findings (call
+    inside the feedback's unit of work). Photos without a print (uploaded before the
+    checks existed) get ``skipped`` findings."""
+    t = thresholds_for(case.category_code)
+    ids = [p.id for p in photos]
+    prints = {
+        p.photo_id: p
+        for p in session.scalars(select(PhotoPrint).where(PhotoPrint.photo_id.in_(ids)))
+    }
+    before_ids = [cp.photo_id for cp in case.photos if cp.stage == "before"]
+    befores = (
+        list(session.scalars(select(PhotoPrint).where(PhotoPrint.photo_id.in_(before_ids))))
+        if before_ids
+        else []
+    )
+    out: dict[str, list[Finding]] = {}
+    for photo in photos:
+        pr = prints.get(photo.id)
+        findings: list[Finding] = []
+        for check in Check:
+            if check not in t.checks:
+                findings.append(Finding(check, Result.SKIPPED, "not_run"))
+            elif pr is None:
+                findings.append(Finding(check, Result.SKIPPED, "not_checked"))
+            else:
+                findings.append(_run(session, check, case, photo, pr, befores, t, ids, now, tz))
+        out[photo.id] = findings
+    session.execute(
+        delete(PhotoFinding).where(PhotoFinding.case_id == case.id, PhotoFinding.photo_id.in_(ids))
+    )
+    for pid, findings in out.items():
+        for f in findings:
+            session.add(
+                PhotoFinding(
+                    case_id=case.id,
+                    photo_id=pid,
+                    check=f.check.value,
+                    result=f.result.value,
+                    reason=f.reason,
+                    values=dict(f.values),
+                    created_at=now,
+                )
+            )
+    found = verdict(f.result for fs in out.values() for f in fs)
+    return Examined(found, out, blocked=t.fail_blocks and found == Verdict.FAIL)
+
+
+def _run(
+    session: Session,
+    check: Check,
+    case: Case,
+    photo: Photo,
+    pr: PhotoPrint,
+    befores: Sequence[PhotoPrint],
+    t: Thresholds,
+    batch: Sequence[str],
+    now: datetime,
+    tz: ZoneInfo,
+) -> Finding:
+    meta = Meta.from_json(pr.meta)
+    if check == Check.ORIGINAL:
+        return check_original(meta, t, tz=tz, now=now)
+    if check == Check.TIME:
+        return check_time(meta, t, tz=tz, dispatched_at=case.dispatched_at, feedback_at=now)
+    if check == Check.PLACE:
+        gps = (photo.gps_lat, photo.gps_lon) if photo.gps_lat is not None else None
+        return check_place(gps, t, case_lat=case.lat, case_lon=case.lon)  # type: ignore[arg-type]
+    if check == Check.REUSED:
+        if meta.flat:
+            return check_reused((), t, flat=True)
+        return check_reused(_neighbours(session, case, pr.phash, t, batch), t)
+    best: tuple[int, str] | None = None
+    points, desc = unpack_points(pr.keypoints), unpack_descriptors(pr.descriptors)
+    usable = [b for b in befores if len(b.descriptors) >= MIN_FEATURES * 32]
+    if befores and (len(desc) < MIN_FEATURES or not usable):
+        return Finding(Check.SAME_SCENE, Result.SKIPPED, "flat")
+    for before in usable:
+        m = match_scene(
+            points, desc, unpack_points(before.keypoints), unpack_descriptors(before.descriptors)
+        )
+        if best is None or m.inliers > best[0]:
+            best = (m.inliers, before.photo_id)
+    return check_same_scene(best[0] if best else None, t, before=best[1] if best else None)
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class FindingView:
+    check: str
+    result: str
+    detail: str
+
+
+def _views(rows: Sequence[PhotoFinding], lang: str) -> list[FindingView]:
+    order = {c.value: i for i, c in enumerate(Check)}
+    return [
+        FindingView(r.check, r.result, sentence(r.reason, r.values, lang))
+        for r in sorted(rows, key=lambda r: order.get(r.check, 99))
+    ]
+
+
+def photo_findings(
+    session: Session, *, actor: Actor, photo_id: str, lang: str
+) -> list[FindingView]:
+    """The findings on a photo the actor may see: those of its latest feedback, or, for a
+    photo in no feedback, what its print alone tells (*original*) and the rest skipped."""
+    photo = photo_for_viewer(session, actor=actor, photo_id=photo_id)
+    rows = list(session.scalars(select(PhotoFinding).where(PhotoFinding.photo_id == photo.id)))
+    if rows:
+        latest = max(r.case_id for r in rows)
+        return _views([r for r in rows if r.case_id == latest], lang)
+    pr = session.get(PhotoPrint, photo.id)
+    views = []
+    for check in Check:
+        if check == Check.ORIGINAL and pr is not None:
+            tz = ZoneInfo("Asia/Shanghai")
+            f = check_original(Meta.from_json(pr.meta), Thresholds(), tz=tz, now=photo.created_at)
+            views.append(
+                FindingView(check.value, f.result.value, sentence(f.reason, f.values, lang))
+            )
+        else:
+            views.append(FindingView(check.value, "skipped", sentence("not_checked", {}, lang)))
+    return views
+
+
+@dataclass(frozen=True)
+class FeedbackPhotoView:
+    photo: str
+    before: str | None
+    findings: list[FindingView]
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    verdict: str | None
+    suggested_rework_reason: str | None
+    feedback: list[FeedbackPhotoView]
+
+
+def case_evidence(session: Session, *, actor: Actor, case_id: int, lang: str) -> EvidenceView:
+    """The findings on the after-photos of a case's latest feedback and their verdict
+    (``None`` before any feedback)."""
+    case = get_case(session, actor=actor, case_id=case_id)
+    after = [cp for cp in case.photos if cp.stage == "after"]
+    if not after:
+        return EvidenceView(None, None, [])
+    latest_seq = max(cp.event_seq or 0 for cp in after)
+    ids = [cp.photo_id for cp in after if (cp.event_seq or 0) == latest_seq]
+    rows = list(
+        session.scalars(
+            select(PhotoFinding).where(
+                PhotoFinding.case_id == case.id, PhotoFinding.photo_id.in_(ids)
+            )
+        )
+    )
+    feedback = []
+    for pid in ids:
+        mine = [r for r in rows if r.photo_id == pid]
+        scene = next((r for r in mine if r.check == Check.SAME_SCENE.value), None)
+        before = (scene.values or {}).get("before") if scene else None
+        feedback.append(FeedbackPhotoView(pid, before, _views(mine, lang)))
+    results = [Result(r.result) for r in rows]
+    suggested = suggested_rework([(r.check, r.result) for r in rows])
+    return EvidenceView(verdict(results).value if rows else None, suggested.value, feedback)
+
+
+def latest_verdict(session: Session, case: Case) -> str | None:
+    """The verdict on the after-photos of ``case``'s latest feedback (``None`` if none)."""
+    after = [cp for cp in case.photos if cp.stage == "after"]
+    if not after:
+        return None
+    latest_seq = max(cp.event_seq or 0 for cp in after)
+    ids = [cp.photo_id for cp in after if (cp.event_seq or 0) == latest_seq]
+    results = session.scalars(
+        select(PhotoFinding.result).where(
+            PhotoFinding.case_id == case.id, PhotoFinding.photo_id.in_(ids)
+        )
+    ).all()
+    return verdict(Result(r) for r in results).value if results else None
+
+
+def suggested_reason(session: Session, case: Case) -> str:
+    """The rework reason the latest findings on ``case`` point to (``not_fixed`` if none)."""
+    rows = session.execute(
+        select(PhotoFinding.check, PhotoFinding.result).where(PhotoFinding.case_id == case.id)
+    ).all()
+    return suggested_rework([(c, r) for c, r in rows]).value

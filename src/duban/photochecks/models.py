@@ -1,0 +1,63 @@
+"""Prints of photos (hash bands indexed for the reuse lookup) and findings per feedback photo."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from duban.kernel.db.base import Base, UTCDateTime
+
+
+class PhotoPrint(Base):
+    """What the checks read of a photo, computed once at upload.
+
+    ``phash`` is the 64-bit perceptual hash as a signed BIGINT; ``band0..band3`` are its four
+    16-bit bands, each indexed, so near hashes are found by equality on a band (an index
+    look-up) and then measured, never by scanning the table.
+    """
+
+    __tablename__ = "photo_prints"
+
+    photo_id: Mapped[str] = mapped_column(
+        ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    phash: Mapped[int] = mapped_column(BigInteger)
+    band0: Mapped[int] = mapped_column(Integer, index=True)
+    band1: Mapped[int] = mapped_column(Integer, index=True)
+    band2: Mapped[int] = mapped_column(Integer, index=True)
+    band3: Mapped[int] = mapped_column(Integer, index=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, comment="EXIF summary, JPEG quality")
+    keypoints: Mapped[bytes] = mapped_column(LargeBinary, comment="ORB positions, float32 N×2")
+    descriptors: Mapped[bytes] = mapped_column(LargeBinary, comment="ORB descriptors, N×32")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PhotoFinding(Base):
+    """One check's finding on one after-photo of a case's feedback."""
+
+    __tablename__ = "photo_findings"
+    __table_args__ = (
+        UniqueConstraint("case_id", "photo_id", "check", name="uq_photo_findings_case_photo_check"),
+        Index("ix_photo_findings_photo", "photo_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id"))
+    check: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(40))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,89 @@
+"""The pure rules: bands and distances, policy per category, verdicts, sentences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from duban.photochecks.messages import EN, ZH, sentence
+from duban.photochecks.prints import Meta, bands, hamming, to_signed, to_unsigned
+from duban.photochecks.rules import (
+    Check,
+    Result,
+    ReworkReason,
+    Thresholds,
+    Verdict,
+    check_original,
+    check_place,
+    suggested_rework,
+    thresholds_from,
+    verdict,
+)
+from tests.fakes import SHANGHAI
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+@given(st.integers(0, 2**64 - 1), st.sets(st.integers(0, 63), max_size=3))
+def test_hashes_within_three_bits_share_a_band(value: int, flips: set[int]) -> None:
+    other = value
+    for bit in flips:
+        other ^= 1 << bit
+    assert hamming(to_signed(value), to_signed(other)) == len(flips)
+    assert any(a == b for a, b in zip(bands(value), bands(other), strict=True))
+    assert to_unsigned(to_signed(value)) == value
+    assert -(2**63) <= to_signed(value) < 2**63
+
+
+def test_a_category_overrides_the_defaults_by_prefix() -> None:
+    data = {
+        "defaults": {"place_radius_m": 150, "fail_blocks": False},
+        "categories": {"E01": {"place_radius_m": 50}, "E0102": {"fail_blocks": True}},
+    }
+    t = thresholds_from(data, "E0102")
+    assert (t.place_radius_m, t.fail_blocks) == (50, True)
+    assert thresholds_from(data, "A01").place_radius_m == 150
+    with pytest.raises(ValueError, match="unknown"):
+        thresholds_from({"defaults": {"radius": 1}}, "E01")
+
+
+def test_the_shipped_policy_loads() -> None:
+    from duban.photochecks.checks import thresholds_for
+
+    assert thresholds_for("E0102").checks == frozenset(Check)
+
+
+def test_verdicts_and_suggested_reasons() -> None:
+    assert verdict([Result.PASS, Result.SKIPPED]) == Verdict.PASS
+    assert verdict([Result.PASS, Result.WARN]) == Verdict.NEEDS_LOOK
+    assert verdict([Result.WARN, Result.FAIL]) == Verdict.FAIL
+    assert suggested_rework([("place", "warn"), ("reused", "fail")]) == ReworkReason.REUSED_PHOTO
+    assert suggested_rework([("original", "pass")]) == ReworkReason.NOT_FIXED
+
+
+def test_place_and_screenshots() -> None:
+    t = Thresholds()
+    assert check_place((34.03, 113.82), t, case_lat=34.03, case_lon=113.82).result == Result.PASS
+    far = check_place((34.033, 113.82), t, case_lat=34.03, case_lon=113.82)  # ≈ 333 m
+    assert (far.result, far.values["metres"]) == (Result.FAIL, 334)
+    shot = Meta(format="PNG", width=1080, height=2340)
+    assert check_original(shot, t, tz=SHANGHAI, now=NOW).reason == "screenshot_png"
+    tagged = Meta(format="JPEG", width=1, height=1, has_exif=True, user_comment="Screenshot")
+    assert check_original(tagged, t, tz=SHANGHAI, now=NOW).reason == "screenshot"
+    resized = Meta(
+        format="JPEG", width=1000, height=750, has_exif=True, make="Xiaomi",
+        exif_width=4000, exif_height=3000,
+    )  # fmt: skip
+    assert check_original(resized, t, tz=SHANGHAI, now=NOW).reason == "resized"
+
+
+def test_every_reason_reads_in_both_languages() -> None:
+    assert EN.keys() == ZH.keys()
+    assert (
+        sentence("far", {"metres": 400, "radius": 150}, "zh")
+        == "拍摄地点距案件400米（允许150米）。"
+    )
+    assert sentence("far", {}, "en")  # a missing value leaves the template, never raises
