@@ -105,6 +105,17 @@ def _case_page(
     status_code: int = 200,
 ) -> Response:
     actor = ctx.staff()
+    if errors and (values or {}).get("next", "").startswith("/work"):
+        # A workbench row's one-click form: its messages go back into that row.
+        from duban.cases.workbench_pages import work_page
+
+        flat = {k: v for per_action in errors.values() for k, v in per_action.items()}
+        return work_page(
+            ctx,
+            row_errors={case_id: flat},
+            row_values={case_id: values or {}},
+            status_code=status_code,
+        )
     if actor.role == Role.CITIZEN:
         from duban.cases.public_pages import citizen_case_page
 

@@ -38,6 +38,10 @@ FIELD_OF: dict[str, str] = {
 # Messages of the services people meet most, in Chinese (others are shown as they are).
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"needs a 'reason'"), "Please give a reason."),
+    (
+        re.compile(r"give a 'reason' for the override"),
+        "This is not the suggested unit: please give the reason for choosing it.",
+    ),
     (re.compile(r"at least one photo is required"), "Please add at least one photo."),
     (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
     (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),

