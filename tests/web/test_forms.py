@@ -4,17 +4,27 @@ row); a 随手拍 sent twice makes one case; an expired session keeps the handle
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import func, select
 
+from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
 from duban.places.routing import add_rule
+from tests.factories.evidence import jpeg
+from tests.factories.places import LAT, LON
 from tests.factories.world import World
 from tests.web.conftest import Browse, Shots
 
 pytestmark = pytest.mark.slow
 
 OVERRIDE_ZH = "所选单位不是系统建议的单位，请填写改派原因。"
+
+
+def photo(name: str, colour: tuple[int, int, int]) -> dict[str, Any]:
+    return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(colour, (320, 240))}
 
 
 def routed_to_hwc(world: World) -> None:
@@ -85,3 +95,48 @@ def test_dispatch_to_another_unit_from_the_workbench_row(
     assert case.status == CaseStatus.DISPATCHED
     assert case.unit is not None
     assert case.unit.code == "SZGC"
+
+
+def test_a_report_form_sent_again_after_back_makes_no_second_case(
+    browse: Browse, shots: Shots, world: World
+) -> None:
+    citizen = browse.context(
+        phone=True, geolocation={"latitude": LAT, "longitude": LON}, permissions=["geolocation"]
+    ).new_page()
+    citizen.goto("/report")
+    token = citizen.locator("input[name=form_token]").input_value()
+    assert len(token) == 24
+    citizen.set_input_files("input[name=photos]", [photo("problem.jpg", (150, 110, 60))])
+    citizen.get_by_role("button", name="使用我的位置").click()
+    expect(citizen.locator("input[name=lat]")).not_to_have_value("")
+    citizen.fill("input[name=q]", "垃圾")
+    citizen.locator("#category-results input[value=E0102]").check()
+    citizen.fill("textarea[name=description]", "小区北门暴露垃圾两天无人清理")
+    citizen.get_by_role("button", name="提交").click()
+    citizen.wait_for_url("**/track/*?new=1")
+    code = citizen.locator("[data-tracking-code]").inner_text().strip()
+    assert world.session.scalar(select(func.count()).select_from(Case)) == 1
+
+    # Back to the form, change the category, send it again.
+    citizen.go_back()
+    citizen.wait_for_url("**/report")
+    expect(citizen.locator("input[name=form_token]")).to_have_value(token)
+    citizen.set_input_files("input[name=photos]", [photo("again.jpg", (90, 110, 60))])
+    citizen.get_by_role("button", name="使用我的位置").click()
+    expect(citizen.locator("input[name=lat]")).not_to_have_value("")
+    citizen.fill("input[name=q]", "垃圾")
+    citizen.locator("#category-results input[value=E0103]").check()
+    shots.take(citizen, "report-after-back")
+    citizen.get_by_role("button", name="提交").click()
+    citizen.wait_for_url(f"**/track/{code}")
+    assert "该表单已提交过" in citizen.locator(".notice").inner_text()
+    shots.take(citizen, "report-already-sent")
+    world.session.expire_all()
+    cases = world.session.scalars(select(Case)).all()
+    assert len(cases) == 1
+    assert cases[0].category_code == "E0102"
+    assert len(cases[0].photos) == 1  # the second photo was not kept
+
+    # A new form (not Back) is a new report.
+    citizen.goto("/report")
+    assert citizen.locator("input[name=form_token]").input_value() != token

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
+from duban.cases.intake import case_of_key
 from duban.cases.models import Case, CaseEvent, CasePhoto, CaseTracker
 from duban.cases.workflow import PUBLIC_NOTE_ACTIONS, Action, CaseStatus, Rating, Source
 from duban.kernel.context import Actor, Clock
@@ -87,20 +89,49 @@ class Receipt:
     """What a citizen gets back for a report."""
 
     case: Case
-    tracking_code: str
+    #: None when the form had already been sent: the first report's code was shown then
+    #: and is kept only as a hash.
+    tracking_code: str | None
+
+    @property
+    def created(self) -> bool:
+        return self.tracking_code is not None
 
 
 def report_as_citizen(
-    session: Session, *, clock: Clock, data: NewCase, actor: Actor | None = None
+    session: Session,
+    *,
+    clock: Clock,
+    data: NewCase,
+    actor: Actor | None = None,
+    form_token: str | None = None,
 ) -> Receipt:
-    """随手拍: report as a citizen (signed in or anonymous) and issue a tracking code."""
+    """随手拍: report as a citizen (signed in or anonymous) and issue a tracking code.
+
+    ``form_token`` is the report form's own token, kept as the report's idempotency key
+    (the API's Idempotency-Key path): one form makes one case. Sent again — Back, then
+    submit, even with other answers — it returns the first case and no new code.
+    """
     actor = actor or anonymous_citizen()
     if actor.role != Role.CITIZEN or data.source != Source.CITIZEN:
         raise InvalidInput("a citizen report must come from a citizen", field="source")
+    if form_token:
+        first = case_of_key(session, actor=actor, key=form_token)
+        if first is not None:
+            return Receipt(case=first, tracking_code=None)
     code = new_tracking_code()
-    with writing(session):  # the case and its tracker, or neither
-        case, _ = report_case(session, actor=actor, clock=clock, data=data)
-        session.add(CaseTracker(case_id=case.id, code_hash=_hash(code), created_at=clock.now()))
+    try:
+        with writing(session):  # the case and its tracker, or neither
+            case, _ = report_case(
+                session, actor=actor, clock=clock, data=data, idempotency_key=form_token
+            )
+            session.add(CaseTracker(case_id=case.id, code_hash=_hash(code), created_at=clock.now()))
+    except IntegrityError:
+        # The same form sent twice at once: the other request wrote the key first.
+        first = case_of_key(session, actor=actor, key=form_token) if form_token else None
+        if first is None:
+            raise
+        return Receipt(case=first, tracking_code=None)
     return Receipt(case=case, tracking_code=code)
 
 

@@ -170,6 +170,7 @@ ZH: Final[dict[str, str]] = {
     "taken_before_dispatch": "照片拍摄时间早于派遣时间",
     # service messages people meet most (see forms._PATTERNS)
     "Please give a reason.": "请填写原因。",
+    "This form was already sent: here is the report it made.": "该表单已提交过，以下是它生成的上报（同一表单只生成一件案件）。",
     "This is not the suggested unit: please give the reason for choosing it.": "所选单位不是系统建议的单位，请填写改派原因。",
     "Reason for choosing another unit": "改派原因",
     "required when it is not the suggested unit": "未选建议单位时必填",

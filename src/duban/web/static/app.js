@@ -129,6 +129,15 @@
       });
   }
 
+  // ---- one report form, one case: the form's token stays with its history entry, so
+  // Back (which reloads the page) and a second submit send the first token again ----
+  var tokenIn = document.querySelector("[data-form-token]");
+  if (tokenIn && window.history && history.replaceState) {
+    var kept = history.state && history.state.dubanFormToken;
+    if (kept) tokenIn.value = kept;
+    else history.replaceState(Object.assign({}, history.state || {}, { dubanFormToken: tokenIn.value }), "");
+  }
+
   // ---- dispatch: the reason field shows when the unit is not the suggested one ----
   document.querySelectorAll("select[data-suggested]").forEach(function (sel) {
     var owner = sel.getAttribute("form");
