@@ -12,10 +12,13 @@ from sqlalchemy import func, select
 
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
+from duban.config import Settings
 from duban.places.routing import add_rule
+from tests.factories.accounts import PASSWORD
 from tests.factories.evidence import jpeg
 from tests.factories.places import LAT, LON
 from tests.factories.world import World
+from tests.fakes import FixedClock
 from tests.web.conftest import Browse, Shots
 
 pytestmark = pytest.mark.slow
@@ -140,3 +143,57 @@ def test_a_report_form_sent_again_after_back_makes_no_second_case(
     # A new form (not Back) is a new report.
     citizen.goto("/report")
     assert citizen.locator("input[name=form_token]").input_value() != token
+
+
+def test_an_expired_sign_in_keeps_the_handlers_note_and_photo(
+    browse: Browse, shots: Shots, world: World, clock: FixedClock, settings: Settings
+) -> None:
+    case = world.case_in(CaseStatus.HANDLING)
+    handler = browse.signed_in("handler", phone=True)
+    handler.goto(f"/cases/{case.id}")
+    handler.locator("#action-feedback").evaluate("d => { d.open = true; }")
+    handler.set_input_files(
+        "#action-feedback input[name=photos]", [photo("fixed.jpg", (60, 160, 90))]
+    )
+    handler.locator("#action-feedback textarea[name=note]").fill("已清运完毕，现场已冲洗")
+    # The handler took their time: the sign-in expired before they sent it.
+    clock.advance(minutes=settings.token_ttl_minutes + 1)
+    handler.locator("#action-feedback button[type=submit]").click()
+    handler.wait_for_url(lambda url: "/login?next=/resume/" in url)
+    assert "内容已保存" in handler.locator(".notice").inner_text()
+    shots.take(handler, "sign-in-again")
+    handler.fill("input[name=username]", "handler")
+    handler.fill("input[name=password]", PASSWORD)
+    handler.click("form[action='/login'] button[type=submit]")
+    handler.wait_for_url("**/resume/*")
+    kept = handler.locator("#kept-form")
+    expect(kept.locator("[data-kept=note]")).to_have_text("已清运完毕，现场已冲洗")
+    expect(kept.locator("[data-kept=photos]")).to_have_text("fixed.jpg")
+    shots.take(handler, "kept-form")
+    kept.get_by_role("button", name="提交").click()
+    handler.wait_for_url(f"**/cases/{case.id}")
+    assert "待核查" in handler.locator("h1 .badge").first.inner_text()
+    assert handler.locator(".compare figure").nth(1).locator("img").count() == 1
+    assert "已清运完毕，现场已冲洗" in handler.locator("ol.timeline").inner_text()
+    shots.take(handler, "sent-after-sign-in")
+    world.session.expire_all()
+    world.session.refresh(case)
+    assert case.status == CaseStatus.AWAITING_CHECK
+
+
+def test_a_kept_form_is_only_for_the_person_who_sent_it(
+    browse: Browse, world: World, clock: FixedClock, settings: Settings
+) -> None:
+    case = world.case_in(CaseStatus.HANDLING)
+    handler = browse.signed_in("handler")
+    handler.goto(f"/cases/{case.id}")
+    handler.locator("#action-feedback").evaluate("d => { d.open = true; }")
+    handler.set_input_files("#action-feedback input[name=photos]", [photo("f.jpg", (6, 16, 9))])
+    handler.locator("#action-feedback textarea[name=note]").fill("已处理")
+    clock.advance(minutes=settings.token_ttl_minutes + 1)
+    handler.locator("#action-feedback button[type=submit]").click()
+    handler.wait_for_url(lambda url: "/login?next=/resume/" in url)
+    resume = handler.url.split("next=", 1)[1]
+    other = browse.signed_in("dispatcher")
+    other.goto(resume)
+    assert "没有待提交的已保存表单" in other.locator(".notice").inner_text()
