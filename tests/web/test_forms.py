@@ -197,3 +197,29 @@ def test_a_kept_form_is_only_for_the_person_who_sent_it(
     other = browse.signed_in("dispatcher")
     other.goto(resume)
     assert "没有待提交的已保存表单" in other.locator(".notice").inner_text()
+
+
+def test_the_report_form_finds_categories_by_everyday_words_or_offers_the_tree(
+    browse: Browse, shots: Shots
+) -> None:
+    page = browse.page(phone=True)
+    page.goto("/report")
+    results = page.locator("#category-results")
+    for words, first in [
+        ("摆摊", "E0501"),
+        ("井盖丢了", "C0114"),
+        ("违章停车", "E0505"),
+        ("ld", "C0118"),
+    ]:
+        page.fill("input[name=q]", words)
+        expect(results.locator("input[name=category]").first).to_have_value(first)
+    shots.take(page, "category-by-pinyin")
+    page.fill("input[name=q]", "外星人降落")
+    expect(results.locator("[data-no-match]")).to_contain_text("没有找到与“外星人降落”相符")
+    tree = page.locator("#category-tree")
+    expect(tree).not_to_have_attribute("open", "")
+    results.locator("[data-open-tree]").click()
+    expect(tree).to_have_attribute("open", "")
+    tree.locator("details.indent summary").first.click()
+    expect(tree.locator("input[name=category]").first).to_be_visible()
+    shots.take(page, "category-no-match-tree")

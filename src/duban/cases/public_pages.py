@@ -6,6 +6,7 @@ patrol): the same form, with the fields their source needs.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass, field, replace
@@ -271,8 +272,10 @@ def _refuse_photos(
 @router.get("/report/categories")
 @pages
 def category_search(ctx: Ctx, q: str = "") -> Response:
-    """htmx: subclasses whose name or keywords match ``q``."""
-    return ctx.render("partials/category_results.html", hits=search_categories(ctx.db, q[:50]))
+    """htmx: subclasses matching ``q`` (names, keywords, everyday words, pinyin), best
+    first; none found says so and points to the tree of all categories."""
+    q = q.strip()[:50]
+    return ctx.render("partials/category_results.html", hits=search_categories(ctx.db, q), q=q)
 
 
 @router.get("/report/places")
@@ -306,12 +309,19 @@ def report_regions(ctx: Ctx, bbox: str) -> Response:
 
 @router.get("/report/nearby")
 @pages
-def nearby(ctx: Ctx, lat: float, lon: float, category: str = "") -> Response:
-    """htmx: open reports near the chosen place (same category when chosen)."""
+def nearby(ctx: Ctx, lat: str = "", lon: str = "", category: str = "") -> Response:
+    """htmx: open reports near the chosen place (same category when chosen); nothing
+    while no place is chosen yet (a category picked first asks too)."""
+    try:
+        at = (float(lat), float(lon))
+    except ValueError:
+        at = (math.nan, math.nan)
+    if not all(math.isfinite(v) for v in at):
+        return ctx.render("partials/nearby.html", nearby=[])
     found = nearby_cases(
         ctx.db,
-        lat=lat,
-        lon=lon,
+        lat=at[0],
+        lon=at[1],
         now=ctx.clock.now(),
         policy=load_policy(ctx.db).places.nearby,
         category_code=category or None,

@@ -170,6 +170,8 @@ ZH: Final[dict[str, str]] = {
     "taken_before_dispatch": "照片拍摄时间早于派遣时间",
     # service messages people meet most (see forms._PATTERNS)
     "Please give a reason.": "请填写原因。",
+    "No category matches “{q}”.": "没有找到与“{q}”相符的问题类别。",
+    "Choose from the list of all categories.": "请从全部类别中选择。",
     "Your sign-in expired. Your form was kept: sign in again to send it.": "登录已过期。您填写的内容已保存，请重新登录后继续提交。",
     "There is no kept form to send (it was sent, discarded or is too old).": "没有待提交的已保存表单（已提交、已放弃或已过期）。",
     "The kept form was discarded.": "已放弃保存的表单。",

@@ -138,6 +138,14 @@
     else history.replaceState(Object.assign({}, history.state || {}, { dubanFormToken: tokenIn.value }), "");
   }
 
+  // ---- no category found: open the tree of all categories ----
+  document.body.addEventListener("click", function (e) {
+    var link = e.target.closest ? e.target.closest("[data-open-tree]") : null;
+    if (!link) return;
+    var tree = document.getElementById("category-tree");
+    if (tree) { e.preventDefault(); tree.open = true; tree.scrollIntoView({ block: "start" }); }
+  });
+
   // ---- dispatch: the reason field shows when the unit is not the suggested one ----
   document.querySelectorAll("select[data-suggested]").forEach(function (sel) {
     var owner = sel.getAttribute("form");
