@@ -81,6 +81,8 @@ class ActionInput:
     lon: float | None = None
     crs: str = "wgs84"
     address: str | None = None
+    #: The unit's reply to the reporter with its fix (feedback): public, unlike the note.
+    public_reply: str = ""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -669,6 +671,9 @@ def _do_feedback(
     payload: dict[str, Any] = {"photos": [x.id for x in photos]}
     if flags:
         payload["evidence_flags"] = flags
+    reply = clean_text(p.public_reply, field_name="public_reply", limit=MAX_NOTE_CHARS)
+    if reply:
+        payload["public_reply"] = reply
     return _Outcome(target, note, payload, photos, "after")
 
 

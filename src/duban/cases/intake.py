@@ -67,6 +67,7 @@ from duban.kernel.inputs import (
     clean_text,
     refuse_control_characters,
 )
+from duban.kernel.phones import normalize_phone
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import in_unit_of_work, writing
 from duban.places import input_point
@@ -316,7 +317,9 @@ def prepare_report(
     )
     address = clean_text(data.address, field_name="address", limit=300)
     reporter_name = clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
-    reporter_phone = clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    reporter_phone = normalize_phone(
+        clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    )
     category, condition = refs.taxonomy.resolve_subclass(data.category_code, data.condition_code)
     photo_ids = tuple(dict.fromkeys(data.photo_ids))
     policy = refs.policy

@@ -174,6 +174,7 @@ def action_input(
         category_code=forms.text(form, "category", 32) or None,
         condition_code=forms.text(form, "condition", 40) or None,
         rating=forms.text(form, "rating", 30) or None,
+        public_reply=forms.text(form, "public_reply", 2000),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duban.accounts import Unit
 from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
 from duban.cases.intake import case_of_key
 from duban.cases.models import Case, CaseEvent, CasePhoto, CaseTracker
@@ -187,6 +188,12 @@ class PublicEvent:
     note: str
     passed: bool | None = None
     rating: Rating | None = None
+    #: The unit in charge: dispatched to, or reporting its fix (its name, never its code).
+    unit_name: str = ""
+    #: The unit's public reply with its fix.
+    reply: str = ""
+    #: An approved extension's new deadline.
+    new_deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,8 @@ def public_view(session: Session, case: Case) -> PublicCase:
     rows = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
     ).all()
+    unit_names = {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
+    unit = ""
     events: list[PublicEvent] = []
     rating: Rating | None = None
     rating_comment = ""
@@ -243,6 +252,11 @@ def public_view(session: Session, case: Case) -> PublicCase:
             rating, rating_comment = row_rating, row.note
         if action == Action.NOT_FIXED:
             said_not_fixed = True
+        if action in (Action.DISPATCH, Action.RETURN) and payload.get("unit"):
+            unit = unit_names.get(payload["unit"], "")
+        new_deadline = None
+        if action == Action.APPROVE_EXTENSION and payload.get("to"):
+            new_deadline = datetime.fromisoformat(payload["to"])
         events.append(
             PublicEvent(
                 occurred_at=row.occurred_at,
@@ -251,6 +265,11 @@ def public_view(session: Session, case: Case) -> PublicCase:
                 note=row.note if action in PUBLIC_NOTES else "",
                 passed=payload.get("passed") if action == Action.CHECK else None,
                 rating=row_rating,
+                unit_name=unit
+                if action in (Action.DISPATCH, Action.RETURN, Action.FEEDBACK)
+                else "",
+                reply=str(payload.get("public_reply", "")) if action == Action.FEEDBACK else "",
+                new_deadline=new_deadline,
             )
         )
     photos = session.scalars(

@@ -39,6 +39,11 @@ FIELD_OF: dict[str, str] = {
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"needs a 'reason'"), "Please give a reason."),
     (
+        re.compile(r"is not a phone number"),
+        "Please give a mobile number (11 digits) or a landline with its area code, "
+        "e.g. 0371-61234567.",
+    ),
+    (
         re.compile(r"give a 'reason' for the override"),
         "This is not the suggested unit: please give the reason for choosing it.",
     ),
