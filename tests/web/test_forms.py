@@ -223,3 +223,44 @@ def test_the_report_form_finds_categories_by_everyday_words_or_offers_the_tree(
     tree.locator("details.indent summary").first.click()
     expect(tree.locator("input[name=category]").first).to_be_visible()
     shots.take(page, "category-no-match-tree")
+
+
+def test_errors_people_meet_most_are_in_chinese_without_internals(
+    browse: Browse, shots: Shots, world: World
+) -> None:
+    page = browse.context(
+        phone=True, geolocation={"latitude": LAT, "longitude": LON}, permissions=["geolocation"]
+    ).new_page()
+    page.goto("/report")
+    page.set_input_files(
+        "input[name=photos]",
+        [{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"this is not a picture"}],
+    )
+    page.get_by_role("button", name="使用我的位置").click()
+    expect(page.locator("input[name=lat]")).not_to_have_value("")
+    page.fill("input[name=q]", "垃圾")
+    page.locator("#category-results input[value=E0102]").check()
+    page.fill("textarea[name=description]", "垃圾没人清")
+    page.get_by_role("button", name="提交").click()
+    page.wait_for_load_state()
+    error = page.locator("[data-field=photos]")
+    expect(error).to_contain_text("无法识别该文件为照片")
+    assert "BytesIO" not in page.content()
+    assert "cannot identify" not in page.content()
+    shots.take(page, "not-a-photo")
+
+    routed_to_hwc(world)
+    case = world.case_in(CaseStatus.FILED)
+    handler = browse.signed_in("handler2")
+    handler.goto(f"/cases/{case.id}")
+    body = handler.locator("main").inner_text()
+    assert "该案件不存在，或您无权查看" in body
+    assert "does not exist" not in body
+    browse.errors[:] = [e for e in browse.errors if "status of 404" not in e]  # expected
+    dispatcher = browse.signed_in("dispatcher")
+    dispatcher.goto(f"/cases/{case.id}")
+    dispatcher.locator("#action-dispatch").evaluate("d => { d.open = true; }")
+    suggestion = dispatcher.locator("#action-dispatch [data-suggestion]").inner_text()
+    assert "环境卫生管理处" in suggestion
+    assert "按派遣规则" in suggestion
+    assert "rule #" not in suggestion

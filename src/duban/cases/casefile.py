@@ -96,6 +96,8 @@ class RoutingHint:
     unit_name: str
     helper_units: tuple[str, ...]
     reason: str
+    #: "rule" (a routing rule matched) or "territorial" (属地兜底).
+    basis: str = "rule"
 
 
 def routing_hint(case: Case) -> RoutingHint | None:
@@ -107,6 +109,7 @@ def routing_hint(case: Case) -> RoutingHint | None:
         unit_name=case.routing_unit.name,
         helper_units=tuple(case.routing_helpers or ()),
         reason=case.routing_reason or "",
+        basis="rule" if case.routing_rule_id is not None else "territorial",
     )
 
 

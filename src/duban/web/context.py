@@ -36,6 +36,7 @@ from duban.kernel.inputs import refuse_control_characters_in
 from duban.kernel.roles import Role
 from duban.reference.policy import load_policy
 from duban.web import pending, sessions
+from duban.web.forms import localize
 from duban.web.i18n import translate
 from duban.web.templating import environment
 
@@ -248,7 +249,9 @@ class WebContext:
             if isinstance(err, InvalidInput)
             else 409
         )
-        return self.render("error.html", status_code=status, message=err.message)
+        return self.render(
+            "error.html", status_code=status, message=localize(err.message, self.lang)
+        )
 
     def respond(self, response: Response) -> Response:
         """Pass a ready response through (cookie and headers added)."""
