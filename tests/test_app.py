@@ -17,6 +17,11 @@ REQUIRED = {
     "/api/v1/photos": {"post"},
     "/api/v1/photos/{photo_id}": {"get"},
     "/api/v1/categories": {"get"},
+    "/api/v1/ledgers/template.xlsx": {"get"},
+    "/api/v1/ledgers": {"get", "post"},
+    "/api/v1/ledgers/{ledger_id}": {"get"},
+    "/api/v1/ledgers/{ledger_id}/progress": {"get"},
+    "/api/v1/ledgers/{ledger_id}/export.xlsx": {"get"},
 }
 
 

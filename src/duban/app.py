@@ -38,6 +38,8 @@ from duban.kernel.db.session import (
     start_background_checkpoints,
     stop_background_checkpoints,
 )
+from duban.ledgers import api as ledgers_api
+from duban.ledgers import pages as ledgers_pages
 from duban.open311 import api as open311_api
 from duban.open311 import pages as open311_pages
 from duban.places import api as places_api
@@ -64,6 +66,7 @@ PAGES: Final = (
     reference_pages.router,
     open311_pages.router,
     places_pages.router,
+    ledgers_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -196,6 +199,7 @@ def create_app(
         reference_api.router,
         accounts_api.admin_router,
         reference_api.admin_router,
+        ledgers_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

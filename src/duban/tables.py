@@ -11,6 +11,14 @@ from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTrack
 from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
+from duban.ledgers.models import (
+    Ledger,
+    LedgerEvent,
+    LedgerEvidence,
+    LedgerNode,
+    LedgerSignoff,
+    LedgerSnapshot,
+)
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
@@ -28,6 +36,12 @@ __all__ = [
     "Counter",
     "FilingCondition",
     "IdempotencyKey",
+    "Ledger",
+    "LedgerEvent",
+    "LedgerEvidence",
+    "LedgerNode",
+    "LedgerSignoff",
+    "LedgerSnapshot",
     "Open311Request",
     "Open311Update",
     "Photo",

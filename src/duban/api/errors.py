@@ -3,6 +3,9 @@
 Every error body has the same shape::
 
     {"error": {"code": "illegal_transition", "message": "...", "detail": {...}}}
+
+A refused file names each bad cell in ``detail.rows`` (``[{"row", "column", "message"}]``,
+the ledgers' import); invalid fields are in ``detail.fields``.
 """
 
 from __future__ import annotations
@@ -186,7 +189,8 @@ _API_ERRORS: dict[str, str] = {
     "404": "No such thing, or not one the caller may see",
     "409": "Clashes with the current state (a workflow step not allowed now, a stale "
     "version, a name taken, an Idempotency-Key reused for another request)",
-    "422": "The request is invalid (each field's problem is in detail.fields)",
+    "422": "The request is invalid (each field's problem is in detail.fields; a refused "
+    "file's bad rows and cells in detail.rows)",
 }
 _OPEN311_ERRORS: dict[str, str] = {
     "400": "The request is invalid (Open311 error document)",
@@ -214,7 +218,30 @@ def document_errors(schema: dict[str, Any], *, api_prefix: str = "/api/v1") -> N
                     "properties": {
                         "code": {"type": "string"},
                         "message": {"type": "string"},
-                        "detail": {"type": "object"},
+                        "detail": {
+                            "type": "object",
+                            "properties": {
+                                "fields": {
+                                    "type": "array",
+                                    "description": "each invalid field: field, message",
+                                    "items": {"type": "object"},
+                                },
+                                "rows": {
+                                    "type": "array",
+                                    "description": "a refused file's bad cells: row (1-based, "
+                                    "0 for the whole file), column (its header), message",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["row", "column", "message"],
+                                        "properties": {
+                                            "row": {"type": "integer"},
+                                            "column": {"type": "string"},
+                                            "message": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
                     },
                 }
             },

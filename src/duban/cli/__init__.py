@@ -13,6 +13,7 @@ import typer
 from duban.accounts import commands as accounts
 from duban.cases import commands as cases
 from duban.cli import ops
+from duban.ledgers import commands as ledgers
 from duban.open311 import commands as open311
 from duban.places import commands as places
 from duban.reference import commands as reference
@@ -45,6 +46,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(places.grids_app, name="grids")
 app.add_typer(places.routing_app, name="routing")
 app.add_typer(open311.open311_app, name="open311")
+app.add_typer(ledgers.ledger_app, name="ledger")
 
 
 def main() -> None:

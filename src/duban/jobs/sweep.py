@@ -1,4 +1,5 @@
-"""The deadline sweep: mark overdue cases and raise 督办 on them. Idempotent."""
+"""The deadline sweep: mark overdue cases and raise 督办 on them, and ledger measures past
+their deadline 逾期. Idempotent."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, Action
 from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
+from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy
 
 
@@ -22,12 +24,17 @@ class SweepReport:
     examined: int = 0
     supervised: list[str] = field(default_factory=list)
     skipped: int = 0
+    #: Ledger measures newly marked 逾期.
+    ledger_overdue: int = 0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"sweep: {self.examined} overdue candidate(s), {len(self.supervised)} newly marked "
             f"overdue and supervised, {self.skipped} skipped (changed meanwhile)"
         )
+        if self.ledger_overdue:
+            text += f"; {self.ledger_overdue} ledger measure(s) newly 逾期"
+        return text
 
 
 def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
@@ -68,4 +75,5 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
             report.skipped += 1
             continue
         report.supervised.append(case.code)
+    report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     return report

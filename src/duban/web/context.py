@@ -108,6 +108,7 @@ _WORK = ("/work", "Workbench")
 _CASES = ("/cases", "Cases")
 _MAP = ("/map", "Map")
 _STATS = ("/dashboard", "Dashboard")
+_LEDGERS = ("/ledgers", "Ledgers")  # 整改台账
 NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.CITIZEN: [("/report", "Report a problem"), ("/my", "My reports")],
     Role.COLLECTOR: [("/tasks", "My tasks"), ("/report", "Report a problem"), _MAP],
@@ -115,8 +116,8 @@ NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.SHIFT_LEAD: [_WORK, ("/report", "New case"), _CASES, _MAP, _STATS],
     Role.DISPATCHER: [_WORK, _CASES, _MAP, _STATS],
     Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP],
-    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS],
-    Role.LEADER: [_STATS, _MAP, _CASES],
+    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS, _LEDGERS],
+    Role.LEADER: [_STATS, _MAP, _CASES, _LEDGERS],
     Role.ADMIN: [("/admin", "Admin"), _CASES, _MAP, _STATS],
 }
 

@@ -1,0 +1,30 @@
+"""Ledgers: rectification ledgers (整改台账) — the tree 方面 → 类别 → 问题 → 具体表现 →
+整改措施, progress, sign-off against evidence (对账销号), weekly snapshots, Excel in/out.
+
+This is the capability's public face: other capabilities import from here, never
+from its modules. Names load on first use (PEP 562), so importing the face imports
+nothing and no import cycle passes through it. To offer a name, add it to the
+TYPE_CHECKING imports, _EXPORTS and __all__ (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from duban.kernel.faces import lazy_face
+
+if TYPE_CHECKING:
+    from duban.ledgers.models import LedgerNode
+    from duban.ledgers.overdue import mark_overdue_measures
+    from duban.ledgers.queries import items_of_case
+
+_EXPORTS: dict[str, str] = {
+    "LedgerNode": "duban.ledgers.models",
+    "items_of_case": "duban.ledgers.queries",
+    "mark_overdue_measures": "duban.ledgers.overdue",
+}
+
+__all__ = ["LedgerNode", "items_of_case", "mark_overdue_measures"]
+
+if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
+    __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

@@ -1,0 +1,313 @@
+"""Reads of ledgers: the list, the tree, progress by unit and leader, events, sign-offs,
+the rows of an export, and the items of a case."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from duban.kernel.context import Actor, Clock
+from duban.kernel.errors import NotFound
+from duban.ledgers.access import require_reader
+from duban.ledgers.messages import text
+from duban.ledgers.models import (
+    Ledger,
+    LedgerEvent,
+    LedgerEvidence,
+    LedgerNode,
+    LedgerSignoff,
+    LedgerSnapshot,
+)
+from duban.ledgers.rules import DONE, LEVELS, LedgerStatus, NodeKind, done_percent
+from duban.ledgers.sheet import MeasureRow
+from duban.reference import load_policy
+
+
+def get_ledger(session: Session, ledger_id: int) -> Ledger:
+    """The ledger, or :class:`NotFound`."""
+    ledger = session.get(Ledger, ledger_id)
+    if ledger is None:
+        raise NotFound(text("no ledger {id}", id=ledger_id))
+    return ledger
+
+
+def list_ledgers(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
+    """Every ledger, newest first, with its measures counted by status."""
+    require_reader(actor)
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for ledger_id, status, n in session.execute(
+        select(LedgerNode.ledger_id, LedgerNode.status, func.count())
+        .where(LedgerNode.kind == NodeKind.MEASURE.value)
+        .group_by(LedgerNode.ledger_id, LedgerNode.status)
+    ):
+        counts[ledger_id][status or ""] += n
+    out = []
+    for ledger in session.scalars(select(Ledger).order_by(Ledger.id.desc())):
+        own = counts[ledger.id]
+        total = sum(own.values())
+        done = sum(own[s.value] for s in DONE)
+        out.append(
+            {
+                "id": ledger.id,
+                "title": ledger.title,
+                "created_at": ledger.created_at,
+                "measures": total,
+                "done": done,
+                "done_percent": done_percent(done, total),
+            }
+        )
+    return out
+
+
+def _nodes(session: Session, ledger_id: int) -> list[LedgerNode]:
+    return list(
+        session.scalars(
+            select(LedgerNode)
+            .where(LedgerNode.ledger_id == ledger_id)
+            .order_by(LedgerNode.parent_id.nulls_first(), LedgerNode.position)
+        )
+    )
+
+
+def _node_dict(node: LedgerNode) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": node.id, "kind": node.kind, "text": node.text}
+    if node.kind in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
+        body.update(
+            leader=node.leader,
+            lead_unit=node.lead_unit_text,
+            lead_unit_id=node.lead_unit_id,
+            helper_units=list(node.helper_units or []),
+            deadline=node.deadline.isoformat() if node.deadline else None,
+            status=node.status,
+            note=node.note,
+        )
+    if node.kind == NodeKind.ITEM.value:
+        body["case_id"] = node.case_id
+    if node.kind == NodeKind.MEASURE.value:
+        body["signoff"] = None
+    else:
+        body["children"] = []
+    return body
+
+
+def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, Any]:
+    """The ledger with its tree: aspects → categories → problems → items → measures
+    (each measure with its latest sign-off request, if any)."""
+    require_reader(actor)
+    ledger = get_ledger(session, ledger_id)
+    nodes = _nodes(session, ledger_id)
+    bodies = {n.id: _node_dict(n) for n in nodes}
+    latest: dict[int, LedgerSignoff] = {}
+    for signoff in session.scalars(
+        select(LedgerSignoff)
+        .join(LedgerNode, LedgerNode.id == LedgerSignoff.node_id)
+        .where(LedgerNode.ledger_id == ledger_id)
+        .order_by(LedgerSignoff.id)
+    ):
+        latest[signoff.node_id] = signoff
+    roots = []
+    for node in nodes:
+        body = bodies[node.id]
+        if node.id in latest:
+            s = latest[node.id]
+            body["signoff"] = {"id": s.id, "state": s.state, "reason": s.reason}
+        if node.parent_id is None:
+            roots.append(body)
+        else:
+            bodies[node.parent_id]["children"].append(body)
+    return {
+        "id": ledger.id,
+        "title": ledger.title,
+        "created_at": ledger.created_at,
+        "aspects": roots,
+    }
+
+
+def measure_rows(session: Session, ledger_id: int) -> Iterator[MeasureRow]:
+    """The ledger's measures in tree order, each with the path of its parents."""
+    nodes = _nodes(session, ledger_id)
+    children: dict[int | None, list[LedgerNode]] = defaultdict(list)
+    for node in nodes:
+        children[node.parent_id].append(node)
+
+    def walk(parent: int | None, path: tuple[str, ...]) -> Iterator[MeasureRow]:
+        for node in children[parent]:
+            here = (*path, node.text)
+            if node.kind == NodeKind.MEASURE.value:
+                yield MeasureRow(
+                    path=(here[0], here[1], here[2], here[3], here[4]),
+                    leader=node.leader,
+                    lead_unit=node.lead_unit_text,
+                    helper_units=tuple(node.helper_units or ()),
+                    deadline=node.deadline,
+                    status=LedgerStatus(node.status or LedgerStatus.NOT_STARTED.value),
+                    note=node.note,
+                )
+            else:
+                yield from walk(node.id, here)
+
+    yield from walk(None, ())
+
+
+def _figures(rows: list[tuple[str, date | None, bool]], today: date) -> dict[str, Any]:
+    total = len(rows)
+    done = sum(1 for status, _, _ in rows if status in DONE)
+    overdue = sum(1 for _, _, late in rows if late)
+    return {
+        "items": total,
+        "done": done,
+        "overdue": overdue,
+        "done_percent": done_percent(done, total),
+    }
+
+
+def progress(session: Session, *, actor: Actor, clock: Clock, ledger_id: int) -> dict[str, Any]:
+    """Progress of the ledger's measures (every row of the template is one):
+    ``items`` (the measures counted), ``by_status``, ``overdue`` (逾期, or past the
+    deadline and not done), ``done_percent``, and the same ``by_unit`` (lead unit) and
+    ``by_leader``."""
+    require_reader(actor)
+    ledger = get_ledger(session, ledger_id)
+    today = clock.now().astimezone(load_policy(session).tz).date()
+    rows = session.execute(
+        select(
+            LedgerNode.status, LedgerNode.deadline, LedgerNode.lead_unit_text, LedgerNode.leader
+        ).where(LedgerNode.ledger_id == ledger_id, LedgerNode.kind == NodeKind.MEASURE.value)
+    ).all()
+    by_status = dict.fromkeys((s.value for s in LedgerStatus), 0)
+    by_unit: dict[str, list[tuple[str, date | None, bool]]] = defaultdict(list)
+    by_leader: dict[str, list[tuple[str, date | None, bool]]] = defaultdict(list)
+    every: list[tuple[str, date | None, bool]] = []
+    for raw_status, deadline, unit, leader in rows:
+        status = raw_status or LedgerStatus.NOT_STARTED.value
+        late = status == LedgerStatus.OVERDUE.value or (
+            status not in DONE and deadline is not None and deadline < today
+        )
+        entry = (status, deadline, late)
+        by_status[status] = by_status.get(status, 0) + 1
+        by_unit[unit or ""].append(entry)
+        by_leader[leader or ""].append(entry)
+        every.append(entry)
+    whole = _figures(every, today)
+    return {
+        "ledger_id": ledger.id,
+        "title": ledger.title,
+        "as_of": today.isoformat(),
+        "items": whole["items"],
+        "done": whole["done"],
+        "by_status": by_status,
+        "overdue": whole["overdue"],
+        "done_percent": whole["done_percent"],
+        "by_unit": [{"unit": k, **_figures(v, today)} for k, v in sorted(by_unit.items())],
+        "by_leader": [{"leader": k, **_figures(v, today)} for k, v in sorted(by_leader.items())],
+    }
+
+
+def ledger_events(
+    session: Session, *, actor: Actor, ledger_id: int, node_id: int | None = None
+) -> list[LedgerEvent]:
+    """The ledger's events, oldest first (of one entry if ``node_id``)."""
+    require_reader(actor)
+    get_ledger(session, ledger_id)
+    query = select(LedgerEvent).where(LedgerEvent.ledger_id == ledger_id)
+    if node_id is not None:
+        query = query.where(LedgerEvent.node_id == node_id)
+    return list(session.scalars(query.order_by(LedgerEvent.id)))
+
+
+def ledger_signoffs(
+    session: Session, *, actor: Actor, ledger_id: int, state: str | None = None
+) -> list[tuple[LedgerSignoff, list[LedgerEvidence]]]:
+    """The ledger's sign-off requests (the review queue with ``state="pending"``)."""
+    require_reader(actor)
+    get_ledger(session, ledger_id)
+    query = (
+        select(LedgerSignoff)
+        .join(LedgerNode, LedgerNode.id == LedgerSignoff.node_id)
+        .where(LedgerNode.ledger_id == ledger_id)
+    )
+    if state:
+        query = query.where(LedgerSignoff.state == state)
+    signoffs = list(session.scalars(query.order_by(LedgerSignoff.id)))
+    files: dict[int, list[LedgerEvidence]] = defaultdict(list)
+    if signoffs:
+        for evidence in session.scalars(
+            select(LedgerEvidence)
+            .where(LedgerEvidence.signoff_id.in_([s.id for s in signoffs]))
+            .order_by(LedgerEvidence.created_at, LedgerEvidence.id)
+        ):
+            files[evidence.signoff_id].append(evidence)
+    return [(s, files[s.id]) for s in signoffs]
+
+
+def ledger_signoffs_of(
+    session: Session, *, signoff_id: int
+) -> tuple[LedgerSignoff, list[LedgerEvidence]]:
+    """One sign-off request with its evidence files."""
+    signoff = session.get(LedgerSignoff, signoff_id)
+    if signoff is None:
+        raise NotFound(text("no sign-off request {id}", id=signoff_id))
+    files = list(
+        session.scalars(
+            select(LedgerEvidence)
+            .where(LedgerEvidence.signoff_id == signoff_id)
+            .order_by(LedgerEvidence.created_at, LedgerEvidence.id)
+        )
+    )
+    return signoff, files
+
+
+def evidence_file(session: Session, *, actor: Actor, evidence_id: str) -> LedgerEvidence:
+    """An evidence file's record (its bytes are in the file store)."""
+    require_reader(actor)
+    evidence = session.get(LedgerEvidence, evidence_id)
+    if evidence is None:
+        raise NotFound(text("no evidence file {id}", id=evidence_id))
+    return evidence
+
+
+def snapshots(session: Session, *, actor: Actor, ledger_id: int) -> list[LedgerSnapshot]:
+    """The ledger's weekly snapshots, oldest first."""
+    require_reader(actor)
+    get_ledger(session, ledger_id)
+    return list(
+        session.scalars(
+            select(LedgerSnapshot)
+            .where(LedgerSnapshot.ledger_id == ledger_id)
+            .order_by(LedgerSnapshot.week)
+        )
+    )
+
+
+def items_of_case(
+    session: Session, case_id: int, *, actor: Actor | None = None
+) -> list[LedgerNode]:
+    """The ledger items (具体表现) that belong to a case (checked for ``actor`` if given)."""
+    if actor is not None:
+        require_reader(actor)
+    return list(
+        session.scalars(
+            select(LedgerNode)
+            .where(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value)
+            .order_by(LedgerNode.id)
+        )
+    )
+
+
+def counts_of(session: Session, ledger_id: int) -> dict[str, int]:
+    """How many entries of each level the ledger has."""
+    from duban.ledgers.imports import COUNT_NAMES
+
+    found = dict(
+        session.execute(
+            select(LedgerNode.kind, func.count())
+            .where(LedgerNode.ledger_id == ledger_id)
+            .group_by(LedgerNode.kind)
+        ).all()
+    )
+    return {COUNT_NAMES[k]: int(found.get(k.value, 0)) for k in LEVELS}

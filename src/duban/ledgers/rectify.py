@@ -1,0 +1,419 @@
+"""Use cases of rectification: status, progress notes, sign-off against evidence (对账销号),
+links to cases, weekly snapshots. Each writes one event per change."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from duban.cases import Case
+from duban.kernel.context import Actor, Clock
+from duban.kernel.errors import Conflict, InvalidInput, NotFound
+from duban.kernel.ports import PhotoStore
+from duban.kernel.unitofwork import writing
+from duban.ledgers.access import require_manager, require_progress, require_reviewer
+from duban.ledgers.events import record
+from duban.ledgers.files import sniff
+from duban.ledgers.messages import text
+from duban.ledgers.models import Ledger, LedgerEvidence, LedgerNode, LedgerSignoff, LedgerSnapshot
+from duban.ledgers.policy import ledger_policy
+from duban.ledgers.rules import DONE, SET_BY_HAND, LedgerStatus, NodeKind, iso_week, roll_up
+from duban.reference import load_policy
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """An uploaded evidence file: its name as sent and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+def _node(session: Session, node_id: int, *, lock: bool = False) -> LedgerNode:
+    query = select(LedgerNode).where(LedgerNode.id == node_id)
+    if lock:
+        query = query.with_for_update()
+    node = session.scalars(query).first()
+    if node is None:
+        raise NotFound(text("no ledger entry {id}", id=node_id))
+    return node
+
+
+def _measure(session: Session, node_id: int) -> LedgerNode:
+    node = _node(session, node_id, lock=True)
+    if node.kind != NodeKind.MEASURE.value:
+        raise InvalidInput(
+            text("only a measure has a status of its own; an item's follows its measures"),
+            field="node_id",
+        )
+    return node
+
+
+def refresh_item(session: Session, measure: LedgerNode, *, actor: Actor, clock: Clock) -> None:
+    """Roll the measure's item status up again; an event if it changed."""
+    if measure.parent_id is None:
+        return
+    item = _node(session, measure.parent_id)
+    statuses = session.scalars(
+        select(LedgerNode.status).where(LedgerNode.parent_id == item.id)
+    ).all()
+    new = roll_up(LedgerStatus(s) for s in statuses if s).value
+    if new != item.status:
+        record(
+            session,
+            ledger_id=item.ledger_id,
+            node_id=item.id,
+            kind="status",
+            actor=actor,
+            clock=clock,
+            old=item.status,
+            new=new,
+            rolled_up=True,
+        )
+        item.status = new
+        item.updated_at = clock.now()
+
+
+def _set(
+    session: Session,
+    node: LedgerNode,
+    status: LedgerStatus,
+    *,
+    actor: Actor,
+    clock: Clock,
+    **why: object,
+) -> None:
+    if node.status == status.value:
+        return
+    record(
+        session,
+        ledger_id=node.ledger_id,
+        node_id=node.id,
+        kind="status",
+        actor=actor,
+        clock=clock,
+        old=node.status,
+        new=status.value,
+        **why,
+    )
+    node.status = status.value
+    node.updated_at = clock.now()
+    session.flush()
+    refresh_item(session, node, actor=actor, clock=clock)
+
+
+def set_status(
+    session: Session, *, actor: Actor, clock: Clock, node_id: int, status: str
+) -> LedgerNode:
+    """Set a measure 未开始 or 推进中 (done needs a sign-off; 逾期 is the sweep's).
+
+    Raises:
+        NotFound, PermissionDenied, InvalidInput.
+    """
+    try:
+        wanted = LedgerStatus(status)
+    except ValueError as err:
+        raise InvalidInput(
+            text(
+                "not a status: one of {statuses}", statuses="、".join(s.value for s in LedgerStatus)
+            ),
+            field="status",
+        ) from err
+    with writing(session):
+        node = _measure(session, node_id)
+        require_progress(actor, node)
+        if wanted == LedgerStatus.OVERDUE:
+            raise InvalidInput(text("逾期 is set by the deadline sweep"), field="status")
+        if wanted not in SET_BY_HAND:
+            raise InvalidInput(
+                text("set {status} through a sign-off request with evidence", status=wanted.value),
+                field="status",
+            )
+        if node.status in {s.value for s in DONE}:
+            raise Conflict(text("this measure is already signed off"))
+        _set(session, node, wanted, actor=actor, clock=clock)
+    return node
+
+
+def add_note(
+    session: Session, *, actor: Actor, clock: Clock, node_id: int, note: str
+) -> LedgerNode:
+    """A progress note (进展情况) on a measure: an event; 未开始 becomes 推进中."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput(text("a note is required"), field="text")
+    if len(note) > 4000:
+        raise InvalidInput(text("longer than {limit} characters", limit=4000), field="text")
+    with writing(session):
+        node = _measure(session, node_id)
+        require_progress(actor, node)
+        record(
+            session,
+            ledger_id=node.ledger_id,
+            node_id=node.id,
+            kind="note",
+            actor=actor,
+            clock=clock,
+            text=note,
+        )
+        if node.status == LedgerStatus.NOT_STARTED.value:
+            _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
+    return node
+
+
+def request_signoff(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    store: PhotoStore,
+    node_id: int,
+    files: Sequence[EvidenceFile],
+    note: str = "",
+    long_term: bool = False,
+) -> LedgerSignoff:
+    """Ask for a measure to be signed off (销号申请) with evidence files.
+
+    Raises:
+        InvalidInput: no file, too many, too large, not a photo/PDF/DOCX/XLSX.
+        Conflict: already signed off, or a request is already waiting.
+    """
+    policy = ledger_policy()
+    if not files:
+        raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
+    if len(files) > policy.evidence_max_files:
+        raise InvalidInput(
+            text("at most {limit} evidence files in one request", limit=policy.evidence_max_files),
+            field="files",
+        )
+    kinds = []
+    for f in files:
+        name = (f.filename or "evidence")[-200:]
+        if len(f.data) > policy.evidence_max_bytes:
+            raise InvalidInput(
+                text(
+                    "evidence '{name}' is larger than the limit of {limit} bytes",
+                    name=name,
+                    limit=policy.evidence_max_bytes,
+                ),
+                field="files",
+            )
+        kind = sniff(f.data)
+        if kind is None:
+            raise InvalidInput(
+                text("evidence '{name}' is not a photo, PDF, DOCX or XLSX", name=name),
+                field="files",
+            )
+        kinds.append((name, kind))
+    put: list[str] = []  # files stored; removed again if the unit of work fails
+    try:
+        with writing(session):
+            node = _measure(session, node_id)
+            require_progress(actor, node)
+            if node.status in {s.value for s in DONE}:
+                raise Conflict(text("this measure is already signed off"))
+            waiting = session.scalar(
+                select(LedgerSignoff.id).where(
+                    LedgerSignoff.node_id == node.id, LedgerSignoff.state == "pending"
+                )
+            )
+            if waiting is not None:
+                raise Conflict(text("this measure already has a sign-off request waiting"))
+            now = clock.now()
+            signoff = LedgerSignoff(
+                node_id=node.id,
+                state="pending",
+                long_term=long_term,
+                note=(note or "").strip()[:4000],
+                requested_by_id=actor.user_id,
+                requested_at=now,
+            )
+            session.add(signoff)
+            session.flush()
+            stored = []
+            for f, (name, (content_type, ext)) in zip(files, kinds, strict=True):
+                evidence_id = str(uuid.uuid4())
+                key = f"ledger-evidence/{evidence_id}.{ext}"
+                store.put(key, f.data)
+                put.append(key)
+                session.add(
+                    LedgerEvidence(
+                        id=evidence_id,
+                        signoff_id=signoff.id,
+                        filename=name,
+                        content_type=content_type,
+                        size_bytes=len(f.data),
+                        sha256=hashlib.sha256(f.data).hexdigest(),
+                        storage_key=key,
+                        created_at=now,
+                    )
+                )
+                stored.append({"id": evidence_id, "filename": name, "content_type": content_type})
+            record(
+                session,
+                ledger_id=node.ledger_id,
+                node_id=node.id,
+                kind="signoff_requested",
+                actor=actor,
+                clock=clock,
+                signoff_id=signoff.id,
+                long_term=long_term,
+                evidence=stored,
+            )
+            if node.status == LedgerStatus.NOT_STARTED.value:
+                _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
+    except BaseException:
+        for key in put:
+            store.delete(key)
+        raise
+    return signoff
+
+
+def _pending(session: Session, signoff_id: int) -> tuple[LedgerSignoff, LedgerNode]:
+    signoff = session.scalars(
+        select(LedgerSignoff).where(LedgerSignoff.id == signoff_id).with_for_update()
+    ).first()
+    if signoff is None:
+        raise NotFound(text("no sign-off request {id}", id=signoff_id))
+    if signoff.state != "pending":
+        raise Conflict(text("this sign-off request was already decided"))
+    return signoff, _node(session, signoff.node_id, lock=True)
+
+
+def approve_signoff(
+    session: Session, *, actor: Actor, clock: Clock, signoff_id: int
+) -> LedgerSignoff:
+    """销号: the measure becomes 已整改 (or 已整改需长期坚持); only with evidence on file."""
+    require_reviewer(actor)
+    with writing(session):
+        signoff, node = _pending(session, signoff_id)
+        has_evidence = session.scalar(
+            select(LedgerEvidence.id).where(LedgerEvidence.signoff_id == signoff.id).limit(1)
+        )
+        if has_evidence is None:  # never: a request is refused without files
+            raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
+        signoff.state = "approved"
+        signoff.reviewed_by_id = actor.user_id
+        signoff.reviewed_at = clock.now()
+        record(
+            session,
+            ledger_id=node.ledger_id,
+            node_id=node.id,
+            kind="signoff_approved",
+            actor=actor,
+            clock=clock,
+            signoff_id=signoff.id,
+        )
+        done = LedgerStatus.DONE_LONG_TERM if signoff.long_term else LedgerStatus.DONE
+        _set(session, node, done, actor=actor, clock=clock, signoff_id=signoff.id)
+    return signoff
+
+
+def refuse_signoff(
+    session: Session, *, actor: Actor, clock: Clock, signoff_id: int, reason: str
+) -> LedgerSignoff:
+    """不予销号 with a reason; the request is kept, the measure stays as it was."""
+    require_reviewer(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(text("a refusal needs a reason"), field="reason")
+    with writing(session):
+        signoff, node = _pending(session, signoff_id)
+        signoff.state = "refused"
+        signoff.reason = reason[:4000]
+        signoff.reviewed_by_id = actor.user_id
+        signoff.reviewed_at = clock.now()
+        record(
+            session,
+            ledger_id=node.ledger_id,
+            node_id=node.id,
+            kind="signoff_refused",
+            actor=actor,
+            clock=clock,
+            signoff_id=signoff.id,
+            reason=signoff.reason,
+        )
+    return signoff
+
+
+def link_case(
+    session: Session, *, actor: Actor, clock: Clock, node_id: int, case_id: int | None
+) -> LedgerNode:
+    """Link an item (具体表现) to a case, or unlink it (``case_id`` None)."""
+    require_manager(actor)
+    with writing(session):
+        node = _node(session, node_id, lock=True)
+        if node.kind != NodeKind.ITEM.value:
+            raise InvalidInput(text("only an item (具体表现) links to a case"), field="node_id")
+        if case_id is not None and session.get(Case, case_id) is None:
+            raise NotFound(text("no case {id}", id=case_id))
+        if node.case_id != case_id:
+            record(
+                session,
+                ledger_id=node.ledger_id,
+                node_id=node.id,
+                kind="case_link",
+                actor=actor,
+                clock=clock,
+                old=node.case_id,
+                new=case_id,
+            )
+            node.case_id = case_id
+            node.updated_at = clock.now()
+    return node
+
+
+def take_snapshot(
+    session: Session, *, actor: Actor, clock: Clock, ledger_id: int
+) -> LedgerSnapshot:
+    """This week's progress of a ledger, kept as taken (one per ledger and ISO week).
+
+    Raises:
+        Conflict: this week's snapshot was already taken.
+    """
+    from duban.ledgers.queries import progress  # the read the snapshot keeps
+
+    require_manager(actor)
+    tz = load_policy(session).tz
+    week = iso_week(clock.now().astimezone(tz).date())
+    with writing(session):
+        if session.get(Ledger, ledger_id) is None:
+            raise NotFound(text("no ledger {id}", id=ledger_id))
+        taken = session.scalar(
+            select(LedgerSnapshot.id).where(
+                LedgerSnapshot.ledger_id == ledger_id, LedgerSnapshot.week == week
+            )
+        )
+        if taken is not None:
+            raise Conflict(text("the snapshot of week {week} was already taken", week=week))
+        figures = progress(session, actor=actor, clock=clock, ledger_id=ledger_id)
+        snapshot = LedgerSnapshot(
+            ledger_id=ledger_id,
+            week=week,
+            taken_at=clock.now(),
+            taken_by_id=actor.user_id,
+            figures=figures,
+        )
+        session.add(snapshot)
+        try:
+            session.flush()
+        except IntegrityError as err:  # taken at the same moment by someone else
+            raise Conflict(
+                text("the snapshot of week {week} was already taken", week=week)
+            ) from err
+        record(
+            session,
+            ledger_id=ledger_id,
+            node_id=None,
+            kind="snapshot",
+            actor=actor,
+            clock=clock,
+            week=week,
+        )
+    return snapshot

@@ -1,0 +1,162 @@
+"""Request and response schemas of the ledgers' API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from duban.api.schemas import Strict
+
+
+class LedgerCounts(BaseModel):
+    aspects: int
+    categories: int
+    problems: int
+    items: int
+    measures: int
+
+
+class LedgerCreated(BaseModel):
+    id: int
+    counts: LedgerCounts
+
+
+class LedgerSummary(BaseModel):
+    id: int
+    title: str
+    created_at: datetime
+    measures: int
+    done: int
+    done_percent: float
+
+
+class SignoffBrief(BaseModel):
+    id: int
+    state: str
+    reason: str
+
+
+class LedgerNodeRead(BaseModel):
+    """An entry of the tree; items and measures carry the fields after ``text``."""
+
+    id: int
+    kind: str = Field(
+        description="aspect 方面 | category 类别 | problem 问题 | item 具体表现 | measure 整改措施"
+    )
+    text: str
+    leader: str | None = None
+    lead_unit: str | None = None
+    lead_unit_id: int | None = None
+    helper_units: list[str] | None = None
+    deadline: str | None = None
+    status: str | None = None
+    note: str | None = None
+    case_id: int | None = None
+    signoff: SignoffBrief | None = None
+    children: list[LedgerNodeRead] | None = None
+
+
+class LedgerTree(BaseModel):
+    id: int
+    title: str
+    created_at: datetime
+    aspects: list[LedgerNodeRead]
+
+
+class GroupFigures(BaseModel):
+    items: int
+    done: int
+    overdue: int
+    done_percent: float
+
+
+class UnitFigures(GroupFigures):
+    unit: str
+
+
+class LeaderFigures(GroupFigures):
+    leader: str
+
+
+class LedgerProgress(BaseModel):
+    """Progress of the ledger's measures (each row of the template is one measure)."""
+
+    ledger_id: int
+    title: str
+    as_of: str
+    items: int = Field(description="the measures counted")
+    done: int
+    by_status: dict[str, int]
+    overdue: int
+    done_percent: float
+    by_unit: list[UnitFigures]
+    by_leader: list[LeaderFigures]
+
+
+class StatusChange(Strict):
+    status: str = Field(description="未开始 or 推进中 (done needs a sign-off; 逾期 is the sweep's)")
+
+
+class NoteCreate(Strict):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class RefusalCreate(Strict):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class CaseLink(Strict):
+    case_id: int | None
+
+
+class NodeRead(BaseModel):
+    id: int
+    kind: str
+    status: str | None
+    case_id: int | None
+
+
+class EvidenceRead(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    url: str
+
+
+class SignoffRead(BaseModel):
+    id: int
+    node_id: int
+    state: str
+    long_term: bool
+    note: str
+    reason: str
+    requested_at: datetime
+    reviewed_at: datetime | None
+    evidence: list[EvidenceRead]
+
+
+class EventRead(BaseModel):
+    id: int
+    node_id: int | None
+    kind: str
+    actor: str
+    at: datetime
+    payload: dict[str, Any]
+
+
+class SnapshotRead(BaseModel):
+    id: int
+    ledger_id: int
+    week: str
+    taken_at: datetime
+    figures: dict[str, Any]
+
+
+class CaseItemRead(BaseModel):
+    id: int
+    ledger_id: int
+    text: str
+    status: str | None
