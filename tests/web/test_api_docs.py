@@ -20,7 +20,8 @@ def test_the_api_docs_render_the_operations(browse: Browse, shots: Shots) -> Non
         lambda r: outside.append(r.url) if not r.url.startswith(browse.base) else None,
     )
     page.goto("/api/v1/docs")
-    expect(page.locator(".opblock").first).to_be_visible()
+    # A 2 MB script and a large document: give a loaded machine time to draw them.
+    expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
     assert page.locator(".opblock").count() > 20
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/cases").first).to_be_visible()
     assert "Unable to render" not in page.content()
