@@ -101,7 +101,7 @@ class LedgerEvidence(Base):
 
 class LedgerEvent(Base):
     """Every change of a ledger, one row each; append-only (triggers refuse UPDATE and
-    DELETE, migration 0005_ledgers)."""
+    DELETE, migration 0004_ledgers)."""
 
     __tablename__ = "ledger_events"
 

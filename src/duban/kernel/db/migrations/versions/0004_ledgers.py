@@ -1,7 +1,7 @@
 """ledgers: rectification ledgers (整改台账), sign-offs with evidence, append-only events
 and snapshots
 
-Revision ID: 0005_ledgers
+Revision ID: 0004_ledgers
 Revises: 0003_token_epoch
 Create Date: 2026-12-03 05:07:18.609396
 """
@@ -27,7 +27,7 @@ END
 $$
 """
 
-revision: str = "0005_ledgers"
+revision: str = "0004_ledgers"
 down_revision: str | None = "0003_token_epoch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
