@@ -1,7 +1,7 @@
 """web: a citizen's report form is its own idempotency key (one form, one case)
 
 Revision ID: 0009_web
-Revises: 0005_ledgers
+Revises: 0004_ledgers
 Create Date: 2026-12-03 05:20:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_web"
-down_revision: str | None = "0005_ledgers"
+down_revision: str | None = "0004_ledgers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
