@@ -8,7 +8,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, Final
 
 import anyio.to_thread
@@ -51,6 +50,7 @@ from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
 from duban.supervision import pages as supervision_pages
+from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
 from duban.web import install_web
 
@@ -241,10 +241,9 @@ def _document_models(app: FastAPI) -> None:
 
 
 def _install_docs(app: FastAPI) -> None:
-    """Swagger UI served from the installed package: nothing loads from a CDN."""
-    import swagger_ui_bundle
-
-    assets = Path(swagger_ui_bundle.swagger_ui_path)
+    """Swagger UI (swagger-ui-dist, vendored under the web's static files; it reads the
+    OpenAPI 3.1 document FastAPI writes) served by Duban itself: nothing loads from a CDN."""
+    assets = WEB_STATIC_DIR / "vendor" / "swagger-ui"
     app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)

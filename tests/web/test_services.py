@@ -17,6 +17,7 @@ from duban.cases.dashboard import dashboard
 from duban.cases.mapdata import BBox, cell_degrees, map_data
 from duban.cases.models import Case, CaseEvent
 from duban.cases.public import (
+    Receipt,
     anonymous_citizen,
     normalize_code,
     public_view,
@@ -28,6 +29,7 @@ from duban.cases.public import (
 from duban.cases.queries import CaseFilter
 from duban.cases.workbench import Queue, batch_act, collector_tasks, work_list
 from duban.cases.workflow import Action, CaseStatus, Rating, Source
+from duban.kernel.context import Actor
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.reference.holidays import calendar_gaps, calendar_overrides, set_calendar_day
 from duban.reference.search import search_categories
@@ -46,7 +48,34 @@ def citizen_report(world: World, **kw: object) -> tuple[Case, str]:
         **kw,
     }
     receipt = report_as_citizen(world.session, clock=world.clock, data=NewCase(**data))  # type: ignore[arg-type]
+    assert receipt.tracking_code is not None
     return receipt.case, receipt.tracking_code
+
+
+def test_one_report_form_makes_one_case_with_or_without_an_account(world: World) -> None:
+    token = "k" * 24
+
+    def send(category: str, actor: Actor | None = None, key: str = token) -> Receipt:
+        data = NewCase(
+            source=Source.CITIZEN, category_code=category, lat=LAT, lon=LON, description="垃圾"
+        )
+        return report_as_citizen(
+            world.session, clock=world.clock, data=data, actor=actor, form_token=key
+        )
+
+    first = send("E0102")
+    assert first.created
+    again = send("E0103")  # Back, another category, submit: still the first case
+    assert not again.created
+    assert again.tracking_code is None
+    assert again.case.id == first.case.id
+    # A signed-in citizen's own key space: the same token is another form of theirs.
+    mine = send("E0102", actor=world.actor("citizen"))
+    assert mine.created
+    assert send("E0102", actor=world.actor("citizen")).case.id == mine.case.id
+    assert world.session.scalar(select(func.count()).select_from(Case)) == 2
+    with pytest.raises(InvalidInput, match="form token"):
+        send("E0102", key="short")
 
 
 def close(world: World, case: Case) -> None:

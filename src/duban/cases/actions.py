@@ -86,6 +86,8 @@ class ActionInput:
     address: str | None = None
     #: check with passed=false: why (a ReworkReason code); prefilled from the photo findings.
     rework_reason: str | None = None
+    #: The unit's reply to the reporter with its fix (feedback): public, unlike the note.
+    public_reply: str = ""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -684,6 +686,9 @@ def _do_feedback(
     payload: dict[str, Any] = {"photos": [x.id for x in photos], "verdict": examined.verdict.value}
     if flags:
         payload["evidence_flags"] = flags
+    reply = clean_text(p.public_reply, field_name="public_reply", limit=MAX_NOTE_CHARS)
+    if reply:
+        payload["public_reply"] = reply
     return _Outcome(target, note, payload, photos, "after")
 
 

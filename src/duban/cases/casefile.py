@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.accounts import User
+from duban.accounts import Unit, User
 from duban.cases.access import CITY_WIDE, get_visible_case, visible_cases
 from duban.cases.actions import pending_extension, pending_park
 from duban.cases.models import Case, CaseEvent, CasePhoto
@@ -96,6 +96,8 @@ class RoutingHint:
     unit_name: str
     helper_units: tuple[str, ...]
     reason: str
+    #: "rule" (a routing rule matched) or "territorial" (属地兜底).
+    basis: str = "rule"
 
 
 def routing_hint(case: Case) -> RoutingHint | None:
@@ -107,6 +109,7 @@ def routing_hint(case: Case) -> RoutingHint | None:
         unit_name=case.routing_unit.name,
         helper_units=tuple(case.routing_helpers or ()),
         reason=case.routing_reason or "",
+        basis="rule" if case.routing_rule_id is not None else "territorial",
     )
 
 
@@ -129,6 +132,55 @@ class CaseFile:
     location: Location | None = None
     suggestion: RoutingHint | None = None
     evidence_flags: list[dict[str, str]] = field(default_factory=list)
+    #: Names of the units (by code) and people (by username) the timeline mentions, so
+    #: the page shows 环卫处 and 李明, never HWC or collector2.
+    unit_names: dict[str, str] = field(default_factory=dict)
+    person_names: dict[str, str] = field(default_factory=dict)
+
+    def unit_name(self, code: str | None) -> str:
+        return self.unit_names.get(code or "", code or "")
+
+    def person_name(self, username: str | None) -> str:
+        return self.person_names.get(username or "", username or "")
+
+
+def mentioned_names(
+    session: Session, payloads: list[dict[str, Any]]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The units and people events' payloads name by code or username: their names."""
+    codes: set[str] = set()
+    usernames: set[str] = set()
+    for payload in payloads:
+        for key in ("unit", "previous_unit"):
+            if isinstance(payload.get(key), str):
+                codes.add(payload[key])
+        codes.update(c for c in payload.get("helper_units") or () if isinstance(c, str))
+        override = payload.get("override")
+        if isinstance(override, dict) and isinstance(override.get("suggested"), str):
+            codes.add(override["suggested"])
+        if isinstance(payload.get("collector"), str):
+            usernames.add(payload["collector"])
+    units = (
+        {
+            code: name
+            for code, name in session.execute(
+                select(Unit.code, Unit.name).where(Unit.code.in_(codes))
+            )
+        }
+        if codes
+        else {}
+    )
+    people = (
+        {
+            username: display or username
+            for username, display in session.execute(
+                select(User.username, User.display_name).where(User.username.in_(usernames))
+            )
+        }
+        if usernames
+        else {}
+    )
+    return units, people
 
 
 def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) -> CaseFile:
@@ -177,6 +229,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
                 payload=payload,
             )
         )
+    unit_names, person_names = mentioned_names(session, [t.payload for t in timeline])
     photos: dict[str, list[str]] = {}
     for cp in case.photos:
         photos.setdefault(cp.stage, []).append(cp.photo_id)
@@ -198,6 +251,8 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         or (actor.role == Role.CITIZEN and case.reporter_id == actor.user_id),
         location=case_locations(session, [case])[0],
         suggestion=routing_hint(case),
+        unit_names=unit_names,
+        person_names=person_names,
         evidence_flags=flags,
     )
 

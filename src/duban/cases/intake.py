@@ -68,6 +68,7 @@ from duban.kernel.inputs import (
     clean_text,
     refuse_control_characters,
 )
+from duban.kernel.phones import normalize_phone
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import in_unit_of_work, writing
 from duban.places import input_point
@@ -81,6 +82,8 @@ EVENTS = cast(Table, CaseEvent.__table__)
 KEYS = cast(Table, IdempotencyKey.__table__)
 CASE_COLUMNS = tuple(c.key for c in CASES.columns)
 MAX_IDEMPOTENCY_KEY_CHARS = 200
+#: A citizen without an account keys a report by its form's token (a random secret).
+MIN_ANONYMOUS_KEY_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -316,9 +319,16 @@ def check_reporter(actor: Actor, source: Source, idempotency_key: str | None) ->
         refuse_control_characters((idempotency_key or "").strip(), field_name="Idempotency-Key")
         or None
     )
-    if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY_CHARS or actor.user_id is None):
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
         raise InvalidInput(
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters",
+            field="Idempotency-Key",
+        )
+    if key is not None and actor.user_id is None and len(key) < MIN_ANONYMOUS_KEY_CHARS:
+        # Without an account the key alone is unique: only an unguessable form token.
+        raise InvalidInput(
+            f"a report without an account takes a form token of at least "
+            f"{MIN_ANONYMOUS_KEY_CHARS} characters as its key",
             field="Idempotency-Key",
         )
     return key
@@ -345,7 +355,9 @@ def prepare_report(
     )
     address = clean_text(data.address, field_name="address", limit=300)
     reporter_name = clean_text(data.reporter_name or "", field_name="reporter_name", limit=100)
-    reporter_phone = clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    reporter_phone = normalize_phone(
+        clean_text(data.reporter_phone or "", field_name="reporter_phone", limit=32)
+    )
     ticket = clean_text(data.hotline_ticket or "", field_name="hotline_ticket", limit=40)
     if ticket and data.source != Source.HOTLINE:
         raise InvalidInput(
@@ -443,7 +455,7 @@ def chain_first_event(prepared: PreparedReport, case_id: int) -> WrittenReport:
 
 def _key_row(written: WrittenReport) -> dict[str, Any] | None:
     prepared = written.prepared
-    if prepared.key is None or prepared.actor.user_id is None:
+    if prepared.key is None:
         return None
     return {
         "user_id": prepared.actor.user_id,
@@ -734,10 +746,26 @@ def check_photos(session: Session, ids: Sequence[str], *, required: bool = False
 _IDEMPOTENCY_LOOKUP = select(IdempotencyKey).where(
     IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
 )
+_ANONYMOUS_KEY_LOOKUP = select(IdempotencyKey).where(
+    IdempotencyKey.user_id.is_(None), IdempotencyKey.key == bindparam("key")
+)
 
 
-def _replay(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
-    row = session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
+def _key_of(session: Session, user_id: int | None, key: str) -> IdempotencyKey | None:
+    if user_id is None:
+        return session.scalars(_ANONYMOUS_KEY_LOOKUP, {"key": key}).first()
+    return session.scalars(_IDEMPOTENCY_LOOKUP, {"user_id": user_id, "key": key}).first()
+
+
+def case_of_key(session: Session, *, actor: Actor, key: str) -> Case | None:
+    """The case a report with this key (Idempotency-Key or form token) of ``actor``
+    created, if any — whatever the request it came with."""
+    row = _key_of(session, actor.user_id, key.strip())
+    return session.get(Case, row.case_id) if row is not None else None
+
+
+def _replay(session: Session, user_id: int | None, key: str, fingerprint: str) -> Case | None:
+    row = _key_of(session, user_id, key)
     if row is None:
         return None
     if row.request_hash != fingerprint:
@@ -828,7 +856,7 @@ def report(
                         now=prepared.now,
                     )
         except IntegrityError:
-            if key is not None and actor.user_id is not None and not nested:
+            if key is not None and not nested:
                 existing = _replay(session, actor.user_id, key, prepared.request_hash)
                 if existing is not None:
                     return Reported(session, None, existing)

@@ -212,13 +212,28 @@ class CaseEvent(Base):
 
 
 class IdempotencyKey(Base):
-    """Remembers ``Idempotency-Key`` headers so a retried create returns the first case."""
+    """Remembers ``Idempotency-Key`` headers so a retried create returns the first case.
+
+    Also the per-form token of a web report (one form, one case); a citizen without an
+    account has no user, and such a key (an unguessable token) is unique on its own.
+    """
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index(
+            "uq_idempotency_keys_anonymous_key",
+            "key",
+            unique=True,
+            sqlite_where=text("user_id IS NULL"),
+            postgresql_where=text("user_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="none: a citizen without an account (a form token)"
+    )
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from duban.cases.access import can_see
-from duban.cases.actions import ActionInput, perform_action
+from duban.cases.actions import ActionInput, get_case, perform_action
 from duban.cases.casefile import case_file
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.workbench import active_collectors, active_units
@@ -26,7 +26,7 @@ from duban.evidence import PhotoLimits
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.roles import Role
 from duban.reference import load_policy
-from duban.web import forms
+from duban.web import forms, pending
 from duban.web.context import HOME_OF_ROLE, Ctx, Form, WebContext, pages, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -116,6 +116,17 @@ def _case_page(
     status_code: int = 200,
 ) -> Response:
     actor = ctx.staff()
+    if errors and (values or {}).get("next", "").startswith("/work"):
+        # A workbench row's one-click form: its messages go back into that row.
+        from duban.cases.workbench_pages import work_page
+
+        flat = {k: v for per_action in errors.values() for k, v in per_action.items()}
+        return work_page(
+            ctx,
+            row_errors={case_id: flat},
+            row_values={case_id: values or {}},
+            status_code=status_code,
+        )
     if actor.role == Role.CITIZEN:
         from duban.cases.public_pages import citizen_case_page
 
@@ -180,6 +191,7 @@ def action_input(
         category_code=forms.text(form, "category", 32) or None,
         condition_code=forms.text(form, "condition", 40) or None,
         rating=forms.text(form, "rating", 30) or None,
+        public_reply=forms.text(form, "public_reply", 2000),
     )
 
 
@@ -230,3 +242,51 @@ def act(ctx: Ctx, case_id: int, action: str, form: Form) -> Response:
     # A collector's task ends with the verify or check: the case leaves their view.
     here = f"/cases/{case_id}" if can_see(actor, case) else HOME_OF_ROLE.get(actor.role, "/")
     return ctx.redirect(safe_next(forms.text(form, "next", 500), here))
+
+
+def _kept(ctx: WebContext, token: str) -> pending.PendingForm | None:
+    actor = ctx.staff()
+    assert actor.user_id is not None
+    return pending.load(
+        ctx.request.app.state.photo_store,
+        token,
+        user_id=actor.user_id,
+        now=int(ctx.clock.now().timestamp()),
+    )
+
+
+@router.get("/resume/{token}")
+@pages
+def resume_page(ctx: Ctx, token: str) -> Response:
+    """After signing in again: the form that was kept when the sign-in expired."""
+    kept = _kept(ctx, token)
+    found = kept.match() if kept else None
+    if kept is None or found is None:
+        ctx.notice("There is no kept form to send (it was sent, discarded or is too old).")
+        return ctx.redirect("/")
+    case = get_case(ctx.db, actor=ctx.staff(), case_id=int(found["case_id"]))
+    return ctx.render("cases/resume.html", kept=kept, case=case, action=Action(found["action"]))
+
+
+@router.post("/resume/{token}")
+@pages
+def resume(ctx: Ctx, token: str, form: Form) -> Response:
+    """Send the kept form through the page's own handler, or discard it."""
+    kept = _kept(ctx, token)
+    found = kept.match() if kept else None
+    if kept is None or found is None:
+        ctx.notice("There is no kept form to send (it was sent, discarded or is too old).")
+        return ctx.redirect("/")
+    store = ctx.request.app.state.photo_store
+    if forms.text(form, "discard", 5) == "1":
+        pending.discard(store, kept)
+        ctx.notice("The kept form was discarded.")
+        return ctx.redirect(f"/cases/{found['case_id']}")
+    response = act(
+        ctx=ctx,
+        case_id=int(found["case_id"]),
+        action=found["action"],
+        form=pending.as_form(store, kept),
+    )
+    pending.discard(store, kept)  # sent, or refused with its text shown again in the page
+    return response

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duban.accounts import Unit
 from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
+from duban.cases.intake import case_of_key
 from duban.cases.models import Case, CaseEvent, CasePhoto, CaseTracker
 from duban.cases.workflow import PUBLIC_NOTE_ACTIONS, Action, CaseStatus, Rating, Source
 from duban.kernel.context import Actor, Clock
@@ -88,20 +91,49 @@ class Receipt:
     """What a citizen gets back for a report."""
 
     case: Case
-    tracking_code: str
+    #: None when the form had already been sent: the first report's code was shown then
+    #: and is kept only as a hash.
+    tracking_code: str | None
+
+    @property
+    def created(self) -> bool:
+        return self.tracking_code is not None
 
 
 def report_as_citizen(
-    session: Session, *, clock: Clock, data: NewCase, actor: Actor | None = None
+    session: Session,
+    *,
+    clock: Clock,
+    data: NewCase,
+    actor: Actor | None = None,
+    form_token: str | None = None,
 ) -> Receipt:
-    """随手拍: report as a citizen (signed in or anonymous) and issue a tracking code."""
+    """随手拍: report as a citizen (signed in or anonymous) and issue a tracking code.
+
+    ``form_token`` is the report form's own token, kept as the report's idempotency key
+    (the API's Idempotency-Key path): one form makes one case. Sent again — Back, then
+    submit, even with other answers — it returns the first case and no new code.
+    """
     actor = actor or anonymous_citizen()
     if actor.role != Role.CITIZEN or data.source != Source.CITIZEN:
         raise InvalidInput("a citizen report must come from a citizen", field="source")
+    if form_token:
+        first = case_of_key(session, actor=actor, key=form_token)
+        if first is not None:
+            return Receipt(case=first, tracking_code=None)
     code = new_tracking_code()
-    with writing(session):  # the case and its tracker, or neither
-        case, _ = report_case(session, actor=actor, clock=clock, data=data)
-        session.add(CaseTracker(case_id=case.id, code_hash=_hash(code), created_at=clock.now()))
+    try:
+        with writing(session):  # the case and its tracker, or neither
+            case, _ = report_case(
+                session, actor=actor, clock=clock, data=data, idempotency_key=form_token
+            )
+            session.add(CaseTracker(case_id=case.id, code_hash=_hash(code), created_at=clock.now()))
+    except IntegrityError:
+        # The same form sent twice at once: the other request wrote the key first.
+        first = case_of_key(session, actor=actor, key=form_token) if form_token else None
+        if first is None:
+            raise
+        return Receipt(case=first, tracking_code=None)
     return Receipt(case=case, tracking_code=code)
 
 
@@ -157,6 +189,12 @@ class PublicEvent:
     note: str
     passed: bool | None = None
     rating: Rating | None = None
+    #: The unit in charge: dispatched to, or reporting its fix (its name, never its code).
+    unit_name: str = ""
+    #: The unit's public reply with its fix.
+    reply: str = ""
+    #: An approved extension's new deadline.
+    new_deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +233,8 @@ def public_view(session: Session, case: Case) -> PublicCase:
     rows = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
     ).all()
+    unit_names = {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
+    unit = ""
     events: list[PublicEvent] = []
     rating: Rating | None = None
     rating_comment = ""
@@ -213,6 +253,11 @@ def public_view(session: Session, case: Case) -> PublicCase:
             rating, rating_comment = row_rating, row.note
         if action == Action.NOT_FIXED:
             said_not_fixed = True
+        if action in (Action.DISPATCH, Action.RETURN) and payload.get("unit"):
+            unit = unit_names.get(payload["unit"], "")
+        new_deadline = None
+        if action == Action.APPROVE_EXTENSION and payload.get("to"):
+            new_deadline = datetime.fromisoformat(payload["to"])
         events.append(
             PublicEvent(
                 occurred_at=row.occurred_at,
@@ -221,6 +266,11 @@ def public_view(session: Session, case: Case) -> PublicCase:
                 note=row.note if action in PUBLIC_NOTES else "",
                 passed=payload.get("passed") if action == Action.CHECK else None,
                 rating=row_rating,
+                unit_name=unit
+                if action in (Action.DISPATCH, Action.RETURN, Action.FEEDBACK)
+                else "",
+                reply=str(payload.get("public_reply", "")) if action == Action.FEEDBACK else "",
+                new_deadline=new_deadline,
             )
         )
     photos = session.scalars(

@@ -6,6 +6,9 @@ patrol): the same form, with the fields their source needs.
 
 from __future__ import annotations
 
+import math
+import re
+import secrets
 from dataclasses import dataclass, field, replace
 
 from fastapi import APIRouter
@@ -15,6 +18,8 @@ from starlette.datastructures import FormData
 from duban.api.limits import limit_anonymous_report, limit_uploads
 from duban.cases.actions import NewCase, get_case, report_case
 from duban.cases.casefile import photo_of_case
+from duban.cases.intake import case_of_key
+from duban.cases.models import Case
 from duban.cases.nearby import nearby_cases
 from duban.cases.public import (
     anonymous_citizen,
@@ -29,7 +34,7 @@ from duban.cases.public import (
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.workflow import REPORT_SOURCES, Source
 from duban.evidence import PhotoLimits, discard_photos
-from duban.kernel.errors import Conflict, InvalidInput
+from duban.kernel.errors import Conflict, InvalidInput, NotFound
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 from duban.kernel.roles import Role
 from duban.places import parse_bbox, regions_geojson, search_places
@@ -54,6 +59,14 @@ MODE_OF_ROLE: dict[Role, str] = {
     Role.ADMIN: "hotline",
 }
 
+#: A report form's token as sent back (``secrets.token_urlsafe(18)``).
+FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{24}")
+
+
+def new_form_token() -> str:
+    """A report form's token: random, so without an account it is a key on its own."""
+    return secrets.token_urlsafe(18)
+
 
 @dataclass
 class ReportForm:
@@ -71,6 +84,8 @@ class ReportForm:
     phone: str = ""
     ticket: str = ""  # 12345 工单号 (hotline intake)
     photo_ids: list[str] = field(default_factory=list)
+    #: This form's own token: the report's idempotency key (one form, one case).
+    token: str = field(default_factory=new_form_token)
 
 
 def _read_report(form: FormData, mode: str) -> ReportForm:
@@ -87,7 +102,13 @@ def _read_report(form: FormData, mode: str) -> ReportForm:
         phone=forms.text(form, "phone", 32),
         ticket=forms.text(form, "ticket", 40),
         photo_ids=forms.texts(form, "photo_id")[:20],
+        token=_form_token(form),
     )
+
+
+def _form_token(form: FormData) -> str:
+    sent = forms.text(form, "form_token", 64)
+    return sent if FORM_TOKEN.fullmatch(sent) else new_form_token()
 
 
 def _report_page(
@@ -197,17 +218,46 @@ def report(ctx: Ctx, form: Form) -> Response:
             actor = ctx.actor or replace(
                 anonymous_citizen(), uploads=frozenset(ctx.state.data.uploads)
             )
-            receipt = report_as_citizen(ctx.db, clock=ctx.clock, data=data, actor=actor)
+            receipt = report_as_citizen(
+                ctx.db, clock=ctx.clock, data=data, actor=actor, form_token=values.token
+            )
+            if receipt.tracking_code is None:
+                return _already_sent(ctx, receipt.case, new_photos)
             ctx.state.update(ctx.state.data.tracking(receipt.tracking_code))
             return ctx.redirect(f"/track/{receipt.tracking_code}?new=1")
         staff = ctx.staff()
-        case, _ = report_case(ctx.db, actor=staff, clock=ctx.clock, data=data)
+        case, created = report_case(
+            ctx.db, actor=staff, clock=ctx.clock, data=data, idempotency_key=values.token
+        )
     except InvalidInput as err:
         errors.add_error(err)
         _refuse_photos(ctx, values, new_photos, errors)
         return _report_page(ctx, values, errors, status_code=422)
+    except Conflict as err:
+        first = case_of_key(ctx.db, actor=ctx.staff(), key=values.token)
+        if err.code != "idempotency_key_reused" or first is None:
+            raise
+        return _already_sent(ctx, first, new_photos)
+    if not created:
+        return _already_sent(ctx, case, new_photos)
     ctx.notice("The report was filed as a new case.")
     return ctx.redirect(f"/cases/{case.id}")
+
+
+def _already_sent(ctx: WebContext, case: Case, new_photos: list[str]) -> Response:
+    """The form was sent before (Back, then submit): show the first case, make none."""
+    if new_photos:
+        discard_photos(ctx.db, ctx.request.app.state.photo_store, new_photos)
+    ctx.notice("This form was already sent: here is the report it made.")
+    if ctx.role is not None and ctx.role != Role.CITIZEN:
+        return ctx.redirect(f"/cases/{case.id}")
+    for code in ctx.state.data.tracked:
+        try:
+            if tracked_case(ctx.db, code).id == case.id:
+                return ctx.redirect(f"/track/{code}")
+        except NotFound:
+            continue
+    return ctx.redirect(f"/public/{case.code}")
 
 
 def _refuse_photos(
@@ -225,8 +275,10 @@ def _refuse_photos(
 @router.get("/report/categories")
 @pages
 def category_search(ctx: Ctx, q: str = "") -> Response:
-    """htmx: subclasses whose name or keywords match ``q``."""
-    return ctx.render("partials/category_results.html", hits=search_categories(ctx.db, q[:50]))
+    """htmx: subclasses matching ``q`` (names, keywords, everyday words, pinyin), best
+    first; none found says so and points to the tree of all categories."""
+    q = q.strip()[:50]
+    return ctx.render("partials/category_results.html", hits=search_categories(ctx.db, q), q=q)
 
 
 @router.get("/report/places")
@@ -260,12 +312,19 @@ def report_regions(ctx: Ctx, bbox: str) -> Response:
 
 @router.get("/report/nearby")
 @pages
-def nearby(ctx: Ctx, lat: float, lon: float, category: str = "") -> Response:
-    """htmx: open reports near the chosen place (same category when chosen)."""
+def nearby(ctx: Ctx, lat: str = "", lon: str = "", category: str = "") -> Response:
+    """htmx: open reports near the chosen place (same category when chosen); nothing
+    while no place is chosen yet (a category picked first asks too)."""
+    try:
+        at = (float(lat), float(lon))
+    except ValueError:
+        at = (math.nan, math.nan)
+    if not all(math.isfinite(v) for v in at):
+        return ctx.render("partials/nearby.html", nearby=[])
     found = nearby_cases(
         ctx.db,
-        lat=lat,
-        lon=lon,
+        lat=at[0],
+        lon=at[1],
         now=ctx.clock.now(),
         policy=load_policy(ctx.db).places.nearby,
         category_code=category or None,

@@ -8,6 +8,7 @@ case, each case in its own transaction, and the outcome of each is reported.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,6 +128,8 @@ class WorkRow:
     category_name_en: str
     assignee: str | None
     distance_m: float | None = None
+    #: A returned case (已回退): the unit that sent it back and why, for the dispatcher.
+    came_back: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ def _rows(session: Session, cases: Sequence[Case], policy: Policy, now: datetime
                 select(User.id, User.display_name).where(User.id.in_(user_ids))
             )
         }
+    returns = _why_returned(session, [c.id for c in cases if c.status == CaseStatus.RETURNED])
     return [
         WorkRow(
             case=c,
@@ -166,9 +170,37 @@ def _rows(session: Session, cases: Sequence[Case], policy: Policy, now: datetime
             category_name=names.get(c.category_code, (c.category_code, ""))[0],
             category_name_en=names.get(c.category_code, ("", c.category_code))[1],
             assignee=users.get(c.assignee_id) if c.assignee_id else None,
+            came_back=returns.get(c.id),
         )
         for c in cases
     ]
+
+
+def _why_returned(session: Session, case_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """For returned cases: the name of the unit that sent each back, and its reason."""
+    if not case_ids:
+        return {}
+    last: dict[int, tuple[str, str]] = {}
+    rows = session.execute(
+        select(CaseEvent.case_id, CaseEvent.payload, CaseEvent.note)
+        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.action == Action.RETURN.value)
+        .order_by(CaseEvent.case_id, CaseEvent.seq)
+    )
+    for case_id, payload, note in rows:
+        data = json.loads(payload or "{}")
+        last[case_id] = (str(data.get("unit") or ""), str(data.get("reason") or note or ""))
+    codes = {code for code, _ in last.values() if code}
+    names = (
+        {
+            code: name
+            for code, name in session.execute(
+                select(Unit.code, Unit.name).where(Unit.code.in_(codes))
+            )
+        }
+        if codes
+        else {}
+    )
+    return {cid: (names.get(code, code), why) for cid, (code, why) in last.items()}
 
 
 def work_list(

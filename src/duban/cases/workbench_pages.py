@@ -22,7 +22,7 @@ from duban.cases.workflow import Action
 from duban.kernel.roles import Role
 from duban.reference import load_policy
 from duban.web import forms
-from duban.web.context import Ctx, Form, pages
+from duban.web.context import Ctx, Form, WebContext, pages
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,11 +33,23 @@ WORKBENCH_ROLES = tuple(QUEUES_OF_ROLE)
 @pages
 def work(ctx: Ctx) -> Response:
     """The signed-in role's queues, most urgent first."""
+    return work_page(ctx)
+
+
+def work_page(
+    ctx: WebContext,
+    *,
+    row_errors: dict[int, dict[str, str]] | None = None,
+    row_values: dict[int, dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The workbench; a refused row action shows its messages in its row."""
     actor = ctx.staff(*WORKBENCH_ROLES)
     filters, seen = case_filter_from(ctx.request, load_policy(ctx.db).tz)
     lists = workbench(ctx.db, actor=actor, now=ctx.clock.now(), filters=filters)
     return ctx.render(
         "work.html",
+        status_code=status_code,
         lists=lists,
         batch_actions=BATCH_ACTIONS,
         units=active_units(ctx.db),
@@ -45,6 +57,8 @@ def work(ctx: Ctx) -> Response:
         seen=seen,
         results=[],
         batch_action=None,
+        row_errors=row_errors or {},
+        row_values=row_values or {},
     )
 
 
@@ -82,6 +96,8 @@ def batch(ctx: Ctx, form: Form) -> Response:
         seen=seen,
         results=[(r, forms.localize(r.message, ctx.lang)) for r in results],
         batch_action=action,
+        row_errors={},
+        row_values={},
     )
 
 

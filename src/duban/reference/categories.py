@@ -83,7 +83,8 @@ def install_taxonomy(session: Session, data: Mapping[str, Any], *, now: datetime
             row.parent_code = cat.parent_code
             row.name = cat.name
             row.name_en = cat.name_en
-            row.keywords = list(cat.keywords)
+            # The database keeps the everyday synonyms with the keywords: both are searched.
+            row.keywords = list(dict.fromkeys((*cat.keywords, *cat.synonyms)))
             row.position = position
             row.is_active = True
         session.flush()

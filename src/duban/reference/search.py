@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.reference.models import Category
+from duban.reference.categories import live_taxonomy
 
 CATEGORY_RESULTS_MAX = 30
 
@@ -30,45 +29,29 @@ class CategoryHit:
 
 
 def search_categories(session: Session, query: str) -> list[CategoryHit]:
-    """Active subclasses whose code, name, English name or keywords contain ``query``.
+    """Active subclasses matching ``query`` — code, name, keywords and everyday synonyms
+    (摆摊, 井盖丢了), pinyin initials (``ld`` 路灯) — best first
+    (:mod:`duban.reference.wording`).
 
-    Names come first, then keywords; an empty query lists nothing (the form then shows
-    the browsable tree).
+    An empty query, or one that matches nothing, lists nothing: the form then shows the
+    browsable tree ("no match — choose from the tree").
     """
-    text = (query or "").strip().lower()
-    if not text:
+    if not (query or "").strip():
         return []
-    cats = session.scalars(
-        select(Category).where(Category.is_active).order_by(Category.position, Category.code)
-    ).all()
-    parents = {c.code: c for c in cats if c.level == 1}
-    ranked: list[tuple[int, CategoryHit]] = []
-    for cat in cats:
-        if cat.level != 2:
-            continue
-        keywords = tuple(cat.keywords or ())
-        if text in cat.name.lower() or text == cat.code.lower():
-            rank = 0
-        elif text in cat.name_en.lower() or any(text in k.lower() for k in keywords):
-            rank = 1
-        elif (parent := parents.get(cat.parent_code or "")) and text in parent.name.lower():
-            rank = 2
-        else:
-            continue
-        parent = parents.get(cat.parent_code or "")
-        ranked.append(
-            (
-                rank,
-                CategoryHit(
-                    code=cat.code,
-                    kind=cat.kind,
-                    name=cat.name,
-                    name_en=cat.name_en,
-                    parent_name=parent.name if parent else "",
-                    parent_name_en=parent.name_en if parent else "",
-                    keywords=keywords,
-                ),
+    taxonomy = live_taxonomy(session)
+    hits: list[CategoryHit] = []
+    for found in taxonomy.matcher.search(query, limit=CATEGORY_RESULTS_MAX):
+        cat = taxonomy.categories[found.code]
+        parent = taxonomy.categories.get(cat.parent_code or "")
+        hits.append(
+            CategoryHit(
+                code=cat.code,
+                kind=cat.kind,
+                name=cat.name,
+                name_en=cat.name_en,
+                parent_name=parent.name if parent else "",
+                parent_name_en=parent.name_en if parent else "",
+                keywords=cat.keywords,
             )
         )
-    ranked.sort(key=lambda pair: pair[0])
-    return [hit for _rank, hit in ranked[:CATEGORY_RESULTS_MAX]]
+    return hits

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from duban.kernel.errors import InvalidInput, PolicyError
 from duban.reference.calendar import TimeLimit
+from duban.reference.wording import Matcher, Subclass
 
 __all__ = [
     "EVIDENCE_LABELS",
@@ -127,6 +128,8 @@ class Category:
     local_code: str = ""  # the code as in the standard, e.g. "0102"
     evidence: str | None = None
     note: str = ""
+    #: Everyday words citizens type for it (摆摊 for 无照经营游商); searched like keywords.
+    synonyms: tuple[str, ...] = ()
 
     @property
     def is_major(self) -> bool:
@@ -397,6 +400,23 @@ class Taxonomy:
         return MappingProxyType({code: tuple(items) for code, items in grouped.items()})
 
     @cached_property
+    def matcher(self) -> Matcher:
+        """The subclasses ready to be found by everyday words and pinyin
+        (:mod:`duban.reference.wording`); built once per taxonomy."""
+        return Matcher(
+            Subclass(
+                code=c.code,
+                name=c.name,
+                name_en=c.name_en,
+                words=(*c.keywords, *c.synonyms),
+                conditions=tuple(cond.name for cond in c.conditions),
+                major=getattr(self.categories.get(c.parent_code or ""), "name", ""),
+            )
+            for c in self.categories.values()
+            if c.is_subclass
+        )
+
+    @cached_property
     def _search_index(self) -> tuple[tuple[Category, _SearchEntry], ...]:
         return tuple((category, _SearchEntry.of(category)) for category in self.categories.values())
 
@@ -437,7 +457,7 @@ class _SearchEntry:
             local_code=_fold(category.local_code),
             name=_fold(category.name),
             name_en=_fold(category.name_en),
-            keywords=tuple(_fold(keyword) for keyword in category.keywords),
+            keywords=tuple(_fold(word) for word in (*category.keywords, *category.synonyms)),
             condition_names=tuple(_fold(cond.name) for cond in category.conditions),
         )
 
@@ -467,6 +487,8 @@ def _category_mapping(category: Category) -> dict[str, Any]:
     if category.note:
         data["note"] = category.note
     data["keywords"] = list(category.keywords)
+    if category.synonyms:
+        data["synonyms"] = list(category.synonyms)
     return data
 
 
@@ -491,8 +513,26 @@ _CODE: Final = re.compile(r"[0-9A-Za-z]+")
 _KIND_KEY: Final = re.compile(r"[a-z][a-z0-9_]*")
 _TOP_KEYS: Final = ("version", "name", "name_en", "description", "kinds", "classes")
 _KIND_KEYS: Final = ("name", "name_en", "code_prefix")
-_CLASS_KEYS: Final = ("kind", "code", "name", "name_en", "keywords", "evidence", "note", "children")
-_SUBCLASS_KEYS: Final = ("code", "name", "name_en", "keywords", "evidence", "note", "conditions")
+_CLASS_KEYS: Final = (
+    "kind",
+    "code",
+    "name",
+    "name_en",
+    "keywords",
+    "evidence",
+    "note",
+    "children",
+)
+_SUBCLASS_KEYS: Final = (
+    "code",
+    "name",
+    "name_en",
+    "keywords",
+    "synonyms",
+    "evidence",
+    "note",
+    "conditions",
+)
 _CONDITION_KEYS: Final = ("code", "name", "limit", "close_rule", "urgent", "evidence", "note")
 _EXAMPLE_LIMIT: Final = "{amount: 4, unit: work_hours}"
 
@@ -559,17 +599,19 @@ class _Checker:
             return ""
         return value.strip()
 
-    def keywords(self, data: Mapping[str, Any], where: str) -> tuple[str, ...]:
-        value = data.get("keywords")
+    def keywords(
+        self, data: Mapping[str, Any], where: str, key: str = "keywords"
+    ) -> tuple[str, ...]:
+        value = data.get(key)
         if value is None:
             return ()
         if isinstance(value, str) or not isinstance(value, Sequence):
-            self.add(where, f"'keywords' must be a list of words, got {_show(value)}")
+            self.add(where, f"'{key}' must be a list of words, got {_show(value)}")
             return ()
         words: list[str] = []
         for index, word in enumerate(value):
             if not isinstance(word, str) or not word.strip():
-                self.add(where, f"keywords[{index}] must be non-empty text, got {_show(word)}")
+                self.add(where, f"{key}[{index}] must be non-empty text, got {_show(word)}")
             elif word.strip() not in words:
                 words.append(word.strip())
         return tuple(words)
@@ -798,6 +840,7 @@ def _load_subclass(
         check.add(where, "only two levels are supported: a subclass cannot have children")
     name_en = check.text(entry, "name_en", where, required=False)
     keywords = check.keywords(entry, where)
+    synonyms = check.keywords(entry, where, "synonyms")
     evidence = check.evidence(entry, where)
     note = check.text(entry, "note", where, required=False)
     if full_code:
@@ -825,6 +868,7 @@ def _load_subclass(
         local_code=code,
         evidence=evidence,
         note=note,
+        synonyms=synonyms,
     )
     return category, loaded
 

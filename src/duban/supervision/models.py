@@ -139,7 +139,7 @@ class OrderEscalation(Base):
 class SupervisionEvent(Base):
     """One append-only row per change to an order, chained per order:
     ``hash = HMAC(audit key, prev_hash + canonical row)``; the order keeps the head.
-    Triggers refuse UPDATE and DELETE (migration 0004_supervision)."""
+    Triggers refuse UPDATE and DELETE (migration 0005_supervision)."""
 
     __tablename__ = "supervision_events"
     __table_args__ = (UniqueConstraint("order_id", "seq"),)

@@ -8,6 +8,6 @@ loaded from a CDN (front-end packages are vendored under ``static/vendor``).
 
 from __future__ import annotations
 
-from duban.web.routes import install_web
+from duban.web.routes import STATIC_DIR, install_web
 
-__all__ = ["install_web"]
+__all__ = ["STATIC_DIR", "install_web"]

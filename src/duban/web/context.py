@@ -35,7 +35,8 @@ from duban.kernel.errors import (
 from duban.kernel.inputs import refuse_control_characters_in
 from duban.kernel.roles import Role
 from duban.reference.policy import load_policy
-from duban.web import sessions
+from duban.web import pending, sessions
+from duban.web.forms import localize
 from duban.web.i18n import translate
 from duban.web.templating import environment
 
@@ -52,6 +53,15 @@ class LoginRequired(Exception):
 
 class CsrfRefused(Exception):
     """A POST came without this browser's CSRF token; answered with 403."""
+
+
+class SignInExpired(Exception):
+    """A form came after its sign-in expired and was kept (:mod:`duban.web.pending`);
+    answered with the sign-in page, which then leads to the kept form."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
 
 
 def _now_ts(clock: Clock) -> int:
@@ -241,7 +251,9 @@ class WebContext:
             if isinstance(err, InvalidInput)
             else 409
         )
-        return self.render("error.html", status_code=status, message=err.message)
+        return self.render(
+            "error.html", status_code=status, message=localize(err.message, self.lang)
+        )
 
     def respond(self, response: Response) -> Response:
         """Pass a ready response through (cookie and headers added)."""
@@ -326,6 +338,24 @@ async def checked_form(
         sent = form.get(sessions.CSRF_FIELD)
         token = sent if isinstance(sent, str) else request.headers.get(sessions.CSRF_HEADER)
         if not sessions.csrf_ok(state.data, token):
+            if pending.is_resumable(request.url.path):
+                expired = pending.expired_sign_in(
+                    request.cookies.get(sessions.COOKIE_NAME),
+                    token,
+                    secret=request.app.state.secret_key,
+                    now=_now_ts(clock),
+                    max_age=settings.token_ttl_minutes * 60,
+                )
+                if expired is not None and expired.user_id is not None:
+                    kept = await pending.stash(
+                        request.app.state.photo_store,
+                        form,
+                        path=request.url.path,
+                        user_id=expired.user_id,
+                        now=_now_ts(clock),
+                        max_file_bytes=settings.max_photo_bytes,
+                    )
+                    raise SignInExpired(kept)
             raise CsrfRefused()
         refuse_control_characters_in(form.multi_items())  # 422 for NUL and the like
         yield form

@@ -39,6 +39,33 @@ FIELD_OF: dict[str, str] = {
 # Messages of the services people meet most, in Chinese (others are shown as they are).
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"needs a 'reason'"), "Please give a reason."),
+    (
+        re.compile(r"is not a readable image|unsupported image format"),
+        "This file is not a photo that can be read: send a JPEG, PNG or WebP picture.",
+    ),
+    (re.compile(r"the uploaded file is empty"), "The file is empty."),
+    (
+        re.compile(r"the photo is \d+ bytes; the limit"),
+        "The photo is too large: send a smaller one.",
+    ),
+    (
+        re.compile(r"pixels; the limit|bytes to decode"),
+        "The photo has too many pixels: send a smaller one.",
+    ),
+    (
+        re.compile(r"does not exist or is not visible to you"),
+        "This case does not exist, or it is not yours to see.",
+    ),
+    (re.compile(r"^no report has this tracking code"), "No report has this tracking code."),
+    (
+        re.compile(r"is not a phone number"),
+        "Please give a mobile number (11 digits) or a landline with its area code, "
+        "e.g. 0371-61234567.",
+    ),
+    (
+        re.compile(r"give a 'reason' for the override"),
+        "This is not the suggested unit: please give the reason for choosing it.",
+    ),
     (re.compile(r"at least one photo is required"), "Please add at least one photo."),
     (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
     (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),

@@ -19,13 +19,14 @@ from duban.accounts.users import authenticate, sign_out_everywhere
 from duban.api.limits import client_ip, request_limits
 from duban.cases.casefile import photo_for_viewer
 from duban.kernel.roles import Role
-from duban.web import sessions
+from duban.web import pending, sessions
 from duban.web.context import (
     HOME_OF_ROLE,
     CsrfRefused,
     Ctx,
     Form,
     LoginRequired,
+    SignInExpired,
     get_ctx,
     login_url,
     pages,
@@ -153,5 +154,20 @@ def install_web(app: FastAPI, pages: Sequence[APIRouter]) -> None:
 
         return await run_in_threadpool(_page)
 
+    async def _sign_in_expired(request: Request, exc: Exception) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        assert isinstance(exc, SignInExpired)
+
+        def _page() -> Response:
+            factory = request.app.state.session_factory
+            with factory() as db:
+                ctx = get_ctx(request, db, request.app.state.clock, request.app.state.settings)
+                ctx.notice("Your sign-in expired. Your form was kept: sign in again to send it.")
+                return ctx.redirect(login_url(pending.RESUME_URL.format(token=exc.token)))
+
+        return await run_in_threadpool(_page)
+
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(SignInExpired, _sign_in_expired)

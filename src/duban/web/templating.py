@@ -35,12 +35,19 @@ def _idx(ctx: Context) -> int:
 
 
 @pass_context
-def local(ctx: Context, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time shown in the city's zone."""
-    if value is None:
+def local(ctx: Context, value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time (or its ISO text, as events record it) shown in the city's zone."""
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        when = value
     tz: ZoneInfo = ctx["tz"]
-    return value.astimezone(tz).strftime(fmt)
+    return when.astimezone(tz).strftime(fmt)
 
 
 @pass_context

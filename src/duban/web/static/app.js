@@ -129,6 +129,38 @@
       });
   }
 
+  // ---- one report form, one case: the form's token stays with its history entry, so
+  // Back (which reloads the page) and a second submit send the first token again ----
+  var tokenIn = document.querySelector("[data-form-token]");
+  if (tokenIn && window.history && history.replaceState) {
+    var kept = history.state && history.state.dubanFormToken;
+    if (kept) tokenIn.value = kept;
+    else history.replaceState(Object.assign({}, history.state || {}, { dubanFormToken: tokenIn.value }), "");
+  }
+
+  // ---- no category found: open the tree of all categories ----
+  document.body.addEventListener("click", function (e) {
+    var link = e.target.closest ? e.target.closest("[data-open-tree]") : null;
+    if (!link) return;
+    var tree = document.getElementById("category-tree");
+    if (tree) { e.preventDefault(); tree.open = true; tree.scrollIntoView({ block: "start" }); }
+  });
+
+  // ---- dispatch: the reason field shows when the unit is not the suggested one ----
+  document.querySelectorAll("select[data-suggested]").forEach(function (sel) {
+    var owner = sel.getAttribute("form");
+    var reason = owner ? document.querySelector('[data-override-reason][form="' + owner + '"]')
+                       : (sel.form && sel.form.querySelector("[data-override-reason]"));
+    if (!reason) return;
+    var box = reason.closest("[data-override-field]") || reason;
+    function toggle() {
+      var differs = !!sel.dataset.suggested && !!sel.value && sel.value !== sel.dataset.suggested;
+      box.hidden = !differs && !reason.value;
+    }
+    sel.addEventListener("change", toggle);
+    toggle();
+  });
+
   // ---- tick every case of a queue ----
   document.querySelectorAll("[data-check-all]").forEach(function (box) {
     box.addEventListener("change", function () {

@@ -1,7 +1,7 @@
 """evaluation: scores entered by hand with their evidence
 
 Revision ID: 0006_evaluation
-Revises: 0004_ledgers
+Revises: 0005_supervision
 Create Date: 2026-12-03 05:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0006_evaluation"
-down_revision: str | None = "0004_ledgers"
+down_revision: str | None = "0005_supervision"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

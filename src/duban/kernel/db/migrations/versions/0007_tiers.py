@@ -1,7 +1,7 @@
 """tiers: staff scoped to a territory; on-the-spot fixes counted apart; 12345 tickets
 
 Revision ID: 0007_tiers
-Revises: 0004_ledgers
+Revises: 0006_evaluation
 Create Date: 2026-12-03 05:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_tiers"
-down_revision: str | None = "0004_ledgers"
+down_revision: str | None = "0006_evaluation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

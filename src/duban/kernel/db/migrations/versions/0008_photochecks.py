@@ -1,7 +1,7 @@
 """photo checks: prints of photos (perceptual-hash bands indexed) and findings per feedback photo
 
 Revision ID: 0008_photochecks
-Revises: 0004_ledgers
+Revises: 0007_tiers
 Create Date: 2026-12-03 05:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0008_photochecks"
-down_revision: str | None = "0004_ledgers"
+down_revision: str | None = "0007_tiers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

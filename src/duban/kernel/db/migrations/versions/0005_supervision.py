@@ -1,7 +1,7 @@
 """supervision: numbered orders, their units and problems, saved rules, escalation steps
 and the append-only supervision event chain
 
-Revision ID: 0004_supervision
+Revision ID: 0005_supervision
 Revises: 0004_ledgers
 Create Date: 2026-12-03 05:30:00
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from duban.kernel.db.base import UTCDateTime
 
-revision: str = "0004_supervision"
+revision: str = "0005_supervision"
 down_revision: str | None = "0004_ledgers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
