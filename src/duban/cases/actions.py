@@ -1102,12 +1102,13 @@ def perform_action(
         InvalidInput: a missing or malformed argument (``field`` names it).
         StaleCase: someone else changed the case first; nothing was written.
     """
-    if action in INTAKE_ACTIONS:
-        raise InvalidInput(
-            f"'{action.value}' is part of a report: POST /api/v1/cases", field="action"
-        )
     params = params or ActionInput()
     with writing(session, case_id=case_id):
+        # Inside the unit of work, so a refusal ends the caller's transaction like any other.
+        if action in INTAKE_ACTIONS:
+            raise InvalidInput(
+                f"'{action.value}' is part of a report: POST /api/v1/cases", field="action"
+            )
         case = get_visible_case(session, actor, case_id)
         if expected_version is not None and case.version != expected_version:
             raise StaleCase(case_id)
