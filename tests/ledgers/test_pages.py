@@ -54,3 +54,15 @@ def test_a_citizen_sees_no_ledger_page(client: TestClient, app: FastAPI, world: 
     assert client.get("/ledgers").status_code == 403
     anonymous = TestClient(app)
     assert anonymous.get("/ledgers", follow_redirects=False).status_code in (302, 303)
+
+
+def test_a_refusal_written_out_in_english_is_shown_in_chinese() -> None:
+    from duban.ledgers.messages import in_language
+
+    assert in_language("a refusal needs a reason", "zh") == "不予销号须说明理由"
+    assert (
+        in_language("evidence 'a.txt' is not a photo, PDF, DOCX or XLSX", "zh")
+        == "证明材料“a.txt”不是照片、PDF、DOCX 或 XLSX 文件"
+    )
+    assert in_language("a refusal needs a reason", "en") == "a refusal needs a reason"
+    assert in_language("something else", "zh") == "something else"

@@ -7,6 +7,7 @@ every key has its Chinese.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 ZH: Final[dict[str, str]] = {
@@ -65,3 +66,21 @@ def text(key: str, lang: str = "en", **values: Any) -> str:
     """``key`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in."""
     out = key if lang != "zh" else ZH.get(key, key)
     return out.format(**values) if values else out
+
+
+def _pattern(key: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", key)
+    body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
+    return re.compile(f"^{body}$", re.DOTALL)
+
+
+def in_language(message: str, lang: str) -> str:
+    """A message already written out in English (a domain error's), in ``lang``."""
+    if lang != "zh":
+        return message
+    if message in ZH:
+        return ZH[message]
+    for key, zh in ZH.items():
+        if "{" in key and (found := _pattern(key).match(message)):
+            return zh.format(**found.groupdict())
+    return message

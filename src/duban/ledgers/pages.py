@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
+from duban.kernel.errors import DubanError, NotFound
 from duban.kernel.roles import Role
-from duban.ledgers.access import READERS
+from duban.ledgers import rectify
+from duban.ledgers.access import MANAGERS, READERS
 from duban.ledgers.exports import export_workbook, progress_workbook
-from duban.ledgers.queries import ledger_tree, list_ledgers, progress
+from duban.ledgers.messages import in_language
+from duban.ledgers.policy import ledger_policy
+from duban.ledgers.queries import (
+    evidence_file,
+    ledger_signoffs,
+    ledger_tree,
+    list_ledgers,
+    progress,
+)
 from duban.ledgers.rules import DONE, STATUS_LABELS_EN, LedgerStatus, done_percent
 from duban.ledgers.workbook import template_workbook
-from duban.web.context import Ctx, pages
+from duban.web.context import Ctx, Form, pages
 
 router = APIRouter(include_in_schema=False)
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 _ROLES = tuple(r for r in Role if r in READERS and r != Role.SYSTEM)
 
@@ -91,4 +106,121 @@ def ledger_page(ctx: Ctx, ledger_id: int) -> Response:
         _count(aspect)
     figures = progress(ctx.db, actor=actor, clock=ctx.clock, ledger_id=ledger_id)
     labels = {s.value: (s.value if ctx.lang != "en" else STATUS_LABELS_EN[s]) for s in LedgerStatus}
-    return ctx.render("ledgers/tree.html", tree=tree, figures=figures, status_label=labels)
+    reviewer = actor.role in MANAGERS
+    queue = ledger_signoffs(ctx.db, actor=actor, ledger_id=ledger_id, state="pending")
+    measures = {m["id"]: m for m in _measures(tree["aspects"])}
+    return ctx.render(
+        "ledgers/tree.html",
+        tree=tree,
+        figures=figures,
+        status_label=labels,
+        may_request=_may_request(actor.role, actor.unit_id),
+        queue=[(s, files, measures.get(s.node_id)) for s, files in queue] if reviewer else [],
+        reviewer=reviewer,
+    )
+
+
+def _measures(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for node in nodes:
+        if node["kind"] == "measure":
+            yield node
+        else:
+            yield from _measures(node.get("children", []))
+
+
+def _may_request(role: Role, unit_id: int | None) -> Any:
+    """Whether the viewer may ask to sign a measure off (the use case decides again)."""
+
+    def check(measure: dict[str, Any]) -> bool:
+        if measure.get("status") in DONE:
+            return False
+        if (measure.get("signoff") or {}).get("state") == "pending":
+            return False
+        if role in MANAGERS:
+            return True
+        own = unit_id is not None and measure.get("lead_unit_id") == unit_id
+        return role == Role.HANDLER and own
+
+    return check
+
+
+@contextmanager
+def _in_page_language(ctx: Ctx) -> Iterator[None]:
+    """Show a refusal in the page's language."""
+    try:
+        yield
+    except DubanError as err:
+        err.message = in_language(ctx.t(err.message), ctx.lang)
+        raise
+
+
+def _field(form: Form, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/ledgers/{ledger_id}/measures/{node_id}/signoff")
+@pages
+def signoff_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
+    """A unit (or a supervisor) asks for a measure to be signed off, with evidence files."""
+    actor = ctx.staff(*_ROLES)
+    limit = ledger_policy().evidence_max_bytes
+    files = [
+        rectify.EvidenceFile(filename=f.filename or "evidence", data=f.file.read(limit + 1))
+        for f in form.getlist("files")
+        if isinstance(f, UploadFile) and f.filename
+    ]
+    with _in_page_language(ctx):
+        rectify.request_signoff(
+            ctx.db,
+            actor=actor,
+            clock=ctx.clock,
+            store=ctx.request.app.state.photo_store,
+            node_id=node_id,
+            files=files,
+            note=_field(form, "note"),
+            long_term=_field(form, "long_term") == "1",
+        )
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/ledgers/{ledger_id}")
+
+
+@router.post("/ledgers/{ledger_id}/signoffs/{signoff_id}/review")
+@pages
+def review_form(ctx: Ctx, ledger_id: Id, signoff_id: Id, form: Form) -> Response:
+    """A reviewer approves (销号) or refuses a sign-off request with a reason."""
+    actor = ctx.staff(*_ROLES)
+    with _in_page_language(ctx):
+        if _field(form, "decision") == "approve":
+            rectify.approve_signoff(ctx.db, actor=actor, clock=ctx.clock, signoff_id=signoff_id)
+        else:
+            rectify.refuse_signoff(
+                ctx.db,
+                actor=actor,
+                clock=ctx.clock,
+                signoff_id=signoff_id,
+                reason=_field(form, "reason"),
+            )
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/ledgers/{ledger_id}")
+
+
+@router.get("/ledgers/evidence/{evidence_id}")
+@pages
+def evidence_download(ctx: Ctx, evidence_id: str) -> Response:
+    """An evidence file of a sign-off request, for a signed-in reader."""
+    actor = ctx.staff(*_ROLES)
+    found = evidence_file(ctx.db, actor=actor, evidence_id=evidence_id)
+    try:
+        data = ctx.request.app.state.photo_store.get(found.storage_key)
+    except FileNotFoundError as err:
+        raise NotFound(ctx.t("This file is missing.")) from err
+    return Response(
+        content=data,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": "attachment",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
