@@ -24,9 +24,17 @@ pytestmark = pytest.mark.slow
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def _open_all(page: Any) -> None:
-    """Unfold every folded part of the page (ledger levels, request forms)."""
-    page.locator("details").evaluate_all("ds => ds.forEach(d => { d.open = true; })")
+def _unfold(page: Any, node_id: int) -> None:
+    """Unfold the ledger levels around a measure's row, and its request form (the whole
+    tree unfolded is too tall to screenshot quickly)."""
+    page.locator(f"tr[data-node='{node_id}']").evaluate(
+        """row => {
+            for (let d = row.closest('details'); d; d = d.parentElement.closest('details')) {
+                d.open = true;
+            }
+            row.querySelectorAll('details').forEach(d => { d.open = true; });
+        }"""
+    )
 
 
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
@@ -99,7 +107,7 @@ def test_a_unit_asks_to_sign_a_measure_off_and_the_reviewer_approves(
     # The unit's handler asks for its measure to be signed off, with a photo and a PDF.
     unit = browse.signed_in("handler")
     unit.goto(f"/ledgers/{ledger.id}")
-    _open_all(unit)
+    _unfold(unit, measure.id)
     assert unit.locator(f"form[data-signoff-form='{other.id}']").count() == 0  # not its own
     assert unit.locator("#review-queue").count() == 0  # a unit reviews nothing
     form = unit.locator(f"form[data-signoff-form='{measure.id}']")
@@ -137,7 +145,7 @@ def test_a_unit_asks_to_sign_a_measure_off_and_the_reviewer_approves(
     assert boss.locator("#review-queue tr[data-signoff]").count() == 0
     assert "暂无待办" in boss.locator("#review-queue").inner_text()
     assert boss.locator(f"tr[data-node='{measure.id}']").get_attribute("data-status") == "已整改"
-    _open_all(boss)
+    _unfold(boss, measure.id)
     shots.take(boss, "signed-off")
 
     with fresh_session() as db:
@@ -164,7 +172,7 @@ def test_a_refusal_needs_a_reason_and_is_shown_to_the_unit(
     assert measure is not None
     unit = browse.signed_in("handler")
     unit.goto(f"/ledgers/{ledger.id}")
-    _open_all(unit)
+    _unfold(unit, measure.id)
     form = unit.locator(f"form[data-signoff-form='{measure.id}']")
     form.locator("input[name=files]").set_input_files(
         [{"name": "报告.pdf", "mimeType": "application/pdf", "buffer": PDF}]
@@ -186,7 +194,7 @@ def test_a_refusal_needs_a_reason_and_is_shown_to_the_unit(
     assert boss.locator("#review-queue tr[data-signoff]").count() == 0
 
     unit.goto(f"/ledgers/{ledger.id}")
-    _open_all(unit)
+    _unfold(unit, measure.id)
     row = unit.locator(f"tr[data-node='{measure.id}']")
     assert "照片看不出整改效果" in row.inner_text()
     assert row.locator("[data-signoff=refused]").count() == 1

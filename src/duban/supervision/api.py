@@ -146,6 +146,7 @@ def create(body: OrderCreate, session: SessionDep, actor: ActorDep, clock: Clock
         data=OrderInput(
             title=body.title,
             case_ids=body.case_ids,
+            ledger_item_ids=body.ledger_item_ids,
             rule=rule,
             rule_id=body.rule_id,
             units=body.units,

@@ -20,6 +20,7 @@ from duban.kernel.db.models import Counter
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
+from duban.ledgers import LedgerNode
 from duban.reference import LimitUnit, TimeLimit, load_policy
 from duban.supervision.events import append_order_event
 from duban.supervision.models import (
@@ -59,6 +60,7 @@ class OrderInput:
 
     title: str
     case_ids: Sequence[int] = ()
+    ledger_item_ids: Sequence[int] = ()
     rule: SelectionRule | None = None
     rule_id: int | None = None
     units: Sequence[str] = ()
@@ -131,6 +133,8 @@ def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[lis
             raise InvalidInput("no open case matches the rule", field="rule")
         return cases, {"kind": rule.kind.value, "params": dict(rule.params)}
     ids = list(dict.fromkeys(data.case_ids))
+    if not ids and data.ledger_item_ids:
+        return [], None
     if not ids:
         raise InvalidInput("pick at least one case, by hand or by a rule", field="case_ids")
     if len(ids) > MAX_PROBLEMS:
@@ -142,7 +146,35 @@ def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[lis
     return [found[i] for i in ids], None
 
 
-def _addressees(session: Session, data: OrderInput, cases: list[Case]) -> list[Unit]:
+def _items_for(session: Session, data: OrderInput, cases: list[Case]) -> list[LedgerNode]:
+    """The ledger items (具体表现) picked by hand, each with a lead unit to answer it."""
+    ids = list(dict.fromkeys(data.ledger_item_ids))
+    if not ids:
+        return []
+    if len(ids) + len(cases) > MAX_PROBLEMS:
+        raise InvalidInput("an order holds at most 200 problems", field="ledger_item_ids")
+    found = {
+        n.id: n
+        for n in session.scalars(
+            select(LedgerNode).where(LedgerNode.id.in_(ids), LedgerNode.kind == "item")
+        )
+    }
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(
+            "no ledger item has this id", field="ledger_item_ids", ledger_item_ids=missing
+        )
+    unowned = [i for i in ids if found[i].lead_unit_id is None]
+    if unowned:
+        raise InvalidInput(
+            "the ledger item has no lead unit", field="ledger_item_ids", ledger_item_ids=unowned
+        )
+    return [found[i] for i in ids]
+
+
+def _addressees(
+    session: Session, data: OrderInput, cases: list[Case], items: Sequence[LedgerNode] = ()
+) -> list[Unit]:
     if data.units:
         codes = list(dict.fromkeys(data.units))
         found = {u.code: u for u in session.scalars(select(Unit).where(Unit.code.in_(codes)))}
@@ -150,7 +182,12 @@ def _addressees(session: Session, data: OrderInput, cases: list[Case]) -> list[U
         if bad:
             raise InvalidInput("no active unit has this code", field="units", units=bad)
         return [found[c] for c in codes]
-    ids = list(dict.fromkeys(c.unit_id for c in cases if c.unit_id is not None))
+    ids = list(
+        dict.fromkeys(
+            [c.unit_id for c in cases if c.unit_id is not None]
+            + [i.lead_unit_id for i in items if i.lead_unit_id is not None]
+        )
+    )
     if not ids:
         raise InvalidInput("the cases have no responsible unit yet: name the units", field="units")
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
@@ -180,7 +217,8 @@ def create_order(
         raise InvalidInput("the reply time must be 1 to 365 working days", field="reply_work_days")
     with writing(session):
         cases, rule = _cases_for(session, data, clock=clock)
-        units = _addressees(session, data, cases)
+        items = _items_for(session, data, cases)
+        units = _addressees(session, data, cases, items)
         unit_ids = {u.id for u in units}
         now = clock.now()
         city = load_policy(session)
@@ -217,6 +255,20 @@ def create_order(
                     send_back_count=0,
                 )
             )
+        for position, item in enumerate(items, start=len(cases) + 1):
+            unit_id = item.lead_unit_id if item.lead_unit_id in unit_ids else units[0].id
+            order.problems.append(
+                OrderProblem(
+                    position=position,
+                    subject_kind="ledger_item",
+                    ledger_item_id=item.id,
+                    unit_id=unit_id,
+                    description=item.text[:2000],
+                    place="",
+                    status=ProblemStatus.OPEN,
+                    send_back_count=0,
+                )
+            )
         session.add(order)
         session.flush()
         append_order_event(
@@ -229,6 +281,7 @@ def create_order(
             payload={
                 "units": [u.code for u in units],
                 "cases": [c.code for c in cases],
+                "ledger_items": [i.id for i in items],
                 "due_at": order.due_at.isoformat(),
                 "rule": rule,
             },

@@ -23,6 +23,11 @@ class OrderCreate(Strict):
     case_ids: list[int] = Field(
         default_factory=list, max_length=200, description="cases picked by hand"
     )
+    ledger_item_ids: list[int] = Field(
+        default_factory=list,
+        max_length=200,
+        description="ledger items (具体表现) picked by hand; addressed to their lead units",
+    )
     rule: RuleSpec | None = Field(default=None, description="or pick the cases by a rule")
     rule_id: int | None = Field(default=None, description="or by a saved rule")
     units: list[str] = Field(

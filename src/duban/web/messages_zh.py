@@ -335,6 +335,8 @@ ZH: Final[dict[str, str]] = {
     "give case ids or a rule, not both": "请选择案件或规则，不能同时使用",
     "no active unit has this code": "没有此编码的有效单位",
     "no case has this id": "没有此编号的案件",
+    "no ledger item has this id": "没有此编号的台账具体表现",
+    "the ledger item has no lead unit": "该台账具体表现没有责任单位",
     "no open case matches the rule": "没有符合规则的未结案件",
     "no saved rule has this id": "没有此编号的已存规则",
     "pick at least one case, by hand or by a rule": "请至少选择一个案件（手动或按规则）",
