@@ -15,6 +15,8 @@ from docx import Document
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from duban.evaluation.bulletin import BAD_FORMAT, BAD_PERIOD, NOT_ALLOWED
+from duban.web.i18n import translate
 from tests.evaluation.conftest import November, regions
 from tests.factories.world import World
 from tests.http import Api, assert_error
@@ -131,6 +133,10 @@ def test_bad_parameters_are_422(api: Api, world: World, params: dict[str, str], 
 def test_the_message_names_the_month_format(api: Api, world: World) -> None:
     error = assert_error(bulletin(api, period="2026/11"), 422)
     assert "YYYY-MM" in error["message"]
+    # the catalogue has every message of the bulletin in Chinese
+    for text in (BAD_PERIOD, BAD_FORMAT, NOT_ALLOWED):
+        assert translate(text, "zh") != text
+    assert translate(BAD_PERIOD, "zh") == "'period' 应为月份，格式 YYYY-MM，如 2026-11"
 
 
 def test_leaders_and_admins_only(api: Api, november: November) -> None:
