@@ -15,7 +15,17 @@ from docx import Document
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from duban.evaluation.bulletin import BAD_FORMAT, BAD_PERIOD, NOT_ALLOWED
+from duban.evaluation.bulletin import (
+    BAD_FORMAT,
+    BAD_PERIOD,
+    NOT_ALLOWED,
+    RANKING_HEADERS,
+    Bulletin,
+    Table,
+    render_chart,
+    render_docx,
+    render_pdf,
+)
 from duban.web.i18n import translate
 from tests.evaluation.conftest import November, regions
 from tests.factories.world import World
@@ -106,6 +116,19 @@ def test_a_rise_has_an_up_arrow_and_ties_share_a_rank(api: Api, november: Novemb
     assert "得分上升的2个，下降的0个" in summary
 
 
+def test_january_compares_with_the_december_before(api: Api, november: November) -> None:
+    r = ok(api, period="2027-01", format="xlsx")
+    ranking = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+    assert [row[5] for row in ranking[1:]] == ["→ 0.00", "→ 0.00"]
+
+
+def test_before_the_scheme_there_is_no_change(api: Api, world: World) -> None:
+    regions(world)  # city_streets takes effect on 2026-01-01: December 2025 has no score
+    r = ok(api, period="2026-01", format="xlsx", scheme="city_streets")
+    ranking = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+    assert [(row[1], row[5]) for row in ranking[1:]] == [("东街街道", "—"), ("西街街道", "—")]
+
+
 def test_default_format_is_docx(api: Api, november: November) -> None:
     r = ok(api, period="2026-11")
     assert r.headers["content-disposition"].endswith('.docx"')
@@ -144,3 +167,20 @@ def test_leaders_and_admins_only(api: Api, november: November) -> None:
     assert bulletin(api, "admin", period="2026-11", format="xlsx").status_code == 200
     for role in ("handler", "operator", "dispatcher", "collector", "shift_lead", "citizen"):
         assert_error(bulletin(api, role, period="2026-11", format="xlsx"), 403, "forbidden")
+
+
+def test_many_objects_chart_the_first_thirty() -> None:
+    rows = tuple((str(i + 1), f"第{i + 1}网格", f"G{i}", "60.00", "C", "—") for i in range(40))
+    many = Bulletin(
+        title="通报",
+        summary="摘要",
+        tables=(Table("网格综合排名", RANKING_HEADERS, rows),),
+        chart_title="各网格综合得分（前30名）",
+        chart=tuple((f"第{i + 1}网格", 60.0) for i in range(40)),
+        file_stem="many",
+    )
+    chart = render_chart(many)
+    assert chart.startswith(b"\x89PNG")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(many, chart))).pages)
+    assert "第40网格" in text  # every row in the table
+    assert len(Document(io.BytesIO(render_docx(many, chart))).tables[0].rows) == 41

@@ -54,6 +54,8 @@ KIND_ZH: Final = {
     "shift_lead": "值班长",
     "dispatcher": "派遣员",
 }
+#: The chart shows at most this many objects, the best first (the tables show all).
+CHART_BARS: Final = 30
 RANKING_HEADERS: Final = ("排名", "名称", "代码", "得分", "等级", "环比")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -168,7 +170,8 @@ def build_bulletin(
         title=f"{when}城市管理考核{label}通报",
         summary=_summary(when, label, scheme.label_zh, rows),
         tables=tables,
-        chart_title=f"{when}各{label}综合得分",
+        chart_title=f"{when}各{label}综合得分"
+        + (f"（前{CHART_BARS}名）" if len(rows) > CHART_BARS else ""),
         chart=tuple((r.name, r.score) for r in rows if r.score is not None),
         file_stem=f"bulletin-{year:04d}-{number:02d}-{kind}",
     )
@@ -193,9 +196,6 @@ def _summary(when: str, label: str, scheme: str, rows: list[Row]) -> str:
 
 def render_chart(bulletin: Bulletin, font: Path | None = None) -> bytes:
     """The scores as a PNG bar chart with Chinese labels (the CJK font of the PDF)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
 
@@ -203,10 +203,13 @@ def render_chart(bulletin: Bulletin, font: Path | None = None) -> bytes:
     face = FontProperties(fname=str(path))
     figure = Figure(figsize=(6.4, 3.2), dpi=120)
     axes = figure.subplots()
-    names = [name for name, _ in bulletin.chart]
-    scores = [score for _, score in bulletin.chart]
+    shown = bulletin.chart[:CHART_BARS]
+    names = [name for name, _ in shown]
+    scores = [score for _, score in shown]
     bars = axes.bar(range(len(names)), scores, color="#3a6ea5")
     axes.set_xticks(range(len(names)), names, fontproperties=face)
+    if len(names) > 6:
+        axes.tick_params(axis="x", labelrotation=45)
     axes.set_ylabel("得分", fontproperties=face)
     axes.set_title(bulletin.chart_title, fontproperties=face)
     axes.bar_label(bars, fmt="%.1f")
