@@ -139,6 +139,8 @@ def test_default_format_is_docx(api: Api, november: November) -> None:
     [
         ({"format": "docx"}, "period"),
         ({"period": "2026-13", "format": "docx"}, "period"),
+        ({"period": "0001-01", "format": "xlsx"}, "period"),
+        ({"period": "9999-12", "format": "xlsx"}, "period"),
         ({"period": "November", "format": "docx"}, "period"),
         ({"period": "2026-11-01", "format": "pdf"}, "period"),
         ({"period": "2026-11", "format": "odt"}, "format"),

@@ -89,7 +89,7 @@ class BulletinFile:
 def parse_month(session: Session, text: str | None) -> tuple[Period, Period, int, int]:
     """``YYYY-MM`` → the month and the month before, in the policy's zone."""
     match = _MONTH.match(text or "")
-    if match is None or not 1 <= int(match[2]) <= 12:
+    if match is None or not 1 <= int(match[2]) <= 12 or not 1900 < int(match[1]) < 9999:
         raise InvalidInput(BAD_PERIOD, field="period")
     year, month = int(match[1]), int(match[2])
     tz = load_policy(session).tz
