@@ -1026,24 +1026,46 @@ def fix_on_site(
         else:
             assert action in CLOSES_AT_ONCE
             target = TRANSITIONS[(from_status, Action.CLOSE)].target
-        with session.no_autoflush:
-            outcome = _HANDLERS[step](session, case, actor, params, policy, now, target)
-            case.status = outcome.to_status
-            case.updated_at = now
-            _set_step(case, policy, now)
-            _attach(case, outcome.photos, outcome.photo_stage, case.event_count + 1)
-        append_event(
-            session,
-            case,
-            action=step.value,
-            from_status=from_status.value,
-            to_status=outcome.to_status.value,
-            actor=actor,
-            at=now,
-            note=outcome.note,
-            payload=outcome.payload,
-        )
+        _apply(session, case, actor, step, params, policy, now, target, late=False)
     return case
+
+
+def _apply(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    action: Action,
+    params: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+    *,
+    late: bool,
+) -> None:
+    """Run the action's handler on the case and write its one event. ``late``: the timed
+    step ran past its own limit (the evaluation's 按时 indicators read ``step_late``)."""
+    from_status = case.status
+    # No autoflush: the case row is written once, at commit, so its version moves by one.
+    with session.no_autoflush:
+        outcome = _HANDLERS[action](session, case, actor, params, policy, now, target)
+        case.status = outcome.to_status
+        case.updated_at = now
+        if outcome.to_status != from_status:
+            _set_step(case, policy, now)
+        _attach(case, outcome.photos, outcome.photo_stage, case.event_count + 1)
+    if late:
+        outcome.payload["step_late"] = True
+    append_event(
+        session,
+        case,
+        action=action.value,
+        from_status=from_status.value,
+        to_status=outcome.to_status.value,
+        actor=actor,
+        at=now,
+        note=outcome.note,
+        payload=outcome.payload,
+    )
 
 
 _HANDLERS: dict[Action, _Handler] = {
@@ -1119,30 +1141,9 @@ def perform_action(
             _require_own_unit(case, actor)
         policy = load_policy(session)
         now = clock.now()
-        # No autoflush: the case row is written once, at commit, so its version moves by one.
-        with session.no_autoflush:
-            outcome = _HANDLERS[action](session, case, actor, params, policy, now, rule.target)
-            case.status = outcome.to_status
-            case.updated_at = now
-            if outcome.to_status != from_status:
-                _set_step(case, policy, now)
-            seq = case.event_count + 1
-            _attach(case, outcome.photos, outcome.photo_stage, seq)
-        if step_due is not None and now > step_due and action in _TIMED_STEPS:
-            # The step (核实, 立案, 派遣, 核查, 结案; 派发 within its step) ran past its own
-            # time limit: the evaluation's 按时 indicators read it.
-            outcome.payload["step_late"] = True
-        append_event(
-            session,
-            case,
-            action=action.value,
-            from_status=from_status.value,
-            to_status=outcome.to_status.value,
-            actor=actor,
-            at=now,
-            note=outcome.note,
-            payload=outcome.payload,
-        )
+        # The step (核实, 立案, 派遣, 核查, 结案; 派发 within its step) ran past its own limit.
+        late = step_due is not None and now > step_due and action in _TIMED_STEPS
+        _apply(session, case, actor, action, params, policy, now, rule.target, late=late)
     return case
 
 
