@@ -30,6 +30,7 @@ REQUIRED = {
     "/api/v1/evaluation": {"get"},
     "/api/v1/evaluation/cases": {"get"},
     "/api/v1/evaluation/manual-scores": {"post"},
+    "/api/v1/reports/bulletin": {"get"},
     "/api/v1/ledgers/template.xlsx": {"get"},
     "/api/v1/ledgers": {"get", "post"},
     "/api/v1/ledgers/{ledger_id}": {"get"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from docx import Document
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from duban.evaluation.models import ManualScore
@@ -46,3 +48,31 @@ def test_refusals_exit_2_with_the_message(
     handler = run(db_url, tmp_path, *SCORE, "--score", "3", "--by", "handler")
     assert handler.exit_code == 2
     assert count(engine, ManualScore) == 0
+
+
+BULLETIN = ["evaluation", "bulletin", "--period"]
+
+
+def test_bulletin_writes_the_file(
+    world: World, db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    regions(world)
+    out = tmp_path / "bulletin.xlsx"
+    done = run(
+        db_url, tmp_path, "evaluation", "bulletin", "--period", "2026-11", "--format", "xlsx",
+        "--by", "leader", str(out),
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["街道综合排名", "街道指标明细"]
+    names = [row[1] for row in book["街道综合排名"].iter_rows(min_row=2, values_only=True)]
+    assert sorted(names) == ["东街街道", "西街街道"]
+    docx = tmp_path / "bulletin.docx"
+    done = run(db_url, tmp_path, *BULLETIN, "2026-11", "--by", "leader", str(docx))
+    assert done.exit_code == 0, done.output
+    assert "2026年11月城市管理考核街道通报" in Document(str(docx)).paragraphs[0].text
+    bad = run(db_url, tmp_path, *BULLETIN, "2026-13", "--by", "leader", str(docx))
+    assert bad.exit_code == 2
+    assert "YYYY-MM" in bad.output
+    handler = run(db_url, tmp_path, *BULLETIN, "2026-11", "--by", "handler", str(docx))
+    assert handler.exit_code == 2

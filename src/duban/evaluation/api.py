@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
+from duban.evaluation.bulletin import FORMATS, bulletin_file
 from duban.evaluation.schemas import (
     CaseRef,
     DrillDown,
@@ -113,4 +114,37 @@ def enter_score(
         score=row.score,
         note=row.note,
         entered_at=row.entered_at,
+    )
+
+
+@router.get(
+    "/reports/bulletin",
+    response_class=Response,
+    summary="The monthly bulletin (月度通报)",
+    responses={200: {"content": {t: {} for t in FORMATS.values()}, "description": "The file"}},
+)
+def bulletin(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    period: Annotated[str | None, Query(description="the month, YYYY-MM, e.g. 2026-11")] = None,
+    format: Annotated[str | None, Query(description="docx | pdf | xlsx")] = None,
+    object: Annotated[str | None, Query(description=_OBJECT + "; default street")] = None,
+    scheme: Annotated[str | None, Query(description="scoring scheme; default national")] = None,
+) -> Response:
+    """One month's ranking (with 环比 arrows), indicator table, summary and chart of one
+    kind of object; XLSX has one sheet per table. Leaders and administrators only."""
+    file = bulletin_file(
+        session,
+        actor=actor,
+        period=period,
+        fmt=format,
+        obj=object,
+        scheme_code=scheme,
+        font=request.app.state.settings.cjk_font,
+    )
+    return Response(
+        content=file.data,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -93,3 +94,32 @@ def enter_score(
             note=note,
         )
         typer.echo(f"{row.scheme} {row.item} {row.object} {row.object_code}: {row.score:g}")
+
+
+@evaluation_app.command("bulletin")
+def bulletin(
+    period: Annotated[str, typer.Option(help="the month, YYYY-MM, e.g. 2026-11")],
+    file: Annotated[Path, typer.Argument(help="where to write the file")],
+    by: Annotated[str, typer.Option(help="the leader or admin asking")],
+    format_: Annotated[str, typer.Option("--format", help="docx | pdf | xlsx")] = "docx",
+    object_: Annotated[str, typer.Option("--object", help="district … dispatcher")] = "street",
+    scheme: Annotated[str | None, typer.Option(help="scoring scheme")] = None,
+) -> None:
+    """Write the monthly bulletin (月度通报) of one month as DOCX, PDF or XLSX."""
+    from duban.evaluation.bulletin import bulletin_file
+    from duban.kernel.context import Actor
+
+    with console.database() as session:
+        actor = _actor(session, by)
+        assert isinstance(actor, Actor)
+        made = bulletin_file(
+            session,
+            actor=actor,
+            period=period,
+            fmt=format_,
+            obj=object_,
+            scheme_code=scheme,
+            font=console.settings().cjk_font,
+        )
+    file.write_bytes(made.data)
+    typer.echo(f"{file}: {len(made.data)} bytes")

@@ -15,6 +15,7 @@ from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.supervision.escalation import EscalationReport, escalate_orders
+    from duban.supervision.fonts import find_cjk_font
     from duban.supervision.models import OrderProblem, SupervisionOrder
 
 _EXPORTS: dict[str, str] = {
@@ -22,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "OrderProblem": "duban.supervision.models",
     "SupervisionOrder": "duban.supervision.models",
     "escalate_orders": "duban.supervision.escalation",
+    "find_cjk_font": "duban.supervision.fonts",
 }
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "OrderProblem",
     "SupervisionOrder",
     "escalate_orders",
+    "find_cjk_font",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

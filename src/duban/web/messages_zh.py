@@ -477,6 +477,10 @@ ZH: Final[dict[str, str]] = {
     "'score' must be between 0 and {points}": "'score' 应在 0 到 {points} 之间",
     "'note' must say what the score rests on (the evidence)": "'note' 须说明评分依据（证据）",
     "only leaders and administrators enter scores": "只有领导和管理员可以录入评分",
+    # the monthly bulletin (duban.evaluation.bulletin)
+    "'period' must be a month as YYYY-MM, e.g. 2026-11": "'period' 应为月份，格式 YYYY-MM，如 2026-11",
+    "'format' must be one of: docx, pdf, xlsx": "'format' 应为以下之一：docx, pdf, xlsx",
+    "only leaders and administrators see the monthly bulletin": "只有领导和管理员可以查看月度通报",
     # ledgers (整改台账)
     "Ledgers": "整改台账",
     "Rectification ledgers": "整改台账",
