@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pypdfium2
+import pytest
 from docx import Document
 from fastapi import FastAPI
 from pypdf import PdfReader
@@ -244,3 +245,25 @@ def test_no_cjk_font_is_a_clear_error(api: Api, app: FastAPI, tmp_path: Path) ->
         app.state.settings = settings
     error = assert_error(r, 422)
     assert "DUBAN_CJK_FONT" in error["message"]
+
+
+def test_the_shipped_font_makes_pdfs_on_a_machine_without_cjk_fonts(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh machine has only Python: the Noto Sans SC of the wheel is embedded instead."""
+    from duban.supervision import fonts
+
+    monkeypatch.setattr(fonts, "KNOWN_FONTS", ())
+    shipped = fonts.shipped_font()
+    assert shipped is not None
+    assert shipped.name.startswith("NotoSansSC")
+    assert fonts.find_cjk_font() == (shipped, 0)
+    order = _order(api)
+    r = api.get(f"/supervision-orders/{order['id']}/document.pdf", "supervisor")
+    assert r.status_code == 200, r.text
+    reader = PdfReader(io.BytesIO(r.content))
+    assert "督查通知单〔2026〕第1期" in reader.pages[0].extract_text().replace("\n", "")
+    font = next(iter(reader.pages[0]["/Resources"]["/Font"].values())).get_object()
+    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+    assert "NotoSansSC" in str(descriptor["/FontName"])
+    assert "/FontFile2" in descriptor

@@ -1,11 +1,13 @@
-"""The CJK font embedded in PDF documents: the configured one, else a known Debian file.
+"""The CJK font embedded in PDF documents: the configured one, else a known Debian file,
+else the Noto Sans SC that ships with the ``justmytype-intl-cjk`` wheel (a dependency), so a
+fresh machine with only Python still makes PDFs.
 
-Nothing is fetched at run time: the font is installed (``fonts-wqy-microhei``, or
-``fonts-noto-cjk``) or named by ``DUBAN_CJK_FONT``.
+Nothing is fetched at run time.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Final
 
@@ -38,4 +40,17 @@ def find_cjk_font(configured: Path | None = None) -> tuple[Path, int]:
         path = Path(name)
         if path.is_file():
             return path, number
+    shipped = shipped_font()
+    if shipped is not None:
+        return shipped, 0
     raise PolicyError(NO_FONT, field="cjk_font")
+
+
+def shipped_font() -> Path | None:
+    """Noto Sans SC (SIL OFL) from the ``justmytype-intl-cjk`` wheel, if it is installed."""
+    try:
+        files = resources.files("justmytype_intl_cjk")
+    except ModuleNotFoundError:
+        return None
+    path = Path(str(files / "fonts" / "ofl" / "notosanssc" / "NotoSansSC[wght].ttf"))
+    return path if path.is_file() else None
