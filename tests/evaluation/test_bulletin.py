@@ -29,7 +29,7 @@ from duban.evaluation.bulletin import (
 from duban.web.i18n import translate
 from tests.evaluation.conftest import November, regions
 from tests.factories.world import World
-from tests.http import Api, assert_error
+from tests.http import API, Api, assert_error
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -162,6 +162,17 @@ def test_the_message_names_the_month_format(api: Api, world: World) -> None:
     for text in (BAD_PERIOD, BAD_FORMAT, NOT_ALLOWED):
         assert translate(text, "zh") != text
     assert translate(BAD_PERIOD, "zh") == "'period' 应为月份，格式 YYYY-MM，如 2026-11"
+
+
+def test_the_api_answers_in_chinese_when_asked(api: Api, world: World) -> None:
+    """Accept-Language: zh gives the catalogue's Chinese; code and field stay for programs."""
+    headers = {**api.headers("leader"), "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+    r = api.client.get(f"{API}/reports/bulletin", headers=headers, params={"period": "2026/11"})
+    error = assert_error(r, 422, "invalid_input")
+    assert error["message"] == "'period' 应为月份，格式 YYYY-MM，如 2026-11"
+    assert error["detail"]["field"] == "period"
+    english = assert_error(bulletin(api, period="2026/11"), 422, "invalid_input")
+    assert english["message"] == BAD_PERIOD
 
 
 def test_leaders_and_admins_only(api: Api, november: November) -> None:

@@ -112,14 +112,19 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the shape above."""
 
     @app.exception_handler(DubanError)
-    async def _duban(_request: Request, err: DubanError) -> JSONResponse:
+    async def _duban(request: Request, err: DubanError) -> JSONResponse:
+        from duban.web.i18n import localize  # a leaf module: the catalogue and nothing else
+
         code = err.detail.get("code") if isinstance(err.detail.get("code"), str) else err.code
+        # The message in the caller's language (Accept-Language: zh…) where the catalogue
+        # has it; code, field and detail stay as they are for programs.
+        message = localize(err.message, "zh") if wants_chinese(request) else err.message
         detail = {k: v for k, v in err.detail.items() if k != "code"}
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthenticated) else None
         if isinstance(err, TooManyRequests):
             headers = {"Retry-After": str(err.retry_after)}
         return JSONResponse(
-            error_body(str(code), err.message, **detail),
+            error_body(str(code), message, **detail),
             status_code=status_for(err),
             headers=headers,
         )

@@ -7,7 +7,6 @@ field it belongs to, so a page can show each message next to its field.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
 from duban.kernel.ports import PhotoStore
 from duban.places.coords import to_wgs84
+from duban.web.i18n import localize as localize  # pages call forms.localize
 from duban.web.i18n import translate
 
 #: Service field names → the form field showing the message.
@@ -35,74 +35,6 @@ FIELD_OF: dict[str, str] = {
     "reporter_name": "name",
     "hotline_ticket": "ticket",
 }
-
-# Messages of the services people meet most, in Chinese (others are shown as they are).
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"needs a 'reason'"), "Please give a reason."),
-    (
-        re.compile(r"is not a readable image|unsupported image format"),
-        "This file is not a photo that can be read: send a JPEG, PNG or WebP picture.",
-    ),
-    (re.compile(r"the uploaded file is empty"), "The file is empty."),
-    (
-        re.compile(r"the photo is \d+ bytes; the limit"),
-        "The photo is too large: send a smaller one.",
-    ),
-    (
-        re.compile(r"pixels; the limit|bytes to decode"),
-        "The photo has too many pixels: send a smaller one.",
-    ),
-    (
-        re.compile(r"does not exist or is not visible to you"),
-        "This case does not exist, or it is not yours to see.",
-    ),
-    (re.compile(r"^no report has this tracking code"), "No report has this tracking code."),
-    (
-        re.compile(r"is not a phone number"),
-        "Please give a mobile number (11 digits) or a landline with its area code, "
-        "e.g. 0371-61234567.",
-    ),
-    (
-        re.compile(r"give a 'reason' for the override"),
-        "This is not the suggested unit: please give the reason for choosing it.",
-    ),
-    (re.compile(r"at least one photo is required"), "Please add at least one photo."),
-    (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
-    (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),
-    (re.compile(r"'description' is required"), "Please describe the problem."),
-    (re.compile(r"merge needs 'duplicate_of'"), "Please give the case it duplicates."),
-    (re.compile(r"unknown category"), "Please choose a category from the list."),
-    (re.compile(r"is a major class"), "Please choose a subclass, not a major class."),
-    (re.compile(r"is out of range"), "The location is out of range."),
-    (re.compile(r"'note' is required"), "Please write a note."),
-    (re.compile(r"give the new deadline"), "Please give the new deadline."),
-    (re.compile(r"is not later than the current one"), "The new deadline must be later."),
-    (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
-    (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
-    (re.compile(r"callback needs a 'rating'"), "Please choose a rating."),
-    (
-        re.compile(r"is the 12345 ticket number of a hotline case"),
-        "Only hotline cases have a 12345 ticket number.",
-    ),
-    (re.compile(r"unknown territory"), "Please choose a district or street from the list."),
-    (re.compile(r"at least one after photo"), "Please add at least one after photo."),
-    (
-        re.compile(r"may not fix a problem on the spot"),
-        "Only collectors, supervisors and leaders fix problems on the spot.",
-    ),
-    (
-        re.compile(r"holds a control character"),
-        "Please remove the control characters (such as NUL) from the text.",
-    ),
-]
-
-
-def localize(message: str, lang: str) -> str:
-    """A service message in the page's language when it is one of the common ones."""
-    for pattern, text in _PATTERNS:
-        if pattern.search(message):
-            return translate(text, lang)
-    return message
 
 
 @dataclass

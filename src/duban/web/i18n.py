@@ -8,6 +8,7 @@ mapping of those. ``{name}`` placeholders are filled after translation.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from duban.web.messages_zh import ZH
@@ -17,3 +18,75 @@ def translate(text: str, lang: str, **values: Any) -> str:
     """``text`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in."""
     out = text if lang == "en" else ZH.get(text, text)
     return out.format(**values) if values else out
+
+
+# Messages of the services people meet most, in Chinese (others are shown as they are).
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"needs a 'reason'"), "Please give a reason."),
+    (
+        re.compile(r"is not a readable image|unsupported image format"),
+        "This file is not a photo that can be read: send a JPEG, PNG or WebP picture.",
+    ),
+    (re.compile(r"the uploaded file is empty"), "The file is empty."),
+    (
+        re.compile(r"the photo is \d+ bytes; the limit"),
+        "The photo is too large: send a smaller one.",
+    ),
+    (
+        re.compile(r"pixels; the limit|bytes to decode"),
+        "The photo has too many pixels: send a smaller one.",
+    ),
+    (
+        re.compile(r"does not exist or is not visible to you"),
+        "This case does not exist, or it is not yours to see.",
+    ),
+    (re.compile(r"^no report has this tracking code"), "No report has this tracking code."),
+    (
+        re.compile(r"is not a phone number"),
+        "Please give a mobile number (11 digits) or a landline with its area code, "
+        "e.g. 0371-61234567.",
+    ),
+    (
+        re.compile(r"give a 'reason' for the override"),
+        "This is not the suggested unit: please give the reason for choosing it.",
+    ),
+    (re.compile(r"at least one photo is required"), "Please add at least one photo."),
+    (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
+    (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),
+    (re.compile(r"'description' is required"), "Please describe the problem."),
+    (re.compile(r"merge needs 'duplicate_of'"), "Please give the case it duplicates."),
+    (re.compile(r"unknown category"), "Please choose a category from the list."),
+    (re.compile(r"is a major class"), "Please choose a subclass, not a major class."),
+    (re.compile(r"is out of range"), "The location is out of range."),
+    (re.compile(r"'note' is required"), "Please write a note."),
+    (re.compile(r"give the new deadline"), "Please give the new deadline."),
+    (re.compile(r"is not later than the current one"), "The new deadline must be later."),
+    (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
+    (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
+    (re.compile(r"callback needs a 'rating'"), "Please choose a rating."),
+    (
+        re.compile(r"is the 12345 ticket number of a hotline case"),
+        "Only hotline cases have a 12345 ticket number.",
+    ),
+    (re.compile(r"unknown territory"), "Please choose a district or street from the list."),
+    (re.compile(r"at least one after photo"), "Please add at least one after photo."),
+    (
+        re.compile(r"may not fix a problem on the spot"),
+        "Only collectors, supervisors and leaders fix problems on the spot.",
+    ),
+    (
+        re.compile(r"holds a control character"),
+        "Please remove the control characters (such as NUL) from the text.",
+    ),
+]
+
+
+def localize(message: str, lang: str) -> str:
+    """A service message in ``lang``: its catalogue entry when the message is one, else the
+    plain wording of the common ones (:data:`_PATTERNS`), else the message as it is."""
+    if lang != "en" and message in ZH:
+        return ZH[message]
+    for pattern, text in _PATTERNS:
+        if pattern.search(message):
+            return translate(text, lang)
+    return message

@@ -196,7 +196,7 @@ ZH: Final[dict[str, str]] = {
     "same_as_before_photo": "处置后照片与处置前照片相同",
     "used_on_another_case": "照片在其他案卷中使用过",
     "taken_before_dispatch": "照片拍摄时间早于派遣时间",
-    # service messages people meet most (see forms._PATTERNS)
+    # service messages people meet most (see i18n._PATTERNS)
     "Please give a reason.": "请填写原因。",
     "This file is not a photo that can be read: send a JPEG, PNG or WebP picture.": "无法识别该文件为照片，请上传 JPEG、PNG 或 WebP 格式的图片。",
     "The file is empty.": "文件为空。",
