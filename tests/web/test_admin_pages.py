@@ -126,3 +126,16 @@ def test_a_routing_rule_is_added_refused_with_its_problem_and_switched_off(
     assert (off.status_code, off.headers["location"]) == (303, "/admin/routing")
     fresh(world)
     assert world.session.get(RoutingRule, rule.id).is_active is False  # type: ignore[union-attr]
+
+
+def test_a_malformed_date_filter_is_said_not_silently_dropped(app: FastAPI, world: World) -> None:
+    """The case list and the map say a date was not used instead of listing everything."""
+    notice = "日期应写作 YYYY-MM-DD"
+    with TestClient(app, base_url="http://testserver") as client:
+        sign_in(client, app, world, "leader")
+        for path in ("/cases", "/map"):
+            bad = client.get(path, params={"from": "2026-13-45", "to": "2026-11-30"})
+            assert bad.status_code == 200, path
+            assert notice in bad.text, path
+            good = client.get(path, params={"from": "2026-11-01", "to": "2026-11-30"})
+            assert notice not in good.text, path

@@ -35,8 +35,11 @@ PAGE_SIZE = 50
 
 
 def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[str, str]]:
-    """The list filters in a query string (bad values are ignored), and the values seen."""
+    """The list filters in a query string, and the values seen. A bad value is left out of
+    the filter; a date that is not a date is flagged (``seen["bad_dates"]``) so the page
+    says so instead of silently listing everything."""
     q = request.query_params
+    bad_dates: list[str] = []
     statuses = [CaseStatus(s) for s in q.getlist("status") if s in CaseStatus._value2member_map_]
     if q.get("open") == "1":
         from duban.cases.workflow import OPEN
@@ -45,10 +48,13 @@ def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[s
     sources = [Source(s) for s in q.getlist("source") if s in Source._value2member_map_]
 
     def day(name: str, end: bool) -> datetime | None:
-        raw = q.get(name, "")
+        raw = q.get(name, "").strip()
+        if not raw:
+            return None
         try:
             d = date.fromisoformat(raw)
         except ValueError:
+            bad_dates.append(name)
             return None
         return datetime.combine(d + timedelta(days=1) if end else d, time(0), tzinfo=tz)
 
@@ -68,6 +74,7 @@ def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[s
     seen = {k: q.get(k, "") for k in ("unit", "category", "overdue", "grid", "from", "to")}
     seen["supervised"] = q.get("supervised", "")
     seen["open"] = q.get("open", "")
+    seen["bad_dates"] = ",".join(bad_dates)
     return filters, seen
 
 

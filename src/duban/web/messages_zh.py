@@ -464,6 +464,7 @@ ZH: Final[dict[str, str]] = {
     "'object' must be one of: {choices}": "'object' 应为以下之一：{choices}",
     "'{field}' is required": "缺少 '{field}'",
     "'from' must be before 'to'": "'from' 必须早于 'to'",
+    "A date is written as YYYY-MM-DD, e.g. 2026-11-30; the date given was not used.": "日期应写作 YYYY-MM-DD，如 2026-11-30；所填日期未被采用。",
     "the period may be at most {days} days long": "统计周期最长 {days} 天",
     "unknown scheme '{scheme}'; one of: {choices}": "未知的考核办法 '{scheme}'，可选：{choices}",
     "scheme '{scheme}' has no version in effect on {day}": "考核办法 '{scheme}' 在 {day} 尚无生效版本",
