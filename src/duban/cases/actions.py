@@ -900,6 +900,17 @@ def _do_supervise(
     return _Outcome(target, note, payload)
 
 
+def _rating(p: ActionInput, action: Action) -> Rating:
+    """The satisfaction an action records (rate by the citizen, callback by the operator)."""
+    try:
+        return Rating(p.rating or "")
+    except ValueError as err:
+        names = ", ".join(r.value for r in Rating)
+        raise InvalidInput(
+            f"{action.value} needs a 'rating', one of: {names}", field="rating"
+        ) from err
+
+
 def _do_rate(
     session: Session,
     case: Case,
@@ -909,11 +920,7 @@ def _do_rate(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    try:
-        rating = Rating(p.rating or "")
-    except ValueError as err:
-        names = ", ".join(r.value for r in Rating)
-        raise InvalidInput(f"rate needs a 'rating', one of: {names}", field="rating") from err
+    rating = _rating(p, Action.RATE)
     rated = session.scalar(
         select(func.count())
         .select_from(CaseEvent)
@@ -935,11 +942,7 @@ def _do_callback(
     target: CaseStatus,
 ) -> _Outcome:
     """回访: the caller's satisfaction as the operator heard it, once per closing."""
-    try:
-        rating = Rating(p.rating or "")
-    except ValueError as err:
-        names = ", ".join(r.value for r in Rating)
-        raise InvalidInput(f"callback needs a 'rating', one of: {names}", field="rating") from err
+    rating = _rating(p, Action.CALLBACK)
     closing = (
         select(func.max(CaseEvent.seq))
         .where(CaseEvent.case_id == case.id, CaseEvent.action == Action.CLOSE.value)
