@@ -17,6 +17,7 @@ from duban.ledgers.models import (
     LedgerEvent,
     LedgerEvidence,
     LedgerNode,
+    LedgerNoteFile,
     LedgerSignoff,
     LedgerSnapshot,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "LedgerEvent",
     "LedgerEvidence",
     "LedgerNode",
+    "LedgerNoteFile",
     "LedgerSignoff",
     "LedgerSnapshot",
     "ManualScore",

@@ -57,7 +57,7 @@ def test_a_citizen_sees_no_ledger_page(client: TestClient, app: FastAPI, world: 
 
 
 def test_a_refusal_written_out_in_english_is_shown_in_chinese() -> None:
-    from duban.ledgers.messages import in_language
+    from duban.web.i18n import localize as in_language
 
     assert in_language("a refusal needs a reason", "zh") == "不予销号须说明理由"
     assert (

@@ -282,10 +282,12 @@ def test_the_sweep_marks_measures_past_their_deadline_once(world: World) -> None
 def test_progress_by_unit_and_leader_as_json_and_xlsx(world: World) -> None:
     ledger_id = _ledger(world)
     figures = _figures(world, ledger_id)
-    assert figures["items"] == 242
+    assert (figures["items"], figures["measures"]) == (79, 242)  # as the import counts them
     assert sum(figures["by_status"].values()) == 242
+    assert sum(figures["items_by_status"].values()) == 79
     assert figures["done_percent"] == 0.0
-    assert sum(g["items"] for g in figures["by_unit"]) == 242
+    assert sum(g["measures"] for g in figures["by_unit"]) == 242
+    assert all(0 < g["items"] <= g["measures"] for g in figures["by_unit"])
     assert {g["leader"] for g in figures["by_leader"]} == {
         "刘局长",
         "王副局长",
@@ -296,7 +298,7 @@ def test_progress_by_unit_and_leader_as_json_and_xlsx(world: World) -> None:
     book = load_workbook(io.BytesIO(progress_workbook(figures)), read_only=True)
     assert book.sheetnames == ["总体进度", "按责任单位", "按责任领导"]
     rows = list(book["按责任领导"].iter_rows(values_only=True))
-    assert rows[0] == ("责任领导", "措施数", "已完成", "逾期", "完成率(%)")
+    assert rows[0] == ("责任领导", "具体表现数", "措施数", "已完成", "逾期", "完成率(%)")
     assert len(rows) == 6
 
 
@@ -305,7 +307,7 @@ def test_a_snapshot_is_taken_once_a_week_and_kept_unchanged(world: World) -> Non
     supervisor = world.actor("supervisor")
     snap = take_snapshot(world.session, actor=supervisor, clock=world.clock, ledger_id=ledger_id)
     assert snap.week == "2026-W48"
-    assert snap.figures["items"] == 242
+    assert (snap.figures["items"], snap.figures["measures"]) == (79, 242)
     with pytest.raises(Conflict, match="2026-W48"):
         take_snapshot(world.session, actor=supervisor, clock=world.clock, ledger_id=ledger_id)
     with pytest.raises(PermissionDenied):

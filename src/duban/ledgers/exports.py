@@ -20,7 +20,7 @@ def export_workbook(session: Session, *, actor: Actor, ledger_id: int) -> bytes:
     return write_sheet(template_rows(measure_rows(session, ledger_id)))
 
 
-_GROUP_HEADER = ("措施数", "已完成", "逾期", "完成率(%)")
+_GROUP_HEADER = ("具体表现数", "措施数", "已完成", "逾期", "完成率(%)")
 
 
 def progress_workbook(figures: dict[str, Any]) -> bytes:
@@ -28,18 +28,19 @@ def progress_workbook(figures: dict[str, Any]) -> bytes:
     whole = [
         ("台账", figures["title"]),
         ("统计日期", figures["as_of"]),
-        ("措施数", figures["items"]),
+        ("具体表现数", figures["items"]),
+        ("措施数", figures["measures"]),
         ("已完成", figures["done"]),
         ("逾期", figures["overdue"]),
         ("完成率(%)", figures["done_percent"]),
         *((f"状态：{k}", v) for k, v in figures["by_status"].items()),
     ]
     units = [("责任单位", *_GROUP_HEADER)] + [
-        (g["unit"] or "（未填）", g["items"], g["done"], g["overdue"], g["done_percent"])
+        (g["unit"] or "（未填）", g["items"], g["measures"], g["done"], g["overdue"], g["done_percent"])
         for g in figures["by_unit"]
     ]
     leaders = [("责任领导", *_GROUP_HEADER)] + [
-        (g["leader"] or "（未填）", g["items"], g["done"], g["overdue"], g["done_percent"])
+        (g["leader"] or "（未填）", g["items"], g["measures"], g["done"], g["overdue"], g["done_percent"])
         for g in figures["by_leader"]
     ]
     return write_sheets(

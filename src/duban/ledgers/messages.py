@@ -1,13 +1,13 @@
 """The ledgers' message catalogue: every text a person reads, in English and Chinese.
 
-Texts are keyed by their English, as in :mod:`duban.web.messages_zh`; ``{name}``
-placeholders are filled after translation. ``tests/ledgers/test_messages.py`` checks that
-every key has its Chinese.
+Texts are keyed by their English; ``{name}`` placeholders are filled after translation.
+This is part of the one catalogue: :mod:`duban.web.messages_zh` takes these entries in, so
+a ledger error written out in English is shown in Chinese by :func:`duban.web.i18n.localize`
+like any other (the API and the pages alike).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 ZH: Final[dict[str, str]] = {
@@ -59,6 +59,13 @@ ZH: Final[dict[str, str]] = {
     "the snapshot of week {week} was already taken": "第 {week} 周的进度快照已生成",
     "no case {id}": "案件 {id} 不存在",
     "only an item (具体表现) links to a case": "只有具体表现可关联案件",
+    # milestones (时间节点)
+    "milestone {number}: {message}": "第 {number} 个时间节点：{message}",
+    "at most {limit} milestones": "最多 {limit} 个时间节点",
+    "a milestone needs its text": "时间节点须写明内容",
+    "only an item or a measure has milestones": "只有具体表现和整改措施可设置时间节点",
+    # reports
+    "a territory user sees only the ledger entries of their territory": "辖区用户只能查看本辖区的台账条目",
 }
 
 
@@ -66,21 +73,3 @@ def text(key: str, lang: str = "en", **values: Any) -> str:
     """``key`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in."""
     out = key if lang != "zh" else ZH.get(key, key)
     return out.format(**values) if values else out
-
-
-def _pattern(key: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", key)
-    body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts))
-    return re.compile(f"^{body}$", re.DOTALL)
-
-
-def in_language(message: str, lang: str) -> str:
-    """A message already written out in English (a domain error's), in ``lang``."""
-    if lang != "zh":
-        return message
-    if message in ZH:
-        return ZH[message]
-    for key, zh in ZH.items():
-        if "{" in key and (found := _pattern(key).match(message)):
-            return zh.format(**found.groupdict())
-    return message

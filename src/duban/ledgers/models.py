@@ -62,6 +62,12 @@ class LedgerNode(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    milestones: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON,
+        default=list,
+        server_default="[]",
+        comment='[{"date": "2026-12-31", "text": …, "done": false}] of an item or measure',
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -91,6 +97,23 @@ class LedgerEvidence(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     signoff_id: Mapped[int] = mapped_column(ForeignKey("ledger_signoffs.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerNoteFile(Base):
+    """A file of a progress note (photo, PDF, DOCX, XLSX), in the file store; the note is
+    the ``note`` event it was sent with."""
+
+    __tablename__ = "ledger_note_files"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("ledger_nodes.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("ledger_events.id"), index=True)
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer)

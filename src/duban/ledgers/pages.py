@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from duban.kernel.errors import DubanError, NotFound
+from duban.kernel.errors import NotFound
 from duban.kernel.roles import Role
 from duban.ledgers import rectify
 from duban.ledgers.access import MANAGERS, READERS
 from duban.ledgers.exports import export_workbook, progress_workbook
-from duban.ledgers.messages import in_language
 from duban.ledgers.policy import ledger_policy
 from duban.ledgers.queries import (
     evidence_file,
@@ -144,16 +142,6 @@ def _may_request(role: Role, unit_id: int | None) -> Any:
     return check
 
 
-@contextmanager
-def _in_page_language(ctx: Ctx) -> Iterator[None]:
-    """Show a refusal in the page's language."""
-    try:
-        yield
-    except DubanError as err:
-        err.message = in_language(ctx.t(err.message), ctx.lang)
-        raise
-
-
 def _field(form: Form, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
@@ -170,17 +158,16 @@ def signoff_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
         for f in form.getlist("files")
         if isinstance(f, UploadFile) and f.filename
     ]
-    with _in_page_language(ctx):
-        rectify.request_signoff(
-            ctx.db,
-            actor=actor,
-            clock=ctx.clock,
-            store=ctx.request.app.state.photo_store,
-            node_id=node_id,
-            files=files,
-            note=_field(form, "note"),
-            long_term=_field(form, "long_term") == "1",
-        )
+    rectify.request_signoff(  # a refusal is shown in the page's language (ctx.error_page)
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        store=ctx.request.app.state.photo_store,
+        node_id=node_id,
+        files=files,
+        note=_field(form, "note"),
+        long_term=_field(form, "long_term") == "1",
+    )
     ctx.notice("Saved.")
     return ctx.redirect(f"/ledgers/{ledger_id}")
 
@@ -190,17 +177,14 @@ def signoff_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
 def review_form(ctx: Ctx, ledger_id: Id, signoff_id: Id, form: Form) -> Response:
     """A reviewer approves (销号) or refuses a sign-off request with a reason."""
     actor = ctx.staff(*_ROLES)
-    with _in_page_language(ctx):
-        if _field(form, "decision") == "approve":
-            rectify.approve_signoff(ctx.db, actor=actor, clock=ctx.clock, signoff_id=signoff_id)
-        else:
-            rectify.refuse_signoff(
-                ctx.db,
-                actor=actor,
-                clock=ctx.clock,
-                signoff_id=signoff_id,
-                reason=_field(form, "reason"),
-            )
+    rectify.decide_signoff(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        signoff_id=signoff_id,
+        approve=_field(form, "decision") == "approve",
+        reason=_field(form, "reason"),
+    )
     ctx.notice("Saved.")
     return ctx.redirect(f"/ledgers/{ledger_id}")
 

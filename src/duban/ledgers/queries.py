@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -154,12 +153,16 @@ def measure_rows(session: Session, ledger_id: int) -> Iterator[MeasureRow]:
     yield from walk(None, ())
 
 
-def _figures(rows: list[tuple[str, date | None, bool]], today: date) -> dict[str, Any]:
+_Entry = tuple[str, bool, int]  # (status, late, item id) of one measure
+
+
+def _figures(rows: list[_Entry]) -> dict[str, Any]:
     total = len(rows)
     done = sum(1 for status, _, _ in rows if status in DONE)
-    overdue = sum(1 for _, _, late in rows if late)
+    overdue = sum(1 for _, late, _ in rows if late)
     return {
-        "items": total,
+        "items": len({item for _, _, item in rows}),
+        "measures": total,
         "done": done,
         "overdue": overdue,
         "done_percent": done_percent(done, total),
@@ -167,44 +170,60 @@ def _figures(rows: list[tuple[str, date | None, bool]], today: date) -> dict[str
 
 
 def progress(session: Session, *, actor: Actor, clock: Clock, ledger_id: int) -> dict[str, Any]:
-    """Progress of the ledger's measures (every row of the template is one):
-    ``items`` (the measures counted), ``by_status``, ``overdue`` (逾期, or past the
-    deadline and not done), ``done_percent``, and the same ``by_unit`` (lead unit) and
-    ``by_leader``."""
+    """Progress of a ledger: ``items`` (具体表现, as the import counts them) and
+    ``measures`` (整改措施, one per template row); ``done``, ``by_status``, ``overdue``
+    (逾期, or past the deadline and not done) and ``done_percent`` of the measures;
+    ``items_by_status`` of the items; the same figures ``by_unit`` (lead unit) and
+    ``by_leader`` (a group's ``items``: the items with a measure in it)."""
     require_reader(actor)
     ledger = get_ledger(session, ledger_id)
     today = clock.now().astimezone(load_policy(session).tz).date()
     rows = session.execute(
         select(
-            LedgerNode.status, LedgerNode.deadline, LedgerNode.lead_unit_text, LedgerNode.leader
-        ).where(LedgerNode.ledger_id == ledger_id, LedgerNode.kind == NodeKind.MEASURE.value)
+            LedgerNode.kind,
+            LedgerNode.id,
+            LedgerNode.parent_id,
+            LedgerNode.status,
+            LedgerNode.deadline,
+            LedgerNode.lead_unit_text,
+            LedgerNode.leader,
+        ).where(
+            LedgerNode.ledger_id == ledger_id,
+            LedgerNode.kind.in_((NodeKind.ITEM.value, NodeKind.MEASURE.value)),
+        )
     ).all()
     by_status = dict.fromkeys((s.value for s in LedgerStatus), 0)
-    by_unit: dict[str, list[tuple[str, date | None, bool]]] = defaultdict(list)
-    by_leader: dict[str, list[tuple[str, date | None, bool]]] = defaultdict(list)
-    every: list[tuple[str, date | None, bool]] = []
-    for raw_status, deadline, unit, leader in rows:
+    items_by_status = dict.fromkeys((s.value for s in LedgerStatus), 0)
+    by_unit: dict[str, list[_Entry]] = defaultdict(list)
+    by_leader: dict[str, list[_Entry]] = defaultdict(list)
+    every: list[_Entry] = []
+    for kind, node_id, parent_id, raw_status, deadline, unit, leader in rows:
         status = raw_status or LedgerStatus.NOT_STARTED.value
+        if kind == NodeKind.ITEM.value:
+            items_by_status[status] = items_by_status.get(status, 0) + 1
+            continue
         late = status == LedgerStatus.OVERDUE.value or (
             status not in DONE and deadline is not None and deadline < today
         )
-        entry = (status, deadline, late)
+        entry = (status, late, parent_id or node_id)
         by_status[status] = by_status.get(status, 0) + 1
         by_unit[unit or ""].append(entry)
         by_leader[leader or ""].append(entry)
         every.append(entry)
-    whole = _figures(every, today)
+    whole = _figures(every)
     return {
         "ledger_id": ledger.id,
         "title": ledger.title,
         "as_of": today.isoformat(),
-        "items": whole["items"],
+        "items": sum(items_by_status.values()),
+        "measures": whole["measures"],
         "done": whole["done"],
         "by_status": by_status,
+        "items_by_status": items_by_status,
         "overdue": whole["overdue"],
         "done_percent": whole["done_percent"],
-        "by_unit": [{"unit": k, **_figures(v, today)} for k, v in sorted(by_unit.items())],
-        "by_leader": [{"leader": k, **_figures(v, today)} for k, v in sorted(by_leader.items())],
+        "by_unit": [{"unit": k, **_figures(v)} for k, v in sorted(by_unit.items())],
+        "by_leader": [{"leader": k, **_figures(v)} for k, v in sorted(by_leader.items())],
     }
 
 

@@ -21,9 +21,25 @@ from duban.ledgers.access import require_manager, require_progress, require_revi
 from duban.ledgers.events import record
 from duban.ledgers.files import sniff
 from duban.ledgers.messages import text
-from duban.ledgers.models import Ledger, LedgerEvidence, LedgerNode, LedgerSignoff, LedgerSnapshot
-from duban.ledgers.policy import ledger_policy
-from duban.ledgers.rules import DONE, SET_BY_HAND, LedgerStatus, NodeKind, iso_week, roll_up
+from duban.ledgers.models import (
+    Ledger,
+    LedgerEvidence,
+    LedgerNode,
+    LedgerNoteFile,
+    LedgerSignoff,
+    LedgerSnapshot,
+)
+from duban.ledgers.policy import LedgerPolicy, ledger_policy
+from duban.ledgers.rules import (
+    DONE,
+    SET_BY_HAND,
+    BadMilestone,
+    LedgerStatus,
+    NodeKind,
+    clean_milestones,
+    iso_week,
+    roll_up,
+)
 from duban.reference import load_policy
 
 
@@ -141,29 +157,172 @@ def set_status(
     return node
 
 
+def _checked(
+    files: Sequence[EvidenceFile], policy: LedgerPolicy
+) -> list[tuple[EvidenceFile, str, tuple[str, str]]]:
+    """Each file with its name and ``(content type, extension)`` read from its bytes.
+
+    Raises:
+        InvalidInput: too many, too large, not a photo/PDF/DOCX/XLSX.
+    """
+    if len(files) > policy.evidence_max_files:
+        raise InvalidInput(
+            text("at most {limit} evidence files in one request", limit=policy.evidence_max_files),
+            field="files",
+        )
+    out = []
+    for f in files:
+        name = (f.filename or "evidence")[-200:]
+        if len(f.data) > policy.evidence_max_bytes:
+            raise InvalidInput(
+                text(
+                    "evidence '{name}' is larger than the limit of {limit} bytes",
+                    name=name,
+                    limit=policy.evidence_max_bytes,
+                ),
+                field="files",
+            )
+        kind = sniff(f.data)
+        if kind is None:
+            raise InvalidInput(
+                text("evidence '{name}' is not a photo, PDF, DOCX or XLSX", name=name),
+                field="files",
+            )
+        out.append((f, name, kind))
+    return out
+
+
+_Stored = tuple[str, str, str, str, int, str]  # id, name, content type, key, size, sha256
+
+
+def _put(
+    store: PhotoStore,
+    checked: list[tuple[EvidenceFile, str, tuple[str, str]]],
+    put: list[str],
+    folder: str,
+) -> list[_Stored]:
+    """Store the files; every key stored is added to ``put`` (to remove them again if the
+    unit of work fails)."""
+    out = []
+    for f, name, (content_type, ext) in checked:
+        file_id = str(uuid.uuid4())
+        key = f"{folder}/{file_id}.{ext}"
+        store.put(key, f.data)
+        put.append(key)
+        out.append(
+            (file_id, name, content_type, key, len(f.data), hashlib.sha256(f.data).hexdigest())
+        )
+    return out
+
+
 def add_note(
-    session: Session, *, actor: Actor, clock: Clock, node_id: int, note: str
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    node_id: int,
+    note: str,
+    files: Sequence[EvidenceFile] = (),
+    store: PhotoStore | None = None,
 ) -> LedgerNode:
-    """A progress note (进展情况) on a measure: an event; 未开始 becomes 推进中."""
+    """A progress note (进展情况) on a measure, with files if any (photos, PDF, DOCX, XLSX,
+    checked as evidence is): an event; 未开始 becomes 推进中."""
     note = (note or "").strip()
     if not note:
         raise InvalidInput(text("a note is required"), field="text")
     if len(note) > 4000:
         raise InvalidInput(text("longer than {limit} characters", limit=4000), field="text")
+    checked = _checked(files, ledger_policy())
+    if checked and store is None:
+        raise ValueError("a note with files needs the file store")
+    put: list[str] = []
+    try:
+        with writing(session):
+            node = _measure(session, node_id)
+            require_progress(actor, node)
+            stored = _put(store, checked, put, "ledger-notes") if store and checked else []
+            event = record(
+                session,
+                ledger_id=node.ledger_id,
+                node_id=node.id,
+                kind="note",
+                actor=actor,
+                clock=clock,
+                text=note,
+                files=[{"id": i, "filename": n, "content_type": c} for i, n, c, *_ in stored],
+            )
+            if stored:
+                session.flush()
+                now = clock.now()
+                session.add_all(
+                    LedgerNoteFile(
+                        id=file_id,
+                        node_id=node.id,
+                        event_id=event.id,
+                        filename=name,
+                        content_type=content_type,
+                        size_bytes=size,
+                        sha256=digest,
+                        storage_key=key,
+                        created_at=now,
+                    )
+                    for file_id, name, content_type, key, size, digest in stored
+                )
+            if node.status == LedgerStatus.NOT_STARTED.value:
+                _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
+    except BaseException:
+        for key in put:
+            if store is not None:
+                store.delete(key)
+        raise
+    return node
+
+
+def set_milestones(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    node_id: int,
+    milestones: Sequence[tuple[object, object, object]],
+) -> LedgerNode:
+    """Replace the milestones (时间节点) of an item or a measure: ``(date, text, done)``
+    each; an event with the old and the new list when they differ.
+
+    Raises:
+        NotFound, PermissionDenied; InvalidInput: a bad milestone (named by its number),
+        or an entry that is neither an item nor a measure.
+    """
+    try:
+        cleaned = clean_milestones(milestones)
+    except BadMilestone as err:
+        raise InvalidInput(
+            text(
+                "milestone {number}: {message}",
+                number=err.index + 1,
+                message=text(err.key, **err.values),
+            ),
+            field="milestones",
+        ) from err
     with writing(session):
-        node = _measure(session, node_id)
+        node = _node(session, node_id, lock=True)
+        if node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
+            raise InvalidInput(text("only an item or a measure has milestones"), field="node_id")
         require_progress(actor, node)
-        record(
-            session,
-            ledger_id=node.ledger_id,
-            node_id=node.id,
-            kind="note",
-            actor=actor,
-            clock=clock,
-            text=note,
-        )
-        if node.status == LedgerStatus.NOT_STARTED.value:
-            _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
+        old = list(node.milestones or [])
+        if old != cleaned:
+            record(
+                session,
+                ledger_id=node.ledger_id,
+                node_id=node.id,
+                kind="milestones",
+                actor=actor,
+                clock=clock,
+                old=old,
+                new=cleaned,
+            )
+            node.milestones = cleaned
+            node.updated_at = clock.now()
     return node
 
 
@@ -184,33 +343,9 @@ def request_signoff(
         InvalidInput: no file, too many, too large, not a photo/PDF/DOCX/XLSX.
         Conflict: already signed off, or a request is already waiting.
     """
-    policy = ledger_policy()
     if not files:
         raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
-    if len(files) > policy.evidence_max_files:
-        raise InvalidInput(
-            text("at most {limit} evidence files in one request", limit=policy.evidence_max_files),
-            field="files",
-        )
-    kinds = []
-    for f in files:
-        name = (f.filename or "evidence")[-200:]
-        if len(f.data) > policy.evidence_max_bytes:
-            raise InvalidInput(
-                text(
-                    "evidence '{name}' is larger than the limit of {limit} bytes",
-                    name=name,
-                    limit=policy.evidence_max_bytes,
-                ),
-                field="files",
-            )
-        kind = sniff(f.data)
-        if kind is None:
-            raise InvalidInput(
-                text("evidence '{name}' is not a photo, PDF, DOCX or XLSX", name=name),
-                field="files",
-            )
-        kinds.append((name, kind))
+    checked = _checked(files, ledger_policy())
     put: list[str] = []  # files stored; removed again if the unit of work fails
     try:
         with writing(session):
@@ -236,25 +371,20 @@ def request_signoff(
             )
             session.add(signoff)
             session.flush()
-            stored = []
-            for f, (name, (content_type, ext)) in zip(files, kinds, strict=True):
-                evidence_id = str(uuid.uuid4())
-                key = f"ledger-evidence/{evidence_id}.{ext}"
-                store.put(key, f.data)
-                put.append(key)
-                session.add(
-                    LedgerEvidence(
-                        id=evidence_id,
-                        signoff_id=signoff.id,
-                        filename=name,
-                        content_type=content_type,
-                        size_bytes=len(f.data),
-                        sha256=hashlib.sha256(f.data).hexdigest(),
-                        storage_key=key,
-                        created_at=now,
-                    )
+            stored = _put(store, checked, put, "ledger-evidence")
+            session.add_all(
+                LedgerEvidence(
+                    id=evidence_id,
+                    signoff_id=signoff.id,
+                    filename=name,
+                    content_type=content_type,
+                    size_bytes=size,
+                    sha256=digest,
+                    storage_key=key,
+                    created_at=now,
                 )
-                stored.append({"id": evidence_id, "filename": name, "content_type": content_type})
+                for evidence_id, name, content_type, key, size, digest in stored
+            )
             record(
                 session,
                 ledger_id=node.ledger_id,
@@ -264,7 +394,9 @@ def request_signoff(
                 clock=clock,
                 signoff_id=signoff.id,
                 long_term=long_term,
-                evidence=stored,
+                evidence=[
+                    {"id": i, "filename": n, "content_type": c} for i, n, c, *_ in stored
+                ],
             )
             if node.status == LedgerStatus.NOT_STARTED.value:
                 _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)
@@ -275,70 +407,75 @@ def request_signoff(
     return signoff
 
 
-def _pending(session: Session, signoff_id: int) -> tuple[LedgerSignoff, LedgerNode]:
-    signoff = session.scalars(
-        select(LedgerSignoff).where(LedgerSignoff.id == signoff_id).with_for_update()
-    ).first()
-    if signoff is None:
-        raise NotFound(text("no sign-off request {id}", id=signoff_id))
-    if signoff.state != "pending":
-        raise Conflict(text("this sign-off request was already decided"))
-    return signoff, _node(session, signoff.node_id, lock=True)
-
-
 def approve_signoff(
     session: Session, *, actor: Actor, clock: Clock, signoff_id: int
 ) -> LedgerSignoff:
     """销号: the measure becomes 已整改 (or 已整改需长期坚持); only with evidence on file."""
-    require_reviewer(actor)
-    with writing(session):
-        signoff, node = _pending(session, signoff_id)
-        has_evidence = session.scalar(
-            select(LedgerEvidence.id).where(LedgerEvidence.signoff_id == signoff.id).limit(1)
-        )
-        if has_evidence is None:  # never: a request is refused without files
-            raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
-        signoff.state = "approved"
-        signoff.reviewed_by_id = actor.user_id
-        signoff.reviewed_at = clock.now()
-        record(
-            session,
-            ledger_id=node.ledger_id,
-            node_id=node.id,
-            kind="signoff_approved",
-            actor=actor,
-            clock=clock,
-            signoff_id=signoff.id,
-        )
-        done = LedgerStatus.DONE_LONG_TERM if signoff.long_term else LedgerStatus.DONE
-        _set(session, node, done, actor=actor, clock=clock, signoff_id=signoff.id)
-    return signoff
+    return decide_signoff(session, actor=actor, clock=clock, signoff_id=signoff_id, approve=True)
 
 
 def refuse_signoff(
     session: Session, *, actor: Actor, clock: Clock, signoff_id: int, reason: str
 ) -> LedgerSignoff:
     """不予销号 with a reason; the request is kept, the measure stays as it was."""
+    return decide_signoff(
+        session, actor=actor, clock=clock, signoff_id=signoff_id, approve=False, reason=reason
+    )
+
+
+def decide_signoff(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    signoff_id: int,
+    approve: bool,
+    reason: str = "",
+) -> LedgerSignoff:
+    """A reviewer's decision on a waiting sign-off request: approve (销号: the measure
+    becomes 已整改, or 已整改需长期坚持; only with evidence on file) or refuse (不予销号,
+    with a reason; the request is kept, the measure stays as it was).
+
+    Raises:
+        PermissionDenied, NotFound; Conflict: already decided; InvalidInput: no reason.
+    """
     require_reviewer(actor)
-    reason = (reason or "").strip()
-    if not reason:
+    reason = (reason or "").strip()[:4000]
+    if not approve and not reason:
         raise InvalidInput(text("a refusal needs a reason"), field="reason")
     with writing(session):
-        signoff, node = _pending(session, signoff_id)
-        signoff.state = "refused"
-        signoff.reason = reason[:4000]
+        signoff = session.scalars(
+            select(LedgerSignoff).where(LedgerSignoff.id == signoff_id).with_for_update()
+        ).first()
+        if signoff is None:
+            raise NotFound(text("no sign-off request {id}", id=signoff_id))
+        if signoff.state != "pending":
+            raise Conflict(text("this sign-off request was already decided"))
+        node = _node(session, signoff.node_id, lock=True)
+        evidence = session.scalar(
+            select(LedgerEvidence.id).where(LedgerEvidence.signoff_id == signoff.id).limit(1)
+        )
+        if approve and evidence is None:  # never: a request is refused without files
+            raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
+        signoff.state = "approved" if approve else "refused"
+        signoff.reason = "" if approve else reason
         signoff.reviewed_by_id = actor.user_id
         signoff.reviewed_at = clock.now()
+        why: dict[str, object] = {"signoff_id": signoff.id}
+        if not approve:
+            why["reason"] = reason
         record(
             session,
             ledger_id=node.ledger_id,
             node_id=node.id,
-            kind="signoff_refused",
+            kind="signoff_approved" if approve else "signoff_refused",
             actor=actor,
             clock=clock,
-            signoff_id=signoff.id,
-            reason=signoff.reason,
+            **why,
         )
+        if approve:
+            done = LedgerStatus.DONE_LONG_TERM if signoff.long_term else LedgerStatus.DONE
+            _set(session, node, done, actor=actor, clock=clock, signoff_id=signoff.id)
     return signoff
 
 

@@ -141,3 +141,77 @@ def iso_week(day: date) -> str:
 def done_percent(done: int, total: int) -> float:
     """Done out of total, in percent with one decimal (0 of 0 is 0)."""
     return round(100.0 * done / total, 1) if total else 0.0
+
+
+#: Milestones (时间节点) one item or measure may carry, and the length of one's text.
+MAX_MILESTONES: Final = 50
+MAX_MILESTONE_CHARS: Final = 500
+
+
+class BadMilestone(ValueError):
+    """A milestone that is none: ``key`` is the message, ``index`` its place (0-based)."""
+
+    def __init__(self, index: int, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.index = index
+        self.key = key
+        self.values = values
+
+
+def clean_milestones(raw: Iterable[tuple[object, object, object]]) -> list[dict[str, object]]:
+    """Milestones ``(date, text, done)`` as kept: ``{"date": "2026-12-31", "text", "done"}``,
+    in date order (a stable sort: same-day ones keep their order).
+
+    Raises:
+        BadMilestone: no date or not one, no text, text too long, too many.
+    """
+    out: list[tuple[date, str, bool]] = []
+    for index, (day, text, done) in enumerate(raw):
+        if index >= MAX_MILESTONES:
+            raise BadMilestone(index, "at most {limit} milestones", limit=MAX_MILESTONES)
+        try:
+            when = parse_deadline(day.strip() if isinstance(day, str) else day)
+        except NotADate:
+            when = None
+        if when is None:
+            raise BadMilestone(
+                index, "not a date: write 2026-12-31, 2026/12/31 or 2026年12月31日"
+            )
+        words = text.strip() if isinstance(text, str) else ""
+        if not words:
+            raise BadMilestone(index, "a milestone needs its text")
+        if len(words) > MAX_MILESTONE_CHARS:
+            raise BadMilestone(
+                index, "longer than {limit} characters", limit=MAX_MILESTONE_CHARS
+            )
+        out.append((when, words, bool(done)))
+    out.sort(key=lambda m: m[0])
+    return [{"date": d.isoformat(), "text": t, "done": f} for d, t, f in out]
+
+
+_DONE_MARK: Final = re.compile(r"^\[(?P<mark>[ xX✓√])\]\s*")
+
+
+def milestone_lines(raw: str) -> list[tuple[str, str, bool]]:
+    """Milestones written one a line, as the ledger page's box takes them:
+    ``[x] 2026-12-31 建立巡查台账`` (``[x]`` done, ``[ ]`` or nothing not done)."""
+    out: list[tuple[str, str, bool]] = []
+    for line in raw.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        done = False
+        found = _DONE_MARK.match(line)
+        if found:
+            done = found.group("mark").strip() != ""
+            line = line[found.end() :]
+        day, _, text = line.partition(" ")
+        out.append((day, text, done))
+    return out
+
+
+def milestone_text(milestones: Iterable[dict[str, object]]) -> str:
+    """Milestones back as the lines :func:`milestone_lines` reads."""
+    return "\n".join(
+        f"[{'x' if m.get('done') else ' '}] {m.get('date')} {m.get('text')}" for m in milestones
+    )

@@ -66,7 +66,8 @@ class LedgerTree(BaseModel):
 
 
 class GroupFigures(BaseModel):
-    items: int
+    items: int = Field(description="the items (具体表现) with a measure in this group")
+    measures: int = Field(description="the measures (整改措施) of this group")
     done: int
     overdue: int
     done_percent: float
@@ -81,14 +82,17 @@ class LeaderFigures(GroupFigures):
 
 
 class LedgerProgress(BaseModel):
-    """Progress of the ledger's measures (each row of the template is one measure)."""
+    """Progress of a ledger: items (具体表现) and measures (整改措施, one per template row)
+    counted as the import counts them; done, overdue and % done are of the measures."""
 
     ledger_id: int
     title: str
     as_of: str
-    items: int = Field(description="the measures counted")
-    done: int
-    by_status: dict[str, int]
+    items: int = Field(description="the items (具体表现)")
+    measures: int = Field(description="the measures (整改措施)")
+    done: int = Field(description="measures signed off")
+    by_status: dict[str, int] = Field(description="measures by status")
+    items_by_status: dict[str, int] = Field(description="items by their rolled-up status")
     overdue: int
     done_percent: float
     by_unit: list[UnitFigures]

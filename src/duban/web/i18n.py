@@ -8,6 +8,7 @@ mapping of those. ``{name}`` placeholders are filled after translation.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -81,11 +82,38 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+@functools.cache
+def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each catalogue entry with ``{name}`` placeholders as a pattern of its English."""
+    out = []
+    for key, zh in ZH.items():
+        parts = re.split(r"\{(\w+)\}", key)
+        if len(parts) < 3 or not any(parts[::2]):
+            continue  # no placeholder, or nothing but placeholders
+        body = "".join(
+            re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)
+        )
+        try:
+            out.append((re.compile(f"^{body}$", re.DOTALL), zh))
+        except re.error:  # the same placeholder twice
+            continue
+    return tuple(out)
+
+
 def localize(message: str, lang: str) -> str:
-    """A service message in ``lang``: its catalogue entry when the message is one, else the
-    plain wording of the common ones (:data:`_PATTERNS`), else the message as it is."""
+    """A service message in ``lang``: its catalogue entry when the message is one (one with
+    ``{name}`` placeholders matched with its values filled in), else the plain wording of
+    the common ones (:data:`_PATTERNS`), else the message as it is."""
     if lang != "en" and message in ZH:
         return ZH[message]
+    if lang != "en":
+        for pattern, zh in _templates():
+            found = pattern.match(message)
+            if found:
+                try:
+                    return zh.format(**found.groupdict())
+                except (KeyError, IndexError, ValueError):
+                    break
     for pattern, text in _PATTERNS:
         if pattern.search(message):
             return translate(text, lang)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from duban.ledgers.messages import ZH as LEDGERS_ZH
+
 ZH: Final[dict[str, str]] = {
     # layout and navigation
     "Duban": "督办",
@@ -513,3 +515,7 @@ ZH: Final[dict[str, str]] = {
     "Refuse": "不予销号",
     "This file is missing.": "文件已丢失。",
 }
+
+# The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
+for _key, _zh in LEDGERS_ZH.items():
+    ZH.setdefault(_key, _zh)
