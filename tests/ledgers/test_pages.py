@@ -66,3 +66,71 @@ def test_a_refusal_written_out_in_english_is_shown_in_chinese() -> None:
     )
     assert in_language("a refusal needs a reason", "en") == "a refusal needs a reason"
     assert in_language("something else", "zh") == "something else"
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def test_documents_milestones_and_notes_from_the_ledger_page(
+    client: TestClient, app: FastAPI, world: World
+) -> None:
+    from docx import Document
+    from sqlalchemy import select
+
+    from duban.ledgers.models import LedgerNode, LedgerNoteFile
+    from tests.factories.evidence import jpeg
+
+    ledger = imported(world.session, actor=world.actor("supervisor"), clock=world.clock).ledger
+    sign_in(client, app, world, "supervisor")
+    page = client.get(f"/ledgers/{ledger.id}", headers={"Accept-Language": "zh-CN"}).text
+    assert f'href="/ledgers/{ledger.id}/progress.docx"' in page
+    assert f'href="/ledgers/{ledger.id}/notice.docx"' in page
+    assert "整改情况通报" in page
+    for name in ("progress.docx", "notice.docx"):
+        got = client.get(f"/ledgers/{ledger.id}/{name}")
+        assert got.status_code == 200
+        assert Document(io.BytesIO(got.content)).paragraphs[0].text
+    measure = world.session.scalars(
+        select(LedgerNode)
+        .where(LedgerNode.ledger_id == ledger.id, LedgerNode.kind == "measure")
+        .order_by(LedgerNode.id)
+    ).first()
+    assert measure is not None
+    assert f'data-milestones-form="{measure.id}"' in page
+    token = _csrf(page)
+    saved = client.post(
+        f"/ledgers/{ledger.id}/nodes/{measure.id}/milestones",
+        data={"csrf_token": token, "milestones": "[x] 2026-12-31 建立台账\n2027-03-31 验收"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    world.session.commit()  # end the test's read transaction: see what the page wrote
+    world.session.refresh(measure)
+    assert [m["date"] for m in measure.milestones] == ["2026-12-31", "2027-03-31"]
+    bad = client.post(
+        f"/ledgers/{ledger.id}/nodes/{measure.id}/milestones",
+        data={"csrf_token": token, "milestones": "明年 验收"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert bad.status_code == 422
+    assert "第 1 个时间节点：不是日期" in bad.text
+    noted = client.post(
+        f"/ledgers/{ledger.id}/measures/{measure.id}/note",
+        data={"csrf_token": token, "text": "已完成现场清理"},
+        files=[("files", ("现场.jpg", jpeg(), "image/jpeg"))],
+        follow_redirects=False,
+    )
+    assert noted.status_code == 303
+    world.session.commit()
+    kept = world.session.scalars(
+        select(LedgerNoteFile).where(LedgerNoteFile.node_id == measure.id)
+    ).all()
+    assert len(kept) == 1
+    assert client.get(f"/ledgers/note-files/{kept[0].id}").status_code == 200
+    again = client.get(f"/ledgers/{ledger.id}").text
+    assert f'data-milestones="{measure.id}"' in again

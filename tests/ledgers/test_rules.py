@@ -78,6 +78,7 @@ def test_every_message_has_its_chinese() -> None:
     used = set(re.findall(r'\btext\(\s*"([^"]+)"', source))
     used |= set(re.findall(r'CellError\([^"]*?"([^"]+)"', source))
     used |= set(re.findall(r'FileRefused\(\s*"([^"]+)"', source))
+    used |= set(re.findall(r'BadMilestone\([^"]*?"([^"]+)"', source))
     assert len(used) > 20
     missing = sorted(k for k in used if k not in ZH)
     assert not missing

@@ -17,6 +17,7 @@ from duban.ledgers.exports import export_workbook, progress_workbook
 from duban.ledgers.imports import import_ledger
 from duban.ledgers.models import LedgerEvidence, LedgerSignoff
 from duban.ledgers.policy import ledger_policy
+from duban.ledgers.reports import DOCX_TYPE, progress_report, public_notice
 from duban.ledgers.schemas import (
     CaseItemRead,
     CaseLink,
@@ -26,8 +27,12 @@ from duban.ledgers.schemas import (
     LedgerProgress,
     LedgerSummary,
     LedgerTree,
+    MilestonesPut,
+    MilestonesRead,
     NodeRead,
     NoteCreate,
+    NoteFileRead,
+    NoteRead,
     RefusalCreate,
     SignoffRead,
     SnapshotRead,
@@ -41,6 +46,19 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {XLSX: {}}, "description": "An .xlsx workbook"}
 }
+
+
+_DOCX_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {DOCX_TYPE: {}}, "description": "A .docx document"}
+}
+
+
+def _docx(data: bytes, filename: str) -> Response:
+    return Response(
+        content=data,
+        media_type=DOCX_TYPE,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
 
 
 def _xlsx(data: bytes, filename: str) -> Response:
@@ -130,6 +148,33 @@ def progress_xlsx(
     """The progress report: overall, by unit, by leader (three sheets)."""
     figures = queries.progress(session, actor=actor, clock=clock, ledger_id=ledger_id)
     return _xlsx(progress_workbook(figures), f"ledger-{ledger_id}-progress.xlsx")
+
+
+@router.get(
+    "/ledgers/{ledger_id}/progress.docx",
+    summary="A ledger's progress report as a document",
+    response_class=Response,
+    responses=_DOCX_RESPONSE,
+)
+def progress_docx(
+    ledger_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> Response:
+    """The progress report (GB/T 9704 layout): counts, % done, overdue, by unit, by leader."""
+    data = progress_report(session, actor=actor, clock=clock, ledger_id=ledger_id)
+    return _docx(data, f"ledger-{ledger_id}-progress.docx")
+
+
+@router.get(
+    "/ledgers/{ledger_id}/notice.docx",
+    summary="A ledger's public notice (整改情况通报)",
+    response_class=Response,
+    responses=_DOCX_RESPONSE,
+)
+def notice_docx(ledger_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep) -> Response:
+    """The public notice in the shape of seed 003: the summary counts, a table by 方面 and
+    类别, then each problem with its 落实情况 and measures."""
+    data = public_notice(session, actor=actor, clock=clock, ledger_id=ledger_id)
+    return _docx(data, f"ledger-{ledger_id}-notice.docx")
 
 
 @router.get(
@@ -251,6 +296,90 @@ def note(
     """A progress note (进展情况) on a measure."""
     return _node(
         rectify.add_note(session, actor=actor, clock=clock, node_id=node_id, note=body.text)
+    )
+
+
+@router.post(
+    "/ledgers/measures/{node_id}/notes-with-files",
+    status_code=201,
+    response_model=NoteRead,
+    summary="Add a progress note with files",
+)
+def note_with_files(
+    node_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    clock: ClockDep,
+    text: Annotated[str, Form(min_length=1, max_length=4000)],
+    files: Annotated[
+        list[UploadFile] | None, File(description="photos, PDF, DOCX, XLSX (as evidence)")
+    ] = None,
+) -> NoteRead:
+    """A progress note (进展情况) with files, checked by content and size as evidence is."""
+    limit = ledger_policy().evidence_max_bytes
+    uploads = [
+        rectify.EvidenceFile(filename=f.filename or "file", data=f.file.read(limit + 1))
+        for f in files or []
+    ]
+    _, event = rectify.write_note(
+        session,
+        actor=actor,
+        clock=clock,
+        node_id=node_id,
+        note=text,
+        files=uploads,
+        store=request.app.state.photo_store,
+    )
+    return NoteRead(
+        event_id=event.id,
+        node_id=node_id,
+        text=event.payload["text"],
+        files=[
+            NoteFileRead(**f, url=f"/api/v1/ledgers/note-files/{f['id']}")
+            for f in event.payload.get("files", [])
+        ],
+    )
+
+
+@router.get(
+    "/ledgers/note-files/{file_id}",
+    summary="Download a progress note's file",
+    response_class=Response,
+)
+def note_file(file_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    """The bytes of a file sent with a progress note."""
+    found = queries.note_file(session, actor=actor, file_id=file_id)
+    try:
+        data = request.app.state.photo_store.get(found.storage_key)
+    except FileNotFoundError as err:
+        raise NotFound(f"the file {file_id} is missing from the store") from err
+    return Response(
+        content=data,
+        media_type=found.content_type,
+        headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.put(
+    "/ledgers/nodes/{node_id}/milestones",
+    response_model=MilestonesRead,
+    summary="Set the milestones of an item or a measure",
+)
+def milestones(
+    node_id: int, body: MilestonesPut, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> MilestonesRead:
+    """Replace the milestones (时间节点: date, text, done) of an item or a measure; they are
+    kept in date order. Not part of the xlsx template (its columns are fixed)."""
+    node = rectify.set_milestones(
+        session,
+        actor=actor,
+        clock=clock,
+        node_id=node_id,
+        milestones=[(m.date, m.text, m.done) for m in body.milestones],
+    )
+    return MilestonesRead.model_validate(
+        {"id": node.id, "kind": node.kind, "milestones": node.milestones}
     )
 
 

@@ -23,6 +23,11 @@ def export_workbook(session: Session, *, actor: Actor, ledger_id: int) -> bytes:
 _GROUP_HEADER = ("具体表现数", "措施数", "已完成", "逾期", "完成率(%)")
 
 
+def _group(g: dict[str, Any], key: str) -> tuple[object, ...]:
+    figures = (g["items"], g["measures"], g["done"], g["overdue"], g["done_percent"])
+    return (g[key] or "（未填）", *figures)
+
+
 def progress_workbook(figures: dict[str, Any]) -> bytes:
     """The progress report: 总体, 按责任单位, 按责任领导 (one sheet each)."""
     whole = [
@@ -35,14 +40,8 @@ def progress_workbook(figures: dict[str, Any]) -> bytes:
         ("完成率(%)", figures["done_percent"]),
         *((f"状态：{k}", v) for k, v in figures["by_status"].items()),
     ]
-    units = [("责任单位", *_GROUP_HEADER)] + [
-        (g["unit"] or "（未填）", g["items"], g["measures"], g["done"], g["overdue"], g["done_percent"])
-        for g in figures["by_unit"]
-    ]
-    leaders = [("责任领导", *_GROUP_HEADER)] + [
-        (g["leader"] or "（未填）", g["items"], g["measures"], g["done"], g["overdue"], g["done_percent"])
-        for g in figures["by_leader"]
-    ]
+    units = [("责任单位", *_GROUP_HEADER)] + [_group(g, "unit") for g in figures["by_unit"]]
+    leaders = [("责任领导", *_GROUP_HEADER)] + [_group(g, "leader") for g in figures["by_leader"]]
     return write_sheets(
         [("总体进度", [("项目", "数值"), *whole]), ("按责任单位", units), ("按责任领导", leaders)]
     )

@@ -39,6 +39,7 @@ ZH: Final[dict[str, str]] = {
     "no ledger entry {id}": "台账条目 {id} 不存在",
     "no sign-off request {id}": "销号申请 {id} 不存在",
     "no evidence file {id}": "证明材料 {id} 不存在",
+    "no file {id}": "文件 {id} 不存在",
     "a title is required": "标题必填",
     "only a measure has a status of its own; an item's follows its measures": "只有整改措施可单独设置状态，具体表现的状态由其整改措施汇总",
     "set {status} through a sign-off request with evidence": "{status} 须通过附证明材料的销号申请设置",

@@ -20,9 +20,18 @@ from duban.ledgers.queries import (
     ledger_signoffs,
     ledger_tree,
     list_ledgers,
+    note_file,
     progress,
 )
-from duban.ledgers.rules import DONE, STATUS_LABELS_EN, LedgerStatus, done_percent
+from duban.ledgers.reports import DOCX_TYPE, progress_report, public_notice
+from duban.ledgers.rules import (
+    DONE,
+    STATUS_LABELS_EN,
+    LedgerStatus,
+    done_percent,
+    milestone_lines,
+    milestone_text,
+)
 from duban.ledgers.workbook import template_workbook
 from duban.web.context import Ctx, Form, pages
 
@@ -93,6 +102,32 @@ def progress_download(ctx: Ctx, ledger_id: int) -> Response:
     return _xlsx(progress_workbook(figures), f"ledger-{ledger_id}-progress.xlsx")
 
 
+def _docx(data: bytes, filename: str) -> Response:
+    return Response(
+        content=data,
+        media_type=DOCX_TYPE,
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
+
+
+@router.get("/ledgers/{ledger_id}/progress.docx")
+@pages
+def progress_docx_download(ctx: Ctx, ledger_id: int) -> Response:
+    """The progress report as a document."""
+    actor = ctx.staff(*_ROLES)
+    data = progress_report(ctx.db, actor=actor, clock=ctx.clock, ledger_id=ledger_id)
+    return _docx(data, f"ledger-{ledger_id}-progress.docx")
+
+
+@router.get("/ledgers/{ledger_id}/notice.docx")
+@pages
+def notice_download(ctx: Ctx, ledger_id: int) -> Response:
+    """The public notice (整改情况通报)."""
+    actor = ctx.staff(*_ROLES)
+    data = public_notice(ctx.db, actor=actor, clock=ctx.clock, ledger_id=ledger_id)
+    return _docx(data, f"ledger-{ledger_id}-notice.docx")
+
+
 @router.get("/ledgers/{ledger_id}")
 @pages
 def ledger_page(ctx: Ctx, ledger_id: int) -> Response:
@@ -113,8 +148,10 @@ def ledger_page(ctx: Ctx, ledger_id: int) -> Response:
         figures=figures,
         status_label=labels,
         may_request=_may_request(actor.role, actor.unit_id),
+        may_edit=_may_edit(actor.role, actor.unit_id),
         queue=[(s, files, measures.get(s.node_id)) for s, files in queue] if reviewer else [],
         reviewer=reviewer,
+        milestone_text=milestone_text,
     )
 
 
@@ -137,6 +174,19 @@ def _may_request(role: Role, unit_id: int | None) -> Any:
         if role in MANAGERS:
             return True
         own = unit_id is not None and measure.get("lead_unit_id") == unit_id
+        return role == Role.HANDLER and own
+
+    return check
+
+
+def _may_edit(role: Role, unit_id: int | None) -> Any:
+    """Whether the viewer may write notes and milestones of an entry (the use case decides
+    again): managers any, a unit's handler its own."""
+
+    def check(node: dict[str, Any]) -> bool:
+        if role in MANAGERS:
+            return True
+        own = unit_id is not None and node.get("lead_unit_id") == unit_id
         return role == Role.HANDLER and own
 
     return check
@@ -187,6 +237,67 @@ def review_form(ctx: Ctx, ledger_id: Id, signoff_id: Id, form: Form) -> Response
     )
     ctx.notice("Saved.")
     return ctx.redirect(f"/ledgers/{ledger_id}")
+
+
+@router.post("/ledgers/{ledger_id}/measures/{node_id}/note")
+@pages
+def note_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
+    """A progress note on a measure, with files if any."""
+    actor = ctx.staff(*_ROLES)
+    limit = ledger_policy().evidence_max_bytes
+    files = [
+        rectify.EvidenceFile(filename=f.filename or "file", data=f.file.read(limit + 1))
+        for f in form.getlist("files")
+        if isinstance(f, UploadFile) and f.filename
+    ]
+    rectify.write_note(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        node_id=node_id,
+        note=_field(form, "text"),
+        files=files,
+        store=ctx.request.app.state.photo_store,
+    )
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/ledgers/{ledger_id}")
+
+
+@router.post("/ledgers/{ledger_id}/nodes/{node_id}/milestones")
+@pages
+def milestones_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
+    """The milestones of an item or a measure, one a line: ``[x] 2026-12-31 text``."""
+    actor = ctx.staff(*_ROLES)
+    rectify.set_milestones(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        node_id=node_id,
+        milestones=milestone_lines(_field(form, "milestones")),
+    )
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/ledgers/{ledger_id}")
+
+
+@router.get("/ledgers/note-files/{file_id}")
+@pages
+def note_file_download(ctx: Ctx, file_id: str) -> Response:
+    """A file of a progress note, for a signed-in reader."""
+    actor = ctx.staff(*_ROLES)
+    found = note_file(ctx.db, actor=actor, file_id=file_id)
+    try:
+        data = ctx.request.app.state.photo_store.get(found.storage_key)
+    except FileNotFoundError as err:
+        raise NotFound(ctx.t("This file is missing.")) from err
+    return Response(
+        content=data,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": "attachment",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/ledgers/evidence/{evidence_id}")

@@ -32,6 +32,7 @@ class LedgerPolicy:
     evidence_max_bytes: int
     evidence_max_files: int
     overdue_from: frozenset[LedgerStatus]
+    issuer: str = "整改工作领导小组办公室"
 
 
 @cache
@@ -44,4 +45,5 @@ def ledger_policy() -> LedgerPolicy:
         evidence_max_bytes=int(raw["evidence"]["max_file_bytes"]),
         evidence_max_files=int(raw["evidence"]["max_files"]),
         overdue_from=frozenset(LedgerStatus(s) for s in raw["status"]["overdue_from"]),
+        issuer=str((raw.get("reports") or {}).get("issuer") or "整改工作领导小组办公室"),
     )

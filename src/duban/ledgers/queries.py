@@ -19,6 +19,7 @@ from duban.ledgers.models import (
     LedgerEvent,
     LedgerEvidence,
     LedgerNode,
+    LedgerNoteFile,
     LedgerSignoff,
     LedgerSnapshot,
 )
@@ -84,6 +85,7 @@ def _node_dict(node: LedgerNode) -> dict[str, Any]:
             deadline=node.deadline.isoformat() if node.deadline else None,
             status=node.status,
             note=node.note,
+            milestones=list(node.milestones or []),
         )
     if node.kind == NodeKind.ITEM.value:
         body["case_id"] = node.case_id
@@ -288,6 +290,15 @@ def evidence_file(session: Session, *, actor: Actor, evidence_id: str) -> Ledger
     if evidence is None:
         raise NotFound(text("no evidence file {id}", id=evidence_id))
     return evidence
+
+
+def note_file(session: Session, *, actor: Actor, file_id: str) -> LedgerNoteFile:
+    """A progress note's file record (its bytes are in the file store)."""
+    require_reader(actor)
+    found = session.get(LedgerNoteFile, file_id)
+    if found is None:
+        raise NotFound(text("no file {id}", id=file_id))
+    return found
 
 
 def snapshots(session: Session, *, actor: Actor, ledger_id: int) -> list[LedgerSnapshot]:

@@ -23,6 +23,7 @@ from duban.ledgers.files import sniff
 from duban.ledgers.messages import text
 from duban.ledgers.models import (
     Ledger,
+    LedgerEvent,
     LedgerEvidence,
     LedgerNode,
     LedgerNoteFile,
@@ -225,8 +226,28 @@ def add_note(
     files: Sequence[EvidenceFile] = (),
     store: PhotoStore | None = None,
 ) -> LedgerNode:
+    """A progress note (进展情况) on a measure (see :func:`write_note`); the measure."""
+    return write_note(
+        session, actor=actor, clock=clock, node_id=node_id, note=note, files=files, store=store
+    )[0]
+
+
+def write_note(
+    session: Session,
+    *,
+    actor: Actor,
+    clock: Clock,
+    node_id: int,
+    note: str,
+    files: Sequence[EvidenceFile] = (),
+    store: PhotoStore | None = None,
+) -> tuple[LedgerNode, LedgerEvent]:
     """A progress note (进展情况) on a measure, with files if any (photos, PDF, DOCX, XLSX,
-    checked as evidence is): an event; 未开始 becomes 推进中."""
+    checked by content and size as evidence is): one event; 未开始 becomes 推进中.
+
+    Raises:
+        NotFound, PermissionDenied; InvalidInput: no text, too long, a bad file.
+    """
     note = (note or "").strip()
     if not note:
         raise InvalidInput(text("a note is required"), field="text")
@@ -275,7 +296,7 @@ def add_note(
             if store is not None:
                 store.delete(key)
         raise
-    return node
+    return node, event
 
 
 def set_milestones(
@@ -300,7 +321,7 @@ def set_milestones(
             text(
                 "milestone {number}: {message}",
                 number=err.index + 1,
-                message=text(err.key, **err.values),
+                message=text(err.key, "en", **err.values),
             ),
             field="milestones",
         ) from err
@@ -394,9 +415,7 @@ def request_signoff(
                 clock=clock,
                 signoff_id=signoff.id,
                 long_term=long_term,
-                evidence=[
-                    {"id": i, "filename": n, "content_type": c} for i, n, c, *_ in stored
-                ],
+                evidence=[{"id": i, "filename": n, "content_type": c} for i, n, c, *_ in stored],
             )
             if node.status == LedgerStatus.NOT_STARTED.value:
                 _set(session, node, LedgerStatus.IN_PROGRESS, actor=actor, clock=clock)

@@ -174,16 +174,12 @@ def clean_milestones(raw: Iterable[tuple[object, object, object]]) -> list[dict[
         except NotADate:
             when = None
         if when is None:
-            raise BadMilestone(
-                index, "not a date: write 2026-12-31, 2026/12/31 or 2026年12月31日"
-            )
+            raise BadMilestone(index, "not a date: write 2026-12-31, 2026/12/31 or 2026年12月31日")
         words = text.strip() if isinstance(text, str) else ""
         if not words:
             raise BadMilestone(index, "a milestone needs its text")
         if len(words) > MAX_MILESTONE_CHARS:
-            raise BadMilestone(
-                index, "longer than {limit} characters", limit=MAX_MILESTONE_CHARS
-            )
+            raise BadMilestone(index, "longer than {limit} characters", limit=MAX_MILESTONE_CHARS)
         out.append((when, words, bool(done)))
     out.sort(key=lambda m: m[0])
     return [{"date": d.isoformat(), "text": t, "done": f} for d, t, f in out]

@@ -38,6 +38,40 @@ class SignoffBrief(BaseModel):
     reason: str
 
 
+class Milestone(Strict):
+    """A milestone (时间节点) of an item or a measure."""
+
+    date: str = Field(description="2026-12-31 (also 2026/12/31, 2026年12月31日)", max_length=20)
+    text: str = Field(min_length=1, max_length=500)
+    done: bool = False
+
+
+class MilestonesPut(Strict):
+    milestones: list[Milestone] = Field(max_length=50)
+
+
+class MilestonesRead(BaseModel):
+    id: int
+    kind: str
+    milestones: list[Milestone]
+
+
+class NoteFileRead(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    url: str
+
+
+class NoteRead(BaseModel):
+    """A progress note as written: its event and its files."""
+
+    event_id: int
+    node_id: int
+    text: str
+    files: list[NoteFileRead]
+
+
 class LedgerNodeRead(BaseModel):
     """An entry of the tree; items and measures carry the fields after ``text``."""
 
@@ -54,6 +88,7 @@ class LedgerNodeRead(BaseModel):
     status: str | None = None
     note: str | None = None
     case_id: int | None = None
+    milestones: list[Milestone] | None = None
     signoff: SignoffBrief | None = None
     children: list[LedgerNodeRead] | None = None
 

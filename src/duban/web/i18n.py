@@ -90,9 +90,7 @@ def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
         parts = re.split(r"\{(\w+)\}", key)
         if len(parts) < 3 or not any(parts[::2]):
             continue  # no placeholder, or nothing but placeholders
-        body = "".join(
-            re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)
-        )
+        body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
         try:
             out.append((re.compile(f"^{body}$", re.DOTALL), zh))
         except re.error:  # the same placeholder twice
@@ -100,20 +98,26 @@ def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(out)
 
 
-def localize(message: str, lang: str) -> str:
+def localize(message: str, lang: str, *, _nested: bool = False) -> str:
     """A service message in ``lang``: its catalogue entry when the message is one (one with
-    ``{name}`` placeholders matched with its values filled in), else the plain wording of
-    the common ones (:data:`_PATTERNS`), else the message as it is."""
+    ``{name}`` placeholders matched, its values filled in — a value that is itself a
+    message in its turn), else the plain wording of the common ones (:data:`_PATTERNS`),
+    else the message as it is."""
     if lang != "en" and message in ZH:
         return ZH[message]
     if lang != "en":
         for pattern, zh in _templates():
             found = pattern.match(message)
             if found:
+                values = found.groupdict()
+                if not _nested:
+                    values = {k: localize(v, lang, _nested=True) for k, v in values.items()}
                 try:
-                    return zh.format(**found.groupdict())
+                    return zh.format(**values)
                 except (KeyError, IndexError, ValueError):
                     break
+        if _nested:
+            return message
     for pattern, text in _PATTERNS:
         if pattern.search(message):
             return translate(text, lang)

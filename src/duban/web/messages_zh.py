@@ -514,6 +514,13 @@ ZH: Final[dict[str, str]] = {
     "Approve (销号)": "同意销号",
     "Refuse": "不予销号",
     "This file is missing.": "文件已丢失。",
+    "Progress report (.docx)": "进度报告（.docx）",
+    "Public notice (整改情况通报, .docx)": "整改情况通报（.docx）",
+    "Milestones": "时间节点",
+    "One a line: [x] 2026-12-31 text ([x] done, [ ] not yet)": "每行一个：[x] 2026-12-31 内容（[x] 已完成，[ ] 未完成）",
+    "Add a progress note": "填写进展情况",
+    "Progress note": "进展情况",
+    "Files (photos, PDF, DOCX, XLSX)": "附件（照片、PDF、DOCX、XLSX）",
 }
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
