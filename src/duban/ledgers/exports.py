@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from duban.kernel.context import Actor
 from duban.ledgers.access import require_reader
 from duban.ledgers.queries import get_ledger, measure_rows
+from duban.ledgers.scope import visible_nodes
 from duban.ledgers.sheet import template_rows
 from duban.ledgers.workbook import write_sheet, write_sheets
 
@@ -17,7 +18,8 @@ def export_workbook(session: Session, *, actor: Actor, ledger_id: int) -> bytes:
     """The ledger as an .xlsx in the import template (import it back: the same tree)."""
     require_reader(actor)
     get_ledger(session, ledger_id)
-    return write_sheet(template_rows(measure_rows(session, ledger_id)))
+    seen = visible_nodes(session, actor, ledger_id)
+    return write_sheet(template_rows(measure_rows(session, ledger_id, seen)))
 
 
 _GROUP_HEADER = ("具体表现数", "措施数", "已完成", "逾期", "完成率(%)")

@@ -24,6 +24,7 @@ from duban.ledgers.models import (
     LedgerSnapshot,
 )
 from duban.ledgers.rules import DONE, LEVELS, LedgerStatus, NodeKind, done_percent
+from duban.ledgers.scope import scoped, visible_nodes
 from duban.ledgers.sheet import MeasureRow
 from duban.reference import load_policy
 
@@ -40,15 +41,28 @@ def list_ledgers(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
     """Every ledger, newest first, with its measures counted by status."""
     require_reader(actor)
     counts: dict[int, Counter[str]] = defaultdict(Counter)
-    for ledger_id, status, n in session.execute(
-        select(LedgerNode.ledger_id, LedgerNode.status, func.count())
-        .where(LedgerNode.kind == NodeKind.MEASURE.value)
-        .group_by(LedgerNode.ledger_id, LedgerNode.status)
-    ):
-        counts[ledger_id][status or ""] += n
+    if scoped(actor):  # a territory's staff: only the measures of their territory
+        for ledger_id in session.scalars(select(Ledger.id)):
+            seen = visible_nodes(session, actor, ledger_id) or set()
+            for node_id, status in session.execute(
+                select(LedgerNode.id, LedgerNode.status).where(
+                    LedgerNode.ledger_id == ledger_id, LedgerNode.kind == NodeKind.MEASURE.value
+                )
+            ):
+                if node_id in seen:
+                    counts[ledger_id][status or ""] += 1
+    else:
+        for ledger_id, status, n in session.execute(
+            select(LedgerNode.ledger_id, LedgerNode.status, func.count())
+            .where(LedgerNode.kind == NodeKind.MEASURE.value)
+            .group_by(LedgerNode.ledger_id, LedgerNode.status)
+        ):
+            counts[ledger_id][status or ""] += n
     out = []
     for ledger in session.scalars(select(Ledger).order_by(Ledger.id.desc())):
         own = counts[ledger.id]
+        if scoped(actor) and not own:
+            continue
         total = sum(own.values())
         done = sum(own[s.value] for s in DONE)
         out.append(
@@ -64,14 +78,13 @@ def list_ledgers(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
-def _nodes(session: Session, ledger_id: int) -> list[LedgerNode]:
-    return list(
-        session.scalars(
-            select(LedgerNode)
-            .where(LedgerNode.ledger_id == ledger_id)
-            .order_by(LedgerNode.parent_id.nulls_first(), LedgerNode.position)
-        )
+def _nodes(session: Session, ledger_id: int, visible: set[int] | None = None) -> list[LedgerNode]:
+    found = session.scalars(
+        select(LedgerNode)
+        .where(LedgerNode.ledger_id == ledger_id)
+        .order_by(LedgerNode.parent_id.nulls_first(), LedgerNode.position)
     )
+    return [n for n in found if visible is None or n.id in visible]
 
 
 def _node_dict(node: LedgerNode) -> dict[str, Any]:
@@ -101,7 +114,7 @@ def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, 
     (each measure with its latest sign-off request, if any)."""
     require_reader(actor)
     ledger = get_ledger(session, ledger_id)
-    nodes = _nodes(session, ledger_id)
+    nodes = _nodes(session, ledger_id, visible_nodes(session, actor, ledger_id))
     bodies = {n.id: _node_dict(n) for n in nodes}
     latest: dict[int, LedgerSignoff] = {}
     for signoff in session.scalars(
@@ -114,7 +127,7 @@ def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, 
     roots = []
     for node in nodes:
         body = bodies[node.id]
-        if node.id in latest:
+        if node.id in latest and node.id in bodies:
             s = latest[node.id]
             body["signoff"] = {"id": s.id, "state": s.state, "reason": s.reason}
         if node.parent_id is None:
@@ -129,9 +142,12 @@ def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, 
     }
 
 
-def measure_rows(session: Session, ledger_id: int) -> Iterator[MeasureRow]:
-    """The ledger's measures in tree order, each with the path of its parents."""
-    nodes = _nodes(session, ledger_id)
+def measure_rows(
+    session: Session, ledger_id: int, visible: set[int] | None = None
+) -> Iterator[MeasureRow]:
+    """The ledger's measures in tree order (those in ``visible`` if given), each with the
+    path of its parents."""
+    nodes = _nodes(session, ledger_id, visible)
     children: dict[int | None, list[LedgerNode]] = defaultdict(list)
     for node in nodes:
         children[node.parent_id].append(node)
@@ -194,6 +210,9 @@ def progress(session: Session, *, actor: Actor, clock: Clock, ledger_id: int) ->
             LedgerNode.kind.in_((NodeKind.ITEM.value, NodeKind.MEASURE.value)),
         )
     ).all()
+    seen = visible_nodes(session, actor, ledger_id)
+    if seen is not None:
+        rows = [r for r in rows if r.id in seen]
     by_status = dict.fromkeys((s.value for s in LedgerStatus), 0)
     items_by_status = dict.fromkeys((s.value for s in LedgerStatus), 0)
     by_unit: dict[str, list[_Entry]] = defaultdict(list)
@@ -238,7 +257,12 @@ def ledger_events(
     query = select(LedgerEvent).where(LedgerEvent.ledger_id == ledger_id)
     if node_id is not None:
         query = query.where(LedgerEvent.node_id == node_id)
-    return list(session.scalars(query.order_by(LedgerEvent.id)))
+    seen = visible_nodes(session, actor, ledger_id)
+    return [
+        e
+        for e in session.scalars(query.order_by(LedgerEvent.id))
+        if seen is None or e.node_id is None or e.node_id in seen
+    ]
 
 
 def ledger_signoffs(
@@ -254,7 +278,12 @@ def ledger_signoffs(
     )
     if state:
         query = query.where(LedgerSignoff.state == state)
-    signoffs = list(session.scalars(query.order_by(LedgerSignoff.id)))
+    seen = visible_nodes(session, actor, ledger_id)
+    signoffs = [
+        s
+        for s in session.scalars(query.order_by(LedgerSignoff.id))
+        if seen is None or s.node_id in seen
+    ]
     files: dict[int, list[LedgerEvidence]] = defaultdict(list)
     if signoffs:
         for evidence in session.scalars(
@@ -287,16 +316,27 @@ def evidence_file(session: Session, *, actor: Actor, evidence_id: str) -> Ledger
     """An evidence file's record (its bytes are in the file store)."""
     require_reader(actor)
     evidence = session.get(LedgerEvidence, evidence_id)
-    if evidence is None:
+    signoff = session.get(LedgerSignoff, evidence.signoff_id) if evidence else None
+    if evidence is None or signoff is None or not _sees(session, actor, signoff.node_id):
         raise NotFound(text("no evidence file {id}", id=evidence_id))
     return evidence
+
+
+def _sees(session: Session, actor: Actor, node_id: int) -> bool:
+    if not scoped(actor):
+        return True
+    node = session.get(LedgerNode, node_id)
+    if node is None:
+        return False
+    seen = visible_nodes(session, actor, node.ledger_id)
+    return seen is None or node_id in seen
 
 
 def note_file(session: Session, *, actor: Actor, file_id: str) -> LedgerNoteFile:
     """A progress note's file record (its bytes are in the file store)."""
     require_reader(actor)
     found = session.get(LedgerNoteFile, file_id)
-    if found is None:
+    if found is None or not _sees(session, actor, found.node_id):
         raise NotFound(text("no file {id}", id=file_id))
     return found
 
@@ -320,13 +360,12 @@ def items_of_case(
     """The ledger items (具体表现) that belong to a case (checked for ``actor`` if given)."""
     if actor is not None:
         require_reader(actor)
-    return list(
-        session.scalars(
-            select(LedgerNode)
-            .where(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value)
-            .order_by(LedgerNode.id)
-        )
+    found = session.scalars(
+        select(LedgerNode)
+        .where(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value)
+        .order_by(LedgerNode.id)
     )
+    return [n for n in found if actor is None or _sees(session, actor, n.id)]
 
 
 def counts_of(session: Session, ledger_id: int) -> dict[str, int]:

@@ -41,6 +41,7 @@ from duban.ledgers.rules import (
     iso_week,
     roll_up,
 )
+from duban.ledgers.scope import node_visible
 from duban.reference import load_policy
 
 
@@ -60,6 +61,12 @@ def _node(session: Session, node_id: int, *, lock: bool = False) -> LedgerNode:
     if node is None:
         raise NotFound(text("no ledger entry {id}", id=node_id))
     return node
+
+
+def _in_scope(session: Session, actor: Actor, node: LedgerNode) -> None:
+    """An entry outside the actor's territory is not found (as a case is)."""
+    if not node_visible(session, actor, node):
+        raise NotFound(text("no ledger entry {id}", id=node.id))
 
 
 def _measure(session: Session, node_id: int) -> LedgerNode:
@@ -144,6 +151,7 @@ def set_status(
         ) from err
     with writing(session):
         node = _measure(session, node_id)
+        _in_scope(session, actor, node)
         require_progress(actor, node)
         if wanted == LedgerStatus.OVERDUE:
             raise InvalidInput(text("逾期 is set by the deadline sweep"), field="status")
@@ -260,6 +268,7 @@ def write_note(
     try:
         with writing(session):
             node = _measure(session, node_id)
+            _in_scope(session, actor, node)
             require_progress(actor, node)
             stored = _put(store, checked, put, "ledger-notes") if store and checked else []
             event = record(
@@ -329,6 +338,7 @@ def set_milestones(
         node = _node(session, node_id, lock=True)
         if node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
             raise InvalidInput(text("only an item or a measure has milestones"), field="node_id")
+        _in_scope(session, actor, node)
         require_progress(actor, node)
         old = list(node.milestones or [])
         if old != cleaned:
@@ -371,6 +381,7 @@ def request_signoff(
     try:
         with writing(session):
             node = _measure(session, node_id)
+            _in_scope(session, actor, node)
             require_progress(actor, node)
             if node.status in {s.value for s in DONE}:
                 raise Conflict(text("this measure is already signed off"))
@@ -471,6 +482,7 @@ def decide_signoff(
         if signoff.state != "pending":
             raise Conflict(text("this sign-off request was already decided"))
         node = _node(session, signoff.node_id, lock=True)
+        _in_scope(session, actor, node)
         evidence = session.scalar(
             select(LedgerEvidence.id).where(LedgerEvidence.signoff_id == signoff.id).limit(1)
         )
@@ -505,6 +517,7 @@ def link_case(
     require_manager(actor)
     with writing(session):
         node = _node(session, node_id, lock=True)
+        _in_scope(session, actor, node)
         if node.kind != NodeKind.ITEM.value:
             raise InvalidInput(text("only an item (具体表现) links to a case"), field="node_id")
         if case_id is not None and session.get(Case, case_id) is None:

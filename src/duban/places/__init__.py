@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from duban.places.presenters import PlaceRead, ResponsibleRead, place_read, responsible_read
     from duban.places.routing import route_case
     from duban.places.search import search_places
-    from duban.places.territory import territory_level
+    from duban.places.territory import territory_level, territory_units
 
 _EXPORTS: dict[str, str] = {
     "Location": "duban.places.index",
@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "route_case": "duban.places.routing",
     "search_places": "duban.places.search",
     "territory_level": "duban.places.territory",
+    "territory_units": "duban.places.territory",
 }
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "route_case",
     "search_places",
     "territory_level",
+    "territory_units",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

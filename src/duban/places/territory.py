@@ -59,3 +59,21 @@ def territory_level(session: Session, code: str) -> str | None:
         )
     )
     return str(level) if level is not None else None
+
+
+def territory_units(session: Session, region_code: str) -> set[int]:
+    """The territorial units (属地) of ``region_code`` and of the current regions within it
+    (a district's streets…): whose work a district's or a street's staff see."""
+    codes = {region_code}
+    frontier = {region_code}
+    while frontier:
+        below = set(
+            session.scalars(
+                select(Region.code).where(
+                    Region.parent_code.in_(frontier), Region.valid_to.is_(None)
+                )
+            )
+        )
+        frontier = below - codes
+        codes |= frontier
+    return set(session.scalars(select(RegionUnit.unit_id).where(RegionUnit.region_code.in_(codes))))

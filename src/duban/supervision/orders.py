@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import ColumnElement, String, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from duban.accounts import Unit
 from duban.cases import Case, CasePhoto
@@ -21,6 +21,7 @@ from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDeni
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.ledgers import LedgerNode
+from duban.places import territory_units
 from duban.reference import LimitUnit, TimeLimit, load_policy
 from duban.supervision.events import append_order_event
 from duban.supervision.models import (
@@ -333,12 +334,14 @@ def list_orders(
     for supervisors and leaders; for a unit, those with a problem of its own."""
     require_reader(actor)
     query = select(SupervisionOrder)
+    mine: list[ColumnElement[bool]] = []  # one problem must meet them all
     if actor.role not in SEE_ALL:
-        query = query.where(
-            SupervisionOrder.id.in_(
-                select(OrderProblem.order_id).where(OrderProblem.unit_id == actor.unit_id)
-            )
-        )
+        mine.append(OrderProblem.unit_id == actor.unit_id)
+    territory = _in_territory(session, actor)
+    if territory is not None:
+        mine.append(territory)
+    if mine:
+        query = query.where(SupervisionOrder.id.in_(select(OrderProblem.order_id).where(*mine)))
     if status is not None:
         query = query.where(SupervisionOrder.status == status)
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
@@ -362,11 +365,50 @@ def get_order(session: Session, *, actor: Actor, order_id: int) -> SupervisionOr
     return order
 
 
+def _scoped(actor: Actor) -> bool:
+    """Staff of a district or a street see only their territory's problems (issue 15)."""
+    return actor.region_code is not None and actor.role not in (Role.CITIZEN, Role.SYSTEM)
+
+
+def _in_territory(session: Session, actor: Actor) -> ColumnElement[bool] | None:
+    """The problems of ``actor``'s territory as SQL: addressed to its territorial units,
+    or about a case filed there; ``None`` for city staff."""
+    if not _scoped(actor):
+        return None
+    region = actor.region_code
+    units = territory_units(session, region) if region else set()
+    cases = select(Case.id).where(or_(Case.district_code == region, Case.street_code == region))
+    return or_(OrderProblem.unit_id.in_(units), OrderProblem.case_id.in_(cases))
+
+
 def visible_problems(order: SupervisionOrder, actor: Actor) -> list[OrderProblem]:
-    """The problems of ``order`` that ``actor`` may see: a unit only its own."""
-    if actor.role in SEE_ALL:
-        return list(order.problems)
-    return [p for p in order.problems if p.unit_id == actor.unit_id]
+    """The problems of ``order`` that ``actor`` may see: a unit only its own; staff of a
+    district or a street only those of their territory (its territorial units' problems,
+    or problems about a case filed there)."""
+    found = (
+        list(order.problems)
+        if actor.role in SEE_ALL
+        else [p for p in order.problems if p.unit_id == actor.unit_id]
+    )
+    session = object_session(order)
+    if not _scoped(actor) or not found or session is None:
+        return found
+    region = actor.region_code or ""
+    units = territory_units(session, region)
+    case_ids = {p.case_id for p in found if p.case_id is not None}
+    inside = (
+        set(
+            session.scalars(
+                select(Case.id).where(
+                    Case.id.in_(case_ids),
+                    or_(Case.district_code == region, Case.street_code == region),
+                )
+            )
+        )
+        if case_ids
+        else set()
+    )
+    return [p for p in found if p.unit_id in units or p.case_id in inside]
 
 
 # --------------------------------------------------------------------------- writes
