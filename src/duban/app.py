@@ -49,6 +49,7 @@ from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
+from duban.supervision import editor_pages as supervision_editor_pages
 from duban.supervision import pages as supervision_pages
 from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
@@ -71,6 +72,7 @@ PAGES: Final = (
     open311_pages.router,
     places_pages.router,
     ledgers_pages.router,
+    supervision_editor_pages.router,  # /supervision/new before /supervision/{id}
     supervision_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).

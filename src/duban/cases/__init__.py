@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     )
     from duban.cases.models import Case, CaseEvent, CasePhoto
     from duban.cases.nearby import nearby_cases
-    from duban.cases.queries import CaseFilter, apply_case_filter
+    from duban.cases.queries import CaseFilter, apply_case_filter, list_cases
     from duban.cases.workflow import (
         OPEN,
         PUBLIC_NOTE_ACTIONS,
@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "AuditKeyError": "duban.cases.auditkey",
     "AuditKeys": "duban.cases.auditkey",
     "apply_case_filter": "duban.cases.queries",
+    "list_cases": "duban.cases.queries",
     "can_see": "duban.cases.access",
     "get_case": "duban.cases.actions",
     "initial_status": "duban.cases.workflow",
@@ -115,6 +116,7 @@ __all__ = [
     "get_case",
     "initial_status",
     "is_staff",
+    "list_cases",
     "nearby_cases",
     "new_case_ids",
     "perform_action",

@@ -16,15 +16,23 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.ledgers.models import LedgerNode
     from duban.ledgers.overdue import mark_overdue_measures
-    from duban.ledgers.queries import items_of_case
+    from duban.ledgers.queries import items_of_case, list_ledgers, pickable_items
 
 _EXPORTS: dict[str, str] = {
     "LedgerNode": "duban.ledgers.models",
     "items_of_case": "duban.ledgers.queries",
+    "list_ledgers": "duban.ledgers.queries",
     "mark_overdue_measures": "duban.ledgers.overdue",
+    "pickable_items": "duban.ledgers.queries",
 }
 
-__all__ = ["LedgerNode", "items_of_case", "mark_overdue_measures"]
+__all__ = [
+    "LedgerNode",
+    "items_of_case",
+    "list_ledgers",
+    "mark_overdue_measures",
+    "pickable_items",
+]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

@@ -380,3 +380,37 @@ def counts_of(session: Session, ledger_id: int) -> dict[str, int]:
         ).all()
     )
     return {COUNT_NAMES[k]: int(found.get(k.value, 0)) for k in LEVELS}
+
+
+def pickable_items(
+    session: Session, *, actor: Actor, ledger_id: int, q: str = "", limit: int = 200
+) -> list[dict[str, Any]]:
+    """The items (具体表现) of a ledger ``actor`` sees, for an order to pick by hand: those
+    whose text, unit or leader holds ``q``; not yet done ones first, in tree order."""
+    require_reader(actor)
+    get_ledger(session, ledger_id)
+    seen = visible_nodes(session, actor, ledger_id)
+    words = q.strip()
+    out = []
+    for node in session.scalars(
+        select(LedgerNode)
+        .where(LedgerNode.ledger_id == ledger_id, LedgerNode.kind == NodeKind.ITEM.value)
+        .order_by(LedgerNode.id)
+    ):
+        if seen is not None and node.id not in seen:
+            continue
+        if words and not any(words in v for v in (node.text, node.lead_unit_text, node.leader)):
+            continue
+        out.append(
+            {
+                "id": node.id,
+                "text": node.text,
+                "lead_unit": node.lead_unit_text,
+                "has_unit": node.lead_unit_id is not None,
+                "status": node.status or LedgerStatus.NOT_STARTED.value,
+                "deadline": node.deadline.isoformat() if node.deadline else "",
+            }
+        )
+    done = {s.value for s in DONE}
+    out.sort(key=lambda i: i["status"] in done)
+    return out[:limit]

@@ -290,6 +290,60 @@ def create_order(
     return order
 
 
+@dataclass(frozen=True)
+class OrderPreview:
+    """An order as it would be issued now, nothing written and no number drawn."""
+
+    number: str  # the next free one of its series (another order may take it first)
+    title: str
+    series: str
+    due_at: Any
+    units: list[Unit]
+    problems: list[tuple[int, str, str, str, str]]  # position, kind, description, place, unit
+
+
+def preview_order(
+    session: Session, *, actor: Actor, clock: Clock, data: OrderInput
+) -> OrderPreview:
+    """What :func:`create_order` would issue for ``data``: the same checks, nothing written.
+
+    Raises:
+        PermissionDenied, InvalidInput: as :func:`create_order`.
+    """
+    _require_supervisor(actor)
+    policy = supervision_policy()
+    title = _text(data.title, "title", 200)
+    _text(data.body, "body", 4000, required=False)
+    series = _text(data.series or policy.series, "series", 40)
+    days = policy.reply_work_days if data.reply_work_days is None else data.reply_work_days
+    if isinstance(days, bool) or not 1 <= days <= 365:
+        raise InvalidInput("the reply time must be 1 to 365 working days", field="reply_work_days")
+    cases, _ = _cases_for(session, data, clock=clock)
+    items = _items_for(session, data, cases)
+    units = _addressees(session, data, cases, items)
+    by_id = {u.id: u for u in units}
+    now = clock.now()
+    city = load_policy(session)
+    year = now.astimezone(city.tz).year
+    taken = session.get(Counter, counter_name(series, year))
+    rows: list[tuple[int, str, str, str, str]] = []
+    for case in cases:
+        unit = by_id.get(case.unit_id or 0, units[0])
+        place = case.address or f"{case.lat:.5f}, {case.lon:.5f}"
+        rows.append((len(rows) + 1, "case", case.description[:2000], place, unit.name))
+    for item in items:
+        unit = by_id.get(item.lead_unit_id or 0, units[0])
+        rows.append((len(rows) + 1, "ledger_item", item.text[:2000], "", unit.name))
+    return OrderPreview(
+        number=order_number(series, year, (taken.value if taken else 0) + 1),
+        title=title,
+        series=series,
+        due_at=city.calendar.due_at(now, TimeLimit(days, LimitUnit.WORK_DAYS)),
+        units=units,
+        problems=rows,
+    )
+
+
 def save_rule(
     session: Session, *, actor: Actor, clock: Clock, name: str, rule: SelectionRule
 ) -> SupervisionRule:

@@ -520,6 +520,21 @@ ZH: Final[dict[str, str]] = {
     "One a line: [x] 2026-12-31 text ([x] done, [ ] not yet)": "每行一个：[x] 2026-12-31 内容（[x] 已完成，[ ] 未完成）",
     "Add a progress note": "填写进展情况",
     "Progress note": "进展情况",
+    # the order editor (督办单编辑)
+    "New supervision order": "新建督办单",
+    "Reply within (working days)": "答复时限（工作日）",
+    "Body (optional)": "正文（可选）",
+    "Addressees (none ticked: the units of the problems)": "主送单位（不勾选则为各问题的责任单位）",
+    "case code or words": "案卷号或关键词",
+    "any": "不限",
+    "No case matches.": "没有符合条件的案件。",
+    "Ledger items": "台账问题（具体表现）",
+    "Item": "具体表现",
+    "No ledger yet.": "暂无台账。",
+    "Preview": "预览",
+    "Issue the order": "印发督办单",
+    "Number (drawn when issued)": "编号（印发时取号）",
+    "Addressees": "主送单位",
     "Files (photos, PDF, DOCX, XLSX)": "附件（照片、PDF、DOCX、XLSX）",
 }
 
