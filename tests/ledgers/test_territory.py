@@ -19,6 +19,7 @@ from duban.places.models import RegionUnit
 from tests.factories.evidence import jpeg
 from tests.factories.ledgers import imported
 from tests.factories.world import World
+from tests.http import API, Api, assert_error
 
 EAST, WEST = "410102", "410103"
 
@@ -167,3 +168,39 @@ def test_an_item_linked_to_a_case_of_the_district_is_seen(world: World) -> None:
     )
     seen = {i["id"] for i in _items(ledger_tree(world.session, actor=east, ledger_id=ledger_id))}
     assert item_id in seen
+
+
+def test_across_districts_through_the_api(world: World, api: Api) -> None:
+    _districts(world)
+    ledger_id = imported(
+        world.session, actor=world.actor("supervisor"), clock=world.clock
+    ).ledger.id
+    west_measure = _measure(world, ledger_id, "HWC")
+    east_measure = _measure(world, ledger_id, "SZGC")
+    world.users["supervisor"].region_code = EAST
+    world.session.commit()
+    # the east's supervisor: the west's measure is not found, by every path
+    for method, path, body in (
+        ("post", f"/ledgers/measures/{west_measure.id}/status", {"status": "推进中"}),
+        ("post", f"/ledgers/measures/{west_measure.id}/notes", {"text": "x"}),
+        ("put", f"/ledgers/nodes/{west_measure.id}/milestones", {"milestones": []}),
+    ):
+        response = getattr(api.client, method)(
+            f"{API}{path}", json=body, headers=api.headers("supervisor")
+        )
+        assert_error(response, 404)
+    ok = api.client.post(
+        f"{API}/ledgers/measures/{east_measure.id}/status",
+        json={"status": "推进中"},
+        headers=api.headers("supervisor"),
+    )
+    assert ok.status_code == 200, ok.text
+    east = api.get(f"/ledgers/{ledger_id}/progress", "supervisor").json()
+    city = api.get(f"/ledgers/{ledger_id}/progress", "leader").json()
+    assert east["items"] < city["items"] == 79
+    tree = api.get(f"/ledgers/{ledger_id}", "supervisor").json()
+    assert west_measure.id not in {
+        m["id"]
+        for i in _items(tree)
+        for m in i["children"]  # type: ignore[attr-defined]
+    }
