@@ -111,8 +111,11 @@ def test_import_needs_a_title_and_a_file_and_a_manager(api: Api) -> None:
 
 def test_list_tree_progress_and_export(api: Api) -> None:
     ledger_id = _created(api)
-    listing = api.get("/ledgers", "handler").json()
+    listing = api.get("/ledgers", "leader").json()
     assert [(x["id"], x["measures"], x["done"]) for x in listing] == [(ledger_id, 242, 0)]
+    # a unit sees only its own part (issue 13 item 8)
+    [own] = api.get("/ledgers", "handler").json()
+    assert 0 < own["measures"] < 242
     tree = api.get(f"/ledgers/{ledger_id}", "leader").json()
     assert tree["title"] == "巡察整改台账"
     assert [a["kind"] for a in tree["aspects"]] == ["aspect"] * 3

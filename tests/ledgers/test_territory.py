@@ -204,3 +204,30 @@ def test_across_districts_through_the_api(world: World, api: Api) -> None:
         for i in _items(tree)
         for m in i["children"]  # type: ignore[attr-defined]
     }
+
+
+def test_a_unit_sees_only_its_own_part(world: World) -> None:
+    ledger_id = imported(
+        world.session, actor=world.actor("supervisor"), clock=world.clock
+    ).ledger.id
+    handler = world.actor("handler")  # of SZGC
+    szgc = world.units["SZGC"].id
+    part = ledger_tree(world.session, actor=handler, ledger_id=ledger_id)
+    items = _items(part)
+    assert 0 < len(items) < 79
+    for item in items:
+        measures = item["children"]
+        assert item["lead_unit_id"] == szgc or all(
+            m["lead_unit_id"] == szgc
+            for m in measures  # type: ignore[attr-defined]
+        )
+    figures = progress(world.session, actor=handler, clock=world.clock, ledger_id=ledger_id)
+    assert figures["items"] == len(items)
+    # another unit's measure stays forbidden to change (403), as before
+    from duban.kernel.errors import PermissionDenied
+
+    theirs = _measure(world, ledger_id, "HWC")
+    with pytest.raises(PermissionDenied):
+        set_status(
+            world.session, actor=handler, clock=world.clock, node_id=theirs.id, status="推进中"
+        )

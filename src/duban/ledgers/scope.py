@@ -1,4 +1,7 @@
-"""Which ledger entries a territory's staff see (issue 15: territory scope).
+"""Which ledger entries a territory's staff (issue 15) and a unit (issue 13 item 8) see.
+
+A unit's handler sees its own part: the items its unit leads, with their measures, and the
+measures it leads elsewhere (with the items, problems… above them as their frame).
 
 City staff (no ``Actor.region_code``) see whole ledgers. Staff of a district or a street
 see only the items (具体表现) of their territory and the measures under them: an item is
@@ -36,17 +39,33 @@ def cases_in_territory(session: Session, region_code: str, case_ids: set[int]) -
     )
 
 
-def scoped(actor: Actor) -> bool:
-    """Whether ``actor`` sees only a territory's part of a ledger."""
+def in_territory(actor: Actor) -> bool:
+    """Whether ``actor`` works for a district or a street (not the whole city)."""
     return actor.region_code is not None and actor.role not in (Role.CITIZEN, Role.SYSTEM)
 
 
-def visible_nodes(session: Session, actor: Actor, ledger_id: int) -> set[int] | None:
-    """The ids of the ledger's entries ``actor`` sees; ``None``: all of them."""
-    if not scoped(actor):
+def scoped(actor: Actor) -> bool:
+    """Whether ``actor`` sees only a part of a ledger: a territory's, or a unit's own."""
+    return in_territory(actor) or actor.role == Role.HANDLER
+
+
+def visible_nodes(
+    session: Session, actor: Actor, ledger_id: int, *, own_unit: bool = True
+) -> set[int] | None:
+    """The ids of the ledger's entries ``actor`` sees; ``None``: all of them. A unit's
+    handler sees its own unit's part (with ``own_unit``; a change of another unit's entry
+    is refused as forbidden instead, by :mod:`duban.ledgers.access`)."""
+    unit_only = own_unit and actor.role == Role.HANDLER
+    if not in_territory(actor) and not unit_only:
         return None
-    assert actor.region_code is not None
-    units = territory_units(session, actor.region_code)
+    units: set[int] | None = None
+    if in_territory(actor):
+        assert actor.region_code is not None
+        units = territory_units(session, actor.region_code)
+    if unit_only:
+        mine = {actor.unit_id} if actor.unit_id is not None else set()
+        units = mine if units is None else units & mine
+    assert units is not None
     rows = session.execute(
         select(
             LedgerNode.id,
@@ -57,8 +76,12 @@ def visible_nodes(session: Session, actor: Actor, ledger_id: int) -> set[int] | 
         ).where(LedgerNode.ledger_id == ledger_id)
     ).all()
     parent = {r.id: r.parent_id for r in rows}
-    cases = cases_in_territory(
-        session, actor.region_code, {r.case_id for r in rows if r.case_id is not None}
+    cases = (
+        cases_in_territory(
+            session, actor.region_code, {r.case_id for r in rows if r.case_id is not None}
+        )
+        if in_territory(actor) and actor.region_code and not unit_only
+        else set()
     )
     own = {
         r.id
@@ -78,6 +101,6 @@ def visible_nodes(session: Session, actor: Actor, ledger_id: int) -> set[int] | 
 
 
 def node_visible(session: Session, actor: Actor, node: LedgerNode) -> bool:
-    """Whether ``actor`` sees the entry ``node``."""
-    seen = visible_nodes(session, actor, node.ledger_id)
+    """Whether the entry ``node`` is in ``actor``'s territory (for a change)."""
+    seen = visible_nodes(session, actor, node.ledger_id, own_unit=False)
     return seen is None or node.id in seen
