@@ -120,7 +120,7 @@ def _run(label: str, url: str, data: bytes, n: int, repeat: int) -> None:
             return progress(session, actor=actor, clock=_Clock(), ledger_id=ledger_id)
 
     prog, figures = _median(repeat, _progress)
-    assert figures["items"] == n
+    assert figures["measures"] == n
 
     def _export() -> bytes:
         with factory() as session:
