@@ -101,7 +101,10 @@ def test_documents_milestones_and_notes_from_the_ledger_page(
         .order_by(LedgerNode.id)
     ).first()
     assert measure is not None
-    assert f'data-milestones-form="{measure.id}"' in page
+    assert f'data-node-link="{measure.id}"' in page
+    node_page = client.get(f"/ledgers/{ledger.id}/nodes/{measure.id}").text
+    assert f'data-milestones-form="{measure.id}"' in node_page
+    assert f'data-note-form="{measure.id}"' in node_page
     token = _csrf(page)
     saved = client.post(
         f"/ledgers/{ledger.id}/nodes/{measure.id}/milestones",
@@ -134,3 +137,7 @@ def test_documents_milestones_and_notes_from_the_ledger_page(
     assert client.get(f"/ledgers/note-files/{kept[0].id}").status_code == 200
     again = client.get(f"/ledgers/{ledger.id}").text
     assert f'data-milestones="{measure.id}"' in again
+    notes = client.get(f"/ledgers/{ledger.id}/nodes/{measure.id}").text
+    assert "已完成现场清理" in notes
+    assert f"/ledgers/note-files/{kept[0].id}" in notes
+    assert client.get(f"/ledgers/{ledger.id + 1}/nodes/{measure.id}").status_code == 404

@@ -20,6 +20,7 @@ from duban.ledgers.queries import (
     ledger_signoffs,
     ledger_tree,
     list_ledgers,
+    node_view,
     note_file,
     progress,
 )
@@ -151,7 +152,6 @@ def ledger_page(ctx: Ctx, ledger_id: int) -> Response:
         may_edit=_may_edit(actor.role, actor.unit_id),
         queue=[(s, files, measures.get(s.node_id)) for s, files in queue] if reviewer else [],
         reviewer=reviewer,
-        milestone_text=milestone_text,
     )
 
 
@@ -239,6 +239,26 @@ def review_form(ctx: Ctx, ledger_id: Id, signoff_id: Id, form: Form) -> Response
     return ctx.redirect(f"/ledgers/{ledger_id}")
 
 
+@router.get("/ledgers/{ledger_id}/nodes/{node_id}")
+@pages
+def node_page(ctx: Ctx, ledger_id: Id, node_id: Id) -> Response:
+    """An item or a measure: its milestones and progress notes, and their forms."""
+    actor = ctx.staff(*_ROLES)
+    node, notes = node_view(ctx.db, actor=actor, node_id=node_id)
+    if node.ledger_id != ledger_id:
+        raise NotFound(ctx.t("This file is missing."))
+    status = LedgerStatus(node.status or LedgerStatus.NOT_STARTED.value)
+    return ctx.render(
+        "ledgers/node.html",
+        ledger_id=ledger_id,
+        node=node,
+        notes=notes,
+        editable=_may_edit(actor.role, actor.unit_id)({"lead_unit_id": node.lead_unit_id}),
+        status_label=status.value if ctx.lang != "en" else STATUS_LABELS_EN[status],
+        milestone_text=milestone_text,
+    )
+
+
 @router.post("/ledgers/{ledger_id}/measures/{node_id}/note")
 @pages
 def note_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
@@ -260,7 +280,7 @@ def note_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
         store=ctx.request.app.state.photo_store,
     )
     ctx.notice("Saved.")
-    return ctx.redirect(f"/ledgers/{ledger_id}")
+    return ctx.redirect(f"/ledgers/{ledger_id}/nodes/{node_id}")
 
 
 @router.post("/ledgers/{ledger_id}/nodes/{node_id}/milestones")
@@ -276,7 +296,7 @@ def milestones_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Respons
         milestones=milestone_lines(_field(form, "milestones")),
     )
     ctx.notice("Saved.")
-    return ctx.redirect(f"/ledgers/{ledger_id}")
+    return ctx.redirect(f"/ledgers/{ledger_id}/nodes/{node_id}")
 
 
 @router.get("/ledgers/note-files/{file_id}")

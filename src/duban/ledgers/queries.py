@@ -414,3 +414,34 @@ def pickable_items(
     done = {s.value for s in DONE}
     out.sort(key=lambda i: i["status"] in done)
     return out[:limit]
+
+
+def node_view(
+    session: Session, *, actor: Actor, node_id: int
+) -> tuple[LedgerNode, list[tuple[LedgerEvent, list[LedgerNoteFile]]]]:
+    """An item or a measure the actor sees, with its progress notes (newest first) and
+    their files."""
+    require_reader(actor)
+    node = session.get(LedgerNode, node_id)
+    if (
+        node is None
+        or node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value)
+        or not _sees(session, actor, node.id)
+    ):
+        raise NotFound(text("no ledger entry {id}", id=node_id))
+    notes = list(
+        session.scalars(
+            select(LedgerEvent)
+            .where(LedgerEvent.node_id == node.id, LedgerEvent.kind == "note")
+            .order_by(LedgerEvent.id.desc())
+        )
+    )
+    files: dict[int, list[LedgerNoteFile]] = defaultdict(list)
+    if notes:
+        for f in session.scalars(
+            select(LedgerNoteFile)
+            .where(LedgerNoteFile.event_id.in_([e.id for e in notes]))
+            .order_by(LedgerNoteFile.created_at, LedgerNoteFile.id)
+        ):
+            files[f.event_id].append(f)
+    return node, [(e, files[e.id]) for e in notes]

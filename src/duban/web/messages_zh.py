@@ -520,6 +520,8 @@ ZH: Final[dict[str, str]] = {
     "One a line: [x] 2026-12-31 text ([x] done, [ ] not yet)": "每行一个：[x] 2026-12-31 内容（[x] 已完成，[ ] 未完成）",
     "Add a progress note": "填写进展情况",
     "Progress note": "进展情况",
+    "Milestones and progress notes": "时间节点和进展情况",
+    "Nothing yet.": "暂无。",
     # the order editor (督办单编辑)
     "New supervision order": "新建督办单",
     "Reply within (working days)": "答复时限（工作日）",
