@@ -1,7 +1,7 @@
 """ledgers: milestones on items and measures; files of progress notes
 
 Revision ID: 0010_ledger_notes
-Revises: 0009_web
+Revises: 0010_sources
 Create Date: 2026-12-03 08:50:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import duban.kernel.db.base
 
 revision: str = "0010_ledger_notes"
-down_revision: str | None = "0009_web"
+down_revision: str | None = "0010_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
