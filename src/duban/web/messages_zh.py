@@ -473,7 +473,7 @@ ZH: Final[dict[str, str]] = {
     "'{indicator}' is a count: it has no denominator": "'{indicator}' 是计数指标，没有分母",
     "no {object} with code '{code}'": "没有编码为 '{code}' 的{object}",
     "a unit sees only its own row of the unit evaluation": "责任单位只能查看本单位的评价结果",
-    "only leaders and administrators see evaluations": "只有领导和管理员可以查看考核评价",
+    "only leaders, supervisors and administrators see evaluations": "只有领导、督察和管理员可以查看考核评价",
     "'{item}' is not an item of scheme '{scheme}' entered by hand for {object}": "'{item}' 不是考核办法 '{scheme}' 中{object}的人工评分项",
     "'score' must be between 0 and {points}": "'score' 应在 0 到 {points} 之间",
     "'note' must say what the score rests on (the evidence)": "'note' 须说明评分依据（证据）",
@@ -481,7 +481,7 @@ ZH: Final[dict[str, str]] = {
     # the monthly bulletin (duban.evaluation.bulletin)
     "'period' must be a month as YYYY-MM, e.g. 2026-11": "'period' 应为月份，格式 YYYY-MM，如 2026-11",
     "'format' must be one of: docx, pdf, xlsx": "'format' 应为以下之一：docx, pdf, xlsx",
-    "only leaders and administrators see the monthly bulletin": "只有领导和管理员可以查看月度通报",
+    "only leaders, supervisors and administrators see the monthly bulletin": "只有领导、督察和管理员可以查看月度通报",
     # ledgers (整改台账)
     "Ledgers": "整改台账",
     "Rectification ledgers": "整改台账",
