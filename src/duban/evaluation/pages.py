@@ -167,7 +167,7 @@ def drill_down_page(ctx: Ctx) -> Response:
     found = found[:MAX_LISTED]
     ids = [i for i, _ in found]
     cases = {c.id: c for c in ctx.db.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
-    units = dict(ctx.db.execute(select(Unit.id, Unit.name)).tuples().all()) if ids else {}
+    units = {i: name for i, name in ctx.db.execute(select(Unit.id, Unit.name))} if ids else {}
     listed = []
     for case_id, code in found:
         case = cases.get(case_id)
