@@ -7,15 +7,20 @@ import html as markup
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from duban.cases.dashboard import PERIOD_DAYS
+from duban.evaluation import evaluate
 from tests.evaluation.conftest import November
 from tests.web.test_server import sign_in
 
 NOVEMBER = "object=street&from=2026-11-01&to=2026-12-01"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -95,3 +100,43 @@ def test_the_bulletin_archive_page_makes_lists_and_downloads(
     bad = browser.post("/evaluation/bulletins", data={"csrf_token": csrf, "period": "2026-13"})
     assert bad.status_code == 422
     assert "YYYY-MM" in bad.text
+
+
+def test_the_dashboard_shows_the_evaluations_numbers(
+    browser: TestClient, app: FastAPI, november: November
+) -> None:
+    """One path: the dashboard's unit rates and district ranking are the evaluation's."""
+    world = november.world
+    leader = world.actor("leader")
+    today = world.clock.now().astimezone(SHANGHAI).date()  # 2026-12-01
+    start = (today - timedelta(days=PERIOD_DAYS - 1)).isoformat()
+    end = (today + timedelta(days=1)).isoformat()
+    _, _, units = evaluate(world.session, actor=leader, obj="unit", start=start, end=end)
+    _, _, districts = evaluate(
+        world.session, actor=leader, obj="district", start="2026-11-01", end="2026-12-01"
+    )
+    sign_in(browser, app, world, "leader")
+    html = browser.get("/dashboard").text
+    for row in units:
+        for code in ("on_time_close_rate", "rework_rate"):
+            value = row.indicators[code]
+            cell = re.search(
+                rf'<tr data-unit="{row.code}">.*?data-rate="{code}">(.*?)</td>', html, re.S
+            )
+            assert cell is not None, (row.code, code)
+            if value.value is None:
+                assert "—" in cell[1]
+            else:
+                assert f"{value.value * 100:.1f}%" in cell[1]
+                assert f"({value.numerator}/{value.denominator})" in cell[1]
+                assert "/evaluation/cases?object=unit" in cell[1]
+    assert [d.code for d in districts] == ["D1"]
+    ranked = re.search(r'<tr data-ranked="D1">(.*?)</tr>', html, re.S)
+    assert ranked is not None
+    assert f"{districts[0].score:.2f}" in ranked[1]
+    # A dispatcher sees the rates without the links into the evaluation.
+    browser.cookies.clear()
+    sign_in(browser, app, world, "dispatcher")
+    plain = browser.get("/dashboard").text
+    assert 'data-rate="rework_rate"' in plain
+    assert "/evaluation/cases" not in plain

@@ -484,6 +484,9 @@ ZH: Final[dict[str, str]] = {
     "only leaders, supervisors and administrators see the monthly bulletin": "只有领导、督察和管理员可以查看月度通报",
     # the evaluation pages (duban.evaluation.pages) and the bulletin archive
     "Evaluation": "考核评价",
+    "rates of the evaluation over the last 30 days": "近 30 天考核指标",
+    "District ranking": "各区排名",
+    "On-time close rate": "按期结案率",
     "Evaluated": "考核对象",
     "Until (not included)": "截至（不含当日）",
     "Scheme": "考核办法",
