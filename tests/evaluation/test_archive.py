@@ -1,7 +1,8 @@
 """The archive of monthly bulletins, their typical cases, and the scheduled job.
 
-The November of tests/evaluation/conftest.py: its typical cases are D (overdue, parked
-past its deadline), C (sent back once) and A (fixed at once, closed on 2 Nov).
+The November of tests/evaluation/conftest.py: its typical cases are F (reopened, fixed an
+hour after its deadline; D was parked a minute after its own, which stops its clock),
+C (sent back once) and A (fixed at once, closed on 2 Nov).
 """
 
 from __future__ import annotations
@@ -73,18 +74,19 @@ def test_typical_cases_with_photos_in_docx_and_pdf(api: Api, november: November)
     doc = Document(io.BytesIO(r.content))
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "典型案例" in text
-    assert f"最长超期：{codes['D']}" in text
+    assert f"最长超期：{codes['F']}" in text
+    assert "超期1.0小时" in text
     assert f"返工最多：{codes['C']}" in text
     assert "返工1次" in text
     assert f"处置最佳：{codes['A']}" in text
     assert "处置后" in text  # the after-photos' caption
-    # The chart and one after-photo of C and of A.
-    assert len(doc.inline_shapes) == 3
+    # The chart and one after-photo of each of F, C and A.
+    assert len(doc.inline_shapes) == 4
     bulletin_id = int(r.headers["x-bulletin-id"])
     pdf = api.get(f"/reports/bulletins/{bulletin_id}/pdf", "leader")
     reader = PdfReader(io.BytesIO(pdf.content))
     pdf_text = "".join(page.extract_text() for page in reader.pages)
-    for expected in ("典型案例", "最长超期", codes["D"], "返工最多", codes["C"], codes["A"]):
+    for expected in ("典型案例", "最长超期", codes["F"], "返工最多", codes["C"], codes["A"]):
         assert expected in pdf_text, expected
     assert len([i for page in reader.pages for i in page.images]) >= 2  # chart + photo
 

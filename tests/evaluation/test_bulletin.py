@@ -66,7 +66,7 @@ def test_docx_has_summary_ranking_indicators_and_chart(api: Api, november: Novem
     assert s2["名称"] == "西街街道"
     assert s2["按期结案率"] == "50.0%"
     assert s2["返工数"] == "1"
-    assert len(doc.inline_shapes) == 3  # the chart, the after-photos of cases C and A
+    assert len(doc.inline_shapes) == 4  # the chart, the after-photos of cases F, C and A
 
 
 def test_pdf_embeds_the_font_and_shows_the_arrows(api: Api, november: November) -> None:
@@ -77,7 +77,7 @@ def test_pdf_embeds_the_font_and_shows_the_arrows(api: Api, november: November) 
     for expected in ("街道综合排名", "东街街道", "西街街道", "80.00", "50.00", "↓", "按期结案率"):
         assert expected in text, expected
     images = [i for page in reader.pages for i in page.images]
-    # The chart and the after-photo of the typical cases C and A (one picture, embedded once).
+    # The chart and the after-photo of the typical cases (one picture, embedded once).
     assert len(images) == 2
 
 

@@ -52,7 +52,8 @@ def _hours(delta: timedelta) -> str:
 
 
 def _overdue(session: Session, start: datetime, end: datetime) -> tuple[Case, str] | None:
-    """The case due in the period that was (or still is, at the period's end) the most late."""
+    """The case due in the period that was the most late: fixed late, or still open at the
+    period's end (a parked case: when it was parked)."""
     rows = session.scalars(
         select(Case)
         .where(Case.due_at >= start, Case.due_at < end)
@@ -66,7 +67,8 @@ def _overdue(session: Session, start: datetime, end: datetime) -> tuple[Case, st
     best: tuple[timedelta, Case] | None = None
     for case in rows:
         assert case.due_at is not None
-        late = (case.handled_at or end) - case.due_at
+        # A parked case's clock stopped when it was parked (挂账): late until then.
+        late = min(case.handled_at or case.parked_at or end, end) - case.due_at
         if late > timedelta(0) and (best is None or late > best[0]):
             best = (late, case)
     return None if best is None else (best[1], f"超期{_hours(best[0])}")
