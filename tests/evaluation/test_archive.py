@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 from duban.cli import app as cli_app
 from duban.evaluation.archive import NO_BULLETIN, list_bulletins, make_bulletin
+from duban.evaluation.bulletin import parse_month
 from duban.evaluation.models import Bulletin
+from duban.evaluation.typical import typical_cases
 from duban.jobs.bulletin import BulletinReport, monthly_bulletin
 from duban.kernel.context import SYSTEM_ACTOR
 from tests.evaluation.conftest import November
@@ -155,3 +157,17 @@ def test_duban_jobs_run_bulletin(november: November, db_url: str, tmp_path: Path
     again = runner.invoke(cli_app, ["jobs", "run", "bulletin"], env=env)
     assert again.exit_code == 0, again.output
     assert "already archived: district, street" in again.output
+
+
+def test_a_month_without_cases_has_no_typical_cases(november: November) -> None:
+    session = november.world.session
+    month, *_ = parse_month(session, "2026-09")
+    assert typical_cases(session, start=month.start, end=month.end, store=None) == []
+    november_, *_ = parse_month(session, "2026-11")
+    found = typical_cases(session, start=november_.start, end=november_.end, store=None)
+    assert [(c.kind, c.why) for c in found] == [
+        ("最长超期", "超期1.0小时"),
+        ("返工最多", "返工1次"),
+        ("处置最佳", "派遣后不到0.1小时处置完毕，一次通过核查"),
+    ]
+    assert all(c.before is None and c.after is None for c in found)  # no store, no pictures

@@ -48,6 +48,8 @@ class TypicalCase:
 
 def _hours(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
+    if hours < 0.05:
+        return "不到0.1小时"
     return f"{hours / 24:.1f}天" if hours >= 48 else f"{hours:.1f}小时"
 
 
