@@ -1,7 +1,7 @@
 """evaluation: the archive of the monthly bulletins made (每期通报存档), append-only
 
-Revision ID: 0010_bulletins
-Revises: 0009_web
+Revision ID: 0011_bulletins
+Revises: 0010_sources
 Create Date: 2026-12-03 08:40:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from duban.kernel.db.base import UTCDateTime
 
-revision: str = "0010_bulletins"
-down_revision: str | None = "0009_web"
+revision: str = "0011_bulletins"
+down_revision: str | None = "0010_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
