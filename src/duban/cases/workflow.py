@@ -108,7 +108,7 @@ _UNIT = _roles(Role.HANDLER)
 _DISPATCH = _roles(Role.DISPATCHER)
 _INTAKE = _roles(Role.OPERATOR, Role.SHIFT_LEAD)
 _SUPERVISE = _roles(Role.SUPERVISOR, Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.SYSTEM)
-_REOPEN = _roles(Role.SHIFT_LEAD, Role.SUPERVISOR)
+_REOPEN = _roles(Role.SHIFT_LEAD, Role.SUPERVISOR, Role.SYSTEM)  # system: a failed 回头看
 #: Who may fix a problem on the spot while reporting it (即查即改 / 现场交办): people on
 #: patrol — collectors, supervision groups, leaders.
 ON_SITE = _roles(Role.COLLECTOR, Role.SUPERVISOR, Role.LEADER)
