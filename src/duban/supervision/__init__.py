@@ -17,7 +17,11 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.supervision.escalation import EscalationReport, escalate_orders
     from duban.supervision.fonts import find_cjk_font
-    from duban.supervision.joint import decisions_of_case, escalate_decisions
+    from duban.supervision.joint import (
+        decision_labels,
+        decisions_of_case,
+        escalate_decisions,
+    )
     from duban.supervision.models import OrderProblem, SupervisionOrder
     from duban.supervision.revisits import (
         count_recurrences,
@@ -31,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "SupervisionOrder": "duban.supervision.models",
     "count_recurrences": "duban.supervision.revisits",
     "create_due_revisits": "duban.supervision.revisits",
+    "decision_labels": "duban.supervision.joint",
     "decisions_of_case": "duban.supervision.joint",
     "escalate_decisions": "duban.supervision.joint",
     "escalate_orders": "duban.supervision.escalation",
@@ -44,6 +49,7 @@ __all__ = [
     "SupervisionOrder",
     "count_recurrences",
     "create_due_revisits",
+    "decision_labels",
     "decisions_of_case",
     "escalate_decisions",
     "escalate_orders",

@@ -40,7 +40,13 @@ from duban.supervision.replies import (
     clean_reply,
     clean_text,
 )
-from duban.supervision.rules import STEP_LABELS, LadderStep, ProblemStatus, due_steps
+from duban.supervision.rules import (
+    PROBLEM_LABELS,
+    STEP_LABELS,
+    LadderStep,
+    ProblemStatus,
+    due_steps,
+)
 
 NOT_CONVENER = "only a supervisor may convene joint sessions and review their decisions"
 NOT_YOUR_DECISION = "only the unit a decision is given to may answer it"
@@ -224,8 +230,8 @@ def create_session(
             )
             for i, (kind, sid) in enumerate(subjects, 1)
         ]
-        for i, d in enumerate(data.decisions, 1):
-            _new_decision(session, meeting, d, policy=policy, now=now, position=i)
+        for i, given in enumerate(data.decisions, 1):
+            _new_decision(session, meeting, given, policy=policy, now=now, position=i)
         session.add(meeting)
         session.flush()
         append_record(
@@ -479,6 +485,14 @@ def decisions_of_case(
         if _sees_all(actor) or mine:
             out.append((meeting, mine))
     return out
+
+
+def decision_labels(
+    decisions: Sequence[JointDecision], lang: str
+) -> list[tuple[JointDecision, str]]:
+    """Each decision with its status label in ``lang`` (``zh`` or ``en``)."""
+    index = 0 if lang == "zh" else 1
+    return [(d, PROBLEM_LABELS[ProblemStatus(d.status)][index]) for d in decisions]
 
 
 # --------------------------------------------------------------------------- the sweep

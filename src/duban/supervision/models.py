@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from duban.accounts import Unit
 from duban.kernel.db.base import Base, UTCDateTime, string_enum
@@ -36,14 +36,8 @@ class ReplyFields:
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     send_back_reason: Mapped[str | None] = mapped_column(Text)
     send_back_count: Mapped[int] = mapped_column(Integer, default=0)
-
-    @declared_attr
-    def answered_by_id(cls) -> Mapped[int | None]:
-        return mapped_column(ForeignKey("users.id"))
-
-    @declared_attr
-    def reviewed_by_id(cls) -> Mapped[int | None]:
-        return mapped_column(ForeignKey("users.id"))
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class SupervisionOrder(Base):

@@ -31,7 +31,8 @@ class ChainHead(Protocol):
 
 def _row(event: SupervisionRecord | dict[str, Any]) -> dict[str, Any]:
     get = event.get if isinstance(event, dict) else lambda k: getattr(event, k)
-    at: datetime = get("occurred_at")
+    at = get("occurred_at")
+    assert isinstance(at, datetime)
     return {
         "subject_kind": get("subject_kind"),
         "subject_id": get("subject_id"),

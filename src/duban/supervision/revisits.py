@@ -91,6 +91,8 @@ def create_due_revisits(session: Session, *, clock: Clock) -> list[str]:
     session.rollback()
     created: list[str] = []
     for case_id, code, category, closed_at in cases:
+        if closed_at is None:  # never: the query asks for a closing time
+            continue
         due_on = revisit_due_on(closed_at.astimezone(tz).date(), policy.days_for(category))
         key = (SUBJECT_CASE, case_id, closed_at)
         if key in existing or not should_create(due_on, today, policy.catch_up_days):
