@@ -14,6 +14,9 @@ from sqlalchemy import select
 
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
+from duban.evaluation.definitions import definitions
+from duban.evaluation.indicators import compute
+from duban.evaluation.scoring import Value
 from duban.jobs.sweep import sweep_overdue
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.ledgers.models import LedgerEvent, LedgerNode
@@ -168,6 +171,8 @@ def test_a_failed_revisit_reopens_the_case_as_a_recurrence(world: World) -> None
     assert "回潮" in reopen.note
     since, until = local(2026, 12, 1, 0, 0), local(2026, 12, 2, 0, 0)
     assert count_recurrences(world.session, since=since, until=until) == 1
+    units = compute(world.session, definitions(), ["unit"], since, until)["unit"]
+    assert units[str(world.unit.id)]["recurrence_count"] == Value(1.0, 1, None)
     assert count_recurrences(world.session, since=since, until=until, unit_id=world.unit2.id) == 0
     with pytest.raises(Conflict):
         record_revisit(
