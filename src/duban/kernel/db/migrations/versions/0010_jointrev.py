@@ -3,7 +3,7 @@ order's problems; revisits (回头看) of signed-off cases and ledger items; the
 record chain of both
 
 Revision ID: 0010_jointrev
-Revises: 0009_web
+Revises: 0010_sources
 Create Date: 2026-12-03 08:40:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0010_jointrev"
-down_revision: str | None = "0009_web"
+down_revision: str | None = "0010_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
