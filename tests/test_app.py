@@ -38,6 +38,18 @@ REQUIRED = {
     "/api/v1/ledgers/{ledger_id}": {"get"},
     "/api/v1/ledgers/{ledger_id}/progress": {"get"},
     "/api/v1/ledgers/{ledger_id}/export.xlsx": {"get"},
+    "/api/v1/joint-sessions": {"get", "post"},
+    "/api/v1/joint-sessions/{session_id}": {"get"},
+    "/api/v1/joint-sessions/{session_id}/minutes": {"put"},
+    "/api/v1/joint-sessions/{session_id}/decisions": {"post"},
+    "/api/v1/joint-sessions/{session_id}/decisions/{decision_id}/reply": {"post"},
+    "/api/v1/joint-sessions/{session_id}/decisions/{decision_id}/accept": {"post"},
+    "/api/v1/joint-sessions/{session_id}/decisions/{decision_id}/send-back": {"post"},
+    "/api/v1/joint-sessions/{session_id}/minutes.docx": {"get"},
+    "/api/v1/revisits": {"get"},
+    "/api/v1/revisits/{revisit_id}": {"get"},
+    "/api/v1/revisits/{revisit_id}/result": {"post"},
+    "/api/v1/revisits/{revisit_id}/assign": {"post"},
 }
 
 

@@ -50,6 +50,8 @@ from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
+from duban.supervision import joint_api as supervision_joint_api
+from duban.supervision import joint_pages as supervision_joint_pages
 from duban.supervision import pages as supervision_pages
 from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
@@ -74,6 +76,7 @@ PAGES: Final = (
     ledgers_pages.router,
     supervision_pages.router,
     evaluation_pages.router,
+    supervision_joint_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -210,6 +213,7 @@ def create_app(
         reference_api.admin_router,
         ledgers_api.router,
         supervision_api.router,
+        supervision_joint_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

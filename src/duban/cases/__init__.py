@@ -14,7 +14,14 @@ from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.cases.access import CITY_WIDE, can_see, is_staff
-    from duban.cases.actions import ActionInput, NewCase, get_case, perform_action, report_case
+    from duban.cases.actions import (
+        ActionInput,
+        NewCase,
+        collector_for_point,
+        get_case,
+        perform_action,
+        report_case,
+    )
     from duban.cases.audit import append_event
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
@@ -71,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "AuditKeys": "duban.cases.auditkey",
     "apply_case_filter": "duban.cases.queries",
     "can_see": "duban.cases.access",
+    "collector_for_point": "duban.cases.actions",
     "get_case": "duban.cases.actions",
     "initial_status": "duban.cases.workflow",
     "is_staff": "duban.cases.access",
@@ -112,6 +120,7 @@ __all__ = [
     "apply_case_filter",
     "audit_keys",
     "can_see",
+    "collector_for_point",
     "get_case",
     "initial_status",
     "is_staff",

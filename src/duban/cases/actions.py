@@ -282,7 +282,7 @@ class _Outcome:
 _Handler = Callable[[Session, Case, Actor, ActionInput, Policy, datetime, CaseStatus], _Outcome]
 
 
-def _collector_for_point(session: Session, lat: float, lon: float) -> User | None:
+def collector_for_point(session: Session, lat: float, lon: float) -> User | None:
     """The active collector whose beat covers the point (lowest id wins a tie)."""
     from shapely.geometry import Point, shape  # deferred: only assignment needs geometry
 
@@ -316,7 +316,7 @@ def _do_assign(
             raise InvalidInput(f"'{p.collector}' is not an active collector", field="collector")
         how = "named"
     else:
-        found = _collector_for_point(session, case.lat, case.lon)
+        found = collector_for_point(session, case.lat, case.lon)
         if found is None:
             raise InvalidInput(
                 "no collector's beat covers this place; name one with 'collector'",
@@ -828,6 +828,10 @@ def _do_reopen(
 ) -> _Outcome:
     reason = _require_reason(p, Action.REOPEN)
     payload: dict[str, Any] = {"reason": reason}
+    if p.extra.get("recurrence"):
+        # 回潮: a failed revisit (回头看) reopens the case; evaluation counts these.
+        payload["recurrence"] = True
+        payload["revisit_id"] = p.extra.get("revisit_id")
     if case.status == CaseStatus.CLOSED and case.unit_id is None:
         # Closed without a unit (fixed on the spot): it waits for its first dispatch.
         case.closed_at = None

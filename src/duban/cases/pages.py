@@ -142,14 +142,20 @@ def _case_page(
             flat["rating"] = flat.pop("note")
         return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
     from duban.photochecks import case_evidence  # deferred: photochecks read cases
+    from duban.supervision import decision_labels, decisions_of_case  # deferred: it reads cases
 
     file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
     evidence = case_evidence(ctx.db, actor=actor, case_id=case_id, lang=ctx.lang)
+    joint = [
+        (meeting, decision_labels(decisions, ctx.lang))
+        for meeting, decisions in decisions_of_case(ctx.db, actor=actor, case_id=case_id)
+    ]
     return ctx.render(
         "cases/page.html",
         status_code=status_code,
         f=file,
         evidence=evidence,
+        joint=joint,
         rework_reasons=REWORK_REASONS,
         case=file.case,
         units=active_units(ctx.db) if Action.DISPATCH in file.actions else [],

@@ -1,6 +1,6 @@
 """The deadline sweep: mark overdue cases and raise 督办 on them, ledger measures past
-their deadline 逾期, and take the steps of the supervision orders' escalation
-ladder. Idempotent."""
+their deadline 逾期, take the steps of the escalation ladder on supervision orders and
+joint-session decisions, and create the revisit (回头看) tasks come due. Idempotent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy
-from duban.supervision import escalate_orders
+from duban.supervision import create_due_revisits, escalate_decisions, escalate_orders
 
 
 @dataclass
@@ -30,6 +30,10 @@ class SweepReport:
     ledger_overdue: int = 0
     #: Escalation steps taken on supervision orders: (order number, step).
     escalations: list[tuple[str, str]] = field(default_factory=list)
+    #: Escalation steps taken on joint-session decisions past their deadline.
+    decision_escalations: list[tuple[str, str]] = field(default_factory=list)
+    #: Revisit (回头看) tasks created: ``case:<code>`` or ``ledger_item:<id>``.
+    revisits: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = (
@@ -40,6 +44,10 @@ class SweepReport:
             text += f"; {self.ledger_overdue} ledger measure(s) newly 逾期"
         if self.escalations:
             text += f"; {len(self.escalations)} supervision escalation step(s)"
+        if self.decision_escalations:
+            text += f"; {len(self.decision_escalations)} joint-decision escalation step(s)"
+        if self.revisits:
+            text += f"; {len(self.revisits)} revisit task(s) created"
         return text
 
 
@@ -83,4 +91,6 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
         report.supervised.append(case.code)
     report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
+    report.decision_escalations = escalate_decisions(session, clock=clock)
+    report.revisits = create_due_revisits(session, clock=clock)
     return report

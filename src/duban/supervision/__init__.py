@@ -1,5 +1,6 @@
 """Supervision (督办): numbered supervision orders compiled from cases, units' answers,
-the supervisor's review, the escalation ladder and the orders' documents.
+the supervisor's review, the escalation ladder and the orders' documents; joint
+sessions (会商) and their decisions; revisits (回头看) of signed-off cases and items.
 
 This is the capability's public face: other capabilities import from here, never
 from its modules. Names load on first use (PEP 562), so importing the face imports
@@ -16,13 +17,29 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.supervision.escalation import EscalationReport, escalate_orders
     from duban.supervision.fonts import find_cjk_font
+    from duban.supervision.joint import (
+        decision_labels,
+        decisions_of_case,
+        escalate_decisions,
+    )
     from duban.supervision.models import OrderProblem, SupervisionOrder
+    from duban.supervision.revisits import (
+        count_recurrences,
+        create_due_revisits,
+        revisits_of_case,
+    )
 
 _EXPORTS: dict[str, str] = {
     "EscalationReport": "duban.supervision.escalation",
     "OrderProblem": "duban.supervision.models",
     "SupervisionOrder": "duban.supervision.models",
+    "count_recurrences": "duban.supervision.revisits",
+    "create_due_revisits": "duban.supervision.revisits",
+    "decision_labels": "duban.supervision.joint",
+    "decisions_of_case": "duban.supervision.joint",
+    "escalate_decisions": "duban.supervision.joint",
     "escalate_orders": "duban.supervision.escalation",
+    "revisits_of_case": "duban.supervision.revisits",
     "find_cjk_font": "duban.supervision.fonts",
 }
 
@@ -30,8 +47,14 @@ __all__ = [
     "EscalationReport",
     "OrderProblem",
     "SupervisionOrder",
+    "count_recurrences",
+    "create_due_revisits",
+    "decision_labels",
+    "decisions_of_case",
+    "escalate_decisions",
     "escalate_orders",
     "find_cjk_font",
+    "revisits_of_case",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
