@@ -25,6 +25,10 @@ from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
+    Campaign,
+    CampaignCase,
+    CampaignEvent,
+    CampaignScope,
     OrderEscalation,
     OrderProblem,
     OrderUnit,
@@ -36,6 +40,10 @@ from duban.supervision.models import (
 metadata = Base.metadata
 
 __all__ = [
+    "Campaign",
+    "CampaignCase",
+    "CampaignEvent",
+    "CampaignScope",
     "ApiKey",
     "Case",
     "CaseEvent",

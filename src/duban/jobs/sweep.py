@@ -1,6 +1,7 @@
 """The deadline sweep: mark overdue cases and raise 督办 on them, ledger measures past
 their deadline 逾期, and take the steps of the supervision orders' escalation
-ladder. Idempotent."""
+ladder, and tag the cases reported since the last run to the active campaigns.
+Idempotent."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy
-from duban.supervision import escalate_orders
+from duban.supervision import escalate_orders, tag_active_campaigns
 
 
 @dataclass
@@ -30,6 +31,8 @@ class SweepReport:
     ledger_overdue: int = 0
     #: Escalation steps taken on supervision orders: (order number, step).
     escalations: list[tuple[str, str]] = field(default_factory=list)
+    #: Cases newly tagged to active campaigns: campaign id → count.
+    campaign_tags: dict[int, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         text = (
@@ -40,6 +43,8 @@ class SweepReport:
             text += f"; {self.ledger_overdue} ledger measure(s) newly 逾期"
         if self.escalations:
             text += f"; {len(self.escalations)} supervision escalation step(s)"
+        if self.campaign_tags:
+            text += f"; {sum(self.campaign_tags.values())} case(s) tagged to campaigns"
         return text
 
 
@@ -83,4 +88,5 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
         report.supervised.append(case.code)
     report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
+    report.campaign_tags = tag_active_campaigns(session, clock=clock, actor=SYSTEM_ACTOR).tagged
     return report
