@@ -203,3 +203,44 @@ def test_bad_campaigns_are_refused_and_write_nothing(city: World) -> None:
     with pytest.raises(Conflict):
         campaign(city)
     assert len(city.session.scalars(select(CampaignEvent)).all()) == 1
+
+
+def test_the_closing_report_tells_period_scope_figures_units_and_cases(city: World) -> None:
+    import io
+
+    from docx import Document
+
+    from duban.supervision.campaign_report import report_file
+
+    city.clock.set(local(2026, 11, 24, 9, 0))
+    done = place(city.session, city.case_in(CaseStatus.CLOSED), EAST)
+    at(city, (2026, 11, 25, 10, 0), description="人行道上堆放建筑垃圾")
+    made = campaign(city)
+    city.clock.set(local(2026, 12, 1, 9, 0))
+    close_campaign(
+        city.session, actor=city.actor("supervisor"), clock=city.clock, campaign_id=made.id
+    )
+    file = report_file(
+        city.session, actor=city.actor("leader"), campaign_id=made.id, now=city.clock.now()
+    )
+    assert file.filename == f"campaign-{made.id}-report.docx"
+    doc = Document(io.BytesIO(file.data))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "关于市容环境专项整治情况的报告" in text
+    assert "专项整治" in text
+    assert "2026年11月20日至2026年11月30日" in text
+    assert "东大街街道" in text and "市容环境" in text
+    assert "共发现问题2个，已整改1个，未结1个，其中超期0个，整改率50.0%" in text
+    assert "2026年12月1日" in text
+    units, typical = doc.tables
+    assert [c.text for c in units.rows[0].cells] == [
+        "序号", "责任单位", "发现", "已整改", "未结", "超期", "整改率"
+    ]
+    body = {tuple(c.text for c in r.cells) for r in units.rows[1:]}
+    assert ("1", "市政工程管理处", "1", "1", "0", "0", "100.0%") in body or (
+        "2", "市政工程管理处", "1", "1", "0", "0", "100.0%"
+    ) in body
+    codes = [r.cells[0].text for r in typical.rows[1:]]
+    assert done.code in codes
+    assert any("人行道上堆放建筑垃圾" in r.cells[1].text for r in typical.rows[1:])
+    assert len(doc.inline_shapes) == 1  # the chart

@@ -414,7 +414,7 @@ def get_campaign(session: Session, *, actor: Actor, campaign_id: int) -> Campaig
     return campaign
 
 
-def _tagged(campaign_id: int, actor: Actor) -> list[ColumnElement[bool]]:
+def visible_tagged(campaign_id: int, actor: Actor) -> list[ColumnElement[bool]]:
     """The tagged cases of a campaign that ``actor`` may see and that count as found."""
     return [
         Case.id.in_(select(CampaignCase.case_id).where(CampaignCase.campaign_id == campaign_id)),
@@ -461,7 +461,7 @@ def campaign_stats(
     session: Session, *, actor: Actor, campaign: Campaign, now: datetime, lang: str = "zh"
 ) -> CampaignStats:
     """Found, fixed (closed), open and overdue, by unit, by category and by local day."""
-    where = _tagged(campaign.id, actor)
+    where = visible_tagged(campaign.id, actor)
     late = func.sum(sql_case((overdue_condition(now), 1), else_=0))
     units = {
         uid: (code, name)
@@ -514,7 +514,7 @@ def campaign_cases(
 ) -> tuple[list[tuple[Case, bool]], int]:
     """The tagged cases ``actor`` may see, newest first, each with whether it is overdue,
     and how many there are."""
-    where = _tagged(campaign.id, actor)
+    where = visible_tagged(campaign.id, actor)
     total = int(session.scalar(select(func.count()).select_from(Case).where(*where)) or 0)
     rows = session.execute(
         select(Case, overdue_condition(now))
@@ -534,7 +534,7 @@ def campaign_points(
     ``{"mode": "points", "total", "points": [[id, lat, lon, status, overdue], ...]}``."""
     rows = session.execute(
         select(Case.id, Case.lat, Case.lon, Case.status, overdue_condition(now))
-        .where(*_tagged(campaign.id, actor))
+        .where(*visible_tagged(campaign.id, actor))
         .limit(POINTS_MAX)
     ).all()
     return {
