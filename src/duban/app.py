@@ -49,6 +49,7 @@ from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
+from duban.supervision import campaign_api, campaign_pages
 from duban.supervision import pages as supervision_pages
 from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
@@ -72,6 +73,7 @@ PAGES: Final = (
     places_pages.router,
     ledgers_pages.router,
     supervision_pages.router,
+    campaign_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -208,6 +210,7 @@ def create_app(
         reference_api.admin_router,
         ledgers_api.router,
         supervision_api.router,
+        campaign_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

@@ -40,11 +40,11 @@ from duban.supervision.models import (
 metadata = Base.metadata
 
 __all__ = [
+    "ApiKey",
     "Campaign",
     "CampaignCase",
     "CampaignEvent",
     "CampaignScope",
-    "ApiKey",
     "Case",
     "CaseEvent",
     "CaseHelper",

@@ -71,7 +71,8 @@ def test_a_case_may_be_in_two_campaigns_and_the_case_knows(city: World) -> None:
     second = campaign(
         city, name="东大街攻坚月", kind="assault_month", categories=[], regions=["411002"]
     )
-    assert case.id in tagged(city, first.id) and case.id in tagged(city, second.id)
+    assert case.id in tagged(city, first.id)
+    assert case.id in tagged(city, second.id)
     assert [c.id for c in campaigns_of_case(city.session, case.id)] == [first.id, second.id]
 
 
@@ -168,7 +169,8 @@ def test_each_viewer_sees_only_its_cases(city: World) -> None:
     seen, total = campaign_cases(
         city.session, actor=actor_of(street), campaign=made, now=city.clock.now()
     )
-    assert total == 1 and [c.id for c, _ in seen] == [east.id]
+    assert total == 1
+    assert [c.id for c, _ in seen] == [east.id]
     stats = campaign_stats(
         city.session, actor=actor_of(street), campaign=made, now=city.clock.now()
     )
@@ -229,16 +231,29 @@ def test_the_closing_report_tells_period_scope_figures_units_and_cases(city: Wor
     assert "关于市容环境专项整治情况的报告" in text
     assert "专项整治" in text
     assert "2026年11月20日至2026年11月30日" in text
-    assert "东大街街道" in text and "市容环境" in text
+    assert "东大街街道" in text
+    assert "市容环境" in text
     assert "共发现问题2个，已整改1个，未结1个，其中超期0个，整改率50.0%" in text
     assert "2026年12月1日" in text
     units, typical = doc.tables
     assert [c.text for c in units.rows[0].cells] == [
-        "序号", "责任单位", "发现", "已整改", "未结", "超期", "整改率"
+        "序号",
+        "责任单位",
+        "发现",
+        "已整改",
+        "未结",
+        "超期",
+        "整改率",
     ]
     body = {tuple(c.text for c in r.cells) for r in units.rows[1:]}
     assert ("1", "市政工程管理处", "1", "1", "0", "0", "100.0%") in body or (
-        "2", "市政工程管理处", "1", "1", "0", "0", "100.0%"
+        "2",
+        "市政工程管理处",
+        "1",
+        "1",
+        "0",
+        "0",
+        "100.0%",
     ) in body
     codes = [r.cells[0].text for r in typical.rows[1:]]
     assert done.code in codes

@@ -142,6 +142,7 @@ def _case_page(
             flat["rating"] = flat.pop("note")
         return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
     from duban.photochecks import case_evidence  # deferred: photochecks read cases
+    from duban.supervision import campaigns_of_case  # deferred: supervision reads cases
 
     file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
     evidence = case_evidence(ctx.db, actor=actor, case_id=case_id, lang=ctx.lang)
@@ -157,6 +158,7 @@ def _case_page(
         errors=errors or {},
         values=values or {},
         suggestion=file.suggestion,
+        campaigns=campaigns_of_case(ctx.db, case_id),
     )
 
 
