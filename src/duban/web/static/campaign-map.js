@@ -14,7 +14,6 @@
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (data) {
       if (!data) return;
-      el.dataset.total = data.total;
       var markers = data.points.map(function (p) {
         var m = L.circleMarker(Duban.show(crs, p[1], p[2]), {
           radius: 7, weight: p[4] ? 3 : 1, color: p[4] ? "#c62828" : "#fff",
@@ -25,5 +24,7 @@
       });
       clusters.addLayers(markers);
       if (markers.length) map.fitBounds(clusters.getBounds(), { padding: [20, 20], maxZoom: 16 });
+      el.dataset.total = data.total;
+      el.dataset.drawn = markers.length;
     });
 })();
