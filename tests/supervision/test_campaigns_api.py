@@ -170,6 +170,16 @@ def test_the_pages_start_show_and_close_a_campaign(
     case_page = browser.get(f"/cases/{case.id}")
     assert "data-campaigns" in case_page.text
     assert "东大街攻坚月" in case_page.text
+    assert 'id="campaign-edit"' in view.text
+    wrong = browser.post(f"{url}/edit", data={**form, "ends_on": "2026-10-01"})
+    assert wrong.status_code == 422
+    assert ("结束日期早于开始日期" if lang == "zh" else "ends before it starts") in wrong.text
+    renamed = browser.post(
+        f"{url}/edit", data={**form, "name": "东大街攻坚月（延长）", "ends_on": "2026-12-31"}
+    )
+    assert renamed.status_code == 200
+    assert "东大街攻坚月（延长）" in renamed.text
+    assert "2026-12-31" in renamed.text
     closed = browser.post(f"{url}/close", data={"csrf_token": _csrf(view.text)})
     assert closed.status_code == 200
     assert ("已结束" if lang == "zh" else "Closed") in closed.text

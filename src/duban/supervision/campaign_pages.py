@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from duban.cases import SOURCE_LABELS, Source
-from duban.kernel.errors import DubanError, InvalidInput
+from duban.kernel.errors import DubanError, InvalidInput, NotFound
 from duban.kernel.roles import Role
 from duban.places import Region
 from duban.reference import Category
@@ -30,6 +30,7 @@ from duban.supervision.campaigns import (
     list_campaigns,
     scope_names,
     scope_of,
+    update_campaign,
 )
 from duban.web.context import Ctx, Form, WebContext, pages
 
@@ -125,12 +126,8 @@ def _text(form: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.post("/campaigns")
-@pages
-def create_form(ctx: Ctx, form: Form) -> Response:
-    """A supervisor starts a campaign from the form."""
-    actor = ctx.staff(Role.SUPERVISOR)
-    values: dict[str, Any] = {
+def _form_values(form: Any) -> dict[str, Any]:
+    return {
         "name": _text(form, "name"),
         "kind": _text(form, "kind"),
         "starts_on": _text(form, "starts_on"),
@@ -140,40 +137,78 @@ def create_form(ctx: Ctx, form: Form) -> Response:
         "regions": _texts(form, "regions"),
         "sources": _texts(form, "sources"),
     }
+
+
+def _input(values: dict[str, Any]) -> CampaignInput:
+    return CampaignInput(
+        name=values["name"],
+        kind=values["kind"],
+        starts_on=_date(values["starts_on"], "starts_on"),
+        ends_on=_date(values["ends_on"], "ends_on"),
+        categories=values["categories"],
+        regions=values["regions"],
+        sources=values["sources"],
+        description=values["description"],
+    )
+
+
+@router.post("/campaigns")
+@pages
+def create_form(ctx: Ctx, form: Form) -> Response:
+    """A supervisor starts a campaign from the form."""
+    actor = ctx.staff(Role.SUPERVISOR)
+    values = _form_values(form)
     try:
-        made = create_campaign(
-            ctx.db,
-            actor=actor,
-            clock=ctx.clock,
-            data=CampaignInput(
-                name=values["name"],
-                kind=values["kind"],
-                starts_on=_date(values["starts_on"], "starts_on"),
-                ends_on=_date(values["ends_on"], "ends_on"),
-                categories=values["categories"],
-                regions=values["regions"],
-                sources=values["sources"],
-                description=values["description"],
-            ),
-        )
+        made = create_campaign(ctx.db, actor=actor, clock=ctx.clock, data=_input(values))
     except DubanError as err:
         return _list(ctx, error=ctx.t(err.message), values=values, status=422)
     ctx.notice("Saved.")
     return ctx.redirect(f"/campaigns/{made.id}")
 
 
+def _stored_values(campaign: Any) -> dict[str, Any]:
+    scope = scope_of(campaign)
+    return {
+        "name": campaign.name,
+        "kind": campaign.kind,
+        "starts_on": campaign.starts_on.isoformat(),
+        "ends_on": campaign.ends_on.isoformat(),
+        "description": campaign.description,
+        "categories": list(scope.categories),
+        "regions": list(scope.regions),
+        "sources": list(scope.sources),
+    }
+
+
 @router.get("/campaigns/{campaign_id}")
 @pages
 def campaign_page(ctx: Ctx, campaign_id: CampaignId) -> Response:
     """One campaign: figures, by unit, by category, by day, the map and the cases."""
+    return _campaign_page(ctx, campaign_id)
+
+
+def _campaign_page(
+    ctx: WebContext,
+    campaign_id: int,
+    *,
+    error: str = "",
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
     actor = ctx.staff(*CAMPAIGN_ROLES)
     campaign = get_campaign(ctx.db, actor=actor, campaign_id=campaign_id)
+    editable = actor.role == Role.SUPERVISOR and campaign.status == CampaignStatus.ACTIVE
     now = ctx.clock.now()
     stats = campaign_stats(ctx.db, actor=actor, campaign=campaign, now=now, lang=ctx.lang)
     cases, total = campaign_cases(ctx.db, actor=actor, campaign=campaign, now=now, page_size=200)
     peak = max((n for _d, n in stats.by_day), default=0)
     return ctx.render(
         "supervision/campaign.html",
+        status_code=status,
+        error=error,
+        values=values or _stored_values(campaign),
+        editable=editable,
+        **(_choices(ctx) if editable else {}),
         campaign=campaign,
         kind=kind_label(campaign.kind, ctx.lang),
         status=_label(ctx, CAMPAIGN_LABELS[CampaignStatus(campaign.status)]),
@@ -187,6 +222,25 @@ def campaign_page(ctx: Ctx, campaign_id: CampaignId) -> Response:
         can_close=actor.role == Role.SUPERVISOR and campaign.status == CampaignStatus.ACTIVE,
         centre=DEFAULT_CENTRE,
     )
+
+
+@router.post("/campaigns/{campaign_id}/edit")
+@pages
+def edit_form(ctx: Ctx, campaign_id: CampaignId, form: Form) -> Response:
+    """A supervisor edits an active campaign from its page; its cases are tagged anew."""
+    actor = ctx.staff(Role.SUPERVISOR)
+    values = _form_values(form)
+    try:
+        update_campaign(
+            ctx.db, actor=actor, clock=ctx.clock, campaign_id=campaign_id, data=_input(values)
+        )
+    except DubanError as err:
+        if isinstance(err, NotFound):
+            raise
+        ctx.db.rollback()
+        return _campaign_page(ctx, campaign_id, error=ctx.t(err.message), values=values, status=422)
+    ctx.notice("Saved.")
+    return ctx.redirect(f"/campaigns/{campaign_id}")
 
 
 @router.post("/campaigns/{campaign_id}/close")

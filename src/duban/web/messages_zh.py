@@ -371,6 +371,7 @@ ZH: Final[dict[str, str]] = {
     "fixed rate": "整改率",
     "Closing report (DOCX)": "总结报告（DOCX）",
     "Close the campaign": "结束专项行动",
+    "Edit the campaign": "修改专项行动",
     "By unit": "按责任单位",
     "By category": "按类别",
     "By day": "按日",
