@@ -58,9 +58,10 @@ def _reachable(start: frozenset[CaseStatus]) -> set[CaseStatus]:
     return seen
 
 
-def test_reports_start_verified_only_from_a_collectors_patrol() -> None:
-    assert initial_status(Source.PATROL) == S.VERIFIED
-    assert {initial_status(s) for s in Source if s != Source.PATROL} == {S.REPORTED}
+def test_reports_made_on_site_start_verified_and_the_rest_wait_for_verify() -> None:
+    on_site = {Source.PATROL, Source.SUPERVISION, Source.ROAD_OFFICE}
+    assert {initial_status(s) for s in on_site} == {S.VERIFIED}
+    assert {initial_status(s) for s in Source if s not in on_site} == {S.REPORTED}
     assert {S.REPORTED, S.VERIFIED} == INITIAL
 
 

@@ -82,7 +82,7 @@ def test_collector_patrol_report_starts_verified(api: Api) -> None:
         ("operator", "inspection"),
         ("operator", "sensor"),
         ("citizen", "citizen"),
-        ("supervisor", "supervision"),
+        ("supervisor", "inspection"),
         ("shift_lead", "citizen"),
     ],
 )
