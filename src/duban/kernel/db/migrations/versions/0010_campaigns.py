@@ -2,7 +2,7 @@
 their append-only event chain
 
 Revision ID: 0010_campaigns
-Revises: 0009_web
+Revises: 0010_sources
 Create Date: 2026-12-03 08:45:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0010_campaigns"
-down_revision: str | None = "0009_web"
+down_revision: str | None = "0010_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
