@@ -77,6 +77,15 @@ def test_a_supervisor_starts_reads_edits_and_closes_a_campaign(city: Api) -> Non
         east,
         west,
     }
+    street = city.world.user("dispatcher")
+    street.region_code = WEST
+    city.world.session.commit()
+    mine = city.get(f"/campaigns/{cid}/cases", "dispatcher").json()
+    assert [c["id"] for c in mine["items"]] == [west]
+    assert city.get(f"/campaigns/{cid}", "dispatcher").json()["stats"]["found"] == 1
+    west_report = city.get(f"/campaigns/{cid}/report.docx", "dispatcher")
+    west_text = "\n".join(p.text for p in Document(io.BytesIO(west_report.content)).paragraphs)
+    assert "共发现问题1个" in west_text
     closed = city.client.post(
         f"{API}/campaigns/{cid}/close",
         json={"note": "圆满完成"},
