@@ -107,9 +107,12 @@ def test_the_system_may_only_supervise() -> None:
             assert action == A.SUPERVISE
 
 
-def test_only_check_has_a_failed_outcome_and_it_goes_back_to_the_unit() -> None:
+def test_a_failed_check_goes_back_to_the_unit_and_a_failed_verify_turns_the_report_down() -> None:
     failing = {key: rule.fail_target for key, rule in TRANSITIONS.items() if rule.fail_target}
-    assert failing == {(S.AWAITING_CHECK, A.CHECK): S.HANDLING}
+    assert failing == {
+        (S.AWAITING_CHECK, A.CHECK): S.HANDLING,
+        (S.REPORTED, A.VERIFY): S.REJECTED,
+    }
     assert TRANSITIONS[(S.AWAITING_CHECK, A.CHECK)].target == S.CHECKED
 
 

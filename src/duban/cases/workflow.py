@@ -97,7 +97,7 @@ class Transition:
 
     target: CaseStatus
     roles: frozenset[Role]
-    #: Where a failed outcome goes (only for ``check``: 返工 back to the unit).
+    #: Where a failed outcome goes (``check``: 返工 back to the unit; ``verify``: 不属实).
     fail_target: CaseStatus | None = None
 
 
@@ -119,7 +119,8 @@ A = Action
 
 _table: dict[tuple[CaseStatus, Action], Transition] = {
     (S.REPORTED, A.ASSIGN): Transition(S.REPORTED, _INTAKE),
-    (S.REPORTED, A.VERIFY): Transition(S.VERIFIED, _roles(Role.COLLECTOR)),
+    # 核实: 属实 → verified; 不属实 (``passed: false`` with a reason) → turned down.
+    (S.REPORTED, A.VERIFY): Transition(S.VERIFIED, _roles(Role.COLLECTOR), fail_target=S.REJECTED),
     (S.REPORTED, A.REJECT): Transition(S.REJECTED, _INTAKE),
     (S.REPORTED, A.VOID): Transition(S.VOIDED, _roles(Role.SHIFT_LEAD)),
     (S.VERIFIED, A.FILE): Transition(S.FILED, _roles(Role.SHIFT_LEAD)),
