@@ -25,6 +25,10 @@ from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
+    Campaign,
+    CampaignCase,
+    CampaignEvent,
+    CampaignScope,
     DecisionEscalation,
     JointDecision,
     JointSession,
@@ -46,6 +50,10 @@ __all__ = [
     "ApiKey",
     "Bulletin",
     "BulletinFile",
+    "Campaign",
+    "CampaignCase",
+    "CampaignEvent",
+    "CampaignScope",
     "Case",
     "CaseEvent",
     "CaseHelper",

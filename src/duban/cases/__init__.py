@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.cases.access import CITY_WIDE, can_see, is_staff
+    from duban.cases.access import CITY_WIDE, can_see, is_staff, visible_cases
     from duban.cases.actions import (
         ActionInput,
         NewCase,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     )
     from duban.cases.models import Case, CaseEvent, CasePhoto
     from duban.cases.nearby import nearby_cases
-    from duban.cases.queries import CaseFilter, apply_case_filter
+    from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
     from duban.cases.workflow import (
         OPEN,
         PUBLIC_NOTE_ACTIONS,
@@ -83,6 +83,8 @@ _EXPORTS: dict[str, str] = {
     "initial_status": "duban.cases.workflow",
     "is_staff": "duban.cases.access",
     "nearby_cases": "duban.cases.nearby",
+    "overdue_condition": "duban.cases.queries",
+    "visible_cases": "duban.cases.access",
     "new_case_ids": "duban.cases.intake",
     "perform_action": "duban.cases.actions",
     "photo_for_viewer": "duban.cases.casefile",
@@ -126,6 +128,7 @@ __all__ = [
     "is_staff",
     "nearby_cases",
     "new_case_ids",
+    "overdue_condition",
     "perform_action",
     "photo_for_viewer",
     "prepare_report",
@@ -133,6 +136,7 @@ __all__ = [
     "report_event_row",
     "report_refs",
     "reserve_case_codes",
+    "visible_cases",
     "write_reports",
 ]
 

@@ -142,7 +142,11 @@ def _case_page(
             flat["rating"] = flat.pop("note")
         return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
     from duban.photochecks import case_evidence  # deferred: photochecks read cases
-    from duban.supervision import decision_labels, decisions_of_case  # deferred: it reads cases
+    from duban.supervision import (  # deferred: supervision reads cases
+        campaigns_of_case,
+        decision_labels,
+        decisions_of_case,
+    )
 
     file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
     evidence = case_evidence(ctx.db, actor=actor, case_id=case_id, lang=ctx.lang)
@@ -163,6 +167,7 @@ def _case_page(
         errors=errors or {},
         values=values or {},
         suggestion=file.suggestion,
+        campaigns=campaigns_of_case(ctx.db, case_id),
     )
 
 

@@ -1,6 +1,7 @@
 """Supervision (督办): numbered supervision orders compiled from cases, units' answers,
 the supervisor's review, the escalation ladder and the orders' documents; joint
-sessions (会商) and their decisions; revisits (回头看) of signed-off cases and items.
+sessions (会商) and their decisions; revisits (回头看) of signed-off cases and items;
+campaigns (专项行动) and the cases tagged to them.
 
 This is the capability's public face: other capabilities import from here, never
 from its modules. Names load on first use (PEP 562), so importing the face imports
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
+    from duban.supervision.campaigns import TagReport, campaigns_of_case, tag_active_campaigns
     from duban.supervision.escalation import EscalationReport, escalate_orders
     from duban.supervision.fonts import find_cjk_font
     from duban.supervision.joint import (
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
         decisions_of_case,
         escalate_decisions,
     )
-    from duban.supervision.models import OrderProblem, SupervisionOrder
+    from duban.supervision.models import Campaign, OrderProblem, SupervisionOrder
     from duban.supervision.revisits import (
         count_recurrences,
         create_due_revisits,
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "Campaign": "duban.supervision.models",
+    "TagReport": "duban.supervision.campaigns",
+    "campaigns_of_case": "duban.supervision.campaigns",
+    "tag_active_campaigns": "duban.supervision.campaigns",
     "EscalationReport": "duban.supervision.escalation",
     "OrderProblem": "duban.supervision.models",
     "SupervisionOrder": "duban.supervision.models",
@@ -44,9 +50,12 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Campaign",
     "EscalationReport",
     "OrderProblem",
     "SupervisionOrder",
+    "TagReport",
+    "campaigns_of_case",
     "count_recurrences",
     "create_due_revisits",
     "decision_labels",
@@ -55,6 +64,7 @@ __all__ = [
     "escalate_orders",
     "find_cjk_font",
     "revisits_of_case",
+    "tag_active_campaigns",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

@@ -1,5 +1,6 @@
 """Supervision orders (督办单), their addressees and problems, saved selection rules,
-the steps of the escalation ladder taken, and the append-only event chain."""
+the steps of the escalation ladder taken, and the append-only event chain; campaigns
+(专项行动), their scope, the cases tagged to them and their own event chain."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from duban.accounts import Unit
 from duban.kernel.db.base import Base, UTCDateTime, string_enum
+from duban.supervision.campaign_rules import CampaignStatus
 from duban.supervision.followup import RevisitState
 from duban.supervision.rules import OrderStatus, ProblemStatus
 
@@ -325,3 +327,80 @@ class SupervisionRecord(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(32))
+
+
+class Campaign(Base):
+    """A named, time-boxed campaign (专项整治 / 专项巡护 / 攻坚月) over a scope of
+    categories, regions and sources; the cases reported inside it are tagged to it."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), comment="a code of campaign_kinds (policy)")
+    status: Mapped[CampaignStatus] = mapped_column(string_enum(CampaignStatus, "campaign_status"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date] = mapped_column(Date, comment="first local day")
+    ends_on: Mapped[date] = mapped_column(Date, comment="last local day")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), comment="local midnight, UTC")
+    ends_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), comment="local midnight after the last day, UTC (exclusive)"
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tagged_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="when its cases were last tagged"
+    )
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="")
+
+    scope_rows: Mapped[list[CampaignScope]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignScope.id"
+    )
+
+
+class CampaignScope(Base):
+    """One code of a campaign's scope: a category, a region or a source."""
+
+    __tablename__ = "campaign_scopes"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="category | region | source")
+    code: Mapped[str] = mapped_column(String(32))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="scope_rows")
+
+
+class CampaignCase(Base):
+    """A case tagged to a campaign (a case may be in several)."""
+
+    __tablename__ = "campaign_cases"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+    tagged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CampaignEvent(Base):
+    """One append-only row per change to a campaign, chained per campaign as the orders'
+    events are (triggers refuse UPDATE and DELETE, migration 0010_campaigns)."""
+
+    __tablename__ = "campaign_events"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text, default="{}", comment="canonical JSON")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32), comment="the audit key that signed the row")

@@ -253,3 +253,104 @@ class RevisitRead(BaseModel):
     reason: str | None
     photo_ids: list[str]
     events: list[RecordRead]
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+class CampaignCreate(Strict):
+    name: str = Field(min_length=1, max_length=200, description="市容环境专项整治")
+    kind: str = Field(
+        max_length=32,
+        description="a code of the policy's campaign_kinds: rectification 专项整治 |"
+        " patrol 专项巡护 | assault_month 攻坚月",
+    )
+    starts_on: date = Field(description="first local day (Asia/Shanghai), YYYY-MM-DD")
+    ends_on: date = Field(description="last local day, inclusive")
+    categories: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="category codes; a major class (E01) covers its subclasses",
+    )
+    regions: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="region codes: a district, street, community or unit grid",
+    )
+    sources: list[str] = Field(
+        default_factory=list, max_length=10, description="optional: only these sources"
+    )
+    description: str = Field(default="", max_length=4000)
+
+
+class CampaignClose(Strict):
+    note: str = Field(default="", max_length=2000)
+
+
+class BreakdownRow(BaseModel):
+    key: str = Field(description="unit code or category code ('' for no unit)")
+    label: str = Field(description="the unit's or category's name")
+    found: int
+    fixed: int
+    open: int
+    overdue: int
+
+
+class DayCount(BaseModel):
+    day: date
+    found: int
+
+
+class CampaignStatsRead(BaseModel):
+    found: int = Field(description="cases tagged, as the caller may see them")
+    fixed: int = Field(description="closed (已结案)")
+    open: int
+    overdue: int
+    fixed_percent: float | None
+    by_unit: list[BreakdownRow]
+    by_category: list[BreakdownRow]
+    by_day: list[DayCount]
+
+
+class CampaignSummary(BaseModel):
+    id: int
+    name: str
+    kind: str
+    kind_label: str
+    status: str = Field(description="active | closed")
+    status_label: str
+    starts_on: date
+    ends_on: date
+    categories: list[str]
+    regions: list[str]
+    sources: list[str]
+
+
+class CampaignRead(CampaignSummary):
+    description: str
+    created_at: datetime
+    closed_at: datetime | None
+    tagged_at: datetime | None = Field(description="when its cases were last tagged")
+    stats: CampaignStatsRead
+    cases_url: str
+    report_url: str
+
+
+class CampaignCaseRead(BaseModel):
+    id: int
+    code: str
+    status: str
+    status_label: str
+    category_code: str
+    unit: UnitRef | None
+    address: str
+    reported_at: datetime
+    overdue: bool
+    url: str
+
+
+class CampaignCasePage(BaseModel):
+    items: list[CampaignCaseRead]
+    total: int
+    page: int
+    page_size: int
