@@ -7,7 +7,15 @@ migrations' ``env.py`` and the test fixtures import this module to see all of th
 from __future__ import annotations
 
 from duban.accounts.models import Unit, User
-from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
+from duban.cases.models import (
+    Case,
+    CaseEvent,
+    CaseHelper,
+    CasePhoto,
+    CaseTracker,
+    IdempotencyKey,
+    ImportedCase,
+)
 from duban.evaluation.models import ManualScore
 from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
@@ -46,6 +54,7 @@ __all__ = [
     "Counter",
     "FilingCondition",
     "IdempotencyKey",
+    "ImportedCase",
     "Ledger",
     "LedgerEvent",
     "LedgerEvidence",
