@@ -130,12 +130,11 @@ def _import(session: Session, path: Path, **kw: Any) -> HistoryReport:
 
 
 def _case(session: Session, ref: str) -> Case:
-    case = session.scalars(
+    return session.scalars(
         select(Case)
         .join(ImportedCase, ImportedCase.case_id == Case.id)
         .where(ImportedCase.ref == ref)
     ).one()
-    return case
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])

@@ -32,7 +32,10 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False, comment="the file's rows replayed for it"),
         sa.Column(
-            "imported_at", UTCDateTime(timezone=True), nullable=False, comment="when, by the real clock"
+            "imported_at",
+            UTCDateTime(timezone=True),
+            nullable=False,
+            comment="when, by the real clock",
         ),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_imported_cases_case_id_cases")
