@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.cases.access import CITY_WIDE, can_see, is_staff
+    from duban.cases.access import CITY_WIDE, can_see, is_staff, visible_cases
     from duban.cases.actions import ActionInput, NewCase, get_case, perform_action, report_case
     from duban.cases.audit import append_event
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
@@ -74,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "get_case": "duban.cases.actions",
     "initial_status": "duban.cases.workflow",
     "is_staff": "duban.cases.access",
+    "visible_cases": "duban.cases.access",
     "nearby_cases": "duban.cases.nearby",
     "new_case_ids": "duban.cases.intake",
     "perform_action": "duban.cases.actions",
@@ -124,6 +125,7 @@ __all__ = [
     "report_event_row",
     "report_refs",
     "reserve_case_codes",
+    "visible_cases",
     "write_reports",
 ]
 
