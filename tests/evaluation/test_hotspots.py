@@ -137,3 +137,19 @@ def test_the_api_lists_and_draws_hotspots(town: World, client: TestClient, api: 
     assert features[0]["geometry"]["type"] == "Point"
     bad = client.get("/api/v1/evaluation/hotspots", params={**PERIOD, "days": "x"}, headers=headers)
     assert bad.status_code == 422
+
+
+def test_the_map_draws_the_layer_over_the_filters_dates(
+    town: World, client: TestClient, app: Any
+) -> None:
+    from tests.web.test_server import sign_in
+
+    sign_in(client, app, town, "dispatcher")
+    layer = client.get("/map/hotspots.geojson")  # the last 90 days
+    assert layer.status_code == 200, layer.text
+    assert [f["properties"]["place"] for f in layer.json()["features"]] == ["G1", "G1"]
+    narrow = client.get("/map/hotspots.geojson", params={**PERIOD, "category": OTHER})
+    assert [f["properties"]["category_code"] for f in narrow.json()["features"]] == [OTHER]
+    assert client.get("/map/hotspots.geojson", params={"days": "0"}).status_code == 422
+    client.cookies.clear()
+    assert client.get("/map/hotspots.geojson", follow_redirects=False).status_code == 303
