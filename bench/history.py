@@ -107,7 +107,8 @@ def _run(label: str, url: str, n: int, tmp: Path) -> None:
         began = time.perf_counter()
         again = import_history(session, rows=parsed)
         rerun = time.perf_counter() - began
-        assert again.already == report.imported and again.imported == 0
+        assert again.already == report.imported
+        assert again.imported == 0
     print(f"{label}: {len(rows)} rows, {report.imported} cases")
     print(f"  (a) read the CSV                 {read_s:7.2f} s")
     print(f"  (b) replay through the use cases {took:7.2f} s   {len(rows) / took:7.0f} rows/s")

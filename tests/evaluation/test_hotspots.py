@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from shapely import Polygon
-from sqlalchemy.orm import Session
 
 from duban.evaluation.hotspots import hotspots
 from duban.kernel.errors import InvalidInput, PermissionDenied
