@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely import Polygon
 
-from duban.evaluation.hotspots import hotspots
+from duban.evaluation.hotspots import find_hotspots
 from duban.kernel.errors import InvalidInput, PermissionDenied
 from duban.places import Region
 from tests.factories.history import lay_out, lifecycle
@@ -67,7 +67,7 @@ def town(world: World) -> World:
 
 
 def _rows(world: World, **kw: Any) -> list[tuple[int, str, str, int, int]]:
-    found = hotspots(
+    found = find_hotspots(
         world.session, actor=world.actor("leader"), start=PERIOD["from"], end=PERIOD["to"], **kw
     )
     return [(h.rank, h.grid_code, h.category_code, h.cases, h.recurrences) for h in found.rows]
@@ -92,7 +92,7 @@ def test_a_category_narrows_the_list(town: World) -> None:
 
 
 def test_rows_name_the_place_and_the_last_closing(town: World) -> None:
-    found = hotspots(
+    found = find_hotspots(
         town.session, actor=town.actor("leader"), start=PERIOD["from"], end=PERIOD["to"]
     )
     top = found.rows[0]
@@ -104,12 +104,16 @@ def test_rows_name_the_place_and_the_last_closing(town: World) -> None:
 def test_bad_input_is_refused(town: World) -> None:
     leader = town.actor("leader")
     with pytest.raises(InvalidInput) as err:
-        hotspots(town.session, actor=leader, start="2026-10-01", end="2026-11-01", days="0")
+        find_hotspots(town.session, actor=leader, start="2026-10-01", end="2026-11-01", days="0")
     assert err.value.detail["field"] == "days"
     with pytest.raises(InvalidInput):
-        hotspots(town.session, actor=leader, start="2026-10-01", end="2026-11-01", category="ZZ")
+        find_hotspots(
+            town.session, actor=leader, start="2026-10-01", end="2026-11-01", category="ZZ"
+        )
     with pytest.raises(PermissionDenied):
-        hotspots(town.session, actor=town.actor("citizen"), start="2026-10-01", end="2026-11-01")
+        find_hotspots(
+            town.session, actor=town.actor("citizen"), start="2026-10-01", end="2026-11-01"
+        )
 
 
 def test_the_api_lists_and_draws_hotspots(town: World, client: TestClient, api: Any) -> None:

@@ -24,7 +24,7 @@ from duban.cases.mapdata import (
 from duban.cases.pages import case_filter_from
 from duban.cases.workbench import active_units
 from duban.cases.workflow import OPEN, STATUS_LABELS
-from duban.evaluation import hotspots, hotspots_geojson
+from duban.evaluation import find_hotspots, hotspots_geojson
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.places import parse_bbox, regions_geojson
@@ -127,7 +127,7 @@ def hotspots_json(ctx: Ctx) -> Response:
     today = ctx.clock.now().astimezone(tz).date()
     start = query.get("from") or (today - timedelta(days=HOTSPOT_DAYS)).isoformat()
     end = query.get("to") or (today + timedelta(days=1)).isoformat()
-    found = hotspots(
+    found = find_hotspots(
         ctx.db,
         actor=actor,
         start=start,

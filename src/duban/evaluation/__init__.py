@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.evaluation.hotspots import hotspots, hotspots_geojson
+    from duban.evaluation.hotspots import find_hotspots, hotspots_geojson
     from duban.evaluation.models import ManualScore
     from duban.evaluation.service import evaluate
 
 _EXPORTS: dict[str, str] = {
     "ManualScore": "duban.evaluation.models",
     "evaluate": "duban.evaluation.service",
-    "hotspots": "duban.evaluation.hotspots",
+    "find_hotspots": "duban.evaluation.hotspots",
     "hotspots_geojson": "duban.evaluation.hotspots",
 }
 
-__all__ = ["ManualScore", "evaluate", "hotspots", "hotspots_geojson"]
+__all__ = ["ManualScore", "evaluate", "find_hotspots", "hotspots_geojson"]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.evaluation.bulletin import FORMATS, bulletin_file
-from duban.evaluation.hotspots import as_page, hotspots, hotspots_geojson
+from duban.evaluation.hotspots import as_page, find_hotspots, hotspots_geojson
 from duban.evaluation.schemas import (
     CaseRef,
     DrillDown,
@@ -110,7 +110,7 @@ def hotspot_list(
     """Place (unit grid) × category whose cases reported in ``[from, to)`` came back
     within ``days`` days of another such case's closing, ranked by recurrences, then cases.
     Staff only; each sees the cases it may see."""
-    found = hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
+    found = find_hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
     return HotspotPage.model_validate(as_page(found, load_policy(session).tz))
 
 
@@ -129,7 +129,7 @@ def hotspot_layer(
     category: CategoryQ = None,
 ) -> JSONResponse:
     """The same rows as GeoJSON points (WGS84), each at the mean position of its cases."""
-    found = hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
+    found = find_hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
     return JSONResponse(hotspots_geojson(found), media_type="application/geo+json")
 
 

@@ -135,7 +135,7 @@ def _ranks(rows: list[tuple[int, int]]) -> list[int]:
     return ranks
 
 
-def hotspots(
+def find_hotspots(
     session: Session,
     *,
     actor: Actor,
