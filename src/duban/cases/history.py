@@ -37,6 +37,7 @@ from duban.cases.intake import NewCase, report
 from duban.cases.models import ImportedCase
 from duban.cases.workflow import Action, Rating, Source
 from duban.kernel.context import Actor, SystemClock
+from duban.kernel.db.session import REQUEST_MEMO
 from duban.kernel.errors import DubanError, InvalidInput
 from duban.kernel.phones import normalize_phone
 from duban.kernel.unitofwork import writing
@@ -371,6 +372,9 @@ def _replay_case(
 ) -> Refusal | None:
     """All of one case's rows in one transaction; the refusal that left it out, if any."""
     line = rows[0].line
+    # One case is like one request of the API: the reference data (policy, map, taxonomy)
+    # is checked against its stamps once for the case, not once per row.
+    session.info[REQUEST_MEMO] = {}
     try:
         with writing(session):
             case_id: int | None = None
@@ -395,6 +399,8 @@ def _replay_case(
             )
     except DubanError as err:
         return Refusal(line=line, case=ref, reason=err.message)
+    finally:
+        session.info.pop(REQUEST_MEMO, None)
     return None
 
 
