@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duban.accounts import User, actor_of
@@ -60,6 +61,7 @@ SCORE_RATINGS: Mapping[str, Rating] = {
 _TRUE = frozenset({"true", "1", "yes", "y", "是", "通过"})
 _FALSE = frozenset({"false", "0", "no", "n", "否", "不通过"})
 _LOOKUP_CHUNK = 500
+ALREADY_TAKEN = "imported at the same time by another run"
 
 
 class HistoryFileError(ValueError):
@@ -399,6 +401,8 @@ def _replay_case(
             )
     except DubanError as err:
         return Refusal(line=line, case=ref, reason=err.message)
+    except IntegrityError:  # another import of the same file took this case first
+        return Refusal(line=line, case=ref, reason=ALREADY_TAKEN)
     finally:
         session.info.pop(REQUEST_MEMO, None)
     return None
