@@ -1,7 +1,7 @@
 """cases: the old system's id of every case replayed by ``duban import history``
 
-Revision ID: 0010_history
-Revises: 0009_web
+Revision ID: 0011_history
+Revises: 0010_sources
 Create Date: 2026-12-03 08:50:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from duban.kernel.db.base import UTCDateTime
 
-revision: str = "0010_history"
-down_revision: str | None = "0009_web"
+revision: str = "0011_history"
+down_revision: str | None = "0010_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
