@@ -34,6 +34,8 @@ REQUIRED = {
     "/api/v1/campaigns/{campaign_id}/report.docx": {"get"},
     "/api/v1/evaluation": {"get"},
     "/api/v1/evaluation/cases": {"get"},
+    "/api/v1/evaluation/hotspots": {"get"},
+    "/api/v1/evaluation/hotspots.geojson": {"get"},
     "/api/v1/evaluation/manual-scores": {"post"},
     "/api/v1/reports/bulletin": {"get"},
     "/api/v1/reports/bulletins": {"get"},

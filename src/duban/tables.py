@@ -7,7 +7,15 @@ migrations' ``env.py`` and the test fixtures import this module to see all of th
 from __future__ import annotations
 
 from duban.accounts.models import Unit, User
-from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
+from duban.cases.models import (
+    Case,
+    CaseEvent,
+    CaseHelper,
+    CasePhoto,
+    CaseTracker,
+    IdempotencyKey,
+    ImportedCase,
+)
 from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
@@ -64,6 +72,7 @@ __all__ = [
     "DecisionEscalation",
     "FilingCondition",
     "IdempotencyKey",
+    "ImportedCase",
     "JointDecision",
     "JointSession",
     "JointSubject",

@@ -88,6 +88,10 @@ class ActionInput:
     rework_reason: str | None = None
     #: The unit's reply to the reporter with its fix (feedback): public, unlike the note.
     public_reply: str = ""
+    #: A replayed row of an old platform's history (``duban import history``): feedback
+    #: may come without after-photos (old platforms kept none, or kept them elsewhere),
+    #: and the event says it was imported.
+    historic: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -681,7 +685,7 @@ def _do_feedback(
 ) -> _Outcome:
     from duban.photochecks import examine_feedback  # deferred: photochecks read cases
 
-    photos = check_photos(session, p.photo_ids, required=True)
+    photos = check_photos(session, p.photo_ids, required=not p.historic)
     note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     flags = _evidence_flags(session, case, photos)
     examined = examine_feedback(session, case, photos, now=now, tz=policy.tz)
@@ -1072,6 +1076,8 @@ def _apply(
         _attach(case, outcome.photos, outcome.photo_stage, case.event_count + 1)
     if late:
         outcome.payload["step_late"] = True
+    if params.historic:
+        outcome.payload["imported"] = True
     append_event(
         session,
         case,

@@ -520,6 +520,13 @@ ZH: Final[dict[str, str]] = {
     "'score' must be between 0 and {points}": "'score' 应在 0 到 {points} 之间",
     "'note' must say what the score rests on (the evidence)": "'note' 须说明评分依据（证据）",
     "only leaders and administrators enter scores": "只有领导和管理员可以录入评分",
+    # hotspots and recurrence (duban.evaluation.hotspots)
+    "'days' must be a whole number from 1 to {max}": "'days' 应为 1 到 {max} 之间的整数",
+    "unknown category '{code}'": "未知的类别 '{code}'",
+    "only city staff see hotspots": "只有城管工作人员可以查看回潮热点",
+    "Recurring hotspots (回潮)": "回潮热点",
+    "{n} recurrences of {m} cases": "{m} 件中回潮 {n} 件",
+    "last closed": "最近结案",
     # the monthly bulletin (duban.evaluation.bulletin)
     "'period' must be a month as YYYY-MM, e.g. 2026-11": "'period' 应为月份，格式 YYYY-MM，如 2026-11",
     "'format' must be one of: docx, pdf, xlsx": "'format' 应为以下之一：docx, pdf, xlsx",
