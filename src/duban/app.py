@@ -31,6 +31,7 @@ from duban.cases import dashboard_pages, map_pages, public_pages, workbench_page
 from duban.cases import pages as case_pages
 from duban.config import Settings
 from duban.evaluation import api as evaluation_api
+from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
@@ -49,7 +50,10 @@ from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
+from duban.supervision import campaign_api, campaign_pages
 from duban.supervision import editor_pages as supervision_editor_pages
+from duban.supervision import joint_api as supervision_joint_api
+from duban.supervision import joint_pages as supervision_joint_pages
 from duban.supervision import pages as supervision_pages
 from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
@@ -74,6 +78,9 @@ PAGES: Final = (
     ledgers_pages.router,
     supervision_editor_pages.router,  # /supervision/new before /supervision/{id}
     supervision_pages.router,
+    evaluation_pages.router,
+    supervision_joint_pages.router,
+    campaign_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -210,6 +217,8 @@ def create_app(
         reference_api.admin_router,
         ledgers_api.router,
         supervision_api.router,
+        supervision_joint_api.router,
+        campaign_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

@@ -7,8 +7,16 @@ migrations' ``env.py`` and the test fixtures import this module to see all of th
 from __future__ import annotations
 
 from duban.accounts.models import Unit, User
-from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
-from duban.evaluation.models import ManualScore
+from duban.cases.models import (
+    Case,
+    CaseEvent,
+    CaseHelper,
+    CasePhoto,
+    CaseTracker,
+    IdempotencyKey,
+    ImportedCase,
+)
+from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
@@ -26,11 +34,22 @@ from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
+    Campaign,
+    CampaignCase,
+    CampaignEvent,
+    CampaignScope,
+    DecisionEscalation,
+    JointDecision,
+    JointSession,
+    JointSubject,
+    JointUnit,
     OrderEscalation,
     OrderProblem,
     OrderUnit,
+    Revisit,
     SupervisionEvent,
     SupervisionOrder,
+    SupervisionRecord,
     SupervisionRule,
 )
 
@@ -38,6 +57,12 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "Bulletin",
+    "BulletinFile",
+    "Campaign",
+    "CampaignCase",
+    "CampaignEvent",
+    "CampaignScope",
     "Case",
     "CaseEvent",
     "CaseHelper",
@@ -45,8 +70,14 @@ __all__ = [
     "CaseTracker",
     "Category",
     "Counter",
+    "DecisionEscalation",
     "FilingCondition",
     "IdempotencyKey",
+    "ImportedCase",
+    "JointDecision",
+    "JointSession",
+    "JointSubject",
+    "JointUnit",
     "Ledger",
     "LedgerEvent",
     "LedgerEvidence",
@@ -65,10 +96,12 @@ __all__ = [
     "PhotoPrint",
     "Region",
     "RegionUnit",
+    "Revisit",
     "RoutingRule",
     "Setting",
     "SupervisionEvent",
     "SupervisionOrder",
+    "SupervisionRecord",
     "SupervisionRule",
     "Unit",
     "User",

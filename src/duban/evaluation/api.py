@@ -1,22 +1,30 @@
-"""The evaluation API: the ranked table, the cases behind a number, scores by hand."""
+"""The evaluation API: the ranked table, the cases behind a number, scores by hand, the
+monthly bulletin and its archive."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
-from duban.evaluation.bulletin import FORMATS, bulletin_file
+from duban.evaluation.archive import archived_file, list_bulletins, make_bulletin
+from duban.evaluation.bulletin import FORMATS, BulletinFile
+from duban.evaluation.hotspots import as_page, find_hotspots, hotspots_geojson
 from duban.evaluation.schemas import (
+    BulletinList,
+    BulletinRead,
     CaseRef,
     DrillDown,
     EvaluationPage,
     EvaluationRow,
+    HotspotPage,
     ManualScoreCreate,
     ManualScoreRead,
 )
 from duban.evaluation.service import as_json, drill_down, evaluate, record_manual_score
+from duban.reference import load_policy
 
 router = APIRouter(tags=["evaluation"])
 
@@ -81,6 +89,54 @@ def evaluation_cases(
     )
 
 
+DaysQ = Annotated[
+    str | None, Query(description="the recurrence window in days; default from the policy (30)")
+]
+CategoryQ = Annotated[
+    str | None, Query(description="a subclass (小类) code, or a major class (大类) by prefix")
+]
+
+
+@router.get(
+    "/evaluation/hotspots",
+    response_model=HotspotPage,
+    response_model_by_alias=True,
+    summary="Hotspots and recurrence (回潮)",
+)
+def hotspot_list(
+    session: SessionDep,
+    actor: ActorDep,
+    from_: FromQ = None,
+    to: ToQ = None,
+    days: DaysQ = None,
+    category: CategoryQ = None,
+) -> HotspotPage:
+    """Place (unit grid) × category whose cases reported in ``[from, to)`` came back
+    within ``days`` days of another such case's closing, ranked by recurrences, then cases.
+    Staff only; each sees the cases it may see."""
+    found = find_hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
+    return HotspotPage.model_validate(as_page(found, load_policy(session).tz))
+
+
+@router.get(
+    "/evaluation/hotspots.geojson",
+    response_class=JSONResponse,
+    summary="Hotspots as a GeoJSON map layer",
+    responses={200: {"content": {"application/geo+json": {}}, "description": "Points"}},
+)
+def hotspot_layer(
+    session: SessionDep,
+    actor: ActorDep,
+    from_: FromQ = None,
+    to: ToQ = None,
+    days: DaysQ = None,
+    category: CategoryQ = None,
+) -> JSONResponse:
+    """The same rows as GeoJSON points (WGS84), each at the mean position of its cases."""
+    found = find_hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
+    return JSONResponse(hotspots_geojson(found), media_type="application/geo+json")
+
+
 @router.post(
     "/evaluation/manual-scores",
     response_model=ManualScoreRead,
@@ -117,6 +173,17 @@ def enter_score(
     )
 
 
+def _file(file: BulletinFile, bulletin_id: int) -> Response:
+    return Response(
+        content=file.data,
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{file.filename}"',
+            "X-Bulletin-Id": str(bulletin_id),
+        },
+    )
+
+
 @router.get(
     "/reports/bulletin",
     response_class=Response,
@@ -127,24 +194,76 @@ def bulletin(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
+    clock: ClockDep,
     period: Annotated[str | None, Query(description="the month, YYYY-MM, e.g. 2026-11")] = None,
     format: Annotated[str | None, Query(description="docx | pdf | xlsx")] = None,
     object: Annotated[str | None, Query(description=_OBJECT + "; default street")] = None,
     scheme: Annotated[str | None, Query(description="scoring scheme; default national")] = None,
 ) -> Response:
-    """One month's ranking (with 环比 arrows), indicator table, summary and chart of one
-    kind of object; XLSX has one sheet per table. Leaders and administrators only."""
-    file = bulletin_file(
+    """One month's ranking (with 环比 arrows), indicator table, summary, chart and typical
+    cases (with photos) of one kind of object; XLSX has one sheet per table. Each call
+    makes the bulletin anew and archives it in all three formats as a new version (its
+    archive id in the ``X-Bulletin-Id`` header). Leaders, supervisors and administrators."""
+    made_id, file = make_bulletin(
         session,
         actor=actor,
+        clock=clock,
         period=period,
         fmt=format,
         obj=object,
         scheme_code=scheme,
         font=request.app.state.settings.cjk_font,
+        store=request.app.state.photo_store,
     )
-    return Response(
-        content=file.data,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    return _file(file, made_id)
+
+
+@router.get(
+    "/reports/bulletins",
+    response_model=BulletinList,
+    summary="The archive of bulletins made (通报存档)",
+)
+def bulletins(
+    session: SessionDep,
+    actor: ActorDep,
+    period: Annotated[str | None, Query(description="only this month, YYYY-MM")] = None,
+    object: Annotated[str | None, Query(description="only this kind of object")] = None,
+    scheme: Annotated[str | None, Query(description="only this scheme")] = None,
+) -> BulletinList:
+    """Every bulletin made, newest month first: by whom (or the job), with which scheme
+    version, in which formats. Nothing is ever removed or replaced."""
+    rows = list_bulletins(session, actor=actor, period=period, obj=object, scheme_code=scheme)
+    return BulletinList(
+        bulletins=[
+            BulletinRead(
+                id=r.id,
+                period=r.period,
+                object=r.object,
+                scheme=r.scheme,
+                scheme_version=r.scheme_version,
+                version=r.version,
+                source=r.source,
+                title=r.title,
+                created_at=r.created_at,
+                created_by=r.created_by,
+                formats=list(r.formats),
+                downloads={f: f"/api/v1/reports/bulletins/{r.id}/{f}" for f in r.formats},
+            )
+            for r in rows
+        ]
+    )
+
+
+@router.get(
+    "/reports/bulletins/{bulletin_id}/{format}",
+    response_class=Response,
+    summary="Download an archived bulletin",
+    responses={200: {"content": {t: {} for t in FORMATS.values()}, "description": "The file"}},
+)
+def archived_bulletin(
+    session: SessionDep, actor: ActorDep, bulletin_id: int, format: str
+) -> Response:
+    """One file of an archived bulletin (docx, pdf or xlsx), exactly as it was made."""
+    return _file(
+        archived_file(session, actor=actor, bulletin_id=bulletin_id, fmt=format), bulletin_id
     )

@@ -63,3 +63,43 @@ class ManualScoreRead(BaseModel):
     score: float
     note: str
     entered_at: datetime
+
+
+class BulletinRead(BaseModel):
+    id: int
+    period: str = Field(description="the month, YYYY-MM")
+    object: str
+    scheme: str
+    scheme_version: date = Field(description="effective date of the scheme version used")
+    version: int = Field(description="1, 2, … for the same month, object and scheme")
+    source: str = Field(description="request | job")
+    title: str
+    created_at: datetime
+    created_by: str | None = Field(description="username, or 'job' for the scheduled job")
+    formats: list[str]
+    downloads: dict[str, str] = Field(description="format → download path")
+
+
+class BulletinList(BaseModel):
+    bulletins: list[BulletinRead]
+
+
+class HotspotRow(BaseModel):
+    rank: int = Field(description="competition ranking by recurrences, then cases")
+    place: str = Field(description="the unit grid's code")
+    place_name: str
+    category_code: str
+    category_name: str
+    cases: int = Field(description="cases reported in the period at this place and category")
+    recurrences: int = Field(
+        description="of them, reported within `days` days after another such case was closed"
+    )
+    last_closed_at: datetime | None = Field(description="the last closing before `to`")
+
+
+class HotspotPage(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    days: int = Field(description="the recurrence window used")
+    category: str | None
+    rows: list[HotspotRow]

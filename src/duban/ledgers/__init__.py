@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from duban.ledgers.models import LedgerNode
     from duban.ledgers.overdue import mark_overdue_measures
     from duban.ledgers.queries import items_of_case, list_ledgers, pickable_items
+    from duban.ledgers.revisits import reopen_item, signed_off_items
 
 _EXPORTS: dict[str, str] = {
     "LedgerNode": "duban.ledgers.models",
@@ -24,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "list_ledgers": "duban.ledgers.queries",
     "mark_overdue_measures": "duban.ledgers.overdue",
     "pickable_items": "duban.ledgers.queries",
+    "reopen_item": "duban.ledgers.revisits",
+    "signed_off_items": "duban.ledgers.revisits",
 }
 
 __all__ = [
@@ -32,6 +35,8 @@ __all__ = [
     "list_ledgers",
     "mark_overdue_measures",
     "pickable_items",
+    "reopen_item",
+    "signed_off_items",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

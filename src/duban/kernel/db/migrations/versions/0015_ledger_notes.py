@@ -1,7 +1,7 @@
 """ledgers: milestones on items and measures; files of progress notes
 
-Revision ID: 0010_ledger_notes
-Revises: 0010_sources
+Revision ID: 0015_ledger_notes
+Revises: 0014_history
 Create Date: 2026-12-03 08:50:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import duban.kernel.db.base
 
-revision: str = "0010_ledger_notes"
-down_revision: str | None = "0010_sources"
+revision: str = "0015_ledger_notes"
+down_revision: str | None = "0014_history"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
