@@ -274,7 +274,7 @@ def case_read(
         step_light=view.step_light,
         rework_count=case.rework_count,
         fixed_on_site=bool(case.fixed_on_site),
-        photo_verdict=photo_verdict if viewer.role != Role.CITIZEN else None,  # type: ignore[arg-type]
+        photo_verdict=photo_verdict if viewer.role != Role.CITIZEN else None,
         hotline_ticket=case.hotline_ticket,
         is_supervised=case.is_supervised,
         supervise_note=case.supervise_note,

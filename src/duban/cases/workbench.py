@@ -271,8 +271,7 @@ def collector_tasks(
         return rows
     here_lat, here_lon = lat, lon
     placed = [
-        replace(r, distance_m=distance_m(here_lat, here_lon, r.case.lat, r.case.lon))
-        for r in rows
+        replace(r, distance_m=distance_m(here_lat, here_lon, r.case.lat, r.case.lon)) for r in rows
     ]
     placed.sort(key=lambda r: (r.distance_m or 0.0, r.case.id))
     return placed

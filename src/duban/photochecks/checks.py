@@ -48,12 +48,12 @@ from duban.photochecks.rules import (
     Result,
     Thresholds,
     Verdict,
+    cameras_from,
     check_original,
     check_place,
     check_reused,
     check_same_scene,
     check_time,
-    cameras_from,
     suggested_rework,
     thresholds_from,
     verdict,
@@ -151,9 +151,7 @@ def near_hashes(
     query = union(
         *(
             select(PhotoPrint.photo_id, PhotoPrint.phash).where(
-                col.in_([value, *(value ^ (1 << i) for i in range(16))])
-                if probe
-                else col == value
+                col.in_([value, *(value ^ (1 << i) for i in range(16))]) if probe else col == value
             )
             for col, value in zip(columns, b, strict=True)
         )
@@ -202,9 +200,10 @@ def _neighbours(
     for pid, dist in near:
         if pid in batch and pid not in uses:
             continue
-        code, same_before = uses.get(pid, (None, False))
+        use = uses.get(pid)
+        same_before = bool(use and use[1])
         if dist <= t.reuse_max_distance:
-            out.append(Neighbour(pid, dist, code, same_before))
+            out.append(Neighbour(pid, dist, use[0] if use else None, same_before))
         elif not same_before:
             farther.append((dist, pid))
     farther = sorted(farther)[:MAX_COPY_CANDIDATES]
@@ -223,9 +222,15 @@ def _neighbours(
                 min_share=t.copy_min_share,
                 max_rotation=t.copy_max_rotation,
             ):
-                code = uses.get(other.photo_id, (None, False))[0]
+                use = uses.get(other.photo_id)
                 out.append(
-                    Neighbour(other.photo_id, dist_of[other.photo_id], code, False, m.inliers)
+                    Neighbour(
+                        other.photo_id,
+                        dist_of[other.photo_id],
+                        use[0] if use else None,
+                        False,
+                        m.inliers,
+                    )
                 )
     return out
 

@@ -72,7 +72,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"at least one after photo"), "Please add at least one after photo."),
     (
         re.compile(r"fails the photo checks"),
-        "Photo checks failed; this category does not accept the fix. Take a new photo at the place.",
+        "Photo checks failed; this category does not accept the fix. "
+        "Take a new photo at the place.",
     ),
     (
         re.compile(r"may not fix a problem on the spot"),
