@@ -5,8 +5,8 @@ candidate row (≈ 1,000 at a million photos) is a random read of the table; wit
 and the photo id in the index the rows come from the index pages alone (BENCHMARKS.md,
 "Photo checks": 71 ms → 2.4 ms median on SQLite at 1 M hashes).
 
-Revision ID: 0010_photochecks_cover
-Revises: 0009_web
+Revision ID: 0012_photochecks_cover
+Revises: 0011_bulletins
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010_photochecks_cover"
-down_revision: str | None = "0009_web"
+revision: str = "0012_photochecks_cover"
+down_revision: str | None = "0011_bulletins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
