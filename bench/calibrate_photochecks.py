@@ -1,6 +1,7 @@
 """Calibrate the same-scene and reuse checks on a labelled set of real photographs.
 
-    python bench/calibrate_photochecks.py
+    python bench/calibrate_photochecks.py            # same scene and reuse by hash
+    python bench/calibrate_photochecks.py --copies   # reuse of cropped copies
 
 The set is built from the photographs scikit-image ships (tests/factories/photochecks.py):
 each scene is a before-photo; its positives are the same scene seen again (crops, rotations
@@ -34,7 +35,15 @@ for extra in (ROOT / "src", ROOT):
 from PIL import Image, ImageEnhance  # noqa: E402
 from tests.factories.photochecks import POSITIVES, SCENES, phone_jpeg, scene  # noqa: E402
 
-from duban.photochecks.prints import Print, bands, hamming, match_scene, take_print  # noqa: E402
+from duban.photochecks.prints import (  # noqa: E402
+    Print,
+    bands,
+    hamming,
+    match_copy,
+    match_scene,
+    take_print,
+)
+from duban.photochecks.rules import Thresholds  # noqa: E402
 
 
 def _print(image: Image.Image, quality: int = 92) -> Print:
@@ -127,7 +136,68 @@ def choose(pos: list[int], neg: list[int], candidates: range, *, above: bool) ->
     return best(1.0), best(0.95)
 
 
+#: Crops of the same picture (the reuse check's hardest copies), beside REUSES' crop95.
+CROPS = {
+    "crop95_centre": lambda im: im.crop(
+        (
+            int(im.width * 0.025),
+            int(im.height * 0.025),
+            int(im.width * 0.975),
+            int(im.height * 0.975),
+        )
+    ),
+    "crop92_corner": lambda im: im.crop((0, 0, int(im.width * 0.92), int(im.height * 0.92))),
+    "crop90_centre": lambda im: im.crop(
+        (int(im.width * 0.05), int(im.height * 0.05), int(im.width * 0.95), int(im.height * 0.95))
+    ),
+}
+
+
+def copies() -> None:
+    """The reuse rule as the check runs it: a candidate from the band index (exact band,
+    or with probing: a band within one bit), then Hamming ≤ reuse_max_distance, or
+    ≤ copy_max_distance and a copy by features (``match_copy``). Recall per kind of copy,
+    and the false matches among new views of the same place and other scenes."""
+    t = Thresholds()
+    prints = {name: _print(scene(name)) for name in SCENES}
+
+    def verdicts(base: Print, other: Print) -> tuple[bool, bool, bool]:
+        d = hamming(base.phash, other.phash)
+        near_band = min(
+            (a ^ b).bit_count() for a, b in zip(bands(base.phash), bands(other.phash), strict=True)
+        )
+        m = match_copy(other.keypoints, other.descriptors, base.keypoints, base.descriptors)
+        copy = d <= t.copy_max_distance and m.is_copy(
+            min_inliers=t.copy_min_inliers,
+            min_share=t.copy_min_share,
+            max_rotation=t.copy_max_rotation,
+        )
+        hit = d <= t.reuse_max_distance or copy
+        return hit, hit and near_band == 0, hit and near_band <= 1
+
+    print("\nreuse with crops: found (no index limit / exact band / probing one bit)")
+    for kind, transform in {**REUSES, **CROPS}.items():
+        found = [verdicts(prints[n], _print(transform(scene(n)), quality=75)) for n in SCENES]
+        cols = [sum(f[i] for f in found) for i in range(3)]
+        print(f"  {kind:<16} " + "  ".join(f"{c:>2}/{len(found)}" for c in cols))
+    false = [0, 0, 0]
+    total = 0
+    for name in SCENES:
+        others = [
+            _print(POSITIVES[k](scene(name))) for k in (*NEW_VIEWS, "perspective", "rotate_5")
+        ]
+        others += [prints[o] for o in SCENES if o != name]
+        for other in others:
+            total += 1
+            for i, v in enumerate(verdicts(prints[name], other)):
+                false[i] += v
+    print(f"  false matches among {total} new views and other scenes: {false}")
+
+
 def main() -> None:
+    if "--copies" in sys.argv:
+        copies()
+        return
     data = build()
     print(
         f"labelled set: {len(SCENES)} scenes; same scene {len(data.scene_pos)} positives, "

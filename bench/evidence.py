@@ -11,11 +11,15 @@
     - feedback work: the five checks of one after-photo against one before-photo (rules,
       ORB matching + RANSAC, the reuse lookup in a database of --hashes prints);
     - all checks = upload work + feedback work. Aim: ≤ 150 ms.
+    - the same-scene check without stored features (issue 16 follow-up: are the ORB
+      features worth their ≈ 20 KB per photo in the database?): read the after- and the
+      before-photo back from the store (a local folder) and print both again, then match.
 (b) The reuse lookup alone against --hashes stored hashes (uniformly random 64-bit: ~15
     rows per band value at 1 M): candidates by equality on one of four indexed 16-bit
-    bands (a UNION of four index look-ups), then the Hamming distance. Median and p99 of
-    1,000 look-ups. Aim: ≤ 5 ms. PostgreSQL uses database ``duban_bench_photochecks`` on
-    127.0.0.1 (dropped and recreated).
+    bands (a UNION of four index look-ups), then the Hamming distance; and the probing
+    lookup the check runs (each band also with any one bit flipped: 17 values per band,
+    for crops). Median and p99 of 1,000 look-ups. Aim: ≤ 5 ms. PostgreSQL uses database
+    ``duban_bench_photochecks`` on 127.0.0.1 (dropped and recreated).
 """
 
 from __future__ import annotations
@@ -44,10 +48,18 @@ from sqlalchemy.orm import Session  # noqa: E402
 from tests.factories.photochecks import phone_jpeg, scene  # noqa: E402
 from tests.fakes import SHANGHAI  # noqa: E402
 
+from duban.adapters.photostore import LocalPhotoStore  # noqa: E402
 from duban.evidence.photos import _check_complete  # noqa: E402
-from duban.photochecks.checks import near_hashes  # noqa: E402
+from duban.photochecks.checks import _cameras, near_hashes  # noqa: E402
 from duban.photochecks.models import PhotoPrint  # noqa: E402
-from duban.photochecks.prints import Print, bands, match_scene, take_print, to_signed  # noqa: E402
+from duban.photochecks.prints import (  # noqa: E402
+    Print,
+    bands,
+    match_copy,
+    match_scene,
+    take_print,
+    to_signed,
+)
 from duban.photochecks.rules import (  # noqa: E402
     Thresholds,
     check_original,
@@ -63,7 +75,7 @@ def phone_photo(name: str, rng: np.random.Generator) -> bytes:
     big = scene(name).resize((4000, 3000), Image.Resampling.BICUBIC)
     pixels = np.asarray(big, dtype=np.int16) + rng.normal(0, 4, (3000, 4000, 3)).astype(np.int16)
     noisy = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    return phone_jpeg(noisy, gps=(34.03, 113.82))
+    return phone_jpeg(noisy, gps=(34.03, 113.82), make="HUAWEI", model="Mate 60 Pro")
 
 
 def cpu_ms(fn: object, *args: object) -> tuple[float, object]:
@@ -76,12 +88,23 @@ def feedback_checks(session: Session, after: Print, before: Print, t: Thresholds
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    check_original(after.meta, t, tz=SHANGHAI, now=now)
+    found = check_original(after.meta, t, tz=SHANGHAI, now=now, cameras=_cameras())
+    assert found.reason == "original", found  # a HUAWEI's 4000×3000: the table knows it
     check_time(after.meta, t, tz=SHANGHAI, dispatched_at=None, feedback_at=now)
     check_place((34.03, 113.82), t, case_lat=34.0301, case_lon=113.8201)
-    near_hashes(session, after.phash, max_distance=t.reuse_max_distance)
+    near_hashes(session, after.phash, max_distance=t.copy_max_distance, probe=True)
+    # A candidate farther than a copy is compared by features (at most 8; here one).
+    match_copy(after.keypoints, after.descriptors, before.keypoints, before.descriptors)
     m = match_scene(after.keypoints, after.descriptors, before.keypoints, before.descriptors)
     check_same_scene(m.inliers, t, before="x")
+
+
+def scene_from_files(store: LocalPhotoStore, after_key: str, before_key: str) -> int:
+    """The same-scene check with no stored features: both photos read and printed again."""
+    after, before = take_print(store.get(after_key)), take_print(store.get(before_key))
+    return match_scene(
+        after.keypoints, after.descriptors, before.keypoints, before.descriptors
+    ).inliers
 
 
 def fill(engine: Engine, count: int, seed: int = 1) -> None:
@@ -122,14 +145,14 @@ def fill(engine: Engine, count: int, seed: int = 1) -> None:
         conn.execute(text("ANALYZE"))
 
 
-def lookups(engine: Engine, count: int, seed: int = 2) -> list[float]:
+def lookups(engine: Engine, count: int, seed: int = 2, *, probe: bool = False) -> list[float]:
     rng = random.Random(seed)
     times = []
     with Session(engine) as session:
         for _ in range(count):
             h = rng.getrandbits(64)
             start = time.perf_counter()
-            near_hashes(session, h, max_distance=10)
+            near_hashes(session, h, max_distance=20 if probe else 10, probe=probe)
             times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -173,16 +196,25 @@ def main() -> None:
             print(
                 f"\n[{kind}] {args.hashes:,} hashes stored in {time.perf_counter() - start:.0f} s"
             )
-            times = sorted(lookups(engine, 1000))
-            print(
-                f"  reuse lookup: median {statistics.median(times):.2f} ms, "
-                f"p99 {times[int(len(times) * 0.99)]:.2f} ms"
-            )
+            for probe in (False, True):
+                times = sorted(lookups(engine, 1000, probe=probe))
+                print(
+                    f"  reuse lookup{' (probing, for crops)' if probe else ''}: "
+                    f"median {statistics.median(times):.2f} ms, "
+                    f"p99 {times[int(len(times) * 0.99)]:.2f} ms"
+                )
             take_print(photos[0])  # warm-up: imports, ORB and the DCT plans
-            decode, upload, feedback = [], [], []
+            decode, upload, feedback, refile, refile_wall = [], [], [], [], []
+            store = LocalPhotoStore(folder / "photos")
+            store.put("before.jpg", photos[-1])
             with Session(engine) as session:
                 before = take_print(photos[-1])
-                for data in photos:
+                for i, data in enumerate(photos):
+                    store.put(f"after{i}.jpg", data)
+                    wall = time.perf_counter()
+                    ms, _ = cpu_ms(scene_from_files, store, f"after{i}.jpg", "before.jpg")
+                    refile.append(ms)
+                    refile_wall.append((time.perf_counter() - wall) * 1000)
                     ms, _ = cpu_ms(lambda d: Image.open(io.BytesIO(d)).load(), data)
                     decode.append(ms)
                     ms_check, _ = cpu_ms(_check_complete, data)
@@ -198,6 +230,12 @@ def main() -> None:
             print(
                 f"  all checks per photo:             {med(total):.0f} ms CPU "
                 f"(max {max(total):.0f}) → {1000 / med(total):.1f} photos/s per core"
+            )
+            stored = [len(before.keypoints.tobytes()) + len(before.descriptors.tobytes())]
+            print(
+                f"  same scene from the files instead: {med(refile):.0f} ms CPU, "
+                f"{med(refile_wall):.0f} ms wall per after-photo and before-photo "
+                f"(stored features: {stored[0] / 1000:.1f} KB per photo)"
             )
             engine.dispose()
 

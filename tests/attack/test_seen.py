@@ -14,6 +14,8 @@ from shapely.geometry import Polygon
 from sqlalchemy.orm import Session
 
 from duban.cases.access import owns_photo, require_own_photos
+from duban.cases.actions import NewCase
+from duban.cases.workflow import Source
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput
@@ -21,6 +23,7 @@ from duban.kernel.roles import Role
 from duban.places.zones import save_zone
 from duban.reference.policy import PlacesPolicy
 from tests.factories.evidence import jpeg
+from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.http import API, Api
 
@@ -143,3 +146,48 @@ def test_public_copies_of_photos_carry_no_exif(api: Api, app: FastAPI) -> None:
 )
 def test_every_response_says_nosniff(client: TestClient, path: str) -> None:
     assert client.get(path).headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_public_tracking_page_serves_its_photos_without_exif(
+    api: Api, client: TestClient, world: World
+) -> None:
+    """Issue 16: EXIF (device, GPS, time) stays for staff and leaves every public copy: the
+    photos of the tracking page (the reporter's and the unit's after-photo) too."""
+    from duban.cases.public import report_as_citizen
+    from duban.cases.workflow import CaseStatus
+    from tests.factories import cases as case_factory
+
+    before = api.photo("citizen", _jpeg_with_gps())
+    receipt = report_as_citizen(
+        world.session,
+        clock=world.clock,
+        actor=world.actor("citizen"),
+        data=NewCase(
+            source=Source.CITIZEN,
+            category_code="E0102",
+            lat=34.03,
+            lon=113.82,
+            description="门口垃圾",
+            photo_ids=[before],
+        ),
+    )
+    after = api.photo("handler", _jpeg_with_gps())
+    case = case_factory.drive(
+        receipt.case,
+        CaseStatus.AWAITING_CHECK,
+        act_as=lambda c, action, by, params: world.act(c, action, by, **params),
+        photo=lambda: after,
+    )
+    assert receipt.tracking_code
+    page = client.get(f"/track/{receipt.tracking_code}").text
+    for photo in (before, after):
+        assert f"/track/{receipt.tracking_code}/photos/{photo}" in page
+        served = client.get(f"/track/{receipt.tracking_code}/photos/{photo}")
+        assert served.status_code == 200
+        assert b"PhoneMaker" not in served.content
+        assert b"Li Si" not in served.content
+        with Image.open(io.BytesIO(served.content)) as image:
+            assert not image.getexif()
+    staff = api.client.get(f"{API}/photos/{after}", headers=api.headers("dispatcher"))
+    assert b"PhoneMaker" in staff.content  # kept for staff
+    assert case.status == CaseStatus.AWAITING_CHECK

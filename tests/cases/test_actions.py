@@ -589,14 +589,24 @@ def test_a_fresh_after_photo_raises_no_flag(world: World) -> None:
     assert case.handled_at is not None
 
 
+def _reuse_findings(world: World, case: Case) -> dict[str, tuple[str, str]]:
+    from duban.photochecks.models import PhotoFinding
+
+    rows = world.session.scalars(
+        select(PhotoFinding).where(PhotoFinding.case_id == case.id, PhotoFinding.check == "reused")
+    )
+    return {r.photo_id: (r.result, r.reason) for r in rows}
+
+
 def test_an_after_photo_identical_to_the_problem_photo_is_flagged(world: World) -> None:
     before = world.photo((200, 0, 0), by="operator")
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[before])
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[before])
-    assert _payload(world, case)["evidence_flags"] == [
-        {"photo": before, "flag": "same_as_before_photo"}
-    ]
-    assert case.status == CaseStatus.AWAITING_CHECK  # it flags; people decide
+    # One path: the photo checks' *reused* finding, also for a picture of one colour.
+    assert _reuse_findings(world, case) == {before: ("fail", "same_as_before")}
+    assert _payload(world, case)["verdict"] == "fail"
+    assert "evidence_flags" not in _payload(world, case)
+    assert case.status == CaseStatus.AWAITING_CHECK  # it finds; people decide
 
 
 def test_an_after_photo_used_on_another_case_is_flagged(world: World) -> None:
@@ -606,9 +616,9 @@ def test_an_after_photo_used_on_another_case_is_flagged(world: World) -> None:
     case = world.case_in(CaseStatus.HANDLING)
     fresh_photo = world.photo((50, 50, 50))
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[used, fresh_photo])
-    assert _payload(world, case)["evidence_flags"] == [
-        {"photo": used, "flag": "used_on_another_case"}
-    ]
+    found = _reuse_findings(world, case)
+    assert found[used] == ("fail", "reused")
+    assert found[fresh_photo] == ("skipped", "flat")
 
 
 def test_the_same_picture_uploaded_twice_is_still_recognised(world: World) -> None:
@@ -616,8 +626,7 @@ def test_the_same_picture_uploaded_twice_is_still_recognised(world: World) -> No
     case = world.case_in(CaseStatus.HANDLING, photo_ids=[before])
     again = world.photo((10, 20, 30))  # the same bytes under a new upload id
     world.act(case, Action.FEEDBACK, "handler", photo_ids=[again])
-    flags = _payload(world, case)["evidence_flags"]
-    assert {"photo": again, "flag": "same_as_before_photo"} in flags
+    assert _reuse_findings(world, case) == {again: ("fail", "same_as_before")}
 
 
 # --------------------------------------------------------------------------- errors

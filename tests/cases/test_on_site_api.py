@@ -70,8 +70,12 @@ def test_after_photos_are_checked_like_a_units_feedback(api: Api) -> None:
         photo_ids=[same],
         after_photo_ids=[same],
     )
-    flags = case["events"][1]["payload"]["evidence_flags"]
-    assert {"photo": same, "flag": "same_as_before_photo"} in flags
+    assert case["events"][1]["payload"]["verdict"] == "fail"
+    evidence = api.get(f"/cases/{case['id']}/evidence", "collector").json()
+    assert evidence["verdict"] == "fail"
+    (shown,) = evidence["feedback"]
+    reused = next(x for x in shown["findings"] if x["check"] == "reused")
+    assert reused["result"] == "fail"  # the problem photo sent again as the fix
 
 
 def test_fixes_on_the_spot_are_counted_apart(api: Api, world: World) -> None:
@@ -190,3 +194,36 @@ def test_a_fix_on_the_spot_that_did_not_hold_is_reopened_for_dispatch(api: Api) 
     sent = api.act(case["id"], "dispatch", "dispatcher", unit="SZGC")
     assert (sent["status"], sent["unit"]) == ("dispatched", "SZGC")
     assert sent["due_at"] is not None
+
+
+def test_a_fix_on_the_spot_whose_photos_fail_a_blocking_policy_is_refused(
+    api: Api, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The after-photos of a fix on the spot go through the same photo checks and policy
+    as a unit's feedback: a blocking fail refuses the whole report (422, nothing written);
+    where the policy only warns, the verdict is recorded."""
+    from duban.photochecks import checks
+
+    data = checks._policy_data()
+    blocking = {**data, "categories": {"E": {"fail_blocks": True}}}
+    monkeypatch.setattr(checks, "_policy_data", lambda: blocking)
+    same = api.photo("collector", jpeg((10, 10, 200)))
+    response = api.create(
+        "collector",
+        source="patrol",
+        fixed_on_site=True,
+        category_code="E0102",
+        photo_ids=[same],
+        after_photo_ids=[same],
+    )
+    error = assert_error(response, 422)
+    assert "fails the photo checks" in error["message"]
+    assert "reused" in error["message"]
+    assert error["detail"]["field"] == "after_photo_ids"
+    assert error["detail"]["check"] == "reused"
+    assert count_cases(engine) == 0
+    with engine.connect() as db:
+        assert db.execute(text("SELECT count(*) FROM photo_findings")).scalar() == 0
+    monkeypatch.setattr(checks, "_policy_data", lambda: data)  # warns only: recorded
+    case = on_site(api, "collector", "patrol")
+    assert case["events"][1]["payload"]["verdict"] in ("needs_look", "pass")

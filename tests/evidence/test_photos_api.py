@@ -225,8 +225,12 @@ def test_the_same_photo_uploaded_twice_is_kept_once(api: Api, app: FastAPI) -> N
     assert api.client.get(b["url"], headers=api.headers("admin")).content == data
 
 
-def _feedback_flags(case: dict[str, Any]) -> set[str]:
-    return {f["flag"] for f in case["events"][-1]["payload"].get("evidence_flags", [])}
+def _feedback_fails(api: Api, case: dict[str, Any]) -> dict[str, set[str]]:
+    evidence = api.get(f"/cases/{case['id']}/evidence", "shift_lead").json()
+    return {
+        f["photo"]: {x["check"] for x in f["findings"] if x["result"] == "fail"}
+        for f in evidence["feedback"]
+    }
 
 
 def test_feedback_flags_doubtful_after_photos(api: Api) -> None:
@@ -243,5 +247,8 @@ def test_feedback_flags_doubtful_after_photos(api: Api) -> None:
     old = upload(api.client, api.headers("handler"), jpeg(exif=exif)).json()["id"]
     same = upload(api.client, api.headers("handler"), before).json()["id"]
     done = api.act(case["id"], "feedback", "handler", photo_ids=[old, same])
-    assert _feedback_flags(done) == {"taken_before_dispatch", "same_as_before_photo"}
-    assert done["status"] == "awaiting_check"  # flags inform people; they decide
+    fails = _feedback_fails(api, done)
+    assert "time" in fails[old]  # taken before dispatch
+    assert "reused" in fails[same]  # the before-photo again
+    assert done["events"][-1]["payload"]["verdict"] == "fail"
+    assert done["status"] == "awaiting_check"  # findings inform people; they decide

@@ -47,12 +47,14 @@ def phone_exif(
     *,
     taken: str | None = "2026:11:23 09:00:00",
     gps: tuple[float, float] | None = None,
-    make: str | None = "HUAWEI",
-    model: str | None = "P60",
+    make: str | None = "Duban",
+    model: str | None = "TestCam 1",
     software: str | None = None,
     size: tuple[int, int] | None = None,
 ) -> Image.Exif:
-    """EXIF as a phone writes it: device, capture time (city time), size, GPS."""
+    """EXIF as a phone writes it: device, capture time (city time), size, GPS. The default
+    device is one the camera table (``cameras`` in data/photochecks.yaml) does not know:
+    the test photographs are far smaller than any phone's, and would all be "resized"."""
     exif = Image.Exif()
     if make:
         exif[ExifTags.Base.Make] = make

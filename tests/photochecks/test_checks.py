@@ -123,6 +123,52 @@ def test_a_photo_used_on_another_case_is_found_through_the_hash_index(world: Wor
     assert last_payload(world, second)["rework_reason"] == "reused_photo"
 
 
+@pytest.mark.parametrize(
+    ("name", "copy"),
+    [
+        ("re-encoded", lambda im: im),  # the same picture, saved again at quality 75
+        ("cropped 95 %", lambda im: crop(im, 0.95, 0.025)),
+        ("cropped 95 % off one corner", lambda im: crop(im, 0.95, 0.0)),
+        ("cropped 90 %", lambda im: crop(im, 0.9, 0.05)),
+    ],
+)
+def test_a_re_encoded_or_cropped_photo_of_another_case_is_found(
+    world: World, name: str, copy: Any
+) -> None:
+    """Reuse across the city: the after-photo of one case, re-encoded or slightly cropped,
+    sent as the fix of another case far away (issue 16: a match with any other photo)."""
+    first = case_with_before(world, scene("chelsea"))
+    second = case_with_before(world, scene("rocket"))
+    used, _ = feedback(world, first, phone_jpeg(scene("motorcycle"), gps=HERE))
+    again = copy(scene("motorcycle"))
+    _, found = feedback(world, second, phone_jpeg(again, quality=75, gps=HERE))
+    assert found["reused"][0] == "fail", name
+    assert found["reused"][1] in ("reused", "reused_copy"), name
+    detail = world.session.scalars(
+        select(PhotoFinding).where(
+            PhotoFinding.case_id == second.id, PhotoFinding.check == "reused"
+        )
+    ).one()
+    assert detail.values["photo"] == used
+    assert detail.values["case"] == first.code
+
+
+@pytest.mark.parametrize("kind", ["perspective", "perspective_strong", "mixed"])
+def test_a_new_photo_of_a_place_another_case_showed_is_not_a_reused_photo(
+    world: World, kind: str
+) -> None:
+    """The same corner photographed again (another standpoint, a tilt, other light) for
+    a new case there is a new photo, not a copy."""
+    from tests.factories.photochecks import POSITIVES
+
+    first = case_with_before(world, scene("chelsea"))
+    second = case_with_before(world, scene("rocket"))
+    feedback(world, first, phone_jpeg(scene("motorcycle"), gps=HERE))
+    new = POSITIVES[kind](scene("motorcycle"))
+    _, found = feedback(world, second, phone_jpeg(new, gps=HERE))
+    assert found["reused"] == ("pass", "unique"), kind
+
+
 def test_the_before_photo_sent_back_as_the_after_photo_fails(world: World) -> None:
     case = case_with_before(world, scene("coffee"))
     _, found = feedback(world, case, phone_jpeg(scene("coffee"), gps=HERE))

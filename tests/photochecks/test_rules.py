@@ -16,6 +16,8 @@ from duban.photochecks.rules import (
     ReworkReason,
     Thresholds,
     Verdict,
+    camera_sizes,
+    cameras_from,
     check_original,
     check_place,
     suggested_rework,
@@ -78,6 +80,55 @@ def test_place_and_screenshots() -> None:
         exif_width=4000, exif_height=3000,
     )  # fmt: skip
     assert check_original(resized, t, tz=SHANGHAI, now=NOW).reason == "resized"
+
+
+def _shipped_cameras() -> dict[str, list[tuple[int, int]]]:
+    from duban.photochecks.checks import _policy_data
+
+    return cameras_from(_policy_data())
+
+
+def _phone(make: str, model: str, w: int, h: int, **kw: object) -> Meta:
+    return Meta(format="JPEG", width=w, height=h, has_exif=True, make=make, model=model, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("meta", "reason", "sentence_en"),
+    [
+        # What the phone wrote, in either orientation: an original.
+        (_phone("Apple", "iPhone 14", 4032, 3024), "original", None),
+        (_phone("HUAWEI", "ALN-AL00", 3072, 4096), "original", None),
+        # The same shape smaller, though EXIF claims that very size: resized by an app.
+        (
+            _phone("HUAWEI", "Mate 60 Pro", 2048, 1536, exif_width=2048, exif_height=1536),
+            "resized_device",
+            "Resized: a HUAWEI Mate 60 Pro takes 4096×3072, this file is 2048×1536 (50 % of it).",
+        ),
+        (_phone("Apple", "iPhone 15 Pro", 1512, 2016), "resized_device", "takes 4032×3024"),
+        # Another shape: a crop in the gallery.
+        (_phone("Xiaomi", "23127PN0CC", 3500, 3000), "cropped_device", "does not take 3500×3000"),
+        # A camera the table does not know, at a chat app's size.
+        (_phone("Duban", "TestCam", 1280, 960), "resized_chat", "long side 1280"),
+        (_phone("Duban", "TestCam", 4000, 3000), "original", None),
+    ],
+)
+def test_dimensions_against_the_device(meta: Meta, reason: str, sentence_en: str | None) -> None:
+    """The *original* check knows the sizes common phones write (policy data) and the
+    sizes apps shrink to; a resized copy is flagged with a reason a person can read."""
+    found = check_original(meta, Thresholds(), tz=SHANGHAI, now=NOW, cameras=_shipped_cameras())
+    assert found.reason == reason
+    if sentence_en is not None:
+        assert found.result == Result.WARN
+        assert sentence_en in sentence(found.reason, found.values, "en")
+        assert "{" not in sentence(found.reason, found.values, "zh")
+
+
+def test_the_camera_table_matches_make_and_model_by_their_start() -> None:
+    cameras = {"huawei": [(4096, 3072)], "huawei mate 60": [(5000, 3750)], "apple iphone": []}
+    assert camera_sizes(cameras, "HUAWEI", "P60") == [(4096, 3072)]
+    assert camera_sizes(cameras, "HUAWEI", "HUAWEI Mate 60 Pro") == [(5000, 3750)]
+    assert camera_sizes(cameras, "Canon", "EOS R5") == []
+    assert camera_sizes(cameras, None, None) == []
 
 
 def test_every_reason_reads_in_both_languages() -> None:

@@ -78,7 +78,7 @@ def test_exif_stays_for_staff_and_leaves_public_copies_and_thumbnails(
     assert photo is not None
     assert photo.gps_lat == pytest.approx(31.2)
     original = Image.open(io.BytesIO(store.get(photo.storage_key)))
-    assert original.getexif()[ExifTags.Base.Make] == "HUAWEI"  # kept for staff
+    assert original.getexif()[ExifTags.Base.Make] == "Duban"  # kept for staff
     public = Image.open(io.BytesIO(public_photo_bytes(store, photo)))
     assert not public.getexif()
     assert "exif" not in public.info

@@ -683,51 +683,35 @@ def _do_feedback(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
-    from duban.photochecks import examine_feedback  # deferred: photochecks read cases
-
     photos = check_photos(session, p.photo_ids, required=not p.historic)
     note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
-    flags = _evidence_flags(session, case, photos)
-    examined = examine_feedback(session, case, photos, now=now, tz=policy.tz)
-    if examined.blocked:
-        pid, finding = examined.failing()[0]
-        raise InvalidInput(
-            f"photo {pid} fails the '{finding.check.value}' check ({finding.reason}); "
-            "this category does not accept such feedback",
-            field="photo_ids",
-        )
+    verdict = _examine(session, case, photos, policy, now, field="photo_ids")
     case.handled_at = now
-    payload: dict[str, Any] = {"photos": [x.id for x in photos], "verdict": examined.verdict.value}
-    if flags:
-        payload["evidence_flags"] = flags
+    payload: dict[str, Any] = {"photos": [x.id for x in photos], "verdict": verdict}
     reply = clean_text(p.public_reply, field_name="public_reply", limit=MAX_NOTE_CHARS)
     if reply:
         payload["public_reply"] = reply
     return _Outcome(target, note, payload, photos, "after")
 
 
-def _evidence_flags(session: Session, case: Case, photos: list[Photo]) -> list[dict[str, str]]:
-    """What a machine can already tell about after-photos; people decide (DESIGN.md)."""
-    flags: list[dict[str, str]] = []
-    before = {cp.photo.sha256 for cp in case.photos if cp.stage == "before"}
-    for photo in photos:
-        if photo.sha256 in before:
-            flags.append({"photo": photo.id, "flag": "same_as_before_photo"})
-        reused = session.scalar(
-            select(func.count())
-            .select_from(CasePhoto)
-            .join(Photo, Photo.id == CasePhoto.photo_id)
-            .where(Photo.sha256 == photo.sha256, CasePhoto.case_id != case.id)
+def _examine(
+    session: Session, case: Case, photos: list[Photo], policy: Policy, now: datetime, *, field: str
+) -> str:
+    """The photo checks on a fix's after-photos (the one path: their findings are written,
+    the verdict goes into the event); a fail the category's policy blocks refuses the fix."""
+    from duban.photochecks import examine_feedback  # deferred: photochecks read cases
+
+    examined = examine_feedback(session, case, photos, now=now, tz=policy.tz)
+    if examined.blocked:
+        pid, finding, detail = examined.failing()[0]
+        raise InvalidInput(
+            f"photo {pid} fails the photo checks ({finding.check.value}: {detail}); "
+            "this category does not accept such a fix: take a new photo at the place",
+            field=field,
+            photo=pid,
+            check=finding.check.value,
         )
-        if reused:
-            flags.append({"photo": photo.id, "flag": "used_on_another_case"})
-        if (
-            photo.taken_at is not None
-            and case.dispatched_at
-            and photo.taken_at < case.dispatched_at
-        ):
-            flags.append({"photo": photo.id, "flag": "taken_before_dispatch"})
-    return flags
+    return examined.verdict.value
 
 
 def _do_check(
@@ -1016,12 +1000,10 @@ def _do_fix_on_site(
             "a fix on the spot needs at least one after photo ('after_photo_ids')",
             field="after_photo_ids",
         )
-    flags = _evidence_flags(session, case, photos)
+    verdict = _examine(session, case, photos, policy, now, field="after_photo_ids")
     case.fixed_on_site = True
     case.handled_at = now
-    payload: dict[str, Any] = {"photos": [x.id for x in photos]}
-    if flags:
-        payload["evidence_flags"] = flags
+    payload: dict[str, Any] = {"photos": [x.id for x in photos], "verdict": verdict}
     return _Outcome(
         target,
         clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),

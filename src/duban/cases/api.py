@@ -39,6 +39,8 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
 from duban.kernel.errors import NotFound
 from duban.kernel.parsing import parse_bound, parse_choices
+from duban.kernel.roles import Role
+from duban.photochecks import verdicts_of
 from duban.places import case_locations
 from duban.reference import load_policy
 
@@ -80,6 +82,11 @@ def _present(
         usernames = {actor.user_id: actor.username}
     else:
         usernames = _usernames(session, ids)
+    verdicts = (
+        verdicts_of(session, [case.id])
+        if actor.role != Role.CITIZEN and (not new or case.fixed_on_site)
+        else {}
+    )
     return case_read(
         case,
         deadline_view(case, policy, clock.now()),
@@ -89,6 +96,7 @@ def _present(
         events=events,
         with_photos=full,
         place=case_locations(session, [case])[0],
+        photo_verdict=verdicts.get(case.id),
     )
 
 
@@ -262,6 +270,7 @@ def cases(
     )
     names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
     places = case_locations(session, rows)
+    verdicts = verdicts_of(session, [c.id for c in rows]) if actor.role != Role.CITIZEN else {}
     items = [
         case_read(
             c,
@@ -270,6 +279,7 @@ def cases(
             tz=policy.tz,
             usernames=names,
             place=place,
+            photo_verdict=verdicts.get(c.id),
         )
         for c, place in zip(rows, places, strict=True)
     ]

@@ -131,7 +131,6 @@ class CaseFile:
     reporter_visible: bool
     location: Location | None = None
     suggestion: RoutingHint | None = None
-    evidence_flags: list[dict[str, str]] = field(default_factory=list)
     #: Names of the units (by code) and people (by username) the timeline mentions, so
     #: the page shows 环卫处 and 李明, never HWC or collector2.
     unit_names: dict[str, str] = field(default_factory=dict)
@@ -211,11 +210,8 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         for u in (session.scalars(select(User).where(User.id.in_(ids))) if ids else [])
     }
     timeline: list[TimelineEntry] = []
-    flags: list[dict[str, str]] = []
     for e in events:
         payload = json.loads(e.payload or "{}")
-        if e.action in (Action.FEEDBACK.value, Action.FIX_ON_SITE.value):
-            flags = list(payload.get("evidence_flags", []))
         timeline.append(
             TimelineEntry(
                 seq=e.seq,
@@ -253,7 +249,6 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         suggestion=routing_hint(case),
         unit_names=unit_names,
         person_names=person_names,
-        evidence_flags=flags,
     )
 
 

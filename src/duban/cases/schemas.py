@@ -176,6 +176,11 @@ class CaseRead(BaseModel):
     rework_count: int
     is_supervised: bool
     fixed_on_site: bool = False
+    photo_verdict: Literal["pass", "needs_look", "fail"] | None = Field(
+        default=None,
+        description="the photo checks' verdict on the latest fix (staff only; details: "
+        "GET /cases/{id}/evidence)",
+    )
     hotline_ticket: str | None = None
     supervise_note: str | None
     pending_extension_until: datetime | None
@@ -225,6 +230,7 @@ def case_read(
     events: list[CaseEvent] | None = None,
     with_photos: bool = False,
     place: Location | None = None,
+    photo_verdict: str | None = None,
 ) -> CaseRead:
     """Present a case to ``viewer``; reporter contact details only for city staff.
 
@@ -268,6 +274,7 @@ def case_read(
         step_light=view.step_light,
         rework_count=case.rework_count,
         fixed_on_site=bool(case.fixed_on_site),
+        photo_verdict=photo_verdict if viewer.role != Role.CITIZEN else None,
         hotline_ticket=case.hotline_ticket,
         is_supervised=case.is_supervised,
         supervise_note=case.supervise_note,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -130,6 +130,8 @@ class WorkRow:
     distance_m: float | None = None
     #: A returned case (已回退): the unit that sent it back and why, for the dispatcher.
     came_back: tuple[str, str] | None = None
+    #: The photo checks' verdict on the latest fix (pass / needs_look / fail), if any.
+    verdict: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ def _rows(session: Session, cases: Sequence[Case], policy: Policy, now: datetime
             )
         }
     returns = _why_returned(session, [c.id for c in cases if c.status == CaseStatus.RETURNED])
+    verdicts = _verdicts(session, cases)
     return [
         WorkRow(
             case=c,
@@ -171,9 +174,21 @@ def _rows(session: Session, cases: Sequence[Case], policy: Policy, now: datetime
             category_name_en=names.get(c.category_code, ("", c.category_code))[1],
             assignee=users.get(c.assignee_id) if c.assignee_id else None,
             came_back=returns.get(c.id),
+            verdict=verdicts.get(c.id),
         )
         for c in cases
     ]
+
+
+#: Where a fix waits for its check (核查) or its closing: the rows show the photo verdict.
+AFTER_FIX = frozenset({CaseStatus.AWAITING_CHECK, CaseStatus.CHECKED})
+
+
+def _verdicts(session: Session, cases: Sequence[Case]) -> dict[int, str]:
+    """The photo checks' verdicts of the cases whose fix waits for a check or closing."""
+    from duban.photochecks import verdicts_of  # deferred: photochecks read cases
+
+    return verdicts_of(session, [c.id for c in cases if c.status in AFTER_FIX])
 
 
 def _why_returned(session: Session, case_ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -256,15 +271,7 @@ def collector_tasks(
         return rows
     here_lat, here_lon = lat, lon
     placed = [
-        WorkRow(
-            case=r.case,
-            deadline=r.deadline,
-            category_name=r.category_name,
-            category_name_en=r.category_name_en,
-            assignee=r.assignee,
-            distance_m=distance_m(here_lat, here_lon, r.case.lat, r.case.lon),
-        )
-        for r in rows
+        replace(r, distance_m=distance_m(here_lat, here_lon, r.case.lat, r.case.lon)) for r in rows
     ]
     placed.sort(key=lambda r: (r.distance_m or 0.0, r.case.id))
     return placed

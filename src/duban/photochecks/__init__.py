@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         record_print,
         suggested_reason,
         thresholds_for,
+        verdicts_of,
     )
     from duban.photochecks.models import PhotoFinding, PhotoPrint
     from duban.photochecks.prints import take_print
@@ -37,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "suggested_reason": "duban.photochecks.checks",
     "take_print": "duban.photochecks.prints",
     "thresholds_for": "duban.photochecks.checks",
+    "verdicts_of": "duban.photochecks.checks",
 }
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "suggested_reason",
     "take_print",
     "thresholds_for",
+    "verdicts_of",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

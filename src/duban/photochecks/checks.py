@@ -35,6 +35,7 @@ from duban.photochecks.prints import (
     Print,
     bands,
     hamming,
+    match_copy,
     match_scene,
     to_signed,
     unpack_descriptors,
@@ -47,6 +48,7 @@ from duban.photochecks.rules import (
     Result,
     Thresholds,
     Verdict,
+    cameras_from,
     check_original,
     check_place,
     check_reused,
@@ -63,6 +65,11 @@ def _policy_data() -> dict[str, Any]:
     text = resources.files("duban.data").joinpath("photochecks.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text) or {}
     return data
+
+
+@functools.cache
+def _cameras() -> dict[str, list[tuple[int, int]]]:
+    return cameras_from(_policy_data())
 
 
 def thresholds_for(category: str) -> Thresholds:
@@ -127,15 +134,25 @@ def record_print(session: Session, photo_id: str, taken: Print, now: datetime) -
 
 
 def near_hashes(
-    session: Session, phash: int, *, max_distance: int, exclude: Sequence[str] = ()
+    session: Session,
+    phash: int,
+    *,
+    max_distance: int,
+    exclude: Sequence[str] = (),
+    probe: bool = False,
 ) -> list[tuple[str, int]]:
     """Photos whose hash is within ``max_distance`` of ``phash``: candidates by equality on
-    any of the four indexed bands (one index look-up each), then measured."""
+    any of the four indexed bands (one index look-up each), then measured. With ``probe``,
+    each band is also looked up with any one of its 16 bits flipped (17 values per band,
+    still index look-ups): every hash within distance 7 is then a candidate (pigeonhole),
+    and most crops of the picture, whose hashes drift further, share a near band."""
     b = bands(phash)
     columns = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
     query = union(
         *(
-            select(PhotoPrint.photo_id, PhotoPrint.phash).where(col == value)
+            select(PhotoPrint.photo_id, PhotoPrint.phash).where(
+                col.in_([value, *(value ^ (1 << i) for i in range(16))]) if probe else col == value
+            )
             for col, value in zip(columns, b, strict=True)
         )
     )
@@ -149,10 +166,22 @@ def near_hashes(
     return found
 
 
+#: At most this many candidates farther than ``reuse_max_distance`` are compared by
+#: features (each ≈ 1 ms), nearest first.
+MAX_COPY_CANDIDATES = 8
+
+
 def _neighbours(
-    session: Session, case: Case, phash: int, t: Thresholds, batch: Sequence[str]
+    session: Session, case: Case, pr: PhotoPrint, t: Thresholds, batch: Sequence[str]
 ) -> list[Neighbour]:
-    near = near_hashes(session, phash, max_distance=t.reuse_max_distance, exclude=batch)
+    """Photos near this one and where they are used. The photos of this very feedback are
+    not neighbours of each other (two shots of one fix look alike) unless a case already
+    uses them: the same upload attached as the before-photo, or to another case, counts.
+    Candidates too far by hash for a copy, but near enough for a crop of one, are compared
+    by their features (``match_copy``), except the case's own before-photos (the after-photo
+    is meant to show their scene)."""
+    reach = max(t.reuse_max_distance, t.copy_max_distance)
+    near = near_hashes(session, pr.phash, max_distance=reach, probe=True)
     if not near:
         return []
     ids = [pid for pid, _ in near]
@@ -166,9 +195,59 @@ def _neighbours(
         same_before = case_id == case.id and stage == "before"
         if pid not in uses or same_before:
             uses[pid] = (code, same_before)
+    out: list[Neighbour] = []
+    farther: list[tuple[int, str]] = []
+    for pid, dist in near:
+        if pid in batch and pid not in uses:
+            continue
+        use = uses.get(pid)
+        same_before = bool(use and use[1])
+        if dist <= t.reuse_max_distance:
+            out.append(Neighbour(pid, dist, use[0] if use else None, same_before))
+        elif not same_before:
+            farther.append((dist, pid))
+    farther = sorted(farther)[:MAX_COPY_CANDIDATES]
+    if farther:
+        points, desc = unpack_points(pr.keypoints), unpack_descriptors(pr.descriptors)
+        others = session.scalars(
+            select(PhotoPrint).where(PhotoPrint.photo_id.in_([pid for _, pid in farther]))
+        )
+        dist_of = {pid: dist for dist, pid in farther}
+        for other in others:
+            m = match_copy(
+                points, desc, unpack_points(other.keypoints), unpack_descriptors(other.descriptors)
+            )
+            if m.is_copy(
+                min_inliers=t.copy_min_inliers,
+                min_share=t.copy_min_share,
+                max_rotation=t.copy_max_rotation,
+            ):
+                use = uses.get(other.photo_id)
+                out.append(
+                    Neighbour(
+                        other.photo_id,
+                        dist_of[other.photo_id],
+                        use[0] if use else None,
+                        False,
+                        m.inliers,
+                    )
+                )
+    return out
+
+
+def _exact_copies(session: Session, case: Case, photo: Photo) -> list[Neighbour]:
+    """The same bytes (its own upload, or another upload of the same file) already used
+    on a case: found by SHA-256 even where the hash says nothing (a picture of one colour)."""
+    rows = session.execute(
+        select(CasePhoto.photo_id, Case.code, Case.id, CasePhoto.stage)
+        .join(Case, Case.id == CasePhoto.case_id)
+        .join(Photo, Photo.id == CasePhoto.photo_id)
+        .where(Photo.sha256 == photo.sha256)
+    )
     return [
-        Neighbour(pid, dist, uses.get(pid, (None, False))[0], uses.get(pid, (None, False))[1])
-        for pid, dist in near
+        Neighbour(pid, 0, code, case_id == case.id and stage == "before")
+        for pid, code, case_id, stage in rows
+        if case_id != case.id or stage == "before"  # earlier feedback: the hash judges
     ]
 
 
@@ -178,9 +257,13 @@ class Examined:
     findings: dict[str, list[Finding]]  # by photo id
     blocked: bool = False  # a fail, and the category's policy refuses failing feedback
 
-    def failing(self) -> list[tuple[str, Finding]]:
+    def failing(self, lang: str = "en") -> list[tuple[str, Finding, str]]:
+        """The failing findings: photo id, finding and its sentence in ``lang``."""
         return [
-            (pid, f) for pid, fs in self.findings.items() for f in fs if f.result == Result.FAIL
+            (pid, f, sentence(f.reason, f.values, lang))
+            for pid, fs in self.findings.items()
+            for f in fs
+            if f.result == Result.FAIL
         ]
 
 
@@ -248,16 +331,18 @@ def _run(
 ) -> Finding:
     meta = Meta.from_json(pr.meta)
     if check == Check.ORIGINAL:
-        return check_original(meta, t, tz=tz, now=now)
+        return check_original(meta, t, tz=tz, now=now, cameras=_cameras())
     if check == Check.TIME:
         return check_time(meta, t, tz=tz, dispatched_at=case.dispatched_at, feedback_at=now)
     if check == Check.PLACE:
         gps = (photo.gps_lat, photo.gps_lon) if photo.gps_lat is not None else None
         return check_place(gps, t, case_lat=case.lat, case_lon=case.lon)  # type: ignore[arg-type]
     if check == Check.REUSED:
-        if meta.flat:
+        copies = _exact_copies(session, case, photo)
+        if meta.flat and not copies:
             return check_reused((), t, flat=True)
-        return check_reused(_neighbours(session, case, pr.phash, t, batch), t)
+        near = [] if meta.flat else _neighbours(session, case, pr, t, batch)
+        return check_reused([*copies, *near], t)
     best: tuple[int, str] | None = None
     points, desc = unpack_points(pr.keypoints), unpack_descriptors(pr.descriptors)
     usable = [b for b in befores if len(b.descriptors) >= MIN_FEATURES * 32]
@@ -305,7 +390,13 @@ def photo_findings(
     for check in Check:
         if check == Check.ORIGINAL and pr is not None:
             tz = ZoneInfo("Asia/Shanghai")
-            f = check_original(Meta.from_json(pr.meta), Thresholds(), tz=tz, now=photo.created_at)
+            f = check_original(
+                Meta.from_json(pr.meta),
+                Thresholds(),
+                tz=tz,
+                now=photo.created_at,
+                cameras=_cameras(),
+            )
             views.append(
                 FindingView(check.value, f.result.value, sentence(f.reason, f.values, lang))
             )
@@ -357,17 +448,37 @@ def case_evidence(session: Session, *, actor: Actor, case_id: int, lang: str) ->
 
 def latest_verdict(session: Session, case: Case) -> str | None:
     """The verdict on the after-photos of ``case``'s latest feedback (``None`` if none)."""
-    after = [cp for cp in case.photos if cp.stage == "after"]
-    if not after:
-        return None
-    latest_seq = max(cp.event_seq or 0 for cp in after)
-    ids = [cp.photo_id for cp in after if (cp.event_seq or 0) == latest_seq]
-    results = session.scalars(
-        select(PhotoFinding.result).where(
-            PhotoFinding.case_id == case.id, PhotoFinding.photo_id.in_(ids)
+    return verdicts_of(session, [case.id]).get(case.id)
+
+
+def verdicts_of(session: Session, case_ids: Sequence[int]) -> dict[int, str]:
+    """The verdict on each case's latest feedback (or fix on the spot), for a list of
+    cases in two queries; cases without one are left out. The work lists show it."""
+    if not case_ids:
+        return {}
+    latest: dict[int, tuple[int, set[str]]] = {}
+    for case_id, photo_id, seq in session.execute(
+        select(CasePhoto.case_id, CasePhoto.photo_id, CasePhoto.event_seq).where(
+            CasePhoto.case_id.in_(case_ids), CasePhoto.stage == "after"
         )
-    ).all()
-    return verdict(Result(r) for r in results).value if results else None
+    ):
+        seq = seq or 0
+        have = latest.get(case_id)
+        if have is None or seq > have[0]:
+            latest[case_id] = (seq, {photo_id})
+        elif seq == have[0]:
+            have[1].add(photo_id)
+    if not latest:
+        return {}
+    results: dict[int, list[Result]] = {}
+    for case_id, photo_id, result in session.execute(
+        select(PhotoFinding.case_id, PhotoFinding.photo_id, PhotoFinding.result).where(
+            PhotoFinding.case_id.in_(list(latest))
+        )
+    ):
+        if photo_id in latest[case_id][1]:
+            results.setdefault(case_id, []).append(Result(result))
+    return {case_id: verdict(found).value for case_id, found in results.items()}
 
 
 def suggested_reason(session: Session, case: Case) -> str:

@@ -278,3 +278,51 @@ def match_scene(
     _, mask = cv2.findHomography(src, dst, cv2.RANSAC, reprojection)
     inliers = int(mask.sum()) if mask is not None else 0
     return SceneMatch(len(good), inliers)
+
+
+@dataclass(frozen=True)
+class CopyMatch:
+    """How well one picture is a copy of another (cropped, scaled, re-encoded): the matches
+    a similarity transform (shift, uniform scale, rotation) explains to within a pixel or
+    two, and that transform's rotation. The same pixels cropped or resized fit it almost
+    perfectly and unrotated; a new photo of the same place, taken by hand from nearly the
+    same standpoint, has parallax and a tilt, and fits it far worse."""
+
+    matches: int
+    inliers: int
+    rotation: float  # degrees
+
+    def is_copy(self, *, min_inliers: int, min_share: float, max_rotation: float) -> bool:
+        return (
+            self.inliers >= min_inliers
+            and self.inliers >= min_share * max(1, self.matches)
+            and abs(self.rotation) <= max_rotation
+        )
+
+
+def match_copy(
+    a_points: np.ndarray,
+    a_desc: np.ndarray,
+    b_points: np.ndarray,
+    b_desc: np.ndarray,
+    *,
+    ratio: float = 0.8,
+    reprojection: float = 1.5,
+) -> CopyMatch:
+    """Match two prints' ORB features and fit a similarity transform (RANSAC, tight)."""
+    if len(a_desc) < 2 or len(b_desc) < 2:
+        return CopyMatch(0, 0, 0.0)
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(a_desc, b_desc, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
+    if len(good) < 4:
+        return CopyMatch(len(good), 0, 0.0)
+    src = a_points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
+    dst = b_points[[m.trainIdx for m in good]].reshape(-1, 1, 2)
+    transform, mask = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=reprojection
+    )
+    if transform is None or mask is None:
+        return CopyMatch(len(good), 0, 0.0)
+    rotation = float(np.degrees(np.arctan2(transform[1, 0], transform[0, 0])))
+    return CopyMatch(len(good), int(mask.sum()), rotation)

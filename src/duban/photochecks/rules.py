@@ -91,6 +91,59 @@ class Thresholds:
     scene_pass_inliers: int = 20
     scene_warn_inliers: int = 10
     min_jpeg_quality: int = 70
+    resized_long_sides: tuple[int, ...] = (1080, 1280, 1440, 1600, 1920, 2048, 2560)
+    copy_max_distance: int = 20
+    copy_min_inliers: int = 20
+    copy_min_share: float = 0.4
+    copy_max_rotation: float = 0.5
+
+
+#: The sizes phone cameras write, by the start of "Make Model" in lower case (policy data:
+#: ``cameras`` in ``data/photochecks.yaml``).
+Cameras = Mapping[str, Sequence[tuple[int, int]]]
+
+
+def camera_sizes(cameras: Cameras, make: str | None, model: str | None) -> list[tuple[int, int]]:
+    """The sizes (long, short) the camera named in EXIF writes; empty if it is not known.
+    "Make Model" is matched by its start, the longest key winning; phones often repeat the
+    make in the model ("Apple" "iPhone 14"; "HUAWEI" "HUAWEI P60"), so both are tried."""
+    names = [" ".join(x for x in (make, model) if x).lower(), (model or "").lower()]
+    best = ""
+    for key in cameras:
+        k = key.lower()
+        if len(k) > len(best) and any(n.startswith(k) for n in names if n):
+            best = key
+    return [(max(a, b), min(a, b)) for a, b in cameras.get(best, ())] if best else []
+
+
+def _size_finding(meta: Meta, t: Thresholds, cameras: Cameras) -> Finding | None:
+    """Dimensions against the device: a camera writes only its own sizes."""
+    c = Check.ORIGINAL
+    device = " ".join(x for x in (meta.make, meta.model) if x)
+    long, short = max(meta.width, meta.height), min(meta.width, meta.height)
+    actual = f"{meta.width}×{meta.height}"
+    sizes = camera_sizes(cameras, meta.make, meta.model)
+    if sizes:
+        if (long, short) in sizes:
+            return None
+        for big, small in sizes:  # in the table's order: the usual setting first
+            same_shape = abs(long * small - short * big) <= 0.01 * big * small
+            if same_shape and long < big:
+                return Finding(
+                    c,
+                    Result.WARN,
+                    "resized_device",
+                    {
+                        "device": device,
+                        "expected": f"{big}×{small}",
+                        "actual": actual,
+                        "percent": round(100 * long / big),
+                    },
+                )
+        return Finding(c, Result.WARN, "cropped_device", {"device": device, "actual": actual})
+    if long in t.resized_long_sides:
+        return Finding(c, Result.WARN, "resized_chat", {"actual": actual, "long": long})
+    return None
 
 
 def _parse_exif_time(text: str | None, tz: ZoneInfo) -> datetime | None:
@@ -103,9 +156,12 @@ def _parse_exif_time(text: str | None, tz: ZoneInfo) -> datetime | None:
     return naive.replace(tzinfo=tz).astimezone(UTC)
 
 
-def check_original(meta: Meta, t: Thresholds, *, tz: ZoneInfo, now: datetime) -> Finding:
+def check_original(
+    meta: Meta, t: Thresholds, *, tz: ZoneInfo, now: datetime, cameras: Cameras | None = None
+) -> Finding:
     """EXIF present and self-consistent, no editor's tag, not a screenshot, not re-encoded
-    or resized (quantisation tables, the size the camera wrote)."""
+    or resized (quantisation tables, the size the camera wrote, the sizes the device
+    writes: ``cameras``)."""
     c = Check.ORIGINAL
     software = (meta.software or "").lower()
     comment = (meta.user_comment or "").lower()
@@ -144,6 +200,9 @@ def check_original(meta: Meta, t: Thresholds, *, tz: ZoneInfo, now: datetime) ->
                     "actual": f"{meta.width}×{meta.height}",
                 },
             )
+    sized = _size_finding(meta, t, cameras or {})
+    if sized is not None:
+        return sized
     if meta.jpeg_quality is not None and meta.jpeg_quality < t.min_jpeg_quality:
         return Finding(c, Result.WARN, "recompressed", {"quality": meta.jpeg_quality})
     return Finding(
@@ -204,6 +263,9 @@ class Neighbour:
     distance: int
     case_code: str | None
     same_case_before: bool = False
+    #: Farther by hash, but its features line up with this photo's as a crop or resized
+    #: copy's do (ORB, a similarity transform): the same picture, cropped.
+    copy_inliers: int | None = None
 
 
 def check_reused(neighbours: Iterable[Neighbour], t: Thresholds, *, flat: bool = False) -> Finding:
@@ -216,10 +278,11 @@ def check_reused(neighbours: Iterable[Neighbour], t: Thresholds, *, flat: bool =
         (
             n
             for n in neighbours
-            if n.distance
+            if n.copy_inliers is not None
+            or n.distance
             <= (t.same_as_before_max_distance if n.same_case_before else t.reuse_max_distance)
         ),
-        key=lambda n: n.distance,
+        key=lambda n: (n.copy_inliers is not None, n.distance),
     )
     if not near:
         return Finding(c, Result.PASS, "unique")
@@ -227,6 +290,18 @@ def check_reused(neighbours: Iterable[Neighbour], t: Thresholds, *, flat: bool =
     if first.same_case_before:
         return Finding(
             c, Result.FAIL, "same_as_before", {"distance": first.distance, "photo": first.photo_id}
+        )
+    if first.copy_inliers is not None:
+        return Finding(
+            c,
+            Result.FAIL,
+            "reused_copy",
+            {
+                "distance": first.distance,
+                "photo": first.photo_id,
+                "case": first.case_code or "-",
+                "inliers": first.copy_inliers,
+            },
         )
     return Finding(
         c,
@@ -268,6 +343,12 @@ def suggested_rework(findings: Sequence[tuple[str, str]]) -> ReworkReason:
     return ReworkReason.NOT_FIXED
 
 
+def cameras_from(data: Mapping[str, Any]) -> dict[str, list[tuple[int, int]]]:
+    """The ``cameras`` table of the policy: sizes as (long, short) pairs."""
+    table = data.get("cameras") or {}
+    return {str(k): [(int(a), int(b)) for a, b in v or ()] for k, v in table.items()}
+
+
 def thresholds_from(data: Mapping[str, Any], category: str) -> Thresholds:
     """The policy of ``category``: the defaults, overridden by its own entry (or its
     parent's: the first entry whose code prefixes the category's)."""
@@ -280,6 +361,8 @@ def thresholds_from(data: Mapping[str, Any], category: str) -> Thresholds:
     unknown = set(merged) - set(known)
     if unknown:
         raise ValueError(f"unknown photo-check settings: {sorted(unknown)}")
+    if "resized_long_sides" in merged:
+        merged["resized_long_sides"] = tuple(int(x) for x in merged["resized_long_sides"] or ())
     out = Thresholds(**merged)
     if checks is not None:
         out = Thresholds(**{**out.__dict__, "checks": frozenset(Check(x) for x in checks)})

@@ -72,6 +72,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"unknown territory"), "Please choose a district or street from the list."),
     (re.compile(r"at least one after photo"), "Please add at least one after photo."),
     (
+        re.compile(r"fails the photo checks"),
+        "Photo checks failed; this category does not accept the fix. "
+        "Take a new photo at the place.",
+    ),
+    (
         re.compile(r"may not fix a problem on the spot"),
         "Only collectors, supervisors and leaders fix problems on the spot.",
     ),

@@ -141,6 +141,8 @@ ZH: Final[dict[str, str]] = {
     # photo checks (issue 16)
     "Photo checks": "照片核验",
     "needs a look": "需人工查看",
+    "passed by the checker because": "核查员仍判通过，理由",
+    "Photo checks failed; this category does not accept the fix. Take a new photo at the place.": "照片核验未通过，该类别不接受此整改，请到现场重新拍照。",
     "pass": "通过",
     "fail": "不通过",
     "A machine finds; the checker decides.": "机器提示，核查人员决定。",
@@ -191,15 +193,12 @@ ZH: Final[dict[str, str]] = {
     "Only hotline cases have a 12345 ticket number.": "只有热线案件有12345工单号。",
     "fixed on the spot (30 days)": "即查即改（近30天）",
     "Clock restarted after rework": "返工后重新计时",
-    # steps, tasks and evidence flags
+    # steps and tasks
     "verify": "核实",
     "file": "立案",
     "dispatch": "派遣",
     "check": "核查",
     "close": "结案",
-    "same_as_before_photo": "处置后照片与处置前照片相同",
-    "used_on_another_case": "照片在其他案卷中使用过",
-    "taken_before_dispatch": "照片拍摄时间早于派遣时间",
     # service messages people meet most (see i18n._PATTERNS)
     "Please give a reason.": "请填写原因。",
     "This file is not a photo that can be read: send a JPEG, PNG or WebP picture.": "无法识别该文件为照片，请上传 JPEG、PNG 或 WebP 格式的图片。",
