@@ -181,8 +181,10 @@ def create_app(
     # The audit key, checked before anything is served (a malformed DUBAN_AUDIT_KEY
     # refuses to start); unset, the first start creates <var_dir>/audit.key.
     from duban.cases.auditkey import audit_keys
+    from duban.web.tiles import tile_layers
 
     audit_keys()
+    tile_layers(settings)  # a bad DUBAN_MAP_LAYERS refuses to start, naming the mistake
     engine = engine or make_engine(settings.database_url, background_checkpoints=True)
     factory = make_session_factory(engine)
     app = FastAPI(

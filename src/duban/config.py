@@ -69,6 +69,16 @@ class Settings(BaseSettings):
         default="wgs84", description="the system the tiles are drawn in: wgs84 | gcj02"
     )
     map_tile_attribution: str = ""
+    map_layers: str = Field(
+        default="",
+        description="base-map layers, first shown first: preset names separated by commas "
+        "(tianditu, tianditu-img, amap, osm) and/or a JSON list of layers "
+        '{"name", "url", "subdomains", "attribution", "crs": wgs84|gcj02, "max_zoom", '
+        '"overlays"}; unset (and no map_tile_url), the map is grid-only',
+    )
+    tianditu_key: str | None = Field(
+        default=None, description="the 天地图 key (tk) the tianditu presets need"
+    )
 
     @property
     def photo_root(self) -> Path:

@@ -1,9 +1,9 @@
 """The one map (一张图): the page, and the JSON it draws from.
 
 The page works on a blank background: cases (and grids and regions, where the places
-module provides them) are the map. Tiles are optional — set ``DUBAN_MAP_TILE_URL`` to a
-tile server of your own (and ``DUBAN_MAP_TILE_CRS`` to the system its tiles are drawn in,
-e.g. ``gcj02`` for Amap-style tiles); nothing is fetched from anywhere else.
+module provides them) are the map. Base-map tiles are optional — ``DUBAN_MAP_LAYERS``
+names presets (天地图, 高德 in GCJ-02, OpenStreetMap) or layers of one's own (see
+duban.web.tiles); with none configured nothing is fetched from anywhere else.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import timedelta
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from duban.cases.access import get_visible_case
 from duban.cases.mapdata import (
     BBox,
     case_extent,
@@ -22,14 +23,16 @@ from duban.cases.mapdata import (
     region_choices,
 )
 from duban.cases.pages import case_filter_from
+from duban.cases.presenters import deadline_view
 from duban.cases.workbench import active_units
 from duban.cases.workflow import OPEN, STATUS_LABELS
 from duban.evaluation import find_hotspots, hotspots_geojson
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.places import parse_bbox, regions_geojson
-from duban.reference import load_policy
+from duban.reference import Category, load_policy
 from duban.web.context import Ctx, pages
+from duban.web.tiles import CRS_NAMES, map_crs
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,16 +82,18 @@ def map_page(ctx: Ctx) -> Response:
 
 @router.get("/map/regions.json")
 @pages
-def regions_json(ctx: Ctx, level: str = "district", bbox: str = "") -> Response:
+def regions_json(ctx: Ctx, level: str = "district", bbox: str = "", crs: str = "") -> Response:
     """Region outlines for the map's background; unit grids carry their case counts."""
     actor = ctx.staff(*MAP_ROLES)
     if level not in ("district", "street", "community", "grid"):
         raise InvalidInput("level must be district, street, community or grid", field="level")
+    if crs and crs not in CRS_NAMES:
+        raise InvalidInput("crs must be wgs84 or gcj02", field="crs")
     box = parse_bbox(bbox) if bbox else None
     if level in ("community", "grid") and box is None:
         raise InvalidInput("communities and grids need a bbox", field="bbox")
     collection = regions_geojson(
-        ctx.db, level=level, bbox=box, crs=ctx.settings.map_tile_crs, limit=REGIONS_MAX
+        ctx.db, level=level, bbox=box, crs=crs or map_crs(ctx.settings), limit=REGIONS_MAX
     )
     if level == "grid":
         filters, _seen = case_filter_from(ctx.request, load_policy(ctx.db).tz)
@@ -114,6 +119,22 @@ def map_json(ctx: Ctx, bbox: str = "", zoom: int = 12) -> Response:
         raise InvalidInput(str(err), field="bbox") from err
     data = map_data(ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), bbox=box, zoom=zoom)
     return ctx.respond(JSONResponse(data))
+
+
+@router.get("/map/cases/{case_id}/popup")
+@pages
+def case_popup(ctx: Ctx, case_id: int) -> Response:
+    """A marker's popup: 案卷号 (linking to the case), category name, address, the
+    status light and the time left."""
+    actor = ctx.staff(*MAP_ROLES)
+    case = get_visible_case(ctx.db, actor, case_id)
+    category = ctx.db.get(Category, case.category_code)
+    return ctx.render(
+        "partials/map_popup.html",
+        case=case,
+        category=category,
+        d=deadline_view(case, load_policy(ctx.db), ctx.clock.now()),
+    )
 
 
 @router.get("/map/hotspots.geojson")

@@ -41,6 +41,7 @@ from duban.places import parse_bbox, regions_geojson, search_places
 from duban.reference import category_tree, load_policy, search_categories
 from duban.web import forms
 from duban.web.context import Ctx, Form, WebContext, pages, photo_response
+from duban.web.tiles import map_crs
 
 router = APIRouter(include_in_schema=False)
 
@@ -305,7 +306,7 @@ def report_regions(ctx: Ctx, bbox: str) -> Response:
         ctx.db,
         level="grid" if area <= REPORT_GRIDS_MAX_DEG2 else "community",
         bbox=box,
-        crs=ctx.settings.map_tile_crs,
+        crs=map_crs(ctx.settings),
         limit=1000,
     )
     return ctx.respond(JSONResponse(collection))

@@ -39,6 +39,7 @@ from duban.web import pending, sessions
 from duban.web.forms import localize
 from duban.web.i18n import translate
 from duban.web.templating import environment
+from duban.web.tiles import image_sources, layers_json, map_crs
 
 P = ParamSpec("P")
 
@@ -234,6 +235,8 @@ class WebContext:
                 tz=load_policy(self.db).tz,
                 now=self.clock.now(),
                 settings=self.settings,
+                map_layers=layers_json(self.settings),
+                map_crs=map_crs(self.settings),
                 **values,
             )
         )
@@ -272,16 +275,7 @@ def content_policy(settings: Settings) -> str:
 
     Styles allow inline attributes because Leaflet positions map panes with them.
     """
-    images = "'self' data: blob:"
-    if settings.map_tile_url:
-        parts = urlsplit(settings.map_tile_url.replace("{s}", "a"))
-        if parts.scheme and parts.netloc:
-            host = (
-                parts.netloc.replace("a.", "*.", 1)
-                if "{s}" in settings.map_tile_url
-                else parts.netloc
-            )
-            images += f" {parts.scheme}://{host}"
+    images = " ".join(["'self' data: blob:", *image_sources(settings)])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         f"img-src {images}; connect-src 'self'; font-src 'self'; object-src 'none'; "

@@ -295,6 +295,11 @@ ZH: Final[dict[str, str]] = {
     "Region (grid code prefix)": "区域（网格编码前缀）",
     "Open case": "打开案卷",
     "{n} cases": "{n} 件案件",
+    "{t} left": "剩余 {t}",
+    "No case here: zoom out or change the filters.": "此处没有案件：请缩小地图或调整筛选条件。",
+    "Loading…": "加载中…",
+    "Base map": "底图",
+    "Grid only": "仅网格",
     # dashboard
     "reports today": "今日受理",
     "open cases": "在办案件",

@@ -35,14 +35,76 @@
     dLon = (dLon * 180) / (A / sq * Math.cos(radLat) * Math.PI);
     return [lat + dLat, lon + dLon];
   }
+  // GCJ-02 back to WGS84: the forward shift is smooth, so a few fixed-point steps give
+  // the inverse to well under a centimetre.
+  function gcjToWgs(lat, lon) {
+    if (outOfChina(lon, lat)) return [lat, lon];
+    var w = [lat, lon];
+    for (var i = 0; i < 6; i++) {
+      var g = wgsToGcj(w[0], w[1]);
+      w = [w[0] - (g[0] - lat), w[1] - (g[1] - lon)];
+    }
+    return w;
+  }
+  function escName(text) {
+    return String(text).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
+  }
   window.Duban = {
-    // A point as the map draws it.
+    // A point (stored in WGS84) as the map draws it, and a drawn point back in WGS84.
     show: function (crs, lat, lon) { return crs === "gcj02" ? wgsToGcj(lat, lon) : [lat, lon]; },
-    // A Leaflet map on a blank background, with the configured tiles if any.
+    toWgs: function (crs, lat, lon) { return crs === "gcj02" ? gcjToWgs(lat, lon) : [lat, lon]; },
+    // A Leaflet map on a blank background, with the configured base layers (data-layers:
+    // name, url, subdomains, attribution, crs, max_zoom, overlays) if any. The first layer
+    // is shown; with opts.switcher and more than one, a layer switcher offers the others
+    // and "grid only". map.dubanCrs is the active layer's system; switching to a layer
+    // drawn in another one fires "crschange" on the map (and sets data-tile-crs).
     map: function (el, opts) {
-      var map = L.map(el, Object.assign({ preferCanvas: true, maxZoom: 19, attributionControl: !!el.dataset.tiles }, opts || {}));
-      if (el.dataset.tiles) {
-        L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+      opts = opts || {};
+      var specs = [];
+      try { specs = JSON.parse(el.dataset.layers || "[]"); } catch (e) { specs = []; }
+      var switcher = !!opts.switcher;
+      var options = Object.assign({}, opts);
+      delete options.switcher;
+      var map = L.map(el, Object.assign({ preferCanvas: true, maxZoom: 19, attributionControl: specs.length > 0 }, options));
+      map.dubanCrs = specs.length ? specs[0].crs : "wgs84";
+      el.dataset.tileCrs = map.dubanCrs;
+      if (specs.length) {
+        var bases = {};
+        var first = null;
+        (switcher ? specs : specs.slice(0, 1)).forEach(function (spec) {
+          var o = { maxZoom: 19, maxNativeZoom: spec.max_zoom || 18, subdomains: spec.subdomains || "abc" };
+          var parts = [L.tileLayer(spec.url, Object.assign({ attribution: spec.attribution || "" }, o))];
+          (spec.overlays || []).forEach(function (url) { parts.push(L.tileLayer(url, o)); });
+          var group = L.layerGroup(parts);
+          group.dubanCrs = spec.crs || "wgs84";
+          group.dubanName = spec.name;
+          bases[escName(spec.name)] = group;
+          if (!first) first = group;
+        });
+        first.addTo(map);
+        el.dataset.baseLayer = first.dubanName;
+        if (switcher) {
+          var none = L.layerGroup();
+          none.dubanCrs = "wgs84";
+          none.dubanName = "";
+          bases[escName(el.dataset.gridOnlyLabel || "—")] = none;
+          var control = L.control.layers(bases, null, { collapsed: true }).addTo(map);
+          // A tap opens the switcher too (a phone has no hover, and not every one focuses
+          // a tapped link); tapping the map closes it again.
+          var toggle = control.getContainer().querySelector(".leaflet-control-layers-toggle");
+          L.DomEvent.on(toggle, "click", function (e) { L.DomEvent.stop(e); control.expand(); });
+        }
+        map.on("baselayerchange", function (e) {
+          el.dataset.baseLayer = e.layer.dubanName;
+          var crs = e.layer.dubanCrs;
+          if (crs === map.dubanCrs) return;
+          var from = map.dubanCrs;
+          map.dubanCrs = crs;
+          el.dataset.tileCrs = crs;
+          map.fire("crschange", { from: from, to: crs });
+        });
       }
       L.control.scale({ imperial: false }).addTo(map);
       return map;

@@ -6,13 +6,14 @@
   if (!el || !window.L) return;
   var form = document.getElementById("map-filters");
   var countEl = document.getElementById("map-count");
-  var crs = el.dataset.tileCrs || "wgs84";
   var labels = JSON.parse(el.dataset.statusLabels || "{}");
   var COLOURS = {
     gray: "#78909c", blue: "#1e88e5", indigo: "#3949ab", purple: "#8e24aa", orange: "#fb8c00",
     pink: "#d81b60", brown: "#6d4c41", teal: "#00897b", cyan: "#00acc1", green: "#43a047", black: "#424242"
   };
-  var map = Duban.map(el);
+  var map = Duban.map(el, { switcher: true });
+  var crs = map.dubanCrs;
+  el.dubanMap = map;  // for the browser tests' reach (a property, not a global)
   var bounds = el.dataset.bounds ? JSON.parse(el.dataset.bounds) : null;
   if (bounds) {
     map.fitBounds([Duban.show(crs, bounds[0][0], bounds[0][1]), Duban.show(crs, bounds[1][0], bounds[1][1])], { padding: [20, 20] });
@@ -47,35 +48,43 @@
     },
     onEachFeature: function (f, layer) {
       var p = f.properties;
+      // A grid with no matching case says so by its colour alone: no "0" counts.
       layer.bindTooltip(esc(el.dataset.gridLabel) + " " + esc(p.code) + "<br>" + esc(p.name || "") +
-        "<br>" + esc(el.dataset.openCasesLabel) + " " + Number(p.open) + " · " + esc(el.dataset.overdueLabel) + " " + Number(p.overdue));
+        (p.cases ? "<br>" + esc(el.dataset.countLabel.replace("{n}", Number(p.cases))) + " · " +
+          esc(el.dataset.openCasesLabel) + " " + Number(p.open) + " · " + esc(el.dataset.overdueLabel) + " " + Number(p.overdue) : ""));
     }
   }).addTo(map);
   map.addLayer(clusters);
   map.addLayer(cells);
   function fetchJSON(url) { return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }); }
-  ["district", "street"].forEach(function (level) {
-    fetchJSON("/map/regions.json?level=" + level).then(function (fc) {
-      if (!fc) return;
-      outlines[level].addData(fc);
+  var outlineSeq = 0;
+  function loadOutlines() {
+    var mine = ++outlineSeq;
+    ["district", "street"].forEach(function (level) {
+      outlines[level].clearLayers();
+      fetchJSON("/map/regions.json?level=" + level + "&crs=" + crs).then(function (fc) {
+        if (!fc || mine !== outlineSeq) return;
+        outlines[level].addData(fc);
       var chosen = form.querySelector("[data-region-select]");
       if (chosen && chosen.value && known[chosen.value] && !el.dataset.fitted) {
         el.dataset.fitted = "1";
-        map.fitBounds(known[chosen.value].getBounds());
-      }
+          map.fitBounds(known[chosen.value].getBounds());
+        }
+      });
     });
-  });
+  }
+  loadOutlines();
   var regionSeq = 0;
   function loadRegions(params) {
     var z = map.getZoom(), mine = ++regionSeq;
     var box = params.get("bbox");
     outlines.community.clearLayers();
     grids.clearLayers();
-    if (z >= 14) fetchJSON("/map/regions.json?level=community&bbox=" + box).then(function (fc) {
+    if (z >= 14) fetchJSON("/map/regions.json?level=community&crs=" + crs + "&bbox=" + box).then(function (fc) {
       if (fc && mine === regionSeq) outlines.community.addData(fc);
     });
     if (z >= 16) {
-      var q = new URLSearchParams(params); q.set("level", "grid");
+      var q = new URLSearchParams(params); q.set("level", "grid"); q.set("crs", crs);
       fetchJSON("/map/regions.json?" + q.toString()).then(function (fc) {
         if (fc && mine === regionSeq) grids.addData(fc);
       });
@@ -96,13 +105,14 @@
   function load() {
     var params = filterQuery();
     history.replaceState(null, "", "/map?" + params.toString());
+    // The data endpoint speaks WGS84: the view's corners are shifted back from the
+    // active layer's system (GCJ-02 on 高德 tiles) before they are sent.
     var b = map.getBounds();
-    // The data endpoint speaks WGS84; with GCJ-02 tiles the view is a few hundred metres
-    // off, so pad the box a little instead of converting it back.
-    var pad = crs === "gcj02" ? 0.01 : 0;
-    params.set("bbox", [b.getWest() - pad, b.getSouth() - pad, b.getEast() + pad, b.getNorth() + pad]
+    var sw = Duban.toWgs(crs, b.getSouth(), b.getWest()), ne = Duban.toWgs(crs, b.getNorth(), b.getEast());
+    params.set("bbox", [sw[1], Math.max(-90, sw[0]), ne[1], Math.min(90, ne[0])]
       .map(function (v) { return Math.max(-180, Math.min(180, v)).toFixed(6); }).join(","));
     params.set("zoom", map.getZoom());
+    el.dataset.zoom = String(map.getZoom());
     loadRegions(params);
     var mine = ++seq;
     el.setAttribute("aria-busy", "true");
@@ -111,10 +121,14 @@
       .then(function (data) { if (mine === seq) draw(data); })
       .finally(function () { if (mine === seq) el.removeAttribute("aria-busy"); });
   }
+  // The case whose popup is open: a redraw (after the popup panned the map into view,
+  // as it does on a phone) opens it again instead of losing it.
+  var openCase = null;
   function draw(data) {
+    var keep = openCase;
     clusters.clearLayers();
     cells.clearLayers();
-    countEl.textContent = el.dataset.countLabel.replace("{n}", data.total);
+    countEl.textContent = data.total ? el.dataset.countLabel.replace("{n}", data.total) : el.dataset.emptyLabel;
     el.dataset.mode = data.mode;
     el.dataset.total = data.total;
     if (data.mode === "points") {
@@ -124,11 +138,26 @@
           radius: 7, weight: p[4] ? 3 : 1, color: p[4] ? "#c62828" : "#fff",
           fillColor: COLOURS[label[1]] || "#78909c", fillOpacity: .9
         });
+        // The popup (案卷号, category, address, light and time left) comes from the
+        // server when opened: a screenful of markers costs nothing until one is clicked.
+        var id = Number(p[0]);
+        m.dubanCase = id;
         m.bindPopup('<strong>' + esc(label[0]) + '</strong>' + (p[4] ? ' ⏰' : '') +
-          '<br><a href="/cases/' + Number(p[0]) + '">' + esc(el.dataset.openLabel) + ' #' + Number(p[0]) + '</a>');
+          '<br><a href="/cases/' + id + '">' + esc(el.dataset.openLabel) + '</a>', { minWidth: 200 });
+        m.on("popupclose", function () { if (openCase === id) openCase = null; });
+        m.on("popupopen", function () {
+          openCase = id;
+          fetch("/map/cases/" + id + "/popup", { credentials: "same-origin" })
+            .then(function (r) { return r.ok ? r.text() : null; })
+            .then(function (html) { if (html) m.setPopupContent(html); });
+        });
         return m;
       });
       clusters.addLayers(markers);
+      // markercluster adds them in chunks: look once it has.
+      if (keep !== null) setTimeout(function () {
+        markers.forEach(function (m) { if (m.dubanCase === keep && map.hasLayer(m)) m.openPopup(); });
+      }, 0);
     } else {
       data.cells.forEach(function (c) {
         var n = c[2], open = c[3], late = c[4];
@@ -175,8 +204,26 @@
       el.dataset.hotspots = String(fc.features.length);
     });
   }
+  // Another base layer drawn in another system: everything is redrawn in it, and the
+  // view stays on the same place on the ground.
+  map.on("crschange", function (e) {
+    var c = map.getCenter();
+    var w = Duban.toWgs(e.from, c.lat, c.lng);
+    crs = e.to;
+    el.dataset.crsSwitches = String(Number(el.dataset.crsSwitches || 0) + 1);
+    loadOutlines();
+    loadHotspots();
+    map.setView(Duban.show(crs, w[0], w[1]), map.getZoom(), { animate: false });
+    load();
+  });
   var timer = null;
-  map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 150); });
+  // A popup panning the map into view (on a phone, most do) moves it a little: no reload.
+  var panned = false;
+  map.on("autopanstart", function () { panned = true; });
+  map.on("moveend", function () {
+    if (panned) { panned = false; return; }
+    clearTimeout(timer); timer = setTimeout(load, 150);
+  });
   form.addEventListener("submit", function (e) { e.preventDefault(); load(); });
   form.addEventListener("change", function (e) {
     var t = e.target;
