@@ -297,8 +297,6 @@ ZH: Final[dict[str, str]] = {
     "{n} cases": "{n} 件案件",
     "{t} left": "剩余 {t}",
     "No case here: zoom out or change the filters.": "此处没有案件：请缩小地图或调整筛选条件。",
-    "Loading…": "加载中…",
-    "Base map": "底图",
     "Grid only": "仅网格",
     # dashboard
     "reports today": "今日受理",
