@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from duban.cases.audit import append_event
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
+    from duban.cases.factrules import Fact, case_facts
     from duban.cases.intake import (
         PreparedReport,
         ReportRefs,
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
         reserve_case_codes,
         write_reports,
     )
-    from duban.cases.models import Case, CaseEvent, CasePhoto
+    from duban.cases.facts import rebuild_facts
+    from duban.cases.models import Case, CaseEvent, CaseFact, CasePhoto
     from duban.cases.nearby import nearby_cases
     from duban.cases.queries import CaseFilter, apply_case_filter
     from duban.cases.workflow import (
@@ -57,6 +59,10 @@ _EXPORTS: dict[str, str] = {
     "Action": "duban.cases.workflow",
     "ActionInput": "duban.cases.actions",
     "Case": "duban.cases.models",
+    "CaseFact": "duban.cases.models",
+    "Fact": "duban.cases.factrules",
+    "case_facts": "duban.cases.factrules",
+    "rebuild_facts": "duban.cases.facts",
     "CaseEvent": "duban.cases.models",
     "CaseFilter": "duban.cases.queries",
     "CasePhoto": "duban.cases.models",
@@ -100,6 +106,10 @@ __all__ = [
     "AuditKeyError",
     "AuditKeys",
     "Case",
+    "CaseFact",
+    "Fact",
+    "case_facts",
+    "rebuild_facts",
     "CaseEvent",
     "CaseFilter",
     "CasePhoto",

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -259,3 +260,19 @@ class CaseTracker(Base):
 
 # Nearby/duplicate search: a bounding box on the case's point.
 Index("ix_cases_lat_lon", Case.lat, Case.lon)
+
+
+class CaseFact(Base):
+    """What a case's events of one local month set, as bits (``data/case_facts.yaml``):
+    one row for the case as a whole (``actor_role`` ``''``, ``actor_id`` 0) and one per
+    staff member who acted on it that month. Written with each event, in its transaction,
+    by :mod:`duban.cases.facts`; the evaluation counts cases over these rows."""
+
+    __tablename__ = "case_facts"
+    __table_args__ = (Index("ix_case_facts_month", "month", "actor_role", "actor_id"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, comment="local YYYYMM")
+    actor_role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    actor_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="0: the case")
+    flags: Mapped[int] = mapped_column(BigInteger, comment="a bit per fact")

@@ -1,15 +1,16 @@
-"""The indicators of :mod:`duban.evaluation.definitions` as set-based SQL over the event log.
+"""The indicators of :mod:`duban.evaluation.definitions` as set-based SQL.
 
-Two statements answer every indicator of every object over a period, the same on SQLite
-and PostgreSQL:
+Every condition is a case fact (``data/case_facts.yaml``), so a case's events in a period
+come down to one integer, a bit per fact. For a period of whole local months those bits
+are read from ``case_facts`` (kept with each event, one row per case and month, and one
+per staff member who acted): a single month is one ``GROUP BY`` per object level over its
+rows, no event read; several months first OR their rows per case. Any other range
+computes the same bits from the period's events (grouped by case).
 
-1. per case (``case`` and ``creator`` indicators): the period's events of the actions the
-   definitions use, grouped by case, one 0/1 flag per condition (``MAX(CASE WHEN …)``);
-   then, per region level, unit and reporter, ``SUM`` of the tests on those flags;
-2. per staff member and case (``actor`` indicators): the same grouped by who acted.
-
-The drill-down runs the same flags for one object and lists the cases that pass, so a
-number and its list never disagree.
+Then, per region level, unit and reporter (``case`` and ``creator`` indicators), and per
+staff member (``actor`` indicators), ``SUM`` of the tests on those bits. The drill-down
+runs the same bits for one object and lists the cases that pass, so a number and its
+list never disagree.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     String,
     and_,
@@ -36,19 +38,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
 
-from duban.cases import Case, CaseEvent
+from duban.cases import Case, CaseEvent, CaseFact, Fact
 from duban.evaluation.definitions import (
     POSITIONS,
     REGION_LEVELS,
-    Condition,
     Definitions,
     Indicator,
     Test,
 )
 from duban.evaluation.scoring import Value
+from duban.reference import load_policy
 
 E = CaseEvent
 C = Case
+F = CaseFact
+CASE_ROLE = ""
 
 #: The column of the per-case rows that names each case-attributed object.
 _CASE_KEYS: Mapping[str, Any] = {
@@ -61,15 +65,29 @@ _CASE_KEYS: Mapping[str, Any] = {
 }
 
 
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    """The event part of a condition (the case's ``source`` is tested on the case row,
-    after the events are grouped: see :func:`_passes`)."""
-    parts: list[ColumnElement[bool]] = [E.action.in_(cond.actions)]
-    if cond.from_status:
-        parts.append(E.from_status.in_(cond.from_status))
-    if cond.to_status:
-        parts.append(E.to_status.in_(cond.to_status))
-    for key, value in cond.payload:
+def months_of(start: datetime, end: datetime, tz: tzinfo) -> list[int] | None:
+    """The local months (``YYYYMM``) ``[start, end)`` is made of, or None when it is not
+    whole months."""
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    for t in (a, b):
+        if (t.day, t.hour, t.minute, t.second, t.microsecond) != (1, 0, 0, 0, 0):
+            return None
+    months = []
+    y, m = a.year, a.month
+    while (y, m) < (b.year, b.month):
+        months.append(y * 100 + m)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return months or None
+
+
+def _event_fact(fact: Fact) -> ColumnElement[bool]:
+    """A fact as a condition on an event row."""
+    parts: list[ColumnElement[bool]] = [E.action.in_(fact.actions)]
+    if fact.from_status:
+        parts.append(E.from_status.in_(fact.from_status))
+    if fact.to_status:
+        parts.append(E.to_status.in_(fact.to_status))
+    for key, value in fact.payload:
         # The payload is canonical JSON (sorted keys, no spaces): the same text on both stores.
         fragment = f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
         escaped = fragment.replace("/", "//").replace("%", "/%").replace("_", "/_")
@@ -77,26 +95,40 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def _flag_name(n: int) -> str:
-    return f"f{n}"
+def _facts(defs: Definitions, names: Sequence[str]) -> list[Fact]:
+    found: dict[str, Fact] = {}
+    for name in names:
+        fact = defs.conditions[name].fact
+        found[fact.name] = fact
+    return sorted(found.values(), key=lambda f: f.bit)
 
 
-def _flags(defs: Definitions, names: Sequence[str]) -> list[Any]:
-    return [
-        func.max(case((_condition(defs.conditions[name]), 1), else_=0)).label(_flag_name(n))
-        for n, name in enumerate(names)
-    ]
+def _event_bits(facts: Sequence[Fact]) -> Any:
+    """The facts' bits over a group of events."""
+    return sum_of([func.max(case((_event_fact(f), f.mask), else_=0)) for f in facts])
 
 
-def _actions(defs: Definitions, names: Sequence[str]) -> list[str]:
-    return sorted({a for name in names for a in defs.conditions[name].actions})
+def _or_bits(facts: Sequence[Fact]) -> Any:
+    """The facts' bits over a group of ``case_facts`` rows (OR: a MAX per bit)."""
+    return sum_of([func.max(F.flags.op("&")(f.mask)) for f in facts])
 
 
-def _passes(defs: Definitions, cte: CTE, names: Sequence[str], test: Test) -> ColumnElement[bool]:
+def sum_of(parts: Sequence[Any]) -> Any:
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return cast(total, BigInteger)
+
+
+def _has(flags: Any, mask: int) -> ColumnElement[bool]:
+    return flags.op("&")(mask) != 0
+
+
+def _passes(defs: Definitions, cte: CTE, test: Test) -> ColumnElement[bool]:
     def hit(name: str) -> ColumnElement[bool]:
-        flag = cte.c[_flag_name(names.index(name))] == 1
-        source = defs.conditions[name].source
-        return and_(flag, cte.c.source.in_(source)) if source else flag
+        cond = defs.conditions[name]
+        flag = _has(cte.c.flags, cond.fact.mask)
+        return and_(flag, cte.c.source.in_(cond.source)) if cond.source else flag
 
     ok: ColumnElement[bool] = or_(*[hit(n) for n in test.any])
     if test.none:
@@ -104,28 +136,44 @@ def _passes(defs: Definitions, cte: CTE, names: Sequence[str], test: Test) -> Co
     return ok
 
 
-def _in_numerator(
-    defs: Definitions, cte: CTE, names: Sequence[str], ind: Indicator
-) -> ColumnElement[bool]:
-    num = _passes(defs, cte, names, ind.numerator)
+def _in_numerator(defs: Definitions, cte: CTE, ind: Indicator) -> ColumnElement[bool]:
+    num = _passes(defs, cte, ind.numerator)
     if ind.denominator is not None:
-        num = and_(num, _passes(defs, cte, names, ind.denominator))
+        num = and_(num, _passes(defs, cte, ind.denominator))
     return num
 
 
-def _per_case(
-    defs: Definitions, names: Sequence[str], start: datetime, end: datetime, *where: Any
-) -> CTE:
-    """One row per case: a flag per condition over the period's events (grouped without
-    the case row), then the case's key columns and source."""
-    flags = (
-        select(E.case_id, *_flags(defs, names))
-        .where(E.occurred_at >= start, E.occurred_at < end, E.action.in_(_actions(defs, names)))
-        .group_by(E.case_id)
-    )
+@dataclass(frozen=True)
+class _Range:
+    start: datetime
+    end: datetime
+    months: list[int] | None
+
+
+def _per_case(defs: Definitions, names: Sequence[str], period: _Range, *where: Any) -> CTE:
+    """One row per case: its bits over the period, then the case's key columns and source."""
+    facts = _facts(defs, names)
+    if period.months is not None and len(period.months) == 1:
+        bits = select(F.case_id, F.flags).where(
+            F.month == period.months[0], F.actor_role == CASE_ROLE, F.actor_id == 0
+        )
+    elif period.months is not None:
+        bits = (
+            select(F.case_id, _or_bits(facts).label("flags"))
+            .where(F.month.in_(period.months), F.actor_role == CASE_ROLE, F.actor_id == 0)
+            .group_by(F.case_id)
+        )
+    else:
+        actions = sorted({a for f in facts for a in f.actions})
+        bits = (
+            select(E.case_id.label("case_id"), _event_bits(facts).label("flags"))
+            .where(E.occurred_at >= period.start, E.occurred_at < period.end)
+            .where(E.action.in_(actions))
+            .group_by(E.case_id)
+        )
     if where:  # one object's cases (the drill-down)
-        flags = flags.where(E.case_id.in_(select(C.id).where(*where)))
-    grouped = flags.subquery("flags")
+        bits = bits.where(bits.selected_columns.case_id.in_(select(C.id).where(*where)))
+    grouped = bits.subquery("bits")
     return (
         select(grouped, C.source, *[col.label(k) for k, col in _CASE_KEYS.items()])
         .join(C, C.id == grouped.c.case_id)
@@ -137,33 +185,51 @@ def _per_actor(
     defs: Definitions,
     names: Sequence[str],
     roles: Sequence[str],
-    start: datetime,
-    end: datetime,
-    *where: Any,
+    period: _Range,
+    actor_id: int | None = None,
 ) -> CTE:
-    """One row per (staff member, case): a flag per condition over their events, and the
-    case's source (read only when a condition asks for it)."""
+    """One row per (staff member, case): the bits of their events, and the case's source
+    (read only when a condition asks for it)."""
+    facts = _facts(defs, names)
     by_source = any(defs.conditions[n].source for n in names)
-    stmt = (
-        select(E.actor_role, E.actor_id, E.case_id)
-        .add_columns(*_flags(defs, names))
-        .where(E.occurred_at >= start, E.occurred_at < end)
-        .where(E.action.in_(_actions(defs, names)), E.actor_role.in_(roles))
-        .where(*where)
-    )
+    stmt: Any
+    if period.months is not None and len(period.months) == 1:
+        stmt = select(F.actor_role, F.actor_id, F.case_id, F.flags).where(
+            F.month == period.months[0], F.actor_role.in_(roles)
+        )
+        id_col = F.actor_id
+    elif period.months is not None:
+        stmt = (
+            select(F.actor_role, F.actor_id, F.case_id, _or_bits(facts).label("flags"))
+            .where(F.month.in_(period.months), F.actor_role.in_(roles))
+            .group_by(F.actor_role, F.actor_id, F.case_id)
+        )
+        id_col = F.actor_id
+    else:
+        actions = sorted({a for f in facts for a in f.actions})
+        stmt = (
+            select(E.actor_role, E.actor_id, E.case_id, _event_bits(facts).label("flags"))
+            .where(E.occurred_at >= period.start, E.occurred_at < period.end)
+            .where(E.action.in_(actions), E.actor_role.in_(roles), E.actor_id.is_not(None))
+            .group_by(E.actor_role, E.actor_id, E.case_id)
+        )
+        id_col = E.actor_id
+    if actor_id is not None:
+        stmt = stmt.where(id_col == actor_id)
+    inner = stmt.subquery("actor_bits")
     if by_source:
-        stmt = stmt.add_columns(func.max(C.source).label("source")).join(C, C.id == E.case_id)
-    return stmt.group_by(E.actor_role, E.actor_id, E.case_id).cte("per_actor")
+        return (
+            select(inner, C.source).join(C, C.id == inner.c.case_id).cte("per_actor")
+        )
+    return select(inner).cte("per_actor")
 
 
-def _sums(
-    defs: Definitions, cte: CTE, names: Sequence[str], inds: Sequence[Indicator]
-) -> list[Any]:
+def _sums(defs: Definitions, cte: CTE, inds: Sequence[Indicator]) -> list[Any]:
     cols: list[Any] = []
     for ind in inds:
-        cols.append(func.sum(case((_in_numerator(defs, cte, names, ind), 1), else_=0)))
+        cols.append(func.sum(case((_in_numerator(defs, cte, ind), 1), else_=0)))
         if ind.denominator is not None:
-            test = _passes(defs, cte, names, ind.denominator)
+            test = _passes(defs, cte, ind.denominator)
             cols.append(func.sum(case((test, 1), else_=0)))
     return cols
 
@@ -202,15 +268,20 @@ def _plan(defs: Definitions, objects: Iterable[str]) -> _Plan:
     )
 
 
+def _range(session: Session, start: datetime, end: datetime) -> _Range:
+    return _Range(start, end, months_of(start, end, load_policy(session).tz))
+
+
 def compute(
     session: Session, defs: Definitions, objects: Sequence[str], start: datetime, end: datetime
 ) -> Table:
     """Every indicator of every object in ``objects`` over ``[start, end)``."""
     plan = _plan(defs, objects)
     table: Table = {obj: {} for obj in objects}
+    period = _range(session, start, end)
     if plan.case_inds:
         names = defs.used_conditions(plan.case_inds)
-        pc = _per_case(defs, names, start, end)
+        pc = _per_case(defs, names, period)
         keys = [o for o in objects if o in _CASE_KEYS]
         if any(o in POSITIONS for o in objects) and any(i.by == "creator" for i in plan.case_inds):
             keys.append("creator")
@@ -218,7 +289,7 @@ def compute(
             select(
                 literal(key).label("object"),
                 cast(pc.c[key], String).label("key"),
-                *_sums(defs, pc, names, plan.case_inds),
+                *_sums(defs, pc, plan.case_inds),
             )
             .where(pc.c[key].is_not(None))
             .group_by(pc.c[key])
@@ -243,12 +314,12 @@ def compute(
     if plan.actor_inds:
         roles = [o for o in objects if o in POSITIONS]
         names = defs.used_conditions(plan.actor_inds)
-        pa = _per_actor(defs, names, roles, start, end)
+        pa = _per_actor(defs, names, roles, period)
         stmt2 = (
             select(
                 pa.c.actor_role,
                 cast(pa.c.actor_id, String),
-                *_sums(defs, pa, names, plan.actor_inds),
+                *_sums(defs, pa, plan.actor_inds),
             )
             .where(pa.c.actor_id.is_not(None))
             .group_by(pa.c.actor_role, pa.c.actor_id)
@@ -273,19 +344,18 @@ def cases_behind(
     """The (id, code) of the cases counted in ``part`` (numerator | denominator) of
     ``indicator`` for the object whose key is ``key``, ordered by id."""
     names = defs.used_conditions([indicator])
+    period = _range(session, start, end)
     cte: CTE
     if indicator.by == "actor":
-        cte = _per_actor(
-            defs, names, [obj], start, end, E.actor_id == int(key), E.actor_role == obj
-        )
+        cte = _per_actor(defs, names, [obj], period, int(key))
     else:
         column = _CASE_KEYS["creator" if indicator.by == "creator" else obj]
         value: Any = key if obj in REGION_LEVELS else int(key)
-        cte = _per_case(defs, names, start, end, column == value)
+        cte = _per_case(defs, names, period, column == value)
     if part == "numerator":
-        test = _in_numerator(defs, cte, names, indicator)
+        test = _in_numerator(defs, cte, indicator)
     elif indicator.denominator is not None:
-        test = _passes(defs, cte, names, indicator.denominator)
+        test = _passes(defs, cte, indicator.denominator)
     else:
         test = false()
     stmt = select(C.id, C.code).join(cte, cte.c.case_id == C.id).where(test).order_by(C.id)

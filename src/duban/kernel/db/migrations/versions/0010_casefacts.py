@@ -1,0 +1,42 @@
+"""case facts: a row per case, local month and actor with a bit per fact the evaluation
+counts (data/case_facts.yaml), backfilled from the event log
+
+Revision ID: 0010_casefacts
+Revises: 0009_web
+Create Date: 2026-12-03 09:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Session
+
+revision: str = "0010_casefacts"
+down_revision: str | None = "0009_web"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "case_facts",
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id", name="fk_case_facts_case_id_cases"), nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False, comment="local YYYYMM"),
+        sa.Column("actor_role", sa.String(32), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=False, comment="0: the case"),
+        sa.Column("flags", sa.BigInteger(), nullable=False, comment="a bit per fact"),
+        sa.PrimaryKeyConstraint("case_id", "month", "actor_role", "actor_id", name="pk_case_facts"),
+    )
+    op.create_index("ix_case_facts_month", "case_facts", ["month", "actor_role", "actor_id"])
+    # The backfill: the same set-based statement as `duban evaluation rebuild-facts`.
+    from duban.cases.facts import rebuild_facts
+
+    rebuild_facts(Session(bind=op.get_bind()))
+
+
+def downgrade() -> None:
+    op.drop_index("ix_case_facts_month", table_name="case_facts")
+    op.drop_table("case_facts")
