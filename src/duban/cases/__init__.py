@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
     from duban.cases.factrules import Fact, case_facts
+    from duban.cases.facts import rebuild_facts
     from duban.cases.intake import (
         PreparedReport,
         ReportRefs,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
         reserve_case_codes,
         write_reports,
     )
-    from duban.cases.facts import rebuild_facts
     from duban.cases.models import Case, CaseEvent, CaseFact, CasePhoto
     from duban.cases.nearby import nearby_cases
     from duban.cases.queries import CaseFilter, apply_case_filter
@@ -106,14 +106,12 @@ __all__ = [
     "AuditKeyError",
     "AuditKeys",
     "Case",
-    "CaseFact",
-    "Fact",
-    "case_facts",
-    "rebuild_facts",
     "CaseEvent",
+    "CaseFact",
     "CaseFilter",
     "CasePhoto",
     "CaseStatus",
+    "Fact",
     "NewCase",
     "PreparedReport",
     "ReportRefs",
@@ -122,6 +120,7 @@ __all__ = [
     "apply_case_filter",
     "audit_keys",
     "can_see",
+    "case_facts",
     "get_case",
     "initial_status",
     "is_staff",
@@ -130,6 +129,7 @@ __all__ = [
     "perform_action",
     "photo_for_viewer",
     "prepare_report",
+    "rebuild_facts",
     "report_case",
     "report_event_row",
     "report_refs",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, insert, text
@@ -30,7 +30,9 @@ def _tz(session: Session) -> tzinfo:
 
 
 def _add(session: Session, key: tuple[int, int, str, int], bits: int) -> None:
-    row = session.get(CaseFact, key)
+    row = session.get(
+        CaseFact, {"case_id": key[0], "month": key[1], "actor_role": key[2], "actor_id": key[3]}
+    )
     if row is None:
         session.add(
             CaseFact(case_id=key[0], month=key[1], actor_role=key[2], actor_id=key[3], flags=bits)
@@ -107,9 +109,34 @@ def fact_sql(fact: Fact, alias: str = "e") -> str:
     return "(" + " AND ".join(parts) + ")"
 
 
+def _fixed_offset(session: Session, tz: tzinfo) -> int | None:
+    """The zone's UTC offset in seconds when it is the same over every event (Asia/Shanghai
+    since 1991), else None."""
+    first, last = session.execute(
+        text("SELECT MIN(occurred_at), MAX(occurred_at) FROM case_events")
+    ).one()
+    if first is None:
+        return 0
+    start = datetime.fromisoformat(str(first)).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(str(last)).replace(tzinfo=UTC)
+    offsets = set()
+    at = start
+    while at <= end:
+        offsets.add(at.astimezone(tz).utcoffset())
+        at += timedelta(days=14)
+    offsets.add(end.astimezone(tz).utcoffset())
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds()) if offset is not None else None
+
+
 def _month_sql(session: Session, tz: tzinfo) -> str:
     if session.get_bind().dialect.name == "postgresql":
         return f"CAST(to_char(e.occurred_at AT TIME ZONE {_literal(tz)}, 'YYYYMM') AS INTEGER)"
+    offset = _fixed_offset(session, tz)
+    if offset is not None:
+        return f"CAST(strftime('%Y%m', e.occurred_at, '{offset:+d} seconds') AS INTEGER)"
     raw = session.connection().connection.driver_connection
 
     def month(stamp: str | None) -> int | None:
@@ -125,9 +152,7 @@ def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> No
     """Recompute the facts of ``case_ids`` (all cases: None) from their events."""
     facts = list(case_facts().values())
     month = _month_sql(session, _tz(session))
-    bits = " + ".join(
-        f"MAX(CASE WHEN {fact_sql(f)} THEN {f.mask} ELSE 0 END)" for f in facts
-    )
+    bits = " + ".join(f"MAX(CASE WHEN {fact_sql(f)} THEN {f.mask} ELSE 0 END)" for f in facts)
     where = ""
     if case_ids is not None:
         if not case_ids:
@@ -152,9 +177,5 @@ def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> No
 
 def facts_of(session: Session, case_id: int) -> dict[tuple[int, str, int], int]:
     """(month, role, actor) → flags of one case, as stored."""
-    rows = session.execute(
-        FACTS_TABLE.select().where(FACTS_TABLE.c.case_id == case_id)
-    ).mappings()
+    rows = session.execute(FACTS_TABLE.select().where(FACTS_TABLE.c.case_id == case_id)).mappings()
     return {(r["month"], r["actor_role"], r["actor_id"]): r["flags"] for r in rows}
-
-

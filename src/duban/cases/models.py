@@ -269,10 +269,14 @@ class CaseFact(Base):
     by :mod:`duban.cases.facts`; the evaluation counts cases over these rows."""
 
     __tablename__ = "case_facts"
-    __table_args__ = (Index("ix_case_facts_month", "month", "actor_role", "actor_id"),)
+    # A month's rows lie together, by position and staff member (SQLite: clustered).
+    __table_args__ = (
+        Index("ix_case_facts_case_id", "case_id"),
+        {"sqlite_with_rowid": False},
+    )
 
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True, comment="local YYYYMM")
     actor_role: Mapped[str] = mapped_column(String(32), primary_key=True)
     actor_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="0: the case")
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     flags: Mapped[int] = mapped_column(BigInteger, comment="a bit per fact")

@@ -16,7 +16,7 @@ list never disagree.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -30,10 +30,8 @@ from sqlalchemy import (
     cast,
     false,
     func,
-    literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
@@ -218,9 +216,7 @@ def _per_actor(
         stmt = stmt.where(id_col == actor_id)
     inner = stmt.subquery("actor_bits")
     if by_source:
-        return (
-            select(inner, C.source).join(C, C.id == inner.c.case_id).cte("per_actor")
-        )
+        return select(inner, C.source).join(C, C.id == inner.c.case_id).cte("per_actor")
     return select(inner).cte("per_actor")
 
 
@@ -253,81 +249,105 @@ def _values(row: Sequence[Any], inds: Sequence[Indicator]) -> dict[str, Value]:
 Table = dict[str, dict[str, dict[str, Value]]]
 
 
-@dataclass(frozen=True)
-class _Plan:
-    case_inds: list[Indicator]
-    actor_inds: list[Indicator]
-
-
-def _plan(defs: Definitions, objects: Iterable[str]) -> _Plan:
-    wanted = set(objects)
-    inds = [i for i in defs.indicators.values() if wanted & set(i.objects)]
-    return _Plan(
-        case_inds=[i for i in inds if i.by in ("case", "creator")],
-        actor_inds=[i for i in inds if i.by == "actor"],
-    )
-
-
 def _range(session: Session, start: datetime, end: datetime) -> _Range:
     return _Range(start, end, months_of(start, end, load_policy(session).tz))
+
+
+def _add(into: dict[str, list[int]], key: str, sums: Sequence[Any]) -> None:
+    have = into.get(key)
+    if have is None:
+        into[key] = [int(x or 0) for x in sums]
+    else:
+        for i, x in enumerate(sums):
+            have[i] += int(x or 0)
+
+
+def _fill(table: Table, obj: str, sums: Mapping[str, list[int]], inds: Sequence[Indicator]) -> None:
+    """The values of ``obj``'s indicators among ``inds`` from each key's sums."""
+    where: list[tuple[str, int, bool]] = []  # (code, position of the numerator, is a rate)
+    i = 0
+    for ind in inds:
+        if obj in ind.objects:
+            where.append((ind.code, i, ind.denominator is not None))
+        i += 1 if ind.denominator is None else 2
+    into = table[obj]
+    for key, row in sums.items():
+        values = into.setdefault(key, {})
+        for code, at, rate in where:
+            num = row[at]
+            if rate:
+                den = row[at + 1]
+                values[code] = Value(round(num / den, 6) if den else None, num, den)
+            else:
+                values[code] = Value(float(num), num, None)
 
 
 def compute(
     session: Session, defs: Definitions, objects: Sequence[str], start: datetime, end: datetime
 ) -> Table:
-    """Every indicator of every object in ``objects`` over ``[start, end)``."""
-    plan = _plan(defs, objects)
+    """Every indicator of every object in ``objects`` over ``[start, end)``.
+
+    Sums are additive over cases, so the four region levels come from one ``GROUP BY``
+    over (district, street, community, grid), added up here; units and reporters have
+    one each; staff members one per position, with that position's indicators only."""
     table: Table = {obj: {} for obj in objects}
     period = _range(session, start, end)
-    if plan.case_inds:
-        names = defs.used_conditions(plan.case_inds)
-        pc = _per_case(defs, names, period)
-        keys = [o for o in objects if o in _CASE_KEYS]
-        if any(o in POSITIONS for o in objects) and any(i.by == "creator" for i in plan.case_inds):
-            keys.append("creator")
-        parts = [
-            select(
-                literal(key).label("object"),
-                cast(pc.c[key], String).label("key"),
-                *_sums(defs, pc, plan.case_inds),
-            )
-            .where(pc.c[key].is_not(None))
-            .group_by(pc.c[key])
-            for key in keys
+    wanted = set(objects)
+    levels = [o for o in REGION_LEVELS if o in wanted]
+    groups: list[tuple[list[str], list[Indicator]]] = []
+    if levels:
+        inds = [
+            i for i in defs.indicators.values() if i.by == "case" and set(levels) & set(i.objects)
         ]
-        if parts:
-            stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-            for row in session.execute(stmt):
-                values = _values(row[2:], plan.case_inds)
-                if row[0] == "creator":
-                    for obj in objects:
-                        if obj in POSITIONS:
-                            mine = {
-                                c: v
-                                for c, v in values.items()
-                                if defs.indicators[c].by == "creator"
-                                and obj in defs.indicators[c].objects
-                            }
-                            table[obj].setdefault(row[1], {}).update(mine)
-                else:
-                    table[row[0]][row[1]] = values
-    if plan.actor_inds:
-        roles = [o for o in objects if o in POSITIONS]
-        names = defs.used_conditions(plan.actor_inds)
-        pa = _per_actor(defs, names, roles, period)
-        stmt2 = (
-            select(
-                pa.c.actor_role,
-                cast(pa.c.actor_id, String),
-                *_sums(defs, pa, plan.actor_inds),
+        groups.append((list(REGION_LEVELS), inds))
+    if "unit" in wanted:
+        groups.append(
+            (
+                ["unit"],
+                [i for i in defs.indicators.values() if i.by == "case" and "unit" in i.objects],
             )
+        )
+    positions = [o for o in POSITIONS if o in wanted]
+    creator_inds = [
+        i for i in defs.indicators.values() if i.by == "creator" and set(positions) & set(i.objects)
+    ]
+    if creator_inds:
+        groups.append((["creator"], creator_inds))
+    for keys, inds in groups:
+        if not inds:
+            continue
+        pc = _per_case(defs, defs.used_conditions(inds), period)
+        stmt = select(*[pc.c[k] for k in keys], *_sums(defs, pc, inds)).group_by(
+            *[pc.c[k] for k in keys]
+        )
+        if keys == ["creator"]:
+            for row in session.execute(stmt.where(pc.c.creator.is_not(None))):
+                sums: dict[str, list[int]] = {}
+                _add(sums, str(row[0]), row[1:])
+                for obj in positions:
+                    _fill(table, obj, sums, inds)
+            continue
+        per_key: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
+        for row in session.execute(stmt):
+            for n, key in enumerate(keys):
+                if row[n] is not None:
+                    _add(per_key[key], str(row[n]), row[len(keys) :])
+        for key in keys:
+            if key in wanted:
+                _fill(table, key, per_key[key], inds)
+    for role in positions:
+        inds = [i for i in defs.indicators.values() if i.by == "actor" and role in i.objects]
+        if not inds:
+            continue
+        pa = _per_actor(defs, defs.used_conditions(inds), [role], period)
+        stmt2 = (
+            select(cast(pa.c.actor_id, String), *_sums(defs, pa, inds))
             .where(pa.c.actor_id.is_not(None))
-            .group_by(pa.c.actor_role, pa.c.actor_id)
+            .group_by(pa.c.actor_id)
         )
         for row in session.execute(stmt2):
-            values = _values(row[2:], plan.actor_inds)
-            mine = {c: v for c, v in values.items() if row[0] in defs.indicators[c].objects}
-            table[row[0]].setdefault(row[1], {}).update(mine)
+            values = _values(row[1:], inds)
+            table[role].setdefault(row[0], {}).update(values)
     return table
 
 

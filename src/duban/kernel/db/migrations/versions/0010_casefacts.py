@@ -23,14 +23,20 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "case_facts",
-        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id", name="fk_case_facts_case_id_cases"), nullable=False),
         sa.Column("month", sa.Integer(), nullable=False, comment="local YYYYMM"),
         sa.Column("actor_role", sa.String(32), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=False, comment="0: the case"),
+        sa.Column(
+            "case_id",
+            sa.Integer(),
+            sa.ForeignKey("cases.id", name="fk_case_facts_case_id_cases"),
+            nullable=False,
+        ),
         sa.Column("flags", sa.BigInteger(), nullable=False, comment="a bit per fact"),
-        sa.PrimaryKeyConstraint("case_id", "month", "actor_role", "actor_id", name="pk_case_facts"),
+        sa.PrimaryKeyConstraint("month", "actor_role", "actor_id", "case_id", name="pk_case_facts"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_case_facts_month", "case_facts", ["month", "actor_role", "actor_id"])
+    op.create_index("ix_case_facts_case_id", "case_facts", ["case_id"])
     # The backfill: the same set-based statement as `duban evaluation rebuild-facts`.
     from duban.cases.facts import rebuild_facts
 
@@ -38,5 +44,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_case_facts_month", table_name="case_facts")
+    op.drop_index("ix_case_facts_case_id", table_name="case_facts")
     op.drop_table("case_facts")
