@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, text
+from sqlalchemy import Table, delete, insert, text
 from sqlalchemy.orm import Session
 
 from duban.cases.factrules import Fact, case_facts, fact_bits, local_month
 from duban.cases.models import CaseFact
 from duban.reference import load_policy
 
-FACTS_TABLE = CaseFact.__table__
+FACTS_TABLE = cast(Table, CaseFact.__table__)
 CASE_ROLE = ""  # the row of the case as a whole
 
 

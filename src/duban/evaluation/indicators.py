@@ -119,7 +119,8 @@ def sum_of(parts: Sequence[Any]) -> Any:
 
 
 def _has(flags: Any, mask: int) -> ColumnElement[bool]:
-    return flags.op("&")(mask) != 0
+    has: ColumnElement[bool] = flags.op("&")(mask) != 0
+    return has
 
 
 def _passes(defs: Definitions, cte: CTE, test: Test) -> ColumnElement[bool]:
@@ -191,6 +192,7 @@ def _per_actor(
     facts = _facts(defs, names)
     by_source = any(defs.conditions[n].source for n in names)
     stmt: Any
+    id_col: Any
     if period.months is not None and len(period.months) == 1:
         stmt = select(F.actor_role, F.actor_id, F.case_id, F.flags).where(
             F.month == period.months[0], F.actor_role.in_(roles)
