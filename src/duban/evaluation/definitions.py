@@ -83,6 +83,8 @@ class Indicator:
     by: str
     numerator: Test
     denominator: Test | None
+    #: shown in the bulletin's indicator table (``bulletin: false``: API and drill-down only)
+    in_bulletin: bool = True
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ def _indicator(code: str, raw: Any, conditions: Mapping[str, Condition]) -> Indi
         by=by,
         numerator=_test(raw.get("numerator"), f"{where} numerator", conditions),
         denominator=denominator,
+        in_bulletin=raw.get("bulletin", True) is not False,
     )
 
 
