@@ -31,6 +31,7 @@ from duban.cases import dashboard_pages, map_pages, public_pages, workbench_page
 from duban.cases import pages as case_pages
 from duban.config import Settings
 from duban.evaluation import api as evaluation_api
+from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
@@ -72,6 +73,7 @@ PAGES: Final = (
     places_pages.router,
     ledgers_pages.router,
     supervision_pages.router,
+    evaluation_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"

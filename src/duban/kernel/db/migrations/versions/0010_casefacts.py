@@ -2,7 +2,7 @@
 counts (data/case_facts.yaml), backfilled from the event log
 
 Revision ID: 0010_casefacts
-Revises: 0009_web
+Revises: 0011_bulletins
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.orm import Session
 
 revision: str = "0010_casefacts"
-down_revision: str | None = "0009_web"
+down_revision: str | None = "0011_bulletins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
