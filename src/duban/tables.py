@@ -10,6 +10,7 @@ from duban.accounts.models import Unit, User
 from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
 from duban.evaluation.models import ManualScore
 from duban.evidence.models import Photo
+from duban.handover.models import CaseTransfer, Responsibility
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
 from duban.ledgers.models import (
@@ -38,6 +39,8 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "Case",
+    "CaseTransfer",
+    "Responsibility",
     "CaseEvent",
     "CaseHelper",
     "CasePhoto",

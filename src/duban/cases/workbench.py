@@ -320,8 +320,12 @@ def batch_act(
 
 
 def active_units(session: Session) -> list[Unit]:
-    """Units a case can be sent to."""
-    return list(session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)))
+    """Units a case can be sent to (bodies outside 城管 get hand-overs, not dispatches)."""
+    return list(
+        session.scalars(
+            select(Unit).where(Unit.is_active, Unit.kind != "external").order_by(Unit.code)
+        )
+    )
 
 
 def active_collectors(session: Session) -> list[User]:

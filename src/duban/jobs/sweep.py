@@ -13,6 +13,7 @@ from duban.cases.actions import ActionInput, perform_action
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, Action
 from duban.kernel.context import SYSTEM_ACTOR, Clock
+from duban.handover import mark_overdue_transfers
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy
@@ -30,6 +31,8 @@ class SweepReport:
     ledger_overdue: int = 0
     #: Escalation steps taken on supervision orders: (order number, step).
     escalations: list[tuple[str, str]] = field(default_factory=list)
+    #: Cases whose hand-over (移交) newly ran past its reply deadline.
+    transfers_overdue: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = (
@@ -40,6 +43,8 @@ class SweepReport:
             text += f"; {self.ledger_overdue} ledger measure(s) newly 逾期"
         if self.escalations:
             text += f"; {len(self.escalations)} supervision escalation step(s)"
+        if self.transfers_overdue:
+            text += f"; {len(self.transfers_overdue)} hand-over(s) newly past their reply deadline"
         return text
 
 
@@ -83,4 +88,5 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
         report.supervised.append(case.code)
     report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
+    report.transfers_overdue = mark_overdue_transfers(session, clock=clock)
     return report
