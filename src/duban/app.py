@@ -32,6 +32,8 @@ from duban.cases import pages as case_pages
 from duban.config import Settings
 from duban.evaluation import api as evaluation_api
 from duban.evidence import api as evidence_api
+from duban.handover import api as handover_api
+from duban.handover import pages as handover_pages
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
     make_engine,
@@ -71,6 +73,8 @@ PAGES: Final = (
     open311_pages.router,
     places_pages.router,
     ledgers_pages.router,
+    handover_pages.router,
+    handover_pages.admin_router,
     supervision_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
@@ -207,6 +211,7 @@ def create_app(
         accounts_api.admin_router,
         reference_api.admin_router,
         ledgers_api.router,
+        handover_api.router,
         supervision_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

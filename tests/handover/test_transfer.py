@@ -49,7 +49,8 @@ def test_a_hand_over_goes_to_the_listed_body_with_a_reply_deadline(listed: World
     world = listed
     case = _transfer(world, _pavement_parking(world), note="请交警处理")
     assert case.status == CaseStatus.TRANSFERRED
-    assert case.unit_id is None and case.due_at is None
+    assert case.unit_id is None
+    assert case.due_at is None
     (transfer,) = transfers_of(world.session, case.id)
     assert transfer.unit.code == "JJDD"
     assert transfer.state == "open"
@@ -80,10 +81,12 @@ def test_the_body_answers_through_its_link_accept_then_done_with_a_photo(
         note="已拖移",
         photo_ids=[photo],
     )
-    assert done.state == "done" and done.answered_via == "link"
+    assert done.state == "done"
+    assert done.answered_via == "link"
     world.session.expire_all()
     case = world.session.get(Case, case.id)
-    assert case is not None and case.status == CaseStatus.AWAITING_CHECK
+    assert case is not None
+    assert case.status == CaseStatus.AWAITING_CHECK
     assert [p.photo_id for p in case.photos if p.stage == "after"] == [photo]
     kinds = [(e.action, e.actor_role) for e in events(world.session_factory, case.id)][-2:]
     assert kinds == [("transfer_accept", "system"), ("transfer_done", "system")]
@@ -106,7 +109,9 @@ def test_a_refused_hand_over_goes_back_to_the_dispatcher_with_the_reason(
     assert (transfer.state, transfer.answered_via) == ("refused", "dispatcher")
     assert transfer.answer_note == "属小区内部道路"
     # The dispatcher may now dispatch it to a unit of ours or hand it over again.
-    again = world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC", reason="交警退回，由市政处理")
+    again = world.act(
+        case, Action.DISPATCH, "dispatcher", unit="SZGC", reason="交警退回，由市政处理"
+    )
     assert again.status == CaseStatus.DISPATCHED
 
 

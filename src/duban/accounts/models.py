@@ -17,7 +17,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from duban.kernel.db.base import Base, UTCDateTime, string_enum
 from duban.kernel.roles import Role
 
-
 #: The kind of a unit outside 城管 (交警, 燃气, 电力, 通信, 公安, 供水).
 EXTERNAL = "external"
 
@@ -45,7 +44,6 @@ class Unit(Base):
     def is_external(self) -> bool:
         """A body outside 城管: cases are handed over to it (移交), never dispatched."""
         return self.kind == EXTERNAL
-
 
 
 class User(Base):

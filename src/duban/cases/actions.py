@@ -1090,7 +1090,9 @@ def _transfer_answer(action: Action) -> _Handler:
         if answer == Answer.DONE:
             photos = check_photos(session, p.photo_ids, required=True)
             case.handled_at = now
-        payload = answer_transfer(session, case=case, answer=answer, actor=actor, now=now, text=text)
+        payload = answer_transfer(
+            session, case=case, answer=answer, actor=actor, now=now, text=text
+        )
         if answer == Answer.REFUSE:
             payload["reason"] = text
         if photos:
@@ -1127,7 +1129,9 @@ def _transfer_at_once(session: Session, case: Case, policy: Policy, now: datetim
         return
     rule = check_action(case.status, Action.TRANSFER, Role.SYSTEM)
     params = ActionInput(unit=entry.unit.code, note=entry.note)
-    _apply(session, case, SYSTEM_ACTOR, Action.TRANSFER, params, policy, now, rule.target, late=False)
+    _apply(
+        session, case, SYSTEM_ACTOR, Action.TRANSFER, params, policy, now, rule.target, late=False
+    )
 
 
 def fix_on_site(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import case as sql_case
@@ -41,7 +41,7 @@ from duban.handover.rules import (
     sign_link,
 )
 from duban.kernel.context import SYSTEM_ACTOR, Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, NotFound
+from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.kernel.inputs import MAX_NOTE_CHARS, clean_text
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
@@ -175,7 +175,9 @@ def add_responsibility(
         if condition_code:
             condition = session.get(FilingCondition, condition_code)
             if condition is None:
-                raise InvalidInput(f"unknown filing condition '{condition_code}'", field="condition")
+                raise InvalidInput(
+                    f"unknown filing condition '{condition_code}'", field="condition"
+                )
             category_code = condition.category_code
         if reply_days is not None and not 1 <= reply_days <= MAX_REPLY_DAYS:
             raise InvalidInput(
@@ -428,6 +430,28 @@ def transfer_by_link(
     return transfer
 
 
+#: What a person holding a bad link reads (the web page translates it).
+LINK_MESSAGES: Final = {
+    "link_forged": "This link is not valid. Use the link exactly as it was sent to you.",
+    "link_expired": "This link has expired. Ask the supervision centre for a new one.",
+    "link_used": "This hand-over was already answered. Thank you.",
+}
+
+
+def open_link(
+    session: Session, *, secret: str, token: str, now: datetime, answerable: bool = True
+) -> CaseTransfer:
+    """:func:`transfer_by_link` with its refusals as domain errors: 403 ``link_forged``
+    or ``link_expired``, 409 ``link_used`` (the API and the page answer with those)."""
+    try:
+        return transfer_by_link(session, secret=secret, token=token, now=now, answerable=answerable)
+    except BadLink as err:
+        code = f"link_{err.problem.value}"
+        raise PermissionDenied(LINK_MESSAGES[code], code=code) from None
+    except LinkUsed:
+        raise Conflict(LINK_MESSAGES["link_used"], code="link_used") from None
+
+
 _ACTION_OF = {
     Answer.ACCEPT: "transfer_accept",
     Answer.REFUSE: "transfer_refuse",
@@ -450,7 +474,7 @@ def answer_by_link(
     the SYSTEM actor on the body's behalf."""
     from duban.cases import Action, ActionInput, perform_action
 
-    transfer = transfer_by_link(session, secret=secret, token=token, now=clock.now())
+    transfer = open_link(session, secret=secret, token=token, now=clock.now())
     transfer_id, case_id = transfer.id, transfer.case_id
     actor = replace(SYSTEM_ACTOR, username=f"body:{transfer.unit.code}")
     perform_action(
@@ -477,7 +501,9 @@ class TransferFigures:
     overdue: int  # of those, past their reply deadline
 
 
-def transfer_figures(session: Session, *, seen: ColumnElement[bool], now: datetime) -> TransferFigures:
+def transfer_figures(
+    session: Session, *, seen: ColumnElement[bool], now: datetime
+) -> TransferFigures:
     """Open hand-overs of the cases ``seen`` selects, and how many are late."""
     from duban.cases import Case
 

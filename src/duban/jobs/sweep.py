@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from duban.cases.actions import ActionInput, perform_action
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, Action
-from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.handover import mark_overdue_transfers
+from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy

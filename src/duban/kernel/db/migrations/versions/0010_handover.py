@@ -57,7 +57,9 @@ def upgrade() -> None:
     # Plain ADD COLUMN (SQLite has it too): no table copy.
     op.add_column(
         "units",
-        sa.Column("phone", sa.String(length=64), nullable=True, comment="contact phone (external bodies)"),
+        sa.Column(
+            "phone", sa.String(length=64), nullable=True, comment="contact phone (external bodies)"
+        ),
     )
     op.add_column(
         "units", sa.Column("email", sa.String(length=200), nullable=True, comment="contact email")
@@ -106,7 +108,10 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.Integer(), nullable=False, comment="the body"),
         sa.Column("event_seq", sa.Integer(), nullable=False),
         sa.Column(
-            "state", sa.String(length=16), nullable=False, comment="open | accepted | refused | done"
+            "state",
+            sa.String(length=16),
+            nullable=False,
+            comment="open | accepted | refused | done",
         ),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("legal_basis", sa.Text(), nullable=False),
@@ -121,9 +126,7 @@ def upgrade() -> None:
             comment="when it was refused or done",
         ),
         sa.Column("answer_note", sa.Text(), nullable=False),
-        sa.Column(
-            "answered_via", sa.String(length=16), nullable=True, comment="link | dispatcher"
-        ),
+        sa.Column("answered_via", sa.String(length=16), nullable=True, comment="link | dispatcher"),
         sa.Column(
             "overdue_marked_at",
             UTCDateTime(timezone=True),
