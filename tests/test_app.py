@@ -36,6 +36,12 @@ REQUIRED = {
     "/api/v1/ledgers/{ledger_id}": {"get"},
     "/api/v1/ledgers/{ledger_id}/progress": {"get"},
     "/api/v1/ledgers/{ledger_id}/export.xlsx": {"get"},
+    "/api/v1/handover/bodies": {"get", "post"},
+    "/api/v1/handover/responsibilities": {"get", "post"},
+    "/api/v1/cases/{case_id}/transfers": {"get"},
+    "/api/v1/handover/link/{token}": {"get"},
+    "/api/v1/handover/link/{token}/photos": {"post"},
+    "/api/v1/handover/link/{token}/answer": {"post"},
 }
 
 

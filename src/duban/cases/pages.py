@@ -173,12 +173,14 @@ def _handover(
     assert isinstance(case, Case)
     secret = ctx.request.app.state.secret_key
     show_link = role in (Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN)
+    labels = handover.STATE_LABELS
     handovers = [
         (
             t,
             f"/handover/{handover.link_token(secret, t)}"
             if show_link and t.state in ("open", "accepted")
             else "",
+            labels[handover.TransferState(t.state)][1 if ctx.lang == "en" else 0],
         )
         for t in handover.transfers_of(ctx.db, case.id)
     ]

@@ -14,7 +14,7 @@ from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.handover.models import CaseTransfer, Responsibility
-    from duban.handover.rules import Answer, TransferState
+    from duban.handover.rules import STATE_LABELS, Answer, TransferState
     from duban.handover.service import (
         answer_transfer,
         at_once_entry,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "STATE_LABELS": "duban.handover.rules",
     "Answer": "duban.handover.rules",
     "CaseTransfer": "duban.handover.models",
     "Responsibility": "duban.handover.models",
@@ -50,6 +51,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "STATE_LABELS",
     "Answer",
     "CaseTransfer",
     "Responsibility",
