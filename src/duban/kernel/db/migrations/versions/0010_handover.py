@@ -37,7 +37,7 @@ def _case_statuses(old: str, new: str) -> None:
     """
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        op.drop_constraint("ck_cases_case_status", "cases", type_="check")
+        op.drop_constraint(op.f("ck_cases_case_status"), "cases", type_="check")
         op.create_check_constraint("case_status", "cases", f"status IN ({new})")
         return
     version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
