@@ -150,10 +150,25 @@ def test_bodies_get_hand_overs_never_dispatches(listed: World) -> None:
     case = _pavement_parking(world)
     with pytest.raises(InvalidInput, match="transfer"):
         world.act(case, Action.DISPATCH, "dispatcher", unit="JJDD", reason="x")
+    # The list gives pavement parking to 交警: following routing to a unit of ours is refused…
+    with pytest.raises(InvalidInput, match="responsibility list gives this matter to JJDD"):
+        world.act(case, Action.DISPATCH, "dispatcher")
+    with pytest.raises(InvalidInput, match="responsibility list"):
+        world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC")
     with pytest.raises(InvalidInput):
         _transfer(world, case, unit="SZGC")
     with pytest.raises(IllegalTransition):
         world.act(case, Action.TRANSFER, "shift_lead")
+
+
+def test_dispatching_a_listed_matter_to_a_unit_of_ours_needs_a_reason(listed: World) -> None:
+    world = listed
+    case = world.act(
+        _pavement_parking(world), Action.DISPATCH, "dispatcher", unit="SZGC", reason="联合整治"
+    )
+    assert case.status == CaseStatus.DISPATCHED
+    payload = json.loads(events(world.session_factory, case.id)[-1].payload)
+    assert payload["list_override"] == {"body": "JJDD", "reason": "联合整治"}
 
 
 def test_accepting_twice_is_refused(listed: World) -> None:

@@ -421,7 +421,10 @@ def _do_dispatch(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
+    listed = _listed_body(session, case, p)
     unit, helper_codes, routed = _choose_unit(session, case, p, policy, now)
+    if listed:
+        routed["list_override"] = listed
     if unit.kind == "external":
         raise InvalidInput(
             f"{unit.code} {unit.name} is a body outside 城管: hand the case over to it "
@@ -451,6 +454,31 @@ def _do_dispatch(
         payload["previous_unit"] = previous
     payload.update(routed)
     return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _listed_body(session: Session, case: Case, p: ActionInput) -> dict[str, Any]:
+    """权责清单: a matter the list gives to a body outside 城管 is handed over, not
+    dispatched; dispatching it to a unit of ours anyway needs a 'reason' (what the event
+    records of the override; empty when the list names no body)."""
+    from duban.handover import responsibility_for  # deferred: handover reads cases
+
+    with session.no_autoflush:
+        entry = responsibility_for(
+            session, category_code=case.category_code, condition_code=case.condition_code
+        )
+    if entry is None:
+        return {}
+    body = entry.unit
+    reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
+    if not p.unit or not reason:
+        raise InvalidInput(
+            f"the responsibility list gives this matter to {body.code} {body.name}: hand it "
+            "over with 'transfer', or give a 'reason' to dispatch it to a unit of ours",
+            field="reason" if p.unit else "unit",
+            code="listed_for_handover",
+            body=body.code,
+        )
+    return {"body": body.code, "reason": reason}
 
 
 def _require_own_unit(case: Case, actor: Actor) -> None:

@@ -558,4 +558,8 @@ ZH: Final[dict[str, str]] = {
     "This link is not valid. Use the link exactly as it was sent to you.": "链接无效，请使用发送给您的完整链接。",
     "This link has expired. Ask the supervision centre for a new one.": "链接已过期，请联系监督中心重新发送。",
     "This hand-over was already answered. Thank you.": "此移交案件已答复，谢谢。",
+    "The responsibility list gives this matter to a body outside city management: hand it "
+    "over, or give the reason for dispatching it to a unit of ours.": "权责清单显示此事项属于城管以外单位："
+    "请移交，或填写派遣给本系统单位的原因。",
+    "Please choose a body outside city management.": "请选择城管以外的移交单位。",
 }
