@@ -96,6 +96,19 @@ def test_the_body_answers_through_its_link_accept_then_done_with_a_photo(
     assert back.status == CaseStatus.RETURNED
 
 
+def test_the_dispatcher_keeps_hand_overs_in_a_queue_of_their_own(
+    listed: World, clock: FixedClock
+) -> None:
+    from duban.cases.workbench import Queue, work_list
+
+    world = listed
+    case = _transfer(world, _pavement_parking(world))
+    queue = work_list(
+        world.session, actor=world.actor("dispatcher"), queue=Queue.HANDED_OVER, now=clock.now()
+    )
+    assert [row.case.code for row in queue.rows] == [case.code]
+
+
 def test_a_refused_hand_over_goes_back_to_the_dispatcher_with_the_reason(
     listed: World, clock: FixedClock
 ) -> None:

@@ -24,7 +24,7 @@ from duban.handover.service import (
 from duban.kernel.context import SYSTEM_ACTOR, Actor
 from duban.kernel.errors import Conflict, DubanError, InvalidInput, PermissionDenied
 from duban.kernel.roles import Role
-from duban.reference import load_policy
+from duban.reference import Category, load_policy
 from duban.web import forms
 from duban.web.admin import ADMIN_PREFIX, AdminPage, RowAction, Values
 from duban.web.context import Ctx, Form, WebContext, pages
@@ -59,6 +59,7 @@ def _answer_page(
         return _message(ctx, err)
     case = get_case(ctx.db, actor=SYSTEM_ACTOR, case_id=transfer.case_id)
     state = TransferState(transfer.state)
+    category = ctx.db.get(Category, case.category_code)
     return ctx.render(
         "handover/answer.html",
         status_code=status,
@@ -68,6 +69,7 @@ def _answer_page(
         state_label=STATE_LABELS[state][0 if ctx.lang != "en" else 1],
         overdue=transfer.reply_due_at < ctx.clock.now(),
         token=token,
+        category_name=category.name if category is not None else case.category_code,
         errors=errors.messages if errors else {},
         values=values or {},
     )

@@ -562,4 +562,5 @@ ZH: Final[dict[str, str]] = {
     "over, or give the reason for dispatching it to a unit of ours.": "权责清单显示此事项属于城管以外单位："
     "请移交，或填写派遣给本系统单位的原因。",
     "Please choose a body outside city management.": "请选择城管以外的移交单位。",
+    "Handed over, waiting for the body": "已移交待答复",
 }
