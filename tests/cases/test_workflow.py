@@ -59,9 +59,10 @@ def _reachable(start: frozenset[CaseStatus]) -> set[CaseStatus]:
     return seen
 
 
-def test_reports_start_verified_only_from_a_collectors_patrol() -> None:
-    assert initial_status(Source.PATROL) == S.VERIFIED
-    assert {initial_status(s) for s in Source if s != Source.PATROL} == {S.REPORTED}
+def test_reports_made_on_site_start_verified_and_the_rest_wait_for_verify() -> None:
+    on_site = {Source.PATROL, Source.SUPERVISION, Source.ROAD_OFFICE}
+    assert {initial_status(s) for s in on_site} == {S.VERIFIED}
+    assert {initial_status(s) for s in Source if s not in on_site} == {S.REPORTED}
     assert {S.REPORTED, S.VERIFIED} == INITIAL
 
 
@@ -109,9 +110,12 @@ def test_the_system_may_only_supervise_and_carry_hand_overs() -> None:
             assert action == A.SUPERVISE or action in HANDOVER_ACTIONS
 
 
-def test_only_check_has_a_failed_outcome_and_it_goes_back_to_the_unit() -> None:
+def test_a_failed_check_goes_back_to_the_unit_and_a_failed_verify_turns_the_report_down() -> None:
     failing = {key: rule.fail_target for key, rule in TRANSITIONS.items() if rule.fail_target}
-    assert failing == {(S.AWAITING_CHECK, A.CHECK): S.HANDLING}
+    assert failing == {
+        (S.AWAITING_CHECK, A.CHECK): S.HANDLING,
+        (S.REPORTED, A.VERIFY): S.REJECTED,
+    }
     assert TRANSITIONS[(S.AWAITING_CHECK, A.CHECK)].target == S.CHECKED
 
 

@@ -82,7 +82,7 @@ def test_collector_patrol_report_starts_verified(api: Api) -> None:
         ("operator", "inspection"),
         ("operator", "sensor"),
         ("citizen", "citizen"),
-        ("supervisor", "supervision"),
+        ("supervisor", "inspection"),
         ("shift_lead", "citizen"),
     ],
 )
@@ -157,6 +157,19 @@ def test_verify_by_the_assigned_collector(api: Api) -> None:
     assert done["task"] is None
     assert done["step"] == "file"
     assert [(p["id"], p["stage"]) for p in done["photos"]] == [(photo, "verify")]
+
+
+def test_a_collector_finds_a_report_not_true_and_it_is_turned_down(api: Api) -> None:
+    case = api.report()
+    api.act(case["id"], "assign", "operator", collector="collector")
+    no_reason = api.act_raw(case["id"], "verify", "collector", passed=False)
+    assert assert_error(no_reason, 422, "invalid_input")["detail"]["field"] == "reason"
+    assert api.case(case["id"])["status"] == "reported"  # nothing written
+    done = api.act(case["id"], "verify", "collector", passed=False, reason="现场无此问题")
+    event = assert_event(done, "verify", "reported", "rejected", "collector", note="现场无此问题")
+    assert event["payload"] == {"passed": False, "reason": "现场无此问题", "photos": []}
+    assert (done["assignee"], done["task"]) == (None, None)
+    assert api.case(done["id"], "shift_lead")["allowed_actions"] == ["reopen"]
 
 
 def test_reject_needs_a_reason(api: Api) -> None:

@@ -27,6 +27,7 @@ REPORTER = {
     Source.INSPECTION: "operator",
     Source.SUPERVISION: "operator",
     Source.SENSOR: "operator",
+    Source.ROAD_OFFICE: "leader",
 }
 
 #: The happy path: (action, by whom, parameters); ``"PHOTO"`` stands for a fresh photo.

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from duban.cases.models import Case
-from duban.cases.workflow import CaseStatus
+from duban.cases.workflow import Action, CaseStatus
 from duban.config import Settings
 from duban.places.routing import add_rule
 from tests.factories.accounts import PASSWORD
@@ -264,3 +264,30 @@ def test_errors_people_meet_most_are_in_chinese_without_internals(
     assert "环境卫生管理处" in suggestion
     assert "按派遣规则" in suggestion
     assert "rule #" not in suggestion
+
+
+def test_a_collector_answers_not_true_with_a_reason_on_a_phone(
+    browse: Browse, shots: Shots, world: World
+) -> None:
+    case = world.case_in(CaseStatus.REPORTED)
+    world.act(case, Action.ASSIGN, "operator", collector="collector")
+    page = browse.signed_in("collector", phone=True)
+    page.goto(f"/cases/{case.id}")
+    form = page.locator("#action-verify")
+    form.evaluate("d => { d.open = true; }")
+    form.get_by_label("不属实（请在下方填写原因）").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    # No reason: refused in place, in Chinese, the choice kept, nothing written.
+    expect(page.locator("#action-verify [data-field=reason]")).to_have_text("请填写原因。")
+    expect(page.locator("#action-verify input[name=passed][value=no]")).to_be_checked()
+    world.session.commit()  # end the read snapshot; see what the server wrote
+    world.session.refresh(case)
+    assert case.status == CaseStatus.REPORTED
+    page.locator("#action-verify textarea[name=note]").fill("现场无此问题")
+    shots.take(page, "collector-not-true")
+    page.locator("#action-verify button[type=submit]").click()
+    page.wait_for_url("**/tasks")
+    world.session.commit()  # end the read snapshot; see what the server wrote
+    world.session.refresh(case)
+    assert case.status == CaseStatus.REJECTED

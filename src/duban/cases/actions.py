@@ -352,6 +352,16 @@ def _do_verify(
     target: CaseStatus,
 ) -> _Outcome:
     _require_assignee(case, actor, Action.VERIFY)
+    if p.passed is False:
+        # 不属实: the collector on site found no such problem; the report is turned down
+        # (不予受理) with the collector's reason.
+        reason = _require_reason(p, Action.VERIFY)
+        case.assignee_id = None
+        case.task = None
+        photos = check_photos(session, p.photo_ids)
+        payload: dict[str, Any] = {"passed": False, "reason": reason}
+        payload["photos"] = [x.id for x in photos]
+        return _Outcome(CaseStatus.REJECTED, reason, payload, photos, "verify")
     moved = _move(session, case, p, policy)  # the collector on site may correct the place
     case.assignee_id = None
     case.task = None

@@ -56,6 +56,7 @@ MODE_OF_ROLE: dict[Role, str] = {
     Role.OPERATOR: "hotline",
     Role.SHIFT_LEAD: "hotline",
     Role.SUPERVISOR: "hotline",
+    Role.LEADER: "patrol",  # 分包领导, 路长 and 马路办公 report what they see on the street
     Role.ADMIN: "hotline",
 }
 

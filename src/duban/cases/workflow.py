@@ -82,6 +82,7 @@ class Source(StrEnum):
     INSPECTION = "inspection"  # 第三方检查
     SUPERVISION = "supervision"  # 督查组
     SENSOR = "sensor"  # 视频 / 物联感知
+    ROAD_OFFICE = "road_office"  # 马路办公: leaders working the street in person
 
 
 TERMINAL: Final = frozenset(
@@ -102,7 +103,7 @@ class Transition:
 
     target: CaseStatus
     roles: frozenset[Role]
-    #: Where a failed outcome goes (only for ``check``: 返工 back to the unit).
+    #: Where a failed outcome goes (``check``: 返工 back to the unit; ``verify``: 不属实).
     fail_target: CaseStatus | None = None
 
 
@@ -124,7 +125,8 @@ A = Action
 
 _table: dict[tuple[CaseStatus, Action], Transition] = {
     (S.REPORTED, A.ASSIGN): Transition(S.REPORTED, _INTAKE),
-    (S.REPORTED, A.VERIFY): Transition(S.VERIFIED, _roles(Role.COLLECTOR)),
+    # 核实: 属实 → verified; 不属实 (``passed: false`` with a reason) → turned down.
+    (S.REPORTED, A.VERIFY): Transition(S.VERIFIED, _roles(Role.COLLECTOR), fail_target=S.REJECTED),
     (S.REPORTED, A.REJECT): Transition(S.REJECTED, _INTAKE),
     (S.REPORTED, A.VOID): Transition(S.VOIDED, _roles(Role.SHIFT_LEAD)),
     (S.VERIFIED, A.FILE): Transition(S.FILED, _roles(Role.SHIFT_LEAD)),
@@ -317,6 +319,7 @@ SOURCE_LABELS: Final[Mapping[Source, tuple[str, str]]] = {
     Source.INSPECTION: ("第三方检查", "Third-party inspection"),
     Source.SUPERVISION: ("督查组", "Supervision group"),
     Source.SENSOR: ("感知设备", "Sensor"),
+    Source.ROAD_OFFICE: ("马路办公", "Leaders on the street"),
 }
 
 
@@ -334,8 +337,6 @@ RATING_LABELS: Final[Mapping[Rating, tuple[str, str]]] = {
     Rating.UNSATISFIED: ("不满意", "Unsatisfied"),
 }
 
-#: Which sources each role may report from. A collector's own patrol report counts as
-#: verified (the collector is on site); every other source waits for verification.
 #: Actions whose note is written for the public (the reporter): why a report was turned
 #: down, and what citizens said themselves. Every other note — a dispatcher's
 #: instructions, a return, a failed check, an extension or parking reason, 督办 — is
@@ -344,6 +345,7 @@ PUBLIC_NOTE_ACTIONS: Final[frozenset[Action]] = frozenset(
     {Action.REJECT, Action.VOID, Action.RATE, Action.NOT_FIXED}
 )
 
+#: Which sources each role may report from (SELF_VERIFIED_SOURCES below skip 核实).
 REPORT_SOURCES: Final[Mapping[Role, frozenset[Source]]] = {
     Role.CITIZEN: frozenset({Source.CITIZEN}),
     Role.COLLECTOR: frozenset({Source.PATROL}),
@@ -352,16 +354,19 @@ REPORT_SOURCES: Final[Mapping[Role, frozenset[Source]]] = {
     ),
     Role.SHIFT_LEAD: frozenset(Source),
     Role.SUPERVISOR: frozenset({Source.SUPERVISION, Source.INSPECTION}),
-    # 分包领导, 路长: leaders of grids and road segments report from their patrols.
-    Role.LEADER: frozenset({Source.PATROL}),
+    # 分包领导, 路长: leaders of grids and road segments report from their patrols, and
+    # from 马路办公 (leaders holding office on the street).
+    Role.LEADER: frozenset({Source.PATROL, Source.ROAD_OFFICE}),
     Role.SYSTEM: frozenset({Source.SENSOR, Source.INSPECTION}),
     Role.ADMIN: frozenset(Source),
 }
-SELF_VERIFIED_SOURCES: Final = frozenset({Source.PATROL})
+#: Reports whose reporter saw the problem on site: a collector's patrol, the supervision
+#: group's own list (督查组, filed without a collector's 核实) and 马路办公.
+SELF_VERIFIED_SOURCES: Final = frozenset({Source.PATROL, Source.SUPERVISION, Source.ROAD_OFFICE})
 
 
 def initial_status(source: Source) -> CaseStatus:
-    """A collector's patrol report is verified on the spot; all others need 核实 first."""
+    """Reports made on site (patrol, 督查组, 马路办公) count as verified; others need 核实."""
     return CaseStatus.VERIFIED if source in SELF_VERIFIED_SOURCES else CaseStatus.REPORTED
 
 

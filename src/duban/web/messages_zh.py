@@ -169,6 +169,8 @@ ZH: Final[dict[str, str]] = {
     "After photos": "处置后照片",
     "Fixed — pass": "已整改，通过",
     "Not fixed — rework": "未整改，返工",
+    "True — the problem is there": "属实",
+    "Not true (give the reason below)": "不属实（请在下方填写原因）",
     "Duplicate of case": "重复的案卷号",
     "Reason": "原因",
     "required when not fixed": "未通过时必填",
