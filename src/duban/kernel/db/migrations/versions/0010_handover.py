@@ -1,7 +1,7 @@
 """handover: bodies outside 城管 with contacts, the responsibility list, hand-overs
 
 Revision ID: 0010_handover
-Revises: 0009_web
+Revises: 0010_sources
 Create Date: 2026-12-03 08:40:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0010_handover"
-down_revision: str | None = "0009_web"
+down_revision: str | None = "0010_sources"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -51,6 +51,11 @@ def _case_statuses(old: str, new: str) -> None:
     )
     bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
     bind.exec_driver_sql("PRAGMA writable_schema=OFF")
+    sql = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cases'"
+    ).scalar_one()
+    if f"status IN ({new})" not in sql:  # the table was written differently: say so
+        raise RuntimeError("cannot find the CHECK of cases.status to change it")
 
 
 def upgrade() -> None:
