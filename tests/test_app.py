@@ -31,6 +31,8 @@ REQUIRED = {
     "/api/v1/evaluation/cases": {"get"},
     "/api/v1/evaluation/manual-scores": {"post"},
     "/api/v1/reports/bulletin": {"get"},
+    "/api/v1/reports/bulletins": {"get"},
+    "/api/v1/reports/bulletins/{bulletin_id}/{format}": {"get"},
     "/api/v1/ledgers/template.xlsx": {"get"},
     "/api/v1/ledgers": {"get", "post"},
     "/api/v1/ledgers/{ledger_id}": {"get"},

@@ -31,6 +31,7 @@ from duban.cases import dashboard_pages, map_pages, public_pages, workbench_page
 from duban.cases import pages as case_pages
 from duban.config import Settings
 from duban.evaluation import api as evaluation_api
+from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
 from duban.handover import api as handover_api
 from duban.handover import pages as handover_pages
@@ -76,6 +77,7 @@ PAGES: Final = (
     handover_pages.router,
     handover_pages.admin_router,
     supervision_pages.router,
+    evaluation_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from duban.accounts.models import Unit, User
 from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
-from duban.evaluation.models import ManualScore
+from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
 from duban.handover.models import CaseTransfer, Responsibility
 from duban.kernel.db.base import Base
@@ -38,6 +38,8 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "Bulletin",
+    "BulletinFile",
     "Case",
     "CaseEvent",
     "CaseHelper",

@@ -66,7 +66,7 @@ def test_docx_has_summary_ranking_indicators_and_chart(api: Api, november: Novem
     assert s2["名称"] == "西街街道"
     assert s2["按期结案率"] == "50.0%"
     assert s2["返工数"] == "1"
-    assert len(doc.inline_shapes) == 1  # the chart
+    assert len(doc.inline_shapes) == 4  # the chart, the after-photos of cases F, C and A
 
 
 def test_pdf_embeds_the_font_and_shows_the_arrows(api: Api, november: November) -> None:
@@ -77,14 +77,15 @@ def test_pdf_embeds_the_font_and_shows_the_arrows(api: Api, november: November) 
     for expected in ("街道综合排名", "东街街道", "西街街道", "80.00", "50.00", "↓", "按期结案率"):
         assert expected in text, expected
     images = [i for page in reader.pages for i in page.images]
-    assert len(images) == 1  # the chart
+    # The chart and the after-photo of the typical cases (one picture, embedded once).
+    assert len(images) == 2
 
 
 def test_xlsx_has_one_sheet_per_table(api: Api, november: November) -> None:
     r = ok(api, period="2026-11", format="xlsx")
     assert r.headers["content-type"] == XLSX
     book = load_workbook(io.BytesIO(r.content))
-    assert book.sheetnames == ["街道综合排名", "街道指标明细"]
+    assert book.sheetnames == ["街道综合排名", "街道指标明细", "典型案例"]
     ranking = [list(row) for row in book["街道综合排名"].iter_rows(values_only=True)]
     assert ranking[1:] == [
         [1.0, "东街街道", "S1", 80.0, "B", "↓ 10.00"],
@@ -97,7 +98,7 @@ def test_xlsx_has_one_sheet_per_table(api: Api, november: November) -> None:
 def test_other_objects_and_schemes(api: Api, november: November) -> None:
     r = ok(api, period="2026-11", format="xlsx", object="unit")
     book = load_workbook(io.BytesIO(r.content))
-    assert book.sheetnames == ["责任单位综合排名", "责任单位指标明细"]
+    assert book.sheetnames == ["责任单位综合排名", "责任单位指标明细", "典型案例"]
     r = ok(api, period="2026-11", format="xlsx", scheme="city_streets")
     ranking = list(load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
     assert {row[1] for row in ranking[1:]} == {"东街街道", "西街街道"}

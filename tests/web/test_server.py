@@ -196,8 +196,14 @@ def test_every_page_of_every_role_renders(client: TestClient, app: FastAPI, worl
         "shift_lead": ["/work", "/report", "/cases?open=1&overdue=1", "/dashboard"],
         "dispatcher": ["/work", "/work?category=E01&source=hotline&overdue=0", "/map"],
         "handler": ["/work", f"/cases/{case.id}", "/cases"],
-        "supervisor": ["/work", "/dashboard", "/cases?supervised=1"],
-        "leader": ["/dashboard", "/map", "/cases?from=2026-11-01&to=2026-11-30"],
+        "supervisor": ["/work", "/dashboard", "/cases?supervised=1", "/evaluation"],
+        "leader": [
+            "/dashboard",
+            "/map",
+            "/cases?from=2026-11-01&to=2026-11-30",
+            "/evaluation",
+            "/evaluation/bulletins",
+        ],
         "admin": [
             "/admin",
             "/admin/units",

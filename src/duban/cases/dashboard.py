@@ -2,10 +2,10 @@
 
 Counts of what happened (reports, closes, ratings) are read from ``case_events``, the
 input of all statistics; the state of open cases (status, unit, deadline) from
-``cases``, which the use cases keep in step with the events. Figures follow the
-national evaluation's terms: 按期处置率 (fixes reported by the deadline over fixes
-reported), 返工率 (fixes sent back at least once over fixes reported), 满意率 (satisfied
-or basically satisfied over all ratings).
+``cases``, which the use cases keep in step with the events. 满意率: satisfied or
+basically satisfied over all ratings. The units' rates and the districts' ranking are
+not computed here: the dashboard page takes them from the evaluation (one path, the same
+numbers as the evaluation pages and the bulletin).
 """
 
 from __future__ import annotations
@@ -39,19 +39,6 @@ class UnitFigures:
     name: str
     open: int
     overdue: int
-    handled: int
-    on_time: int
-    reworked: int
-
-    @property
-    def on_time_rate(self) -> float | None:
-        """按期处置率 over the period, None when nothing was handled."""
-        return self.on_time / self.handled if self.handled else None
-
-    @property
-    def rework_rate(self) -> float | None:
-        """返工率 over the period, None when nothing was handled."""
-        return self.reworked / self.handled if self.handled else None
 
 
 @dataclass(frozen=True)
@@ -158,30 +145,10 @@ def dashboard(
             .group_by(Case.unit_id)
         )
     }
-    # Fixes reported in the period, judged against the deadline they had then.
-    handled_by_unit = {
-        uid: (int(n), int(ok or 0), int(rw or 0))
-        for uid, n, ok, rw in session.execute(
-            select(
-                Case.unit_id,
-                func.count(),
-                func.sum(sql_case((Case.handled_at <= Case.due_at, 1), else_=0)),
-                func.sum(sql_case((Case.rework_count > 0, 1), else_=0)),
-            )
-            .where(
-                Case.handled_at.is_not(None),
-                Case.handled_at >= period_start,
-                Case.unit_id.is_not(None),
-                seen,
-            )
-            .group_by(Case.unit_id)
-        )
-    }
     units = []
     for unit in session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)):
         o, late = open_by_unit.get(unit.id, (0, 0))
-        h, ok, rw = handled_by_unit.get(unit.id, (0, 0, 0))
-        units.append(UnitFigures(unit.code, unit.name, o, late, h, ok, rw))
+        units.append(UnitFigures(unit.code, unit.name, o, late))
 
     by_district = [
         (str(code), int(n), int(late or 0))

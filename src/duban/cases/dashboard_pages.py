@@ -1,13 +1,24 @@
-"""The leaders' dashboard; every number links to the cases behind it."""
+"""The leaders' dashboard; every number links to the cases behind it.
+
+The units' rates (over the dashboard's 30 days) and the districts' ranking (last month,
+as the bulletin has it) come from the evaluation's :func:`~duban.evaluation.evaluate`,
+so the dashboard, the evaluation pages and the bulletin show the same numbers. They are
+city-wide figures: staff of one territory see their territory's counts only, without
+them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Final
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from duban.cases.dashboard import DayCount, dashboard
+from duban.evaluation import evaluate
+from duban.kernel.context import SYSTEM_ACTOR
 from duban.kernel.roles import Role
 from duban.reference import load_policy
 from duban.web.context import Ctx, pages
@@ -24,6 +35,57 @@ DASHBOARD_ROLES = (
 )
 
 CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 200, 36, 24, 12
+#: Who may open the evaluation behind the dashboard's rates (its pages' roles).
+EVALUATION_ROLES: Final = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
+#: The units' rates the dashboard shows, in this order (indicator codes).
+UNIT_RATES: Final = ("on_time_close_rate", "rework_rate")
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The evaluation figures of the dashboard: the units' rates over its 30 days and
+    last month's district ranking, with the period each covers (for the links)."""
+
+    units: dict[str, Any]  # unit code -> evaluation row
+    units_from: date
+    units_to: date
+    districts: list[Any]  # evaluation rows, ranked
+    month_from: date
+    month_to: date
+    can_drill: bool
+
+
+def evaluated(ctx: Ctx, today: date, period_start: date) -> Evaluated | None:
+    """The evaluation's numbers for a city-wide viewer; None for a territory's staff."""
+    actor = ctx.actor
+    if actor is None or actor.region_code is not None:
+        return None
+    end = today + timedelta(days=1)
+    _, _, units = evaluate(
+        ctx.db,
+        actor=SYSTEM_ACTOR,
+        obj="unit",
+        start=period_start.isoformat(),
+        end=end.isoformat(),
+    )
+    month_to = today.replace(day=1)
+    month_from = (month_to - timedelta(days=1)).replace(day=1)
+    _, _, districts = evaluate(
+        ctx.db,
+        actor=SYSTEM_ACTOR,
+        obj="district",
+        start=month_from.isoformat(),
+        end=month_to.isoformat(),
+    )
+    return Evaluated(
+        units={r.code: r for r in units},
+        units_from=period_start,
+        units_to=end,
+        districts=districts,
+        month_from=month_from,
+        month_to=month_to,
+        can_drill=actor.role in EVALUATION_ROLES,
+    )
 
 
 @dataclass(frozen=True)
@@ -75,4 +137,10 @@ def dashboard_page(ctx: Ctx) -> Response:
     actor = ctx.staff(*DASHBOARD_ROLES)
     tz = load_policy(ctx.db).tz
     board = dashboard(ctx.db, now=ctx.clock.now(), tz=tz, actor=actor)
-    return ctx.render("dashboard.html", board=board, chart=trend_chart(board.trend))
+    return ctx.render(
+        "dashboard.html",
+        board=board,
+        chart=trend_chart(board.trend),
+        evaluation=evaluated(ctx, board.today, board.period_start),
+        unit_rates=UNIT_RATES,
+    )

@@ -151,11 +151,15 @@ def demo(
 
 @jobs_app.command("run")
 def jobs_run(
-    name: Annotated[str, typer.Argument(help="the job: sweep")],
+    name: Annotated[str, typer.Argument(help="the job: sweep | bulletin")],
 ) -> None:
-    """Run one job now. ``sweep``: mark overdue cases and raise 督办 on them."""
-    if name not in ("sweep", "sweep-overdue"):
-        raise CommandFailed(f"unknown job '{name}'; known jobs: sweep", 2)
+    """Run one job now. ``sweep``: mark overdue cases and raise 督办 on them.
+    ``bulletin``: make and archive last month's bulletin (月度通报), once."""
+    if name not in ("sweep", "sweep-overdue", "bulletin"):
+        raise CommandFailed(f"unknown job '{name}'; known jobs: sweep, bulletin", 2)
+    if name == "bulletin":
+        _run_bulletin()
+        return
     from duban.jobs.sweep import sweep_overdue
     from duban.kernel.context import SystemClock
     from duban.kernel.db.session import make_session_factory
@@ -173,6 +177,25 @@ def jobs_run(
     # The sweep runs from cron: its log is where an operator will see this first.
     for gap in gaps:
         typer.echo(_calendar_gap_warning(gap.year, provisional=gap.provisional), err=True)
+
+
+def _run_bulletin() -> None:
+    from duban.adapters.photostore import photo_store_for
+    from duban.jobs.bulletin import monthly_bulletin
+    from duban.kernel.context import SystemClock
+    from duban.kernel.db.session import make_session_factory
+
+    settings = console.settings()
+    engine = console.engine(settings)
+    with make_session_factory(engine)() as session:
+        report = monthly_bulletin(
+            session,
+            clock=SystemClock(),
+            store=photo_store_for(settings),
+            font=settings.cjk_font,
+        )
+    engine.dispose()
+    typer.echo(str(report))
 
 
 def _calendar_gap_warning(year: int, *, provisional: bool) -> str:

@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
+    from duban.evaluation.archive import JOB_OBJECTS, last_month, make_job_bulletin
     from duban.evaluation.models import ManualScore
     from duban.evaluation.service import evaluate
 
 _EXPORTS: dict[str, str] = {
+    "JOB_OBJECTS": "duban.evaluation.archive",
     "ManualScore": "duban.evaluation.models",
     "evaluate": "duban.evaluation.service",
+    "last_month": "duban.evaluation.archive",
+    "make_job_bulletin": "duban.evaluation.archive",
 }
 
-__all__ = ["ManualScore", "evaluate"]
+__all__ = ["JOB_OBJECTS", "ManualScore", "evaluate", "last_month", "make_job_bulletin"]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

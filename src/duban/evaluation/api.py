@@ -1,4 +1,5 @@
-"""The evaluation API: the ranked table, the cases behind a number, scores by hand."""
+"""The evaluation API: the ranked table, the cases behind a number, scores by hand, the
+monthly bulletin and its archive."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
-from duban.evaluation.bulletin import FORMATS, bulletin_file
+from duban.evaluation.archive import archived_file, list_bulletins, make_bulletin
+from duban.evaluation.bulletin import FORMATS, BulletinFile
 from duban.evaluation.schemas import (
+    BulletinList,
+    BulletinRead,
     CaseRef,
     DrillDown,
     EvaluationPage,
@@ -117,6 +121,17 @@ def enter_score(
     )
 
 
+def _file(file: BulletinFile, bulletin_id: int) -> Response:
+    return Response(
+        content=file.data,
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{file.filename}"',
+            "X-Bulletin-Id": str(bulletin_id),
+        },
+    )
+
+
 @router.get(
     "/reports/bulletin",
     response_class=Response,
@@ -127,24 +142,76 @@ def bulletin(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
+    clock: ClockDep,
     period: Annotated[str | None, Query(description="the month, YYYY-MM, e.g. 2026-11")] = None,
     format: Annotated[str | None, Query(description="docx | pdf | xlsx")] = None,
     object: Annotated[str | None, Query(description=_OBJECT + "; default street")] = None,
     scheme: Annotated[str | None, Query(description="scoring scheme; default national")] = None,
 ) -> Response:
-    """One month's ranking (with 环比 arrows), indicator table, summary and chart of one
-    kind of object; XLSX has one sheet per table. Leaders and administrators only."""
-    file = bulletin_file(
+    """One month's ranking (with 环比 arrows), indicator table, summary, chart and typical
+    cases (with photos) of one kind of object; XLSX has one sheet per table. Each call
+    makes the bulletin anew and archives it in all three formats as a new version (its
+    archive id in the ``X-Bulletin-Id`` header). Leaders, supervisors and administrators."""
+    made_id, file = make_bulletin(
         session,
         actor=actor,
+        clock=clock,
         period=period,
         fmt=format,
         obj=object,
         scheme_code=scheme,
         font=request.app.state.settings.cjk_font,
+        store=request.app.state.photo_store,
     )
-    return Response(
-        content=file.data,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    return _file(file, made_id)
+
+
+@router.get(
+    "/reports/bulletins",
+    response_model=BulletinList,
+    summary="The archive of bulletins made (通报存档)",
+)
+def bulletins(
+    session: SessionDep,
+    actor: ActorDep,
+    period: Annotated[str | None, Query(description="only this month, YYYY-MM")] = None,
+    object: Annotated[str | None, Query(description="only this kind of object")] = None,
+    scheme: Annotated[str | None, Query(description="only this scheme")] = None,
+) -> BulletinList:
+    """Every bulletin made, newest month first: by whom (or the job), with which scheme
+    version, in which formats. Nothing is ever removed or replaced."""
+    rows = list_bulletins(session, actor=actor, period=period, obj=object, scheme_code=scheme)
+    return BulletinList(
+        bulletins=[
+            BulletinRead(
+                id=r.id,
+                period=r.period,
+                object=r.object,
+                scheme=r.scheme,
+                scheme_version=r.scheme_version,
+                version=r.version,
+                source=r.source,
+                title=r.title,
+                created_at=r.created_at,
+                created_by=r.created_by,
+                formats=list(r.formats),
+                downloads={f: f"/api/v1/reports/bulletins/{r.id}/{f}" for f in r.formats},
+            )
+            for r in rows
+        ]
+    )
+
+
+@router.get(
+    "/reports/bulletins/{bulletin_id}/{format}",
+    response_class=Response,
+    summary="Download an archived bulletin",
+    responses={200: {"content": {t: {} for t in FORMATS.values()}, "description": "The file"}},
+)
+def archived_bulletin(
+    session: SessionDep, actor: ActorDep, bulletin_id: int, format: str
+) -> Response:
+    """One file of an archived bulletin (docx, pdf or xlsx), exactly as it was made."""
+    return _file(
+        archived_file(session, actor=actor, bulletin_id=bulletin_id, fmt=format), bulletin_id
     )

@@ -2,8 +2,10 @@
 PDF (a CJK font embedded) or XLSX (one sheet per table).
 
 All three come from one :class:`Bulletin`: a summary paragraph, the ranking with each
-score's change against the month before (环比, with ↑ ↓ arrows), the indicator table and,
-in DOCX and PDF, a bar chart of the scores with Chinese labels.
+score's change against the month before (环比, with ↑ ↓ arrows), the indicator table,
+the month's typical cases (典型案例, in DOCX and PDF with thumbnails of their before and
+after photos; in XLSX as a sheet) and, in DOCX and PDF, a bar chart of the scores with
+Chinese labels.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -28,15 +30,17 @@ from duban.evaluation.service import (
     _scored,
     parse_object,
 )
+from duban.evaluation.typical import TypicalCase, typical_cases
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, PermissionDenied
+from duban.kernel.ports import PhotoStore
 from duban.reference import load_policy
 from duban.supervision import find_cjk_font
 
 # The messages a person reads (zh-CN in duban.web.messages_zh).
 BAD_PERIOD = "'period' must be a month as YYYY-MM, e.g. 2026-11"
 BAD_FORMAT = "'format' must be one of: docx, pdf, xlsx"
-NOT_ALLOWED = "only leaders and administrators see the monthly bulletin"
+NOT_ALLOWED = "only leaders, supervisors and administrators see the monthly bulletin"
 
 DOCX_TYPE: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -57,6 +61,8 @@ KIND_ZH: Final = {
 #: The chart shows at most this many objects, the best first (the tables show all).
 CHART_BARS: Final = 30
 RANKING_HEADERS: Final = ("排名", "名称", "代码", "得分", "等级", "环比")
+CASES_TITLE: Final = "典型案例"
+CASES_HEADERS: Final = ("类型", "案卷号", "类别", "地址", "责任单位", "情况", "描述")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -77,6 +83,11 @@ class Bulletin:
     chart_title: str
     chart: tuple[tuple[str, float], ...]  # (name, score) in rank order
     file_stem: str
+    cases: tuple[TypicalCase, ...] = ()
+    scheme: str = ""
+    scheme_version: date | None = None
+    period: str = ""
+    object: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,14 +136,17 @@ def build_bulletin(
     period: str | None,
     obj: str | None = None,
     scheme_code: str | None = None,
+    store: PhotoStore | None = None,
 ) -> Bulletin:
-    """The month's bulletin of ``obj`` (default street) under the scheme (default national)."""
+    """The month's bulletin of ``obj`` (default street) under the scheme (default national);
+    the typical cases' photos come from ``store`` (none: the cases without pictures)."""
     if actor.role not in SEE_ALL:
         raise PermissionDenied(NOT_ALLOWED)
     kind = parse_object(obj or "street")
     month, before, year, number = parse_month(session, period)
     scheme = _scheme(scheme_code)
-    if scheme.version_on(month.first_day) is None:
+    version = scheme.version_on(month.first_day)
+    if version is None:
         raise InvalidInput(
             NO_VERSION.format(scheme=scheme.code, day=month.first_day.isoformat()),
             field="scheme",
@@ -174,6 +188,31 @@ def build_bulletin(
         + (f"（前{CHART_BARS}名）" if len(rows) > CHART_BARS else ""),
         chart=tuple((r.name, r.score) for r in rows if r.score is not None),
         file_stem=f"bulletin-{year:04d}-{number:02d}-{kind}",
+        cases=tuple(typical_cases(session, start=month.start, end=month.end, store=store)),
+        scheme=scheme.code,
+        scheme_version=version.effective_from,
+        period=f"{year:04d}-{number:02d}",
+        object=kind,
+    )
+
+
+def _case_row(case: TypicalCase) -> tuple[str, ...]:
+    return (
+        case.kind,
+        case.code,
+        case.category,
+        case.address,
+        case.unit,
+        case.why,
+        case.description,
+    )
+
+
+def _case_lines(case: TypicalCase) -> tuple[str, str]:
+    """The heading and the paragraph of one typical case."""
+    return (
+        f"{case.kind}：{case.code}（{case.category}）",
+        f"地址：{case.address}；责任单位：{case.unit}；{case.why}。{case.description}",
     )
 
 
@@ -252,6 +291,20 @@ def render_docx(bulletin: Bulletin, chart: bytes) -> bytes:
     if bulletin.chart:
         run(doc.add_paragraph(), bulletin.chart_title, 14, bold=True)
         doc.add_picture(io.BytesIO(chart), width=Cm(15))
+    if bulletin.cases:
+        run(doc.add_paragraph(), CASES_TITLE, 14, bold=True)
+    for case in bulletin.cases:
+        heading, body = _case_lines(case)
+        run(doc.add_paragraph(), heading, 12, bold=True)
+        run(doc.add_paragraph(), body, 11)
+        pictures = [(n, p) for n, p in (("处置前", case.before), ("处置后", case.after)) if p]
+        if pictures:
+            # Side by side in one paragraph (no table: the tables are the data's).
+            row = doc.add_paragraph()
+            for _, picture in pictures:
+                row.add_run().add_picture(io.BytesIO(picture), width=Cm(7))
+                row.add_run("\u3000")
+            run(doc.add_paragraph(), "\u3000\u3000".join(n for n, _ in pictures), 10)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -297,6 +350,30 @@ def render_pdf(bulletin: Bulletin, chart: bytes, font: Path | None = None) -> by
         pdf.set_font("cjk", size=13)
         pdf.cell(width, 8, bulletin.chart_title, new_x="LMARGIN", new_y="NEXT")
         pdf.image(io.BytesIO(chart), w=width)
+    if bulletin.cases:
+        pdf.ln(3)
+        pdf.set_font("cjk", size=13)
+        pdf.cell(width, 8, CASES_TITLE, new_x="LMARGIN", new_y="NEXT")
+    for case in bulletin.cases:
+        line, body = _case_lines(case)
+        pdf.set_font("cjk", size=11)
+        pdf.multi_cell(width, 7, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=9)
+        pdf.multi_cell(width, 5.5, body, new_x="LMARGIN", new_y="NEXT")
+        pictures = [(n, p) for n, p in (("处置前", case.before), ("处置后", case.after)) if p]
+        if pictures:
+            side = (width - 6) / 2
+            if pdf.will_page_break(side * 0.8 + 8):
+                pdf.add_page()
+            top = pdf.get_y() + 1
+            tallest = 0.0
+            for index, (name, picture) in enumerate(pictures):
+                x = pdf.l_margin + index * (side + 6)
+                info = pdf.image(io.BytesIO(picture), x=x, y=top, w=side * 0.8)
+                tallest = max(tallest, float(info.rendered_height))
+                pdf.set_xy(x, top + float(info.rendered_height) + 1)
+                pdf.cell(side * 0.8, 5, name, align="C")
+            pdf.set_xy(pdf.l_margin, top + tallest + 8)
     return bytes(pdf.output())
 
 
@@ -313,6 +390,13 @@ def render_xlsx(bulletin: Bulletin) -> bytes:
             cell.font = Font(bold=True)
         for values in table.rows:
             sheet.append([_cell(v) for v in values])
+    if bulletin.cases:
+        sheet = book.create_sheet(CASES_TITLE)
+        sheet.append(list(CASES_HEADERS))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for case in bulletin.cases:
+            sheet.append(list(_case_row(case)))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -324,28 +408,3 @@ def _cell(text: str) -> str | float:
         return float(text)
     except ValueError:
         return text
-
-
-def bulletin_file(
-    session: Session,
-    *,
-    actor: Actor,
-    period: str | None,
-    fmt: str | None,
-    obj: str | None = None,
-    scheme_code: str | None = None,
-    font: Path | None = None,
-) -> BulletinFile:
-    """The bulletin rendered as ``fmt`` (docx, pdf or xlsx)."""
-    if actor.role not in SEE_ALL:
-        raise PermissionDenied(NOT_ALLOWED)
-    fmt = fmt or "docx"
-    if fmt not in FORMATS:
-        raise InvalidInput(BAD_FORMAT, field="format")
-    bulletin = build_bulletin(session, actor=actor, period=period, obj=obj, scheme_code=scheme_code)
-    if fmt == "xlsx":
-        data = render_xlsx(bulletin)
-    else:
-        chart = render_chart(bulletin, font) if bulletin.chart else b""
-        data = render_docx(bulletin, chart) if fmt == "docx" else render_pdf(bulletin, chart, font)
-    return BulletinFile(data, FORMATS[fmt], f"{bulletin.file_stem}.{fmt}")

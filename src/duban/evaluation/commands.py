@@ -105,21 +105,26 @@ def bulletin(
     object_: Annotated[str, typer.Option("--object", help="district … dispatcher")] = "street",
     scheme: Annotated[str | None, typer.Option(help="scoring scheme")] = None,
 ) -> None:
-    """Write the monthly bulletin (月度通报) of one month as DOCX, PDF or XLSX."""
-    from duban.evaluation.bulletin import bulletin_file
-    from duban.kernel.context import Actor
+    """Make the monthly bulletin (月度通报) of one month, archive it (all three formats, a
+    new version) and write it as DOCX, PDF or XLSX."""
+    from duban.adapters.photostore import photo_store_for
+    from duban.evaluation.archive import make_bulletin
+    from duban.kernel.context import Actor, SystemClock
 
+    settings = console.settings()
     with console.database() as session:
         actor = _actor(session, by)
         assert isinstance(actor, Actor)
-        made = bulletin_file(
+        made_id, made = make_bulletin(
             session,
             actor=actor,
+            clock=SystemClock(),
             period=period,
             fmt=format_,
             obj=object_,
             scheme_code=scheme,
-            font=console.settings().cjk_font,
+            font=settings.cjk_font,
+            store=photo_store_for(settings),
         )
     file.write_bytes(made.data)
-    typer.echo(f"{file}: {len(made.data)} bytes")
+    typer.echo(f"{file}: {len(made.data)} bytes (archived as bulletin {made_id})")

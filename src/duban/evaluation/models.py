@@ -1,11 +1,21 @@
-"""Scores entered by hand (第三方检查, 暗访 …), each with the evidence it rests on."""
+"""Scores entered by hand (第三方检查, 暗访 …), each with the evidence it rests on; the
+archive of the monthly bulletins made."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from duban.kernel.db.base import Base, UTCDateTime
 
@@ -33,3 +43,58 @@ class ManualScore(Base):
     note: Mapped[str] = mapped_column(Text, comment="the evidence: who checked what, where")
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Bulletin(Base):
+    """One monthly bulletin as it was made (月度通报存档): append-only, never changed.
+
+    Making the bulletin of a month again adds a new version beside the earlier ones. The
+    scheduled job makes each month's bulletin once: ``job_key`` is set on its rows only,
+    and unique, so two runs at the same time cannot both add one.
+    """
+
+    __tablename__ = "evaluation_bulletins"
+    __table_args__ = (
+        UniqueConstraint(
+            "period", "object", "scheme", "version", name="uq_evaluation_bulletins_version"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), comment="the month, YYYY-MM")
+    object: Mapped[str] = mapped_column(String(16), comment="district, street, … dispatcher")
+    scheme: Mapped[str] = mapped_column(String(64))
+    scheme_version: Mapped[date] = mapped_column(
+        Date, comment="the effective date of the scheme's version that scored it"
+    )
+    version: Mapped[int] = mapped_column(Integer, comment="1, 2, … per period, object, scheme")
+    source: Mapped[str] = mapped_column(String(8), comment="request | job")
+    job_key: Mapped[str | None] = mapped_column(
+        String(100), unique=True, comment="period/object/scheme of a job's bulletin, else null"
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="null: made by the scheduled job"
+    )
+
+    files: Mapped[list[BulletinFile]] = relationship(
+        back_populates="bulletin", order_by="BulletinFile.format"
+    )
+
+
+class BulletinFile(Base):
+    """One rendering (DOCX, PDF or XLSX) of an archived bulletin, its bytes kept as made."""
+
+    __tablename__ = "evaluation_bulletin_files"
+    __table_args__ = (UniqueConstraint("bulletin_id", "format"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bulletin_id: Mapped[int] = mapped_column(ForeignKey("evaluation_bulletins.id"), index=True)
+    format: Mapped[str] = mapped_column(String(8), comment="docx | pdf | xlsx")
+    filename: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    bulletin: Mapped[Bulletin] = relationship(back_populates="files")

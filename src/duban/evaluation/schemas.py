@@ -63,3 +63,22 @@ class ManualScoreRead(BaseModel):
     score: float
     note: str
     entered_at: datetime
+
+
+class BulletinRead(BaseModel):
+    id: int
+    period: str = Field(description="the month, YYYY-MM")
+    object: str
+    scheme: str
+    scheme_version: date = Field(description="effective date of the scheme version used")
+    version: int = Field(description="1, 2, … for the same month, object and scheme")
+    source: str = Field(description="request | job")
+    title: str
+    created_at: datetime
+    created_by: str | None = Field(description="username, or 'job' for the scheduled job")
+    formats: list[str]
+    downloads: dict[str, str] = Field(description="format → download path")
+
+
+class BulletinList(BaseModel):
+    bulletins: list[BulletinRead]

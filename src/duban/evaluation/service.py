@@ -44,8 +44,9 @@ from duban.reference import load_policy
 
 DEFAULT_SCHEME: Final = "national"
 MAX_DAYS: Final = 3 * 366
-#: Who sees every row; a unit's handler sees its own unit's row only.
-SEE_ALL: Final = frozenset({Role.LEADER, Role.ADMIN})
+#: Who sees every row (the system: the scheduled bulletin); a unit's handler sees its
+#: own unit's row only.
+SEE_ALL: Final = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
 ENTER_SCORES: Final = frozenset({Role.LEADER, Role.ADMIN})
 
 # The messages a person reads (zh-CN in duban.web.messages_zh).
@@ -60,7 +61,7 @@ BAD_PART = "'part' must be numerator or denominator"
 NO_DENOMINATOR = "'{indicator}' is a count: it has no denominator"
 UNKNOWN_CODE = "no {object} with code '{code}'"
 NOT_YOURS = "a unit sees only its own row of the unit evaluation"
-NOT_ALLOWED = "only leaders and administrators see evaluations"
+NOT_ALLOWED = "only leaders, supervisors and administrators see evaluations"
 NOT_ENTERED = "'{item}' is not an item of scheme '{scheme}' entered by hand for {object}"
 BAD_SCORE = "'score' must be between 0 and {points}"
 NO_NOTE = "'note' must say what the score rests on (the evidence)"

@@ -110,6 +110,7 @@ _MAP = ("/map", "Map")
 _STATS = ("/dashboard", "Dashboard")
 _ORDERS = ("/supervision", "Supervision orders")
 _LEDGERS = ("/ledgers", "Ledgers")  # 整改台账
+_EVAL = ("/evaluation", "Evaluation")  # 考核
 NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.CITIZEN: [("/report", "Report a problem"), ("/my", "My reports")],
     Role.COLLECTOR: [("/tasks", "My tasks"), ("/report", "Report a problem"), _MAP],
@@ -117,9 +118,9 @@ NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.SHIFT_LEAD: [_WORK, ("/report", "New case"), _CASES, _MAP, _STATS],
     Role.DISPATCHER: [_WORK, _CASES, _MAP, _STATS],
     Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP, _ORDERS],
-    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS, _ORDERS, _LEDGERS],
-    Role.LEADER: [_STATS, _MAP, _CASES, _ORDERS, _LEDGERS],
-    Role.ADMIN: [("/admin", "Admin"), _CASES, _MAP, _STATS],
+    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS, _EVAL, _ORDERS, _LEDGERS],
+    Role.LEADER: [_STATS, _EVAL, _MAP, _CASES, _ORDERS, _LEDGERS],
+    Role.ADMIN: [("/admin", "Admin"), _CASES, _MAP, _STATS, _EVAL],
 }
 
 
