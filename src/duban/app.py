@@ -52,6 +52,9 @@ from duban.places import pages as places_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
+from duban.supervision import campaign_api, campaign_pages
+from duban.supervision import joint_api as supervision_joint_api
+from duban.supervision import joint_pages as supervision_joint_pages
 from duban.supervision import pages as supervision_pages
 from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
@@ -78,6 +81,8 @@ PAGES: Final = (
     handover_pages.admin_router,
     supervision_pages.router,
     evaluation_pages.router,
+    supervision_joint_pages.router,
+    campaign_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -215,6 +220,8 @@ def create_app(
         ledgers_api.router,
         handover_api.router,
         supervision_api.router,
+        supervision_joint_api.router,
+        campaign_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

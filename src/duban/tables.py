@@ -7,7 +7,15 @@ migrations' ``env.py`` and the test fixtures import this module to see all of th
 from __future__ import annotations
 
 from duban.accounts.models import Unit, User
-from duban.cases.models import Case, CaseEvent, CaseHelper, CasePhoto, CaseTracker, IdempotencyKey
+from duban.cases.models import (
+    Case,
+    CaseEvent,
+    CaseHelper,
+    CasePhoto,
+    CaseTracker,
+    IdempotencyKey,
+    ImportedCase,
+)
 from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
 from duban.handover.models import CaseTransfer, Responsibility
@@ -26,11 +34,22 @@ from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
+    Campaign,
+    CampaignCase,
+    CampaignEvent,
+    CampaignScope,
+    DecisionEscalation,
+    JointDecision,
+    JointSession,
+    JointSubject,
+    JointUnit,
     OrderEscalation,
     OrderProblem,
     OrderUnit,
+    Revisit,
     SupervisionEvent,
     SupervisionOrder,
+    SupervisionRecord,
     SupervisionRule,
 )
 
@@ -40,6 +59,10 @@ __all__ = [
     "ApiKey",
     "Bulletin",
     "BulletinFile",
+    "Campaign",
+    "CampaignCase",
+    "CampaignEvent",
+    "CampaignScope",
     "Case",
     "CaseEvent",
     "CaseHelper",
@@ -48,8 +71,14 @@ __all__ = [
     "CaseTransfer",
     "Category",
     "Counter",
+    "DecisionEscalation",
     "FilingCondition",
     "IdempotencyKey",
+    "ImportedCase",
+    "JointDecision",
+    "JointSession",
+    "JointSubject",
+    "JointUnit",
     "Ledger",
     "LedgerEvent",
     "LedgerEvidence",
@@ -68,10 +97,12 @@ __all__ = [
     "Region",
     "RegionUnit",
     "Responsibility",
+    "Revisit",
     "RoutingRule",
     "Setting",
     "SupervisionEvent",
     "SupervisionOrder",
+    "SupervisionRecord",
     "SupervisionRule",
     "Unit",
     "User",

@@ -62,7 +62,7 @@ def test_wrong_status_is_409_naming_status_action_and_role(
         ("handling", "approve_extension", "handler", "dispatcher"),
         ("checked", "close", "dispatcher", "shift_lead"),
         ("handling", "feedback", "dispatcher", "handler"),
-        ("closed", "reopen", "operator", "shift_lead, supervisor"),
+        ("closed", "reopen", "operator", "shift_lead, supervisor, system"),
     ],
 )
 def test_wrong_role_is_409_naming_the_role(

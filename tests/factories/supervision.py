@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from duban.cases.models import Case
-from duban.supervision.models import SupervisionOrder
+from duban.supervision.joint import DecisionInput, SessionInput, create_session
+from duban.supervision.models import JointSession, SupervisionOrder
 from duban.supervision.orders import OrderInput, ReplyInput, answer_problem, create_order
 from duban.supervision.orders import review_problem as _review
 from tests.factories.world import World
@@ -56,4 +57,25 @@ def review(
         problem_id=problem_id,
         accept=accept,
         reason=reason,
+    )
+
+
+def joint(
+    world: World,
+    cases: Sequence[Case] = (),
+    *,
+    units: Sequence[str] = ("SZGC", "HWC"),
+    decisions: Sequence[DecisionInput] = (),
+    by: str = "supervisor",
+    **kw: Any,
+) -> JointSession:
+    """A joint session on ``cases`` convened by ``by`` (held now unless ``held_at``)."""
+    kw.setdefault("title", "关于占道经营整治的联席会议")
+    kw.setdefault("held_at", world.clock.now())
+    kw.setdefault("minutes", "会议听取了各单位情况汇报，议定如下事项。")
+    return create_session(
+        world.session,
+        actor=world.actor(by),
+        clock=world.clock,
+        data=SessionInput(units=units, case_ids=[c.id for c in cases], decisions=decisions, **kw),
     )

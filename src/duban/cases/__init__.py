@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.cases.access import CITY_WIDE, can_see, is_staff
-    from duban.cases.actions import ActionInput, NewCase, get_case, perform_action, report_case
+    from duban.cases.access import CITY_WIDE, can_see, is_staff, visible_cases
+    from duban.cases.actions import (
+        ActionInput,
+        NewCase,
+        collector_for_point,
+        get_case,
+        perform_action,
+        report_case,
+    )
     from duban.cases.audit import append_event
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
@@ -30,7 +37,7 @@ if TYPE_CHECKING:
     )
     from duban.cases.models import Case, CaseEvent, CasePhoto
     from duban.cases.nearby import nearby_cases
-    from duban.cases.queries import CaseFilter, apply_case_filter
+    from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
     from duban.cases.workflow import (
         OPEN,
         PUBLIC_NOTE_ACTIONS,
@@ -71,10 +78,13 @@ _EXPORTS: dict[str, str] = {
     "AuditKeys": "duban.cases.auditkey",
     "apply_case_filter": "duban.cases.queries",
     "can_see": "duban.cases.access",
+    "collector_for_point": "duban.cases.actions",
     "get_case": "duban.cases.actions",
     "initial_status": "duban.cases.workflow",
     "is_staff": "duban.cases.access",
+    "visible_cases": "duban.cases.access",
     "nearby_cases": "duban.cases.nearby",
+    "overdue_condition": "duban.cases.queries",
     "new_case_ids": "duban.cases.intake",
     "perform_action": "duban.cases.actions",
     "photo_for_viewer": "duban.cases.casefile",
@@ -112,11 +122,13 @@ __all__ = [
     "apply_case_filter",
     "audit_keys",
     "can_see",
+    "collector_for_point",
     "get_case",
     "initial_status",
     "is_staff",
     "nearby_cases",
     "new_case_ids",
+    "overdue_condition",
     "perform_action",
     "photo_for_viewer",
     "prepare_report",
@@ -124,6 +136,7 @@ __all__ = [
     "report_event_row",
     "report_refs",
     "reserve_case_codes",
+    "visible_cases",
     "write_reports",
 ]
 

@@ -88,6 +88,10 @@ class ActionInput:
     rework_reason: str | None = None
     #: The unit's reply to the reporter with its fix (feedback): public, unlike the note.
     public_reply: str = ""
+    #: A replayed row of an old platform's history (``duban import history``): feedback
+    #: may come without after-photos (old platforms kept none, or kept them elsewhere),
+    #: and the event says it was imported.
+    historic: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -282,7 +286,7 @@ class _Outcome:
 _Handler = Callable[[Session, Case, Actor, ActionInput, Policy, datetime, CaseStatus], _Outcome]
 
 
-def _collector_for_point(session: Session, lat: float, lon: float) -> User | None:
+def collector_for_point(session: Session, lat: float, lon: float) -> User | None:
     """The active collector whose beat covers the point (lowest id wins a tie)."""
     from shapely.geometry import Point, shape  # deferred: only assignment needs geometry
 
@@ -316,7 +320,7 @@ def _do_assign(
             raise InvalidInput(f"'{p.collector}' is not an active collector", field="collector")
         how = "named"
     else:
-        found = _collector_for_point(session, case.lat, case.lon)
+        found = collector_for_point(session, case.lat, case.lon)
         if found is None:
             raise InvalidInput(
                 "no collector's beat covers this place; name one with 'collector'",
@@ -715,7 +719,7 @@ def _do_feedback(
 ) -> _Outcome:
     from duban.photochecks import examine_feedback  # deferred: photochecks read cases
 
-    photos = check_photos(session, p.photo_ids, required=True)
+    photos = check_photos(session, p.photo_ids, required=not p.historic)
     note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     flags = _evidence_flags(session, case, photos)
     examined = examine_feedback(session, case, photos, now=now, tz=policy.tz)
@@ -867,6 +871,10 @@ def _do_reopen(
 ) -> _Outcome:
     reason = _require_reason(p, Action.REOPEN)
     payload: dict[str, Any] = {"reason": reason}
+    if p.extra.get("recurrence"):
+        # 回潮: a failed revisit (回头看) reopens the case; evaluation counts these.
+        payload["recurrence"] = True
+        payload["revisit_id"] = p.extra.get("revisit_id")
     if case.status == CaseStatus.CLOSED and case.unit_id is None:
         # Closed without a unit (fixed on the spot): it waits for its first dispatch.
         case.closed_at = None
@@ -1217,6 +1225,8 @@ def _apply(
         _attach(case, outcome.photos, outcome.photo_stage, case.event_count + 1)
     if late:
         outcome.payload["step_late"] = True
+    if params.historic:
+        outcome.payload["imported"] = True
     append_event(
         session,
         case,

@@ -98,3 +98,59 @@ def audit_checkpoint(
         f"checkpoint written: {file} ({point.cases} cases, {point.events} events, "
         f"signed with audit key {point.key_id!r})"
     )
+
+
+#: ``duban import history``: mounted in the ``import`` group by :mod:`duban.cli`.
+import_app = typer.Typer()
+
+
+@import_app.command("history")
+def import_history_command(
+    file: Annotated[Path, typer.Argument(help="a CSV (UTF-8) or XLSX file, one row per action")],
+    users: Annotated[
+        Path | None,
+        typer.Option(
+            "--users", help="a CSV mapping the old system's names onto usernames (name,username)"
+        ),
+    ] = None,
+) -> None:
+    """Replay an old platform's cases through the use cases, each row at its own time.
+
+    Columns: case, at (ISO 8601 with offset), action (report, rate, or an action of the
+    API), user, then the action's fields as in the API. A refused row names its line and
+    reason and leaves its case out; cases imported before are skipped; the audit chain is
+    verified afterwards.
+    """
+    from duban.cases.audit import verify_chain
+    from duban.cases.history import (
+        HistoryFileError,
+        import_history,
+        read_history,
+        read_user_map,
+    )
+
+    try:
+        rows = read_history(file)
+        names = read_user_map(users) if users is not None else {}
+    except (OSError, HistoryFileError, UnicodeDecodeError) as exc:
+        raise console.CommandFailed(f"cannot read the history: {exc}", 2) from exc
+    with console.database() as session:
+        with typer.progressbar(length=len(rows), label="importing", file=None) as bar:
+            report = import_history(session, rows=rows, users=names, progress=bar.update)
+        audit = verify_chain(session)
+    for refusal in report.refused[:50]:
+        typer.echo(f"  refused {refusal}", err=True)
+    if len(report.refused) > 50:
+        typer.echo(f"  … and {len(report.refused) - 50} more", err=True)
+    typer.echo(
+        f"history: {report.rows} rows, {report.cases} cases: {report.imported} imported "
+        f"({report.events} events), {report.already} already imported (skipped), "
+        f"{len(report.refused)} refused"
+        + (f"; {report.phones_dropped} phone numbers left out" if report.phones_dropped else "")
+    )
+    if not audit.ok:
+        typer.secho(f"audit FAILED: first broken link: {audit.first_break}", fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.echo(f"audit ok: {audit.cases_checked} cases, {audit.events_checked} events")
+    if report.refused:
+        raise typer.Exit(1)

@@ -8,6 +8,8 @@ e.g. ``gcj02`` for Amap-style tiles); nothing is fetched from anywhere else.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
@@ -22,6 +24,7 @@ from duban.cases.mapdata import (
 from duban.cases.pages import case_filter_from
 from duban.cases.workbench import active_units
 from duban.cases.workflow import OPEN, STATUS_LABELS
+from duban.evaluation import find_hotspots, hotspots_geojson
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.places import parse_bbox, regions_geojson
@@ -42,6 +45,8 @@ MAP_ROLES = (
 )
 #: Where the map opens when there are no cases yet (the demo city, 许昌).
 DEFAULT_CENTRE = (34.0297, 113.8166)
+#: The period of the hotspot layer when the filters name none: the last 90 days.
+HOTSPOT_DAYS = 90
 #: Most regions one request draws (a screenful of unit grids is a few hundred).
 REGIONS_MAX = 3000
 
@@ -109,3 +114,25 @@ def map_json(ctx: Ctx, bbox: str = "", zoom: int = 12) -> Response:
         raise InvalidInput(str(err), field="bbox") from err
     data = map_data(ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), bbox=box, zoom=zoom)
     return ctx.respond(JSONResponse(data))
+
+
+@router.get("/map/hotspots.geojson")
+@pages
+def hotspots_json(ctx: Ctx) -> Response:
+    """The hotspot layer (回潮): place × category that keeps coming back, as GeoJSON points,
+    over the filters' dates (default: the last 90 days) and major class."""
+    actor = ctx.staff(*MAP_ROLES)
+    tz = load_policy(ctx.db).tz
+    query = ctx.request.query_params
+    today = ctx.clock.now().astimezone(tz).date()
+    start = query.get("from") or (today - timedelta(days=HOTSPOT_DAYS)).isoformat()
+    end = query.get("to") or (today + timedelta(days=1)).isoformat()
+    found = find_hotspots(
+        ctx.db,
+        actor=actor,
+        start=start,
+        end=end,
+        days=query.get("days"),
+        category=query.get("category") or None,
+    )
+    return ctx.respond(JSONResponse(hotspots_geojson(found)))

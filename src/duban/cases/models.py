@@ -259,3 +259,17 @@ class CaseTracker(Base):
 
 # Nearby/duplicate search: a bounding box on the case's point.
 Index("ix_cases_lat_lon", Case.lat, Case.lon)
+
+
+class ImportedCase(Base):
+    """A case replayed from an old platform's history (``duban import history``), by the
+    old system's id, so importing the same file again adds nothing twice."""
+
+    __tablename__ = "imported_cases"
+
+    ref: Mapped[str] = mapped_column(
+        String(100), primary_key=True, comment="the old system's case id (the file's 'case')"
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    rows: Mapped[int] = mapped_column(Integer, comment="the file's rows replayed for it")
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), comment="when, by the real clock")

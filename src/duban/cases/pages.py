@@ -143,15 +143,25 @@ def _case_page(
             flat["rating"] = flat.pop("note")
         return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
     from duban.photochecks import case_evidence  # deferred: photochecks read cases
+    from duban.supervision import (  # deferred: supervision reads cases
+        campaigns_of_case,
+        decision_labels,
+        decisions_of_case,
+    )
 
     file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
     evidence = case_evidence(ctx.db, actor=actor, case_id=case_id, lang=ctx.lang)
     handover = _handover(ctx, file.case, file.actions, actor.role)
+    joint = [
+        (meeting, decision_labels(decisions, ctx.lang))
+        for meeting, decisions in decisions_of_case(ctx.db, actor=actor, case_id=case_id)
+    ]
     return ctx.render(
         "cases/page.html",
         status_code=status_code,
         f=file,
         evidence=evidence,
+        joint=joint,
         rework_reasons=REWORK_REASONS,
         case=file.case,
         units=active_units(ctx.db) if Action.DISPATCH in file.actions else [],
@@ -160,6 +170,7 @@ def _case_page(
         values=values or {},
         suggestion=file.suggestion,
         **handover,
+        campaigns=campaigns_of_case(ctx.db, case_id),
     )
 
 

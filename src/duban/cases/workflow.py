@@ -116,6 +116,9 @@ _DISPATCH = _roles(Role.DISPATCHER)
 _INTAKE = _roles(Role.OPERATOR, Role.SHIFT_LEAD)
 _SUPERVISE = _roles(Role.SUPERVISOR, Role.LEADER, Role.SHIFT_LEAD, Role.DISPATCHER, Role.SYSTEM)
 _REOPEN = _roles(Role.SHIFT_LEAD, Role.SUPERVISOR)
+#: A closed case is reopened by the system too: a failed revisit (回头看, 回潮) recorded by
+#: a collector reopens it (duban.supervision.revisits).
+_REOPEN_CLOSED = _roles(Role.SHIFT_LEAD, Role.SUPERVISOR, Role.SYSTEM)
 #: Who may fix a problem on the spot while reporting it (即查即改 / 现场交办): people on
 #: patrol — collectors, supervision groups, leaders.
 ON_SITE = _roles(Role.COLLECTOR, Role.SUPERVISOR, Role.LEADER)
@@ -142,7 +145,7 @@ _table: dict[tuple[CaseStatus, Action], Transition] = {
     (S.CHECKED, A.CLOSE): Transition(S.CLOSED, _roles(Role.SHIFT_LEAD)),
     (S.HANDLING, A.FEEDBACK): Transition(S.AWAITING_CHECK, _UNIT),
     (S.PARKED, A.RESUME): Transition(S.HANDLING, _DISPATCH),
-    (S.CLOSED, A.REOPEN): Transition(S.DISPATCHED, _REOPEN),
+    (S.CLOSED, A.REOPEN): Transition(S.DISPATCHED, _REOPEN_CLOSED),
     (S.VOIDED, A.REOPEN): Transition(S.VERIFIED, _REOPEN),
     (S.REJECTED, A.REOPEN): Transition(S.REPORTED, _REOPEN),
 }

@@ -32,6 +32,7 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import data.", no_args_is_help=True)
 import_app.add_typer(open311.import_app)
 import_app.add_typer(places.import_app)
+import_app.add_typer(cases.import_app)
 
 # Commands of the root first (a Typer without a name adds its commands here), then the
 # groups, in the order ``duban --help`` lists them.

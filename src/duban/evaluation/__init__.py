@@ -14,6 +14,7 @@ from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
     from duban.evaluation.archive import JOB_OBJECTS, last_month, make_job_bulletin
+    from duban.evaluation.hotspots import find_hotspots, hotspots_geojson
     from duban.evaluation.models import ManualScore
     from duban.evaluation.service import evaluate
 
@@ -23,9 +24,19 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "duban.evaluation.service",
     "last_month": "duban.evaluation.archive",
     "make_job_bulletin": "duban.evaluation.archive",
+    "find_hotspots": "duban.evaluation.hotspots",
+    "hotspots_geojson": "duban.evaluation.hotspots",
 }
 
-__all__ = ["JOB_OBJECTS", "ManualScore", "evaluate", "last_month", "make_job_bulletin"]
+__all__ = [
+    "JOB_OBJECTS",
+    "ManualScore",
+    "evaluate",
+    "find_hotspots",
+    "hotspots_geojson",
+    "last_month",
+    "make_job_bulletin",
+]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

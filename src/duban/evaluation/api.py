@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.evaluation.archive import archived_file, list_bulletins, make_bulletin
 from duban.evaluation.bulletin import FORMATS, BulletinFile
+from duban.evaluation.hotspots import as_page, find_hotspots, hotspots_geojson
 from duban.evaluation.schemas import (
     BulletinList,
     BulletinRead,
@@ -17,10 +19,12 @@ from duban.evaluation.schemas import (
     DrillDown,
     EvaluationPage,
     EvaluationRow,
+    HotspotPage,
     ManualScoreCreate,
     ManualScoreRead,
 )
 from duban.evaluation.service import as_json, drill_down, evaluate, record_manual_score
+from duban.reference import load_policy
 
 router = APIRouter(tags=["evaluation"])
 
@@ -83,6 +87,54 @@ def evaluation_cases(
         count=len(cases),
         cases=[CaseRef(id=i, code=c) for i, c in cases],
     )
+
+
+DaysQ = Annotated[
+    str | None, Query(description="the recurrence window in days; default from the policy (30)")
+]
+CategoryQ = Annotated[
+    str | None, Query(description="a subclass (小类) code, or a major class (大类) by prefix")
+]
+
+
+@router.get(
+    "/evaluation/hotspots",
+    response_model=HotspotPage,
+    response_model_by_alias=True,
+    summary="Hotspots and recurrence (回潮)",
+)
+def hotspot_list(
+    session: SessionDep,
+    actor: ActorDep,
+    from_: FromQ = None,
+    to: ToQ = None,
+    days: DaysQ = None,
+    category: CategoryQ = None,
+) -> HotspotPage:
+    """Place (unit grid) × category whose cases reported in ``[from, to)`` came back
+    within ``days`` days of another such case's closing, ranked by recurrences, then cases.
+    Staff only; each sees the cases it may see."""
+    found = find_hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
+    return HotspotPage.model_validate(as_page(found, load_policy(session).tz))
+
+
+@router.get(
+    "/evaluation/hotspots.geojson",
+    response_class=JSONResponse,
+    summary="Hotspots as a GeoJSON map layer",
+    responses={200: {"content": {"application/geo+json": {}}, "description": "Points"}},
+)
+def hotspot_layer(
+    session: SessionDep,
+    actor: ActorDep,
+    from_: FromQ = None,
+    to: ToQ = None,
+    days: DaysQ = None,
+    category: CategoryQ = None,
+) -> JSONResponse:
+    """The same rows as GeoJSON points (WGS84), each at the mean position of its cases."""
+    found = find_hotspots(session, actor=actor, start=from_, end=to, days=days, category=category)
+    return JSONResponse(hotspots_geojson(found), media_type="application/geo+json")
 
 
 @router.post(

@@ -82,3 +82,24 @@ class BulletinRead(BaseModel):
 
 class BulletinList(BaseModel):
     bulletins: list[BulletinRead]
+
+
+class HotspotRow(BaseModel):
+    rank: int = Field(description="competition ranking by recurrences, then cases")
+    place: str = Field(description="the unit grid's code")
+    place_name: str
+    category_code: str
+    category_name: str
+    cases: int = Field(description="cases reported in the period at this place and category")
+    recurrences: int = Field(
+        description="of them, reported within `days` days after another such case was closed"
+    )
+    last_closed_at: datetime | None = Field(description="the last closing before `to`")
+
+
+class HotspotPage(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    days: int = Field(description="the recurrence window used")
+    category: str | None
+    rows: list[HotspotRow]

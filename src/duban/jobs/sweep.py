@@ -1,6 +1,7 @@
 """The deadline sweep: mark overdue cases and raise 督办 on them, ledger measures past
-their deadline 逾期, and take the steps of the supervision orders' escalation
-ladder. Idempotent."""
+their deadline 逾期, take the steps of the escalation ladder on supervision orders and
+joint-session decisions, create the revisit (回头看) tasks come due, and tag the cases
+reported since the last run to the active campaigns. Idempotent."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
 from duban.reference.policy import load_policy
-from duban.supervision import escalate_orders
+from duban.supervision import (
+    create_due_revisits,
+    escalate_decisions,
+    escalate_orders,
+    tag_active_campaigns,
+)
 
 
 @dataclass
@@ -33,6 +39,12 @@ class SweepReport:
     escalations: list[tuple[str, str]] = field(default_factory=list)
     #: Cases whose hand-over (移交) newly ran past its reply deadline.
     transfers_overdue: list[str] = field(default_factory=list)
+    #: Escalation steps taken on joint-session decisions past their deadline.
+    decision_escalations: list[tuple[str, str]] = field(default_factory=list)
+    #: Revisit (回头看) tasks created: ``case:<code>`` or ``ledger_item:<id>``.
+    revisits: list[str] = field(default_factory=list)
+    #: Cases newly tagged to active campaigns: campaign id → count.
+    campaign_tags: dict[int, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         text = (
@@ -45,6 +57,12 @@ class SweepReport:
             text += f"; {len(self.escalations)} supervision escalation step(s)"
         if self.transfers_overdue:
             text += f"; {len(self.transfers_overdue)} hand-over(s) newly past their reply deadline"
+        if self.decision_escalations:
+            text += f"; {len(self.decision_escalations)} joint-decision escalation step(s)"
+        if self.revisits:
+            text += f"; {len(self.revisits)} revisit task(s) created"
+        if self.campaign_tags:
+            text += f"; {sum(self.campaign_tags.values())} case(s) tagged to campaigns"
         return text
 
 
@@ -89,4 +107,7 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
     report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
     report.transfers_overdue = mark_overdue_transfers(session, clock=clock)
+    report.decision_escalations = escalate_decisions(session, clock=clock)
+    report.revisits = create_due_revisits(session, clock=clock)
+    report.campaign_tags = tag_active_campaigns(session, clock=clock, actor=SYSTEM_ACTOR).tagged
     return report

@@ -17,14 +17,23 @@ if TYPE_CHECKING:
     from duban.ledgers.models import LedgerNode
     from duban.ledgers.overdue import mark_overdue_measures
     from duban.ledgers.queries import items_of_case
+    from duban.ledgers.revisits import reopen_item, signed_off_items
 
 _EXPORTS: dict[str, str] = {
     "LedgerNode": "duban.ledgers.models",
     "items_of_case": "duban.ledgers.queries",
     "mark_overdue_measures": "duban.ledgers.overdue",
+    "reopen_item": "duban.ledgers.revisits",
+    "signed_off_items": "duban.ledgers.revisits",
 }
 
-__all__ = ["LedgerNode", "items_of_case", "mark_overdue_measures"]
+__all__ = [
+    "LedgerNode",
+    "items_of_case",
+    "mark_overdue_measures",
+    "reopen_item",
+    "signed_off_items",
+]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

@@ -1,5 +1,7 @@
 """Supervision (督办): numbered supervision orders compiled from cases, units' answers,
-the supervisor's review, the escalation ladder and the orders' documents.
+the supervisor's review, the escalation ladder and the orders' documents; joint
+sessions (会商) and their decisions; revisits (回头看) of signed-off cases and items;
+campaigns (专项行动) and the cases tagged to them.
 
 This is the capability's public face: other capabilities import from here, never
 from its modules. Names load on first use (PEP 562), so importing the face imports
@@ -14,24 +16,55 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
+    from duban.supervision.campaigns import TagReport, campaigns_of_case, tag_active_campaigns
     from duban.supervision.escalation import EscalationReport, escalate_orders
     from duban.supervision.fonts import find_cjk_font
-    from duban.supervision.models import OrderProblem, SupervisionOrder
+    from duban.supervision.joint import (
+        decision_labels,
+        decisions_of_case,
+        escalate_decisions,
+    )
+    from duban.supervision.models import Campaign, OrderProblem, SupervisionOrder
+    from duban.supervision.revisits import (
+        count_recurrences,
+        create_due_revisits,
+        revisits_of_case,
+    )
 
 _EXPORTS: dict[str, str] = {
+    "Campaign": "duban.supervision.models",
+    "TagReport": "duban.supervision.campaigns",
+    "campaigns_of_case": "duban.supervision.campaigns",
+    "tag_active_campaigns": "duban.supervision.campaigns",
     "EscalationReport": "duban.supervision.escalation",
     "OrderProblem": "duban.supervision.models",
     "SupervisionOrder": "duban.supervision.models",
+    "count_recurrences": "duban.supervision.revisits",
+    "create_due_revisits": "duban.supervision.revisits",
+    "decision_labels": "duban.supervision.joint",
+    "decisions_of_case": "duban.supervision.joint",
+    "escalate_decisions": "duban.supervision.joint",
     "escalate_orders": "duban.supervision.escalation",
+    "revisits_of_case": "duban.supervision.revisits",
     "find_cjk_font": "duban.supervision.fonts",
 }
 
 __all__ = [
+    "Campaign",
     "EscalationReport",
     "OrderProblem",
     "SupervisionOrder",
+    "TagReport",
+    "campaigns_of_case",
+    "count_recurrences",
+    "create_due_revisits",
+    "decision_labels",
+    "decisions_of_case",
+    "escalate_decisions",
     "escalate_orders",
     "find_cjk_font",
+    "revisits_of_case",
+    "tag_active_campaigns",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

@@ -21,7 +21,6 @@ from duban.supervision.models import (
 )
 from duban.supervision.orders import (
     OrderInput,
-    ReplyInput,
     answer_problem,
     create_order,
     get_order,
@@ -31,6 +30,7 @@ from duban.supervision.orders import (
     save_rule,
     visible_problems,
 )
+from duban.supervision.replies import ReplyInput
 from duban.supervision.rules import (
     ORDER_LABELS,
     PROBLEM_LABELS,

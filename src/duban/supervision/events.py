@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from duban.cases import AuditKeyError, AuditKeys, audit_keys
 from duban.kernel.context import Actor
-from duban.supervision.models import SupervisionEvent, SupervisionOrder
+from duban.supervision.models import (
+    Campaign,
+    CampaignEvent,
+    SupervisionEvent,
+    SupervisionOrder,
+)
 
 
 def canonical_json(payload: dict[str, Any]) -> str:
@@ -133,4 +138,84 @@ def verify_order_chain(session: Session, order_id: int) -> list[str]:
         prev = event.hash
     if order.event_count != len(events) or order.last_event_hash != prev:
         breaks.append("the order's head does not match its last event")
+    return breaks
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def _campaign_row(event: CampaignEvent) -> dict[str, Any]:
+    return {
+        "campaign_id": event.campaign_id,
+        "seq": event.seq,
+        "action": event.action,
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "note": event.note,
+        "payload": event.payload,
+    }
+
+
+def append_campaign_event(
+    session: Session,
+    campaign: Campaign,
+    *,
+    action: str,
+    actor: Actor,
+    at: datetime,
+    note: str = "",
+    payload: dict[str, Any] | None = None,
+) -> CampaignEvent:
+    """Write the next event of ``campaign`` and move its head (inside a unit of work)."""
+    keys = audit_keys()
+    event = CampaignEvent(
+        campaign_id=campaign.id,
+        seq=campaign.event_count + 1,
+        action=action,
+        actor_id=actor.user_id,
+        actor_role=actor.role.value,
+        occurred_at=at,
+        note=note,
+        payload=canonical_json(payload or {}),
+        prev_hash=campaign.last_event_hash,
+        key_id=keys.current,
+    )
+    event.hash = _digest(keys, keys.current, campaign.last_event_hash, _campaign_row(event))
+    session.add(event)
+    campaign.event_count = event.seq
+    campaign.last_event_hash = event.hash
+    return event
+
+
+def verify_campaign_chain(session: Session, campaign_id: int) -> list[str]:
+    """The breaks in a campaign's chain (empty when intact)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return [f"campaign {campaign_id} does not exist"]
+    try:
+        keys = audit_keys(create=False)
+    except AuditKeyError as err:
+        return [str(err)]
+    events = session.scalars(
+        select(CampaignEvent)
+        .where(CampaignEvent.campaign_id == campaign_id)
+        .order_by(CampaignEvent.seq)
+    ).all()
+    breaks: list[str] = []
+    prev = ""
+    for expected, event in enumerate(events, start=1):
+        if event.seq != expected:
+            breaks.append(f"event {expected} is missing")
+        try:
+            good = event.prev_hash == prev and hmac.compare_digest(
+                event.hash, _digest(keys, event.key_id, prev, _campaign_row(event))
+            )
+        except AuditKeyError:
+            good = False
+        if not good:
+            breaks.append(f"event {event.seq} was changed")
+        prev = event.hash
+    if campaign.event_count != len(events) or campaign.last_event_hash != prev:
+        breaks.append("the campaign's head does not match its last event")
     return breaks

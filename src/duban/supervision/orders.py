@@ -4,7 +4,7 @@ supervisor's acceptance or sending back, and the reads each role may make."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, bindparam, func, select
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from duban.accounts import Unit
 from duban.cases import Case, CasePhoto
-from duban.evidence import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -30,12 +29,17 @@ from duban.supervision.models import (
     SupervisionRule,
 )
 from duban.supervision.policy import supervision_policy
+from duban.supervision.replies import (
+    ReplyInput,
+    apply_answer,
+    apply_review,
+    clean_reply,
+    clean_text,
+)
 from duban.supervision.rules import (
     OrderStatus,
     ProblemStatus,
     SelectionRule,
-    can_answer,
-    can_review,
     counter_name,
     order_number,
     roll_up,
@@ -69,15 +73,6 @@ class OrderInput:
     body: str = ""
 
 
-@dataclass(frozen=True)
-class ReplyInput:
-    """A unit's answer to one problem."""
-
-    measures: str
-    done: bool
-    photo_ids: Sequence[str] = field(default_factory=tuple)
-
-
 def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -104,13 +99,7 @@ def draw_sequence(session: Session, series: str, year: int) -> int:
     )
 
 
-def _text(value: str, name: str, limit: int, *, required: bool = True) -> str:
-    cleaned = value.strip()
-    if required and not cleaned:
-        raise InvalidInput("this field is required", field=name)
-    if len(cleaned) > limit or any(ord(ch) < 32 and ch not in "\n\t" for ch in cleaned):
-        raise InvalidInput("this text is too long or has control characters", field=name)
-    return cleaned
+_text = clean_text
 
 
 def _require_supervisor(actor: Actor) -> None:
@@ -409,34 +398,22 @@ def answer_problem(
     """A unit answers one of its problems: measures taken, photos, done or not."""
     if actor.role != Role.HANDLER or actor.unit_id is None:
         raise PermissionDenied(NOT_YOURS)
-    measures = _text(reply.measures, "measures", 4000)
-    photo_ids = list(dict.fromkeys(reply.photo_ids))
-    if len(photo_ids) > 10:
-        raise InvalidInput("at most 10 photos per answer", field="photo_ids")
+    measures, photo_ids = clean_reply(reply)
     with writing(session):
         order, problem = _locked(session, order_id, problem_id)
         if problem.unit_id != actor.unit_id:
             # Other units' problems are not shown to this unit: not found.
             raise NotFound(PROBLEM_NOT_FOUND, problem_id=problem_id)
-        if not can_answer(problem.status):
-            raise Conflict("this problem is not waiting for an answer", status=problem.status.value)
-        if photo_ids:
-            own = set(
-                session.scalars(
-                    select(Photo.id).where(
-                        Photo.id.in_(photo_ids), Photo.uploaded_by_id == actor.user_id
-                    )
-                )
-            )
-            if set(photo_ids) - own:
-                raise InvalidInput("attach only photos you uploaded", field="photo_ids")
         now = clock.now()
-        problem.status = ProblemStatus.ANSWERED
-        problem.measures = measures
-        problem.reply_photo_ids = photo_ids
-        problem.done = bool(reply.done)
-        problem.answered_at = now
-        problem.answered_by_id = actor.user_id
+        apply_answer(
+            session,
+            problem,
+            actor=actor,
+            now=now,
+            measures=measures,
+            photo_ids=photo_ids,
+            done=reply.done,
+        )
         _roll_up(order, clock)
         append_order_event(
             session,
@@ -466,18 +443,8 @@ def review_problem(
     cleaned = _text(reason, "reason", 2000, required=not accept)
     with writing(session):
         order, problem = _locked(session, order_id, problem_id)
-        if not can_review(problem.status):
-            raise Conflict("this problem has no answer to review", status=problem.status.value)
         now = clock.now()
-        problem.reviewed_at = now
-        problem.reviewed_by_id = actor.user_id
-        if accept:
-            problem.status = ProblemStatus.ACCEPTED
-            problem.send_back_reason = None
-        else:
-            problem.status = ProblemStatus.SENT_BACK
-            problem.send_back_reason = cleaned
-            problem.send_back_count += 1
+        apply_review(problem, actor=actor, now=now, accept=accept, reason=cleaned)
         _roll_up(order, clock)
         append_order_event(
             session,

@@ -13,13 +13,13 @@ from duban.kernel.errors import DubanError
 from duban.kernel.roles import Role
 from duban.supervision.documents import document_file
 from duban.supervision.orders import (
-    ReplyInput,
     answer_problem,
     get_order,
     list_orders,
     review_problem,
     visible_problems,
 )
+from duban.supervision.replies import ReplyInput
 from duban.supervision.rules import (
     ORDER_LABELS,
     PROBLEM_LABELS,

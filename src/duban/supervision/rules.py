@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from duban.kernel.errors import InvalidInput, PolicyError
+from duban.supervision.campaign_rules import DEFAULT_KINDS, CampaignKind, parse_kinds
 
 
 class ProblemStatus(StrEnum):
@@ -172,6 +173,7 @@ class SupervisionPolicy:
     series: str
     reply_work_days: int
     ladder: tuple[Rung, ...]
+    campaign_kinds: tuple[CampaignKind, ...] = DEFAULT_KINDS
 
 
 def parse_policy(data: Mapping[str, Any]) -> SupervisionPolicy:
@@ -199,6 +201,7 @@ def parse_policy(data: Mapping[str, Any]) -> SupervisionPolicy:
         series=str(data.get("series") or "督查通知单"),
         reply_work_days=reply,
         ladder=ladder,
+        campaign_kinds=parse_kinds(data.get("campaign_kinds")),
     )
 
 

@@ -111,15 +111,21 @@ _STATS = ("/dashboard", "Dashboard")
 _ORDERS = ("/supervision", "Supervision orders")
 _LEDGERS = ("/ledgers", "Ledgers")  # 整改台账
 _EVAL = ("/evaluation", "Evaluation")  # 考核
+_JOINT = ("/joint", "Joint sessions")  # 会商
+_REVISITS = ("/revisits", "Revisits")  # 回头看
+_CAMPAIGNS = ("/campaigns", "Campaigns")  # 专项行动
 NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.CITIZEN: [("/report", "Report a problem"), ("/my", "My reports")],
-    Role.COLLECTOR: [("/tasks", "My tasks"), ("/report", "Report a problem"), _MAP],
+    Role.COLLECTOR: [("/tasks", "My tasks"), ("/report", "Report a problem"), _MAP, _REVISITS],
     Role.OPERATOR: [_WORK, ("/report", "Hotline intake"), _CASES, _MAP],
     Role.SHIFT_LEAD: [_WORK, ("/report", "New case"), _CASES, _MAP, _STATS],
     Role.DISPATCHER: [_WORK, _CASES, _MAP, _STATS],
-    Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP, _ORDERS],
-    Role.SUPERVISOR: [_WORK, _CASES, _MAP, _STATS, _EVAL, _ORDERS, _LEDGERS],
-    Role.LEADER: [_STATS, _EVAL, _MAP, _CASES, _ORDERS, _LEDGERS],
+    Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP, _ORDERS, _JOINT, _CAMPAIGNS],
+    Role.SUPERVISOR: [
+        *(_WORK, _CASES, _MAP, _STATS, _EVAL),
+        *(_ORDERS, _LEDGERS, _CAMPAIGNS, _JOINT, _REVISITS),
+    ],
+    Role.LEADER: [_STATS, _EVAL, _MAP, _CASES, _ORDERS, _LEDGERS, _CAMPAIGNS, _JOINT, _REVISITS],
     Role.ADMIN: [("/admin", "Admin"), _CASES, _MAP, _STATS, _EVAL],
 }
 

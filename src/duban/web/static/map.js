@@ -144,11 +144,44 @@
       });
     }
   }
+  // The hotspot layer (回潮): place × category that keeps coming back after closing, over
+  // the filters' dates and major class; drawn above the cases while its box is ticked.
+  var hotToggle = document.getElementById("hotspot-toggle");
+  var hot = L.layerGroup();
+  var hotSeq = 0;
+  function loadHotspots() {
+    if (!hotToggle || !hotToggle.checked) { hot.clearLayers(); map.removeLayer(hot); el.dataset.hotspots = ""; return; }
+    var params = new URLSearchParams();
+    ["from", "to", "category"].forEach(function (k) {
+      var input = form.elements[k];
+      if (input && input.value) params.set(k, input.value);
+    });
+    var mine = ++hotSeq;
+    fetchJSON("/map/hotspots.geojson?" + params.toString()).then(function (fc) {
+      if (mine !== hotSeq || !fc) return;
+      hot.clearLayers();
+      fc.features.forEach(function (f) {
+        var p = f.properties, c = f.geometry.coordinates;
+        var m = L.circleMarker(Duban.show(crs, c[1], c[0]), {
+          radius: 8 + Math.min(14, p.recurrences * 2), weight: 2, color: "#b71c1c",
+          fillColor: "#e53935", fillOpacity: .35
+        });
+        m.bindPopup('<strong>' + esc(p.place_name) + '</strong> · ' + esc(p.category_name) +
+          '<br>' + esc(el.dataset.hotspotLabel.replace("{n}", p.recurrences).replace("{m}", p.cases)) +
+          (p.last_closed_at ? '<br>' + esc(el.dataset.lastClosedLabel) + ' ' + esc(p.last_closed_at.slice(0, 10)) : ''));
+        hot.addLayer(m);
+      });
+      hot.addTo(map);
+      el.dataset.hotspots = String(fc.features.length);
+    });
+  }
   var timer = null;
   map.on("moveend", function () { clearTimeout(timer); timer = setTimeout(load, 150); });
   form.addEventListener("submit", function (e) { e.preventDefault(); load(); });
   form.addEventListener("change", function (e) {
     var t = e.target;
+    if (t === hotToggle) { loadHotspots(); return; }
+    if (hotToggle && hotToggle.checked && ["from", "to", "category"].indexOf(t.name) >= 0) loadHotspots();
     if (t.matches && t.matches("[data-region-select]") && known[t.value]) {
       map.fitBounds(known[t.value].getBounds());  // moveend loads
       return;

@@ -1,7 +1,7 @@
 """handover: bodies outside 城管 with contacts, the responsibility list, hand-overs
 
 Revision ID: 0010_handover
-Revises: 0011_bulletins
+Revises: 0014_history
 Create Date: 2026-12-03 08:40:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0010_handover"
-down_revision: str | None = "0011_bulletins"
+down_revision: str | None = "0014_history"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
