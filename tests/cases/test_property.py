@@ -225,8 +225,9 @@ def test_random_action_sequences_keep_the_invariants(world: World, clock: FixedC
 
     @settings(
         max_examples=40,
-        # Each example is a whole case life: tens of transactions, not a pure function.
-        deadline=timedelta(seconds=5),
+        # Each example is a whole case life: tens of transactions, not a pure function, and
+        # on a loaded 2-core CI machine one took 6.4 s; time is not what this test checks.
+        deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
