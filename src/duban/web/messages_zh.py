@@ -254,6 +254,13 @@ ZH: Final[dict[str, str]] = {
     "{n} found": "共 {n} 件",
     "Reported": "上报时间",
     "No cases match.": "没有符合条件的案件。",
+    # The case list: search, sort, export (issue 17).
+    "Hours left": "剩余小时",
+    "Search cases": "搜索案件",
+    "案卷号, address or words of the description": "案卷号、地址或描述中的字词",
+    "Export to Excel": "导出Excel",
+    "The list holds more than 100,000 cases, too many to export: "
+    "narrow it with the filters first.": "列表超过100,000件，无法导出：请先用筛选条件缩小范围。",
     "Previous": "上一页",
     "Next": "下一页",
     # workbench
