@@ -163,7 +163,7 @@ def case_list_workbook(ctx: WebContext, lines: list[CaseLine], tz: ZoneInfo) -> 
     en = 1 if ctx.lang == "en" else 0
     book = Workbook(write_only=True)
     sheet = book.create_sheet(ctx.t("Cases"))
-    heads = ("Case", "Status", "Category", "Address", "Description", "Unit", "Source")
+    heads = ("Case number", "Status", "Category", "Address", "Description", "Unit", "Source")
     heads += ("Reported", "Deadline", "Hours left", "Overdue")
     sheet.append([ctx.t(h) for h in heads])
 

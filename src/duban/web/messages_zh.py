@@ -256,6 +256,7 @@ ZH: Final[dict[str, str]] = {
     "No cases match.": "没有符合条件的案件。",
     # The case list: search, sort, export (issue 17).
     "Hours left": "剩余小时",
+    "Case number": "案卷号",
     "Search cases": "搜索案件",
     "案卷号, address or words of the description": "案卷号、地址或描述中的字词",
     "Export to Excel": "导出Excel",
