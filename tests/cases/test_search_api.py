@@ -34,9 +34,7 @@ def corpus(api: Api, clock: FixedClock) -> dict[str, dict[str, Any]]:
     return made
 
 
-def test_chinese_substrings_find_their_cases(
-    api: Api, corpus: dict[str, dict[str, Any]]
-) -> None:
+def test_chinese_substrings_find_their_cases(api: Api, corpus: dict[str, dict[str, Any]]) -> None:
     ids = {k: c["id"] for k, c in corpus.items()}
     assert set(found(api, "井盖")) == {ids["manhole"]}  # two characters: LIKE
     assert set(found(api, "井盖破损")) == {ids["manhole"]}  # trigram index
@@ -45,9 +43,7 @@ def test_chinese_substrings_find_their_cases(
     assert set(found(api, "下水道")) == set()
 
 
-def test_address_fragments_and_several_words(
-    api: Api, corpus: dict[str, dict[str, Any]]
-) -> None:
+def test_address_fragments_and_several_words(api: Api, corpus: dict[str, dict[str, Any]]) -> None:
     ids = {k: c["id"] for k, c in corpus.items()}
     assert set(found(api, "人民路")) == {ids["manhole"], ids["garbage2"]}
     assert set(found(api, "建安大道66号")) == {ids["garbage"]}
@@ -55,9 +51,7 @@ def test_address_fragments_and_several_words(
     assert set(found(api, "东城区 绿化带")) == {ids["garbage2"]}
 
 
-def test_a_case_code_comes_first(
-    api: Api, world: World, corpus: dict[str, dict[str, Any]]
-) -> None:
+def test_a_case_code_comes_first(api: Api, world: World, corpus: dict[str, dict[str, Any]]) -> None:
     banner = corpus["banner"]
     # Another case mentions the code in its text: the case with that code still leads.
     world.session.execute(
@@ -67,7 +61,7 @@ def test_a_case_code_comes_first(
     )
     world.session.commit()
     assert found(api, banner["code"]) == [banner["id"], corpus["manhole"]["id"]]
-    assert found(api, f"  {banner['code']} ") [0] == banner["id"]
+    assert found(api, f"  {banner['code']} ")[0] == banner["id"]
 
 
 def test_search_text_is_not_sql(api: Api, corpus: dict[str, dict[str, Any]]) -> None:

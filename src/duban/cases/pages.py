@@ -74,9 +74,7 @@ def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[s
         supervised=supervised,
         text=q.get("q", "").strip()[:200] or None,
     )
-    seen = {
-        k: q.get(k, "") for k in ("unit", "category", "overdue", "grid", "from", "to", "q")
-    }
+    seen = {k: q.get(k, "") for k in ("unit", "category", "overdue", "grid", "from", "to", "q")}
     seen["sort"] = q.get("sort", "") if q.get("sort", "").lstrip("-") in SORTS else ""
     seen["supervised"] = q.get("supervised", "")
     seen["open"] = q.get("open", "")

@@ -159,11 +159,7 @@ def search_hits(session: Session, query: str) -> CompoundSelect | None:
         )
         if in_text:
             found = fts.subquery()
-            fts = (
-                select(found.c.id, found.c.rank)
-                .join(Case, Case.id == found.c.id)
-                .where(*in_text)
-            )
+            fts = select(found.c.id, found.c.rank).join(Case, Case.id == found.c.id).where(*in_text)
     elif session.get_bind().dialect.name == "sqlite":
         fts = select(Case.id.label("id"), literal(0.0).label("rank")).where(*in_text)
     else:
@@ -223,9 +219,7 @@ def list_cases(
     order: list[Any]
     if hits is not None:
         hit = hits.subquery()
-        found = (
-            select(hit.c.id, func.min(hit.c.rank).label("rank")).group_by(hit.c.id).subquery()
-        )
+        found = select(hit.c.id, func.min(hit.c.rank).label("rank")).group_by(hit.c.id).subquery()
         base = base.join(found, found.c.id == Case.id)
         order = [found.c.rank, Case.created_at.desc(), Case.id.desc()]
     else:

@@ -257,6 +257,12 @@ ZH: Final[dict[str, str]] = {
     # The case list: search, sort, export (issue 17).
     "Hours left": "剩余小时",
     "Case number": "案卷号",
+    "Sort": "排序",
+    "Default order": "默认顺序",
+    "Newest first": "最新在前",
+    "Oldest first": "最早在前",
+    "Least time left": "剩余时间最少在前",
+    "By status": "按状态",
     "Search cases": "搜索案件",
     "案卷号, address or words of the description": "案卷号、地址或描述中的字词",
     "Export to Excel": "导出Excel",
