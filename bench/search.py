@@ -141,7 +141,7 @@ def measure(engine: Engine, repeat: int) -> None:
             total = 0
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                rows, total = list_cases(
+                _rows, total = list_cases(
                     session, actor=actor, filters=CaseFilter(text=query), now=now, page_size=50
                 )
                 search.append(time.perf_counter() - t0)

@@ -56,7 +56,9 @@ def test_search_sort_and_export(browse: Browse, shots: Shots, world: World, phon
     assert codes == [other.code, manhole.code]
     shots.take(page, "case-list-phone" if phone else "case-list")
     href = page.locator("a[data-export]").get_attribute("href")
-    assert href is not None and "q=" in href and "sort=-reported" in href
+    assert href is not None
+    assert "q=" in href
+    assert "sort=-reported" in href
     got = page.request.get(href)
     assert got.status == 200
     sheet = load_workbook(io.BytesIO(got.body()), read_only=True).worksheets[0]

@@ -21,9 +21,8 @@ from duban.cases.access import can_see
 from duban.cases.actions import ActionInput, get_case, perform_action
 from duban.cases.casefile import case_file
 from duban.cases.queries import SORTS, CaseFilter, CaseLine, case_lines, list_cases
-from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS
 from duban.cases.workbench import active_collectors, active_units
-from duban.cases.workflow import Action, CaseStatus, Source
+from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS, Action, CaseStatus, Source
 from duban.evidence import PhotoLimits
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.roles import Role
@@ -161,7 +160,15 @@ def case_list_workbook(ctx: WebContext, lines: list[CaseLine], tz: ZoneInfo) -> 
     en = 1 if ctx.lang == "en" else 0
     book = Workbook(write_only=True)
     sheet = book.create_sheet(ctx.t("Cases"))
-    heads = ("Case number", "Status", "Category", "Address", "Description", "Unit", "Source")
+    heads: tuple[str, ...] = (
+        "Case number",
+        "Status",
+        "Category",
+        "Address",
+        "Description",
+        "Unit",
+        "Source",
+    )
     heads += ("Reported", "Deadline", "Hours left", "Overdue")
     sheet.append([ctx.t(h) for h in heads])
 

@@ -122,7 +122,7 @@ def _words(query: str) -> list[str]:
     return [w for w in query.split() if w][:8]
 
 
-def search_hits(session: Session, query: str) -> CompoundSelect | None:
+def search_hits(session: Session, query: str, *, ranked: bool = True) -> CompoundSelect[Any] | None:
     """The cases a search finds, as a select of ``(id, rank)``: lower rank first.
 
     An exact 案卷号 ranks first (rank -1e9); then text over the description and the
@@ -130,7 +130,7 @@ def search_hits(session: Session, query: str) -> CompoundSelect | None:
     words of three or more characters, ranked by bm25; PostgreSQL: ``ILIKE`` served by
     the ``pg_trgm`` GIN indexes, ranked by word similarity. Words shorter than three
     characters (e.g. 井盖 is two) are matched with LIKE. None when there is nothing to
-    search for.
+    search for. ``ranked=False`` leaves the rank out (all 0), for counting.
     """
     words = _words(query)
     if not words:
@@ -140,19 +140,34 @@ def search_hits(session: Session, query: str) -> CompoundSelect | None:
     )
     long_words = [w for w in words if len(w) >= TRIGRAM]
     short_words = [w for w in words if len(w) < TRIGRAM]
-    in_text = [
-        or_(
-            Case.description.ilike(_like(w), escape="\\"),
-            Case.address.ilike(_like(w), escape="\\"),
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def contains(word: str) -> ColumnElement[bool]:
+        # SQLite's LIKE ignores ASCII case already (ILIKE would add lower() per row);
+        # PostgreSQL: the pg_trgm indexes serve LIKE and ILIKE alike.
+        if sqlite:
+            return or_(
+                Case.description.like(_like(word), escape="\\"),
+                Case.address.like(_like(word), escape="\\"),
+            )
+        if word.isascii():
+            return or_(
+                Case.description.ilike(_like(word), escape="\\"),
+                Case.address.ilike(_like(word), escape="\\"),
+            )
+        # ILIKE costs several times LIKE on Chinese text, where case means nothing.
+        return or_(
+            Case.description.like(_like(word), escape="\\"),
+            Case.address.like(_like(word), escape="\\"),
         )
-        for w in short_words
-    ]
-    if session.get_bind().dialect.name == "sqlite" and long_words:
+
+    in_text = [contains(w) for w in short_words]
+    if sqlite and long_words:
         match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
-        fts = (
+        fts: Any = (
             select(
                 literal_column("case_search.rowid").label("id"),
-                literal_column("bm25(case_search)").label("rank"),
+                literal_column("bm25(case_search)" if ranked else "0.0").label("rank"),
             )
             .select_from(text("case_search"))
             .where(text("case_search MATCH :match").bindparams(match=match))
@@ -160,21 +175,17 @@ def search_hits(session: Session, query: str) -> CompoundSelect | None:
         if in_text:
             found = fts.subquery()
             fts = select(found.c.id, found.c.rank).join(Case, Case.id == found.c.id).where(*in_text)
-    elif session.get_bind().dialect.name == "sqlite":
+    elif sqlite:
         fts = select(Case.id.label("id"), literal(0.0).label("rank")).where(*in_text)
     else:
-        in_text += [
-            or_(
-                Case.description.ilike(_like(w), escape="\\"),
-                Case.address.ilike(_like(w), escape="\\"),
-            )
-            for w in long_words
-        ]
+        in_text += [contains(w) for w in long_words]
         phrase = " ".join(words)
-        rank = -func.greatest(
+        rank: ColumnElement[Any] = -func.greatest(
             func.word_similarity(phrase, Case.description),
             func.word_similarity(phrase, Case.address),
         )
+        if not ranked:
+            rank = literal(0.0)
         fts = select(Case.id.label("id"), rank.label("rank")).where(*in_text)
     return union_all(exact, fts)
 
@@ -182,14 +193,14 @@ def search_hits(session: Session, query: str) -> CompoundSelect | None:
 def _sort_keys(sort: str | None) -> list[ColumnElement[Any]]:
     key = (sort or "").lstrip("-")
     desc = (sort or "").startswith("-")
-    columns: dict[str, ColumnElement[Any]] = {
+    columns: dict[str, Any] = {
         "reported": Case.created_at,
         "due": Case.due_at,
         "status": Case.status,
         "category": Case.category_code,
         "unit": Unit.name,
     }
-    column = columns[key]
+    column: ColumnElement[Any] = columns[key]
     keys: list[ColumnElement[Any]] = []
     if key in ("due", "unit"):
         keys.append(column.is_(None))  # cases without a deadline or a unit last
@@ -215,20 +226,31 @@ def list_cases(
     ends with the case id, so pages neither repeat nor skip a case.
     """
     base = apply_case_filter(select(Case).where(visible_cases(actor)), filters, now)
-    hits = search_hits(session, filters.text) if filters.text else None
-    order: list[Any]
-    if hits is not None:
-        hit = hits.subquery()
-        found = select(hit.c.id, func.min(hit.c.rank).label("rank")).group_by(hit.c.id).subquery()
-        base = base.join(found, found.c.id == Case.id)
-        order = [found.c.rank, Case.created_at.desc(), Case.id.desc()]
-    else:
-        order = [Case.created_at.desc(), Case.id.desc()]
-    if sort and sort.lstrip("-") in SORTS:
-        if sort.lstrip("-") == "unit":
+    sorted_by = sort if sort and sort.lstrip("-") in SORTS else None
+    order: list[Any] = [Case.created_at.desc(), Case.id.desc()]
+    counted = base
+    if filters.text and search_hits(session, filters.text) is not None:
+        # The count needs no rank (word similarity per hit is most of a search's cost).
+        unranked = search_hits(session, filters.text, ranked=False)
+        assert unranked is not None
+        counted = base.where(Case.id.in_(select(unranked.subquery().c.id)))
+        if sorted_by is None:
+            hits = search_hits(session, filters.text)
+            assert hits is not None
+            hit = hits.subquery()
+            found = (
+                select(hit.c.id, func.min(hit.c.rank).label("rank")).group_by(hit.c.id).subquery()
+            )
+            base = base.join(found, found.c.id == Case.id)
+            order = [found.c.rank, Case.created_at.desc(), Case.id.desc()]
+        else:
+            base = counted
+    if sorted_by is not None:
+        if sorted_by.lstrip("-") == "unit":
             base = base.outerjoin(Unit, Unit.id == Case.unit_id)
-        order = _sort_keys(sort)
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+        order = _sort_keys(sorted_by)
+    total = session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+    total = total or 0
     rows = session.scalars(
         base.options(selectinload(Case.unit))
         .order_by(*order)
