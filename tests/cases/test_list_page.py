@@ -99,3 +99,39 @@ def test_an_export_over_the_cap_is_refused_with_a_message(
     assert response.status_code == 200
     assert "无法导出" in response.text
     assert response.url.path == "/cases"
+
+
+def test_saved_filters_are_the_viewers_own(client: TestClient, app: FastAPI, world: World) -> None:
+    world.report(description="人民路口井盖破损")
+    csrf = sign_in(client, app, world, "dispatcher")
+    saved = client.post(
+        "/cases/filters",
+        data={"csrf_token": csrf, "name": "井盖", "query": "q=%E4%BA%95%E7%9B%96&sort=unit"},
+    )
+    assert saved.status_code == 200
+    assert "筛选已保存" in saved.text
+    html = client.get("/cases", headers=ZH).text
+    assert 'data-saved="井盖"' in html
+    assert 'href="/cases?q=%E4%BA%95%E7%9B%96&amp;sort=unit"' in html
+    # The same name replaces the query; no name is refused with a message.
+    client.post("/cases/filters", data={"csrf_token": csrf, "name": "井盖", "query": "q=x"})
+    assert 'href="/cases?q=x"' in client.get("/cases").text
+    refused = client.post("/cases/filters", data={"csrf_token": csrf, "name": " ", "query": ""})
+    assert "请为筛选起个名字" in refused.text
+    # Someone else neither sees nor deletes it.
+    client.cookies.clear()
+    other = sign_in(client, app, world, "operator")
+    assert 'data-saved="井盖"' not in client.get("/cases").text
+    from duban.cases.models import SavedFilter
+
+    kept = world.session.query(SavedFilter).one()
+    world.session.commit()  # end the test's read before the app writes
+    client.post(f"/cases/filters/{kept.id}/delete", data={"csrf_token": other})
+    world.session.commit()
+    assert world.session.query(SavedFilter).count() == 1
+    client.cookies.clear()
+    csrf = sign_in(client, app, world, "dispatcher")
+    deleted = client.post(f"/cases/filters/{kept.id}/delete", data={"csrf_token": csrf})
+    assert "筛选已删除" in deleted.text
+    world.session.commit()
+    assert world.session.query(SavedFilter).count() == 0

@@ -273,3 +273,16 @@ class ImportedCase(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     rows: Mapped[int] = mapped_column(Integer, comment="the file's rows replayed for it")
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), comment="when, by the real clock")
+
+
+class SavedFilter(Base):
+    """A case-list query a person kept under a name (their own; nobody else sees it)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(2000), comment="the /cases query string")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

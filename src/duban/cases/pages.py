@@ -15,15 +15,19 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from duban.cases.access import can_see
 from duban.cases.actions import ActionInput, get_case, perform_action
 from duban.cases.casefile import case_file
+from duban.cases.models import SavedFilter
 from duban.cases.queries import SORTS, CaseFilter, CaseLine, case_lines, list_cases
 from duban.cases.workbench import active_collectors, active_units
 from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS, Action, CaseStatus, Source
 from duban.evidence import PhotoLimits
+from duban.kernel.context import Actor
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.roles import Role
 from duban.reference import load_policy
@@ -113,7 +117,72 @@ def case_list(ctx: Ctx, page: int = 1) -> Response:
         seen=seen,
         units=active_units(ctx.db),
         base_query=query,
+        saved=saved_filters(ctx.db, actor),
+        current_query=unsorted_all(ctx),
     )
+
+
+def unsorted_all(ctx: WebContext) -> str:
+    """The list's query string without its page (what a saved filter keeps)."""
+    return str(ctx.request.url.remove_query_params(["page"]).query)
+
+
+def saved_filters(session: Session, actor: Actor) -> list[SavedFilter]:
+    """The filters ``actor`` saved, by name."""
+    if actor.user_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(SavedFilter)
+            .where(SavedFilter.user_id == actor.user_id)
+            .order_by(SavedFilter.name, SavedFilter.id)
+        )
+    )
+
+
+#: The most filters one person keeps.
+SAVED_FILTERS_MAX = 50
+
+
+@router.post("/cases/filters")
+@pages
+def save_filter(ctx: Ctx, form: Form) -> Response:
+    """Keep the list's query under a name (the same name replaces the old one)."""
+    actor = ctx.staff()
+    assert actor.user_id is not None
+    name = forms.text(form, "name", 60).strip()
+    query = forms.text(form, "query", 2000).strip().lstrip("?")
+    if not name:
+        ctx.notice("Give the filter a name to save it.")
+        return ctx.redirect("/cases" + ("?" + query if query else ""))
+    existing = ctx.db.scalar(
+        select(SavedFilter).where(SavedFilter.user_id == actor.user_id, SavedFilter.name == name)
+    )
+    if existing is not None:
+        existing.query = query
+    elif len(saved_filters(ctx.db, actor)) >= SAVED_FILTERS_MAX:
+        ctx.notice("You keep 50 saved filters already: delete one first.")
+        return ctx.redirect("/cases" + ("?" + query if query else ""))
+    else:
+        ctx.db.add(
+            SavedFilter(user_id=actor.user_id, name=name, query=query, created_at=ctx.clock.now())
+        )
+    ctx.db.commit()
+    ctx.notice("The filter was saved.")
+    return ctx.redirect("/cases" + ("?" + query if query else ""))
+
+
+@router.post("/cases/filters/{filter_id}/delete")
+@pages
+def delete_filter(ctx: Ctx, filter_id: int, form: Form) -> Response:
+    """Forget one of the viewer's saved filters."""
+    actor = ctx.staff()
+    kept = ctx.db.get(SavedFilter, filter_id)
+    if kept is not None and kept.user_id == actor.user_id:
+        ctx.db.delete(kept)
+        ctx.db.commit()
+        ctx.notice("The filter was deleted.")
+    return ctx.redirect("/cases")
 
 
 #: The most rows the list exports to a workbook; more must be narrowed by the filters.

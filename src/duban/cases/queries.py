@@ -109,6 +109,9 @@ def apply_case_filter(stmt: Select[Any], f: CaseFilter, now: datetime) -> Select
 #: The shortest word the trigram indexes find; shorter words are matched with LIKE.
 TRIGRAM = 3
 
+#: Up to this many hits a search is ranked; beyond, newest first after an exact 案卷号.
+RANKED_HITS = 1_000
+
 #: The orders a case list can take: ``-`` in front reverses one (``-due``).
 SORTS = ("reported", "due", "status", "category", "unit")
 
@@ -229,12 +232,19 @@ def list_cases(
     sorted_by = sort if sort and sort.lstrip("-") in SORTS else None
     order: list[Any] = [Case.created_at.desc(), Case.id.desc()]
     counted = base
+    total: int | None = None
     if filters.text and search_hits(session, filters.text) is not None:
         # The count needs no rank (word similarity per hit is most of a search's cost).
         unranked = search_hits(session, filters.text, ranked=False)
         assert unranked is not None
         counted = base.where(Case.id.in_(select(unranked.subquery().c.id)))
-        if sorted_by is None:
+        total = session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+        if sorted_by is None and (total or 0) > RANKED_HITS:
+            # Thousands of hits all hold the words: rank adds little and costs a score per
+            # hit (word similarity on PostgreSQL). The 案卷号 still comes first.
+            base = counted
+            order = [(Case.code == filters.text.strip()).desc(), *order]
+        elif sorted_by is None:
             hits = search_hits(session, filters.text)
             assert hits is not None
             hit = hits.subquery()
@@ -249,7 +259,8 @@ def list_cases(
         if sorted_by.lstrip("-") == "unit":
             base = base.outerjoin(Unit, Unit.id == Case.unit_id)
         order = _sort_keys(sorted_by)
-    total = session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
     total = total or 0
     rows = session.scalars(
         base.options(selectinload(Case.unit))

@@ -1,4 +1,4 @@
-"""case search: a trigram index over the description and address of cases
+"""case search: a trigram index over the description and address of cases; saved filters
 
 SQLite: an FTS5 table with the trigram tokenizer (``case_search``), an external-content
 index on ``cases`` kept in step by triggers; it finds any substring of three or more
@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
+
+from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0017_casesearch"
 down_revision: str | None = "0016_photochecks_cover"
@@ -58,6 +61,16 @@ _PG_DOWN = [
 
 
 def upgrade() -> None:
+    op.create_table(
+        "saved_filters",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("name", sa.String(60), nullable=False),
+        sa.Column("query", sa.String(2000), nullable=False, comment="the /cases query string"),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("user_id", "name"),
+    )
+    op.create_index("ix_saved_filters_user_id", "saved_filters", ["user_id"])
     dialect = op.get_bind().dialect.name
     for statement in _SQLITE_UP if dialect == "sqlite" else _PG_UP:
         op.execute(statement)
@@ -67,3 +80,5 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for statement in _SQLITE_DOWN if dialect == "sqlite" else _PG_DOWN:
         op.execute(statement)
+    op.drop_index("ix_saved_filters_user_id", table_name="saved_filters")
+    op.drop_table("saved_filters")
