@@ -5,8 +5,8 @@ index on ``cases`` kept in step by triggers; it finds any substring of three or 
 characters, Chinese included, and ranks with bm25. PostgreSQL: ``pg_trgm`` GIN indexes on
 ``description`` and ``address`` serve ``ILIKE`` and similarity ranking.
 
-Revision ID: 0017_casesearch
-Revises: 0016_photochecks_cover
+Revision ID: 0019_casesearch
+Revises: 0018_handover
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from alembic import op
 
 from duban.kernel.db.base import UTCDateTime
 
-revision: str = "0017_casesearch"
-down_revision: str | None = "0016_photochecks_cover"
+revision: str = "0019_casesearch"
+down_revision: str | None = "0018_handover"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
