@@ -32,12 +32,12 @@ from duban.cases.actions import (
 from duban.cases.intake import WrittenReport, new_case_objects, report
 from duban.cases.models import Case, CaseEvent
 from duban.cases.presenters import deadline_view
-from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.queries import SORTS, CaseFilter, list_cases
 from duban.cases.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.parsing import parse_bound, parse_choices
 from duban.kernel.roles import Role
 from duban.photochecks import verdicts_of
@@ -242,10 +242,30 @@ def cases(
     created_to: Annotated[
         str | None, Query(description="date (inclusive) or datetime (exclusive)")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="search: an exact 案卷号 first, then words in the description or "
+            "address (Chinese substrings too), best match first",
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="reported | due | status | category | unit; a leading '-' "
+            "reverses; ties go by case id"
+        ),
+    ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    """Cases visible to the caller, newest first, with filters and pages."""
+    """Cases visible to the caller, newest first (or by ``sort``), with filters and pages."""
+    if sort and sort.lstrip("-") not in SORTS:
+        raise InvalidInput(
+            f"sort '{sort}' is not one of {', '.join(SORTS)} (a leading '-' reverses)",
+            field="sort",
+        )
     policy = load_policy(session)
     filters = CaseFilter(
         statuses=parse_choices(status, CaseStatus, "status"),
@@ -257,6 +277,7 @@ def cases(
         grid=grid or None,
         created_from=parse_bound(created_from, "created_from", policy.tz, end=False),
         created_to=parse_bound(created_to, "created_to", policy.tz, end=True),
+        text=(q or "").strip() or None,
     )
     now = clock.now()
     page_size = min(page_size, settings.page_size_max)
@@ -267,6 +288,7 @@ def cases(
         now=now,
         page=page,
         page_size=page_size,
+        sort=sort or None,
     )
     names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
     places = case_locations(session, rows)

@@ -294,3 +294,16 @@ class CaseFact(Base):
     actor_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="0: the case")
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     flags: Mapped[int] = mapped_column(BigInteger, comment="a bit per fact")
+
+
+class SavedFilter(Base):
+    """A case-list query a person kept under a name (their own; nobody else sees it)."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(2000), comment="the /cases query string")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

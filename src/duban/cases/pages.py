@@ -8,22 +8,26 @@ the message next to the field it is about.
 
 from __future__ import annotations
 
+import io
 import math
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from duban.cases.access import can_see
 from duban.cases.actions import ActionInput, get_case, perform_action
 from duban.cases.casefile import case_file
-from duban.cases.models import Case
-from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.models import Case, SavedFilter
+from duban.cases.queries import SORTS, CaseFilter, CaseLine, case_lines, list_cases
 from duban.cases.workbench import active_collectors, active_units
-from duban.cases.workflow import Action, CaseStatus, Source
+from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS, Action, CaseStatus, Source
 from duban.evidence import PhotoLimits
+from duban.kernel.context import Actor
 from duban.kernel.errors import Conflict, InvalidInput
 from duban.kernel.roles import Role
 from duban.reference import load_policy
@@ -71,8 +75,10 @@ def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[s
         created_from=day("from", False),
         created_to=day("to", True),
         supervised=supervised,
+        text=q.get("q", "").strip()[:200] or None,
     )
-    seen = {k: q.get(k, "") for k in ("unit", "category", "overdue", "grid", "from", "to")}
+    seen = {k: q.get(k, "") for k in ("unit", "category", "overdue", "grid", "from", "to", "q")}
+    seen["sort"] = q.get("sort", "") if q.get("sort", "").lstrip("-") in SORTS else ""
     seen["supervised"] = q.get("supervised", "")
     seen["open"] = q.get("open", "")
     seen["bad_dates"] = ",".join(bad_dates)
@@ -87,13 +93,23 @@ def case_list(ctx: Ctx, page: int = 1) -> Response:
     policy = load_policy(ctx.db)
     filters, seen = case_filter_from(ctx.request, policy.tz)
     page = max(1, page)
-    rows, total = list_cases(
-        ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), page=page, page_size=PAGE_SIZE
+    now = ctx.clock.now()
+    cases, total = list_cases(
+        ctx.db,
+        actor=actor,
+        filters=filters,
+        now=now,
+        page=page,
+        page_size=PAGE_SIZE,
+        sort=seen["sort"] or None,
     )
     query = str(ctx.request.url.include_query_params(page=1).query)
+    unsorted = str(ctx.request.url.remove_query_params(["sort", "page"]).query)
     return ctx.render(
         "cases/list.html",
-        rows=rows,
+        rows=case_lines(ctx.db, cases, policy, now),
+        sort_query=unsorted,
+        export_query=unsorted + ("&sort=" + seen["sort"] if seen["sort"] else ""),
         total=total,
         page=page,
         pages=max(1, math.ceil(total / PAGE_SIZE)),
@@ -101,7 +117,154 @@ def case_list(ctx: Ctx, page: int = 1) -> Response:
         seen=seen,
         units=active_units(ctx.db),
         base_query=query,
+        saved=saved_filters(ctx.db, actor),
+        current_query=unsorted_all(ctx),
     )
+
+
+def unsorted_all(ctx: WebContext) -> str:
+    """The list's query string without its page (what a saved filter keeps)."""
+    return str(ctx.request.url.remove_query_params(["page"]).query)
+
+
+def saved_filters(session: Session, actor: Actor) -> list[SavedFilter]:
+    """The filters ``actor`` saved, by name."""
+    if actor.user_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(SavedFilter)
+            .where(SavedFilter.user_id == actor.user_id)
+            .order_by(SavedFilter.name, SavedFilter.id)
+        )
+    )
+
+
+#: The most filters one person keeps.
+SAVED_FILTERS_MAX = 50
+
+
+@router.post("/cases/filters")
+@pages
+def save_filter(ctx: Ctx, form: Form) -> Response:
+    """Keep the list's query under a name (the same name replaces the old one)."""
+    actor = ctx.staff()
+    assert actor.user_id is not None
+    name = forms.text(form, "name", 60).strip()
+    query = forms.text(form, "query", 2000).strip().lstrip("?")
+    if not name:
+        ctx.notice("Give the filter a name to save it.")
+        return ctx.redirect("/cases" + ("?" + query if query else ""))
+    existing = ctx.db.scalar(
+        select(SavedFilter).where(SavedFilter.user_id == actor.user_id, SavedFilter.name == name)
+    )
+    if existing is not None:
+        existing.query = query
+    elif len(saved_filters(ctx.db, actor)) >= SAVED_FILTERS_MAX:
+        ctx.notice("You keep 50 saved filters already: delete one first.")
+        return ctx.redirect("/cases" + ("?" + query if query else ""))
+    else:
+        ctx.db.add(
+            SavedFilter(user_id=actor.user_id, name=name, query=query, created_at=ctx.clock.now())
+        )
+    ctx.db.commit()
+    ctx.notice("The filter was saved.")
+    return ctx.redirect("/cases" + ("?" + query if query else ""))
+
+
+@router.post("/cases/filters/{filter_id}/delete")
+@pages
+def delete_filter(ctx: Ctx, filter_id: int, form: Form) -> Response:
+    """Forget one of the viewer's saved filters."""
+    actor = ctx.staff()
+    kept = ctx.db.get(SavedFilter, filter_id)
+    if kept is not None and kept.user_id == actor.user_id:
+        ctx.db.delete(kept)
+        ctx.db.commit()
+        ctx.notice("The filter was deleted.")
+    return ctx.redirect("/cases")
+
+
+#: The most rows the list exports to a workbook; more must be narrowed by the filters.
+EXPORT_CAP = 100_000
+
+
+@router.get("/cases/export.xlsx")
+@pages
+def case_list_export(ctx: Ctx) -> Response:
+    """The filtered, sorted case list as an XLSX workbook (names, local times)."""
+    actor = ctx.staff()
+    policy = load_policy(ctx.db)
+    filters, seen = case_filter_from(ctx.request, policy.tz)
+    now = ctx.clock.now()
+    cases, total = list_cases(
+        ctx.db,
+        actor=actor,
+        filters=filters,
+        now=now,
+        page=1,
+        page_size=EXPORT_CAP,
+        sort=seen["sort"] or None,
+    )
+    if total > EXPORT_CAP:
+        ctx.notice(
+            "The list holds more than 100,000 cases, too many to export: "
+            "narrow it with the filters first."
+        )
+        back = str(ctx.request.url.query)
+        return ctx.redirect("/cases" + ("?" + back if back else ""))
+    data = case_list_workbook(ctx, case_lines(ctx.db, cases, policy, now), policy.tz)
+    stamp = now.astimezone(policy.tz).strftime("%Y%m%d-%H%M")
+    return Response(
+        content=data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=cases-{stamp}.xlsx"},
+    )
+
+
+def case_list_workbook(ctx: WebContext, lines: list[CaseLine], tz: ZoneInfo) -> bytes:
+    """The lines as a one-sheet workbook in the page's language."""
+    from openpyxl import Workbook
+
+    en = 1 if ctx.lang == "en" else 0
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(ctx.t("Cases"))
+    heads: tuple[str, ...] = (
+        "Case number",
+        "Status",
+        "Category",
+        "Address",
+        "Description",
+        "Unit",
+        "Source",
+    )
+    heads += ("Reported", "Deadline", "Hours left", "Overdue")
+    sheet.append([ctx.t(h) for h in heads])
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    for line in lines:
+        c, d = line.case, line.deadline
+        left = "" if d.seconds_left is None else round(d.seconds_left / 3600, 1)
+        sheet.append(
+            [
+                c.code,
+                STATUS_LABELS[c.status][en],
+                line.category_name_en if en else line.category_name,
+                c.address,
+                c.description,
+                c.unit.name if c.unit else "",
+                SOURCE_LABELS[c.source][en],
+                when(c.created_at),
+                when(c.due_at),
+                left,
+                ctx.t("yes") if d.is_overdue else "",
+            ]
+        )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 #: The rework reasons (返工原因) a checker chooses from, as the form offers them.

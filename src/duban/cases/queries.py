@@ -7,14 +7,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from duban.accounts import Unit
 from duban.cases.access import visible_cases
 from duban.cases.models import Case
+from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import CLOCK_RUNNING, CaseStatus, Source
 from duban.kernel.context import Actor
+from duban.reference import Category, Policy
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,7 @@ class CaseFilter:
     created_to: datetime | None = None  # exclusive
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
     nothing: bool = False  # no case passes (an Open311 status word that no status has)
+    text: str | None = None  # a 案卷号, or words in the description or the address
 
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
@@ -90,6 +106,112 @@ def apply_case_filter(stmt: Select[Any], f: CaseFilter, now: datetime) -> Select
     return stmt
 
 
+#: The shortest word the trigram indexes find; shorter words are matched with LIKE.
+TRIGRAM = 3
+
+#: Up to this many hits a search is ranked; beyond, newest first after an exact 案卷号.
+RANKED_HITS = 1_000
+
+#: The orders a case list can take: ``-`` in front reverses one (``-due``).
+SORTS = ("reported", "due", "status", "category", "unit")
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in query.split() if w][:8]
+
+
+def search_hits(session: Session, query: str, *, ranked: bool = True) -> CompoundSelect[Any] | None:
+    """The cases a search finds, as a select of ``(id, rank)``: lower rank first.
+
+    An exact 案卷号 ranks first (rank -1e9); then text over the description and the
+    address, every word required. SQLite: the FTS5 trigram table ``case_search`` for
+    words of three or more characters, ranked by bm25; PostgreSQL: ``ILIKE`` served by
+    the ``pg_trgm`` GIN indexes, ranked by word similarity. Words shorter than three
+    characters (e.g. 井盖 is two) are matched with LIKE. None when there is nothing to
+    search for. ``ranked=False`` leaves the rank out (all 0), for counting.
+    """
+    words = _words(query)
+    if not words:
+        return None
+    exact = select(Case.id.label("id"), literal(-1e9).label("rank")).where(
+        Case.code == query.strip()
+    )
+    long_words = [w for w in words if len(w) >= TRIGRAM]
+    short_words = [w for w in words if len(w) < TRIGRAM]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def contains(word: str) -> ColumnElement[bool]:
+        # SQLite's LIKE ignores ASCII case already (ILIKE would add lower() per row);
+        # PostgreSQL: the pg_trgm indexes serve LIKE and ILIKE alike.
+        if sqlite:
+            return or_(
+                Case.description.like(_like(word), escape="\\"),
+                Case.address.like(_like(word), escape="\\"),
+            )
+        if word.isascii():
+            return or_(
+                Case.description.ilike(_like(word), escape="\\"),
+                Case.address.ilike(_like(word), escape="\\"),
+            )
+        # ILIKE costs several times LIKE on Chinese text, where case means nothing.
+        return or_(
+            Case.description.like(_like(word), escape="\\"),
+            Case.address.like(_like(word), escape="\\"),
+        )
+
+    in_text = [contains(w) for w in short_words]
+    if sqlite and long_words:
+        match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+        fts: Any = (
+            select(
+                literal_column("case_search.rowid").label("id"),
+                literal_column("bm25(case_search)" if ranked else "0.0").label("rank"),
+            )
+            .select_from(text("case_search"))
+            .where(text("case_search MATCH :match").bindparams(match=match))
+        )
+        if in_text:
+            found = fts.subquery()
+            fts = select(found.c.id, found.c.rank).join(Case, Case.id == found.c.id).where(*in_text)
+    elif sqlite:
+        fts = select(Case.id.label("id"), literal(0.0).label("rank")).where(*in_text)
+    else:
+        in_text += [contains(w) for w in long_words]
+        phrase = " ".join(words)
+        rank: ColumnElement[Any] = -func.greatest(
+            func.word_similarity(phrase, Case.description),
+            func.word_similarity(phrase, Case.address),
+        )
+        if not ranked:
+            rank = literal(0.0)
+        fts = select(Case.id.label("id"), rank.label("rank")).where(*in_text)
+    return union_all(exact, fts)
+
+
+def _sort_keys(sort: str | None) -> list[ColumnElement[Any]]:
+    key = (sort or "").lstrip("-")
+    desc = (sort or "").startswith("-")
+    columns: dict[str, Any] = {
+        "reported": Case.created_at,
+        "due": Case.due_at,
+        "status": Case.status,
+        "category": Case.category_code,
+        "unit": Unit.name,
+    }
+    column: ColumnElement[Any] = columns[key]
+    keys: list[ColumnElement[Any]] = []
+    if key in ("due", "unit"):
+        keys.append(column.is_(None))  # cases without a deadline or a unit last
+    keys.append(column.desc() if desc else column.asc())
+    keys.append(Case.id.desc() if desc else Case.id.asc())
+    return keys
+
+
 def list_cases(
     session: Session,
     *,
@@ -98,14 +220,88 @@ def list_cases(
     now: datetime,
     page: int = 1,
     page_size: int = 50,
+    sort: str | None = None,
 ) -> tuple[list[Case], int]:
-    """The cases ``actor`` may see that match ``filters``, newest first, and the total."""
+    """The cases ``actor`` may see that match ``filters``, and the total.
+
+    Newest first; with a search (``filters.text``), best match first; ``sort`` (one of
+    :data:`SORTS`, ``-`` in front for descending) orders by a column instead. Every order
+    ends with the case id, so pages neither repeat nor skip a case.
+    """
     base = apply_case_filter(select(Case).where(visible_cases(actor)), filters, now)
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    sorted_by = sort if sort and sort.lstrip("-") in SORTS else None
+    order: list[Any] = [Case.created_at.desc(), Case.id.desc()]
+    counted = base
+    total: int | None = None
+    if filters.text and search_hits(session, filters.text) is not None:
+        # The count needs no rank (word similarity per hit is most of a search's cost).
+        unranked = search_hits(session, filters.text, ranked=False)
+        assert unranked is not None
+        counted = base.where(Case.id.in_(select(unranked.subquery().c.id)))
+        total = session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+        if sorted_by is None and (total or 0) > RANKED_HITS:
+            # Thousands of hits all hold the words: rank adds little and costs a score per
+            # hit (word similarity on PostgreSQL). The 案卷号 still comes first.
+            base = counted
+            order = [(Case.code == filters.text.strip()).desc(), *order]
+        elif sorted_by is None:
+            hits = search_hits(session, filters.text)
+            assert hits is not None
+            hit = hits.subquery()
+            found = (
+                select(hit.c.id, func.min(hit.c.rank).label("rank")).group_by(hit.c.id).subquery()
+            )
+            base = base.join(found, found.c.id == Case.id)
+            order = [found.c.rank, Case.created_at.desc(), Case.id.desc()]
+        else:
+            base = counted
+    if sorted_by is not None:
+        if sorted_by.lstrip("-") == "unit":
+            base = base.outerjoin(Unit, Unit.id == Case.unit_id)
+        order = _sort_keys(sorted_by)
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    total = total or 0
     rows = session.scalars(
         base.options(selectinload(Case.unit))
-        .order_by(Case.created_at.desc(), Case.id.desc())
+        .order_by(*order)
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
     return [row for row in rows], int(total)
+
+
+@dataclass(frozen=True)
+class CaseLine:
+    """One line of the case list: the case, its clock as read now, and its names."""
+
+    case: Case
+    deadline: DeadlineView
+    category_name: str
+    category_name_en: str
+
+
+def case_lines(
+    session: Session, cases: Sequence[Case], policy: Policy, now: datetime
+) -> list[CaseLine]:
+    """The cases as list lines: category names (one query) and time left."""
+    codes = {c.category_code for c in cases}
+    names: dict[str, tuple[str, str]] = {}
+    if codes:
+        names = {
+            code: (name, name_en or name)
+            for code, name, name_en in session.execute(
+                select(Category.code, Category.name, Category.name_en).where(
+                    Category.code.in_(codes)
+                )
+            )
+        }
+    return [
+        CaseLine(
+            case=c,
+            deadline=deadline_view(c, policy, now),
+            category_name=names.get(c.category_code, (c.category_code, ""))[0],
+            category_name_en=names.get(c.category_code, ("", c.category_code))[1],
+        )
+        for c in cases
+    ]

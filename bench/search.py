@@ -1,0 +1,193 @@
+"""Benchmark: searching the case list by 案卷号, address and text.
+
+    python bench/search.py [--cases 100000] [--backend sqlite|postgresql|both] [--repeat 20]
+                           [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_search]
+
+Fills a fresh database (all migrations, so the search indexes of ``0017_casesearch``
+too) with ``--cases`` cases in one set-based ``INSERT … SELECT``; their descriptions and
+addresses are Chinese phrases, roads and house numbers varied by the case number. Then
+times, ``--repeat`` times each, the first page (50, with the total) of
+:func:`duban.cases.queries.list_cases` with a search, against a plain
+``LIKE '%…%'`` scan of description and address with the same page and count, and prints
+the median and p95 per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+try:
+    import duban  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from evaluate import _at, _series  # type: ignore[import-not-found]
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import make_url
+
+from duban.cases.queries import CaseFilter, list_cases
+from duban.kernel.context import Actor
+from duban.kernel.db.migrate import upgrade
+from duban.kernel.db.session import make_engine, make_session_factory
+from duban.kernel.roles import Role
+from duban.reference.categories import install_defaults
+from duban.reference.models import Category
+
+PROBLEMS = [
+    "井盖破损", "暴露垃圾", "违规悬挂横幅", "占道经营", "乱堆物料", "道路破损",
+    "路灯不亮", "绿地脏乱", "违法小广告", "积存垃圾渣土", "私搭乱建", "机动车乱停放",
+    "非机动车乱停放", "沿街晾挂", "店外经营", "污水冒溢", "废弃家具", "施工围挡破损",
+    "树木倒伏", "雨水箅子缺失",
+]  # fmt: skip
+ROADS = [
+    "人民路", "建安大道", "莲城大道", "魏文路", "许继大道", "八一路", "文峰路",
+    "东大街", "西大街", "南关大街", "北大街", "新兴路", "七里店路", "劳动路", "颍昌路",
+    "学院路", "天宝路", "永昌路", "瑞祥路", "竹林路",
+]  # fmt: skip
+DISTRICTS = ["魏都区", "东城区", "建安区", "城乡一体化示范区", "经济技术开发区"]
+WIDTH = 8
+
+#: (label, search text): a Chinese substring of 4 and of 2 characters, an address
+#: fragment with a house number, two words, a rare phrase, and one 案卷号.
+QUERIES = [
+    ("4 chars, 1 in 20", "井盖破损"),
+    ("2 chars (LIKE)", "井盖"),
+    ("address + number", "建安大道12号"),
+    ("two words", "东城区 暴露垃圾"),
+    ("no hit", "下水道反味"),
+    ("案卷号", "B77777"),
+]
+
+
+def _pick(items: list[str], index: str) -> str:
+    padded = "".join(item.ljust(WIDTH) for item in items)
+    return f"rtrim(substr('{padded}', ({index}) * {WIDTH} + 1, {WIDTH}))"
+
+
+def fill(engine: Engine, cases: int) -> None:
+    dialect = engine.dialect.name
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        install_defaults(session, now=datetime(2026, 1, 1, tzinfo=UTC))
+        category = session.scalars(
+            select(Category.code).where(Category.level == 2).order_by(Category.code).limit(1)
+        ).one()
+        session.commit()
+    true = "TRUE" if dialect == "postgresql" else "1"
+    text_n = "CAST(n AS TEXT)"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO units (id, code, name, kind, is_active) "
+                f"SELECT n, 'U' || n, '单位' || n, 'department', {true} "
+                f"FROM ({_series(dialect, 20)}) s"
+            )
+        )
+        t0 = time.perf_counter()
+        description = (
+            f"{_pick(PROBLEMS, 'n % 20')} || '，在' || {_pick(ROADS, '(n / 20) % 20')} || "
+            f"'与' || {_pick(ROADS, '(n / 400) % 20')} || '交叉口附近，群众反映' || "
+            f"CAST(n % 97 AS TEXT) || '次'"
+        )
+        address = (
+            f"'许昌市' || {_pick(DISTRICTS, 'n % 5')} || {_pick(ROADS, '(n / 7) % 20')} || "
+            f"CAST(n % 300 AS TEXT) || '号'"
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, code, version, source, status, kind, category_code, lat, "
+                "lon, address, description, unit_id, rework_count, is_supervised, "
+                "paused_seconds, created_at, updated_at, event_count, last_event_hash) "
+                f"SELECT n, 'B' || {text_n}, 1, 'hotline', 'closed', 'event', :category, "
+                f"34.0, 113.8, {address}, {description}, 1 + n % 20, 0, "
+                f"{'FALSE' if dialect == 'postgresql' else '0'}, 0, "
+                f"{_at(dialect, 'n % 2592000')}, {_at(dialect, 'n % 2592000')}, 1, '' "
+                f"FROM ({_series(dialect, cases)}) s"
+            ),
+            {"category": category},
+        )
+        print(f"  fill: {cases:,} cases in {time.perf_counter() - t0:.1f} s", flush=True)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+
+
+def _stats(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"median {statistics.median(ordered) * 1e3:8.1f} ms  p95 {p95 * 1e3:8.1f} ms"
+
+
+def measure(engine: Engine, repeat: int) -> None:
+    factory = make_session_factory(engine)
+    actor = Actor(user_id=None, username="bench", role=Role.DISPATCHER)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    like = text(
+        "SELECT id FROM cases WHERE description LIKE :p OR address LIKE :p "
+        "ORDER BY created_at DESC, id DESC LIMIT 50"
+    )
+    like_count = text("SELECT count(*) FROM cases WHERE description LIKE :p OR address LIKE :p")
+    with factory() as session:
+        for label, query in QUERIES:
+            search: list[float] = []
+            scan: list[float] = []
+            total = 0
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                _rows, total = list_cases(
+                    session, actor=actor, filters=CaseFilter(text=query), now=now, page_size=50
+                )
+                search.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                pattern = f"%{query.split()[0]}%"
+                session.execute(like, {"p": pattern}).all()
+                session.scalar(like_count, {"p": pattern})
+                scan.append(time.perf_counter() - t0)
+                session.expunge_all()
+            print(
+                f"  {label:<18} {query:<12} hits {total:>7,}  search {_stats(search)}"
+                f"  | LIKE scan {_stats(scan)}",
+                flush=True,
+            )
+
+
+def run(backend: str, url: str, cases: int, repeat: int) -> None:
+    print(f"{backend}: {cases:,} cases", flush=True)
+    if backend == "postgresql":
+        admin = make_engine(str(make_url(url).set(database="postgres")))
+        name = make_url(url).database
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    engine = make_engine(url)
+    fill(engine, cases)
+    measure(engine, repeat)
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_search"
+    )
+    args = parser.parse_args()
+    if args.backend in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            run("sqlite", f"sqlite:///{tmp}/bench.db", args.cases, args.repeat)
+    if args.backend in ("postgresql", "both"):
+        run("postgresql", args.pg_url, args.cases, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
