@@ -27,7 +27,8 @@ from duban.cases.workflow import (
     Source,
 )
 from duban.kernel.roles import ROLE_LABELS, Role
-from duban.web.i18n import translate
+from duban.web.i18n import localize, translate
+from duban.web.messages_zh import ZH
 
 
 def _idx(ctx: Context) -> int:
@@ -165,6 +166,19 @@ def tr(ctx: Context, text: str, **values: Any) -> str:
     return translate(text, str(ctx.get("lang", "zh")), **values)
 
 
+@pass_context
+def localized(ctx: Context, message: str | None) -> str:
+    """A service message or system note in the page's language: written in English, or a
+    Chinese one of the policy data (the catalogue read backwards for English)."""
+    lang = str(ctx.get("lang", "zh"))
+    if lang == "en" and message:
+        return _ENGLISH_OF.get(message, message)
+    return localize(message or "", lang)
+
+
+_ENGLISH_OF: dict[str, str] = {zh: en for en, zh in ZH.items()}
+
+
 @functools.cache
 def environment() -> Environment:
     """The one template environment of the process."""
@@ -191,6 +205,7 @@ def environment() -> Environment:
         metres=metres,
         limit_unit=limit_unit,
         tr=tr,
+        localize=localized,
     )
     env.globals.update(
         CaseStatus=CaseStatus,
