@@ -30,10 +30,10 @@ from duban.cases.workflow import (
     CaseStatus,
     Source,
 )
-from duban.ledgers.models import LedgerNode
-from duban.ledgers.rules import NodeKind
 from duban.jobs.sweep import sweep_overdue
 from duban.kernel.db.base import Base
+from duban.ledgers.models import LedgerNode
+from duban.ledgers.rules import NodeKind
 from duban.web import sessions
 from duban.web.messages_zh import ZH
 from duban.web.routes import router as web_router
@@ -275,3 +275,24 @@ def test_every_page_is_in_the_language_of_the_reader(
 
 
 _INTERFACE_RUNS = frozenset(_interface_chinese())
+
+
+def test_the_messages_named_in_the_issue_are_in_the_readers_language() -> None:
+    from duban.web.i18n import localize
+    from duban.web.templating import environment
+
+    # A photo that cannot be read: no library internals (BytesIO) in the message.
+    assert "照片" in localize("the file is not a readable image", "zh")
+    assert "不存在" in localize("case 3 does not exist or is not visible to you", "zh")
+    # Notes the system writes in Chinese read in English on an English page.
+    page = environment().from_string("{{ note|localize }}")
+    assert page.render(lang="en", note="超期未处置，系统自动督办") == (
+        "Overdue and not handled: supervised by the system"
+    )
+    assert page.render(lang="en", note="市民反映问题未解决：还是很脏") == (
+        "The citizen says the problem is not solved: 还是很脏"
+    )
+    assert (
+        page.render(lang="zh", note="市民反映问题未解决：还是很脏")
+        == "市民反映问题未解决：还是很脏"
+    )

@@ -519,7 +519,9 @@ def link_case(
         node = _node(session, node_id, lock=True)
         _in_scope(session, actor, node)
         if node.kind != NodeKind.ITEM.value:
-            raise InvalidInput(text("only an item (a specific problem) links to a case"), field="node_id")
+            raise InvalidInput(
+                text("only an item (a specific problem) links to a case"), field="node_id"
+            )
         if case_id is not None and session.get(Case, case_id) is None:
             raise NotFound(text("no case {id}", id=case_id))
         if node.case_id != case_id:

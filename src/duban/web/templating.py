@@ -9,6 +9,7 @@ dashboard's SVG chart is a template over numbers.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -172,11 +173,31 @@ def localized(ctx: Context, message: str | None) -> str:
     Chinese one of the policy data (the catalogue read backwards for English)."""
     lang = str(ctx.get("lang", "zh"))
     if lang == "en" and message:
-        return _ENGLISH_OF.get(message, message)
+        if message in _ENGLISH_OF:
+            return _ENGLISH_OF[message]
+        for pattern, english in _english_templates():
+            found = pattern.match(message)
+            if found:
+                return english.format(**found.groupdict())
+        return message
     return localize(message or "", lang)
 
 
 _ENGLISH_OF: dict[str, str] = {zh: en for en, zh in ZH.items()}
+
+
+@functools.cache
+def _english_templates() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The catalogue read backwards: a Chinese text with ``{name}`` placeholders as a
+    pattern, and its English."""
+    out = []
+    for en, zh in ZH.items():
+        parts = re.split(r"\{(\w+)\}", zh)
+        if len(parts) != 3 or not parts[0] or set(re.findall(r"\{(\w+)\}", en)) != {parts[1]}:
+            continue  # only a fixed prefix and one placeholder: the system notes
+        body = re.escape(parts[0]) + f"(?P<{parts[1]}>.+)" + re.escape(parts[2])
+        out.append((re.compile(f"^{body}$", re.DOTALL), en))
+    return tuple(out)
 
 
 @functools.cache
