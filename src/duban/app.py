@@ -33,6 +33,8 @@ from duban.config import Settings
 from duban.evaluation import api as evaluation_api
 from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
+from duban.handover import api as handover_api
+from duban.handover import pages as handover_pages
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
     make_engine,
@@ -77,6 +79,8 @@ PAGES: Final = (
     places_pages.router,
     ledgers_pages.router,
     supervision_editor_pages.router,  # /supervision/new before /supervision/{id}
+    handover_pages.router,
+    handover_pages.admin_router,
     supervision_pages.router,
     evaluation_pages.router,
     supervision_joint_pages.router,
@@ -216,6 +220,7 @@ def create_app(
         accounts_api.admin_router,
         reference_api.admin_router,
         ledgers_api.router,
+        handover_api.router,
         supervision_api.router,
         supervision_joint_api.router,
         campaign_api.router,

@@ -18,6 +18,7 @@ from duban.cases.models import (
 )
 from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
+from duban.handover.models import CaseTransfer, Responsibility
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
 from duban.ledgers.models import (
@@ -68,6 +69,7 @@ __all__ = [
     "CaseHelper",
     "CasePhoto",
     "CaseTracker",
+    "CaseTransfer",
     "Category",
     "Counter",
     "DecisionEscalation",
@@ -96,6 +98,7 @@ __all__ = [
     "PhotoPrint",
     "Region",
     "RegionUnit",
+    "Responsibility",
     "Revisit",
     "RoutingRule",
     "Setting",

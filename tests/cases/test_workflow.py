@@ -11,6 +11,7 @@ from duban.cases.workflow import (
     ACTION_LABELS,
     CLOCK_RUNNING,
     CLOSES_AT_ONCE,
+    HANDOVER_ACTIONS,
     INTAKE_ACTIONS,
     ON_SITE,
     OPEN,
@@ -101,11 +102,17 @@ def test_every_open_status_has_a_way_forward_and_can_be_supervised() -> None:
         assert Role.SYSTEM in rule.roles  # the deadline sweep raises it
 
 
-def test_the_system_may_only_supervise_and_reopen_after_a_failed_revisit() -> None:
+def test_the_system_may_only_supervise_reopen_and_carry_hand_overs() -> None:
     for (status, action), rule in TRANSITIONS.items():
         if Role.SYSTEM in rule.roles:
-            # 督办 by the sweep; 回潮: a failed revisit (回头看) reopens a closed case.
-            assert action == A.SUPERVISE or (status, action) == (S.CLOSED, A.REOPEN)
+            # 督办 by the sweep; 回潮: a failed revisit (回头看) reopens a closed case; 移交:
+            # a gas leak handed over at filing, a body's answer through its signed link and
+            # the sweep's mark of a late answer.
+            assert (
+                action == A.SUPERVISE
+                or (status, action) == (S.CLOSED, A.REOPEN)
+                or action in HANDOVER_ACTIONS
+            )
 
 
 def test_a_failed_check_goes_back_to_the_unit_and_a_failed_verify_turns_the_report_down() -> None:
@@ -236,7 +243,7 @@ def test_an_action_wrong_for_the_role_names_who_may_do_it() -> None:
         (S.REPORTED, Role.OPERATOR, [A.ASSIGN, A.REJECT, A.MERGE]),
         (S.REPORTED, Role.SHIFT_LEAD, [A.ASSIGN, A.REJECT, A.VOID, A.MERGE, A.SUPERVISE]),
         (S.REPORTED, Role.COLLECTOR, [A.VERIFY]),
-        (S.FILED, Role.DISPATCHER, [A.DISPATCH, A.SUPERVISE]),
+        (S.FILED, Role.DISPATCHER, [A.DISPATCH, A.SUPERVISE, A.TRANSFER]),
         (S.HANDLING, Role.HANDLER, [A.RETURN, A.REQUEST_EXTENSION, A.REQUEST_PARK, A.FEEDBACK]),
         (
             S.DISPATCHED,

@@ -77,8 +77,8 @@ def test_pdf_embeds_the_font_and_shows_the_arrows(api: Api, november: November) 
     for expected in ("街道综合排名", "东街街道", "西街街道", "80.00", "50.00", "↓", "按期结案率"):
         assert expected in text, expected
     images = [i for page in reader.pages for i in page.images]
-    # The chart and the after-photo of the typical cases (one picture, embedded once).
-    assert len(images) == 2
+    # The chart and the after-photos of the three typical cases (F, C and A).
+    assert len(images) == 4
 
 
 def test_xlsx_has_one_sheet_per_table(api: Api, november: November) -> None:

@@ -76,3 +76,16 @@ def test_bulletin_writes_the_file(
     assert "YYYY-MM" in bad.output
     handler = run(db_url, tmp_path, *BULLETIN, "2026-11", "--by", "handler", str(docx))
     assert handler.exit_code == 2
+
+
+def test_rebuild_the_case_facts(world: World, db_url: str, engine: Engine, tmp_path: Path) -> None:
+    from duban.cases import CaseFact
+
+    world.report()
+    world.session.commit()
+    kept = count(engine, CaseFact)
+    assert kept == 2  # the case's row and its reporter's
+    done = run(db_url, tmp_path, "evaluation", "rebuild-facts")
+    assert done.exit_code == 0, done.output
+    assert f"case facts rebuilt: {kept} rows" in done.output
+    assert count(engine, CaseFact) == kept

@@ -229,3 +229,16 @@ def test_only_leaders_and_admins_enter_scores(api: Api, world: World) -> None:
     for role in ("handler", "operator", "shift_lead"):
         assert_error(enter(api, role), 403, "forbidden")
     assert enter(api, "admin").status_code == 201
+
+
+def test_year_on_year_change_is_given_beside_change(api: Api, november: November) -> None:
+    got = {r["code"]: r for r in rows(api, object="street", **NOV)}
+    year_ago = {
+        r["code"]: r
+        for r in rows(api, object="street", **{"from": "2025-11-01", "to": "2025-12-01"})
+    }
+    for code in ("S1", "S2"):
+        assert got[code]["change"] is not None  # 环比 as before
+        assert got[code]["change_yoy"] == pytest.approx(
+            got[code]["score"] - year_ago[code]["score"]
+        )

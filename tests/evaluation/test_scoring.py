@@ -233,9 +233,13 @@ def test_definitions_refuse_unknown_conditions_and_objects() -> None:
     with pytest.raises(PolicyError, match="unknown object"):
         parse_definitions(
             {
-                "conditions": {"c": {"action": "close"}},
+                "conditions": {"c": {"fact": "closed"}},
                 "indicators": {
                     "x": {"objects": ["planet"], "kind": "count", "numerator": {"any": ["c"]}}
                 },
             }
         )
+    with pytest.raises(PolicyError, match="unknown case fact"):
+        parse_definitions({"conditions": {"c": {"fact": "landed"}}, "indicators": {}})
+    with pytest.raises(PolicyError, match="expected fact"):
+        parse_definitions({"conditions": {"c": {"action": "close"}}, "indicators": {}})

@@ -31,7 +31,7 @@ def _install(session: Session, tmp_path: Path, data: Path | None = None) -> None
 
 def _check_cases(session: Session) -> None:
     cases = list(session.scalars(select(Case)))
-    assert len(cases) == 6
+    assert len(cases) == 8
     for case in cases:
         assert case.grid_code is not None, case.code
         assert case.street_code is not None
@@ -41,6 +41,10 @@ def _check_cases(session: Session) -> None:
     filed = next(c for c in cases if c.status.value == "filed")
     assert filed.routing_unit is not None
     assert filed.routing_reason
+    # 权责清单: pavement parking handed over to 交警; a gas leak to the gas company at once.
+    handed = {c.category_code: c for c in cases if c.status.value == "transferred"}
+    assert set(handed) == {"E0505", "E0403"}
+    assert all(c.unit_id is None for c in handed.values())
 
 
 @pytest.mark.slow

@@ -17,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from duban.kernel.db.base import Base, UTCDateTime, string_enum
 from duban.kernel.roles import Role
 
+#: The kind of a unit outside 城管 (交警, 燃气, 电力, 通信, 公安, 供水).
+EXTERNAL = "external"
+
 
 class Unit(Base):
     """A responsible unit (专业部门 / 责任单位 / 街道办): cases are sent to units."""
@@ -27,9 +30,20 @@ class Unit(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(
-        String(32), default="professional", comment="professional 专业部门 | territorial 属地"
+        String(32),
+        default="professional",
+        comment="professional 专业部门 | territorial 属地 | external 城管以外的单位 (移交)",
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Contacts: an external body (交警, 燃气, …) has no account; its hand-overs name them.
+    phone: Mapped[str | None] = mapped_column(String(64), comment="contact phone (external bodies)")
+    email: Mapped[str | None] = mapped_column(String(200), comment="contact email")
+    address: Mapped[str | None] = mapped_column(String(300), comment="contact address")
+
+    @property
+    def is_external(self) -> bool:
+        """A body outside 城管: cases are handed over to it (移交), never dispatched."""
+        return self.kind == EXTERNAL
 
 
 class User(Base):

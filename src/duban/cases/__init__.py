@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from duban.cases.audit import append_event
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
+    from duban.cases.factrules import Fact, case_facts
+    from duban.cases.facts import rebuild_facts
     from duban.cases.intake import (
         PreparedReport,
         ReportRefs,
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
         reserve_case_codes,
         write_reports,
     )
-    from duban.cases.models import Case, CaseEvent, CasePhoto
+    from duban.cases.models import Case, CaseEvent, CaseFact, CasePhoto
     from duban.cases.nearby import nearby_cases
     from duban.cases.queries import (
         CaseFilter,
@@ -69,6 +71,10 @@ _EXPORTS: dict[str, str] = {
     "Action": "duban.cases.workflow",
     "ActionInput": "duban.cases.actions",
     "Case": "duban.cases.models",
+    "CaseFact": "duban.cases.models",
+    "Fact": "duban.cases.factrules",
+    "case_facts": "duban.cases.factrules",
+    "rebuild_facts": "duban.cases.facts",
     "CaseEvent": "duban.cases.models",
     "CaseFilter": "duban.cases.queries",
     "CasePhoto": "duban.cases.models",
@@ -117,9 +123,11 @@ __all__ = [
     "AuditKeys",
     "Case",
     "CaseEvent",
+    "CaseFact",
     "CaseFilter",
     "CasePhoto",
     "CaseStatus",
+    "Fact",
     "NewCase",
     "PreparedReport",
     "ReportRefs",
@@ -128,6 +136,7 @@ __all__ = [
     "apply_case_filter",
     "audit_keys",
     "can_see",
+    "case_facts",
     "collector_for_point",
     "get_case",
     "initial_status",
@@ -139,6 +148,7 @@ __all__ = [
     "perform_action",
     "photo_for_viewer",
     "prepare_report",
+    "rebuild_facts",
     "report_case",
     "report_event_row",
     "report_refs",

@@ -36,7 +36,7 @@ from duban.cases.workflow import (
     check_action,
 )
 from duban.evidence import Photo
-from duban.kernel.context import Actor, Clock
+from duban.kernel.context import SYSTEM_ACTOR, Actor, Clock
 from duban.kernel.errors import (
     Conflict,
     InvalidInput,
@@ -435,7 +435,16 @@ def _do_dispatch(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
+    listed = _listed_body(session, case, p)
     unit, helper_codes, routed = _choose_unit(session, case, p, policy, now)
+    if listed:
+        routed["list_override"] = listed
+    if unit.kind == "external":
+        raise InvalidInput(
+            f"{unit.code} {unit.name} is a body outside 城管: hand the case over to it "
+            "with 'transfer'",
+            field="unit",
+        )
     helpers = [_unit_by_code(session, code, "helper_units") for code in dict.fromkeys(helper_codes)]
     if any(h.id == unit.id for h in helpers):
         raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
@@ -459,6 +468,31 @@ def _do_dispatch(
         payload["previous_unit"] = previous
     payload.update(routed)
     return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+def _listed_body(session: Session, case: Case, p: ActionInput) -> dict[str, Any]:
+    """权责清单: a matter the list gives to a body outside 城管 is handed over, not
+    dispatched; dispatching it to a unit of ours anyway needs a 'reason' (what the event
+    records of the override; empty when the list names no body)."""
+    from duban.handover import responsibility_for  # deferred: handover reads cases
+
+    with session.no_autoflush:
+        entry = responsibility_for(
+            session, category_code=case.category_code, condition_code=case.condition_code
+        )
+    if entry is None:
+        return {}
+    body = entry.unit
+    reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
+    if not p.unit or not reason:
+        raise InvalidInput(
+            f"the responsibility list gives this matter to {body.code} {body.name}: hand it "
+            "over with 'transfer', or give a 'reason' to dispatch it to a unit of ours",
+            field="reason" if p.unit else "unit",
+            code="listed_for_handover",
+            body=body.code,
+        )
+    return {"body": body.code, "reason": reason}
 
 
 def _require_own_unit(case: Case, actor: Actor) -> None:
@@ -750,6 +784,11 @@ def _do_check(
     case.rework_count += 1
     payload["reason"] = reason
     payload["rework_count"] = case.rework_count
+    if case.unit_id is None:
+        # A body outside 城管 reported it done (移交办结): no unit of ours to send it back
+        # to, so it goes back to the dispatcher's queue, to hand over again or dispatch.
+        payload["back_to"] = CaseStatus.RETURNED.value
+        return _Outcome(CaseStatus.RETURNED, reason, payload, photos, "check")
     payload.update(_restart_clock_for_rework(case, policy, now))
     return _Outcome(CaseStatus.HANDLING, reason, payload, photos, "check")
 
@@ -1013,6 +1052,116 @@ def _do_fix_on_site(
     )
 
 
+def _do_transfer(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    """移交: the case goes to a body outside 城管 (``unit``; default: the responsibility
+    list's) with a reply deadline of ``amount`` working days (default: the list's, else
+    the policy's). No unit of ours holds it and no unit clock runs."""
+    from duban.handover import open_transfer  # deferred: handover reads cases
+
+    note = clean_text(p.note or p.reason, field_name="note", limit=MAX_NOTE_CHARS)
+    payload = open_transfer(
+        session,
+        case=case,
+        body_code=p.unit,
+        reply_days=p.amount,
+        note=note,
+        actor=actor,
+        policy=policy,
+        now=now,
+    )
+    previous = case.unit.code if case.unit else None
+    case.unit_id = None
+    case.unit = None
+    case.helpers.clear()
+    case.due_at = None
+    case.clock_started_at = None
+    case.assignee_id = None
+    case.task = None
+    withdraw_requests(case)
+    if previous:
+        payload["previous_unit"] = previous
+    return _Outcome(target, note, payload)
+
+
+def _transfer_answer(action: Action) -> _Handler:
+    """The body's answer to a hand-over (through its link, or recorded by a dispatcher)."""
+
+    def handler(
+        session: Session,
+        case: Case,
+        actor: Actor,
+        p: ActionInput,
+        policy: Policy,
+        now: datetime,
+        target: CaseStatus,
+    ) -> _Outcome:
+        from duban.handover import Answer, answer_transfer
+
+        answer = {
+            Action.TRANSFER_ACCEPT: Answer.ACCEPT,
+            Action.TRANSFER_REFUSE: Answer.REFUSE,
+            Action.TRANSFER_DONE: Answer.DONE,
+        }[action]
+        photos: list[Photo] = []
+        if answer == Answer.REFUSE:
+            text = _require_reason(p, action)
+        else:
+            text = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+        if answer == Answer.DONE:
+            photos = check_photos(session, p.photo_ids, required=True)
+            case.handled_at = now
+        payload = answer_transfer(
+            session, case=case, answer=answer, actor=actor, now=now, text=text
+        )
+        if answer == Answer.REFUSE:
+            payload["reason"] = text
+        if photos:
+            payload["photos"] = [x.id for x in photos]
+        return _Outcome(target, text, payload, photos, "after" if photos else "")
+
+    return handler
+
+
+def _do_transfer_overdue(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    from duban.handover import mark_transfer_overdue
+
+    return _Outcome(target, "", mark_transfer_overdue(session, case=case, now=now))
+
+
+def _transfer_at_once(session: Session, case: Case, policy: Policy, now: datetime) -> None:
+    """After filing: a matter the responsibility list hands over at once (燃气泄漏) goes
+    to its body in the same unit of work, as the SYSTEM actor (its own ``transfer`` event)."""
+    from duban.handover import at_once_entry
+
+    with session.no_autoflush:  # the case row is written once, at commit
+        entry = at_once_entry(
+            session, category_code=case.category_code, condition_code=case.condition_code
+        )
+    if entry is None:
+        return
+    rule = check_action(case.status, Action.TRANSFER, Role.SYSTEM)
+    params = ActionInput(unit=entry.unit.code, note=entry.note)
+    _apply(
+        session, case, SYSTEM_ACTOR, Action.TRANSFER, params, policy, now, rule.target, late=False
+    )
+
+
 def fix_on_site(
     session: Session, *, case: Case, actor: Actor, after_photo_ids: Sequence[str], now: datetime
 ) -> Case:
@@ -1099,10 +1248,23 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.NOT_FIXED: _do_not_fixed,
     Action.FIX_ON_SITE: _do_fix_on_site,
     Action.CALLBACK: _do_callback,
+    Action.TRANSFER: _do_transfer,
+    Action.TRANSFER_ACCEPT: _transfer_answer(Action.TRANSFER_ACCEPT),
+    Action.TRANSFER_REFUSE: _transfer_answer(Action.TRANSFER_REFUSE),
+    Action.TRANSFER_DONE: _transfer_answer(Action.TRANSFER_DONE),
+    Action.TRANSFER_OVERDUE: _do_transfer_overdue,
 }
 #: The actions that finish a step with its own timer (and 派发, within its step).
 _TIMED_STEPS = frozenset(
-    {Action.ASSIGN, Action.VERIFY, Action.FILE, Action.DISPATCH, Action.CHECK, Action.CLOSE}
+    {
+        Action.ASSIGN,
+        Action.VERIFY,
+        Action.FILE,
+        Action.DISPATCH,
+        Action.CHECK,
+        Action.CLOSE,
+        Action.TRANSFER,
+    }
 )
 _UNIT_ACTIONS = frozenset(
     {Action.ACCEPT, Action.RETURN, Action.REQUEST_EXTENSION, Action.REQUEST_PARK, Action.FEEDBACK}
@@ -1149,6 +1311,8 @@ def perform_action(
         # The step (核实, 立案, 派遣, 核查, 结案; 派发 within its step) ran past its own limit.
         late = step_due is not None and now > step_due and action in _TIMED_STEPS
         _apply(session, case, actor, action, params, policy, now, rule.target, late=late)
+        if action == Action.FILE:
+            _transfer_at_once(session, case, policy, now)
     return case
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import Float, Table, func, select
 from sqlalchemy.orm import Session
 
 from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
+from duban.cases.facts import record_event
 from duban.cases.models import Case, CaseEvent
 from duban.kernel.context import Actor
 
@@ -264,6 +265,17 @@ def append_event(
     session.add(event)
     case.event_count = event.seq
     case.last_event_hash = event.hash
+    record_event(
+        session,
+        case_id=case.id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor.user_id,
+        actor_role=actor.role.value,
+        at=at,
+        payload=payload or {},
+    )
     return event
 
 

@@ -24,7 +24,7 @@ from duban.cases.access import visible_cases
 from duban.cases.mapdata import region_names
 from duban.cases.models import Case, CaseEvent
 from duban.cases.queries import overdue_condition
-from duban.cases.workflow import OPEN, Action, Rating, Source
+from duban.cases.workflow import OPEN, Action, CaseStatus, Rating, Source
 from duban.kernel.context import SYSTEM_ACTOR, Actor
 
 TREND_DAYS = 30
@@ -76,6 +76,10 @@ class Dashboard:
     ratings: dict[Rating, int]
     #: 即查即改: problems fixed on the spot in the period, counted apart (never dispatched).
     fixed_on_site: int = 0
+    #: 移交: cases handed over to bodies outside 城管 still waiting for their answer, and
+    #: how many of those are past the reply deadline — counted apart from open cases.
+    transferred: int = 0
+    transfers_overdue: int = 0
 
     @property
     def intake_total(self) -> int:
@@ -108,7 +112,8 @@ def dashboard(
     period_start_day = today - timedelta(days=PERIOD_DAYS - 1)
     period_start = local_day_start(period_start_day, tz)
     overdue = overdue_condition(now)
-    open_statuses = sorted(OPEN)
+    # Cases handed over to a body outside 城管 are counted apart (transferred), not open.
+    open_statuses = sorted(OPEN - {CaseStatus.TRANSFERRED})
 
     intake = {
         Source(src): int(n)
@@ -200,7 +205,13 @@ def dashboard(
         .where(Case.fixed_on_site.is_(True), Case.created_at >= period_start, seen)
     )
 
+    from duban.handover import transfer_figures  # deferred: handover reads cases
+
+    handed = transfer_figures(session, seen=seen, now=now)
+
     return Dashboard(
+        transferred=handed.waiting,
+        transfers_overdue=handed.overdue,
         fixed_on_site=int(fixed_on_site or 0),
         today=today,
         period_start=period_start_day,

@@ -46,6 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from duban.cases.access import require_own_photos
 from duban.cases.audit import GENESIS, event_row
+from duban.cases.facts import record_reports
 from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
 from duban.cases.workflow import (
     ON_SITE,
@@ -614,8 +615,10 @@ def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[W
         ids = new_case_ids(session, len(reports))
         written = [chain_first_event(p, case_id) for p, case_id in zip(reports, ids, strict=True)]
         _write_pg(session, written)
-        return written
-    return _write_sqlite(session, reports)
+    else:
+        written = _write_sqlite(session, reports)
+    record_reports(session, [w.event for w in written])
+    return written
 
 
 def _bind(name: str, column: Any) -> Any:

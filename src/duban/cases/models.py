@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -273,3 +274,23 @@ class ImportedCase(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     rows: Mapped[int] = mapped_column(Integer, comment="the file's rows replayed for it")
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), comment="when, by the real clock")
+
+
+class CaseFact(Base):
+    """What a case's events of one local month set, as bits (``data/case_facts.yaml``):
+    one row for the case as a whole (``actor_role`` ``''``, ``actor_id`` 0) and one per
+    staff member who acted on it that month. Written with each event, in its transaction,
+    by :mod:`duban.cases.facts`; the evaluation counts cases over these rows."""
+
+    __tablename__ = "case_facts"
+    # A month's rows lie together, by position and staff member (SQLite: clustered).
+    __table_args__ = (
+        Index("ix_case_facts_case_id", "case_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, comment="local YYYYMM")
+    actor_role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    actor_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="0: the case")
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    flags: Mapped[int] = mapped_column(BigInteger, comment="a bit per fact")

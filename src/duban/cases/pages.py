@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from duban.cases.access import can_see
 from duban.cases.actions import ActionInput, get_case, perform_action
 from duban.cases.casefile import case_file
+from duban.cases.models import Case
 from duban.cases.queries import CaseFilter, list_cases
 from duban.cases.workbench import active_collectors, active_units
 from duban.cases.workflow import Action, CaseStatus, Source
@@ -150,6 +151,7 @@ def _case_page(
 
     file = case_file(ctx.db, actor=actor, case_id=case_id, now=ctx.clock.now())
     evidence = case_evidence(ctx.db, actor=actor, case_id=case_id, lang=ctx.lang)
+    handover = _handover(ctx, file.case, file.actions, actor.role)
     joint = [
         (meeting, decision_labels(decisions, ctx.lang))
         for meeting, decisions in decisions_of_case(ctx.db, actor=actor, case_id=case_id)
@@ -167,8 +169,42 @@ def _case_page(
         errors=errors or {},
         values=values or {},
         suggestion=file.suggestion,
+        **handover,
         campaigns=campaigns_of_case(ctx.db, case_id),
     )
+
+
+def _handover(
+    ctx: WebContext, case: object, actions: list[Action], role: Role
+) -> dict[str, object]:
+    """The case's hand-overs (with the body's answer link for those who send it), the
+    responsibility list's entry for its matter, and the bodies a dispatcher may choose."""
+    from duban import handover  # deferred: handover reads cases
+
+    assert isinstance(case, Case)
+    secret = ctx.request.app.state.secret_key
+    show_link = role in (Role.DISPATCHER, Role.SHIFT_LEAD, Role.ADMIN)
+    labels = handover.STATE_LABELS
+    handovers = [
+        (
+            t,
+            f"/handover/{handover.link_token(secret, t)}"
+            if show_link and t.state in ("open", "accepted")
+            else "",
+            labels[handover.TransferState(t.state)][1 if ctx.lang == "en" else 0],
+        )
+        for t in handover.transfers_of(ctx.db, case.id)
+    ]
+    listed = None
+    if case.status in (CaseStatus.FILED, CaseStatus.RETURNED):
+        listed = handover.responsibility_for(
+            ctx.db, category_code=case.category_code, condition_code=case.condition_code
+        )
+    return {
+        "handovers": handovers,
+        "listed": listed,
+        "bodies": handover.list_bodies(ctx.db) if Action.TRANSFER in actions else [],
+    }
 
 
 @router.get("/cases/{case_id}")

@@ -46,6 +46,7 @@ class Queue(StrEnum):
     TO_DISPATCH = "to_dispatch"  # dispatcher: filed or returned, waiting for 派遣
     APPROVALS = "approvals"  # dispatcher: extension and parking requests
     PARKED = "parked"  # dispatcher: parked cases (resume)
+    HANDED_OVER = "handed_over"  # dispatcher: handed over to bodies outside 城管, no answer yet
     INBOX = "inbox"  # handler: the unit's cases by time left
     SUPERVISED = "supervised"  # supervisor: open cases under 督办
 
@@ -54,7 +55,7 @@ class Queue(StrEnum):
 QUEUES_OF_ROLE: dict[Role, tuple[Queue, ...]] = {
     Role.OPERATOR: (Queue.TO_ASSIGN_VERIFY, Queue.TO_ASSIGN_CHECK, Queue.TASKS_OUT),
     Role.SHIFT_LEAD: (Queue.TO_FILE, Queue.TO_CLOSE, Queue.NOT_FIXED),
-    Role.DISPATCHER: (Queue.TO_DISPATCH, Queue.APPROVALS, Queue.PARKED),
+    Role.DISPATCHER: (Queue.TO_DISPATCH, Queue.APPROVALS, Queue.PARKED, Queue.HANDED_OVER),
     Role.HANDLER: (Queue.INBOX,),
     Role.SUPERVISOR: (Queue.SUPERVISED, Queue.NOT_FIXED),
 }
@@ -97,6 +98,7 @@ def _queue_condition(queue: Queue, actor: Actor) -> ColumnElement[bool]:
             or_(Case.pending_extension_until.is_not(None), Case.pending_park_reason.is_not(None)),
         ),
         Queue.PARKED: Case.status == s.PARKED,
+        Queue.HANDED_OVER: Case.status == s.TRANSFERRED,
         # Lead or helper unit: visible_cases() already narrows a handler to those.
         Queue.INBOX: Case.status.in_(sorted(WITH_UNIT)),
         Queue.SUPERVISED: and_(
@@ -108,6 +110,8 @@ def _queue_condition(queue: Queue, actor: Actor) -> ColumnElement[bool]:
 
 
 def _order(queue: Queue, stmt: Select[Any]) -> Select[Any]:
+    if queue == Queue.HANDED_OVER:
+        return stmt.order_by(Case.updated_at, Case.id)  # the longest waiting first
     if queue in (Queue.INBOX, Queue.APPROVALS, Queue.PARKED, Queue.SUPERVISED):
         # By time left: the unit's deadline first, cases without one last.
         return stmt.order_by(Case.due_at.is_(None), Case.due_at, Case.id)
@@ -327,8 +331,12 @@ def batch_act(
 
 
 def active_units(session: Session) -> list[Unit]:
-    """Units a case can be sent to."""
-    return list(session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)))
+    """Units a case can be sent to (bodies outside 城管 get hand-overs, not dispatches)."""
+    return list(
+        session.scalars(
+            select(Unit).where(Unit.is_active, Unit.kind != "external").order_by(Unit.code)
+        )
+    )
 
 
 def active_collectors(session: Session) -> list[User]:

@@ -34,6 +34,7 @@ class CaseStatus(StrEnum):
     REJECTED = "rejected"  # 不予受理: not a case
     VOIDED = "voided"  # 已作废
     MERGED = "merged"  # 已合并: a duplicate of another case
+    TRANSFERRED = "transferred"  # 已移交: handed over to a body outside 城管; waiting its answer
 
 
 class Action(StrEnum):
@@ -65,6 +66,11 @@ class Action(StrEnum):
     NOT_FIXED = "not_fixed"  # 反映未解决: the citizen says a closed case is not fixed
     FIX_ON_SITE = "fix_on_site"  # 即查即改: the reporter fixed it on the spot (part of a report)
     CALLBACK = "callback"  # 回访: the operator records the caller's satisfaction on a return call
+    TRANSFER = "transfer"  # 移交: hand the case over to a body outside 城管 (权责清单)
+    TRANSFER_ACCEPT = "transfer_accept"  # 移交受理: the body accepts the hand-over
+    TRANSFER_REFUSE = "transfer_refuse"  # 移交退回: the body refuses it, with its reason
+    TRANSFER_DONE = "transfer_done"  # 移交办结: the body reports it done, with photos
+    TRANSFER_OVERDUE = "transfer_overdue"  # 移交超期: the sweep marks a late answer (once)
 
 
 class Source(StrEnum):
@@ -164,6 +170,21 @@ _table[(S.CLOSED, A.NOT_FIXED)] = Transition(S.CLOSED, _roles(Role.CITIZEN))
 # (CLOSES_AT_ONCE) in the report's unit of work: it is never filed nor dispatched.
 for _status in (S.REPORTED, S.VERIFIED):
     _table[(_status, A.FIX_ON_SITE)] = Transition(S.CHECKED, ON_SITE)
+# 移交 (权责清单): a matter that belongs to a body outside 城管 (交警, 燃气, 电力, …) is handed
+# over to it from the dispatcher's queue (where a dispatch could go). No unit of ours holds
+# it and no unit's clock runs; the body answers through a signed link (the answers are
+# taken by the SYSTEM actor, the event's payload says "via": "link") or the dispatcher
+# records its answer. Refused → back to the dispatcher's queue (returned) with the reason;
+# done → a collector checks it on site like a unit's feedback (a failed check sends it back
+# to the dispatcher's queue, as no unit of ours holds it). Filing a matter the list marks
+# "at once" (a gas leak) hands it over in the same unit of work, as the SYSTEM actor.
+_HANDOVER = _roles(Role.DISPATCHER, Role.SYSTEM)
+for _status in (S.FILED, S.RETURNED):
+    _table[(_status, A.TRANSFER)] = Transition(S.TRANSFERRED, _HANDOVER)
+_table[(S.TRANSFERRED, A.TRANSFER_ACCEPT)] = Transition(S.TRANSFERRED, _HANDOVER)
+_table[(S.TRANSFERRED, A.TRANSFER_REFUSE)] = Transition(S.RETURNED, _HANDOVER)
+_table[(S.TRANSFERRED, A.TRANSFER_DONE)] = Transition(S.AWAITING_CHECK, _HANDOVER)
+_table[(S.TRANSFERRED, A.TRANSFER_OVERDUE)] = Transition(S.TRANSFERRED, _roles(Role.SYSTEM))
 # 回访: the hotline calls the reporter back once a case is closed and records how satisfied
 # they are (it feeds 满意率 beside citizens' own ratings); the case stays closed.
 _table[(S.CLOSED, A.CALLBACK)] = Transition(S.CLOSED, _INTAKE)
@@ -256,6 +277,7 @@ STATUS_LABELS: Final[Mapping[CaseStatus, tuple[str, str, str]]] = {
     S.REJECTED: ("不予受理", "Rejected", "black"),
     S.VOIDED: ("已作废", "Voided", "black"),
     S.MERGED: ("已合并", "Merged as duplicate", "black"),
+    S.TRANSFERRED: ("已移交", "Handed over", "olive"),
 }
 
 ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
@@ -285,6 +307,11 @@ ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
     A.NOT_FIXED: ("反映未解决", "Not fixed"),
     A.FIX_ON_SITE: ("即查即改", "Fixed on the spot"),
     A.CALLBACK: ("回访", "Call back"),
+    A.TRANSFER: ("移交", "Hand over"),
+    A.TRANSFER_ACCEPT: ("移交受理", "Body accepted"),
+    A.TRANSFER_REFUSE: ("移交退回", "Body refused"),
+    A.TRANSFER_DONE: ("移交办结", "Body reports done"),
+    A.TRANSFER_OVERDUE: ("移交超期", "Hand-over answer overdue"),
 }
 
 
@@ -355,3 +382,8 @@ STEP_OF_STATUS: Final[Mapping[CaseStatus, str]] = {
     S.AWAITING_CHECK: "check",
     S.CHECKED: "close",
 }
+#: The actions of a hand-over (移交) and its answers: the handover capability keeps the
+#: hand-over's own record beside the case's events.
+HANDOVER_ACTIONS: Final = frozenset(
+    {A.TRANSFER, A.TRANSFER_ACCEPT, A.TRANSFER_REFUSE, A.TRANSFER_DONE, A.TRANSFER_OVERDUE}
+)

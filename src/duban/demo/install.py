@@ -25,6 +25,8 @@ from duban.cases.models import Case
 from duban.cases.workflow import Action, Source
 from duban.demo.places import check_data_dir, install_demo_places
 from duban.evidence.photos import PhotoLimits, save_photo
+from duban.handover.policy import shipped_data
+from duban.handover.service import load_list
 from duban.kernel.context import Actor, SystemClock
 from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
@@ -137,6 +139,9 @@ def install_demo(
             password_hash=shared_hash,
         )
     places = install_demo_places(session, now=clock.now(), data_dir=places_data)
+    # 权责清单: the bodies outside 城管 and what belongs to them (pavement parking → 交警,
+    # utility manhole covers → their owners, gas leaks → the gas company at once).
+    load_list(session, shipped_data(), now=clock.now())
     cases = _demo_cases(session, {k: actor_of(v) for k, v in made.items()}, store)
     return DemoReport(created=True, users=users, cases=cases, places=places.lines)
 
@@ -272,6 +277,40 @@ def _demo_cases(session: Session, who: dict[str, Actor], store: PhotoStore) -> i
         checker = "collector" if dlon <= 0 else "collector2"
         act(cid, Action.CHECK, checker, passed=True, note="现场核查已修复")
         act(cid, Action.CLOSE, "shift_lead", note="核查通过，予以结案")
+    # Matters of bodies outside 城管 (权责清单): a car parked on the pavement handed over
+    # to the traffic police by the dispatcher; a gas leak handed over at filing.
+    handovers = [
+        (
+            "E0505",
+            "E050502",
+            "轿车长期停放在人行道上，行人只能绕行机动车道",
+            "七一路 120 号",
+            -0.006,
+        ),
+        ("E0403", "E040301", "路边闻到明显燃气味，疑似燃气管道泄漏", "建安大道与学院路口", 0.008),
+    ]
+    for category, condition, text, address, dlon in handovers:
+        case, _ = report_case(
+            session,
+            actor=who["operator"],
+            clock=at(),
+            data=NewCase(
+                source=Source.HOTLINE,
+                category_code=category,
+                condition_code=condition,
+                lat=CENTRE_LAT + 0.002,
+                lon=CENTRE_LON + dlon,
+                description=text,
+                address=address,
+            ),
+        )
+        count += 1
+        act(case.id, Action.ASSIGN, "operator")
+        act(case.id, Action.VERIFY, "collector" if dlon <= 0 else "collector2", note="现场核实属实")
+        act(case.id, Action.FILE, "shift_lead", note="符合立案条件")  # a gas leak: handed over
+        filed = session.get(Case, case.id)
+        if filed is not None and filed.status.value == "filed":
+            act(case.id, Action.TRANSFER, "dispatcher", note="人行道停车由交警负责")
     return count
 
 

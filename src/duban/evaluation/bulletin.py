@@ -172,7 +172,7 @@ def build_bulletin(
         )
         for r in rows
     )
-    inds = defs.for_object(kind)
+    inds = [i for i in defs.for_object(kind) if i.in_bulletin]
     indicators = tuple(
         (r.name, *(_value(r.indicators[i.code], i.kind) for i in inds)) for r in rows
     )

@@ -57,6 +57,22 @@ def show(
         )
 
 
+@evaluation_app.command("rebuild-facts")
+def rebuild_facts_command() -> None:
+    """Recompute every case's facts (case_facts) from the event log: after a change of
+    data/case_facts.yaml. One set-based statement; the writer keeps them otherwise."""
+    from sqlalchemy import func, select
+
+    from duban.cases import CaseFact, rebuild_facts
+    from duban.kernel.unitofwork import writing
+
+    with console.database() as session:
+        with writing(session):
+            rebuild_facts(session)
+        rows = session.scalar(select(func.count()).select_from(CaseFact))
+    typer.echo(f"case facts rebuilt: {rows} rows")
+
+
 @evaluation_app.command("score")
 def enter_score(
     scheme: Annotated[str, typer.Option(help="scoring scheme, e.g. city_streets")],

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import yaml
 
+from duban.cases import Fact, case_facts
 from duban.kernel.errors import PolicyError
 
 #: The objects of 综合评价 (standards.md §4): regions, units and positions.
@@ -34,19 +35,33 @@ OBJECT_LABELS: Final[Mapping[str, tuple[str, str]]] = {
 }
 #: Whose an indicator is: the case's region or unit, the acting staff member, the reporter.
 ATTRIBUTIONS: Final = ("case", "actor", "creator")
-_CONDITION_KEYS: Final = frozenset({"action", "from_status", "to_status", "source", "payload"})
+_CONDITION_KEYS: Final = frozenset({"fact", "source"})
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A set of events: the action(s), optional statuses, case source and payload values."""
+    """A case fact (a set of events, ``data/case_facts.yaml``), optionally of cases from
+    some sources only."""
 
     name: str
-    actions: tuple[str, ...]
-    from_status: tuple[str, ...] = ()
-    to_status: tuple[str, ...] = ()
+    fact: Fact
     source: tuple[str, ...] = ()
-    payload: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.fact.actions
+
+    @property
+    def from_status(self) -> tuple[str, ...]:
+        return self.fact.from_status
+
+    @property
+    def to_status(self) -> tuple[str, ...]:
+        return self.fact.to_status
+
+    @property
+    def payload(self) -> tuple[tuple[str, Any], ...]:
+        return self.fact.payload
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,8 @@ class Indicator:
     by: str
     numerator: Test
     denominator: Test | None
+    #: shown in the bulletin's indicator table (``bulletin: false``: API and drill-down only)
+    in_bulletin: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,19 +116,15 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _condition(name: str, raw: Any) -> Condition:
-    if not isinstance(raw, dict) or not set(raw) <= _CONDITION_KEYS or "action" not in raw:
-        raise PolicyError(f"condition {name!r}: expected action and optionally {_CONDITION_KEYS}")
-    payload = raw.get("payload") or {}
-    if not isinstance(payload, dict):
-        raise PolicyError(f"condition {name!r}: payload must be a mapping")
+def _condition(name: str, raw: Any, facts: Mapping[str, Fact]) -> Condition:
+    if not isinstance(raw, dict) or not set(raw) <= _CONDITION_KEYS or "fact" not in raw:
+        raise PolicyError(f"condition {name!r}: expected fact and optionally source")
+    if raw["fact"] not in facts:
+        raise PolicyError(f"condition {name!r}: unknown case fact {raw['fact']!r}")
     return Condition(
         name=name,
-        actions=_strings(raw["action"], f"condition {name!r}"),
-        from_status=_strings(raw.get("from_status"), f"condition {name!r}"),
-        to_status=_strings(raw.get("to_status"), f"condition {name!r}"),
+        fact=facts[raw["fact"]],
         source=_strings(raw.get("source"), f"condition {name!r}"),
-        payload=tuple(sorted(payload.items())),
     )
 
 
@@ -152,14 +165,21 @@ def _indicator(code: str, raw: Any, conditions: Mapping[str, Condition]) -> Indi
         by=by,
         numerator=_test(raw.get("numerator"), f"{where} numerator", conditions),
         denominator=denominator,
+        in_bulletin=raw.get("bulletin", True) is not False,
     )
 
 
-def parse_definitions(data: Any) -> Definitions:
-    """Read the yaml's content; :class:`PolicyError` names the first thing wrong."""
+def parse_definitions(data: Any, facts: Mapping[str, Fact] | None = None) -> Definitions:
+    """Read the yaml's content; :class:`PolicyError` names the first thing wrong. Every
+    case fact is a condition of its own name."""
     if not isinstance(data, dict):
         raise PolicyError("evaluation definitions: expected conditions and indicators")
-    conditions = {n: _condition(n, r) for n, r in (data.get("conditions") or {}).items()}
+    facts = case_facts() if facts is None else facts
+    conditions = {n: Condition(n, f) for n, f in facts.items()}
+    for n, r in (data.get("conditions") or {}).items():
+        if n in facts:
+            raise PolicyError(f"condition {n!r}: the name of a case fact")
+        conditions[n] = _condition(n, r, facts)
     indicators = {
         c: _indicator(c, r, conditions) for c, r in (data.get("indicators") or {}).items()
     }

@@ -1,26 +1,28 @@
-"""The indicators of :mod:`duban.evaluation.definitions` as set-based SQL over the event log.
+"""The indicators of :mod:`duban.evaluation.definitions` as set-based SQL.
 
-Two statements answer every indicator of every object over a period, the same on SQLite
-and PostgreSQL:
+Every condition is a case fact (``data/case_facts.yaml``), so a case's events in a period
+come down to one integer, a bit per fact. For a period of whole local months those bits
+are read from ``case_facts`` (kept with each event, one row per case and month, and one
+per staff member who acted): a single month is one ``GROUP BY`` per object level over its
+rows, no event read; several months first OR their rows per case. Any other range
+computes the same bits from the period's events (grouped by case).
 
-1. per case (``case`` and ``creator`` indicators): the period's events of the actions the
-   definitions use, grouped by case, one 0/1 flag per condition (``MAX(CASE WHEN …)``);
-   then, per region level, unit and reporter, ``SUM`` of the tests on those flags;
-2. per staff member and case (``actor`` indicators): the same grouped by who acted.
-
-The drill-down runs the same flags for one object and lists the cases that pass, so a
-number and its list never disagree.
+Then, per region level, unit and reporter (``case`` and ``creator`` indicators), and per
+staff member (``actor`` indicators), ``SUM`` of the tests on those bits. The drill-down
+runs the same bits for one object and lists the cases that pass, so a number and its
+list never disagree.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     String,
     and_,
@@ -28,27 +30,27 @@ from sqlalchemy import (
     cast,
     false,
     func,
-    literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
 
-from duban.cases import Case, CaseEvent
+from duban.cases import Case, CaseEvent, CaseFact, Fact
 from duban.evaluation.definitions import (
     POSITIONS,
     REGION_LEVELS,
-    Condition,
     Definitions,
     Indicator,
     Test,
 )
 from duban.evaluation.scoring import Value
+from duban.reference import load_policy
 
 E = CaseEvent
 C = Case
+F = CaseFact
+CASE_ROLE = ""
 
 #: The column of the per-case rows that names each case-attributed object.
 _CASE_KEYS: Mapping[str, Any] = {
@@ -61,15 +63,29 @@ _CASE_KEYS: Mapping[str, Any] = {
 }
 
 
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    """The event part of a condition (the case's ``source`` is tested on the case row,
-    after the events are grouped: see :func:`_passes`)."""
-    parts: list[ColumnElement[bool]] = [E.action.in_(cond.actions)]
-    if cond.from_status:
-        parts.append(E.from_status.in_(cond.from_status))
-    if cond.to_status:
-        parts.append(E.to_status.in_(cond.to_status))
-    for key, value in cond.payload:
+def months_of(start: datetime, end: datetime, tz: tzinfo) -> list[int] | None:
+    """The local months (``YYYYMM``) ``[start, end)`` is made of, or None when it is not
+    whole months."""
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    for t in (a, b):
+        if (t.day, t.hour, t.minute, t.second, t.microsecond) != (1, 0, 0, 0, 0):
+            return None
+    months = []
+    y, m = a.year, a.month
+    while (y, m) < (b.year, b.month):
+        months.append(y * 100 + m)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return months or None
+
+
+def _event_fact(fact: Fact) -> ColumnElement[bool]:
+    """A fact as a condition on an event row."""
+    parts: list[ColumnElement[bool]] = [E.action.in_(fact.actions)]
+    if fact.from_status:
+        parts.append(E.from_status.in_(fact.from_status))
+    if fact.to_status:
+        parts.append(E.to_status.in_(fact.to_status))
+    for key, value in fact.payload:
         # The payload is canonical JSON (sorted keys, no spaces): the same text on both stores.
         fragment = f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
         escaped = fragment.replace("/", "//").replace("%", "/%").replace("_", "/_")
@@ -77,26 +93,41 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def _flag_name(n: int) -> str:
-    return f"f{n}"
+def _facts(defs: Definitions, names: Sequence[str]) -> list[Fact]:
+    found: dict[str, Fact] = {}
+    for name in names:
+        fact = defs.conditions[name].fact
+        found[fact.name] = fact
+    return sorted(found.values(), key=lambda f: f.bit)
 
 
-def _flags(defs: Definitions, names: Sequence[str]) -> list[Any]:
-    return [
-        func.max(case((_condition(defs.conditions[name]), 1), else_=0)).label(_flag_name(n))
-        for n, name in enumerate(names)
-    ]
+def _event_bits(facts: Sequence[Fact]) -> Any:
+    """The facts' bits over a group of events."""
+    return sum_of([func.max(case((_event_fact(f), f.mask), else_=0)) for f in facts])
 
 
-def _actions(defs: Definitions, names: Sequence[str]) -> list[str]:
-    return sorted({a for name in names for a in defs.conditions[name].actions})
+def _or_bits(facts: Sequence[Fact]) -> Any:
+    """The facts' bits over a group of ``case_facts`` rows (OR: a MAX per bit)."""
+    return sum_of([func.max(F.flags.op("&")(f.mask)) for f in facts])
 
 
-def _passes(defs: Definitions, cte: CTE, names: Sequence[str], test: Test) -> ColumnElement[bool]:
+def sum_of(parts: Sequence[Any]) -> Any:
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return cast(total, BigInteger)
+
+
+def _has(flags: Any, mask: int) -> ColumnElement[bool]:
+    has: ColumnElement[bool] = flags.op("&")(mask) != 0
+    return has
+
+
+def _passes(defs: Definitions, cte: CTE, test: Test) -> ColumnElement[bool]:
     def hit(name: str) -> ColumnElement[bool]:
-        flag = cte.c[_flag_name(names.index(name))] == 1
-        source = defs.conditions[name].source
-        return and_(flag, cte.c.source.in_(source)) if source else flag
+        cond = defs.conditions[name]
+        flag = _has(cte.c.flags, cond.fact.mask)
+        return and_(flag, cte.c.source.in_(cond.source)) if cond.source else flag
 
     ok: ColumnElement[bool] = or_(*[hit(n) for n in test.any])
     if test.none:
@@ -104,28 +135,44 @@ def _passes(defs: Definitions, cte: CTE, names: Sequence[str], test: Test) -> Co
     return ok
 
 
-def _in_numerator(
-    defs: Definitions, cte: CTE, names: Sequence[str], ind: Indicator
-) -> ColumnElement[bool]:
-    num = _passes(defs, cte, names, ind.numerator)
+def _in_numerator(defs: Definitions, cte: CTE, ind: Indicator) -> ColumnElement[bool]:
+    num = _passes(defs, cte, ind.numerator)
     if ind.denominator is not None:
-        num = and_(num, _passes(defs, cte, names, ind.denominator))
+        num = and_(num, _passes(defs, cte, ind.denominator))
     return num
 
 
-def _per_case(
-    defs: Definitions, names: Sequence[str], start: datetime, end: datetime, *where: Any
-) -> CTE:
-    """One row per case: a flag per condition over the period's events (grouped without
-    the case row), then the case's key columns and source."""
-    flags = (
-        select(E.case_id, *_flags(defs, names))
-        .where(E.occurred_at >= start, E.occurred_at < end, E.action.in_(_actions(defs, names)))
-        .group_by(E.case_id)
-    )
+@dataclass(frozen=True)
+class _Range:
+    start: datetime
+    end: datetime
+    months: list[int] | None
+
+
+def _per_case(defs: Definitions, names: Sequence[str], period: _Range, *where: Any) -> CTE:
+    """One row per case: its bits over the period, then the case's key columns and source."""
+    facts = _facts(defs, names)
+    if period.months is not None and len(period.months) == 1:
+        bits = select(F.case_id, F.flags).where(
+            F.month == period.months[0], F.actor_role == CASE_ROLE, F.actor_id == 0
+        )
+    elif period.months is not None:
+        bits = (
+            select(F.case_id, _or_bits(facts).label("flags"))
+            .where(F.month.in_(period.months), F.actor_role == CASE_ROLE, F.actor_id == 0)
+            .group_by(F.case_id)
+        )
+    else:
+        actions = sorted({a for f in facts for a in f.actions})
+        bits = (
+            select(E.case_id.label("case_id"), _event_bits(facts).label("flags"))
+            .where(E.occurred_at >= period.start, E.occurred_at < period.end)
+            .where(E.action.in_(actions))
+            .group_by(E.case_id)
+        )
     if where:  # one object's cases (the drill-down)
-        flags = flags.where(E.case_id.in_(select(C.id).where(*where)))
-    grouped = flags.subquery("flags")
+        bits = bits.where(bits.selected_columns.case_id.in_(select(C.id).where(*where)))
+    grouped = bits.subquery("bits")
     return (
         select(grouped, C.source, *[col.label(k) for k, col in _CASE_KEYS.items()])
         .join(C, C.id == grouped.c.case_id)
@@ -137,33 +184,50 @@ def _per_actor(
     defs: Definitions,
     names: Sequence[str],
     roles: Sequence[str],
-    start: datetime,
-    end: datetime,
-    *where: Any,
+    period: _Range,
+    actor_id: int | None = None,
 ) -> CTE:
-    """One row per (staff member, case): a flag per condition over their events, and the
-    case's source (read only when a condition asks for it)."""
+    """One row per (staff member, case): the bits of their events, and the case's source
+    (read only when a condition asks for it)."""
+    facts = _facts(defs, names)
     by_source = any(defs.conditions[n].source for n in names)
-    stmt = (
-        select(E.actor_role, E.actor_id, E.case_id)
-        .add_columns(*_flags(defs, names))
-        .where(E.occurred_at >= start, E.occurred_at < end)
-        .where(E.action.in_(_actions(defs, names)), E.actor_role.in_(roles))
-        .where(*where)
-    )
+    stmt: Any
+    id_col: Any
+    if period.months is not None and len(period.months) == 1:
+        stmt = select(F.actor_role, F.actor_id, F.case_id, F.flags).where(
+            F.month == period.months[0], F.actor_role.in_(roles)
+        )
+        id_col = F.actor_id
+    elif period.months is not None:
+        stmt = (
+            select(F.actor_role, F.actor_id, F.case_id, _or_bits(facts).label("flags"))
+            .where(F.month.in_(period.months), F.actor_role.in_(roles))
+            .group_by(F.actor_role, F.actor_id, F.case_id)
+        )
+        id_col = F.actor_id
+    else:
+        actions = sorted({a for f in facts for a in f.actions})
+        stmt = (
+            select(E.actor_role, E.actor_id, E.case_id, _event_bits(facts).label("flags"))
+            .where(E.occurred_at >= period.start, E.occurred_at < period.end)
+            .where(E.action.in_(actions), E.actor_role.in_(roles), E.actor_id.is_not(None))
+            .group_by(E.actor_role, E.actor_id, E.case_id)
+        )
+        id_col = E.actor_id
+    if actor_id is not None:
+        stmt = stmt.where(id_col == actor_id)
+    inner = stmt.subquery("actor_bits")
     if by_source:
-        stmt = stmt.add_columns(func.max(C.source).label("source")).join(C, C.id == E.case_id)
-    return stmt.group_by(E.actor_role, E.actor_id, E.case_id).cte("per_actor")
+        return select(inner, C.source).join(C, C.id == inner.c.case_id).cte("per_actor")
+    return select(inner).cte("per_actor")
 
 
-def _sums(
-    defs: Definitions, cte: CTE, names: Sequence[str], inds: Sequence[Indicator]
-) -> list[Any]:
+def _sums(defs: Definitions, cte: CTE, inds: Sequence[Indicator]) -> list[Any]:
     cols: list[Any] = []
     for ind in inds:
-        cols.append(func.sum(case((_in_numerator(defs, cte, names, ind), 1), else_=0)))
+        cols.append(func.sum(case((_in_numerator(defs, cte, ind), 1), else_=0)))
         if ind.denominator is not None:
-            test = _passes(defs, cte, names, ind.denominator)
+            test = _passes(defs, cte, ind.denominator)
             cols.append(func.sum(case((test, 1), else_=0)))
     return cols
 
@@ -187,76 +251,105 @@ def _values(row: Sequence[Any], inds: Sequence[Indicator]) -> dict[str, Value]:
 Table = dict[str, dict[str, dict[str, Value]]]
 
 
-@dataclass(frozen=True)
-class _Plan:
-    case_inds: list[Indicator]
-    actor_inds: list[Indicator]
+def _range(session: Session, start: datetime, end: datetime) -> _Range:
+    return _Range(start, end, months_of(start, end, load_policy(session).tz))
 
 
-def _plan(defs: Definitions, objects: Iterable[str]) -> _Plan:
-    wanted = set(objects)
-    inds = [i for i in defs.indicators.values() if wanted & set(i.objects)]
-    return _Plan(
-        case_inds=[i for i in inds if i.by in ("case", "creator")],
-        actor_inds=[i for i in inds if i.by == "actor"],
-    )
+def _add(into: dict[str, list[int]], key: str, sums: Sequence[Any]) -> None:
+    have = into.get(key)
+    if have is None:
+        into[key] = [int(x or 0) for x in sums]
+    else:
+        for i, x in enumerate(sums):
+            have[i] += int(x or 0)
+
+
+def _fill(table: Table, obj: str, sums: Mapping[str, list[int]], inds: Sequence[Indicator]) -> None:
+    """The values of ``obj``'s indicators among ``inds`` from each key's sums."""
+    where: list[tuple[str, int, bool]] = []  # (code, position of the numerator, is a rate)
+    i = 0
+    for ind in inds:
+        if obj in ind.objects:
+            where.append((ind.code, i, ind.denominator is not None))
+        i += 1 if ind.denominator is None else 2
+    into = table[obj]
+    for key, row in sums.items():
+        values = into.setdefault(key, {})
+        for code, at, rate in where:
+            num = row[at]
+            if rate:
+                den = row[at + 1]
+                values[code] = Value(round(num / den, 6) if den else None, num, den)
+            else:
+                values[code] = Value(float(num), num, None)
 
 
 def compute(
     session: Session, defs: Definitions, objects: Sequence[str], start: datetime, end: datetime
 ) -> Table:
-    """Every indicator of every object in ``objects`` over ``[start, end)``."""
-    plan = _plan(defs, objects)
+    """Every indicator of every object in ``objects`` over ``[start, end)``.
+
+    Sums are additive over cases, so the four region levels come from one ``GROUP BY``
+    over (district, street, community, grid), added up here; units and reporters have
+    one each; staff members one per position, with that position's indicators only."""
     table: Table = {obj: {} for obj in objects}
-    if plan.case_inds:
-        names = defs.used_conditions(plan.case_inds)
-        pc = _per_case(defs, names, start, end)
-        keys = [o for o in objects if o in _CASE_KEYS]
-        if any(o in POSITIONS for o in objects) and any(i.by == "creator" for i in plan.case_inds):
-            keys.append("creator")
-        parts = [
-            select(
-                literal(key).label("object"),
-                cast(pc.c[key], String).label("key"),
-                *_sums(defs, pc, names, plan.case_inds),
-            )
-            .where(pc.c[key].is_not(None))
-            .group_by(pc.c[key])
-            for key in keys
+    period = _range(session, start, end)
+    wanted = set(objects)
+    levels = [o for o in REGION_LEVELS if o in wanted]
+    groups: list[tuple[list[str], list[Indicator]]] = []
+    if levels:
+        inds = [
+            i for i in defs.indicators.values() if i.by == "case" and set(levels) & set(i.objects)
         ]
-        if parts:
-            stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-            for row in session.execute(stmt):
-                values = _values(row[2:], plan.case_inds)
-                if row[0] == "creator":
-                    for obj in objects:
-                        if obj in POSITIONS:
-                            mine = {
-                                c: v
-                                for c, v in values.items()
-                                if defs.indicators[c].by == "creator"
-                                and obj in defs.indicators[c].objects
-                            }
-                            table[obj].setdefault(row[1], {}).update(mine)
-                else:
-                    table[row[0]][row[1]] = values
-    if plan.actor_inds:
-        roles = [o for o in objects if o in POSITIONS]
-        names = defs.used_conditions(plan.actor_inds)
-        pa = _per_actor(defs, names, roles, start, end)
-        stmt2 = (
-            select(
-                pa.c.actor_role,
-                cast(pa.c.actor_id, String),
-                *_sums(defs, pa, names, plan.actor_inds),
+        groups.append((list(REGION_LEVELS), inds))
+    if "unit" in wanted:
+        groups.append(
+            (
+                ["unit"],
+                [i for i in defs.indicators.values() if i.by == "case" and "unit" in i.objects],
             )
+        )
+    positions = [o for o in POSITIONS if o in wanted]
+    creator_inds = [
+        i for i in defs.indicators.values() if i.by == "creator" and set(positions) & set(i.objects)
+    ]
+    if creator_inds:
+        groups.append((["creator"], creator_inds))
+    for keys, inds in groups:
+        if not inds:
+            continue
+        pc = _per_case(defs, defs.used_conditions(inds), period)
+        stmt = select(*[pc.c[k] for k in keys], *_sums(defs, pc, inds)).group_by(
+            *[pc.c[k] for k in keys]
+        )
+        if keys == ["creator"]:
+            for row in session.execute(stmt.where(pc.c.creator.is_not(None))):
+                sums: dict[str, list[int]] = {}
+                _add(sums, str(row[0]), row[1:])
+                for obj in positions:
+                    _fill(table, obj, sums, inds)
+            continue
+        per_key: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
+        for row in session.execute(stmt):
+            for n, key in enumerate(keys):
+                if row[n] is not None:
+                    _add(per_key[key], str(row[n]), row[len(keys) :])
+        for key in keys:
+            if key in wanted:
+                _fill(table, key, per_key[key], inds)
+    for role in positions:
+        inds = [i for i in defs.indicators.values() if i.by == "actor" and role in i.objects]
+        if not inds:
+            continue
+        pa = _per_actor(defs, defs.used_conditions(inds), [role], period)
+        stmt2 = (
+            select(cast(pa.c.actor_id, String), *_sums(defs, pa, inds))
             .where(pa.c.actor_id.is_not(None))
-            .group_by(pa.c.actor_role, pa.c.actor_id)
+            .group_by(pa.c.actor_id)
         )
         for row in session.execute(stmt2):
-            values = _values(row[2:], plan.actor_inds)
-            mine = {c: v for c, v in values.items() if row[0] in defs.indicators[c].objects}
-            table[row[0]].setdefault(row[1], {}).update(mine)
+            values = _values(row[1:], inds)
+            table[role].setdefault(row[0], {}).update(values)
     return table
 
 
@@ -273,19 +366,18 @@ def cases_behind(
     """The (id, code) of the cases counted in ``part`` (numerator | denominator) of
     ``indicator`` for the object whose key is ``key``, ordered by id."""
     names = defs.used_conditions([indicator])
+    period = _range(session, start, end)
     cte: CTE
     if indicator.by == "actor":
-        cte = _per_actor(
-            defs, names, [obj], start, end, E.actor_id == int(key), E.actor_role == obj
-        )
+        cte = _per_actor(defs, names, [obj], period, int(key))
     else:
         column = _CASE_KEYS["creator" if indicator.by == "creator" else obj]
         value: Any = key if obj in REGION_LEVELS else int(key)
-        cte = _per_case(defs, names, start, end, column == value)
+        cte = _per_case(defs, names, period, column == value)
     if part == "numerator":
-        test = _in_numerator(defs, cte, names, indicator)
+        test = _in_numerator(defs, cte, indicator)
     elif indicator.denominator is not None:
-        test = _passes(defs, cte, names, indicator.denominator)
+        test = _passes(defs, cte, indicator.denominator)
     else:
         test = false()
     stmt = select(C.id, C.code).join(cte, cte.c.case_id == C.id).where(test).order_by(C.id)

@@ -24,6 +24,9 @@ class EvaluationRow(BaseModel):
     grade: str | None
     rank: int | None = Field(description="competition ranking: ties share a rank (1, 1, 3)")
     change: float | None = Field(description="环比: the score minus that of the period before")
+    change_yoy: float | None = Field(
+        default=None, description="同比: the score minus that of the same dates a year earlier"
+    )
 
 
 class EvaluationPage(BaseModel):

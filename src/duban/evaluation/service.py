@@ -99,6 +99,16 @@ class Period:
         """The period of the same length just before (环比)."""
         return Period(self.start - (self.end - self.start), self.start, self.tz)
 
+    def year_before(self) -> Period:
+        """The same local dates a year earlier (同比; 29 February: the 28th)."""
+
+        def back(at: datetime) -> datetime:
+            local = at.astimezone(self.tz)
+            day = min(local.day, 28) if (local.month, local.day) == (2, 29) else local.day
+            return local.replace(year=local.year - 1, day=day)
+
+        return Period(back(self.start), back(self.end), self.tz)
+
 
 @dataclass
 class Row:
@@ -111,6 +121,7 @@ class Row:
     grade: str | None = None
     rank: int | None = None
     change: float | None = None
+    change_yoy: float | None = None
     items: dict[str, float] = field(default_factory=dict)
 
 
@@ -252,7 +263,8 @@ def evaluate(
     scheme_code: str | None = None,
 ) -> tuple[Period, Scheme, list[Row]]:
     """The evaluation table of one kind of object over ``[start, end)``, ranked, with the
-    change of each score against the period of the same length before (环比)."""
+    change of each score against the period of the same length before (环比) and against
+    the same dates a year earlier (同比)."""
     obj = parse_object(obj)
     _check_viewer(actor, obj)
     period = parse_period(session, start, end)
@@ -265,9 +277,14 @@ def evaluate(
     defs = definitions()
     rows = _scored(session, defs, obj, period, scheme)
     previous = {r.key: r.score for r in _scored(session, defs, obj, period.previous(), scheme)}
+    last_year = period.year_before()
+    year_ago: dict[str, float | None] = {}
+    if scheme.version_on(last_year.first_day) is not None:
+        year_ago = {r.key: r.score for r in _scored(session, defs, obj, last_year, scheme)}
     for row in rows:
         if row.score is not None:
             row.change = change(row.score, previous.get(row.key))
+            row.change_yoy = change(row.score, year_ago.get(row.key))
     rows.sort(key=lambda r: (r.rank if r.rank is not None else 10**9, r.code))
     if actor.role not in SEE_ALL:
         rows = [r for r in rows if r.key == str(actor.unit_id)]
@@ -404,6 +421,7 @@ def as_json(rows: list[Row]) -> list[dict[str, Any]]:
             "grade": r.grade,
             "rank": r.rank,
             "change": r.change,
+            "change_yoy": r.change_yoy,
         }
         for r in rows
     ]

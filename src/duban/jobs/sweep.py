@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from duban.cases.actions import ActionInput, perform_action
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, Action
+from duban.handover import mark_overdue_transfers
 from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
@@ -36,6 +37,8 @@ class SweepReport:
     ledger_overdue: int = 0
     #: Escalation steps taken on supervision orders: (order number, step).
     escalations: list[tuple[str, str]] = field(default_factory=list)
+    #: Cases whose hand-over (移交) newly ran past its reply deadline.
+    transfers_overdue: list[str] = field(default_factory=list)
     #: Escalation steps taken on joint-session decisions past their deadline.
     decision_escalations: list[tuple[str, str]] = field(default_factory=list)
     #: Revisit (回头看) tasks created: ``case:<code>`` or ``ledger_item:<id>``.
@@ -52,6 +55,8 @@ class SweepReport:
             text += f"; {self.ledger_overdue} ledger measure(s) newly 逾期"
         if self.escalations:
             text += f"; {len(self.escalations)} supervision escalation step(s)"
+        if self.transfers_overdue:
+            text += f"; {len(self.transfers_overdue)} hand-over(s) newly past their reply deadline"
         if self.decision_escalations:
             text += f"; {len(self.decision_escalations)} joint-decision escalation step(s)"
         if self.revisits:
@@ -101,6 +106,7 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
         report.supervised.append(case.code)
     report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
+    report.transfers_overdue = mark_overdue_transfers(session, clock=clock)
     report.decision_escalations = escalate_decisions(session, clock=clock)
     report.revisits = create_due_revisits(session, clock=clock)
     report.campaign_tags = tag_active_campaigns(session, clock=clock, actor=SYSTEM_ACTOR).tagged

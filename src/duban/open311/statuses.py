@@ -48,6 +48,8 @@ STATUS_TABLE: Final[Mapping[CaseStatus, StatusMapping]] = {
     S.REJECTED: _mapping(S.REJECTED, "not_councils_responsibility"),  # 不予受理
     S.VOIDED: _mapping(S.VOIDED, "no_further_action"),  # 已作废
     S.MERGED: _mapping(S.MERGED, "duplicate"),  # 已合并
+    # 已移交: handed over to a body outside 城管 (交警, 燃气…), tracked until it answers.
+    S.TRANSFERRED: _mapping(S.TRANSFERRED, "internal_referral"),
 }
 
 #: FixMyStreet's extended statuses, and whether each means the problem is still open.

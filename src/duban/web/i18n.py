@@ -53,6 +53,12 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"at least one photo is required"), "Please add at least one photo."),
     (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
+    (
+        re.compile(r"responsibility list gives this matter to"),
+        "The responsibility list gives this matter to a body outside city management: hand it "
+        "over, or give the reason for dispatching it to a unit of ours.",
+    ),
+    (re.compile(r"is not an active body outside"), "Please choose a body outside city management."),
     (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),
     (re.compile(r"'description' is required"), "Please describe the problem."),
     (re.compile(r"merge needs 'duplicate_of'"), "Please give the case it duplicates."),

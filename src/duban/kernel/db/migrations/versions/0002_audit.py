@@ -19,32 +19,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from duban.kernel.db.appendonly import append_only_sql, drop_append_only_sql
+
 revision: str = "0002_audit"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION duban_case_events_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'case_events is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
-_PG_TRIGGERS = (
-    "CREATE TRIGGER case_events_append_only BEFORE UPDATE OR DELETE ON case_events"
-    " FOR EACH ROW EXECUTE FUNCTION duban_case_events_append_only()",
-    "CREATE TRIGGER case_events_no_truncate BEFORE TRUNCATE ON case_events"
-    " FOR EACH STATEMENT EXECUTE FUNCTION duban_case_events_append_only()",
-)
-_SQLITE_TRIGGERS = (
-    "CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events"
-    " BEGIN SELECT RAISE(ABORT, 'case_events is append-only: UPDATE refused'); END",
-    "CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events"
-    " BEGIN SELECT RAISE(ABORT, 'case_events is append-only: DELETE refused'); END",
-)
 
 
 def upgrade() -> None:
@@ -65,25 +45,13 @@ def upgrade() -> None:
                 comment="HMAC of the case's workflow columns as this event left them",
             )
         )
-    dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.execute(_PG_FUNCTION)
-        for statement in _PG_TRIGGERS:
-            op.execute(statement)
-    elif dialect == "sqlite":
-        for statement in _SQLITE_TRIGGERS:
-            op.execute(statement)
+    for statement in append_only_sql(op.get_bind().dialect.name, "case_events"):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS case_events_no_truncate ON case_events")
-        op.execute("DROP TRIGGER IF EXISTS case_events_append_only ON case_events")
-        op.execute("DROP FUNCTION IF EXISTS duban_case_events_append_only()")
-    elif dialect == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS case_events_no_delete")
-        op.execute("DROP TRIGGER IF EXISTS case_events_no_update")
+    for statement in drop_append_only_sql(op.get_bind().dialect.name, "case_events"):
+        op.execute(statement)
     with op.batch_alter_table("case_events", schema=None) as batch_op:
         batch_op.drop_column("case_digest")
         batch_op.drop_column("key_id")

@@ -14,34 +14,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from duban.kernel.db.appendonly import append_only_sql, drop_append_only_sql
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0012_jointrev"
 down_revision: str | None = "0011_bulletins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION duban_supervision_records_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'supervision_records is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
-_PG_TRIGGERS = (
-    "CREATE TRIGGER supervision_records_append_only BEFORE UPDATE OR DELETE"
-    " ON supervision_records FOR EACH ROW EXECUTE FUNCTION duban_supervision_records_append_only()",
-    "CREATE TRIGGER supervision_records_no_truncate BEFORE TRUNCATE ON supervision_records"
-    " FOR EACH STATEMENT EXECUTE FUNCTION duban_supervision_records_append_only()",
-)
-_SQLITE_TRIGGERS = (
-    "CREATE TRIGGER supervision_records_no_update BEFORE UPDATE ON supervision_records"
-    " BEGIN SELECT RAISE(ABORT, 'supervision_records is append-only: UPDATE refused'); END",
-    "CREATE TRIGGER supervision_records_no_delete BEFORE DELETE ON supervision_records"
-    " BEGIN SELECT RAISE(ABORT, 'supervision_records is append-only: DELETE refused'); END",
-)
 
 
 def upgrade() -> None:
@@ -306,22 +285,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("decision_id", "step", name=op.f("pk_joint_decision_escalations")),
     )
-    dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.execute(_PG_FUNCTION)
-        for statement in _PG_TRIGGERS:
-            op.execute(statement)
-    elif dialect == "sqlite":
-        for statement in _SQLITE_TRIGGERS:
-            op.execute(statement)
+    for statement in append_only_sql(op.get_bind().dialect.name, "supervision_records"):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS supervision_records_no_truncate ON supervision_records")
-        op.execute("DROP TRIGGER IF EXISTS supervision_records_append_only ON supervision_records")
-        op.execute("DROP FUNCTION IF EXISTS duban_supervision_records_append_only()")
+    for statement in drop_append_only_sql(op.get_bind().dialect.name, "supervision_records"):
+        op.execute(statement)
     for table in (
         "joint_decision_escalations",
         "revisits",

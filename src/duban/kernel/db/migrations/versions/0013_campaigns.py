@@ -13,34 +13,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from duban.kernel.db.appendonly import append_only_sql, drop_append_only_sql
 from duban.kernel.db.base import UTCDateTime
 
 revision: str = "0013_campaigns"
 down_revision: str | None = "0012_jointrev"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION duban_campaign_events_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'campaign_events is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
-_PG_TRIGGERS = (
-    "CREATE TRIGGER campaign_events_append_only BEFORE UPDATE OR DELETE"
-    " ON campaign_events FOR EACH ROW EXECUTE FUNCTION duban_campaign_events_append_only()",
-    "CREATE TRIGGER campaign_events_no_truncate BEFORE TRUNCATE ON campaign_events"
-    " FOR EACH STATEMENT EXECUTE FUNCTION duban_campaign_events_append_only()",
-)
-_SQLITE_TRIGGERS = (
-    "CREATE TRIGGER campaign_events_no_update BEFORE UPDATE ON campaign_events"
-    " BEGIN SELECT RAISE(ABORT, 'campaign_events is append-only: UPDATE refused'); END",
-    "CREATE TRIGGER campaign_events_no_delete BEFORE DELETE ON campaign_events"
-    " BEGIN SELECT RAISE(ABORT, 'campaign_events is append-only: DELETE refused'); END",
-)
 
 
 def upgrade() -> None:
@@ -141,21 +120,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("campaign_id", "seq"),
     )
-    dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.execute(_PG_FUNCTION)
-        for statement in _PG_TRIGGERS:
-            op.execute(statement)
-    elif dialect == "sqlite":
-        for statement in _SQLITE_TRIGGERS:
-            op.execute(statement)
+    for statement in append_only_sql(op.get_bind().dialect.name, "campaign_events"):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS campaign_events_no_truncate ON campaign_events")
-        op.execute("DROP TRIGGER IF EXISTS campaign_events_append_only ON campaign_events")
-        op.execute("DROP FUNCTION IF EXISTS duban_campaign_events_append_only()")
+    for statement in drop_append_only_sql(op.get_bind().dialect.name, "campaign_events"):
+        op.execute(statement)
     for table in ("campaign_events", "campaign_cases", "campaign_scopes", "campaigns"):
         op.drop_table(table)

@@ -1,0 +1,181 @@
+"""The case facts (``case_facts``): kept with each event, rebuilt set-based from the log.
+
+:func:`record_event` is called by the one event writer (:func:`duban.cases.audit.append_event`)
+and :func:`record_reports` by the one writer of new cases, in the event's transaction;
+:func:`rebuild` recomputes the rows of some or all cases from ``case_events`` with one
+``INSERT … SELECT`` (the migration's backfill, ``duban evaluation rebuild-facts`` after
+``data/case_facts.yaml`` changed, and the benchmark's generated events).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, text
+from sqlalchemy.orm import Session
+
+from duban.cases.factrules import Fact, case_facts, fact_bits, local_month
+from duban.cases.models import CaseFact
+from duban.reference import load_policy
+
+FACTS_TABLE = cast(Table, CaseFact.__table__)
+CASE_ROLE = ""  # the row of the case as a whole
+
+
+def _tz(session: Session) -> tzinfo:
+    return load_policy(session).tz
+
+
+def _add(session: Session, key: tuple[int, int, str, int], bits: int) -> None:
+    row = session.get(
+        CaseFact, {"case_id": key[0], "month": key[1], "actor_role": key[2], "actor_id": key[3]}
+    )
+    if row is None:
+        session.add(
+            CaseFact(case_id=key[0], month=key[1], actor_role=key[2], actor_id=key[3], flags=bits)
+        )
+    elif row.flags | bits != row.flags:
+        row.flags = row.flags | bits
+
+
+def record_event(
+    session: Session,
+    *,
+    case_id: int,
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    actor_id: int | None,
+    actor_role: str,
+    at: datetime,
+    payload: Mapping[str, Any],
+) -> None:
+    """Set the facts one event adds to its case's month (and to its actor's row)."""
+    bits = fact_bits(list(case_facts().values()), action, from_status, to_status, payload)
+    if not bits:
+        return
+    month = local_month(at, _tz(session))
+    _add(session, (case_id, month, CASE_ROLE, 0), bits)
+    if actor_id is not None:
+        _add(session, (case_id, month, actor_role, actor_id), bits)
+
+
+def record_reports(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
+    """The facts of new cases' first events (rows of ``case_events`` as written)."""
+    facts = list(case_facts().values())
+    tz = _tz(session)
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        payload = event["payload"]
+        if isinstance(payload, str):
+            payload = json.loads(payload)
+        bits = fact_bits(facts, event["action"], event["from_status"], event["to_status"], payload)
+        if not bits:
+            continue
+        month = local_month(event["occurred_at"], tz)
+        base = {"case_id": event["case_id"], "month": month, "flags": bits}
+        rows.append({**base, "actor_role": CASE_ROLE, "actor_id": 0})
+        if event["actor_id"] is not None:
+            rows.append({**base, "actor_role": event["actor_role"], "actor_id": event["actor_id"]})
+    if rows:
+        session.execute(insert(FACTS_TABLE), rows)
+
+
+# --------------------------------------------------------------------------- set-based
+
+
+def _literal(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _in(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(_literal(v) for v in values)})"
+
+
+def fact_sql(fact: Fact, alias: str = "e") -> str:
+    """The fact as a condition on a ``case_events`` row (payload: its canonical JSON)."""
+    parts = [_in(f"{alias}.action", fact.actions)]
+    if fact.from_status:
+        parts.append(_in(f"{alias}.from_status", fact.from_status))
+    if fact.to_status:
+        parts.append(_in(f"{alias}.to_status", fact.to_status))
+    for key, value in fact.payload:
+        fragment = f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
+        escaped = fragment.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        parts.append(f"{alias}.payload LIKE {_literal('%' + escaped + '%')} ESCAPE '/'")
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _fixed_offset(session: Session, tz: tzinfo) -> int | None:
+    """The zone's UTC offset in seconds when it is the same over every event (Asia/Shanghai
+    since 1991), else None."""
+    first, last = session.execute(
+        text("SELECT MIN(occurred_at), MAX(occurred_at) FROM case_events")
+    ).one()
+    if first is None:
+        return 0
+    start = datetime.fromisoformat(str(first)).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(str(last)).replace(tzinfo=UTC)
+    offsets = set()
+    at = start
+    while at <= end:
+        offsets.add(at.astimezone(tz).utcoffset())
+        at += timedelta(days=14)
+    offsets.add(end.astimezone(tz).utcoffset())
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds()) if offset is not None else None
+
+
+def _month_sql(session: Session, tz: tzinfo) -> str:
+    if session.get_bind().dialect.name == "postgresql":
+        return f"CAST(to_char(e.occurred_at AT TIME ZONE {_literal(tz)}, 'YYYYMM') AS INTEGER)"
+    offset = _fixed_offset(session, tz)
+    if offset is not None:
+        return f"CAST(strftime('%Y%m', e.occurred_at, '{offset:+d} seconds') AS INTEGER)"
+    raw = session.connection().connection.driver_connection
+
+    def month(stamp: str | None) -> int | None:
+        if stamp is None:
+            return None
+        return local_month(datetime.fromisoformat(stamp).replace(tzinfo=UTC), tz)
+
+    raw.create_function("duban_local_month", 1, month, deterministic=True)  # type: ignore[union-attr]
+    return "duban_local_month(e.occurred_at)"
+
+
+def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> None:
+    """Recompute the facts of ``case_ids`` (all cases: None) from their events."""
+    facts = list(case_facts().values())
+    month = _month_sql(session, _tz(session))
+    bits = " + ".join(f"MAX(CASE WHEN {fact_sql(f)} THEN {f.mask} ELSE 0 END)" for f in facts)
+    where = ""
+    if case_ids is not None:
+        if not case_ids:
+            return
+        where = f" AND e.case_id IN ({', '.join(str(int(i)) for i in case_ids)})"
+        session.execute(delete(FACTS_TABLE).where(FACTS_TABLE.c.case_id.in_(case_ids)))
+    else:
+        session.execute(delete(FACTS_TABLE))
+    matching = " OR ".join(fact_sql(f) for f in facts)
+    base = f"FROM case_events e WHERE ({matching}){where}"
+    sql = (
+        "INSERT INTO case_facts (case_id, month, actor_role, actor_id, flags)"
+        f" SELECT e.case_id, {month}, '{CASE_ROLE}', 0, {bits} {base}"
+        f" GROUP BY e.case_id, {month}"
+        " UNION ALL"
+        f" SELECT e.case_id, {month}, e.actor_role, e.actor_id, {bits} {base}"
+        f" AND e.actor_id IS NOT NULL GROUP BY e.case_id, {month}, e.actor_role, e.actor_id"
+    )
+    # The payload patterns hold colons: not bind parameters.
+    session.execute(text(sql.replace(":", "\\:")))
+
+
+def facts_of(session: Session, case_id: int) -> dict[tuple[int, str, int], int]:
+    """(month, role, actor) → flags of one case, as stored."""
+    rows = session.execute(FACTS_TABLE.select().where(FACTS_TABLE.c.case_id == case_id)).mappings()
+    return {(r["month"], r["actor_role"], r["actor_id"]): r["flags"] for r in rows}
