@@ -648,7 +648,7 @@ ZH: Final[dict[str, str]] = {
     "Legal basis": "法律依据",
     "Matter": "事项",
     "Matters that belong to bodies outside city management: the dispatcher hands such cases "
-    "over (移交); entries marked 'at once' are handed over when filed.": "属于城管以外单位职责的事项："
+    "over; entries marked 'at once' are handed over when filed.": "属于城管以外单位职责的事项："
     "派遣员将此类案件移交；标为“立即”的条目在立案时自动移交。",
     "Not ours": "不属于本单位",
     "Note from the supervision centre": "监督中心备注",
