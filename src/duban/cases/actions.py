@@ -1019,7 +1019,7 @@ def _do_not_fixed(
     # decides whether to reopen it.
     reason = _require_reason(p, Action.NOT_FIXED)
     case.is_supervised = True
-    case.supervise_note = f"市民反映问题未解决：{reason}"
+    case.supervise_note = f"市民反映问题未解决：{reason}"  # shown in English by the pages
     return _Outcome(target, reason, {"reason": reason})
 
 

@@ -166,7 +166,7 @@ def save_photo(
             taken_at, lat, lon = _exif_details(image, tz)
             _check_complete(data)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as err:
-        raise InvalidInput(f"the file is not a readable image: {err}", field="file") from err
+        raise InvalidInput("the file is not a readable image", field="file") from err
     from duban.photochecks import record_print, take_print  # deferred: photochecks import us
 
     content_type, ext = ALLOWED_FORMATS[fmt]
@@ -175,7 +175,7 @@ def save_photo(
     try:
         fingerprint = take_print(data)  # decoded once, at reduced scale, for the photo checks
     except (OSError, ValueError, SyntaxError) as err:
-        raise InvalidInput(f"the file is not a readable image: {err}", field="file") from err
+        raise InvalidInput("the file is not a readable image", field="file") from err
     store.put(key, data)
     photo = Photo(
         id=str(uuid.uuid4()),

@@ -420,7 +420,9 @@ def request_signoff(
 
 
 @router.post(
-    "/ledgers/signoffs/{signoff_id}/approve", response_model=SignoffRead, summary="Approve (销号)"
+    "/ledgers/signoffs/{signoff_id}/approve",
+    response_model=SignoffRead,
+    summary="Approve and sign off",
 )
 def approve(signoff_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep) -> SignoffRead:
     """Sign the measure off: 已整改 (or 已整改需长期坚持)."""

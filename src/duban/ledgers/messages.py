@@ -43,7 +43,7 @@ ZH: Final[dict[str, str]] = {
     "a title is required": "标题必填",
     "only a measure has a status of its own; an item's follows its measures": "只有整改措施可单独设置状态，具体表现的状态由其整改措施汇总",
     "set {status} through a sign-off request with evidence": "{status} 须通过附证明材料的销号申请设置",
-    "逾期 is set by the deadline sweep": "逾期由到期巡检自动设置",
+    "Overdue is set by the deadline sweep": "逾期由到期巡检自动设置",
     "a sign-off needs at least one evidence file": "销号申请至少需要一份证明材料",
     "at most {limit} evidence files in one request": "一次申请最多 {limit} 份证明材料",
     "evidence '{name}' is larger than the limit of {limit} bytes": "证明材料“{name}”超过 {limit} 字节的上限",
@@ -59,7 +59,7 @@ ZH: Final[dict[str, str]] = {
     "a unit may change only its own measures": "责任单位只能修改本单位的整改措施",
     "the snapshot of week {week} was already taken": "第 {week} 周的进度快照已生成",
     "no case {id}": "案件 {id} 不存在",
-    "only an item (具体表现) links to a case": "只有具体表现可关联案件",
+    "only an item (a specific problem) links to a case": "只有具体表现可关联案件",
     # milestones (时间节点)
     "milestone {number}: {message}": "第 {number} 个时间节点：{message}",
     "at most {limit} milestones": "最多 {limit} 个时间节点",

@@ -154,7 +154,7 @@ def set_status(
         _in_scope(session, actor, node)
         require_progress(actor, node)
         if wanted == LedgerStatus.OVERDUE:
-            raise InvalidInput(text("逾期 is set by the deadline sweep"), field="status")
+            raise InvalidInput(text("Overdue is set by the deadline sweep"), field="status")
         if wanted not in SET_BY_HAND:
             raise InvalidInput(
                 text("set {status} through a sign-off request with evidence", status=wanted.value),
@@ -519,7 +519,9 @@ def link_case(
         node = _node(session, node_id, lock=True)
         _in_scope(session, actor, node)
         if node.kind != NodeKind.ITEM.value:
-            raise InvalidInput(text("only an item (具体表现) links to a case"), field="node_id")
+            raise InvalidInput(
+                text("only an item (a specific problem) links to a case"), field="node_id"
+            )
         if case_id is not None and session.get(Case, case_id) is None:
             raise NotFound(text("no case {id}", id=case_id))
         if node.case_id != case_id:

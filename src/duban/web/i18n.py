@@ -95,9 +95,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 
 @functools.cache
 def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """Each catalogue entry with ``{name}`` placeholders as a pattern of its English."""
+    """Each catalogue entry with ``{name}`` placeholders as a pattern of its English, the
+    one with the most fixed text first."""
     out = []
-    for key, zh in ZH.items():
+    # The most specific first: "no ledger entry {id}" before "no ledger {id}".
+    for key, zh in sorted(ZH.items(), key=lambda kv: -len(re.sub(r"\{\w+\}", "", kv[0]))):
         parts = re.split(r"\{(\w+)\}", key)
         if len(parts) < 3 or not any(parts[::2]):
             continue  # no placeholder, or nothing but placeholders

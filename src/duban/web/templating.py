@@ -9,6 +9,7 @@ dashboard's SVG chart is a template over numbers.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +28,8 @@ from duban.cases.workflow import (
     Source,
 )
 from duban.kernel.roles import ROLE_LABELS, Role
-from duban.web.i18n import translate
+from duban.web.i18n import localize, translate
+from duban.web.messages_zh import ZH
 
 
 def _idx(ctx: Context) -> int:
@@ -165,6 +167,39 @@ def tr(ctx: Context, text: str, **values: Any) -> str:
     return translate(text, str(ctx.get("lang", "zh")), **values)
 
 
+@pass_context
+def localized(ctx: Context, message: str | None) -> str:
+    """A service message or system note in the page's language: written in English, or a
+    Chinese one of the policy data (the catalogue read backwards for English)."""
+    lang = str(ctx.get("lang", "zh"))
+    if lang == "en" and message:
+        if message in _ENGLISH_OF:
+            return _ENGLISH_OF[message]
+        for pattern, english in _english_templates():
+            found = pattern.match(message)
+            if found:
+                return english.format(**found.groupdict())
+        return message
+    return localize(message or "", lang)
+
+
+_ENGLISH_OF: dict[str, str] = {zh: en for en, zh in ZH.items()}
+
+
+@functools.cache
+def _english_templates() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The catalogue read backwards: a Chinese text with ``{name}`` placeholders as a
+    pattern, and its English."""
+    out = []
+    for en, zh in ZH.items():
+        parts = re.split(r"\{(\w+)\}", zh)
+        if len(parts) != 3 or not parts[0] or set(re.findall(r"\{(\w+)\}", en)) != {parts[1]}:
+            continue  # only a fixed prefix and one placeholder: the system notes
+        body = re.escape(parts[0]) + f"(?P<{parts[1]}>.+)" + re.escape(parts[2])
+        out.append((re.compile(f"^{body}$", re.DOTALL), en))
+    return tuple(out)
+
+
 @functools.cache
 def environment() -> Environment:
     """The one template environment of the process."""
@@ -191,6 +226,7 @@ def environment() -> Environment:
         metres=metres,
         limit_unit=limit_unit,
         tr=tr,
+        localize=localized,
     )
     env.globals.update(
         CaseStatus=CaseStatus,
