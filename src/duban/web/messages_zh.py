@@ -271,7 +271,7 @@ ZH: Final[dict[str, str]] = {
     "Least time left": "剩余时间最少在前",
     "By status": "按状态",
     "Search cases": "搜索案件",
-    "案卷号, address or words of the description": "案卷号、地址或描述中的字词",
+    "Case number, address or words of the description": "案卷号、地址或描述中的字词",
     "Export to Excel": "导出Excel",
     "The list holds more than 100,000 cases, too many to export: "
     "narrow it with the filters first.": "列表超过100,000件，无法导出：请先用筛选条件缩小范围。",
