@@ -299,25 +299,30 @@ def milestones_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Respons
     return ctx.redirect(f"/ledgers/{ledger_id}/nodes/{node_id}")
 
 
-@router.get("/ledgers/note-files/{file_id}")
-@pages
-def note_file_download(ctx: Ctx, file_id: str) -> Response:
-    """A file of a progress note, for a signed-in reader."""
-    actor = ctx.staff(*_ROLES)
-    found = note_file(ctx.db, actor=actor, file_id=file_id)
+def _stored_download(ctx: Ctx, storage_key: str, content_type: str) -> Response:
+    """A stored file (a note's or a sign-off's) as an attachment, never cached or sniffed."""
     try:
-        data = ctx.request.app.state.photo_store.get(found.storage_key)
+        data = ctx.request.app.state.photo_store.get(storage_key)
     except FileNotFoundError as err:
         raise NotFound(ctx.t("This file is missing.")) from err
     return Response(
         content=data,
-        media_type=found.content_type,
+        media_type=content_type,
         headers={
             "Content-Disposition": "attachment",
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+@router.get("/ledgers/note-files/{file_id}")
+@pages
+def note_file_download(ctx: Ctx, file_id: str) -> Response:
+    """A file of a progress note, for a signed-in reader."""
+    actor = ctx.staff(*_ROLES)
+    found = note_file(ctx.db, actor=actor, file_id=file_id)
+    return _stored_download(ctx, found.storage_key, found.content_type)
 
 
 @router.get("/ledgers/evidence/{evidence_id}")
@@ -326,16 +331,4 @@ def evidence_download(ctx: Ctx, evidence_id: str) -> Response:
     """An evidence file of a sign-off request, for a signed-in reader."""
     actor = ctx.staff(*_ROLES)
     found = evidence_file(ctx.db, actor=actor, evidence_id=evidence_id)
-    try:
-        data = ctx.request.app.state.photo_store.get(found.storage_key)
-    except FileNotFoundError as err:
-        raise NotFound(ctx.t("This file is missing.")) from err
-    return Response(
-        content=data,
-        media_type=found.content_type,
-        headers={
-            "Content-Disposition": "attachment",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return _stored_download(ctx, found.storage_key, found.content_type)
