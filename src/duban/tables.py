@@ -18,6 +18,7 @@ from duban.cases.models import (
 )
 from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
+from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangePush
 from duban.handover.models import CaseTransfer, Responsibility
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
@@ -73,6 +74,9 @@ __all__ = [
     "Category",
     "Counter",
     "DecisionEscalation",
+    "ExchangeCase",
+    "ExchangeLink",
+    "ExchangePush",
     "FilingCondition",
     "IdempotencyKey",
     "ImportedCase",

@@ -14,6 +14,7 @@ from duban.accounts import commands as accounts
 from duban.cases import commands as cases
 from duban.cli import ops
 from duban.evaluation import commands as evaluation
+from duban.exchange import commands as exchange
 from duban.handover import commands as handover
 from duban.ledgers import commands as ledgers
 from duban.open311 import commands as open311
@@ -54,6 +55,7 @@ app.add_typer(evaluation.evaluation_app, name="evaluation")
 app.add_typer(ledgers.ledger_app, name="ledger")
 app.add_typer(photochecks.photos_app, name="photos")
 app.add_typer(handover.handover_app, name="handover")
+app.add_typer(exchange.exchange_app, name="exchange")
 
 
 def main() -> None:

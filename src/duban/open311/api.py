@@ -416,11 +416,14 @@ def get_updates(fmt: FmtPath, request: Request, session: SessionDep, clock: Cloc
 
 @router.post("/servicerequestupdates.{fmt}", summary="POST Service Request Update (FixMyStreet)")
 async def post_update(
-    fmt: FmtPath, request: Request, session: SessionDep, clock: ClockDep
+    fmt: FmtPath, request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> Response:
-    """A client's update to a request; idempotent on ``update_id``."""
+    """A client's update to a request; idempotent on ``update_id``. A lower platform's
+    key (one that stands for a unit) may send its after-photos as multipart files."""
     fmt = _fmt(fmt)
-    fields, _ = await _read_form(request, 0, 0)
+    fields, blobs = await _read_form(request, MAX_UPLOADS, settings.max_photo_bytes)
+    for _blob in blobs:
+        limit_uploads(request, user_id=None, lang=request_lang(request))
     update = updates.UpdateForm(
         service_request_id=_one(fields, "service_request_id"),
         update_id=_one(fields, "update_id"),
@@ -441,8 +444,23 @@ async def post_update(
 
     def _post() -> Response:
         tz = load_policy(session).tz
+        uploads = (
+            requests.Uploads(
+                files=blobs,
+                store=request.app.state.photo_store,
+                limits=PhotoLimits(settings.max_photo_bytes, settings.max_photo_pixels),
+                tz=tz,
+            )
+            if blobs
+            else None
+        )
         result = updates.post_update(
-            session, api_key=_one(fields, "api_key"), clock=clock, form=update, tz=tz
+            session,
+            api_key=_one(fields, "api_key"),
+            clock=clock,
+            form=update,
+            tz=tz,
+            uploads=uploads,
         )
         return render(model.update_accepted_document(result), fmt, tz)
 

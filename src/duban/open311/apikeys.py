@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban.accounts import Unit
 from duban.kernel.context import Clock
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.kernel.unitofwork import writing
@@ -55,14 +56,26 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(session: Session, *, name: str, clock: Clock) -> IssuedKey:
-    """Issue a new key to the client ``name`` (unique; a revoked name cannot be reused)."""
+def create_api_key(
+    session: Session, *, name: str, clock: Clock, unit_code: str | None = None
+) -> IssuedKey:
+    """Issue a new key to the client ``name`` (unique; a revoked name cannot be reused).
+
+    ``unit_code``: the key belongs to a lower platform (a district's Duban) that stands
+    for that unit of ours: its ``servicerequestupdates`` on cases dispatched to the unit
+    are taken as the unit's own feedback or return (see :mod:`duban.open311.updates`).
+    """
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise InvalidInput("a key name must be 2-64 letters, digits, '_', '.' or '-'", field="name")
     with writing(session):
         if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
             raise Conflict(f"an API key named '{name}' already exists")
+        unit_id = None
+        if unit_code:
+            unit_id = session.scalar(select(Unit.id).where(Unit.code == unit_code.strip()))
+            if unit_id is None:
+                raise NotFound(f"there is no unit '{unit_code}'")
         key = KEY_PREFIX + secrets.token_urlsafe(30)
         now = clock.now()
         session.add(
@@ -72,6 +85,7 @@ def create_api_key(session: Session, *, name: str, clock: Clock) -> IssuedKey:
                 key_hash=_digest(key),
                 created_at=now,
                 revoked_at=None,
+                unit_id=unit_id,
             )
         )
         return IssuedKey(name=name, key=key, created_at=now)

@@ -23,13 +23,19 @@ open311_app = typer.Typer(help="The Open311 endpoint's configuration.", no_args_
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Argument(help="the client, e.g. fixmystreet")],
+    unit: Annotated[
+        str | None,
+        typer.Option(help="a lower platform's key: the unit (code) it stands for"),
+    ] = None,
 ) -> None:
-    """Issue a key to a client and print it once (only its hash is kept)."""
+    """Issue a key to a client and print it once (only its hash is kept). With ``--unit``,
+    the client is a lower platform (a district's Duban): its updates on cases dispatched
+    to that unit are the unit's feedback (处理反馈) or return (回退)."""
     from duban.kernel.context import SystemClock
     from duban.open311.apikeys import create_api_key
 
     with console.database() as session:
-        issued = create_api_key(session, name=name, clock=SystemClock())
+        issued = create_api_key(session, name=name, clock=SystemClock(), unit_code=unit)
     typer.echo(issued.key)
     typer.echo(f"API key for '{issued.name}' (shown only now; send it as api_key)", err=True)
 

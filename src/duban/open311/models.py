@@ -39,6 +39,10 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), comment="sha256 of the whole key, hex")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id"),
+        comment="a lower platform's key: its updates are this unit's feedback (issue 15)",
+    )
 
 
 class Open311Request(Base):

@@ -362,6 +362,9 @@ class RequestQuery:
     filters: CaseFilter = field(default_factory=CaseFilter)
     start: datetime | None = None
     end: datetime | None = None  # inclusive, as the spec has it
+    #: Extension (the district's pull): cases changed at or after this instant, oldest
+    #: change first, with no 90-day window; ``agency_responsible`` narrows to one unit.
+    updated_after: datetime | None = None
     page: int = 1
     page_size: int = MAX_REQUESTS
 
@@ -420,8 +423,10 @@ def parse_request_query(params: Mapping[str, str], *, tz: tzinfo) -> RequestQuer
             # Status words that no status of ours has (``reopen``) select nothing.
             nothing=bool(words) and not statuses,
             bbox=bbox,
+            unit_code=(params.get("agency_responsible") or "").strip() or None,
         ),
         start=parse_when(params.get("start_date"), "start_date", tz),
+        updated_after=parse_when(params.get("updated_after"), "updated_after", tz),
         end=parse_when(params.get("end_date"), "end_date", tz),
         page=page,
         page_size=page_size,
@@ -444,6 +449,14 @@ def query_requests(
     """GET requests: newest first; ``service_request_id`` overrides every other filter."""
     if query.filters.codes:
         stmt = apply_case_filter(select(Case), CaseFilter(codes=query.filters.codes), now)
+    elif query.updated_after is not None:
+        # A cursor over changes: oldest change first, so a reader that keeps the last
+        # ``updated_datetime`` it saw (and reads from it again, inclusive) misses nothing.
+        stmt = apply_case_filter(select(Case), query.filters, now)
+        stmt = stmt.where(Case.updated_at >= query.updated_after)
+        stmt = stmt.order_by(Case.updated_at, Case.id)
+        stmt = stmt.offset((query.page - 1) * query.page_size).limit(query.page_size)
+        return request_views(session, list(session.scalars(stmt)), config)
     else:
         start, end = window(query.start, query.end, now)
         # The spec's end is inclusive; the filter's is not: a microsecond later is the same.

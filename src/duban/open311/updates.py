@@ -25,15 +25,16 @@ from duban.cases import (
     append_event,
     perform_action,
 )
+from duban.evidence import discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import IllegalTransition, InvalidInput, NotFound, StaleCase
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.open311.apikeys import authenticate_key
-from duban.open311.config import check_jurisdiction, load_config
+from duban.open311.config import Live, check_jurisdiction, load_config
 from duban.open311.models import ApiKey, Open311Update
 from duban.open311.parsing import check_description, check_media_urls, many_errors, parse_when
-from duban.open311.requests import MAX_REQUESTS, chunks, client_actor, window
+from duban.open311.requests import MAX_REQUESTS, Uploads, chunks, client_actor, window
 from duban.open311.statuses import EXTENDED_IS_OPEN, STATUS_TABLE
 
 COMMENT_ACTION: Final = "comment"
@@ -149,7 +150,13 @@ class UpdateAccepted:
 
 
 def post_update(
-    session: Session, *, api_key: str | None, clock: Clock, form: UpdateForm, tz: tzinfo
+    session: Session,
+    *,
+    api_key: str | None,
+    clock: Clock,
+    form: UpdateForm,
+    tz: tzinfo,
+    uploads: Uploads | None = None,
 ) -> UpdateAccepted:
     """POST servicerequestupdates: a client's update, idempotent on its ``update_id``.
 
@@ -157,6 +164,13 @@ def post_update(
     a ``comment`` event that changes no status. With ``update_policy: reopen``, an update
     saying the problem is still there on a *closed* case reopens it (重新打开) with the
     update's text as the reason.
+
+    **A lower platform's update** (the key stands for a unit, ``duban apikey create NAME
+    --unit CODE``) on a case dispatched to that unit is the unit's own work, through the
+    same use cases as its handlers': ``fixed``/``closed`` is 签收 (if not yet accepted)
+    and 处理反馈 with the uploaded photos as after-photos and the description as the
+    public reply; ``internal_referral``/``not_councils_responsibility`` is 回退 with the
+    description as the reason. The city then checks and closes as for any unit.
     """
     live = load_config(session)
     check_jurisdiction(live.config, form.jurisdiction_id)
@@ -186,6 +200,61 @@ def post_update(
     case = session.scalars(select(Case).where(Case.code == code)).first()
     if case is None:
         raise NotFound(f"not found: service request '{form.service_request_id}'")
+    photo_ids = _save_uploads(session, key, clock, uploads)
+    try:
+        return _post_update(
+            session, key, case, live, clock, form, update_id, word, text, at, urls, photo_ids
+        )
+    except BaseException:
+        if uploads is not None and photo_ids:
+            discard_photos(session, uploads.store, photo_ids)
+        raise
+
+
+def _save_uploads(
+    session: Session, key: ApiKey, clock: Clock, uploads: Uploads | None
+) -> list[str]:
+    """Keep the photos a lower platform sent with its update (its after-photos)."""
+    if uploads is None:
+        return []
+    if key.unit_id is None:
+        raise InvalidInput(
+            "Bad request: only a lower platform's key may send photos", field="media"
+        )
+    saved: list[str] = []
+    try:
+        for data in uploads.files:
+            photo = save_photo(
+                session,
+                actor=client_actor(key),
+                clock=clock,
+                store=uploads.store,
+                data=data,
+                limits=uploads.limits,
+                tz=uploads.tz,
+            )
+            saved.append(photo.id)
+    except BaseException:
+        if saved:
+            discard_photos(session, uploads.store, saved)
+        raise
+    return saved
+
+
+def _post_update(
+    session: Session,
+    key: ApiKey,
+    case: Case,
+    live: Live,
+    clock: Clock,
+    form: UpdateForm,
+    update_id: str,
+    word: str,
+    text: str,
+    at: datetime | None,
+    urls: list[str],
+    photo_ids: list[str],
+) -> UpdateAccepted:
     contact = {
         k: v.strip()[:200]
         for k, v in (
@@ -209,8 +278,11 @@ def post_update(
     try:
         with writing(session, case_id=case.id):
             event: CaseEvent | None = None
+            if key.unit_id is not None and case.unit_id == key.unit_id:
+                event = _as_unit(session, case, key, clock, word, text, photo_ids)
             if (
-                live.config.update_policy == "reopen"
+                event is None
+                and live.config.update_policy == "reopen"
                 and case.status == CaseStatus.CLOSED
                 and EXTENDED_IS_OPEN[word]
             ):
@@ -240,6 +312,69 @@ def post_update(
             raise StaleCase(case.id) from err
         return _replayed(session, existing, form)
     return UpdateAccepted(update_id=str(event.id), account_id=form.account_id, replayed=False)
+
+
+#: A lower platform's statuses that are its unit's work on the case (see post_update).
+RESULT_WORDS: Final = frozenset({"fixed", "closed"})
+RETURN_WORDS: Final = frozenset({"internal_referral", "not_councils_responsibility"})
+
+
+def _as_unit(
+    session: Session,
+    case: Case,
+    key: ApiKey,
+    clock: Clock,
+    word: str,
+    text: str,
+    photo_ids: Sequence[str],
+) -> CaseEvent | None:
+    """A lower platform's update as its unit's action; None when it is only a comment."""
+    actor = Actor(
+        user_id=None,
+        username=f"open311:{key.name}",
+        role=Role.HANDLER,
+        unit_id=key.unit_id,
+        uploads=frozenset(photo_ids),
+    )
+    note = f"[{key.name}] {text}"[:2000]
+    if word in RESULT_WORDS and case.status in (CaseStatus.DISPATCHED, CaseStatus.HANDLING):
+        if case.status == CaseStatus.DISPATCHED:
+            perform_action(
+                session,
+                case_id=case.id,
+                action=Action.ACCEPT,
+                actor=actor,
+                clock=clock,
+                params=ActionInput(note=note),
+            )
+        perform_action(
+            session,
+            case_id=case.id,
+            action=Action.FEEDBACK,
+            actor=actor,
+            clock=clock,
+            params=ActionInput(note=note, public_reply=text[:2000], photo_ids=tuple(photo_ids)),
+        )
+    elif word in RETURN_WORDS and case.status in (CaseStatus.DISPATCHED, CaseStatus.HANDLING):
+        perform_action(
+            session,
+            case_id=case.id,
+            action=Action.RETURN,
+            actor=actor,
+            clock=clock,
+            params=ActionInput(reason=note),
+        )
+    else:
+        return None
+    return _last_event(session, case)
+
+
+def _last_event(session: Session, case: Case) -> CaseEvent:
+    event = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
+    ).first()
+    assert event is not None
+    return event
 
 
 def _reopen(session: Session, case: Case, key: ApiKey, clock: Clock, text: str) -> CaseEvent:

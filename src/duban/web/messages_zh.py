@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from duban.exchange.messages import ZH as EXCHANGE_ZH
 from duban.ledgers.messages import ZH as LEDGERS_ZH
 
 ZH: Final[dict[str, str]] = {
@@ -759,4 +760,8 @@ ZH: Final[dict[str, str]] = {
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
 for _key, _zh in LEDGERS_ZH.items():
+    ZH.setdefault(_key, _zh)
+
+# The exchange's messages (links to a higher platform, pulls and pushes).
+for _key, _zh in EXCHANGE_ZH.items():
     ZH.setdefault(_key, _zh)

@@ -1,0 +1,28 @@
+"""The exchange's message catalogue: the texts a person reads, keyed by their English.
+
+Part of the one catalogue: :mod:`duban.web.messages_zh` takes these entries in, so an
+exchange error written in English is shown in Chinese like any other. ``{name}`` stands
+for a value (:func:`duban.web.i18n.localize` matches it).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ZH: Final[dict[str, str]] = {
+    "a link name must be 2-64 letters, digits, '_', '.' or '-'": "链接名称须为 2–64 个字母、数字、“_”“.”或“-”",
+    "the base URL must start with http:// or https:// (the Open311 endpoint)": "地址须以 http:// 或 https:// 开头（上级平台的 Open311 接口）",
+    "the higher platform's api_key is required": "须填写上级平台发给本平台的 api_key",
+    "the agency (our unit's code on the higher platform) is required": "须填写本平台在上级平台的单位代码（agency）",
+    "unknown source '{source}'; one of: {sources}": "未知的信息来源“{source}”，应为：{sources}",
+    "there is no exchange link '{name}'": "没有名为“{name}”的上级平台链接",
+    "the higher platform did not answer: {reason}": "上级平台无应答：{reason}",
+    "the higher platform answered {status}: {reason}": "上级平台返回 {status}：{reason}",
+    "the higher platform refused it ({status}): {reason}": "上级平台拒收（{status}）：{reason}",
+    "the higher platform's answer is not JSON": "上级平台的应答不是 JSON",
+    "the higher platform's answer is not a list": "上级平台的应答不是列表",
+    "request {id} has no location": "上级案件 {id} 没有位置",
+    "there is no unit '{code}'": "没有代码为“{code}”的单位",
+    "Bad request: only a lower platform's key may send photos": "请求有误：只有下级平台的密钥可以附带照片",
+    "no active exchange link": "没有启用的上级平台链接",
+}

@@ -1,0 +1,90 @@
+"""The exchange with a higher platform: links, the cases taken from it, the pushes back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from duban.kernel.db.base import Base, UTCDateTime
+
+
+class ExchangeLink(Base):
+    """A link to a higher platform (the city's Duban or any Open311 server with the
+    FixMyStreet update extension), kept on the lower (district) instance.
+
+    ``api_key`` is the key the higher platform issued to us (``duban apikey create NAME
+    --unit CODE`` there); it is a credential of ours, kept as the higher platform gave it
+    and never printed in full.
+    """
+
+    __tablename__ = "exchange_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, comment="our name for the link")
+    base_url: Mapped[str] = mapped_column(String(300), comment="the Open311 endpoint, …/open311/v2")
+    api_key: Mapped[str] = mapped_column(String(200))
+    jurisdiction_id: Mapped[str | None] = mapped_column(String(200))
+    agency: Mapped[str] = mapped_column(
+        String(64), comment="the higher platform's unit code that stands for us"
+    )
+    service_codes: Mapped[list[str]] = mapped_column(
+        JSON, default=list, comment="the service codes taken (empty: all)"
+    )
+    code_map: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, comment="their service code -> our category code, where they differ"
+    )
+    source: Mapped[str] = mapped_column(String(20), comment="the source our cases are given")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    cursor: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="the last updated_datetime pulled"
+    )
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExchangeCase(Base):
+    """A case of ours taken from a higher platform: its id there, unique per link, so a
+    case is taken once whatever the number of pulls (also pulls running at once)."""
+
+    __tablename__ = "exchange_cases"
+    __table_args__ = (UniqueConstraint("link_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("exchange_links.id"))
+    external_id: Mapped[str] = mapped_column(String(64), comment="service_request_id upstream")
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    external_status: Mapped[str] = mapped_column(String(40), comment="status_extended upstream")
+    external_updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExchangePush(Base):
+    """A result of ours to post to the higher platform (POST servicerequestupdates).
+
+    One row per event of ours that is a result (unique ``event_id``); ``update_id`` is
+    what the higher platform deduplicates on, so a push sent twice is applied once.
+    Failed sends are retried with exponential backoff until ``MAX_ATTEMPTS``.
+    """
+
+    __tablename__ = "exchange_pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("exchange_links.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    update_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), comment="pending | sent | failed")
+    status: Mapped[str] = mapped_column(String(40), comment="the extended status sent")
+    description: Mapped[str] = mapped_column(Text)
+    photo_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(String(64), comment="the update's id upstream")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
