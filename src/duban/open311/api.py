@@ -352,7 +352,9 @@ async def post_request(
 def get_requests(fmt: FmtPath, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """Query requests: ``service_request_id`` (overrides the rest), ``service_code``,
     ``start_date``/``end_date`` (at most 90 days; the last 90 by default), ``status``;
-    extensions: ``page``/``page_size``, ``bbox``, ``extensions=true``."""
+    extensions: ``page``/``page_size``, ``bbox``, ``extensions=true``,
+    ``agency_responsible`` (a unit code) and ``updated_after`` (changed at or after it,
+    oldest change first, no 90-day window: a lower platform's pull)."""
     fmt = _fmt(fmt)
     params = _params(request)
     live = _jurisdiction(session, params)
