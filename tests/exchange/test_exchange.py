@@ -179,8 +179,49 @@ def test_a_case_goes_down_to_the_district_and_its_result_comes_back_up(
                     )
                 )
             ]
-            assert any("fixed" in n for n in notes)
+            assert any(n.startswith("[city] awaiting_check → closed") for n in notes)
             assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_a_fix_the_city_sends_back_reopens_the_district_case_and_goes_up_again(
+    app: FastAPI, world: World, district: World, city_case: Case, city_key: str
+) -> None:
+    """返工 across platforms: the city's failed check reopens the district's case; its
+    second close is pushed as a new update and is the city's second feedback."""
+    port = free_port()
+    with serve_on(app, port) as base:
+        link_to(district, base, city_key)
+        run(district, push=False)
+        local_id = local_cases(district.session)[0].case_id
+        district.clock.advance(hours=1)
+        handle_locally(district, local_id, "已清运")
+        run(district)
+        district.clock.advance(hours=1)
+        world.session.expire_all()
+        world.act(city_case.id, Action.ASSIGN, "operator", collector="collector")
+        world.act(
+            city_case.id, Action.CHECK, "collector", passed=False, note="垃圾仍在",
+            rework_reason="not_fixed",
+        )  # fmt: skip
+        district.clock.advance(minutes=5)
+        run(district)
+        district.session.expire_all()
+        local = district.session.get(Case, local_id)
+        assert local is not None
+        assert local.status == CaseStatus.DISPATCHED  # reopened to the same unit
+        district.act(local_id, Action.ACCEPT, "handler")
+        district.act(
+            local_id, Action.FEEDBACK, "handler", photo_ids=[district.photo()],
+            public_reply="已彻底清运",
+        )  # fmt: skip
+        district.act(local_id, Action.ASSIGN, "operator", collector="collector")
+        district.act(local_id, Action.CHECK, "collector", passed=True)
+        district.act(local_id, Action.CLOSE, "shift_lead")
+        assert "pushed 1" in run(district)
+    case, events, _ = city_view(world, city_case.code)
+    assert case.status == CaseStatus.AWAITING_CHECK
+    assert [e.action for e in events].count("feedback") == 2
+    assert "已彻底清运" in events[-1].payload
 
 
 def test_a_push_waits_while_the_city_is_down_and_goes_through_later(

@@ -12,6 +12,7 @@ cursor
 ``close`` (结案) of such a case        ``fixed``: 签收 and 处理反馈 by our unit there,
                                       with our after-photos and public reply
 ``void``/``reject`` of such a case     ``not_councils_responsibility``: 回退
+our case is reopened (重新打开)        its check of our fix failed (返工)
 ====================================  ============================================
 """
 
@@ -29,6 +30,9 @@ RESULT_STATUS: Final[Mapping[str, str]] = {
     "void": "not_councils_responsibility",
     "reject": "not_councils_responsibility",
 }
+#: A higher platform's (Duban) statuses that, after we sent a fix up, mean 返工: the fix
+#: failed its check and the case is back with our unit there.
+REWORK_TO: Final = frozenset({"handling", "dispatched"})
 #: Push states.
 PENDING: Final = "pending"
 SENT: Final = "sent"

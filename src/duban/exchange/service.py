@@ -37,12 +37,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duban.cases import (
+    Action,
+    ActionInput,
     Case,
     CaseEvent,
     CasePhoto,
+    CaseStatus,
     NewCase,
     Source,
     append_event,
+    perform_action,
     report_case,
 )
 from duban.evidence import Photo
@@ -52,6 +56,7 @@ from duban.exchange.rules import (
     PENDING,
     PULL_PAGE_SIZE,
     RESULT_STATUS,
+    REWORK_TO,
     SENT,
     ExchangeRefused,
     ExchangeUnavailable,
@@ -208,9 +213,13 @@ def _when(value: Any) -> datetime | None:
 
 
 def _status_of(item: Mapping[str, Any]) -> str:
+    """The request's status, as finely as the higher platform says it: a Duban's own
+    status (``extensions=true``), else the FixMyStreet extended one, else v2's."""
     extended = item.get("extended_attributes")
-    if isinstance(extended, Mapping) and extended.get("status_extended"):
-        return str(extended["status_extended"])
+    if isinstance(extended, Mapping):
+        for name in ("duban_status", "status_extended"):
+            if extended.get(name):
+                return str(extended[name])
     return str(item.get("status") or "open")
 
 
@@ -376,8 +385,42 @@ def _note_change(
             },
         )
         case.updated_at = clock.now()
+        rework = status in REWORK_TO and _fix_sent_before(session, case.id, at)
         known.external_status = status
         known.external_updated_at = at
+        if rework and case.status == CaseStatus.CLOSED:
+            # 返工 upstream: the fix we sent failed the higher platform's check, so our
+            # case opens again (same unit, a new clock); its next close is pushed anew.
+            perform_action(
+                session,
+                case_id=case.id,
+                action=Action.REOPEN,
+                actor=Actor(user_id=None, username=f"exchange:{link.name}", role=Role.SHIFT_LEAD),
+                clock=clock,
+                params=ActionInput(
+                    reason=f"[{link.name}] 上级平台核查未通过，返工 — failed the higher "
+                    f"platform's check: {notes}".strip()[:2000]
+                ),
+            )
+
+
+def _fix_sent_before(session: Session, case_id: int, at: datetime) -> bool:
+    """Whether we sent up a fix of this case, closed before ``at`` (so a higher platform
+    that has the case back with its unit after ``at`` sent that fix back)."""
+    return (
+        session.scalar(
+            select(ExchangePush.id)
+            .join(CaseEvent, CaseEvent.id == ExchangePush.event_id)
+            .where(
+                ExchangePush.case_id == case_id,
+                ExchangePush.state == SENT,
+                ExchangePush.status == RESULT_STATUS["close"],
+                CaseEvent.occurred_at <= at,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 # --------------------------------------------------------------------------- queue

@@ -202,13 +202,17 @@ def post_update(
         raise NotFound(f"not found: service request '{form.service_request_id}'")
     photo_ids = _save_uploads(session, key, clock, uploads)
     try:
-        return _post_update(
+        result = _post_update(
             session, key, case, live, clock, form, update_id, word, text, at, urls, photo_ids
         )
     except BaseException:
         if uploads is not None and photo_ids:
             discard_photos(session, uploads.store, photo_ids)
         raise
+    if result.replayed and uploads is not None and photo_ids:
+        # The same update arrived at once twice: the other copy's photos are the ones kept.
+        discard_photos(session, uploads.store, photo_ids)
+    return result
 
 
 def _save_uploads(
