@@ -33,6 +33,7 @@ from duban.config import Settings
 from duban.evaluation import api as evaluation_api
 from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
+from duban.exchange import pages as exchange_pages
 from duban.handover import api as handover_api
 from duban.handover import pages as handover_pages
 from duban.kernel.context import Clock, SystemClock
@@ -81,6 +82,7 @@ PAGES: Final = (
     supervision_editor_pages.router,  # /supervision/new before /supervision/{id}
     handover_pages.router,
     handover_pages.admin_router,
+    exchange_pages.router,
     supervision_pages.router,
     evaluation_pages.router,
     supervision_joint_pages.router,
