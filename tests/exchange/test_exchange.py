@@ -61,7 +61,7 @@ def city_case(world: World) -> Case:
     """On the city: the district's platform as a unit, a key for it, and a case filed
     and dispatched to it."""
     create_unit(world.session, code=DISTRICT_UNIT, name="某区数字化城管平台")
-    case = filed_case(world)
+    case = filed_case(world, photo_ids=[world.photo(by="operator")])
     return world.act(case, Action.DISPATCH, "dispatcher", unit=DISTRICT_UNIT)
 
 
@@ -95,7 +95,7 @@ def handle_locally(district: World, case_id: int, reply: str) -> Case:
         case_id, Action.FEEDBACK, "handler", photo_ids=[district.photo()], public_reply=reply
     )
     district.act(case_id, Action.ASSIGN, "operator", collector="collector")
-    district.act(case_id, Action.CHECK, "collector", passed=True)
+    district.act(case_id, Action.CHECK, "collector", passed=True, reason="现场核查已整改")
     return district.act(case_id, Action.CLOSE, "shift_lead")
 
 
@@ -136,6 +136,10 @@ def test_a_case_goes_down_to_the_district_and_its_result_comes_back_up(
         assert local is not None
         assert local.status == CaseStatus.VERIFIED  # 督查组 source: ready to file
         assert city_case.code in local.description
+        before = district.session.scalars(
+            select(CasePhoto).where(CasePhoto.case_id == local.id, CasePhoto.stage == "before")
+        ).all()
+        assert len(before) == 1  # the city's problem photo, fetched from its endpoint
         assert district.session.scalar(select(func.count()).select_from(Case)) == 1
 
         # The district handles it and closes it; the push takes the result up.
@@ -166,7 +170,7 @@ def test_a_case_goes_down_to_the_district_and_its_result_comes_back_up(
         # The city's later steps reach the district as comments on its case.
         world.session.expire_all()  # what the city's server wrote
         world.act(case.id, Action.ASSIGN, "operator", collector="collector")
-        world.act(case.id, Action.CHECK, "collector", passed=True)
+        world.act(case.id, Action.CHECK, "collector", passed=True, reason="现场核查已整改")
         world.act(case.id, Action.CLOSE, "shift_lead")
         district.clock.advance(minutes=5)
         run(district)
@@ -215,7 +219,7 @@ def test_a_fix_the_city_sends_back_reopens_the_district_case_and_goes_up_again(
             public_reply="已彻底清运",
         )  # fmt: skip
         district.act(local_id, Action.ASSIGN, "operator", collector="collector")
-        district.act(local_id, Action.CHECK, "collector", passed=True)
+        district.act(local_id, Action.CHECK, "collector", passed=True, reason="现场核查已整改")
         district.act(local_id, Action.CLOSE, "shift_lead")
         assert "pushed 1" in run(district)
     case, events, _ = city_view(world, city_case.code)

@@ -81,6 +81,7 @@ def link_list() -> None:
 
 def _run(pull: bool, push: bool, link: str | None) -> None:
     from duban.adapters.photostore import photo_store_for
+    from duban.evidence import PhotoLimits
     from duban.exchange.service import run_exchange
     from duban.kernel.context import SystemClock
 
@@ -93,6 +94,7 @@ def _run(pull: bool, push: bool, link: str | None) -> None:
             pull=pull,
             push=push,
             link_name=link,
+            limits=PhotoLimits(settings.max_photo_bytes, settings.max_photo_pixels),
         )
     typer.echo(report.summary())
     if any(run.error for run in report.links):

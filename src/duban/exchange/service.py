@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlparse
@@ -49,7 +49,7 @@ from duban.cases import (
     perform_action,
     report_case,
 )
-from duban.evidence import Photo
+from duban.evidence import Photo, PhotoLimits, discard_photos, save_photo
 from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangePush
 from duban.exchange.rules import (
     FAILED,
@@ -68,12 +68,17 @@ from duban.kernel.errors import DubanError, InvalidInput, NotFound
 from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
+from duban.reference import load_policy
 
 #: Before the first pull: every change since then.
 EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 TIMEOUT_SECONDS: Final = 15.0
 MAX_DESCRIPTION_CHARS: Final = 1900
 COMMENT: Final = "comment"
+#: At most this many of a request's photos are fetched.
+MAX_PHOTOS: Final = 4
+#: The settings' defaults (``DUBAN_MAX_PHOTO_BYTES``, ``DUBAN_MAX_PHOTO_PIXELS``).
+DEFAULT_LIMITS: Final = PhotoLimits(max_bytes=10 * 1024 * 1024, max_pixels=40_000_000)
 NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -223,10 +228,27 @@ def _status_of(item: Mapping[str, Any]) -> str:
     return str(item.get("status") or "open")
 
 
+@dataclass(frozen=True)
+class Photos:
+    """Where the problem photos of the cases we take are kept, and their limits."""
+
+    store: PhotoStore
+    limits: PhotoLimits = DEFAULT_LIMITS
+
+
 def pull_link(
-    session: Session, *, link: ExchangeLink, clock: Clock, client: httpx.Client | None = None
+    session: Session,
+    *,
+    link: ExchangeLink,
+    clock: Clock,
+    client: httpx.Client | None = None,
+    photos: Photos | None = None,
 ) -> PullReport:
-    """Take the higher platform's requests for our unit there, changed since the cursor."""
+    """Take the higher platform's requests for our unit there, changed since the cursor.
+
+    With ``photos``, a new case gets the higher platform's problem photos (those its own
+    endpoint serves, at most :data:`MAX_PHOTOS`) as its before-photos.
+    """
     report = PullReport()
     own = client or _client(link)
     try:
@@ -250,7 +272,7 @@ def pull_link(
                 raise ExchangeUnavailable("the higher platform's answer is not a list")
             for item in items:
                 if isinstance(item, Mapping):
-                    at = _take(session, link, item, clock, report)
+                    at = _take(session, link, item, clock, report, own, photos)
                     if at is not None and (newest is None or at > newest):
                         newest = at
             if len(items) < PULL_PAGE_SIZE:
@@ -271,6 +293,8 @@ def _take(
     item: Mapping[str, Any],
     clock: Clock,
     report: PullReport,
+    client: httpx.Client,
+    photos: Photos | None,
 ) -> datetime | None:
     """One request of the higher platform: new here, changed there, or nothing new."""
     external_id = str(item.get("service_request_id") or "").strip()
@@ -290,7 +314,7 @@ def _take(
     ).first()
     if known is None:
         try:
-            _create(session, link, item, external_id, code, status, at, clock)
+            _create(session, link, item, external_id, code, status, at, clock, client, photos)
         except IntegrityError:
             report.unchanged += 1  # another pull took it first
             return at
@@ -316,28 +340,98 @@ def _create(
     status: str,
     at: datetime,
     clock: Clock,
+    client: httpx.Client,
+    photos: Photos | None,
 ) -> None:
     lat, lon = item.get("lat"), item.get("long")
     if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
         raise InvalidInput(f"request {external_id} has no location", field="lat")
     urls = item.get("media_urls") or ([item["media_url"]] if item.get("media_url") else [])
+    urls = [str(u) for u in urls if isinstance(u, str)]
     description = str(item.get("description") or item.get("service_name") or code)
     text = f"[{link.name} {external_id}] {description}"
     if urls:
-        text += " 照片 Photos: " + " ".join(str(u) for u in urls)
+        text += " 照片 Photos: " + " ".join(urls)
     actor = Actor(user_id=None, username=f"exchange:{link.name}", role=Role.SHIFT_LEAD)
+    photo_ids = _fetch_photos(session, link, urls, actor, clock, client, photos)
+    try:
+        _report(
+            session, link, item, external_id, (float(lat), float(lon)), code, status, at,
+            clock, actor, text, photo_ids,
+        )  # fmt: skip
+    except BaseException:
+        if photos is not None and photo_ids:
+            discard_photos(session, photos.store, photo_ids)
+        raise
+
+
+def _fetch_photos(
+    session: Session,
+    link: ExchangeLink,
+    urls: Sequence[str],
+    actor: Actor,
+    clock: Clock,
+    client: httpx.Client,
+    photos: Photos | None,
+) -> list[str]:
+    """The higher platform's problem photos, kept here (only those its own Open311
+    endpoint serves: we fetch nothing from anywhere else). A photo that cannot be had is
+    left out; its link stays in the description."""
+    if photos is None:
+        return []
+    prefix = link.base_url + "/media/"
+    tz = load_policy(session).tz
+    saved: list[str] = []
+    for url in [u for u in urls if u.startswith(prefix)][:MAX_PHOTOS]:
+        try:
+            response = client.get(url)
+        except httpx.HTTPError:
+            continue
+        if response.status_code != 200 or len(response.content) > photos.limits.max_bytes:
+            continue
+        try:
+            photo = save_photo(
+                session,
+                actor=actor,
+                clock=clock,
+                store=photos.store,
+                data=response.content,
+                limits=photos.limits,
+                tz=tz,
+            )
+        except DubanError:
+            continue
+        saved.append(photo.id)
+    return saved
+
+
+def _report(
+    session: Session,
+    link: ExchangeLink,
+    item: Mapping[str, Any],
+    external_id: str,
+    point: tuple[float, float],
+    code: str,
+    status: str,
+    at: datetime,
+    clock: Clock,
+    actor: Actor,
+    text: str,
+    photo_ids: Sequence[str],
+) -> None:
     with writing(session):
         case, _ = report_case(
             session,
-            actor=actor,
+            actor=replace(actor, uploads=frozenset(photo_ids)),
             clock=clock,
             data=NewCase(
                 source=Source(link.source),
                 category_code=link.code_map.get(code, code),
-                lat=float(lat),
-                lon=float(lon),
+                lat=point[0],
+                lon=point[1],
                 address=str(item.get("address") or "")[:300],
                 description=text[:MAX_DESCRIPTION_CHARS],
+                photo_ids=tuple(photo_ids),
             ),
         )
         session.add(
@@ -662,6 +756,7 @@ def run_exchange(
     push: bool = True,
     link_name: str | None = None,
     client: httpx.Client | None = None,
+    limits: PhotoLimits = DEFAULT_LIMITS,
 ) -> ExchangeReport:
     """Pull, queue and push for every active link (or ``link_name``): the job.
 
@@ -681,7 +776,13 @@ def run_exchange(
         error: str | None = None
         try:
             if pull:
-                run.pulled = pull_link(session, link=link, clock=clock, client=client)
+                run.pulled = pull_link(
+                    session,
+                    link=link,
+                    clock=clock,
+                    client=client,
+                    photos=Photos(store=store, limits=limits),
+                )
         except (ExchangeUnavailable, ExchangeRefused) as err:
             error = err.message
         if push:
