@@ -19,6 +19,7 @@ from duban.cases.models import (
 from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
 from duban.handover.models import CaseTransfer, Responsibility
+from duban.jobs.models import JobRun, JobSchedule
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
 from duban.ledgers.models import (
@@ -29,6 +30,13 @@ from duban.ledgers.models import (
     LedgerNoteFile,
     LedgerSignoff,
     LedgerSnapshot,
+)
+from duban.notify.models import (
+    CaseContact,
+    Notification,
+    NotificationAttempt,
+    NotifyPreference,
+    WebhookSubscription,
 )
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.photochecks.models import PhotoFinding, PhotoPrint
@@ -65,6 +73,7 @@ __all__ = [
     "CampaignEvent",
     "CampaignScope",
     "Case",
+    "CaseContact",
     "CaseEvent",
     "CaseHelper",
     "CasePhoto",
@@ -76,6 +85,8 @@ __all__ = [
     "FilingCondition",
     "IdempotencyKey",
     "ImportedCase",
+    "JobRun",
+    "JobSchedule",
     "JointDecision",
     "JointSession",
     "JointSubject",
@@ -88,6 +99,9 @@ __all__ = [
     "LedgerSignoff",
     "LedgerSnapshot",
     "ManualScore",
+    "Notification",
+    "NotificationAttempt",
+    "NotifyPreference",
     "Open311Request",
     "Open311Update",
     "OrderEscalation",
@@ -108,6 +122,7 @@ __all__ = [
     "SupervisionRule",
     "Unit",
     "User",
+    "WebhookSubscription",
     "Zone",
     "metadata",
 ]
