@@ -35,6 +35,7 @@ from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
 from duban.handover import api as handover_api
 from duban.handover import pages as handover_pages
+from duban.jobs.worker import Worker, worker_for
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
     make_engine,
@@ -156,8 +157,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (bench/web.py: p95 100 ms → 26 ms). Garbage is collected first, not frozen.
     gc.collect()
     gc.freeze()
+    worker = _start_worker(app) if app.state.settings.run_worker else None
     yield
+    if worker is not None:
+        worker.stop()
     await anyio.to_thread.run_sync(stop_background_checkpoints, app.state.engine)
+
+
+def _start_worker(app: FastAPI) -> Worker:
+    """The in-process worker (``duban serve``): the sweep, notifications and the bulletin
+    run by themselves, without cron, in a background thread of this process."""
+    worker = worker_for(
+        app.state.settings,
+        app.state.session_factory,
+        clock=app.state.clock,
+        secret=app.state.secret_key,
+        store=app.state.photo_store,
+    )
+    worker.start_thread()
+    return worker
 
 
 def _warm_caches(app: FastAPI) -> None:

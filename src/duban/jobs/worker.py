@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,9 @@ from duban.jobs.schedule import claim_job, finish_run, release_job, start_run
 from duban.kernel.context import Clock
 from duban.kernel.ports import PhotoStore, Sender
 from duban.kernel.unitofwork import writing
+
+if TYPE_CHECKING:
+    from duban.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ class WorkerConfig:
     store: PhotoStore | None = None
     font: Path | None = None
     intervals: Mapping[str, float] | None = None
+    #: The jobs this worker runs (all by default).
+    jobs: tuple[str, ...] = JOBS
 
 
 class Worker:
@@ -144,7 +149,7 @@ class Worker:
     def run_due(self) -> dict[str, str]:
         """One round: every job that is due; what each that ran did."""
         done = {}
-        for job in JOBS:
+        for job in self.config.jobs:
             if self.stopping.is_set():
                 break
             summary = self.run_job(job)
@@ -176,3 +181,33 @@ class Worker:
         thread = threading.Thread(target=self.run_forever, name="duban-worker", daemon=True)
         thread.start()
         return thread
+
+
+def worker_for(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    *,
+    clock: Clock,
+    secret: str | None,
+    store: PhotoStore | None = None,
+) -> Worker:
+    """A worker wired from the settings: its senders, links and job intervals."""
+    from duban.adapters.senders import senders_for
+
+    intervals: dict[str, float] = {}
+    if settings.sweep_interval:
+        intervals["sweep"] = settings.sweep_interval
+    if settings.deliver_interval:
+        intervals["deliver"] = settings.deliver_interval
+    return Worker(
+        session_factory,
+        clock=clock,
+        config=WorkerConfig(
+            senders=senders_for(settings),
+            base_url=settings.public_url,
+            secret=secret,
+            store=store,
+            font=settings.cjk_font,
+            intervals=intervals,
+        ),
+    )
