@@ -17,6 +17,8 @@ from duban.adapters.senders import GatewaySender, SmtpSender, WebhookSender, sig
 from duban.cases.actions import NewCase
 from duban.cases.public import report_as_citizen
 from duban.cases.workflow import Action, Source
+from duban.handover.policy import shipped_data
+from duban.handover.service import answer_by_link, load_list, transfers_of
 from duban.kernel.ports import Sender
 from duban.kernel.unitofwork import writing
 from duban.notify.models import Notification, NotificationAttempt
@@ -232,3 +234,32 @@ def test_an_unconfigured_channel_is_recorded_not_retried(world: World) -> None:
     report = _deliver(world.session_factory, world.clock, {})
     assert report.dead == 1
     assert report.errors == {"channel_not_configured": 1}
+
+
+def test_a_hand_over_sends_the_body_its_signed_answer_link(
+    world: World, session: Session, clock: FixedClock
+) -> None:
+    load_list(session, shipped_data(), now=clock.now())
+    case = filed_case(
+        world, category="E0505", condition_code="E050502", description="人行道上停满了汽车"
+    )
+    world.act(case, Action.TRANSFER, "dispatcher", note="请交警处理")
+    secret = "handover-test-secret-0123456789abcdef"
+    with smtp_server() as (port, inbox), http_server() as gateway:
+        senders: dict[str, Sender] = {
+            "email": SmtpSender("127.0.0.1", port, sender="duban@example.org"),
+            "sms": GatewaySender(gateway.url),
+        }
+        report = _deliver(world.session_factory, clock, senders, secret=secret)
+        assert report.sent == 2
+    (mail,) = inbox
+    assert mail["To"] == "jjzd@example.gov.cn"
+    assert "移交" in mail["Subject"]
+    (sms,) = (r.json() for r in gateway.requests)
+    assert sms["to"] == "0374-2961122"
+    assert sms["template"] == "handover"
+    link = sms["params"]["link"]
+    assert link in mail.get_content()
+    token = link.rsplit("/handover/", 1)[1]
+    answer_by_link(session, secret=secret, token=token, answer="accept", clock=clock)  # type: ignore[arg-type]
+    assert transfers_of(session, case.id)[0].state == "accepted"

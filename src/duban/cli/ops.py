@@ -87,12 +87,12 @@ def serve(
     """Serve the web app and the API (and, unless --no-worker, the background worker)."""
     import uvicorn
 
-    os.environ["DUBAN_RUN_WORKER"] = "1" if worker else "0"  # read by every worker's app
     if threads is not None:
         if threads < 1:
             raise typer.BadParameter("must be at least 1", param_hint="--threads")
         os.environ["DUBAN_WORKER_THREADS"] = str(threads)  # read by every worker's app
 
+    os.environ["DUBAN_RUN_WORKER"] = "1" if worker else "0"  # read by every worker's app
     typer.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)")
     uvicorn.run(
         "duban.app:create_app",
