@@ -45,6 +45,8 @@ from duban.kernel.db.session import (
 )
 from duban.ledgers import api as ledgers_api
 from duban.ledgers import pages as ledgers_pages
+from duban.notify import api as notify_api
+from duban.notify import pages as notify_pages
 from duban.open311 import api as open311_api
 from duban.open311 import pages as open311_pages
 from duban.photochecks import api as photochecks_api
@@ -86,6 +88,7 @@ PAGES: Final = (
     evaluation_pages.router,
     supervision_joint_pages.router,
     campaign_pages.router,
+    notify_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -244,6 +247,7 @@ def create_app(
         supervision_api.router,
         supervision_joint_api.router,
         campaign_api.router,
+        notify_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

@@ -16,6 +16,7 @@ from duban.cli import ops
 from duban.evaluation import commands as evaluation
 from duban.handover import commands as handover
 from duban.ledgers import commands as ledgers
+from duban.notify import commands as notify
 from duban.open311 import commands as open311
 from duban.photochecks import commands as photochecks
 from duban.places import commands as places
@@ -54,6 +55,7 @@ app.add_typer(evaluation.evaluation_app, name="evaluation")
 app.add_typer(ledgers.ledger_app, name="ledger")
 app.add_typer(photochecks.photos_app, name="photos")
 app.add_typer(handover.handover_app, name="handover")
+app.add_typer(notify.webhook_app, name="webhook")
 
 
 def main() -> None:
