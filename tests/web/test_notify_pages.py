@@ -26,7 +26,7 @@ def test_a_handler_chooses_email_in_the_browser(browse: Browse, world: World) ->
     page.check("input[name=channels][value=wechat]")
     page.click("form[action='/account/notifications'] button")
     page.wait_for_load_state()
-    assert "须填写微信 openid" in page.content()  # the refusal in place, in Chinese
+    assert "须填写微信用户标识" in page.content()  # the refusal in place, in Chinese
     page.uncheck("input[name=channels][value=wechat]")
     page.check("input[name=channels][value=email]")
     page.fill("input[name=email]", "handler@szgc.example")

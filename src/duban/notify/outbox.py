@@ -97,12 +97,14 @@ class CaseChange:
 
 
 def _wake_after_commit(session: Session) -> None:
-    if session.info.get(_WAKE_HOOKED):
+    """Wake the worker once this transaction commits (one hook per transaction; a
+    rolled-back one drops its hook, and the next transaction registers its own)."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_WAKE_HOOKED) is transaction:
         return
-    session.info[_WAKE_HOOKED] = True
+    session.info[_WAKE_HOOKED] = transaction
 
     def wake() -> None:
-        session.info.pop(_WAKE_HOOKED, None)
         from duban.notify.delivery import wake as wake_worker
 
         wake_worker()

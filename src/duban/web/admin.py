@@ -236,4 +236,5 @@ def admin_worker(ctx: Ctx) -> Response:
         outbox=notify.outbox_counts(ctx.db),
         failures=notify.recent_failures(ctx.db),
         webhooks=notify.list_subscriptions(ctx.db),
+        channel_labels={"email": "Email", "sms": "SMS", "wechat": "WeChat", "webhook": "Webhook"},
     )
