@@ -25,6 +25,7 @@ from duban.notify.models import Notification, NotificationAttempt
 from duban.notify.policy import notify_policy
 from duban.notify.rules import DeliveryStatus, Retry
 from tests.factories.cases import LAT, LON, dispatched_case, filed_case
+from tests.factories.supervision import order
 from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.notify.servers import http_server, smtp_server
@@ -263,3 +264,17 @@ def test_a_hand_over_sends_the_body_its_signed_answer_link(
     token = link.rsplit("/handover/", 1)[1]
     answer_by_link(session, secret=secret, token=token, answer="accept", clock=clock)  # type: ignore[arg-type]
     assert transfers_of(session, case.id)[0].state == "accepted"
+
+
+def test_a_supervision_order_emails_its_units_handlers(world: World) -> None:
+    _email_for(world, "handler", "handler@szgc.example")
+    made = order(world, [dispatched_case(world)])
+    with world.session_factory() as other:
+        kinds = other.scalars(select(Notification.kind).order_by(Notification.id)).all()
+    assert kinds == ["new_task", "supervision_order"]
+    with smtp_server() as (port, inbox):
+        smtp = {"email": SmtpSender("127.0.0.1", port, sender="duban@example.org")}
+        assert _deliver(world.session_factory, world.clock, smtp).sent == 2
+    mail = inbox[1]
+    assert made.number in mail["Subject"]
+    assert f"https://duban.example/supervision/{made.id}" in mail.get_content()

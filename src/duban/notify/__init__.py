@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         case_changed,
         cases_reported,
         enqueue,
+        order_notice,
         remember_tracking_link,
         warn_deadline,
     )
@@ -66,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "notify_policy": "duban.notify.policy",
     "outbox_counts": "duban.notify.preferences",
     "recent_failures": "duban.notify.preferences",
+    "order_notice": "duban.notify.outbox",
     "remember_tracking_link": "duban.notify.outbox",
     "remove_subscription": "duban.notify.preferences",
     "set_preferences": "duban.notify.preferences",
@@ -96,6 +98,7 @@ __all__ = [
     "is_warning_due",
     "list_subscriptions",
     "notify_policy",
+    "order_notice",
     "outbox_counts",
     "recent_failures",
     "remember_tracking_link",

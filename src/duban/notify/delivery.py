@@ -129,6 +129,8 @@ def _link_path(
         if transfer is None or not secret:
             return ""
         return f"/handover/{handover.link_token(secret, transfer)}"
+    if params.get("path"):
+        return str(params["path"])
     return f"/cases/{row.case_id}" if row.case_id else ""
 
 
@@ -147,7 +149,10 @@ def _message(session: Session, row: Notification, *, base_url: str, secret: str 
         )
     params = _params(session, row, base_url=base_url, secret=secret)
     subject, body = render(notify_policy().messages, row.kind, row.locale, params)
-    keep = {k: params[k] for k in ("code", "category", "address", "unit", "due", "link", "note")}
+    keep = {
+        k: params.get(k) or ""
+        for k in ("code", "category", "address", "unit", "due", "link", "note", "title")
+    }
     return Message(
         id=row.id,
         channel=row.channel.value,

@@ -22,7 +22,14 @@ from duban.accounts import Unit, User
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import after_commit
 from duban.notify.models import CaseContact, Notification, NotifyPreference, WebhookSubscription
-from duban.notify.rules import CITIZEN_KINDS, Channel, DeliveryStatus, Kind, staff_kind
+from duban.notify.rules import (
+    CITIZEN_KINDS,
+    ORDER_NOTICE_ACTIONS,
+    Channel,
+    DeliveryStatus,
+    Kind,
+    staff_kind,
+)
 
 _WAKE_HOOKED: Final = "duban.notify.wake_hooked"
 _SUBSCRIPTIONS: Final = "duban.notify.subscriptions"
@@ -381,3 +388,35 @@ def warn_deadline(session: Session, change: CaseChange) -> int:
         case_id=change.case_id,
         dedupe=dedupe,
     )
+
+
+# --------------------------------------------------------------------------- 督办单
+
+
+def order_notice(
+    session: Session,
+    *,
+    order_id: int,
+    number: str,
+    title: str,
+    unit_ids: list[int],
+    action: str,
+    note: str,
+    due_at: datetime | None,
+    at: datetime,
+) -> int:
+    """Queue the notice of a supervision order's event (its issue, a ladder step) to the
+    handlers of its units; the count queued. Other events tell nobody."""
+    if action not in ORDER_NOTICE_ACTIONS:
+        return 0
+    params = {
+        "code": number,
+        "title": title,
+        # The ladder step's label (催办提醒 …); an issue needs none (its note is the number).
+        "note": "" if action == "issue" else note,
+        "action": action,
+        "due_at": due_at.isoformat() if due_at else None,
+        "path": f"/supervision/{order_id}",
+    }
+    users = [u for unit_id in unit_ids for u in _unit_staff(session, unit_id)]
+    return notify_users(session, users, kind=Kind.SUPERVISION_ORDER, at=at, params=params)

@@ -22,7 +22,8 @@ class Kind(StrEnum):
     FIXED = "fixed"  # citizen: 已处置，请评价
     NEW_TASK = "new_task"  # staff: a new task (a unit's dispatch, a collector's verify/check)
     DEADLINE_WARNING = "deadline_warning"  # staff: 黄灯预警
-    SUPERVISION = "supervision"  # staff: 督办 notices
+    SUPERVISION = "supervision"  # staff: 督办 notices on a case
+    SUPERVISION_ORDER = "supervision_order"  # staff: a 督办单 issued, or a step of its ladder
     HANDOVER = "handover"  # an outside body: a hand-over (移交) and its answer link
     WEBHOOK = "webhook"  # a signed POST of a case event to a subscriber
 
@@ -83,6 +84,11 @@ def staff_kind(action: str, *, is_overdue: bool = False) -> Kind | None:
     if action == "supervise":
         return Kind.SUPERVISION
     return None
+
+
+#: The events of a supervision order (督办单) its units' handlers hear of: the issue, and
+#: the escalation ladder's steps (催办提醒, 通报, 提请领导督办).
+ORDER_NOTICE_ACTIONS: Final = frozenset({"issue", "remind", "notify", "escalate"})
 
 
 def is_warning_due(fraction_used: float, *, yellow_at: float) -> bool:
