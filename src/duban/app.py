@@ -162,8 +162,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     worker = _start_worker(app) if app.state.settings.run_worker else None
     yield
-    if worker is not None:
+    if worker is not None:  # let it finish the job it is on before the engine goes
         worker.stop()
+        if worker.thread is not None:
+            await anyio.to_thread.run_sync(worker.thread.join, 30.0)
     await anyio.to_thread.run_sync(stop_background_checkpoints, app.state.engine)
 
 

@@ -8,10 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from duban import notify
+from duban.adapters.senders import SmtpSender
+from duban.app import create_app
 from duban.jobs.models import JobRun
 from duban.jobs.schedule import claim_job, job_status
 from duban.jobs.sweep import sweep_overdue
@@ -26,7 +29,8 @@ from tests.factories.cases import dispatched_case, fresh
 from tests.factories.reference import condition
 from tests.factories.world import World
 from tests.fakes import FixedClock, local
-from tests.notify.servers import wait_for
+from tests.http import make_settings
+from tests.notify.servers import smtp_server, wait_for
 
 
 def test_the_worker_runs_the_sweep_by_itself(
@@ -155,3 +159,48 @@ def test_worker_status_and_once_on_the_command_line(
     assert "sweep: last" in result.output
     assert ", ok" in result.output
     assert "outbox: pending 0" in result.output
+
+
+def test_the_server_runs_the_worker_in_process(
+    world: World, session: Session, clock: FixedClock, engine: Engine, tmp_path: Path, db_url: str
+) -> None:
+    case = dispatched_case(world, condition(session, 2, "hours"), at=local(2026, 11, 23, 9))
+    clock.set(local(2026, 11, 23, 12, 0))
+    settings = make_settings(db_url, tmp_path, run_worker=True, sweep_interval=0.05)
+    app = create_app(settings, engine=engine, clock=clock)
+    with TestClient(app):  # the lifespan starts the worker; nobody calls the sweep
+        assert wait_for(lambda: fresh(world.session_factory, case.id).is_supervised)
+
+
+def test_a_commit_wakes_the_worker_to_send_at_once(world: World, clock: FixedClock) -> None:
+    notify.set_preferences(
+        world.session,
+        actor=world.actor("handler"),
+        channels=["email"],
+        email="h@example.org",
+        now=clock.now(),
+    )
+    with smtp_server() as (port, inbox):
+        worker = Worker(
+            world.session_factory,
+            clock=clock,
+            config=WorkerConfig(
+                senders={"email": SmtpSender("127.0.0.1", port, sender="d@example.org")},
+                intervals={"deliver": 3600, "sweep": 3600},
+                jobs=("deliver",),
+            ),
+        )
+        thread = worker.start_thread()
+        try:
+            assert wait_for(lambda: _ran(world, "deliver"))
+            dispatched_case(world)  # its commit wakes the worker; the hour is not waited
+            assert wait_for(lambda: len(inbox) == 1)
+        finally:
+            worker.stop()
+            thread.join(timeout=10)
+    assert inbox[0]["To"] == "h@example.org"
+
+
+def _ran(world: World, job: str) -> bool:
+    with world.session_factory() as s:
+        return s.scalars(select(JobRun).where(JobRun.job == job)).first() is not None

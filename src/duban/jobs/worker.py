@@ -79,6 +79,7 @@ class Worker:
         every = {**policy.jobs, **(config.intervals or {})}
         self.every = {job: timedelta(seconds=float(every.get(job, 60))) for job in JOBS}
         self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
         self._runners: dict[str, Callable[[Session], str]] = {
             "sweep": self._sweep,
             "deliver": self._deliver,
@@ -178,9 +179,9 @@ class Worker:
 
     def start_thread(self) -> threading.Thread:
         """Run :meth:`run_forever` in a daemon thread (the server's in-process worker)."""
-        thread = threading.Thread(target=self.run_forever, name="duban-worker", daemon=True)
-        thread.start()
-        return thread
+        self.thread = threading.Thread(target=self.run_forever, name="duban-worker", daemon=True)
+        self.thread.start()
+        return self.thread
 
 
 def worker_for(
