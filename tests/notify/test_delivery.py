@@ -217,7 +217,16 @@ def test_a_citizen_who_left_a_phone_hears_received_dispatched_fixed(world: World
         world.act(case, Action.FILE, "shift_lead")
         world.act(case, Action.DISPATCH, "dispatcher", unit="SZGC")
         assert _deliver(world.session_factory, world.clock, senders).sent == 1
-    first, second = (r.json() for r in gateway.requests)
+        world.act(case, Action.ACCEPT, "handler")
+        world.act(case, Action.FEEDBACK, "handler", photo_ids=[world.photo()])
+        world.act(case, Action.ASSIGN, "operator", collector="collector")
+        world.act(case, Action.CHECK, "collector", passed=True)
+        world.act(case, Action.CLOSE, "shift_lead")
+        assert _deliver(world.session_factory, world.clock, senders).sent == 1
+    first, second, third = (r.json() for r in gateway.requests)
+    assert third["template"] == "fixed"
+    assert "请评价" in third["text"]
+    assert f"https://duban.example/track/{code}" in third["text"]
     assert gateway.requests[0].headers["authorization"] == "Bearer t0k"
     assert first["channel"] == "sms"
     assert first["to"] == "13812345678"
@@ -226,7 +235,7 @@ def test_a_citizen_who_left_a_phone_hears_received_dispatched_fixed(world: World
     assert first["params"]["code"] == receipt.case.code
     assert second["template"] == "dispatched"
     assert f"/track/{code}" in second["params"]["link"]
-    assert "市政" in second["params"]["unit"] or second["params"]["unit"]
+    assert second["params"]["unit"] == world.unit.name
 
 
 def test_an_unconfigured_channel_is_recorded_not_retried(world: World) -> None:
