@@ -190,6 +190,8 @@ def _send_one(
         sender.send(message)  # outside any transaction: a slow server holds no lock
     except DeliveryError as err:
         error = err
+    except Exception as err:  # a sender's bug: recorded and retried like any failure
+        error = DeliveryError("send_failed", f"{type(err).__name__}: {err}"[:300])
     now = clock.now()
     with writing(session):
         row = session.get(Notification, notification_id)
