@@ -21,6 +21,6 @@ def test_a_webhook_is_added_listed_and_stopped(db_url: str, tmp_path: Path, engi
     assert "#1\tactive\t12345 热线\thttps://hooks.example/duban" in listed.output
     assert run(db_url, tmp_path, "webhook", "remove", "1").exit_code == 0
     assert "#1\tstopped" in run(db_url, tmp_path, "webhook", "list").output
-    assert run(db_url, tmp_path, "webhook", "remove", "9").exit_code == 1
+    assert run(db_url, tmp_path, "webhook", "remove", "9").exit_code == 2
     refused = run(db_url, tmp_path, "webhook", "add", "ftp://example.org/x")
     assert refused.exit_code == 2
