@@ -47,6 +47,7 @@ def server(
     cmd = [
         *duban_command(),
         "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
+        "--no-worker",  # measure the requests, not the sweep running beside them
     ]  # fmt: skip
     cmd += list(extra)
     if threads:

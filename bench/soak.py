@@ -82,7 +82,7 @@ class Server:
 
     def start(self) -> None:
         cmd = [*duban_command(), "serve", "--host", HOST, "--port", str(self.port)]
-        cmd += ["--workers", "1", "--no-access-log"]
+        cmd += ["--workers", "1", "--no-access-log", "--no-worker"]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

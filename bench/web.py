@@ -326,7 +326,8 @@ def bulk_insert(url: str, count: int, seed: int = 7) -> dict[str, Any]:
 def server(url: str, var_dir: Path) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [DUBAN, "serve", "--host", HOST, "--port", str(port)],
+        # No in-process worker: its sweep would change the measured cases.
+        [DUBAN, "serve", "--host", HOST, "--port", str(port), "--no-worker"],
         env=duban_env(url, var_dir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -36,6 +36,7 @@ from duban.evidence import api as evidence_api
 from duban.exchange import pages as exchange_pages
 from duban.handover import api as handover_api
 from duban.handover import pages as handover_pages
+from duban.jobs.worker import Worker, worker_for
 from duban.kernel.context import Clock, SystemClock
 from duban.kernel.db.session import (
     make_engine,
@@ -45,6 +46,8 @@ from duban.kernel.db.session import (
 )
 from duban.ledgers import api as ledgers_api
 from duban.ledgers import pages as ledgers_pages
+from duban.notify import api as notify_api
+from duban.notify import pages as notify_pages
 from duban.open311 import api as open311_api
 from duban.open311 import pages as open311_pages
 from duban.photochecks import api as photochecks_api
@@ -87,6 +90,7 @@ PAGES: Final = (
     evaluation_pages.router,
     supervision_joint_pages.router,
     campaign_pages.router,
+    notify_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"
@@ -158,8 +162,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (bench/web.py: p95 100 ms → 26 ms). Garbage is collected first, not frozen.
     gc.collect()
     gc.freeze()
+    worker = _start_worker(app) if app.state.settings.run_worker else None
     yield
+    if worker is not None:  # let it finish the job it is on before the engine goes
+        worker.stop()
+        if worker.thread is not None:
+            await anyio.to_thread.run_sync(worker.thread.join, 30.0)
     await anyio.to_thread.run_sync(stop_background_checkpoints, app.state.engine)
+
+
+def _start_worker(app: FastAPI) -> Worker:
+    """The in-process worker (``duban serve``): the sweep, notifications and the bulletin
+    run by themselves, without cron, in a background thread of this process."""
+    worker = worker_for(
+        app.state.settings,
+        app.state.session_factory,
+        clock=app.state.clock,
+        secret=app.state.secret_key,
+        store=app.state.photo_store,
+    )
+    worker.start_thread()
+    return worker
 
 
 def _warm_caches(app: FastAPI) -> None:
@@ -228,6 +251,7 @@ def create_app(
         supervision_api.router,
         supervision_joint_api.router,
         campaign_api.router,
+        notify_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_api.router)  # /open311/v2, its own error format

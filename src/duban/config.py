@@ -80,6 +80,37 @@ class Settings(BaseSettings):
         default=None, description="the 天地图 key (tk) the tianditu presets need"
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the address people reach Duban at; links in notifications start with it",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for email; unset: no email"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = Field(default="duban@localhost", description="the From of notification email")
+    smtp_security: str = Field(
+        default="none", pattern="^(none|starttls|ssl)$", description="none | starttls | ssl"
+    )
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    gateway_url: str | None = Field(
+        default=None,
+        description="the HTTP gateway for SMS and WeChat template messages (README); unset: none",
+    )
+    gateway_token: str | None = Field(default=None, description="sent as Authorization: Bearer")
+    run_worker: bool = Field(
+        default=False,
+        description="run the background worker inside the server process (`duban serve` "
+        "turns it on unless --no-worker)",
+    )
+    sweep_interval: float | None = Field(
+        default=None, gt=0, description="seconds between sweeps (default: data/notify.yaml, 60)"
+    )
+    deliver_interval: float | None = Field(
+        default=None, gt=0, description="seconds between outbox polls (default 5)"
+    )
+
     @property
     def photo_root(self) -> Path:
         """Where photo files are kept."""

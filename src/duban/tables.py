@@ -20,6 +20,7 @@ from duban.evaluation.models import Bulletin, BulletinFile, ManualScore
 from duban.evidence.models import Photo
 from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangePush
 from duban.handover.models import CaseTransfer, Responsibility
+from duban.jobs.models import JobRun, JobSchedule
 from duban.kernel.db.base import Base
 from duban.kernel.db.models import Counter, Setting
 from duban.ledgers.models import (
@@ -30,6 +31,13 @@ from duban.ledgers.models import (
     LedgerNoteFile,
     LedgerSignoff,
     LedgerSnapshot,
+)
+from duban.notify.models import (
+    CaseContact,
+    Notification,
+    NotificationAttempt,
+    NotifyPreference,
+    WebhookSubscription,
 )
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.photochecks.models import PhotoFinding, PhotoPrint
@@ -66,6 +74,7 @@ __all__ = [
     "CampaignEvent",
     "CampaignScope",
     "Case",
+    "CaseContact",
     "CaseEvent",
     "CaseHelper",
     "CasePhoto",
@@ -80,6 +89,8 @@ __all__ = [
     "FilingCondition",
     "IdempotencyKey",
     "ImportedCase",
+    "JobRun",
+    "JobSchedule",
     "JointDecision",
     "JointSession",
     "JointSubject",
@@ -92,6 +103,9 @@ __all__ = [
     "LedgerSignoff",
     "LedgerSnapshot",
     "ManualScore",
+    "Notification",
+    "NotificationAttempt",
+    "NotifyPreference",
     "Open311Request",
     "Open311Update",
     "OrderEscalation",
@@ -112,6 +126,7 @@ __all__ = [
     "SupervisionRule",
     "Unit",
     "User",
+    "WebhookSubscription",
     "Zone",
     "metadata",
 ]

@@ -35,6 +35,7 @@ from typing import Any, cast
 from sqlalchemy import Float, Table, func, select
 from sqlalchemy.orm import Session
 
+from duban import notify
 from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
 from duban.cases.facts import record_event
 from duban.cases.models import Case, CaseEvent
@@ -275,6 +276,13 @@ def append_event(
         actor_role=actor.role.value,
         at=at,
         payload=payload or {},
+    )
+    # The messages this event causes, in its transaction (sent after commit).
+    notify.case_changed(
+        session,
+        notify.CaseChange.of(
+            case, action=action, to_status=to_status, at=at, note=note, payload=payload
+        ),
     )
     return event
 

@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from duban import notify
 from duban.cases.access import require_own_photos
 from duban.cases.audit import GENESIS, event_row
 from duban.cases.facts import record_reports
@@ -618,6 +619,19 @@ def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[W
     else:
         written = _write_sqlite(session, reports)
     record_reports(session, [w.event for w in written])
+    # The messages the new cases cause (a citizen's receipt, webhooks), in this transaction.
+    notify.cases_reported(
+        session,
+        (
+            notify.CaseChange.of(
+                w.case,
+                action=str(w.event["action"]),
+                to_status=str(w.event["to_status"]),
+                at=w.event["occurred_at"],
+            )
+            for w in written
+        ),
+    )
     return written
 
 

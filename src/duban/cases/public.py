@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duban import notify
 from duban.accounts import Unit
 from duban.cases.actions import ActionInput, NewCase, perform_action, report_case
 from duban.cases.intake import case_of_key
@@ -128,6 +129,7 @@ def report_as_citizen(
                 session, actor=actor, clock=clock, data=data, idempotency_key=form_token
             )
             session.add(CaseTracker(case_id=case.id, code_hash=_hash(code), created_at=clock.now()))
+            notify.remember_tracking_link(session, case_id=case.id, link=f"/track/{code}")
     except IntegrityError:
         # The same form sent twice at once: the other request wrote the key first.
         first = case_of_key(session, actor=actor, key=form_token) if form_token else None

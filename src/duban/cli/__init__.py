@@ -17,6 +17,7 @@ from duban.evaluation import commands as evaluation
 from duban.exchange import commands as exchange
 from duban.handover import commands as handover
 from duban.ledgers import commands as ledgers
+from duban.notify import commands as notify
 from duban.open311 import commands as open311
 from duban.photochecks import commands as photochecks
 from duban.places import commands as places
@@ -56,6 +57,7 @@ app.add_typer(ledgers.ledger_app, name="ledger")
 app.add_typer(photochecks.photos_app, name="photos")
 app.add_typer(handover.handover_app, name="handover")
 app.add_typer(exchange.exchange_app, name="exchange")
+app.add_typer(notify.webhook_app, name="webhook")
 
 
 def main() -> None:

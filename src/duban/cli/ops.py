@@ -75,8 +75,16 @@ def serve(
             help="a line per request on standard output (behind a proxy that logs, turn it off)",
         ),
     ] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="run the background worker (sweep, notifications, bulletin) in the server "
+            "process; turn it off when `duban worker` runs apart",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the web app and the API."""
+    """Serve the web app and the API (and, unless --no-worker, the background worker)."""
     import uvicorn
 
     if threads is not None:
@@ -84,6 +92,7 @@ def serve(
             raise typer.BadParameter("must be at least 1", param_hint="--threads")
         os.environ["DUBAN_WORKER_THREADS"] = str(threads)  # read by every worker's app
 
+    os.environ["DUBAN_RUN_WORKER"] = "1" if worker else "0"  # read by every worker's app
     typer.echo(f"Duban on http://{host}:{port}/  (API docs: http://{host}:{port}/api/v1/docs)")
     uvicorn.run(
         "duban.app:create_app",
@@ -147,6 +156,75 @@ def demo(
     typer.echo(report.describe(password=settings.demo_password))
     if serve_after:
         serve(host=host, port=port, workers=1)
+
+
+@ops_app.command("worker")
+def worker(
+    status: Annotated[
+        bool, typer.Option("--status", help="show each job's last and next run, and exit")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="run the jobs that are due once, and exit")
+    ] = False,
+) -> None:
+    """Run the background worker: the deadline sweep (every minute), notification delivery
+    (every few seconds) and the monthly bulletin (checked daily), until stopped. Several
+    workers may run against PostgreSQL; two never run one job at once."""
+    import signal
+
+    from duban.adapters.photostore import photo_store_for
+    from duban.app import secret_key_for
+    from duban.jobs.worker import JOBS, worker_for
+    from duban.kernel.context import SystemClock
+    from duban.kernel.db.session import make_session_factory
+
+    settings = console.settings()
+    engine = console.engine(settings)
+    factory = make_session_factory(engine)
+    if status:
+        _print_status(factory, list(JOBS))
+        engine.dispose()
+        return
+    runner = worker_for(
+        settings,
+        factory,
+        clock=SystemClock(),
+        secret=secret_key_for(settings),
+        store=photo_store_for(settings),
+    )
+    if once:
+        for job in JOBS:
+            summary = runner.run_job(job, force=True)
+            typer.echo(f"{job}: {summary if summary is not None else 'held by another worker'}")
+        engine.dispose()
+        return
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    typer.echo(f"worker {runner.name}: sweep, deliver, bulletin (Ctrl-C to stop)")
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stop()
+    engine.dispose()
+
+
+def _print_status(factory: Any, jobs: list[str]) -> None:
+    from duban import notify
+    from duban.jobs.schedule import job_status
+
+    with factory() as session:
+        for st in job_status(session, jobs):
+            last = st.last
+            if last is None:
+                typer.echo(f"{st.job}: never run")
+                continue
+            state = "running" if last.ok is None else ("ok" if last.ok else "error")
+            nxt = f"{st.next_run_at:%Y-%m-%d %H:%M:%S} UTC" if st.next_run_at else "-"
+            typer.echo(
+                f"{st.job}: last {last.started_at:%Y-%m-%d %H:%M:%S} UTC, {state}"
+                f" — {last.summary or '-'}; next {nxt}"
+            )
+        counts = notify.outbox_counts(session)
+    typer.echo("outbox: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @jobs_app.command("run")

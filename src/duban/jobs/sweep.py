@@ -14,6 +14,7 @@ from duban.cases.actions import ActionInput, perform_action
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, Action
 from duban.handover import mark_overdue_transfers
+from duban.jobs.warnings import warn_deadlines
 from duban.kernel.context import SYSTEM_ACTOR, Clock
 from duban.kernel.errors import Conflict
 from duban.ledgers import mark_overdue_measures
@@ -43,6 +44,8 @@ class SweepReport:
     decision_escalations: list[tuple[str, str]] = field(default_factory=list)
     #: Revisit (回头看) tasks created: ``case:<code>`` or ``ledger_item:<id>``.
     revisits: list[str] = field(default_factory=list)
+    #: Cases whose unit's staff got the yellow-light warning (黄灯预警).
+    warned: list[str] = field(default_factory=list)
     #: Cases newly tagged to active campaigns: campaign id → count.
     campaign_tags: dict[int, int] = field(default_factory=dict)
 
@@ -61,6 +64,8 @@ class SweepReport:
             text += f"; {len(self.decision_escalations)} joint-decision escalation step(s)"
         if self.revisits:
             text += f"; {len(self.revisits)} revisit task(s) created"
+        if self.warned:
+            text += f"; {len(self.warned)} deadline warning(s)"
         if self.campaign_tags:
             text += f"; {sum(self.campaign_tags.values())} case(s) tagged to campaigns"
         return text
@@ -104,6 +109,7 @@ def sweep_overdue(session: Session, *, clock: Clock) -> SweepReport:
             report.skipped += 1
             continue
         report.supervised.append(case.code)
+    report.warned = warn_deadlines(session, clock=clock)
     report.ledger_overdue = mark_overdue_measures(session, clock=clock)
     report.escalations = escalate_orders(session, clock=clock).fired
     report.transfers_overdue = mark_overdue_transfers(session, clock=clock)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from duban import notify
 from duban.cases import AuditKeyError, AuditKeys, audit_keys
 from duban.kernel.context import Actor
 from duban.supervision.models import (
@@ -94,6 +95,18 @@ def append_order_event(
     session.add(event)
     order.event_count = seq
     order.last_event_hash = digest
+    # The notice its units' handlers get (the issue, a ladder step), in this transaction.
+    notify.order_notice(
+        session,
+        order_id=order.id,
+        number=order.number,
+        title=order.title,
+        unit_ids=[a.unit_id for a in order.addressees],
+        action=action,
+        note=note,
+        due_at=order.due_at,
+        at=at,
+    )
     return event
 
 

@@ -219,3 +219,22 @@ def admin_home(ctx: Ctx) -> Response:
 def admin_calendar_gaps(ctx: WebContext) -> list[CalendarGap]:
     """The years whose holidays nobody has entered (provisional or unknown)."""
     return calendar_gaps(ctx.db, ctx.clock.now())
+
+
+@router.get("/worker")
+@pages
+def admin_worker(ctx: Ctx) -> Response:
+    """The background jobs' last and next runs, and the notification outbox."""
+    from duban import notify
+    from duban.jobs.schedule import job_status
+    from duban.jobs.worker import JOBS
+
+    ctx.staff(Role.ADMIN)
+    return ctx.render(
+        "admin/worker.html",
+        jobs=job_status(ctx.db, list(JOBS)),
+        outbox=notify.outbox_counts(ctx.db),
+        failures=notify.recent_failures(ctx.db),
+        webhooks=notify.list_subscriptions(ctx.db),
+        channel_labels={"email": "Email", "sms": "SMS", "wechat": "WeChat", "webhook": "Webhook"},
+    )
