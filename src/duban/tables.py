@@ -33,6 +33,7 @@ from duban.ledgers.models import (
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
+from duban.publicview.models import PublicSubscription
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
     Campaign,
@@ -96,6 +97,7 @@ __all__ = [
     "Photo",
     "PhotoFinding",
     "PhotoPrint",
+    "PublicSubscription",
     "Region",
     "RegionUnit",
     "Responsibility",
