@@ -4,8 +4,6 @@ outbox will send (confirmation and alerts, both languages)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import update
 
@@ -113,7 +111,8 @@ def test_an_area_narrows_the_list_by_region_box_or_distance(world: World) -> Non
     assert [r.code for r in rows] == [west.code]
     box = parse_area(f"bbox:{LON - 1},{LAT - 1},{LON + 1},{LAT + 1}")
     points = public_map(world.session, policy=policy, box=box, zoom=16, filters=PublicFilter())
-    assert points["mode"] == "points" and points["total"] == 3
+    assert points["mode"] == "points"
+    assert points["total"] == 3
     assert {p[0] for p in points["points"]} == {east.code, west.code, far.code}
     # Places are rounded: where a case is, not whose door.
     assert all(round(p[1], 3) == p[1] for p in points["points"])
@@ -245,5 +244,4 @@ def test_bad_addresses_and_links_are_refused(world: World) -> None:
         confirm_subscription(
             world.session, clock=world.clock, secret=SECRET, token=confirm_token(SECRET, sub)
         )
-    assert timedelta(days=1)  # the clock moved; the subscription stays pending
     assert world.session.get(PublicSubscription, sub.id).confirmed_at is None  # type: ignore[union-attr]
