@@ -20,7 +20,7 @@ from sqlalchemy import select
 from duban.cases import STATUS_LABELS, CasePhoto, CaseStatus, PublicCase, public_view
 from duban.evidence import Photo
 from duban.kernel.errors import InvalidInput, NotFound
-from duban.places import search_places
+from duban.places import Region, search_places
 from duban.publicview.listing import (
     STATUS_GROUPS,
     PublicFilter,
@@ -86,6 +86,18 @@ def _filters(ctx: WebContext) -> PublicFilter:
     )
 
 
+def _box_of(ctx: WebContext, area: Area | None) -> tuple[float, float, float, float] | None:
+    """``(south, west, north, east)`` for the map to show: the area's, a region's extent."""
+    if area is None or area.region_code == "":
+        return area.box() if area else None
+    found = ctx.db.execute(
+        select(Region.min_lat, Region.min_lon, Region.max_lat, Region.max_lon).where(
+            Region.code == area.region_code, Region.valid_to.is_(None)
+        )
+    ).first()
+    return (found[0], found[1], found[2], found[3]) if found else None
+
+
 def _base(ctx: WebContext) -> str:
     return str(ctx.request.base_url).rstrip("/")
 
@@ -125,7 +137,7 @@ def public_index(ctx: Ctx, q: str = "", after: str = "") -> Response:
         ).all(),
         status_groups=list(STATUS_GROUPS),
         centre=(area.lat, area.lon) if area and area.radius_m else DEFAULT_CENTRE,
-        box=area.box() if area else None,
+        box=_box_of(ctx, area),
         after=after,
         area_params=[tuple(p.split("=", 1)) for p in area_query.split("&")] if area_query else [],
         status_labels_json=json.dumps(
