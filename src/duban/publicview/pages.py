@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -118,8 +119,8 @@ def public_index(ctx: Ctx, q: str = "", after: str = "") -> Response:
     policy = public_policy()
     page = list_public(ctx.db, policy=policy, area=area, filters=filters, cursor=after[:40])
     name = area_name(ctx.db, area, ctx.lang) if area else ""
-    extra = [f"category={filters.category}"] if filters.category else []
-    extra += [f"status={filters.status}"] if filters.status else []
+    chosen = {"category": filters.category, "status": filters.status}
+    extra = [urlencode({k: v}) for k, v in chosen.items() if v]
     area_query = area.query if area else ""
     list_query = "&".join(p for p in [area_query, *extra] if p)
     return ctx.render(
