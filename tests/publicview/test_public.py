@@ -245,3 +245,21 @@ def test_bad_addresses_and_links_are_refused(world: World) -> None:
             world.session, clock=world.clock, secret=SECRET, token=confirm_token(SECRET, sub)
         )
     assert world.session.get(PublicSubscription, sub.id).confirmed_at is None  # type: ignore[union-attr]
+
+
+def test_the_map_counts_per_cell_when_zoomed_out_over_many_reports(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duban.publicview import listing
+
+    monkeypatch.setattr(listing, "POINTS_ALWAYS", 1)  # "many": more than one
+    for dlat in (0.0, 0.001, 0.3):
+        world.case_in(CaseStatus.REPORTED, lat=LAT + dlat, lon=LON)
+    world.case_in(CaseStatus.REPORTED, category="E0101")  # hidden: not counted
+    box = parse_area(f"bbox:{LON - 1},{LAT - 1},{LON + 1},{LAT + 1}")
+    cells = public_map(
+        world.session, policy=public_policy(), box=box, zoom=10, filters=PublicFilter()
+    )
+    assert cells["mode"] == "cells"
+    assert cells["total"] == 3
+    assert sorted(c[2] for c in cells["cells"]) == [1, 2]
