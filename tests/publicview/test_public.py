@@ -14,9 +14,9 @@ from duban.publicview import confirmation_message, subscriber_messages
 from duban.publicview.listing import (
     PublicFilter,
     list_public,
+    newest,
     public_case,
     public_map,
-    recently_changed,
 )
 from duban.publicview.models import PublicSubscription
 from duban.publicview.policy import public_policy
@@ -105,9 +105,7 @@ def test_an_area_narrows_the_list_by_region_box_or_distance(world: World) -> Non
     assert codes(f"region:{DISTRICT}") == {east.code, west.code}
     assert codes(f"point:{LAT},{LON},1000") == {east.code, west.code}
     assert codes(f"bbox:{LON - 0.01},{LAT + 0.09},{LON + 0.01},{LAT + 0.11}") == {far.code}
-    rows = recently_changed(
-        world.session, policy=policy, area=parse_area(f"region:{WEST}"), limit=5
-    )
+    rows = newest(world.session, policy=policy, area=parse_area(f"region:{WEST}"), limit=5)
     assert [r.code for r in rows] == [west.code]
     box = parse_area(f"bbox:{LON - 1},{LAT - 1},{LON + 1},{LAT + 1}")
     points = public_map(world.session, policy=policy, box=box, zoom=16, filters=PublicFilter())

@@ -205,14 +205,15 @@ def list_public(
     )
 
 
-def recently_changed(
+def newest(
     session: Session, *, policy: PublicPolicy, area: Area | None, limit: int
 ) -> list[PublicRow]:
-    """The feed's entries: the area's public reports, most recently changed first."""
+    """The feed's entries: the area's newest public reports (the alerts' subject), by the
+    same index path as the list's first page."""
     where = [public_condition(policy)]
     if area is not None:
         where.append(area_condition(area))
-    stmt = _columns().where(*where).order_by(Case.updated_at.desc(), Case.id.desc()).limit(limit)
+    stmt = _columns().where(*where).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
     return _rows(session, session.execute(stmt).all())
 
 
@@ -240,22 +241,19 @@ def public_map(
     or when few, else counts per cell grouped in SQL), with approximate places and 案卷号
     instead of ids: ``{"mode": "points", "points": [[code, lat, lon, status], ...]}`` or
     ``{"mode": "cells", "cell": degrees, "cells": [[lat, lon, count, open], ...]}``."""
-    where = [public_condition(policy), area_condition(box), *filter_conditions(filters)]
-    few = zoom >= POINT_ZOOM
-    if not few:
-        counted = select(func.count()).select_from(Case).where(*where)
-        few = (session.scalar(counted) or 0) <= POINTS_ALWAYS
-    if few:
-        stmt = select(Case.code, Case.lat, Case.lon, Case.status).where(*where)
-        rows = session.execute(stmt.limit(POINTS_MAX + 1)).all()
-        if len(rows) <= POINTS_MAX:
-            return {
-                "mode": "points",
-                "total": len(rows),
-                "points": [
-                    [r.code, approximate(r.lat), approximate(r.lon), r.status.value] for r in rows
-                ],
-            }
+    where = [public_condition(policy), *filter_conditions(filters)]
+    if zoom >= POINT_ZOOM:
+        where.append(area_condition(box))
+        points = _points(session, where)
+        if points is not None:
+            return points
+    else:
+        # Zoomed out the box holds a good part of the city: reading the table in order
+        # beats fetching most of its rows through the (lat, lon) index, so the box is
+        # written as an expression no index serves (``lat + 0``). One grouped pass; only
+        # when it finds few reports are their points fetched.
+        south, west, north, east = box.south, box.west, box.north, box.east
+        where += [(Case.lat + 0.0).between(south, north), (Case.lon + 0.0).between(west, east)]
     size = cell_degrees(zoom)
     row_key = cast((Case.lat + 90.0) / size, Integer)
     col_key = cast((Case.lon + 180.0) / size, Integer)
@@ -274,4 +272,22 @@ def public_map(
         [round(float(r.lat), 4), round(float(r.lon), 4), int(r.n), int(r.open or 0)]
         for r in session.execute(grouped)
     ]
-    return {"mode": "cells", "cell": size, "total": sum(c[2] for c in cells), "cells": cells}
+    total = sum(c[2] for c in cells)
+    if zoom < POINT_ZOOM and total <= POINTS_ALWAYS:
+        points = _points(session, where)
+        if points is not None:
+            return points
+    return {"mode": "cells", "cell": size, "total": total, "cells": cells}
+
+
+def _points(session: Session, where: list[ColumnElement[bool]]) -> dict[str, Any] | None:
+    """The reports as points, or None when there are too many to send."""
+    stmt = select(Case.code, Case.lat, Case.lon, Case.status).where(*where)
+    rows = session.execute(stmt.limit(POINTS_MAX + 1)).all()
+    if len(rows) > POINTS_MAX:
+        return None
+    return {
+        "mode": "points",
+        "total": len(rows),
+        "points": [[r.code, approximate(r.lat), approximate(r.lon), r.status.value] for r in rows],
+    }

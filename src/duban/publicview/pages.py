@@ -26,9 +26,9 @@ from duban.publicview.listing import (
     STATUS_GROUPS,
     PublicFilter,
     list_public,
+    newest,
     public_case,
     public_map,
-    recently_changed,
 )
 from duban.publicview.messages import text
 from duban.publicview.policy import public_policy
@@ -164,10 +164,10 @@ def public_cases_json(ctx: Ctx, bbox: str, zoom: int = 12) -> Response:
 @pages
 def public_feed(ctx: Ctx) -> Response:
     """The Atom feed of an area (``region``, ``bbox`` or ``lat``/``lon``/``radius``; none:
-    the whole city): its public reports, most recently changed first."""
+    the whole city): its newest public reports first."""
     area = _area(ctx)
     policy = public_policy()
-    rows = recently_changed(ctx.db, policy=policy, area=area, limit=policy.feed_entries)
+    rows = newest(ctx.db, policy=policy, area=area, limit=policy.feed_entries)
     base = _base(ctx)
     lang = ctx.lang
     name = area_name(ctx.db, area, lang) if area else text("all areas", lang)

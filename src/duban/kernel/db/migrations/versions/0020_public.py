@@ -2,7 +2,9 @@
 
 ``public_subscriptions`` keeps who follows which area (pending until confirmed, then
 active until unsubscribed). (The public map and list of a box or a point read cases by
-``ix_cases_lat_lon``, there since the initial schema.)
+``ix_cases_lat_lon``, there since the initial schema.) ``ix_cases_street_created`` and
+``ix_cases_community_created`` serve the list and feed of a street or a community, newest
+first, without sorting the area's cases.
 
 Revision ID: 0020_public
 Revises: 0019_casesearch
@@ -49,9 +51,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_public_subscriptions_box", "public_subscriptions", ["south", "north"])
     op.create_index("ix_public_subscriptions_email", "public_subscriptions", ["email"])
+    op.create_index("ix_cases_street_created", "cases", ["street_code", "created_at"])
+    op.create_index("ix_cases_community_created", "cases", ["community_code", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_community_created", table_name="cases")
+    op.drop_index("ix_cases_street_created", table_name="cases")
     op.drop_index("ix_public_subscriptions_email", table_name="public_subscriptions")
     op.drop_index("ix_public_subscriptions_box", table_name="public_subscriptions")
     op.drop_index("ix_public_subscriptions_region", table_name="public_subscriptions")
