@@ -111,6 +111,13 @@ def test_the_public_map_list_and_report_page_show_no_personal_data(
     assert rows.nth(0).get_attribute("data-case") == made["open"].code
     assert made["hidden"].code not in page.content()
     shots.take(page, "list")
+    # The feed the page links to (and announces in its head) is Atom of the same area.
+    href = page.locator("[data-feed]").get_attribute("href")
+    assert href == f"/public/feed.atom?region={EAST}"
+    assert page.locator("link[rel=alternate][type='application/atom+xml']").count() == 1
+    feed = ET.fromstring(page.request.get(href).body())
+    entries = [e.findtext("a:id", namespaces=NS) or "" for e in feed.findall("a:entry", NS)]
+    assert [i.rsplit(":", 1)[1] for i in entries] == [made["open"].code, made["closed"].code]
     page.select_option("select[name=status]", "closed")
     page.click("#public-list button[type=submit]")
     expect(rows).to_have_count(1)
