@@ -28,6 +28,7 @@ from duban.publicview.subscriptions import unsubscribe_token
 from tests.factories import cases
 from tests.factories.campaigns import EAST, make_regions, place
 from tests.factories.evidence import LIMITS, jpeg
+from tests.factories.places import LAT, LON
 from tests.factories.world import World
 from tests.fakes import SHANGHAI
 from tests.http import SECRET
@@ -217,3 +218,33 @@ def test_the_feed_of_an_area_is_valid_atom(client: TestClient, world: World) -> 
     whole = ET.fromstring(english.content)
     assert len(whole.findall("a:entry", NS)) == 2  # E0101 is hidden
     assert client.get("/public/feed.atom?region=abc").status_code == 422
+
+
+def test_a_bad_address_is_answered_in_place_and_requests_are_limited(
+    client: TestClient, world: World
+) -> None:
+    from tests.web.test_server import csrf_of
+
+    page = client.get(f"/public?lat={LAT}&lon={LON}")
+    assert page.status_code == 200
+    token = csrf_of(page.text)
+    area = f"point:{LAT:.6f},{LON:.6f},1000"
+    refused = client.post(
+        "/public/subscribe", data={"csrf_token": token, "area": area, "email": "not-an-address"}
+    )
+    assert refused.status_code == 422
+    assert "请填写电子邮箱地址" in refused.text
+    bad_area = client.post(
+        "/public/subscribe", data={"csrf_token": token, "area": "nowhere", "email": "a@b.cn"}
+    )
+    assert bad_area.status_code == 422
+    statuses = [
+        client.post(
+            "/public/subscribe",
+            data={"csrf_token": token, "area": area, "email": f"r{i}@example.cn"},
+        ).status_code
+        for i in range(40)
+    ]
+    assert 429 in statuses  # the anonymous budget of one IP address (30 an hour)
+    with world.session_factory() as session:
+        assert session.scalars(select(PublicSubscription)).all()

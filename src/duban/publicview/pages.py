@@ -18,6 +18,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
+from duban.api.limits import limit_anonymous_report
 from duban.cases import STATUS_LABELS, CasePhoto, CaseStatus, PublicCase, public_view
 from duban.evidence import Photo
 from duban.kernel.errors import InvalidInput, NotFound
@@ -216,6 +217,9 @@ def public_feed(ctx: Ctx) -> Response:
 def public_subscribe(ctx: Ctx, form: Form) -> Response:
     """Ask for emails about new reports in an area: a confirmation link goes out first."""
     errors = forms.FieldErrors(ctx.lang)
+    # Each request may send an email to any address: counted with the anonymous reports
+    # of the same IP address (429 page over the limit).
+    limit_anonymous_report(ctx.request, ctx.lang)
     spec = forms.text(form, "area", 120)
     email = forms.text(form, "email", 254)
     try:
