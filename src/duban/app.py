@@ -53,6 +53,7 @@ from duban.open311 import pages as open311_pages
 from duban.photochecks import api as photochecks_api
 from duban.places import api as places_api
 from duban.places import pages as places_pages
+from duban.publicview import pages as publicview_pages
 from duban.reference import api as reference_api
 from duban.reference import pages as reference_pages
 from duban.supervision import api as supervision_api
@@ -71,6 +72,7 @@ API_PREFIX = "/api/v1"
 
 #: Every capability's web pages, in the order their routes are matched.
 PAGES: Final = (
+    publicview_pages.router,  # /public/feed.atom before the cases' routes
     public_pages.router,
     case_pages.router,
     workbench_pages.router,

@@ -42,6 +42,7 @@ from duban.notify.models import (
 from duban.open311.models import ApiKey, Open311Request, Open311Update
 from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.places.models import Region, RegionUnit, RoutingRule, Zone
+from duban.publicview.models import PublicSubscription
 from duban.reference.models import Category, FilingCondition
 from duban.supervision.models import (
     Campaign,
@@ -114,6 +115,7 @@ __all__ = [
     "Photo",
     "PhotoFinding",
     "PhotoPrint",
+    "PublicSubscription",
     "Region",
     "RegionUnit",
     "Responsibility",

@@ -34,15 +34,19 @@ from duban.jobs.sweep import sweep_overdue
 from duban.kernel.db.base import Base
 from duban.ledgers.models import LedgerNode
 from duban.ledgers.rules import NodeKind
+from duban.publicview.models import PublicSubscription
+from duban.publicview.rules import parse_area
+from duban.publicview.subscriptions import confirm_token, subscribe, unsubscribe_token
 from duban.web import sessions
 from duban.web.messages_zh import ZH
 from duban.web.routes import router as web_router
-from tests.factories.campaigns import campaign, make_regions
+from tests.factories.campaigns import DISTRICT, campaign, make_regions
 from tests.factories.cases import dispatched_case
 from tests.factories.ledgers import imported
 from tests.factories.places import LAT, LON
 from tests.factories.supervision import joint, order
 from tests.factories.world import World
+from tests.http import SECRET
 
 #: Words that are the same in both languages: the product, formats and standards.
 ALLOWED_WORDS = frozenset(
@@ -71,6 +75,7 @@ ALLOWED_WORDS = frozenset(
         "GeoPackage",  # boundary file formats
         "Shapefile",
         "adcode",  # the code field of the national boundary files
+        "Atom",  # the feed format (Atom 订阅源)
     }
 )
 #: In the English pages: the brand (督办 next to Duban in the top bar). The seeded records
@@ -148,6 +153,17 @@ def _seed(world: World) -> dict[str, list[str]]:
         .where(LedgerNode.ledger_id == ledger.id, LedgerNode.kind == NodeKind.ITEM.value)
         .limit(1)
     ).one()
+    area = parse_area(f"point:{LAT},{LON},500")
+    subscribe(
+        world.session,
+        clock=world.clock,
+        email="reader@example.cn",
+        area=area,
+        lang="zh",
+        secret=SECRET,
+        base_url="http://testserver",
+    )
+    subscription = world.session.scalars(select(PublicSubscription)).one()
     meeting = joint(world, [cases[1]])
     drive = campaign(world)
     world.session.commit()
@@ -163,6 +179,9 @@ def _seed(world: World) -> dict[str, list[str]]:
         "node_id": [str(node)],
         "session_id": [str(meeting.id)],
         "campaign_id": [str(drive.id)],
+        # The public view's links: a confirmation (the unsubscribe route gets it too, and
+        # answers its "not valid" page), and an unsubscribe link.
+        "token": [confirm_token(SECRET, subscription), unsubscribe_token(SECRET, subscription)],
     }
 
 
@@ -228,6 +247,9 @@ def test_every_page_is_in_the_language_of_the_reader(
 ) -> None:
     values = _seed(world)
     paths = page_paths(values)
+    # The public view of an area (a region, a place searched by name, a point): with the
+    # subscription form.
+    paths += [f"/public?region={DISTRICT}", "/public?q=东大街", f"/public?lat={LAT}&lon={LON}"]
     assert len(paths) >= 30
     usernames = frozenset(world.users)
     units = frozenset(u.code for u in world.session.scalars(select(Unit)))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
     from duban.cases.models import Case, CaseEvent, CaseFact, CasePhoto
     from duban.cases.nearby import nearby_cases
+    from duban.cases.public import PublicCase, public_view
     from duban.cases.queries import (
         CaseFilter,
         apply_case_filter,
@@ -96,6 +97,8 @@ _EXPORTS: dict[str, str] = {
     "is_staff": "duban.cases.access",
     "visible_cases": "duban.cases.access",
     "nearby_cases": "duban.cases.nearby",
+    "PublicCase": "duban.cases.public",
+    "public_view": "duban.cases.public",
     "overdue_condition": "duban.cases.queries",
     "new_case_ids": "duban.cases.intake",
     "perform_action": "duban.cases.actions",
@@ -130,6 +133,7 @@ __all__ = [
     "Fact",
     "NewCase",
     "PreparedReport",
+    "PublicCase",
     "ReportRefs",
     "Source",
     "append_event",
@@ -148,6 +152,7 @@ __all__ = [
     "perform_action",
     "photo_for_viewer",
     "prepare_report",
+    "public_view",
     "rebuild_facts",
     "report_case",
     "report_event_row",

@@ -45,6 +45,12 @@ class Case(Base):
         Index("ix_cases_status_due", "status", "due_at"),
         Index("ix_cases_unit_status", "unit_id", "status"),
         Index("ix_cases_created_at", "created_at"),
+        # The maps, and the public list of a box or a point (since the initial schema).
+        Index("ix_cases_lat_lon", "lat", "lon"),
+        # The public list and feed of a street or community, newest first (a district's
+        # reports are found on ix_cases_created_at, a grid's are few enough to sort).
+        Index("ix_cases_street_created", "street_code", "created_at"),
+        Index("ix_cases_community_created", "community_code", "created_at"),
         # The workbenches' step queues, in the order their timers run out.
         Index("ix_cases_status_step_due", "status", "step_due_at"),
         # The dispatcher's approvals: only the few cases with a request waiting.

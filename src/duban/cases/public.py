@@ -299,11 +299,3 @@ def public_view(session: Session, case: Case) -> PublicCase:
         rating_comment=rating_comment,
         said_not_fixed=said_not_fixed,
     )
-
-
-def public_case_by_code(session: Session, case_code: str) -> Case:
-    """A case by its 案卷号 for the read-only public page ("follow it instead")."""
-    case = session.scalars(select(Case).where(Case.code == case_code)).first()
-    if case is None or case.status == CaseStatus.VOIDED:
-        raise NotFound(f"case {case_code} does not exist")
-    return case

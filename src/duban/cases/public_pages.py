@@ -24,7 +24,6 @@ from duban.cases.nearby import nearby_cases
 from duban.cases.public import (
     anonymous_citizen,
     normalize_code,
-    public_case_by_code,
     public_view,
     rate_case,
     report_as_citizen,
@@ -417,23 +416,6 @@ def track_photo(ctx: Ctx, code: str, photo_id: str) -> Response:
     case = tracked_case(ctx.db, code)
     photo = photo_of_case(ctx.db, case_id=case.id, photo_id=photo_id)
     return photo_response(ctx.request, photo.storage_key, photo.content_type, public=photo)
-
-
-@router.get("/public/{case_code}")
-@pages
-def public_case(ctx: Ctx, case_code: str) -> Response:
-    """A case's public status (for "follow it instead"): no names, no contacts, no photos."""
-    case = public_case_by_code(ctx.db, case_code)
-    return ctx.render(
-        "track.html",
-        view=public_view(ctx.db, case),
-        code="",
-        is_new=False,
-        errors={},
-        photo_base="",
-        rate_url="",
-        not_fixed_url="",
-    )
 
 
 @router.get("/my")

@@ -104,6 +104,7 @@ HOME_OF_ROLE: dict[Role, str] = {
 PUBLIC_NAV: list[tuple[str, str]] = [
     ("/report", "Report a problem"),
     ("/track", "Track my report"),
+    ("/public", "Reports near you"),
 ]
 _WORK = ("/work", "Workbench")
 _CASES = ("/cases", "Cases")
@@ -116,7 +117,11 @@ _JOINT = ("/joint", "Joint sessions")  # 会商
 _REVISITS = ("/revisits", "Revisits")  # 回头看
 _CAMPAIGNS = ("/campaigns", "Campaigns")  # 专项行动
 NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
-    Role.CITIZEN: [("/report", "Report a problem"), ("/my", "My reports")],
+    Role.CITIZEN: [
+        ("/report", "Report a problem"),
+        ("/my", "My reports"),
+        ("/public", "Reports near you"),
+    ],
     Role.COLLECTOR: [("/tasks", "My tasks"), ("/report", "Report a problem"), _MAP, _REVISITS],
     Role.OPERATOR: [_WORK, ("/report", "Hotline intake"), _CASES, _MAP],
     Role.SHIFT_LEAD: [_WORK, ("/report", "New case"), _CASES, _MAP, _STATS],

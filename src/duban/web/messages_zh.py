@@ -6,6 +6,7 @@ from typing import Final
 
 from duban.exchange.messages import ZH as EXCHANGE_ZH
 from duban.ledgers.messages import ZH as LEDGERS_ZH
+from duban.publicview.messages import ZH as PUBLIC_ZH
 
 ZH: Final[dict[str, str]] = {
     # layout and navigation
@@ -804,6 +805,35 @@ ZH: Final[dict[str, str]] = {
     "Webhook": "回调",
     "stopped": "已停用",
     "No webhooks. Add one: duban webhook add URL": "暂无回调订阅（可用命令行添加）。",
+    # the public view (/public): reports near a place, the feed, subscriptions
+    "Reports near you": "身边的问题",
+    "What people have reported, and what the city did about it. Names and phone numbers are never shown.": "市民上报了哪些问题、城市管理部门如何处置。不公开任何姓名和电话。",
+    "Street or community name": "街道或社区名称，如：东大街",
+    "Near me": "我附近",
+    "Your position is not available.": "无法获取您的位置。",
+    "No street or community has this name.": "没有这个名称的街道或社区。",
+    "Other places with this name:": "同名的其他地点：",
+    "Closed": "已结案",
+    "Atom feed": "Atom 订阅源",
+    "No report here yet.": "这里还没有问题上报。",
+    "Newest": "最新",
+    "Older reports": "更早的上报",
+    "Get an email for each new report here": "这里有新上报时发邮件通知我",
+    "Your email address": "您的电子邮箱",
+    "Subscribe": "订阅",
+    "We send a link to confirm first; every email has a link to stop them.": "我们先发送确认链接；每封邮件都附有退订链接。",
+    "Check your email": "请查收邮件",
+    "If the address is right, a link to confirm the subscription to {area} is on its way. Nothing is sent until you open it.": "如果邮箱地址无误，订阅{area}的确认链接已在发送途中。打开链接之前，我们不会发送任何通知。",
+    "Back to the reports": "返回问题列表",
+    "Confirm the subscription": "确认订阅",
+    "Confirm": "确认",
+    "Subscribed: you will get an email for each new report in the area.": "订阅成功：该区域每有新上报问题，您都会收到一封邮件。",
+    "Send an email to {email} for each new report in {area}?": "{area}每有新上报问题，都发邮件到 {email}？",
+    "Unsubscribe": "退订",
+    "Unsubscribed: no more emails about this area.": "已退订：不再发送该区域的邮件。",
+    "Stop the emails to {email} about new reports in {area}?": "不再向 {email} 发送{area}新上报问题的邮件？",
+    "See what has been reported near a place, and what the city did about it.": "看看身边上报了哪些问题，城市管理部门又是如何处置的。",
+    "See the reports on the map": "在地图上查看",
 }
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
@@ -812,4 +842,8 @@ for _key, _zh in LEDGERS_ZH.items():
 
 # The exchange's messages (links to a higher platform, pulls and pushes).
 for _key, _zh in EXCHANGE_ZH.items():
+    ZH.setdefault(_key, _zh)
+
+# So are the public view's (its pages' refusals, its emails and its feed).
+for _key, _zh in PUBLIC_ZH.items():
     ZH.setdefault(_key, _zh)

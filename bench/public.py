@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Public view benchmark: server time of the public pages with many cases in the database.
+
+    python bench/public.py [--backend sqlite|postgresql|both] [--cases 100000]
+                           [--requests 100] [--json results.json]
+
+Prepares the database as ``bench/web.py`` does (the demo city, then ``--cases`` cases
+bulk-inserted over a year at random demo grids, ``ANALYZE``), starts ``duban serve`` and
+requests, anonymously, one at a time after a warm-up:
+
+- ``GET /public?region=<street>`` — a street's list, newest first (first page), and
+  ``GET /public?region=<street>&after=<cursor>`` — its fifth page (keyset);
+- ``GET /public?lat=…&lon=…`` — near a random point (1000 m), with a category filter
+  every other time;
+- ``GET /public/cases.json`` — the map: a street-sized box zoomed in (points), and the
+  whole city zoomed out (counts per cell);
+- ``GET /public/feed.atom?region=<street>`` — a street's feed (50 entries);
+- ``GET /public/<案卷号>`` — a random report's page.
+
+It prints the median and p95 of the server's own time (``Server-Timing``) and of the
+round trip. Everything talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from sqlalchemy import select, text
+
+import web  # type: ignore[import-not-found]
+from duban.kernel.db.session import make_engine
+
+web.PG_DATABASE = "duban_bench_public"
+
+
+def _streets_and_codes(url: str) -> tuple[list[str], list[str]]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        streets = [
+            str(c)
+            for (c,) in conn.execute(
+                text(
+                    "SELECT street_code FROM cases WHERE street_code IS NOT NULL "
+                    "GROUP BY street_code ORDER BY count(*) DESC LIMIT 20"
+                )
+            )
+        ]
+        codes = [
+            str(c)
+            for (c,) in conn.execute(
+                select(text("code"))
+                .select_from(text("cases"))
+                .order_by(text("id DESC"))
+                .limit(5000)
+            )
+        ]
+    engine.dispose()
+    return streets, codes
+
+
+def run(backend: str, count: int, requests: int) -> dict[str, Any]:
+    rng = random.Random(17)
+    with web.database(backend) as url, tempfile.TemporaryDirectory(prefix="duban-bench-") as var:
+        var_dir = Path(var)
+        print(f"[{backend}] preparing the demo city …", flush=True)
+        subprocess.run(
+            [web.DUBAN, "demo", "--no-serve"],
+            env=web.duban_env(url, var_dir),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"[{backend}] inserting {count:,} cases …", flush=True)
+        loaded = web.bulk_insert(url, count)
+        loaded.pop("ids")
+        streets, codes = _streets_and_codes(url)
+        with web.server(url, var_dir) as base, httpx.Client(base_url=base, timeout=60) as client:
+            cursors: dict[str, str] = {}
+            for street in streets:
+                url_ = f"/public?region={street}"
+                for _ in range(4):
+                    found = re.search(r'after=([0-9-]+)"', client.get(url_).text)
+                    if not found:
+                        break
+                    url_ = f"/public?region={street}&after={found.group(1)}"
+                cursors[street] = url_
+
+            def near(i: int) -> str:
+                lat, lon = rng.uniform(34.00, 34.05), rng.uniform(113.80, 113.85)
+                return f"/public?lat={lat:.5f}&lon={lon:.5f}" + ("&category=E01" if i % 2 else "")
+
+            def box(i: int) -> str:
+                lat, lon = rng.uniform(34.00, 34.05), rng.uniform(113.80, 113.85)
+                return (
+                    f"/public/cases.json?zoom=16&bbox={lon - 0.004:.5f},{lat - 0.003:.5f},"
+                    f"{lon + 0.004:.5f},{lat + 0.003:.5f}"
+                )
+
+            results = [
+                web.measure(
+                    client,
+                    "GET /public?region (page 1)",
+                    lambda i: f"/public?region={rng.choice(streets)}",
+                    requests,
+                ),
+                web.measure(
+                    client,
+                    "GET /public?region (page 5)",
+                    lambda i: cursors[rng.choice(streets)],
+                    requests,
+                ),
+                web.measure(client, "GET /public?lat&lon (near)", near, requests),
+                web.measure(client, "GET /public/cases.json (street)", box, requests),
+                web.measure(
+                    client,
+                    "GET /public/cases.json (city)",
+                    lambda i: "/public/cases.json?zoom=11&bbox=113.5,33.8,114.2,34.3",
+                    max(20, requests // 5),
+                    warmup=2,
+                ),
+                web.measure(
+                    client,
+                    "GET /public/feed.atom?region",
+                    lambda i: f"/public/feed.atom?region={rng.choice(streets)}",
+                    requests,
+                ),
+                web.measure(
+                    client,
+                    "GET /public/{code}",
+                    lambda i: f"/public/{rng.choice(codes)}",
+                    requests,
+                ),
+            ]
+    return {"backend": backend, **loaded, "timings": [asdict(t) for t in results]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    out: dict[str, Any] = {
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "runs": [],
+    }
+    for backend in backends:
+        result = run(backend, args.cases, args.requests)
+        out["runs"].append(result)
+        print(f"\n{backend}: {result['cases']:,} cases")
+        print(f"  {'endpoint':<34} {'server p50':>10} {'p95':>8} {'round trip p50':>15} {'p95':>8}")
+        for t in result["timings"]:
+            print(
+                f"  {t['endpoint']:<34} {t['server_p50']:>8} ms {t['server_p95']:>5} ms"
+                f" {t['roundtrip_p50']:>12} ms {t['roundtrip_p95']:>5} ms"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""What anybody may see: the public cases of an area, as a list, map data and a feed.
+
+Which cases are public is the policy's (``data/public.yaml``): hidden categories,
+hidden statuses, duplicates. Every query here starts from :func:`public_condition`, and
+the area narrows it by an indexed column: a region's code by its level's column
+(``district_code``, ``street_code``, ``community_code``, ``grid_code``), a box or a
+point by ``(lat, lon)`` (``ix_cases_lat_lon``). The list pages by keyset on
+``(created_at, id)`` — newest first, ``ix_cases_created_at`` — so page 500 costs what
+page 1 does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Row, Select, and_, cast, func, not_, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from duban.cases import OPEN, Case, CaseStatus
+from duban.publicview.policy import PublicPolicy
+from duban.publicview.rules import METRES_PER_DEGREE, Area, AreaKind, approximate
+from duban.reference import Category
+
+#: At this zoom and closer the public map shows single reports.
+POINT_ZOOM = 14
+#: Up to this many matching reports the map gets points at any zoom.
+POINTS_ALWAYS = 2000
+POINTS_MAX = 5000
+CELL_PIXELS = 48
+#: The region columns of a case, by the length of a region's code.
+_REGION_COLUMN = {
+    6: Case.district_code,
+    9: Case.street_code,
+    12: Case.community_code,
+    15: Case.grid_code,
+}
+#: Status filters of the public list besides single statuses.
+STATUS_GROUPS: dict[str, list[str]] = {
+    "open": sorted(OPEN),
+    "closed": [CaseStatus.CLOSED.value],
+}
+
+
+def public_condition(policy: PublicPolicy) -> ColumnElement[bool]:
+    """The cases anybody may see."""
+    conditions: list[ColumnElement[bool]] = []
+    if policy.hidden_statuses:
+        conditions.append(Case.status.not_in(policy.hidden_statuses))
+    for code in policy.hidden_categories:
+        conditions.append(not_(Case.category_code.startswith(code, autoescape=True)))
+    if policy.hide_duplicates:
+        conditions.append(Case.duplicate_of_id.is_(None))
+    return and_(*conditions)
+
+
+def area_condition(area: Area) -> ColumnElement[bool]:
+    """The cases in ``area``."""
+    if area.kind == AreaKind.REGION:
+        column = _REGION_COLUMN.get(len(area.region_code))
+        if column is not None:
+            return column == area.region_code
+        return Case.grid_code.startswith(area.region_code, autoescape=True)
+    box = area.box()
+    assert box is not None
+    south, west, north, east = box
+    in_box = and_(Case.lat.between(south, north), Case.lon.between(west, east))
+    if area.kind == AreaKind.BBOX:
+        return in_box
+    # Inside the circle (an equirectangular distance: exact enough for a few kilometres).
+    scale = math.cos(math.radians(area.lat))
+    dy = (Case.lat - area.lat) * METRES_PER_DEGREE
+    dx = (Case.lon - area.lon) * (METRES_PER_DEGREE * scale)
+    return and_(in_box, dy * dy + dx * dx <= float(area.radius_m) ** 2)
+
+
+@dataclass(frozen=True)
+class PublicFilter:
+    """The list's filters: a category (major class or subclass) and a status or group."""
+
+    category: str = ""
+    status: str = ""
+
+
+def filter_conditions(filters: PublicFilter) -> list[ColumnElement[bool]]:
+    """The conditions of the filters (unknown values are ignored: nothing matches none)."""
+    out: list[ColumnElement[bool]] = []
+    if filters.category:
+        out.append(Case.category_code.startswith(filters.category, autoescape=True))
+    if filters.status in STATUS_GROUPS:
+        out.append(Case.status.in_(STATUS_GROUPS[filters.status]))
+    elif filters.status in {s.value for s in CaseStatus}:
+        out.append(Case.status == filters.status)
+    return out
+
+
+@dataclass(frozen=True)
+class PublicRow:
+    """A line of the public list (and an entry of the feed)."""
+
+    code: str
+    status: CaseStatus
+    category_code: str
+    category_name: str
+    category_name_en: str
+    address: str
+    lat: float
+    lon: float
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    """One page of the list, and the cursor of the next if there is one."""
+
+    rows: list[PublicRow]
+    next_cursor: str
+
+
+def encode_cursor(created_at: datetime, case_id: int) -> str:
+    """The keyset cursor after a row: its creation time (microseconds) and id."""
+    micros = round(created_at.timestamp() * 1_000_000)
+    return f"{micros}-{case_id}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    """The row a cursor points after; None if it is not one."""
+    micros, _, case_id = cursor.partition("-")
+    if not (micros.isdigit() and case_id.isdigit()) or len(cursor) > 40:
+        return None
+    return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(case_id)
+
+
+def _rows(session: Session, found: Sequence[Row[Any]]) -> list[PublicRow]:
+    codes = {r.category_code for r in found}
+    names = {
+        c.code: (c.name, c.name_en or c.name)
+        for c in session.scalars(select(Category).where(Category.code.in_(codes)))
+    }
+    return [
+        PublicRow(
+            code=r.code,
+            status=r.status,
+            category_code=r.category_code,
+            category_name=names.get(r.category_code, (r.category_code, ""))[0],
+            category_name_en=names.get(r.category_code, ("", r.category_code))[1],
+            address=r.address,
+            lat=approximate(r.lat),
+            lon=approximate(r.lon),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            closed_at=r.closed_at,
+        )
+        for r in found
+    ]
+
+
+def _columns() -> Select[Any]:
+    columns: Select[Any] = select(  # type: ignore[assignment]
+        Case.id,
+        Case.code,
+        Case.status,
+        Case.category_code,
+        Case.address,
+        Case.lat,
+        Case.lon,
+        Case.created_at,
+        Case.updated_at,
+        Case.closed_at,
+    )
+    return columns
+
+
+def list_public(
+    session: Session,
+    *,
+    policy: PublicPolicy,
+    area: Area | None,
+    filters: PublicFilter,
+    cursor: str = "",
+    limit: int | None = None,
+) -> PublicPage:
+    """The public reports of ``area`` (everywhere if None), newest first, one page."""
+    size = limit or policy.page_size
+    where = [public_condition(policy), *filter_conditions(filters)]
+    if area is not None:
+        where.append(area_condition(area))
+    after = decode_cursor(cursor) if cursor else None
+    if after is not None:
+        at, case_id = after
+        where.append(or_(Case.created_at < at, and_(Case.created_at == at, Case.id < case_id)))
+    stmt = _columns().where(*where).order_by(Case.created_at.desc(), Case.id.desc()).limit(size + 1)
+    found = session.execute(stmt).all()
+    more = len(found) > size
+    last = found[size - 1] if more else None
+    return PublicPage(
+        rows=_rows(session, found[:size]),
+        next_cursor=encode_cursor(last.created_at, last.id) if last is not None else "",
+    )
+
+
+def newest(
+    session: Session, *, policy: PublicPolicy, area: Area | None, limit: int
+) -> list[PublicRow]:
+    """The feed's entries: the area's newest public reports (the alerts' subject), by the
+    same index path as the list's first page."""
+    where = [public_condition(policy)]
+    if area is not None:
+        where.append(area_condition(area))
+    stmt = _columns().where(*where).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    return _rows(session, session.execute(stmt).all())
+
+
+def public_case(session: Session, *, policy: PublicPolicy, case_code: str) -> Case | None:
+    """The case with this 案卷号 if the public may see it."""
+    return session.scalars(
+        select(Case).where(Case.code == case_code, public_condition(policy))
+    ).first()
+
+
+def cell_degrees(zoom: int) -> float:
+    """The side of a map cell at ``zoom`` (Web Mercator, 256 px per tile)."""
+    return float(360.0 / (2 ** max(0, min(zoom, 22))) * CELL_PIXELS / 256.0)
+
+
+def public_map(
+    session: Session,
+    *,
+    policy: PublicPolicy,
+    box: Area,
+    zoom: int,
+    filters: PublicFilter,
+) -> dict[str, Any]:
+    """Reports in ``box`` for the public map, as the staff map draws them (points zoomed in
+    or when few, else counts per cell grouped in SQL), with approximate places and 案卷号
+    instead of ids: ``{"mode": "points", "points": [[code, lat, lon, status], ...]}`` or
+    ``{"mode": "cells", "cell": degrees, "cells": [[lat, lon, count, open], ...]}``."""
+    where = [public_condition(policy), *filter_conditions(filters)]
+    if zoom >= POINT_ZOOM:
+        where.append(area_condition(box))
+        points = _points(session, where)
+        if points is not None:
+            return points
+    else:
+        # Zoomed out the box holds a good part of the city: reading the table in order
+        # beats fetching most of its rows through the (lat, lon) index, so the box is
+        # written as an expression no index serves (``lat + 0``). One grouped pass; only
+        # when it finds few reports are their points fetched.
+        south, west, north, east = box.south, box.west, box.north, box.east
+        where += [(Case.lat + 0.0).between(south, north), (Case.lon + 0.0).between(west, east)]
+    size = cell_degrees(zoom)
+    row_key = cast((Case.lat + 90.0) / size, Integer)
+    col_key = cast((Case.lon + 180.0) / size, Integer)
+    is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
+    grouped = (
+        select(
+            func.count().label("n"),
+            func.sum(is_open).label("open"),
+            func.avg(Case.lat).label("lat"),
+            func.avg(Case.lon).label("lon"),
+        )
+        .where(*where)
+        .group_by(row_key, col_key)
+    )
+    cells = [
+        [round(float(r.lat), 4), round(float(r.lon), 4), int(r.n), int(r.open or 0)]
+        for r in session.execute(grouped)
+    ]
+    total = sum(c[2] for c in cells)
+    if zoom < POINT_ZOOM and total <= POINTS_ALWAYS:
+        points = _points(session, where)
+        if points is not None:
+            return points
+    return {"mode": "cells", "cell": size, "total": total, "cells": cells}
+
+
+def _points(session: Session, where: list[ColumnElement[bool]]) -> dict[str, Any] | None:
+    """The reports as points, or None when there are too many to send."""
+    stmt = select(Case.code, Case.lat, Case.lon, Case.status).where(*where)
+    rows = session.execute(stmt.limit(POINTS_MAX + 1)).all()
+    if len(rows) > POINTS_MAX:
+        return None
+    return {
+        "mode": "points",
+        "total": len(rows),
+        "points": [[r.code, approximate(r.lat), approximate(r.lon), r.status.value] for r in rows],
+    }
