@@ -24,7 +24,7 @@ from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import EXTENSION, PARK, Action, allowed_actions
 from duban.evidence import Photo
 from duban.kernel.context import Actor
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import Msg, NotFound
 from duban.kernel.pending import offers
 from duban.kernel.roles import Role
 from duban.places import Location, case_locations
@@ -256,7 +256,7 @@ def photo_for_viewer(session: Session, *, actor: Actor, photo_id: str) -> Photo:
     """A photo the actor may look at: their own upload, or one on a case they can see."""
     photo = session.get(Photo, photo_id)
     if photo is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+        raise NotFound(Msg("photo {photo_id} does not exist", photo_id=photo_id))
     if actor.user_id is not None and photo.uploaded_by_id == actor.user_id:
         return photo
     if actor.role in CITY_WIDE and actor.region_code is None:
@@ -268,7 +268,7 @@ def photo_for_viewer(session: Session, *, actor: Actor, photo_id: str) -> Photo:
         .limit(1)
     )
     if on_visible_case is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+        raise NotFound(Msg("photo {photo_id} does not exist", photo_id=photo_id))
     return photo
 
 
@@ -279,5 +279,5 @@ def photo_of_case(session: Session, *, case_id: int, photo_id: str) -> Photo:
     )
     photo = session.get(Photo, photo_id) if found is not None else None
     if photo is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+        raise NotFound(Msg("photo {photo_id} does not exist", photo_id=photo_id))
     return photo

@@ -25,7 +25,7 @@ from duban.cases.intake import case_of_key
 from duban.cases.models import Case, CaseEvent, CasePhoto, CaseTracker
 from duban.cases.workflow import PUBLIC_NOTE_ACTIONS, Action, CaseStatus, Rating, Source
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.reference import Category
@@ -303,5 +303,5 @@ def public_case_by_code(session: Session, case_code: str) -> Case:
     """A case by its 案卷号 for the read-only public page ("follow it instead")."""
     case = session.scalars(select(Case).where(Case.code == case_code)).first()
     if case is None or case.status == CaseStatus.VOIDED:
-        raise NotFound(f"case {case_code} does not exist")
+        raise NotFound(Msg("case {case_code} does not exist", case_code=case_code))
     return case

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from duban.ledgers.messages import ZH as LEDGERS_ZH
+from duban.web.errors_zh import ERRORS_ZH
 
 ZH: Final[dict[str, str]] = {
     # layout and navigation
@@ -759,4 +760,7 @@ ZH: Final[dict[str, str]] = {
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
 for _key, _zh in LEDGERS_ZH.items():
+    ZH.setdefault(_key, _zh)
+# And so are the domain errors' templates.
+for _key, _zh in ERRORS_ZH.items():
     ZH.setdefault(_key, _zh)

@@ -28,7 +28,7 @@ from duban.cases.workflow import (
     Source,
 )
 from duban.kernel.roles import ROLE_LABELS, Role
-from duban.web.i18n import localize, translate
+from duban.web.i18n import translate
 from duban.web.messages_zh import ZH
 
 
@@ -180,7 +180,7 @@ def localized(ctx: Context, message: str | None) -> str:
             if found:
                 return english.format(**found.groupdict())
         return message
-    return localize(message or "", lang)
+    return ZH.get(message or "", message or "")
 
 
 _ENGLISH_OF: dict[str, str] = {zh: en for en, zh in ZH.items()}
