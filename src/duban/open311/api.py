@@ -138,6 +138,13 @@ def _params(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items() if v.strip()}
 
 
+def _wants_english(request: Request, params: dict[str, str]) -> bool:
+    """Whether names should be English: the ``locale`` argument (GeoReport v2), else the
+    first language of ``Accept-Language``."""
+    wanted = params.get("locale") or request.headers.get("accept-language", "").split(",")[0]
+    return wanted.strip().lower().startswith("en")
+
+
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + PREFIX
 
@@ -170,11 +177,18 @@ def get_discovery(fmt: FmtPath, request: Request, session: SessionDep) -> Respon
 
 @router.get("/services.{fmt}", summary="GET Service List")
 def get_services(fmt: FmtPath, request: Request, session: SessionDep) -> Response:
-    """The services (our taxonomy's subclasses); ``lat``/``long``: those offered there."""
+    """The services (our taxonomy's subclasses); ``lat``/``long``: those offered there.
+    Their names are Chinese, or English with ``locale=en`` (``en_US``, ``en-GB``…) or, when
+    no ``locale`` is given, an ``Accept-Language`` that asks for English first."""
     fmt = _fmt(fmt)
     params = _params(request)
     _jurisdiction(session, params)
-    views = catalogue.list_services(session, lat=params.get("lat"), lon=params.get("long"))
+    views = catalogue.list_services(
+        session,
+        lat=params.get("lat"),
+        lon=params.get("long"),
+        english=_wants_english(request, params),
+    )
     return _reply(session, model.services_document(views), fmt)
 
 
