@@ -96,14 +96,27 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def create_unit(session: Session, *, code: str, name: str, kind: str = "professional") -> Unit:
-    """Add a responsible unit."""
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: str = "professional",
+    name_en: str | None = None,
+) -> Unit:
+    """Add a responsible unit (``name_en``: its English name for English pages)."""
     if not code.strip() or not name.strip():
         raise InvalidInput("a unit needs a code and a name", field="code")
     with writing(session):
         if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
             raise Conflict(Msg("unit '{code}' already exists", code=code))
-        unit = Unit(code=code.strip(), name=name.strip(), kind=kind, is_active=True)
+        unit = Unit(
+            code=code.strip(),
+            name=name.strip(),
+            name_en=(name_en or "").strip() or None,
+            kind=kind,
+            is_active=True,
+        )
         session.add(unit)
         session.flush()
         return unit
