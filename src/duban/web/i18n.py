@@ -4,6 +4,10 @@ Texts are written in English in the code and the templates (``_("Sign in")``) an
 up here for Chinese; a test checks that every text used has its Chinese. Labels of
 statuses, actions, roles and sources come from :mod:`duban.cases.workflow`, the one
 mapping of those. ``{name}`` placeholders are filled after translation.
+
+Domain errors carry their message as a template and its values (``err.text``, a
+:class:`~duban.kernel.errors.Msg`); the API and the pages render it with :func:`translate`,
+never by reading the formatted English back.
 """
 
 from __future__ import annotations
