@@ -204,7 +204,9 @@ def _problems() -> list[Problem]:
 
 
 def test_every_domain_error_is_raised_with_a_template_of_the_catalogue() -> None:
-    problems = _problems()
+    problems = sorted(
+        _problems(), key=lambda p: (p.where.split(":")[0], int(p.where.split(":")[1]))
+    )
     assert not problems, (
         f"{len(problems)} domain error(s) raised with text people cannot read in Chinese:\n"
         + "\n".join(f"  {p.where}: {p.what}" for p in problems)
