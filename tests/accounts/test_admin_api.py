@@ -38,6 +38,16 @@ def test_admin_adds_a_unit_and_a_handler_who_can_sign_in(api: Api) -> None:
     assert token.status_code == 200
 
 
+def test_a_unit_may_have_an_english_name(api: Api) -> None:
+    body = {"code": "YLC", "name": "园林绿化管理处", "name_en": "Parks and Greening Office"}
+    created = _post(api, "/admin/units", "admin", body)
+    assert created.status_code == 201, created.text
+    assert created.json()["name_en"] == "Parks and Greening Office"
+    units = {u["code"]: u for u in api.get("/admin/units", "admin").json()}
+    assert units["YLC"]["name_en"] == "Parks and Greening Office"
+    assert units["SZGC"]["name_en"] is None or isinstance(units["SZGC"]["name_en"], str)
+
+
 def test_bad_users_and_units_are_refused_with_the_field_named(api: Api) -> None:
     dup = _post(api, "/admin/units", "admin", {"code": "SZGC", "name": "again"})
     assert dup.status_code == 409

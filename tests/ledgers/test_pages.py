@@ -56,16 +56,15 @@ def test_a_citizen_sees_no_ledger_page(client: TestClient, app: FastAPI, world: 
     assert anonymous.get("/ledgers", follow_redirects=False).status_code in (302, 303)
 
 
-def test_a_refusal_written_out_in_english_is_shown_in_chinese() -> None:
-    from duban.web.i18n import localize as in_language
+def test_a_refusal_is_shown_from_its_template_in_chinese() -> None:
+    from duban.kernel.errors import Msg
+    from duban.web.i18n import translate
 
-    assert in_language("a refusal needs a reason", "zh") == "不予销号须说明理由"
-    assert (
-        in_language("evidence 'a.txt' is not a photo, PDF, DOCX or XLSX", "zh")
-        == "证明材料“a.txt”不是照片、PDF、DOCX 或 XLSX 文件"
-    )
-    assert in_language("a refusal needs a reason", "en") == "a refusal needs a reason"
-    assert in_language("something else", "zh") == "something else"
+    assert translate("a refusal needs a reason", "zh") == "不予销号须说明理由"
+    not_a_photo = Msg("evidence '{name}' is not a photo, PDF, DOCX or XLSX", name="a.txt")
+    assert translate(not_a_photo, "zh") == "证明材料“a.txt”不是照片、PDF、DOCX 或 XLSX 文件"
+    assert translate(not_a_photo, "en") == "evidence 'a.txt' is not a photo, PDF, DOCX or XLSX"
+    assert translate("something else", "zh") == "something else"
 
 
 def _csrf(html: str) -> str:

@@ -38,6 +38,27 @@ def test_every_active_subclass_is_a_service_grouped_by_its_major_class(
     assert "路灯" in lamp["keywords"].split(",") or lamp["keywords"]
 
 
+def test_the_service_list_is_in_english_by_locale_or_accept_language(
+    http: httpx.Client,
+) -> None:
+    def lamp(response: httpx.Response) -> dict[str, object]:
+        services = spec.check_json(response, spec.SERVICES)
+        return next(s for s in services if s["service_code"] == "C0118")
+
+    english = lamp(http.get("services.json", params={"locale": "en_US"}))
+    assert english["service_name"] == "Street light"
+    assert english["group"] == "Public utilities"
+    assert english["groups"] == ["Public utilities"]
+    asked = lamp(http.get("services.json", headers={"Accept-Language": "en-GB,en;q=0.8"}))
+    assert asked["service_name"] == "Street light"
+    # The locale argument wins over the header; Chinese stays the default.
+    chinese = lamp(
+        http.get("services.json", params={"locale": "zh_CN"}, headers={"Accept-Language": "en"})
+    )
+    assert chinese["service_name"] == "路灯"
+    assert lamp(http.get("services.json"))["group"] == "公用设施"
+
+
 def test_a_definition_lists_the_filing_conditions_and_all_six_datatypes(
     http: httpx.Client,
 ) -> None:

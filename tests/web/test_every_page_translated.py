@@ -300,12 +300,14 @@ _INTERFACE_RUNS = frozenset(_interface_chinese())
 
 
 def test_the_messages_named_in_the_issue_are_in_the_readers_language() -> None:
-    from duban.web.i18n import localize
+    from duban.kernel.errors import Msg
+    from duban.web.i18n import translate
     from duban.web.templating import environment
 
     # A photo that cannot be read: no library internals (BytesIO) in the message.
-    assert "照片" in localize("the file is not a readable image", "zh")
-    assert "不存在" in localize("case 3 does not exist or is not visible to you", "zh")
+    assert "照片" in translate("the file is not a readable image", "zh")
+    missing = Msg("case {case_id} does not exist or is not visible to you", case_id=3)
+    assert "不存在" in translate(missing, "zh")
     # Notes the system writes in Chinese read in English on an English page.
     page = environment().from_string("{{ note|localize }}")
     assert page.render(lang="en", note="超期未处置，系统自动督办") == (

@@ -92,7 +92,7 @@ def units(session: SessionDep, actor: ActorDep) -> list[UnitRead]:
     """All responsible units."""
     require_admin(actor)
     return [
-        UnitRead(code=u.code, name=u.name, kind=u.kind, is_active=u.is_active)
+        UnitRead(code=u.code, name=u.name, name_en=u.name_en, kind=u.kind, is_active=u.is_active)
         for u in session.scalars(select(Unit).order_by(Unit.code))
     ]
 
@@ -101,8 +101,16 @@ def units(session: SessionDep, actor: ActorDep) -> list[UnitRead]:
 def add_unit(body: UnitCreate, session: SessionDep, actor: ActorDep) -> UnitRead:
     """Add a responsible unit (专业部门 or 属地)."""
     require_admin(actor)
-    unit = create_unit(session, code=body.code, name=body.name, kind=body.kind)
-    return UnitRead(code=unit.code, name=unit.name, kind=unit.kind, is_active=unit.is_active)
+    unit = create_unit(
+        session, code=body.code, name=body.name, kind=body.kind, name_en=body.name_en
+    )
+    return UnitRead(
+        code=unit.code,
+        name=unit.name,
+        name_en=unit.name_en,
+        kind=unit.kind,
+        is_active=unit.is_active,
+    )
 
 
 @admin_router.get("/users", response_model=list[UserRead], summary="List users")

@@ -69,10 +69,13 @@ def unit_create(
     code: Annotated[str, typer.Argument(help="unit code")],
     name: Annotated[str, typer.Argument(help="unit name, e.g. 市政工程管理处")],
     kind: Annotated[str, typer.Option(help="professional | territorial")] = "professional",
+    name_en: Annotated[
+        str | None, typer.Option("--name-en", help="English name, for English pages")
+    ] = None,
 ) -> None:
     """Add a responsible unit."""
     from duban.accounts.users import create_unit
 
     with console.database() as session:
-        create_unit(session, code=code, name=name, kind=kind)
+        create_unit(session, code=code, name=name, kind=kind, name_en=name_en)
         typer.echo(f"created unit {code} {name}")

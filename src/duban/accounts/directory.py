@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from duban.accounts.models import Unit, User
 from duban.accounts.users import MIN_PASSWORD_CHARS, check_region, end_sessions, hash_password
 from duban.kernel.context import Actor
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.reference import require_admin
@@ -22,7 +22,7 @@ def set_unit_active(session: Session, *, actor: Actor, code: str, active: bool) 
     with writing(session):
         unit = session.scalars(select(Unit).where(Unit.code == code)).first()
         if unit is None:
-            raise NotFound(f"unit '{code}' does not exist")
+            raise NotFound(Msg("unit '{code}' does not exist", code=code))
         unit.is_active = active
         return unit
 
@@ -49,12 +49,12 @@ def update_user(
     with writing(session):
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
-            raise NotFound(f"user '{username}' does not exist")
+            raise NotFound(Msg("user '{username}' does not exist", username=username))
         if role is not None:
             try:
                 new_role = Role(role)
             except ValueError as err:
-                raise InvalidInput(f"unknown role '{role}'", field="role") from err
+                raise InvalidInput(Msg("unknown role '{role}'", role=role), field="role") from err
             if new_role == Role.SYSTEM:
                 raise InvalidInput("'system' is not a role a person can have", field="role")
             if user.id == actor.user_id and new_role != Role.ADMIN:
@@ -65,7 +65,9 @@ def update_user(
                     raise InvalidInput("a unit handler needs a unit", field="unit")
                 unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
                 if unit is None:
-                    raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+                    raise InvalidInput(
+                        Msg("unknown unit '{unit_code}'", unit_code=unit_code), field="unit"
+                    )
             user.role = new_role
             user.unit_id = unit.id if unit else None
         if region_code is not None:
@@ -82,7 +84,11 @@ def update_user(
         if password:
             if len(password) < MIN_PASSWORD_CHARS:
                 raise InvalidInput(
-                    f"password must be at least {MIN_PASSWORD_CHARS} characters", field="password"
+                    Msg(
+                        "password must be at least {MIN_PASSWORD_CHARS} characters",
+                        MIN_PASSWORD_CHARS=MIN_PASSWORD_CHARS,
+                    ),
+                    field="password",
                 )
             # A new hash also signs the user out of every browser (the session binds to it).
             user.password_hash = hash_password(password)

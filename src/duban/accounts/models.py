@@ -29,6 +29,9 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(
+        String(200), comment="English name, shown on English pages (optional: else the name)"
+    )
     kind: Mapped[str] = mapped_column(
         String(32),
         default="professional",

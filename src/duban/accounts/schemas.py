@@ -32,12 +32,16 @@ class MeRead(BaseModel):
 class UnitCreate(Strict):
     code: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
+    name_en: str | None = Field(
+        default=None, max_length=200, description="English name for English pages (optional)"
+    )
     kind: str = Field(default="professional", pattern="^(professional|territorial)$")
 
 
 class UnitRead(BaseModel):
     code: str
     name: str
+    name_en: str | None = None
     kind: str
     is_active: bool
 

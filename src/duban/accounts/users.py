@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput
+from duban.kernel.errors import Conflict, InvalidInput, Msg
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 
@@ -96,14 +96,27 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def create_unit(session: Session, *, code: str, name: str, kind: str = "professional") -> Unit:
-    """Add a responsible unit."""
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: str = "professional",
+    name_en: str | None = None,
+) -> Unit:
+    """Add a responsible unit (``name_en``: its English name for English pages)."""
     if not code.strip() or not name.strip():
         raise InvalidInput("a unit needs a code and a name", field="code")
     with writing(session):
         if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
-            raise Conflict(f"unit '{code}' already exists")
-        unit = Unit(code=code.strip(), name=name.strip(), kind=kind, is_active=True)
+            raise Conflict(Msg("unit '{code}' already exists", code=code))
+        unit = Unit(
+            code=code.strip(),
+            name=name.strip(),
+            name_en=(name_en or "").strip() or None,
+            kind=kind,
+            is_active=True,
+        )
         session.add(unit)
         session.flush()
         return unit
@@ -134,13 +147,19 @@ def create_user(
         )
     if len(password or "") < MIN_PASSWORD_CHARS:
         raise InvalidInput(
-            f"password must be at least {MIN_PASSWORD_CHARS} characters", field="password"
+            Msg(
+                "password must be at least {MIN_PASSWORD_CHARS} characters",
+                MIN_PASSWORD_CHARS=MIN_PASSWORD_CHARS,
+            ),
+            field="password",
         )
     try:
         role = Role(role)
     except ValueError as err:
         names = ", ".join(r.value for r in Role if r != Role.SYSTEM)
-        raise InvalidInput(f"unknown role '{role}'; one of: {names}", field="role") from err
+        raise InvalidInput(
+            Msg("unknown role '{role}'; one of: {names}", role=role, names=names), field="role"
+        ) from err
     if role == Role.SYSTEM:
         raise InvalidInput("'system' is not a role a person can have", field="role")
     unit: Unit | None = None
@@ -149,15 +168,17 @@ def create_user(
             raise InvalidInput("a unit handler needs a unit (--unit CODE)", field="unit")
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
         if unit is None:
-            raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+            raise InvalidInput(Msg("unknown unit '{unit_code}'", unit_code=unit_code), field="unit")
     elif unit_code:
-        raise InvalidInput(f"role '{role.value}' does not belong to a unit", field="unit")
+        raise InvalidInput(
+            Msg("role '{role}' does not belong to a unit", role=role.value), field="unit"
+        )
     region = check_region(session, role, region_code)
     if beat is not None:
         _check_beat(beat)
     with writing(session):
         if session.scalars(select(User).where(User.username == username)).first() is not None:
-            raise Conflict(f"user '{username}' already exists")
+            raise Conflict(Msg("user '{username}' already exists", username=username))
         user = User(
             username=username,
             display_name=display_name or username,
@@ -187,7 +208,7 @@ def check_region(session: Session, role: Role, region_code: str | None) -> str |
         raise InvalidInput("a citizen does not belong to a territory", field="region")
     if territory_level(session, code) is None:
         raise InvalidInput(
-            f"unknown territory '{code}': give the code of a district or a street",
+            Msg("unknown territory '{code}': give the code of a district or a street", code=code),
             field="region",
         )
     return code
@@ -199,6 +220,8 @@ def _check_beat(beat: dict[str, Any]) -> None:
     try:
         geom = shape(beat)
     except (ValueError, TypeError, AttributeError, KeyError) as err:
-        raise InvalidInput(f"the beat is not a GeoJSON geometry: {err}", field="beat") from err
+        raise InvalidInput(
+            Msg("the beat is not a GeoJSON geometry: {err}", err=err), field="beat"
+        ) from err
     if geom.is_empty or not geom.is_valid or geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidInput("the beat must be a valid (Multi)Polygon", field="beat")

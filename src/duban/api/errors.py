@@ -113,12 +113,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DubanError)
     async def _duban(request: Request, err: DubanError) -> JSONResponse:
-        from duban.web.i18n import localize  # a leaf module: the catalogue and nothing else
+        from duban.web.i18n import translate  # a leaf module: the catalogue and nothing else
 
         code = err.detail.get("code") if isinstance(err.detail.get("code"), str) else err.code
-        # The message in the caller's language (Accept-Language: zh…) where the catalogue
-        # has it; code, field and detail stay as they are for programs.
-        message = localize(err.message, "zh") if wants_chinese(request) else err.message
+        # The error's template in the caller's language (Accept-Language: zh…); code, field
+        # and detail stay as they are for programs.
+        message = translate(err.text, "zh" if wants_chinese(request) else "en")
         detail = {k: v for k, v in err.detail.items() if k != "code"}
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthenticated) else None
         if isinstance(err, TooManyRequests):

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from duban.kernel.errors import TooManyRequests
+from duban.kernel.errors import Msg, TooManyRequests
 from duban.kernel.limits import FailureDelays, Rate, TokenBuckets, retry_after
 from duban.reference.policy import LimitsPolicy
 
@@ -51,9 +51,7 @@ class RequestLimits:
         wait = self._bucket(name, rate).take(key)
         if wait > 0:
             seconds = retry_after(wait)
-            raise TooManyRequests(
-                translate(TOO_MANY, lang, seconds=seconds), retry_after=seconds, limit=name
-            )
+            raise TooManyRequests(Msg(TOO_MANY, seconds=seconds), retry_after=seconds, limit=name)
 
     def check_sign_in(self, ip: str, username: str, lang: str = "en") -> None:
         """Before a password is checked: the IP's rate, and the delay the username's
@@ -63,7 +61,7 @@ class RequestLimits:
         if wait > 0:
             seconds = retry_after(wait)
             raise TooManyRequests(
-                translate(TOO_MANY_FAILURES, lang, seconds=seconds),
+                Msg(TOO_MANY_FAILURES, seconds=seconds),
                 retry_after=seconds,
                 limit="sign_in_failures",
             )

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duban.api.limits import request_limits
-from duban.kernel.errors import Unauthenticated
+from duban.kernel.errors import Msg, Unauthenticated
 
 NUL_IN_URL = "the address contains a NUL character (%00), which no parameter may hold"
 TOO_LARGE = "the request body is larger than the limit of {limit} bytes for this address"
@@ -96,7 +96,11 @@ class BodyLimit:
             refused = self._token_refusal(scope)
             if refused is not None:
                 await _send_error(
-                    send, 401, "unauthenticated", refused, {"WWW-Authenticate": "Bearer"}
+                    send,
+                    401,
+                    "unauthenticated",
+                    translate(refused.text, lang),
+                    {"WWW-Authenticate": "Bearer"},
                 )
                 return
         received = 0
@@ -124,7 +128,7 @@ class BodyLimit:
                 raise
             await _send_error(send, 413, "too_large", str(err.detail))
 
-    def _token_refusal(self, scope: Scope) -> str | None:
+    def _token_refusal(self, scope: Scope) -> Unauthenticated | None:
         from duban.api.deps import token_verifier  # deferred: deps imports the app's models
 
         scheme, _, token = _header(scope, b"authorization").partition(" ")
@@ -134,7 +138,7 @@ class BodyLimit:
                 self.outer.state.clock.now(),
             )
         except Unauthenticated as err:
-            return err.message
+            return err
         return None
 
 
@@ -213,9 +217,9 @@ def install_middleware(app: Any, *, add: Callable[..., None] | None = None) -> N
     redact_access_log()
 
 
-def translate(text: str, lang: str, **values: Any) -> str:
-    """``text`` from the message catalogue in ``lang`` (deferred: the web package
-    imports this module)."""
+def translate(text: str | Msg, lang: str, **values: Any) -> str:
+    """``text`` (a key or an error's template) from the message catalogue in ``lang``
+    (deferred: the web package imports this module)."""
     from duban.web.i18n import translate as catalogue
 
     return catalogue(text, lang, **values)

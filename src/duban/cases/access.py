@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from duban.cases.models import Case, CaseHelper
 from duban.evidence import Photo
 from duban.kernel.context import Actor
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.roles import Role
 
 #: Roles that work city-wide and see every case.
@@ -110,7 +110,10 @@ def get_visible_case(session: Session, actor: Actor, case_id: int) -> Case:
     """Load a case the actor may see, or raise :class:`NotFound`."""
     case = session.get(Case, case_id)
     if case is None or not can_see(actor, case):
-        raise NotFound(f"case {case_id} does not exist or is not visible to you", case_id=case_id)
+        raise NotFound(
+            Msg("case {case_id} does not exist or is not visible to you", case_id=case_id),
+            case_id=case_id,
+        )
     return case
 
 
@@ -131,4 +134,6 @@ def require_own_photos(actor: Actor, photos: Sequence[Photo]) -> None:
     if it did not exist (its id tells nothing of whose it is)."""
     foreign = [p.id for p in photos if not owns_photo(actor, p)]
     if foreign:
-        raise InvalidInput(f"unknown photo id(s): {', '.join(foreign)}", field="photo_ids")
+        raise InvalidInput(
+            Msg("unknown photo id(s): {choices}", choices=", ".join(foreign)), field="photo_ids"
+        )

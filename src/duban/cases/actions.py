@@ -40,6 +40,7 @@ from duban.kernel.context import SYSTEM_ACTOR, Actor, Clock
 from duban.kernel.errors import (
     Conflict,
     InvalidInput,
+    Msg,
     PermissionDenied,
     StaleCase,
 )
@@ -100,7 +101,9 @@ class ActionInput:
 def _require_reason(params: ActionInput, action: Action) -> str:
     text = (params.reason or params.note or "").strip()
     if not text:
-        raise InvalidInput(f"action '{action.value}' needs a 'reason'", field="reason")
+        raise InvalidInput(
+            Msg("action '{action}' needs a 'reason'", action=action.value), field="reason"
+        )
     return clean_text(text, field_name="reason", limit=MAX_NOTE_CHARS)
 
 
@@ -123,7 +126,7 @@ def _attach(case: Case, photos: list[Photo], stage: str, seq: int) -> None:
 def _unit_by_code(session: Session, code: str, field_name: str) -> Unit:
     unit = session.scalars(select(Unit).where(Unit.code == code)).first()
     if unit is None or not unit.is_active:
-        raise InvalidInput(f"unknown unit '{code}'", field=field_name)
+        raise InvalidInput(Msg("unknown unit '{code}'", code=code), field=field_name)
     return unit
 
 
@@ -142,8 +145,11 @@ def _start_clock(case: Case, session: Session, policy: Policy, now: datetime) ->
             case.condition_code = condition.code
     if condition is None:
         raise InvalidInput(
-            f"category '{case.category_code}' has no filing condition with a time limit; "
-            "an admin must add one before cases can be dispatched",
+            Msg(
+                "category '{category_code}' has no filing condition with a time limit; "
+                "an admin must add one before cases can be dispatched",
+                category_code=case.category_code,
+            ),
             field="condition_code",
         )
     limit = TimeLimit(condition.limit_amount, LimitUnit(condition.limit_unit))
@@ -228,7 +234,9 @@ def _choose_unit(
     if not p.unit:
         if suggested is None:
             why = f"; routing suggests none: {case.routing_reason}" if case.routing_reason else ""
-            raise InvalidInput(f"dispatch needs the lead 'unit' (a unit code){why}", field="unit")
+            raise InvalidInput(
+                Msg("dispatch needs the lead 'unit' (a unit code){why}", why=why), field="unit"
+            )
         payload["suggestion"] = "followed"
         helpers = tuple(p.helper_units) or tuple(case.routing_helpers or ())
         return suggested, helpers, payload
@@ -237,8 +245,15 @@ def _choose_unit(
         reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
         if not reason:
             raise InvalidInput(
-                f"routing suggests {suggested.code} {suggested.name} ({case.routing_reason}); "
-                f"to dispatch to {unit.code} instead, give a 'reason' for the override",
+                Msg(
+                    "routing suggests {suggested_code} {suggested_name} "
+                    "({routing_reason}); to dispatch to {unit_code} instead, give a "
+                    "'reason' for the override",
+                    suggested_code=suggested.code,
+                    suggested_name=suggested.name,
+                    routing_reason=case.routing_reason,
+                    unit_code=unit.code,
+                ),
                 field="reason",
                 code="override_needs_reason",
                 suggested=suggested.code,
@@ -317,7 +332,10 @@ def _do_assign(
     if p.collector:
         user = session.scalars(select(User).where(User.username == p.collector)).first()
         if user is None or user.role != Role.COLLECTOR or not user.is_active:
-            raise InvalidInput(f"'{p.collector}' is not an active collector", field="collector")
+            raise InvalidInput(
+                Msg("'{collector}' is not an active collector", collector=p.collector),
+                field="collector",
+            )
         how = "named"
     else:
         found = collector_for_point(session, case.lat, case.lon)
@@ -337,12 +355,19 @@ def _do_assign(
 def _require_assignee(case: Case, actor: Actor, action: Action) -> None:
     if case.assignee_id is not None and case.assignee_id != actor.user_id:
         raise PermissionDenied(
-            f"the {case.task or action.value} task of case {case.code} is assigned to another "
-            "collector"
+            Msg(
+                "the {value} task of case {case_code} is assigned to another collector",
+                value=case.task or action.value,
+                case_code=case.code,
+            )
         )
     if case.assignee_id is None and case.created_by_id != actor.user_id:
         raise PermissionDenied(
-            f"case {case.code} has no {action.value} task for you; the operator assigns it"
+            Msg(
+                "case {case_code} has no {action} task for you; the operator assigns it",
+                case_code=case.code,
+                action=action.value,
+            )
         )
 
 
@@ -415,7 +440,11 @@ def _do_file(
         condition = category.conditions[0]  # the usual one (the first, as the admin ordered)
     if condition is None:
         raise InvalidInput(
-            f"category '{category.code}' has no filing condition (立案条件); an admin must add one",
+            Msg(
+                "category '{category_code}' has no filing condition (立案条件); an admin "
+                "must add one",
+                category_code=category.code,
+            ),
             field="condition_code",
         )
     case.condition_code = condition.code
@@ -441,8 +470,12 @@ def _do_dispatch(
         routed["list_override"] = listed
     if unit.kind == "external":
         raise InvalidInput(
-            f"{unit.code} {unit.name} is a body outside 城管: hand the case over to it "
-            "with 'transfer'",
+            Msg(
+                "{unit_code} {unit_name} is a body outside 城管: hand the case over to "
+                "it with 'transfer'",
+                unit_code=unit.code,
+                unit_name=unit.name,
+            ),
             field="unit",
         )
     helpers = [_unit_by_code(session, code, "helper_units") for code in dict.fromkeys(helper_codes)]
@@ -486,8 +519,13 @@ def _listed_body(session: Session, case: Case, p: ActionInput) -> dict[str, Any]
     reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
     if not p.unit or not reason:
         raise InvalidInput(
-            f"the responsibility list gives this matter to {body.code} {body.name}: hand it "
-            "over with 'transfer', or give a 'reason' to dispatch it to a unit of ours",
+            Msg(
+                "the responsibility list gives this matter to {body_code} {body_name}: "
+                "hand it over with 'transfer', or give a 'reason' to dispatch it to a "
+                "unit of ours",
+                body_code=body.code,
+                body_name=body.name,
+            ),
             field="reason" if p.unit else "unit",
             code="listed_for_handover",
             body=body.code,
@@ -498,7 +536,10 @@ def _listed_body(session: Session, case: Case, p: ActionInput) -> dict[str, Any]
 def _require_own_unit(case: Case, actor: Actor) -> None:
     if actor.role == Role.HANDLER and case.unit_id != actor.unit_id:
         raise PermissionDenied(
-            f"case {case.code} is led by another unit; only the lead unit's handlers may act"
+            Msg(
+                "case {case_code} is led by another unit; only the lead unit's handlers may act",
+                case_code=case.code,
+            )
         )
 
 
@@ -587,8 +628,11 @@ def _do_request_extension(
         )
     if until <= case.due_at:
         raise InvalidInput(
-            f"the requested deadline {until.isoformat()} is not later than the current one "
-            f"{case.due_at.isoformat()}",
+            Msg(
+                "the requested deadline {until} is not later than the current one {due_at}",
+                until=until.isoformat(),
+                due_at=case.due_at.isoformat(),
+            ),
             field="until",
         )
     _keep_extension(case, Pending(until, reason))
@@ -739,8 +783,13 @@ def _examine(
     if examined.blocked:
         pid, finding, detail = examined.failing()[0]
         raise InvalidInput(
-            f"photo {pid} fails the photo checks ({finding.check.value}: {detail}); "
-            "this category does not accept such a fix: take a new photo at the place",
+            Msg(
+                "photo {pid} fails the photo checks ({check}: {detail}); this category "
+                "does not accept such a fix: take a new photo at the place",
+                pid=pid,
+                check=finding.check.value,
+                detail=detail,
+            ),
             field=field,
             photo=pid,
             check=finding.check.value,
@@ -825,7 +874,8 @@ def _rework_reason(session: Session, case: Case, given: str | None) -> str:
     except ValueError:
         codes = ", ".join(r.value for r in ReworkReason)
         raise InvalidInput(
-            f"unknown rework_reason '{given}'; use one of: {codes}", field="rework_reason"
+            Msg("unknown rework_reason '{given}'; use one of: {codes}", given=given, codes=codes),
+            field="rework_reason",
         ) from None
 
 
@@ -890,20 +940,29 @@ def _do_merge(
 ) -> _Outcome:
     if not p.duplicate_of:
         candidates = _duplicate_candidates(session, case, policy, now)
+        needs = Msg("merge needs 'duplicate_of' (the case code or id it repeats)")
         raise InvalidInput(
-            "merge needs 'duplicate_of' (the case code or id it repeats)"
-            + (f"; cases nearby: {', '.join(candidates)}" if candidates else ""),
+            Msg("{needs}; cases nearby: {choices}", needs=needs, choices=", ".join(candidates))
+            if candidates
+            else needs,
             field="duplicate_of",
             candidates=candidates,
         )
     original = _resolve_case_ref(session, str(p.duplicate_of))
     if original is None:
-        raise InvalidInput(f"case '{p.duplicate_of}' does not exist", field="duplicate_of")
+        raise InvalidInput(
+            Msg("case '{duplicate_of}' does not exist", duplicate_of=p.duplicate_of),
+            field="duplicate_of",
+        )
     if original.id == case.id:
         raise InvalidInput("a case cannot be a duplicate of itself", field="duplicate_of")
     if original.status in (CaseStatus.MERGED, CaseStatus.REJECTED, CaseStatus.VOIDED):
         raise InvalidInput(
-            f"case {original.code} is {original.status.value}; merge into the case it points to",
+            Msg(
+                "case {original_code} is {status}; merge into the case it points to",
+                original_code=original.code,
+                status=original.status.value,
+            ),
             field="duplicate_of",
         )
     case.duplicate_of_id = original.id
@@ -930,9 +989,9 @@ def _do_supervise(
     if p.extra.get("overdue"):
         # Raised by the deadline sweep: once per deadline, so re-runs add nothing.
         if case.overdue_marked_at is not None:
-            raise Conflict(f"case {case.code} is already marked overdue")
+            raise Conflict(Msg("case {case_code} is already marked overdue", case_code=case.code))
         if case.due_at is None or case.due_at >= now:
-            raise Conflict(f"case {case.code} is not overdue")
+            raise Conflict(Msg("case {case_code} is not overdue", case_code=case.code))
         case.overdue_marked_at = now
         payload["overdue"] = True
         payload["due_at"] = case.due_at.isoformat()
@@ -948,7 +1007,8 @@ def _rating(p: ActionInput, action: Action) -> Rating:
     except ValueError as err:
         names = ", ".join(r.value for r in Rating)
         raise InvalidInput(
-            f"{action.value} needs a 'rating', one of: {names}", field="rating"
+            Msg("{action} needs a 'rating', one of: {names}", action=action.value, names=names),
+            field="rating",
         ) from err
 
 
@@ -968,7 +1028,10 @@ def _do_rate(
         .where(CaseEvent.case_id == case.id, CaseEvent.action == Action.RATE.value)
     )
     if rated:
-        raise Conflict(f"case {case.code} has already been rated", code="already_rated")
+        raise Conflict(
+            Msg("case {case_code} has already been rated", case_code=case.code),
+            code="already_rated",
+        )
     comment = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     return _Outcome(target, comment, {"rating": rating.value})
 
@@ -1000,7 +1063,8 @@ def _do_callback(
     )
     if called:
         raise Conflict(
-            f"the caller of case {case.code} was already called back", code="already_called"
+            Msg("the caller of case {case_code} was already called back", case_code=case.code),
+            code="already_called",
         )
     note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
     return _Outcome(target, note, {"rating": rating.value})
@@ -1296,7 +1360,8 @@ def perform_action(
         # Inside the unit of work, so a refusal ends the caller's transaction like any other.
         if action in INTAKE_ACTIONS:
             raise InvalidInput(
-                f"'{action.value}' is part of a report: POST /api/v1/cases", field="action"
+                Msg("'{action}' is part of a report: POST /api/v1/cases", action=action.value),
+                field="action",
             )
         case = get_visible_case(session, actor, case_id)
         if expected_version is not None and case.version != expected_version:

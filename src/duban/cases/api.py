@@ -37,7 +37,7 @@ from duban.cases.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, c
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.parsing import parse_bound, parse_choices
 from duban.kernel.roles import Role
 from duban.photochecks import verdicts_of
@@ -263,7 +263,11 @@ def cases(
     """Cases visible to the caller, newest first (or by ``sort``), with filters and pages."""
     if sort and sort.lstrip("-") not in SORTS:
         raise InvalidInput(
-            f"sort '{sort}' is not one of {', '.join(SORTS)} (a leading '-' reverses)",
+            Msg(
+                "sort '{sort}' is not one of {choices} (a leading '-' reverses)",
+                sort=sort,
+                choices=", ".join(SORTS),
+            ),
             field="sort",
         )
     policy = load_policy(session)
@@ -346,7 +350,9 @@ def act(
         chosen = Action(action)
     except ValueError as err:
         names = ", ".join(a.value for a in Action if a != Action.REPORT)
-        raise NotFound(f"unknown action '{action}'; one of: {names}") from err
+        raise NotFound(
+            Msg("unknown action '{action}'; one of: {names}", action=action, names=names)
+        ) from err
     body = body or ActionRequest()
     case = perform_action(
         session,

@@ -24,7 +24,7 @@ from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import EXTENSION, PARK, Action, allowed_actions
 from duban.evidence import Photo
 from duban.kernel.context import Actor
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import Msg, NotFound
 from duban.kernel.pending import offers
 from duban.kernel.roles import Role
 from duban.places import Location, case_locations
@@ -135,8 +135,12 @@ class CaseFile:
     #: the page shows 环卫处 and 李明, never HWC or collector2.
     unit_names: dict[str, str] = field(default_factory=dict)
     person_names: dict[str, str] = field(default_factory=dict)
+    #: English names of those units, where they have one (for English pages).
+    unit_names_en: dict[str, str] = field(default_factory=dict)
 
-    def unit_name(self, code: str | None) -> str:
+    def unit_name(self, code: str | None, lang: str = "zh") -> str:
+        if lang == "en" and (code or "") in self.unit_names_en:
+            return self.unit_names_en[code or ""]
         return self.unit_names.get(code or "", code or "")
 
     def person_name(self, username: str | None) -> str:
@@ -226,6 +230,19 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
             )
         )
     unit_names, person_names = mentioned_names(session, [t.payload for t in timeline])
+    unit_names_en = (
+        {
+            code: name_en
+            for code, name_en in session.execute(
+                select(Unit.code, Unit.name_en).where(
+                    Unit.code.in_(unit_names), Unit.name_en.is_not(None)
+                )
+            )
+            if name_en
+        }
+        if unit_names
+        else {}
+    )
     photos: dict[str, list[str]] = {}
     for cp in case.photos:
         photos.setdefault(cp.stage, []).append(cp.photo_id)
@@ -248,6 +265,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         location=case_locations(session, [case])[0],
         suggestion=routing_hint(case),
         unit_names=unit_names,
+        unit_names_en=unit_names_en,
         person_names=person_names,
     )
 
@@ -256,7 +274,7 @@ def photo_for_viewer(session: Session, *, actor: Actor, photo_id: str) -> Photo:
     """A photo the actor may look at: their own upload, or one on a case they can see."""
     photo = session.get(Photo, photo_id)
     if photo is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+        raise NotFound(Msg("photo {photo_id} does not exist", photo_id=photo_id))
     if actor.user_id is not None and photo.uploaded_by_id == actor.user_id:
         return photo
     if actor.role in CITY_WIDE and actor.region_code is None:
@@ -268,7 +286,7 @@ def photo_for_viewer(session: Session, *, actor: Actor, photo_id: str) -> Photo:
         .limit(1)
     )
     if on_visible_case is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+        raise NotFound(Msg("photo {photo_id} does not exist", photo_id=photo_id))
     return photo
 
 
@@ -279,5 +297,5 @@ def photo_of_case(session: Session, *, case_id: int, photo_id: str) -> Photo:
     )
     photo = session.get(Photo, photo_id) if found is not None else None
     if photo is None:
-        raise NotFound(f"photo {photo_id} does not exist")
+        raise NotFound(Msg("photo {photo_id} does not exist", photo_id=photo_id))
     return photo

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import yaml
 
-from duban.kernel.errors import PolicyError
+from duban.kernel.errors import Msg, PolicyError
 
 _KEYS: Final = frozenset({"action", "from_status", "to_status", "payload"})
 #: The facts fit a signed 64-bit integer.
@@ -62,7 +62,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
         return ()
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(x, str) and x for x in items):
-        raise PolicyError(f"{where}: expected a name or a list of names")
+        raise PolicyError(Msg("{where}: expected a name or a list of names", where=where))
     return tuple(items)
 
 
@@ -70,18 +70,30 @@ def parse_facts(data: Any) -> Mapping[str, Fact]:
     """Read the yaml's content; :class:`PolicyError` names the first thing wrong."""
     raw = data.get("facts") if isinstance(data, dict) else None
     if not isinstance(raw, list) or len(raw) > MAX_FACTS:
-        raise PolicyError(f"case facts: expected a list 'facts' of at most {MAX_FACTS}")
+        raise PolicyError(
+            Msg("case facts: expected a list 'facts' of at most {MAX_FACTS}", MAX_FACTS=MAX_FACTS)
+        )
     facts: dict[str, Fact] = {}
     for bit, entry in enumerate(raw):
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise PolicyError(f"case fact #{bit + 1}: expected NAME: {{action: ...}}")
+            raise PolicyError(
+                Msg("case fact #{value}: expected NAME: {{action: ...}}", value=bit + 1)
+            )
         ((name, body),) = entry.items()
         where = f"case fact {name!r}"
         if name in facts or not isinstance(body, dict) or not set(body) <= _KEYS:
-            raise PolicyError(f"{where}: a new name with action and optionally {sorted(_KEYS)}")
+            raise PolicyError(
+                Msg(
+                    "{where}: a new name with action and optionally {value}",
+                    where=where,
+                    value=sorted(_KEYS),
+                )
+            )
         payload = body.get("payload") or {}
         if not isinstance(payload, dict) or "action" not in body:
-            raise PolicyError(f"{where}: action required; payload must be a mapping")
+            raise PolicyError(
+                Msg("{where}: action required; payload must be a mapping", where=where)
+            )
         facts[name] = Fact(
             name=name,
             bit=bit,

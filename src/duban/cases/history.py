@@ -39,7 +39,7 @@ from duban.cases.models import ImportedCase
 from duban.cases.workflow import Action, Rating, Source
 from duban.kernel.context import Actor, SystemClock
 from duban.kernel.db.session import REQUEST_MEMO
-from duban.kernel.errors import DubanError, InvalidInput
+from duban.kernel.errors import DubanError, InvalidInput, Msg
 from duban.kernel.phones import normalize_phone
 from duban.kernel.unitofwork import writing
 
@@ -193,10 +193,17 @@ def _time(text: str, name: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError as err:
-        raise InvalidInput(f"'{name}' is not an ISO 8601 time: {text!r}", field=name) from err
+        raise InvalidInput(
+            Msg("'{name}' is not an ISO 8601 time: {text!r}", name=name, text=text), field=name
+        ) from err
     if at.tzinfo is None:
         raise InvalidInput(
-            f"'{name}' needs an offset, e.g. 2025-10-01T09:00:00+08:00: {text!r}", field=name
+            Msg(
+                "'{name}' needs an offset, e.g. 2025-10-01T09:00:00+08:00: {text!r}",
+                name=name,
+                text=text,
+            ),
+            field=name,
         )
     return at.astimezone(UTC)
 
@@ -208,7 +215,9 @@ def _float(fields: Mapping[str, str], name: str) -> float | None:
     try:
         return float(text)
     except ValueError as err:
-        raise InvalidInput(f"'{name}' is not a number: {text!r}", field=name) from err
+        raise InvalidInput(
+            Msg("'{name}' is not a number: {text!r}", name=name, text=text), field=name
+        ) from err
 
 
 def _passed(text: str | None) -> bool | None:
@@ -219,7 +228,7 @@ def _passed(text: str | None) -> bool | None:
         return True
     if low in _FALSE:
         return False
-    raise InvalidInput(f"'passed' is true or false, not {text!r}", field="passed")
+    raise InvalidInput(Msg("'passed' is true or false, not {text!r}", text=text), field="passed")
 
 
 def _rating(fields: Mapping[str, str]) -> str | None:
@@ -229,7 +238,11 @@ def _rating(fields: Mapping[str, str]) -> str | None:
     rating = SCORE_RATINGS.get(text.strip().lower().removesuffix(".0"))
     if rating is None:
         raise InvalidInput(
-            f"'score' is 1–5 or one of {', '.join(r.value for r in Rating)}, not {text!r}",
+            Msg(
+                "'score' is 1–5 or one of {choices}, not {text!r}",
+                choices=", ".join(r.value for r in Rating),
+                text=text,
+            ),
             field="score",
         )
     return rating.value
@@ -240,7 +253,7 @@ def _new_case(fields: Mapping[str, str], out: HistoryReport) -> NewCase:
         source = Source(fields.get("source", ""))
     except ValueError as err:
         names = ", ".join(s.value for s in Source)
-        raise InvalidInput(f"'source' is one of {names}", field="source") from err
+        raise InvalidInput(Msg("'source' is one of {names}", names=names), field="source") from err
     lat, lon = _float(fields, "lat"), _float(fields, "lon")
     if lat is None or lon is None:
         raise InvalidInput("a report needs 'lon' and 'lat'", field="lat")
@@ -311,7 +324,7 @@ class _People:
         found = self._actors[username]
         if found is None:
             shown = f"'{name}'" + (f" (mapped to '{username}')" if username != name else "")
-            raise InvalidInput(f"unknown user {shown}", field="user")
+            raise InvalidInput(Msg("unknown user {shown}", shown=shown), field="user")
         return found
 
 
@@ -357,7 +370,9 @@ def _replay_row(
     try:
         action = Action(row.action)
     except ValueError as err:
-        raise InvalidInput(f"unknown action '{row.action}'", field="action") from err
+        raise InvalidInput(
+            Msg("unknown action '{action}'", action=row.action), field="action"
+        ) from err
     perform_action(
         session,
         case_id=case_id,
@@ -388,7 +403,9 @@ def _replay_case(
                 at = _time(row.at, "at")
                 if last is not None and at < last:
                     raise InvalidInput(
-                        f"time goes backwards: {row.at} is before the case's previous row",
+                        Msg(
+                            "time goes backwards: {at} is before the case's previous row", at=row.at
+                        ),
                         field="at",
                     )
                 last = at

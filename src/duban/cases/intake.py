@@ -63,7 +63,7 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
 from duban.kernel.db.prepared import Prepared
 from duban.kernel.db.session import REQUEST_MEMO, request_memo
-from duban.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from duban.kernel.errors import Conflict, InvalidInput, Msg, PermissionDenied
 from duban.kernel.inputs import (
     MAX_DESCRIPTION_CHARS,
     MAX_PHOTOS_PER_ACTION,
@@ -294,8 +294,11 @@ def check_on_site(actor: Actor, data: NewCase) -> None:
         return
     if actor.role not in ON_SITE:
         raise PermissionDenied(
-            f"role '{actor.role.value}' may not fix a problem on the spot; allowed: "
-            + ", ".join(sorted(r.value for r in ON_SITE))
+            Msg(
+                "role '{role}' may not fix a problem on the spot; allowed: {choices}",
+                role=actor.role.value,
+                choices=", ".join(sorted(r.value for r in ON_SITE)),
+            )
         )
     if not data.photo_ids:
         raise InvalidInput(
@@ -313,9 +316,19 @@ def check_reporter(actor: Actor, source: Source, idempotency_key: str | None) ->
     """Whether ``actor`` may report from ``source``; the cleaned Idempotency-Key."""
     allowed = REPORT_SOURCES.get(actor.role, frozenset())
     if source not in allowed:
+        refusal = Msg(
+            "role '{role}' may not report cases from source '{source}'",
+            role=actor.role.value,
+            source=source.value,
+        )
         raise PermissionDenied(
-            f"role '{actor.role.value}' may not report cases from source '{source.value}'"
-            + (f"; allowed: {', '.join(sorted(s.value for s in allowed))}" if allowed else ""),
+            Msg(
+                "{refusal}; allowed: {choices}",
+                refusal=refusal,
+                choices=", ".join(sorted(s.value for s in allowed)),
+            )
+            if allowed
+            else refusal
         )
     key = (
         refuse_control_characters((idempotency_key or "").strip(), field_name="Idempotency-Key")
@@ -323,14 +336,20 @@ def check_reporter(actor: Actor, source: Source, idempotency_key: str | None) ->
     )
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
         raise InvalidInput(
-            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters",
+            Msg(
+                "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters",
+                MAX_IDEMPOTENCY_KEY_CHARS=MAX_IDEMPOTENCY_KEY_CHARS,
+            ),
             field="Idempotency-Key",
         )
     if key is not None and actor.user_id is None and len(key) < MIN_ANONYMOUS_KEY_CHARS:
         # Without an account the key alone is unique: only an unguessable form token.
         raise InvalidInput(
-            f"a report without an account takes a form token of at least "
-            f"{MIN_ANONYMOUS_KEY_CHARS} characters as its key",
+            Msg(
+                "a report without an account takes a form token of at least "
+                "{MIN_ANONYMOUS_KEY_CHARS} characters as its key",
+                MIN_ANONYMOUS_KEY_CHARS=MIN_ANONYMOUS_KEY_CHARS,
+            ),
             field="Idempotency-Key",
         )
     return key
@@ -749,14 +768,21 @@ def check_photos(session: Session, ids: Sequence[str], *, required: bool = False
         )
     if len(unique) > MAX_PHOTOS_PER_ACTION:
         raise InvalidInput(
-            f"{len(unique)} photos given; at most {MAX_PHOTOS_PER_ACTION}", field="photo_ids"
+            Msg(
+                "{count} photos given; at most {MAX_PHOTOS_PER_ACTION}",
+                count=len(unique),
+                MAX_PHOTOS_PER_ACTION=MAX_PHOTOS_PER_ACTION,
+            ),
+            field="photo_ids",
         )
     if not unique:
         return []
     found = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(unique)))}
     missing = [pid for pid in unique if pid not in found]
     if missing:
-        raise InvalidInput(f"unknown photo id(s): {', '.join(missing)}", field="photo_ids")
+        raise InvalidInput(
+            Msg("unknown photo id(s): {choices}", choices=", ".join(missing)), field="photo_ids"
+        )
     return [found[pid] for pid in unique]
 
 

@@ -27,7 +27,7 @@ from duban.cases.presenters import deadline_view
 from duban.cases.workbench import active_units
 from duban.cases.workflow import OPEN, STATUS_LABELS
 from duban.evaluation import find_hotspots, hotspots_geojson
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.roles import Role
 from duban.places import parse_bbox, regions_geojson
 from duban.reference import Category, load_policy
@@ -116,7 +116,10 @@ def map_json(ctx: Ctx, bbox: str = "", zoom: int = 12) -> Response:
     try:
         box = BBox.parse(bbox) if bbox else None
     except ValueError as err:
-        raise InvalidInput(str(err), field="bbox") from err
+        raise InvalidInput(
+            Msg("the map box '{bbox}' is not west,south,east,north in degrees", bbox=bbox),
+            field="bbox",
+        ) from err
     data = map_data(ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), bbox=box, zoom=zoom)
     return ctx.respond(JSONResponse(data))
 

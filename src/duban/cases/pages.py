@@ -28,7 +28,7 @@ from duban.cases.workbench import active_collectors, active_units
 from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS, Action, CaseStatus, Source
 from duban.evidence import PhotoLimits
 from duban.kernel.context import Actor
-from duban.kernel.errors import Conflict, InvalidInput
+from duban.kernel.errors import Conflict, InvalidInput, Msg
 from duban.kernel.roles import Role
 from duban.reference import load_policy
 from duban.web import forms, pending
@@ -420,7 +420,9 @@ def act(ctx: Ctx, case_id: int, action: str, form: Form) -> Response:
     try:
         chosen = Action(action)
     except ValueError:
-        raise InvalidInput(f"unknown action '{action}'", field="action") from None
+        raise InvalidInput(
+            Msg("unknown action '{action}'", action=action), field="action"
+        ) from None
     tz = load_policy(ctx.db).tz
     errors = forms.FieldErrors(ctx.lang)
     params = action_input(ctx, form, errors, tz)
@@ -447,7 +449,7 @@ def act(ctx: Ctx, case_id: int, action: str, form: Form) -> Response:
             ctx, case_id, errors={chosen.value: errors.messages}, values=values, status_code=422
         )
     except Conflict as err:
-        errors.add("form", forms.localize(err.message, ctx.lang))
+        errors.add("form", forms.translate(err.text, ctx.lang))
         if err.code == "stale_case":
             errors.messages["form"] = ctx.t(
                 "Someone else changed this case in the meantime. Check the page and try again."

@@ -386,7 +386,7 @@ def rate(ctx: Ctx, code: str, form: Form) -> Response:
             comment=forms.text(form, "note", 2000),
         )
     except InvalidInput as err:
-        errors.add("rating", forms.localize(err.message, ctx.lang))
+        errors.add("rating", forms.translate(err.text, ctx.lang))
         return _track_page(ctx, code, errors=errors, status=422)
     except Conflict:
         errors.add("rating", ctx.t("Thank you — this report has already been rated."))

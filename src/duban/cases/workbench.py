@@ -27,7 +27,7 @@ from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.queries import CaseFilter, apply_case_filter
 from duban.cases.workflow import WITH_UNIT, Action, CaseStatus
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import DubanError
+from duban.kernel.errors import DubanError, Msg
 from duban.kernel.roles import Role
 from duban.reference import Category, Policy, load_policy
 
@@ -303,7 +303,7 @@ class BatchOutcome:
     case_id: int
     code: str
     ok: bool
-    message: str = ""
+    message: str | Msg = ""  #: why it failed: the error's template and values
 
 
 def batch_act(
@@ -324,7 +324,7 @@ def batch_act(
             )
         except DubanError as err:
             code = session.scalar(select(Case.code).where(Case.id == case_id)) or str(case_id)
-            results.append(BatchOutcome(case_id, code, False, err.message))
+            results.append(BatchOutcome(case_id, code, False, err.text))
         else:
             results.append(BatchOutcome(case_id, case.code, True))
     return results

@@ -94,7 +94,7 @@ def batch(ctx: Ctx, form: Form) -> Response:
         units=active_units(ctx.db),
         collectors=active_collectors(ctx.db) if actor.role == Role.OPERATOR else [],
         seen=seen,
-        results=[(r, forms.localize(r.message, ctx.lang)) for r in results],
+        results=[(r, forms.translate(r.message, ctx.lang)) for r in results],
         batch_action=action,
         row_errors={},
         row_values={},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from duban.kernel.errors import IllegalTransition
+from duban.kernel.errors import IllegalTransition, Msg
 from duban.kernel.pending import PendingKind
 from duban.kernel.roles import Role
 
@@ -248,8 +248,12 @@ def check_action(status: CaseStatus, action: Action, role: Role) -> Transition:
             status=status.value,
             action=action.value,
             role=role.value,
-            reason=f"a case in status '{status.value}' ({STATUS_LABELS[status][0]}) "
-            f"cannot be '{action.value}'",
+            reason=Msg(
+                "a case in status '{status}' ({value}) cannot be '{action}'",
+                status=status.value,
+                value=STATUS_LABELS[status][0],
+                action=action.value,
+            ),
         )
     if role not in rule.roles:
         allowed = ", ".join(sorted(r.value for r in rule.roles))
@@ -257,7 +261,7 @@ def check_action(status: CaseStatus, action: Action, role: Role) -> Transition:
             status=status.value,
             action=action.value,
             role=role.value,
-            reason=f"only {allowed} may do this",
+            reason=Msg("only {roles} may do this", roles=allowed),
         )
     return rule
 

@@ -41,6 +41,13 @@ DEMO_UNITS = [
     ("YLC", "园林绿化管理处", "professional"),
     ("ZFDD", "城市管理综合执法大队", "professional"),
 ]  # each street's office (属地, e.g. WDJD 西大街道) comes with the places
+#: Their English names, for English pages.
+DEMO_UNIT_NAMES_EN = {
+    "SZGC": "Municipal Works Office",
+    "HWC": "Sanitation Office",
+    "YLC": "Parks and Greening Office",
+    "ZFDD": "City Management Enforcement Brigade",
+}
 
 # (username, role, unit code, display name)
 DEMO_USERS = [
@@ -119,7 +126,9 @@ def install_demo(
     with writing(session):
         for code, name, kind in DEMO_UNITS:
             if session.scalars(select(Unit).where(Unit.code == code)).first() is None:
-                create_unit(session, code=code, name=name, kind=kind)
+                create_unit(
+                    session, code=code, name=name, kind=kind, name_en=DEMO_UNIT_NAMES_EN.get(code)
+                )
     beats = {
         "collector": _box(CENTRE_LON - 0.02, CENTRE_LAT, 0.02, 0.03),
         "collector2": _box(CENTRE_LON + 0.02, CENTRE_LAT, 0.02, 0.03),

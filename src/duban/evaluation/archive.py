@@ -37,7 +37,7 @@ from duban.evaluation.models import Bulletin as ArchivedBulletin
 from duban.evaluation.models import BulletinFile as ArchivedFile
 from duban.evaluation.service import DEFAULT_SCHEME, SEE_ALL
 from duban.kernel.context import SYSTEM_ACTOR, Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.ports import PhotoStore
 from duban.kernel.unitofwork import writing
 from duban.reference import load_policy
@@ -267,12 +267,12 @@ def archived_file(session: Session, *, actor: Actor, bulletin_id: int, fmt: str)
     if fmt not in FORMATS:
         raise InvalidInput(BAD_FORMAT, field="format")
     if session.get(ArchivedBulletin, bulletin_id) is None:
-        raise NotFound(NO_BULLETIN.format(id=bulletin_id))
+        raise NotFound(Msg(NO_BULLETIN, id=bulletin_id))
     found = session.scalar(
         select(ArchivedFile).where(
             ArchivedFile.bulletin_id == bulletin_id, ArchivedFile.format == fmt
         )
     )
     if found is None:
-        raise NotFound(NO_FILE.format(id=bulletin_id, format=fmt))
+        raise NotFound(Msg(NO_FILE, id=bulletin_id, format=fmt))
     return BulletinFile(found.data, FORMATS[fmt], found.filename)

@@ -32,7 +32,7 @@ from duban.evaluation.service import (
 )
 from duban.evaluation.typical import TypicalCase, typical_cases
 from duban.kernel.context import Actor
-from duban.kernel.errors import InvalidInput, PermissionDenied
+from duban.kernel.errors import InvalidInput, Msg, PermissionDenied
 from duban.kernel.ports import PhotoStore
 from duban.reference import load_policy
 from duban.supervision import find_cjk_font
@@ -148,7 +148,7 @@ def build_bulletin(
     version = scheme.version_on(month.first_day)
     if version is None:
         raise InvalidInput(
-            NO_VERSION.format(scheme=scheme.code, day=month.first_day.isoformat()),
+            Msg(NO_VERSION, scheme=scheme.code, day=month.first_day.isoformat()),
             field="scheme",
         )
     defs = definitions()

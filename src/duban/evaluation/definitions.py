@@ -15,7 +15,7 @@ from typing import Any, Final
 import yaml
 
 from duban.cases import Fact, case_facts
-from duban.kernel.errors import PolicyError
+from duban.kernel.errors import Msg, PolicyError
 
 #: The objects of 综合评价 (standards.md §4): regions, units and positions.
 REGION_LEVELS: Final = ("district", "street", "community", "grid")
@@ -112,15 +112,17 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
         return ()
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(x, str) and x for x in items):
-        raise PolicyError(f"{where}: expected a name or a list of names")
+        raise PolicyError(Msg("{where}: expected a name or a list of names", where=where))
     return tuple(items)
 
 
 def _condition(name: str, raw: Any, facts: Mapping[str, Fact]) -> Condition:
     if not isinstance(raw, dict) or not set(raw) <= _CONDITION_KEYS or "fact" not in raw:
-        raise PolicyError(f"condition {name!r}: expected fact and optionally source")
+        raise PolicyError(Msg("condition {name!r}: expected fact and optionally source", name=name))
     if raw["fact"] not in facts:
-        raise PolicyError(f"condition {name!r}: unknown case fact {raw['fact']!r}")
+        raise PolicyError(
+            Msg("condition {name!r}: unknown case fact {fact!r}", name=name, fact=raw["fact"])
+        )
     return Condition(
         name=name,
         fact=facts[raw["fact"]],
@@ -130,29 +132,37 @@ def _condition(name: str, raw: Any, facts: Mapping[str, Fact]) -> Condition:
 
 def _test(raw: Any, where: str, conditions: Mapping[str, Condition]) -> Test:
     if not isinstance(raw, dict) or not set(raw) <= {"any", "none"} or not raw.get("any"):
-        raise PolicyError(f"{where}: expected {{any: [...], none: [...]}}")
+        raise PolicyError(Msg("{where}: expected {{any: [...], none: [...]}}", where=where))
     test = Test(any=_strings(raw["any"], where), none=_strings(raw.get("none"), where))
     for name in (*test.any, *test.none):
         if name not in conditions:
-            raise PolicyError(f"{where}: unknown condition {name!r}")
+            raise PolicyError(Msg("{where}: unknown condition {name!r}", where=where, name=name))
     return test
 
 
 def _indicator(code: str, raw: Any, conditions: Mapping[str, Condition]) -> Indicator:
     where = f"indicator {code!r}"
     if not isinstance(raw, dict):
-        raise PolicyError(f"{where}: expected a mapping")
+        raise PolicyError(Msg("{where}: expected a mapping", where=where))
     kind = raw.get("kind", "rate")
     objects = _strings(raw.get("objects"), where)
     by = raw.get("by", "case")
     label = raw.get("label") or [code, code]
     if kind not in ("rate", "count") or not objects or by not in ATTRIBUTIONS:
-        raise PolicyError(f"{where}: kind rate|count, objects and by {ATTRIBUTIONS} required")
+        raise PolicyError(
+            Msg(
+                "{where}: kind rate|count, objects and by {ATTRIBUTIONS} required",
+                where=where,
+                ATTRIBUTIONS=ATTRIBUTIONS,
+            )
+        )
     for obj in objects:
         if obj not in OBJECTS:
-            raise PolicyError(f"{where}: unknown object {obj!r}")
+            raise PolicyError(Msg("{where}: unknown object {obj!r}", where=where, obj=obj))
         if (obj in POSITIONS) != (by != "case"):
-            raise PolicyError(f"{where}: positions are evaluated by actor or creator")
+            raise PolicyError(
+                Msg("{where}: positions are evaluated by actor or creator", where=where)
+            )
     denominator = None
     if kind == "rate":
         denominator = _test(raw.get("denominator"), f"{where} denominator", conditions)
@@ -178,7 +188,7 @@ def parse_definitions(data: Any, facts: Mapping[str, Fact] | None = None) -> Def
     conditions = {n: Condition(n, f) for n, f in facts.items()}
     for n, r in (data.get("conditions") or {}).items():
         if n in facts:
-            raise PolicyError(f"condition {n!r}: the name of a case fact")
+            raise PolicyError(Msg("condition {n!r}: the name of a case fact", n=n))
         conditions[n] = _condition(n, r, facts)
     indicators = {
         c: _indicator(c, r, conditions) for c, r in (data.get("indicators") or {}).items()

@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from duban.cases import Case, CaseEvent, is_staff, visible_cases
 from duban.evaluation.service import Period, parse_period
 from duban.kernel.context import Actor
-from duban.kernel.errors import InvalidInput, PermissionDenied
+from duban.kernel.errors import InvalidInput, Msg, PermissionDenied
 from duban.places import Region
 from duban.reference import Category
 
@@ -114,9 +114,9 @@ def _parse_days(days: str | int | None) -> int:
     try:
         value = int(days)
     except ValueError as err:
-        raise InvalidInput(BAD_DAYS.format(max=policy.max_days), field="days") from err
+        raise InvalidInput(Msg(BAD_DAYS, max=policy.max_days), field="days") from err
     if not 1 <= value <= policy.max_days:
-        raise InvalidInput(BAD_DAYS.format(max=policy.max_days), field="days")
+        raise InvalidInput(Msg(BAD_DAYS, max=policy.max_days), field="days")
     return value
 
 
@@ -156,7 +156,7 @@ def find_hotspots(
     window = _parse_days(days)
     code = (category or "").strip() or None
     if code is not None and session.get(Category, code) is None:
-        raise InvalidInput(UNKNOWN_CATEGORY.format(code=code), field="category")
+        raise InvalidInput(Msg(UNKNOWN_CATEGORY, code=code), field="category")
     policy = hotspot_policy()
 
     earlier = aliased(Case)

@@ -27,7 +27,7 @@ from duban.kernel.roles import Role
 from duban.reference import load_policy
 from duban.web.context import Ctx, Form, pages
 from duban.web.forms import text
-from duban.web.i18n import localize
+from duban.web.i18n import translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -96,7 +96,7 @@ def evaluation_page(ctx: Ctx) -> Response:
             scheme_code=seen["scheme"],
         )
     except InvalidInput as err:
-        error = localize(err.message, ctx.lang)
+        error = translate(err.text, ctx.lang)
     table = [
         {
             "code": r.code,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
-from duban.kernel.errors import PolicyError
+from duban.kernel.errors import Msg, PolicyError
 
 ITEM_KINDS: Final = ("indicator", "deduction", "manual", "bonus")
 
@@ -218,30 +218,40 @@ def change(current: float, previous: float | None) -> float | None:
 
 def _float(raw: Any, where: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise PolicyError(f"{where}: expected a number, got {raw!r}")
+        raise PolicyError(Msg("{where}: expected a number, got {raw!r}", where=where, raw=raw))
     return float(raw)
 
 
 def _tiers(raw: Any, where: str) -> tuple[Tier, ...]:
     if not isinstance(raw, list) or not raw:
-        raise PolicyError(f"{where}: tiers must be a list")
+        raise PolicyError(Msg("{where}: tiers must be a list", where=where))
     out = []
     for entry in raw:
         ops = [k for k in ("min", "below", "max") if isinstance(entry, dict) and k in entry]
         if len(ops) != 1 or "score" not in entry:
-            raise PolicyError(f"{where}: each tier has one of min/below/max and a score")
+            raise PolicyError(
+                Msg("{where}: each tier has one of min/below/max and a score", where=where)
+            )
         out.append(Tier(ops[0], _float(entry[ops[0]], where), _float(entry["score"], where)))
     return tuple(out)
 
 
 def _item(raw: Any, where: str, known: frozenset[str]) -> Item:
     if not isinstance(raw, dict) or raw.get("kind") not in ITEM_KINDS or not raw.get("code"):
-        raise PolicyError(f"{where}: an item needs a code and a kind of {ITEM_KINDS}")
+        raise PolicyError(
+            Msg(
+                "{where}: an item needs a code and a kind of {ITEM_KINDS}",
+                where=where,
+                ITEM_KINDS=ITEM_KINDS,
+            )
+        )
     where = f"{where} {raw['code']}"
     kind = raw["kind"]
     indicator = raw.get("indicator")
     if kind in ("indicator", "deduction") and indicator not in known:
-        raise PolicyError(f"{where}: unknown indicator {indicator!r}")
+        raise PolicyError(
+            Msg("{where}: unknown indicator {indicator!r}", where=where, indicator=indicator)
+        )
     linear = raw.get("linear") or {}
     item = Item(
         code=str(raw["code"]),
@@ -260,7 +270,7 @@ def _item(raw: Any, where: str, known: frozenset[str]) -> Item:
         cap=_float(raw["cap"], where) if "cap" in raw else None,
     )
     if item.if_empty not in ("full", "zero") or item.if_missing not in ("full", "zero"):
-        raise PolicyError(f"{where}: if_empty and if_missing are full or zero")
+        raise PolicyError(Msg("{where}: if_empty and if_missing are full or zero", where=where))
     return item
 
 
@@ -278,7 +288,7 @@ def parse_schemes(
             where = f"scheme {code} version {n + 1}"
             start = rv.get("from")
             if not isinstance(start, date):
-                raise PolicyError(f"{where}: 'from' must be a date (YYYY-MM-DD)")
+                raise PolicyError(Msg("{where}: 'from' must be a date (YYYY-MM-DD)", where=where))
             bands = rv.get("grades") or {"A": 90, "B": 75, "C": 60, "D": 40, "E": 0}
             grades = tuple(
                 sorted(((str(k), _float(v, where)) for k, v in bands.items()), key=lambda g: -g[1])
@@ -286,7 +296,7 @@ def parse_schemes(
             by_object: dict[str, tuple[Major, ...]] = {}
             for obj, majors in (rv.get("objects") or {}).items():
                 if obj not in objects:
-                    raise PolicyError(f"{where}: unknown object {obj!r}")
+                    raise PolicyError(Msg("{where}: unknown object {obj!r}", where=where, obj=obj))
                 known = frozenset(indicators.get(obj, ()))
                 by_object[obj] = tuple(
                     Major(
@@ -298,7 +308,7 @@ def parse_schemes(
                 )
             versions.append(Version(start, grades, by_object))
         if not versions:
-            raise PolicyError(f"scheme {code}: no versions")
+            raise PolicyError(Msg("scheme {code}: no versions", code=code))
         versions.sort(key=lambda v: v.effective_from)
         schemes[str(code)] = Scheme(str(code), str(label[0]), str(label[1]), tuple(versions))
     return schemes

@@ -35,7 +35,7 @@ from duban.evaluation.scoring import (
     score,
 )
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.parsing import parse_bound
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
@@ -127,7 +127,7 @@ class Row:
 
 def parse_object(obj: str | None) -> str:
     if obj is None or obj not in OBJECTS:
-        raise InvalidInput(BAD_OBJECT.format(choices=", ".join(OBJECTS)), field="object")
+        raise InvalidInput(Msg(BAD_OBJECT, choices=", ".join(OBJECTS)), field="object")
     return obj
 
 
@@ -138,12 +138,12 @@ def parse_period(session: Session, start: str | None, end: str | None) -> Period
     for text, name in ((start, "from"), (end, "to")):
         value = parse_bound(text, name, tz, end=False)
         if value is None:
-            raise InvalidInput(MISSING.format(field=name), field=name)
+            raise InvalidInput(Msg(MISSING, field=name), field=name)
         bounds.append(value)
     if bounds[0] >= bounds[1]:
         raise InvalidInput(BAD_RANGE, field="to")
     if bounds[1] - bounds[0] > timedelta(days=MAX_DAYS):
-        raise InvalidInput(TOO_LONG.format(days=MAX_DAYS), field="to")
+        raise InvalidInput(Msg(TOO_LONG, days=MAX_DAYS), field="to")
     return Period(bounds[0], bounds[1], tz)
 
 
@@ -152,7 +152,7 @@ def _scheme(code: str | None) -> Scheme:
     code = code or DEFAULT_SCHEME
     if code not in all_schemes:
         raise InvalidInput(
-            UNKNOWN_SCHEME.format(scheme=code, choices=", ".join(all_schemes)), field="scheme"
+            Msg(UNKNOWN_SCHEME, scheme=code, choices=", ".join(all_schemes)), field="scheme"
         )
     return all_schemes[code]
 
@@ -271,7 +271,7 @@ def evaluate(
     scheme = _scheme(scheme_code)
     if scheme.version_on(period.first_day) is None:
         raise InvalidInput(
-            NO_VERSION.format(scheme=scheme.code, day=period.first_day.isoformat()),
+            Msg(NO_VERSION, scheme=scheme.code, day=period.first_day.isoformat()),
             field="scheme",
         )
     defs = definitions()
@@ -302,7 +302,7 @@ def _key_of(session: Session, obj: str, code: str) -> str:
     else:
         found = session.scalar(select(User.id).where(User.username == code, User.role == Role(obj)))
     if found is None:
-        raise NotFound(UNKNOWN_CODE.format(object=obj, code=code))
+        raise NotFound(Msg(UNKNOWN_CODE, object=obj, code=code))
     return str(found)
 
 
@@ -324,16 +324,16 @@ def drill_down(
     choices = [i.code for i in defs.for_object(obj)]
     if indicator not in choices:
         raise InvalidInput(
-            UNKNOWN_INDICATOR.format(indicator=indicator, object=obj, choices=", ".join(choices)),
+            Msg(UNKNOWN_INDICATOR, indicator=indicator, object=obj, choices=", ".join(choices)),
             field="indicator",
         )
     ind = defs.indicators[indicator]
     if part not in ("numerator", "denominator"):
         raise InvalidInput(BAD_PART, field="part")
     if part == "denominator" and ind.denominator is None:
-        raise InvalidInput(NO_DENOMINATOR.format(indicator=indicator), field="part")
+        raise InvalidInput(Msg(NO_DENOMINATOR, indicator=indicator), field="part")
     if not code:
-        raise InvalidInput(MISSING.format(field="code"), field="code")
+        raise InvalidInput(Msg(MISSING, field="code"), field="code")
     period = parse_period(session, start, end)
     key = _key_of(session, obj, code)
     if actor.role not in SEE_ALL and key != str(actor.unit_id):
@@ -370,11 +370,11 @@ def record_manual_score(
     ]
     if not entered:
         raise InvalidInput(
-            NOT_ENTERED.format(item=item, scheme=scheme.code, object=obj), field="item"
+            Msg(NOT_ENTERED, item=item, scheme=scheme.code, object=obj), field="item"
         )
     maximum = max(i.points for i in entered)
     if not 0 <= points <= maximum:
-        raise InvalidInput(BAD_SCORE.format(points=f"{maximum:g}"), field="score")
+        raise InvalidInput(Msg(BAD_SCORE, points=f"{maximum:g}"), field="score")
     if not note or not note.strip():
         raise InvalidInput(NO_NOTE, field="note")
     with writing(session):

@@ -13,7 +13,7 @@ from duban.evidence.models import Photo
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.evidence.public import thumbnail_bytes
 from duban.evidence.schemas import PhotoRead
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.reference import load_policy
 
 router = APIRouter(tags=["photos"])
@@ -33,7 +33,10 @@ async def upload(
     data = await file.read(settings.max_photo_bytes + 1)
     if len(data) > settings.max_photo_bytes:
         raise InvalidInput(
-            f"the photo is larger than the limit of {settings.max_photo_bytes} bytes",
+            Msg(
+                "the photo is larger than the limit of {max_photo_bytes} bytes",
+                max_photo_bytes=settings.max_photo_bytes,
+            ),
             field="file",
         )
     from starlette.concurrency import run_in_threadpool
@@ -74,7 +77,9 @@ def download(photo_id: str, request: Request, session: SessionDep, actor: ActorD
     try:
         data = request.app.state.photo_store.get(photo.storage_key)
     except FileNotFoundError as err:
-        raise NotFound(f"the file of photo {photo_id} is missing from the photo store") from err
+        raise NotFound(
+            Msg("the file of photo {photo_id} is missing from the photo store", photo_id=photo_id)
+        ) from err
     return Response(
         content=data,
         media_type=photo.content_type,
@@ -90,7 +95,9 @@ def thumbnail(photo_id: str, request: Request, session: SessionDep, actor: Actor
     try:
         data = thumbnail_bytes(request.app.state.photo_store, photo)
     except FileNotFoundError as err:
-        raise NotFound(f"the file of photo {photo_id} is missing from the photo store") from err
+        raise NotFound(
+            Msg("the file of photo {photo_id} is missing from the photo store", photo_id=photo_id)
+        ) from err
     return Response(
         content=data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )

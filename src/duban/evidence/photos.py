@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from duban.evidence.models import Photo
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.ports import PhotoStore
 from duban.kernel.unitofwork import after_commit, writing
 
@@ -135,7 +135,11 @@ def save_photo(
         raise InvalidInput("the uploaded file is empty", field="file")
     if len(data) > limits.max_bytes:
         raise InvalidInput(
-            f"the photo is {len(data)} bytes; the limit is {limits.max_bytes} bytes",
+            Msg(
+                "the photo is {count} bytes; the limit is {max_bytes} bytes",
+                count=len(data),
+                max_bytes=limits.max_bytes,
+            ),
             field="file",
         )
     try:
@@ -146,21 +150,36 @@ def save_photo(
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise InvalidInput(
-                    f"the photo is {width}×{height} = {width * height} pixels; "
-                    f"the limit is {limits.max_pixels}",
+                    Msg(
+                        "the photo is {width}×{height} = {value} pixels; the limit is {max_pixels}",
+                        width=width,
+                        height=height,
+                        value=width * height,
+                        max_pixels=limits.max_pixels,
+                    ),
                     field="file",
                 )
             cost = decoded_bytes(image, data)
             budget = limits.max_pixels * DECODE_BYTES_PER_PIXEL
             if cost > budget:
                 raise InvalidInput(
-                    f"the photo would take {cost} bytes to decode ({width}×{height} pixels "
-                    f"of {image.mode}, as stored); the limit is {budget}",
+                    Msg(
+                        "the photo would take {cost} bytes to decode ({width}×{height} pixels "
+                        "of {mode}, as stored); the limit is {budget}",
+                        cost=cost,
+                        width=width,
+                        height=height,
+                        mode=image.mode,
+                        budget=budget,
+                    ),
                     field="file",
                 )
             if fmt not in ALLOWED_FORMATS:
                 raise InvalidInput(
-                    f"unsupported image format {fmt or 'unknown'}; send JPEG, PNG, WebP or HEIC",
+                    Msg(
+                        "unsupported image format {value}; send JPEG, PNG, WebP or HEIC",
+                        value=fmt or "unknown",
+                    ),
                     field="file",
                 )
             taken_at, lat, lon = _exif_details(image, tz)

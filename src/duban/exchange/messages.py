@@ -2,7 +2,7 @@
 
 Part of the one catalogue: :mod:`duban.web.messages_zh` takes these entries in, so an
 exchange error written in English is shown in Chinese like any other. ``{name}`` stands
-for a value (:func:`duban.web.i18n.localize` matches it).
+for a value (see :class:`duban.kernel.errors.Msg`).
 """
 
 from __future__ import annotations

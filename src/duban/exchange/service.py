@@ -64,7 +64,7 @@ from duban.exchange.rules import (
     next_try,
 )
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import DubanError, InvalidInput, NotFound
+from duban.kernel.errors import DubanError, InvalidInput, Msg, NotFound
 from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
@@ -122,7 +122,11 @@ def save_link(session: Session, *, spec: LinkSpec, clock: Clock) -> ExchangeLink
         )
     if spec.source not in {s.value for s in Source}:
         raise InvalidInput(
-            f"unknown source '{spec.source}'; one of: {', '.join(s.value for s in Source)}",
+            Msg(
+                "unknown source '{source}'; one of: {sources}",
+                source=spec.source,
+                sources=", ".join(s.value for s in Source),
+            ),
             field="source",
         )
     with writing(session):
@@ -149,7 +153,7 @@ def list_links(session: Session) -> list[ExchangeLink]:
 def get_link(session: Session, name: str) -> ExchangeLink:
     link = session.scalars(select(ExchangeLink).where(ExchangeLink.name == name)).first()
     if link is None:
-        raise NotFound(f"there is no exchange link '{name}'")
+        raise NotFound(Msg("there is no exchange link '{name}'", name=name))
     return link
 
 
@@ -168,15 +172,25 @@ def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> Any:
         response = client.request(method, path, **kw)
     except httpx.HTTPError as err:
         raise ExchangeUnavailable(
-            f"the higher platform did not answer: {type(err).__name__}"
+            Msg("the higher platform did not answer: {reason}", reason=type(err).__name__)
         ) from err
     if response.status_code >= 400:
         reason = _reason(response)
         if is_retryable(response.status_code):
             raise ExchangeUnavailable(
-                f"the higher platform answered {response.status_code}: {reason}"
+                Msg(
+                    "the higher platform answered {status}: {reason}",
+                    status=response.status_code,
+                    reason=reason,
+                )
             )
-        raise ExchangeRefused(f"the higher platform refused it ({response.status_code}): {reason}")
+        raise ExchangeRefused(
+            Msg(
+                "the higher platform refused it ({status}): {reason}",
+                status=response.status_code,
+                reason=reason,
+            )
+        )
     try:
         return response.json()
     except ValueError as err:
@@ -345,7 +359,7 @@ def _create(
 ) -> None:
     lat, lon = item.get("lat"), item.get("long")
     if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
-        raise InvalidInput(f"request {external_id} has no location", field="lat")
+        raise InvalidInput(Msg("request {id} has no location", id=external_id), field="lat")
     urls = item.get("media_urls") or ([item["media_url"]] if item.get("media_url") else [])
     urls = [str(u) for u in urls if isinstance(u, str)]
     description = str(item.get("description") or item.get("service_name") or code)

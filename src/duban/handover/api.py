@@ -33,7 +33,7 @@ from duban.handover.service import (
     transfers_of,
 )
 from duban.kernel.context import SYSTEM_ACTOR, Actor
-from duban.kernel.errors import InvalidInput, PermissionDenied
+from duban.kernel.errors import InvalidInput, Msg, PermissionDenied
 from duban.kernel.roles import Role
 from duban.reference import load_policy
 
@@ -300,7 +300,10 @@ async def link_photo(
     data = await file.read(settings.max_photo_bytes + 1)
     if len(data) > settings.max_photo_bytes:
         raise InvalidInput(
-            f"the photo is larger than the limit of {settings.max_photo_bytes} bytes",
+            Msg(
+                "the photo is larger than the limit of {max_photo_bytes} bytes",
+                max_photo_bytes=settings.max_photo_bytes,
+            ),
             field="file",
         )
 

@@ -39,7 +39,7 @@ def _message(ctx: WebContext, err: DubanError) -> Response:
     status = 403 if isinstance(err, PermissionDenied) else 409
     used = err.detail.get("code") == "link_used"
     return ctx.render(
-        "handover/message.html", status_code=status, message=ctx.t(err.message), used=used
+        "handover/message.html", status_code=status, message=ctx.t(err.text), used=used
     )
 
 
@@ -201,7 +201,7 @@ def save_body_form(ctx: Ctx, form: Form) -> Response:
     except (InvalidInput, Conflict) as err:
         ctx.db.rollback()
         errors = forms.FieldErrors(ctx.lang)
-        errors.add("body_code", forms.localize(err.message, ctx.lang))
+        errors.add("body_code", forms.translate(err.text, ctx.lang))
         return RESPONSIBILITIES.render(ctx, errors=errors, status=422, body_values=values)
     ctx.notice("Saved.")
     return ctx.redirect(RESPONSIBILITIES.url)

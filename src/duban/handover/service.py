@@ -41,7 +41,7 @@ from duban.handover.rules import (
     sign_link,
 )
 from duban.kernel.context import SYSTEM_ACTOR, Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.inputs import MAX_NOTE_CHARS, clean_text
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
@@ -94,7 +94,9 @@ def external_body(session: Session, code: str | None, *, field_name: str = "unit
         )
     unit = session.scalars(select(Unit).where(Unit.code == code)).first()
     if unit is None or not unit.is_active or unit.kind != EXTERNAL:
-        raise InvalidInput(f"'{code}' is not an active body outside 城管", field=field_name)
+        raise InvalidInput(
+            Msg("'{code}' is not an active body outside 城管", code=code), field=field_name
+        )
     return unit
 
 
@@ -137,7 +139,7 @@ def save_body(
             unit = Unit(code=code, name=name, kind=EXTERNAL, is_active=True)
             session.add(unit)
         elif unit.kind != EXTERNAL:
-            raise Conflict(f"unit '{code}' is a unit of 城管, not a body outside it")
+            raise Conflict(Msg("unit '{code}' is a unit of 城管, not a body outside it", code=code))
         unit.name = clean_text(name, field_name="name", limit=200)
         unit.phone = clean_text(phone, field_name="phone", limit=64) or None
         unit.email = clean_text(email, field_name="email", limit=200) or None
@@ -171,17 +173,26 @@ def add_responsibility(
                 field="category",
             )
         if category_code and session.get(Category, category_code) is None:
-            raise InvalidInput(f"unknown category '{category_code}'", field="category")
+            raise InvalidInput(
+                Msg("unknown category '{code}'", code=category_code), field="category"
+            )
         if condition_code:
             condition = session.get(FilingCondition, condition_code)
             if condition is None:
                 raise InvalidInput(
-                    f"unknown filing condition '{condition_code}'", field="condition"
+                    Msg(
+                        "unknown filing condition '{condition_code}'", condition_code=condition_code
+                    ),
+                    field="condition",
                 )
             category_code = condition.category_code
         if reply_days is not None and not 1 <= reply_days <= MAX_REPLY_DAYS:
             raise InvalidInput(
-                f"reply days are 1 to {MAX_REPLY_DAYS} working days", field="reply_days"
+                Msg(
+                    "reply days are 1 to {MAX_REPLY_DAYS} working days",
+                    MAX_REPLY_DAYS=MAX_REPLY_DAYS,
+                ),
+                field="reply_days",
             )
         entry = Responsibility(
             category_code=category_code,
@@ -204,7 +215,9 @@ def deactivate_responsibility(session: Session, entry_id: int) -> None:
     with writing(session):
         entry = session.get(Responsibility, entry_id)
         if entry is None:
-            raise NotFound(f"responsibility list entry {entry_id} does not exist")
+            raise NotFound(
+                Msg("responsibility list entry {entry_id} does not exist", entry_id=entry_id)
+            )
         entry.is_active = False
 
 
@@ -294,7 +307,10 @@ def open_transfer(
     if reply_days is not None:
         if reply_days != int(reply_days) or not 1 <= reply_days <= MAX_REPLY_DAYS:
             raise InvalidInput(
-                f"the reply time is a whole number of working days, 1 to {MAX_REPLY_DAYS}",
+                Msg(
+                    "the reply time is a whole number of working days, 1 to {MAX_REPLY_DAYS}",
+                    MAX_REPLY_DAYS=MAX_REPLY_DAYS,
+                ),
                 field="amount",
             )
         days = int(reply_days)
@@ -337,10 +353,13 @@ def answer_transfer(
     """Record the body's answer (called by ``transfer_accept|refuse|done``); the payload."""
     transfer = current_transfer(session, case.id)
     if transfer is None:
-        raise Conflict(f"case {case.code} has no hand-over waiting for an answer")
+        raise Conflict(
+            Msg("case {case_code} has no hand-over waiting for an answer", case_code=case.code)
+        )
     if answer == Answer.ACCEPT and transfer.state != TransferState.OPEN.value:
         raise Conflict(
-            f"the hand-over of case {case.code} was already accepted", code="already_accepted"
+            Msg("the hand-over of case {case_code} was already accepted", case_code=case.code),
+            code="already_accepted",
         )
     transfer.state = ANSWER_STATE[answer].value
     via = "link" if actor.role == Role.SYSTEM else "dispatcher"
@@ -357,9 +376,9 @@ def mark_transfer_overdue(session: Session, *, case: Any, now: datetime) -> dict
     """Mark the case's hand-over late, once (called by ``transfer_overdue``); the payload."""
     transfer = current_transfer(session, case.id)
     if transfer is None or transfer.overdue_marked_at is not None:
-        raise Conflict(f"case {case.code} has no unmarked hand-over")
+        raise Conflict(Msg("case {case_code} has no unmarked hand-over", case_code=case.code))
     if transfer.reply_due_at >= now:
-        raise Conflict(f"the hand-over of case {case.code} is not overdue")
+        raise Conflict(Msg("the hand-over of case {case_code} is not overdue", case_code=case.code))
     transfer.overdue_marked_at = now
     return {"body": transfer.unit.code, "reply_due_at": transfer.reply_due_at.isoformat()}
 

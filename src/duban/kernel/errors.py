@@ -14,21 +14,67 @@ The API turns them into HTTP responses in one place (``api/errors.py``)::
     ├── InvalidInput             -> 422  (field, message)
     │   └── PolicyError          (bad reference data / configuration)
     └── TooManyRequests          -> 429  (retry_after, in seconds)
+
+Messages are not written out where an error is raised: an error carries a *template*, the
+English text with ``{name}`` placeholders that is also the key of the message catalogues
+(:mod:`duban.web.messages_zh`), and its parameters. Each face renders it in its reader's
+language (``duban.web.i18n.translate(err.text, lang)``); ``str(err)`` is the English::
+
+    raise NotFound("no such revisit")                                   # fixed text
+    raise NotFound(Msg("case {case_id} does not exist", case_id=case_id), field="case")
+
+Never an f-string or ``.format()``: ``tests/kernel/test_error_messages.py`` checks that every
+template raised is a key of the Chinese catalogue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
+class Msg:
+    """A message template (its English, the catalogue key) and the values of its
+    placeholders. A value may itself be a :class:`Msg`; values named ``status``, ``action``,
+    ``role`` or ``source`` holding a workflow code are shown as that code's label."""
+
+    __slots__ = ("params", "template")
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        self.template = template
+        self.params: Mapping[str, Any] = params
+
+    def __str__(self) -> str:
+        """The English."""
+        if not self.params:
+            return self.template
+        values = {k: str(v) if isinstance(v, Msg) else v for k, v in self.params.items()}
+        return self.template.format(**values)
+
+    def __repr__(self) -> str:
+        return f"Msg({self.template!r}, **{dict(self.params)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Msg)
+            and other.template == self.template
+            and dict(other.params) == dict(self.params)
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+
 class DubanError(Exception):
-    """Base of every Duban error."""
+    """Base of every Duban error: ``text`` is what to tell people (a template and its
+    values), ``message`` its English, ``detail`` the fields for programs."""
 
     code = "error"
 
-    def __init__(self, message: str, **detail: Any) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Msg, /, **detail: Any) -> None:
+        self.text = message if isinstance(message, Msg) else Msg(message)
+        self.message = str(self.text)
+        super().__init__(self.message)
         self.detail = detail
 
 
@@ -61,10 +107,17 @@ class IllegalTransition(Conflict):
 
     code = "illegal_transition"
 
-    def __init__(self, *, status: str, action: str, role: str, reason: str = "") -> None:
-        text = f"action '{action}' is not allowed for role '{role}' on a case in status '{status}'"
+    def __init__(
+        self, *, status: str, action: str, role: str, reason: str | Msg | None = None
+    ) -> None:
+        text = Msg(
+            "action '{action}' is not allowed for role '{role}' on a case in status '{status}'",
+            status=status,
+            action=action,
+            role=role,
+        )
         if reason:
-            text = f"{text}: {reason}"
+            text = Msg("{refusal}: {reason}", refusal=text, reason=reason)
         super().__init__(text, status=status, action=action, role=role)
         self.status = status
         self.action = action
@@ -78,7 +131,11 @@ class StaleCase(Conflict):
 
     def __init__(self, case_id: int) -> None:
         super().__init__(
-            f"case {case_id} was changed by someone else at the same time; reload it and try again",
+            Msg(
+                "case {case_id} was changed by someone else at the same time; "
+                "reload it and try again",
+                case_id=case_id,
+            ),
             case_id=case_id,
         )
 
@@ -88,7 +145,7 @@ class InvalidInput(DubanError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, *, field: str | None = None, **detail: Any) -> None:
+    def __init__(self, message: str | Msg, /, *, field: str | None = None, **detail: Any) -> None:
         super().__init__(message, field=field, **detail)
         self.field = field
 
@@ -104,6 +161,6 @@ class TooManyRequests(DubanError):
 
     code = "too_many_requests"
 
-    def __init__(self, message: str, *, retry_after: int, **detail: Any) -> None:
+    def __init__(self, message: str | Msg, /, *, retry_after: int, **detail: Any) -> None:
         super().__init__(message, retry_after=retry_after, **detail)
         self.retry_after = retry_after

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 
 MAX_DESCRIPTION_CHARS = 5000
 MAX_NOTE_CHARS = 2000
@@ -29,8 +29,13 @@ def refuse_control_characters(value: str, *, field_name: str) -> str:
     found = CONTROL_CHARACTERS.search(value)
     if found is not None:
         raise InvalidInput(
-            f"'{field_name}' holds a control character (U+{ord(found.group()):04X}) at "
-            f"position {found.start()}; only text, newlines and tabs are accepted",
+            Msg(
+                "'{field_name}' holds a control character (U+{value:04X}) at position "
+                "{value2}; only text, newlines and tabs are accepted",
+                field_name=field_name,
+                value=ord(found.group()),
+                value2=found.start(),
+            ),
             field=field_name,
             code="control_character",
         )
@@ -65,10 +70,18 @@ def clean_text(value: str, *, field_name: str, limit: int, required: bool = Fals
     blank when required, or is too long."""
     text = refuse_control_characters((value or "").strip(), field_name=field_name)
     if required and not text:
-        raise InvalidInput(f"'{field_name}' is required and must not be blank", field=field_name)
+        raise InvalidInput(
+            Msg("'{field_name}' is required and must not be blank", field_name=field_name),
+            field=field_name,
+        )
     if len(text) > limit:
         raise InvalidInput(
-            f"'{field_name}' is {len(text)} characters long; the limit is {limit}",
+            Msg(
+                "'{field_name}' is {count} characters long; the limit is {limit}",
+                field_name=field_name,
+                count=len(text),
+                limit=limit,
+            ),
             field=field_name,
         )
     return text

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import TypeVar
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -32,10 +32,11 @@ def parse_number(text: str | None, field: str) -> float | None:
         number = float(text)
     except ValueError as err:
         raise InvalidInput(
-            f"'{field}' must be a number, not '{text.strip()}'", field=field
+            Msg("'{field}' must be a number, not '{value}'", field=field, value=text.strip()),
+            field=field,
         ) from err
     if not math.isfinite(number):
-        raise InvalidInput(f"'{field}' must be a finite number", field=field)
+        raise InvalidInput(Msg("'{field}' must be a finite number", field=field), field=field)
     return number
 
 
@@ -48,9 +49,13 @@ def parse_whole(
     try:
         number = int(text.strip())
     except ValueError as err:
-        raise InvalidInput(f"'{field}' must be a whole number", field=field) from err
+        raise InvalidInput(
+            Msg("'{field}' must be a whole number", field=field), field=field
+        ) from err
     if not lo <= number <= hi:
-        raise InvalidInput(f"'{field}' must be between {lo} and {hi}", field=field)
+        raise InvalidInput(
+            Msg("'{field}' must be between {lo} and {hi}", field=field, lo=lo, hi=hi), field=field
+        )
     return number
 
 
@@ -77,7 +82,13 @@ def parse_datetime(
         parsed = datetime.fromisoformat(value)
     except ValueError as err:
         raise InvalidInput(
-            f"'{field}' must be {kind} such as {example}, not '{text.strip()}'",
+            Msg(
+                "'{field}' must be {kind} such as {example}, not '{value}'",
+                field=field,
+                kind=kind,
+                example=example,
+                value=text.strip(),
+            ),
             field=field,
         ) from err
     if parsed.tzinfo is None:
@@ -93,7 +104,12 @@ def parse_date(text: str | None, field: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError as err:
         raise InvalidInput(
-            f"'{field}' must be a date such as 2026-11-23, not '{text.strip()}'", field=field
+            Msg(
+                "'{field}' must be a date such as 2026-11-23, not '{value}'",
+                field=field,
+                value=text.strip(),
+            ),
+            field=field,
         ) from err
 
 
@@ -124,7 +140,12 @@ def parse_choices(text: str | Sequence[str] | None, enum: type[E], field: str) -
             chosen.append(enum(part))
         except ValueError as err:
             names = ", ".join(member.value for member in enum)
-            raise InvalidInput(f"unknown {field} '{part}'; one of: {names}", field=field) from err
+            raise InvalidInput(
+                Msg(
+                    "unknown {field} '{part}'; one of: {names}", field=field, part=part, names=names
+                ),
+                field=field,
+            ) from err
     return tuple(chosen)
 
 
@@ -135,5 +156,5 @@ def as_utc(value: datetime, field: str) -> datetime:
         return value.astimezone(UTC)
     except OverflowError as err:
         raise InvalidInput(
-            f"'{field}' is outside the range of times Duban keeps", field=field
+            Msg("'{field}' is outside the range of times Duban keeps", field=field), field=field
         ) from err

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from duban.kernel.errors import Conflict, IllegalTransition
+from duban.kernel.errors import Conflict, IllegalTransition, Msg
 
 T = TypeVar("T")
 
@@ -88,7 +88,14 @@ def ensure_can_ask(kind: PendingKind, current: Pending[T] | None, *, subject: st
         Conflict: a request of this kind is already waiting.
     """
     if current is not None:
-        raise Conflict(f"{subject} already has {kind.article} {kind.label} waiting for approval")
+        raise Conflict(
+            Msg(
+                "{subject} already has {article} {label} waiting for approval",
+                subject=subject,
+                article=kind.article,
+                label=kind.label,
+            )
+        )
 
 
 def ask(
@@ -114,7 +121,7 @@ def take(kind: PendingKind, current: Pending[T] | None, *, action: str, status: 
             status=status,
             action=action,
             role=kind.decider,
-            reason=f"there is no {kind.label} waiting",
+            reason=Msg("there is no {label} waiting", label=kind.label),
         )
     return current
 

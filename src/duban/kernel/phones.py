@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 
 #: 中国大陆手机号: 11 digits, 1 then 3-9 (an optional +86 / 0086 in front).
 MOBILE: Final = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
@@ -36,8 +36,12 @@ def normalize_phone(text: str | None, *, field: str = "reporter_phone") -> str |
     if INTERNATIONAL.fullmatch(compact):
         return compact
     raise InvalidInput(
-        f"'{field}' is not a phone number: give a mainland mobile (11 digits, e.g. "
-        "13800001111) or a landline with its area code (e.g. 0371-61234567)",
+        Msg(
+            "'{field}' is not a phone number: give a mainland mobile (11 digits, "
+            "e.g. 13800001111) or a landline with its area code (e.g. "
+            "0371-61234567)",
+            field=field,
+        ),
         field=field,
         code="invalid_phone",
     )

@@ -7,7 +7,6 @@ from typing import Final
 from duban.kernel.context import Actor
 from duban.kernel.errors import PermissionDenied
 from duban.kernel.roles import Role
-from duban.ledgers.messages import text
 from duban.ledgers.models import LedgerNode
 
 #: Import ledgers, link items to cases, take snapshots; review sign-offs.
@@ -19,19 +18,19 @@ READERS: Final = frozenset(Role) - {Role.CITIZEN}
 def require_reader(actor: Actor) -> None:
     """Refuse a citizen (or an anonymous caller)."""
     if actor.role not in READERS:
-        raise PermissionDenied(text("this role may not read ledgers"))
+        raise PermissionDenied("this role may not read ledgers")
 
 
 def require_manager(actor: Actor) -> None:
     """Refuse anyone but supervisors, leaders and administrators."""
     if actor.role not in MANAGERS and actor.role != Role.SYSTEM:
-        raise PermissionDenied(text("this role may not change ledgers"))
+        raise PermissionDenied("this role may not change ledgers")
 
 
 def require_reviewer(actor: Actor) -> None:
     """Refuse anyone who may not approve or refuse a sign-off."""
     if actor.role not in MANAGERS:
-        raise PermissionDenied(text("this role may not review sign-offs"))
+        raise PermissionDenied("this role may not review sign-offs")
 
 
 def require_progress(actor: Actor, node: LedgerNode) -> None:
@@ -41,5 +40,5 @@ def require_progress(actor: Actor, node: LedgerNode) -> None:
     if actor.role == Role.HANDLER:
         if actor.unit_id is not None and node.lead_unit_id == actor.unit_id:
             return
-        raise PermissionDenied(text("a unit may change only its own measures"))
-    raise PermissionDenied(text("this role may not change ledgers"))
+        raise PermissionDenied("a unit may change only its own measures")
+    raise PermissionDenied("this role may not change ledgers")

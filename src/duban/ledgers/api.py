@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.api.limits import request_lang
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import Msg, NotFound
 from duban.ledgers import queries, rectify
 from duban.ledgers.exports import export_workbook, progress_workbook
 from duban.ledgers.imports import import_ledger
@@ -116,7 +116,12 @@ def evidence(evidence_id: str, request: Request, session: SessionDep, actor: Act
     try:
         data = request.app.state.photo_store.get(found.storage_key)
     except FileNotFoundError as err:
-        raise NotFound(f"the file of evidence {evidence_id} is missing from the store") from err
+        raise NotFound(
+            Msg(
+                "the file of evidence {evidence_id} is missing from the store",
+                evidence_id=evidence_id,
+            )
+        ) from err
     return Response(content=data, media_type=found.content_type)
 
 
@@ -353,7 +358,9 @@ def note_file(file_id: str, request: Request, session: SessionDep, actor: ActorD
     try:
         data = request.app.state.photo_store.get(found.storage_key)
     except FileNotFoundError as err:
-        raise NotFound(f"the file {file_id} is missing from the store") from err
+        raise NotFound(
+            Msg("the file {file_id} is missing from the store", file_id=file_id)
+        ) from err
     return Response(
         content=data,
         media_type=found.content_type,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.unitofwork import writing
 from duban.ledgers.access import require_manager
 from duban.ledgers.errors import LedgerFileRefused, cell_rows
@@ -94,9 +94,9 @@ def import_ledger(
     require_manager(actor)
     title = (title or "").strip()
     if not title:
-        raise InvalidInput(text("a title is required", lang), field="title")
+        raise InvalidInput("a title is required", field="title")
     if len(title) > 200:
-        raise InvalidInput(text("longer than {limit} characters", lang, limit=200), field="title")
+        raise InvalidInput(Msg("longer than {limit} characters", limit=200), field="title")
     measures = parse_workbook(data, lang=lang)
     return write_ledger(session, actor=actor, clock=clock, title=title, measures=measures)
 

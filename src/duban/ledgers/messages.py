@@ -2,7 +2,7 @@
 
 Texts are keyed by their English; ``{name}`` placeholders are filled after translation.
 This is part of the one catalogue: :mod:`duban.web.messages_zh` takes these entries in, so
-a ledger error written out in English is shown in Chinese by :func:`duban.web.i18n.localize`
+a ledger error's template is shown in Chinese by :func:`duban.web.i18n.translate`
 like any other (the API and the pages alike).
 """
 

@@ -246,7 +246,7 @@ def node_page(ctx: Ctx, ledger_id: Id, node_id: Id) -> Response:
     actor = ctx.staff(*_ROLES)
     node, notes = node_view(ctx.db, actor=actor, node_id=node_id)
     if node.ledger_id != ledger_id:
-        raise NotFound(ctx.t("This file is missing."))
+        raise NotFound("This file is missing.")
     status = LedgerStatus(node.status or LedgerStatus.NOT_STARTED.value)
     return ctx.render(
         "ledgers/node.html",
@@ -304,7 +304,7 @@ def _stored_download(ctx: Ctx, storage_key: str, content_type: str) -> Response:
     try:
         data = ctx.request.app.state.photo_store.get(storage_key)
     except FileNotFoundError as err:
-        raise NotFound(ctx.t("This file is missing.")) from err
+        raise NotFound("This file is missing.") from err
     return Response(
         content=data,
         media_type=content_type,

@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import Msg, NotFound
 from duban.ledgers.access import require_reader
-from duban.ledgers.messages import text
 from duban.ledgers.models import (
     Ledger,
     LedgerEvent,
@@ -33,7 +32,7 @@ def get_ledger(session: Session, ledger_id: int) -> Ledger:
     """The ledger, or :class:`NotFound`."""
     ledger = session.get(Ledger, ledger_id)
     if ledger is None:
-        raise NotFound(text("no ledger {id}", id=ledger_id))
+        raise NotFound(Msg("no ledger {id}", id=ledger_id))
     return ledger
 
 
@@ -301,7 +300,7 @@ def ledger_signoffs_of(
     """One sign-off request with its evidence files."""
     signoff = session.get(LedgerSignoff, signoff_id)
     if signoff is None:
-        raise NotFound(text("no sign-off request {id}", id=signoff_id))
+        raise NotFound(Msg("no sign-off request {id}", id=signoff_id))
     files = list(
         session.scalars(
             select(LedgerEvidence)
@@ -318,7 +317,7 @@ def evidence_file(session: Session, *, actor: Actor, evidence_id: str) -> Ledger
     evidence = session.get(LedgerEvidence, evidence_id)
     signoff = session.get(LedgerSignoff, evidence.signoff_id) if evidence else None
     if evidence is None or signoff is None or not _sees(session, actor, signoff.node_id):
-        raise NotFound(text("no evidence file {id}", id=evidence_id))
+        raise NotFound(Msg("no evidence file {id}", id=evidence_id))
     return evidence
 
 
@@ -337,7 +336,7 @@ def note_file(session: Session, *, actor: Actor, file_id: str) -> LedgerNoteFile
     require_reader(actor)
     found = session.get(LedgerNoteFile, file_id)
     if found is None or not _sees(session, actor, found.node_id):
-        raise NotFound(text("no file {id}", id=file_id))
+        raise NotFound(Msg("no file {id}", id=file_id))
     return found
 
 
@@ -428,7 +427,7 @@ def node_view(
         or node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value)
         or not _sees(session, actor, node.id)
     ):
-        raise NotFound(text("no ledger entry {id}", id=node_id))
+        raise NotFound(Msg("no ledger entry {id}", id=node_id))
     notes = list(
         session.scalars(
             select(LedgerEvent)

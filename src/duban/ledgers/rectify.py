@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 
 from duban.cases import Case
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, NotFound
+from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound
 from duban.kernel.ports import PhotoStore
 from duban.kernel.unitofwork import writing
 from duban.ledgers.access import require_manager, require_progress, require_reviewer
 from duban.ledgers.events import record
 from duban.ledgers.files import sniff
-from duban.ledgers.messages import text
 from duban.ledgers.models import (
     Ledger,
     LedgerEvent,
@@ -59,21 +58,21 @@ def _node(session: Session, node_id: int, *, lock: bool = False) -> LedgerNode:
         query = query.with_for_update()
     node = session.scalars(query).first()
     if node is None:
-        raise NotFound(text("no ledger entry {id}", id=node_id))
+        raise NotFound(Msg("no ledger entry {id}", id=node_id))
     return node
 
 
 def _in_scope(session: Session, actor: Actor, node: LedgerNode) -> None:
     """An entry outside the actor's territory is not found (as a case is)."""
     if not node_visible(session, actor, node):
-        raise NotFound(text("no ledger entry {id}", id=node.id))
+        raise NotFound(Msg("no ledger entry {id}", id=node.id))
 
 
 def _measure(session: Session, node_id: int) -> LedgerNode:
     node = _node(session, node_id, lock=True)
     if node.kind != NodeKind.MEASURE.value:
         raise InvalidInput(
-            text("only a measure has a status of its own; an item's follows its measures"),
+            "only a measure has a status of its own; an item's follows its measures",
             field="node_id",
         )
     return node
@@ -144,7 +143,7 @@ def set_status(
         wanted = LedgerStatus(status)
     except ValueError as err:
         raise InvalidInput(
-            text(
+            Msg(
                 "not a status: one of {statuses}", statuses="、".join(s.value for s in LedgerStatus)
             ),
             field="status",
@@ -154,14 +153,14 @@ def set_status(
         _in_scope(session, actor, node)
         require_progress(actor, node)
         if wanted == LedgerStatus.OVERDUE:
-            raise InvalidInput(text("Overdue is set by the deadline sweep"), field="status")
+            raise InvalidInput("Overdue is set by the deadline sweep", field="status")
         if wanted not in SET_BY_HAND:
             raise InvalidInput(
-                text("set {status} through a sign-off request with evidence", status=wanted.value),
+                Msg("set {status} through a sign-off request with evidence", status=wanted.value),
                 field="status",
             )
         if node.status in {s.value for s in DONE}:
-            raise Conflict(text("this measure is already signed off"))
+            raise Conflict("this measure is already signed off")
         _set(session, node, wanted, actor=actor, clock=clock)
     return node
 
@@ -176,7 +175,7 @@ def _checked(
     """
     if len(files) > policy.evidence_max_files:
         raise InvalidInput(
-            text("at most {limit} evidence files in one request", limit=policy.evidence_max_files),
+            Msg("at most {limit} evidence files in one request", limit=policy.evidence_max_files),
             field="files",
         )
     out = []
@@ -184,7 +183,7 @@ def _checked(
         name = (f.filename or "evidence")[-200:]
         if len(f.data) > policy.evidence_max_bytes:
             raise InvalidInput(
-                text(
+                Msg(
                     "evidence '{name}' is larger than the limit of {limit} bytes",
                     name=name,
                     limit=policy.evidence_max_bytes,
@@ -194,7 +193,7 @@ def _checked(
         kind = sniff(f.data)
         if kind is None:
             raise InvalidInput(
-                text("evidence '{name}' is not a photo, PDF, DOCX or XLSX", name=name),
+                Msg("evidence '{name}' is not a photo, PDF, DOCX or XLSX", name=name),
                 field="files",
             )
         out.append((f, name, kind))
@@ -258,9 +257,9 @@ def write_note(
     """
     note = (note or "").strip()
     if not note:
-        raise InvalidInput(text("a note is required"), field="text")
+        raise InvalidInput("a note is required", field="text")
     if len(note) > 4000:
-        raise InvalidInput(text("longer than {limit} characters", limit=4000), field="text")
+        raise InvalidInput(Msg("longer than {limit} characters", limit=4000), field="text")
     checked = _checked(files, ledger_policy())
     if checked and store is None:
         raise ValueError("a note with files needs the file store")
@@ -327,17 +326,17 @@ def set_milestones(
         cleaned = clean_milestones(milestones)
     except BadMilestone as err:
         raise InvalidInput(
-            text(
+            Msg(
                 "milestone {number}: {message}",
                 number=err.index + 1,
-                message=text(err.key, "en", **err.values),
+                message=Msg(err.key, **err.values),
             ),
             field="milestones",
         ) from err
     with writing(session):
         node = _node(session, node_id, lock=True)
         if node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
-            raise InvalidInput(text("only an item or a measure has milestones"), field="node_id")
+            raise InvalidInput("only an item or a measure has milestones", field="node_id")
         _in_scope(session, actor, node)
         require_progress(actor, node)
         old = list(node.milestones or [])
@@ -375,7 +374,7 @@ def request_signoff(
         Conflict: already signed off, or a request is already waiting.
     """
     if not files:
-        raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
+        raise InvalidInput("a sign-off needs at least one evidence file", field="files")
     checked = _checked(files, ledger_policy())
     put: list[str] = []  # files stored; removed again if the unit of work fails
     try:
@@ -384,14 +383,14 @@ def request_signoff(
             _in_scope(session, actor, node)
             require_progress(actor, node)
             if node.status in {s.value for s in DONE}:
-                raise Conflict(text("this measure is already signed off"))
+                raise Conflict("this measure is already signed off")
             waiting = session.scalar(
                 select(LedgerSignoff.id).where(
                     LedgerSignoff.node_id == node.id, LedgerSignoff.state == "pending"
                 )
             )
             if waiting is not None:
-                raise Conflict(text("this measure already has a sign-off request waiting"))
+                raise Conflict("this measure already has a sign-off request waiting")
             now = clock.now()
             signoff = LedgerSignoff(
                 node_id=node.id,
@@ -472,22 +471,22 @@ def decide_signoff(
     require_reviewer(actor)
     reason = (reason or "").strip()[:4000]
     if not approve and not reason:
-        raise InvalidInput(text("a refusal needs a reason"), field="reason")
+        raise InvalidInput("a refusal needs a reason", field="reason")
     with writing(session):
         signoff = session.scalars(
             select(LedgerSignoff).where(LedgerSignoff.id == signoff_id).with_for_update()
         ).first()
         if signoff is None:
-            raise NotFound(text("no sign-off request {id}", id=signoff_id))
+            raise NotFound(Msg("no sign-off request {id}", id=signoff_id))
         if signoff.state != "pending":
-            raise Conflict(text("this sign-off request was already decided"))
+            raise Conflict("this sign-off request was already decided")
         node = _node(session, signoff.node_id, lock=True)
         _in_scope(session, actor, node)
         evidence = session.scalar(
             select(LedgerEvidence.id).where(LedgerEvidence.signoff_id == signoff.id).limit(1)
         )
         if approve and evidence is None:  # never: a request is refused without files
-            raise InvalidInput(text("a sign-off needs at least one evidence file"), field="files")
+            raise InvalidInput("a sign-off needs at least one evidence file", field="files")
         signoff.state = "approved" if approve else "refused"
         signoff.reason = "" if approve else reason
         signoff.reviewed_by_id = actor.user_id
@@ -519,11 +518,9 @@ def link_case(
         node = _node(session, node_id, lock=True)
         _in_scope(session, actor, node)
         if node.kind != NodeKind.ITEM.value:
-            raise InvalidInput(
-                text("only an item (a specific problem) links to a case"), field="node_id"
-            )
+            raise InvalidInput("only an item (a specific problem) links to a case", field="node_id")
         if case_id is not None and session.get(Case, case_id) is None:
-            raise NotFound(text("no case {id}", id=case_id))
+            raise NotFound(Msg("no case {id}", id=case_id))
         if node.case_id != case_id:
             record(
                 session,
@@ -555,14 +552,14 @@ def take_snapshot(
     week = iso_week(clock.now().astimezone(tz).date())
     with writing(session):
         if session.get(Ledger, ledger_id) is None:
-            raise NotFound(text("no ledger {id}", id=ledger_id))
+            raise NotFound(Msg("no ledger {id}", id=ledger_id))
         taken = session.scalar(
             select(LedgerSnapshot.id).where(
                 LedgerSnapshot.ledger_id == ledger_id, LedgerSnapshot.week == week
             )
         )
         if taken is not None:
-            raise Conflict(text("the snapshot of week {week} was already taken", week=week))
+            raise Conflict(Msg("the snapshot of week {week} was already taken", week=week))
         figures = progress(session, actor=actor, clock=clock, ledger_id=ledger_id)
         snapshot = LedgerSnapshot(
             ledger_id=ledger_id,
@@ -575,9 +572,7 @@ def take_snapshot(
         try:
             session.flush()
         except IntegrityError as err:  # taken at the same moment by someone else
-            raise Conflict(
-                text("the snapshot of week {week} was already taken", week=week)
-            ) from err
+            raise Conflict(Msg("the snapshot of week {week} was already taken", week=week)) from err
         record(
             session,
             ledger_id=ledger_id,

@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import NotFound
+from duban.kernel.errors import Msg, NotFound
 from duban.ledgers.events import record
-from duban.ledgers.messages import text
 from duban.ledgers.models import LedgerEvent, LedgerNode
 from duban.ledgers.rules import DONE, LedgerStatus, NodeKind
 
@@ -52,7 +51,7 @@ def reopen_item(
         select(LedgerNode).where(LedgerNode.id == item_id).with_for_update()
     ).first()
     if item is None or item.kind != NodeKind.ITEM.value:
-        raise NotFound(text("no ledger entry {id}", id=item_id))
+        raise NotFound(Msg("no ledger entry {id}", id=item_id))
     now = clock.now()
     measures = session.scalars(
         select(LedgerNode)

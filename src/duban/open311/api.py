@@ -33,6 +33,7 @@ from duban.evidence import Photo, PhotoLimits, public_content_type, public_photo
 from duban.kernel.errors import (
     DubanError,
     InvalidInput,
+    Msg,
     NotFound,
     PermissionDenied,
     TooManyRequests,
@@ -128,13 +129,20 @@ FmtPath = Annotated[
 
 def _fmt(fmt: str) -> str:
     if fmt not in FORMATS:
-        raise NotFound(f"unknown format '.{fmt}'; use .xml or .json")
+        raise NotFound(Msg("unknown format '.{fmt}'; use .xml or .json", fmt=fmt))
     return fmt
 
 
 def _params(request: Request) -> dict[str, str]:
     """Query arguments; an empty argument is treated exactly like an absent one."""
     return {k: v for k, v in request.query_params.items() if v.strip()}
+
+
+def _wants_english(request: Request, params: dict[str, str]) -> bool:
+    """Whether names should be English: the ``locale`` argument (GeoReport v2), else the
+    first language of ``Accept-Language``."""
+    wanted = params.get("locale") or request.headers.get("accept-language", "").split(",")[0]
+    return wanted.strip().lower().startswith("en")
 
 
 def _base(request: Request) -> str:
@@ -169,11 +177,18 @@ def get_discovery(fmt: FmtPath, request: Request, session: SessionDep) -> Respon
 
 @router.get("/services.{fmt}", summary="GET Service List")
 def get_services(fmt: FmtPath, request: Request, session: SessionDep) -> Response:
-    """The services (our taxonomy's subclasses); ``lat``/``long``: those offered there."""
+    """The services (our taxonomy's subclasses); ``lat``/``long``: those offered there.
+    Their names are Chinese, or English with ``locale=en`` (``en_US``, ``en-GB``…) or, when
+    no ``locale`` is given, an ``Accept-Language`` that asks for English first."""
     fmt = _fmt(fmt)
     params = _params(request)
     _jurisdiction(session, params)
-    views = catalogue.list_services(session, lat=params.get("lat"), lon=params.get("long"))
+    views = catalogue.list_services(
+        session,
+        lat=params.get("lat"),
+        lon=params.get("long"),
+        english=_wants_english(request, params),
+    )
     return _reply(session, model.services_document(views), fmt)
 
 
@@ -196,7 +211,9 @@ def _fields(
 ) -> tuple[dict[str, list[str]], list[UploadFile]]:
     """Form fields (query-string values as a fallback) and uploaded files."""
     if len(form.multi_items()) > MAX_FORM_FIELDS:
-        raise InvalidInput(f"at most {MAX_FORM_FIELDS} form fields")
+        raise InvalidInput(
+            Msg("at most {MAX_FORM_FIELDS} form fields", MAX_FORM_FIELDS=MAX_FORM_FIELDS)
+        )
     fields: dict[str, list[str]] = {}
     files: list[UploadFile] = []
     for key, value in form.multi_items():
@@ -225,7 +242,12 @@ async def _read_form(
         async for chunk in request.stream():  # stop reading at the limit, not after it
             size += len(chunk)
             if size > MAX_URLENCODED_BYTES:
-                raise InvalidInput(f"the form is larger than {MAX_URLENCODED_BYTES} bytes")
+                raise InvalidInput(
+                    Msg(
+                        "the form is larger than {MAX_URLENCODED_BYTES} bytes",
+                        MAX_URLENCODED_BYTES=MAX_URLENCODED_BYTES,
+                    )
+                )
             chunks.append(chunk)
         body = b"".join(chunks)
         try:
@@ -233,7 +255,7 @@ async def _read_form(
                 body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
             )
         except (UnicodeDecodeError, ValueError) as err:
-            raise InvalidInput(f"the form cannot be read: {err}") from err
+            raise InvalidInput(Msg("the form cannot be read: {err}", err=err)) from err
         fields: dict[str, list[str]] = {}
         for key, value in pairs:
             fields.setdefault(key, []).append(value)
@@ -246,12 +268,18 @@ async def _read_form(
         fields, files = _fields(form, _params(request))
         refuse_control_characters_in((k, v) for k, vs in fields.items() for v in vs)
         if len(files) > max_uploads:
-            raise InvalidInput(f"at most {max_uploads} photos per request")
+            raise InvalidInput(
+                Msg("at most {max_uploads} photos per request", max_uploads=max_uploads)
+            )
         blobs = []
         for upload in files:
             data = await upload.read(max_bytes + 1)
             if len(data) > max_bytes:
-                raise InvalidInput(f"a photo is larger than the limit of {max_bytes} bytes")
+                raise InvalidInput(
+                    Msg(
+                        "a photo is larger than the limit of {max_bytes} bytes", max_bytes=max_bytes
+                    )
+                )
             blobs.append(data)
     finally:
         await form.close()
@@ -484,11 +512,11 @@ def get_media(photo_id: str, request: Request, session: SessionDep) -> Response:
         .limit(1)
     )
     if photo is None or public is None:
-        raise NotFound(f"no photo '{photo_id}'")
+        raise NotFound(Msg("no photo '{photo_id}'", photo_id=photo_id))
     try:
         data = public_photo_bytes(request.app.state.photo_store, photo)  # without EXIF
     except FileNotFoundError as err:
-        raise NotFound(f"the file of photo '{photo_id}' is missing") from err
+        raise NotFound(Msg("the file of photo '{photo_id}' is missing", photo_id=photo_id)) from err
     return Response(
         content=data,
         media_type=public_content_type(photo.content_type),
@@ -513,4 +541,4 @@ def fallback(rest: str, request: Request) -> Response:
         raise StarletteHTTPException(
             405, f"{request.method} is not supported on {request.url.path}"
         )
-    raise NotFound(f"there is no Open311 resource at {request.url.path}")
+    raise NotFound(Msg("there is no Open311 resource at {path}", path=request.url.path))

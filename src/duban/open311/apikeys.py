@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
 from duban.kernel.context import Clock
-from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.unitofwork import writing
 from duban.open311.models import ApiKey
 
@@ -70,12 +70,12 @@ def create_api_key(
         raise InvalidInput("a key name must be 2-64 letters, digits, '_', '.' or '-'", field="name")
     with writing(session):
         if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
-            raise Conflict(f"an API key named '{name}' already exists")
+            raise Conflict(Msg("an API key named '{name}' already exists", name=name))
         unit_id = None
         if unit_code:
             unit_id = session.scalar(select(Unit.id).where(Unit.code == unit_code.strip()))
             if unit_id is None:
-                raise NotFound(f"there is no unit '{unit_code}'")
+                raise NotFound(Msg("there is no unit '{code}'", code=unit_code))
         key = KEY_PREFIX + secrets.token_urlsafe(30)
         now = clock.now()
         session.add(
@@ -96,7 +96,7 @@ def revoke_api_key(session: Session, *, name: str, clock: Clock) -> KeyInfo:
     with writing(session):
         row = session.scalars(select(ApiKey).where(ApiKey.name == name)).first()
         if row is None:
-            raise NotFound(f"there is no API key named '{name}'")
+            raise NotFound(Msg("there is no API key named '{name}'", name=name))
         if row.revoked_at is None:
             row.revoked_at = clock.now()
         return _info(row)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Final
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.parsing import parse_number
 from duban.open311.parsing import many_errors, parse_when
 
@@ -49,16 +49,29 @@ def check_attribute(spec: AttributeView, value: str | Sequence[str]) -> str | li
         bad = [v for v in items if v not in keys]
         if bad:
             raise InvalidInput(
-                f"{name}: {', '.join(bad)} not among {', '.join(sorted(keys))}", field=name
+                Msg(
+                    "{name}: {choices} not among {choices2}",
+                    name=name,
+                    choices=", ".join(bad),
+                    choices2=", ".join(sorted(keys)),
+                ),
+                field=name,
             )
         return items
     if not isinstance(value, str):
         if len(value) != 1:
-            raise InvalidInput(f"{name} takes one value", field=name)
+            raise InvalidInput(Msg("{name} takes one value", name=name), field=name)
         value = value[0]
     text = value.strip()
     if len(text) > MAX_ATTRIBUTE_CHARS:
-        raise InvalidInput(f"{name} is longer than {MAX_ATTRIBUTE_CHARS} characters", field=name)
+        raise InvalidInput(
+            Msg(
+                "{name} is longer than {MAX_ATTRIBUTE_CHARS} characters",
+                name=name,
+                MAX_ATTRIBUTE_CHARS=MAX_ATTRIBUTE_CHARS,
+            ),
+            field=name,
+        )
     if spec.datatype == "number":
         parse_number(text, name)
     elif spec.datatype == "datetime":
@@ -67,10 +80,18 @@ def check_attribute(spec: AttributeView, value: str | Sequence[str]) -> str | li
         keys = {k for k, _ in spec.values}
         if text not in keys:
             raise InvalidInput(
-                f"{name}: '{text}' is not one of {', '.join(sorted(keys))}", field=name
+                Msg(
+                    "{name}: '{text}' is not one of {choices}",
+                    name=name,
+                    text=text,
+                    choices=", ".join(sorted(keys)),
+                ),
+                field=name,
             )
     elif spec.datatype == "string" and ("\n" in text or len(text) > 1000):
-        raise InvalidInput(f"{name} must be one line of at most 1000 characters", field=name)
+        raise InvalidInput(
+            Msg("{name} must be one line of at most 1000 characters", name=name), field=name
+        )
     return text
 
 
@@ -78,7 +99,10 @@ def check_attributes(
     definition: DefinitionView, given: Mapping[str, str | Sequence[str]]
 ) -> dict[str, str | list[str]]:
     if len(given) > MAX_ATTRIBUTES:
-        raise InvalidInput(f"at most {MAX_ATTRIBUTES} attributes", field="attribute")
+        raise InvalidInput(
+            Msg("at most {MAX_ATTRIBUTES} attributes", MAX_ATTRIBUTES=MAX_ATTRIBUTES),
+            field="attribute",
+        )
     specs = {a.code: a for a in definition.attributes}
     errors: list[InvalidInput] = []
     clean: dict[str, str | list[str]] = {}
@@ -89,7 +113,9 @@ def check_attributes(
                 # Unknown codes (e.g. FixMyStreet's server-set uprn) are kept, not checked.
                 items = [value] if isinstance(value, str) else list(value)
                 if any(len(v) > MAX_ATTRIBUTE_CHARS for v in items) or len(code) > 64:
-                    raise InvalidInput(f"attribute[{code}] is too long", field=f"attribute[{code}]")
+                    raise InvalidInput(
+                        Msg("attribute[{code}] is too long", code=code), field=f"attribute[{code}]"
+                    )
                 clean[code] = value if isinstance(value, str) else list(value)
             elif spec.variable:
                 clean[code] = check_attribute(spec, value)

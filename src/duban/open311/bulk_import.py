@@ -47,7 +47,7 @@ from duban.cases import (
 )
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO, request_memo
-from duban.kernel.errors import DubanError, InvalidInput
+from duban.kernel.errors import DubanError, InvalidInput, Msg
 from duban.kernel.inputs import refuse_control_characters
 from duban.kernel.unitofwork import writing
 from duban.open311.bulk_export import BULK_FIELDS
@@ -77,7 +77,9 @@ def read_rows(source: Path | IO[str], fmt: str | None = None) -> list[dict[str, 
         try:
             data = json.load(source)
         except json.JSONDecodeError as err:
-            raise InvalidInput(f"the file is not valid JSON: {err}", field="file") from err
+            raise InvalidInput(
+                Msg("the file is not valid JSON: {err}", err=err), field="file"
+            ) from err
         if isinstance(data, dict) and isinstance(data.get("service_requests"), list):
             data = data["service_requests"]  # FixMyStreet's wrapped form
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -307,7 +309,9 @@ def _parse_when(text: str, name: str, tz: tzinfo) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError as err:
-        raise InvalidInput(f"'{text}' is not an ISO 8601 datetime", field=name) from err
+        raise InvalidInput(
+            Msg("'{text}' is not an ISO 8601 datetime", text=text), field=name
+        ) from err
     return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
 
 
@@ -318,9 +322,9 @@ def _number(text: str, name: str) -> float | None:
     try:
         value = float(text)
     except ValueError as err:
-        raise InvalidInput(f"'{text}' is not a number", field=name) from err
+        raise InvalidInput(Msg("'{text}' is not a number", text=text), field=name) from err
     if not math.isfinite(value):
-        raise InvalidInput(f"'{text}' is not a finite number", field=name)
+        raise InvalidInput(Msg("'{text}' is not a finite number", text=text), field=name)
     return value
 
 

@@ -17,7 +17,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.parsing import parse_number
 from duban.open311.attributes import AttributeView, DefinitionView
 from duban.open311.config import Open311Config, load_config
@@ -75,26 +75,35 @@ def attributes_of(
     return tuple(views)
 
 
-def _service_view(config: Open311Config, tax: Taxonomy, category: Category) -> ServiceView:
+def _service_view(
+    config: Open311Config, tax: Taxonomy, category: Category, *, english: bool = False
+) -> ServiceView:
     major = tax.major_of(category.code)
     attributes = attributes_of(config, category, category.conditions)
     description = category.name_en or category.name
+    group = (major.name_en or major.name) if english else major.name
     return ServiceView(
         service_code=category.code,
-        service_name=category.name,
+        service_name=(category.name_en or category.name) if english else category.name,
         description=f"{category.name} — {description}" if category.name_en else description,
         metadata=bool(attributes),
         type=config.service_type,
         keywords=",".join(dict.fromkeys(k for k in category.keywords if k)),
-        group=major.name,
-        groups=(major.name,),
+        group=group,
+        groups=(group,),
     )
 
 
 def list_services(
-    session: Session, *, lat: str | None = None, lon: str | None = None
+    session: Session,
+    *,
+    lat: str | None = None,
+    lon: str | None = None,
+    english: bool = False,
 ) -> list[ServiceView]:
-    """GET services; with ``lat``/``long``, only services offered at that point."""
+    """GET services; with ``lat``/``long``, only services offered at that point. Names are
+    the taxonomy's Chinese, or with ``english`` its English names (``name_en``) where
+    given."""
     live = load_config(session)
     point = parse_point(parse_number(lat, "lat"), parse_number(lon, "long"))
     if point is not None and live.config.area is not None:
@@ -103,7 +112,7 @@ def list_services(
         if not parse_area(live.config.area).covers(Point(point[1], point[0])):
             return []
     tax = live_taxonomy(session)
-    return [_service_view(live.config, tax, c) for c in tax.subclasses()]
+    return [_service_view(live.config, tax, c, english=english) for c in tax.subclasses()]
 
 
 def service_definition(session: Session, code: str) -> DefinitionView:
@@ -122,7 +131,7 @@ def active_service(session: Session, code: str | None) -> Category:
         raise InvalidInput("'service_code' is required", field="service_code")
     category = live_taxonomy(session).find_category(code.strip())
     if category is None or not category.is_subclass:
-        raise NotFound(f"unknown service_code '{code}'; see GET services")
+        raise NotFound(Msg("unknown service_code '{code}'; see GET services", code=code))
     return category
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from duban.cases import PUBLIC_NOTE_ACTIONS, Action, Source
 from duban.kernel.db.models import Setting
 from duban.kernel.db.stamps import TAXONOMY_KEY
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.unitofwork import writing
 from duban.open311.parsing import parse_area
 
@@ -148,23 +148,41 @@ class Open311Config:
 def _attribute_spec(raw: Mapping[str, Any], where: str) -> AttributeSpec:
     code = str(raw.get("code") or "").strip()
     if not code or len(code) > 64 or not all(c.isalnum() or c in "_-." for c in code):
-        raise InvalidInput(f"{where}: 'code' must be 1-64 letters, digits, '_', '-' or '.'")
+        raise InvalidInput(
+            Msg("{where}: 'code' must be 1-64 letters, digits, '_', '-' or '.'", where=where)
+        )
     datatype = str(raw.get("datatype") or "")
     if datatype not in DATATYPES:
-        raise InvalidInput(f"{where}: datatype must be one of {', '.join(DATATYPES)}")
+        raise InvalidInput(
+            Msg(
+                "{where}: datatype must be one of {choices}",
+                where=where,
+                choices=", ".join(DATATYPES),
+            )
+        )
     automated = raw.get("automated")
     if automated is not None and automated not in AUTOMATED:
-        raise InvalidInput(f"{where}: automated must be one of {', '.join(AUTOMATED)}")
+        raise InvalidInput(
+            Msg(
+                "{where}: automated must be one of {choices}",
+                where=where,
+                choices=", ".join(AUTOMATED),
+            )
+        )
     raw_values = raw.get("values") or ()
     from_conditions = raw_values == CONDITIONS_VALUES
     values: list[tuple[str, str]] = []
     if not from_conditions:
         for value in raw_values:
             if not isinstance(value, Mapping) or not str(value.get("key") or ""):
-                raise InvalidInput(f"{where}: each value needs a 'key' and a 'name'")
+                raise InvalidInput(
+                    Msg("{where}: each value needs a 'key' and a 'name'", where=where)
+                )
             values.append((str(value["key"]), str(value.get("name") or value["key"])))
     if datatype.endswith("list") and not values and not from_conditions:
-        raise InvalidInput(f"{where}: a {datatype} needs 'values'")
+        raise InvalidInput(
+            Msg("{where}: a {datatype} needs 'values'", where=where, datatype=datatype)
+        )
     return AttributeSpec(
         code=code,
         datatype=datatype,
@@ -194,7 +212,9 @@ def parse_config(data: Mapping[str, Any]) -> Open311Config:
     try:
         source = Source(str(data.get("source", Source.CITIZEN.value)))
     except ValueError as err:
-        raise InvalidInput(f"unknown source {data.get('source')!r}", field="source") from err
+        raise InvalidInput(
+            Msg("unknown source {value!r}", value=data.get("source")), field="source"
+        ) from err
     area = data.get("area")
     if area is not None:
         parse_area(area)
@@ -217,7 +237,10 @@ def parse_config(data: Mapping[str, Any]) -> Open311Config:
     known = {a.value for a in Action}
     if not isinstance(public_notes, list | tuple) or not set(public_notes) <= known:
         raise InvalidInput(
-            f"public_note_actions must be a list of actions ({', '.join(sorted(known))})",
+            Msg(
+                "public_note_actions must be a list of actions ({choices})",
+                choices=", ".join(sorted(known)),
+            ),
             field="public_note_actions",
         )
     jurisdiction = data.get("jurisdiction_id")
@@ -297,4 +320,4 @@ def save_config(session: Session, data: Mapping[str, Any], *, now: datetime) -> 
 def check_jurisdiction(config: Open311Config, value: str | None) -> None:
     """One jurisdiction per endpoint: an unknown ``jurisdiction_id`` is 404; none is fine."""
     if value and config.jurisdiction_id and value != config.jurisdiction_id:
-        raise NotFound(f"unknown jurisdiction_id '{value}'")
+        raise NotFound(Msg("unknown jurisdiction_id '{value}'", value=value))

@@ -50,6 +50,6 @@ def add_key(ctx: Ctx, form: Form) -> Response:
         issued = create_api_key(ctx.db, name=forms.text(form, "name", 64), clock=ctx.clock)
     except (InvalidInput, Conflict) as err:
         ctx.db.rollback()
-        errors.add("name", forms.localize(err.message, ctx.lang))
+        errors.add("name", forms.translate(err.text, ctx.lang))
         return API_KEYS.render(ctx, errors=errors, status=422)
     return API_KEYS.render(ctx, issued=issued.key)

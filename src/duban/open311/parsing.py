@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any, Final
 
-from duban.kernel.errors import DubanError, InvalidInput
+from duban.kernel.errors import DubanError, InvalidInput, Msg
 from duban.kernel.inputs import MAX_DESCRIPTION_CHARS
 from duban.kernel.parsing import parse_datetime
 
@@ -24,7 +24,9 @@ def parse_area(geometry: Any) -> Any:
     try:
         geom = shape(geometry)
     except (ValueError, TypeError, AttributeError, KeyError) as err:
-        raise InvalidInput(f"the area is not a GeoJSON geometry: {err}", field="area") from err
+        raise InvalidInput(
+            Msg("the area is not a GeoJSON geometry: {err}", err=err), field="area"
+        ) from err
     if geom.is_empty or not geom.is_valid:
         raise InvalidInput("the area must be a valid, non-empty geometry", field="area")
     return geom
@@ -41,11 +43,14 @@ def parse_point(lat: float | None, lon: float | None) -> tuple[float, float] | N
         return None
     if lat is None or lon is None:
         missing = "lat" if lat is None else "long"
-        raise InvalidInput(f"'lat' and 'long' go together; '{missing}' is missing", field=missing)
+        raise InvalidInput(
+            Msg("'lat' and 'long' go together; '{missing}' is missing", missing=missing),
+            field=missing,
+        )
     if not -90.0 <= lat <= 90.0:
-        raise InvalidInput(f"lat {lat} is out of range (-90..90)", field="lat")
+        raise InvalidInput(Msg("lat {lat} is out of range (-90..90)", lat=lat), field="lat")
     if not -180.0 <= lon <= 180.0:
-        raise InvalidInput(f"long {lon} is out of range (-180..180)", field="long")
+        raise InvalidInput(Msg("long {lon} is out of range (-180..180)", lon=lon), field="long")
     return lat, lon
 
 
@@ -64,10 +69,15 @@ def many_errors(errors: Sequence[DubanError]) -> InvalidInput:
 def check_media_urls(urls: Sequence[str]) -> list[str]:
     clean = list(dict.fromkeys(u.strip() for u in urls if u.strip()))
     if len(clean) > MAX_MEDIA_URLS:
-        raise InvalidInput(f"at most {MAX_MEDIA_URLS} media_url values", field="media_url")
+        raise InvalidInput(
+            Msg("at most {MAX_MEDIA_URLS} media_url values", MAX_MEDIA_URLS=MAX_MEDIA_URLS),
+            field="media_url",
+        )
     for url in clean:
         if not url.lower().startswith(("http://", "https://")) or len(url) > 2000:
-            raise InvalidInput(f"media_url '{url[:80]}' is not an http(s) URL", field="media_url")
+            raise InvalidInput(
+                Msg("media_url '{value}' is not an http(s) URL", value=url[:80]), field="media_url"
+            )
     return clean
 
 
@@ -76,6 +86,10 @@ def check_description(text: str | None) -> None:
     4,000 characters; Duban takes the 5,000 its other faces take)."""
     if text and len(text) > MAX_DESCRIPTION_CHARS:
         raise InvalidInput(
-            f"'description' is {len(text)} characters; the limit is {MAX_DESCRIPTION_CHARS}",
+            Msg(
+                "'description' is {count} characters; the limit is {MAX_DESCRIPTION_CHARS}",
+                count=len(text),
+                MAX_DESCRIPTION_CHARS=MAX_DESCRIPTION_CHARS,
+            ),
             field="description",
         )

@@ -41,7 +41,7 @@ from duban.cases import (
 )
 from duban.evidence import PhotoLimits, discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import DubanError, InvalidInput, NotFound
+from duban.kernel.errors import DubanError, InvalidInput, Msg, NotFound
 from duban.kernel.parsing import parse_number, parse_whole
 from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
@@ -307,7 +307,7 @@ def lookup_token(session: Session, token: str) -> TokenView:
         .where(Open311Request.token == token.strip())
     ).first()
     if row is None:
-        raise NotFound(f"unknown token '{token}'")
+        raise NotFound(Msg("unknown token '{token}'", token=token))
     return TokenView(token=str(row[0]), service_request_id=row[1])
 
 
@@ -385,10 +385,11 @@ def window(
     if end is None:
         return start, start + MAX_WINDOW
     if end < start:
-        raise InvalidInput(f"end_{name} is before start_{name}", field=f"end_{name}")
+        raise InvalidInput(Msg("end_{name} is before start_{name}", name=name), field=f"end_{name}")
     if end - start > MAX_WINDOW:
         raise InvalidInput(
-            f"start_{name} to end_{name} may not span more than 90 days", field=f"end_{name}"
+            Msg("start_{name} to end_{name} may not span more than 90 days", name=name),
+            field=f"end_{name}",
         )
     return start, end
 
@@ -398,7 +399,8 @@ def parse_request_query(params: Mapping[str, str], *, tz: tzinfo) -> RequestQuer
     ids = _csv(params.get("service_request_id"))
     if len(ids) > MAX_IDS:
         raise InvalidInput(
-            f"at most {MAX_IDS} service_request_id values", field="service_request_id"
+            Msg("at most {MAX_IDS} service_request_id values", MAX_IDS=MAX_IDS),
+            field="service_request_id",
         )
     statuses: frozenset[CaseStatus] = frozenset()
     words = _csv(params.get("status"))
@@ -471,7 +473,9 @@ def get_request(session: Session, service_request_id: str, config: Open311Config
     """GET requests/{id} (404 when there is no such request)."""
     case = session.scalars(select(Case).where(Case.code == service_request_id.strip())).first()
     if case is None:
-        raise NotFound(f"no service request '{service_request_id}'")
+        raise NotFound(
+            Msg("no service request '{service_request_id}'", service_request_id=service_request_id)
+        )
     return request_views(session, [case], config)[0]
 
 

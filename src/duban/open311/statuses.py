@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from duban.cases import OPEN, STATUS_LABELS, TERMINAL, CaseStatus
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 
 
 @dataclass(frozen=True)
@@ -83,5 +83,8 @@ def statuses_for(token: str) -> frozenset[CaseStatus]:
     found = frozenset(s for s, m in STATUS_TABLE.items() if m.extended == word)
     if not found and word not in EXTENDED_IS_OPEN:
         names = ", ".join(["open", "closed", *sorted(EXTENDED_IS_OPEN)])
-        raise InvalidInput(f"unknown status '{token}'; one of: {names}", field="status")
+        raise InvalidInput(
+            Msg("unknown status '{token}'; one of: {names}", token=token, names=names),
+            field="status",
+        )
     return found

@@ -27,7 +27,7 @@ from duban.cases import (
 )
 from duban.evidence import discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import IllegalTransition, InvalidInput, NotFound, StaleCase
+from duban.kernel.errors import IllegalTransition, InvalidInput, Msg, NotFound, StaleCase
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.open311.apikeys import authenticate_key
@@ -189,7 +189,9 @@ def post_update(
     if len(update_id) > 64:
         raise InvalidInput("Bad request: update_id is longer than 64 characters", field="update_id")
     if word not in EXTENDED_IS_OPEN:
-        raise InvalidInput(f"Bad request: status '{form.status}' is not known", field="status")
+        raise InvalidInput(
+            Msg("Bad request: status '{status}' is not known", status=form.status), field="status"
+        )
     at = parse_when(form.updated_datetime, "updated_datetime", tz)
     check_description(form.description)
     urls = check_media_urls(form.media_urls)
@@ -199,7 +201,12 @@ def post_update(
         return _replayed(session, existing, form)
     case = session.scalars(select(Case).where(Case.code == code)).first()
     if case is None:
-        raise NotFound(f"not found: service request '{form.service_request_id}'")
+        raise NotFound(
+            Msg(
+                "not found: service request '{service_request_id}'",
+                service_request_id=form.service_request_id,
+            )
+        )
     photo_ids = _save_uploads(session, key, clock, uploads)
     try:
         result = _post_update(
@@ -411,7 +418,10 @@ def _replayed(session: Session, row: Open311Update, form: UpdateForm) -> UpdateA
     code = session.scalar(select(Case.code).where(Case.id == row.case_id))
     if form.service_request_id and code != form.service_request_id.strip():
         raise InvalidInput(
-            f"Bad request: update_id '{row.update_id}' already exists for another request",
+            Msg(
+                "Bad request: update_id '{update_id}' already exists for another request",
+                update_id=row.update_id,
+            ),
             field="update_id",
         )
     return UpdateAccepted(update_id=str(row.event_id), account_id=form.account_id, replayed=True)

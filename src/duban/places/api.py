@@ -17,7 +17,7 @@ from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.api.schemas import CRS_DESCRIPTION
 from duban.cases import CITY_WIDE, STATUS_LABELS, can_see, is_staff, nearby_cases
 from duban.kernel.context import Actor
-from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.roles import Role
 from duban.places.coords import to_wgs84_point
 from duban.places.geojson import parse_bbox, regions_geojson, zones_geojson
@@ -58,7 +58,10 @@ ROUTING_READERS = frozenset({*CITY_WIDE, Role.HANDLER})
 def _require_admin(actor: Actor) -> None:
     if actor.role != Role.ADMIN:
         raise PermissionDenied(
-            f"only an administrator may change the map and routing (you are '{actor.role.value}')"
+            Msg(
+                "only an administrator may change the map and routing (you are '{role}')",
+                role=actor.role.value,
+            )
         )
 
 
@@ -87,8 +90,16 @@ def locate_point(
     location = places_index(session).locate(wlon, wlat)
     if not location.found:
         raise NotFound(
-            f"the point {wlon:.6f}, {wlat:.6f} (WGS84; given as {lon}, {lat} in {crs}) is "
-            "outside every grid, community, street and district known to Duban",
+            Msg(
+                "the point {wlon:.6f}, {wlat:.6f} (WGS84; given as {lon}, {lat} in "
+                "{crs}) is outside every grid, community, street and district known to "
+                "Duban",
+                wlon=wlon,
+                wlat=wlat,
+                lon=lon,
+                lat=lat,
+                crs=crs,
+            ),
             lat=wlat,
             lon=wlon,
         )
@@ -173,7 +184,7 @@ def history(code: str, session: SessionDep, actor: ActorDep) -> list[RegionVersi
     """A region's versions, oldest first (a redrawn grid keeps its history)."""
     rows = region_history(session, code)
     if not rows:
-        raise NotFound(f"no region has the code '{code}'")
+        raise NotFound(Msg("no region has the code '{code}'", code=code))
     return [
         RegionVersionRead(
             code=r.code,
@@ -236,7 +247,13 @@ def import_file(
     suffix = "".join(Path(name).suffixes[-2:]) or ".geojson"
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(f"the file is larger than {MAX_UPLOAD_BYTES} bytes", field="file")
+        raise InvalidInput(
+            Msg(
+                "the file is larger than {MAX_UPLOAD_BYTES} bytes",
+                MAX_UPLOAD_BYTES=MAX_UPLOAD_BYTES,
+            ),
+            field="file",
+        )
     with tempfile.TemporaryDirectory(prefix="duban-import-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
@@ -258,7 +275,14 @@ def import_file(
     body = report.as_dict()
     if not report.ok:
         raise InvalidInput(
-            report.summary(),
+            Msg(
+                "refused: {count} problem(s) in {features} {level} feature(s) of {source}; "
+                "nothing was written",
+                count=len(report.problems),
+                features=report.features,
+                level=report.level,
+                source=report.source,
+            ),
             field="file",
             code="import_refused",
             problems=body["problems"],
@@ -319,7 +343,9 @@ def set_territorial(
     for r, rn, u, un in territorial_units(session):
         if r == region_code:
             return TerritorialRead(region=r, region_name=rn, unit=u, unit_name=un)
-    raise NotFound(f"region {region_code} has no territorial unit")  # pragma: no cover
+    raise NotFound(
+        Msg("region {region_code} has no territorial unit", region_code=region_code)
+    )  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- nearby

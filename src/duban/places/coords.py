@@ -28,10 +28,12 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 
 __all__ = [
+    "BAD_POINT",
     "CRS",
+    "UNKNOWN_CRS",
     "LocalProjection",
     "approx_area_m2",
     "approx_areas_m2",
@@ -413,10 +415,19 @@ def approx_areas_m2(geoms: Any, projection: LocalProjection | None = None) -> Fl
     return areas
 
 
+#: The refusals of :func:`to_wgs84_point` (templates of the message catalogue).
+UNKNOWN_CRS: Final = "unknown coordinate system '{crs}'; expected wgs84, gcj02, bd09 or cgcs2000"
+BAD_POINT: Final = (
+    "the point ({lon}, {lat}) is not a longitude and latitude in range "
+    "(are they swapped, or is this a projected coordinate?)"
+)
+
+
 def to_wgs84_point(lon: float, lat: float, crs: str | None) -> tuple[float, float]:
     """Convert input coordinates to WGS84, as :class:`InvalidInput` on bad values."""
     try:
         return to_wgs84(lon, lat, CRS.parse(crs or CRS.WGS84))
     except ValueError as err:
-        field_name = "crs" if "coordinate system" in str(err) else "lat"
-        raise InvalidInput(str(err), field=field_name) from err
+        if "coordinate system" in str(err):
+            raise InvalidInput(Msg(UNKNOWN_CRS, crs=crs), field="crs") from err
+        raise InvalidInput(Msg(BAD_POINT, lon=lon, lat=lat), field="lat") from err

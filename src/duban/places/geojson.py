@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts import Unit, User
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.parsing import parse_number
 from duban.places.coords import (
     CRS,
+    UNKNOWN_CRS,
     from_wgs84_array,
 )
 from duban.places.index import LEVEL_LABELS, ZONE_LABELS, wkb_bytes
@@ -101,12 +102,17 @@ def regions_geojson(
     """The current regions as a GeoJSON FeatureCollection (WGS84 unless ``crs`` says)."""
     if level is not None and level not in REGION_LEVELS:
         raise InvalidInput(
-            f"unknown level '{level}'; one of: {', '.join(REGION_LEVELS)}", field="level"
+            Msg(
+                "unknown level '{level}'; one of: {choices}",
+                level=level,
+                choices=", ".join(REGION_LEVELS),
+            ),
+            field="level",
         )
     try:
         out_crs = CRS.parse(crs)
     except ValueError as err:
-        raise InvalidInput(str(err), field="crs") from err
+        raise InvalidInput(Msg(UNKNOWN_CRS, crs=crs), field="crs") from err
     stmt = select(Region).where(Region.valid_to.is_(None))
     if level:
         stmt = stmt.where(Region.level == level)
@@ -123,7 +129,10 @@ def regions_geojson(
     rows = list(session.scalars(stmt.order_by(Region.code).limit(limit + 1)))
     if len(rows) > limit:
         raise InvalidInput(
-            f"more than {limit} regions match; narrow the request with level, parent or bbox",
+            Msg(
+                "more than {limit} regions match; narrow the request with level, parent or bbox",
+                limit=limit,
+            ),
             field="bbox",
         )
     geoms = shapely.from_wkb(np.array([wkb_bytes(r.geometry) for r in rows], dtype=object))
@@ -152,12 +161,17 @@ def zones_geojson(
     """The active zones (as drawn: road segments are lines) as a FeatureCollection."""
     if kind is not None and kind not in ZONE_KINDS:
         raise InvalidInput(
-            f"unknown zone kind '{kind}'; one of: {', '.join(ZONE_KINDS)}", field="kind"
+            Msg(
+                "unknown zone kind '{kind}'; one of: {choices}",
+                kind=kind,
+                choices=", ".join(ZONE_KINDS),
+            ),
+            field="kind",
         )
     try:
         out_crs = CRS.parse(crs)
     except ValueError as err:
-        raise InvalidInput(str(err), field="crs") from err
+        raise InvalidInput(Msg(UNKNOWN_CRS, crs=crs), field="crs") from err
     stmt = (
         select(Zone, User.username, Unit.code)
         .outerjoin(User, User.id == Zone.user_id)

@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.unitofwork import writing
 from duban.places.coords import LocalProjection
 from duban.places.gridgen import DEFAULT_TARGET_AREA_M2, generate_grid_cells
@@ -91,7 +91,10 @@ def generate_grids_for(
             unknown = [code for code in community_codes if code not in communities]
             if unknown:
                 raise InvalidInput(
-                    f"no current community has the code(s) {', '.join(unknown)}", field="community"
+                    Msg(
+                        "no current community has the code(s) {choices}", choices=", ".join(unknown)
+                    ),
+                    field="community",
                 )
             chosen = list(dict.fromkeys(community_codes))
         existing_grids: dict[str, list[Region]] = {}

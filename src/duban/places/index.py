@@ -40,7 +40,7 @@ from duban.kernel.db.stamps import (
     places_token,
     stamp,
 )
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.places.grid import GridIndex
 from duban.places.models import REGION_LEVELS, ZONE_KINDS, Region, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
@@ -410,9 +410,14 @@ def locate_in(index: PlacesIndex, lon: float, lat: float, policy: PlacesPolicy) 
         district = location.district.name or location.district.code
         where = f" (it is in {district}, which has no grids there)"
     raise InvalidInput(
-        f"the point {lon:.6f}, {lat:.6f} (WGS84) lies outside every unit grid of the city"
-        f"{where}; check the location and its coordinate system ('crs': wgs84, gcj02 or "
-        "bd09 — map apps in China give gcj02 or bd09)",
+        Msg(
+            "the point {lon:.6f}, {lat:.6f} (WGS84) lies outside every unit grid "
+            "of the city{where}; check the location and its coordinate system "
+            "('crs': wgs84, gcj02 or bd09 — map apps in China give gcj02 or bd09)",
+            lon=lon,
+            lat=lat,
+            where=where,
+        ),
         field="location",
         code="outside_grids",
         lon=round(lon, 7),

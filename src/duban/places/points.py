@@ -6,15 +6,15 @@ when a point is converted, so the CLI starts quickly.
 
 from __future__ import annotations
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 
 
 def check_point(lat: float, lon: float) -> None:
     """:class:`InvalidInput` unless ``lat``/``lon`` are within their ranges."""
     if not (-90.0 <= lat <= 90.0):
-        raise InvalidInput(f"lat {lat} is out of range (-90..90)", field="lat")
+        raise InvalidInput(Msg("lat {lat} is out of range (-90..90)", lat=lat), field="lat")
     if not (-180.0 <= lon <= 180.0):
-        raise InvalidInput(f"lon {lon} is out of range (-180..180)", field="lon")
+        raise InvalidInput(Msg("lon {lon} is out of range (-180..180)", lon=lon), field="lon")
 
 
 def input_point(lat: float, lon: float, crs: str | None) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from typing import Any, Final
 import numpy as np
 import shapely
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.places.coords import CRS, to_wgs84_array
 
 #: Geographic coordinate systems a file may declare (lon/lat in degrees).
@@ -64,27 +64,42 @@ def read_features(
 
     path = Path(path)
     if not path.exists():
-        raise InvalidInput(f"{path} does not exist", field="file")
+        raise InvalidInput(Msg("{path} does not exist", path=path), field="file")
     try:
         layers = pyogrio.list_layers(path)
     except Exception as err:  # GDAL raises its own errors for unreadable files
-        raise InvalidInput(f"cannot read {path.name}: {err}", field="file") from err
+        raise InvalidInput(
+            Msg("cannot read {path_name}: {err}", path_name=path.name, err=err), field="file"
+        ) from err
     names = [str(row[0]) for row in layers]
     if layer is None and len(names) > 1:
         raise InvalidInput(
-            f"{path.name} has {len(names)} layers ({', '.join(names)}); name one with --layer",
+            Msg(
+                "{path_name} has {count} layers ({choices}); name one with --layer",
+                path_name=path.name,
+                count=len(names),
+                choices=", ".join(names),
+            ),
             field="layer",
         )
     if layer is not None and layer not in names:
         raise InvalidInput(
-            f"{path.name} has no layer '{layer}'; its layers: {', '.join(names)}", field="layer"
+            Msg(
+                "{path_name} has no layer '{layer}'; its layers: {choices}",
+                path_name=path.name,
+                layer=layer,
+                choices=", ".join(names),
+            ),
+            field="layer",
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             meta, _fids, geometry, field_data = pyogrio.raw.read(path, layer=layer, force_2d=True)
         except Exception as err:
-            raise InvalidInput(f"cannot read {path.name}: {err}", field="file") from err
+            raise InvalidInput(
+                Msg("cannot read {path_name}: {err}", path_name=path.name, err=err), field="file"
+            ) from err
     fields = [str(name) for name in meta["fields"]]
     crs = meta.get("crs")
     geoms = (
@@ -127,8 +142,13 @@ def check_file_crs(declared: str | None, path: Path) -> None:
     if any(name in text for name in _GEOGRAPHIC):
         return
     raise InvalidInput(
-        f"{path.name} is in the coordinate system {declared}, not longitude/latitude; "
-        "Duban reads WGS84/CGCS2000 degrees (or GCJ-02/BD-09 with --crs). Reproject it "
-        "first, e.g. `ogr2ogr -t_srs EPSG:4326 out.geojson in.shp`",
+        Msg(
+            "{path_name} is in the coordinate system {declared}, not "
+            "longitude/latitude; Duban reads WGS84/CGCS2000 degrees (or "
+            "GCJ-02/BD-09 with --crs). Reproject it first, e.g. `ogr2ogr -t_srs "
+            "EPSG:4326 out.geojson in.shp`",
+            path_name=path.name,
+            declared=declared,
+        ),
         field="crs",
     )

@@ -22,9 +22,9 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.unitofwork import discard, writing
-from duban.places.coords import CRS, approx_areas_m2
+from duban.places.coords import CRS, UNKNOWN_CRS, approx_areas_m2
 from duban.places.history import (
     IN_CHUNK,
     current_regions,
@@ -160,7 +160,11 @@ def features_to_regions(
     ]
     if missing:
         raise InvalidInput(
-            f"the file has no field {', '.join(missing)}; its fields: {', '.join(fields)}",
+            Msg(
+                "the file has no field {choices}; its fields: {choices2}",
+                choices=", ".join(missing),
+                choices2=", ".join(fields),
+            ),
             field="fields",
         )
     regions: list[RegionInput] = []
@@ -241,11 +245,13 @@ def import_regions(
         level = RegionLevel(level)
     except ValueError as err:
         known = " | ".join(lv.value for lv in RegionLevel)
-        raise InvalidInput(f"unknown level {level!r}; one of: {known}", field="level") from err
+        raise InvalidInput(
+            Msg("unknown level {level!r}; one of: {known}", level=level, known=known), field="level"
+        ) from err
     try:
         in_crs = CRS.parse(crs)
     except ValueError as err:
-        raise InvalidInput(str(err), field="crs") from err
+        raise InvalidInput(Msg(UNKNOWN_CRS, crs=crs), field="crs") from err
     path = Path(path)
     features, declared, fields, reader_notes = read_features(path, layer=layer)
     check_file_crs(declared, path)
@@ -532,7 +538,7 @@ def import_zones(
     try:
         in_crs = CRS.parse(crs)
     except ValueError as err:
-        raise InvalidInput(str(err), field="crs") from err
+        raise InvalidInput(Msg(UNKNOWN_CRS, crs=crs), field="crs") from err
     path = Path(path)
     features, declared, fields, _notes = read_features(path, layer=layer)
     check_file_crs(declared, path)
@@ -543,7 +549,11 @@ def import_zones(
     ]
     if missing:
         raise InvalidInput(
-            f"the file has no field {', '.join(missing)}; its fields: {', '.join(fields)}",
+            Msg(
+                "the file has no field {choices}; its fields: {choices2}",
+                choices=", ".join(missing),
+                choices2=", ".join(fields),
+            ),
             field="fields",
         )
     report = ZoneImportReport(kind=kind, source=path.name, features=len(features))

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
 from duban.cases import Case
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.unitofwork import writing
 from duban.places.index import LEVEL_LABELS, ZONE_LABELS, Location, case_location
 from duban.places.models import RULE_PLACE_LEVELS, Region, RegionUnit, RoutingRule, Zone
@@ -259,7 +259,7 @@ def route_case(session: Session, case: Case, *, policy: PlacesPolicy, now: datet
 def _unit(session: Session, code: str, field_name: str) -> Unit:
     unit = session.scalars(select(Unit).where(Unit.code == code)).first()
     if unit is None or not unit.is_active:
-        raise InvalidInput(f"unknown unit '{code}'", field=field_name)
+        raise InvalidInput(Msg("unknown unit '{code}'", code=code), field=field_name)
     return unit
 
 
@@ -290,12 +290,20 @@ def add_rule(
             condition = session.get(FilingCondition, condition_code)
             if condition is None:
                 raise InvalidInput(
-                    f"unknown filing condition '{condition_code}'", field="condition"
+                    Msg(
+                        "unknown filing condition '{condition_code}'", condition_code=condition_code
+                    ),
+                    field="condition",
                 )
             if category_code and category_code != condition.category_code:
                 raise InvalidInput(
-                    f"filing condition '{condition_code}' belongs to category "
-                    f"'{condition.category_code}', not '{category_code}'",
+                    Msg(
+                        "filing condition '{condition_code}' belongs to category "
+                        "'{category_code}', not '{category_code2}'",
+                        condition_code=condition_code,
+                        category_code=condition.category_code,
+                        category_code2=category_code,
+                    ),
                     field="condition",
                 )
             category_code = condition.category_code
@@ -303,7 +311,10 @@ def add_rule(
             category = session.get(Category, category_code)
             if category is None:
                 raise InvalidInput(
-                    f"unknown category '{category_code}'; see GET /api/v1/categories",
+                    Msg(
+                        "unknown category '{category_code}'; see GET /api/v1/categories",
+                        category_code=category_code,
+                    ),
                     field="category",
                 )
         place_level = (place_level or "").strip() or None
@@ -315,17 +326,29 @@ def add_rule(
         if place_level is not None and place_code is not None:
             if place_level not in RULE_PLACE_LEVELS:
                 raise InvalidInput(
-                    f"unknown place level '{place_level}'; one of: {', '.join(RULE_PLACE_LEVELS)}",
+                    Msg(
+                        "unknown place level '{place_level}'; one of: {choices}",
+                        place_level=place_level,
+                        choices=", ".join(RULE_PLACE_LEVELS),
+                    ),
                     field="place_level",
                 )
             if place_level == "zone":
                 if session.scalars(select(Zone).where(Zone.code == place_code)).first() is None:
-                    raise InvalidInput(f"no zone has the code '{place_code}'", field="place")
+                    raise InvalidInput(
+                        Msg("no zone has the code '{place_code}'", place_code=place_code),
+                        field="place",
+                    )
             else:
                 length = CODE_LENGTH[RegionLevel(place_level)]
                 if len(place_code) != length or not place_code.isdigit():
                     raise InvalidInput(
-                        f"a {place_level} code has {length} digits, not '{place_code}'",
+                        Msg(
+                            "a {place_level} code has {length} digits, not '{place_code}'",
+                            place_level=place_level,
+                            length=length,
+                            place_code=place_code,
+                        ),
                         field="place",
                     )
                 exists = session.scalars(
@@ -333,7 +356,12 @@ def add_rule(
                 ).first()
                 if exists is None:
                     raise InvalidInput(
-                        f"no {place_level} has the code '{place_code}'; import the regions first",
+                        Msg(
+                            "no {place_level} has the code '{place_code}'; "
+                            "import the regions first",
+                            place_level=place_level,
+                            place_code=place_code,
+                        ),
                         field="place",
                     )
         rule = RoutingRule(
@@ -376,7 +404,7 @@ def deactivate_rule(session: Session, rule_id: int) -> RoutingRule:
     with writing(session):
         rule = session.get(RoutingRule, rule_id)
         if rule is None:
-            raise NotFound(f"routing rule {rule_id} does not exist")
+            raise NotFound(Msg("routing rule {rule_id} does not exist", rule_id=rule_id))
         rule.is_active = False
         return rule
 

@@ -6,7 +6,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.unitofwork import writing
 from duban.places.models import Region, RegionUnit
 
@@ -18,10 +18,13 @@ def set_territorial_unit(session: Session, region_code: str, unit_code: str) -> 
             select(Region).where(Region.code == region_code, Region.valid_to.is_(None))
         ).first()
         if region is None:
-            raise InvalidInput(f"no current region has the code '{region_code}'", field="region")
+            raise InvalidInput(
+                Msg("no current region has the code '{region_code}'", region_code=region_code),
+                field="region",
+            )
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
         if unit is None or not unit.is_active:
-            raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+            raise InvalidInput(Msg("unknown unit '{unit_code}'", unit_code=unit_code), field="unit")
         row = session.get(RegionUnit, region_code)
         if row is None:
             row = RegionUnit(region_code=region_code, unit_id=unit.id)

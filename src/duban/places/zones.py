@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts import Unit, User
-from duban.kernel.errors import InvalidInput, NotFound
+from duban.kernel.errors import InvalidInput, Msg, NotFound
 from duban.kernel.unitofwork import writing
 from duban.places.coords import (
     LocalProjection,
@@ -54,7 +54,12 @@ def save_zone(
     """
     if kind not in ZONE_KINDS:
         raise InvalidInput(
-            f"unknown zone kind '{kind}'; one of: {', '.join(ZONE_KINDS)}", field="kind"
+            Msg(
+                "unknown zone kind '{kind}'; one of: {choices}",
+                kind=kind,
+                choices=", ".join(ZONE_KINDS),
+            ),
+            field="kind",
         )
     code = (code or "").strip()
     if not code or len(code) > 64:
@@ -63,17 +68,25 @@ def save_zone(
         raise InvalidInput("a zone needs a name", field="name")
     geom_type = getattr(geometry, "geom_type", None)
     if geometry is None or geometry.is_empty:
-        raise InvalidInput(f"zone {code} has no geometry", field="geometry")
+        raise InvalidInput(Msg("zone {code} has no geometry", code=code), field="geometry")
     minx, miny, maxx, maxy = geometry.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         raise InvalidInput(
-            f"zone {code}: coordinates {geometry.bounds} are not longitude/latitude",
+            Msg(
+                "zone {code}: coordinates {bounds} are not longitude/latitude",
+                code=code,
+                bounds=geometry.bounds,
+            ),
             field="geometry",
         )
     if kind == "road_segment":
         if geom_type not in ("LineString", "MultiLineString", "Polygon", "MultiPolygon"):
             raise InvalidInput(
-                f"road segment {code} must be a line (or a polygon), not {geom_type}",
+                Msg(
+                    "road segment {code} must be a line (or a polygon), not {geom_type}",
+                    code=code,
+                    geom_type=geom_type,
+                ),
                 field="geometry",
             )
         width = policy.road_buffer_m if buffer_m is None else float(buffer_m)
@@ -83,27 +96,36 @@ def save_zone(
     else:
         if geom_type not in ("Polygon", "MultiPolygon"):
             raise InvalidInput(
-                f"{ZONE_LABELS[kind]} zone {code} must be a polygon, not {geom_type}",
+                Msg(
+                    "{value} zone {code} must be a polygon, not {geom_type}",
+                    value=ZONE_LABELS[kind],
+                    code=code,
+                    geom_type=geom_type,
+                ),
                 field="geometry",
             )
         width = 0.0
         area = geometry
     if not area.is_valid:
         raise InvalidInput(
-            f"zone {code}: the geometry is not valid ({shapely.is_valid_reason(area)})",
+            Msg(
+                "zone {code}: the geometry is not valid ({value})",
+                code=code,
+                value=shapely.is_valid_reason(area),
+            ),
             field="geometry",
         )
     user_id = None
     if username:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
-            raise InvalidInput(f"unknown user '{username}'", field="user")
+            raise InvalidInput(Msg("unknown user '{username}'", username=username), field="user")
         user_id = user.id
     unit_id = None
     if unit_code:
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
         if unit is None:
-            raise InvalidInput(f"unknown unit '{unit_code}'", field="unit")
+            raise InvalidInput(Msg("unknown unit '{unit_code}'", unit_code=unit_code), field="unit")
         unit_id = unit.id
     with writing(session):
         zone = session.scalars(select(Zone).where(Zone.code == code)).first()
@@ -133,7 +155,7 @@ def retire_zone(session: Session, code: str, *, now: datetime) -> Zone:
     with writing(session):
         zone = session.scalars(select(Zone).where(Zone.code == code)).first()
         if zone is None:
-            raise NotFound(f"no zone has the code '{code}'")
+            raise NotFound(Msg("no zone has the code '{code}'", code=code))
         zone.is_active = False
         zone.updated_at = now
         bump_places_version(session, now)

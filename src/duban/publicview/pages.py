@@ -65,17 +65,15 @@ PUBLIC_STAGES = ("before", "after")
 
 def _area(ctx: WebContext) -> Area | None:
     q = ctx.request.query_params
-    try:
-        return area_from_query(
-            region=q.get("region", "")[:20],
-            bbox=q.get("bbox", "")[:100],
-            lat=q.get("lat", "")[:30],
-            lon=q.get("lon", "")[:30],
-            radius=q.get("radius", "")[:10],
-            default_radius_m=public_policy().default_radius_m,
-        )
-    except BadArea as err:
-        raise InvalidInput(str(err), field="area") from err
+    # a bad area raises BadArea, an InvalidInput of the field ``area``
+    return area_from_query(
+        region=q.get("region", "")[:20],
+        bbox=q.get("bbox", "")[:100],
+        lat=q.get("lat", "")[:30],
+        lon=q.get("lon", "")[:30],
+        radius=q.get("radius", "")[:10],
+        default_radius_m=public_policy().default_radius_m,
+    )
 
 
 def _filters(ctx: WebContext) -> PublicFilter:
@@ -156,7 +154,7 @@ def public_cases_json(ctx: Ctx, bbox: str, zoom: int = 12) -> Response:
     try:
         box = bbox_area(bbox[:100])
     except BadArea as err:
-        raise InvalidInput(str(err), field="bbox") from err
+        raise InvalidInput("A box is four numbers: west,south,east,north.", field="bbox") from err
     data = public_map(ctx.db, policy=public_policy(), box=box, zoom=zoom, filters=_filters(ctx))
     return ctx.respond(JSONResponse(data))
 
@@ -222,10 +220,7 @@ def public_subscribe(ctx: Ctx, form: Form) -> Response:
     limit_anonymous_report(ctx.request, ctx.lang)
     spec = forms.text(form, "area", 120)
     email = forms.text(form, "email", 254)
-    try:
-        area = parse_area(spec)
-    except BadArea as err:
-        raise InvalidInput(str(err), field="area") from err
+    area = parse_area(spec)  # a bad one raises BadArea (InvalidInput, field "area")
     try:
         message = subscribe(
             ctx.db,

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
+
+from duban.kernel.errors import InvalidInput, Msg
 
 #: Metres per degree of latitude (a sphere of the mean radius: close enough for a radius).
 METRES_PER_DEGREE: Final = 111_195.0
@@ -49,8 +51,12 @@ class AreaKind(StrEnum):
     POINT = "point"
 
 
-class BadArea(ValueError):
-    """The area cannot be read (the message is the catalogue's English)."""
+class BadArea(InvalidInput):
+    """The area cannot be read (the message is a catalogue template; ``field`` is
+    ``area`` unless the caller names another)."""
+
+    def __init__(self, message: str | Msg, /, *, field: str | None = "area", **detail: Any) -> None:
+        super().__init__(message, field=field, **detail)
 
 
 @dataclass(frozen=True)

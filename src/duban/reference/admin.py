@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Setting
 from duban.kernel.db.stamps import TAXONOMY_KEY, next_stamp
-from duban.kernel.errors import InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.reference.calendar import LimitUnit, TimeLimit
@@ -24,7 +24,10 @@ def require_admin(actor: Actor) -> None:
     """Refuse anybody but an administrator."""
     if actor.role != Role.ADMIN:
         raise PermissionDenied(
-            f"only an administrator may change reference data (you are '{actor.role.value}')"
+            Msg(
+                "only an administrator may change reference data (you are '{role}')",
+                role=actor.role.value,
+            )
         )
 
 
@@ -46,11 +49,13 @@ def set_condition_limit(
         limit = TimeLimit(amount, LimitUnit(unit))
     except ValueError as err:
         units = ", ".join(u.value for u in LimitUnit)
-        raise InvalidInput(f"invalid limit: {err} (units: {units})", field="limit") from err
+        raise InvalidInput(
+            Msg("invalid limit: {err} (units: {units})", err=err, units=units), field="limit"
+        ) from err
     with writing(session):
         condition = session.get(FilingCondition, code)
         if condition is None:
-            raise NotFound(f"filing condition '{code}' does not exist")
+            raise NotFound(Msg("filing condition '{code}' does not exist", code=code))
         condition.limit_amount = limit.amount
         condition.limit_unit = limit.unit.value
         # The taxonomy changed: bump its stamp so caches and Open311 discovery notice.

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Setting
 from duban.kernel.db.stamps import POLICY_KEY
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.unitofwork import writing
 from duban.reference.admin import current_policy_data, require_admin
 from duban.reference.calendar import YearSchedule, YearSource
@@ -188,7 +188,14 @@ def paste_year_schedule(
             else read_schedule_lists(days_off, workdays, year)
         )
     except ScheduleError as err:
-        raise InvalidInput(str(err), field="schedule", line=err.line) from err
+        problem = err.text
+        raise InvalidInput(
+            Msg("line {line}: {problem}", line=err.line, problem=problem)
+            if err.line is not None
+            else problem,
+            field="schedule",
+            line=err.line,
+        ) from err
     return enter_year_schedule(session, actor=actor, clock=clock, schedule=schedule)
 
 

@@ -30,6 +30,8 @@ from typing import Any, Final
 
 import chinese_calendar
 
+from duban.kernel.errors import Msg
+
 __all__ = [
     "PastedSchedule",
     "ScheduleError",
@@ -159,6 +161,11 @@ class ScheduleError(ValueError):
         self.values = values
         text = problem.format(**values)
         super().__init__(f"line {line}: {text}" if line is not None else text)
+
+    @property
+    def text(self) -> Msg:
+        """The problem as a catalogue template and its values (without the line)."""
+        return Msg(self.problem, **self.values)
 
 
 @dataclass(frozen=True)

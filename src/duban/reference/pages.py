@@ -104,7 +104,7 @@ def change_limit(ctx: Ctx, code: str, form: Form) -> Response:
             )
         except InvalidInput as err:
             ctx.db.rollback()
-            errors.add(f"limit:{code}", forms.localize(err.message, ctx.lang))
+            errors.add(f"limit:{code}", forms.translate(err.text, ctx.lang))
     else:
         errors.add(f"limit:{code}", ctx.t("Limit must be a number."))
     if errors:
@@ -130,7 +130,7 @@ def change_calendar(ctx: Ctx, form: Form) -> Response:
         )
     except InvalidInput as err:
         ctx.db.rollback()
-        errors.add("day", forms.localize(err.message, ctx.lang))
+        errors.add("day", forms.translate(err.text, ctx.lang))
         return CALENDAR.render(ctx, errors=errors, status=422)
     ctx.notice("Saved.")
     return ctx.redirect("/admin/calendar")
@@ -163,6 +163,6 @@ def _schedule_problem(ctx: WebContext, err: InvalidInput) -> str:
     """A paste's problem in the page's language, naming its line."""
     cause = err.__cause__
     if not isinstance(cause, ScheduleError):
-        return forms.localize(err.message, ctx.lang)
+        return forms.translate(err.text, ctx.lang)
     text = ctx.t(cause.problem, **cause.values)
     return ctx.t("Line {line}: {problem}", line=cause.line, problem=text) if cause.line else text

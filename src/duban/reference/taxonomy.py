@@ -32,7 +32,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Final
 
-from duban.kernel.errors import InvalidInput, PolicyError
+from duban.kernel.errors import InvalidInput, Msg, PolicyError
 from duban.reference.calendar import TimeLimit
 from duban.reference.wording import Matcher, Subclass
 
@@ -65,7 +65,7 @@ class TaxonomyError(PolicyError, ValueError):
     code = "invalid_taxonomy"
 
     def __init__(
-        self, message: str, *, problems: Sequence[str] = (), field: str | None = "taxonomy"
+        self, message: str | Msg, *, problems: Sequence[str] = (), field: str | None = "taxonomy"
     ) -> None:
         super().__init__(message, field=field, problems=list(problems))
         self.problems: tuple[str, ...] = tuple(problems)
@@ -76,7 +76,7 @@ class UnknownTaxonomyCode(TaxonomyError):
 
     code = "unknown_taxonomy_code"
 
-    def __init__(self, message: str, *, requested: str, field: str) -> None:
+    def __init__(self, message: str | Msg, *, requested: str, field: str) -> None:
         super().__init__(message, field=field)
         self.requested = requested
 
@@ -213,7 +213,11 @@ class Taxonomy:
         category = self.find_category(code)
         if category is None:
             raise UnknownTaxonomyCode(
-                f"unknown category code {code!r}{self._hint(code, self.categories)}",
+                Msg(
+                    "unknown category code {code!r}{value}",
+                    code=code,
+                    value=self._hint(code, self.categories),
+                ),
                 requested=str(code),
                 field="category_code",
             )
@@ -232,7 +236,11 @@ class Taxonomy:
         condition = self.find_condition(code)
         if condition is None:
             raise UnknownTaxonomyCode(
-                f"unknown filing-condition code {code!r}{self._hint(code, self.conditions)}",
+                Msg(
+                    "unknown filing-condition code {code!r}{value}",
+                    code=code,
+                    value=self._hint(code, self.conditions),
+                ),
                 requested=str(code),
                 field="condition_code",
             )
@@ -249,8 +257,12 @@ class Taxonomy:
         if not category.conditions:
             subclasses = ", ".join(child.label for child in self._children.get(category.code, ()))
             raise TaxonomyError(
-                f"{category.label} is a major class; cases are filed under one of its "
-                f"subclasses ({subclasses})",
+                Msg(
+                    "{label} is a major class; cases are filed under one of its subclasses "
+                    "({subclasses})",
+                    label=category.label,
+                    subclasses=subclasses,
+                ),
                 field="category_code",
             )
         return category.conditions[0]
@@ -268,12 +280,17 @@ class Taxonomy:
         category = self.find_category(code)
         if category is None:
             raise InvalidInput(
-                f"unknown category '{code}'; see GET /api/v1/categories", field="category_code"
+                Msg("unknown category '{code}'; see GET /api/v1/categories", code=code),
+                field="category_code",
             )
         if not category.is_subclass:
             raise InvalidInput(
-                f"category '{code}' ({category.name}) is a major class; "
-                "choose one of its subclasses",
+                Msg(
+                    "category '{code}' ({category_name}) is a major class; choose one of "
+                    "its subclasses",
+                    code=code,
+                    category_name=category.name,
+                ),
                 field="category_code",
             )
         if condition_code is None:
@@ -281,12 +298,18 @@ class Taxonomy:
         condition = self.find_condition(condition_code)
         if condition is None:
             raise InvalidInput(
-                f"unknown filing condition '{condition_code}'", field="condition_code"
+                Msg("unknown filing condition '{condition_code}'", condition_code=condition_code),
+                field="condition_code",
             )
         if condition.subclass_code != category.code:
             raise InvalidInput(
-                f"filing condition '{condition_code}' belongs to category "
-                f"'{condition.subclass_code}', not '{code}'",
+                Msg(
+                    "filing condition '{condition_code}' belongs to category "
+                    "'{subclass_code}', not '{code}'",
+                    condition_code=condition_code,
+                    subclass_code=condition.subclass_code,
+                    code=code,
+                ),
                 field="condition_code",
             )
         return category, condition
@@ -668,8 +691,11 @@ def load_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
     """
     if not isinstance(data, Mapping):
         raise TaxonomyError(
-            f"a taxonomy is a mapping with 'version', 'name', 'kinds' and 'classes', "
-            f"got {_show(data)}",
+            Msg(
+                "a taxonomy is a mapping with 'version', 'name', 'kinds' and "
+                "'classes', got {value}",
+                value=_show(data),
+            ),
             problems=["the document is not a mapping"],
         )
     check = _Checker()
@@ -695,7 +721,12 @@ def load_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
         count = len(check.problems)
         listing = "\n".join(f"  - {problem}" for problem in check.problems)
         raise TaxonomyError(
-            f"the taxonomy has {count} problem{'s' if count != 1 else ''}:\n{listing}",
+            Msg(
+                "the taxonomy has {count} problem{value}:\n{listing}",
+                count=count,
+                value="s" if count != 1 else "",
+                listing=listing,
+            ),
             problems=check.problems,
         )
     return Taxonomy(

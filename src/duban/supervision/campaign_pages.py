@@ -161,7 +161,7 @@ def create_form(ctx: Ctx, form: Form) -> Response:
     try:
         made = create_campaign(ctx.db, actor=actor, clock=ctx.clock, data=_input(values))
     except DubanError as err:
-        return _list(ctx, error=ctx.t(err.message), values=values, status=422)
+        return _list(ctx, error=ctx.t(err.text), values=values, status=422)
     ctx.notice("Saved.")
     return ctx.redirect(f"/campaigns/{made.id}")
 
@@ -238,7 +238,7 @@ def edit_form(ctx: Ctx, campaign_id: CampaignId, form: Form) -> Response:
         if isinstance(err, NotFound):
             raise
         ctx.db.rollback()
-        return _campaign_page(ctx, campaign_id, error=ctx.t(err.message), values=values, status=422)
+        return _campaign_page(ctx, campaign_id, error=ctx.t(err.text), values=values, status=422)
     ctx.notice("Saved.")
     return ctx.redirect(f"/campaigns/{campaign_id}")
 
@@ -248,17 +248,13 @@ def edit_form(ctx: Ctx, campaign_id: CampaignId, form: Form) -> Response:
 def close_form(ctx: Ctx, campaign_id: CampaignId, form: Form) -> Response:
     """A supervisor closes the campaign."""
     actor = ctx.staff(Role.SUPERVISOR)
-    try:
-        close_campaign(
-            ctx.db,
-            actor=actor,
-            clock=ctx.clock,
-            campaign_id=campaign_id,
-            note=_text(form, "note"),
-        )
-    except DubanError as err:
-        err.message = ctx.t(err.message)
-        raise
+    close_campaign(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        campaign_id=campaign_id,
+        note=_text(form, "note"),
+    )
     ctx.notice("Saved.")
     return ctx.redirect(f"/campaigns/{campaign_id}")
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from duban.kernel.errors import InvalidInput, PolicyError
+from duban.kernel.errors import InvalidInput, Msg, PolicyError
 
 
 class CampaignStatus(StrEnum):
@@ -59,7 +59,9 @@ def parse_kinds(data: Any) -> tuple[CampaignKind, ...]:
             CampaignKind(str(k["code"]), str(k["zh"]), str(k.get("en") or k["zh"])) for k in data
         )
     except (KeyError, TypeError, AttributeError) as err:
-        raise PolicyError(f"supervision.campaign_kinds: {err}", field="supervision") from err
+        raise PolicyError(
+            Msg("supervision.campaign_kinds: {err}", err=err), field="supervision"
+        ) from err
     if not kinds or len({k.code for k in kinds}) != len(kinds):
         raise PolicyError(
             "supervision.campaign_kinds: name at least one kind, each code once",

@@ -23,7 +23,7 @@ from duban.ledgers import list_ledgers, pickable_items
 from duban.supervision.orders import OrderInput, create_order, preview_order
 from duban.supervision.policy import supervision_policy
 from duban.web.context import Ctx, Form, pages
-from duban.web.i18n import localize
+from duban.web.i18n import translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,7 +92,7 @@ def _render(ctx: Ctx, form: Form | None, *, error: str = "") -> Response:
         try:
             preview = preview_order(ctx.db, actor=actor, clock=ctx.clock, data=_input(form))
         except InvalidInput as err:
-            error = localize(err.message, ctx.lang)
+            error = translate(err.text, ctx.lang)
     values: dict[str, Any] = {
         "q": q,
         "status": status,
@@ -155,6 +155,6 @@ def editor_form(ctx: Ctx, form: Form) -> Response:
     try:
         made = create_order(ctx.db, actor=actor, clock=ctx.clock, data=_input(form))
     except InvalidInput as err:
-        return _render(ctx, form, error=localize(err.message, ctx.lang))
+        return _render(ctx, form, error=translate(err.text, ctx.lang))
     ctx.notice("Saved.")
     return ctx.redirect(f"/supervision/{made.id}")

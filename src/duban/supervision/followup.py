@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from duban.kernel.errors import PolicyError
+from duban.kernel.errors import Msg, PolicyError
 
 
 class RevisitState(StrEnum):
@@ -82,7 +82,9 @@ class RevisitPolicy:
 
 def _days(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
-        raise PolicyError(f"supervision.revisit.{name} must be 1 to 3650 days", field="revisit")
+        raise PolicyError(
+            Msg("supervision.revisit.{name} must be 1 to 3650 days", name=name), field="revisit"
+        )
     return value
 
 

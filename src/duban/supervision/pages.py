@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from duban.kernel.errors import DubanError
 from duban.kernel.roles import Role
 from duban.supervision.documents import document_file
 from duban.supervision.orders import (
@@ -86,12 +85,9 @@ def order_page(ctx: Ctx, order_id: OrderId) -> Response:
 
 @contextmanager
 def _in_page_language(ctx: Ctx) -> Iterator[None]:
-    """Show a refusal in the page's language (the catalogue's Chinese on zh pages)."""
-    try:
-        yield
-    except DubanError as err:
-        err.message = ctx.t(err.message)
-        raise
+    """Show a refusal in the page's language: the error page renders its template in the
+    page's language (:meth:`WebContext.error_page`), so nothing is left to do here."""
+    yield
 
 
 def _field(form: Form, name: str) -> str:

@@ -24,7 +24,7 @@ from duban.cases import (
     perform_action,
 )
 from duban.kernel.context import SYSTEM_ACTOR, Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 from duban.ledgers import LedgerNode, reopen_item, signed_off_items
@@ -305,8 +305,10 @@ def record_revisit(
             code = RevisitReason(str(reason_code or "")).value
         except ValueError:
             raise InvalidInput(
-                "a failed revisit needs a reason code: "
-                + ", ".join(r.value for r in RevisitReason),
+                Msg(
+                    "a failed revisit needs a reason code: {choices}",
+                    choices=", ".join(r.value for r in RevisitReason),
+                ),
                 field="reason_code",
             ) from None
     photos = list(dict.fromkeys(photo_ids))

@@ -140,7 +140,7 @@ class AdminPage:
             if not self.conflict_on_form:
                 raise
             ctx.db.rollback()
-            errors.add(self.error_field, forms.localize(err.message, ctx.lang))
+            errors.add(self.error_field, forms.translate(err.text, ctx.lang))
             return self.render(ctx, errors=errors, status=409, values=values)
         ctx.notice("Saved.")
         return ctx.redirect(self.url)
@@ -157,7 +157,7 @@ class AdminPage:
                 raise
             ctx.db.rollback()
             errors = forms.FieldErrors(ctx.lang)
-            errors.add(row.error_key.format(key=key), forms.localize(err.message, ctx.lang))
+            errors.add(row.error_key.format(key=key), forms.translate(err.text, ctx.lang))
             return self.render(ctx, errors=errors, status=422)
         ctx.notice("Saved.")
         return ctx.redirect(self.url)

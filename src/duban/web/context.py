@@ -28,6 +28,7 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import (
     DubanError,
     InvalidInput,
+    Msg,
     NotFound,
     PermissionDenied,
     TooManyRequests,
@@ -36,7 +37,6 @@ from duban.kernel.inputs import refuse_control_characters_in
 from duban.kernel.roles import Role
 from duban.reference.policy import load_policy
 from duban.web import pending, sessions
-from duban.web.forms import localize
 from duban.web.i18n import translate
 from duban.web.templating import environment
 from duban.web.tiles import image_sources, layers_json, map_crs
@@ -186,8 +186,9 @@ class WebContext:
         """The menu of the viewer's role: (path, label)."""
         return [(path, self.t(label)) for path, label in NAV_OF_ROLE.get(self.role, PUBLIC_NAV)]
 
-    def t(self, text: str, **values: Any) -> str:
-        """``text`` in the page's language."""
+    def t(self, text: str | Msg, **values: Any) -> str:
+        """``text`` (a catalogue key, or an error's template and values) in the page's
+        language."""
         return translate(text, self.lang, **values)
 
     def staff(self, *roles: Role) -> Actor:
@@ -196,7 +197,7 @@ class WebContext:
         if actor is None:
             raise LoginRequired(self.request.url.path + _query(self.request))
         if roles and actor.role not in roles:
-            raise PermissionDenied(self.t("This page is not for your role."))
+            raise PermissionDenied("This page is not for your role.")
         return actor
 
     def notice(self, key: str) -> None:
@@ -254,7 +255,9 @@ class WebContext:
     def error_page(self, err: DubanError) -> Response:
         """A domain error as a page."""
         if isinstance(err, TooManyRequests):
-            response = self.render("error.html", status_code=429, message=err.message)
+            response = self.render(
+                "error.html", status_code=429, message=translate(err.text, self.lang)
+            )
             response.headers["Retry-After"] = str(err.retry_after)
             return response
         status = (
@@ -266,9 +269,7 @@ class WebContext:
             if isinstance(err, InvalidInput)
             else 409
         )
-        return self.render(
-            "error.html", status_code=status, message=localize(err.message, self.lang)
-        )
+        return self.render("error.html", status_code=status, message=translate(err.text, self.lang))
 
     def respond(self, response: Response) -> Response:
         """Pass a ready response through (cookie and headers added)."""

@@ -19,8 +19,7 @@ from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import InvalidInput
 from duban.kernel.ports import PhotoStore
 from duban.places.coords import to_wgs84
-from duban.web.i18n import localize as localize  # pages call forms.localize
-from duban.web.i18n import translate
+from duban.web.i18n import translate as translate  # pages call forms.translate
 
 #: Service field names → the form field showing the message.
 FIELD_OF: dict[str, str] = {
@@ -51,7 +50,7 @@ class FieldErrors:
     def add_error(self, err: InvalidInput, default_field: str = "form") -> None:
         """Record a service's :class:`InvalidInput` under its form field."""
         name = FIELD_OF.get(err.field or "", err.field or default_field)
-        self.add(name, localize(err.message, self.lang))
+        self.add(name, translate(err.text, self.lang))
 
     def __bool__(self) -> bool:
         return bool(self.messages)
@@ -146,7 +145,7 @@ def save_uploads(
                 tz=tz,
             )
         except InvalidInput as err:
-            errors.add(name, f"{upload.filename}: {localize(err.message, errors.lang)}")
+            errors.add(name, f"{upload.filename}: {translate(err.text, errors.lang)}")
             continue
         saved.append(photo.id)
     return saved

@@ -4,134 +4,66 @@ Texts are written in English in the code and the templates (``_("Sign in")``) an
 up here for Chinese; a test checks that every text used has its Chinese. Labels of
 statuses, actions, roles and sources come from :mod:`duban.cases.workflow`, the one
 mapping of those. ``{name}`` placeholders are filled after translation.
+
+Domain errors carry their message as a template and its values (``err.text``, a
+:class:`~duban.kernel.errors.Msg`); the API and the pages render it with :func:`translate`,
+never by reading the formatted English back.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import Any
 
+from duban.cases.workflow import (
+    ACTION_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
+    Action,
+    CaseStatus,
+    Source,
+)
+from duban.kernel.errors import Msg
+from duban.kernel.roles import ROLE_LABELS, Role
 from duban.web.messages_zh import ZH
 
 
-def translate(text: str, lang: str, **values: Any) -> str:
-    """``text`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in."""
+def translate(text: str | Msg, lang: str, **values: Any) -> str:
+    """``text`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in.
+
+    ``text`` is a catalogue key (its English) or a :class:`~duban.kernel.errors.Msg`, the
+    template and values a domain error carries. A value that is itself a ``Msg`` is
+    translated in its turn; a workflow code given as ``status``, ``action``, ``role`` or
+    ``source`` is shown as its label."""
+    if isinstance(text, Msg):
+        values = {**text.params, **values}
+        text = text.template
     out = text if lang == "en" else ZH.get(text, text)
-    return out.format(**values) if values else out
+    if not values:
+        return out
+    return out.format(**{k: _value(k, v, lang) for k, v in values.items()})
 
 
-# Messages of the services people meet most, in Chinese (others are shown as they are).
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"needs a 'reason'"), "Please give a reason."),
-    (
-        re.compile(r"is not a readable image|unsupported image format"),
-        "This file is not a photo that can be read: send a JPEG, PNG or WebP picture.",
-    ),
-    (re.compile(r"the uploaded file is empty"), "The file is empty."),
-    (
-        re.compile(r"the photo is \d+ bytes; the limit"),
-        "The photo is too large: send a smaller one.",
-    ),
-    (
-        re.compile(r"pixels; the limit|bytes to decode"),
-        "The photo has too many pixels: send a smaller one.",
-    ),
-    (
-        re.compile(r"does not exist or is not visible to you"),
-        "This case does not exist, or it is not yours to see.",
-    ),
-    (re.compile(r"^no report has this tracking code"), "No report has this tracking code."),
-    (
-        re.compile(r"is not a phone number"),
-        "Please give a mobile number (11 digits) or a landline with its area code, "
-        "e.g. 0371-61234567.",
-    ),
-    (
-        re.compile(r"give a 'reason' for the override"),
-        "This is not the suggested unit: please give the reason for choosing it.",
-    ),
-    (re.compile(r"at least one photo is required"), "Please add at least one photo."),
-    (re.compile(r"dispatch needs the lead 'unit'"), "Please choose the lead unit."),
-    (
-        re.compile(r"responsibility list gives this matter to"),
-        "The responsibility list gives this matter to a body outside city management: hand it "
-        "over, or give the reason for dispatching it to a unit of ours.",
-    ),
-    (re.compile(r"is not an active body outside"), "Please choose a body outside city management."),
-    (re.compile(r"check needs 'passed'"), "Please choose pass or fail."),
-    (re.compile(r"'description' is required"), "Please describe the problem."),
-    (re.compile(r"merge needs 'duplicate_of'"), "Please give the case it duplicates."),
-    (re.compile(r"unknown category"), "Please choose a category from the list."),
-    (re.compile(r"is a major class"), "Please choose a subclass, not a major class."),
-    (re.compile(r"is out of range"), "The location is out of range."),
-    (re.compile(r"'note' is required"), "Please write a note."),
-    (re.compile(r"give the new deadline"), "Please give the new deadline."),
-    (re.compile(r"is not later than the current one"), "The new deadline must be later."),
-    (re.compile(r"rate needs a 'rating'"), "Please choose a rating."),
-    (re.compile(r"no collector's beat covers"), "No collector covers this place; choose one."),
-    (re.compile(r"callback needs a 'rating'"), "Please choose a rating."),
-    (
-        re.compile(r"is the 12345 ticket number of a hotline case"),
-        "Only hotline cases have a 12345 ticket number.",
-    ),
-    (re.compile(r"unknown territory"), "Please choose a district or street from the list."),
-    (re.compile(r"at least one after photo"), "Please add at least one after photo."),
-    (
-        re.compile(r"fails the photo checks"),
-        "Photo checks failed; this category does not accept the fix. "
-        "Take a new photo at the place.",
-    ),
-    (
-        re.compile(r"may not fix a problem on the spot"),
-        "Only collectors, supervisors and leaders fix problems on the spot.",
-    ),
-    (
-        re.compile(r"holds a control character"),
-        "Please remove the control characters (such as NUL) from the text.",
-    ),
-]
-
-
-@functools.cache
-def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """Each catalogue entry with ``{name}`` placeholders as a pattern of its English, the
-    one with the most fixed text first."""
-    out = []
-    # The most specific first: "no ledger entry {id}" before "no ledger {id}".
-    for key, zh in sorted(ZH.items(), key=lambda kv: -len(re.sub(r"\{\w+\}", "", kv[0]))):
-        parts = re.split(r"\{(\w+)\}", key)
-        if len(parts) < 3 or not any(parts[::2]):
-            continue  # no placeholder, or nothing but placeholders
-        body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+def _value(name: str, value: Any, lang: str) -> Any:
+    """A placeholder's value as people read it in ``lang``."""
+    if isinstance(value, Msg):
+        return translate(value, lang)
+    if name in _LISTS and isinstance(value, str) and lang == "zh":
+        return "、".join(_value(_LISTS[name], v.strip(), lang) for v in value.split(","))
+    labels = _LABELS.get(name)
+    if labels is not None and isinstance(value, str):
         try:
-            out.append((re.compile(f"^{body}$", re.DOTALL), zh))
-        except re.error:  # the same placeholder twice
-            continue
-    return tuple(out)
+            pair = labels[1][labels[0](value)]
+        except (ValueError, KeyError):
+            return value
+        return pair[0] if lang == "zh" else value
+    return value
 
 
-def localize(message: str, lang: str, *, _nested: bool = False) -> str:
-    """A service message in ``lang``: its catalogue entry when the message is one (one with
-    ``{name}`` placeholders matched, its values filled in — a value that is itself a
-    message in its turn), else the plain wording of the common ones (:data:`_PATTERNS`),
-    else the message as it is."""
-    if lang != "en" and message in ZH:
-        return ZH[message]
-    if lang != "en":
-        for pattern, zh in _templates():
-            found = pattern.match(message)
-            if found:
-                values = found.groupdict()
-                if not _nested:
-                    values = {k: localize(v, lang, _nested=True) for k, v in values.items()}
-                try:
-                    return zh.format(**values)
-                except (KeyError, IndexError, ValueError):
-                    break
-        if _nested:
-            return message
-    for pattern, text in _PATTERNS:
-        if pattern.search(message):
-            return translate(text, lang)
-    return message
+#: Values that list codes, comma-separated: each shown as its label.
+_LISTS: dict[str, str] = {"statuses": "status", "actions": "action", "roles": "role"}
+_LABELS: dict[str, tuple[Any, Any]] = {
+    "status": (CaseStatus, STATUS_LABELS),
+    "action": (Action, ACTION_LABELS),
+    "role": (Role, ROLE_LABELS),
+    "source": (Source, SOURCE_LABELS),
+}

@@ -7,6 +7,7 @@ from typing import Final
 from duban.exchange.messages import ZH as EXCHANGE_ZH
 from duban.ledgers.messages import ZH as LEDGERS_ZH
 from duban.publicview.messages import ZH as PUBLIC_ZH
+from duban.web.errors_zh import ERRORS_ZH
 
 ZH: Final[dict[str, str]] = {
     # layout and navigation
@@ -846,4 +847,8 @@ for _key, _zh in EXCHANGE_ZH.items():
 
 # So are the public view's (its pages' refusals, its emails and its feed).
 for _key, _zh in PUBLIC_ZH.items():
+    ZH.setdefault(_key, _zh)
+
+# And so are the domain errors' templates.
+for _key, _zh in ERRORS_ZH.items():
     ZH.setdefault(_key, _zh)

@@ -28,7 +28,7 @@ from duban.cases.workflow import (
     Source,
 )
 from duban.kernel.roles import ROLE_LABELS, Role
-from duban.web.i18n import localize, translate
+from duban.web.i18n import translate
 from duban.web.messages_zh import ZH
 
 
@@ -162,6 +162,14 @@ def limit_unit(ctx: Context, value: str | None) -> str:
 
 
 @pass_context
+def named(ctx: Context, thing: Any) -> str:
+    """The name of a unit, a category or anything with ``name`` and an optional English
+    ``name_en``, in the page's language (the name where there is no English one)."""
+    english = getattr(thing, "name_en", None) if _idx(ctx) == 1 else None
+    return str(english or getattr(thing, "name", "") or "")
+
+
+@pass_context
 def tr(ctx: Context, text: str, **values: Any) -> str:
     """Translate inside an expression: ``{{ "Open"|tr }}``."""
     return translate(text, str(ctx.get("lang", "zh")), **values)
@@ -180,7 +188,7 @@ def localized(ctx: Context, message: str | None) -> str:
             if found:
                 return english.format(**found.groupdict())
         return message
-    return localize(message or "", lang)
+    return ZH.get(message or "", message or "")
 
 
 _ENGLISH_OF: dict[str, str] = {zh: en for en, zh in ZH.items()}
@@ -226,6 +234,7 @@ def environment() -> Environment:
         metres=metres,
         limit_unit=limit_unit,
         tr=tr,
+        named=named,
         localize=localized,
     )
     env.globals.update(
