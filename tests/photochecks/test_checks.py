@@ -130,6 +130,9 @@ def test_a_photo_used_on_another_case_is_found_through_the_hash_index(world: Wor
         ("cropped 95 %", lambda im: crop(im, 0.95, 0.025)),
         ("cropped 95 % off one corner", lambda im: crop(im, 0.95, 0.0)),
         ("cropped 90 %", lambda im: crop(im, 0.9, 0.05)),
+        # Found since the crop probes (the original's centre hash): beyond one bit per band.
+        ("cropped 92 % off one corner", lambda im: crop(im, 0.92, 0.0)),
+        ("cropped 85 %", lambda im: crop(im, 0.85, 0.075)),
     ],
 )
 def test_a_re_encoded_or_cropped_photo_of_another_case_is_found(
@@ -183,6 +186,30 @@ def test_time_and_original_findings(world: World) -> None:
     _, found = feedback(world, case, data)
     assert found["time"] == ("fail", "before_dispatch")
     assert found["original"] == ("fail", "edited")
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "copy", "quality", "finding"),
+    [
+        # A model the camera table knows (4000×3000, seen in published EXIF), halved by an
+        # app that rewrote the EXIF size too: only the device's sizes tell.
+        ("resized", "SM-A326U", lambda im: im.resize((2000, 1500)), 92, "resized_device"),
+        # An unknown model at a chat app's size.
+        ("chat size", "X-1", lambda im: im.resize((1280, 960)), 92, "resized_chat"),
+        # Saved again at a low quality (the quantisation tables say so).
+        ("re-encoded", "X-1", lambda im: im, 50, "recompressed"),
+        # The model's own size at a good quality: an original.
+        ("original", "SM-A326U", lambda im: im.resize((4000, 3000)), 90, "original"),
+    ],
+)
+def test_resized_and_re_encoded_copies_are_flagged(
+    world: World, name: str, make: str, copy: Any, quality: int, finding: str
+) -> None:
+    case = case_with_before(world, scene("rocket"))
+    image = copy(scene("rocket"))
+    data = phone_jpeg(image, quality=quality, gps=HERE, make="samsung", model=make)
+    _, found = feedback(world, case, data)
+    assert found["original"] == ("pass" if finding == "original" else "warn", finding), name
 
 
 def test_a_category_whose_policy_blocks_refuses_failing_feedback(
