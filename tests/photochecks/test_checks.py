@@ -251,3 +251,48 @@ def test_passing_a_failed_feedback_is_an_override_with_a_reason(world: World) ->
         "reason": "现场核实已整改，照片角度不同",
     }
     assert case.status == CaseStatus.CHECKED
+
+
+def _heic(image: Image.Image) -> bytes:
+    import io
+
+    from pillow_heif import register_heif_opener
+
+    from tests.factories.photochecks import phone_exif
+
+    register_heif_opener()
+    out = io.BytesIO()
+    image.save(out, "HEIF", exif=phone_exif(gps=HERE).tobytes())
+    return out.getvalue()
+
+
+def _strip() -> bytes:
+    import io
+
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((1, 50_000)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "scene_result"),
+    [
+        # A phone's HEIC of the same corner: printed and matched like a JPEG.
+        ("heic", lambda: _heic(crop(scene("rocket"))), "pass"),
+        # 1×50,000: no room for features or a centre hash; every check still answers (the
+        # scene cannot be judged: skipped, and the verdict leaves it to the checker).
+        ("1x50000", _strip, "skipped"),
+        # One colour (a lens cap): its hash says nothing; the same file is found by SHA-256.
+        ("flat", lambda: phone_jpeg(Image.new("RGB", (640, 480), (90,) * 3), gps=HERE), "skipped"),
+    ],
+)
+def test_odd_but_valid_photos_go_through_every_check(
+    world: World, name: str, make: Any, scene_result: str
+) -> None:
+    case = case_with_before(world, scene("rocket"))
+    other = case_with_before(world, scene("coffee"))
+    feedback(world, other, make())  # the same odd bytes used before elsewhere, then again:
+    _, found = feedback(world, case, make())
+    assert set(found) == {"original", "time", "place", "reused", "same_scene"}, name
+    assert found["same_scene"][0] == scene_result, name
+    assert found["reused"][0] == "fail", name  # the same file (SHA-256) on another case

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import CompoundSelect, Select, bindparam, delete, literal, select, union_all
+from sqlalchemy import CompoundSelect, Select, bindparam, delete, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from duban.cases import Case, CasePhoto, get_case, photo_for_viewer
@@ -40,6 +40,7 @@ from duban.photochecks.prints import (
     match_scene,
     pack_hashes,
     to_signed,
+    to_unsigned,
     unpack_descriptors,
     unpack_hashes,
     unpack_points,
@@ -152,17 +153,17 @@ def _lookup_statement() -> CompoundSelect[str, int | None, int]:
     its 16 one-bit neighbours (17 values), and the four bands of the centre hash, each
     against that band of every probe. Fixed bind parameters, so the statement is compiled
     once and the driver prepares it (PostgreSQL); UNION ALL, the duplicates are dropped
-    here."""
+    here. The third column says which band found the row (0–3 the hash's, 4–7 the centre's)."""
     whole = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
     centre = (PhotoPrint.cband0, PhotoPrint.cband1, PhotoPrint.cband2, PhotoPrint.cband3)
     parts: list[Select[str, int | None, int]] = [
-        select(PhotoPrint.photo_id, PhotoPrint.phash, literal(0)).where(
+        select(PhotoPrint.photo_id, PhotoPrint.phash, literal_column(str(i))).where(
             col.in_([bindparam(f"b{i}_{j}") for j in range(17)])
         )
         for i, col in enumerate(whole)
     ]
     parts += [
-        select(PhotoPrint.photo_id, PhotoPrint.chash, literal(1)).where(
+        select(PhotoPrint.photo_id, PhotoPrint.chash, literal_column(str(4 + i))).where(
             col.in_([bindparam(f"c{i}_{j}") for j in range(len(CROP_PROBES))])
         )
         for i, col in enumerate(centre)
@@ -196,13 +197,21 @@ def near_hashes(
     for i in range(4):
         for j in range(len(CROP_PROBES)):  # -1: no band has it (no probes: a strip, one colour)
             params[f"c{i}_{j}"] = probe_bands[j][i] if j < len(probe_bands) else -1
+    # the probes by the value of each band: a row found by a centre band is measured
+    # against the probes that share that band (one, mostly), not all of them
+    by_band: list[dict[int, list[int]]] = [{} for _ in range(4)]
+    for probe, pb in zip(probes, probe_bands, strict=True):
+        for i in range(4):
+            by_band[i].setdefault(pb[i], []).append(probe)
     whole: dict[str, int] = {}
     cropped: dict[str, int] = {}
-    for photo_id, other, centre in session.connection().execute(_LOOKUP, params):
+    for photo_id, other, part in session.connection().execute(_LOOKUP, params):
         if photo_id in exclude or other is None:  # NULL never equals a band: not reached
             continue
-        if centre:
-            distance, found = min((hamming(p, other) for p in probes), default=64), cropped
+        if part >= 4:
+            band = bands(to_unsigned(other))[part - 4]
+            sharing = by_band[part - 4].get(band, [])
+            distance, found = min((hamming(p, other) for p in sharing), default=64), cropped
         else:
             distance, found = hamming(phash, other), whole
         if distance <= max_distance and distance < found.get(photo_id, 65):
