@@ -194,14 +194,14 @@ def copies() -> None:
         )
         copy = d <= t.copy_max_distance and features
         hit = d <= t.reuse_max_distance or copy
-        # what the check runs now: the whole hash within reach by the probing index (as
-        # before), or else a crop probe's candidate, within reach and a copy by features
-        by_whole = near_band <= 1 and (d <= t.reuse_max_distance or copy)
+        # what the check runs now: the whole hash by an exact band, or else a crop probe's
+        # candidate, within reach and a copy by features
+        by_whole = near_band == 0 and (d <= t.reuse_max_distance or copy)
         by_crop = probed and probe_d <= t.copy_max_distance and features
         return hit, hit and near_band == 0, hit and near_band <= 1, by_whole or by_crop
 
     print("\nreuse with crops: found (no index limit / exact band / probing one bit /")
-    print("probing + crop probes, what the check runs)")
+    print("exact band + crop probes, what the check runs)")
     for kind, transform in {**REUSES, **CROPS}.items():
         found = [verdicts(prints[n], _print(transform(scene(n)), quality=75)) for n in SCENES]
         cols = [sum(f[i] for f in found) for i in range(4)]

@@ -16,10 +16,10 @@
       before-photo back from the store (a local folder) and print both again, then match.
 (b) The reuse lookup alone against --hashes stored prints (hash and centre hash uniformly
     random 64-bit: ~15 rows per band value at 1 M), as the check runs it: one statement,
-    each 16-bit band of the hash with its 16 one-bit neighbours (17 values) and each band
-    of the centre hash against that band of the 28 crop probes, then the Hamming
-    distances. Median and p99 of 1,000 look-ups. Aim: ≤ 5 ms. PostgreSQL uses database
-    ``duban_bench_photochecks`` on 127.0.0.1 (dropped and recreated).
+    each 16-bit band of the hash, and each band of the centre hash against that band of
+    the 16 crop probes, then the Hamming distances. Median and p99 of 1,000 look-ups.
+    Aim: ≤ 5 ms. PostgreSQL uses database ``duban_bench_photochecks`` on 127.0.0.1
+    (dropped and recreated).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def main() -> None:
             times, cpu = lookups(engine, 1000)
             times.sort()
             print(
-                f"  reuse lookup (one statement: probing bands + {len(CROP_PROBES)} crop probes): "
+                f"  reuse lookup (one statement: 4 bands + {len(CROP_PROBES)} crop probes × 4): "
                 f"median {statistics.median(times):.2f} ms, "
                 f"p99 {times[int(len(times) * 0.99)]:.2f} ms wall; "
                 f"median {statistics.median(cpu):.2f} ms CPU of this process"

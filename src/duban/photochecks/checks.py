@@ -149,16 +149,16 @@ def record_print(session: Session, photo_id: str, taken: Print, now: datetime) -
 
 
 def _lookup_statement() -> CompoundSelect[str, int | None, int]:
-    """One statement for every band: the four bands of the whole-picture hash, each with
-    its 16 one-bit neighbours (17 values), and the four bands of the centre hash, each
-    against that band of every probe. Fixed bind parameters, so the statement is compiled
-    once and the driver prepares it (PostgreSQL); UNION ALL, the duplicates are dropped
-    here. The third column says which band found the row (0–3 the hash's, 4–7 the centre's)."""
+    """One statement for every band: the four bands of the whole-picture hash, and the
+    four bands of the centre hash, each against that band of every probe. Fixed bind
+    parameters, so the statement is compiled once and the driver prepares it (PostgreSQL);
+    UNION ALL, the duplicates are dropped here. The third column says which band found
+    the row (0–3 the hash's, 4–7 the centre's)."""
     whole = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
     centre = (PhotoPrint.cband0, PhotoPrint.cband1, PhotoPrint.cband2, PhotoPrint.cband3)
     parts: list[Select[str, int | None, int]] = [
         select(PhotoPrint.photo_id, PhotoPrint.phash, literal_column(str(i))).where(
-            col.in_([bindparam(f"b{i}_{j}") for j in range(17)])
+            col == bindparam(f"b{i}")
         )
         for i, col in enumerate(whole)
     ]
@@ -186,13 +186,12 @@ def near_hashes(
     False), or else whose centre hash is within it of one of ``probes`` (a crop of that
     photo, perhaps; see ``prints.CROP_PROBES``: photo id, the nearest probe's distance,
     True). Candidates by equality on an indexed band, in one statement
-    (:func:`_lookup_statement`), then measured, never a scan: each band of the hash is also
-    looked up with any one of its 16 bits flipped, so every hash within distance 7 is a
-    candidate (pigeonhole), and each band of the centre hash with that band of every probe."""
-    params: dict[str, int] = {}
-    for i, value in enumerate(bands(phash)):
-        for j, near in enumerate((value, *(value ^ (1 << k) for k in range(16)))):
-            params[f"b{i}_{j}"] = near
+    (:func:`_lookup_statement`), then measured, never a scan: every hash within distance
+    3 shares a band (pigeonhole), most copies much farther do too, and a crop's probes
+    share a band with the original's centre hash. (Each band with its 16 one-bit
+    neighbours as well found fewer crops than the probes, at 68 values against 4; since
+    the probes, it is gone: BENCHMARKS.md, "Photo checks".)"""
+    params: dict[str, int] = {f"b{i}": value for i, value in enumerate(bands(phash))}
     probe_bands = [bands(p) for p in probes]
     for i in range(4):
         for j in range(len(CROP_PROBES)):  # -1: no band has it (no probes: a strip, one colour)
