@@ -130,6 +130,9 @@ def test_a_photo_used_on_another_case_is_found_through_the_hash_index(world: Wor
         ("cropped 95 %", lambda im: crop(im, 0.95, 0.025)),
         ("cropped 95 % off one corner", lambda im: crop(im, 0.95, 0.0)),
         ("cropped 90 %", lambda im: crop(im, 0.9, 0.05)),
+        # Found since the crop probes (the original's centre hash): beyond one bit per band.
+        ("cropped 92 % off one corner", lambda im: crop(im, 0.92, 0.0)),
+        ("cropped 85 %", lambda im: crop(im, 0.85, 0.075)),
     ],
 )
 def test_a_re_encoded_or_cropped_photo_of_another_case_is_found(
@@ -185,6 +188,30 @@ def test_time_and_original_findings(world: World) -> None:
     assert found["original"] == ("fail", "edited")
 
 
+@pytest.mark.parametrize(
+    ("name", "make", "copy", "quality", "finding"),
+    [
+        # A model the camera table knows (4000×3000, seen in published EXIF), halved by an
+        # app that rewrote the EXIF size too: only the device's sizes tell.
+        ("resized", "SM-A326U", lambda im: im.resize((2000, 1500)), 92, "resized_device"),
+        # An unknown model at a chat app's size.
+        ("chat size", "X-1", lambda im: im.resize((1280, 960)), 92, "resized_chat"),
+        # Saved again at a low quality (the quantisation tables say so).
+        ("re-encoded", "X-1", lambda im: im, 50, "recompressed"),
+        # The model's own size at a good quality: an original.
+        ("original", "SM-A326U", lambda im: im.resize((4000, 3000)), 90, "original"),
+    ],
+)
+def test_resized_and_re_encoded_copies_are_flagged(
+    world: World, name: str, make: str, copy: Any, quality: int, finding: str
+) -> None:
+    case = case_with_before(world, scene("rocket"))
+    image = copy(scene("rocket"))
+    data = phone_jpeg(image, quality=quality, gps=HERE, make="samsung", model=make)
+    _, found = feedback(world, case, data)
+    assert found["original"] == ("pass" if finding == "original" else "warn", finding), name
+
+
 def test_a_category_whose_policy_blocks_refuses_failing_feedback(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,3 +251,48 @@ def test_passing_a_failed_feedback_is_an_override_with_a_reason(world: World) ->
         "reason": "现场核实已整改，照片角度不同",
     }
     assert case.status == CaseStatus.CHECKED
+
+
+def _heic(image: Image.Image) -> bytes:
+    import io
+
+    from pillow_heif import register_heif_opener
+
+    from tests.factories.photochecks import phone_exif
+
+    register_heif_opener()
+    out = io.BytesIO()
+    image.save(out, "HEIF", exif=phone_exif(gps=HERE).tobytes())
+    return out.getvalue()
+
+
+def _strip() -> bytes:
+    import io
+
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((1, 50_000)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "scene_result"),
+    [
+        # A phone's HEIC of the same corner: printed and matched like a JPEG.
+        ("heic", lambda: _heic(crop(scene("rocket"))), "pass"),
+        # 1×50,000: no room for features or a centre hash; every check still answers (the
+        # scene cannot be judged: skipped, and the verdict leaves it to the checker).
+        ("1x50000", _strip, "skipped"),
+        # One colour (a lens cap): its hash says nothing; the same file is found by SHA-256.
+        ("flat", lambda: phone_jpeg(Image.new("RGB", (640, 480), (90,) * 3), gps=HERE), "skipped"),
+    ],
+)
+def test_odd_but_valid_photos_go_through_every_check(
+    world: World, name: str, make: Any, scene_result: str
+) -> None:
+    case = case_with_before(world, scene("rocket"))
+    other = case_with_before(world, scene("coffee"))
+    feedback(world, other, make())  # the same odd bytes used before elsewhere, then again:
+    _, found = feedback(world, case, make())
+    assert set(found) == {"original", "time", "place", "reused", "same_scene"}, name
+    assert found["same_scene"][0] == scene_result, name
+    assert found["reused"][0] == "fail", name  # the same file (SHA-256) on another case

@@ -32,3 +32,26 @@ def test_backfill_prints_old_photos_and_skips_missing_files(
     assert "printed 1 photos" in result.output
     assert count(engine, PhotoPrint, PhotoPrint.photo_id == kept) == 1
     assert count(engine, PhotoPrint, PhotoPrint.photo_id == lost) == 0
+
+
+def test_backfill_gives_older_prints_their_centre_hash(
+    world: World, db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    pid = upload(world, phone_jpeg(scene("coffee")))
+    world.session.execute(  # printed before the crop probes existed (migration 0020)
+        update(PhotoPrint).values(chash=None, cband0=None, cband1=None, cband2=None,
+                                  cband3=None, probes=None)
+    )  # fmt: skip
+    world.session.commit()
+    assert world.store is not None
+    result = run(
+        db_url, tmp_path, "photos", "backfill-prints", DUBAN_PHOTO_DIR=str(world.store.root)
+    )
+    assert "printed 1 photos" in result.output
+    assert count(engine, PhotoPrint, PhotoPrint.photo_id == pid, PhotoPrint.chash.is_not(None)) == 1
+    again = run(
+        db_url, tmp_path, "photos", "backfill-prints", DUBAN_PHOTO_DIR=str(world.store.root)
+    )
+    assert "printed 0 photos" in again.output

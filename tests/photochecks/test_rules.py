@@ -95,32 +95,53 @@ def _phone(make: str, model: str, w: int, h: int, **kw: object) -> Meta:
 @pytest.mark.parametrize(
     ("meta", "reason", "sentence_en"),
     [
-        # What the phone wrote, in either orientation: an original.
-        (_phone("Apple", "iPhone 14", 4032, 3024), "original", None),
-        (_phone("HUAWEI", "ALN-AL00", 3072, 4096), "original", None),
+        # What the phone wrote (sizes seen in published EXIF), either orientation: original.
+        (_phone("Apple", "iPhone 7 Plus", 3024, 4032), "original", None),
+        (_phone("samsung", "SM-G935F", 4032, 2268), "original", None),
+        # Full-screen shapes real phones write, which a table by brand called cropped:
+        (_phone("Xiaomi", "M2102J20SG", 4000, 1800), "original", None),
+        (_phone("HUAWEI", "DRA-LX3", 1632, 3264), "original", None),
+        # Another shape of a known model says nothing (a 4:3 photo of the 16:9-only entry).
+        (_phone("samsung", "SM-G935F", 4032, 3024), "original", None),
         # The same shape smaller, though EXIF claims that very size: resized by an app.
         (
-            _phone("HUAWEI", "Mate 60 Pro", 2048, 1536, exif_width=2048, exif_height=1536),
+            _phone("samsung", "SM-A326U", 2000, 1500, exif_width=2000, exif_height=1500),
             "resized_device",
-            "Resized: a HUAWEI Mate 60 Pro takes 4096×3072, this file is 2048×1536 (50 % of it).",
+            "Resized: a samsung SM-A326U takes 4000×3000, this file is 2000×1500 (50 % of it).",
         ),
-        (_phone("Apple", "iPhone 15 Pro", 1512, 2016), "resized_device", "takes 4032×3024"),
-        # Another shape: a crop in the gallery.
-        (_phone("Xiaomi", "23127PN0CC", 3500, 3000), "cropped_device", "does not take 3500×3000"),
+        (_phone("Apple", "iPhone 7", 1512, 2016), "resized_device", "takes 4032×3024"),
+        (_phone("samsung", "SM-G935F", 2016, 1134), "resized_device", "takes 4032×2268"),
+        # A brand alone is not a key: an unknown Samsung's size is not judged by the table.
+        (_phone("samsung", "SM-S918B", 4080, 3060), "original", None),
         # A camera the table does not know, at a chat app's size.
         (_phone("Duban", "TestCam", 1280, 960), "resized_chat", "long side 1280"),
         (_phone("Duban", "TestCam", 4000, 3000), "original", None),
     ],
 )
 def test_dimensions_against_the_device(meta: Meta, reason: str, sentence_en: str | None) -> None:
-    """The *original* check knows the sizes common phones write (policy data) and the
-    sizes apps shrink to; a resized copy is flagged with a reason a person can read."""
+    """The *original* check knows sizes phone models were seen writing (policy data, each
+    with its source) and the sizes apps shrink to; a resized copy is flagged with a reason
+    a person can read, and a real original of another shape is not."""
     found = check_original(meta, Thresholds(), tz=SHANGHAI, now=NOW, cameras=_shipped_cameras())
     assert found.reason == reason
     if sentence_en is not None:
         assert found.result == Result.WARN
         assert sentence_en in sentence(found.reason, found.values, "en")
         assert "{" not in sentence(found.reason, found.values, "zh")
+
+
+def test_every_camera_entry_names_its_source() -> None:
+    from duban.photochecks.checks import _policy_data
+
+    table = _policy_data()["cameras"]
+    assert table, "the table is data"
+    for key, entry in table.items():
+        assert key == key.lower(), key
+        assert " " in key, f"{key}: make and model, not a brand alone"
+        assert entry["sizes"], key
+        assert len(entry["source"]) > 20, key
+    with pytest.raises(ValueError, match="source"):
+        cameras_from({"cameras": {"acme x1": {"sizes": [[4000, 3000]]}}})
 
 
 def test_the_camera_table_matches_make_and_model_by_their_start() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import delete, select, union
+from sqlalchemy import CompoundSelect, Select, bindparam, delete, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from duban.cases import Case, CasePhoto, get_case, photo_for_viewer
@@ -30,6 +30,7 @@ from duban.kernel.unitofwork import writing
 from duban.photochecks.messages import sentence
 from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.photochecks.prints import (
+    CROP_PROBES,
     MIN_FEATURES,
     Meta,
     Print,
@@ -37,8 +38,11 @@ from duban.photochecks.prints import (
     hamming,
     match_copy,
     match_scene,
+    pack_hashes,
     to_signed,
+    to_unsigned,
     unpack_descriptors,
+    unpack_hashes,
     unpack_points,
 )
 from duban.photochecks.rules import (
@@ -78,46 +82,57 @@ def thresholds_for(category: str) -> Thresholds:
 
 
 def print_row(photo_id: str, taken: Print, now: datetime) -> PhotoPrint:
+    row = PhotoPrint(photo_id=photo_id, created_at=now)
+    _fill_row(row, taken)
+    return row
+
+
+def _fill_row(row: PhotoPrint, taken: Print) -> None:
     b = bands(taken.phash)
-    return PhotoPrint(
-        photo_id=photo_id,
-        phash=to_signed(taken.phash),
-        band0=b[0],
-        band1=b[1],
-        band2=b[2],
-        band3=b[3],
-        meta=taken.meta.as_json(),
-        keypoints=taken.keypoints.tobytes(),
-        descriptors=taken.descriptors.tobytes(),
-        created_at=now,
+    row.phash = to_signed(taken.phash)
+    row.band0, row.band1, row.band2, row.band3 = b
+    c: tuple[int | None, ...] = (
+        bands(taken.chash) if taken.chash is not None else (None, None, None, None)
     )
+    row.chash = to_signed(taken.chash) if taken.chash is not None else None
+    row.cband0, row.cband1, row.cband2, row.cband3 = c
+    row.probes = pack_hashes(taken.probes) if taken.probes else None
+    row.meta = taken.meta.as_json()
+    row.keypoints = taken.keypoints.tobytes()
+    row.descriptors = taken.descriptors.tobytes()
 
 
 def backfill_prints(session: Session, store: PhotoStore, *, now: datetime, limit: int) -> int:
-    """Print up to ``limit`` photos stored before the checks existed (read from the store,
-    decoded once); a photo whose file is missing or unreadable is left out. Returns how
-    many were printed. Each batch commits on its own, so the work resumes where it stopped."""
+    """Print up to ``limit`` photos stored before the checks existed, or printed before
+    the crop hashes (``probes`` NULL: read from the store, decoded once); a photo whose
+    file is missing or unreadable is left out. Returns how many were printed. Each batch
+    commits on its own, so the work resumes where it stopped."""
     from duban.photochecks.prints import take_print
 
     done = 0
     while done < limit:
-        batch = session.scalars(
-            select(Photo)
+        batch = session.execute(
+            select(Photo, PhotoPrint)
             .outerjoin(PhotoPrint, PhotoPrint.photo_id == Photo.id)
-            .where(PhotoPrint.photo_id.is_(None), Photo.id.not_in(_skipped(session)))
+            .where(PhotoPrint.probes.is_(None), Photo.id.not_in(_skipped(session)))
             .order_by(Photo.created_at, Photo.id)
             .limit(min(100, limit - done))
         ).all()
         if not batch:
             break
         with writing(session):
-            for photo in batch:
+            for photo, row in batch:
                 try:
                     taken = take_print(store.get(photo.storage_key))
                 except (OSError, ValueError, SyntaxError):
                     _skipped(session).add(photo.id)
                     continue
-                session.add(print_row(photo.id, taken, now))
+                if row is None:
+                    session.add(print_row(photo.id, taken, now))
+                else:
+                    _fill_row(row, taken)
+                if not taken.probes:  # one colour or a strip: nothing to probe with
+                    _skipped(session).add(photo.id)
                 done += 1
     return done
 
@@ -133,37 +148,76 @@ def record_print(session: Session, photo_id: str, taken: Print, now: datetime) -
         session.add(print_row(photo_id, taken, now))
 
 
+def _lookup_statement() -> CompoundSelect[str, int | None, int]:
+    """One statement for every band: the four bands of the whole-picture hash, and the
+    four bands of the centre hash, each against that band of every probe. Fixed bind
+    parameters, so the statement is compiled once and the driver prepares it (PostgreSQL);
+    UNION ALL, the duplicates are dropped here. The third column says which band found
+    the row (0–3 the hash's, 4–7 the centre's)."""
+    whole = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
+    centre = (PhotoPrint.cband0, PhotoPrint.cband1, PhotoPrint.cband2, PhotoPrint.cband3)
+    parts: list[Select[str, int | None, int]] = [
+        select(PhotoPrint.photo_id, PhotoPrint.phash, literal_column(str(i))).where(
+            col == bindparam(f"b{i}")
+        )
+        for i, col in enumerate(whole)
+    ]
+    parts += [
+        select(PhotoPrint.photo_id, PhotoPrint.chash, literal_column(str(4 + i))).where(
+            col.in_([bindparam(f"c{i}_{j}") for j in range(len(CROP_PROBES))])
+        )
+        for i, col in enumerate(centre)
+    ]
+    return union_all(*parts)
+
+
+_LOOKUP = _lookup_statement()
+
+
 def near_hashes(
     session: Session,
     phash: int,
     *,
     max_distance: int,
+    probes: Sequence[int] = (),
     exclude: Sequence[str] = (),
-    probe: bool = False,
-) -> list[tuple[str, int]]:
-    """Photos whose hash is within ``max_distance`` of ``phash``: candidates by equality on
-    any of the four indexed bands (one index look-up each), then measured. With ``probe``,
-    each band is also looked up with any one of its 16 bits flipped (17 values per band,
-    still index look-ups): every hash within distance 7 is then a candidate (pigeonhole),
-    and most crops of the picture, whose hashes drift further, share a near band."""
-    b = bands(phash)
-    columns = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
-    query = union(
-        *(
-            select(PhotoPrint.photo_id, PhotoPrint.phash).where(
-                col.in_([value, *(value ^ (1 << i) for i in range(16))]) if probe else col == value
-            )
-            for col, value in zip(columns, b, strict=True)
-        )
-    )
-    found: list[tuple[str, int]] = []
-    for photo_id, other in session.execute(query):
-        if photo_id in exclude:
+) -> list[tuple[str, int, bool]]:
+    """Photos whose hash is within ``max_distance`` of ``phash`` (photo id, distance,
+    False), or else whose centre hash is within it of one of ``probes`` (a crop of that
+    photo, perhaps; see ``prints.CROP_PROBES``: photo id, the nearest probe's distance,
+    True). Candidates by equality on an indexed band, in one statement
+    (:func:`_lookup_statement`), then measured, never a scan: every hash within distance
+    3 shares a band (pigeonhole), most copies much farther do too, and a crop's probes
+    share a band with the original's centre hash. (Each band with its 16 one-bit
+    neighbours as well found fewer crops than the probes, at 68 values against 4; since
+    the probes, it is gone: BENCHMARKS.md, "Photo checks".)"""
+    params: dict[str, int] = {f"b{i}": value for i, value in enumerate(bands(phash))}
+    probe_bands = [bands(p) for p in probes]
+    for i in range(4):
+        for j in range(len(CROP_PROBES)):  # -1: no band has it (no probes: a strip, one colour)
+            params[f"c{i}_{j}"] = probe_bands[j][i] if j < len(probe_bands) else -1
+    # the probes by the value of each band: a row found by a centre band is measured
+    # against the probes that share that band (one, mostly), not all of them
+    by_band: list[dict[int, list[int]]] = [{} for _ in range(4)]
+    for probe, pb in zip(probes, probe_bands, strict=True):
+        for i in range(4):
+            by_band[i].setdefault(pb[i], []).append(probe)
+    whole: dict[str, int] = {}
+    cropped: dict[str, int] = {}
+    for photo_id, other, part in session.connection().execute(_LOOKUP, params):
+        if photo_id in exclude or other is None:  # NULL never equals a band: not reached
             continue
-        distance = hamming(phash, other)
-        if distance <= max_distance:
-            found.append((photo_id, distance))
-    return found
+        if part >= 4:
+            band = bands(to_unsigned(other))[part - 4]
+            sharing = by_band[part - 4].get(band, [])
+            distance, found = min((hamming(p, other) for p in sharing), default=64), cropped
+        else:
+            distance, found = hamming(phash, other), whole
+        if distance <= max_distance and distance < found.get(photo_id, 65):
+            found[photo_id] = distance
+    return [(pid, d, False) for pid, d in whole.items()] + [
+        (pid, d, True) for pid, d in cropped.items() if pid not in whole
+    ]
 
 
 #: At most this many candidates farther than ``reuse_max_distance`` are compared by
@@ -181,10 +235,10 @@ def _neighbours(
     by their features (``match_copy``), except the case's own before-photos (the after-photo
     is meant to show their scene)."""
     reach = max(t.reuse_max_distance, t.copy_max_distance)
-    near = near_hashes(session, pr.phash, max_distance=reach, probe=True)
+    near = near_hashes(session, pr.phash, max_distance=reach, probes=unpack_hashes(pr.probes))
     if not near:
         return []
-    ids = [pid for pid, _ in near]
+    ids = [pid for pid, _, _ in near]
     uses: dict[str, tuple[str, bool]] = {}
     rows = session.execute(
         select(CasePhoto.photo_id, Case.code, Case.id, CasePhoto.stage)
@@ -197,12 +251,12 @@ def _neighbours(
             uses[pid] = (code, same_before)
     out: list[Neighbour] = []
     farther: list[tuple[int, str]] = []
-    for pid, dist in near:
+    for pid, dist, by_centre in near:
         if pid in batch and pid not in uses:
             continue
         use = uses.get(pid)
         same_before = bool(use and use[1])
-        if dist <= t.reuse_max_distance:
+        if dist <= t.reuse_max_distance and not by_centre:
             out.append(Neighbour(pid, dist, use[0] if use else None, same_before))
         elif not same_before:
             farther.append((dist, pid))

@@ -5,6 +5,10 @@ full resolution: JPEGs are decoded at a reduced scale by the decoder itself (``d
 1/2 to 1/8 of the DCT), turned upright by their EXIF orientation, then
 - a 64-bit perceptual hash (DCT of a 32×32 grey copy) finds the same picture again,
   re-encoded, resized or lightly edited (the *reused* check);
+- a second hash of the picture's centre (:data:`CROP_KEEP` of each side), and the same hash
+  of the regions that would be that centre if this picture were a crop of another
+  (:data:`CROP_PROBES`): a cropped copy of a stored photo shares a band of one of its probes
+  with the stored photo's centre hash, where its whole-picture hash has drifted too far;
 - ORB keypoints and binary descriptors of an ≈800-pixel grey copy let the *same scene* check
   match an after-photo to a before-photo with a geometric test, without decoding either again;
 - the EXIF summary and the JPEG quantisation tables feed the *original* check.
@@ -35,6 +39,20 @@ MIN_FEATURES: Final = 20
 MIN_SIDE: Final = 64
 #: At most this many ORB keypoints are kept per photo (each: 8 bytes of position, 32 of descriptor).
 MAX_KEYPOINTS: Final = 500
+
+#: Long side of the grey copy the crop hashes are computed on (a hash reads 32×32 pixels).
+CROP_SIDE: Final = 256
+#: The centre a photo's crop hash covers: this share of each side, centred.
+CROP_KEEP: Final = 0.8
+#: The crops a later photo is tried as (share of each side kept, and where the crop sat in
+#: the original: 0 left/top, 0.5 centred, 1 right/bottom). For each, the probe hash is of
+#: the region of the later photo that would be the original's centre. Chosen on the
+#: labelled set (bench/calibrate_photochecks.py --copies).
+_ANCHORS: Final = ((0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0.5))
+CROP_PROBES: Final = (
+    (1.0, 0.5, 0.5),
+    *((keep, ax, ay) for keep in (0.95, 0.9, 0.85) for ax, ay in _ANCHORS),
+)
 
 #: The IJG (libjpeg) luminance table at quality 50; encoders scale it for other qualities.
 _IJG_LUMA: Final = np.array(
@@ -84,6 +102,8 @@ class Print:
     meta: Meta
     keypoints: np.ndarray = field(repr=False)  # float32, N×2, in the upright FEATURE_SIDE copy
     descriptors: np.ndarray = field(repr=False)  # uint8, N×32
+    chash: int | None = None  # unsigned 64 bits: the hash of the centre (CROP_KEEP)
+    probes: tuple[int, ...] = ()  # unsigned 64 bits each: one per CROP_PROBES
 
 
 def bands(phash: int) -> tuple[int, int, int, int]:
@@ -219,6 +239,63 @@ def features(grey: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     return points, descriptors.astype(np.uint8)
 
 
+def _dct_matrix(n: int = 32) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    return np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n))
+
+
+_DCT: Final = _dct_matrix()
+
+
+def hash_regions(grey: Image.Image, boxes: list[tuple[float, float, float, float]]) -> list[int]:
+    """A perceptual hash (pHash: the low 8×8 of the 32×32 DCT against its median) of each
+    region of ``grey``, given as shares of its sides (left, top, right, bottom)."""
+    w, h = grey.size
+    tiles = []
+    for left, top, right, bottom in boxes:
+        box = (int(left * w), int(top * h), max(int(left * w) + 1, round(right * w)),
+               max(int(top * h) + 1, round(bottom * h)))  # fmt: skip
+        tile = grey.resize((32, 32), Image.Resampling.LANCZOS, box=box)
+        tiles.append(np.asarray(tile, dtype=np.float64))
+    if not tiles:
+        return []
+    low = (_DCT @ np.stack(tiles) @ _DCT.T)[:, :8, :8].reshape(len(tiles), 64)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    weights = 1 << np.arange(63, -1, -1, dtype=np.uint64)
+    return [int((row.astype(np.uint64) * weights).sum(dtype=np.uint64)) for row in bits]
+
+
+def probe_boxes() -> list[tuple[float, float, float, float]]:
+    """For each of :data:`CROP_PROBES`, the region of a later photo that is the original's
+    centre if the later photo is that crop of it (clipped to the photo)."""
+    lo, hi = (1 - CROP_KEEP) / 2, (1 + CROP_KEEP) / 2
+    out = []
+    for keep, ax, ay in CROP_PROBES:
+
+        def at(v: float, anchor: float, keep: float = keep) -> float:
+            return min(1.0, max(0.0, (v - anchor * (1 - keep)) / keep))
+
+        out.append((at(lo, ax), at(lo, ay), at(hi, ax), at(hi, ay)))
+    return out
+
+
+def crop_hashes(grey: Image.Image) -> tuple[int, tuple[int, ...]]:
+    """The centre hash of a picture and its probe hashes (see :data:`CROP_PROBES`)."""
+    small = grey.copy()
+    small.thumbnail((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR)
+    lo, hi = (1 - CROP_KEEP) / 2, (1 + CROP_KEEP) / 2
+    hashes = hash_regions(small, [(lo, lo, hi, hi), *probe_boxes()])
+    return hashes[0], tuple(hashes[1:])
+
+
+def pack_hashes(values: tuple[int, ...]) -> bytes:
+    return np.array(values, dtype=np.uint64).tobytes()
+
+
+def unpack_hashes(data: bytes | None) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.frombuffer(data or b"", dtype=np.uint64))
+
+
 def take_print(data: bytes) -> Print:
     """The print of a photo's bytes (already checked by the upload: format, limits, complete)."""
     with warnings.catch_warnings():
@@ -228,9 +305,20 @@ def take_print(data: bytes) -> Print:
             grey = small_grey(image)
     phash = int(str(imagehash.phash(grey)), 16)
     points, descriptors = features(grey)
+    chash: int | None = None
+    probes: tuple[int, ...] = ()
     if float(np.asarray(grey, dtype=np.float32).std()) < FLAT_STD:
         meta = Meta(**{**meta.__dict__, "flat": True})
-    return Print(phash=phash, meta=meta, keypoints=points, descriptors=descriptors)
+    elif min(grey.size) >= MIN_SIDE:  # a strip has no centre worth a hash
+        chash, probes = crop_hashes(grey)
+    return Print(
+        phash=phash,
+        meta=meta,
+        keypoints=points,
+        descriptors=descriptors,
+        chash=chash,
+        probes=probes,
+    )
 
 
 def pack(array: np.ndarray) -> bytes:

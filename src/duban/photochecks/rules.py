@@ -117,7 +117,8 @@ def camera_sizes(cameras: Cameras, make: str | None, model: str | None) -> list[
 
 
 def _size_finding(meta: Meta, t: Thresholds, cameras: Cameras) -> Finding | None:
-    """Dimensions against the device: a camera writes only its own sizes."""
+    """Dimensions against the device: a smaller copy of a size the model was seen writing
+    (``cameras``), or a size chat apps and galleries shrink photos to."""
     c = Check.ORIGINAL
     device = " ".join(x for x in (meta.make, meta.model) if x)
     long, short = max(meta.width, meta.height), min(meta.width, meta.height)
@@ -140,7 +141,7 @@ def _size_finding(meta: Meta, t: Thresholds, cameras: Cameras) -> Finding | None
                         "percent": round(100 * long / big),
                     },
                 )
-        return Finding(c, Result.WARN, "cropped_device", {"device": device, "actual": actual})
+        # another shape says nothing: the table lists sizes seen, not all a phone writes
     if long in t.resized_long_sides:
         return Finding(c, Result.WARN, "resized_chat", {"actual": actual, "long": long})
     return None
@@ -344,9 +345,15 @@ def suggested_rework(findings: Sequence[tuple[str, str]]) -> ReworkReason:
 
 
 def cameras_from(data: Mapping[str, Any]) -> dict[str, list[tuple[int, int]]]:
-    """The ``cameras`` table of the policy: sizes as (long, short) pairs."""
+    """The ``cameras`` table of the policy: each model's sizes as (long, short) pairs
+    (its ``source`` is for people: where the sizes were seen)."""
     table = data.get("cameras") or {}
-    return {str(k): [(int(a), int(b)) for a, b in v or ()] for k, v in table.items()}
+    out: dict[str, list[tuple[int, int]]] = {}
+    for key, entry in table.items():
+        if not isinstance(entry, Mapping) or not entry.get("source"):
+            raise ValueError(f"camera {key!r}: give sizes and the source they were seen in")
+        out[str(key)] = [(int(a), int(b)) for a, b in entry.get("sizes") or ()]
+    return out
 
 
 def thresholds_from(data: Mapping[str, Any], category: str) -> Thresholds:
