@@ -5,8 +5,8 @@ the band index; the hash of the original's centre, looked up with the crop's pro
 regions that would be that centre for a few usual crops), finds it (BENCHMARKS.md, "Photo
 checks"). Columns are NULL until ``duban photos backfill-prints`` prints the photo again.
 
-Revision ID: 0020_photochecks_crops
-Revises: 0019_casesearch
+Revision ID: 0024_photochecks_crops
+Revises: 0023_unitnames
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_photochecks_crops"
-down_revision: str | None = "0019_casesearch"
+revision: str = "0024_photochecks_crops"
+down_revision: str | None = "0023_unitnames"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
