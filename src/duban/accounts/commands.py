@@ -69,10 +69,15 @@ def unit_create(
     code: Annotated[str, typer.Argument(help="unit code")],
     name: Annotated[str, typer.Argument(help="unit name, e.g. 市政工程管理处")],
     kind: Annotated[str, typer.Option(help="professional | territorial")] = "professional",
+    region: Annotated[
+        str | None,
+        typer.Option(help="district or street code: a unit of that region's platform (二级派遣)"),
+    ] = None,
 ) -> None:
     """Add a responsible unit."""
     from duban.accounts.users import create_unit
 
     with console.database() as session:
-        create_unit(session, code=code, name=name, kind=kind)
-        typer.echo(f"created unit {code} {name}")
+        create_unit(session, code=code, name=name, kind=kind, region_code=region)
+        scope = f", platform {region}" if region else ""
+        typer.echo(f"created unit {code} {name}{scope}")

@@ -96,14 +96,25 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def create_unit(session: Session, *, code: str, name: str, kind: str = "professional") -> Unit:
-    """Add a responsible unit."""
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: str = "professional",
+    region_code: str | None = None,
+) -> Unit:
+    """Add a responsible unit; ``region_code`` makes it a unit of a district's or a
+    street's platform (二级派遣: that platform's dispatchers send cases to it)."""
     if not code.strip() or not name.strip():
         raise InvalidInput("a unit needs a code and a name", field="code")
+    region = check_region(session, Role.HANDLER, region_code)
     with writing(session):
         if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
             raise Conflict(f"unit '{code}' already exists")
-        unit = Unit(code=code.strip(), name=name.strip(), kind=kind, is_active=True)
+        unit = Unit(
+            code=code.strip(), name=name.strip(), kind=kind, is_active=True, region_code=region
+        )
         session.add(unit)
         session.flush()
         return unit

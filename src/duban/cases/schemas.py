@@ -105,6 +105,12 @@ class ActionRequest(Strict):
         max_length=32,
         description="callback (回访): satisfied | basically_satisfied | unsatisfied",
     )
+    platform: str | None = Field(
+        default=None,
+        max_length=32,
+        description="dispatch_to_platform (二级派遣): district or street code of the platform "
+        "(default: the case's street if it runs one, else its district)",
+    )
 
 
 class EventRead(BaseModel):
@@ -182,6 +188,10 @@ class CaseRead(BaseModel):
         "GET /cases/{id}/evidence)",
     )
     hotline_ticket: str | None = None
+    platform: str | None = Field(
+        default=None,
+        description="二级派遣: the district or street platform the case was sent down to",
+    )
     supervise_note: str | None
     pending_extension_until: datetime | None
     pending_park_reason: str | None
@@ -276,6 +286,7 @@ def case_read(
         fixed_on_site=bool(case.fixed_on_site),
         photo_verdict=photo_verdict if viewer.role != Role.CITIZEN else None,
         hotline_ticket=case.hotline_ticket,
+        platform=case.platform_code,
         is_supervised=case.is_supervised,
         supervise_note=case.supervise_note,
         pending_extension_until=_local(case.pending_extension_until, tz),

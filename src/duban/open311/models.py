@@ -39,6 +39,10 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), comment="sha256 of the whole key, hex")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    region_code: Mapped[str | None] = mapped_column(
+        String(32),
+        comment="the district or street whose cases the client may see (none: the city)",
+    )
 
 
 class Open311Request(Base):

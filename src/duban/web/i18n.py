@@ -87,6 +87,31 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "Only collectors, supervisors and leaders fix problems on the spot.",
     ),
     (
+        re.compile(r"only that platform's dispatchers may|only the city's dispatchers send"),
+        "This case is not at your level of dispatch.",
+    ),
+    (
+        re.compile(r"a platform's dispatchers act only on the cases sent down"),
+        "This case is not at your level of dispatch.",
+    ),
+    (
+        re.compile(r"is not a unit of the platform"),
+        "Please choose one of this platform's own units.",
+    ),
+    (
+        re.compile(r"is a unit of the platform .*dispatch_to_platform"),
+        "This unit belongs to a platform: send the case down to that platform.",
+    ),
+    (re.compile(r"runs no platform of its own"), "Please choose a platform from the list."),
+    (
+        re.compile(r"lies outside .*send it to the platform of its district"),
+        "The case lies outside this platform's territory.",
+    ),
+    (
+        re.compile(r"this city runs one level of dispatch"),
+        "This city runs one level of dispatch: dispatch the case to a unit.",
+    ),
+    (
         re.compile(r"holds a control character"),
         "Please remove the control characters (such as NUL) from the text.",
     ),

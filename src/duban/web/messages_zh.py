@@ -755,6 +755,18 @@ ZH: Final[dict[str, str]] = {
     "name an active collector or supervisor": "请指定在岗的监督员或督察人员",
     "a failed revisit needs a reason code: recurred, not_kept, not_fixed, other": "回头看不通过须选择原因",
     "Recurrence: the revisit failed": "回潮：回头看未通过，案卷重新打开",
+    # second-level dispatch (二级派遣)
+    "sub_dispatch": "二级派遣",
+    "Platform": "二级平台",
+    "City dispatch": "市级派遣",
+    "Platform dispatch": "二级平台派遣",
+    "Sent down to a platform, to dispatch": "下派到二级平台，待派遣",
+    "This case is not at your level of dispatch.": "该案件不在您这一级派遣。",
+    "Please choose one of this platform's own units.": "请选择本平台所属的处置单位。",
+    "This unit belongs to a platform: send the case down to that platform.": "该单位属于二级平台：请将案件下派到该平台。",
+    "Please choose a platform from the list.": "请从列表中选择二级平台。",
+    "The case lies outside this platform's territory.": "该案件不在此平台辖区内。",
+    "This city runs one level of dispatch: dispatch the case to a unit.": "本市实行一级派遣：请直接派遣到处置单位。",
 }
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
