@@ -70,6 +70,10 @@ def test_a_case_goes_down_two_levels_and_returns_come_back_one_level(city: World
     assert (sent["status"], sent["platform"]) == ("at_platform", WEST)
     assert sent["step"] == "sub_dispatch"
     assert payloads(city, case.id, "dispatch_to_platform") == [{"level": "city", "platform": WEST}]
+    # Each dispatcher is offered the actions of their own level.
+    assert "dispatch" not in api.case(case.id, "dispatcher")["allowed_actions"]
+    offered = api.case(case.id, "west_dispatcher")["allowed_actions"]
+    assert {"dispatch", "platform_return"} <= set(offered)
     # The street's own dispatcher sends it on to a unit of the street.
     done = api.act(case.id, "dispatch", "west_dispatcher", unit="JD001")
     assert (done["status"], done["unit"], done["platform"]) == ("dispatched", "JD001", WEST)
@@ -160,6 +164,7 @@ def test_forbidden_paths_across_platforms(city: World, api: Api) -> None:
 def test_one_level_stays_the_default(world: World, api: Api) -> None:
     two_level_city(world, levels=1)
     case = filed_case(world)
+    assert "dispatch_to_platform" not in api.case(case.id)["allowed_actions"]
     refused = api.act_raw(case.id, "dispatch_to_platform", "dispatcher", platform=WEST)
     assert error_of(refused, 422)["field"] == "platform"
     assert api.case(case.id)["status"] == "filed"

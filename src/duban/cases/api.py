@@ -97,6 +97,7 @@ def _present(
         with_photos=full,
         place=case_locations(session, [case])[0],
         photo_verdict=verdicts.get(case.id),
+        policy=policy,
     )
 
 
@@ -302,6 +303,7 @@ def cases(
             usernames=names,
             place=place,
             photo_verdict=verdicts.get(c.id),
+            policy=policy,
         )
         for c, place in zip(rows, places, strict=True)
     ]
