@@ -45,6 +45,8 @@ class KeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    #: The district or street the client is bound to (None: the whole city).
+    region_code: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -55,11 +57,25 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_api_key(session: Session, *, name: str, clock: Clock) -> IssuedKey:
-    """Issue a new key to the client ``name`` (unique; a revoked name cannot be reused)."""
+def create_api_key(
+    session: Session, *, name: str, clock: Clock, region_code: str | None = None
+) -> IssuedKey:
+    """Issue a new key to the client ``name`` (unique; a revoked name cannot be reused).
+
+    ``region_code`` binds the key to a district's or a street's territory: its client
+    reads and exports only that territory's requests and reports only inside it.
+    """
+    from duban.places import territory_level  # deferred: places read nothing of Open311
+
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise InvalidInput("a key name must be 2-64 letters, digits, '_', '.' or '-'", field="name")
+    region = (region_code or "").strip() or None
+    if region is not None and territory_level(session, region) is None:
+        raise InvalidInput(
+            f"unknown territory '{region}': give the code of a district or a street",
+            field="region",
+        )
     with writing(session):
         if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
             raise Conflict(f"an API key named '{name}' already exists")
@@ -72,6 +88,7 @@ def create_api_key(session: Session, *, name: str, clock: Clock) -> IssuedKey:
                 key_hash=_digest(key),
                 created_at=now,
                 revoked_at=None,
+                region_code=region,
             )
         )
         return IssuedKey(name=name, key=key, created_at=now)
@@ -95,8 +112,20 @@ def list_api_keys(session: Session) -> list[KeyInfo]:
 
 def _info(row: ApiKey) -> KeyInfo:
     return KeyInfo(
-        name=row.name, prefix=row.prefix, created_at=row.created_at, revoked_at=row.revoked_at
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        region_code=row.region_code,
     )
+
+
+def key_region(session: Session, key: str | None) -> str | None:
+    """The territory a request's ``api_key`` binds it to: None without a key (public
+    reads cover the city) or with a city-wide key; a wrong key is refused (403)."""
+    if not (key or "").strip():
+        return None
+    return authenticate_key(session, key).region_code
 
 
 def authenticate_key(session: Session, key: str | None) -> ApiKey:
