@@ -767,6 +767,7 @@ ZH: Final[dict[str, str]] = {
     "Please choose a platform from the list.": "请从列表中选择二级平台。",
     "The case lies outside this platform's territory.": "该案件不在此平台辖区内。",
     "This city runs one level of dispatch: dispatch the case to a unit.": "本市实行一级派遣：请直接派遣到处置单位。",
+    "Territory code (optional)": "辖区代码（选填）",
 }
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
