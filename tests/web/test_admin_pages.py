@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from duban.accounts.models import Unit, User
 from duban.open311.apikeys import list_api_keys
+from duban.places.index import forget_places_index
 from duban.places.models import RoutingRule
+from duban.reference import policy as policy_module
 from tests.factories import World
 from tests.factories.platforms import WEST, two_level_city
 from tests.web.test_server import sign_in
@@ -142,12 +144,21 @@ def test_a_malformed_date_filter_is_said_not_silently_dropped(app: FastAPI, worl
             assert notice not in good.text, path
 
 
+@pytest.fixture
+def platforms(world: World) -> Iterator[World]:
+    """The world with a district's streets and platforms; the caches of the map and the
+    policy forgotten after (PostgreSQL tests share one database URL)."""
+    yield two_level_city(world, levels=1)
+    policy_module._cache.clear()
+    forget_places_index()
+
+
 def test_a_platform_unit_and_a_territory_key_are_added(
-    admin: tuple[TestClient, str], world: World
+    admin: tuple[TestClient, str], platforms: World
 ) -> None:
     """二级派遣 and territory keys (issue 15): the admin gives a unit its platform and a
     key its territory; an unknown territory is refused beside its field."""
-    two_level_city(world, levels=1)
+    world = platforms
     client, csrf = admin
     added = client.post(
         "/admin/units",
