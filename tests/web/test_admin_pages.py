@@ -12,8 +12,11 @@ from sqlalchemy import select
 
 from duban.accounts.models import Unit, User
 from duban.open311.apikeys import list_api_keys
+from duban.places.index import forget_places_index
 from duban.places.models import RoutingRule
+from duban.reference import policy as policy_module
 from tests.factories import World
+from tests.factories.platforms import WEST, two_level_city
 from tests.web.test_server import sign_in
 
 
@@ -139,3 +142,40 @@ def test_a_malformed_date_filter_is_said_not_silently_dropped(app: FastAPI, worl
             assert notice in bad.text, path
             good = client.get(path, params={"from": "2026-11-01", "to": "2026-11-30"})
             assert notice not in good.text, path
+
+
+@pytest.fixture
+def platforms(world: World) -> Iterator[World]:
+    """The world with a district's streets and platforms; the caches of the map and the
+    policy forgotten after (PostgreSQL tests share one database URL)."""
+    yield two_level_city(world, levels=1)
+    policy_module._cache.clear()
+    forget_places_index()
+
+
+def test_a_platform_unit_and_a_territory_key_are_added(
+    admin: tuple[TestClient, str], platforms: World
+) -> None:
+    """二级派遣 and territory keys (issue 15): the admin gives a unit its platform and a
+    key its territory; an unknown territory is refused beside its field."""
+    world = platforms
+    client, csrf = admin
+    added = client.post(
+        "/admin/units",
+        data={"csrf_token": csrf, "code": "JD009", "name": "西区二中队", "region": WEST},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    wrong = client.post(
+        "/admin/apikeys", data={"csrf_token": csrf, "name": "west-app", "region": "999999"}
+    )
+    assert wrong.status_code == 422
+    issued = client.post(
+        "/admin/apikeys", data={"csrf_token": csrf, "name": "west-app", "region": WEST}
+    )
+    assert issued.status_code == 200, issued.text
+    assert f"data-key-region>{WEST}" in issued.text
+    fresh(world)
+    unit = world.session.scalars(select(Unit).where(Unit.code == "JD009")).one()
+    assert unit.region_code == WEST
+    assert [k.region_code for k in list_api_keys(world.session)] == [WEST]

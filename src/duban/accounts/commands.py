@@ -72,10 +72,15 @@ def unit_create(
     name_en: Annotated[
         str | None, typer.Option("--name-en", help="English name, for English pages")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="district or street code: a unit of that region's platform (二级派遣)"),
+    ] = None,
 ) -> None:
     """Add a responsible unit."""
     from duban.accounts.users import create_unit
 
     with console.database() as session:
-        create_unit(session, code=code, name=name, kind=kind, name_en=name_en)
-        typer.echo(f"created unit {code} {name}")
+        create_unit(session, code=code, name=name, kind=kind, name_en=name_en, region_code=region)
+        scope = f", platform {region}" if region else ""
+        typer.echo(f"created unit {code} {name}{scope}")

@@ -42,6 +42,11 @@ class Unit(Base):
     phone: Mapped[str | None] = mapped_column(String(64), comment="contact phone (external bodies)")
     email: Mapped[str | None] = mapped_column(String(200), comment="contact email")
     address: Mapped[str | None] = mapped_column(String(300), comment="contact address")
+    region_code: Mapped[str | None] = mapped_column(
+        String(32),
+        index=True,
+        comment="二级派遣: the district or street platform the unit belongs to (none: the city)",
+    )
 
     @property
     def is_external(self) -> bool:

@@ -24,12 +24,19 @@ PERSON_ROLES = [r for r in Role if r != Role.SYSTEM]
 
 
 def _units(ctx: WebContext) -> dict[str, Any]:
-    return {"units": ctx.db.scalars(select(Unit).order_by(Unit.code)).all()}
+    return {
+        "units": ctx.db.scalars(select(Unit).order_by(Unit.code)).all(),
+        "territories": territories(ctx.db),
+    }
 
 
 def _add_unit(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> None:
     create_unit(
-        ctx.db, code=values["code"], name=values["name"], kind=values["kind"] or "professional"
+        ctx.db,
+        code=values["code"],
+        name=values["name"],
+        kind=values["kind"] or "professional",
+        region_code=values["region"] or None,
     )
 
 
@@ -42,7 +49,7 @@ UNITS = AdminPage(
     template="admin/units.html",
     doc="Responsible units.",
     listing=_units,
-    fields=("code", "name", "kind"),
+    fields=("code", "name", "kind", "region"),
     create=_add_unit,
     create_doc="Add a unit.",
     error_field="code",

@@ -103,10 +103,14 @@ def create_unit(
     name: str,
     kind: str = "professional",
     name_en: str | None = None,
+    region_code: str | None = None,
 ) -> Unit:
-    """Add a responsible unit (``name_en``: its English name for English pages)."""
+    """Add a responsible unit (``name_en``: its English name for English pages);
+    ``region_code`` makes it a unit of a district's or a street's platform (二级派遣:
+    that platform's dispatchers send cases to it)."""
     if not code.strip() or not name.strip():
         raise InvalidInput("a unit needs a code and a name", field="code")
+    region = check_region(session, Role.HANDLER, region_code)
     with writing(session):
         if session.scalars(select(Unit).where(Unit.code == code)).first() is not None:
             raise Conflict(Msg("unit '{code}' already exists", code=code))
@@ -116,6 +120,7 @@ def create_unit(
             name_en=(name_en or "").strip() or None,
             kind=kind,
             is_active=True,
+            region_code=region,
         )
         session.add(unit)
         session.flush()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.cases.access import CITY_WIDE, can_see, is_staff, visible_cases
+    from duban.cases.access import CITY_WIDE, can_see, in_territory, is_staff, visible_cases
     from duban.cases.actions import (
         ActionInput,
         NewCase,
@@ -94,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "collector_for_point": "duban.cases.actions",
     "get_case": "duban.cases.actions",
     "initial_status": "duban.cases.workflow",
+    "in_territory": "duban.cases.access",
     "is_staff": "duban.cases.access",
     "visible_cases": "duban.cases.access",
     "nearby_cases": "duban.cases.nearby",
@@ -143,6 +144,7 @@ __all__ = [
     "case_facts",
     "collector_for_point",
     "get_case",
+    "in_territory",
     "initial_status",
     "is_staff",
     "list_cases",

@@ -89,6 +89,9 @@ class ActionInput:
     rework_reason: str | None = None
     #: The unit's reply to the reporter with its fix (feedback): public, unlike the note.
     public_reply: str = ""
+    #: dispatch_to_platform (二级派遣): the district or street platform to send the case
+    #: down to (default: the case's street if it runs one, else its district).
+    platform: str | None = None
     #: A replayed row of an old platform's history (``duban import history``): feedback
     #: may come without after-photos (old platforms kept none, or kept them elsewhere),
     #: and the event says it was imported.
@@ -231,6 +234,12 @@ def _choose_unit(
     suggested = case.routing_unit
     if suggested is not None and not suggested.is_active:
         suggested = None
+    if (
+        case.status == CaseStatus.AT_PLATFORM
+        and suggested is not None
+        and suggested.region_code != case.platform_code
+    ):
+        suggested = None  # 二级派遣: the city's routing suggests none of the platform's units
     if not p.unit:
         if suggested is None:
             why = f"; routing suggests none: {case.routing_reason}" if case.routing_reason else ""
@@ -464,6 +473,7 @@ def _do_dispatch(
     now: datetime,
     target: CaseStatus,
 ) -> _Outcome:
+    level = _dispatch_level(case, policy)
     listed = _listed_body(session, case, p)
     unit, helper_codes, routed = _choose_unit(session, case, p, policy, now)
     if listed:
@@ -481,6 +491,9 @@ def _do_dispatch(
     helpers = [_unit_by_code(session, code, "helper_units") for code in dict.fromkeys(helper_codes)]
     if any(h.id == unit.id for h in helpers):
         raise InvalidInput("the lead unit cannot also be a helper unit", field="helper_units")
+    if level is not None:
+        _check_level_units(case, policy, [unit], "unit")
+        _check_level_units(case, policy, helpers, "helper_units")
     previous = case.unit.code if case.unit else None
     case.unit_id = unit.id
     case.unit = unit
@@ -499,8 +512,168 @@ def _do_dispatch(
     }
     if previous:
         payload["previous_unit"] = previous
+    if level is not None:
+        payload["level"] = level
+        if case.platform_code:
+            payload["platform"] = case.platform_code
     payload.update(routed)
     return _Outcome(target, clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS), payload)
+
+
+# --------------------------------------------------------------------------- 二级派遣
+
+#: The levels of dispatch an event records (二级派遣): the city's, or a platform's.
+CITY_LEVEL = "city"
+PLATFORM_LEVEL = "platform"
+
+
+def check_level(case: Case, actor: Actor, action: Action, policy: Policy) -> None:
+    """二级派遣: whether ``actor`` works at the level ``action`` belongs to (the workflow
+    table has said the role may take it). A platform's dispatchers (of a region that runs
+    one) act only on what was sent down to their own platform; only the city's send cases
+    down; a case a platform holds is its dispatchers' to dispatch or send back.
+
+    Raises:
+        PermissionDenied: another level's (or another platform's) case.
+        InvalidInput: ``dispatch_to_platform`` in a city that runs one level.
+    """
+    if actor.role != Role.DISPATCHER:
+        return
+    if case.status == CaseStatus.AT_PLATFORM:
+        if (
+            action in (Action.DISPATCH, Action.PLATFORM_RETURN)
+            and actor.region_code != case.platform_code
+        ):
+            raise PermissionDenied(
+                Msg(
+                    "case {case} is with the platform of {platform}: only that platform's "
+                    "dispatchers may dispatch it or send it back",
+                    case=case.code,
+                    platform=case.platform_code,
+                )
+            )
+        return
+    if action == Action.DISPATCH_TO_PLATFORM:
+        if not policy.dispatch.two_level:
+            raise InvalidInput(
+                "this city runs one level of dispatch: dispatch the case to a unit",
+                field="platform",
+                code="one_level_dispatch",
+            )
+        if actor.region_code is not None:
+            raise PermissionDenied(
+                Msg(
+                    "only the city's dispatchers send cases down to a platform, not those of "
+                    "{region}",
+                    region=actor.region_code,
+                )
+            )
+        return
+    if (
+        action in (Action.DISPATCH, Action.TRANSFER)
+        and case.status in (CaseStatus.FILED, CaseStatus.RETURNED)
+        and policy.dispatch.runs_platform(actor.region_code)
+    ):
+        raise PermissionDenied(
+            Msg(
+                "case {case} is with the city: a platform's dispatchers act only on the "
+                "cases sent down to their platform",
+                case=case.code,
+            )
+        )
+
+
+def _dispatch_level(case: Case, policy: Policy) -> str | None:
+    """The level that dispatches ``case`` now: None when the city runs one level
+    (today's behaviour: the event records nothing), else ``city`` or ``platform``."""
+    if case.status == CaseStatus.AT_PLATFORM:
+        return PLATFORM_LEVEL
+    return CITY_LEVEL if policy.dispatch.two_level else None
+
+
+def _check_level_units(case: Case, policy: Policy, units: Sequence[Unit], field_name: str) -> None:
+    """A platform dispatches to units of its own region; the city, in two-level mode, to
+    units of no platform (a platform's units get cases through their platform)."""
+    for unit in units:
+        if case.status == CaseStatus.AT_PLATFORM:
+            if unit.region_code != case.platform_code:
+                raise InvalidInput(
+                    Msg(
+                        "{unit} is not a unit of the platform {platform}",
+                        unit=f"{unit.code} {unit.name}",
+                        platform=case.platform_code,
+                    ),
+                    field=field_name,
+                    code="unit_of_another_platform",
+                )
+        elif policy.dispatch.runs_platform(unit.region_code):
+            raise InvalidInput(
+                Msg(
+                    "{unit} is a unit of the platform {platform}: send the case down to it "
+                    "with 'dispatch_to_platform'",
+                    unit=f"{unit.code} {unit.name}",
+                    platform=unit.region_code,
+                ),
+                field=field_name,
+                code="unit_of_a_platform",
+            )
+
+
+def _do_dispatch_to_platform(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    """下派: the city's dispatcher sends the case down to a district or street platform
+    (:func:`check_level` has checked the level)."""
+    code = clean_text(p.platform or "", field_name="platform", limit=32)
+    if not code:
+        own = [c for c in (case.street_code, case.district_code) if c is not None]
+        code = next((c for c in own if policy.dispatch.runs_platform(c)), "")
+    if not policy.dispatch.runs_platform(code):
+        raise InvalidInput(
+            Msg(
+                "'{platform}' runs no platform of its own: choose one of the policy's platforms",
+                platform=code,
+            ),
+            field="platform",
+            code="no_such_platform",
+        )
+    if code not in (case.district_code, case.street_code):
+        raise InvalidInput(
+            Msg(
+                "case {case} lies outside {platform}: send it to the platform of its district "
+                "or street",
+                case=case.code,
+                platform=code,
+            ),
+            field="platform",
+            code="platform_outside",
+        )
+    withdraw_requests(case)
+    case.platform_code = code
+    note = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
+    return _Outcome(target, note, {"platform": code, "level": CITY_LEVEL})
+
+
+def _do_platform_return(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    p: ActionInput,
+    policy: Policy,
+    now: datetime,
+    target: CaseStatus,
+) -> _Outcome:
+    """退回上级: the platform sends the case back to the city, with its reason."""
+    reason = _require_reason(p, Action.PLATFORM_RETURN)
+    code = case.platform_code
+    case.platform_code = None
+    return _Outcome(target, reason, {"reason": reason, "platform": code, "level": PLATFORM_LEVEL})
 
 
 def _listed_body(session: Session, case: Case, p: ActionInput) -> dict[str, Any]:
@@ -572,7 +745,10 @@ def _do_return(
     case.due_at = None
     case.clock_started_at = None
     withdraw_requests(case)
-    return _Outcome(target, reason, {"reason": reason, "unit": unit_code})
+    payload: dict[str, Any] = {"reason": reason, "unit": unit_code}
+    if target == CaseStatus.AT_PLATFORM:  # 二级派遣: back one level, to the platform
+        payload.update(platform=case.platform_code, level=PLATFORM_LEVEL)
+    return _Outcome(target, reason, payload)
 
 
 def pending_extension(case: Case) -> Pending[datetime] | None:
@@ -1317,6 +1493,8 @@ _HANDLERS: dict[Action, _Handler] = {
     Action.TRANSFER_REFUSE: _transfer_answer(Action.TRANSFER_REFUSE),
     Action.TRANSFER_DONE: _transfer_answer(Action.TRANSFER_DONE),
     Action.TRANSFER_OVERDUE: _do_transfer_overdue,
+    Action.DISPATCH_TO_PLATFORM: _do_dispatch_to_platform,
+    Action.PLATFORM_RETURN: _do_platform_return,
 }
 #: The actions that finish a step with its own timer (and 派发, within its step).
 _TIMED_STEPS = frozenset(
@@ -1328,6 +1506,8 @@ _TIMED_STEPS = frozenset(
         Action.CHECK,
         Action.CLOSE,
         Action.TRANSFER,
+        Action.DISPATCH_TO_PLATFORM,
+        Action.PLATFORM_RETURN,
     }
 )
 _UNIT_ACTIONS = frozenset(
@@ -1372,10 +1552,13 @@ def perform_action(
         if action in _UNIT_ACTIONS:
             _require_own_unit(case, actor)
         policy = load_policy(session)
+        check_level(case, actor, action, policy)
         now = clock.now()
         # The step (核实, 立案, 派遣, 核查, 结案; 派发 within its step) ran past its own limit.
         late = step_due is not None and now > step_due and action in _TIMED_STEPS
-        _apply(session, case, actor, action, params, policy, now, rule.target, late=late)
+        # 二级派遣: a case a platform dispatched goes back one level, to that platform.
+        target = rule.platform_target if rule.platform_target and case.platform_code else None
+        _apply(session, case, actor, action, params, policy, now, target or rule.target, late=late)
         if action == Action.FILE:
             _transfer_at_once(session, case, policy, now)
     return case

@@ -97,6 +97,7 @@ def _present(
         with_photos=full,
         place=case_locations(session, [case])[0],
         photo_verdict=verdicts.get(case.id),
+        policy=policy,
     )
 
 
@@ -306,6 +307,7 @@ def cases(
             usernames=names,
             place=place,
             photo_verdict=verdicts.get(c.id),
+            policy=policy,
         )
         for c, place in zip(rows, places, strict=True)
     ]
@@ -339,7 +341,8 @@ def act(
 ) -> CaseRead:
     """Take ``action`` (assign, verify, reject, file, void, dispatch, accept, return,
     request_extension, approve_extension, deny_extension, request_park, approve_park,
-    deny_park, resume, feedback, check, close, reopen, merge, supervise).
+    deny_park, resume, feedback, check, close, reopen, merge, supervise, transfer,
+    callback, dispatch_to_platform, platform_return).
 
     Refused with 409 when the case's status or the caller's role does not allow it (the
     message names both), 403 when it is not the caller's case or task, 422 for missing
@@ -380,6 +383,7 @@ def act(
             crs=body.crs,
             address=body.address,
             rating=body.rating,
+            platform=body.platform,
         ),
     )
     return _present(session, case, actor, clock, full=True)

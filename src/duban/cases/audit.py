@@ -91,7 +91,7 @@ SEALED_COLUMNS: tuple[str, ...] = (
 )
 #: Sealed columns added later: sealed only when set, so the cases written before they
 #: existed (all unset) keep their seals.
-SEALED_WHEN_SET: tuple[str, ...] = ("fixed_on_site", "hotline_ticket")
+SEALED_WHEN_SET: tuple[str, ...] = ("fixed_on_site", "hotline_ticket", "platform_code")
 _FLOAT_COLUMNS = frozenset(c.key for c in _CASES.c if isinstance(c.type, Float))
 
 

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from duban.accounts import Unit, User
 from duban.cases.access import CITY_WIDE, get_visible_case, visible_cases
-from duban.cases.actions import pending_extension, pending_park
+from duban.cases.actions import check_level, pending_extension, pending_park
 from duban.cases.models import Case, CaseEvent, CasePhoto
-from duban.cases.presenters import DeadlineView, deadline_view
+from duban.cases.presenters import DeadlineView, LevelView, deadline_view, dispatch_levels
+from duban.cases.workbench import platform_names
 from duban.cases.workflow import EXTENSION, PARK, Action, allowed_actions
 from duban.evidence import Photo
 from duban.kernel.context import Actor
-from duban.kernel.errors import Msg, NotFound
+from duban.kernel.errors import DubanError, Msg, NotFound
 from duban.kernel.pending import offers
 from duban.kernel.roles import Role
 from duban.places import Location, case_locations
@@ -44,7 +45,12 @@ _UNIT_ACTIONS = frozenset(
 def viewer_actions(session: Session, case: Case, actor: Actor) -> list[Action]:
     """The actions ``actor`` can take on ``case`` right now, in table order."""
     out: list[Action] = []
+    policy = load_policy(session)
     for action in allowed_actions(case.status, actor.role):
+        try:
+            check_level(case, actor, action, policy)  # 二级派遣: the actor's level
+        except DubanError:
+            continue
         if action in _UNIT_ACTIONS and case.unit_id != actor.unit_id:
             continue
         if action in (Action.VERIFY, Action.CHECK):
@@ -137,6 +143,15 @@ class CaseFile:
     person_names: dict[str, str] = field(default_factory=dict)
     #: English names of those units, where they have one (for English pages).
     unit_names_en: dict[str, str] = field(default_factory=dict)
+    #: 二级派遣: each level's dispatch step (empty: dispatched at one level).
+    levels: list[LevelView] = field(default_factory=list)
+    #: 二级派遣: the platforms the case may be sent down to (code, name), and the names
+    #: of the platforms the case and its timeline name.
+    platforms: list[tuple[str, str]] = field(default_factory=list)
+    platform_names: dict[str, str] = field(default_factory=dict)
+
+    def platform_name(self, code: str | None) -> str:
+        return self.platform_names.get(code or "", code or "")
 
     def unit_name(self, code: str | None, lang: str = "zh") -> str:
         if lang == "en" and (code or "") in self.unit_names_en:
@@ -246,6 +261,15 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
     photos: dict[str, list[str]] = {}
     for cp in case.photos:
         photos.setdefault(cp.stage, []).append(cp.photo_id)
+    actions = viewer_actions(session, case, actor)
+    own = [c for c in (case.street_code, case.district_code) if c is not None]
+    offered = (
+        [c for c in own if policy.dispatch.runs_platform(c)]
+        if Action.DISPATCH_TO_PLATFORM in actions
+        else []
+    )
+    named = {str(t.payload["platform"]) for t in timeline if t.payload.get("platform")}
+    names = platform_names(session, {*named, *offered, *filter(None, [case.platform_code])})
     return CaseFile(
         case=case,
         deadline=deadline_view(case, policy, now),
@@ -258,7 +282,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         conditions=conditions,
         timeline=timeline,
         photos=photos,
-        actions=viewer_actions(session, case, actor),
+        actions=actions,
         assignee_name=people.get(case.assignee_id) if case.assignee_id else None,
         reporter_visible=actor.role in CITY_WIDE
         or (actor.role == Role.CITIZEN and case.reporter_id == actor.user_id),
@@ -267,6 +291,9 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         unit_names=unit_names,
         unit_names_en=unit_names_en,
         person_names=person_names,
+        levels=dispatch_levels(case, timeline, policy, now),
+        platforms=[(c, names.get(c, c)) for c in offered],
+        platform_names=names,
     )
 
 

@@ -109,6 +109,11 @@ class Case(Base):
         comment="即查即改: fixed by the reporter on the spot, born closed, never dispatched",
     )
     supervise_note: Mapped[str | None] = mapped_column(Text)
+    platform_code: Mapped[str | None] = mapped_column(
+        String(32),
+        index=True,
+        comment="二级派遣: the district or street platform the city sent the case down to",
+    )
     overdue_marked_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), comment="set by the deadline sweep; cleared when the deadline moves"
     )

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from duban.accounts import Unit
 from duban.cases.access import can_see
 from duban.cases.actions import ActionInput, get_case, perform_action
 from duban.cases.casefile import case_file
 from duban.cases.models import Case, SavedFilter
 from duban.cases.queries import SORTS, CaseFilter, CaseLine, case_lines, list_cases
-from duban.cases.workbench import active_collectors, active_units
+from duban.cases.workbench import active_collectors, active_units, dispatch_units
 from duban.cases.workflow import SOURCE_LABELS, STATUS_LABELS, Action, CaseStatus, Source
 from duban.evidence import PhotoLimits
 from duban.kernel.context import Actor
@@ -327,7 +328,7 @@ def _case_page(
         joint=joint,
         rework_reasons=REWORK_REASONS,
         case=file.case,
-        units=active_units(ctx.db) if Action.DISPATCH in file.actions else [],
+        units=_dispatch_units(ctx, file.case, actor) if Action.DISPATCH in file.actions else [],
         collectors=active_collectors(ctx.db) if Action.ASSIGN in file.actions else [],
         errors=errors or {},
         values=values or {},
@@ -335,6 +336,14 @@ def _case_page(
         **handover,
         campaigns=campaigns_of_case(ctx.db, case_id),
     )
+
+
+def _dispatch_units(ctx: WebContext, case: Case, actor: Actor) -> list[Unit]:
+    """The units the case page offers to dispatch to: a platform's own (二级派遣) for a
+    case sent down to it, else those of the actor's level."""
+    if case.status == CaseStatus.AT_PLATFORM:
+        return active_units(ctx.db, platform=case.platform_code)
+    return dispatch_units(ctx.db, actor, load_policy(ctx.db))
 
 
 def _handover(
@@ -409,6 +418,7 @@ def action_input(
         condition_code=forms.text(form, "condition", 40) or None,
         rating=forms.text(form, "rating", 30) or None,
         public_reply=forms.text(form, "public_reply", 2000),
+        platform=forms.text(form, "platform", 32) or None,
     )
 
 

@@ -6,8 +6,10 @@ decide nothing and write nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 
 from duban.cases.models import Case
 from duban.cases.workflow import CLOCK_RUNNING, CaseStatus
@@ -56,7 +58,7 @@ def deadline_view(case: Case, policy: Policy, now: datetime) -> DeadlineView:
             overdue = case.handled_at is not None and case.handled_at > case.due_at
     step_light: str | None = None
     if case.step and case.step_started_at and case.step_due_at:
-        limit = policy.steps.get(case.step)
+        limit = policy.step_limit(case.step)
         if limit is not None:
             step_light = policy.light(cal.fraction_used(case.step_started_at, now, limit)).value
     return DeadlineView(
@@ -69,3 +71,80 @@ def deadline_view(case: Case, policy: Policy, now: datetime) -> DeadlineView:
         step_light=step_light,
         clock=clock_state,
     )
+
+
+@dataclass(frozen=True)
+class LevelView:
+    """二级派遣: how one level's dispatch step stands — the city's (派遣 or 下派) or a
+    platform's (its dispatch to its own unit). Running: the case waits at this level now
+    (``due_at`` and ``light`` of its step timer); done: when, and whether it was late."""
+
+    level: str  # city | platform
+    platform: str | None
+    started_at: datetime | None
+    due_at: datetime | None = None
+    light: str | None = None
+    done_at: datetime | None = None
+    late: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.done_at is None
+
+
+class LevelEvent(Protocol):
+    """What :func:`dispatch_levels` reads of an event (a timeline entry)."""
+
+    @property
+    def from_status(self) -> str | None: ...
+    @property
+    def to_status(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+_CITY_QUEUE = frozenset({CaseStatus.FILED.value, CaseStatus.RETURNED.value})
+_AT_PLATFORM = CaseStatus.AT_PLATFORM.value
+
+
+def dispatch_levels(
+    case: Case, events: Sequence[LevelEvent], policy: Policy, now: datetime
+) -> list[LevelView]:
+    """The last dispatch step of each level of a case that went through a platform
+    (二级派遣), city first; empty for a case dispatched at one level."""
+    if case.platform_code is None and not any(
+        e.to_status == _AT_PLATFORM or e.from_status == _AT_PLATFORM for e in events
+    ):
+        return []
+    city: LevelView | None = None
+    platform: LevelView | None = None
+    city_start: datetime | None = None
+    platform_start: datetime | None = None
+    platform_code: str | None = None
+    for e in events:
+        if e.to_status in _CITY_QUEUE and e.from_status != e.to_status:
+            city_start = e.occurred_at
+        if e.to_status == _AT_PLATFORM and e.from_status != _AT_PLATFORM:
+            platform_start = e.occurred_at
+            platform_code = str(e.payload.get("platform") or case.platform_code or "") or None
+        late = e.payload.get("step_late") is True
+        if e.from_status in _CITY_QUEUE and e.to_status in (
+            _AT_PLATFORM,
+            CaseStatus.DISPATCHED.value,
+        ):
+            city = LevelView("city", None, city_start, done_at=e.occurred_at, late=late)
+        if e.from_status == _AT_PLATFORM and e.to_status != _AT_PLATFORM:
+            platform = LevelView(
+                "platform", platform_code, platform_start, done_at=e.occurred_at, late=late
+            )
+    view = deadline_view(case, policy, now)
+    running = LevelView(
+        "city", None, case.step_started_at, due_at=case.step_due_at, light=view.step_light
+    )
+    if case.status.value in _CITY_QUEUE and city is not None:
+        city = running
+    if case.status == CaseStatus.AT_PLATFORM:
+        platform = replace(running, level="platform", platform=case.platform_code)
+    return [v for v in (city, platform) if v is not None]

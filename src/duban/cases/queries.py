@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from duban.accounts import Unit
-from duban.cases.access import visible_cases
+from duban.cases.access import in_territory, visible_cases
 from duban.cases.models import Case
 from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import CLOCK_RUNNING, CaseStatus, Source
@@ -55,6 +55,7 @@ class CaseFilter:
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
     nothing: bool = False  # no case passes (an Open311 status word that no status has)
     text: str | None = None  # a 案卷号, or words in the description or the address
+    region: str | None = None  # a district or street: its territory (an Open311 key's, export)
 
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
@@ -103,6 +104,8 @@ def apply_case_filter(stmt: Select[Any], f: CaseFilter, now: datetime) -> Select
     if f.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = f.bbox
         stmt = stmt.where(Case.lon.between(min_lon, max_lon), Case.lat.between(min_lat, max_lat))
+    if f.region:
+        stmt = stmt.where(in_territory(f.region))
     return stmt
 
 

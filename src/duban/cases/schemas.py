@@ -23,11 +23,13 @@ from duban.cases.workflow import (
     allowed_actions,
 )
 from duban.kernel.context import Actor
+from duban.kernel.errors import DubanError
 from duban.kernel.roles import Role
 from duban.places import PlaceRead, ResponsibleRead, place_read, responsible_read
 
 if TYPE_CHECKING:
     from duban.places import Location
+    from duban.reference import Policy
 
 
 class CaseCreate(Strict):
@@ -104,6 +106,12 @@ class ActionRequest(Strict):
         default=None,
         max_length=32,
         description="callback (回访): satisfied | basically_satisfied | unsatisfied",
+    )
+    platform: str | None = Field(
+        default=None,
+        max_length=32,
+        description="dispatch_to_platform (二级派遣): district or street code of the platform "
+        "(default: the case's street if it runs one, else its district)",
     )
 
 
@@ -182,6 +190,10 @@ class CaseRead(BaseModel):
         "GET /cases/{id}/evidence)",
     )
     hotline_ticket: str | None = None
+    platform: str | None = Field(
+        default=None,
+        description="二级派遣: the district or street platform the case was sent down to",
+    )
     supervise_note: str | None
     pending_extension_until: datetime | None
     pending_park_reason: str | None
@@ -220,6 +232,24 @@ def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
     return value.astimezone(tz) if value is not None else None
 
 
+def _offered(case: Case, viewer: Actor, policy: Policy | None) -> list[Action]:
+    """The workflow table's actions for the viewer's role, less those of another level
+    of dispatch (二级派遣) when the policy is known."""
+    actions = allowed_actions(case.status, viewer.role)
+    if policy is None:
+        return actions
+    from duban.cases.actions import check_level  # deferred: kept out of the schemas' imports
+
+    offered = []
+    for action in actions:
+        try:
+            check_level(case, viewer, action, policy)
+        except DubanError:
+            continue
+        offered.append(action)
+    return offered
+
+
 def case_read(
     case: Case,
     view: DeadlineView,
@@ -231,6 +261,7 @@ def case_read(
     with_photos: bool = False,
     place: Location | None = None,
     photo_verdict: str | None = None,
+    policy: Policy | None = None,
 ) -> CaseRead:
     """Present a case to ``viewer``; reporter contact details only for city staff.
 
@@ -276,6 +307,7 @@ def case_read(
         fixed_on_site=bool(case.fixed_on_site),
         photo_verdict=photo_verdict if viewer.role != Role.CITIZEN else None,
         hotline_ticket=case.hotline_ticket,
+        platform=case.platform_code,
         is_supervised=case.is_supervised,
         supervise_note=case.supervise_note,
         pending_extension_until=_local(case.pending_extension_until, tz),
@@ -288,7 +320,7 @@ def case_read(
         dispatched_at=_local(case.dispatched_at, tz),
         handled_at=_local(case.handled_at, tz),
         closed_at=_local(case.closed_at, tz),
-        allowed_actions=[a.value for a in allowed_actions(status, viewer.role)],
+        allowed_actions=[a.value for a in _offered(case, viewer, policy)],
         photos=[
             CasePhotoRead(
                 id=p.photo_id,

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from duban.accounts import Unit, User
@@ -29,6 +29,7 @@ from duban.cases.workflow import WITH_UNIT, Action, CaseStatus
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import DubanError, Msg
 from duban.kernel.roles import Role
+from duban.places import Region
 from duban.reference import Category, Policy, load_policy
 
 QUEUE_PAGE = 50
@@ -47,6 +48,7 @@ class Queue(StrEnum):
     APPROVALS = "approvals"  # dispatcher: extension and parking requests
     PARKED = "parked"  # dispatcher: parked cases (resume)
     HANDED_OVER = "handed_over"  # dispatcher: handed over to bodies outside 城管, no answer yet
+    AT_PLATFORM = "at_platform"  # dispatcher: sent down to a platform (二级派遣), to dispatch
     INBOX = "inbox"  # handler: the unit's cases by time left
     SUPERVISED = "supervised"  # supervisor: open cases under 督办
 
@@ -55,7 +57,13 @@ class Queue(StrEnum):
 QUEUES_OF_ROLE: dict[Role, tuple[Queue, ...]] = {
     Role.OPERATOR: (Queue.TO_ASSIGN_VERIFY, Queue.TO_ASSIGN_CHECK, Queue.TASKS_OUT),
     Role.SHIFT_LEAD: (Queue.TO_FILE, Queue.TO_CLOSE, Queue.NOT_FIXED),
-    Role.DISPATCHER: (Queue.TO_DISPATCH, Queue.APPROVALS, Queue.PARKED, Queue.HANDED_OVER),
+    Role.DISPATCHER: (
+        Queue.TO_DISPATCH,
+        Queue.AT_PLATFORM,
+        Queue.APPROVALS,
+        Queue.PARKED,
+        Queue.HANDED_OVER,
+    ),
     Role.HANDLER: (Queue.INBOX,),
     Role.SUPERVISOR: (Queue.SUPERVISED, Queue.NOT_FIXED),
 }
@@ -67,6 +75,7 @@ BATCH_ACTIONS: dict[Queue, tuple[Action, ...]] = {
     Queue.TO_FILE: (Action.FILE, Action.VOID),
     Queue.TO_CLOSE: (Action.CLOSE,),
     Queue.TO_DISPATCH: (Action.DISPATCH,),
+    Queue.AT_PLATFORM: (Action.DISPATCH,),
     Queue.APPROVALS: (Action.APPROVE_EXTENSION, Action.APPROVE_PARK),
 }
 
@@ -99,6 +108,12 @@ def _queue_condition(queue: Queue, actor: Actor) -> ColumnElement[bool]:
         ),
         Queue.PARKED: Case.status == s.PARKED,
         Queue.HANDED_OVER: Case.status == s.TRANSFERRED,
+        # A platform's dispatchers: what was sent down to their platform; the city's: all
+        # that platforms hold (to follow them).
+        Queue.AT_PLATFORM: and_(
+            Case.status == s.AT_PLATFORM,
+            Case.platform_code == actor.region_code if actor.region_code else true(),
+        ),
         # Lead or helper unit: visible_cases() already narrows a handler to those.
         Queue.INBOX: Case.status.in_(sorted(WITH_UNIT)),
         Queue.SUPERVISED: and_(
@@ -168,7 +183,13 @@ def _rows(session: Session, cases: Sequence[Case], policy: Policy, now: datetime
                 select(User.id, User.display_name).where(User.id.in_(user_ids))
             )
         }
-    returns = _why_returned(session, [c.id for c in cases if c.status == CaseStatus.RETURNED])
+    # A case with a platform came back only if a unit's 回退 put it there (its last event).
+    returns = _why_returned(
+        session,
+        [c.id for c in cases if c.status == CaseStatus.RETURNED]
+        + [c.id for c in cases if c.status == CaseStatus.AT_PLATFORM and c.unit_id is None],
+        last_only={c.id: c.event_count for c in cases if c.status == CaseStatus.AT_PLATFORM},
+    )
     verdicts = _verdicts(session, cases)
     return [
         WorkRow(
@@ -195,31 +216,52 @@ def _verdicts(session: Session, cases: Sequence[Case]) -> dict[int, str]:
     return verdicts_of(session, [c.id for c in cases if c.status in AFTER_FIX])
 
 
-def _why_returned(session: Session, case_ids: list[int]) -> dict[int, tuple[str, str]]:
-    """For returned cases: the name of the unit that sent each back, and its reason."""
+def _why_returned(
+    session: Session, case_ids: list[int], last_only: dict[int, int] | None = None
+) -> dict[int, tuple[str, str]]:
+    """For returned cases (to the city, or to a platform: 二级派遣): the name of the unit
+    or platform that sent each back, and its reason."""
     if not case_ids:
         return {}
     last: dict[int, tuple[str, str]] = {}
     rows = session.execute(
-        select(CaseEvent.case_id, CaseEvent.payload, CaseEvent.note)
-        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.action == Action.RETURN.value)
+        select(
+            CaseEvent.case_id, CaseEvent.seq, CaseEvent.action, CaseEvent.payload, CaseEvent.note
+        )
+        .where(
+            CaseEvent.case_id.in_(case_ids),
+            CaseEvent.action.in_([Action.RETURN.value, Action.PLATFORM_RETURN.value]),
+        )
         .order_by(CaseEvent.case_id, CaseEvent.seq)
     )
-    for case_id, payload, note in rows:
+    last_only = last_only or {}
+    for case_id, seq, action, payload, note in rows:
+        if case_id in last_only and seq != last_only[case_id]:
+            continue
         data = json.loads(payload or "{}")
-        last[case_id] = (str(data.get("unit") or ""), str(data.get("reason") or note or ""))
+        who = data.get("platform") if action == Action.PLATFORM_RETURN.value else data.get("unit")
+        last[case_id] = (str(who or ""), str(data.get("reason") or note or ""))
     codes = {code for code, _ in last.values() if code}
-    names = (
-        {
-            code: name
-            for code, name in session.execute(
-                select(Unit.code, Unit.name).where(Unit.code.in_(codes))
-            )
-        }
-        if codes
-        else {}
-    )
+    names = {**unit_names(session, codes), **platform_names(session, codes)}
     return {cid: (names.get(code, code), why) for cid, (code, why) in last.items()}
+
+
+def unit_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Units' names by code."""
+    if not codes:
+        return {}
+    rows = session.execute(select(Unit.code, Unit.name).where(Unit.code.in_(codes)))
+    return {code: name for code, name in rows}
+
+
+def platform_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """The names of districts and streets (二级派遣's platforms) by code."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Region.code, Region.name).where(Region.code.in_(codes), Region.valid_to.is_(None))
+    )
+    return {code: name for code, name in rows}
 
 
 def work_list(
@@ -240,13 +282,29 @@ def work_list(
     return WorkList(queue, _rows(session, cases, load_policy(session), now), int(total))
 
 
+def queues_of(actor: Actor, policy: Policy) -> tuple[Queue, ...]:
+    """The queues of the actor's workbench. 二级派遣: the platforms' queue shows only when
+    the city runs two levels; a platform's dispatchers see theirs first and not the
+    city's queue of cases to dispatch (those are not theirs to dispatch)."""
+    queues = QUEUES_OF_ROLE.get(actor.role, ())
+    if actor.role != Role.DISPATCHER:
+        return queues
+    if not policy.dispatch.two_level:
+        return tuple(q for q in queues if q != Queue.AT_PLATFORM)
+    if policy.dispatch.runs_platform(actor.region_code):
+        rest = (Queue.TO_DISPATCH, Queue.AT_PLATFORM, Queue.HANDED_OVER)
+        return (Queue.AT_PLATFORM, *(q for q in queues if q not in rest))
+    return queues
+
+
 def workbench(
     session: Session, *, actor: Actor, now: datetime, filters: CaseFilter | None = None
 ) -> list[WorkList]:
     """All queues of the actor's role."""
+    policy = load_policy(session)
     return [
         work_list(session, actor=actor, queue=q, now=now, filters=filters)
-        for q in QUEUES_OF_ROLE.get(actor.role, ())
+        for q in queues_of(actor, policy)
     ]
 
 
@@ -330,13 +388,24 @@ def batch_act(
     return results
 
 
-def active_units(session: Session) -> list[Unit]:
-    """Units a case can be sent to (bodies outside 城管 get hand-overs, not dispatches)."""
-    return list(
-        session.scalars(
-            select(Unit).where(Unit.is_active, Unit.kind != "external").order_by(Unit.code)
-        )
-    )
+def active_units(session: Session, *, platform: str | None = None) -> list[Unit]:
+    """Units a case can be sent to (bodies outside 城管 get hand-overs, not dispatches);
+    with ``platform`` (二级派遣), that district's or street's own units."""
+    stmt = select(Unit).where(Unit.is_active, Unit.kind != "external")
+    if platform is not None:
+        stmt = stmt.where(Unit.region_code == platform)
+    return list(session.scalars(stmt.order_by(Unit.code)))
+
+
+def dispatch_units(session: Session, actor: Actor, policy: Policy) -> list[Unit]:
+    """The units ``actor`` dispatches to: a platform's dispatchers, their platform's own
+    units; the city's in a two-level city, the units of no platform; else all."""
+    if actor.role == Role.DISPATCHER and policy.dispatch.runs_platform(actor.region_code):
+        return active_units(session, platform=actor.region_code)
+    units = active_units(session)
+    if policy.dispatch.two_level:
+        return [u for u in units if not policy.dispatch.runs_platform(u.region_code)]
+    return units
 
 
 def active_collectors(session: Session) -> list[User]:

@@ -12,13 +12,16 @@ from duban.cases.workbench import (
     BATCH_ACTIONS,
     QUEUES_OF_ROLE,
     Queue,
+    WorkList,
     active_collectors,
-    active_units,
     batch_act,
     collector_tasks,
+    dispatch_units,
+    platform_names,
     workbench,
 )
 from duban.cases.workflow import Action
+from duban.kernel.context import Actor
 from duban.kernel.roles import Role
 from duban.reference import load_policy
 from duban.web import forms
@@ -51,8 +54,9 @@ def work_page(
         "work.html",
         status_code=status_code,
         lists=lists,
-        batch_actions=BATCH_ACTIONS,
-        units=active_units(ctx.db),
+        batch_actions=_batch_actions(actor),
+        platform_names=_platform_names(ctx, lists),
+        units=dispatch_units(ctx.db, actor, load_policy(ctx.db)),
         collectors=active_collectors(ctx.db) if actor.role == Role.OPERATOR else [],
         seen=seen,
         results=[],
@@ -60,6 +64,19 @@ def work_page(
         row_errors=row_errors or {},
         row_values=row_values or {},
     )
+
+
+def _batch_actions(actor: Actor) -> dict[Queue, tuple[Action, ...]]:
+    """The batch forms: the platforms' queue (二级派遣) is for their own dispatchers; the
+    city's follow it."""
+    if actor.region_code is None:
+        return {q: a for q, a in BATCH_ACTIONS.items() if q != Queue.AT_PLATFORM}
+    return BATCH_ACTIONS
+
+
+def _platform_names(ctx: WebContext, lists: list[WorkList]) -> dict[str, str]:
+    codes = {r.case.platform_code for wl in lists for r in wl.rows if r.case.platform_code}
+    return platform_names(ctx.db, codes)
 
 
 @router.post("/work/batch")
@@ -90,8 +107,9 @@ def batch(ctx: Ctx, form: Form) -> Response:
     return ctx.render(
         "work.html",
         lists=lists,
-        batch_actions=BATCH_ACTIONS,
-        units=active_units(ctx.db),
+        batch_actions=_batch_actions(actor),
+        platform_names=_platform_names(ctx, lists),
+        units=dispatch_units(ctx.db, actor, load_policy(ctx.db)),
         collectors=active_collectors(ctx.db) if actor.role == Role.OPERATOR else [],
         seen=seen,
         results=[(r, forms.translate(r.message, ctx.lang)) for r in results],

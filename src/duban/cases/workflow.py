@@ -35,6 +35,7 @@ class CaseStatus(StrEnum):
     VOIDED = "voided"  # 已作废
     MERGED = "merged"  # 已合并: a duplicate of another case
     TRANSFERRED = "transferred"  # 已移交: handed over to a body outside 城管; waiting its answer
+    AT_PLATFORM = "at_platform"  # 已下派: with a district or street platform (二级派遣)
 
 
 class Action(StrEnum):
@@ -71,6 +72,8 @@ class Action(StrEnum):
     TRANSFER_REFUSE = "transfer_refuse"  # 移交退回: the body refuses it, with its reason
     TRANSFER_DONE = "transfer_done"  # 移交办结: the body reports it done, with photos
     TRANSFER_OVERDUE = "transfer_overdue"  # 移交超期: the sweep marks a late answer (once)
+    DISPATCH_TO_PLATFORM = "dispatch_to_platform"  # 下派: to a district or street platform
+    PLATFORM_RETURN = "platform_return"  # 退回上级: the platform sends it back to the city
 
 
 class Source(StrEnum):
@@ -105,6 +108,9 @@ class Transition:
     roles: frozenset[Role]
     #: Where a failed outcome goes (``check``: 返工 back to the unit; ``verify``: 不属实).
     fail_target: CaseStatus | None = None
+    #: Where the action goes when a district or street platform holds the case (二级派遣:
+    #: a unit's 回退 goes back one level, to the platform that dispatched it).
+    platform_target: CaseStatus | None = None
 
 
 def _roles(*roles: Role) -> frozenset[Role]:
@@ -150,7 +156,7 @@ _table: dict[tuple[CaseStatus, Action], Transition] = {
     (S.REJECTED, A.REOPEN): Transition(S.REPORTED, _REOPEN),
 }
 for _status in (S.DISPATCHED, S.HANDLING):
-    _table[(_status, A.RETURN)] = Transition(S.RETURNED, _UNIT)
+    _table[(_status, A.RETURN)] = Transition(S.RETURNED, _UNIT, platform_target=S.AT_PLATFORM)
     _table[(_status, A.REQUEST_EXTENSION)] = Transition(_status, _UNIT)
     _table[(_status, A.APPROVE_EXTENSION)] = Transition(_status, _DISPATCH)
     _table[(_status, A.DENY_EXTENSION)] = Transition(_status, _DISPATCH)
@@ -185,6 +191,16 @@ _table[(S.TRANSFERRED, A.TRANSFER_ACCEPT)] = Transition(S.TRANSFERRED, _HANDOVER
 _table[(S.TRANSFERRED, A.TRANSFER_REFUSE)] = Transition(S.RETURNED, _HANDOVER)
 _table[(S.TRANSFERRED, A.TRANSFER_DONE)] = Transition(S.AWAITING_CHECK, _HANDOVER)
 _table[(S.TRANSFERRED, A.TRANSFER_OVERDUE)] = Transition(S.TRANSFERRED, _roles(Role.SYSTEM))
+# 二级派遣 (policy ``dispatch: {levels: 2}``): the city's dispatcher sends a filed or
+# returned case down to a district or street platform (下派); the platform's own dispatcher
+# (a dispatcher of that region) dispatches it to a unit of its own, or sends it back up
+# with a reason (退回上级). A unit's 回退 of a case a platform dispatched goes back to that
+# platform (``platform_target`` above). Which dispatcher is at which level is checked by
+# the use case (the actor's region against the case's platform), not by this table.
+for _status in (S.FILED, S.RETURNED):
+    _table[(_status, A.DISPATCH_TO_PLATFORM)] = Transition(S.AT_PLATFORM, _DISPATCH)
+_table[(S.AT_PLATFORM, A.DISPATCH)] = Transition(S.DISPATCHED, _DISPATCH)
+_table[(S.AT_PLATFORM, A.PLATFORM_RETURN)] = Transition(S.RETURNED, _DISPATCH)
 # 回访: the hotline calls the reporter back once a case is closed and records how satisfied
 # they are (it feeds 满意率 beside citizens' own ratings); the case stays closed.
 _table[(S.CLOSED, A.CALLBACK)] = Transition(S.CLOSED, _INTAKE)
@@ -282,6 +298,7 @@ STATUS_LABELS: Final[Mapping[CaseStatus, tuple[str, str, str]]] = {
     S.VOIDED: ("已作废", "Voided", "black"),
     S.MERGED: ("已合并", "Merged as duplicate", "black"),
     S.TRANSFERRED: ("已移交", "Handed over", "olive"),
+    S.AT_PLATFORM: ("已下派", "With a district or street platform", "violet"),
 }
 
 ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
@@ -316,6 +333,8 @@ ACTION_LABELS: Final[Mapping[Action, tuple[str, str]]] = {
     A.TRANSFER_REFUSE: ("移交退回", "Body refused"),
     A.TRANSFER_DONE: ("移交办结", "Body reports done"),
     A.TRANSFER_OVERDUE: ("移交超期", "Hand-over answer overdue"),
+    A.DISPATCH_TO_PLATFORM: ("下派", "Send to a platform"),
+    A.PLATFORM_RETURN: ("退回上级", "Return to the city"),
 }
 
 
@@ -383,6 +402,7 @@ STEP_OF_STATUS: Final[Mapping[CaseStatus, str]] = {
     S.VERIFIED: "file",
     S.FILED: "dispatch",
     S.RETURNED: "dispatch",
+    S.AT_PLATFORM: "sub_dispatch",  # 二级派遣: the platform's own step limit
     S.AWAITING_CHECK: "check",
     S.CHECKED: "close",
 }

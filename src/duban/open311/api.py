@@ -43,6 +43,7 @@ from duban.kernel.inputs import refuse_control_characters_in
 from duban.kernel.outage import RETRY_AFTER_SECONDS, is_out_of_range, is_outage
 from duban.open311 import catalogue, config, parsing, requests, updates
 from duban.open311 import views as model
+from duban.open311.apikeys import key_region
 from duban.open311.render import FORMATS, Document, errors_document, render
 from duban.reference import load_policy
 
@@ -388,7 +389,10 @@ def get_requests(fmt: FmtPath, request: Request, session: SessionDep, clock: Clo
     live = _jurisdiction(session, params)
     tz = load_policy(session).tz
     query = requests.parse_request_query(params, tz=tz)
-    views = requests.query_requests(session, query=query, now=clock.now(), config=live.config)
+    region = key_region(session, params.get("api_key"))
+    views = requests.query_requests(
+        session, query=query, now=clock.now(), config=live.config, region=region
+    )
     doc = model.requests_document(
         views,
         _base(request),
@@ -406,7 +410,8 @@ def get_request(
     fmt = _fmt(fmt)
     params = _params(request)
     live = _jurisdiction(session, params)
-    view = requests.get_request(session, service_request_id, live.config)
+    region = key_region(session, params.get("api_key"))
+    view = requests.get_request(session, service_request_id, live.config, region)
     doc = model.requests_document(
         [view],
         _base(request),
@@ -439,7 +444,13 @@ def get_updates(fmt: FmtPath, request: Request, session: SessionDep, clock: Cloc
     end = parsing.parse_when(params.get("end_date"), "end_date", tz)
     page, page_size = requests.parse_paging(params)
     views = updates.list_updates(
-        session, start=start, end=end, now=clock.now(), page=page, page_size=page_size
+        session,
+        start=start,
+        end=end,
+        now=clock.now(),
+        page=page,
+        page_size=page_size,
+        region=key_region(session, params.get("api_key")),
     )
     return render(model.updates_document(views, _base(request)), fmt, tz)
 

@@ -46,6 +46,8 @@ class KeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    #: The district or street the client is bound to (None: the whole city).
+    region_code: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -57,17 +59,35 @@ def _digest(key: str) -> str:
 
 
 def create_api_key(
-    session: Session, *, name: str, clock: Clock, unit_code: str | None = None
+    session: Session,
+    *,
+    name: str,
+    clock: Clock,
+    unit_code: str | None = None,
+    region_code: str | None = None,
 ) -> IssuedKey:
     """Issue a new key to the client ``name`` (unique; a revoked name cannot be reused).
 
     ``unit_code``: the key belongs to a lower platform (a district's Duban) that stands
     for that unit of ours: its ``servicerequestupdates`` on cases dispatched to the unit
     are taken as the unit's own feedback or return (see :mod:`duban.open311.updates`).
+    ``region_code`` binds the key to a district's or a street's territory: its client
+    reads and exports only that territory's requests and reports only inside it.
     """
+    from duban.places import territory_level  # deferred: places read nothing of Open311
+
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise InvalidInput("a key name must be 2-64 letters, digits, '_', '.' or '-'", field="name")
+    region = (region_code or "").strip() or None
+    if region is not None and territory_level(session, region) is None:
+        raise InvalidInput(
+            Msg(
+                "unknown territory '{region}': give the code of a district or a street",
+                region=region,
+            ),
+            field="region",
+        )
     with writing(session):
         if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
             raise Conflict(Msg("an API key named '{name}' already exists", name=name))
@@ -86,6 +106,7 @@ def create_api_key(
                 created_at=now,
                 revoked_at=None,
                 unit_id=unit_id,
+                region_code=region,
             )
         )
         return IssuedKey(name=name, key=key, created_at=now)
@@ -109,8 +130,20 @@ def list_api_keys(session: Session) -> list[KeyInfo]:
 
 def _info(row: ApiKey) -> KeyInfo:
     return KeyInfo(
-        name=row.name, prefix=row.prefix, created_at=row.created_at, revoked_at=row.revoked_at
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        region_code=row.region_code,
     )
+
+
+def key_region(session: Session, key: str | None) -> str | None:
+    """The territory a request's ``api_key`` binds it to: None without a key (public
+    reads cover the city) or with a city-wide key; a wrong key is refused (403)."""
+    if not (key or "").strip():
+        return None
+    return authenticate_key(session, key).region_code
 
 
 def authenticate_key(session: Session, key: str | None) -> ApiKey:

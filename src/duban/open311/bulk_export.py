@@ -59,12 +59,13 @@ def export_filter(
     unit_code: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    region: str | None = None,
 ) -> CaseFilter:
     """The cases an export asks for, as the one case filter; empty means any.
 
     ``statuses`` are words: ``open``, ``closed``, an Open311 extended status or one of
     ours. ``service_codes`` are subclasses, or major classes for all their subclasses.
-    ``created_to`` is exclusive.
+    ``created_to`` is exclusive; ``region`` keeps a district's or a street's cases.
     """
     chosen = export_statuses(statuses)
     return CaseFilter(
@@ -75,6 +76,7 @@ def export_filter(
         unit_code=unit_code,
         created_from=created_from,
         created_to=created_to,
+        region=region,
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from duban import console
 from duban.console import CommandFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 apikey_app = typer.Typer(
     help="API keys of Open311 clients (stored hashed, revocable).", no_args_is_help=True
@@ -27,6 +30,10 @@ def apikey_create(
         str | None,
         typer.Option(help="a lower platform's key: the unit (code) it stands for"),
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="district or street code: the key reads and reports in it only"),
+    ] = None,
 ) -> None:
     """Issue a key to a client and print it once (only its hash is kept). With ``--unit``,
     the client is a lower platform (a district's Duban): its updates on cases dispatched
@@ -35,7 +42,9 @@ def apikey_create(
     from duban.open311.apikeys import create_api_key
 
     with console.database() as session:
-        issued = create_api_key(session, name=name, clock=SystemClock(), unit_code=unit)
+        issued = create_api_key(
+            session, name=name, clock=SystemClock(), unit_code=unit, region_code=region
+        )
     typer.echo(issued.key)
     typer.echo(f"API key for '{issued.name}' (shown only now; send it as api_key)", err=True)
 
@@ -65,8 +74,9 @@ def apikey_list() -> None:
         typer.echo("no API keys yet: duban apikey create NAME")
     for key in keys:
         state = "active" if key.is_active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
+        scope = f"  territory {key.region_code}" if key.region_code else ""
         typer.echo(
-            f"{key.name:<24} {key.prefix}…  created {key.created_at:%Y-%m-%d %H:%M}  {state}"
+            f"{key.name:<24} {key.prefix}…  created {key.created_at:%Y-%m-%d %H:%M}  {state}{scope}"
         )
 
 
@@ -90,6 +100,13 @@ def export_open311(
         str | None, typer.Option("--to", help="created before (ISO date/datetime)")
     ] = None,
     base_url: Annotated[str, typer.Option(help="prefix of photo URLs, e.g. https://city")] = "",
+    region: Annotated[
+        str | None, typer.Option(help="only the cases of this district or street")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--for-key", help="only what the named API key may see (its territory)"),
+    ] = None,
 ) -> None:
     """Export cases in the Open311 bulk layout (CSV or JSON)."""
     import contextlib
@@ -114,6 +131,7 @@ def export_open311(
             unit_code=unit,
             created_from=parse_datetime(created_from, "from", tz),
             created_to=parse_datetime(created_to, "to", tz),
+            region=_export_region(session, region, api_key),
         )
         rows = export_rows(session, filters=filters, tz=tz, base_url=base_url.rstrip("/"))
         with contextlib.ExitStack() as stack:
@@ -124,6 +142,23 @@ def export_open311(
             )
             count = (write_json if format_ == "json" else write_csv)(rows, out)
     typer.echo(f"exported {count} case(s)", err=True)
+
+
+def _export_region(session: Session, region: str | None, key_name: str | None) -> str | None:
+    """The territory an export covers: ``--region``, or the one of the key ``--for-key``
+    names (a key of the whole city: none). Both must agree when both are given."""
+    from sqlalchemy import select
+
+    from duban.open311.models import ApiKey
+
+    if key_name is None:
+        return region
+    key = session.scalars(select(ApiKey).where(ApiKey.name == key_name)).first()
+    if key is None or key.revoked_at is not None:
+        raise CommandFailed(f"no active API key named '{key_name}'", 2)
+    if region is not None and key.region_code is not None and region != key.region_code:
+        raise CommandFailed(f"the key '{key_name}' covers {key.region_code}, not {region}", 2)
+    return key.region_code or region
 
 
 @import_app.command("open311")

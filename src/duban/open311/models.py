@@ -43,6 +43,10 @@ class ApiKey(Base):
         ForeignKey("units.id"),
         comment="a lower platform's key: its updates are this unit's feedback (issue 15)",
     )
+    region_code: Mapped[str | None] = mapped_column(
+        String(32),
+        comment="the district or street whose cases the client may see (none: the city)",
+    )
 
 
 class Open311Request(Base):

@@ -47,9 +47,15 @@ def add_key(ctx: Ctx, form: Form) -> Response:
     ctx.staff(Role.ADMIN)
     errors = forms.FieldErrors(ctx.lang)
     try:
-        issued = create_api_key(ctx.db, name=forms.text(form, "name", 64), clock=ctx.clock)
+        issued = create_api_key(
+            ctx.db,
+            name=forms.text(form, "name", 64),
+            clock=ctx.clock,
+            region_code=forms.text(form, "region", 32) or None,
+        )
     except (InvalidInput, Conflict) as err:
         ctx.db.rollback()
-        errors.add("name", forms.translate(err.text, ctx.lang))
+        field = "region" if err.detail.get("field") == "region" else "name"
+        errors.add(field, forms.translate(err.text, ctx.lang))
         return API_KEYS.render(ctx, errors=errors, status=422)
     return API_KEYS.render(ctx, issued=issued.key)

@@ -41,7 +41,7 @@ from duban.cases import (
 )
 from duban.evidence import PhotoLimits, discard_photos, save_photo
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import DubanError, InvalidInput, Msg, NotFound
+from duban.kernel.errors import DubanError, InvalidInput, Msg, NotFound, PermissionDenied
 from duban.kernel.parsing import parse_number, parse_whole
 from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
@@ -107,8 +107,11 @@ class Submitted:
 
 
 def client_actor(key: ApiKey, role: Role = Role.OPERATOR) -> Actor:
-    """The actor an API key's client acts as (its name is kept on the events)."""
-    return Actor(user_id=None, username=f"open311:{key.name}", role=role)
+    """The actor an API key's client acts as (its name is kept on the events), in the
+    key's territory if it has one."""
+    return Actor(
+        user_id=None, username=f"open311:{key.name}", role=role, region_code=key.region_code
+    )
 
 
 def _locate(form: RequestForm, config: Open311Config) -> tuple[float, float, bool, str]:
@@ -201,6 +204,13 @@ def submit_request(
                     crs=crs,
                 ),
             )
+            if key.region_code and key.region_code not in (case.district_code, case.street_code):
+                raise PermissionDenied(
+                    Msg(
+                        "this api_key reports only inside {region}; the location lies outside it",
+                        region=key.region_code,
+                    )
+                )
             token = secrets.token_hex(16)
             contact = {
                 k: v.strip()[:200]
@@ -446,11 +456,19 @@ def parse_paging(params: Mapping[str, str]) -> tuple[int, int]:
 
 
 def query_requests(
-    session: Session, *, query: RequestQuery, now: datetime, config: Open311Config
+    session: Session,
+    *,
+    query: RequestQuery,
+    now: datetime,
+    config: Open311Config,
+    region: str | None = None,
 ) -> list[RequestView]:
-    """GET requests: newest first; ``service_request_id`` overrides every other filter."""
+    """GET requests: newest first; ``service_request_id`` overrides every other filter
+    but ``region`` (the territory of the caller's api_key)."""
+    query = replace(query, filters=replace(query.filters, region=region))
     if query.filters.codes:
-        stmt = apply_case_filter(select(Case), CaseFilter(codes=query.filters.codes), now)
+        only = CaseFilter(codes=query.filters.codes, region=region)
+        stmt = apply_case_filter(select(Case), only, now)
     elif query.updated_after is not None:
         # A cursor over changes: oldest change first, so a reader that keeps the last
         # ``updated_datetime`` it saw (and reads from it again, inclusive) misses nothing.
@@ -469,9 +487,14 @@ def query_requests(
     return request_views(session, cases, config)
 
 
-def get_request(session: Session, service_request_id: str, config: Open311Config) -> RequestView:
-    """GET requests/{id} (404 when there is no such request)."""
+def get_request(
+    session: Session, service_request_id: str, config: Open311Config, region: str | None = None
+) -> RequestView:
+    """GET requests/{id} (404 when there is no such request, or it lies outside the
+    territory of the caller's api_key)."""
     case = session.scalars(select(Case).where(Case.code == service_request_id.strip())).first()
+    if case is not None and region and region not in (case.district_code, case.street_code):
+        case = None
     if case is None:
         raise NotFound(
             Msg("no service request '{service_request_id}'", service_request_id=service_request_id)

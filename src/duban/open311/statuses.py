@@ -50,6 +50,8 @@ STATUS_TABLE: Final[Mapping[CaseStatus, StatusMapping]] = {
     S.MERGED: _mapping(S.MERGED, "duplicate"),  # 已合并
     # 已移交: handed over to a body outside 城管 (交警, 燃气…), tracked until it answers.
     S.TRANSFERRED: _mapping(S.TRANSFERRED, "internal_referral"),
+    # 已下派: sent down to a district's or street's platform (二级派遣), to be dispatched.
+    S.AT_PLATFORM: _mapping(S.AT_PLATFORM, "action_scheduled"),
 }
 
 #: FixMyStreet's extended statuses, and whether each means the problem is still open.

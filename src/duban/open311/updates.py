@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from duban.cases import (
     CasePhoto,
     CaseStatus,
     append_event,
+    in_territory,
     perform_action,
 )
 from duban.evidence import discard_photos, save_photo
@@ -62,8 +63,10 @@ def list_updates(
     now: datetime,
     page: int = 1,
     page_size: int = MAX_REQUESTS,
+    region: str | None = None,
 ) -> list[UpdateView]:
-    """GET servicerequestupdates: status changes and client comments, oldest first.
+    """GET servicerequestupdates: status changes and client comments, oldest first
+    (``region``: only the cases of the territory of the caller's api_key).
 
     ``update_id`` is the event's id, so it never changes. Internal steps that change no
     status (task assignment, extension requests) are staff work and are not listed.
@@ -82,6 +85,7 @@ def list_updates(
                     CaseEvent.from_status.is_not(None), CaseEvent.from_status != CaseEvent.to_status
                 ),
             ),
+            in_territory(region) if region else true(),
         )
         .order_by(CaseEvent.occurred_at, CaseEvent.id)
         .offset((page - 1) * page_size)

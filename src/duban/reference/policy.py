@@ -213,6 +213,42 @@ def parse_limits_policy(data: Mapping[str, Any] | None) -> LimitsPolicy:
     )
 
 
+#: The step of a case sent down to a district or street platform (二级派遣).
+PLATFORM_DISPATCH_STEP = "sub_dispatch"
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """二级派遣 (``dispatch:`` in the policy): whether the city's dispatcher may send cases
+    down to district or street platforms, and which regions run one."""
+
+    #: 1: the city dispatches to units (the default); 2: also to region platforms.
+    levels: int = 1
+    #: The district and street codes that run their own platform (their dispatchers
+    #: dispatch what the city sends down to units of their own).
+    platforms: frozenset[str] = frozenset()
+
+    @property
+    def two_level(self) -> bool:
+        return self.levels == 2
+
+    def runs_platform(self, region_code: str | None) -> bool:
+        """Whether ``region_code`` runs a platform of the second level."""
+        return self.two_level and region_code is not None and region_code in self.platforms
+
+
+def parse_dispatch_policy(data: Mapping[str, Any] | None) -> DispatchPolicy:
+    """Validate the ``dispatch:`` part of a policy (raises ValueError naming the problem)."""
+    data = data or {}
+    levels = int(data.get("levels", 1))
+    if levels not in (1, 2):
+        raise ValueError(f"dispatch.levels must be 1 or 2, not {levels!r}")
+    platforms = data.get("platforms") or []
+    if not isinstance(platforms, list) or not all(isinstance(p, str | int) for p in platforms):
+        raise ValueError("dispatch.platforms must be a list of district or street codes")
+    return DispatchPolicy(levels=levels, platforms=frozenset(str(p) for p in platforms))
+
+
 @dataclass(frozen=True)
 class Policy:
     """The parsed policy a use case works with."""
@@ -228,6 +264,8 @@ class Policy:
     #: 返工: the limit a case sent back by a failed check gets from the check; None: the
     #: filing condition's limit again (``rework: {limit: condition}``).
     rework: TimeLimit | None = None
+    #: 二级派遣: one level (the default) or two, and the regions that run a platform.
+    dispatch: DispatchPolicy = field(default_factory=DispatchPolicy)
 
     def rework_limit(self, amount: float | None, unit: str | None) -> TimeLimit | None:
         """The limit of a reworked case whose limit was ``amount`` ``unit`` (None: the
@@ -247,6 +285,14 @@ class Policy:
         """Green / yellow / red for a share of a limit used."""
         return light_for(fraction_used, yellow_at=self.yellow_at, red_at=self.red_at)
 
+    def step_limit(self, step: str) -> TimeLimit | None:
+        """The limit of ``step``; a platform's dispatch (二级派遣) without a limit of its
+        own has the city's."""
+        limit = self.steps.get(step)
+        if limit is None and step == PLATFORM_DISPATCH_STEP:
+            return self.steps.get("dispatch")
+        return limit
+
     def step_timer(
         self, step: str | None, now: datetime
     ) -> tuple[datetime | None, datetime | None]:
@@ -254,7 +300,7 @@ class Policy:
         due)``, the due time None if the step has no limit; ``(None, None)`` for no step."""
         if step is None:
             return None, None
-        limit = self.steps.get(step)
+        limit = self.step_limit(step)
         return now, (self.calendar.due_at(now, limit) if limit else None)
 
     def case_due_at(self, source: Source, start: datetime, limit: TimeLimit) -> datetime:
@@ -310,6 +356,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             places=parse_places_policy(data.get("places")),
             limits=parse_limits_policy(data.get("limits")),
             rework=rework_limit,
+            dispatch=parse_dispatch_policy(data.get("dispatch")),
         )
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise PolicyError(Msg("the policy is invalid: {err}", err=err), field="policy") from err

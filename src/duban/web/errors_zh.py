@@ -321,4 +321,15 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "supervision.ladder: steps must come in order, 0 or more days after the deadline": "supervision.ladder：各级须按顺序排列，且在截止后 0 天或以上",
     "supervision.ladder: a step appears twice": "supervision.ladder：某一级重复出现",
     "supervision policy: {err}": "督查策略：{err}",
+    # second-level dispatch (二级派遣) and territory-bound keys
+    "case {case} is with the platform of {platform}: only that platform's dispatchers may dispatch it or send it back": "案卷 {case} 已下派至 {platform} 平台：只有该平台的派遣员可以派遣或退回",
+    "this city runs one level of dispatch: dispatch the case to a unit": "本市实行一级派遣：请直接派遣给处置单位",
+    "only the city's dispatchers send cases down to a platform, not those of {region}": "只有市级派遣员可以下派案件，{region} 的派遣员不能下派",
+    "case {case} is with the city: a platform's dispatchers act only on the cases sent down to their platform": "案卷 {case} 在市级平台：区（街道）平台派遣员只处理下派到本平台的案件",
+    "{unit} is not a unit of the platform {platform}": "{unit} 不是 {platform} 平台的单位",
+    "{unit} is a unit of the platform {platform}: send the case down to it with 'dispatch_to_platform'": "{unit} 属于 {platform} 平台：请先将案件下派至该平台",
+    "'{platform}' runs no platform of its own: choose one of the policy's platforms": "“{platform}”没有自己的派遣平台：请从平台列表中选择",
+    "case {case} lies outside {platform}: send it to the platform of its district or street": "案卷 {case} 不在 {platform} 辖区内：请下派至其所在区或街道的平台",
+    "unknown territory '{region}': give the code of a district or a street": "未知的辖区“{region}”：请填写区或街道代码",
+    "this api_key reports only inside {region}; the location lies outside it": "此 api_key 只能上报 {region} 辖区内的问题；该位置在辖区之外",
 }

@@ -835,6 +835,19 @@ ZH: Final[dict[str, str]] = {
     "Stop the emails to {email} about new reports in {area}?": "不再向 {email} 发送{area}新上报问题的邮件？",
     "See what has been reported near a place, and what the city did about it.": "看看身边上报了哪些问题，城市管理部门又是如何处置的。",
     "See the reports on the map": "在地图上查看",
+    # second-level dispatch (二级派遣)
+    "sub_dispatch": "二级派遣",
+    "Platform": "二级平台",
+    "City dispatch": "市级派遣",
+    "Platform dispatch": "二级平台派遣",
+    "Sent down to a platform, to dispatch": "下派到二级平台，待派遣",
+    "This case is not at your level of dispatch.": "该案件不在您这一级派遣。",
+    "Please choose one of this platform's own units.": "请选择本平台所属的处置单位。",
+    "This unit belongs to a platform: send the case down to that platform.": "该单位属于二级平台：请将案件下派到该平台。",
+    "Please choose a platform from the list.": "请从列表中选择二级平台。",
+    "The case lies outside this platform's territory.": "该案件不在此平台辖区内。",
+    "This city runs one level of dispatch: dispatch the case to a unit.": "本市实行一级派遣：请直接派遣到处置单位。",
+    "Territory code (optional)": "辖区代码（选填）",
 }
 
 # The ledgers' messages (their use cases' refusals) are part of the same one catalogue.
