@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
+    from duban.ledgers.events import verify_ledger_chains
     from duban.ledgers.models import LedgerNode
     from duban.ledgers.overdue import mark_overdue_measures
     from duban.ledgers.queries import items_of_case, list_ledgers, pickable_items
@@ -27,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "pickable_items": "duban.ledgers.queries",
     "reopen_item": "duban.ledgers.revisits",
     "signed_off_items": "duban.ledgers.revisits",
+    "verify_ledger_chains": "duban.ledgers.events",
 }
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "pickable_items",
     "reopen_item",
     "signed_off_items",
+    "verify_ledger_chains",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
