@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from duban.ledgers.models import LedgerNode
     from duban.ledgers.overdue import mark_overdue_measures
     from duban.ledgers.queries import items_of_case, list_ledgers, pickable_items
+    from duban.ledgers.raising import raise_case
     from duban.ledgers.revisits import reopen_item, signed_off_items
 
 _EXPORTS: dict[str, str] = {
@@ -26,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "list_ledgers": "duban.ledgers.queries",
     "mark_overdue_measures": "duban.ledgers.overdue",
     "pickable_items": "duban.ledgers.queries",
+    "raise_case": "duban.ledgers.raising",
     "reopen_item": "duban.ledgers.revisits",
     "signed_off_items": "duban.ledgers.revisits",
     "verify_ledger_chains": "duban.ledgers.events",
@@ -37,6 +39,7 @@ __all__ = [
     "list_ledgers",
     "mark_overdue_measures",
     "pickable_items",
+    "raise_case",
     "reopen_item",
     "signed_off_items",
     "verify_ledger_chains",

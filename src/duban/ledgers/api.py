@@ -11,16 +11,20 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.api.limits import request_lang
-from duban.kernel.errors import NotFound
-from duban.ledgers import queries, rectify
+from duban.cases import NewCase, Source
+from duban.kernel.errors import InvalidInput, NotFound
+from duban.ledgers import queries, raising, rectify
 from duban.ledgers.exports import export_workbook, progress_workbook
 from duban.ledgers.imports import import_ledger
+from duban.ledgers.messages import text
 from duban.ledgers.models import LedgerEvidence, LedgerSignoff
 from duban.ledgers.policy import ledger_policy
 from duban.ledgers.reports import DOCX_TYPE, progress_report, public_notice
 from duban.ledgers.schemas import (
     CaseItemRead,
     CaseLink,
+    CaseRaise,
+    CaseRaised,
     EventRead,
     EvidenceRead,
     LedgerCreated,
@@ -463,6 +467,41 @@ def link(
 def case_items(case_id: int, session: SessionDep, actor: ActorDep) -> list[CaseItemRead]:
     """The ledger items that belong to the case."""
     return [
-        CaseItemRead(id=n.id, ledger_id=n.ledger_id, text=n.text, status=n.status)
+        CaseItemRead(id=n.id, ledger_id=n.ledger_id, kind=n.kind, text=n.text, status=n.status)
         for n in queries.items_of_case(session, case_id, actor=actor)
     ]
+
+
+@router.post(
+    "/ledgers/nodes/{node_id}/cases",
+    status_code=201,
+    response_model=CaseRaised,
+    summary="Raise a case from a measure or an item",
+)
+def raise_case(
+    node_id: int, body: CaseRaise, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> CaseRaised:
+    """Report a case (through the one intake of cases) linked to the measure or item; the
+    tree lists it under ``cases`` and ``GET /cases/{id}/ledger-items`` lists the entry."""
+    try:
+        source = Source(body.source)
+    except ValueError as err:
+        raise InvalidInput(text("no such report source"), field="source") from err
+    case = raising.raise_case(
+        session,
+        actor=actor,
+        clock=clock,
+        node_id=node_id,
+        data=NewCase(
+            source=source,
+            category_code=body.category_code,
+            condition_code=body.condition_code,
+            lat=body.lat,
+            lon=body.lon,
+            address=body.address,
+            description=body.description,
+            photo_ids=body.photo_ids,
+            crs=body.crs,
+        ),
+    )
+    return CaseRaised(id=case.id, code=case.code, node_id=node_id)

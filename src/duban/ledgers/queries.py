@@ -4,12 +4,13 @@ the rows of an export, and the items of a case."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from duban.cases import Case
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import NotFound
 from duban.ledgers.access import require_reader
@@ -19,6 +20,7 @@ from duban.ledgers.models import (
     LedgerEvent,
     LedgerEvidence,
     LedgerNode,
+    LedgerNodeCase,
     LedgerNoteFile,
     LedgerSignoff,
     LedgerSnapshot,
@@ -102,11 +104,29 @@ def _node_dict(node: LedgerNode) -> dict[str, Any]:
         )
     if node.kind == NodeKind.ITEM.value:
         body["case_id"] = node.case_id
+    if node.kind in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
+        body["cases"] = []  # the cases it raised
     if node.kind == NodeKind.MEASURE.value:
         body["signoff"] = None
     else:
         body["children"] = []
     return body
+
+
+def raised_cases(session: Session, node_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """The cases each node raised, ``(case id, 案卷号)`` in the order they were raised."""
+    ids = list(node_ids)
+    out: dict[int, list[tuple[int, str]]] = {}
+    if not ids:
+        return out
+    for node_id, case_id, code in session.execute(
+        select(LedgerNodeCase.node_id, Case.id, Case.code)
+        .join(Case, Case.id == LedgerNodeCase.case_id)
+        .where(LedgerNodeCase.node_id.in_(ids))
+        .order_by(LedgerNodeCase.created_at, Case.id)
+    ):
+        out.setdefault(node_id, []).append((case_id, code))
+    return out
 
 
 def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, Any]:
@@ -116,6 +136,8 @@ def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, 
     ledger = get_ledger(session, ledger_id)
     nodes = _nodes(session, ledger_id, visible_nodes(session, actor, ledger_id))
     bodies = {n.id: _node_dict(n) for n in nodes}
+    for node_id, raised in raised_cases(session, bodies).items():
+        bodies[node_id]["cases"] = [{"id": i, "code": code} for i, code in raised]
     latest: dict[int, LedgerSignoff] = {}
     for signoff in session.scalars(
         select(LedgerSignoff)
@@ -357,12 +379,19 @@ def snapshots(session: Session, *, actor: Actor, ledger_id: int) -> list[LedgerS
 def items_of_case(
     session: Session, case_id: int, *, actor: Actor | None = None
 ) -> list[LedgerNode]:
-    """The ledger items (具体表现) that belong to a case (checked for ``actor`` if given)."""
+    """The ledger entries of a case: the items (具体表现) it belongs to and the measures
+    or items that raised it (checked for ``actor`` if given)."""
     if actor is not None:
         require_reader(actor)
+    raised = select(LedgerNodeCase.node_id).where(LedgerNodeCase.case_id == case_id)
     found = session.scalars(
         select(LedgerNode)
-        .where(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value)
+        .where(
+            or_(
+                and_(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value),
+                LedgerNode.id.in_(raised),
+            )
+        )
         .order_by(LedgerNode.id)
     )
     return [n for n in found if actor is None or _sees(session, actor, n.id)]
