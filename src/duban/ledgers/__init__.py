@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from duban.ledgers.queries import items_of_case, list_ledgers, pickable_items
     from duban.ledgers.raising import raise_case
     from duban.ledgers.revisits import reopen_item, signed_off_items
+    from duban.ledgers.scope import node_visible
 
 _EXPORTS: dict[str, str] = {
     "LedgerNode": "duban.ledgers.models",
@@ -28,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "mark_overdue_measures": "duban.ledgers.overdue",
     "pickable_items": "duban.ledgers.queries",
     "raise_case": "duban.ledgers.raising",
+    "node_visible": "duban.ledgers.scope",
     "reopen_item": "duban.ledgers.revisits",
     "signed_off_items": "duban.ledgers.revisits",
     "verify_ledger_chains": "duban.ledgers.events",
@@ -38,6 +40,7 @@ __all__ = [
     "items_of_case",
     "list_ledgers",
     "mark_overdue_measures",
+    "node_visible",
     "pickable_items",
     "raise_case",
     "reopen_item",

@@ -410,6 +410,8 @@ ZH: Final[dict[str, str]] = {
     "Category code (e.g. E0102)": "类别代码（如 E0102）",
     "The case is raised.": "案件已发起。",
     "Ledger entries of this case": "所属整改台账条目",
+    "a supervisor of a territory orders only the cases of their territory": "辖区督察人员只能对本辖区的案件发督办单",
+    "a supervisor of a territory orders only the ledger items of their territory": "辖区督察人员只能对本辖区的台账条目发督办单",
     "Latitude and longitude must be numbers.": "纬度和经度必须是数字。",
     "only a supervisor may create, edit and close campaigns": "只有督察人员可以发起、修改和结束专项行动",
     "this role does not work with campaigns": "该角色无权查看专项行动",
