@@ -17,13 +17,14 @@ if TYPE_CHECKING:
     from duban.ledgers.events import verify_ledger_chains
     from duban.ledgers.models import LedgerNode
     from duban.ledgers.overdue import mark_overdue_measures
-    from duban.ledgers.queries import items_of_case, list_ledgers, pickable_items
+    from duban.ledgers.queries import awaiting, items_of_case, list_ledgers, pickable_items
     from duban.ledgers.raising import raise_case
     from duban.ledgers.revisits import reopen_item, signed_off_items
     from duban.ledgers.scope import node_visible
 
 _EXPORTS: dict[str, str] = {
     "LedgerNode": "duban.ledgers.models",
+    "awaiting": "duban.ledgers.queries",
     "items_of_case": "duban.ledgers.queries",
     "list_ledgers": "duban.ledgers.queries",
     "mark_overdue_measures": "duban.ledgers.overdue",
@@ -37,6 +38,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "LedgerNode",
+    "awaiting",
     "items_of_case",
     "list_ledgers",
     "mark_overdue_measures",

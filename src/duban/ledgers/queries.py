@@ -474,3 +474,33 @@ def node_view(
         ):
             files[f.event_id].append(f)
     return node, [(e, files[e.id]) for e in notes]
+
+
+def awaiting(
+    session: Session, *, actor: Actor, limit: int = 20
+) -> dict[str, tuple[int, list[LedgerNode]]]:
+    """What waits for a supervisor in the ledgers, within ``actor``'s territory:
+    ``signoffs`` (measures with a pending sign-off request) and ``overdue`` measures —
+    each as (how many, the first ``limit`` of them)."""
+    require_reader(actor)
+    pending = select(LedgerSignoff.node_id).where(LedgerSignoff.state == "pending")
+    out: dict[str, tuple[int, list[LedgerNode]]] = {}
+    for key, condition in (
+        ("signoffs", LedgerNode.id.in_(pending)),
+        ("overdue", LedgerNode.status == LedgerStatus.OVERDUE.value),
+    ):
+        found = list(
+            session.scalars(
+                select(LedgerNode)
+                .where(LedgerNode.kind == NodeKind.MEASURE.value, condition)
+                .order_by(LedgerNode.deadline.nulls_last(), LedgerNode.id)
+            )
+        )
+        if scoped(actor):
+            seen: dict[int, set[int] | None] = {}
+            for node in found:
+                if node.ledger_id not in seen:
+                    seen[node.ledger_id] = visible_nodes(session, actor, node.ledger_id)
+            found = [n for n in found if (s := seen[n.ledger_id]) is None or n.id in s]
+        out[key] = (len(found), found[:limit])
+    return out
