@@ -51,6 +51,7 @@ ZH: Final[dict[str, str]] = {
     "Patrol report": "巡查上报",
     "Source": "信息来源",
     "Photos": "照片",
+    "Photo": "照片",
     "optional": "选填",
     "{n} photo(s) already attached.": "已附 {n} 张照片。",
     "Where is it?": "问题在哪里？",
