@@ -8,16 +8,11 @@ from sqlalchemy.orm import Session
 
 from duban.cases import Case, NewCase, report_case
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import InvalidInput
 from duban.kernel.unitofwork import writing
 from duban.ledgers.access import require_manager
 from duban.ledgers.events import record
-from duban.ledgers.messages import text
 from duban.ledgers.models import LedgerNodeCase
-from duban.ledgers.rectify import _in_scope, _node
-from duban.ledgers.rules import NodeKind
-
-_RAISING = frozenset({NodeKind.ITEM.value, NodeKind.MEASURE.value})
+from duban.ledgers.rectify import ITEM_OR_MEASURE, entry_for_change
 
 
 def raise_case(
@@ -30,10 +25,14 @@ def raise_case(
     """
     require_manager(actor)
     with writing(session):
-        node = _node(session, node_id, lock=True)
-        _in_scope(session, actor, node)
-        if node.kind not in _RAISING:
-            raise InvalidInput(text("only a measure or an item raises a case"), field="node_id")
+        node = entry_for_change(
+            session,
+            actor,
+            node_id,
+            kinds=ITEM_OR_MEASURE,
+            refusal="only a measure or an item raises a case",
+            allowed=None,
+        )
         case, _ = report_case(session, actor=actor, clock=clock, data=data)
         session.add(
             LedgerNodeCase(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -69,13 +69,34 @@ def _in_scope(session: Session, actor: Actor, node: LedgerNode) -> None:
         raise NotFound(text("no ledger entry {id}", id=node.id))
 
 
-def _measure(session: Session, node_id: int) -> LedgerNode:
+#: The kinds of entry that carry a status, milestones and cases.
+MEASURE_ONLY = frozenset({NodeKind.MEASURE.value})
+ITEM_OR_MEASURE = frozenset({NodeKind.ITEM.value, NodeKind.MEASURE.value})
+_ONLY_A_MEASURE = "only a measure has a status of its own; an item's follows its measures"
+
+
+def entry_for_change(
+    session: Session,
+    actor: Actor,
+    node_id: int,
+    *,
+    kinds: frozenset[str] = MEASURE_ONLY,
+    refusal: str = _ONLY_A_MEASURE,
+    allowed: Callable[[Actor, LedgerNode], None] | None = require_progress,
+) -> LedgerNode:
+    """The entry a use case changes, locked (inside its unit of work): of one of
+    ``kinds`` (else ``refusal``), in the actor's territory (else not found) and ``allowed``
+    for them (by default: a manager, or the unit that leads it).
+
+    Raises:
+        NotFound, InvalidInput, PermissionDenied.
+    """
     node = _node(session, node_id, lock=True)
-    if node.kind != NodeKind.MEASURE.value:
-        raise InvalidInput(
-            text("only a measure has a status of its own; an item's follows its measures"),
-            field="node_id",
-        )
+    if node.kind not in kinds:
+        raise InvalidInput(text(refusal), field="node_id")
+    _in_scope(session, actor, node)
+    if allowed is not None:
+        allowed(actor, node)
     return node
 
 
@@ -150,9 +171,7 @@ def set_status(
             field="status",
         ) from err
     with writing(session):
-        node = _measure(session, node_id)
-        _in_scope(session, actor, node)
-        require_progress(actor, node)
+        node = entry_for_change(session, actor, node_id)
         if wanted == LedgerStatus.OVERDUE:
             raise InvalidInput(text("Overdue is set by the deadline sweep"), field="status")
         if wanted not in SET_BY_HAND:
@@ -267,9 +286,7 @@ def write_note(
     put: list[str] = []
     try:
         with writing(session):
-            node = _measure(session, node_id)
-            _in_scope(session, actor, node)
-            require_progress(actor, node)
+            node = entry_for_change(session, actor, node_id)
             stored = _put(store, checked, put, "ledger-notes") if store and checked else []
             event = record(
                 session,
@@ -335,11 +352,13 @@ def set_milestones(
             field="milestones",
         ) from err
     with writing(session):
-        node = _node(session, node_id, lock=True)
-        if node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
-            raise InvalidInput(text("only an item or a measure has milestones"), field="node_id")
-        _in_scope(session, actor, node)
-        require_progress(actor, node)
+        node = entry_for_change(
+            session,
+            actor,
+            node_id,
+            kinds=ITEM_OR_MEASURE,
+            refusal="only an item or a measure has milestones",
+        )
         old = list(node.milestones or [])
         if old != cleaned:
             record(
@@ -380,9 +399,7 @@ def request_signoff(
     put: list[str] = []  # files stored; removed again if the unit of work fails
     try:
         with writing(session):
-            node = _measure(session, node_id)
-            _in_scope(session, actor, node)
-            require_progress(actor, node)
+            node = entry_for_change(session, actor, node_id)
             if node.status in {s.value for s in DONE}:
                 raise Conflict(text("this measure is already signed off"))
             waiting = session.scalar(
@@ -516,12 +533,14 @@ def link_case(
     """Link an item (具体表现) to a case, or unlink it (``case_id`` None)."""
     require_manager(actor)
     with writing(session):
-        node = _node(session, node_id, lock=True)
-        _in_scope(session, actor, node)
-        if node.kind != NodeKind.ITEM.value:
-            raise InvalidInput(
-                text("only an item (a specific problem) links to a case"), field="node_id"
-            )
+        node = entry_for_change(
+            session,
+            actor,
+            node_id,
+            kinds=frozenset({NodeKind.ITEM.value}),
+            refusal="only an item (a specific problem) links to a case",
+            allowed=None,
+        )
         if case_id is not None and session.get(Case, case_id) is None:
             raise NotFound(text("no case {id}", id=case_id))
         if node.case_id != case_id:
