@@ -117,11 +117,18 @@ def index(session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
 def evidence(evidence_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """The bytes of an evidence file of a sign-off request."""
     found = queries.evidence_file(session, actor=actor, evidence_id=evidence_id)
+    return _stored(request, found.storage_key, found.content_type)
+
+
+def _stored(
+    request: Request, storage_key: str, content_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A file of the store (evidence, a note's file) as the response; 404 if it is gone."""
     try:
-        data = request.app.state.photo_store.get(found.storage_key)
+        data = request.app.state.photo_store.get(storage_key)
     except FileNotFoundError as err:
-        raise NotFound(f"the file of evidence {evidence_id} is missing from the store") from err
-    return Response(content=data, media_type=found.content_type)
+        raise NotFound(text("the file is missing from the store")) from err
+    return Response(content=data, media_type=content_type, headers=headers)
 
 
 @router.get("/ledgers/{ledger_id}", response_model=LedgerTree, summary="A ledger's tree")
@@ -354,14 +361,11 @@ def note_with_files(
 def note_file(file_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """The bytes of a file sent with a progress note."""
     found = queries.note_file(session, actor=actor, file_id=file_id)
-    try:
-        data = request.app.state.photo_store.get(found.storage_key)
-    except FileNotFoundError as err:
-        raise NotFound(f"the file {file_id} is missing from the store") from err
-    return Response(
-        content=data,
-        media_type=found.content_type,
-        headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
+    return _stored(
+        request,
+        found.storage_key,
+        found.content_type,
+        {"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
     )
 
 
