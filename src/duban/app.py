@@ -62,6 +62,7 @@ from duban.supervision import editor_pages as supervision_editor_pages
 from duban.supervision import joint_api as supervision_joint_api
 from duban.supervision import joint_pages as supervision_joint_pages
 from duban.supervision import pages as supervision_pages
+from duban.supervision import workbench_pages as supervision_workbench_pages
 from duban.web import STATIC_DIR as WEB_STATIC_DIR
 from duban.web import admin as admin_pages
 from duban.web import install_web
@@ -93,6 +94,7 @@ PAGES: Final = (
     supervision_joint_pages.router,
     campaign_pages.router,
     notify_pages.router,
+    supervision_workbench_pages.router,
 )
 #: The file under ``var_dir`` that keeps a generated signing key (never in the database).
 SECRET_KEY_FILE = "secret_key"

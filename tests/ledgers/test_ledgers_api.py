@@ -262,7 +262,13 @@ def test_items_link_to_cases_both_ways(api: Api) -> None:
     assert r.json()["case_id"] == case["id"]
     found = api.get(f"/cases/{case['id']}/ledger-items", "dispatcher").json()
     assert found == [
-        {"id": item["id"], "ledger_id": ledger_id, "text": item["text"], "status": item["status"]}
+        {
+            "id": item["id"],
+            "ledger_id": ledger_id,
+            "kind": "item",
+            "text": item["text"],
+            "status": item["status"],
+        }
     ]
     tree = api.get(f"/ledgers/{ledger_id}", "leader").json()
     assert tree["aspects"][0]["children"][0]["children"][0]["children"][0]["case_id"] == case["id"]

@@ -7,6 +7,7 @@ import ast
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
+from duban.supervision.models import JointDecision, OrderProblem
 from duban.web import sessions
 from duban.web.messages_zh import ZH
 from tests.factories.cases import dispatched_case
@@ -158,3 +160,64 @@ def test_a_unit_answers_and_the_supervisor_reviews_on_the_page(
     assert refused.status_code == 422
     browser.post(f"{url}/review", data={"csrf_token": _csrf(page), "decision": "accept"})
     assert "Closed" in browser.get(f"/supervision/{made.id}").text
+
+
+def _task(world: World, model: type[Any], task_id: int) -> Any:
+    """The problem or decision as stored now (a session of its own)."""
+    with world.session_factory() as other:
+        return other.get(model, task_id)
+
+
+def test_a_unit_answers_with_photos_and_a_bad_file_refuses_the_answer(
+    browser: TestClient, app: FastAPI, world: World
+) -> None:
+    from duban.supervision.joint import DecisionInput
+    from tests.factories.evidence import jpeg
+    from tests.factories.supervision import joint
+
+    made = order(world, [dispatched_case(world)])
+    problem = made.problems[0].id
+    meeting = joint(world, decisions=[DecisionInput(text="清理", unit="SZGC", due_work_days=3)])
+    decision = meeting.decisions[0].id
+    world.session.commit()
+    _sign_in(browser, app, world, "handler", "zh")
+    page = browser.get(f"/supervision/{made.id}").text
+    assert 'enctype="multipart/form-data" data-reply' in page
+    url = f"/supervision/{made.id}/problems/{problem}/reply"
+    bad = browser.post(
+        url,
+        data={"csrf_token": _csrf(page), "measures": "已清理", "done": "1"},
+        files=[("photos", ("现场.jpg", b"not a photo at all", "image/jpeg"))],
+    )
+    assert bad.status_code == 422
+    assert "现场.jpg" in bad.text
+    assert _task(world, OrderProblem, problem).answered_at is None  # nothing answered
+    done = browser.post(
+        url,
+        data={"csrf_token": _csrf(page), "measures": "已清理", "done": "1"},
+        files=[
+            ("photos", ("前.jpg", jpeg((10, 20, 30)), "image/jpeg")),
+            ("photos", ("后.jpg", jpeg((200, 210, 220)), "image/jpeg")),
+        ],
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    photos = _task(world, OrderProblem, problem).reply_photo_ids or []
+    assert len(photos) == 2
+    joint_page = browser.get(f"/joint/{meeting.id}").text
+    answered = browser.post(
+        f"/joint/{meeting.id}/decisions/{decision}/reply",
+        data={"csrf_token": _csrf(joint_page), "measures": "已联合执法", "done": "1"},
+        files=[("photos", ("会后.jpg", jpeg((90, 90, 10)), "image/jpeg"))],
+        follow_redirects=False,
+    )
+    assert answered.status_code == 303, answered.text
+    assert len(_task(world, JointDecision, decision).reply_photo_ids or []) == 1
+    # The supervisor sees the photos beside the answer, and opens them.
+    _sign_in(browser, app, world, "supervisor", "zh")
+    page = browser.get(f"/supervision/{made.id}").text
+    for photo_id in photos:
+        assert f'data-reply-photo="{photo_id}"' in page
+        shown = browser.get(f"/photos/{photo_id}")
+        assert shown.status_code == 200
+        assert shown.headers["content-type"] == "image/jpeg"

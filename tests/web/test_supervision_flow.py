@@ -201,3 +201,43 @@ def test_a_refusal_needs_a_reason_and_is_shown_to_the_unit(
     # refused, so the unit may ask again
     assert unit.locator(f"form[data-signoff-form='{measure.id}']").count() == 1
     shots.take(unit, "refused")
+
+
+def test_a_unit_answers_with_a_photo_and_the_supervisor_finds_it_on_the_workbench(
+    browse: Browse, shots: Shots, world: World, tmp_path: Any
+) -> None:
+    made = order(world, [dispatched_case(world, address="人民路88号")])
+    problem = made.problems[0]
+    photo = tmp_path / "现场.jpg"
+    photo.write_bytes(jpeg((30, 120, 60), size=(320, 240)))
+
+    unit = browse.signed_in("handler")
+    unit.goto(f"/supervision/{made.id}")
+    form = unit.locator(f"form[data-reply='{problem.id}']")
+    form.locator("textarea[name=measures]").fill("已清理完毕，附整改后照片")
+    form.locator("input[name=done]").check()
+    form.locator("input[name=photos]").set_input_files(str(photo))
+    shots.take(unit, "unit-answers-with-photo")
+    form.get_by_role("button", name="答复").click()
+    unit.wait_for_load_state()
+    assert "已保存" in unit.content()
+    assert unit.locator(f"tr[data-problem='{problem.id}'] [data-reply-photo]").count() == 1
+
+    # The supervisor starts from the menu's 督办 entry: the workbench lists the answer.
+    boss = browse.signed_in("supervisor")
+    boss.goto("/work")
+    boss.locator("nav.menu").get_by_role("link", name="督办", exact=True).click()
+    boss.wait_for_url("**/oversight")
+    queue = boss.locator("[data-queue='problems_to_review']")
+    assert queue.get_attribute("data-count") == "1"
+    shots.take(boss, "supervision-workbench")
+    queue.get_by_role("link").first.click()
+    boss.wait_for_url(f"**/supervision/{made.id}")
+    thumb = boss.locator(f"tr[data-problem='{problem.id}'] img.thumb")
+    thumb.wait_for()
+    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+    boss.locator(f"form[data-review='{problem.id}']").get_by_role("button", name="通过").click()
+    boss.wait_for_load_state()
+    assert "已通过" in boss.locator(f"tr[data-problem='{problem.id}']").inner_text()
+    boss.goto("/oversight")
+    assert boss.locator("[data-queue='problems_to_review']").get_attribute("data-count") == "0"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from duban.cases.audit import append_event
     from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
     from duban.cases.casefile import photo_for_viewer
+    from duban.cases.chains import ChainReport, collect, sign_link, verify_links
     from duban.cases.factrules import Fact, case_facts
     from duban.cases.facts import rebuild_facts
     from duban.cases.intake import (
@@ -86,6 +87,10 @@ _EXPORTS: dict[str, str] = {
     "Source": "duban.cases.workflow",
     "append_event": "duban.cases.audit",
     "audit_keys": "duban.cases.auditkey",
+    "ChainReport": "duban.cases.chains",
+    "collect": "duban.cases.chains",
+    "sign_link": "duban.cases.chains",
+    "verify_links": "duban.cases.chains",
     "AuditKeyError": "duban.cases.auditkey",
     "AuditKeys": "duban.cases.auditkey",
     "apply_case_filter": "duban.cases.queries",
@@ -131,6 +136,7 @@ __all__ = [
     "CaseFilter",
     "CasePhoto",
     "CaseStatus",
+    "ChainReport",
     "Fact",
     "NewCase",
     "PreparedReport",
@@ -142,6 +148,7 @@ __all__ = [
     "audit_keys",
     "can_see",
     "case_facts",
+    "collect",
     "collector_for_point",
     "get_case",
     "in_territory",
@@ -160,6 +167,8 @@ __all__ = [
     "report_event_row",
     "report_refs",
     "reserve_case_codes",
+    "sign_link",
+    "verify_links",
     "visible_cases",
     "write_reports",
 ]

@@ -29,11 +29,15 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Recompute the signed chain of every case and check each case row against its
-    events (and a checkpoint); exit 1 at the first break."""
+    """Recompute every signed chain — the cases' events (each case row against its
+    events, and a checkpoint), the supervision orders', joint sessions', revisits' and
+    campaigns' records and the ledgers' events — and report each kind; exit 1 if any
+    chain is broken."""
     from duban.cases.audit import CheckpointError, read_checkpoint, verify_chain
-    from duban.cases.auditkey import AuditKeyError
+    from duban.cases.auditkey import AuditKeyError, audit_keys
     from duban.kernel.db.session import make_session_factory
+    from duban.ledgers import verify_ledger_chains
+    from duban.supervision import verify_supervision_chains
 
     try:
         point = read_checkpoint(checkpoint) if checkpoint is not None else None
@@ -43,10 +47,19 @@ def audit_verify(
     try:
         with make_session_factory(engine)() as session:
             report = verify_chain(session, accept_unkeyed=accept_unkeyed, checkpoint=point)
+            try:
+                keys = audit_keys(create=False)
+            except AuditKeyError:
+                keys = None  # no key yet: only unsigned links can verify, signed ones break
+            others = [
+                *verify_supervision_chains(session, keys),
+                verify_ledger_chains(session, keys, accept_unkeyed=accept_unkeyed),
+            ]
     except AuditKeyError as exc:
         raise console.CommandFailed(str(exc)) from exc
     finally:
         engine.dispose()
+    failed = not report.ok
     if report.ok:
         extra = (
             f", {report.unkeyed_events} of them unkeyed (accepted)" if report.unkeyed_events else ""
@@ -58,9 +71,19 @@ def audit_verify(
             f"audit ok: {report.cases_checked} cases, {report.events_checked} events{extra}, "
             f"every chain intact{against}"
         )
-        return
-    typer.secho(f"audit FAILED: first broken link: {report.first_break}", fg=typer.colors.RED)
-    raise typer.Exit(1)
+    else:
+        typer.secho(f"audit FAILED: first broken link: {report.first_break}", fg=typer.colors.RED)
+    for chain in others:
+        counts = f"{chain.subjects} chains, {chain.events} events"
+        if chain.ok:
+            typer.echo(f"audit ok: {chain.name}: {counts}, every chain intact")
+            continue
+        failed = True
+        typer.secho(f"audit FAILED: {chain.name}: {counts}", fg=typer.colors.RED)
+        for problem in chain.breaks:
+            typer.secho(f"  {problem}", fg=typer.colors.RED)
+    if failed:
+        raise typer.Exit(1)
 
 
 @audit_app.command("checkpoint")

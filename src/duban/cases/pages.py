@@ -306,6 +306,7 @@ def _case_page(
         if "note" in flat and "rating" not in flat:
             flat["rating"] = flat.pop("note")
         return citizen_case_page(ctx, case_id, errors=flat, status=status_code)
+    from duban.ledgers import items_of_case  # deferred: ledgers read cases
     from duban.photochecks import case_evidence  # deferred: photochecks read cases
     from duban.supervision import (  # deferred: supervision reads cases
         campaigns_of_case,
@@ -335,6 +336,7 @@ def _case_page(
         suggestion=file.suggestion,
         **handover,
         campaigns=campaigns_of_case(ctx.db, case_id),
+        ledger_entries=items_of_case(ctx.db, case_id, actor=actor),
     )
 
 

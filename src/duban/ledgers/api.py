@@ -11,8 +11,9 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
 from duban.api.limits import request_lang
-from duban.kernel.errors import Msg, NotFound
-from duban.ledgers import queries, rectify
+from duban.cases import NewCase, Source
+from duban.kernel.errors import InvalidInput, NotFound
+from duban.ledgers import queries, raising, rectify
 from duban.ledgers.exports import export_workbook, progress_workbook
 from duban.ledgers.imports import import_ledger
 from duban.ledgers.models import LedgerEvidence, LedgerSignoff
@@ -21,6 +22,8 @@ from duban.ledgers.reports import DOCX_TYPE, progress_report, public_notice
 from duban.ledgers.schemas import (
     CaseItemRead,
     CaseLink,
+    CaseRaise,
+    CaseRaised,
     EventRead,
     EvidenceRead,
     LedgerCreated,
@@ -113,16 +116,18 @@ def index(session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
 def evidence(evidence_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """The bytes of an evidence file of a sign-off request."""
     found = queries.evidence_file(session, actor=actor, evidence_id=evidence_id)
+    return _stored(request, found.storage_key, found.content_type)
+
+
+def _stored(
+    request: Request, storage_key: str, content_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A file of the store (evidence, a note's file) as the response; 404 if it is gone."""
     try:
-        data = request.app.state.photo_store.get(found.storage_key)
+        data = request.app.state.photo_store.get(storage_key)
     except FileNotFoundError as err:
-        raise NotFound(
-            Msg(
-                "the file of evidence {evidence_id} is missing from the store",
-                evidence_id=evidence_id,
-            )
-        ) from err
-    return Response(content=data, media_type=found.content_type)
+        raise NotFound("the file is missing from the store") from err
+    return Response(content=data, media_type=content_type, headers=headers)
 
 
 @router.get("/ledgers/{ledger_id}", response_model=LedgerTree, summary="A ledger's tree")
@@ -355,16 +360,11 @@ def note_with_files(
 def note_file(file_id: str, request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """The bytes of a file sent with a progress note."""
     found = queries.note_file(session, actor=actor, file_id=file_id)
-    try:
-        data = request.app.state.photo_store.get(found.storage_key)
-    except FileNotFoundError as err:
-        raise NotFound(
-            Msg("the file {file_id} is missing from the store", file_id=file_id)
-        ) from err
-    return Response(
-        content=data,
-        media_type=found.content_type,
-        headers={"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
+    return _stored(
+        request,
+        found.storage_key,
+        found.content_type,
+        {"Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
     )
 
 
@@ -470,6 +470,41 @@ def link(
 def case_items(case_id: int, session: SessionDep, actor: ActorDep) -> list[CaseItemRead]:
     """The ledger items that belong to the case."""
     return [
-        CaseItemRead(id=n.id, ledger_id=n.ledger_id, text=n.text, status=n.status)
+        CaseItemRead(id=n.id, ledger_id=n.ledger_id, kind=n.kind, text=n.text, status=n.status)
         for n in queries.items_of_case(session, case_id, actor=actor)
     ]
+
+
+@router.post(
+    "/ledgers/nodes/{node_id}/cases",
+    status_code=201,
+    response_model=CaseRaised,
+    summary="Raise a case from a measure or an item",
+)
+def raise_case(
+    node_id: int, body: CaseRaise, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> CaseRaised:
+    """Report a case (through the one intake of cases) linked to the measure or item; the
+    tree lists it under ``cases`` and ``GET /cases/{id}/ledger-items`` lists the entry."""
+    try:
+        source = Source(body.source)
+    except ValueError as err:
+        raise InvalidInput("no such report source", field="source") from err
+    case = raising.raise_case(
+        session,
+        actor=actor,
+        clock=clock,
+        node_id=node_id,
+        data=NewCase(
+            source=source,
+            category_code=body.category_code,
+            condition_code=body.condition_code,
+            lat=body.lat,
+            lon=body.lon,
+            address=body.address,
+            description=body.description,
+            photo_ids=body.photo_ids,
+            crs=body.crs,
+        ),
+    )
+    return CaseRaised(id=case.id, code=case.code, node_id=node_id)

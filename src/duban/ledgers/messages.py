@@ -60,6 +60,9 @@ ZH: Final[dict[str, str]] = {
     "the snapshot of week {week} was already taken": "第 {week} 周的进度快照已生成",
     "no case {id}": "案件 {id} 不存在",
     "only an item (a specific problem) links to a case": "只有具体表现可关联案件",
+    "only a measure or an item raises a case": "只有整改措施或具体表现可发起案件",
+    "no such report source": "没有这种案件来源",
+    "the file is missing from the store": "文件存储中找不到该文件",
     # milestones (时间节点)
     "milestone {number}: {message}": "第 {number} 个时间节点：{message}",
     "at most {limit} milestones": "最多 {limit} 个时间节点",

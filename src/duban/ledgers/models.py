@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -32,6 +33,8 @@ class Ledger(Base):
     title: Mapped[str] = mapped_column(String(200))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class LedgerNode(Base):
@@ -124,9 +127,13 @@ class LedgerNoteFile(Base):
 
 class LedgerEvent(Base):
     """Every change of a ledger, one row each; append-only (triggers refuse UPDATE and
-    DELETE, migration 0004_ledgers)."""
+    DELETE, migration 0004_ledgers) and chained per ledger as the orders' events are:
+    ``hash = HMAC(audit key, prev_hash + canonical row)``, the ledger keeps the head
+    (migration 0020_ledger_chain; rows from before it are plain sha256 links, ``key_id``
+    NULL)."""
 
     __tablename__ = "ledger_events"
+    __table_args__ = (Index("uq_ledger_events_seq", "ledger_id", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ledger_id: Mapped[int] = mapped_column(ForeignKey("ledgers.id"), index=True)
@@ -136,6 +143,12 @@ class LedgerEvent(Base):
     actor_name: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int | None] = mapped_column(Integer, comment="place in the ledger's chain")
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(
+        String(32), comment="the audit key that signed the row (NULL: before the chain)"
+    )
 
 
 class LedgerSnapshot(Base):
@@ -150,3 +163,14 @@ class LedgerSnapshot(Base):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
     taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LedgerNodeCase(Base):
+    """A case raised by a measure or an item (整改措施 → 案件); the case's page shows it."""
+
+    __tablename__ = "ledger_node_cases"
+
+    node_id: Mapped[int] = mapped_column(ForeignKey("ledger_nodes.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

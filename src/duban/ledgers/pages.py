@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from duban.kernel.errors import NotFound
+from duban.cases import NewCase, Source
+from duban.kernel.errors import InvalidInput, NotFound
 from duban.kernel.roles import Role
 from duban.ledgers import rectify
 from duban.ledgers.access import MANAGERS, READERS
@@ -23,7 +24,9 @@ from duban.ledgers.queries import (
     node_view,
     note_file,
     progress,
+    raised_cases,
 )
+from duban.ledgers.raising import raise_case
 from duban.ledgers.reports import DOCX_TYPE, progress_report, public_notice
 from duban.ledgers.rules import (
     DONE,
@@ -253,6 +256,8 @@ def node_page(ctx: Ctx, ledger_id: Id, node_id: Id) -> Response:
         ledger_id=ledger_id,
         node=node,
         notes=notes,
+        raised=raised_cases(ctx.db, [node.id]).get(node.id, []),
+        may_raise=actor.role in MANAGERS,
         editable=_may_edit(actor.role, actor.unit_id)({"lead_unit_id": node.lead_unit_id}),
         status_label=status.value if ctx.lang != "en" else STATUS_LABELS_EN[status],
         milestone_text=milestone_text,
@@ -281,6 +286,33 @@ def note_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
     )
     ctx.notice("Saved.")
     return ctx.redirect(f"/ledgers/{ledger_id}/nodes/{node_id}")
+
+
+@router.post("/ledgers/{ledger_id}/nodes/{node_id}/cases")
+@pages
+def raise_case_form(ctx: Ctx, ledger_id: Id, node_id: Id, form: Form) -> Response:
+    """A supervisor raises a case from a measure or an item (the one intake of cases)."""
+    actor = ctx.staff(*_ROLES)
+    try:
+        lat, lon = float(_field(form, "lat")), float(_field(form, "lon"))
+    except ValueError as err:
+        raise InvalidInput("Latitude and longitude must be numbers.", field="lat") from err
+    case = raise_case(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        node_id=node_id,
+        data=NewCase(
+            source=Source.SUPERVISION if actor.role != Role.LEADER else Source.ROAD_OFFICE,
+            category_code=_field(form, "category").strip(),
+            lat=lat,
+            lon=lon,
+            address=_field(form, "address"),
+            description=_field(form, "description"),
+        ),
+    )
+    ctx.notice("The case is raised.")
+    return ctx.redirect(f"/cases/{case.id}")
 
 
 @router.post("/ledgers/{ledger_id}/nodes/{node_id}/milestones")

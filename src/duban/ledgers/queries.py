@@ -4,12 +4,13 @@ the rows of an export, and the items of a case."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from duban.cases import Case
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import Msg, NotFound
 from duban.ledgers.access import require_reader
@@ -18,6 +19,7 @@ from duban.ledgers.models import (
     LedgerEvent,
     LedgerEvidence,
     LedgerNode,
+    LedgerNodeCase,
     LedgerNoteFile,
     LedgerSignoff,
     LedgerSnapshot,
@@ -101,11 +103,29 @@ def _node_dict(node: LedgerNode) -> dict[str, Any]:
         )
     if node.kind == NodeKind.ITEM.value:
         body["case_id"] = node.case_id
+    if node.kind in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
+        body["cases"] = []  # the cases it raised
     if node.kind == NodeKind.MEASURE.value:
         body["signoff"] = None
     else:
         body["children"] = []
     return body
+
+
+def raised_cases(session: Session, node_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """The cases each node raised, ``(case id, 案卷号)`` in the order they were raised."""
+    ids = list(node_ids)
+    out: dict[int, list[tuple[int, str]]] = {}
+    if not ids:
+        return out
+    for node_id, case_id, code in session.execute(
+        select(LedgerNodeCase.node_id, Case.id, Case.code)
+        .join(Case, Case.id == LedgerNodeCase.case_id)
+        .where(LedgerNodeCase.node_id.in_(ids))
+        .order_by(LedgerNodeCase.created_at, Case.id)
+    ):
+        out.setdefault(node_id, []).append((case_id, code))
+    return out
 
 
 def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, Any]:
@@ -115,6 +135,8 @@ def ledger_tree(session: Session, *, actor: Actor, ledger_id: int) -> dict[str, 
     ledger = get_ledger(session, ledger_id)
     nodes = _nodes(session, ledger_id, visible_nodes(session, actor, ledger_id))
     bodies = {n.id: _node_dict(n) for n in nodes}
+    for node_id, raised in raised_cases(session, bodies).items():
+        bodies[node_id]["cases"] = [{"id": i, "code": code} for i, code in raised]
     latest: dict[int, LedgerSignoff] = {}
     for signoff in session.scalars(
         select(LedgerSignoff)
@@ -356,12 +378,19 @@ def snapshots(session: Session, *, actor: Actor, ledger_id: int) -> list[LedgerS
 def items_of_case(
     session: Session, case_id: int, *, actor: Actor | None = None
 ) -> list[LedgerNode]:
-    """The ledger items (具体表现) that belong to a case (checked for ``actor`` if given)."""
+    """The ledger entries of a case: the items (具体表现) it belongs to and the measures
+    or items that raised it (checked for ``actor`` if given)."""
     if actor is not None:
         require_reader(actor)
+    raised = select(LedgerNodeCase.node_id).where(LedgerNodeCase.case_id == case_id)
     found = session.scalars(
         select(LedgerNode)
-        .where(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value)
+        .where(
+            or_(
+                and_(LedgerNode.case_id == case_id, LedgerNode.kind == NodeKind.ITEM.value),
+                LedgerNode.id.in_(raised),
+            )
+        )
         .order_by(LedgerNode.id)
     )
     return [n for n in found if actor is None or _sees(session, actor, n.id)]
@@ -444,3 +473,33 @@ def node_view(
         ):
             files[f.event_id].append(f)
     return node, [(e, files[e.id]) for e in notes]
+
+
+def awaiting(
+    session: Session, *, actor: Actor, limit: int = 20
+) -> dict[str, tuple[int, list[LedgerNode]]]:
+    """What waits for a supervisor in the ledgers, within ``actor``'s territory:
+    ``signoffs`` (measures with a pending sign-off request) and ``overdue`` measures —
+    each as (how many, the first ``limit`` of them)."""
+    require_reader(actor)
+    pending = select(LedgerSignoff.node_id).where(LedgerSignoff.state == "pending")
+    out: dict[str, tuple[int, list[LedgerNode]]] = {}
+    for key, condition in (
+        ("signoffs", LedgerNode.id.in_(pending)),
+        ("overdue", LedgerNode.status == LedgerStatus.OVERDUE.value),
+    ):
+        found = list(
+            session.scalars(
+                select(LedgerNode)
+                .where(LedgerNode.kind == NodeKind.MEASURE.value, condition)
+                .order_by(LedgerNode.deadline.nulls_last(), LedgerNode.id)
+            )
+        )
+        if scoped(actor):
+            seen: dict[int, set[int] | None] = {}
+            for node in found:
+                if node.ledger_id not in seen:
+                    seen[node.ledger_id] = visible_nodes(session, actor, node.ledger_id)
+            found = [n for n in found if (s := seen[n.ledger_id]) is None or n.id in s]
+        out[key] = (len(found), found[:limit])
+    return out

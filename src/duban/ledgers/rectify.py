@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -68,13 +69,41 @@ def _in_scope(session: Session, actor: Actor, node: LedgerNode) -> None:
         raise NotFound(Msg("no ledger entry {id}", id=node.id))
 
 
-def _measure(session: Session, node_id: int) -> LedgerNode:
+#: The kinds of entry that carry a status, milestones and cases.
+MEASURE_ONLY = frozenset({NodeKind.MEASURE.value})
+ITEM_OR_MEASURE = frozenset({NodeKind.ITEM.value, NodeKind.MEASURE.value})
+#: Why an entry of another kind is refused, by what the use case wanted of it.
+REFUSALS: Final = {
+    "status": "only a measure has a status of its own; an item's follows its measures",
+    "milestones": "only an item or a measure has milestones",
+    "link": "only an item (a specific problem) links to a case",
+    "raise": "only a measure or an item raises a case",
+}
+
+
+def entry_for_change(
+    session: Session,
+    actor: Actor,
+    node_id: int,
+    *,
+    kinds: frozenset[str] = MEASURE_ONLY,
+    refusal: str = "status",
+    allowed: Callable[[Actor, LedgerNode], None] | None = require_progress,
+) -> LedgerNode:
+    """The entry a use case changes, locked (inside its unit of work): of one of
+    ``kinds`` (else the refusal of :data:`REFUSALS` named ``refusal``), in the actor's
+    territory (else not found) and ``allowed`` for them (by default: a manager, or the
+    unit that leads it).
+
+    Raises:
+        NotFound, InvalidInput, PermissionDenied.
+    """
     node = _node(session, node_id, lock=True)
-    if node.kind != NodeKind.MEASURE.value:
-        raise InvalidInput(
-            "only a measure has a status of its own; an item's follows its measures",
-            field="node_id",
-        )
+    if node.kind not in kinds:
+        raise InvalidInput(REFUSALS[refusal], field="node_id")
+    _in_scope(session, actor, node)
+    if allowed is not None:
+        allowed(actor, node)
     return node
 
 
@@ -149,9 +178,7 @@ def set_status(
             field="status",
         ) from err
     with writing(session):
-        node = _measure(session, node_id)
-        _in_scope(session, actor, node)
-        require_progress(actor, node)
+        node = entry_for_change(session, actor, node_id)
         if wanted == LedgerStatus.OVERDUE:
             raise InvalidInput("Overdue is set by the deadline sweep", field="status")
         if wanted not in SET_BY_HAND:
@@ -266,9 +293,7 @@ def write_note(
     put: list[str] = []
     try:
         with writing(session):
-            node = _measure(session, node_id)
-            _in_scope(session, actor, node)
-            require_progress(actor, node)
+            node = entry_for_change(session, actor, node_id)
             stored = _put(store, checked, put, "ledger-notes") if store and checked else []
             event = record(
                 session,
@@ -334,11 +359,13 @@ def set_milestones(
             field="milestones",
         ) from err
     with writing(session):
-        node = _node(session, node_id, lock=True)
-        if node.kind not in (NodeKind.ITEM.value, NodeKind.MEASURE.value):
-            raise InvalidInput("only an item or a measure has milestones", field="node_id")
-        _in_scope(session, actor, node)
-        require_progress(actor, node)
+        node = entry_for_change(
+            session,
+            actor,
+            node_id,
+            kinds=ITEM_OR_MEASURE,
+            refusal="milestones",
+        )
         old = list(node.milestones or [])
         if old != cleaned:
             record(
@@ -379,9 +406,7 @@ def request_signoff(
     put: list[str] = []  # files stored; removed again if the unit of work fails
     try:
         with writing(session):
-            node = _measure(session, node_id)
-            _in_scope(session, actor, node)
-            require_progress(actor, node)
+            node = entry_for_change(session, actor, node_id)
             if node.status in {s.value for s in DONE}:
                 raise Conflict("this measure is already signed off")
             waiting = session.scalar(
@@ -515,10 +540,14 @@ def link_case(
     """Link an item (具体表现) to a case, or unlink it (``case_id`` None)."""
     require_manager(actor)
     with writing(session):
-        node = _node(session, node_id, lock=True)
-        _in_scope(session, actor, node)
-        if node.kind != NodeKind.ITEM.value:
-            raise InvalidInput("only an item (a specific problem) links to a case", field="node_id")
+        node = entry_for_change(
+            session,
+            actor,
+            node_id,
+            kinds=frozenset({NodeKind.ITEM.value}),
+            refusal="link",
+            allowed=None,
+        )
         if case_id is not None and session.get(Case, case_id) is None:
             raise NotFound(Msg("no case {id}", id=case_id))
         if node.case_id != case_id:

@@ -72,6 +72,11 @@ class NoteRead(BaseModel):
     files: list[NoteFileRead]
 
 
+class RaisedCase(BaseModel):
+    id: int
+    code: str = Field(description="案卷号")
+
+
 class LedgerNodeRead(BaseModel):
     """An entry of the tree; items and measures carry the fields after ``text``."""
 
@@ -87,7 +92,10 @@ class LedgerNodeRead(BaseModel):
     deadline: str | None = None
     status: str | None = None
     note: str | None = None
-    case_id: int | None = None
+    case_id: int | None = Field(default=None, description="the case an item belongs to")
+    cases: list[RaisedCase] | None = Field(
+        default=None, description="the cases an item or a measure raised"
+    )
     milestones: list[Milestone] | None = None
     signoff: SignoffBrief | None = None
     children: list[LedgerNodeRead] | None = None
@@ -197,5 +205,28 @@ class SnapshotRead(BaseModel):
 class CaseItemRead(BaseModel):
     id: int
     ledger_id: int
+    kind: str = Field(description="item (具体表现) or measure (整改措施)")
     text: str
     status: str | None
+
+
+class CaseRaise(Strict):
+    """A case raised by a measure or an item: the report as ``POST /api/v1/cases`` takes it."""
+
+    source: str = Field(
+        default="supervision", max_length=16, description="supervision | inspection | …"
+    )
+    category_code: str = Field(min_length=1, max_length=32, description="e.g. E0102")
+    condition_code: str | None = Field(default=None, max_length=40)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    address: str = Field(default="", max_length=300)
+    description: str = Field(min_length=1, max_length=5000)
+    photo_ids: list[str] = Field(default_factory=list, max_length=20)
+    crs: str = Field(default="wgs84", max_length=16)
+
+
+class CaseRaised(BaseModel):
+    id: int
+    code: str
+    node_id: int

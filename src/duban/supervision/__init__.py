@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
+    from duban.supervision.audit import verify_supervision_chains
     from duban.supervision.campaigns import TagReport, campaigns_of_case, tag_active_campaigns
     from duban.supervision.escalation import EscalationReport, escalate_orders
     from duban.supervision.fonts import find_cjk_font
@@ -47,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "escalate_orders": "duban.supervision.escalation",
     "revisits_of_case": "duban.supervision.revisits",
     "find_cjk_font": "duban.supervision.fonts",
+    "verify_supervision_chains": "duban.supervision.audit",
 }
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "find_cjk_font",
     "revisits_of_case",
     "tag_active_campaigns",
+    "verify_supervision_chains",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

@@ -9,7 +9,6 @@ verifies; database triggers refuse UPDATE and DELETE.
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban import notify
-from duban.cases import AuditKeyError, AuditKeys, audit_keys
+from duban.cases import sign_link, verify_links
 from duban.kernel.context import Actor
 from duban.supervision.models import (
     Campaign,
@@ -31,10 +30,6 @@ from duban.supervision.models import (
 def canonical_json(payload: dict[str, Any]) -> str:
     """Sorted, compact JSON: the same payload always hashes the same."""
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _digest(keys: AuditKeys, key_id: str, prev: str, row: dict[str, Any]) -> str:
-    return keys.sign(key_id, prev + canonical_json({**row, "key_id": key_id}))
 
 
 def _row(
@@ -76,8 +71,7 @@ def append_order_event(
     seq = order.event_count + 1
     body = canonical_json(payload or {})
     row = _row(order.id, seq, action, problem_id, actor.user_id, actor.role.value, at, note, body)
-    keys = audit_keys()
-    digest = _digest(keys, keys.current, order.last_event_hash, row)
+    digest, key_id = sign_link(order.last_event_hash, row)
     event = SupervisionEvent(
         order_id=order.id,
         seq=seq,
@@ -90,7 +84,7 @@ def append_order_event(
         payload=body,
         prev_hash=order.last_event_hash,
         hash=digest,
-        key_id=keys.current,
+        key_id=key_id,
     )
     session.add(event)
     order.event_count = seq
@@ -110,6 +104,20 @@ def append_order_event(
     return event
 
 
+def order_row(event: SupervisionEvent) -> dict[str, Any]:
+    return _row(
+        event.order_id,
+        event.seq,
+        event.action,
+        event.problem_id,
+        event.actor_id,
+        event.actor_role,
+        event.occurred_at,
+        event.note,
+        event.payload,
+    )
+
+
 def verify_order_chain(session: Session, order_id: int) -> list[str]:
     """The breaks in an order's chain (empty when intact)."""
     order = session.get(SupervisionOrder, order_id)
@@ -120,44 +128,13 @@ def verify_order_chain(session: Session, order_id: int) -> list[str]:
         .where(SupervisionEvent.order_id == order_id)
         .order_by(SupervisionEvent.seq)
     ).all()
-    breaks: list[str] = []
-    try:
-        keys = audit_keys(create=False)
-    except AuditKeyError as err:
-        return [str(err)]
-    prev = ""
-    for expected, event in enumerate(events, start=1):
-        if event.seq != expected:
-            breaks.append(f"event {expected} is missing")
-        row = _row(
-            event.order_id,
-            event.seq,
-            event.action,
-            event.problem_id,
-            event.actor_id,
-            event.actor_role,
-            event.occurred_at,
-            event.note,
-            event.payload,
-        )
-        try:
-            good = event.prev_hash == prev and hmac.compare_digest(
-                event.hash, _digest(keys, event.key_id, prev, row)
-            )
-        except AuditKeyError:
-            good = False
-        if not good:
-            breaks.append(f"event {event.seq} was changed")
-        prev = event.hash
-    if order.event_count != len(events) or order.last_event_hash != prev:
-        breaks.append("the order's head does not match its last event")
-    return breaks
+    return verify_links(order, events, order_row)
 
 
 # --------------------------------------------------------------------------- campaigns
 
 
-def _campaign_row(event: CampaignEvent) -> dict[str, Any]:
+def campaign_row(event: CampaignEvent) -> dict[str, Any]:
     return {
         "campaign_id": event.campaign_id,
         "seq": event.seq,
@@ -181,7 +158,6 @@ def append_campaign_event(
     payload: dict[str, Any] | None = None,
 ) -> CampaignEvent:
     """Write the next event of ``campaign`` and move its head (inside a unit of work)."""
-    keys = audit_keys()
     event = CampaignEvent(
         campaign_id=campaign.id,
         seq=campaign.event_count + 1,
@@ -192,9 +168,8 @@ def append_campaign_event(
         note=note,
         payload=canonical_json(payload or {}),
         prev_hash=campaign.last_event_hash,
-        key_id=keys.current,
     )
-    event.hash = _digest(keys, keys.current, campaign.last_event_hash, _campaign_row(event))
+    event.hash, event.key_id = sign_link(campaign.last_event_hash, campaign_row(event))
     session.add(event)
     campaign.event_count = event.seq
     campaign.last_event_hash = event.hash
@@ -206,29 +181,9 @@ def verify_campaign_chain(session: Session, campaign_id: int) -> list[str]:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return [f"campaign {campaign_id} does not exist"]
-    try:
-        keys = audit_keys(create=False)
-    except AuditKeyError as err:
-        return [str(err)]
     events = session.scalars(
         select(CampaignEvent)
         .where(CampaignEvent.campaign_id == campaign_id)
         .order_by(CampaignEvent.seq)
     ).all()
-    breaks: list[str] = []
-    prev = ""
-    for expected, event in enumerate(events, start=1):
-        if event.seq != expected:
-            breaks.append(f"event {expected} is missing")
-        try:
-            good = event.prev_hash == prev and hmac.compare_digest(
-                event.hash, _digest(keys, event.key_id, prev, _campaign_row(event))
-            )
-        except AuditKeyError:
-            good = False
-        if not good:
-            breaks.append(f"event {event.seq} was changed")
-        prev = event.hash
-    if campaign.event_count != len(events) or campaign.last_event_hash != prev:
-        breaks.append("the campaign's head does not match its last event")
-    return breaks
+    return verify_links(campaign, events, campaign_row)

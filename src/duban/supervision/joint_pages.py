@@ -16,6 +16,7 @@ from duban.accounts import Unit, User
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.reference import load_policy
+from duban.supervision import reply_pages
 from duban.supervision.documents import DOCX_TYPE
 from duban.supervision.followup import (
     REASON_LABELS,
@@ -36,8 +37,8 @@ from duban.supervision.joint import (
     visible_decisions,
 )
 from duban.supervision.minutes import minutes_docx
-from duban.supervision.pages import _field, _in_page_language, _label
-from duban.supervision.replies import ReplyInput
+from duban.supervision.pages import _label
+from duban.supervision.reply_pages import field
 from duban.supervision.revisits import list_revisits, record_revisit
 from duban.supervision.rules import PROBLEM_LABELS, ProblemStatus, can_answer, can_review
 from duban.web.context import Ctx, Form, pages
@@ -66,18 +67,18 @@ def _when(raw: str, tz: ZoneInfo) -> datetime:
 
 
 def _decision(form: Form) -> DecisionInput:
-    days = _field(form, "due_work_days").strip()
-    day = _field(form, "due_on").strip()
+    days = field(form, "due_work_days").strip()
+    day = field(form, "due_on").strip()
     try:
         due_on = date.fromisoformat(day) if day else None
     except ValueError:
         raise InvalidInput("the deadline must be a day from today on", field="due_on") from None
     if days and not days.isdigit():
         raise InvalidInput("the deadline must be 1 to 365 working days", field="due_work_days")
-    case = _field(form, "case_id").strip()
+    case = field(form, "case_id").strip()
     return DecisionInput(
-        text=_field(form, "text"),
-        unit=_field(form, "unit"),
+        text=field(form, "text"),
+        unit=field(form, "unit"),
         due_work_days=int(days) if days else None,
         due_on=due_on,
         case_id=_ids(case, "case_id")[0] if case else None,
@@ -106,21 +107,20 @@ def sessions_page(ctx: Ctx) -> Response:
 def create_form(ctx: Ctx, form: Form) -> Response:
     """A supervisor records a joint session."""
     actor = ctx.staff(Role.SUPERVISOR)
-    with _in_page_language(ctx):
-        meeting = create_session(
-            ctx.db,
-            actor=actor,
-            clock=ctx.clock,
-            data=SessionInput(
-                title=_field(form, "title"),
-                held_at=_when(_field(form, "held_at"), load_policy(ctx.db).tz),
-                place=_field(form, "place"),
-                units=[u for u in form.getlist("units") if isinstance(u, str)],
-                case_ids=_ids(_field(form, "case_ids"), "case_ids"),
-                ledger_item_ids=_ids(_field(form, "ledger_item_ids"), "ledger_item_ids"),
-                minutes=_field(form, "minutes"),
-            ),
-        )
+    meeting = create_session(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        data=SessionInput(
+            title=field(form, "title"),
+            held_at=_when(field(form, "held_at"), load_policy(ctx.db).tz),
+            place=field(form, "place"),
+            units=[u for u in form.getlist("units") if isinstance(u, str)],
+            case_ids=_ids(field(form, "case_ids"), "case_ids"),
+            ledger_item_ids=_ids(field(form, "ledger_item_ids"), "ledger_item_ids"),
+            minutes=field(form, "minutes"),
+        ),
+    )
     ctx.notice("Saved.")
     return ctx.redirect(f"/joint/{meeting.id}")
 
@@ -161,14 +161,13 @@ def session_page(ctx: Ctx, session_id: SessionId) -> Response:
 def minutes_form(ctx: Ctx, session_id: SessionId, form: Form) -> Response:
     """A supervisor replaces the minutes."""
     actor = ctx.staff(Role.SUPERVISOR)
-    with _in_page_language(ctx):
-        update_minutes(
-            ctx.db,
-            actor=actor,
-            clock=ctx.clock,
-            session_id=session_id,
-            minutes=_field(form, "minutes"),
-        )
+    update_minutes(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        session_id=session_id,
+        minutes=field(form, "minutes"),
+    )
     ctx.notice("Saved.")
     return ctx.redirect(f"/joint/{session_id}")
 
@@ -178,10 +177,7 @@ def minutes_form(ctx: Ctx, session_id: SessionId, form: Form) -> Response:
 def decision_form(ctx: Ctx, session_id: SessionId, form: Form) -> Response:
     """A supervisor adds a decision."""
     actor = ctx.staff(Role.SUPERVISOR)
-    with _in_page_language(ctx):
-        add_decision(
-            ctx.db, actor=actor, clock=ctx.clock, session_id=session_id, data=_decision(form)
-        )
+    add_decision(ctx.db, actor=actor, clock=ctx.clock, session_id=session_id, data=_decision(form))
     ctx.notice("Saved.")
     return ctx.redirect(f"/joint/{session_id}")
 
@@ -189,38 +185,40 @@ def decision_form(ctx: Ctx, session_id: SessionId, form: Form) -> Response:
 @router.post("/joint/{session_id}/decisions/{decision_id}/reply")
 @pages
 def reply_form(ctx: Ctx, session_id: SessionId, decision_id: ItemId, form: Form) -> Response:
-    """A unit answers its decision."""
-    actor = ctx.staff(Role.HANDLER)
-    with _in_page_language(ctx):
-        answer_decision(
+    """A unit answers its decision, with photos."""
+    return reply_pages.reply_form(
+        ctx,
+        form,
+        lambda reply: answer_decision(
             ctx.db,
-            actor=actor,
+            actor=ctx.staff(),
             clock=ctx.clock,
             session_id=session_id,
             decision_id=decision_id,
-            reply=ReplyInput(measures=_field(form, "measures"), done=_field(form, "done") == "1"),
-        )
-    ctx.notice("Saved.")
-    return ctx.redirect(f"/joint/{session_id}")
+            reply=reply,
+        ),
+        f"/joint/{session_id}",
+    )
 
 
 @router.post("/joint/{session_id}/decisions/{decision_id}/review")
 @pages
 def review_form(ctx: Ctx, session_id: SessionId, decision_id: ItemId, form: Form) -> Response:
     """A supervisor accepts a decision's answer or sends it back with a reason."""
-    actor = ctx.staff(Role.SUPERVISOR)
-    with _in_page_language(ctx):
-        review_decision(
+    return reply_pages.review_form(
+        ctx,
+        form,
+        lambda accept, reason: review_decision(
             ctx.db,
-            actor=actor,
+            actor=ctx.staff(),
             clock=ctx.clock,
             session_id=session_id,
             decision_id=decision_id,
-            accept=_field(form, "decision") == "accept",
-            reason=_field(form, "reason"),
-        )
-    ctx.notice("Saved.")
-    return ctx.redirect(f"/joint/{session_id}")
+            accept=accept,
+            reason=reason,
+        ),
+        f"/joint/{session_id}",
+    )
 
 
 @router.get("/joint/{session_id}/minutes.docx")
@@ -283,16 +281,15 @@ def _reason(ctx: Ctx, code: str | None) -> str:
 def revisit_form(ctx: Ctx, revisit_id: ItemId, form: Form) -> Response:
     """A collector or supervisor records a revisit: passed, or failed with a reason code."""
     actor = ctx.staff(Role.COLLECTOR, Role.SUPERVISOR)
-    passed = _field(form, "passed") == "1"
-    with _in_page_language(ctx):
-        record_revisit(
-            ctx.db,
-            actor=actor,
-            clock=ctx.clock,
-            revisit_id=revisit_id,
-            passed=passed,
-            reason_code=None if passed else _field(form, "reason_code") or None,
-            reason=_field(form, "reason"),
-        )
+    passed = field(form, "passed") == "1"
+    record_revisit(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        revisit_id=revisit_id,
+        passed=passed,
+        reason_code=None if passed else field(form, "reason_code") or None,
+        reason=field(form, "reason"),
+    )
     ctx.notice("Saved.")
     return ctx.redirect("/revisits")

@@ -13,13 +13,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from duban.accounts import Unit
-from duban.cases import Case, CasePhoto
+from duban.cases import Case, CasePhoto, can_see
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
 from duban.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
-from duban.ledgers import LedgerNode
+from duban.ledgers import LedgerNode, node_visible
 from duban.places import territory_units
 from duban.reference import LimitUnit, TimeLimit, load_policy
 from duban.supervision.events import append_order_event
@@ -108,7 +108,9 @@ def _require_supervisor(actor: Actor) -> None:
         raise PermissionDenied(NOT_SUPERVISOR)
 
 
-def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[list[Case], Any]:
+def _cases_for(
+    session: Session, data: OrderInput, *, actor: Actor, clock: Clock
+) -> tuple[list[Case], Any]:
     rule = data.rule
     if data.rule_id is not None:
         saved = session.get(SupervisionRule, data.rule_id)
@@ -118,7 +120,8 @@ def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[lis
     if rule is not None and data.case_ids:
         raise InvalidInput("give case ids or a rule, not both", field="case_ids")
     if rule is not None:
-        cases = select_cases(session, rule, clock=clock)
+        # A supervisor of a district or street compiles from their territory only.
+        cases = [c for c in select_cases(session, rule, clock=clock) if can_see(actor, c)]
         if not cases:
             raise InvalidInput("no open case matches the rule", field="rule")
         return cases, {"kind": rule.kind.value, "params": dict(rule.params)}
@@ -133,10 +136,18 @@ def _cases_for(session: Session, data: OrderInput, *, clock: Clock) -> tuple[lis
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInput("no case has this id", field="case_ids", case_ids=missing)
+    outside = [i for i in ids if not can_see(actor, found[i])]
+    if outside:
+        raise PermissionDenied(
+            "a supervisor of a territory orders only the cases of their territory",
+            case_ids=outside,
+        )
     return [found[i] for i in ids], None
 
 
-def _items_for(session: Session, data: OrderInput, cases: list[Case]) -> list[LedgerNode]:
+def _items_for(
+    session: Session, data: OrderInput, cases: list[Case], *, actor: Actor
+) -> list[LedgerNode]:
     """The ledger items (具体表现) picked by hand, each with a lead unit to answer it."""
     ids = list(dict.fromkeys(data.ledger_item_ids))
     if not ids:
@@ -153,6 +164,12 @@ def _items_for(session: Session, data: OrderInput, cases: list[Case]) -> list[Le
     if missing:
         raise InvalidInput(
             "no ledger item has this id", field="ledger_item_ids", ledger_item_ids=missing
+        )
+    outside = [i for i in ids if not node_visible(session, actor, found[i])]
+    if outside:
+        raise PermissionDenied(
+            "a supervisor of a territory orders only the ledger items of their territory",
+            ledger_item_ids=outside,
         )
     unowned = [i for i in ids if found[i].lead_unit_id is None]
     if unowned:
@@ -206,8 +223,8 @@ def create_order(
     if isinstance(days, bool) or not 1 <= days <= 365:
         raise InvalidInput("the reply time must be 1 to 365 working days", field="reply_work_days")
     with writing(session):
-        cases, rule = _cases_for(session, data, clock=clock)
-        items = _items_for(session, data, cases)
+        cases, rule = _cases_for(session, data, actor=actor, clock=clock)
+        items = _items_for(session, data, cases, actor=actor)
         units = _addressees(session, data, cases, items)
         unit_ids = {u.id for u in units}
         now = clock.now()
@@ -307,8 +324,8 @@ def preview_order(
     days = policy.reply_work_days if data.reply_work_days is None else data.reply_work_days
     if isinstance(days, bool) or not 1 <= days <= 365:
         raise InvalidInput("the reply time must be 1 to 365 working days", field="reply_work_days")
-    cases, _ = _cases_for(session, data, clock=clock)
-    items = _items_for(session, data, cases)
+    cases, _ = _cases_for(session, data, actor=actor, clock=clock)
+    items = _items_for(session, data, cases, actor=actor)
     units = _addressees(session, data, cases, items)
     by_id = {u.id: u for u in units}
     now = clock.now()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from duban.kernel.roles import Role
+from duban.supervision import reply_pages
 from duban.supervision.documents import document_file
 from duban.supervision.orders import (
     answer_problem,
@@ -18,7 +17,6 @@ from duban.supervision.orders import (
     review_problem,
     visible_problems,
 )
-from duban.supervision.replies import ReplyInput
 from duban.supervision.rules import (
     ORDER_LABELS,
     PROBLEM_LABELS,
@@ -83,53 +81,43 @@ def order_page(ctx: Ctx, order_id: OrderId) -> Response:
     )
 
 
-@contextmanager
-def _in_page_language(ctx: Ctx) -> Iterator[None]:
-    """Show a refusal in the page's language: the error page renders its template in the
-    page's language (:meth:`WebContext.error_page`), so nothing is left to do here."""
-    yield
-
-
-def _field(form: Form, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post("/supervision/{order_id}/problems/{problem_id}/reply")
 @pages
 def reply_form(ctx: Ctx, order_id: OrderId, problem_id: ProblemId, form: Form) -> Response:
-    """A unit answers one of its problems from the order page."""
-    actor = ctx.staff(Role.HANDLER)
-    with _in_page_language(ctx):
-        answer_problem(
+    """A unit answers one of its problems from the order page, with photos."""
+    return reply_pages.reply_form(
+        ctx,
+        form,
+        lambda reply: answer_problem(
             ctx.db,
-            actor=actor,
+            actor=ctx.staff(),
             clock=ctx.clock,
             order_id=order_id,
             problem_id=problem_id,
-            reply=ReplyInput(measures=_field(form, "measures"), done=_field(form, "done") == "1"),
-        )
-    ctx.notice("Saved.")
-    return ctx.redirect(f"/supervision/{order_id}")
+            reply=reply,
+        ),
+        f"/supervision/{order_id}",
+    )
 
 
 @router.post("/supervision/{order_id}/problems/{problem_id}/review")
 @pages
 def review_form(ctx: Ctx, order_id: OrderId, problem_id: ProblemId, form: Form) -> Response:
     """A supervisor accepts an answer or sends it back with a reason."""
-    actor = ctx.staff(Role.SUPERVISOR)
-    with _in_page_language(ctx):
-        review_problem(
+    return reply_pages.review_form(
+        ctx,
+        form,
+        lambda accept, reason: review_problem(
             ctx.db,
-            actor=actor,
+            actor=ctx.staff(),
             clock=ctx.clock,
             order_id=order_id,
             problem_id=problem_id,
-            accept=_field(form, "decision") == "accept",
-            reason=_field(form, "reason"),
-        )
-    ctx.notice("Saved.")
-    return ctx.redirect(f"/supervision/{order_id}")
+            accept=accept,
+            reason=reason,
+        ),
+        f"/supervision/{order_id}",
+    )
 
 
 @router.get("/supervision/{order_id}/document.{fmt}")

@@ -5,14 +5,13 @@ the subject keeps the head (``event_count``, ``last_event_hash``)."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.cases import AuditKeyError, AuditKeys, audit_keys
+from duban.cases import sign_link, verify_links
 from duban.kernel.context import Actor
 from duban.supervision.events import canonical_json
 from duban.supervision.models import SupervisionRecord
@@ -29,7 +28,7 @@ class ChainHead(Protocol):
     last_event_hash: str
 
 
-def _row(event: SupervisionRecord | dict[str, Any]) -> dict[str, Any]:
+def record_row(event: SupervisionRecord | dict[str, Any]) -> dict[str, Any]:
     get = event.get if isinstance(event, dict) else lambda k: getattr(event, k)
     at = get("occurred_at")
     assert isinstance(at, datetime)
@@ -45,10 +44,6 @@ def _row(event: SupervisionRecord | dict[str, Any]) -> dict[str, Any]:
         "note": get("note"),
         "payload": get("payload"),
     }
-
-
-def _digest(keys: AuditKeys, key_id: str, prev: str, row: dict[str, Any]) -> str:
-    return keys.sign(key_id, prev + canonical_json({**row, "key_id": key_id}))
 
 
 def append_record(
@@ -77,10 +72,9 @@ def append_record(
         "note": note[:4000],
         "payload": canonical_json(payload or {}),
     }
-    keys = audit_keys()
-    digest = _digest(keys, keys.current, subject.last_event_hash, _row(fields))
+    digest, key_id = sign_link(subject.last_event_hash, record_row(fields))
     record = SupervisionRecord(
-        **fields, prev_hash=subject.last_event_hash, hash=digest, key_id=keys.current
+        **fields, prev_hash=subject.last_event_hash, hash=digest, key_id=key_id
     )
     session.add(record)
     subject.event_count = fields["seq"]
@@ -103,25 +97,4 @@ def records_of(session: Session, kind: str, subject_id: int) -> list[Supervision
 
 def verify_records(session: Session, kind: str, subject: ChainHead) -> list[str]:
     """The breaks in a subject's chain (empty when intact)."""
-    try:
-        keys = audit_keys(create=False)
-    except AuditKeyError as err:
-        return [str(err)]
-    breaks: list[str] = []
-    prev = ""
-    events = records_of(session, kind, subject.id)
-    for expected, event in enumerate(events, start=1):
-        if event.seq != expected:
-            breaks.append(f"record {expected} is missing")
-        try:
-            good = event.prev_hash == prev and hmac.compare_digest(
-                event.hash, _digest(keys, event.key_id, prev, _row(event))
-            )
-        except AuditKeyError:
-            good = False
-        if not good:
-            breaks.append(f"record {event.seq} was changed")
-        prev = event.hash
-    if subject.event_count != len(events) or subject.last_event_hash != prev:
-        breaks.append("the head does not match the last record")
-    return breaks
+    return verify_links(subject, records_of(session, kind, subject.id), record_row, noun="record")

@@ -111,11 +111,17 @@ _CASES = ("/cases", "Cases")
 _MAP = ("/map", "Map")
 _STATS = ("/dashboard", "Dashboard")
 _ORDERS = ("/supervision", "Supervision orders")
-_LEDGERS = ("/ledgers", "Ledgers")  # 整改台账
 _EVAL = ("/evaluation", "Evaluation")  # 考核
 _JOINT = ("/joint", "Joint sessions")  # 会商
 _REVISITS = ("/revisits", "Revisits")  # 回头看
 _CAMPAIGNS = ("/campaigns", "Campaigns")  # 专项行动
+#: 督办: the supervisor's workbench, the entry to orders, ledgers, campaigns, joint
+#: sessions and revisits (one menu entry for the five; see :data:`NAV_GROUPS`).
+_OVERSIGHT = ("/oversight", "Supervision")
+#: A menu entry that stands for several pages: it is marked current on each of them.
+NAV_GROUPS: dict[str, tuple[str, ...]] = {
+    "/oversight": ("/oversight", "/supervision", "/ledgers", "/campaigns", "/joint", "/revisits"),
+}
 NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.CITIZEN: [
         ("/report", "Report a problem"),
@@ -127,11 +133,8 @@ NAV_OF_ROLE: dict[Role | None, list[tuple[str, str]]] = {
     Role.SHIFT_LEAD: [_WORK, ("/report", "New case"), _CASES, _MAP, _STATS],
     Role.DISPATCHER: [_WORK, _CASES, _MAP, _STATS],
     Role.HANDLER: [("/work", "Inbox"), _CASES, _MAP, _ORDERS, _JOINT, _CAMPAIGNS],
-    Role.SUPERVISOR: [
-        *(_WORK, _CASES, _MAP, _STATS, _EVAL),
-        *(_ORDERS, _LEDGERS, _CAMPAIGNS, _JOINT, _REVISITS),
-    ],
-    Role.LEADER: [_STATS, _EVAL, _MAP, _CASES, _ORDERS, _LEDGERS, _CAMPAIGNS, _JOINT, _REVISITS],
+    Role.SUPERVISOR: [_OVERSIGHT, _WORK, _CASES, _MAP, _STATS, _EVAL],
+    Role.LEADER: [_STATS, _EVAL, _OVERSIGHT, _MAP, _CASES],
     Role.ADMIN: [("/admin", "Admin"), _CASES, _MAP, _STATS, _EVAL],
 }
 
@@ -185,6 +188,11 @@ class WebContext:
     def nav(self) -> list[tuple[str, str]]:
         """The menu of the viewer's role: (path, label)."""
         return [(path, self.t(label)) for path, label in NAV_OF_ROLE.get(self.role, PUBLIC_NAV)]
+
+    def nav_current(self, path: str) -> bool:
+        """Whether the menu entry ``path`` (or a page of its group) is being shown."""
+        here = self.request.url.path
+        return any(here.startswith(p) for p in NAV_GROUPS.get(path, (path,)))
 
     def t(self, text: str | Msg, **values: Any) -> str:
         """``text`` (a catalogue key, or an error's template and values) in the page's

@@ -332,4 +332,5 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "case {case} lies outside {platform}: send it to the platform of its district or street": "案卷 {case} 不在 {platform} 辖区内：请下派至其所在区或街道的平台",
     "unknown territory '{region}': give the code of a district or a street": "未知的辖区“{region}”：请填写区或街道代码",
     "this api_key reports only inside {region}; the location lies outside it": "此 api_key 只能上报 {region} 辖区内的问题；该位置在辖区之外",
+    "The photos were refused: {errors}": "照片未被接受：{errors}",
 }
