@@ -28,6 +28,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     false,
     func,
     or_,
@@ -43,8 +44,18 @@ from duban.evaluation.definitions import (
     Definitions,
     Indicator,
     Test,
+    definitions,
 )
 from duban.evaluation.scoring import Value
+from duban.evaluation.summary import (
+    CASES,
+    REGION,
+    SUMMARY,
+    Sums,
+    month_sums,
+    plan,
+    write_sums,
+)
 from duban.reference import load_policy
 
 E = CaseEvent
@@ -284,16 +295,43 @@ def _fill(table: Table, obj: str, sums: Mapping[str, list[int]], inds: Sequence[
                 values[code] = Value(float(num), num, None)
 
 
+def _flat(counts: Mapping[str, list[int]], inds: Sequence[Indicator]) -> list[int]:
+    """An object's summary counts in the order of :func:`_sums`' columns."""
+    row: list[int] = []
+    for ind in inds:
+        n, d = counts.get(ind.code, (0, 0))
+        row.append(n)
+        if ind.denominator is not None:
+            row.append(d)
+    return row
+
+
+def _by_object(sums: Sums) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """object → key → indicator → [numerator, denominator], the objects with cases."""
+    out: dict[str, dict[str, dict[str, list[int]]]] = {}
+    for (_, obj, key, code), counts in sums.items():
+        out.setdefault(obj, {}).setdefault(key, {})[code] = counts
+    for keys in out.values():
+        for key in [k for k, c in keys.items() if c.get(CASES, (0, 0))[0] <= 0]:
+            del keys[key]
+    return out
+
+
 def compute(
     session: Session, defs: Definitions, objects: Sequence[str], start: datetime, end: datetime
 ) -> Table:
     """Every indicator of every object in ``objects`` over ``[start, end)``.
 
-    Sums are additive over cases, so the four region levels come from one ``GROUP BY``
-    over (district, street, community, grid), added up here; units and reporters have
-    one each; staff members one per position, with that position's indicators only."""
+    One local month is read from the summary (``eval_summary``, kept with the case facts:
+    a row per object and indicator). Any other range is counted over the cases: sums are
+    additive over cases, so the four region levels come from one ``GROUP BY`` over
+    (district, street, community, grid), added up here; units and reporters have one
+    each; staff members one per position, with that position's indicators only."""
     table: Table = {obj: {} for obj in objects}
     period = _range(session, start, end)
+    summary: dict[str, dict[str, dict[str, list[int]]]] | None = None
+    if period.months is not None and len(period.months) == 1:
+        summary = _by_object(month_sums(session, defs, period.months[0]))
     wanted = set(objects)
     levels = [o for o in REGION_LEVELS if o in wanted]
     groups: list[tuple[list[str], list[Indicator]]] = []
@@ -318,19 +356,30 @@ def compute(
     for keys, inds in groups:
         if not inds:
             continue
-        pc = _per_case(defs, defs.used_conditions(inds), period)
-        stmt = select(*[pc.c[k] for k in keys], *_sums(defs, pc, inds)).group_by(
-            *[pc.c[k] for k in keys]
-        )
+        rows: list[Sequence[Any]]
+        if summary is not None:
+            obj = REGION if len(keys) > 1 else keys[0]
+            rows = [
+                [*(k or None for k in key.split("|")), *_flat(counts, inds)]
+                for key, counts in summary.get(obj, {}).items()
+            ]
+        else:
+            pc = _per_case(defs, defs.used_conditions(inds), period)
+            stmt = select(*[pc.c[k] for k in keys], *_sums(defs, pc, inds)).group_by(
+                *[pc.c[k] for k in keys]
+            )
+            if keys == ["creator"]:
+                stmt = stmt.where(pc.c.creator.is_not(None))
+            rows = list(session.execute(stmt))
         if keys == ["creator"]:
-            for row in session.execute(stmt.where(pc.c.creator.is_not(None))):
+            for row in rows:
                 sums: dict[str, list[int]] = {}
                 _add(sums, str(row[0]), row[1:])
                 for obj in positions:
                     _fill(table, obj, sums, inds)
             continue
         per_key: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
-        for row in session.execute(stmt):
+        for row in rows:
             for n, key in enumerate(keys):
                 if row[n] is not None:
                     _add(per_key[key], str(row[n]), row[len(keys) :])
@@ -341,16 +390,104 @@ def compute(
         inds = [i for i in defs.indicators.values() if i.by == "actor" and role in i.objects]
         if not inds:
             continue
-        pa = _per_actor(defs, defs.used_conditions(inds), [role], period)
-        stmt2 = (
-            select(cast(pa.c.actor_id, String), *_sums(defs, pa, inds))
-            .where(pa.c.actor_id.is_not(None))
-            .group_by(pa.c.actor_id)
-        )
-        for row in session.execute(stmt2):
+        if summary is not None:
+            actor_rows: list[Sequence[Any]] = [
+                [key, *_flat(counts, inds)] for key, counts in summary.get(role, {}).items()
+            ]
+        else:
+            pa = _per_actor(defs, defs.used_conditions(inds), [role], period)
+            stmt2 = (
+                select(cast(pa.c.actor_id, String), *_sums(defs, pa, inds))
+                .where(pa.c.actor_id.is_not(None))
+                .group_by(pa.c.actor_id)
+            )
+            actor_rows = list(session.execute(stmt2))
+        for row in actor_rows:
             values = _values(row[1:], inds)
             table[role].setdefault(row[0], {}).update(values)
     return table
+
+
+def recount(session: Session, defs: Definitions) -> Sums:
+    """The summary's rows computed from scratch: every ``case_facts`` row counted under
+    its case's keys as they stand, one ``GROUP BY`` per kind of object."""
+    p = plan(defs)
+    base = (
+        select(
+            F.month,
+            F.actor_role,
+            F.actor_id,
+            F.flags,
+            C.source,
+            C.district_code,
+            C.street_code,
+            C.community_code,
+            C.grid_code,
+            C.unit_id,
+            C.created_by_id,
+        )
+        .join(C, C.id == F.case_id)
+        .cte("rows")
+    )
+    region = (
+        func.coalesce(base.c.district_code, "")
+        + "|"
+        + func.coalesce(base.c.street_code, "")
+        + "|"
+        + func.coalesce(base.c.community_code, "")
+        + "|"
+        + func.coalesce(base.c.grid_code, "")
+    )
+    groups: list[tuple[str, Any, Any, tuple[Indicator, ...]]] = [
+        (REGION, region, base.c.actor_role == CASE_ROLE, p.region),
+        (
+            "unit",
+            cast(base.c.unit_id, String),
+            and_(base.c.actor_role == CASE_ROLE, base.c.unit_id.is_not(None)),
+            p.unit,
+        ),
+        (
+            "creator",
+            cast(base.c.created_by_id, String),
+            and_(base.c.actor_role == CASE_ROLE, base.c.created_by_id.is_not(None)),
+            p.creator,
+        ),
+        *[
+            (role, cast(base.c.actor_id, String), base.c.actor_role == role, inds)
+            for role, inds in p.actor.items()
+        ],
+    ]
+    out: Sums = {}
+    for obj, col, where, inds in groups:
+        stmt = (
+            select(base.c.month, col, func.count(), *_sums(defs, base, inds))
+            .where(where)
+            .group_by(base.c.month, col)
+        )
+        for row in session.execute(stmt):
+            month, k, n = int(row[0]), str(row[1]), int(row[2])
+            out[(month, obj, k, CASES)] = [n, 0]
+            i = 3
+            for ind in inds:
+                num = int(row[i] or 0)
+                i += 1
+                den = 0
+                if ind.denominator is not None:
+                    den = int(row[i] or 0)
+                    i += 1
+                if num or den:
+                    out[(month, obj, k, ind.code)] = [num, den]
+    return out
+
+
+def rebuild_summary(session: Session) -> None:
+    """Recount the whole summary from ``case_facts`` (the migration's backfill,
+    ``duban evaluation rebuild-facts``, after a change of ``data/evaluation.yaml``)."""
+    from duban.cases import mark_counted
+
+    session.execute(delete(SUMMARY))
+    mark_counted(session)
+    write_sums(session, recount(session, definitions()))
 
 
 def cases_behind(
