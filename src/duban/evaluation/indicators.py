@@ -295,26 +295,82 @@ def _fill(table: Table, obj: str, sums: Mapping[str, list[int]], inds: Sequence[
                 values[code] = Value(float(num), num, None)
 
 
-def _flat(counts: Mapping[str, list[int]], inds: Sequence[Indicator]) -> list[int]:
-    """An object's summary counts in the order of :func:`_sums`' columns."""
-    row: list[int] = []
-    for ind in inds:
-        n, d = counts.get(ind.code, (0, 0))
-        row.append(n)
-        if ind.denominator is not None:
-            row.append(d)
-    return row
+#: (is a count, numerator, denominator) → its Value (immutable: shared by the objects)
+_VALUES: dict[tuple[bool, int, int], Value] = {}
 
 
-def _by_object(sums: Sums) -> dict[str, dict[str, dict[str, list[int]]]]:
-    """object → key → indicator → [numerator, denominator], the objects with cases."""
-    out: dict[str, dict[str, dict[str, list[int]]]] = {}
-    for (_, obj, key, code), counts in sums.items():
-        out.setdefault(obj, {}).setdefault(key, {})[code] = counts
-    for keys in out.values():
-        for key in [k for k, c in keys.items() if c.get(CASES, (0, 0))[0] <= 0]:
-            del keys[key]
-    return out
+def _value(ind: Indicator, counts: Mapping[str, list[int]]) -> Value:
+    n, d = counts.get(ind.code, (0, 0))
+    key = (ind.denominator is None, n, d)
+    value = _VALUES.get(key)
+    if value is None:
+        if len(_VALUES) > 100_000:
+            _VALUES.clear()
+        if ind.denominator is None:
+            value = Value(float(n), n, None)
+        else:
+            value = Value(round(n / d, 6) if d else None, n, d)
+        _VALUES[key] = value
+    return value
+
+
+def _month(session: Session, defs: Definitions, objects: Sequence[str], month: int) -> Table:
+    """Every indicator of ``objects`` in one local month, from the summary: what the
+    statements of :func:`compute` count over the cases, object by object."""
+    sums = month_sums(session, defs, month)
+    table: Table = {obj: {} for obj in objects}
+    wanted = set(objects)
+
+    def present(obj: str) -> dict[str, dict[str, list[int]]]:
+        return {k: c for k, c in sums.get(obj, {}).items() if c.get(CASES, (0, 0))[0] > 0}
+
+    levels = [o for o in REGION_LEVELS if o in wanted]
+    case_inds = [i for i in defs.indicators.values() if i.by == "case"]
+    if levels and any(set(levels) & set(i.objects) for i in case_inds):
+        rolled: dict[str, dict[str, dict[str, list[int]]]] = {lv: {} for lv in levels}
+        at = [(n, lv) for n, lv in enumerate(REGION_LEVELS) if lv in wanted]
+        for key, counts in present(REGION).items():
+            parts = key.split("|")
+            for n, level in at:
+                if not parts[n]:
+                    continue
+                into = rolled[level].setdefault(parts[n], {})
+                for code, (num, den) in counts.items():
+                    have = into.get(code)
+                    if have is None:
+                        into[code] = [num, den]
+                    else:
+                        have[0] += num
+                        have[1] += den
+        for level in levels:
+            inds = [i for i in case_inds if level in i.objects]
+            table[level] = {
+                key: {i.code: _value(i, counts) for i in inds}
+                for key, counts in rolled[level].items()
+            }
+    if "unit" in wanted:
+        inds = [i for i in case_inds if "unit" in i.objects]
+        if inds:
+            table["unit"] = {
+                key: {i.code: _value(i, counts) for i in inds}
+                for key, counts in present("unit").items()
+            }
+    positions = [o for o in POSITIONS if o in wanted]
+    creator_inds = [
+        i for i in defs.indicators.values() if i.by == "creator" and set(positions) & set(i.objects)
+    ]
+    if creator_inds:
+        creators = present("creator")
+        for obj in positions:
+            inds = [i for i in creator_inds if obj in i.objects]
+            table[obj] = {
+                key: {i.code: _value(i, counts) for i in inds} for key, counts in creators.items()
+            }
+    for role in positions:
+        inds = [i for i in defs.indicators.values() if i.by == "actor" and role in i.objects]
+        for key, counts in present(role).items() if inds else ():
+            table[role].setdefault(key, {}).update({i.code: _value(i, counts) for i in inds})
+    return table
 
 
 def compute(
@@ -327,11 +383,10 @@ def compute(
     additive over cases, so the four region levels come from one ``GROUP BY`` over
     (district, street, community, grid), added up here; units and reporters have one
     each; staff members one per position, with that position's indicators only."""
-    table: Table = {obj: {} for obj in objects}
     period = _range(session, start, end)
-    summary: dict[str, dict[str, dict[str, list[int]]]] | None = None
     if period.months is not None and len(period.months) == 1:
-        summary = _by_object(month_sums(session, defs, period.months[0]))
+        return _month(session, defs, objects, period.months[0])
+    table: Table = {obj: {} for obj in objects}
     wanted = set(objects)
     levels = [o for o in REGION_LEVELS if o in wanted]
     groups: list[tuple[list[str], list[Indicator]]] = []
@@ -356,30 +411,19 @@ def compute(
     for keys, inds in groups:
         if not inds:
             continue
-        rows: list[Sequence[Any]]
-        if summary is not None:
-            obj = REGION if len(keys) > 1 else keys[0]
-            rows = [
-                [*(k or None for k in key.split("|")), *_flat(counts, inds)]
-                for key, counts in summary.get(obj, {}).items()
-            ]
-        else:
-            pc = _per_case(defs, defs.used_conditions(inds), period)
-            stmt = select(*[pc.c[k] for k in keys], *_sums(defs, pc, inds)).group_by(
-                *[pc.c[k] for k in keys]
-            )
-            if keys == ["creator"]:
-                stmt = stmt.where(pc.c.creator.is_not(None))
-            rows = list(session.execute(stmt))
+        pc = _per_case(defs, defs.used_conditions(inds), period)
+        stmt = select(*[pc.c[k] for k in keys], *_sums(defs, pc, inds)).group_by(
+            *[pc.c[k] for k in keys]
+        )
         if keys == ["creator"]:
-            for row in rows:
+            for row in session.execute(stmt.where(pc.c.creator.is_not(None))):
                 sums: dict[str, list[int]] = {}
                 _add(sums, str(row[0]), row[1:])
                 for obj in positions:
                     _fill(table, obj, sums, inds)
             continue
         per_key: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
-        for row in rows:
+        for row in session.execute(stmt):
             for n, key in enumerate(keys):
                 if row[n] is not None:
                     _add(per_key[key], str(row[n]), row[len(keys) :])
@@ -390,19 +434,13 @@ def compute(
         inds = [i for i in defs.indicators.values() if i.by == "actor" and role in i.objects]
         if not inds:
             continue
-        if summary is not None:
-            actor_rows: list[Sequence[Any]] = [
-                [key, *_flat(counts, inds)] for key, counts in summary.get(role, {}).items()
-            ]
-        else:
-            pa = _per_actor(defs, defs.used_conditions(inds), [role], period)
-            stmt2 = (
-                select(cast(pa.c.actor_id, String), *_sums(defs, pa, inds))
-                .where(pa.c.actor_id.is_not(None))
-                .group_by(pa.c.actor_id)
-            )
-            actor_rows = list(session.execute(stmt2))
-        for row in actor_rows:
+        pa = _per_actor(defs, defs.used_conditions(inds), [role], period)
+        stmt2 = (
+            select(cast(pa.c.actor_id, String), *_sums(defs, pa, inds))
+            .where(pa.c.actor_id.is_not(None))
+            .group_by(pa.c.actor_id)
+        )
+        for row in session.execute(stmt2):
             values = _values(row[1:], inds)
             table[role].setdefault(row[0], {}).update(values)
     return table

@@ -173,21 +173,22 @@ def write_sums(session: Session, sums: Sums) -> None:
         session.execute(_upsert(session), rows[i : i + 10_000])
 
 
-def month_sums(session: Session, defs: Definitions, month: int) -> Sums:
+#: object → key → indicator → [numerator, denominator]
+Nested = dict[str, dict[str, dict[str, list[int]]]]
+
+
+def month_sums(session: Session, defs: Definitions, month: int) -> Nested:
     """The summary's rows of one month, corrected for the cases counted under other keys
     than theirs (few: found by the partial index ``ix_cases_recount``)."""
     from duban.cases import COUNTED_KEY_SQL, RECOUNT_SQL
 
-    sums: Sums = {
-        (month, obj, key, code): [int(n), int(d)]
-        for obj, key, code, n, d in session.execute(
-            text(
-                "SELECT object, key, indicator, numerator, denominator"
-                " FROM eval_summary WHERE month = :month"
-            ),
-            {"month": month},
-        )
-    }
+    out: Nested = {}
+    cursor = session.connection().exec_driver_sql(
+        "SELECT object, key, indicator, numerator, denominator FROM eval_summary"
+        f" WHERE month = {int(month)}"
+    )
+    for obj, key, code, n, d in cursor.fetchall():
+        out.setdefault(obj, {}).setdefault(key, {})[code] = [n, d]
     moved = session.execute(
         text(
             "SELECT m.counted_as, m.now_as, f.actor_role, f.actor_id, f.flags"
@@ -202,5 +203,10 @@ def month_sums(session: Session, defs: Definitions, month: int) -> Sums:
         if was is not None:
             entries.append((was, month, role, actor, flags, -1))
         entries.append((now, month, role, actor, flags, 1))
-    add_entries(defs, sums, entries)
-    return sums
+    fix: Sums = {}
+    add_entries(defs, fix, entries)
+    for (_, obj, key, code), (n, d) in fix.items():
+        have = out.setdefault(obj, {}).setdefault(key, {}).setdefault(code, [0, 0])
+        have[0] += n
+        have[1] += d
+    return out
