@@ -218,7 +218,9 @@ def _month_sql(session: Session, tz: tzinfo) -> str:
 
 
 def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> None:
-    """Recompute the facts of ``case_ids`` (all cases: None) from their events."""
+    """Recompute the facts of ``case_ids`` (all cases: None) from their events. The
+    evaluation summary over them is not recounted here: ``rebuild_summary`` of
+    :mod:`duban.evaluation` does (``duban evaluation rebuild-facts`` runs both)."""
     facts = list(case_facts().values())
     month = _month_sql(session, _tz(session))
     bits = " + ".join(f"MAX(CASE WHEN {fact_sql(f)} THEN {f.mask} ELSE 0 END)" for f in facts)
