@@ -53,6 +53,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_cases_recount", table_name="cases")
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_column("counted_as")
+    # Not a batch: on SQLite that would copy the table without 0019's search triggers.
+    op.execute("ALTER TABLE cases DROP COLUMN counted_as")
     op.drop_table("eval_summary")
