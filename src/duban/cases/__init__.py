@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from duban.cases.casefile import photo_for_viewer
     from duban.cases.chains import ChainReport, collect, sign_link, verify_links
     from duban.cases.factrules import Fact, case_facts
-    from duban.cases.facts import rebuild_facts
+    from duban.cases.facts import mark_counted, rebuild_facts
     from duban.cases.intake import (
         PreparedReport,
         ReportRefs,
@@ -38,7 +38,14 @@ if TYPE_CHECKING:
         reserve_case_codes,
         write_reports,
     )
-    from duban.cases.models import Case, CaseEvent, CaseFact, CasePhoto
+    from duban.cases.models import (
+        COUNTED_KEY_SQL,
+        RECOUNT_SQL,
+        Case,
+        CaseEvent,
+        CaseFact,
+        CasePhoto,
+    )
     from duban.cases.nearby import nearby_cases
     from duban.cases.public import PublicCase, public_view
     from duban.cases.queries import (
@@ -77,6 +84,9 @@ _EXPORTS: dict[str, str] = {
     "Fact": "duban.cases.factrules",
     "case_facts": "duban.cases.factrules",
     "rebuild_facts": "duban.cases.facts",
+    "mark_counted": "duban.cases.facts",
+    "COUNTED_KEY_SQL": "duban.cases.models",
+    "RECOUNT_SQL": "duban.cases.models",
     "CaseEvent": "duban.cases.models",
     "CaseFilter": "duban.cases.queries",
     "CasePhoto": "duban.cases.models",
@@ -119,8 +129,10 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "CITY_WIDE",
+    "COUNTED_KEY_SQL",
     "OPEN",
     "PUBLIC_NOTE_ACTIONS",
+    "RECOUNT_SQL",
     "REPORT_SOURCES",
     "SOURCE_LABELS",
     "STATUS_LABELS",
@@ -155,6 +167,7 @@ __all__ = [
     "initial_status",
     "is_staff",
     "list_cases",
+    "mark_counted",
     "nearby_cases",
     "new_case_ids",
     "overdue_condition",

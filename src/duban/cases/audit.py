@@ -268,7 +268,7 @@ def append_event(
     case.last_event_hash = event.hash
     record_event(
         session,
-        case_id=case.id,
+        case,
         action=action,
         from_status=from_status,
         to_status=to_status,

@@ -2,6 +2,9 @@
 
 :func:`record_event` is called by the one event writer (:func:`duban.cases.audit.append_event`)
 and :func:`record_reports` by the one writer of new cases, in the event's transaction;
+each change of a row is handed to the evaluation's summary (its old contribution out, its
+new one in, under the keys the case is counted under: ``cases.counted_as``; a case whose
+region, unit, reporter or source changed moves all its rows there);
 :func:`rebuild` recomputes the rows of some or all cases from ``case_events`` with one
 ``INSERT … SELECT`` (the migration's backfill, ``duban evaluation rebuild-facts`` after
 ``data/case_facts.yaml`` changed, and the benchmark's generated events).
@@ -12,13 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, text
 from sqlalchemy.orm import Session
 
 from duban.cases.factrules import Fact, case_facts, fact_bits, local_month
-from duban.cases.models import CaseFact
+from duban.cases.models import COUNTED_KEY_SQL, Case, CaseFact
 from duban.reference import load_policy
 
 FACTS_TABLE = cast(Table, CaseFact.__table__)
@@ -29,7 +33,40 @@ def _tz(session: Session) -> tzinfo:
     return load_policy(session).tz
 
 
-def _add(session: Session, key: tuple[int, int, str, int], bits: int) -> None:
+#: The columns of a case its facts are counted under, in the order of ``COUNTED_KEY_SQL``.
+KEY_COLUMNS = (
+    "district_code",
+    "street_code",
+    "community_code",
+    "grid_code",
+    "unit_id",
+    "created_by_id",
+    "source",
+)
+#: (month, actor role, actor id) → flags
+Rows = dict[tuple[int, str, int], int]
+
+
+def counted_key(values: Mapping[str, Any]) -> str:
+    """``COUNTED_KEY_SQL`` of a case's column values."""
+
+    def part(value: Any) -> str:
+        if value is None:
+            return ""
+        return str(value.value if isinstance(value, Enum) else value)
+
+    return "|".join(part(values.get(c)) for c in KEY_COLUMNS)
+
+
+def _count(session: Session, entries: list[tuple[str, int, str, int, int, int]]) -> None:
+    if entries:
+        from duban.evaluation import count_facts
+
+        count_facts(session, entries)
+
+
+def _add(session: Session, key: tuple[int, int, str, int], bits: int) -> tuple[int, int]:
+    """OR ``bits`` into a row; its flags before and after."""
     row = session.get(
         CaseFact, {"case_id": key[0], "month": key[1], "actor_role": key[2], "actor_id": key[3]}
     )
@@ -37,14 +74,17 @@ def _add(session: Session, key: tuple[int, int, str, int], bits: int) -> None:
         session.add(
             CaseFact(case_id=key[0], month=key[1], actor_role=key[2], actor_id=key[3], flags=bits)
         )
-    elif row.flags | bits != row.flags:
-        row.flags = row.flags | bits
+        return 0, bits
+    old = row.flags
+    if old | bits != old:
+        row.flags = old | bits
+    return old, row.flags
 
 
 def record_event(
     session: Session,
+    case: Case,
     *,
-    case_id: int,
     action: str,
     from_status: str | None,
     to_status: str,
@@ -53,22 +93,47 @@ def record_event(
     at: datetime,
     payload: Mapping[str, Any],
 ) -> None:
-    """Set the facts one event adds to its case's month (and to its actor's row)."""
+    """Set the facts one event adds to its case's month (and to its actor's row), and
+    count the change in the evaluation's summary."""
     bits = fact_bits(list(case_facts().values()), action, from_status, to_status, payload)
-    if not bits:
-        return
-    month = local_month(at, _tz(session))
-    _add(session, (case_id, month, CASE_ROLE, 0), bits)
-    if actor_id is not None:
-        _add(session, (case_id, month, actor_role, actor_id), bits)
+    changed: dict[tuple[int, str, int], tuple[int, int]] = {}
+    if bits:
+        month = local_month(at, _tz(session))
+        changed[(month, CASE_ROLE, 0)] = _add(session, (case.id, month, CASE_ROLE, 0), bits)
+        if actor_id is not None:
+            key = (month, actor_role, actor_id)
+            changed[key] = _add(session, (case.id, *key), bits)
+    now_as = counted_key({c: getattr(case, c) for c in KEY_COLUMNS})
+    was = case.counted_as
+    entries: list[tuple[str, int, str, int, int, int]] = []
+    if was == now_as:
+        for (month, role, actor), (old, new) in changed.items():
+            if old != new:
+                if old:
+                    entries.append((now_as, month, role, actor, old, -1))
+                entries.append((now_as, month, role, actor, new, 1))
+    else:  # moved (or never counted): every row of the case goes to its keys as they stand
+        rows = facts_of(session, case.id)  # as flushed, then this event's changes
+        rows.update({k: new for k, (_, new) in changed.items()})
+        for (month, role, actor), flags in rows.items():
+            before = changed.get((month, role, actor), (flags, flags))[0]
+            if was is not None and before:
+                entries.append((was, month, role, actor, before, -1))
+            entries.append((now_as, month, role, actor, flags, 1))
+        case.counted_as = now_as
+    _count(session, entries)
 
 
-def record_reports(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
-    """The facts of new cases' first events (rows of ``case_events`` as written)."""
+def record_reports(
+    session: Session, written: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+) -> None:
+    """The facts of new cases' first events: (event, case) rows as written, the case's
+    ``counted_as`` set to its keys."""
     facts = list(case_facts().values())
     tz = _tz(session)
     rows: list[dict[str, Any]] = []
-    for event in events:
+    entries: list[tuple[str, int, str, int, int, int]] = []
+    for event, case in written:
         payload = event["payload"]
         if isinstance(payload, str):
             payload = json.loads(payload)
@@ -76,12 +141,16 @@ def record_reports(session: Session, events: Sequence[Mapping[str, Any]]) -> Non
         if not bits:
             continue
         month = local_month(event["occurred_at"], tz)
+        counted_as = case["counted_as"]
         base = {"case_id": event["case_id"], "month": month, "flags": bits}
         rows.append({**base, "actor_role": CASE_ROLE, "actor_id": 0})
+        entries.append((counted_as, month, CASE_ROLE, 0, bits, 1))
         if event["actor_id"] is not None:
             rows.append({**base, "actor_role": event["actor_role"], "actor_id": event["actor_id"]})
+            entries.append((counted_as, month, event["actor_role"], event["actor_id"], bits, 1))
     if rows:
         session.execute(insert(FACTS_TABLE), rows)
+    _count(session, entries)
 
 
 # --------------------------------------------------------------------------- set-based
@@ -149,7 +218,9 @@ def _month_sql(session: Session, tz: tzinfo) -> str:
 
 
 def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> None:
-    """Recompute the facts of ``case_ids`` (all cases: None) from their events."""
+    """Recompute the facts of ``case_ids`` (all cases: None) from their events. The
+    evaluation summary over them is not recounted here: ``rebuild_summary`` of
+    :mod:`duban.evaluation` does (``duban evaluation rebuild-facts`` runs both)."""
     facts = list(case_facts().values())
     month = _month_sql(session, _tz(session))
     bits = " + ".join(f"MAX(CASE WHEN {fact_sql(f)} THEN {f.mask} ELSE 0 END)" for f in facts)
@@ -175,7 +246,12 @@ def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> No
     session.execute(text(sql.replace(":", "\\:")))
 
 
-def facts_of(session: Session, case_id: int) -> dict[tuple[int, str, int], int]:
+def mark_counted(session: Session) -> None:
+    """Set every case's ``counted_as`` to its keys (the summary's rebuild counts them so)."""
+    session.execute(text(f"UPDATE cases SET counted_as = {COUNTED_KEY_SQL}"))
+
+
+def facts_of(session: Session, case_id: int) -> Rows:
     """(month, role, actor) → flags of one case, as stored."""
     rows = session.execute(FACTS_TABLE.select().where(FACTS_TABLE.c.case_id == case_id)).mappings()
     return {(r["month"], r["actor_role"], r["actor_id"]): r["flags"] for r in rows}

@@ -47,7 +47,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from duban import notify
 from duban.cases.access import require_own_photos
 from duban.cases.audit import GENESIS, event_row
-from duban.cases.facts import record_reports
+from duban.cases.facts import counted_key, record_reports
 from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
 from duban.cases.workflow import (
     ON_SITE,
@@ -425,6 +425,7 @@ def prepare_report(
         updated_at=now,
         event_count=1,
     )
+    case["counted_as"] = counted_key(case)  # record_reports counts its facts so
     payload = {
         "source": data.source.value,
         "category": category.code,
@@ -637,7 +638,7 @@ def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[W
         _write_pg(session, written)
     else:
         written = _write_sqlite(session, reports)
-    record_reports(session, [w.event for w in written])
+    record_reports(session, [(w.event, w.case) for w in written])
     # The messages the new cases cause (a citizen's receipt, webhooks), in this transaction.
     notify.cases_reported(
         session,

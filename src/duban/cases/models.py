@@ -31,6 +31,17 @@ from duban.kernel.db.base import Base, UTCDateTime, string_enum
 
 #: The predicate of the partial index of cases with an extension or parking request.
 _PENDING_REQUEST = "pending_extension_until IS NOT NULL OR pending_park_reason IS NOT NULL"
+#: What the evaluation's summary counts a case's facts under (region codes, lead unit,
+#: reporter, source: ``counted_as``), as of now.
+COUNTED_KEY_SQL = (
+    "COALESCE(district_code, '') || '|' || COALESCE(street_code, '') || '|' || "
+    "COALESCE(community_code, '') || '|' || COALESCE(grid_code, '') || '|' || "
+    "COALESCE(CAST(unit_id AS VARCHAR(12)), '') || '|' || "
+    "COALESCE(CAST(created_by_id AS VARCHAR(12)), '') || '|' || source"
+)
+#: The cases whose facts are counted under other keys than theirs (moved without an
+#: event, or never counted): the evaluation corrects for these few at read.
+RECOUNT_SQL = f"counted_as IS DISTINCT FROM ({COUNTED_KEY_SQL})"
 
 
 class Case(Base):
@@ -59,6 +70,12 @@ class Case(Base):
             "status",
             sqlite_where=text(_PENDING_REQUEST),
             postgresql_where=text(_PENDING_REQUEST),
+        ),
+        Index(
+            "ix_cases_recount",
+            "id",
+            sqlite_where=text(RECOUNT_SQL),
+            postgresql_where=text(RECOUNT_SQL),
         ),
     )
 
@@ -142,6 +159,9 @@ class Case(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     last_event_hash: Mapped[str] = mapped_column(String(64), default="")
+    #: The keys (:data:`COUNTED_KEY_SQL`) the evaluation summary counts the case's facts
+    #: under; None: not counted. Kept by :mod:`duban.cases.facts` with each event.
+    counted_as: Mapped[str | None] = mapped_column(String(200), default=None)
 
     unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
     routing_unit: Mapped[Unit | None] = relationship(foreign_keys=[routing_unit_id])

@@ -15,13 +15,17 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.evaluation.archive import JOB_OBJECTS, last_month, make_job_bulletin
     from duban.evaluation.hotspots import find_hotspots, hotspots_geojson
+    from duban.evaluation.indicators import rebuild_summary
     from duban.evaluation.models import ManualScore
     from duban.evaluation.service import evaluate
+    from duban.evaluation.summary import count_facts
 
 _EXPORTS: dict[str, str] = {
     "JOB_OBJECTS": "duban.evaluation.archive",
     "ManualScore": "duban.evaluation.models",
     "evaluate": "duban.evaluation.service",
+    "count_facts": "duban.evaluation.summary",
+    "rebuild_summary": "duban.evaluation.indicators",
     "last_month": "duban.evaluation.archive",
     "make_job_bulletin": "duban.evaluation.archive",
     "find_hotspots": "duban.evaluation.hotspots",
@@ -31,11 +35,13 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "JOB_OBJECTS",
     "ManualScore",
+    "count_facts",
     "evaluate",
     "find_hotspots",
     "hotspots_geojson",
     "last_month",
     "make_job_bulletin",
+    "rebuild_summary",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

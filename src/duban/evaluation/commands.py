@@ -59,18 +59,21 @@ def show(
 
 @evaluation_app.command("rebuild-facts")
 def rebuild_facts_command() -> None:
-    """Recompute every case's facts (case_facts) from the event log: after a change of
-    data/case_facts.yaml. One set-based statement; the writer keeps them otherwise."""
+    """Recompute every case's facts (case_facts) from the event log and the evaluation
+    summary (eval_summary) from them: after a change of data/case_facts.yaml or of the
+    indicators of data/evaluation.yaml. Set-based; the writer keeps them otherwise."""
     from sqlalchemy import func, select
 
     from duban.cases import CaseFact, rebuild_facts
+    from duban.evaluation.indicators import rebuild_summary
     from duban.kernel.unitofwork import writing
 
     with console.database() as session:
         with writing(session):
             rebuild_facts(session)
+            rebuild_summary(session)
         rows = session.scalar(select(func.count()).select_from(CaseFact))
-    typer.echo(f"case facts rebuilt: {rows} rows")
+    typer.echo(f"case facts rebuilt: {rows} rows; the evaluation summary recounted")
 
 
 @evaluation_app.command("score")

@@ -28,6 +28,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     false,
     func,
     or_,
@@ -43,8 +44,18 @@ from duban.evaluation.definitions import (
     Definitions,
     Indicator,
     Test,
+    definitions,
 )
 from duban.evaluation.scoring import Value
+from duban.evaluation.summary import (
+    CASES,
+    REGION,
+    SUMMARY,
+    Sums,
+    month_sums,
+    plan,
+    write_sums,
+)
 from duban.reference import load_policy
 
 E = CaseEvent
@@ -284,16 +295,98 @@ def _fill(table: Table, obj: str, sums: Mapping[str, list[int]], inds: Sequence[
                 values[code] = Value(float(num), num, None)
 
 
+#: (is a count, numerator, denominator) → its Value (immutable: shared by the objects)
+_VALUES: dict[tuple[bool, int, int], Value] = {}
+
+
+def _value(ind: Indicator, counts: Mapping[str, list[int]]) -> Value:
+    n, d = counts.get(ind.code, (0, 0))
+    key = (ind.denominator is None, n, d)
+    value = _VALUES.get(key)
+    if value is None:
+        if len(_VALUES) > 100_000:
+            _VALUES.clear()
+        if ind.denominator is None:
+            value = Value(float(n), n, None)
+        else:
+            value = Value(round(n / d, 6) if d else None, n, d)
+        _VALUES[key] = value
+    return value
+
+
+def _month(session: Session, defs: Definitions, objects: Sequence[str], month: int) -> Table:
+    """Every indicator of ``objects`` in one local month, from the summary: what the
+    statements of :func:`compute` count over the cases, object by object."""
+    sums = month_sums(session, defs, month)
+    table: Table = {obj: {} for obj in objects}
+    wanted = set(objects)
+
+    def present(obj: str) -> dict[str, dict[str, list[int]]]:
+        return {k: c for k, c in sums.get(obj, {}).items() if c.get(CASES, (0, 0))[0] > 0}
+
+    levels = [o for o in REGION_LEVELS if o in wanted]
+    case_inds = [i for i in defs.indicators.values() if i.by == "case"]
+    if levels and any(set(levels) & set(i.objects) for i in case_inds):
+        rolled: dict[str, dict[str, dict[str, list[int]]]] = {lv: {} for lv in levels}
+        at = [(n, lv) for n, lv in enumerate(REGION_LEVELS) if lv in wanted]
+        for key, counts in present(REGION).items():
+            parts = key.split("|")
+            for n, level in at:
+                if not parts[n]:
+                    continue
+                into = rolled[level].setdefault(parts[n], {})
+                for code, (num, den) in counts.items():
+                    have = into.get(code)
+                    if have is None:
+                        into[code] = [num, den]
+                    else:
+                        have[0] += num
+                        have[1] += den
+        for level in levels:
+            inds = [i for i in case_inds if level in i.objects]
+            table[level] = {
+                key: {i.code: _value(i, counts) for i in inds}
+                for key, counts in rolled[level].items()
+            }
+    if "unit" in wanted:
+        inds = [i for i in case_inds if "unit" in i.objects]
+        if inds:
+            table["unit"] = {
+                key: {i.code: _value(i, counts) for i in inds}
+                for key, counts in present("unit").items()
+            }
+    positions = [o for o in POSITIONS if o in wanted]
+    creator_inds = [
+        i for i in defs.indicators.values() if i.by == "creator" and set(positions) & set(i.objects)
+    ]
+    if creator_inds:
+        creators = present("creator")
+        for obj in positions:
+            inds = [i for i in creator_inds if obj in i.objects]
+            table[obj] = {
+                key: {i.code: _value(i, counts) for i in inds} for key, counts in creators.items()
+            }
+    for role in positions:
+        inds = [i for i in defs.indicators.values() if i.by == "actor" and role in i.objects]
+        for key, counts in present(role).items() if inds else ():
+            table[role].setdefault(key, {}).update({i.code: _value(i, counts) for i in inds})
+    return table
+
+
 def compute(
     session: Session, defs: Definitions, objects: Sequence[str], start: datetime, end: datetime
 ) -> Table:
     """Every indicator of every object in ``objects`` over ``[start, end)``.
 
-    Sums are additive over cases, so the four region levels come from one ``GROUP BY``
-    over (district, street, community, grid), added up here; units and reporters have
-    one each; staff members one per position, with that position's indicators only."""
-    table: Table = {obj: {} for obj in objects}
+    One local month is read from the summary (``eval_summary``, kept with the case facts:
+    a row per object and indicator). Any other range is counted over the cases: sums are
+    additive over cases, so the four region levels come from one ``GROUP BY`` over
+    (district, street, community, grid), added up here; units and reporters have one
+    each; staff members one per position, with that position's indicators only."""
     period = _range(session, start, end)
+    if period.months is not None and len(period.months) == 1:
+        return _month(session, defs, objects, period.months[0])
+    table: Table = {obj: {} for obj in objects}
     wanted = set(objects)
     levels = [o for o in REGION_LEVELS if o in wanted]
     groups: list[tuple[list[str], list[Indicator]]] = []
@@ -351,6 +444,88 @@ def compute(
             values = _values(row[1:], inds)
             table[role].setdefault(row[0], {}).update(values)
     return table
+
+
+def recount(session: Session, defs: Definitions) -> Sums:
+    """The summary's rows computed from scratch: every ``case_facts`` row counted under
+    its case's keys as they stand, one ``GROUP BY`` per kind of object."""
+    p = plan(defs)
+    base = (
+        select(
+            F.month,
+            F.actor_role,
+            F.actor_id,
+            F.flags,
+            C.source,
+            C.district_code,
+            C.street_code,
+            C.community_code,
+            C.grid_code,
+            C.unit_id,
+            C.created_by_id,
+        )
+        .join(C, C.id == F.case_id)
+        .cte("rows")
+    )
+    region = (
+        func.coalesce(base.c.district_code, "")
+        + "|"
+        + func.coalesce(base.c.street_code, "")
+        + "|"
+        + func.coalesce(base.c.community_code, "")
+        + "|"
+        + func.coalesce(base.c.grid_code, "")
+    )
+    groups: list[tuple[str, Any, Any, tuple[Indicator, ...]]] = [
+        (REGION, region, base.c.actor_role == CASE_ROLE, p.region),
+        (
+            "unit",
+            cast(base.c.unit_id, String),
+            and_(base.c.actor_role == CASE_ROLE, base.c.unit_id.is_not(None)),
+            p.unit,
+        ),
+        (
+            "creator",
+            cast(base.c.created_by_id, String),
+            and_(base.c.actor_role == CASE_ROLE, base.c.created_by_id.is_not(None)),
+            p.creator,
+        ),
+        *[
+            (role, cast(base.c.actor_id, String), base.c.actor_role == role, inds)
+            for role, inds in p.actor.items()
+        ],
+    ]
+    out: Sums = {}
+    for obj, col, where, inds in groups:
+        stmt = (
+            select(base.c.month, col, func.count(), *_sums(defs, base, inds))
+            .where(where)
+            .group_by(base.c.month, col)
+        )
+        for row in session.execute(stmt):
+            month, k, n = int(row[0]), str(row[1]), int(row[2])
+            out[(month, obj, k, CASES)] = [n, 0]
+            i = 3
+            for ind in inds:
+                num = int(row[i] or 0)
+                i += 1
+                den = 0
+                if ind.denominator is not None:
+                    den = int(row[i] or 0)
+                    i += 1
+                if num or den:
+                    out[(month, obj, k, ind.code)] = [num, den]
+    return out
+
+
+def rebuild_summary(session: Session) -> None:
+    """Recount the whole summary from ``case_facts`` (the migration's backfill,
+    ``duban evaluation rebuild-facts``, after a change of ``data/evaluation.yaml``)."""
+    from duban.cases import mark_counted
+
+    session.execute(delete(SUMMARY))
+    mark_counted(session)
+    write_sums(session, recount(session, definitions()))
 
 
 def cases_behind(

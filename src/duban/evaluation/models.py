@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Float,
     ForeignKey,
@@ -98,3 +99,25 @@ class BulletinFile(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
     bulletin: Mapped[Bulletin] = relationship(back_populates="files")
+
+
+class SummaryCount(Base):
+    """The evaluation summary (``eval_summary``): per local month, object and indicator, the
+    numerator and denominator summed over the cases' facts (``case_facts``), kept with
+    them in the event's transaction by :mod:`duban.evaluation.summary`, so that a month's
+    evaluation reads these rows instead of a row per case.
+
+    ``object``: ``region`` (``key``: the district, street, community and grid codes of the
+    cases, ``|``-joined), ``unit`` (the lead unit's id), ``creator`` (the reporter's user
+    id) or a position (the staff member's user id). The ``indicator`` ``''`` counts the
+    cases (an object appears with all counts zero)."""
+
+    __tablename__ = "eval_summary"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, comment="local YYYYMM")
+    object: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    numerator: Mapped[int] = mapped_column(BigInteger)
+    denominator: Mapped[int] = mapped_column(BigInteger)
