@@ -237,7 +237,7 @@ def test_admin_keeps_units_users_limits_and_the_calendar(
     page.fill("form[action='/admin/units'] input[name=name]", "重复")
     page.locator("form[action='/admin/units'] button").click()
     page.wait_for_load_state()
-    assert "already exists" in page.locator("[data-field=code]").inner_text()
+    assert "已存在" in page.locator("[data-field=code]").inner_text()
     page.fill("form[action='/admin/units'] input[name=code]", "YLC")
     page.fill("form[action='/admin/units'] input[name=name]", "园林绿化管理处")
     page.locator("form[action='/admin/units'] button").click()
