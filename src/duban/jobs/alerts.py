@@ -68,4 +68,5 @@ def public_alerts(session: Session, *, clock: Clock, secret: str, base_url: str)
         report.queued += publicview.alert_subscribers(
             session, case_id=case_id, secret=secret, base_url=base_url, at=now
         )
+    session.rollback()  # end the last read
     return report
