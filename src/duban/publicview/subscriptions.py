@@ -1,7 +1,7 @@
 """Subscriptions to an area by email: subscribe, confirm (double opt-in), unsubscribe, and
 the messages to send.
 
-Nothing here sends anything. :func:`confirmation_message` and :func:`subscriber_messages`
+Nothing here sends anything itself. :func:`confirmation_message` and :func:`subscriber_messages`
 produce the payloads (recipient, subject, body from the catalogue, links);
 :func:`queue_email` writes one to the notifications outbox (``duban.notify``) in the
 caller's transaction, and the worker delivers it after commit. :func:`subscribe` queues
@@ -228,8 +228,8 @@ def subscriber_messages(
     subscriber's language, with the case's public page, the area's page and the
     unsubscribe link. None when the public may not see the case.
 
-    This is the one function the notifications outbox calls for a new report (see
-    README, "The public view").
+    What :func:`alert_subscribers` queues for a new report (see README, "The public
+    view").
     """
     policy = public_policy()
     case = session.scalars(select(Case).where(Case.id == case_id, public_condition(policy))).first()
