@@ -4,7 +4,8 @@ result back; the city sees it as its district unit's own work.
 Both instances run on this machine: the city is the test's app on its database, served
 by a real uvicorn on a free port; the district is a second database with its own people.
 The district talks to the city only over HTTP (Open311 GET requests, POST
-servicerequestupdates), as it would across the network.
+servicerequestupdates), as it would across the network. The last test runs the exchange
+as the district worker's job.
 """
 
 from __future__ import annotations
@@ -26,15 +27,24 @@ from duban.cases.workflow import Action, CaseStatus
 from duban.exchange.models import ExchangeCase, ExchangePush
 from duban.exchange.rules import PENDING, SENT, next_try, retry_after
 from duban.exchange.service import LinkSpec, get_link, run_exchange, save_link
+from duban.jobs.models import JobRun
+from duban.jobs.worker import Worker, WorkerConfig
 from duban.kernel.db.session import make_session_factory
 from duban.kernel.errors import InvalidInput
+from duban.notify.models import Notification
+from duban.notify.rules import Kind
 from duban.open311.apikeys import create_api_key
+from duban.publicview.models import PublicSubscription
+from duban.publicview.rules import parse_area
+from duban.publicview.subscriptions import confirm_subscription, confirm_token, subscribe
 from tests.factories.cases import filed_case
+from tests.factories.places import LAT, LON
 from tests.factories.world import World
 from tests.fakes import FixedClock
 from tests.http import free_port
 
 DISTRICT_UNIT = "QJPT"  # the city's unit that stands for the district's platform
+SECRET = "test-secret-for-links-0123456789"  # the district's key for its public links
 
 
 @contextmanager
@@ -336,3 +346,46 @@ def test_the_same_session_factory_reads_both_databases_apart(
     with make_session_factory(district.session.get_bind())() as session:  # type: ignore[arg-type]
         assert session.scalar(select(func.count()).select_from(Case)) == 0
     assert world.session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_the_districts_worker_pulls_the_citys_case_and_alerts_its_subscribers(
+    app: FastAPI, world: World, district: World, city_case: Case, city_key: str
+) -> None:
+    subscribe(
+        district.session,
+        clock=district.clock,
+        email="resident@example.cn",
+        area=parse_area(f"point:{LAT},{LON},5000"),
+        lang="zh",
+        secret=SECRET,
+        base_url="https://district.example",
+    )
+    sub = district.session.scalars(select(PublicSubscription)).one()
+    confirm_subscription(
+        district.session, clock=district.clock, secret=SECRET, token=confirm_token(SECRET, sub)
+    )
+    worker = Worker(
+        district.session_factory,
+        clock=district.clock,
+        config=WorkerConfig(
+            senders={}, base_url="https://district.example", secret=SECRET, store=district.store
+        ),
+    )
+    port = free_port()
+    with serve_on(app, port) as base:
+        link_to(district, base, city_key)
+        summary = worker.run_job("exchange", force=True)
+    assert summary is not None
+    assert summary.startswith("city: pulled 1 new")
+    (taken,) = local_cases(district.session)
+    assert taken.external_id == city_case.code
+
+    assert "1 emails queued" in (worker.run_job("public_alerts", force=True) or "")
+    with district.session_factory() as session:
+        (alert,) = session.scalars(
+            select(Notification).where(Notification.kind == Kind.AREA_ALERT)
+        ).all()
+        assert alert.case_id == taken.case_id
+        assert alert.address == "resident@example.cn"
+        runs = session.scalars(select(JobRun.ok).where(JobRun.job == "exchange")).all()
+        assert runs == [True]

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
 from duban.evidence.photos import save_photo
+from duban.notify.models import Notification
 from duban.publicview import confirmation_message
 from duban.publicview.models import PublicSubscription
 from duban.publicview.rules import ATOM_NS
@@ -164,9 +165,18 @@ def test_subscribe_confirm_and_unsubscribe_in_the_browser(
         assert sub.confirmed_at is None
         email = confirmation_message(session, sub, secret=SECRET, base_url=browse.base)
         leave = unsubscribe_token(SECRET, sub)
+        # The page queued the confirmation email in the outbox, with the subscription.
+        (queued,) = session.scalars(
+            select(Notification).where(Notification.address == "wang.wu@example.cn")
+        ).all()
     assert email.recipient == "wang.wu@example.cn"
     assert "东大街街道" in email.subject
-    page.goto(email.links["confirm"])
+    assert queued.kind == "area_confirmation"
+    assert queued.address == email.recipient
+    assert queued.params["subject"] == email.subject
+    assert queued.params["link"] == email.links["confirm"]
+    assert email.links["confirm"] in queued.params["body"]
+    page.goto(queued.params["link"])
     page.click("#confirm button[type=submit]")
     expect(page.locator(".notice")).to_contain_text("订阅成功")
     page.goto(email.links["confirm"])

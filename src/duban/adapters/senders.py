@@ -62,6 +62,8 @@ class SmtpSender:
         mail["Subject"] = message.subject
         mail["Message-ID"] = make_msgid(idstring=f"duban-{message.id}")
         mail["X-Duban-Notification"] = str(message.id)
+        if message.params.get("unsubscribe"):  # an alert to a public subscriber (RFC 2369)
+            mail["List-Unsubscribe"] = f"<{message.params['unsubscribe']}>"
         mail.set_content(message.body)
         try:
             smtp: smtplib.SMTP

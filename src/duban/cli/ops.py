@@ -168,8 +168,10 @@ def worker(
     ] = False,
 ) -> None:
     """Run the background worker: the deadline sweep (every minute), notification delivery
-    (every few seconds) and the monthly bulletin (checked daily), until stopped. Several
-    workers may run against PostgreSQL; two never run one job at once."""
+    (every few seconds), the monthly bulletin (checked daily), the public subscribers'
+    alerts of new reports (every minute) and the exchange with a higher platform (every
+    two minutes), until stopped. Several workers may run against PostgreSQL; two never
+    run one job at once."""
     import signal
 
     from duban.adapters.photostore import photo_store_for
@@ -199,7 +201,7 @@ def worker(
         engine.dispose()
         return
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    typer.echo(f"worker {runner.name}: sweep, deliver, bulletin (Ctrl-C to stop)")
+    typer.echo(f"worker {runner.name}: {', '.join(JOBS)} (Ctrl-C to stop)")
     try:
         runner.run_forever()
     except KeyboardInterrupt:

@@ -6,7 +6,11 @@ Jobs (each idempotent; intervals in ``data/notify.yaml``, overridable by setting
 - ``deliver`` — the outbox (:func:`duban.notify.deliver_due`), every few seconds and at
   once when a commit wrote messages;
 - ``bulletin`` — the monthly bulletin (:func:`duban.jobs.bulletin.monthly_bulletin`),
-  checked daily.
+  checked daily;
+- ``public_alerts`` — new reports to the public subscribers of their area
+  (:func:`duban.jobs.alerts.public_alerts`), every minute;
+- ``exchange`` — the exchange with the higher platform (:func:`duban.exchange.run_exchange`),
+  every two minutes; nothing without an active link.
 
 ``duban worker`` runs one in the foreground (production: one or more, on PostgreSQL);
 ``duban serve`` starts one in a background thread of the server process, so the demo
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JOBS: Final = ("sweep", "deliver", "bulletin")
+JOBS: Final = ("sweep", "deliver", "bulletin", "public_alerts", "exchange")
 #: How long a claimed job is its worker's before another may take it over.
 LEASE: Final = timedelta(minutes=10)
 
@@ -84,6 +88,8 @@ class Worker:
             "sweep": self._sweep,
             "deliver": self._deliver,
             "bulletin": self._bulletin,
+            "public_alerts": self._public_alerts,
+            "exchange": self._exchange,
         }
 
     # ------------------------------------------------------------------ the jobs
@@ -119,6 +125,27 @@ class Worker:
                 session, clock=self.clock, store=self.config.store, font=self.config.font
             )
         )
+
+    def _public_alerts(self, session: Session) -> str:
+        from duban.jobs.alerts import public_alerts
+
+        if not self.config.secret:  # the unsubscribe links are signed with it
+            return "public alerts: off (no secret key to sign the links)"
+        return str(
+            public_alerts(
+                session,
+                clock=self.clock,
+                secret=self.config.secret,
+                base_url=self.config.base_url,
+            )
+        )
+
+    def _exchange(self, session: Session) -> str:
+        from duban.exchange import run_exchange
+
+        if self.config.store is None:  # the cases' photos travel through it
+            return "exchange: off (no photo store)"
+        return run_exchange(session, clock=self.clock, store=self.config.store).summary()
 
     # ------------------------------------------------------------------ running
 

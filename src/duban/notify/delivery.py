@@ -28,7 +28,7 @@ from duban.kernel.ports import DeliveryError, Message, Sender
 from duban.kernel.unitofwork import writing
 from duban.notify.models import Notification, NotificationAttempt, WebhookSubscription
 from duban.notify.policy import NotifyPolicy, notify_policy
-from duban.notify.rules import DeliveryStatus, Kind, render
+from duban.notify.rules import PRERENDERED_KINDS, DeliveryStatus, Kind, render
 
 #: Set when a commit wrote messages: the worker's delivery loop wakes at once.
 _WAKE: Final = threading.Event()
@@ -134,6 +134,10 @@ def _link_path(
     return f"/cases/{row.case_id}" if row.case_id else ""
 
 
+#: The parameters a gateway's template (and an email's headers) get beside the text.
+_KEPT: Final = ("code", "category", "address", "unit", "due", "link", "note", "title")
+
+
 def _message(session: Session, row: Notification, *, base_url: str, secret: str | None) -> Message:
     if row.kind == Kind.WEBHOOK:
         sub = session.get(WebhookSubscription, row.subscription_id)
@@ -147,12 +151,15 @@ def _message(session: Session, row: Notification, *, base_url: str, secret: str 
             params=dict(row.params),
             secret=sub.secret if sub is not None else None,
         )
-    params = _params(session, row, base_url=base_url, secret=secret)
+    prerendered = row.kind in PRERENDERED_KINDS
+    params = (
+        dict(row.params)  # written already: no names, times or links to fill in
+        if prerendered
+        else _params(session, row, base_url=base_url, secret=secret)
+    )
     subject, body = render(notify_policy().messages, row.kind, row.locale, params)
-    keep = {
-        k: params.get(k) or ""
-        for k in ("code", "category", "address", "unit", "due", "link", "note", "title")
-    }
+    names = ("link", "unsubscribe") if prerendered else _KEPT
+    keep = {k: params.get(k) or "" for k in names}
     return Message(
         id=row.id,
         channel=row.channel.value,

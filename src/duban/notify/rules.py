@@ -26,6 +26,8 @@ class Kind(StrEnum):
     SUPERVISION_ORDER = "supervision_order"  # staff: a 督办单 issued, or a step of its ladder
     HANDOVER = "handover"  # an outside body: a hand-over (移交) and its answer link
     WEBHOOK = "webhook"  # a signed POST of a case event to a subscriber
+    AREA_CONFIRMATION = "area_confirmation"  # public: confirm a subscription to an area
+    AREA_ALERT = "area_alert"  # public: a new report in an area someone follows
 
 
 class Channel(StrEnum):
@@ -45,6 +47,11 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"  # given up: out of attempts, or a permanent error
 
+
+#: Kinds whose subject and body come written by the capability that queues them, in the
+#: recipient's language (the public view's emails, from its own catalogue): their
+#: catalogue entry is just ``{subject}`` / ``{body}``, and delivery fills in nothing else.
+PRERENDERED_KINDS: Final = frozenset({Kind.AREA_CONFIRMATION, Kind.AREA_ALERT})
 
 #: The channels a person may choose for themselves (webhooks are the admin's).
 PERSONAL_CHANNELS: Final = (Channel.EMAIL, Channel.SMS, Channel.WECHAT)

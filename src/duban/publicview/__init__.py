@@ -17,16 +17,27 @@ from duban.kernel.faces import lazy_face
 if TYPE_CHECKING:
     from duban.publicview.models import PublicSubscription
     from duban.publicview.rules import OutgoingEmail
-    from duban.publicview.subscriptions import confirmation_message, subscriber_messages
+    from duban.publicview.subscriptions import (
+        alert_subscribers,
+        confirmation_message,
+        subscriber_messages,
+    )
 
 _EXPORTS: dict[str, str] = {
     "OutgoingEmail": "duban.publicview.rules",
     "PublicSubscription": "duban.publicview.models",
+    "alert_subscribers": "duban.publicview.subscriptions",
     "confirmation_message": "duban.publicview.subscriptions",
     "subscriber_messages": "duban.publicview.subscriptions",
 }
 
-__all__ = ["OutgoingEmail", "PublicSubscription", "confirmation_message", "subscriber_messages"]
+__all__ = [
+    "OutgoingEmail",
+    "PublicSubscription",
+    "alert_subscribers",
+    "confirmation_message",
+    "subscriber_messages",
+]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error
     __getattr__, __dir__ = lazy_face(__name__, _EXPORTS, __all__)

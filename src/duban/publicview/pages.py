@@ -222,7 +222,7 @@ def public_subscribe(ctx: Ctx, form: Form) -> Response:
     email = forms.text(form, "email", 254)
     area = parse_area(spec)  # a bad one raises BadArea (InvalidInput, field "area")
     try:
-        message = subscribe(
+        subscribe(  # the confirmation email is in the outbox with the subscription
             ctx.db,
             clock=ctx.clock,
             email=email,
@@ -241,9 +241,6 @@ def public_subscribe(ctx: Ctx, form: Form) -> Response:
             email=email,
             errors=errors.messages,
         )
-    # TODO(issue 17 item 7): hand ``message`` to the notifications outbox (duban.notify)
-    # once it is on main; until then nothing is sent (see README, "The public view").
-    del message
     return ctx.render(
         "public/subscribed.html",
         area=area,

@@ -266,6 +266,8 @@ class OutgoingEmail:
     links: dict[str, str] = field(default_factory=dict)
     #: The subscription (for the outbox's record and the List-Unsubscribe header).
     subscription_id: int = 0
+    #: The language it is written in (the subscriber's: zh | en).
+    lang: str = "zh"
 
 
 # --- the Atom feed -------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Subscriptions to an area by email: subscribe, confirm (double opt-in), unsubscribe, and
 the messages to send.
 
-Nothing here sends anything. :func:`confirmation_message` and :func:`subscriber_messages`
-produce the payloads (recipient, subject, body from the catalogue, links); the
-notifications outbox (``duban.notify``) writes and delivers them. The one place a new
-case reaches subscribers is :func:`subscriber_messages`: "notify the subscribers of the
-case's area about this case".
+Nothing here sends anything itself. :func:`confirmation_message` and :func:`subscriber_messages`
+produce the payloads (recipient, subject, body from the catalogue, links);
+:func:`queue_email` writes one to the notifications outbox (``duban.notify``) in the
+caller's transaction, and the worker delivers it after commit. :func:`subscribe` queues
+the confirmation with the subscription; :func:`alert_subscribers` — "notify the
+subscribers of the case's area about this case", run for new reports by the worker's
+``public_alerts`` job — queues the alerts, once per subscription and case.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from duban import notify
 from duban.cases import STATUS_LABELS, Case
 from duban.kernel.context import Clock
 from duban.kernel.errors import InvalidInput, NotFound
@@ -78,7 +81,8 @@ def subscribe(
     secret: str,
     base_url: str,
 ) -> OutgoingEmail:
-    """Ask to follow ``area``: a pending subscription and the confirmation email to send.
+    """Ask to follow ``area``: a pending subscription, and its confirmation email queued
+    in the outbox in the same transaction (returned too).
 
     Asked again for the same address and area, the same subscription answers (and the
     email goes again); the page says the same either way, so it tells nobody whether an
@@ -110,7 +114,9 @@ def subscribe(
             )
             session.add(found)
         session.flush()
-    return confirmation_message(session, found, secret=secret, base_url=base_url)
+        message = confirmation_message(session, found, secret=secret, base_url=base_url)
+        queue_email(session, message, kind=notify.Kind.AREA_CONFIRMATION, at=clock.now())
+    return message
 
 
 def _by_link(
@@ -184,6 +190,7 @@ def confirmation_message(
         ),
         links={"confirm": url},
         subscription_id=subscription.id,
+        lang=lang,
     )
 
 
@@ -221,8 +228,8 @@ def subscriber_messages(
     subscriber's language, with the case's public page, the area's page and the
     unsubscribe link. None when the public may not see the case.
 
-    This is the one function the notifications outbox calls for a new report (see
-    README, "The public view").
+    What :func:`alert_subscribers` queues for a new report (see README, "The public
+    view").
     """
     policy = public_policy()
     case = session.scalars(select(Case).where(Case.id == case_id, public_condition(policy))).first()
@@ -270,6 +277,79 @@ def subscriber_messages(
                 ),
                 links=links,
                 subscription_id=sub.id,
+                lang=lang,
             )
         )
     return out
+
+
+def queue_email(
+    session: Session,
+    message: OutgoingEmail,
+    *,
+    kind: notify.Kind,
+    at: datetime,
+    case_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Write ``message`` to the notifications outbox (in the caller's transaction): the
+    worker sends it as written (a pre-rendered kind of ``data/notify.yaml``)."""
+    notify.enqueue(
+        session,
+        kind=kind,
+        channel=notify.Channel.EMAIL,
+        address=message.recipient,
+        at=at,
+        params={
+            "subject": message.subject,
+            "body": message.body,
+            "link": message.links.get("case") or message.links.get("confirm") or "",
+            "unsubscribe": message.links.get("unsubscribe", ""),
+            "public_subscription_id": message.subscription_id,
+        },
+        locale="en" if message.lang == "en" else "zh-CN",
+        case_id=case_id,
+        dedupe_key=dedupe_key,
+    )
+
+
+def alert_key(subscription_id: int, case_id: int) -> str:
+    """The outbox's dedupe key of one alert: one email per subscription and case."""
+    return f"area:{subscription_id}:{case_id}"
+
+
+def alert_subscribers(
+    session: Session, *, case_id: int, secret: str, base_url: str, at: datetime
+) -> int:
+    """Queue the alerts of a new report to the subscribers of its area; the count queued.
+
+    Idempotent: an alert already in the outbox (any state) is not queued again, and the
+    outbox's unique dedupe key stops two runs racing each other. A case nobody follows
+    costs two reads and no write.
+    """
+    messages = subscriber_messages(session, case_id=case_id, secret=secret, base_url=base_url)
+    keys = {alert_key(m.subscription_id, case_id): m for m in messages}
+    if not keys:
+        return 0
+    with writing(session):
+        done = set(
+            session.scalars(
+                select(notify.Notification.dedupe_key).where(
+                    notify.Notification.dedupe_key.in_(list(keys))
+                )
+            )
+        )
+        queued = 0
+        for key, message in keys.items():
+            if key in done:
+                continue
+            queue_email(
+                session,
+                message,
+                kind=notify.Kind.AREA_ALERT,
+                at=at,
+                case_id=case_id,
+                dedupe_key=key,
+            )
+            queued += 1
+    return queued

@@ -815,6 +815,8 @@ ZH: Final[dict[str, str]] = {
     "job:sweep": "超期巡检与预警",
     "job:deliver": "通知发送",
     "job:bulletin": "月度通报",
+    "job:public_alerts": "公众订阅提醒",
+    "job:exchange": "上级平台交换",
     "The worker runs in the server (duban serve) or on its own (duban worker).": "后台任务随服务一起运行，也可作为独立进程运行。",
     "Notification outbox": "通知发件箱",
     "delivery:pending": "待发送",
