@@ -25,7 +25,7 @@ from duban.evaluation.models import Bulletin
 from duban.evaluation.typical import typical_cases
 from duban.jobs.bulletin import BulletinReport, monthly_bulletin
 from duban.kernel.context import SYSTEM_ACTOR
-from tests.evaluation.conftest import November
+from tests.evaluation.conftest import DISPATCH, FIX, INTAKE, November, run
 from tests.fakes import FixedClock, local
 from tests.http import Api, assert_error
 
@@ -171,3 +171,36 @@ def test_a_month_without_cases_has_no_typical_cases(november: November) -> None:
         ("处置最佳", "派遣后不到0.1小时处置完毕，一次通过核查"),
     ]
     assert all(c.before is None and c.after is None for c in found)  # no store, no pictures
+
+
+def test_typical_cases_are_of_the_bulletins_objects(api: Api, november: November) -> None:
+    """Each bulletin's typical cases are cases of its kind of object, naming the object: H,
+    reworked twice but in no street, is the units' and the collectors' most reworked case,
+    not the streets' (C, 西街街道)."""
+    world = november.world
+    world.clock.set(local(2026, 11, 25, 9, 0))
+    fail = ("check", "collector", {"passed": False, "reason": "未清理干净"})
+    h = run(world, world.report(), [*INTAKE, *DISPATCH, *FIX[:2], fail, *FIX[:2], fail])
+    h = run(world, h, FIX)
+    assert h.rework_count == 2
+    assert h.street_code is None
+    codes = {name: case.code for name, case in november.cases.items()}
+
+    def headings(obj: str) -> str:
+        r = api.get("/reports/bulletin", "leader", period="2026-11", format="docx", object=obj)
+        assert r.status_code == 200, r.text
+        return "\n".join(p.text for p in Document(io.BytesIO(r.content)).paragraphs)
+
+    streets = headings("street")
+    assert f"返工最多：{codes['C']}（" in streets
+    assert "——西街街道" in streets
+    assert "——东街街道" in streets
+    assert h.code not in streets
+    assert f"最长超期：{codes['F']}" in headings("district")
+    assert "——中心区" in headings("district")
+    units = headings("unit")
+    assert f"返工最多：{h.code}" in units
+    assert f"——{world.unit.name}" in units
+    collectors = headings("collector")
+    assert f"返工最多：{h.code}" in collectors
+    assert f"——{world.users['collector'].display_name}" in collectors

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from duban.accounts import User
 from duban.cases.dashboard import PERIOD_DAYS
 from duban.evaluation import evaluate
 from tests.evaluation.conftest import November
@@ -140,3 +142,33 @@ def test_the_dashboard_shows_the_evaluations_numbers(
     plain = browser.get("/dashboard").text
     assert 'data-rate="rework_rate"' in plain
     assert "/evaluation/cases" not in plain
+
+
+def test_territory_staff_see_their_territorys_rows_on_the_dashboard(
+    browser: TestClient, app: FastAPI, november: November
+) -> None:
+    """A district leader sees D1's row and its streets' (ranked among all streets), a
+    street's user only their street's; no unit rates (a unit's rate is not the
+    territory's). The numbers are the evaluation's."""
+    world = november.world
+    leader = world.actor("leader")
+    _, _, streets = evaluate(
+        world.session, actor=leader, obj="street", start="2026-11-01", end="2026-12-01"
+    )
+    user = world.users["leader"]
+    world.session.execute(update(User).where(User.id == user.id).values(region_code="D1"))
+    world.session.commit()
+    sign_in(browser, app, world, "leader")
+    html = browser.get("/dashboard").text
+    assert "辖区排名" in html or "Territory ranking" in html
+    assert re.findall(r'<tr data-ranked="(\w+)">', html) == ["D1", "S1", "S2"]
+    for row in streets:
+        ranked = re.search(rf'<tr data-ranked="{row.code}">(.*?)</tr>', html, re.S)
+        assert ranked is not None
+        assert f"{row.score:.2f}" in ranked[1]
+    assert 'data-rate="rework_rate"' not in html
+    world.session.execute(update(User).where(User.id == user.id).values(region_code="S2"))
+    world.session.commit()
+    html = browser.get("/dashboard").text
+    assert re.findall(r'<tr data-ranked="(\w+)">', html) == ["S2"]
+    assert "50.00" in html

@@ -91,3 +91,25 @@ def test_year_on_year_change_beside_month_on_month(november: November) -> None:
         "2027-02-28",
         "2027-03-01",
     )
+
+
+def test_accurate_dispatch_per_dispatcher(november: November) -> None:
+    """R's return by the unit is charged to the dispatcher who sent it, whether the month
+    is read from the summary or a range counted from the events."""
+    dispatcher = str(november.world.users["dispatcher"].id)
+    got = compute(november.world.session, definitions(), ["dispatcher"], *NOV)
+    assert got["dispatcher"][dispatcher]["accurate_dispatch_rate_dispatcher"] == Value(1.0, 4, 4)
+    december(november)
+    session = november.world.session
+    week = (local(2026, 12, 1), local(2026, 12, 8))
+    for period in (DEC, week):
+        row = compute(session, definitions(), ["dispatcher"], *period)["dispatcher"][dispatcher]
+        assert row["accurate_dispatch_rate_dispatcher"] == Value(0.0, 0, 1)  # R returned
+    defs = definitions()
+    ind = defs.indicators["accurate_dispatch_rate_dispatcher"]
+    for period in (DEC, week):
+        ids = cases_behind(session, defs, "dispatcher", dispatcher, ind, "denominator", *period)
+        assert [i for i, _ in ids] == [november.cases["R"].id]
+        assert (
+            cases_behind(session, defs, "dispatcher", dispatcher, ind, "numerator", *period) == []
+        )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from duban.cases.casefile import photo_for_viewer
     from duban.cases.chains import ChainReport, collect, sign_link, verify_links
     from duban.cases.factrules import Fact, case_facts
-    from duban.cases.facts import mark_counted, rebuild_facts
+    from duban.cases.facts import charged_events_sql, mark_counted, rebuild_facts
     from duban.cases.intake import (
         PreparedReport,
         ReportRefs,
@@ -84,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "Fact": "duban.cases.factrules",
     "case_facts": "duban.cases.factrules",
     "rebuild_facts": "duban.cases.facts",
+    "charged_events_sql": "duban.cases.facts",
     "mark_counted": "duban.cases.facts",
     "COUNTED_KEY_SQL": "duban.cases.models",
     "RECOUNT_SQL": "duban.cases.models",
@@ -160,6 +161,7 @@ __all__ = [
     "audit_keys",
     "can_see",
     "case_facts",
+    "charged_events_sql",
     "collect",
     "collector_for_point",
     "get_case",

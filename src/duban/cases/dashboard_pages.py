@@ -2,9 +2,11 @@
 
 The units' rates (over the dashboard's 30 days) and the districts' ranking (last month,
 as the bulletin has it) come from the evaluation's :func:`~duban.evaluation.evaluate`,
-so the dashboard, the evaluation pages and the bulletin show the same numbers. They are
-city-wide figures: staff of one territory see their territory's counts only, without
-them.
+so the dashboard, the evaluation pages and the bulletin show the same numbers. Staff of
+one territory (a district or street user) see their territory's counts, and of the
+evaluation only their territory's rows: their own region's and those of the regions
+one level below it within it (each ranked among its whole level), not the units' rates
+(a unit's rate is over all its cases, inside the territory or not).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any, Final
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from sqlalchemy import select
 
 from duban.cases.dashboard import DayCount, dashboard
 from duban.evaluation import evaluate
 from duban.kernel.context import SYSTEM_ACTOR
 from duban.kernel.roles import Role
+from duban.places import Region
 from duban.reference import load_policy
 from duban.web.context import Ctx, pages
 
@@ -39,6 +43,8 @@ CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 200, 36, 24, 12
 EVALUATION_ROLES: Final = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
 #: The units' rates the dashboard shows, in this order (indicator codes).
 UNIT_RATES: Final = ("on_time_close_rate", "rework_rate")
+#: The region levels, from the top (a territory's rows: its level and the one below).
+REGION_LEVELS: Final = ("district", "street", "community", "grid")
 
 
 @dataclass(frozen=True)
@@ -53,14 +59,67 @@ class Evaluated:
     month_from: date
     month_to: date
     can_drill: bool
+    #: the object level of each ranked row (district for the city-wide ranking)
+    levels: dict[str, str] | None = None
+    #: a territory's rows only (its region and the regions below it): no units' rates
+    territory: bool = False
+
+
+def _territory_rows(ctx: Ctx, code: str, month_from: date, month_to: date) -> list[Any] | None:
+    """The evaluation rows of the region ``code`` and of the regions one level below it
+    within it, last month; None when the region is not on the map."""
+    region = ctx.db.scalars(
+        select(Region).where(Region.code == code, Region.valid_to.is_(None))
+    ).first()
+    if region is None or region.level not in REGION_LEVELS:
+        return None
+    children = set(
+        ctx.db.scalars(
+            select(Region.code).where(Region.parent_code == code, Region.valid_to.is_(None))
+        )
+    )
+    rows: list[Any] = []
+    at = REGION_LEVELS.index(region.level)
+    for level, wanted in (
+        (region.level, {code}),
+        *[(lv, children) for lv in REGION_LEVELS[at + 1 : at + 2]],
+    ):
+        if not wanted:
+            continue
+        _, _, found = evaluate(
+            ctx.db,
+            actor=SYSTEM_ACTOR,
+            obj=level,
+            start=month_from.isoformat(),
+            end=month_to.isoformat(),
+        )
+        rows.extend((level, r) for r in found if r.code in wanted)
+    return rows
 
 
 def evaluated(ctx: Ctx, today: date, period_start: date) -> Evaluated | None:
     """The evaluation's numbers for a city-wide viewer; None for a territory's staff."""
     actor = ctx.actor
-    if actor is None or actor.region_code is not None:
+    if actor is None:
         return None
     end = today + timedelta(days=1)
+    month_to = today.replace(day=1)
+    month_from = (month_to - timedelta(days=1)).replace(day=1)
+    if actor.region_code is not None:
+        rows = _territory_rows(ctx, actor.region_code, month_from, month_to)
+        if rows is None:
+            return None
+        return Evaluated(
+            units={},
+            units_from=period_start,
+            units_to=end,
+            districts=[r for _, r in rows],
+            month_from=month_from,
+            month_to=month_to,
+            can_drill=actor.role in EVALUATION_ROLES,
+            levels={r.code: level for level, r in rows},
+            territory=True,
+        )
     _, _, units = evaluate(
         ctx.db,
         actor=SYSTEM_ACTOR,
@@ -68,8 +127,6 @@ def evaluated(ctx: Ctx, today: date, period_start: date) -> Evaluated | None:
         start=period_start.isoformat(),
         end=end.isoformat(),
     )
-    month_to = today.replace(day=1)
-    month_from = (month_to - timedelta(days=1)).replace(day=1)
     _, _, districts = evaluate(
         ctx.db,
         actor=SYSTEM_ACTOR,

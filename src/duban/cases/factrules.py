@@ -18,7 +18,7 @@ import yaml
 
 from duban.kernel.errors import Msg, PolicyError
 
-_KEYS: Final = frozenset({"action", "from_status", "to_status", "payload"})
+_KEYS: Final = frozenset({"action", "from_status", "to_status", "payload", "charge"})
 #: The facts fit a signed 64-bit integer.
 MAX_FACTS: Final = 62
 
@@ -33,6 +33,9 @@ class Fact:
     from_status: tuple[str, ...] = ()
     to_status: tuple[str, ...] = ()
     payload: tuple[tuple[str, Any], ...] = ()
+    #: also set on the row of the staff member who did the case's latest event of these
+    #: actions before this one (a unit's return charges the dispatch: 准确派遣率)
+    charge: tuple[str, ...] = ()
 
     @property
     def mask(self) -> int:
@@ -101,6 +104,7 @@ def parse_facts(data: Any) -> Mapping[str, Fact]:
             from_status=_strings(body.get("from_status"), where),
             to_status=_strings(body.get("to_status"), where),
             payload=tuple(sorted(payload.items())),
+            charge=_strings(body.get("charge"), where),
         )
     return facts
 

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, text
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from duban.cases.factrules import Fact, case_facts, fact_bits, local_month
-from duban.cases.models import COUNTED_KEY_SQL, Case, CaseFact
+from duban.cases.models import COUNTED_KEY_SQL, Case, CaseEvent, CaseFact
 from duban.reference import load_policy
 
 FACTS_TABLE = cast(Table, CaseFact.__table__)
@@ -103,6 +103,13 @@ def record_event(
         if actor_id is not None:
             key = (month, actor_role, actor_id)
             changed[key] = _add(session, (case.id, *key), bits)
+        for actions, charged in _charges(bits).items():
+            who = _charged(session, case.id, actions)
+            if who is not None:
+                key = (month, *who)
+                before = changed.get(key, (None, 0))[0]
+                old, new = _add(session, (case.id, *key), charged)
+                changed[key] = (old if before is None else before, new)
     now_as = counted_key({c: getattr(case, c) for c in KEY_COLUMNS})
     was = case.counted_as
     entries: list[tuple[str, int, str, int, int, int]] = []
@@ -122,6 +129,29 @@ def record_event(
             entries.append((now_as, month, role, actor, flags, 1))
         case.counted_as = now_as
     _count(session, entries)
+
+
+def _charges(bits: int) -> dict[tuple[str, ...], int]:
+    """The bits among ``bits`` charged to an earlier event's actor, by its actions."""
+    out: dict[tuple[str, ...], int] = {}
+    for fact in case_facts().values():
+        if fact.charge and bits & fact.mask:
+            out[fact.charge] = out.get(fact.charge, 0) | fact.mask
+    return out
+
+
+def _charged(session: Session, case_id: int, actions: Sequence[str]) -> tuple[str, int] | None:
+    """(role, id) of who did the case's latest event of ``actions`` (the new event is not
+    one of them)."""
+    session.flush()
+    row = session.execute(
+        select(CaseEvent.actor_role, CaseEvent.actor_id)
+        .where(CaseEvent.case_id == case_id, CaseEvent.action.in_(actions))
+        .where(CaseEvent.actor_id.is_not(None))
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return None if row is None or row[1] is None else (row[0], row[1])
 
 
 def record_reports(
@@ -217,6 +247,32 @@ def _month_sql(session: Session, tz: tzinfo) -> str:
     return "duban_local_month(e.occurred_at)"
 
 
+_EVENT_COLUMNS = "case_id, seq, occurred_at, action, from_status, to_status, payload"
+
+
+def charged_events_sql(facts: Sequence[Fact]) -> str:
+    """The events, each by its actor (``charged = 0``), and again by the actor it charges
+    (``charged = 1``: the one who did the case's latest event of the fact's ``charge``
+    actions before it; only the charged facts count on those copies)."""
+    parts = [f"SELECT {_EVENT_COLUMNS}, actor_role, actor_id, 0 AS charged FROM case_events"]
+    charges: dict[tuple[str, ...], list[Fact]] = {}
+    for fact in facts:
+        if fact.charge:
+            charges.setdefault(fact.charge, []).append(fact)
+    for actions, charged in charges.items():
+        cols = ", ".join(f"r.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+        latest = (
+            f"SELECT MAX(x.seq) FROM case_events x WHERE x.case_id = r.case_id"
+            f" AND {_in('x.action', actions)} AND x.actor_id IS NOT NULL AND x.seq < r.seq"
+        )
+        parts.append(
+            f"SELECT {cols}, d.actor_role, d.actor_id, 1 AS charged FROM case_events r"
+            f" JOIN case_events d ON d.case_id = r.case_id AND d.seq = ({latest})"
+            f" WHERE {' OR '.join(fact_sql(f, 'r') for f in charged)}"
+        )
+    return " UNION ALL ".join(parts)
+
+
 def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> None:
     """Recompute the facts of ``case_ids`` (all cases: None) from their events. The
     evaluation summary over them is not recounted here: ``rebuild_summary`` of
@@ -234,12 +290,18 @@ def rebuild_facts(session: Session, case_ids: Sequence[int] | None = None) -> No
         session.execute(delete(FACTS_TABLE))
     matching = " OR ".join(fact_sql(f) for f in facts)
     base = f"FROM case_events e WHERE ({matching}){where}"
+    actor_bits = " + ".join(
+        f"MAX(CASE WHEN {'' if f.charge else 'e.charged = 0 AND '}{fact_sql(f)}"
+        f" THEN {f.mask} ELSE 0 END)"
+        for f in facts
+    )
     sql = (
         "INSERT INTO case_facts (case_id, month, actor_role, actor_id, flags)"
         f" SELECT e.case_id, {month}, '{CASE_ROLE}', 0, {bits} {base}"
         f" GROUP BY e.case_id, {month}"
         " UNION ALL"
-        f" SELECT e.case_id, {month}, e.actor_role, e.actor_id, {bits} {base}"
+        f" SELECT e.case_id, {month}, e.actor_role, e.actor_id, {actor_bits}"
+        f" FROM ({charged_events_sql(facts)}) e WHERE ({matching}){where}"
         f" AND e.actor_id IS NOT NULL GROUP BY e.case_id, {month}, e.actor_role, e.actor_id"
     )
     # The payload patterns hold colons: not bind parameters.

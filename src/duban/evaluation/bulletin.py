@@ -62,7 +62,7 @@ KIND_ZH: Final = {
 CHART_BARS: Final = 30
 RANKING_HEADERS: Final = ("排名", "名称", "代码", "得分", "等级", "环比")
 CASES_TITLE: Final = "典型案例"
-CASES_HEADERS: Final = ("类型", "案卷号", "类别", "地址", "责任单位", "情况", "描述")
+CASES_HEADERS: Final = ("类型", "考核对象", "案卷号", "类别", "地址", "责任单位", "情况", "描述")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -188,7 +188,16 @@ def build_bulletin(
         + (f"（前{CHART_BARS}名）" if len(rows) > CHART_BARS else ""),
         chart=tuple((r.name, r.score) for r in rows if r.score is not None),
         file_stem=f"bulletin-{year:04d}-{number:02d}-{kind}",
-        cases=tuple(typical_cases(session, start=month.start, end=month.end, store=store)),
+        cases=tuple(
+            typical_cases(
+                session,
+                start=month.start,
+                end=month.end,
+                store=store,
+                kind=kind,
+                names={r.key: r.name for r in rows},
+            )
+        ),
         scheme=scheme.code,
         scheme_version=version.effective_from,
         period=f"{year:04d}-{number:02d}",
@@ -199,6 +208,7 @@ def build_bulletin(
 def _case_row(case: TypicalCase) -> tuple[str, ...]:
     return (
         case.kind,
+        case.object or "—",
         case.code,
         case.category,
         case.address,
@@ -211,7 +221,8 @@ def _case_row(case: TypicalCase) -> tuple[str, ...]:
 def _case_lines(case: TypicalCase) -> tuple[str, str]:
     """The heading and the paragraph of one typical case."""
     return (
-        f"{case.kind}：{case.code}（{case.category}）",
+        f"{case.kind}：{case.code}（{case.category}）"
+        + (f"——{case.object}" if case.object else ""),
         f"地址：{case.address}；责任单位：{case.unit}；{case.why}。{case.description}",
     )
 

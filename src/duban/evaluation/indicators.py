@@ -24,20 +24,23 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     String,
     and_,
     case,
     cast,
+    column,
     delete,
     false,
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
 
-from duban.cases import Case, CaseEvent, CaseFact, Fact
+from duban.cases import Case, CaseEvent, CaseFact, Fact, charged_events_sql
 from duban.evaluation.definitions import (
     POSITIONS,
     REGION_LEVELS,
@@ -89,18 +92,18 @@ def months_of(start: datetime, end: datetime, tz: tzinfo) -> list[int] | None:
     return months or None
 
 
-def _event_fact(fact: Fact) -> ColumnElement[bool]:
-    """A fact as a condition on an event row."""
-    parts: list[ColumnElement[bool]] = [E.action.in_(fact.actions)]
+def _event_fact(fact: Fact, ev: Any = E) -> ColumnElement[bool]:
+    """A fact as a condition on an event row (of ``case_events``, or ``ev``'s columns)."""
+    parts: list[ColumnElement[bool]] = [ev.action.in_(fact.actions)]
     if fact.from_status:
-        parts.append(E.from_status.in_(fact.from_status))
+        parts.append(ev.from_status.in_(fact.from_status))
     if fact.to_status:
-        parts.append(E.to_status.in_(fact.to_status))
+        parts.append(ev.to_status.in_(fact.to_status))
     for key, value in fact.payload:
         # The payload is canonical JSON (sorted keys, no spaces): the same text on both stores.
         fragment = f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
         escaped = fragment.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        parts.append(E.payload.like(f"%{escaped}%", escape="/"))
+        parts.append(ev.payload.like(f"%{escaped}%", escape="/"))
     return and_(*parts)
 
 
@@ -218,13 +221,46 @@ def _per_actor(
         id_col = F.actor_id
     else:
         actions = sorted({a for f in facts for a in f.actions})
-        stmt = (
-            select(E.actor_role, E.actor_id, E.case_id, _event_bits(facts).label("flags"))
-            .where(E.occurred_at >= period.start, E.occurred_at < period.end)
-            .where(E.action.in_(actions), E.actor_role.in_(roles), E.actor_id.is_not(None))
-            .group_by(E.actor_role, E.actor_id, E.case_id)
+        # each event by its actor, and a charged fact's event again by whom it charges
+        ev = (
+            text(charged_events_sql(facts).replace(":", "\\:"))
+            .columns(
+                E.case_id,
+                E.seq,
+                E.occurred_at,
+                E.action,
+                E.from_status,
+                E.to_status,
+                E.payload,
+                E.actor_role,
+                E.actor_id,
+                column("charged", Integer),
+            )
+            .subquery("ev")
+        ).c
+        bits = sum_of(
+            [
+                func.max(
+                    case(
+                        (
+                            _event_fact(f, ev)
+                            if f.charge
+                            else and_(ev.charged == 0, _event_fact(f, ev)),
+                            f.mask,
+                        ),
+                        else_=0,
+                    )
+                )
+                for f in facts
+            ]
         )
-        id_col = E.actor_id
+        stmt = (
+            select(ev.actor_role, ev.actor_id, ev.case_id, bits.label("flags"))
+            .where(ev.occurred_at >= period.start, ev.occurred_at < period.end)
+            .where(ev.action.in_(actions), ev.actor_role.in_(roles), ev.actor_id.is_not(None))
+            .group_by(ev.actor_role, ev.actor_id, ev.case_id)
+        )
+        id_col = ev.actor_id
     if actor_id is not None:
         stmt = stmt.where(id_col == actor_id)
     inner = stmt.subquery("actor_bits")

@@ -24,6 +24,8 @@ from duban.evaluation.definitions import (
     definitions,
 )
 from duban.evaluation.indicators import Table, cases_behind, compute
+from duban.evaluation.missed import CODE as MISSED
+from duban.evaluation.missed import missed_reports
 from duban.evaluation.models import ManualScore
 from duban.evaluation.scoring import (
     Scheme,
@@ -217,6 +219,11 @@ def _rows(session: Session, defs: Definitions, obj: str, period: Period, table: 
             for i in inds
         }
         rows.append(Row(obj, key, code, name, full))
+    if obj == "collector" and rows:  # 漏报: from the beats and patrol hours, not a fact
+        missed = missed_reports(session, period.start, period.end, load_policy(session).tz)
+        for row in rows:
+            n = len(missed.get(row.key, ()))
+            row.indicators[MISSED] = Value(float(n), n, None)
     return rows
 
 

@@ -593,6 +593,7 @@ ZH: Final[dict[str, str]] = {
     "Evaluation": "考核评价",
     "rates of the evaluation over the last 30 days": "近 30 天考核指标",
     "District ranking": "各区排名",
+    "Territory ranking": "辖区排名",
     "On-time close rate": "按期结案率",
     "Evaluated": "考核对象",
     "Until (not included)": "截至（不含当日）",
