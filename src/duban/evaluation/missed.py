@@ -73,7 +73,7 @@ def parse_patrols(raw: Any) -> tuple[Patrol, Mapping[str, Patrol]]:
     default = _patrol(raw, "patrol")
     overrides = raw.get("collectors") or {}
     if not isinstance(overrides, dict):
-        raise PolicyError("patrol.collectors: expected username: {days, hours}")
+        raise PolicyError("patrol.collectors: expected username: days and hours")
     return default, {
         str(name): _patrol(body, f"patrol.collectors.{name}", default)
         for name, body in overrides.items()

@@ -333,4 +333,9 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "unknown territory '{region}': give the code of a district or a street": "未知的辖区“{region}”：请填写区或街道代码",
     "this api_key reports only inside {region}; the location lies outside it": "此 api_key 只能上报 {region} 辖区内的问题；该位置在辖区之外",
     "The photos were refused: {errors}": "照片未被接受：{errors}",
+    # patrol hours (漏报) in data/evaluation.yaml
+    "{where}: expected days and hours": "{where}：应填写巡查日期（星期）和时段",
+    "{where}: days 1..7 and hours as HH:MM-HH:MM": "{where}：星期为 1–7，时段格式为 HH:MM-HH:MM",
+    "patrol: expected days, hours and optionally collectors": "patrol：应填写 days、hours，以及可选的 collectors",
+    "patrol.collectors: expected username: days and hours": "patrol.collectors：应按用户名填写巡查日期和时段",
 }
