@@ -26,6 +26,9 @@ ZH: Final[dict[str, str]] = {
     "Bad request: only a lower platform's key may send photos": "请求有误：只有下级平台的密钥可以附带照片",
     "no active exchange link": "没有启用的上级平台链接",
     "a code mapping is THEIRS=OURS, separated by commas": "代码对照写成“上级代码=本级代码”，用逗号分隔",
+    "only the supervision centre answers the higher platform": "只有监督指挥中心可以答复上级平台的督办",
+    "there is no problem {id} of the higher platform": "没有编号为 {id} 的上级督办问题",
+    "the higher platform no longer shows problem {id} to us": "上级平台已不再向本级显示督办问题 {id}",
     # the admin page
     "Higher platform": "上级平台",
     "take its cases, send results back": "接收上级平台派来的案件，回传处置结果",
