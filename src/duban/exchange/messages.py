@@ -48,4 +48,10 @@ ZH: Final[dict[str, str]] = {
     "waiting to go up": "待回传",
     "sent up": "已回传",
     "failed, not retried": "失败，不再重试",
+    "Staff API token of our unit's handler there": "本级单位在上级平台的处置账号令牌（业务接口）",
+    "Supervision orders from the higher platform": "上级平台的督办单",
+    "Our answer": "本级答复",
+    "Order": "督办单",
+    "Sent back": "退回原因",
+    "Measures taken": "整改措施",
 }
