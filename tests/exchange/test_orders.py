@@ -32,6 +32,7 @@ from tests.commands import run as cli
 from tests.exchange.test_exchange import DISTRICT_UNIT, run, serve_on
 from tests.factories.accounts import PASSWORD, make_user
 from tests.factories.cases import filed_case
+from tests.factories.supervision import answer as local_answer
 from tests.factories.supervision import order, review
 from tests.factories.world import World
 from tests.http import free_port, serving
@@ -221,3 +222,57 @@ def test_the_command_line_takes_orders_and_answers_them(
         assert "pushed 1" in pushed.output, pushed.output
     problem, _ = city_problem(world, city_order.id)
     assert (problem.status, problem.measures) == ("answered", "已整改")
+
+
+def test_the_district_relays_the_order_to_its_own_unit_and_its_accepted_answer_goes_up(
+    app: FastAPI, world: World, district: World, city_order: SupervisionOrder
+) -> None:
+    """The ideal path: the city's problem becomes an order of the district's own to the
+    unit handling the case; that unit answers, the district's supervisor accepts, and
+    the accepted answer is the city's answer. A send-back there is a new order here."""
+    port = free_port()
+    with serve_on(app, port) as base:
+        link_with_staff(district, world, base)
+        run(district, push=False)  # the case has no unit here yet: no order of ours
+        kept = district.session.scalars(select(ExchangeProblem)).one()
+        assert kept.case_id is not None
+        assert kept.local_order_id is None
+        district.act(kept.case_id, Action.FILE, "shift_lead")
+        district.act(kept.case_id, Action.DISPATCH, "dispatcher", unit="SZGC")
+        run(district, push=False)
+        run(district, push=False)  # relayed once
+        district.session.expire_all()
+        kept = district.session.scalars(select(ExchangeProblem)).one()
+        ours = district.session.get(SupervisionOrder, kept.local_order_id)
+        assert ours is not None
+        assert district.session.scalar(select(func.count()).select_from(SupervisionOrder)) == 1
+        assert [a.unit.code for a in ours.addressees] == ["SZGC"]
+        assert city_order.number in ours.title
+        assert ours.problems[0].case_id == kept.case_id
+
+        # Our unit answers, our supervisor accepts: the answer goes up, once.
+        local_answer(district, ours.id, ours.problems[0].id, measures="已组织清运")
+        assert "pushed 0" in run(district)  # not yet reviewed here
+        review(district, ours.id, ours.problems[0].id, accept=True)
+        assert "pushed 1" in run(district)
+        assert "pushed 0" in run(district)
+        problem, events = city_problem(world, city_order.id)
+        assert (problem.status, problem.measures) == ("answered", "已组织清运")
+        assert [e.action for e in events].count("answer") == 1
+
+        # The city sends it back: a second order of ours, whose accepted answer goes up.
+        world.session.expire_all()
+        review(world, city_order.id, problem.id, accept=False, reason="仍未清理干净")
+        run(district, push=False)
+        district.session.expire_all()
+        kept = district.session.scalars(select(ExchangeProblem)).one()
+        again = district.session.get(SupervisionOrder, kept.local_order_id)
+        assert again is not None
+        assert again.id != ours.id
+        assert "仍未清理干净" in again.body
+        local_answer(district, again.id, again.problems[0].id, measures="已全部清理")
+        review(district, again.id, again.problems[0].id, accept=True)
+        assert "pushed 1" in run(district)
+    problem, events = city_problem(world, city_order.id)
+    assert (problem.status, problem.measures) == ("answered", "已全部清理")
+    assert [e.action for e in events].count("answer") == 2

@@ -124,5 +124,9 @@ class ExchangeProblem(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    local_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supervision_orders.id"), comment="our order relaying it to our unit"
+    )
+    local_problem_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_problems.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,12 +28,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duban.cases import Case
 from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangeProblem, ExchangePush
 from duban.exchange.rules import PENDING, ExchangeRefused
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound, PermissionDenied
+from duban.kernel.errors import (
+    Conflict,
+    DubanError,
+    InvalidInput,
+    Msg,
+    NotFound,
+    PermissionDenied,
+)
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
+from duban.supervision import OrderInput, OrderProblem, create_order
 
 #: Who answers the higher platform's orders for this platform.
 ANSWERERS: Final = frozenset({Role.SUPERVISOR, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN})
@@ -108,7 +117,82 @@ def pull_orders(
     finally:
         if client is None:
             own.close()
+    relay_locally(session, link=link, clock=clock)
     return created
+
+
+def _exchange_actor(link: ExchangeLink, role: Role) -> Actor:
+    return Actor(user_id=None, username=f"exchange:{link.name}", role=role)
+
+
+def relay_locally(session: Session, *, link: ExchangeLink, clock: Clock) -> int:
+    """An order of ours for every awaiting problem about a case of ours that has a unit
+    here: our unit answers it and our supervisor reviews it as any order; the number
+    issued. A problem whose case has no unit yet waits for a later pull (or is answered
+    by hand)."""
+    issued = 0
+    rows = session.scalars(
+        select(ExchangeProblem).where(
+            ExchangeProblem.link_id == link.id,
+            ExchangeProblem.local_order_id.is_(None),
+            ExchangeProblem.case_id.is_not(None),
+            ExchangeProblem.external_status.in_(sorted(AWAITING)),
+        )
+    ).all()
+    for problem in rows:
+        case = session.get(Case, problem.case_id)
+        if case is None or case.unit_id is None:
+            continue
+        body = problem.description
+        if problem.send_back_reason:
+            body = f"{body}\n退回重办 sent back: {problem.send_back_reason}"
+        try:
+            order = create_order(
+                session,
+                actor=_exchange_actor(link, Role.SUPERVISOR),
+                clock=clock,
+                data=OrderInput(
+                    title=f"{problem.order_number} {problem.order_title}"[:200],
+                    case_ids=[case.id],
+                    body=f"[{link.name}] {body}"[:4000],
+                ),
+            )
+        except DubanError:
+            continue  # answered by hand instead
+        with writing(session):
+            problem.local_order_id = order.id
+            problem.local_problem_id = order.problems[0].id
+            problem.updated_at = clock.now()
+        issued += 1
+    return issued
+
+
+def queue_answers(session: Session, *, link: ExchangeLink, clock: Clock) -> int:
+    """Our answer up for every relayed problem whose answer our supervisor accepted."""
+    rows = session.execute(
+        select(ExchangeProblem, OrderProblem)
+        .join(OrderProblem, OrderProblem.id == ExchangeProblem.local_problem_id)
+        .where(
+            ExchangeProblem.link_id == link.id,
+            ExchangeProblem.external_status.in_(sorted(AWAITING)),
+            OrderProblem.status == "accepted",
+        )
+    ).all()
+    queued = 0
+    for problem, local in rows:
+        try:
+            answer_city_problem(
+                session,
+                actor=_exchange_actor(link, Role.SUPERVISOR),
+                clock=clock,
+                problem_id=problem.id,
+                measures=local.measures or "",
+                done=bool(local.done),
+            )
+        except (Conflict, InvalidInput):
+            continue  # one is waiting to go up already
+        queued += 1
+    return queued
 
 
 def _keep_order(
@@ -129,13 +213,6 @@ def _keep_order(
                 ExchangeProblem.external_problem_id == external_id,
             )
         ).first()
-        if known is not None:
-            if known.external_status != status:
-                with writing(session):
-                    known.external_status = status
-                    known.send_back_reason = problem.get("send_back_reason")
-                    known.updated_at = clock.now()
-            continue
         code = problem.get("case_code")
         case_id = (
             session.scalar(
@@ -146,6 +223,18 @@ def _keep_order(
             if code
             else None
         )
+        if known is not None:
+            if known.external_status != status or (known.case_id is None and case_id):
+                with writing(session):
+                    if status == "sent_back" and known.external_status != status:
+                        # 退回重办 there: a new order of ours to our unit (the next relay)
+                        known.local_order_id = None
+                        known.local_problem_id = None
+                    known.external_status = status
+                    known.send_back_reason = problem.get("send_back_reason")
+                    known.case_id = known.case_id or case_id
+                    known.updated_at = clock.now()
+            continue
         try:
             with writing(session):
                 session.add(

@@ -51,7 +51,7 @@ from duban.cases import (
 )
 from duban.evidence import Photo, PhotoLimits, discard_photos, save_photo
 from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangeProblem, ExchangePush
-from duban.exchange.orders import post_answer, pull_orders, staff_client
+from duban.exchange.orders import post_answer, pull_orders, queue_answers, staff_client
 from duban.exchange.rules import (
     FAILED,
     PENDING,
@@ -848,6 +848,7 @@ def run_exchange(
             error = err.message
         if push:
             run.queued = queue_results(session, link=link, clock=clock)
+            run.queued += queue_answers(session, link=link, clock=clock)
             run.pushed = push_link(session, link=link, clock=clock, store=store, client=client)
             if run.pushed.errors and error is None:
                 error = run.pushed.errors[-1]

@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("answered_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("answered_by_id", sa.Integer(), nullable=True),
         sa.Column("answer_count", sa.Integer(), nullable=False),
+        sa.Column("local_order_id", sa.Integer(), nullable=True),
+        sa.Column("local_problem_id", sa.Integer(), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -55,6 +57,16 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["answered_by_id"], ["users.id"], name=op.f("fk_exchange_problems_answered_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["local_order_id"],
+            ["supervision_orders.id"],
+            name=op.f("fk_exchange_problems_local_order_id_supervision_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["local_problem_id"],
+            ["supervision_problems.id"],
+            name=op.f("fk_exchange_problems_local_problem_id_supervision_problems"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_problems")),
         sa.UniqueConstraint(
