@@ -9,6 +9,7 @@ uvicorn, the district on a second database, talking only over HTTP.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ from duban.cases.workflow import Action
 from duban.exchange.models import ExchangeCase, ExchangeProblem, ExchangePush
 from duban.exchange.orders import answer_city_problem
 from duban.exchange.rules import PENDING, SENT
-from duban.exchange.service import LinkSpec, save_link
+from duban.exchange.service import LinkSpec, run_exchange, save_link
 from duban.kernel.errors import Conflict, PermissionDenied
 from duban.kernel.roles import Role
 from duban.open311.apikeys import create_api_key
@@ -276,3 +277,36 @@ def test_the_district_relays_the_order_to_its_own_unit_and_its_accepted_answer_g
     problem, events = city_problem(world, city_order.id)
     assert (problem.status, problem.measures) == ("answered", "已全部清理")
     assert [e.action for e in events].count("answer") == 2
+
+
+def test_runs_at_once_relay_a_problem_once(
+    app: FastAPI, world: World, district: World, city_order: SupervisionOrder
+) -> None:
+    port = free_port()
+    factory = district.session_factory
+    with serve_on(app, port) as base:
+        link_with_staff(district, world, base)
+        run(district, push=False)
+        case_id = district.session.scalars(select(ExchangeProblem)).one().case_id
+        assert case_id is not None
+        district.act(case_id, Action.FILE, "shift_lead")
+        district.act(case_id, Action.DISPATCH, "dispatcher", unit="SZGC")
+        errors: list[BaseException] = []
+
+        def pull() -> None:
+            try:
+                with factory() as session:
+                    assert district.store is not None
+                    run_exchange(session, clock=district.clock, store=district.store, push=False)
+            except BaseException as err:  # reported below
+                errors.append(err)
+
+        threads = [threading.Thread(target=pull) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(SupervisionOrder)) == 1
+        assert session.scalar(select(func.count()).select_from(ExchangeProblem)) == 1

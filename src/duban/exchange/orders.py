@@ -107,6 +107,8 @@ def pull_orders(
             for summary in items:
                 if not isinstance(summary, Mapping) or "id" not in summary:
                     continue
+                if summary.get("status") == "closed":
+                    continue  # every problem accepted there: nothing left for us
                 order = _get(own, f"supervision-orders/{int(summary['id'])}")
                 if isinstance(order, Mapping):
                     created += _keep_order(session, link, order, clock)
@@ -147,22 +149,26 @@ def relay_locally(session: Session, *, link: ExchangeLink, clock: Clock) -> int:
         if problem.send_back_reason:
             body = f"{body}\n退回重办 sent back: {problem.send_back_reason}"
         try:
-            order = create_order(
-                session,
-                actor=_exchange_actor(link, Role.SUPERVISOR),
-                clock=clock,
-                data=OrderInput(
-                    title=f"{problem.order_number} {problem.order_title}"[:200],
-                    case_ids=[case.id],
-                    body=f"[{link.name}] {body}"[:4000],
-                ),
-            )
+            with writing(session):
+                # The row locked and checked again: two runs at once relay it once.
+                session.refresh(problem, with_for_update=True)
+                if problem.local_order_id is not None:
+                    continue
+                order = create_order(
+                    session,
+                    actor=_exchange_actor(link, Role.SUPERVISOR),
+                    clock=clock,
+                    data=OrderInput(
+                        title=f"{problem.order_number} {problem.order_title}"[:200],
+                        case_ids=[case.id],
+                        body=f"[{link.name}] {body}"[:4000],
+                    ),
+                )
+                problem.local_order_id = order.id
+                problem.local_problem_id = order.problems[0].id
+                problem.updated_at = clock.now()
         except DubanError:
             continue  # answered by hand instead
-        with writing(session):
-            problem.local_order_id = order.id
-            problem.local_problem_id = order.problems[0].id
-            problem.updated_at = clock.now()
         issued += 1
     return issued
 
