@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from duban.exchange.models import ExchangeLink
+from duban.exchange.models import ExchangeLink, ExchangeProblem, ExchangePush
 from tests.factories.world import World
 from tests.web.test_server import sign_in
 
@@ -54,3 +54,46 @@ def test_the_page_is_for_administrators_only(app: FastAPI, world: World) -> None
     with TestClient(app, base_url="http://testserver") as client:
         sign_in(client, app, world, "dispatcher")
         assert client.get("/admin/exchange").status_code == 403
+
+
+def test_an_admin_answers_a_problem_of_the_higher_platform_on_the_page(
+    app: FastAPI, world: World
+) -> None:
+    """The page lists the problems taken and answers one; the answer waits to go up."""
+    with TestClient(app, base_url="http://testserver") as client:
+        csrf = sign_in(client, app, world, "admin")
+        client.post(
+            "/admin/exchange",
+            data={"csrf_token": csrf, **FORM, "staff_token": "tok_secret"},
+            follow_redirects=False,
+        )
+        link = world.session.scalars(select(ExchangeLink)).one()
+        assert link.staff_token == "tok_secret"
+        problem = ExchangeProblem(
+            link_id=link.id, external_order_id=7, order_number="督查通知单〔2026〕第3期",
+            order_title="关于督促整改的通知", external_problem_id=11, description="占道堆物",
+            external_status="open", answer_count=0, created_at=world.clock.now(),
+            updated_at=world.clock.now(),
+        )  # fmt: skip
+        world.session.add(problem)
+        world.session.commit()
+        for language in ("zh-CN", "en"):
+            page = client.get("/admin/exchange", headers={"Accept-Language": language})
+            assert "督查通知单〔2026〕第3期" in page.text
+            assert "tok_secret" not in page.text
+        empty = client.post(
+            f"/admin/exchange/problems/{problem.id}/answer",
+            data={"csrf_token": csrf, "measures": " ", "done": "1"},
+        )
+        assert empty.status_code == 422
+        done = client.post(
+            f"/admin/exchange/problems/{problem.id}/answer",
+            data={"csrf_token": csrf, "measures": "已清理", "done": "1"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        listed = client.get("/admin/exchange")
+        assert f'action="/admin/exchange/problems/{problem.id}/answer"' not in listed.text
+    world.session.expire_all()
+    push = world.session.scalars(select(ExchangePush)).one()
+    assert (push.problem_id, push.description, push.extra) == (problem.id, "已清理", {"done": True})

@@ -32,6 +32,13 @@ def link_set(
     ] = None,
     source: Annotated[str, typer.Option(help="the source our cases get")] = "supervision",
     active: Annotated[bool, typer.Option(help="run this link in `exchange run`")] = True,
+    staff_token: Annotated[
+        str | None,
+        typer.Option(
+            help="a bearer token of our unit's handler account on its staff API: its "
+            "supervision orders come down, our answers go up ('' removes it)"
+        ),
+    ] = None,
 ) -> None:
     """Create or change a link to a higher platform (its cursor and cases are kept)."""
     from duban.exchange.service import LinkSpec, save_link
@@ -53,6 +60,7 @@ def link_set(
         code_map=pairs,
         source=source,
         is_active=active,
+        staff_token=staff_token,
     )
     with console.database() as session:
         link = save_link(session, spec=spec, clock=SystemClock())
@@ -74,7 +82,8 @@ def link_list() -> None:
             cursor = link.cursor.isoformat() if link.cursor else "-"
             typer.echo(
                 f"{link.name:<16} {link.base_url}  agency {link.agency}  {state}  "
-                f"cursor {cursor}  unsent {len(waiting)}"
+                f"cursor {cursor}  unsent {len(waiting)}  "
+                f"orders {'yes' if link.staff_token else 'no'}"
                 + (f"  last error: {link.last_error}" if link.last_error else "")
             )
 
@@ -131,3 +140,41 @@ def exchange_retry(link: Annotated[str, typer.Argument(help="the link")]) -> Non
     with console.database() as session:
         count = retry_failed(session, link=get_link(session, link), clock=SystemClock())
     typer.echo(f"{count} push(es) queued again")
+
+
+@exchange_app.command("problems")
+def exchange_problems(link: Annotated[str, typer.Argument(help="the link")]) -> None:
+    """The higher platform's supervision-order problems to our unit, newest first."""
+    from duban.exchange.orders import city_problems
+    from duban.exchange.service import get_link
+
+    with console.database() as session:
+        for p in city_problems(session, get_link(session, link)):
+            typer.echo(
+                f"{p.id:>6}  {p.order_number}  #{p.external_problem_id}  {p.external_status}"
+                f"  case {p.case_id or '-'}  {p.description[:60]}"
+                + (f"  sent back: {p.send_back_reason}" if p.send_back_reason else "")
+            )
+
+
+@exchange_app.command("answer")
+def exchange_answer(
+    problem: Annotated[int, typer.Argument(help="the problem's id here (exchange problems)")],
+    measures: Annotated[str, typer.Option(help="整改措施, as the higher platform reads it")],
+    done: Annotated[bool, typer.Option(help="whether the problem is fixed")] = True,
+) -> None:
+    """Answer a higher platform's problem; the answer goes up with the next push."""
+    from duban.exchange.orders import answer_city_problem
+    from duban.kernel.context import Actor, SystemClock
+    from duban.kernel.roles import Role
+
+    with console.database() as session:
+        answer_city_problem(
+            session,
+            actor=Actor(user_id=None, username="cli", role=Role.ADMIN),
+            clock=SystemClock(),
+            problem_id=problem,
+            measures=measures,
+            done=done,
+        )
+    typer.echo(f"problem {problem} answered; it goes up with the next push")

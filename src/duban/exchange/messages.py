@@ -26,6 +26,9 @@ ZH: Final[dict[str, str]] = {
     "Bad request: only a lower platform's key may send photos": "请求有误：只有下级平台的密钥可以附带照片",
     "no active exchange link": "没有启用的上级平台链接",
     "a code mapping is THEIRS=OURS, separated by commas": "代码对照写成“上级代码=本级代码”，用逗号分隔",
+    "only the supervision centre answers the higher platform": "只有监督指挥中心可以答复上级平台的督办",
+    "there is no problem {id} of the higher platform": "没有编号为 {id} 的上级督办问题",
+    "the higher platform no longer shows problem {id} to us": "上级平台已不再向本级显示督办问题 {id}",
     # the admin page
     "Higher platform": "上级平台",
     "take its cases, send results back": "接收上级平台派来的案件，回传处置结果",
@@ -45,4 +48,10 @@ ZH: Final[dict[str, str]] = {
     "waiting to go up": "待回传",
     "sent up": "已回传",
     "failed, not retried": "失败，不再重试",
+    "Staff API token of our unit's handler there": "本级单位在上级平台的处置账号令牌（业务接口）",
+    "Supervision orders from the higher platform": "上级平台的督办单",
+    "Our answer": "本级答复",
+    "Order": "督办单",
+    "Sent back": "退回原因",
+    "Measures taken": "整改措施",
 }

@@ -44,6 +44,9 @@ class ExchangeLink(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    staff_token: Mapped[str | None] = mapped_column(
+        Text, comment="bearer token of our unit's handler account on the higher platform's API"
+    )
 
 
 class ExchangeCase(Base):
@@ -63,7 +66,9 @@ class ExchangeCase(Base):
 
 
 class ExchangePush(Base):
-    """A result of ours to post to the higher platform (POST servicerequestupdates).
+    """A result of ours to post to the higher platform (POST servicerequestupdates), or
+    our answer to one of its supervision orders' problems (``problem_id``; POST
+    …/supervision-orders/{id}/problems/{id}/reply on its staff API).
 
     One row per event of ours that is a result (unique ``event_id``); ``update_id`` is
     what the higher platform deduplicates on, so a push sent twice is applied once.
@@ -74,8 +79,11 @@ class ExchangePush(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("exchange_links.id"))
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    problem_id: Mapped[int | None] = mapped_column(
+        ForeignKey("exchange_problems.id"), index=True, comment="an answer to an order's problem"
+    )
     update_id: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), comment="pending | sent | failed")
     status: Mapped[str] = mapped_column(String(40), comment="the extended status sent")
@@ -88,3 +96,37 @@ class ExchangePush(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ExchangeProblem(Base):
+    """A problem of a higher platform's supervision order (督办单) addressed to our unit
+    there: its id there, unique per link (pulled once), the case of ours it is about when
+    that case came down the link, and our answer (sent up through ``exchange_pushes``)."""
+
+    __tablename__ = "exchange_problems"
+    __table_args__ = (UniqueConstraint("link_id", "external_problem_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("exchange_links.id"))
+    external_order_id: Mapped[int] = mapped_column(Integer)
+    order_number: Mapped[str] = mapped_column(String(100), comment="督查通知单〔2026〕第12期")
+    order_title: Mapped[str] = mapped_column(String(200))
+    external_problem_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    description: Mapped[str] = mapped_column(Text)
+    external_status: Mapped[str] = mapped_column(
+        String(20), comment="open | answered | sent_back | accepted upstream"
+    )
+    send_back_reason: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    measures: Mapped[str | None] = mapped_column(Text, comment="our last answer")
+    done: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    local_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supervision_orders.id"), comment="our order relaying it to our unit"
+    )
+    local_problem_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_problems.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,4 +1,5 @@
-"""Admin page of the exchange: links to a higher platform and the results waiting to go up."""
+"""Admin page of the exchange: links to a higher platform, the results waiting to go up,
+and the problems of its supervision orders to answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from duban.exchange.models import ExchangePush
+from duban.exchange.models import ExchangeProblem, ExchangePush
+from duban.exchange.orders import AWAITING, answer_city_problem
 from duban.exchange.rules import FAILED, PENDING, SENT
 from duban.exchange.service import LinkSpec, get_link, list_links, retry_failed, save_link
 from duban.kernel.context import Actor
@@ -27,7 +29,26 @@ def _listing(ctx: WebContext) -> dict[str, Any]:
     pushes = list(
         ctx.db.scalars(select(ExchangePush).order_by(ExchangePush.id.desc()).limit(SHOWN_PUSHES))
     )
-    return {"links": list_links(ctx.db), "pushes": pushes, "state_text": STATE_TEXT}
+    problems = list(
+        ctx.db.scalars(
+            select(ExchangeProblem).order_by(ExchangeProblem.id.desc()).limit(SHOWN_PUSHES)
+        )
+    )
+    waiting = set(
+        ctx.db.scalars(
+            select(ExchangePush.problem_id).where(
+                ExchangePush.problem_id.is_not(None), ExchangePush.state == PENDING
+            )
+        )
+    )
+    answerable = {p.id for p in problems if p.external_status in AWAITING and p.id not in waiting}
+    return {
+        "links": list_links(ctx.db),
+        "pushes": pushes,
+        "state_text": STATE_TEXT,
+        "problems": problems,
+        "answerable": answerable,
+    }
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -57,8 +78,20 @@ def _set_link(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
             code_map=_pairs(values["code_map"]),
             source=values["source"] or "supervision",
             is_active=values["is_active"] == "1",
+            staff_token=values["staff_token"] or None,  # blank: keep the one set
         ),
         clock=ctx.clock,
+    )
+
+
+def _answer(ctx: WebContext, actor: Actor, problem_id: int, form: FormData) -> None:
+    answer_city_problem(
+        ctx.db,
+        actor=actor,
+        clock=ctx.clock,
+        problem_id=problem_id,
+        measures=str(form.get("measures") or ""),
+        done=form.get("done") == "1",
     )
 
 
@@ -81,12 +114,23 @@ EXCHANGE = AdminPage(
         "code_map",
         "source",
         "is_active",
+        "staff_token",
     ),
-    field_limit=300,
+    field_limit=2000,
     create=_set_link,
     create_doc="Add or change a link (its cursor and cases are kept).",
     error_field="name",
     blank=lambda ctx: {"source": "supervision", "is_active": "1"},
-    rows=(RowAction("/exchange/{name}/retry", _retry, doc="Queue the failed pushes again."),),
+    rows=(
+        RowAction("/exchange/{name}/retry", _retry, doc="Queue the failed pushes again."),
+        RowAction(
+            "/exchange/problems/{problem_id}/answer",
+            _answer,
+            key_type=int,
+            error_key="problem:{key}",
+            doc="Answer a problem of the higher platform's supervision order; it goes up "
+            "with the next push.",
+        ),
+    ),
 )
 EXCHANGE.mount(router)

@@ -50,7 +50,8 @@ from duban.cases import (
     report_case,
 )
 from duban.evidence import Photo, PhotoLimits, discard_photos, save_photo
-from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangePush
+from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangeProblem, ExchangePush
+from duban.exchange.orders import post_answer, pull_orders, queue_answers, staff_client
 from duban.exchange.rules import (
     FAILED,
     PENDING,
@@ -98,6 +99,9 @@ class LinkSpec:
     code_map: Mapping[str, str] = field(default_factory=dict)
     source: str = Source.SUPERVISION.value
     is_active: bool = True
+    #: A bearer token of our unit's handler account on the higher platform's staff API:
+    #: its supervision orders come down and our answers go up (None: keep; "": none).
+    staff_token: str | None = None
 
 
 def save_link(session: Session, *, spec: LinkSpec, clock: Clock) -> ExchangeLink:
@@ -142,6 +146,8 @@ def save_link(session: Session, *, spec: LinkSpec, clock: Clock) -> ExchangeLink
         link.code_map = {k.strip(): v.strip() for k, v in spec.code_map.items()}
         link.source = spec.source
         link.is_active = spec.is_active
+        if spec.staff_token is not None:
+            link.staff_token = spec.staff_token.strip() or None
     return link
 
 
@@ -658,6 +664,9 @@ def _push_one(
     client: httpx.Client,
     report: PushReport,
 ) -> None:
+    if push.problem_id is not None:
+        _push_answer(session, link, push, clock, report)
+        return
     external_id = session.scalar(
         select(ExchangeCase.external_id).where(ExchangeCase.case_id == push.case_id)
     )
@@ -683,25 +692,60 @@ def _push_one(
     try:
         answer = _call(client, "POST", "servicerequestupdates.json", data=data, files=files or None)
     except (ExchangeUnavailable, ExchangeRefused) as err:
-        with writing(session):
-            push.attempts += 1
-            push.last_error = err.message[:2000]
-            later = (
-                next_try(clock.now(), push.attempts)
-                if isinstance(err, ExchangeUnavailable)
-                else None
-            )
-            if later is None:
-                push.state = FAILED
-                report.failed += 1
-            else:
-                push.next_try_at = later
-                report.retry += 1
-        report.errors.append(f"{push.update_id}: {err.message}")
+        _failed(session, push, clock, report, err)
         return
     remote = None
     if isinstance(answer, list) and answer and isinstance(answer[0], Mapping):
         remote = str(answer[0].get("update_id") or "") or None
+    _sent(session, push, clock, report, remote)
+
+
+def _push_answer(
+    session: Session, link: ExchangeLink, push: ExchangePush, clock: Clock, report: PushReport
+) -> None:
+    """An answer to one of the higher platform's order problems, over its staff API."""
+    client = staff_client(link)
+    try:
+        remote = post_answer(session, push, client)
+    except (ExchangeUnavailable, ExchangeRefused) as err:
+        _failed(session, push, clock, report, err)
+        return
+    finally:
+        client.close()
+    _sent(session, push, clock, report, remote)
+    problem = session.get(ExchangeProblem, push.problem_id)
+    if problem is not None:
+        with writing(session):
+            problem.external_status = "answered"
+            problem.updated_at = clock.now()
+
+
+def _failed(
+    session: Session,
+    push: ExchangePush,
+    clock: Clock,
+    report: PushReport,
+    err: ExchangeUnavailable | ExchangeRefused,
+) -> None:
+    """A failed send: tried again later (backoff), or failed for good (refused)."""
+    with writing(session):
+        push.attempts += 1
+        push.last_error = err.message[:2000]
+        later = (
+            next_try(clock.now(), push.attempts) if isinstance(err, ExchangeUnavailable) else None
+        )
+        if later is None:
+            push.state = FAILED
+            report.failed += 1
+        else:
+            push.next_try_at = later
+            report.retry += 1
+    report.errors.append(f"{push.update_id}: {err.message}")
+
+
+def _sent(
+    session: Session, push: ExchangePush, clock: Clock, report: PushReport, remote: str | None
+) -> None:
     with writing(session):
         push.attempts += 1
         push.state = SENT
@@ -737,6 +781,7 @@ class LinkRun:
 
     name: str
     pulled: PullReport | None = None
+    problems: int = 0
     queued: int = 0
     pushed: PushReport | None = None
     error: str | None = None
@@ -755,6 +800,7 @@ class ExchangeReport:
             pushed = run.pushed or PushReport()
             parts.append(
                 f"{run.name}: pulled {pulled.created} new, {pulled.updated} changed; "
+                f"order problems {run.problems} new; "
                 f"queued {run.queued}; pushed {pushed.sent}, retry {pushed.retry}, "
                 f"failed {pushed.failed}" + (f"; error: {run.error}" if run.error else "")
             )
@@ -797,10 +843,12 @@ def run_exchange(
                     client=client,
                     photos=Photos(store=store, limits=limits),
                 )
+                run.problems = pull_orders(session, link=link, clock=clock)
         except (ExchangeUnavailable, ExchangeRefused) as err:
             error = err.message
         if push:
             run.queued = queue_results(session, link=link, clock=clock)
+            run.queued += queue_answers(session, link=link, clock=clock)
             run.pushed = push_link(session, link=link, clock=clock, store=store, client=client)
             if run.pushed.errors and error is None:
                 error = run.pushed.errors[-1]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         escalate_decisions,
     )
     from duban.supervision.models import Campaign, OrderProblem, SupervisionOrder
+    from duban.supervision.orders import OrderInput, create_order
     from duban.supervision.revisits import (
         count_recurrences,
         create_due_revisits,
@@ -38,7 +39,9 @@ _EXPORTS: dict[str, str] = {
     "campaigns_of_case": "duban.supervision.campaigns",
     "tag_active_campaigns": "duban.supervision.campaigns",
     "EscalationReport": "duban.supervision.escalation",
+    "OrderInput": "duban.supervision.orders",
     "OrderProblem": "duban.supervision.models",
+    "create_order": "duban.supervision.orders",
     "SupervisionOrder": "duban.supervision.models",
     "count_recurrences": "duban.supervision.revisits",
     "create_due_revisits": "duban.supervision.revisits",
@@ -54,12 +57,14 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "Campaign",
     "EscalationReport",
+    "OrderInput",
     "OrderProblem",
     "SupervisionOrder",
     "TagReport",
     "campaigns_of_case",
     "count_recurrences",
     "create_due_revisits",
+    "create_order",
     "decision_labels",
     "decisions_of_case",
     "escalate_decisions",

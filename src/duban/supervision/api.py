@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
+from duban.cases import Case
 from duban.kernel.context import Actor
 from duban.reference import load_policy
 from duban.supervision.documents import DOCX_TYPE, document_file
@@ -63,13 +64,14 @@ def _tz(session: Session) -> ZoneInfo:
     return load_policy(session).tz
 
 
-def _problem(p: OrderProblem, tz: ZoneInfo) -> ProblemRead:
+def _problem(p: OrderProblem, tz: ZoneInfo, codes: dict[int, str] | None = None) -> ProblemRead:
     status = ProblemStatus(p.status)
     return ProblemRead(
         id=p.id,
         position=p.position,
         subject_kind=p.subject_kind,
         case_id=p.case_id,
+        case_code=(codes or {}).get(p.case_id) if p.case_id else None,
         ledger_item_id=p.ledger_item_id,
         unit=UnitRef(code=p.unit.code, name=p.unit.name),
         description=p.description,
@@ -91,6 +93,12 @@ def order_read(session: Session, order: SupervisionOrder, actor: Actor) -> Order
     tz = _tz(session)
     problems = visible_problems(order, actor)
     shown = {p.id for p in problems}
+    case_ids = [p.case_id for p in problems if p.case_id]
+    codes: dict[int, str] = (
+        {i: c for i, c in session.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))}
+        if case_ids
+        else {}
+    )
     events = session.scalars(
         select(SupervisionEvent)
         .where(SupervisionEvent.order_id == order.id)
@@ -110,7 +118,7 @@ def order_read(session: Session, order: SupervisionOrder, actor: Actor) -> Order
         due_at=order.due_at.astimezone(tz),
         closed_at=order.closed_at.astimezone(tz) if order.closed_at else None,
         escalated=order.escalated,
-        problems=[_problem(p, tz) for p in problems],
+        problems=[_problem(p, tz, codes) for p in problems],
         events=[
             EventRead(
                 seq=e.seq,

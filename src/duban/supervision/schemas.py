@@ -73,6 +73,7 @@ class ProblemRead(BaseModel):
     position: int
     subject_kind: str
     case_id: int | None
+    case_code: str | None = Field(default=None, description="the case's code (案件编号)")
     ledger_item_id: int | None
     unit: UnitRef
     description: str
