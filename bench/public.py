@@ -23,10 +23,6 @@ round trip. Everything talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import random
 import re
 import subprocess
@@ -148,30 +144,7 @@ def run(backend: str, count: int, requests: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    out: dict[str, Any] = {
-        "machine": f"{platform.machine()} {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
-        "runs": [],
-    }
-    for backend in backends:
-        result = run(backend, args.cases, args.requests)
-        out["runs"].append(result)
-        print(f"\n{backend}: {result['cases']:,} cases")
-        print(f"  {'endpoint':<34} {'server p50':>10} {'p95':>8} {'round trip p50':>15} {'p95':>8}")
-        for t in result["timings"]:
-            print(
-                f"  {t['endpoint']:<34} {t['server_p50']:>8} ms {t['server_p95']:>5} ms"
-                f" {t['roundtrip_p50']:>12} ms {t['roundtrip_p95']:>5} ms"
-            )
-    if args.json:
-        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2))
+    web.cli(run, __doc__ or "", requests=100)
 
 
 if __name__ == "__main__":

@@ -476,11 +476,14 @@ def run(backend: str, count: int, requests: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def cli(run: Callable[[str, int, int], dict[str, Any]], doc: str, requests: int) -> None:
+    """The command line of a page benchmark (this one's and bench/public.py's): run
+    ``run(backend, cases, requests)`` on each store and print the server and round-trip
+    percentiles per endpoint."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
@@ -501,6 +504,10 @@ def main() -> None:
             )
     if args.json:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def main() -> None:
+    cli(run, __doc__ or "", requests=200)
 
 
 if __name__ == "__main__":
