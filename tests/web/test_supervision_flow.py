@@ -233,9 +233,15 @@ def test_a_unit_answers_with_a_photo_and_the_supervisor_finds_it_on_the_workbenc
     shots.take(boss, "supervision-workbench")
     queue.get_by_role("link").first.click()
     boss.wait_for_url(f"**/supervision/{made.id}")
-    thumb = boss.locator(f"tr[data-problem='{problem.id}'] img.thumb")
-    thumb.wait_for()
-    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+    selector = f"tr[data-problem='{problem.id}'] img.thumb"
+    boss.locator(selector).scroll_into_view_if_needed()
+    # The thumbnail loads lazily after the page: wait until it has decoded (a broken
+    # image never does, and the wait fails).
+    boss.wait_for_function(
+        "sel => { const img = document.querySelector(sel);"
+        " return img !== null && img.complete && img.naturalWidth > 0; }",
+        arg=selector,
+    )
     boss.locator(f"form[data-review='{problem.id}']").get_by_role("button", name="通过").click()
     boss.wait_for_load_state()
     assert "已通过" in boss.locator(f"tr[data-problem='{problem.id}']").inner_text()
