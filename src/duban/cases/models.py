@@ -56,8 +56,6 @@ class Case(Base):
         Index("ix_cases_status_due", "status", "due_at"),
         Index("ix_cases_unit_status", "unit_id", "status"),
         Index("ix_cases_created_at", "created_at"),
-        # The maps, and the public list of a box or a point (since the initial schema).
-        Index("ix_cases_lat_lon", "lat", "lon"),
         # The public list and feed of a street or community, newest first (a district's
         # reports are found on ix_cases_created_at, a grid's are few enough to sort).
         Index("ix_cases_street_created", "street_code", "created_at"),
@@ -289,7 +287,8 @@ class CaseTracker(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# Nearby/duplicate search: a bounding box on the case's point.
+# Nearby/duplicate search, the maps and the public list of a box or a point: a bounding
+# box on the case's point.
 Index("ix_cases_lat_lon", Case.lat, Case.lon)
 
 
