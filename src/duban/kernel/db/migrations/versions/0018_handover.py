@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from duban.kernel.db.base import UTCDateTime
+from duban.kernel.db.checks import change_check_values
 
 revision: str = "0018_handover"
 down_revision: str | None = "0017_casefacts"
@@ -27,35 +28,8 @@ _NEW_STATUSES = _OLD_STATUSES + ", 'transferred'"
 
 
 def _case_statuses(old: str, new: str) -> None:
-    """Widen (or narrow) the CHECK of ``cases.status``.
-
-    PostgreSQL drops and adds the constraint. SQLite cannot alter a constraint, and a
-    table copy of ``cases`` (referenced by every case table, with partial indexes) is
-    what we avoid; so the constraint's text is changed in the schema itself, as SQLite's
-    documentation describes for changes that leave the stored rows valid ("Making Other
-    Kinds Of Table Schema Changes": writable_schema, then a bumped schema_version).
-    """
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.drop_constraint(op.f("ck_cases_case_status"), "cases", type_="check")
-        op.create_check_constraint("case_status", "cases", f"status IN ({new})")
-        return
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema=ON")
-    bind.execute(
-        sa.text(
-            "UPDATE sqlite_master SET sql = replace(sql, :old, :new) "
-            "WHERE type = 'table' AND name = 'cases'"
-        ),
-        {"old": f"status IN ({old})", "new": f"status IN ({new})"},
-    )
-    bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema=OFF")
-    sql = bind.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cases'"
-    ).scalar_one()
-    if f"status IN ({new})" not in sql:  # the table was written differently: say so
-        raise RuntimeError("cannot find the CHECK of cases.status to change it")
+    """Widen (or narrow) the CHECK of ``cases.status`` (no copy of ``cases``)."""
+    change_check_values(table="cases", name="case_status", column="status", old=old, new=new)
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from duban.kernel.db.checks import change_check_values
+
 revision: str = "0025_platforms"
 down_revision: str | None = "0024_photochecks_crops"
 branch_labels: str | Sequence[str] | None = None
@@ -29,30 +31,8 @@ _NEW_STATUSES = _OLD_STATUSES + ", 'at_platform'"
 
 
 def _case_statuses(old: str, new: str) -> None:
-    """Widen (or narrow) the CHECK of ``cases.status`` (as 0018_handover does: PostgreSQL
-    drops and adds it; SQLite changes the constraint's text in its schema, which leaves
-    the stored rows valid, rather than copying ``cases``)."""
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.drop_constraint(op.f("ck_cases_case_status"), "cases", type_="check")
-        op.create_check_constraint("case_status", "cases", f"status IN ({new})")
-        return
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema=ON")
-    bind.execute(
-        sa.text(
-            "UPDATE sqlite_master SET sql = replace(sql, :old, :new) "
-            "WHERE type = 'table' AND name = 'cases'"
-        ),
-        {"old": f"status IN ({old})", "new": f"status IN ({new})"},
-    )
-    bind.exec_driver_sql(f"PRAGMA schema_version={int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema=OFF")
-    sql = bind.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cases'"
-    ).scalar_one()
-    if f"status IN ({new})" not in sql:  # the table was written differently: say so
-        raise RuntimeError("cannot find the CHECK of cases.status to change it")
+    """Widen (or narrow) the CHECK of ``cases.status`` (no copy of ``cases``)."""
+    change_check_values(table="cases", name="case_status", column="status", old=old, new=new)
 
 
 def upgrade() -> None:
