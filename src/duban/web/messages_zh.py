@@ -867,12 +867,6 @@ ZH: Final[dict[str, str]] = {
     "City dispatch": "市级派遣",
     "Platform dispatch": "二级平台派遣",
     "Sent down to a platform, to dispatch": "下派到二级平台，待派遣",
-    "This case is not at your level of dispatch.": "该案件不在您这一级派遣。",
-    "Please choose one of this platform's own units.": "请选择本平台所属的处置单位。",
-    "This unit belongs to a platform: send the case down to that platform.": "该单位属于二级平台：请将案件下派到该平台。",
-    "Please choose a platform from the list.": "请从列表中选择二级平台。",
-    "The case lies outside this platform's territory.": "该案件不在此平台辖区内。",
-    "This city runs one level of dispatch: dispatch the case to a unit.": "本市实行一级派遣：请直接派遣到处置单位。",
     "Territory code (optional)": "辖区代码（选填）",
 }
 
