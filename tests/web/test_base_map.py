@@ -87,7 +87,12 @@ def switch_to(page: Any, name: str, phone: bool) -> None:
 
 
 def open_popup(page: Any, lat: float, lon: float) -> Any:
-    """Click where the case is drawn in the active layer's system; the popup's content."""
+    """Click where the case is drawn in the active layer's system; the popup's content.
+    Waits until the markers are drawn in that system and no load is under way (after a
+    switch, a click before the redraw lands where the marker no longer is)."""
+    one = page.locator("#one-map")
+    expect(one).to_have_attribute("data-drawn-crs", one.get_attribute("data-tile-crs"))
+    expect(one).not_to_have_attribute("aria-busy", "true")
     at = page.locator("#one-map").evaluate(
         """(el, p) => { const s = Duban.show(el.dataset.tileCrs, p[0], p[1]);
              const pt = el.dubanMap.latLngToContainerPoint(s); return [pt.x, pt.y]; }""",

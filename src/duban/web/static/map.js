@@ -131,6 +131,7 @@
     countEl.textContent = data.total ? el.dataset.countLabel.replace("{n}", data.total) : el.dataset.emptyLabel;
     el.dataset.mode = data.mode;
     el.dataset.total = data.total;
+    el.dataset.drawnCrs = crs;  // what the markers are drawn in (tests wait for it)
     if (data.mode === "points") {
       var markers = data.points.map(function (p) {
         var label = labels[p[3]] || [p[3], "gray"];
@@ -214,6 +215,8 @@
     loadOutlines();
     loadHotspots();
     map.setView(Duban.show(crs, w[0], w[1]), map.getZoom(), { animate: false });
+    // setView's moveend queued a load; one load in the new system is enough.
+    clearTimeout(timer);
     load();
   });
   var timer = null;
