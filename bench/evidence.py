@@ -1,6 +1,7 @@
 """Benchmark: the photo checks on 12-megapixel phone JPEGs, and the reuse lookup at city scale.
 
     python bench/evidence.py [--photos 8] [--hashes 1000000] [--db sqlite,postgresql]
+                             [--lookup-only] [--keep]
 
 (a) Per photo, one core (CPU time of this process, median over --photos photos made from
     scikit-image's sample photographs upscaled to 4000×3000 with sensor-like noise, JPEG
@@ -17,9 +18,14 @@
 (b) The reuse lookup alone against --hashes stored prints (hash and centre hash uniformly
     random 64-bit: ~15 rows per band value at 1 M), as the check runs it: one statement,
     each 16-bit band of the hash, and each band of the centre hash against that band of
-    the 16 crop probes, then the Hamming distances. Median and p99 of 1,000 look-ups.
+    the 16 crop probes (one array parameter), the Hamming distances measured in SQL and
+    only the rows within reach returned. Median and p99 of 1,000 look-ups, wall and CPU
+    of this process; on PostgreSQL also the server's execution time (``EXPLAIN ANALYZE``,
+    median of 100). Baseline: the fifth run's statement (68 bind parameters, every band
+    row read back and measured in Python), on the same table, alternating with the lookup.
     Aim: ≤ 5 ms. PostgreSQL uses database ``duban_bench_photochecks`` on 127.0.0.1
-    (dropped and recreated).
+    (dropped and recreated; ``--keep`` reuses it if it holds --hashes prints).
+    ``--lookup-only`` skips (a).
 """
 
 from __future__ import annotations
@@ -50,12 +56,13 @@ from tests.fakes import SHANGHAI  # noqa: E402
 
 from duban.adapters.photostore import LocalPhotoStore  # noqa: E402
 from duban.evidence.photos import _check_complete  # noqa: E402
-from duban.photochecks.checks import _cameras, near_hashes  # noqa: E402
+from duban.photochecks.checks import _cameras, _lookup_sql, near_hashes  # noqa: E402
 from duban.photochecks.models import PhotoPrint  # noqa: E402
 from duban.photochecks.prints import (  # noqa: E402
     CROP_PROBES,
     Print,
     bands,
+    hamming,
     match_copy,
     match_scene,
     take_print,
@@ -162,24 +169,104 @@ def fill(engine: Engine, count: int, seed: int = 1) -> None:
         conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
 
 
-def lookups(engine: Engine, count: int, seed: int = 2) -> tuple[list[float], list[float]]:
-    """Wall and CPU (this process: driver and Python) milliseconds per look-up."""
+def _baseline_sql() -> str:
+    """The fifth run's statement: each band by equality, 68 bind parameters, every band row
+    back to Python (``part`` 0–3 the hash's bands, 4–7 the centre's)."""
+    parts = [
+        f"SELECT photo_id, phash, {i} FROM photo_prints WHERE band{i} = :b{i}" for i in range(4)
+    ]
+    parts += [
+        f"SELECT photo_id, chash, {4 + i} FROM photo_prints WHERE cband{i} IN ("
+        + ", ".join(f":c{i}_{j}" for j in range(len(CROP_PROBES)))
+        + ")"
+        for i in range(4)
+    ]
+    return " UNION ALL ".join(parts)
+
+
+BASELINE = text(_baseline_sql())
+
+
+def baseline_lookup(
+    session: Session, phash: int, max_distance: int, probes: tuple[int, ...]
+) -> int:
+    """The fifth run's ``near_hashes``: band rows measured in Python. Returns how many."""
+    params = {f"b{i}": v for i, v in enumerate(bands(phash))}
+    pb = [bands(p) for p in probes]
+    params |= {f"c{i}_{j}": pb[j][i] for i in range(4) for j in range(len(CROP_PROBES))}
+    by_band: list[dict[int, list[int]]] = [{} for _ in range(4)]
+    for probe, b in zip(probes, pb, strict=True):
+        for i in range(4):
+            by_band[i].setdefault(b[i], []).append(probe)
+    found: dict[tuple[str, bool], int] = {}
+    for pid, other, part in session.connection().execute(BASELINE, params):
+        if part >= 4:
+            sharing = by_band[part - 4].get(bands(other & (2**64 - 1))[part - 4], [])
+            distance = min((hamming(p, other) for p in sharing), default=64)
+        else:
+            distance = hamming(phash, other)
+        if distance <= max_distance:
+            key = (pid, part >= 4)
+            found[key] = min(distance, found.get(key, 64))
+    return len(found)
+
+
+def lookups(engine: Engine, count: int, seed: int = 2) -> dict[str, list[float]]:
+    """Wall and CPU (this process: driver and Python) milliseconds per look-up, of the
+    lookup and of the baseline, alternating (the same load for both)."""
     rng = random.Random(seed)
-    times, cpu = [], []
+    out: dict[str, list[float]] = {k: [] for k in ("wall", "cpu", "base wall", "base cpu", "n")}
     with Session(engine) as session:
         for _ in range(count):
             h = rng.getrandbits(64)
             probes = tuple(rng.getrandbits(64) for _ in CROP_PROBES)
             start, start_cpu = time.perf_counter(), time.process_time()
-            near_hashes(session, h, max_distance=20, probes=probes)
-            times.append((time.perf_counter() - start) * 1000)
-            cpu.append((time.process_time() - start_cpu) * 1000)
-    return times, cpu
+            found = near_hashes(session, h, max_distance=20, probes=probes)
+            out["wall"].append((time.perf_counter() - start) * 1000)
+            out["cpu"].append((time.process_time() - start_cpu) * 1000)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            baseline_lookup(session, h, 20, probes)
+            out["base wall"].append((time.perf_counter() - start) * 1000)
+            out["base cpu"].append((time.process_time() - start_cpu) * 1000)
+            out["n"].append(len(found))
+    return out
 
 
-def engine_for(kind: str, folder: Path) -> Engine | None:
+def server_ms(engine: Engine, count: int, seed: int = 3) -> list[float]:
+    """PostgreSQL's execution time of the lookup's statement (``EXPLAIN ANALYZE``)."""
+    rng = random.Random(seed)
+    sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + str(_lookup_sql("postgresql"))
+    times = []
+    with engine.connect() as conn:
+        for _ in range(count):
+            h = rng.getrandbits(64)
+            params: dict[str, object] = {f"b{i}": v for i, v in enumerate(bands(h))}
+            probes = [to_signed(rng.getrandbits(64)) for _ in CROP_PROBES]
+            params |= {"h": to_signed(h), "max": 20, "probes": probes}
+            plan = conn.execute(text(sql), params).scalar_one()
+            times.append(float(plan[0]["Execution Time"]))
+    return times
+
+
+def prints_stored(engine: Engine) -> int:
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM photo_prints")).scalar_one())
+    except Exception:  # no table yet
+        return 0
+
+
+def engine_for(kind: str, folder: Path, keep: int = 0) -> Engine | None:
     if kind == "sqlite":
         return create_engine(f"sqlite:///{folder / 'hashes.db'}")
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_photochecks"
+    if keep:
+        try:
+            kept = create_engine(url)
+            if prints_stored(kept) == keep:
+                return kept
+        except Exception:  # no such database: made below
+            pass
     admin = create_engine(
         "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
     )
@@ -190,7 +277,7 @@ def engine_for(kind: str, folder: Path) -> Engine | None:
     except Exception as err:  # no server here: say so and go on
         print(f"  postgresql: skipped ({type(err).__name__})")
         return None
-    return create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_photochecks")
+    return create_engine(url)
 
 
 def main() -> None:
@@ -198,33 +285,65 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=8)
     parser.add_argument("--hashes", type=int, default=1_000_000)
     parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--lookup-only", action="store_true", help="only (b)")
+    parser.add_argument("--keep", action="store_true", help="reuse a filled PostgreSQL bench DB")
     args = parser.parse_args()
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
     rng = np.random.default_rng(1)
     photos = [phone_photo(SCENES[i % len(SCENES)], rng) for i in range(args.photos)]
-    size = statistics.mean(map(len, photos)) / 1e6
-    print(f"{len(photos)} photos 4000×3000, {size:.1f} MB on average")
+    if not args.lookup_only:
+        size = statistics.mean(map(len, photos)) / 1e6
+        print(f"{len(photos)} photos 4000×3000, {size:.1f} MB on average")
     t = Thresholds()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for kind in args.db.split(","):
-            engine = engine_for(kind.strip(), folder)
+            engine = engine_for(kind.strip(), folder, args.hashes if args.keep else 0)
             if engine is None:
                 continue
             start = time.perf_counter()
-            fill(engine, args.hashes)
+            if prints_stored(engine) != args.hashes:
+                fill(engine, args.hashes)
+                print(
+                    f"\n[{kind}] {args.hashes:,} hashes stored in "
+                    f"{time.perf_counter() - start:.0f} s"
+                )
+            else:
+                print(f"\n[{kind}] {args.hashes:,} hashes kept from an earlier run")
+            print(f"  load average before the look-ups: {os.getloadavg()[0]:.1f}")
+            t_cpu = time.process_time()
+            got = lookups(engine, 1000)
+            med = statistics.median
+
+            def p99(values: list[float]) -> float:
+                return sorted(values)[int(len(values) * 0.99)]
+
             print(
-                f"\n[{kind}] {args.hashes:,} hashes stored in {time.perf_counter() - start:.0f} s"
+                f"  reuse lookup (one statement: 4 bands + {len(CROP_PROBES)} crop probes "
+                f"as one array, distances in SQL): median {med(got['wall']):.2f} ms, "
+                f"p99 {p99(got['wall']):.2f} ms wall; median {med(got['cpu']):.2f} ms CPU "
+                f"of this process; {med(got['n']):.0f} rows returned (median)"
             )
-            times, cpu = lookups(engine, 1000)
-            times.sort()
             print(
-                f"  reuse lookup (one statement: 4 bands + {len(CROP_PROBES)} crop probes × 4): "
-                f"median {statistics.median(times):.2f} ms, "
-                f"p99 {times[int(len(times) * 0.99)]:.2f} ms wall; "
-                f"median {statistics.median(cpu):.2f} ms CPU of this process"
+                f"  baseline (fifth run's statement, band rows to Python): "
+                f"median {med(got['base wall']):.2f} ms, p99 {p99(got['base wall']):.2f} ms "
+                f"wall; median {med(got['base cpu']):.2f} ms CPU → lookup / baseline "
+                f"{med(got['wall']) / med(got['base wall']):.2f} wall, "
+                f"{med(got['cpu']) / med(got['base cpu']):.2f} CPU"
             )
-            print(f"  load average: {os.getloadavg()[0]:.1f}")
+            print(
+                f"  bench process CPU for the 2,000 look-ups: {time.process_time() - t_cpu:.1f} s; "
+                f"load average after: {os.getloadavg()[0]:.1f}"
+            )
+            if engine.dialect.name == "postgresql":
+                server = sorted(server_ms(engine, 100))
+                print(
+                    f"  server execution (EXPLAIN ANALYZE, 100 look-ups): median "
+                    f"{med(server):.2f} ms, p90 {server[89]:.2f} ms"
+                )
+            if args.lookup_only:
+                engine.dispose()
+                continue
             take_print(photos[0])  # warm-up: imports, ORB and the DCT plans
             decode, upload, feedback, refile, refile_wall = [], [], [], [], []
             store = LocalPhotoStore(folder / "photos")

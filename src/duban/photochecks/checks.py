@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import CompoundSelect, Select, bindparam, delete, literal_column, select, union_all
+from sqlalchemy import Connection, TextClause, delete, select, text
 from sqlalchemy.orm import Session
 
 from duban.cases import Case, CasePhoto, get_case, photo_for_viewer
@@ -30,17 +31,14 @@ from duban.kernel.unitofwork import writing
 from duban.photochecks.messages import sentence
 from duban.photochecks.models import PhotoFinding, PhotoPrint
 from duban.photochecks.prints import (
-    CROP_PROBES,
     MIN_FEATURES,
     Meta,
     Print,
     bands,
-    hamming,
     match_copy,
     match_scene,
     pack_hashes,
     to_signed,
-    to_unsigned,
     unpack_descriptors,
     unpack_hashes,
     unpack_points,
@@ -148,30 +146,60 @@ def record_print(session: Session, photo_id: str, taken: Print, now: datetime) -
         session.add(print_row(photo_id, taken, now))
 
 
-def _lookup_statement() -> CompoundSelect[str, int | None, int]:
+#: The Hamming distance of two signed 64-bit hashes, in SQL: PostgreSQL's ``bit_count``
+#: (14+) on the XOR as ``bit(64)``; on SQLite a deterministic function of this connection.
+_HAMMING = {
+    "postgresql": "bit_count(CAST(({a}) # ({b}) AS BIT(64)))",
+    "sqlite": "duban_hamming({a}, {b})",
+}
+#: The probes, sent as one parameter (an array; JSON text on SQLite), as a table ``probe(v)``.
+_PROBES = {
+    "postgresql": "unnest(CAST(:probes AS BIGINT[])) AS probe(v)",
+    "sqlite": "(SELECT value AS v FROM json_each(:probes)) AS probe",
+}
+_MASK64 = (1 << 64) - 1
+
+
+def _hamming_sqlite(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else ((a ^ b) & _MASK64).bit_count()
+
+
+@functools.cache
+def _lookup_sql(dialect: str) -> TextClause:
     """One statement for every band: the four bands of the whole-picture hash, and the
-    four bands of the centre hash, each against that band of every probe. Fixed bind
-    parameters, so the statement is compiled once and the driver prepares it (PostgreSQL);
-    UNION ALL, the duplicates are dropped here. The third column says which band found
-    the row (0–3 the hash's, 4–7 the centre's)."""
-    whole = (PhotoPrint.band0, PhotoPrint.band1, PhotoPrint.band2, PhotoPrint.band3)
-    centre = (PhotoPrint.cband0, PhotoPrint.cband1, PhotoPrint.cband2, PhotoPrint.cband3)
-    parts: list[Select[str, int | None, int]] = [
-        select(PhotoPrint.photo_id, PhotoPrint.phash, literal_column(str(i))).where(
-            col == bindparam(f"b{i}")
-        )
-        for i, col in enumerate(whole)
+    four bands of the centre hash, each joined to that band of every probe (one array
+    parameter). The distances are measured in SQL and only the rows within ``:max`` come
+    back, nearest per photo: a handful, where the band rows are ≈ 1,000 at a million
+    prints (BENCHMARKS.md, "Sixth run"). ``by_centre`` says which hash found the row; a
+    row found by the centre is measured against the probes sharing that band only."""
+    distance = _HAMMING[dialect]
+    shifts = (48, 32, 16, 0)
+    whole = [
+        f"SELECT photo_id, {distance.format(a='phash', b=':h')} AS d, 0 AS by_centre "
+        f"FROM photo_prints WHERE band{i} = :b{i}"
+        for i in range(4)
     ]
-    parts += [
-        select(PhotoPrint.photo_id, PhotoPrint.chash, literal_column(str(4 + i))).where(
-            col.in_([bindparam(f"c{i}_{j}") for j in range(len(CROP_PROBES))])
-        )
-        for i, col in enumerate(centre)
+    centre = [
+        f"SELECT p.photo_id, {distance.format(a='p.chash', b='probe.v')} AS d, 1 AS by_centre "
+        f"FROM {_PROBES[dialect]} JOIN photo_prints AS p "
+        f"ON p.cband{i} = CAST((probe.v >> {shift}) & 65535 AS INTEGER)"
+        for i, shift in enumerate(shifts)
     ]
-    return union_all(*parts)
+    union = "\nUNION ALL ".join(whole + centre)
+    return text(
+        f"SELECT photo_id, MIN(d) AS d, by_centre FROM ({union}) AS found "
+        "WHERE d <= :max GROUP BY photo_id, by_centre"
+    )
 
 
-_LOOKUP = _lookup_statement()
+def _with_hamming(conn: Connection) -> None:
+    """SQLite has no popcount: register ``duban_hamming`` once per DBAPI connection."""
+    raw = conn.connection
+    if raw.info.get("duban_hamming") is not raw.driver_connection:
+        raw.driver_connection.create_function(  # type: ignore[union-attr]
+            "duban_hamming", 2, _hamming_sqlite, deterministic=True
+        )
+        raw.info["duban_hamming"] = raw.driver_connection
 
 
 def near_hashes(
@@ -185,39 +213,32 @@ def near_hashes(
     """Photos whose hash is within ``max_distance`` of ``phash`` (photo id, distance,
     False), or else whose centre hash is within it of one of ``probes`` (a crop of that
     photo, perhaps; see ``prints.CROP_PROBES``: photo id, the nearest probe's distance,
-    True). Candidates by equality on an indexed band, in one statement
-    (:func:`_lookup_statement`), then measured, never a scan: every hash within distance
-    3 shares a band (pigeonhole), most copies much farther do too, and a crop's probes
-    share a band with the original's centre hash. (Each band with its 16 one-bit
-    neighbours as well found fewer crops than the probes, at 68 values against 4; since
-    the probes, it is gone: BENCHMARKS.md, "Photo checks".)"""
-    params: dict[str, int] = {f"b{i}": value for i, value in enumerate(bands(phash))}
-    probe_bands = [bands(p) for p in probes]
-    for i in range(4):
-        for j in range(len(CROP_PROBES)):  # -1: no band has it (no probes: a strip, one colour)
-            params[f"c{i}_{j}"] = probe_bands[j][i] if j < len(probe_bands) else -1
-    # the probes by the value of each band: a row found by a centre band is measured
-    # against the probes that share that band (one, mostly), not all of them
-    by_band: list[dict[int, list[int]]] = [{} for _ in range(4)]
-    for probe, pb in zip(probes, probe_bands, strict=True):
-        for i in range(4):
-            by_band[i].setdefault(pb[i], []).append(probe)
+    True); nearest first. Candidates by equality on an indexed band, measured in the same
+    statement (:func:`_lookup_sql`), never a scan: every hash within distance 3 shares a
+    band (pigeonhole), most copies much farther do too, and a crop's probes share a band
+    with the original's centre hash. (Each band with its 16 one-bit neighbours as well
+    found fewer crops than the probes, at 68 values against 4; since the probes, it is
+    gone: BENCHMARKS.md, "Photo checks".)"""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        _with_hamming(conn)
+    signed = [to_signed(p) for p in probes]
+    params: dict[str, Any] = {f"b{i}": value for i, value in enumerate(bands(phash))}
+    params |= {
+        "h": to_signed(phash),
+        "max": max_distance,
+        "probes": json.dumps(signed) if dialect == "sqlite" else signed,
+    }
     whole: dict[str, int] = {}
     cropped: dict[str, int] = {}
-    for photo_id, other, part in session.connection().execute(_LOOKUP, params):
-        if photo_id in exclude or other is None:  # NULL never equals a band: not reached
-            continue
-        if part >= 4:
-            band = bands(to_unsigned(other))[part - 4]
-            sharing = by_band[part - 4].get(band, [])
-            distance, found = min((hamming(p, other) for p in sharing), default=64), cropped
-        else:
-            distance, found = hamming(phash, other), whole
-        if distance <= max_distance and distance < found.get(photo_id, 65):
-            found[photo_id] = distance
-    return [(pid, d, False) for pid, d in whole.items()] + [
+    for photo_id, distance, by_centre in conn.execute(_lookup_sql(dialect), params):
+        if photo_id not in exclude:
+            (cropped if by_centre else whole)[photo_id] = distance
+    found = [(pid, d, False) for pid, d in whole.items()] + [
         (pid, d, True) for pid, d in cropped.items() if pid not in whole
     ]
+    return sorted(found, key=lambda row: (row[1], row[0]))
 
 
 #: At most this many candidates farther than ``reuse_max_distance`` are compared by
