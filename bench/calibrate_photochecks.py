@@ -162,6 +162,22 @@ CROPS = {
         )
     ),
     "crop80_corner": lambda im: im.crop((0, 0, int(im.width * 0.8), int(im.height * 0.8))),
+    "crop80_centre": lambda im: im.crop(
+        (int(im.width * 0.1), int(im.height * 0.1), int(im.width * 0.9), int(im.height * 0.9))
+    ),
+    # at an edge: the whole height or width kept on one side, the rest cut from the others
+    "crop80_left_edge": lambda im: im.crop(
+        (0, int(im.height * 0.1), int(im.width * 0.8), int(im.height * 0.9))
+    ),
+    "crop85_bottom_edge": lambda im: im.crop(
+        (int(im.width * 0.075), int(im.height * 0.15), int(im.width * 0.925), im.height)
+    ),
+    "crop90_right_edge": lambda im: im.crop(
+        (int(im.width * 0.1), int(im.height * 0.05), im.width, int(im.height * 0.95))
+    ),
+    "crop95_left_edge": lambda im: im.crop(
+        (0, int(im.height * 0.025), int(im.width * 0.95), int(im.height * 0.975))
+    ),
     "crop90_centre": lambda im: im.crop(
         (int(im.width * 0.05), int(im.height * 0.05), int(im.width * 0.95), int(im.height * 0.95))
     ),
