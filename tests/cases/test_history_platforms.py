@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.cases.audit import verify_chain
-from duban.cases.history import HistoryReport, import_history, read_history, write_history_csv
+from duban.cases.history import HistoryReport, import_history, read_history
 from duban.cases.models import Case, ImportedCase
 from duban.cases.workflow import Action, CaseStatus
 from duban.handover.policy import shipped_data
@@ -33,6 +32,7 @@ from duban.publicview.rules import parse_area
 from duban.publicview.subscriptions import confirm_subscription, confirm_token, subscribe
 from tests.commands import run
 from tests.factories.cases import events
+from tests.factories.history import history_csv, history_xlsx, imported_case
 from tests.factories.places import LAT, LON
 from tests.factories.platforms import EAST, WEST, two_level_city
 from tests.factories.reference import CATEGORY
@@ -131,21 +131,11 @@ def _two_level(case: str, day: int, *, platform: str = WEST) -> list[dict[str, A
 
 
 def _csv(tmp_path: Path, rows: Sequence[dict[str, Any]], name: str = "history.csv") -> Path:
-    path = tmp_path / name
-    path.write_text(write_history_csv(rows, COLUMNS), encoding="utf-8")
-    return path
+    return history_csv(tmp_path, rows, COLUMNS, name)
 
 
 def _xlsx(tmp_path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append([row.get(c) for c in COLUMNS])
-    path = tmp_path / "history.xlsx"
-    book.save(path)
-    return path
+    return history_xlsx(tmp_path, rows, COLUMNS)
 
 
 def _import(session: Session, path: Path) -> HistoryReport:
@@ -153,11 +143,7 @@ def _import(session: Session, path: Path) -> HistoryReport:
 
 
 def _case(session: Session, ref: str) -> Case:
-    return session.scalars(
-        select(Case)
-        .join(ImportedCase, ImportedCase.case_id == Case.id)
-        .where(ImportedCase.ref == ref)
-    ).one()
+    return imported_case(session, ref)
 
 
 def _live(world: World, rows: Sequence[dict[str, Any]]) -> Case:
