@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,12 +16,12 @@ from duban.cases.history import (
     HistoryReport,
     import_history,
     read_history,
-    write_history_csv,
 )
 from duban.cases.models import Case, CaseEvent, ImportedCase
 from duban.cases.workflow import CaseStatus
 from tests.commands import run
 from tests.factories.cases import events
+from tests.factories.history import history_csv, history_xlsx, imported_case
 from tests.factories.places import LAT, LON
 from tests.factories.reference import CATEGORY, condition
 from tests.factories.world import World
@@ -108,21 +107,11 @@ def _good_rows() -> list[dict[str, Any]]:
 
 
 def _csv(tmp_path: Path, rows: Sequence[dict[str, Any]], name: str = "history.csv") -> Path:
-    path = tmp_path / name
-    path.write_text(write_history_csv(rows, COLUMNS), encoding="utf-8")
-    return path
+    return history_csv(tmp_path, rows, COLUMNS, name)
 
 
 def _xlsx(tmp_path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append([row.get(c) for c in COLUMNS])
-    path = tmp_path / "history.xlsx"
-    book.save(path)
-    return path
+    return history_xlsx(tmp_path, rows, COLUMNS)
 
 
 def _import(session: Session, path: Path, **kw: Any) -> HistoryReport:
@@ -130,11 +119,7 @@ def _import(session: Session, path: Path, **kw: Any) -> HistoryReport:
 
 
 def _case(session: Session, ref: str) -> Case:
-    return session.scalars(
-        select(Case)
-        .join(ImportedCase, ImportedCase.case_id == Case.id)
-        .where(ImportedCase.ref == ref)
-    ).one()
+    return imported_case(session, ref)
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])

@@ -1,15 +1,19 @@
 """History rows: whole case lifecycles as rows of a ``duban import history`` file, so a
-test can lay out months of cases at chosen times through the real use cases."""
+test can lay out months of cases at chosen times through the real use cases; rows
+(dicts) written as CSV or XLSX files; the case an old id went in as."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from openpyxl import Workbook
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from duban.cases.history import HistoryRow, import_history
+from duban.cases.history import HistoryRow, import_history, write_history_csv
 from duban.cases.models import Case, ImportedCase
 from tests.factories.places import LAT, LON
 from tests.factories.reference import CATEGORY
@@ -59,3 +63,35 @@ def lay_out(session: Session, rows: list[HistoryRow], grids: dict[str, str]) -> 
         assert case_id is not None
         session.execute(update(Case).where(Case.id == case_id.case_id).values(grid_code=grid))
     session.commit()
+
+
+def history_csv(
+    tmp_path: Path,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    name: str = "history.csv",
+) -> Path:
+    path = tmp_path / name
+    path.write_text(write_history_csv(rows, columns), encoding="utf-8")
+    return path
+
+
+def history_xlsx(tmp_path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(columns))
+    for row in rows:
+        sheet.append([row.get(c) for c in columns])
+    path = tmp_path / "history.xlsx"
+    book.save(path)
+    return path
+
+
+def imported_case(session: Session, ref: str) -> Case:
+    """The case the old system's id ``ref`` was imported as."""
+    return session.scalars(
+        select(Case)
+        .join(ImportedCase, ImportedCase.case_id == Case.id)
+        .where(ImportedCase.ref == ref)
+    ).one()

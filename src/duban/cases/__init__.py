@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         CaseEvent,
         CaseFact,
         CasePhoto,
+        ImportedCase,
     )
     from duban.cases.nearby import nearby_cases
     from duban.cases.public import PublicCase, public_view
@@ -96,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "PreparedReport": "duban.cases.intake",
     "ReportRefs": "duban.cases.intake",
     "Source": "duban.cases.workflow",
+    "ImportedCase": "duban.cases.models",
     "append_event": "duban.cases.audit",
     "audit_keys": "duban.cases.auditkey",
     "ChainReport": "duban.cases.chains",
@@ -151,6 +153,7 @@ __all__ = [
     "CaseStatus",
     "ChainReport",
     "Fact",
+    "ImportedCase",
     "NewCase",
     "PreparedReport",
     "PublicCase",

@@ -92,9 +92,9 @@ class ActionInput:
     #: dispatch_to_platform (二级派遣): the district or street platform to send the case
     #: down to (default: the case's street if it runs one, else its district).
     platform: str | None = None
-    #: A replayed row of an old platform's history (``duban import history``): feedback
-    #: may come without after-photos (old platforms kept none, or kept them elsewhere),
-    #: and the event says it was imported.
+    #: A replayed row of an old platform's history (``duban import history``): feedback,
+    #: a body's transfer_done and a fix on the spot may come without after-photos (old
+    #: platforms kept none, or kept them elsewhere), and the event says it was imported.
     historic: bool = False
 
 
@@ -1274,15 +1274,17 @@ def _do_fix_on_site(
 ) -> _Outcome:
     """即查即改: the reporter's after-photos of the fix, checked like a unit's feedback."""
     photos = check_photos(session, p.photo_ids)
-    if not photos:
+    payload: dict[str, Any] = {}
+    if photos:
+        verdict = _examine(session, case, photos, policy, now, field="after_photo_ids")
+        payload = {"photos": [x.id for x in photos], "verdict": verdict}
+    elif not p.historic:  # replayed history may come without (see ActionInput.historic)
         raise InvalidInput(
             "a fix on the spot needs at least one after photo ('after_photo_ids')",
             field="after_photo_ids",
         )
-    verdict = _examine(session, case, photos, policy, now, field="after_photo_ids")
     case.fixed_on_site = True
     case.handled_at = now
-    payload: dict[str, Any] = {"photos": [x.id for x in photos], "verdict": verdict}
     return _Outcome(
         target,
         clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS),
@@ -1356,7 +1358,7 @@ def _transfer_answer(action: Action) -> _Handler:
         else:
             text = clean_text(p.note, field_name="note", limit=MAX_NOTE_CHARS)
         if answer == Answer.DONE:
-            photos = check_photos(session, p.photo_ids, required=True)
+            photos = check_photos(session, p.photo_ids, required=not p.historic)
             case.handled_at = now
         payload = answer_transfer(
             session, case=case, answer=answer, actor=actor, now=now, text=text
@@ -1403,14 +1405,20 @@ def _transfer_at_once(session: Session, case: Case, policy: Policy, now: datetim
 
 
 def fix_on_site(
-    session: Session, *, case: Case, actor: Actor, after_photo_ids: Sequence[str], now: datetime
+    session: Session,
+    *,
+    case: Case,
+    actor: Actor,
+    after_photo_ids: Sequence[str],
+    now: datetime,
+    historic: bool = False,
 ) -> Case:
     """即查即改, inside the report's unit of work: the case just reported (its ``report``
     event written) gets a ``fix_on_site`` event with the after-photos and, as the fixer
     checked it on site, a ``close`` event at once. Never filed nor dispatched."""
     policy = load_policy(session)
     action = Action.FIX_ON_SITE
-    params = ActionInput(photo_ids=tuple(after_photo_ids))
+    params = ActionInput(photo_ids=tuple(after_photo_ids), historic=historic)
     for step in (action, Action.CLOSE):
         from_status = case.status
         if step == action:

@@ -14,8 +14,15 @@ step timers and the hash-chained events come out as if Duban had been there.
 - **What is relaxed for history, and why.** Old platforms kept phone numbers in any
   shape: a ``reporter_phone`` that is not a phone number is left out (and counted) rather
   than refusing the case, since the number cannot be called back anyway. Old platforms
-  kept after-photos elsewhere or not at all: a replayed ``feedback`` needs none (its
-  event is marked ``imported``). Everything else is checked as for a live request.
+  kept photos elsewhere or not at all: a replayed ``feedback``, a body's
+  ``transfer_done`` and a report ``fixed_on_site`` need none (their events are marked
+  ``imported``). Everything else is checked as for a live request — a ``platform`` that
+  runs no platform, a body that is not one, a platform dispatcher acting on another's case.
+- **Silent.** Replayed history is not news: it queues no message to anyone (citizens,
+  units, bodies, webhooks; :func:`duban.notify.silenced`) and the public alerts skip
+  imported cases, whatever the time of their rows.
+- **The system's own steps.** The user ``system`` (when no account is named so) stands
+  for Duban's sweeps, e.g. a ``transfer_overdue`` the old platform recorded.
 """
 
 from __future__ import annotations
@@ -32,12 +39,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from duban import notify
 from duban.accounts import User, actor_of
 from duban.cases.actions import ActionInput, perform_action
 from duban.cases.intake import NewCase, report
 from duban.cases.models import ImportedCase
 from duban.cases.workflow import Action, Rating, Source
-from duban.kernel.context import Actor, SystemClock
+from duban.kernel.context import SYSTEM_ACTOR, Actor, SystemClock
 from duban.kernel.db.session import REQUEST_MEMO
 from duban.kernel.errors import DubanError, InvalidInput, Msg
 from duban.kernel.phones import normalize_phone
@@ -220,7 +228,8 @@ def _float(fields: Mapping[str, str], name: str) -> float | None:
         ) from err
 
 
-def _passed(text: str | None) -> bool | None:
+def _flag(fields: Mapping[str, str], name: str) -> bool | None:
+    text = fields.get(name)
     if not text:
         return None
     low = text.strip().lower()
@@ -228,7 +237,9 @@ def _passed(text: str | None) -> bool | None:
         return True
     if low in _FALSE:
         return False
-    raise InvalidInput(Msg("'passed' is true or false, not {text!r}", text=text), field="passed")
+    raise InvalidInput(
+        Msg("'{name}' is true or false, not {text!r}", name=name, text=text), field=name
+    )
 
 
 def _rating(fields: Mapping[str, str]) -> str | None:
@@ -276,6 +287,8 @@ def _new_case(fields: Mapping[str, str], out: HistoryReport) -> NewCase:
         reporter_name=fields.get("reporter_name") or None,
         reporter_phone=phone,
         hotline_ticket=fields.get("hotline_ticket") or None,
+        fixed_on_site=bool(_flag(fields, "fixed_on_site")),
+        historic=True,
     )
 
 
@@ -287,7 +300,7 @@ def _action_input(fields: Mapping[str, str]) -> ActionInput:
         reason=fields.get("reason", ""),
         unit=fields.get("unit") or None,
         helper_units=tuple(h.strip() for h in helpers.split(",") if h.strip()),
-        passed=_passed(fields.get("passed")),
+        passed=_flag(fields, "passed"),
         until=_time(until, "until") if until else None,
         amount=_float(fields, "amount"),
         collector=fields.get("collector") or None,
@@ -301,6 +314,7 @@ def _action_input(fields: Mapping[str, str]) -> ActionInput:
         rating=_rating(fields),
         rework_reason=fields.get("rework_reason") or None,
         public_reply=fields.get("public_reply", ""),
+        platform=fields.get("platform") or None,
         historic=True,
     )
 
@@ -320,7 +334,10 @@ class _People:
         username = self._names.get(name, name)
         if username not in self._actors:
             user = self._session.scalars(select(User).where(User.username == username)).first()
-            self._actors[username] = actor_of(user) if user is not None else None
+            if user is not None:
+                self._actors[username] = actor_of(user)
+            else:  # no account called so: Duban's own sweeps (see the module's docstring)
+                self._actors[username] = SYSTEM_ACTOR if username == "system" else None
         found = self._actors[username]
         if found is None:
             shown = f"'{name}'" + (f" (mapped to '{username}')" if username != name else "")
@@ -393,7 +410,7 @@ def _replay_case(
     # is checked against its stamps once for the case, not once per row.
     session.info[REQUEST_MEMO] = {}
     try:
-        with writing(session):
+        with writing(session), notify.silenced(session):
             case_id: int | None = None
             last: datetime | None = None
             for row in rows:
@@ -410,6 +427,9 @@ def _replay_case(
                     )
                 last = at
                 case_id = _replay_row(session, row, case_id, people, out)
+                # A live request's later ones read what it wrote (a hand-over waiting for
+                # its answer, a closing before its return call): so do the later rows.
+                session.flush()
             assert case_id is not None
             session.add(
                 ImportedCase(

@@ -111,6 +111,9 @@ class NewCase:
     after_photo_ids: Sequence[str] = ()
     #: The 12345 hotline's ticket number (工单号) of a hotline case.
     hotline_ticket: str | None = None
+    #: A replayed report of an old platform's history (``duban import history``): a fix
+    #: on the spot may come without photos (see ``ActionInput.historic``).
+    historic: bool = False
 
 
 def is_postgresql(session: Session) -> bool:
@@ -247,7 +250,8 @@ class PreparedReport:
         return now
 
 
-_NEW_CASE_FIELDS = tuple(f.name for f in fields(NewCase))
+#: ``historic`` is how a report is replayed, not what it says: never in its hash.
+_NEW_CASE_FIELDS = tuple(f.name for f in fields(NewCase) if f.name != "historic")
 
 
 def request_hash(data: NewCase) -> str:
@@ -300,6 +304,8 @@ def check_on_site(actor: Actor, data: NewCase) -> None:
                 choices=", ".join(sorted(r.value for r in ON_SITE)),
             )
         )
+    if data.historic:  # old platforms kept the photos elsewhere, or none
+        return
     if not data.photo_ids:
         raise InvalidInput(
             "a fix on the spot needs at least one photo of the problem ('photo_ids')",
@@ -898,6 +904,7 @@ def report(
                         actor=actor,
                         after_photo_ids=data.after_photo_ids,
                         now=prepared.now,
+                        historic=data.historic,
                     )
         except IntegrityError:
             if key is not None and not nested:

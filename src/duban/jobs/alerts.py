@@ -7,6 +7,9 @@ each (:func:`duban.publicview.alert_subscribers`). The overlap catches a report 
 transaction committed after a run had looked (a created time a little in the past, or
 another machine's clock); the outbox's dedupe key ``area:<subscription>:<case>`` makes
 seeing a case twice harmless, so reruns and a second worker never send an alert twice.
+
+A case of an old platform's history (``duban import history``) is not a new report,
+whatever the time of its rows: it alerts nobody.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban import publicview
-from duban.cases import Case
+from duban.cases import Case, ImportedCase
 from duban.jobs.models import JobRun
 from duban.kernel.context import Clock
 
@@ -60,7 +63,14 @@ def public_alerts(session: Session, *, clock: Clock, secret: str, base_url: str)
     now = clock.now()
     report = AlertsReport(since=alerts_since(session, now=now))
     case_ids = list(
-        session.scalars(select(Case.id).where(Case.created_at >= report.since).order_by(Case.id))
+        session.scalars(
+            select(Case.id)
+            .where(
+                Case.created_at >= report.since,
+                ~select(ImportedCase.case_id).where(ImportedCase.case_id == Case.id).exists(),
+            )
+            .order_by(Case.id)
+        )
     )
     session.rollback()  # end the read; each case's alerts are their own transaction
     for case_id in case_ids:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         enqueue,
         order_notice,
         remember_tracking_link,
+        silenced,
         warn_deadline,
     )
     from duban.notify.policy import NotifyPolicy, notify_policy
@@ -71,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "remember_tracking_link": "duban.notify.outbox",
     "remove_subscription": "duban.notify.preferences",
     "set_preferences": "duban.notify.preferences",
+    "silenced": "duban.notify.outbox",
     "wait_for_work": "duban.notify.delivery",
     "wake": "duban.notify.delivery",
     "warn_deadline": "duban.notify.outbox",
@@ -104,6 +106,7 @@ __all__ = [
     "remember_tracking_link",
     "remove_subscription",
     "set_preferences",
+    "silenced",
     "wait_for_work",
     "wake",
     "warn_deadline",

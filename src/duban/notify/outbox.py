@@ -5,12 +5,17 @@ The event writers of ``cases`` call :func:`case_changed` for every event they wr
 adds :class:`~duban.notify.models.Notification` rows to the session; they commit — or
 roll back — with the change, and the worker sends them after commit. A commit that wrote
 messages wakes the worker at once (:func:`duban.notify.delivery.wake`).
+
+Replayed history (``duban import history``) runs :func:`silenced`: its events are not
+news, so they queue nothing — no citizen, staff, body or webhook message — though a new
+case's contacts are still kept, for what happens to it live afterwards.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -33,6 +38,19 @@ from duban.notify.rules import (
 
 _WAKE_HOOKED: Final = "duban.notify.wake_hooked"
 _SUBSCRIPTIONS: Final = "duban.notify.subscriptions"
+_SILENT: Final = "duban.notify.silent"
+
+
+@contextmanager
+def silenced(session: Session) -> Iterator[None]:
+    """Within the block, the case events ``session`` writes queue no message (replayed
+    history: an old case's report, dispatch or closing is not news to anyone)."""
+    before = session.info.get(_SILENT, False)
+    session.info[_SILENT] = True
+    try:
+        yield
+    finally:
+        session.info[_SILENT] = before
 
 
 @dataclass(frozen=True)
@@ -312,6 +330,8 @@ def case_changed(session: Session, change: CaseChange) -> None:
     it gives work to, the outside body a hand-over goes to, and webhook subscribers."""
     if change.action == "report":
         _remember_contacts(session, change)
+    if session.info.get(_SILENT):
+        return
     kind = CITIZEN_KINDS.get(change.action)
     if kind is not None:
         _citizen(session, change, kind)
@@ -334,7 +354,8 @@ def case_changed(session: Session, change: CaseChange) -> None:
 def cases_reported(session: Session, changes: Iterable[CaseChange]) -> None:
     """:func:`case_changed` for new cases written together (intake, imports): only the
     ones with a contact cost a query."""
-    have_subscriptions = bool(_subscriptions(session))
+    # Silenced, only the contacts are kept (see case_changed): no subscriptions to read.
+    have_subscriptions = not session.info.get(_SILENT) and bool(_subscriptions(session))
     for change in changes:
         if change.reporter_phone or change.reporter_id is not None or have_subscriptions:
             case_changed(session, change)

@@ -84,7 +84,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "{where}: action required; payload must be a mapping": "{where}：须有 action；payload 须为映射",
     "a report needs 'lon' and 'lat'": "上报须有经度和纬度",
     "a case's first row is its 'report'": "案件的第一行须为上报（report）",
-    "'passed' is true or false, not {text!r}": "passed 应为 true 或 false，而不是 {text!r}",
+    "'{name}' is true or false, not {text!r}": "{name} 应为 true 或 false，而不是 {text!r}",
     "the case was already reported: 'report' comes once, first": "该案件已上报：report 只能出现一次，且在第一行",
     "'{name}' needs an offset, e.g. 2025-10-01T09:00:00+08:00: {text!r}": "{name} 须带时区，例如 2025-10-01T09:00:00+08:00：{text!r}",
     "'score' is 1–5 or one of {choices}, not {text!r}": "score 应为 1–5 或 {choices} 之一，而不是 {text!r}",
