@@ -96,6 +96,20 @@ def city_problem(world: World, order_id: int) -> tuple[OrderProblem, list[Superv
     return problem, events
 
 
+def handler_uploads(world: World) -> int:
+    """The photos the city's handler account of the district's unit uploaded."""
+    with world.session_factory() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Photo)
+                .join(User, User.id == Photo.uploaded_by_id)
+                .where(User.username == CITY_HANDLER)
+            )
+            or 0
+        )
+
+
 def answer(
     district: World,
     problem_id: int,
@@ -356,10 +370,7 @@ def test_an_answer_goes_up_with_its_photos_and_a_retry_attaches_none_twice(
                 assert world.store.get(city_photo.storage_key) == district.store.get(
                     photo.storage_key
                 )
-            uploads = session.scalar(
-                select(func.count()).select_from(Photo).where(Photo.uploaded_by_id == handler_id)
-            )
-        assert uploads == 2
+        assert handler_uploads(world) == 2
 
         # The reply's response is lost: the answer is still pending here. The retry
         # finds it there and neither uploads nor attaches a photo again.
@@ -386,15 +397,7 @@ def test_an_answer_goes_up_with_its_photos_and_a_retry_attaches_none_twice(
         last, events = city_problem(world, city_order.id)
         assert (last.measures, last.reply_photo_ids) == ("已重新整改", problem.reply_photo_ids)
         assert [e.action for e in events].count("answer") == 2
-        with world.session_factory() as session:
-            assert (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Photo)
-                    .where(Photo.uploaded_by_id == handler_id)
-                )
-                == 2
-            )
+        assert handler_uploads(world) == 2
 
 
 def test_a_refused_credential_shows_and_the_answers_resume_with_a_new_one(
@@ -429,17 +432,8 @@ def test_a_refused_credential_shows_and_the_answers_resume_with_a_new_one(
         long_lived = issued.output.strip()
         district.clock.advance(days=30)
         link = get_link(district.session, "city")
-        save_link(
-            district.session,
-            spec=LinkSpec(
-                name="city",
-                base_url=link.base_url,
-                api_key=link.api_key,
-                agency=link.agency,
-                staff_token=long_lived,
-            ),
-            clock=district.clock,
-        )
+        spec = LinkSpec(link.name, link.base_url, link.api_key, link.agency, staff_token=long_lived)
+        save_link(district.session, spec=spec, clock=district.clock)
         summary = run(district)
         assert "pushed 1" in summary, summary
         assert "error" not in summary, summary
