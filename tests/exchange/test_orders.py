@@ -21,11 +21,12 @@ from duban.accounts.models import User
 from duban.accounts.users import create_unit
 from duban.cases.models import Case
 from duban.cases.workflow import Action
+from duban.evidence.models import Photo
 from duban.exchange.models import ExchangeCase, ExchangeProblem, ExchangePush
 from duban.exchange.orders import answer_city_problem
-from duban.exchange.rules import PENDING, SENT
-from duban.exchange.service import LinkSpec, run_exchange, save_link
-from duban.kernel.errors import Conflict, PermissionDenied
+from duban.exchange.rules import PENDING, SENT, STAFF_CREDENTIAL_REFUSED
+from duban.exchange.service import LinkSpec, get_link, run_exchange, save_link
+from duban.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from duban.kernel.roles import Role
 from duban.open311.apikeys import create_api_key
 from duban.supervision.models import OrderProblem, SupervisionEvent, SupervisionOrder
@@ -95,7 +96,28 @@ def city_problem(world: World, order_id: int) -> tuple[OrderProblem, list[Superv
     return problem, events
 
 
-def answer(district: World, problem_id: int, measures: str, *, by: str = "supervisor") -> None:
+def handler_uploads(world: World) -> int:
+    """The photos the city's handler account of the district's unit uploaded."""
+    with world.session_factory() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Photo)
+                .join(User, User.id == Photo.uploaded_by_id)
+                .where(User.username == CITY_HANDLER)
+            )
+            or 0
+        )
+
+
+def answer(
+    district: World,
+    problem_id: int,
+    measures: str,
+    *,
+    by: str = "supervisor",
+    photo_ids: tuple[str, ...] = (),
+) -> None:
     answer_city_problem(
         district.session,
         actor=district.actor(by),
@@ -103,6 +125,7 @@ def answer(district: World, problem_id: int, measures: str, *, by: str = "superv
         problem_id=problem_id,
         measures=measures,
         done=True,
+        photo_ids=photo_ids,
     )
 
 
@@ -252,13 +275,17 @@ def test_the_district_relays_the_order_to_its_own_unit_and_its_accepted_answer_g
         assert ours.problems[0].case_id == kept.case_id
 
         # Our unit answers, our supervisor accepts: the answer goes up, once.
-        local_answer(district, ours.id, ours.problems[0].id, measures="已组织清运")
+        photo = district.photo(by="handler")
+        local_answer(
+            district, ours.id, ours.problems[0].id, measures="已组织清运", photo_ids=[photo]
+        )
         assert "pushed 0" in run(district)  # not yet reviewed here
         review(district, ours.id, ours.problems[0].id, accept=True)
         assert "pushed 1" in run(district)
         assert "pushed 0" in run(district)
         problem, events = city_problem(world, city_order.id)
         assert (problem.status, problem.measures) == ("answered", "已组织清运")
+        assert len(problem.reply_photo_ids or []) == 1  # the unit's photo goes up with it
         assert [e.action for e in events].count("answer") == 1
 
         # The city sends it back: a second order of ours, whose accepted answer goes up.
@@ -310,3 +337,111 @@ def test_runs_at_once_relay_a_problem_once(
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(SupervisionOrder)) == 1
         assert session.scalar(select(func.count()).select_from(ExchangeProblem)) == 1
+
+
+def test_an_answer_goes_up_with_its_photos_and_a_retry_attaches_none_twice(
+    app: FastAPI, world: World, district: World, city_order: SupervisionOrder
+) -> None:
+    """Issue 15 item 7: the city sees the district's answer as its own, photos included:
+    uploaded as the handler's, named in the reply, the same bytes; a retry after a lost
+    response (the district never learnt it went) uploads and attaches nothing again."""
+    assert district.store is not None
+    assert world.store is not None
+    ours = [district.photo(by="supervisor"), district.photo(by="supervisor")]
+    with serve_on(app, free_port()) as base:
+        link_with_staff(district, world, base)
+        run(district, push=False)
+        kept = district.session.scalars(select(ExchangeProblem)).one()
+        with pytest.raises(InvalidInput):  # only one's own uploads
+            answer(district, kept.id, "已清理", photo_ids=(district.photo(by="operator"),))
+        answer(district, kept.id, "已清理并拍照留证", photo_ids=tuple(ours))
+        assert "pushed 1" in run(district)
+        problem, events = city_problem(world, city_order.id)
+        handler_id = world.session.scalar(select(User.id).where(User.username == CITY_HANDLER))
+        assert len(problem.reply_photo_ids or []) == 2
+        with world.session_factory() as session:
+            there = [session.get(Photo, pid) for pid in problem.reply_photo_ids or []]
+            here = [district.session.get(Photo, pid) for pid in ours]
+            for city_photo, photo in zip(there, here, strict=True):
+                assert city_photo is not None
+                assert photo is not None
+                assert city_photo.uploaded_by_id == handler_id  # the handler's own upload
+                assert city_photo.sha256 == photo.sha256
+                assert world.store.get(city_photo.storage_key) == district.store.get(
+                    photo.storage_key
+                )
+        assert handler_uploads(world) == 2
+
+        # The reply's response is lost: the answer is still pending here. The retry
+        # finds it there and neither uploads nor attaches a photo again.
+        push = district.session.scalars(select(ExchangePush)).one()
+        assert sorted(push.extra["city_photos"]) == sorted(ours)
+        push.state = PENDING
+        district.session.commit()
+        assert "pushed 1" in run(district)
+        again, events = city_problem(world, city_order.id)
+        assert again.reply_photo_ids == problem.reply_photo_ids
+        assert [e.action for e in events].count("answer") == 1
+        # Lost after the uploads, before the reply went: a new try reuses them.
+        world.session.expire_all()
+        review(world, city_order.id, problem.id, accept=False, reason="照片不清")
+        run(district, push=False)
+        district.session.expire_all()
+        answer(district, kept.id, "已重新整改", photo_ids=tuple(ours))
+        second = district.session.scalars(
+            select(ExchangePush).where(ExchangePush.state == PENDING)
+        ).one()
+        second.extra = {**second.extra, "city_photos": dict(push.extra["city_photos"])}
+        district.session.commit()
+        assert "pushed 1" in run(district)
+        last, events = city_problem(world, city_order.id)
+        assert (last.measures, last.reply_photo_ids) == ("已重新整改", problem.reply_photo_ids)
+        assert [e.action for e in events].count("answer") == 2
+        assert handler_uploads(world) == 2
+
+
+def test_a_refused_credential_shows_and_the_answers_resume_with_a_new_one(
+    app: FastAPI,
+    world: World,
+    district: World,
+    city_order: SupervisionOrder,
+    tmp_path: Path,
+) -> None:
+    """The sign-in token expires after 12 h: the link says so (a catalogue message, on
+    the page and in the worker's summary) and the answer waits, its tries uncounted. The
+    city's admin issues a long-lived token (``duban user token``); set on the link, the
+    answer goes at once. Revoked (``duban user signout``), the link says so again."""
+    city_url = world.session.get_bind().url.render_as_string(hide_password=False)
+    secret = {"DUBAN_SECRET_KEY": app.state.secret_key}
+    with serve_on(app, free_port()) as base:
+        link_with_staff(district, world, base)  # a sign-in token: 12 hours
+        run(district, push=False)
+        kept = district.session.scalars(select(ExchangeProblem)).one()
+        answer(district, kept.id, "已清理")
+        district.clock.advance(hours=13)
+        summary = run(district)
+        assert STAFF_CREDENTIAL_REFUSED in summary, summary
+        district.session.expire_all()
+        link = get_link(district.session, "city")
+        assert link.last_error == STAFF_CREDENTIAL_REFUSED
+        push = district.session.scalars(select(ExchangePush)).one()
+        assert (push.state, push.attempts) == (PENDING, 0)
+
+        issued = cli(city_url, tmp_path, "user", "token", CITY_HANDLER, "--days", "365", **secret)
+        assert issued.exit_code == 0, issued.output
+        long_lived = issued.output.strip()
+        district.clock.advance(days=30)
+        link = get_link(district.session, "city")
+        spec = LinkSpec(link.name, link.base_url, link.api_key, link.agency, staff_token=long_lived)
+        save_link(district.session, spec=spec, clock=district.clock)
+        summary = run(district)
+        assert "pushed 1" in summary, summary
+        assert "error" not in summary, summary
+        district.session.expire_all()
+        assert get_link(district.session, "city").last_error is None
+        problem, _ = city_problem(world, city_order.id)
+        assert (problem.status, problem.measures) == ("answered", "已清理")
+
+        revoked = cli(city_url, tmp_path, "user", "signout", CITY_HANDLER)
+        assert revoked.exit_code == 0, revoked.output
+        assert STAFF_CREDENTIAL_REFUSED in run(district)

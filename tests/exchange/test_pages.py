@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from duban.exchange.models import ExchangeLink, ExchangeProblem, ExchangePush
+from duban.exchange.rules import STAFF_CREDENTIAL_REFUSED
+from tests.factories.evidence import jpeg
 from tests.factories.world import World
 from tests.web.test_server import sign_in
 
@@ -89,6 +91,10 @@ def test_an_admin_answers_a_problem_of_the_higher_platform_on_the_page(
         done = client.post(
             f"/admin/exchange/problems/{problem.id}/answer",
             data={"csrf_token": csrf, "measures": "已清理", "done": "1"},
+            files=[
+                ("photos", ("a.jpg", jpeg((10, 200, 10)), "image/jpeg")),
+                ("photos", ("b.jpg", jpeg((10, 10, 200)), "image/jpeg")),
+            ],
             follow_redirects=False,
         )
         assert done.status_code == 303
@@ -97,3 +103,17 @@ def test_an_admin_answers_a_problem_of_the_higher_platform_on_the_page(
     world.session.expire_all()
     push = world.session.scalars(select(ExchangePush)).one()
     assert (push.problem_id, push.description, push.extra) == (problem.id, "已清理", {"done": True})
+    assert len(push.photo_ids) == 2  # uploaded with the answer, to go up with it
+
+
+def test_a_refused_staff_credential_reads_in_both_languages(app: FastAPI, world: World) -> None:
+    with TestClient(app, base_url="http://testserver") as client:
+        csrf = sign_in(client, app, world, "admin")
+        client.post("/admin/exchange", data={"csrf_token": csrf, **FORM}, follow_redirects=False)
+        link = world.session.scalars(select(ExchangeLink)).one()
+        link.last_error = STAFF_CREDENTIAL_REFUSED
+        world.session.commit()
+        zh = client.get("/admin/exchange")
+        assert "上级平台拒绝了本级的业务接口凭据" in zh.text
+        en = client.get("/lang/en", params={"next": "/admin/exchange"})
+        assert "refused our staff credential" in en.text

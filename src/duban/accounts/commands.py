@@ -84,3 +84,21 @@ def unit_create(
         create_unit(session, code=code, name=name, kind=kind, name_en=name_en, region_code=region)
         scope = f", platform {region}" if region else ""
         typer.echo(f"created unit {code} {name}{scope}")
+
+
+@user_app.command("signout")
+def user_signout(
+    username: Annotated[str, typer.Argument(help="the account to sign out")],
+) -> None:
+    """End every token and web session of the account (a machine client's token too)."""
+    from sqlalchemy import select
+
+    from duban.accounts.models import User
+    from duban.accounts.users import sign_out_everywhere
+
+    with console.database() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise CommandFailed("there is no user of that name", 1)
+        sign_out_everywhere(session, user)
+    typer.echo(f"signed out '{username}': every token and session of it ends")

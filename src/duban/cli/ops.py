@@ -292,3 +292,36 @@ def _calendar_gap_warning(year: int, *, provisional: bool) -> str:
         "Monday to Friday as a working day; paste the State Council's schedule "
         f"(duban calendar set {year} FILE, or web: /admin/calendar)"
     )
+
+
+# ``duban user token``: mounted on the accounts' ``user`` group (it signs with the app's
+# key, which only this layer reads).
+
+
+def user_token(
+    username: Annotated[str, typer.Argument(help="the account the client acts as")],
+    days: Annotated[int, typer.Option(min=1, max=3660, help="how long it works")] = 365,
+) -> None:
+    """Issue a long-lived bearer token for a machine client (a lower platform's exchange
+    acting as a handler account of its unit here): printed once, never stored; it ends
+    at once with `duban user signout USERNAME` (or a password change, a deactivation)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from duban.accounts.models import User
+    from duban.api.deps import issue_token
+    from duban.app import secret_key_for
+    from duban.kernel.context import SystemClock
+
+    with console.database() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None or not user.is_active:
+            raise CommandFailed("there is no active user of that name", 1)
+        token = issue_token(
+            secret_key_for(console.settings()),
+            user,
+            ttl=timedelta(days=days),
+            now=SystemClock().now(),
+        )
+    typer.echo(token)

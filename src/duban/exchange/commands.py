@@ -162,8 +162,13 @@ def exchange_answer(
     problem: Annotated[int, typer.Argument(help="the problem's id here (exchange problems)")],
     measures: Annotated[str, typer.Option(help="整改措施, as the higher platform reads it")],
     done: Annotated[bool, typer.Option(help="whether the problem is fixed")] = True,
+    photo: Annotated[
+        list[str] | None,
+        typer.Option(help="id of a photo here, uploaded up with the answer (repeatable)"),
+    ] = None,
 ) -> None:
-    """Answer a higher platform's problem; the answer goes up with the next push."""
+    """Answer a higher platform's problem; the answer (with its photos) goes up with the
+    next push."""
     from duban.exchange.orders import answer_city_problem
     from duban.kernel.context import Actor, SystemClock
     from duban.kernel.roles import Role
@@ -176,5 +181,6 @@ def exchange_answer(
             problem_id=problem,
             measures=measures,
             done=done,
+            photo_ids=photo or (),
         )
     typer.echo(f"problem {problem} answered; it goes up with the next push")

@@ -29,6 +29,8 @@ ZH: Final[dict[str, str]] = {
     "only the supervision centre answers the higher platform": "只有监督指挥中心可以答复上级平台的督办",
     "there is no problem {id} of the higher platform": "没有编号为 {id} 的上级督办问题",
     "the higher platform no longer shows problem {id} to us": "上级平台已不再向本级显示督办问题 {id}",
+    "the higher platform refused our staff credential (expired or revoked): ask its admin for a new one (duban user token) and set it on the link": "上级平台拒绝了本级的业务接口凭据（已过期或被吊销）：请上级平台管理员重新签发（duban user token），并在链接上更新",
+    "the higher platform did not take photo {id}": "上级平台未接收照片 {id}",
     # the admin page
     "Higher platform": "上级平台",
     "take its cases, send results back": "接收上级平台派来的案件，回传处置结果",

@@ -12,14 +12,25 @@ the higher platform's staff API, ``…/api/v1``) also:
   platform's status (so a send-back there is open again here, with its reason);
 - lets our staff **answer** a problem here (:func:`answer_city_problem`: measures, done),
   which queues one push (``exchange_pushes.problem_id``);
-- **pushes** the answer (``POST supervision-orders/{id}/problems/{id}/reply``): before
-  posting it reads the problem there, and an answer already there with the same
-  measures is taken as sent, so a retry after a lost answer does not answer twice.
+- **pushes** the answer (``POST supervision-orders/{id}/problems/{id}/reply``) with its
+  photos: each is uploaded first (``POST photos``, as the handler's own) and the
+  answer names them (``photo_ids``). The push keeps which photo went up as which
+  (``extra["city_photos"]``, committed after each upload), so a retry uploads none
+  twice; before posting it reads the problem there, and an answer already there with
+  the same measures is taken as sent, so a retry after a lost answer does not answer
+  (nor attach) twice.
+
+The credential (``staff_token``) is meant to be long-lived: the higher platform's admin
+issues it to a handler account of our unit kept for this link (``duban user token
+USERNAME --days 365`` there) and revokes it by signing that account out (``duban user
+signout USERNAME``); no password is kept here. A 401/403 of its staff API raises
+:class:`~duban.exchange.rules.ExchangeUnauthorized` (the link's last error says so, the
+answers stay pending) until a new credential is set on the link.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -29,8 +40,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from duban.cases import Case
+from duban.evidence import Photo
 from duban.exchange.models import ExchangeCase, ExchangeLink, ExchangeProblem, ExchangePush
-from duban.exchange.rules import PENDING, ExchangeRefused
+from duban.exchange.rules import (
+    PENDING,
+    STAFF_CREDENTIAL_REFUSED,
+    ExchangeRefused,
+    ExchangeUnauthorized,
+)
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import (
     Conflict,
@@ -40,9 +57,17 @@ from duban.kernel.errors import (
     NotFound,
     PermissionDenied,
 )
+from duban.kernel.ports import PhotoStore
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
-from duban.supervision import OrderInput, OrderProblem, create_order
+from duban.supervision import (
+    OrderInput,
+    OrderProblem,
+    ReplyInput,
+    clean_reply,
+    create_order,
+    require_own_photos,
+)
 
 #: Who answers the higher platform's orders for this platform.
 ANSWERERS: Final = frozenset({Role.SUPERVISOR, Role.SHIFT_LEAD, Role.DISPATCHER, Role.ADMIN})
@@ -70,10 +95,34 @@ def staff_client(link: ExchangeLink) -> httpx.Client:
     )
 
 
-def _get(client: httpx.Client, path: str, **kw: Any) -> Any:
-    from duban.exchange.service import _call  # one way of calling the higher platform
+#: Answers of a staff API that mean our credential is refused (expired or revoked).
+CREDENTIAL_REFUSED: Final = frozenset({401, 403})
+#: Where a push keeps which photo of ours went up as which photo there.
+CITY_PHOTOS: Final = "city_photos"
 
-    return _call(client, "GET", path, **kw)
+
+def _staff_call(client: httpx.Client, method: str, path: str, **kw: Any) -> Any:
+    """One call to the staff API (:func:`duban.exchange.service._call`, the one way of
+    calling the higher platform), a refused credential told apart.
+
+    Raises:
+        ExchangeUnauthorized: 401/403 (expired or revoked credential).
+        ExchangeUnavailable, ExchangeRefused: as :func:`duban.exchange.service._call`.
+    """
+    from duban.exchange.service import _call
+
+    try:
+        return _call(client, method, path, **kw)
+    except ExchangeRefused as err:
+        if err.detail.get("status") in CREDENTIAL_REFUSED:
+            raise ExchangeUnauthorized(
+                STAFF_CREDENTIAL_REFUSED, status=err.detail["status"]
+            ) from err
+        raise
+
+
+def _get(client: httpx.Client, path: str, **kw: Any) -> Any:
+    return _staff_call(client, "GET", path, **kw)
 
 
 def _when(value: Any) -> datetime | None:
@@ -194,6 +243,7 @@ def queue_answers(session: Session, *, link: ExchangeLink, clock: Clock) -> int:
                 problem_id=problem.id,
                 measures=local.measures or "",
                 done=bool(local.done),
+                photo_ids=list(local.reply_photo_ids or []),
             )
         except (Conflict, InvalidInput):
             continue  # one is waiting to go up already
@@ -274,14 +324,27 @@ def answer_city_problem(
     problem_id: int,
     measures: str,
     done: bool,
+    photo_ids: Sequence[str] = (),
 ) -> ExchangeProblem:
-    """Our answer to a higher platform's problem: kept here and queued to go up."""
+    """Our answer to a higher platform's problem, with photos (ids of photos here: the
+    answerer's own uploads, or those of our unit's accepted answer when relayed): kept
+    here and queued to go up."""
     if actor.role not in ANSWERERS:
         raise PermissionDenied("only the supervision centre answers the higher platform")
-    text = measures.strip()
-    if not text or len(text) > 4000:
-        raise InvalidInput("this text is too long or has control characters", field="measures")
+    text, photos = clean_reply(ReplyInput(measures=measures, done=done, photo_ids=photo_ids))
     with writing(session):
+        if actor.user_id is not None:
+            require_own_photos(session, actor, photos)
+        elif photos:
+            found = set(session.scalars(select(Photo.id).where(Photo.id.in_(photos))))
+            if set(photos) - found:
+                raise InvalidInput(
+                    Msg(
+                        "unknown photo id(s): {choices}",
+                        choices=", ".join(sorted(set(photos) - found)),
+                    ),
+                    field="photo_ids",
+                )
         problem = session.get(ExchangeProblem, problem_id, with_for_update=True)
         if problem is None:
             raise NotFound(Msg("there is no problem {id} of the higher platform", id=problem_id))
@@ -313,7 +376,7 @@ def answer_city_problem(
                 state=PENDING,
                 status=ANSWER_STATUS,
                 description=text,
-                photo_ids=[],
+                photo_ids=photos,
                 attempts=0,
                 next_try_at=now,
                 created_at=now,
@@ -323,19 +386,19 @@ def answer_city_problem(
     return problem
 
 
-def post_answer(session: Session, push: ExchangePush, client: httpx.Client) -> str | None:
-    """Send one answer up; the problem's id there. Nothing is posted when the higher
-    platform already has this answer (a retry after a lost reply).
+def post_answer(
+    session: Session, push: ExchangePush, client: httpx.Client, store: PhotoStore
+) -> str | None:
+    """Send one answer up with its photos; the problem's id there. Nothing is posted
+    when the higher platform already has this answer (a retry after a lost reply).
 
     Raises:
-        ExchangeUnavailable, ExchangeRefused: as :func:`duban.exchange.service._call`.
+        ExchangeUnauthorized, ExchangeUnavailable, ExchangeRefused: as :func:`_staff_call`.
     """
-    from duban.exchange.service import _call
-
     problem = session.get(ExchangeProblem, push.problem_id)
     assert problem is not None
     path = f"supervision-orders/{problem.external_order_id}"
-    order = _call(client, "GET", path)
+    order = _staff_call(client, "GET", path)
     there = next(
         (
             p
@@ -353,13 +416,44 @@ def post_answer(session: Session, push: ExchangePush, client: httpx.Client) -> s
         )
     if there.get("status") not in AWAITING and there.get("measures") == push.description:
         return str(problem.external_problem_id)  # already there
-    _call(
+    _staff_call(
         client,
         "POST",
         f"{path}/problems/{problem.external_problem_id}/reply",
-        json={"measures": push.description, "done": bool(push.extra.get("done"))},
+        json={
+            "measures": push.description,
+            "done": bool(push.extra.get("done")),
+            "photo_ids": _upload_photos(session, push, client, store),
+        },
     )
     return str(problem.external_problem_id)
+
+
+def _upload_photos(
+    session: Session, push: ExchangePush, client: httpx.Client, store: PhotoStore
+) -> list[str]:
+    """The ids there of the push's photos, uploading those not yet up. Each upload is
+    kept at once, so a retry (after any failure later on) uploads none twice. A photo
+    whose file is gone here goes without."""
+    rows = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(push.photo_ids)))}
+    sent: dict[str, str] = dict(push.extra.get(CITY_PHOTOS) or {})
+    for photo_id in push.photo_ids:
+        photo = rows.get(photo_id)
+        if photo_id in sent or photo is None:
+            continue
+        try:
+            data = store.get(photo.storage_key)
+        except FileNotFoundError:
+            continue
+        uploaded = _staff_call(
+            client, "POST", "photos", files={"file": (f"{photo.id}.jpg", data, photo.content_type)}
+        )
+        if not isinstance(uploaded, Mapping) or not uploaded.get("id"):
+            raise ExchangeRefused(Msg("the higher platform did not take photo {id}", id=photo_id))
+        sent[photo_id] = str(uploaded["id"])
+        with writing(session):
+            push.extra = {**push.extra, CITY_PHOTOS: dict(sent)}
+    return [sent[p] for p in push.photo_ids if p in sent]
 
 
 def city_problems(session: Session, link: ExchangeLink) -> list[ExchangeProblem]:

@@ -58,6 +58,21 @@ class ExchangeRefused(DubanError):
     code = "exchange_refused"
 
 
+class ExchangeUnauthorized(ExchangeUnavailable):
+    """The higher platform's staff API refused our credential (401/403: expired or
+    revoked). Nothing is given up: what waits to go up stays pending and goes once an
+    admin sets a new credential on the link."""
+
+    code = "exchange_unauthorized"
+
+
+#: What the admin page and the worker show while the staff credential is refused.
+STAFF_CREDENTIAL_REFUSED: Final = (
+    "the higher platform refused our staff credential (expired or revoked): ask its admin "
+    "for a new one (duban user token) and set it on the link"
+)
+
+
 def retry_after(attempts: int) -> timedelta:
     """How long after the ``attempts``-th failed try the next one is due: 1, 2, 4 … min,
     at most six hours."""

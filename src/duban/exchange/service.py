@@ -60,6 +60,7 @@ from duban.exchange.rules import (
     REWORK_TO,
     SENT,
     ExchangeRefused,
+    ExchangeUnauthorized,
     ExchangeUnavailable,
     is_retryable,
     next_try,
@@ -146,9 +147,25 @@ def save_link(session: Session, *, spec: LinkSpec, clock: Clock) -> ExchangeLink
         link.code_map = {k.strip(): v.strip() for k, v in spec.code_map.items()}
         link.source = spec.source
         link.is_active = spec.is_active
-        if spec.staff_token is not None:
-            link.staff_token = spec.staff_token.strip() or None
+        token = spec.staff_token.strip() or None if spec.staff_token is not None else None
+        if spec.staff_token is not None and token != link.staff_token:
+            link.staff_token = token
+            if link.id is not None:
+                _answers_due(session, link, clock)
     return link
+
+
+def _answers_due(session: Session, link: ExchangeLink, clock: Clock) -> None:
+    """A new staff credential: the answers waiting to go up are due at once (those the
+    old one could not send included)."""
+    for push in session.scalars(
+        select(ExchangePush).where(
+            ExchangePush.link_id == link.id,
+            ExchangePush.problem_id.is_not(None),
+            ExchangePush.state == PENDING,
+        )
+    ):
+        push.next_try_at = clock.now()
 
 
 def list_links(session: Session) -> list[ExchangeLink]:
@@ -195,7 +212,8 @@ def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> Any:
                 "the higher platform refused it ({status}): {reason}",
                 status=response.status_code,
                 reason=reason,
-            )
+            ),
+            status=response.status_code,
         )
     try:
         return response.json()
@@ -619,6 +637,8 @@ class PushReport:
     retry: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: The staff API refused our credential: the answers wait for a new one.
+    unauthorized: bool = False
 
 
 def push_link(
@@ -648,6 +668,8 @@ def push_link(
     own = client or _client(link)
     try:
         for push in due:
+            if push.problem_id is not None and report.unauthorized:
+                continue  # the staff credential is refused: the answers wait for a new one
             _push_one(session, link, push, clock, store, own, report)
     finally:
         if client is None:
@@ -665,7 +687,7 @@ def _push_one(
     report: PushReport,
 ) -> None:
     if push.problem_id is not None:
-        _push_answer(session, link, push, clock, report)
+        _push_answer(session, link, push, clock, store, report)
         return
     external_id = session.scalar(
         select(ExchangeCase.external_id).where(ExchangeCase.case_id == push.case_id)
@@ -701,12 +723,23 @@ def _push_one(
 
 
 def _push_answer(
-    session: Session, link: ExchangeLink, push: ExchangePush, clock: Clock, report: PushReport
+    session: Session,
+    link: ExchangeLink,
+    push: ExchangePush,
+    clock: Clock,
+    store: PhotoStore,
+    report: PushReport,
 ) -> None:
     """An answer to one of the higher platform's order problems, over its staff API."""
     client = staff_client(link)
     try:
-        remote = post_answer(session, push, client)
+        remote = post_answer(session, push, client, store)
+    except ExchangeUnauthorized as err:
+        # Not the answer's fault: it waits, its tries uncounted, until a new credential
+        # is set on the link (which makes it due at once).
+        report.unauthorized = True
+        report.errors.append(f"{push.update_id}: {err.message}")
+        return
     except (ExchangeUnavailable, ExchangeRefused) as err:
         _failed(session, push, clock, report, err)
         return

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from duban.supervision.models import Campaign, OrderProblem, SupervisionOrder
     from duban.supervision.orders import OrderInput, create_order
+    from duban.supervision.replies import ReplyInput, clean_reply, require_own_photos
     from duban.supervision.revisits import (
         count_recurrences,
         create_due_revisits,
@@ -42,6 +43,9 @@ _EXPORTS: dict[str, str] = {
     "OrderInput": "duban.supervision.orders",
     "OrderProblem": "duban.supervision.models",
     "create_order": "duban.supervision.orders",
+    "ReplyInput": "duban.supervision.replies",
+    "clean_reply": "duban.supervision.replies",
+    "require_own_photos": "duban.supervision.replies",
     "SupervisionOrder": "duban.supervision.models",
     "count_recurrences": "duban.supervision.revisits",
     "create_due_revisits": "duban.supervision.revisits",
@@ -59,9 +63,11 @@ __all__ = [
     "EscalationReport",
     "OrderInput",
     "OrderProblem",
+    "ReplyInput",
     "SupervisionOrder",
     "TagReport",
     "campaigns_of_case",
+    "clean_reply",
     "count_recurrences",
     "create_due_revisits",
     "create_order",
@@ -70,6 +76,7 @@ __all__ = [
     "escalate_decisions",
     "escalate_orders",
     "find_cjk_font",
+    "require_own_photos",
     "revisits_of_case",
     "tag_active_campaigns",
     "verify_supervision_chains",

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from fastapi.responses import Response
 
 from duban.evidence import PhotoLimits
-from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.roles import Role
 from duban.reference import load_policy
 from duban.supervision.replies import ReplyInput
@@ -27,23 +26,16 @@ def reply_form(ctx: Ctx, form: Form, answer: Callable[[ReplyInput], object], bac
     """A unit answers its task: measures, done or not, and photos (stored through the
     photo use case with the size and pixel limits; a refused photo refuses the answer)."""
     actor = ctx.staff(Role.HANDLER)
-    errors = forms.FieldErrors(ctx.lang)
-    photo_ids = forms.save_uploads(
+    photo_ids = forms.answer_photos(
         ctx.db,
-        forms.uploads(form),
+        form,
         actor=actor,
         clock=ctx.clock,
         store=ctx.request.app.state.photo_store,
         limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
         tz=load_policy(ctx.db).tz,
-        errors=errors,
+        lang=ctx.lang,
     )
-    if errors:
-        ctx.db.rollback()  # the photos of a refused answer are not kept
-        raise InvalidInput(
-            Msg("The photos were refused: {errors}", errors="; ".join(errors.messages.values())),
-            field="photos",
-        )
     answer(
         ReplyInput(
             measures=field(form, "measures"),

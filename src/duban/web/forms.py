@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from duban.evidence.photos import PhotoLimits, save_photo
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import InvalidInput
+from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.ports import PhotoStore
 from duban.places.coords import to_wgs84
 from duban.web.i18n import translate as translate  # pages call forms.translate
@@ -149,3 +149,31 @@ def save_uploads(
             continue
         saved.append(photo.id)
     return saved
+
+
+def answer_photos(
+    db: Session,
+    form: FormData,
+    *,
+    actor: Actor,
+    clock: Clock,
+    store: PhotoStore,
+    limits: PhotoLimits,
+    tz: ZoneInfo,
+    lang: str,
+) -> list[str]:
+    """The photos of an answer form (field ``photos``), stored through the photo use case
+    with the size and pixel limits; their ids. A refused photo refuses the answer: none
+    is kept."""
+    errors = FieldErrors(lang)
+    photo_ids = save_uploads(
+        db, uploads(form), actor=actor, clock=clock, store=store, limits=limits, tz=tz,
+        errors=errors,
+    )  # fmt: skip
+    if errors:
+        db.rollback()  # the photos of a refused answer are not kept
+        raise InvalidInput(
+            Msg("The photos were refused: {errors}", errors="; ".join(errors.messages.values())),
+            field="photos",
+        )
+    return photo_ids
