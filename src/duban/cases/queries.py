@@ -131,6 +131,46 @@ def _words(query: str) -> list[str]:
     return [w for w in query.split() if w][:8]
 
 
+def _contains(word: str, *, sqlite: bool) -> ColumnElement[bool]:
+    """Cases whose description or address holds ``word``."""
+    # SQLite's LIKE ignores ASCII case already (ILIKE would add lower() per row);
+    # PostgreSQL: the pg_trgm indexes serve LIKE and ILIKE alike.
+    if sqlite:
+        return or_(
+            Case.description.like(_like(word), escape="\\"),
+            Case.address.like(_like(word), escape="\\"),
+        )
+    if word.isascii():
+        return or_(
+            Case.description.ilike(_like(word), escape="\\"),
+            Case.address.ilike(_like(word), escape="\\"),
+        )
+    # ILIKE costs several times LIKE on Chinese text, where case means nothing.
+    return or_(
+        Case.description.like(_like(word), escape="\\"),
+        Case.address.like(_like(word), escape="\\"),
+    )
+
+
+def search_condition(session: Session, query: str) -> ColumnElement[bool] | None:
+    """The cases a search finds (:func:`search_hits`), as a condition on ``cases``.
+
+    PostgreSQL: the 案卷号 or every word, in place, so a list can walk its order's
+    index and stop at a page (a word one case in twenty holds: 1 ms at a million
+    cases, against 3.6 s to gather its 50,000 hits first). SQLite: the FTS table is
+    another table; its hits are gathered.
+    """
+    words = _words(query)
+    if not words:
+        return None
+    if session.get_bind().dialect.name != "sqlite":
+        every = and_(*(_contains(w, sqlite=False) for w in words))
+        return or_(Case.code == query.strip(), every)
+    unranked = search_hits(session, query, ranked=False)
+    assert unranked is not None
+    return Case.id.in_(select(unranked.subquery().c.id))
+
+
 def search_hits(session: Session, query: str, *, ranked: bool = True) -> CompoundSelect[Any] | None:
     """The cases a search finds, as a select of ``(id, rank)``: lower rank first.
 
@@ -152,23 +192,7 @@ def search_hits(session: Session, query: str, *, ranked: bool = True) -> Compoun
     sqlite = session.get_bind().dialect.name == "sqlite"
 
     def contains(word: str) -> ColumnElement[bool]:
-        # SQLite's LIKE ignores ASCII case already (ILIKE would add lower() per row);
-        # PostgreSQL: the pg_trgm indexes serve LIKE and ILIKE alike.
-        if sqlite:
-            return or_(
-                Case.description.like(_like(word), escape="\\"),
-                Case.address.like(_like(word), escape="\\"),
-            )
-        if word.isascii():
-            return or_(
-                Case.description.ilike(_like(word), escape="\\"),
-                Case.address.ilike(_like(word), escape="\\"),
-            )
-        # ILIKE costs several times LIKE on Chinese text, where case means nothing.
-        return or_(
-            Case.description.like(_like(word), escape="\\"),
-            Case.address.like(_like(word), escape="\\"),
-        )
+        return _contains(word, sqlite=sqlite)
 
     in_text = [contains(w) for w in short_words]
     if sqlite and long_words:
@@ -316,11 +340,11 @@ def list_cases(
     sorted_by = sort if sort and sort.lstrip("-") in SORTS else None
     keys: list[SortKey] = [(Case.created_at, True), (Case.id, True)]
     # The count needs no rank (word similarity per hit is most of a search's cost).
-    unranked = search_hits(session, filters.text, ranked=False) if filters.text else None
-    if unranked is not None:
-        base = base.where(Case.id.in_(select(unranked.subquery().c.id)))
+    found_by = search_condition(session, filters.text) if filters.text else None
+    if found_by is not None:
+        base = base.where(found_by)
     total = _count(session, base, max(counted, RANKED_HITS))
-    if unranked is not None and filters.text:
+    if found_by is not None and filters.text:
         if sorted_by is None and total > RANKED_HITS:
             # Thousands of hits all hold the words: rank adds little and costs a score per
             # hit (word similarity on PostgreSQL). The 案卷号 still comes first.
