@@ -1,6 +1,7 @@
 """Benchmark: searching the case list by 案卷号, address and text.
 
     python bench/search.py [--cases 100000] [--backend sqlite|postgresql|both] [--repeat 20]
+                           [--scan-repeat N]
                            [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_search]
 
 Fills a fresh database (all migrations, so the search indexes of ``0017_casesearch``
@@ -9,7 +10,9 @@ addresses are Chinese phrases, roads and house numbers varied by the case number
 times, ``--repeat`` times each, the first page (50, with the total) of
 :func:`duban.cases.queries.list_cases` with a search, against a plain
 ``LIKE '%…%'`` scan of description and address with the same page and count, and prints
-the median and p95 per query.
+the median and p95 per query (the scan only ``--scan-repeat`` times: at a million
+cases it takes seconds). Before the searches, the list without one: page 1 with its
+capped total, page 21 by keyset cursor and by OFFSET, and an exact ``count(*)``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,7 +129,7 @@ def _stats(samples: list[float]) -> str:
     return f"median {statistics.median(ordered) * 1e3:8.1f} ms  p95 {p95 * 1e3:8.1f} ms"
 
 
-def measure(engine: Engine, repeat: int) -> None:
+def measure(engine: Engine, repeat: int, scan_repeat: int) -> None:
     factory = make_session_factory(engine)
     actor = Actor(user_id=None, username="bench", role=Role.DISPATCHER)
     now = datetime(2026, 12, 1, tzinfo=UTC)
@@ -138,13 +142,16 @@ def measure(engine: Engine, repeat: int) -> None:
         for label, query in QUERIES:
             search: list[float] = []
             scan: list[float] = []
-            total = 0
-            for _ in range(repeat):
+            hits = "0"
+            for i in range(repeat):
                 t0 = time.perf_counter()
-                _rows, total = list_cases(
+                listing = list_cases(
                     session, actor=actor, filters=CaseFilter(text=query), now=now, page_size=50
                 )
                 search.append(time.perf_counter() - t0)
+                hits = f"{listing.total:,}" + ("" if listing.total_exact else "+")
+                if i >= scan_repeat:
+                    continue
                 t0 = time.perf_counter()
                 pattern = f"%{query.split()[0]}%"
                 session.execute(like, {"p": pattern}).all()
@@ -152,13 +159,53 @@ def measure(engine: Engine, repeat: int) -> None:
                 scan.append(time.perf_counter() - t0)
                 session.expunge_all()
             print(
-                f"  {label:<18} {query:<12} hits {total:>7,}  search {_stats(search)}"
+                f"  {label:<18} {query:<12} hits {hits:>7}  search {_stats(search)}"
                 f"  | LIKE scan {_stats(scan)}",
                 flush=True,
             )
 
 
-def run(backend: str, url: str, cases: int, repeat: int) -> None:
+def measure_pages(engine: Engine, repeat: int) -> None:
+    """The list without a search: page 1 (with its total, counted up to
+    :data:`~duban.cases.queries.COUNTED`), page 21 by keyset cursor and page 21 by
+    OFFSET, against an exact ``count(*)`` of every case."""
+    factory = make_session_factory(engine)
+    actor = Actor(user_id=None, username="bench", role=Role.DISPATCHER)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with factory() as session:
+        cursor: str | None = None
+        for _ in range(20):
+            cursor = list_cases(
+                session, actor=actor, filters=CaseFilter(), now=now, after=cursor
+            ).after
+        lines: list[tuple[str, Callable[[], object]]] = [
+            (
+                "page 1 + total",
+                lambda: list_cases(session, actor=actor, filters=CaseFilter(), now=now),
+            ),
+            (
+                "page 21, cursor",
+                lambda: list_cases(
+                    session, actor=actor, filters=CaseFilter(), now=now, after=cursor
+                ),
+            ),
+            (
+                "page 21, OFFSET",
+                lambda: list_cases(session, actor=actor, filters=CaseFilter(), now=now, page=21),
+            ),
+            ("exact count(*)", lambda: session.scalar(text("SELECT count(*) FROM cases"))),
+        ]
+        for label, call in lines:
+            took: list[float] = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                call()
+                took.append(time.perf_counter() - t0)
+                session.expunge_all()
+            print(f"  list: {label:<18} {_stats(took)}", flush=True)
+
+
+def run(backend: str, url: str, cases: int, repeat: int, scan_repeat: int) -> None:
     print(f"{backend}: {cases:,} cases", flush=True)
     if backend == "postgresql":
         admin = make_engine(str(make_url(url).set(database="postgres")))
@@ -169,7 +216,8 @@ def run(backend: str, url: str, cases: int, repeat: int) -> None:
         admin.dispose()
     engine = make_engine(url)
     fill(engine, cases)
-    measure(engine, repeat)
+    measure_pages(engine, repeat)
+    measure(engine, repeat, scan_repeat)
     engine.dispose()
 
 
@@ -177,6 +225,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--scan-repeat", type=int, help="runs of the LIKE scan (default: --repeat; it is slow)"
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument(
         "--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_search"
@@ -184,9 +235,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.db", args.cases, args.repeat)
+            run(
+                "sqlite",
+                f"sqlite:///{tmp}/bench.db",
+                args.cases,
+                args.repeat,
+                args.scan_repeat or args.repeat,
+            )
     if args.backend in ("postgresql", "both"):
-        run("postgresql", args.pg_url, args.cases, args.repeat)
+        run("postgresql", args.pg_url, args.cases, args.repeat, args.scan_repeat or args.repeat)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ from duban.reference.models import Category, FilingCondition
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PG_DATABASE = "duban_bench_web"
+#: Another name (``DUBAN_BENCH_PG_DATABASE``) lets two runs share the server.
+PG_DATABASE = os.environ.get("DUBAN_BENCH_PG_DATABASE", "duban_bench_web")
 DEMO_PASSWORD = "duban-demo"
 CHUNK = 5000
 
@@ -412,6 +413,44 @@ def measure(
     )
 
 
+#: The case list as people use it: the default order, a filter, a sort, searches.
+CASE_LISTS = {
+    "GET /cases (newest first)": "/cases",
+    "GET /cases (open, category E01)": "/cases?open=1&category=E01",
+    "GET /cases?sort=due (open)": "/cases?open=1&sort=due",
+    "GET /cases?q= (1 case in 8)": "/cases?q=井盖破损",
+    "GET /cases?q= (address, few)": "/cases?q=测试路 123 号",
+    "GET /cases?q= (案卷号)": "/cases?q=B0000500000",
+}
+
+
+def next_links(client: httpx.Client, url: str, pages: int) -> list[str]:
+    """The URLs of the next ``pages`` pages after ``url``, following the "Next" link."""
+    found: list[str] = []
+    while len(found) < pages:
+        link = re.search(r'<a rel="next" href="([^"]+)"', client.get(url).text)
+        if not link:
+            break
+        url = "/cases" + link.group(1).replace("&amp;", "&")
+        found.append(url)
+    return found
+
+
+def measure_case_list(client: httpx.Client, requests: int) -> list[Timing]:
+    """The case list's lines: each of :data:`CASE_LISTS`, then pages 2–21 as the pager
+    links them (newest first, and sorted by time left)."""
+    timings = [
+        measure(client, name, lambda i, u=url: u, requests) for name, url in CASE_LISTS.items()
+    ]
+    for name, first in [
+        ("GET /cases pages 2-21 (Next link)", "/cases"),
+        ("GET /cases?sort=due pages 2-21", "/cases?open=1&sort=due"),
+    ]:
+        pages = next_links(client, first, 20) or [first]
+        timings.append(measure(client, name, lambda i, p=pages: p[i % len(p)], requests))
+    return timings
+
+
 def run(backend: str, count: int, requests: int) -> dict[str, Any]:
     rng = random.Random(11)
     with database(backend) as url, tempfile.TemporaryDirectory(prefix="duban-bench-var-") as var:
@@ -458,6 +497,7 @@ def run(backend: str, count: int, requests: int) -> dict[str, Any]:
                     lambda i: f"/cases/{rng.choice(ids)}",
                     requests,
                 ),
+                *measure_case_list(client, requests),
                 measure(client, "GET /map/data.json (one map)", map_url, requests),
                 measure(
                     client,

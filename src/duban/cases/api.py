@@ -260,6 +260,14 @@ def cases(
     ] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[
+        str | None,
+        Query(max_length=500, description="the next page: the `after` of the page before"),
+    ] = None,
+    before: Annotated[
+        str | None,
+        Query(max_length=500, description="the page before: the `before` of the page after"),
+    ] = None,
 ) -> CasePage:
     """Cases visible to the caller, newest first (or by ``sort``), with filters and pages."""
     if sort and sort.lstrip("-") not in SORTS:
@@ -286,7 +294,7 @@ def cases(
     )
     now = clock.now()
     page_size = min(page_size, settings.page_size_max)
-    rows, total = list_cases(
+    listing = list_cases(
         session,
         actor=actor,
         filters=filters,
@@ -294,7 +302,10 @@ def cases(
         page=page,
         page_size=page_size,
         sort=sort or None,
+        after=after or None,
+        before=before or None,
     )
+    rows, total = listing.rows, listing.total
     names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
     places = case_locations(session, rows)
     verdicts = verdicts_of(session, [c.id for c in rows]) if actor.role != Role.CITIZEN else {}
@@ -314,9 +325,12 @@ def cases(
     return CasePage(
         items=items,
         total=total,
+        total_exact=listing.total_exact,
         page=page,
         page_size=page_size,
         pages=max(1, math.ceil(total / page_size)),
+        after=listing.after,
+        before=listing.before,
     )
 
 

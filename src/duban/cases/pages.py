@@ -9,7 +9,6 @@ the message next to the field it is about.
 from __future__ import annotations
 
 import io
-import math
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -88,44 +87,52 @@ def case_filter_from(request: Request, tz: ZoneInfo) -> tuple[CaseFilter, dict[s
 
 @router.get("/cases")
 @pages
-def case_list(ctx: Ctx, page: int = 1) -> Response:
-    """Cases the viewer may see, filtered (the dashboard's numbers link here)."""
+def case_list(ctx: Ctx, after: str | None = None, before: str | None = None) -> Response:
+    """Cases the viewer may see, filtered (the dashboard's numbers link here); pages go
+    by keyset (``after``/``before`` a row), so page 200 costs what page 1 does."""
     actor = ctx.staff()
     policy = load_policy(ctx.db)
     filters, seen = case_filter_from(ctx.request, policy.tz)
-    page = max(1, page)
     now = ctx.clock.now()
-    cases, total = list_cases(
+    listing = list_cases(
         ctx.db,
         actor=actor,
         filters=filters,
         now=now,
-        page=page,
         page_size=PAGE_SIZE,
         sort=seen["sort"] or None,
+        after=after or None,
+        before=before or None,
     )
-    query = str(ctx.request.url.include_query_params(page=1).query)
-    unsorted = str(ctx.request.url.remove_query_params(["sort", "page"]).query)
+    kept = ctx.request.url.remove_query_params(PAGING)
+    unsorted = str(kept.remove_query_params(["sort"]).query)
     return ctx.render(
         "cases/list.html",
-        rows=case_lines(ctx.db, cases, policy, now),
+        rows=case_lines(ctx.db, listing.rows, policy, now),
         sort_query=unsorted,
         export_query=unsorted + ("&sort=" + seen["sort"] if seen["sort"] else ""),
-        total=total,
-        page=page,
-        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        listing=listing,
+        previous_query=str(kept.include_query_params(before=listing.before).query)
+        if listing.before
+        else None,
+        next_query=str(kept.include_query_params(after=listing.after).query)
+        if listing.after
+        else None,
         filters=filters,
         seen=seen,
         units=active_units(ctx.db),
-        base_query=query,
         saved=saved_filters(ctx.db, actor),
         current_query=unsorted_all(ctx),
     )
 
 
+#: The query parameters that say which page of a list: not part of its filters.
+PAGING = ["page", "after", "before"]
+
+
 def unsorted_all(ctx: WebContext) -> str:
     """The list's query string without its page (what a saved filter keeps)."""
-    return str(ctx.request.url.remove_query_params(["page"]).query)
+    return str(ctx.request.url.remove_query_params(PAGING).query)
 
 
 def saved_filters(session: Session, actor: Actor) -> list[SavedFilter]:
@@ -198,16 +205,17 @@ def case_list_export(ctx: Ctx) -> Response:
     policy = load_policy(ctx.db)
     filters, seen = case_filter_from(ctx.request, policy.tz)
     now = ctx.clock.now()
-    cases, total = list_cases(
+    listing = list_cases(
         ctx.db,
         actor=actor,
         filters=filters,
         now=now,
-        page=1,
         page_size=EXPORT_CAP,
         sort=seen["sort"] or None,
+        counted=EXPORT_CAP,
     )
-    if total > EXPORT_CAP:
+    cases = listing.rows
+    if not listing.total_exact:
         ctx.notice(
             "The list holds more than 100,000 cases, too many to export: "
             "narrow it with the filters first."

@@ -423,10 +423,10 @@ def track_photo(ctx: Ctx, code: str, photo_id: str) -> Response:
 def my_reports(ctx: Ctx) -> Response:
     """A signed-in citizen's reports."""
     actor = ctx.staff(Role.CITIZEN)
-    rows, total = list_cases(
-        ctx.db, actor=actor, filters=CaseFilter(), now=ctx.clock.now(), page=1, page_size=100
+    listing = list_cases(
+        ctx.db, actor=actor, filters=CaseFilter(), now=ctx.clock.now(), page_size=100
     )
-    return ctx.render("my.html", rows=rows, total=total)
+    return ctx.render("my.html", rows=listing.rows, total=listing.total)
 
 
 def citizen_case_page(

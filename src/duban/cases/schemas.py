@@ -222,10 +222,13 @@ class CaseRead(BaseModel):
 
 class CasePage(BaseModel):
     items: list[CaseRead]
-    total: int
+    total: int  # counted up to COUNTED (10,000); ``total_exact`` false: more than that
+    total_exact: bool = True
     page: int
     page_size: int
     pages: int
+    after: str | None = None  # the cursor of the next page (None: this is the last)
+    before: str | None = None  # the cursor of the page before (None: this is the first)
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:

@@ -63,9 +63,8 @@ def _render(ctx: Ctx, form: Form | None, *, error: str = "") -> Response:
         overdue=True if _field(form, "overdue") == "1" else None,
         supervised=True if _field(form, "supervised") == "1" else None,
     )
-    found, total = list_cases(
-        ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), page_size=200
-    )
+    listing = list_cases(ctx.db, actor=actor, filters=filters, now=ctx.clock.now(), page_size=200)
+    found, total = listing.rows, listing.total
     if q:
         found = [c for c in found if q in c.code or q in (c.description or "")]
     found = found[:50]

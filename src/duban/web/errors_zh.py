@@ -39,6 +39,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "sign in first: send 'Authorization: Bearer <token>' (get one from POST /api/v1/auth/token)": "请先登录：发送 Authorization: Bearer <token>（通过 POST /api/v1/auth/token 获取）",
     "the access token is invalid or expired; sign in again": "访问令牌无效或已过期，请重新登录",
     # cases
+    "this page link is not valid any more: start from the first page": "此翻页链接已失效，请从第一页开始",
     "case {case_id} does not exist or is not visible to you": "该案件不存在，或您无权查看。",
     "unknown photo id(s): {choices}": "照片编号不存在：{choices}",
     "give both 'lat' and 'lon' to correct the location": "更正位置须同时填写纬度和经度",

@@ -256,6 +256,7 @@ ZH: Final[dict[str, str]] = {
     "To": "止",
     "Filter": "筛选",
     "{n} found": "共 {n} 件",
+    "{n}+ found": "共 {n}+ 件",
     "Reported": "上报时间",
     "No cases match.": "没有符合条件的案件。",
     # The case list: search, sort, export (issue 17).

@@ -1,0 +1,145 @@
+"""Keyset pages of the case list (``after``/``before`` cursors) and its capped total."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from duban.cases import pages as case_pages
+from duban.cases import queries
+from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.workflow import CaseStatus
+from tests.factories.world import World
+from tests.http import Api, assert_error
+from tests.web.test_server import sign_in
+
+ZH = {"Accept-Language": "zh-CN"}
+
+
+@pytest.fixture
+def ten(world: World) -> list[int]:
+    """Ten cases: six reported in the same instant (ties on every column but the id),
+    then four a minute apart, two of them dispatched (a deadline and a unit)."""
+    made = [world.report(description=f"井盖破损 {i}").id for i in range(6)]
+    for i in range(4):
+        world.clock.advance(minutes=1)
+        if i < 2:
+            made.append(world.case_in(CaseStatus.DISPATCHED, description=f"路灯 {i}").id)
+        else:
+            made.append(world.report(description=f"井盖破损 {i + 6}").id)
+    return made
+
+
+def walk(world: World, size: int, **kw: Any) -> tuple[list[int], list[int]]:
+    """Every case, page by page forwards along ``after``, then back along ``before``
+    from the last page."""
+    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
+    forwards: list[list[int]] = []
+    cursor: str | None = None
+    while True:
+        page = list_cases(session, actor=actor, now=now, page_size=size, after=cursor, **kw)
+        forwards.append([c.id for c in page.rows])
+        assert (page.before is None) == (cursor is None)  # page 1 has no page before
+        if page.after is None:
+            break
+        cursor = page.after
+    backwards: list[list[int]] = [forwards[-1]]
+    back = page.before
+    while back is not None:
+        page = list_cases(session, actor=actor, now=now, page_size=size, before=back, **kw)
+        backwards.insert(0, [c.id for c in page.rows])
+        assert page.after is not None  # a page before always has one after it
+        back = page.before
+    assert backwards == forwards  # the same pages, read back
+    assert all(len(p) == size for p in forwards[:-1])
+    every = list_cases(session, actor=actor, now=now, page_size=100, **kw)
+    return [i for p in forwards for i in p], [c.id for c in every.rows]
+
+
+@pytest.mark.parametrize(
+    "sort", [None, "reported", "-reported", "due", "-due", "unit", "-unit", "status"]
+)
+def test_keyset_pages_list_every_case_once_in_order(
+    world: World, ten: list[int], sort: str | None
+) -> None:
+    paged, whole = walk(world, 3, filters=CaseFilter(), sort=sort)
+    assert paged == whole
+    assert sorted(paged) == sorted(ten)
+
+
+def test_ties_go_by_id_newest_first(world: World, ten: list[int]) -> None:
+    paged, _ = walk(world, 4, filters=CaseFilter())
+    assert paged == ten[::-1]  # the six of one instant too, by id
+
+
+def test_keyset_pages_keep_the_filters_and_the_search(world: World, ten: list[int]) -> None:
+    reported = CaseFilter(statuses=(CaseStatus.REPORTED,))
+    paged, whole = walk(world, 3, filters=reported)
+    assert paged == whole
+    assert len(paged) == 8
+    searched, whole = walk(world, 2, filters=CaseFilter(text="井盖破损"))
+    assert searched == whole
+    assert len(searched) == 8
+
+
+def test_the_total_is_counted_up_to_a_cap(world: World, ten: list[int]) -> None:
+    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
+    capped = list_cases(session, actor=actor, filters=CaseFilter(), now=now, counted=4)
+    assert (capped.total, capped.total_exact, len(capped.rows)) == (4, False, 10)
+    exact = list_cases(session, actor=actor, filters=CaseFilter(), now=now, counted=10)
+    assert (exact.total, exact.total_exact) == (10, True)
+    found = list_cases(session, actor=actor, filters=CaseFilter(text="路灯"), now=now, counted=4)
+    assert (found.total, found.total_exact) == (2, True)
+
+
+def test_the_api_pages_by_cursor_and_still_by_number(api: Api, world: World) -> None:
+    made = []
+    for _ in range(5):
+        made.append(api.report()["id"])
+        world.clock.advance(minutes=1)
+    first = api.get("/cases", "dispatcher", page_size=2).json()
+    assert (first["total"], first["total_exact"], first["before"]) == (5, True, None)
+    second = api.get("/cases", "dispatcher", page_size=2, after=first["after"]).json()
+    assert [c["id"] for c in second["items"]] == made[::-1][2:4]
+    by_number = api.get("/cases", "dispatcher", page_size=2, page=2).json()
+    assert [c["id"] for c in by_number["items"]] == made[::-1][2:4]
+    back = api.get("/cases", "dispatcher", page_size=2, before=second["before"]).json()
+    assert [c["id"] for c in back["items"]] == made[::-1][:2]
+    assert back["before"] is None
+    error = assert_error(api.get("/cases", "dispatcher", after="nonsense"), 422, "invalid_input")
+    assert error["detail"]["field"] == "after"
+
+
+def test_the_page_links_next_and_previous_and_says_10000_plus(
+    client: TestClient,
+    app: FastAPI,
+    world: World,
+    ten: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(case_pages, "PAGE_SIZE", 3)
+    sign_in(client, app, world, "dispatcher")
+    html = client.get("/cases", params={"q": "井盖破损", "sort": "-reported"}, headers=ZH).text
+    assert 'rel="prev"' not in html
+    link = re.search(r'<a rel="next" href="\?([^"]+)"', html)
+    assert link, html
+    query = link.group(1).replace("&amp;", "&")
+    assert "q=%E4%BA%95%E7%9B%96%E7%A0%B4%E6%8D%9F" in query
+    assert "sort=-reported" in query
+    second = client.get("/cases?" + query, headers=ZH).text
+    assert second.count("data-case=") == 3
+    back = re.search(r'<a rel="prev" href="\?([^"]+)"', second)
+    assert back
+    again = client.get("/cases?" + back.group(1).replace("&amp;", "&"), headers=ZH).text
+    codes = re.findall(r'data-case="([^"]+)"', html)
+    assert re.findall(r'data-case="([^"]+)"', again) == codes
+    assert "共 8 件" in html
+    monkeypatch.setattr(queries, "COUNTED", 5)
+    assert "共 5+ 件" in client.get("/cases", headers=ZH).text
+    bad = client.get("/cases", params={"after": "nonsense"}, headers=ZH)
+    assert bad.status_code in (400, 422)
+    assert "此翻页链接已失效" in bad.text
