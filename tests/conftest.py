@@ -53,6 +53,7 @@ from duban.app import create_app
 from duban.config import Settings
 from duban.kernel.db.base import Base
 from duban.kernel.db.migrate import upgrade
+from duban.kernel.db.sealed import use_secret_source
 from duban.kernel.db.session import make_engine, make_session_factory
 from duban.reference import policy
 from duban.reference.categories import (
@@ -62,7 +63,7 @@ from duban.reference.categories import (
 from tests import commands
 from tests.factories.world import World
 from tests.fakes import FixedClock
-from tests.http import Api, make_settings, serving
+from tests.http import SECRET, Api, make_settings, serving
 
 # Hypothesis: every example of a property must finish within half a second. The default
 # 200 ms is too tight for a loaded 2-core machine and turned slow examples into flaky
@@ -75,6 +76,8 @@ PG_URL = os.environ.get("DUBAN_TEST_DATABASE_URL", "").strip()
 # The audit key signs the event chain; tests sign with this one rather than write
 # var/audit.key into the checkout (tests of the key file set their own place).
 os.environ.setdefault("DUBAN_AUDIT_KEY", "test:duban-test-audit-key-0123456789")
+# Sealed credentials likewise open with the tests' signing key, not var/secret_key.
+use_secret_source(lambda: SECRET)
 BACKEND = "postgresql" if PG_URL else "sqlite"
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -29,7 +27,7 @@ from duban.api.middleware import install_middleware
 from duban.cases import api as cases_api
 from duban.cases import dashboard_pages, map_pages, public_pages, workbench_pages
 from duban.cases import pages as case_pages
-from duban.config import Settings
+from duban.config import Settings, signing_key
 from duban.evaluation import api as evaluation_api
 from duban.evaluation import pages as evaluation_pages
 from duban.evidence import api as evidence_api
@@ -96,8 +94,6 @@ PAGES: Final = (
     notify_pages.router,
     supervision_workbench_pages.router,
 )
-#: The file under ``var_dir`` that keeps a generated signing key (never in the database).
-SECRET_KEY_FILE = "secret_key"
 
 DESCRIPTION = """
 督办 Duban — city-management supervision (数字化城管).
@@ -107,46 +103,6 @@ Sign in with `POST /api/v1/auth/token` (form fields `username`, `password`), the
 `{"error": {"code": "...", "message": "...", "detail": {...}}}`.
 Times are ISO 8601 with their zone (shown in Asia/Shanghai, stored in UTC).
 """
-
-
-class MissingSecretKey(RuntimeError):
-    """Production without ``DUBAN_SECRET_KEY``: the server refuses to start."""
-
-
-def secret_key_for(settings: Settings) -> str:
-    """The key that signs tokens and web sessions. Never kept in the database (a copy of
-    the database must not be enough to forge an admin token): ``DUBAN_SECRET_KEY``, which
-    production requires; elsewhere (development, the demo) a key generated once into
-    ``<var_dir>/secret_key``, readable by its owner only (mode 0600)."""
-    if settings.secret_key:
-        return settings.secret_key
-    if settings.is_production:
-        raise MissingSecretKey(
-            "DUBAN_ENV=production needs DUBAN_SECRET_KEY (at least 32 characters, e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); "
-            "the server does not start without it"
-        )
-    path = settings.var_dir / SECRET_KEY_FILE
-    try:
-        key = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        key = ""
-    if len(key) >= 32:
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first (or it was too short)
-        existing = path.read_text(encoding="ascii").strip()
-        if len(existing) >= 32:
-            return existing
-        path.unlink()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key + "\n")
-    _log.warning("generated a signing key in %s (set DUBAN_SECRET_KEY in production)", path)
-    return key
 
 
 @asynccontextmanager
@@ -236,7 +192,7 @@ def create_app(
     app.state.session_factory = factory
     app.state.clock = clock or SystemClock()
     app.state.photo_store = photo_store_for(settings)
-    app.state.secret_key = secret_key_for(settings)
+    app.state.secret_key = signing_key(settings)
     install_error_handlers(app)
     # places before cases: /cases/nearby must not be taken for /cases/{case_id}.
     for router in (

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from duban.kernel.db.sealed import use_secret_source
+
 DEFAULT_VAR_DIR = Path("var")
+#: The file under ``var_dir`` that keeps a generated signing key (never in the database).
+SECRET_KEY_FILE = "secret_key"
 
 
 class Settings(BaseSettings):
@@ -125,3 +132,53 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Whether the configured store is the embedded SQLite."""
         return self.database_url.startswith("sqlite")
+
+
+class MissingSecretKey(RuntimeError):
+    """Production without ``DUBAN_SECRET_KEY``: the server refuses to start."""
+
+
+def signing_key(settings: Settings) -> str:
+    """The key that signs tokens and web sessions. Never kept in the database (a copy of
+    the database must not be enough to forge an admin token): ``DUBAN_SECRET_KEY``, which
+    production requires; elsewhere (development, the demo) a key generated once into
+    ``<var_dir>/secret_key``, readable by its owner only (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.is_production:
+        raise MissingSecretKey(
+            "DUBAN_ENV=production needs DUBAN_SECRET_KEY (at least 32 characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`); "
+            "the server does not start without it"
+        )
+    path = settings.var_dir / SECRET_KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = ""
+    if len(key) >= 32:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first (or it was too short)
+        existing = path.read_text(encoding="ascii").strip()
+        if len(existing) >= 32:
+            return existing
+        path.unlink()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    logging.getLogger(__name__).warning(
+        "generated a signing key in %s (set DUBAN_SECRET_KEY in production)", path
+    )
+    return key
+
+
+def _environment_signing_key() -> str:
+    return signing_key(Settings())
+
+
+# Credentials kept sealed in the database open with the signing key of this environment.
+use_secret_source(_environment_signing_key)

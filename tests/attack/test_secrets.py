@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.directory import update_user
 from duban.api.middleware import RedactApiKeys, redact
-from duban.app import MissingSecretKey, create_app, secret_key_for
-from duban.config import Settings
+from duban.app import create_app
+from duban.config import MissingSecretKey, Settings, signing_key
 from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.models import Setting
 from duban.kernel.db.session import make_engine
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.attack
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     settings = Settings(database_url="sqlite://", var_dir=tmp_path, env="production")
     with pytest.raises(MissingSecretKey, match="DUBAN_SECRET_KEY"):
-        secret_key_for(settings)
+        signing_key(settings)
     with pytest.raises(MissingSecretKey):
         create_app(settings, engine=make_engine("sqlite://"))
     assert not (tmp_path / "secret_key").exists()

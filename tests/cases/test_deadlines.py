@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban import notify
 from duban.cases.models import Case
 from duban.cases.presenters import DeadlineView, deadline_view
 from duban.cases.workflow import Action, CaseStatus, Source
@@ -459,3 +460,49 @@ def test_deadline_view_stops_when_the_fix_is_reported(
         None,
     )
     assert _view(session, late, later).is_overdue
+
+
+# --------------------------------------------------------------------------- yellow light
+
+
+@pytest.mark.parametrize(
+    ("dispatched", "off_work"),
+    [
+        # Friday 16:00, due Tuesday 16:00: by Monday 21:00 80 % of the wall-clock span has
+        # passed, but only 9.5 of the 15 working hours.
+        (local(2026, 11, 27, 16, 0), local(2026, 11, 30, 21, 0)),
+        # The eve of National Day 2025, due 10-10 16:00: on 10-08 (a holiday) 80 % of the
+        # wall-clock span has passed, but only the 2 working hours of 09-30.
+        (local(2025, 9, 30, 16, 0), local(2025, 10, 8, 17, 0)),
+    ],
+)
+def test_the_yellow_light_and_its_warning_come_at_the_same_share_of_working_time(
+    session: Session, world: World, clock: FixedClock, dispatched: datetime, off_work: datetime
+) -> None:
+    notify.set_preferences(
+        session,
+        actor=world.actor("handler"),
+        channels=["email"],
+        email="h@example.org",
+        now=clock.now(),
+    )
+    case = dispatched_case(world, condition(session, 2, "work_days"), at=dispatched)
+    policy = load_policy(session)
+    limit_seconds = 2 * policy.calendar.working_day_seconds
+    assert case.due_at == policy.calendar.add_working_seconds(dispatched, limit_seconds)
+    wall_share = (off_work - dispatched) / (case.due_at - dispatched)
+    assert wall_share >= policy.yellow_at  # where the wall clock would have warned
+
+    def light_and_warning(now: datetime) -> tuple[str | None, bool]:
+        clock.set(now)
+        warned = sweep_overdue(session, clock=clock).warned == [case.code]
+        session.expire_all()
+        fresh_case = session.get(Case, case.id)
+        assert fresh_case is not None
+        return _view(session, fresh_case, now).light, warned
+
+    assert light_and_warning(off_work) == ("green", False)
+    yellow = policy.calendar.add_working_seconds(dispatched, policy.yellow_at * limit_seconds)
+    assert light_and_warning(yellow - timedelta(minutes=1)) == ("green", False)
+    assert light_and_warning(yellow + timedelta(minutes=1)) == ("yellow", True)
+    assert light_and_warning(yellow + timedelta(minutes=2)) == ("yellow", False)  # once

@@ -34,9 +34,18 @@ def test_an_admin_sets_a_link_and_sees_it_without_its_key(app: FastAPI, world: W
             "/admin/exchange", data={"csrf_token": csrf, **FORM}, follow_redirects=False
         )
         assert (saved.status_code, saved.headers["location"]) == (303, "/admin/exchange")
-        listed = client.get("/admin/exchange")
+        listed = client.get("/admin/exchange", headers={"Accept-Language": "zh-CN"})
         assert "city.example" in listed.text
         assert "o311_secret" not in listed.text
+        assert "<td data-staff-token>未设置</td>" in listed.text
+        client.post(
+            "/admin/exchange",
+            data={"csrf_token": csrf, **FORM, "staff_token": "staff_tok_secret"},
+            follow_redirects=False,
+        )
+        listed = client.get("/admin/exchange", headers={"Accept-Language": "zh-CN"})
+        assert "staff_tok_secret" not in listed.text
+        assert "<td data-staff-token>已设置</td>" in listed.text
         bad = client.post(
             "/admin/exchange",
             data={"csrf_token": csrf, **FORM, "base_url": "ftp://x", "name": "other"},

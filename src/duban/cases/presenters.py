@@ -30,6 +30,28 @@ class DeadlineView:
     clock: str  # running | paused | stopped | not_started
 
 
+def share_used(
+    policy: Policy,
+    *,
+    started: datetime,
+    due: datetime,
+    unit: LimitUnit,
+    paused: float,
+    now: datetime,
+) -> float:
+    """Share of a running case's time limit used at ``now`` (1.0: at its deadline).
+
+    Measured in the limit's own kind of time — working time for work-day and work-hour
+    limits, so a weekend or a holiday uses none of it — with the parked time (``paused``,
+    in limit units) left out. The case's light and the yellow-light warning both read
+    this, so the warning comes when the light turns yellow.
+    """
+    cal = policy.calendar
+    total = cal.elapsed_in_limit_units(started, due, unit) - paused
+    used = cal.elapsed_in_limit_units(started, now, unit) - paused
+    return used / total if total > 0 else 1.0
+
+
 def deadline_view(case: Case, policy: Policy, now: datetime) -> DeadlineView:
     """Time left, overdue state and traffic lights of a case at ``now``."""
     cal = policy.calendar
@@ -43,10 +65,15 @@ def deadline_view(case: Case, policy: Policy, now: datetime) -> DeadlineView:
             clock_state = "running"
             seconds_left = cal.remaining_seconds(now, case.due_at, unit)
             overdue = now > case.due_at
-            start = case.clock_started_at or now
-            total = cal.elapsed_in_limit_units(start, case.due_at, unit) - case.paused_seconds
-            used = cal.elapsed_in_limit_units(start, now, unit) - case.paused_seconds
-            light = policy.light(used / total if total > 0 else 1.0).value
+            used = share_used(
+                policy,
+                started=case.clock_started_at or now,
+                due=case.due_at,
+                unit=unit,
+                paused=case.paused_seconds,
+                now=now,
+            )
+            light = policy.light(used).value
         elif case.status == CaseStatus.PARKED:
             clock_state = "paused"
             at = case.parked_at or now

@@ -175,7 +175,7 @@ def worker(
     import signal
 
     from duban.adapters.photostore import photo_store_for
-    from duban.app import secret_key_for
+    from duban.config import signing_key
     from duban.jobs.worker import JOBS, worker_for
     from duban.kernel.context import SystemClock
     from duban.kernel.db.session import make_session_factory
@@ -191,7 +191,7 @@ def worker(
         settings,
         factory,
         clock=SystemClock(),
-        secret=secret_key_for(settings),
+        secret=signing_key(settings),
         store=photo_store_for(settings),
     )
     if once:

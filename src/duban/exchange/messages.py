@@ -56,4 +56,7 @@ ZH: Final[dict[str, str]] = {
     "Order": "督办单",
     "Sent back": "退回原因",
     "Measures taken": "整改措施",
+    "Staff token": "处置账号令牌",
+    "set": "已设置",
+    "not set": "未设置",
 }

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from duban.kernel.db.base import Base, UTCDateTime
+from duban.kernel.db.sealed import SealedText
 
 
 class ExchangeLink(Base):
@@ -16,8 +17,9 @@ class ExchangeLink(Base):
     FixMyStreet update extension), kept on the lower (district) instance.
 
     ``api_key`` is the key the higher platform issued to us (``duban apikey create NAME
-    --unit CODE`` there); it is a credential of ours, kept as the higher platform gave it
-    and never printed in full.
+    --unit CODE`` there); it and ``staff_token`` are credentials of ours that we send, so
+    they are kept sealed (encrypted, :class:`~duban.kernel.db.sealed.SealedText`) and
+    never shown back.
     """
 
     __tablename__ = "exchange_links"
@@ -25,7 +27,7 @@ class ExchangeLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True, comment="our name for the link")
     base_url: Mapped[str] = mapped_column(String(300), comment="the Open311 endpoint, …/open311/v2")
-    api_key: Mapped[str] = mapped_column(String(200))
+    api_key: Mapped[str] = mapped_column(SealedText(), comment="sealed")
     jurisdiction_id: Mapped[str | None] = mapped_column(String(200))
     agency: Mapped[str] = mapped_column(
         String(64), comment="the higher platform's unit code that stands for us"
@@ -45,7 +47,8 @@ class ExchangeLink(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     staff_token: Mapped[str | None] = mapped_column(
-        Text, comment="bearer token of our unit's handler account on the higher platform's API"
+        SealedText(),
+        comment="sealed: bearer token of our unit's handler account on the higher platform's API",
     )
 
 

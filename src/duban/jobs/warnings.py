@@ -9,39 +9,44 @@ from sqlalchemy.orm import Session
 
 from duban import notify
 from duban.cases.models import Case
+from duban.cases.presenters import share_used
 from duban.cases.workflow import CLOCK_RUNNING
 from duban.kernel.context import Clock
 from duban.kernel.unitofwork import writing
+from duban.reference import LimitUnit
 from duban.reference.policy import load_policy
 
 
 def warn_deadlines(session: Session, *, clock: Clock) -> list[str]:
     """Queue the yellow-light warnings come due; the codes of the cases warned.
 
-    The share used is measured on the wall clock between the clock's start and the
-    deadline (which already counts working time and parking in its place), so a case
-    turns yellow here when its remaining time falls below ``1 - yellow_at`` of that span.
+    The share used is the one the case's light shows (:func:`share_used`: in working
+    time for a working-time limit, parking left out), so a case is warned when its light
+    turns yellow — not earlier over a weekend or a holiday, as a wall-clock share would.
     """
     now = clock.now()
-    yellow_at = load_policy(session).yellow_at
+    policy = load_policy(session)
     session.rollback()
     rows = session.execute(
-        select(Case.id, Case.clock_started_at, Case.due_at).where(
+        select(
+            Case.id, Case.clock_started_at, Case.due_at, Case.limit_unit, Case.paused_seconds
+        ).where(
             Case.status.in_(list(CLOCK_RUNNING)),
             Case.due_at > now,
             Case.overdue_marked_at.is_(None),
             Case.clock_started_at.is_not(None),
             Case.unit_id.is_not(None),
+            Case.limit_unit.is_not(None),
         )
     ).all()
     due_ids = []
-    for case_id, started, due in rows:
-        if started is None or due is None:
+    for case_id, started, due, unit, paused in rows:
+        if started is None or due is None or not unit:
             continue
-        span = (due - started).total_seconds()
-        if span > 0 and notify.is_warning_due(
-            (now - started).total_seconds() / span, yellow_at=yellow_at
-        ):
+        used = share_used(
+            policy, started=started, due=due, unit=LimitUnit(unit), paused=paused, now=now
+        )
+        if notify.is_warning_due(used, yellow_at=policy.yellow_at):
             due_ids.append(case_id)
     if not due_ids:
         session.rollback()

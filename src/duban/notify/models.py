@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from duban.kernel.db.base import Base, UTCDateTime, string_enum
+from duban.kernel.db.sealed import SealedText
 from duban.notify.rules import Channel, DeliveryStatus
 
 
@@ -86,7 +87,8 @@ class NotifyPreference(Base):
 
 class CaseContact(Base):
     """Where a citizen who left a contact hears of their report, and the tracking link
-    they were given (so later messages can carry it)."""
+    they were given (so later messages can carry it). The link holds the tracking code,
+    which is kept elsewhere only as a hash (``case_trackers``), so it is sealed."""
 
     __tablename__ = "case_contacts"
 
@@ -97,7 +99,8 @@ class CaseContact(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
     link: Mapped[str | None] = mapped_column(
-        String(300), comment="the tracking path given with the report (/track/<code>)"
+        SealedText(),
+        comment="sealed: the tracking path given with the report (/track/<code>)",
     )
 
 
@@ -109,7 +112,7 @@ class WebhookSubscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(500))
-    secret: Mapped[str] = mapped_column(String(200), comment="the HMAC-SHA256 key")
+    secret: Mapped[str] = mapped_column(SealedText(), comment="sealed: the HMAC-SHA256 key")
     events: Mapped[list[str]] = mapped_column(
         JSON, default=list, comment="event patterns, e.g. case.* or case.dispatch"
     )
