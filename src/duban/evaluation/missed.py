@@ -159,7 +159,21 @@ def _missed(
 ) -> Select[int, int, str]:
     """(collector id, case id, case code) of every case missed in ``[start, end)``."""
     default, overrides = patrols()
-    second = (_local_epoch(session, tz, start, end) - MONDAY) % WEEK
+    # The second of the week once per case (PostgreSQL would inline the subquery and
+    # compute it again for every patrol window).
+    reported = (
+        select(
+            Case.id,
+            Case.code,
+            Case.grid_code,
+            Case.created_by_id,
+            ((_local_epoch(session, tz, start, end) - MONDAY) % WEEK).label("second"),
+        )
+        .where(Case.created_at >= start, Case.created_at < end, Case.grid_code.is_not(None))
+        .cte("reported")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    second = reported.c.second
     on_default = _on_patrol(second, default)
     if overrides:
         on_default = and_(User.username.not_in(sorted(overrides)), on_default)
@@ -169,14 +183,12 @@ def _missed(
     )
     beat = CollectorBeatGrid
     return (
-        select(beat.user_id, Case.id, Case.code)
-        .join(beat, beat.grid_code == Case.grid_code)
+        select(beat.user_id, reported.c.id, reported.c.code)
+        .join(beat, beat.grid_code == reported.c.grid_code)
         .join(User, User.id == beat.user_id)
         .where(
             User.role == Role.COLLECTOR,
-            Case.created_at >= start,
-            Case.created_at < end,
-            or_(Case.created_by_id.is_(None), Case.created_by_id != beat.user_id),
+            or_(reported.c.created_by_id.is_(None), reported.c.created_by_id != beat.user_id),
             on_patrol,
             *where,
         )
@@ -195,4 +207,6 @@ def missed_cases(
 ) -> list[tuple[int, str]]:
     """The (id, code) of the cases one collector missed in ``[start, end)``, by id."""
     stmt = _missed(session, start, end, tz, CollectorBeatGrid.user_id == user_id)
-    return [(int(i), str(c)) for _, i, c in session.execute(stmt.order_by(Case.id))]
+    return [
+        (int(i), str(c)) for _, i, c in session.execute(stmt.order_by(stmt.selected_columns.id))
+    ]
