@@ -20,7 +20,7 @@ Then times, ``--repeat`` times (the best is printed):
 - **duban**: :func:`duban.evaluation.service.evaluate_all` — every indicator of
   ``data/evaluation.yaml`` for every district, street, community, grid, unit, collector,
   operator, shift lead and dispatcher, plus the national scheme's scores, grades and
-  ranks;
+  ranks; 漏报 (each collector's beat covers 100 grids) is also timed on its own;
 - **hand**: one hand-written ``GROUP BY`` over the same rows (the month's events joined
   to their cases, per street: closed and closed-on-time counts);
 
@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from duban.cases import rebuild_facts
 from duban.evaluation import rebuild_summary
+from duban.evaluation.missed import missed_counts
 from duban.evaluation.service import Period, evaluate_all, schemes
 from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.session import make_engine, make_session_factory
@@ -138,6 +139,14 @@ def fill(engine: Engine, cases: int) -> None:
                     f"{_at(dialect, '0')}, 0 FROM ({_series(dialect, count)}) s"
                 )
             )
+        # each collector's beat covers 100 grids (漏报 joins the cases' grids with them)
+        conn.execute(
+            text(
+                "INSERT INTO collector_beat_grids (user_id, grid_code) "
+                f"SELECT {STAFF['collector'][0]} + (n - 1) / 100, 'G' || (n - 1) "
+                f"FROM ({_series(dialect, 10000)}) s"
+            )
+        )
         t0 = time.perf_counter()
         grid = "(n % 10000)"
         conn.execute(
@@ -230,6 +239,10 @@ def measure(engine: Engine, repeat: int) -> dict[str, tuple[float, float]]:
             result = evaluate_all(session, period, scheme)
             keep("duban", time.perf_counter() - t0, time.process_time() - c0)
             best["objects"] = (sum(len(rows) for rows in result.values()), 0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            missed = missed_counts(session, period.start, period.end, SHANGHAI)
+            keep("missed", time.perf_counter() - t0, time.process_time() - c0)
+            best["missed cases"] = (sum(missed.values()), 0)
             assert all(r.rank is not None for r in result["street"])
         with engine.connect() as conn:
             t0, c0 = time.perf_counter(), time.process_time()
@@ -269,6 +282,8 @@ def run(backend: str, url: str, cases: int, repeat: int, *, measure_only: bool =
         f"  (wall s; this process's CPU s)\n"
         f"  duban (all indicators, {int(best['objects'][0]):,} objects, scores, ranks):"
         f" {duban_s:.3f}; {duban_c:.3f}\n"
+        f"  of which 漏报 ({int(best['missed cases'][0]):,} missed cases, 100 collectors):"
+        f" {best['missed'][0]:.3f}; {best['missed'][1]:.3f}\n"
         f"  hand-written GROUP BY over the events (per street):     {hand_s:.3f}; {hand_c:.3f}\n"
         f"  hand-written GROUP BY over case_facts (per street):     {facts_s:.3f}; {facts_c:.3f}\n"
         f"  ratio to events: {duban_s / hand_s:.2f} (CPU {duban_c / hand_c:.2f});"

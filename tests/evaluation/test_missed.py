@@ -1,51 +1,228 @@
-"""漏报 (missed reports): cases others reported in a collector's beat during their patrol
-hours (``patrol:`` of data/evaluation.yaml: weekdays 08:30-12:00 and 14:00-17:30)."""
+"""漏报 (missed reports): cases others reported in the unit grids of a collector's beat
+during their patrol hours, counted by hand.
+
+Three grids in a row, G1 | G2 | G3. ``collector``'s beat covers G1 and G2 and a quarter
+of G3 (not covered: less than half of it); patrol hours Mon–Fri 08:00–18:00 local, and
+``collector2`` (beat: G3) patrols on Saturdays 09:00–12:00 instead (an override).
+"""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import update
+import io
+from typing import Any
 
-from duban.accounts import User
+import pytest
+from openpyxl import load_workbook
+from shapely.geometry import box, mapping
+from sqlalchemy import select, update
+
+from duban.accounts import CollectorBeatGrid, resolve_beat_grids, set_beat
+from duban.cases import Case
 from duban.cases.workflow import Source
 from duban.evaluation import evaluate
-from duban.evaluation.missed import parse_patrols
-from duban.kernel.errors import PolicyError
+from duban.evaluation import missed as missed_module
+from duban.evaluation.missed import parse_patrols, week_second
+from duban.evaluation.service import drill_down
+from duban.kernel.errors import InvalidInput, NotFound, PolicyError
+from duban.places import Region
 from tests.factories.cases import LAT, LON
 from tests.factories.world import World
 from tests.fakes import local
+from tests.http import Api
+
+W = 0.002  # a grid's width in degrees
+GRIDS = {f"G{n}": box(LON + (n - 2) * W, LAT - W, LON + (n - 1) * W, LAT + W) for n in (1, 2, 3)}
+PERIOD = {"start": "2026-11-01", "end": "2026-12-01"}
+PATROL = {
+    "days": [1, 2, 3, 4, 5],
+    "hours": ["08:00-18:00"],
+    "collectors": {"collector2": {"days": [6], "hours": ["09:00-12:00"]}},
+}
 
 
-def beat(d: float = 0.001) -> dict:  # type: ignore[type-arg]
-    ring = [[LON - d, LAT - d], [LON + d, LAT - d], [LON + d, LAT + d], [LON - d, LAT + d]]
-    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+def centre(grid: str) -> tuple[float, float]:
+    point = GRIDS[grid].centroid
+    return point.y, point.x
 
 
-def test_missed_reports_count_others_reports_in_the_beat_on_patrol(world: World) -> None:
-    collector = world.users["collector"]
-    world.session.execute(update(User).where(User.id == collector.id).values(beat=beat()))
-    world.session.commit()
-    made = {}
-    for name, at, by, where in [
-        ("missed", local(2026, 11, 23, 9, 0), "operator", (LAT, LON)),  # Monday, on patrol
-        ("weekend", local(2026, 11, 21, 9, 0), "operator", (LAT, LON)),
-        ("lunch", local(2026, 11, 23, 13, 0), "operator", (LAT, LON)),
-        ("own", local(2026, 11, 23, 10, 0), "collector", (LAT, LON)),
-        ("elsewhere", local(2026, 11, 23, 10, 0), "operator", (LAT + 0.01, LON)),
-        ("december", local(2026, 12, 1, 9, 0), "operator", (LAT, LON)),
+def beat(west: float, east: float) -> dict[str, Any]:
+    return dict(mapping(box(west, LAT - W, east, LAT + W)))
+
+
+#: collector: G1 and G2, and a quarter of G3
+BEAT_G1_G2 = beat(LON - W, LON + W + W / 4)
+#: after the change: G2 and G3
+BEAT_G2_G3 = beat(LON, LON + 2 * W)
+
+
+@pytest.fixture
+def patrol(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(missed_module, "patrols", lambda: parse_patrols(PATROL))
+
+
+@pytest.fixture
+def cases(world: World, patrol: None) -> dict[str, int]:
+    made: dict[str, int] = {}
+    for name, at, by, grid in [
+        ("in_hours", local(2026, 11, 23, 10, 0), "operator", "G1"),  # Monday
+        ("last_minute", local(2026, 11, 24, 17, 59), "operator", "G2"),
+        # 08:00 local on Wednesday is 00:00 UTC: on patrol (a UTC clock would say no)
+        ("at_eight", local(2026, 11, 25, 8, 0), "operator", "G1"),
+        ("own", local(2026, 11, 23, 11, 0), "collector", "G1"),
+        # 07:30 local on Tuesday is 23:30 UTC on Monday
+        ("early", local(2026, 11, 24, 7, 30), "operator", "G1"),
+        ("at_six", local(2026, 11, 24, 18, 0), "operator", "G2"),
+        # 01:00 local on Saturday is 17:00 UTC on Friday (a UTC clock would say yes)
+        ("saturday_night", local(2026, 11, 28, 1, 0), "operator", "G1"),
+        ("elsewhere", local(2026, 11, 23, 10, 0), "operator", "G3"),
+        ("saturday_g3", local(2026, 11, 28, 10, 0), "operator", "G3"),
+        ("no_grid", local(2026, 11, 23, 10, 0), "operator", None),
+        ("december", local(2026, 12, 1, 10, 0), "operator", "G1"),
     ]:
         world.clock.set(at)
         source = Source.PATROL if by == "collector" else Source.HOTLINE
-        made[name] = world.report(by=by, lat=where[0], lon=where[1], source=source)
-    leader = world.actor("leader")
-    _, _, rows = evaluate(
-        world.session, actor=leader, obj="collector", start="2026-11-01", end="2026-12-01"
+        case = world.report(by=by, source=source)
+        made[name] = case.id
+        world.session.execute(update(Case).where(Case.id == case.id).values(grid_code=grid))
+    for code, geom in GRIDS.items():
+        minx, miny, maxx, maxy = geom.bounds
+        world.session.add(
+            Region(
+                code=code,
+                level="grid",
+                name=code,
+                parent_code=None,
+                geometry=geom.wkb,
+                min_lon=minx,
+                min_lat=miny,
+                max_lon=maxx,
+                max_lat=maxy,
+                area_m2=1.0,
+                attributes={},
+                source="test",
+                valid_from=local(2020, 1, 1),
+            )
+        )
+    world.session.commit()
+    set_beat(world.session, username="collector", beat=BEAT_G1_G2)
+    set_beat(world.session, username="collector2", beat=beat(LON + W, LON + 2 * W))
+    return made
+
+
+def grids_of(world: World, username: str) -> list[str]:
+    uid = world.user(username).id
+    return list(
+        world.session.scalars(
+            select(CollectorBeatGrid.grid_code)
+            .where(CollectorBeatGrid.user_id == uid)
+            .order_by(CollectorBeatGrid.grid_code)
+        )
     )
-    row = next(r for r in rows if r.key == str(collector.id))
-    value = row.indicators["missed_report_count"]
-    assert (value.value, value.numerator, value.denominator) == (1.0, 1, None)
-    others = [r for r in rows if r.key != str(collector.id)]
-    assert all(r.indicators["missed_report_count"].numerator == 0 for r in others)
+
+
+def missed(world: World, scheme: str = "national") -> dict[str, Any]:
+    _, _, rows = evaluate(
+        world.session, actor=world.actor("leader"), obj="collector", scheme_code=scheme, **PERIOD
+    )
+    return {r.code: r for r in rows}
+
+
+def listed(world: World, username: str) -> list[int]:
+    _, found = drill_down(
+        world.session,
+        actor=world.actor("leader"),
+        obj="collector",
+        code=username,
+        indicator="missed_report_count",
+        part=None,
+        **PERIOD,
+    )
+    return [i for i, _ in found]
+
+
+def test_a_beat_covers_the_grids_mostly_inside_it(world: World, cases: dict[str, int]) -> None:
+    assert grids_of(world, "collector") == ["G1", "G2"]  # a quarter of G3 is not enough
+    assert grids_of(world, "collector2") == ["G3"]
+
+
+def test_others_reports_in_the_beat_on_patrol_count(world: World, cases: dict[str, int]) -> None:
+    rows = missed(world)
+    value = rows["collector"].indicators["missed_report_count"]
+    assert (value.value, value.numerator, value.denominator) == (3.0, 3, None)
+    assert listed(world, "collector") == sorted(
+        cases[n] for n in ("in_hours", "last_minute", "at_eight")
+    )
+    # collector2's own hours (Saturday mornings), not the default: G3 on Saturday only
+    assert rows["collector2"].indicators["missed_report_count"].numerator == 1
+    assert listed(world, "collector2") == [cases["saturday_g3"]]
+
+
+def test_changing_the_beat_resolves_its_grids_again(world: World, cases: dict[str, int]) -> None:
+    set_beat(world.session, username="collector", beat=BEAT_G2_G3)
+    assert grids_of(world, "collector") == ["G2", "G3"]
+    assert listed(world, "collector") == sorted(cases[n] for n in ("last_minute", "elsewhere"))
+    set_beat(world.session, username="collector", beat=None)
+    assert grids_of(world, "collector") == []
+    assert missed(world)["collector"].indicators["missed_report_count"].numerator == 0
+
+
+def test_resolving_every_beat_after_the_grids_change(world: World, cases: dict[str, int]) -> None:
+    world.session.execute(
+        update(Region).where(Region.code == "G1").values(valid_to=local(2026, 11, 30))
+    )
+    resolve_beat_grids(world.session)
+    world.session.commit()
+    assert grids_of(world, "collector") == ["G2"]
+    assert grids_of(world, "collector2") == ["G3"]
+
+
+def test_setting_a_beat_is_checked(world: World) -> None:
+    with pytest.raises(InvalidInput):
+        set_beat(world.session, username="operator", beat=BEAT_G1_G2)
+    with pytest.raises(InvalidInput):
+        set_beat(world.session, username="collector", beat={"type": "Point", "coordinates": []})
+    with pytest.raises(NotFound):
+        set_beat(world.session, username="nobody", beat=None)
+
+
+def test_missed_cases_are_deducted_from_the_score(world: World, cases: dict[str, int]) -> None:
+    national = missed(world)["collector"]
+    assert national.items["missed"] == -6.0  # 2 points a case
+    rest = sum(v for k, v in national.items.items() if k != "missed")
+    assert national.score == pytest.approx(rest + 20 - 6)
+    city = missed(world, "city_streets")["collector"]
+    assert city.items["missed"] == -1.5  # 0.5 a case
+    set_beat(world.session, username="collector", beat=None)
+    again = missed(world)["collector"]
+    assert again.items["missed"] == 0.0
+    assert again.score == pytest.approx(national.score + 6)
+
+
+def test_api_drill_down_and_the_bulletin(api: Api, world: World, cases: dict[str, int]) -> None:
+    r = api.get(
+        "/evaluation/cases",
+        "leader",
+        object="collector",
+        code="collector",
+        indicator="missed_report_count",
+        **{"from": "2026-11-01", "to": "2026-12-01"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["indicator"], body["part"], body["count"]) == (
+        "missed_report_count",
+        "numerator",
+        3,
+    )
+    assert [c["id"] for c in body["cases"]] == listed(world, "collector")
+    r = api.get("/reports/bulletin", "leader", period="2026-11", format="xlsx", object="collector")
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content))["监督员指标明细"]
+    head, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    column = head.index("漏报数")
+    by_name = {row[0]: row[column] for row in rows}
+    assert by_name[world.user("collector").display_name] == 3
+    assert by_name[world.user("collector2").display_name] == 1
 
 
 def test_patrol_hours_per_collector_and_bad_data() -> None:
@@ -60,6 +237,8 @@ def test_patrol_hours_per_collector_and_bad_data() -> None:
     assert not default.covers(local(2026, 11, 23, 12, 0))
     assert by_name["night"].covers(local(2026, 11, 21, 21, 0))
     assert not by_name["night"].covers(local(2026, 11, 23, 21, 0))
+    assert week_second(local(2026, 11, 23, 0, 0, 1)) == 1  # Monday
+    assert by_name["night"].windows()[0] == (5 * 86400 + 20 * 3600, 5 * 86400 + 23 * 3600)
     for bad in ({"days": [8], "hours": ["08:00-12:00"]}, {"days": [1], "hours": ["12-08"]}, []):
         with pytest.raises(PolicyError):
             parse_patrols(bad)

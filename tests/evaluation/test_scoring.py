@@ -153,6 +153,36 @@ def test_composite_caps_majors_adds_bonuses_and_grades_on_percent() -> None:
     assert grade(version, missing.percent) == "E"
 
 
+def test_a_major_of_deductions_only_starts_full() -> None:
+    # 扣分制 (the collectors' 漏报 in the national scheme): 20 points less 2 a case
+    known = {o: ["missed_report_count"] for o in OBJECTS}
+    deducted = {
+        "major": "漏报",
+        "points": 20,
+        "items": [
+            {
+                "code": "missed",
+                "kind": "deduction",
+                "indicator": "missed_report_count",
+                "each": 2,
+                "cap": 20,
+            }
+        ],
+    }
+    data = {
+        "schemes": {
+            "s": {"versions": [{"from": date(2026, 1, 1), "objects": {"collector": [deducted]}}]}
+        }
+    }
+    version = parse_schemes(data, known, OBJECTS)["s"].version_on(date(2026, 3, 1))
+    assert version is not None
+    for missed, points in ((0, 20.0), (3, 14.0), (15, 0.0)):
+        result = score(
+            version, "collector", {"missed_report_count": Value(missed, missed, None)}, {}
+        )
+        assert (result.score, result.full_marks) == (points, 20.0)
+
+
 def test_grade_bands() -> None:
     version = _scheme().version_on(date(2026, 3, 1))
     assert [grade(version, p) for p in (95, 90, 89.99, 75, 60, 40, 39.9)] == [

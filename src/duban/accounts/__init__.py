@@ -13,23 +13,30 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.accounts.models import Unit, User
-    from duban.accounts.users import actor_of, create_unit, create_user
+    from duban.accounts.beats import resolve_beat_grids
+    from duban.accounts.models import CollectorBeatGrid, Unit, User
+    from duban.accounts.users import actor_of, create_unit, create_user, set_beat
 
 _EXPORTS: dict[str, str] = {
+    "CollectorBeatGrid": "duban.accounts.models",
     "Unit": "duban.accounts.models",
     "User": "duban.accounts.models",
     "actor_of": "duban.accounts.users",
     "create_unit": "duban.accounts.users",
     "create_user": "duban.accounts.users",
+    "resolve_beat_grids": "duban.accounts.beats",
+    "set_beat": "duban.accounts.users",
 }
 
 __all__ = [
+    "CollectorBeatGrid",
     "Unit",
     "User",
     "actor_of",
     "create_unit",
     "create_user",
+    "resolve_beat_grids",
+    "set_beat",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

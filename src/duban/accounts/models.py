@@ -85,3 +85,16 @@ class User(Base):
     )
 
     unit: Mapped[Unit | None] = relationship()
+
+
+class CollectorBeatGrid(Base):
+    """A unit grid (单元网格) a collector's beat covers: resolved from ``users.beat`` when
+    the beat is set and when grids are imported (:func:`~duban.accounts.beats.resolve_beat_grids`),
+    so that counting 漏报 is a join on the cases' ``grid_code``, no geometry."""
+
+    __tablename__ = "collector_beat_grids"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_code: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)

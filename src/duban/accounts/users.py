@@ -11,9 +11,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from duban.accounts.beats import resolve_beat_grids
 from duban.accounts.models import Unit, User
 from duban.kernel.context import Actor, Clock
-from duban.kernel.errors import Conflict, InvalidInput, Msg
+from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import writing
 
@@ -198,6 +199,24 @@ def create_user(
         )
         session.add(user)
         session.flush()
+        if beat is not None:
+            resolve_beat_grids(session, [user.id])
+        return user
+
+
+def set_beat(session: Session, *, username: str, beat: dict[str, Any] | None) -> User:
+    """Draw (or, with None, clear) a collector's beat, and resolve the grids it covers."""
+    if beat is not None:
+        _check_beat(beat)
+    with writing(session):
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(Msg("unknown user '{username}'", username=username))
+        if user.role != Role.COLLECTOR:
+            raise InvalidInput("only a collector has a beat", field="beat")
+        user.beat = beat
+        session.flush()
+        resolve_beat_grids(session, [user.id])
         return user
 
 

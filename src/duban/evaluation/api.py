@@ -66,7 +66,7 @@ def evaluation_cases(
     object: ObjectQ = None,
     code: Annotated[str | None, Query(description="region/unit code or username")] = None,
     indicator: Annotated[str | None, Query(description="an indicator's name")] = None,
-    part: Annotated[str | None, Query(description="numerator | denominator")] = None,
+    part: Annotated[str | None, Query(description="numerator (the default) | denominator")] = None,
     from_: FromQ = None,
     to: ToQ = None,
 ) -> DrillDown:
@@ -83,7 +83,7 @@ def evaluation_cases(
     )
     return DrillDown(
         indicator=ind.code,
-        part=str(part),
+        part=part or "numerator",
         count=len(cases),
         cases=[CaseRef(id=i, code=c) for i, c in cases],
     )

@@ -28,6 +28,7 @@ from duban.evaluation.service import (
     Row,
     _scheme,
     _scored,
+    indicators_of,
     parse_object,
 )
 from duban.evaluation.typical import TypicalCase, typical_cases
@@ -172,7 +173,7 @@ def build_bulletin(
         )
         for r in rows
     )
-    inds = [i for i in defs.for_object(kind) if i.in_bulletin]
+    inds = [i for i in indicators_of(defs, kind) if i.in_bulletin]
     indicators = tuple(
         (r.name, *(_value(r.indicators[i.code], i.kind) for i in inds)) for r in rows
     )

@@ -21,7 +21,14 @@ from duban.cases import STATUS_LABELS, Case
 from duban.evaluation.archive import archived_file, list_bulletins, make_bulletin
 from duban.evaluation.bulletin import KIND_ZH, arrow, parse_month
 from duban.evaluation.definitions import OBJECTS, definitions
-from duban.evaluation.service import DEFAULT_SCHEME, SEE_ALL, drill_down, evaluate, schemes
+from duban.evaluation.service import (
+    DEFAULT_SCHEME,
+    SEE_ALL,
+    drill_down,
+    evaluate,
+    indicators_of,
+    schemes,
+)
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.reference import load_policy
@@ -83,7 +90,7 @@ def evaluation_page(ctx: Ctx) -> Response:
         "to": q.get("to") or end.isoformat(),
         "scheme": q.get("scheme") or DEFAULT_SCHEME,
     }
-    inds = definitions().for_object(seen["object"]) if seen["object"] in OBJECTS else []
+    inds = indicators_of(definitions(), seen["object"]) if seen["object"] in OBJECTS else []
     error = None
     rows: list[Any] = []
     try:

@@ -9,7 +9,8 @@ a version scores each kind of object with major items (大项), each of minor it
   ``full_at``, or ``full_at`` and ``per_point`` lost per percentage point below it), or
   ``tiers`` (``min``: at least, ``below``: strictly less than, ``max``: at most); ``inverse``
   scores 1 − rate (lower is better); ``if_empty`` (full | zero) when the denominator is 0;
-- ``deduction``: ``each`` point off per case the indicator counts, at most ``cap``;
+- ``deduction``: ``each`` point off per case the indicator counts, at most ``cap``; a
+  major item of deductions only (扣分制) starts from its ``points``;
 - ``manual``: points entered by a person with evidence (``if_missing``: full | zero);
 - ``bonus``: entered like manual, added on top (at most ``points``).
 
@@ -162,7 +163,9 @@ def score(
     total = 0.0
     parts: dict[str, float] = {}
     for major in version.objects.get(obj, ()):
-        subtotal = 0.0
+        # 扣分制: a major item that only takes points off starts full
+        deducting = major.points is not None and all(i.kind == "deduction" for i in major.items)
+        subtotal = major.points if deducting and major.points is not None else 0.0
         for item in major.items:
             if item.kind == "indicator":
                 assert item.indicator is not None

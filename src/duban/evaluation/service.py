@@ -21,11 +21,13 @@ from duban.evaluation.definitions import (
     REGION_LEVELS,
     Definitions,
     Indicator,
+    Test,
     definitions,
 )
 from duban.evaluation.indicators import Table, cases_behind, compute
 from duban.evaluation.missed import CODE as MISSED
-from duban.evaluation.missed import missed_reports
+from duban.evaluation.missed import LABEL as MISSED_LABEL
+from duban.evaluation.missed import missed_cases, missed_counts
 from duban.evaluation.models import ManualScore
 from duban.evaluation.scoring import (
     Scheme,
@@ -70,6 +72,26 @@ NO_NOTE = "'note' must say what the score rests on (the evidence)"
 NOT_ENTERER = "only leaders and administrators enter scores"
 
 
+#: 漏报数: a collectors' count, from the beats' grids and the patrol hours (not a case
+#: fact, so not in ``data/evaluation.yaml``'s indicators).
+MISSED_INDICATOR: Final = Indicator(
+    code=MISSED,
+    label_zh=MISSED_LABEL[0],
+    label_en=MISSED_LABEL[1],
+    kind="count",
+    objects=("collector",),
+    by="creator",
+    numerator=Test(any=()),
+    denominator=None,
+)
+
+
+def indicators_of(defs: Definitions, obj: str) -> list[Indicator]:
+    """The indicators of ``obj``: the definitions', and 漏报数 for collectors."""
+    inds = defs.for_object(obj)
+    return [*inds, MISSED_INDICATOR] if obj in MISSED_INDICATOR.objects else inds
+
+
 @cache
 def schemes() -> Mapping[str, Scheme]:
     """The shipped schemes (``duban/data/evaluation_schemes.yaml``)."""
@@ -79,7 +101,7 @@ def schemes() -> Mapping[str, Scheme]:
         .joinpath("evaluation_schemes.yaml")
         .read_text(encoding="utf-8")
     )
-    known = {obj: [i.code for i in defs.for_object(obj)] for obj in OBJECTS}
+    known = {obj: [i.code for i in indicators_of(defs, obj)] for obj in OBJECTS}
     return parse_schemes(yaml.safe_load(text), known, OBJECTS)
 
 
@@ -219,10 +241,10 @@ def _rows(session: Session, defs: Definitions, obj: str, period: Period, table: 
             for i in inds
         }
         rows.append(Row(obj, key, code, name, full))
-    if obj == "collector" and rows:  # 漏报: from the beats and patrol hours, not a fact
-        missed = missed_reports(session, period.start, period.end, load_policy(session).tz)
+    if obj in MISSED_INDICATOR.objects and rows:  # 漏报: the beats' grids, not a fact
+        missed = missed_counts(session, period.start, period.end, period.tz)
         for row in rows:
-            n = len(missed.get(row.key, ()))
+            n = missed.get(row.key, 0)
             row.indicators[MISSED] = Value(float(n), n, None)
     return rows
 
@@ -328,13 +350,14 @@ def drill_down(
     obj = parse_object(obj)
     _check_viewer(actor, obj)
     defs = definitions()
-    choices = [i.code for i in defs.for_object(obj)]
+    choices = [i.code for i in indicators_of(defs, obj)]
     if indicator not in choices:
         raise InvalidInput(
             Msg(UNKNOWN_INDICATOR, indicator=indicator, object=obj, choices=", ".join(choices)),
             field="indicator",
         )
-    ind = defs.indicators[indicator]
+    ind = MISSED_INDICATOR if indicator == MISSED else defs.indicators[indicator]
+    part = part or "numerator"
     if part not in ("numerator", "denominator"):
         raise InvalidInput(BAD_PART, field="part")
     if part == "denominator" and ind.denominator is None:
@@ -345,6 +368,10 @@ def drill_down(
     key = _key_of(session, obj, code)
     if actor.role not in SEE_ALL and key != str(actor.unit_id):
         raise PermissionDenied(NOT_YOURS)
+    if ind is MISSED_INDICATOR:
+        if part == "denominator":
+            return ind, []
+        return ind, missed_cases(session, int(key), period.start, period.end, period.tz)
     return ind, cases_behind(session, defs, obj, key, ind, part, period.start, period.end)
 
 

@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from duban.accounts import resolve_beat_grids
 from duban.kernel.unitofwork import writing
 from duban.places.index import bump_places_version
 from duban.places.models import Region
@@ -58,6 +59,8 @@ def write_versions(
     for start in range(0, len(new_rows), 1000):
         session.execute(insert(Region), list(new_rows[start : start + 1000]))
     bump_places_version(session, now)
+    if any(r.level == "grid" for r, _ in close) or any(r["level"] == "grid" for r in new_rows):
+        resolve_beat_grids(session)  # the collectors' beats cover other grids now
 
 
 def region_history(session: Session, code: str) -> list[Region]:

@@ -27,6 +27,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "username must be 2-64 letters, digits, '_', '.' or '-'": "用户名须为 2 至 64 个字母、数字或 _ . - 字符",
     "a citizen does not belong to a territory": "市民不属于任何辖区",
     "the beat must be a valid (Multi)Polygon": "责任区须为有效的多边形",
+    "only a collector has a beat": "只有监督员有责任区",
     "a unit handler needs a unit (--unit CODE)": "处置人员须属于一个单位（--unit 单位编码）",
     "unknown territory '{code}': give the code of a district or a street": "请从列表中选择区或街道。",
     "unit '{code}' already exists": "单位“{code}”已存在",
