@@ -1,8 +1,8 @@
 """collector_beat_grids: the unit grids each collector's beat covers (漏报 is a join on
 the cases' grid codes), resolved from the beats already drawn
 
-Revision ID: 0029_missed
-Revises: 0028_orderx
+Revision ID: 0030_missed
+Revises: 0029_secrets
 Create Date: 2026-12-03 15:00:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
 
-revision: str = "0029_missed"
-down_revision: str | None = "0028_orderx"
+revision: str = "0030_missed"
+down_revision: str | None = "0029_secrets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
