@@ -311,7 +311,7 @@ def user_token(
 
     from duban.accounts.models import User
     from duban.api.deps import issue_token
-    from duban.app import secret_key_for
+    from duban.config import signing_key
     from duban.kernel.context import SystemClock
 
     with console.database() as session:
@@ -319,7 +319,7 @@ def user_token(
         if user is None or not user.is_active:
             raise CommandFailed("there is no active user of that name", 1)
         token = issue_token(
-            secret_key_for(console.settings()),
+            signing_key(console.settings()),
             user,
             ttl=timedelta(days=days),
             now=SystemClock().now(),
