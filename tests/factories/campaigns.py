@@ -20,6 +20,8 @@ from tests.fakes import local
 DISTRICT = "411002"
 EAST, WEST = "411002001", "411002002"
 REGION_NAMES = {DISTRICT: "魏都区", EAST: "东大街街道", WEST: "西大街街道"}
+#: English names of the regions; the west street has none (the English face falls back).
+REGION_NAMES_EN = {DISTRICT: "Weidu District", EAST: "Dongdajie Subdistrict"}
 
 
 def make_regions(session: Session) -> None:
@@ -31,6 +33,7 @@ def make_regions(session: Session) -> None:
                 code=code,
                 level="district" if code == DISTRICT else "street",
                 name=name,
+                name_en=REGION_NAMES_EN.get(code),
                 parent_code=None if code == DISTRICT else DISTRICT,
                 geometry=shape.wkb,
                 min_lon=113.8,

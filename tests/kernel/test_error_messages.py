@@ -11,6 +11,7 @@ checks code merged in later from other branches.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,3 +237,72 @@ def test_an_error_carries_its_template_and_renders_it_in_each_language() -> None
     assert "市民" in chinese
     assert ZH["no such revisit"] in chinese
     assert "closed" not in chinese
+
+
+#: Developer wording the English face must not show: Chinese inside English, API paths,
+#: "expected …" (a parser's voice), "visible to you".
+DEVELOPER_WORDING = re.compile(r"[\u3400-\u9fff]|/api/v1|\bexpected\b|visible to you")
+#: Keys whose English may keep such wording: what the reader types (the State Council's
+#: 休/班, a Chinese date) and the messages of the command line and the Open311 interface,
+#: read by operators and programmers.
+TECHNICAL_READERS = frozenset(
+    {
+        "Copy the days off and make-up workdays of the State Council's notice, one day or "
+        "range per line ending with 休 (day off) or 班 (workday). The year's local days are "
+        "replaced by what you paste.",
+        "{item!r} must be a day or a range ending with 休 (day off) or 班 (workday), e.g. "
+        "'2027-02-14 班'.",
+        "Deadlines in those years skip the statutory holidays, but the make-up workdays (调休) "
+        "are not known until the State Council's notice is published. Paste the notice's days "
+        "off and make-up workdays as soon as it is.",
+        "not a date: write 2026-12-31, 2026/12/31 or 2026年12月31日",
+    }
+)
+
+
+def test_the_english_face_reads_user_wording_not_the_template_keys() -> None:
+    from duban.web.errors_en import ERRORS_EN
+    from duban.web.messages_en import EN
+
+    placeholders = re.compile(r"\{(\w+)")
+    for key, english in EN.items():
+        assert key in ZH, f"{key!r}: an English override of a key that is in no catalogue"
+        assert set(placeholders.findall(english)) <= set(placeholders.findall(key)), key
+    raised = {t for t in _raised_templates() if t in ERRORS_EN or t in ZH}
+    assert len(raised) > 250
+    blunt = sorted(
+        t for t in ZH if t not in TECHNICAL_READERS and DEVELOPER_WORDING.search(EN.get(t, t))
+    )
+    assert not blunt, "English a user should not read; add it to web/errors_en.py:\n" + "\n".join(
+        blunt
+    )
+
+
+def test_an_override_is_used_in_english_only() -> None:
+    from duban.kernel.errors import Msg, NotFound
+    from duban.web.i18n import translate
+
+    err = NotFound(Msg("case {case_id} does not exist or is not visible to you", case_id=3))
+    assert str(err) == "case 3 does not exist or is not visible to you"  # logs: the key
+    assert translate(err.text, "en") == (
+        "This case does not exist, or you do not have access to it."
+    )
+    assert translate(err.text, "zh") == "该案件不存在，或您无权查看。"
+    where = Msg("{where}: expected days and hours", where="patrol.hours")
+    assert translate(where, "en") == "patrol.hours: give the days and the hours."
+    assert translate("job:sweep", "en") == "Overdue sweep and warnings"
+    assert translate("job:sweep", "zh") == "超期巡检与预警"
+
+
+def _raised_templates() -> set[str]:
+    """Every template the static scan finds in a ``Msg(...)`` or a raise."""
+    found: set[str] = set()
+    modules = _modules()
+    constants = _constants(modules)
+    for tree in modules.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _name(node.func) == "Msg" and node.args:
+                got = _templates(node.args[0], constants)
+                if isinstance(got, list):
+                    found.update(got)
+    return found

@@ -117,8 +117,10 @@ def test_a_bad_places_policy_is_refused() -> None:
     ):
         data = shipped_policy_data()
         data["places"] = places
-        with pytest.raises(PolicyError, match="places"):
+        with pytest.raises(PolicyError, match="the policy is invalid") as refused:
             parse_policy(data)
+        # The reader is told in their language; what the parser said is kept for programs.
+        assert "places" in refused.value.detail["cause"]
 
 
 def test_old_cases_keep_the_grid_they_were_filed_in(city: City) -> None:

@@ -5,6 +5,7 @@ reason."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from duban.places.index import locate
 from duban.places.routing import add_rule, deactivate_rule, list_rules, suggest
 from duban.places.territory import set_territorial_unit
 from duban.reference.policy import load_policy
+from duban.web.i18n import translate
 from tests.factories.accounts import make_unit
 from tests.places.conftest import DISTRICT, EAST, NE, NW, WEST, Api, City, error_of, lonlat
 
@@ -103,7 +105,8 @@ def test_then_priority_then_the_older_rule(city: City) -> None:
     found = suggestion(city, NW_POINT)
     assert found.unit.code == "FIRST"
     assert found.rule_id == first
-    assert "the most specific of 2 matching rules" in found.reason
+    assert "the most specific of 2 matching rules" in str(found.reason)
+    assert "2 条匹配规则中最具体的一条" in translate(found.reason, "zh")
     rule(city, "URGENT", category_code="E0102", priority=5)
     assert suggestion(city, NW_POINT).unit.code == "URGENT"
     # list_rules shows them in the order they are tried.
@@ -122,9 +125,17 @@ def test_the_reason_names_the_rule_category_and_place(city: City) -> None:
     )
     found = suggestion(city, NW_POINT)
     assert found.helper_units == ("SZGC",)
-    assert "E0102 暴露垃圾" in found.reason
-    assert f"street {WEST} 西区街道" in found.reason
-    assert "→ HWX + SZGC" in found.reason
+    # Names, not codes, in the reader's language (a name without English falls back).
+    chinese = translate(found.reason, "zh")
+    assert chinese.startswith("规则 #")
+    assert "暴露垃圾 · 西区街道 → " in chinese
+    assert "协办：" in chinese
+    assert not re.search(r"[A-Za-z]{3,}", chinese.replace("HWX 单位", "")), chinese
+    english = translate(found.reason, "en")
+    assert english.startswith("rule #")
+    assert ", helped by " in english
+    assert "暴露垃圾" not in english  # the category's English name
+    assert str(found.reason) == english
 
 
 def test_without_a_rule_the_streets_territorial_unit_catches_the_case(city: City) -> None:
@@ -133,8 +144,10 @@ def test_without_a_rule_the_streets_territorial_unit_catches_the_case(city: City
     assert found.unit.code == "JD001"
     assert found.basis == "territorial"
     assert found.rule_id is None
-    assert "属地兜底" in found.reason
-    assert found.reason.endswith("→ JD001 西区街道办事处")
+    assert translate(found.reason, "zh") == (
+        "没有匹配“暴露垃圾”的派遣规则，按属地兜底由西区街道的属地单位办理：西区街道办事处"
+    )
+    assert translate(found.reason, "en").startswith("no routing rule matches ")
     assert suggestion(city, NE_POINT).unit.code == "JD002"
 
 
@@ -143,7 +156,8 @@ def test_the_district_is_the_last_territorial_fallback_then_nobody(city: City) -
     none = suggestion(city, NW_POINT)
     assert none.unit is None
     assert none.basis == "none"
-    assert "the dispatcher chooses" in none.reason
+    assert "the dispatcher chooses" in str(none.reason)
+    assert "由派遣员选择单位" in translate(none.reason, "zh")
     make_unit(city.session, "QCGJ", "区城管局")
     set_territorial_unit(city.session, DISTRICT, "QCGJ")
     city.session.commit()
@@ -294,7 +308,7 @@ def test_the_dispatcher_sees_the_suggestion_and_its_reason(city: City, api: Api)
     assert routing["unit"] == "HWC"
     assert routing["helper_units"] == ["SZGC"]
     assert routing["rule_id"] is not None
-    assert "E0102 暴露垃圾" in routing["reason"]
+    assert "Exposed garbage" in routing["reason"]  # stored in English, for programs
     assert routing["routed_at"].endswith("+08:00")
     # Override without a reason: 422 with the suggestion named; with one: recorded.
     error = error_of(api.act(case_id, "dispatch", "dispatcher", unit="SZGC"), 422)
@@ -322,7 +336,7 @@ def test_admins_manage_rules_over_the_api(city: City, api: Api) -> None:
     created = api.post("/routing-rules", "admin", json=body)
     assert created.status_code == 201, created.text
     rule_id = created.json()["id"]
-    assert "community 411002001001 西北社区" in created.json()["description"]
+    assert "西北社区" in created.json()["description"]  # the community has no English name
     listed = api.get("/routing-rules", "dispatcher").json()
     assert [r["id"] for r in listed] == [rule_id]
     error_of(api.get("/routing-rules", "citizen"), 403)

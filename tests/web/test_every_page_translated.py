@@ -38,6 +38,8 @@ from duban.publicview.models import PublicSubscription
 from duban.publicview.rules import parse_area
 from duban.publicview.subscriptions import confirm_token, subscribe, unsubscribe_token
 from duban.web import sessions
+from duban.web.errors_zh import ERRORS_ZH
+from duban.web.messages_en import EN
 from duban.web.messages_zh import ZH
 from duban.web.routes import router as web_router
 from tests.factories.campaigns import DISTRICT, campaign, make_regions
@@ -96,7 +98,8 @@ def browser(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def _sign_in(client: TestClient, app: FastAPI, world: World, username: str, lang: str) -> None:
+def _sign_in(client: TestClient, app: FastAPI, world: World, username: str, lang: str) -> str:
+    """Sign ``username`` in (or no one) with the page language ``lang``; the form token."""
     client.cookies.clear()
     now = int(world.clock.now().timestamp())
     session = sessions.WebSession.fresh(now=now, lang=lang)
@@ -104,6 +107,7 @@ def _sign_in(client: TestClient, app: FastAPI, world: World, username: str, lang
         user = world.users[username]
         session = session.signed_in(user.id, sessions.user_fingerprint(user.password_hash), now)
     client.cookies.set(sessions.COOKIE_NAME, sessions.encode(session, app.state.secret_key))
+    return session.csrf
 
 
 def visible_text(page: str) -> str:
@@ -320,3 +324,151 @@ def test_the_messages_named_in_the_issue_are_in_the_readers_language() -> None:
         page.render(lang="zh", note="市民反映问题未解决：还是很脏")
         == "市民反映问题未解决：还是很脏"
     )
+
+
+# --------------------------------------------------------------------------- error answers
+
+#: Three or more English words in a row, separated by spaces: a sentence left in English.
+#: Codes, units, header names and a list of field names ("lat, lon") are not sentences.
+ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}(?: +[A-Za-z']{2,}){2,}")
+
+
+def _key_patterns(keys: list[str]) -> list[re.Pattern[str]]:
+    """Each key as it reads once filled in: its placeholders match anything."""
+    out = []
+    for key in keys:
+        parts = re.split(r"\{[^{}]*\}", key.replace("{{", "{").replace("}}", "}"))
+        out.append(re.compile(".*".join(re.escape(p) for p in parts), re.DOTALL))
+    return out
+
+
+def _raw_templates(text: str, lang: str) -> list[str]:
+    """Catalogue keys shown as they are where the reader's text should be: in Chinese any
+    English key of the errors, in English a key that has its own English."""
+    keys = list(ERRORS_ZH if lang == "zh" else EN)
+    patterns = _KEY_PATTERNS_ZH if lang == "zh" else _KEY_PATTERNS_EN
+    return [
+        k
+        for k, p in zip(keys, patterns, strict=True)
+        if len(re.sub(r"\{[^{}]*\}", "", k)) > 12 and p.search(text)  # enough words to tell
+    ]
+
+
+def message_problems(message: str, lang: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """What is wrong with an error message people read in ``lang``."""
+    problems = [f"raw template {k!r}" for k in _raw_templates(message, lang)]
+    if "{" in message or "}" in message:
+        problems.append("a placeholder left unfilled")
+    if lang == "en":
+        problems += [f"Chinese {run!r}" for run in CJK.findall(message) if run not in allowed]
+    else:
+        cleaned = re.sub(r"https?://\S+|\S+@\S+", " ", message)
+        problems += [f"English {run!r}" for run in ENGLISH_SENTENCE.findall(cleaned)]
+    return problems
+
+
+def _form_errors(browser: TestClient, app: FastAPI, world: World, lang: str) -> dict[str, str]:
+    """Forms refused and pages not found: the error text of each."""
+    filed = world.case_in(CaseStatus.FILED)
+    out: dict[str, str] = {}
+    csrf = _sign_in(browser, app, world, "dispatcher", lang)
+    for name, data in {
+        "dispatch to an unknown unit": {"unit": "NOPE"},
+        "dispatch without a unit": {},
+        "dispatch with the lead as a helper": {"unit": "HWC", "helper_units": "HWC"},
+    }.items():
+        response = browser.post(
+            f"/cases/{filed.id}/act/dispatch", data={"csrf_token": csrf, **data}
+        )
+        assert 400 <= response.status_code < 500, (name, response.status_code)
+        out[name] = _error_text(response.text)
+    missing = browser.get("/cases/99999999")
+    assert missing.status_code == 404
+    out["a case that does not exist"] = _error_text(missing.text)
+    _sign_in(browser, app, world, "anonymous", lang)
+    unknown = browser.get("/track", params={"code": "??"})
+    assert unknown.status_code == 404
+    out["an unknown tracking code"] = _error_text(unknown.text)
+    return out
+
+
+def _error_text(page: str) -> str:
+    """The page's error messages (field errors and the error notice)."""
+    found = re.findall(
+        r'(?s)<(?:p|div|span|small)[^>]*class="[^"]*(?:error|alert|notice)[^"]*"[^>]*>(.*?)</',
+        page,
+    )
+    text = " ".join(visible_text(f) for f in found).strip()
+    assert text, page[:2000]
+    return text
+
+
+def test_error_answers_are_in_the_language_of_the_reader(
+    browser: TestClient, app: FastAPI, world: World
+) -> None:
+    from tests.http import API, Api
+
+    api = Api(browser, app, world, world.clock)
+    problems: dict[str, list[str]] = {}
+    for lang, header in (("en", "en"), ("zh", "zh-CN,zh;q=0.9")):
+        answers: dict[str, str] = {}
+        for name, (method, path, body, by) in {
+            "a case that does not exist": ("GET", "/cases/99999999", None, "dispatcher"),
+            "an invalid report (validation)": ("POST", "/cases", {"lat": "north"}, "operator"),
+            "no such path": ("GET", "/no-such-thing", None, "dispatcher"),
+            "not signed in": ("GET", "/cases", None, None),
+            "a map box not in degrees": ("GET", "/regions?bbox=a,b", None, "dispatcher"),
+        }.items():
+            headers = {"Accept-Language": header, **(api.headers(by) if by else {})}
+            response = browser.request(method, f"{API}{path}", json=body, headers=headers)
+            assert 400 <= response.status_code < 500, (name, response.text)
+            error = response.json()["error"]
+            assert set(error) >= {"code", "message"}  # the JSON keeps its shape
+            answers[f"API {name}"] = error["message"]
+        browser.cookies.clear()
+        answers.update({f"form {k}": v for k, v in _form_errors(browser, app, world, lang).items()})
+        for name, message in answers.items():
+            found = message_problems(message, lang)
+            if found:
+                problems[f"{lang} {name}: {message!r}"] = found
+        if lang == "en":
+            assert "you do not have access" in answers["API a case that does not exist"]
+        else:
+            assert "您无权查看" in answers["API a case that does not exist"]
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_the_heuristics_catch_what_they_are_for() -> None:
+    assert message_problems("case 3 does not exist or is not visible to you", "en")
+    assert message_problems("case 3 does not exist or is not visible to you", "zh")
+    assert message_problems("请求无效 — field required for this", "zh")
+    assert message_problems("Unknown unit 西大街道", "en")
+    assert not message_problems("未知单位“HWC”", "zh")
+    assert not message_problems("单位“SZGC”不存在，请检查 GPS 坐标", "zh")
+    assert not message_problems("This case does not exist, or you do not have access to it.", "en")
+
+
+def test_regions_and_jobs_are_named_in_the_readers_language(
+    browser: TestClient, app: FastAPI, world: World
+) -> None:
+    from tests.factories.campaigns import EAST, WEST
+
+    make_regions(world.session)
+    for lang, east, west in (
+        ("en", "Dongdajie Subdistrict", "西大街街道"),  # no English name: the Chinese one
+        ("zh", "东大街街道", "西大街街道"),
+    ):
+        _sign_in(browser, app, world, "anonymous", lang)
+        assert east in browser.get("/public", params={"region": EAST}).text
+        assert west in browser.get("/public", params={"region": WEST}).text
+        _sign_in(browser, app, world, "admin", lang)
+        page = visible_text(browser.get("/admin/worker").text)
+        assert "job:" not in page
+        assert "delivery:" not in page
+        assert ("Overdue sweep and warnings" if lang == "en" else "超期巡检与预警") in page
+    _sign_in(browser, app, world, "anonymous", "en")
+    assert "东大街街道" not in visible_text(browser.get("/public", params={"region": EAST}).text)
+
+
+_KEY_PATTERNS_ZH = _key_patterns(list(ERRORS_ZH))
+_KEY_PATTERNS_EN = _key_patterns(list(EN))

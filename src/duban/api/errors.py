@@ -57,6 +57,8 @@ def api_text(request: Request, text: str, **values: Any) -> str:
     return translate(text, "zh" if wants_chinese(request) else "en", **values)
 
 
+UNEXPECTED = "an unexpected error happened; it has been logged"
+INVALID_REQUEST = "the request is invalid; check {fields}"
 OUT_OF_RANGE = "a value in the request is out of range (too large, too small or not text)"
 
 
@@ -130,19 +132,19 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, err: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
+        # The validator's own words (pydantic's English) stay in detail.fields for programs;
+        # the message names the fields to fix, in the caller's language.
         fields = [
             {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
             for e in err.errors()
         ]
-        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return JSONResponse(
-            error_body("invalid_input", f"the request is invalid — {summary}", fields=fields),
-            status_code=422,
-        )
+        names = list(dict.fromkeys(f["field"] for f in fields))[:5]
+        message = api_text(request, INVALID_REQUEST, fields=", ".join(names))
+        return JSONResponse(error_body("invalid_input", message, fields=fields), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
         codes = {
             401: "unauthenticated",
             403: "forbidden",
@@ -153,7 +155,9 @@ def install_error_handlers(app: FastAPI) -> None:
             503: "unavailable",
         }
         return JSONResponse(
-            error_body(codes.get(err.status_code, "http_error"), str(err.detail)),
+            error_body(
+                codes.get(err.status_code, "http_error"), api_text(request, str(err.detail))
+            ),
             status_code=err.status_code,
             headers=getattr(err, "headers", None),
         )
@@ -182,7 +186,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return unavailable_response(request)
         log.exception("unhandled error", exc_info=err)
         return JSONResponse(
-            error_body("internal", "an unexpected error happened; it has been logged"),
+            error_body("internal", api_text(request, UNEXPECTED)),
             status_code=500,
         )
 

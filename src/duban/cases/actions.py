@@ -242,9 +242,11 @@ def _choose_unit(
         suggested = None  # 二级派遣: the city's routing suggests none of the platform's units
     if not p.unit:
         if suggested is None:
-            why = f"; routing suggests none: {case.routing_reason}" if case.routing_reason else ""
             raise InvalidInput(
-                Msg("dispatch needs the lead 'unit' (a unit code){why}", why=why), field="unit"
+                "routing suggests none for this case; dispatch needs the lead 'unit' (a unit code)"
+                if case.routing_reason
+                else "dispatch needs the lead 'unit' (a unit code)",
+                field="unit",
             )
         payload["suggestion"] = "followed"
         helpers = tuple(p.helper_units) or tuple(case.routing_helpers or ())

@@ -177,12 +177,13 @@ class RegionChoice:
     level: str
     name: str
     depth: int
+    name_en: str | None = None
 
 
 def region_choices(session: Session) -> list[RegionChoice]:
     """Current districts and streets, each district followed by its streets."""
     rows = session.execute(
-        select(Region.code, Region.level, Region.name, Region.parent_code)
+        select(Region.code, Region.level, Region.name, Region.parent_code, Region.name_en)
         .where(Region.valid_to.is_(None), Region.level.in_(["district", "street"]))
         .order_by(Region.code)
     ).all()
@@ -193,10 +194,12 @@ def region_choices(session: Session) -> list[RegionChoice]:
             streets.setdefault(r.parent_code or "", []).append(r)
     out: list[RegionChoice] = []
     for d in districts:
-        out.append(RegionChoice(d.code, d.level, d.name, 0))
-        out += [RegionChoice(s.code, s.level, s.name, 1) for s in streets.pop(d.code, [])]
+        out.append(RegionChoice(d.code, d.level, d.name, 0, d.name_en))
+        out += [
+            RegionChoice(s.code, s.level, s.name, 1, s.name_en) for s in streets.pop(d.code, [])
+        ]
     for orphans in streets.values():  # streets whose district is not loaded
-        out += [RegionChoice(s.code, s.level, s.name, 0) for s in orphans]
+        out += [RegionChoice(s.code, s.level, s.name, 0, s.name_en) for s in orphans]
     return out
 
 

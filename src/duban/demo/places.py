@@ -43,7 +43,7 @@ from duban.places.grids import generate_grids_for
 from duban.places.index import summary
 from duban.places.models import Region
 from duban.places.region_import import ImportReport, import_region_items, import_regions
-from duban.places.regions import RegionInput, RegionLevel
+from duban.places.regions import RegionInput, RegionLevel, english_place_name
 from duban.places.routing import add_rule
 from duban.places.territory import set_territorial_unit
 from duban.places.zones import save_zone
@@ -60,7 +60,7 @@ XIDA_UNIT: Final = ("WDJD", "魏都区西大街街道办事处")
 
 # The generated city: a made-up district shape and made-up streets (codes 9xx never clash
 # with real street codes).
-GENERATED_DISTRICT: Final = (WEIDU, "魏都区（示范）")
+GENERATED_DISTRICT: Final = (WEIDU, "魏都区（示范）", "Weidu District (demo)")
 GENERATED_STREETS: Final = [
     ("411002901", "文昌街道", (-2400.0, 1800.0)),
     ("411002902", "莲城街道", (900.0, 500.0)),  # the old town at the centre
@@ -303,11 +303,11 @@ def _install_real(session: Session, *, now: datetime, data_dir: Path) -> DemoPla
 def _install_generated(session: Session, *, now: datetime) -> DemoPlacesReport:
     report = DemoPlacesReport(mode="generated")
     district, streets = _generated_city()
-    code, name = GENERATED_DISTRICT
+    code, name, name_en = GENERATED_DISTRICT
     _check(
         import_region_items(
             session,
-            [RegionInput(code, name, "411000", district)],
+            [RegionInput(code, name, "411000", district, name_en)],
             level="district",
             now=now,
             source="generated",
@@ -352,7 +352,7 @@ def _build_streets(
             seeds.append(point)
         street_cells = _voronoi(district, seeds)
         street_items = [
-            RegionInput(s.code, s.name, s.code[:6], cell)
+            RegionInput(s.code, s.name, s.code[:6], cell, english_place_name(s.name))
             for s, cell in zip(streets, street_cells, strict=True)
         ]
         _check(
@@ -376,7 +376,9 @@ def _build_streets(
             for (code, name, _), part in zip(
                 street.communities, _voronoi(cell, filled), strict=True
             ):
-                community_items.append(RegionInput(code, name, street.code, part))
+                community_items.append(
+                    RegionInput(code, name, street.code, part, english_place_name(name))
+                )
         _check(
             import_region_items(
                 session, community_items, level=RegionLevel.COMMUNITY, now=now, source=source

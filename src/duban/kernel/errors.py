@@ -35,8 +35,9 @@ from typing import Any
 
 class Msg:
     """A message template (its English, the catalogue key) and the values of its
-    placeholders. A value may itself be a :class:`Msg`; values named ``status``, ``action``,
-    ``role`` or ``source`` holding a workflow code are shown as that code's label."""
+    placeholders. A value may itself be a :class:`Msg` or a :class:`Name`; values named
+    ``status``, ``action``, ``role`` or ``source`` holding a workflow code are shown as
+    that code's label."""
 
     __slots__ = ("params", "template")
 
@@ -63,6 +64,39 @@ class Msg:
 
     def __hash__(self) -> int:
         return hash(self.template)
+
+
+class Name:
+    """A name as the data holds it, in Chinese and (where there is one) in English: a value
+    of a :class:`Msg` that each face shows in its reader's language (a unit, a category, a
+    region), so that a message names things, not codes. ``str()`` is the English."""
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, zh: str, en: str | None = None) -> None:
+        self.zh = zh
+        self.en = en or zh
+
+    def __str__(self) -> str:
+        return self.en
+
+    def __repr__(self) -> str:
+        return f"Name({self.zh!r}, {self.en!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Name) and (other.zh, other.en) == (self.zh, self.en)
+
+    def __hash__(self) -> int:
+        return hash(self.zh)
+
+
+def cause(err: BaseException) -> Msg:
+    """What a library's exception (a missing key, a value of the wrong type) means, as a
+    catalogue message: the exception's own English never reaches a reader (it is kept in
+    the log and, where useful, in an error's ``detail``)."""
+    if isinstance(err, KeyError) and err.args:
+        return Msg("the setting '{name}' is missing", name=str(err.args[0]))
+    return Msg("a value is of the wrong kind or cannot be read")
 
 
 class DubanError(Exception):

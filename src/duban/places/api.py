@@ -429,7 +429,7 @@ def _rule_read(session: Any, rule: RoutingRule) -> RuleRead:
         priority=rule.priority,
         note=rule.note,
         is_active=rule.is_active,
-        description=rule_description(session, rule),
+        description=str(rule_description(session, rule)),
     )
 
 

@@ -66,6 +66,7 @@ class PlaceRef:
     level: str
     code: str
     name: str | None = None
+    name_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class _RegionInfo:
     level: str
     name: str
     parent_code: str | None
+    name_en: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +153,16 @@ class PlacesIndex:
         regions: Iterable[tuple[str, str, str, str | None, Any]],
         zones: Iterable[_ZoneRow] = (),
         token: str | None = None,
+        english: Mapping[str, str] | None = None,
     ) -> None:
-        """Index ``(code, level, name, parent_code, shapely polygon)`` rows and zones."""
+        """Index ``(code, level, name, parent_code, shapely polygon)`` rows and zones;
+        ``english`` maps codes to the regions' English names."""
         self.token = token
         by_level: dict[str, list[tuple[str, Any]]] = {level: [] for level in REGION_LEVELS}
         self._info: dict[str, _RegionInfo] = {}
         for code, level, name, parent_code, geom in regions:
             by_level[level].append((code, geom))
-            self._info[code] = _RegionInfo(level, name, parent_code)
+            self._info[code] = _RegionInfo(level, name, parent_code, (english or {}).get(code))
         self.levels: dict[str, GridIndex] = {
             level: GridIndex(items) for level, items in by_level.items()
         }
@@ -180,6 +184,11 @@ class PlacesIndex:
     def count(self, level: str) -> int:
         """How many current regions of ``level`` there are."""
         return len(self.levels[level])
+
+    def ref(self, level: str, code: str) -> PlaceRef:
+        """The region ``code`` as a place reference, with its names if it is current."""
+        info = self._info.get(code)
+        return PlaceRef(level, code, info.name if info else None, info.name_en if info else None)
 
     def name_of(self, code: str) -> str | None:
         """The name of a current region."""
@@ -220,7 +229,7 @@ class PlacesIndex:
     ) -> Location:
         """A location from stored codes (a case keeps the codes it was filed with)."""
         refs = {
-            level: PlaceRef(level, code, self.name_of(code))
+            level: self.ref(level, code)
             for level in LEVELS_FINE_FIRST
             if (code := codes.get(level))
         }
@@ -266,9 +275,7 @@ class PlacesIndex:
         current_level: RegionLevel | None = RegionLevel(level)
         while current is not None and current_level is not None:
             info = self._info.get(current)
-            refs[current_level.value] = PlaceRef(
-                current_level.value, current, info.name if info else None
-            )
+            refs[current_level.value] = self.ref(current_level.value, current)
             parent_level = current_level.parent
             if parent_level is None:
                 break
@@ -320,9 +327,14 @@ def build_places_index(session: Session) -> PlacesIndex:
     """Read the current regions and active zones and index them (no cache)."""
     token = _token(session)
     rows = session.execute(
-        select(Region.code, Region.level, Region.name, Region.parent_code, Region.geometry).where(
-            Region.valid_to.is_(None)
-        )
+        select(
+            Region.code,
+            Region.level,
+            Region.name,
+            Region.parent_code,
+            Region.geometry,
+            Region.name_en,
+        ).where(Region.valid_to.is_(None))
     ).all()
     geoms = shapely.from_wkb(np.array([wkb_bytes(r.geometry) for r in rows], dtype=object))
     regions = [
@@ -351,7 +363,8 @@ def build_places_index(session: Session) -> PlacesIndex:
         )
         for zone, username, unit_code in zone_rows
     ]
-    return PlacesIndex(regions, zones, token)
+    english = {r.code: r.name_en for r in rows if r.name_en}
+    return PlacesIndex(regions, zones, token, english)
 
 
 def places_index(session: Session) -> PlacesIndex:
@@ -486,20 +499,20 @@ def fill_names(session: Session, locations: Sequence[Location]) -> list[Location
     }
     if not missing:
         return list(locations)
-    names: dict[str, str] = {}
-    for code, name in session.execute(
-        select(Region.code, Region.name)
+    names: dict[str, tuple[str, str | None]] = {}
+    for code, name, name_en in session.execute(
+        select(Region.code, Region.name, Region.name_en)
         .where(Region.code.in_(sorted(missing)))
         .order_by(Region.valid_from)
     ):
-        names[code] = name  # the latest version's name wins
+        names[code] = (name, name_en)  # the latest version's names win
     out: list[Location] = []
     for loc in locations:
         refs = {}
         for level in LEVELS_FINE_FIRST:
             ref = loc.at(level)
             if ref is not None and ref.name is None and ref.code in names:
-                ref = PlaceRef(ref.level, ref.code, names[ref.code])
+                ref = PlaceRef(ref.level, ref.code, *names[ref.code])
             refs[level] = ref
         out.append(
             Location(

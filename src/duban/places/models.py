@@ -64,6 +64,9 @@ class Region(Base):
     )
     level: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(
+        String(200), comment="the English name; the English face falls back to name"
+    )
     parent_code: Mapped[str | None] = mapped_column(String(32), index=True)
     geometry: Mapped[bytes] = mapped_column(LargeBinary, comment="WKB, WGS84 lon/lat")
     min_lon: Mapped[float] = mapped_column(Float)

@@ -22,6 +22,9 @@ from duban.places.coords import CRS, to_wgs84_array
 #: Geographic coordinate systems a file may declare (lon/lat in degrees).
 _GEOGRAPHIC: Final = ("EPSG:4326", "EPSG:4490", "OGC:CRS84", "CRS84", "EPSG:4610")
 
+#: Why GDAL could not read a file, as people read it (its own message goes to detail).
+UNREADABLE = Msg("the file is damaged or in a format that cannot be read")
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -69,7 +72,9 @@ def read_features(
         layers = pyogrio.list_layers(path)
     except Exception as err:  # GDAL raises its own errors for unreadable files
         raise InvalidInput(
-            Msg("cannot read {path_name}: {err}", path_name=path.name, err=err), field="file"
+            Msg("cannot read {path_name}: {err}", path_name=path.name, err=UNREADABLE),
+            field="file",
+            cause=str(err),
         ) from err
     names = [str(row[0]) for row in layers]
     if layer is None and len(names) > 1:
@@ -98,7 +103,9 @@ def read_features(
             meta, _fids, geometry, field_data = pyogrio.raw.read(path, layer=layer, force_2d=True)
         except Exception as err:
             raise InvalidInput(
-                Msg("cannot read {path_name}: {err}", path_name=path.name, err=err), field="file"
+                Msg("cannot read {path_name}: {err}", path_name=path.name, err=UNREADABLE),
+                field="file",
+                cause=str(err),
             ) from err
     fields = [str(name) for name in meta["fields"]]
     crs = meta.get("crs")

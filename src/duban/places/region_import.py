@@ -357,6 +357,7 @@ def import_region_items(
             if (
                 row is not None
                 and row.name == item.name
+                and row.name_en == item.name_en
                 and row.parent_code == item.parent_code
                 and same_geometry(row.geometry, wkb)
             ):
@@ -373,6 +374,7 @@ def import_region_items(
                     "code": item.code,
                     "level": level.value,
                     "name": item.name[:200],
+                    "name_en": item.name_en[:200] if item.name_en else None,
                     "parent_code": item.parent_code,
                     "geometry": wkb,
                     "min_lon": minx,

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 import shapely
+from pypinyin import lazy_pinyin
 
 __all__ = [
     "CODE_LENGTH",
@@ -97,6 +98,58 @@ class RegionInput:
     name: str
     parent_code: str | None
     geometry: Any
+    #: Its English name (the English face shows the Chinese one where there is none).
+    name_en: str | None = None
+
+
+#: The generic part of a region's Chinese name and its English, longest first (the
+#: usage of English-language maps of China: 魏都区 Weidu District, 西大街道 Xida Subdistrict).
+_GENERIC_EN: Final = (
+    ("街道办事处", "Subdistrict"),
+    ("居民委员会", "Community"),
+    ("村民委员会", "Village"),
+    ("自治县", "Autonomous County"),
+    ("居委会", "Community"),
+    ("村委会", "Village"),
+    ("街道", "Subdistrict"),
+    ("社区", "Community"),
+    ("网格", "Grid"),
+    ("区", "District"),
+    ("县", "County"),
+    ("市", "City"),
+    ("镇", "Town"),
+    ("乡", "Township"),
+    ("村", "Village"),
+)
+#: Numbers in a name that English writes as numbers (一社区: Community 1).
+_NUMERALS: Final = dict(zip("一二三四五六七八九十", range(1, 11), strict=True))
+
+
+def english_place_name(name: str) -> str:
+    """A region's English name from its Chinese one: the proper name in pinyin, the generic
+    part in English, a note in brackets spelled too: ``文昌街道`` → ``Wenchang Subdistrict``,
+    ``文昌一社区`` → ``Wenchang Community 1``. Pinyin is read character by character, so a
+    name with a rare reading (魏都 Weidu) is better given as it is written."""
+    note = ""
+    for opening in ("（", "("):
+        if opening in name:
+            name, _, rest = name.partition(opening)
+            note = " (" + _spelled(rest.rstrip("）)")) + ")"
+    generic = ""
+    for chinese, english in _GENERIC_EN:
+        if name.endswith(chinese) and len(name) > len(chinese):
+            name, generic = name.removesuffix(chinese), english
+            break
+    number = ""
+    if name and name[-1] in _NUMERALS and len(name) > 1:
+        name, number = name[:-1], f" {_NUMERALS[name[-1]]}"
+    parts = [p for p in (_spelled(name), generic) if p]
+    return " ".join(parts) + number + note
+
+
+def _spelled(text: str) -> str:
+    """Chinese in pinyin, one capitalised word (other characters kept)."""
+    return "".join(lazy_pinyin(text)).strip().capitalize()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 
 from duban.accounts import Unit
 from duban.cases import Case
-from duban.kernel.errors import InvalidInput, Msg, NotFound
+from duban.kernel.errors import InvalidInput, Msg, Name, NotFound
 from duban.kernel.unitofwork import writing
-from duban.places.index import LEVEL_LABELS, ZONE_LABELS, Location, case_location
+from duban.places.index import Location, case_location
 from duban.places.models import RULE_PLACE_LEVELS, Region, RegionUnit, RoutingRule, Zone
 from duban.places.regions import CODE_LENGTH, RegionLevel
 from duban.reference import Category, FilingCondition, PlacesPolicy
@@ -54,7 +54,9 @@ class Suggestion:
     helper_units: tuple[str, ...] = ()
     rule_id: int | None = None
     basis: str = "none"  # rule | territorial | none
-    reason: str = ""
+    #: Why, shown in the reader's language; its English is stored on the case and in the
+    #: event for programs and the audit.
+    reason: Msg | None = None
 
     def payload(self) -> dict[str, Any]:
         """For the event payload (the audit keeps what the dispatcher was shown)."""
@@ -63,7 +65,7 @@ class Suggestion:
             "helper_units": list(self.helper_units),
             "rule": self.rule_id,
             "basis": self.basis,
-            "reason": self.reason,
+            "reason": str(self.reason or ""),
         }
 
 
@@ -94,39 +96,47 @@ def _place_matches(rule: RoutingRule, location: Location) -> bool:
     return location.code_at(rule.place_level) == rule.place_code
 
 
-def describe_rule(rule: RoutingRule, names: dict[str, str] | None = None) -> str:
-    """A rule in one line, e.g. ``#3 E0102 暴露垃圾 · street 411002001 西大街道 → HWC``."""
+#: How a rule reads (routing reasons, the admin page, the command line).
+RULE_TEXT: Final = "rule #{rule_id}: {what} · {where} → {unit}"
+
+
+def describe_rule(rule: RoutingRule, names: Mapping[str, Name] | None = None) -> Msg:
+    """A rule in one line, in the reader's language: ``rule #3: 暴露垃圾 · 西大街道 → 环卫处``
+    (names where they are known, else codes)."""
     names = names or {}
-    what = rule.condition_code or rule.category_code or "any category"
-    if what in names:
-        what = f"{what} {names[what]}"
-    where = "anywhere"
-    if rule.place_level:
-        label = "zone" if rule.place_level == "zone" else rule.place_level
-        where = f"{label} {rule.place_code}"
-        if rule.place_code in names:
-            where = f"{where} {names[rule.place_code]}"
-    unit = rule.unit.code if rule.unit else "?"
-    helpers = f" + {', '.join(rule.helper_units)}" if rule.helper_units else ""
-    priority = f" (priority {rule.priority})" if rule.priority else ""
-    return f"rule #{rule.id}: {what} · {where} → {unit}{helpers}{priority}"
+    code = rule.condition_code or rule.category_code
+    what: Msg | Name = Msg("any category")
+    if code:
+        what = names.get(code) or Name(code)
+    where: Msg | Name = Msg("anywhere")
+    if rule.place_level and rule.place_code:
+        where = names.get(rule.place_code) or Name(rule.place_code)
+    unit = Name(rule.unit.name, rule.unit.name_en) if rule.unit else Name("?")
+    text = Msg(RULE_TEXT, rule_id=rule.id, what=what, where=where, unit=unit)
+    if rule.helper_units:
+        helpers = [names.get(h) or Name(h) for h in rule.helper_units]
+        joined = Name("、".join(h.zh for h in helpers), ", ".join(h.en for h in helpers))
+        text = Msg("{rule}, helped by {helpers}", rule=text, helpers=joined)
+    if rule.priority:
+        text = Msg("{rule} (priority {priority})", rule=text, priority=rule.priority)
+    return text
 
 
-def _names(session: Session, rule: RoutingRule) -> dict[str, str]:
-    names: dict[str, str] = {}
+def _names(session: Session, rule: RoutingRule) -> dict[str, Name]:
+    names: dict[str, Name] = {}
     if rule.category_code:
         cat = session.get(Category, rule.category_code)
         if cat is not None:
-            names[cat.code] = cat.name
+            names[cat.code] = Name(cat.name, cat.name_en)
     if rule.condition_code:
         cond = session.get(FilingCondition, rule.condition_code)
         if cond is not None:
-            names[cond.code] = cond.name[:30]
+            names[cond.code] = Name(cond.name[:30])
     if rule.place_code:
         if rule.place_level == "zone":
             zone = session.scalars(select(Zone).where(Zone.code == rule.place_code)).first()
             if zone is not None:
-                names[zone.code] = f"{ZONE_LABELS.get(zone.kind, zone.kind)} {zone.name}"
+                names[zone.code] = Name(zone.name)
         else:
             region = session.scalars(
                 select(Region)
@@ -135,7 +145,10 @@ def _names(session: Session, rule: RoutingRule) -> dict[str, str]:
                 .limit(1)
             ).first()
             if region is not None:
-                names[region.code] = region.name
+                names[region.code] = Name(region.name, region.name_en)
+    if rule.helper_units:
+        for unit in session.scalars(select(Unit).where(Unit.code.in_(list(rule.helper_units)))):
+            names[unit.code] = Name(unit.name, unit.name_en)
     return names
 
 
@@ -205,14 +218,21 @@ def suggest(
         )
         reason = describe_rule(rule, _names(session, rule))
         if len(rules) > 1:
-            reason += f"; the most specific of {len(rules)} matching rules"
+            reason = Msg(
+                "{rule}; the most specific of {count} matching rules",
+                rule=reason,
+                count=len(rules),
+            )
         return Suggestion(rule.unit, helpers, rule.id, "rule", reason)
-    tried: list[str] = []
+    category = session.get(Category, category_code)
+    what = Name(category.name, category.name_en) if category else Name(category_code)
+    tried: list[Name] = []
     for level in policy.territorial_levels:
         ref = location.at(level)
         if ref is None:
             continue
-        tried.append(f"{level} {ref.code}{' ' + ref.name if ref.name else ''}")
+        place = Name(ref.name, ref.name_en) if ref.name else Name(ref.code)
+        tried.append(place)
         row = session.get(RegionUnit, ref.code)
         if row is not None and row.unit.is_active:
             return Suggestion(
@@ -220,18 +240,25 @@ def suggest(
                 (),
                 None,
                 "territorial",
-                f"no routing rule matches {category_code} here; 属地兜底: territorial unit "
-                f"of {LEVEL_LABELS.get(level, level)} {ref.code}"
-                f"{' ' + ref.name if ref.name else ''} → {row.unit.code} {row.unit.name}",
+                Msg(
+                    "no routing rule matches {category} here; the territorial unit of "
+                    "{place} takes it: {unit}",
+                    category=what,
+                    place=place,
+                    unit=Name(row.unit.name, row.unit.name_en),
+                ),
             )
-    where = " or ".join(tried) if tried else "this place (it is in no known street)"
     return Suggestion(
         None,
         (),
         None,
         "none",
-        f"no routing rule matches {category_code} here and no territorial unit is set for "
-        f"{where}; the dispatcher chooses the unit",
+        Msg(
+            "no routing rule matches {category} here and {place} has no territorial unit; "
+            "the dispatcher chooses the unit",
+            category=what,
+            place=tried[0] if tried else Msg("this place (it is in no known street)"),
+        ),
     )
 
 
@@ -248,7 +275,7 @@ def route_case(session: Session, case: Case, *, policy: PlacesPolicy, now: datet
     case.routing_unit_id = suggestion.unit.id if suggestion.unit else None
     case.routing_helpers = list(suggestion.helper_units)
     case.routing_rule_id = suggestion.rule_id
-    case.routing_reason = suggestion.reason
+    case.routing_reason = str(suggestion.reason or "")
     case.routed_at = now
     return suggestion
 
@@ -409,6 +436,6 @@ def deactivate_rule(session: Session, rule_id: int) -> RoutingRule:
         return rule
 
 
-def rule_description(session: Session, rule: RoutingRule) -> str:
+def rule_description(session: Session, rule: RoutingRule) -> Msg:
     """:func:`describe_rule` with the names of the category and place."""
     return describe_rule(rule, _names(session, rule))

@@ -20,6 +20,7 @@ class PlaceHit:
     name: str
     lat: float
     lon: float
+    name_en: str | None = None
 
 
 PLACE_RESULTS_MAX = 8
@@ -39,6 +40,7 @@ def search_places(session: Session, query: str) -> list[PlaceHit]:
             Region.code,
             Region.level,
             Region.name,
+            Region.name_en,
             Region.min_lat,
             Region.max_lat,
             Region.min_lon,
@@ -57,6 +59,7 @@ def search_places(session: Session, query: str) -> list[PlaceHit]:
             code=r.code,
             level=r.level,
             name=r.name,
+            name_en=r.name_en,
             lat=(r.min_lat + r.max_lat) / 2,
             lon=(r.min_lon + r.max_lon) / 2,
         )

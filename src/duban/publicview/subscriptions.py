@@ -46,10 +46,14 @@ LANGS = ("zh", "en")
 def area_name(session: Session, area: Area, lang: str) -> str:
     """What an area is called in an email or a feed title."""
     if area.kind == AreaKind.REGION:
-        name = session.scalar(
-            select(Region.name).where(Region.code == area.region_code, Region.valid_to.is_(None))
-        )
-        return name or area.region_code
+        row = session.execute(
+            select(Region.name, Region.name_en).where(
+                Region.code == area.region_code, Region.valid_to.is_(None)
+            )
+        ).first()
+        if row is None:
+            return area.region_code or ""
+        return str((row.name_en if lang == "en" else None) or row.name)
     if area.kind == AreaKind.POINT:
         return text("within {radius} m of the place you chose", lang, radius=area.radius_m)
     return text("the area you chose on the map", lang)

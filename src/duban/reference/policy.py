@@ -30,7 +30,7 @@ from duban.kernel.db.stamps import (
     next_stamp,
     stamp,
 )
-from duban.kernel.errors import Msg, PolicyError
+from duban.kernel.errors import Msg, PolicyError, cause
 from duban.kernel.limits import Backoff, Rate
 from duban.kernel.unitofwork import after_commit, writing
 from duban.reference.calendar import Light, LimitUnit, TimeLimit, WorkingCalendar, light_for
@@ -359,7 +359,9 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
             dispatch=parse_dispatch_policy(data.get("dispatch")),
         )
     except (ValueError, TypeError, KeyError, AttributeError) as err:
-        raise PolicyError(Msg("the policy is invalid: {err}", err=err), field="policy") from err
+        raise PolicyError(
+            Msg("the policy is invalid: {err}", err=cause(err)), field="policy", cause=str(err)
+        ) from err
 
 
 _cache: StampedCache[Policy] = StampedCache()

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from duban.kernel.errors import InvalidInput, Msg, PolicyError
+from duban.kernel.errors import InvalidInput, Msg, PolicyError, cause
 
 
 class CampaignStatus(StrEnum):
@@ -60,7 +60,9 @@ def parse_kinds(data: Any) -> tuple[CampaignKind, ...]:
         )
     except (KeyError, TypeError, AttributeError) as err:
         raise PolicyError(
-            Msg("supervision.campaign_kinds: {err}", err=err), field="supervision"
+            Msg("supervision.campaign_kinds: {err}", err=cause(err)),
+            field="supervision",
+            cause=str(err),
         ) from err
     if not kinds or len({k.code for k in kinds}) != len(kinds):
         raise PolicyError(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from duban.kernel.errors import InvalidInput, Msg, PolicyError
+from duban.kernel.errors import InvalidInput, Msg, PolicyError, cause
 from duban.supervision.campaign_rules import DEFAULT_KINDS, CampaignKind, parse_kinds
 
 
@@ -185,7 +185,9 @@ def parse_policy(data: Mapping[str, Any]) -> SupervisionPolicy:
         )
         reply = int(data.get("reply_work_days", 5))
     except (KeyError, ValueError, TypeError, AttributeError) as err:
-        raise PolicyError(Msg("supervision policy: {err}", err=err), field="supervision") from err
+        raise PolicyError(
+            Msg("supervision policy: {err}", err=cause(err)), field="supervision", cause=str(err)
+        ) from err
     if reply < 1:
         raise PolicyError("supervision.reply_work_days must be 1 or more", field="supervision")
     days = [r.after_work_days for r in ladder]

@@ -1,7 +1,8 @@
 """Chinese first, English switchable.
 
 Texts are written in English in the code and the templates (``_("Sign in")``) and looked
-up here for Chinese; a test checks that every text used has its Chinese. Labels of
+up here for Chinese (and for English where the key is not what a reader should see:
+:mod:`duban.web.messages_en`); a test checks that every text used has its Chinese. Labels of
 statuses, actions, roles and sources come from :mod:`duban.cases.workflow`, the one
 mapping of those. ``{name}`` placeholders are filled after translation.
 
@@ -22,8 +23,9 @@ from duban.cases.workflow import (
     CaseStatus,
     Source,
 )
-from duban.kernel.errors import Msg
+from duban.kernel.errors import Msg, Name
 from duban.kernel.roles import ROLE_LABELS, Role
+from duban.web.messages_en import EN
 from duban.web.messages_zh import ZH
 
 
@@ -37,7 +39,7 @@ def translate(text: str | Msg, lang: str, **values: Any) -> str:
     if isinstance(text, Msg):
         values = {**text.params, **values}
         text = text.template
-    out = text if lang == "en" else ZH.get(text, text)
+    out = EN.get(text, text) if lang == "en" else ZH.get(text, text)
     if not values:
         return out
     return out.format(**{k: _value(k, v, lang) for k, v in values.items()})
@@ -47,6 +49,8 @@ def _value(name: str, value: Any, lang: str) -> Any:
     """A placeholder's value as people read it in ``lang``."""
     if isinstance(value, Msg):
         return translate(value, lang)
+    if isinstance(value, Name):
+        return value.zh if lang == "zh" else value.en
     if name in _LISTS and isinstance(value, str) and lang == "zh":
         return "、".join(_value(_LISTS[name], v.strip(), lang) for v in value.split(","))
     labels = _LABELS.get(name)

@@ -29,6 +29,7 @@ from duban.cases.workflow import (
 )
 from duban.kernel.roles import ROLE_LABELS, Role
 from duban.web.i18n import translate
+from duban.web.messages_en import EN
 from duban.web.messages_zh import ZH
 
 
@@ -191,7 +192,7 @@ def localized(ctx: Context, message: str | None) -> str:
     return ZH.get(message or "", message or "")
 
 
-_ENGLISH_OF: dict[str, str] = {zh: en for en, zh in ZH.items()}
+_ENGLISH_OF: dict[str, str] = {zh: EN.get(en, en) for en, zh in ZH.items()}
 
 
 @functools.cache
@@ -204,7 +205,7 @@ def _english_templates() -> tuple[tuple[re.Pattern[str], str], ...]:
         if len(parts) != 3 or not parts[0] or set(re.findall(r"\{(\w+)\}", en)) != {parts[1]}:
             continue  # only a fixed prefix and one placeholder: the system notes
         body = re.escape(parts[0]) + f"(?P<{parts[1]}>.+)" + re.escape(parts[2])
-        out.append((re.compile(f"^{body}$", re.DOTALL), en))
+        out.append((re.compile(f"^{body}$", re.DOTALL), EN.get(en, en)))
     return tuple(out)
 
 
