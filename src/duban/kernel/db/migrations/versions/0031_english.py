@@ -1,7 +1,7 @@
 """regions.name_en: a region's English name (the English face falls back to the Chinese)
 
-Revision ID: 0029_english
-Revises: 0028_orderx
+Revision ID: 0031_english
+Revises: 0030_missed
 Create Date: 2026-12-03 15:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0029_english"
-down_revision: str | None = "0028_orderx"
+revision: str = "0031_english"
+down_revision: str | None = "0030_missed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
