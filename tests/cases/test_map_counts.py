@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from duban.adapters.photostore import LocalPhotoStore
 from duban.cases import mapdata
@@ -19,6 +20,7 @@ from duban.cases.mapdata import map_data
 from duban.cases.models import Case
 from duban.cases.queries import CaseFilter
 from duban.cases.workflow import OPEN, Action, CaseStatus, Source
+from duban.cli import app
 from duban.kernel.context import Actor
 from duban.kernel.roles import Role
 from duban.publicview import listing
@@ -26,6 +28,7 @@ from duban.publicview.listing import PublicFilter, public_map
 from duban.publicview.policy import public_policy
 from duban.publicview.rules import Area, AreaKind
 from tests.evaluation.conftest import FIX, INTAKE, Step, run
+from tests.factories.world import World
 from tests.fakes import FixedClock, local
 from tests.places.conftest import City, lonlat
 from tests.places.conftest import _fresh_caches as _fresh_caches  # autouse: the policy caches
@@ -160,3 +163,23 @@ def test_the_counts_kept_with_the_events_equal_a_group_by(
         assert shown["total"] == len(visible)
         assert sum(c[3] for c in shown["cells"]) == sum(c.status in OPEN for c in visible)
     assert CaseStatus.MERGED in {c.status for c in city.session.scalars(select(Case))}
+
+
+def test_duban_audit_map_counts_finds_and_mends_a_drift(world: World, db_url: str) -> None:
+    world.clock.set(local(2026, 11, 20, 9, 0))
+    case = world.case_in(CaseStatus.HANDLING)
+    world.session.commit()
+    runner = CliRunner()
+    env = {"DUBAN_DATABASE_URL": db_url}
+    ok = runner.invoke(app, ["audit", "map-counts"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "map counts: right" in ok.output
+
+    world.session.execute(update(Case).where(Case.id == case.id).values(status="closed"))
+    world.session.commit()
+    off = runner.invoke(app, ["audit", "map-counts"], env=env)
+    assert off.exit_code == 1, off.output
+    assert "2 rows off" in off.output
+    fixed = runner.invoke(app, ["audit", "map-counts", "--fix"], env=env)
+    assert fixed.exit_code == 0, fixed.output
+    assert map_counts_drift(world.session) == []
