@@ -328,10 +328,15 @@ def _counted_cells(
     if policy.hidden_categories:
         hidden = [
             Case.status.not_in(policy.hidden_statuses) if policy.hidden_statuses else true(),
-            or_(
-                *(
-                    Case.category_code.startswith(c, autoescape=True)
-                    for c in policy.hidden_categories
+            # The codes themselves, not a prefix: ix_cases_category_code finds them.
+            Case.category_code.in_(
+                select(Category.code).where(
+                    or_(
+                        *(
+                            Category.code.startswith(c, autoescape=True)
+                            for c in policy.hidden_categories
+                        )
+                    )
                 )
             ),
         ]
