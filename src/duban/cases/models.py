@@ -56,8 +56,7 @@ MAP_FLAGS_SQL = (
 )
 #: The row of ``map_counts`` a case belongs in (``cases.mapped_as``), as of now.
 MAP_KEY_SQL = (
-    "COALESCE(grid_code, '') || '|' || status || '|' || "
-    f"CAST({MAP_FLAGS_SQL} AS VARCHAR(2))"
+    f"COALESCE(grid_code, '') || '|' || status || '|' || CAST({MAP_FLAGS_SQL} AS VARCHAR(2))"
 )
 
 
