@@ -57,8 +57,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit
+from duban.cases.mapcounts import rebuild_map_counts
 from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import OPEN, STEP_OF_STATUS, CaseStatus, Source
 from duban.kernel.db.session import make_engine
@@ -311,6 +313,9 @@ def bulk_insert(url: str, count: int, seed: int = 7) -> dict[str, Any]:
                 )
             )
     insert_s = time.perf_counter() - started
+    with Session(engine) as session:  # the map counts, as the migration backfills them
+        rebuild_map_counts(session)
+        session.commit()
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()

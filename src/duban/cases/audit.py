@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from duban import notify
 from duban.cases.auditkey import AuditKeyError, AuditKeys, audit_keys
 from duban.cases.facts import record_event
+from duban.cases.mapcounts import count_case
 from duban.cases.models import Case, CaseEvent
 from duban.kernel.context import Actor
 
@@ -277,6 +278,7 @@ def append_event(
         at=at,
         payload=payload or {},
     )
+    count_case(session, case)
     # The messages this event causes, in its transaction (sent after commit).
     notify.case_changed(
         session,

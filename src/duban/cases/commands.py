@@ -124,6 +124,32 @@ def audit_checkpoint(
 
 
 #: ``duban import history``: mounted in the ``import`` group by :mod:`duban.cli`.
+@audit_app.command("map-counts")
+def audit_map_counts(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="recount the table from the cases if it is off")
+    ] = False,
+) -> None:
+    """Compare the map counts (map_counts) with a count over the cases; exit 1 if off."""
+    from duban.cases.mapcounts import map_counts_drift, rebuild_map_counts
+    from duban.kernel.unitofwork import writing
+
+    with console.database() as session:
+        found = map_counts_drift(session)
+        for key, kept, counted in found[:20]:
+            typer.echo(f"{key}: {kept} kept, {counted} counted")
+        if not found:
+            typer.echo("map counts: right")
+            return
+        if fix:
+            with writing(session):
+                rebuild_map_counts(session)
+            typer.echo(f"map counts: {len(found)} rows were off; recounted")
+            return
+    typer.secho(f"map counts: {len(found)} rows off (--fix recounts)", fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
 import_app = typer.Typer()
 
 

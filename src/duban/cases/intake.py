@@ -48,6 +48,7 @@ from duban import notify
 from duban.cases.access import require_own_photos
 from duban.cases.audit import GENESIS, event_row
 from duban.cases.facts import counted_key, record_reports
+from duban.cases.mapcounts import count_new, map_key
 from duban.cases.models import Case, CaseEvent, CasePhoto, IdempotencyKey
 from duban.cases.workflow import (
     ON_SITE,
@@ -432,6 +433,7 @@ def prepare_report(
         event_count=1,
     )
     case["counted_as"] = counted_key(case)  # record_reports counts its facts so
+    case["mapped_as"] = map_key(case)  # and count_new its place on the maps
     payload = {
         "source": data.source.value,
         "category": category.code,
@@ -645,6 +647,7 @@ def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[W
     else:
         written = _write_sqlite(session, reports)
     record_reports(session, [(w.event, w.case) for w in written])
+    count_new(session, [w.case["mapped_as"] for w in written])
     # The messages the new cases cause (a citizen's receipt, webhooks), in this transaction.
     notify.cases_reported(
         session,

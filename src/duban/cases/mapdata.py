@@ -20,7 +20,8 @@ from sqlalchemy import Integer, Select, cast, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from duban.cases.access import visible_cases
+from duban.cases.access import CITY_WIDE, visible_cases
+from duban.cases.mapcounts import cells_of, counts_by_grid, grid_centres
 from duban.cases.models import Case
 from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
 from duban.cases.workflow import OPEN
@@ -92,14 +93,34 @@ def map_data(
             Case.lon.between(bbox.west, bbox.east),
         ]
     overdue = overdue_condition(now)
-    few = False
-    if zoom < POINT_ZOOM:
+    size = cell_degrees(zoom)
+    counted: dict[str, list[int]] | None = None
+    prefix = _counts_scope(actor, filters)
+    if zoom < POINT_ZOOM and prefix is not None:
+        # The map counts per grid answer this filter: a few thousand rows, not the cases.
+        counted = counts_by_grid(
+            session,
+            now=now,
+            statuses=[s.value for s in filters.statuses],
+            grid_prefixes=[prefix] if prefix else [],
+        )
+        box = None if bbox is None else (bbox.south, bbox.west, bbox.north, bbox.east)
+        cells = cells_of(counted, grid_centres(session), size, box)
+        # Cases without a grid are placed by their own position (few: outside the grids).
+        cells += _grouped_cells(
+            session, [*where, Case.grid_code.is_(None)], filters, now, size, overdue
+        )
+        total = sum(int(c[2]) for c in cells)
+        few = total <= POINTS_ALWAYS
+    elif zoom < POINT_ZOOM:
         # A small city (or a narrow filter) gets its markers at every zoom; the browser
         # clusters them. Counting first is cheap next to grouping a large set.
-        counted: Select[Any] = select(func.count()).select_from(Case)
+        counted_stmt: Select[Any] = select(func.count()).select_from(Case)
         few = (
-            session.scalar(apply_case_filter(counted.where(*where), filters, now)) or 0
+            session.scalar(apply_case_filter(counted_stmt.where(*where), filters, now)) or 0
         ) <= POINTS_ALWAYS
+    else:
+        few = False
     if zoom >= POINT_ZOOM or few:
         points: Select[Any] = select(Case.id, Case.lat, Case.lon, Case.status, overdue)  # type: ignore[assignment]
         stmt = apply_case_filter(points.where(*where), filters, now).limit(POINTS_MAX + 1)
@@ -113,7 +134,45 @@ def map_data(
                     for r in rows
                 ],
             }
-    size = cell_degrees(zoom)
+    if counted is None:
+        cells = _grouped_cells(session, where, filters, now, size, overdue)
+    cells = [[round(float(c[0]), 6), round(float(c[1]), 6), *c[2:]] for c in cells]
+    return {
+        "mode": "cells",
+        "cell": size,
+        "total": sum(int(c[2]) for c in cells),
+        "cells": cells,
+    }
+
+
+def _counts_scope(actor: Actor, f: CaseFilter) -> str | None:
+    """The grid prefix ('' for all) when the map counts answer ``f`` for ``actor``: a
+    city-wide role and at most statuses and a grid or region; else None (the cases are
+    grouped)."""
+    if actor.role not in CITY_WIDE or f.nothing:
+        return None
+    others = (f.codes, f.unit_code, f.categories, f.services, f.sources, f.created_from)
+    if any(others) or f.created_to or f.bbox or f.text or f.region:
+        return None
+    if f.overdue is not None or f.supervised is not None:
+        return None
+    prefixes = [p for p in (actor.region_code, f.grid) if p]
+    if len(prefixes) == 2 and not (
+        prefixes[1].startswith(prefixes[0]) or prefixes[0].startswith(prefixes[1])
+    ):
+        return None
+    return max(prefixes, key=len, default="")
+
+
+def _grouped_cells(
+    session: Session,
+    where: list[Any],
+    filters: CaseFilter,
+    now: datetime,
+    size: float,
+    overdue: Any,
+) -> list[list[Any]]:
+    """Cells grouped over the cases themselves."""
     row_key = cast((Case.lat + 90.0) / size, Integer)
     col_key = cast((Case.lon + 180.0) / size, Integer)
     is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
@@ -131,16 +190,10 @@ def map_data(
         filters,
         now,
     ).group_by(row_key, col_key)
-    cells = [
-        [round(float(r.lat), 6), round(float(r.lon), 6), int(r.n), int(r.open), int(r.late)]
+    return [
+        [float(r.lat), float(r.lon), int(r.n), int(r.open or 0), int(r.late or 0)]
         for r in session.execute(stmt)
     ]
-    return {
-        "mode": "cells",
-        "cell": size,
-        "total": sum(c[2] for c in cells),
-        "cells": cells,
-    }
 
 
 def grid_counts(

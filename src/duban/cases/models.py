@@ -8,6 +8,7 @@ PostgreSQL enums), so SQLite and PostgreSQL share one schema.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +43,21 @@ COUNTED_KEY_SQL = (
 #: The cases whose facts are counted under other keys than theirs (moved without an
 #: event, or never counted): the evaluation corrects for these few at read.
 RECOUNT_SQL = f"counted_as IS DISTINCT FROM ({COUNTED_KEY_SQL})"
+
+#: Map flags of a case (``map_counts.flags``): done (handled or parked) past its deadline —
+#: the part of "overdue" that no longer changes with the clock — and merged as a duplicate.
+MAP_LATE: Final = 1
+MAP_DUPLICATE: Final = 2
+MAP_FLAGS_SQL = (
+    "(CASE WHEN (status NOT IN ('dispatched', 'handling') AND handled_at IS NOT NULL"
+    " AND due_at IS NOT NULL AND handled_at > due_at)"
+    " OR (status = 'parked' AND parked_at > due_at) THEN 1 ELSE 0 END"
+    " + CASE WHEN duplicate_of_id IS NOT NULL THEN 2 ELSE 0 END)"
+)
+#: The row of ``map_counts`` a case belongs in (``cases.mapped_as``), as of now.
+MAP_KEY_SQL = (
+    f"COALESCE(grid_code, '') || '|' || status || '|' || CAST({MAP_FLAGS_SQL} AS VARCHAR(2))"
+)
 
 
 class Case(Base):
@@ -160,6 +176,9 @@ class Case(Base):
     #: The keys (:data:`COUNTED_KEY_SQL`) the evaluation summary counts the case's facts
     #: under; None: not counted. Kept by :mod:`duban.cases.facts` with each event.
     counted_as: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: The row of ``map_counts`` the case is counted in (:data:`MAP_KEY_SQL`); None: not
+    #: counted. Kept by :mod:`duban.cases.mapcounts` with each event.
+    mapped_as: Mapped[str | None] = mapped_column(String(80), default=None)
 
     unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
     routing_unit: Mapped[Unit | None] = relationship(foreign_keys=[routing_unit_id])
@@ -324,6 +343,21 @@ class CaseFact(Base):
     actor_id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="0: the case")
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     flags: Mapped[int] = mapped_column(BigInteger, comment="a bit per fact")
+
+
+class MapCount(Base):
+    """How many cases lie in a unit grid with a status and map flags (``MAP_LATE``: done
+    past the deadline, ``MAP_DUPLICATE``: merged into another): the zoomed-out maps read
+    these few thousand rows instead of the cases. Kept with each event, in its
+    transaction, by :mod:`duban.cases.mapcounts`."""
+
+    __tablename__ = "map_counts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    grid_code: Mapped[str] = mapped_column(String(32), primary_key=True, comment="'': none")
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    flags: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
 
 
 class SavedFilter(Base):

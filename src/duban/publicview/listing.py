@@ -17,11 +17,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, and_, cast, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    cast,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from duban.cases import OPEN, Case, CaseStatus
+from duban.cases import OPEN, Case, CaseStatus, cells_of, counts_by_grid, grid_centres
 from duban.publicview.policy import PublicPolicy
 from duban.publicview.rules import METRES_PER_DEGREE, Area, AreaKind, approximate
 from duban.reference import Category
@@ -242,19 +254,31 @@ def public_map(
     instead of ids: ``{"mode": "points", "points": [[code, lat, lon, status], ...]}`` or
     ``{"mode": "cells", "cell": degrees, "cells": [[lat, lon, count, open], ...]}``."""
     where = [public_condition(policy), *filter_conditions(filters)]
+    size = cell_degrees(zoom)
     if zoom >= POINT_ZOOM:
         where.append(area_condition(box))
         points = _points(session, where)
         if points is not None:
             return points
+    elif not filters.category:
+        # Zoomed out without a category: the map counts per grid (a few thousand rows),
+        # less the reports of hidden categories (found on ix_cases_category_code).
+        cells = _counted_cells(session, policy, box, size, filters)
+        total = sum(int(c[2]) for c in cells)
+        if total <= POINTS_ALWAYS:
+            south, west, north, east = box.south, box.west, box.north, box.east
+            where += [Case.lat.between(south, north), Case.lon.between(west, east)]
+            points = _points(session, where)
+            if points is not None:
+                return points
+        rounded = [[round(float(c[0]), 4), round(float(c[1]), 4), c[2], c[3]] for c in cells]
+        return {"mode": "cells", "cell": size, "total": total, "cells": rounded}
     else:
-        # Zoomed out the box holds a good part of the city: reading the table in order
-        # beats fetching most of its rows through the (lat, lon) index, so the box is
-        # written as an expression no index serves (``lat + 0``). One grouped pass; only
-        # when it finds few reports are their points fetched.
+        # A category's reports are grouped themselves: reading the table in order beats
+        # fetching most of its rows through the (lat, lon) index, so the box is written
+        # as an expression no index serves (``lat + 0``).
         south, west, north, east = box.south, box.west, box.north, box.east
         where += [(Case.lat + 0.0).between(south, north), (Case.lon + 0.0).between(west, east)]
-    size = cell_degrees(zoom)
     row_key = cast((Case.lat + 90.0) / size, Integer)
     col_key = cast((Case.lon + 180.0) / size, Integer)
     is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
@@ -278,6 +302,73 @@ def public_map(
         if points is not None:
             return points
     return {"mode": "cells", "cell": size, "total": total, "cells": cells}
+
+
+def _status_choice(filters: PublicFilter) -> list[str]:
+    if filters.status in STATUS_GROUPS:
+        return STATUS_GROUPS[filters.status]
+    if filters.status in {s.value for s in CaseStatus}:
+        return [filters.status]
+    return []
+
+
+def _counted_cells(
+    session: Session, policy: PublicPolicy, box: Area, size: float, filters: PublicFilter
+) -> list[list[Any]]:
+    """Cells of the public reports from the map counts: ``[lat, lon, count, open, _]``."""
+    statuses = _status_choice(filters)
+    by_grid = counts_by_grid(
+        session,
+        now=datetime.now(UTC),
+        statuses=statuses,
+        hidden_statuses=policy.hidden_statuses,
+        duplicates=not policy.hide_duplicates,
+        overdue=False,
+    )
+    if policy.hidden_categories:
+        hidden = [
+            Case.status.not_in(policy.hidden_statuses) if policy.hidden_statuses else true(),
+            # The codes themselves, not a prefix: ix_cases_category_code finds them.
+            Case.category_code.in_(
+                select(Category.code).where(
+                    or_(
+                        *(
+                            Category.code.startswith(c, autoescape=True)
+                            for c in policy.hidden_categories
+                        )
+                    )
+                )
+            ),
+        ]
+        if statuses:
+            hidden.append(Case.status.in_(statuses))
+        if policy.hide_duplicates:
+            hidden.append(Case.duplicate_of_id.is_(None))
+        is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
+        for grid, n, n_open in session.execute(
+            select(Case.grid_code, func.count(), func.sum(is_open))
+            .where(*hidden)
+            .group_by(Case.grid_code)
+        ):
+            have = by_grid.setdefault(grid or "", [0, 0, 0])
+            have[0] -= int(n)
+            have[1] -= int(n_open or 0)
+    cells = cells_of(
+        by_grid, grid_centres(session), size, (box.south, box.west, box.north, box.east)
+    )
+    # Reports without a grid are placed by their own position (few: outside the grids).
+    loose = [public_condition(policy), *filter_conditions(filters), Case.grid_code.is_(None)]
+    loose += [Case.lat.between(box.south, box.north), Case.lon.between(box.west, box.east)]
+    row_key = cast((Case.lat + 90.0) / size, Integer)
+    col_key = cast((Case.lon + 180.0) / size, Integer)
+    is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
+    for r in session.execute(
+        select(func.count(), func.sum(is_open), func.avg(Case.lat), func.avg(Case.lon))
+        .where(*loose)
+        .group_by(row_key, col_key)
+    ):
+        cells.append([float(r[2]), float(r[3]), int(r[0]), int(r[1] or 0), 0])
+    return cells
 
 
 def _points(session: Session, where: list[ColumnElement[bool]]) -> dict[str, Any] | None:

@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Map benchmark: server time of the staff one map (一张图) with many cases.
+
+    python bench/map.py [--backend sqlite|postgresql|both] [--cases 1000000]
+                        [--requests 200] [--json results.json]
+
+The map lines of ``bench/web.py`` alone, on a database prepared as it prepares one (the
+demo city, then ``--cases`` cases bulk-inserted over a year, the map counts recounted,
+``ANALYZE``), so that a million cases need not also run the work queues and case pages.
+Signed in as ``dispatcher``, one request at a time after a warm-up:
+
+- ``GET /map/data.json`` (one map) — as the page asks (open cases): half zoomed out over
+  the whole city, half a street-sized box zoomed in; a quarter with a category, a
+  quarter overdue only;
+- ``GET /map/data.json`` (all, zoomed out) — every case, zoomed out;
+- ``GET /map/data.json`` (open, zoomed out) — the open cases, zoomed out.
+
+Baseline: ``bench/web.py``'s map lines before the map counts (BENCHMARKS.md, "Web").
+With ``BENCH_MAP_URL`` set, that already prepared database is measured instead.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from sqlalchemy import func, select
+
+import web  # type: ignore[import-not-found]
+from duban.cases.models import Case
+from duban.cases.workflow import OPEN
+from duban.kernel.db.session import make_engine
+
+web.PG_DATABASE = "duban_bench_map"
+
+
+@contextmanager
+def prepared(backend: str, count: int) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    given = os.environ.get("BENCH_MAP_URL")
+    with tempfile.TemporaryDirectory(prefix="duban-bench-map-") as var:
+        var_dir = Path(var)
+        if given:
+            engine = make_engine(given)
+            with engine.connect() as conn:
+                cases = int(conn.scalar(select(func.count()).select_from(Case)) or 0)
+            engine.dispose()
+            yield given, var_dir, {"cases": cases, "insert_seconds": None}
+            return
+        with web.database(backend) as url:
+            print(f"[{backend}] preparing the demo city …", flush=True)
+            subprocess.run(
+                [web.DUBAN, "demo", "--no-serve"],
+                env=web.duban_env(url, var_dir),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            print(f"[{backend}] inserting {count:,} cases …", flush=True)
+            loaded = web.bulk_insert(url, count)
+            loaded.pop("ids")
+            yield url, var_dir, loaded
+
+
+def run(backend: str, count: int, requests: int) -> dict[str, Any]:
+    rng = random.Random(11)
+    with (
+        prepared(backend, count) as (url, var_dir, loaded),
+        web.server(url, var_dir) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
+        web.sign_in(client, "dispatcher")
+        open_statuses = "".join(f"&status={st.value}" for st in sorted(OPEN))
+
+        def map_url(i: int) -> str:
+            if i % 2 == 0:
+                url = "/map/data.json?zoom=12" + open_statuses
+            else:
+                lon, lat = rng.uniform(113.80, 113.85), rng.uniform(34.00, 34.05)
+                url = (
+                    f"/map/data.json?zoom=16&bbox={lon - 0.004:.5f},{lat - 0.003:.5f},"
+                    f"{lon + 0.004:.5f},{lat + 0.003:.5f}" + open_statuses
+                )
+            if i % 4 == 1:
+                url += "&category=E01"
+            elif i % 4 == 2:
+                url += "&overdue=1"
+            return url
+
+        few = max(20, requests // 10)
+        results = [
+            web.measure(client, "GET /map/data.json (one map)", map_url, requests),
+            web.measure(
+                client,
+                "GET /map/data.json (all, zoomed out)",
+                lambda i: "/map/data.json?zoom=12",
+                few,
+                warmup=2,
+            ),
+            web.measure(
+                client,
+                "GET /map/data.json (open, zoomed out)",
+                lambda i: "/map/data.json?zoom=12" + open_statuses,
+                few,
+                warmup=2,
+            ),
+        ]
+        sample = client.get("/map/data.json?zoom=12").json()
+    return {
+        "backend": backend,
+        **loaded,
+        "map_cells_zoomed_out": len(sample.get("cells", [])),
+        "timings": [asdict(t) for t in results],
+    }
+
+
+def main() -> None:
+    web.cli(run, __doc__ or "", requests=200)
+
+
+if __name__ == "__main__":
+    main()
