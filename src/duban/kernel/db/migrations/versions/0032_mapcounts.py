@@ -1,8 +1,8 @@
 """map counts: cases per unit grid, status and map flags (map_counts) for the zoomed-out
 maps, the row each case is counted in (cases.mapped_as); backfilled set-based from cases
 
-Revision ID: 0029_mapcounts
-Revises: 0028_orderx
+Revision ID: 0032_mapcounts
+Revises: 0031_english
 Create Date: 2026-12-03 15:00:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
 
-revision: str = "0029_mapcounts"
-down_revision: str | None = "0028_orderx"
+revision: str = "0032_mapcounts"
+down_revision: str | None = "0031_english"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
