@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.orm import Session
 
 from duban.cases.factrules import Fact, case_facts, fact_bits, local_month
 from duban.cases.models import COUNTED_KEY_SQL, Case, CaseEvent, CaseFact
+from duban.kernel.db.prepared import Prepared, insert_all
 from duban.reference import load_policy
 
 FACTS_TABLE = cast(Table, CaseFact.__table__)
@@ -154,6 +155,9 @@ def _charged(session: Session, case_id: int, actions: Sequence[str]) -> tuple[st
     return None if row is None or row[1] is None else (row[0], row[1])
 
 
+_INSERT_FACTS = Prepared(insert_all(FACTS_TABLE))
+
+
 def record_reports(
     session: Session, written: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
 ) -> None:
@@ -178,8 +182,7 @@ def record_reports(
         if event["actor_id"] is not None:
             rows.append({**base, "actor_role": event["actor_role"], "actor_id": event["actor_id"]})
             entries.append((counted_as, month, event["actor_role"], event["actor_id"], bits, 1))
-    if rows:
-        session.execute(insert(FACTS_TABLE), rows)
+    _INSERT_FACTS.run_many(session, rows)
     _count(session, entries)
 
 

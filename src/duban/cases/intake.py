@@ -34,7 +34,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
-    insert,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -62,7 +61,7 @@ from duban.cases.workflow import (
 from duban.evidence import Photo
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.models import Counter
-from duban.kernel.db.prepared import Prepared
+from duban.kernel.db.prepared import Prepared, insert_all
 from duban.kernel.db.session import REQUEST_MEMO, request_memo
 from duban.kernel.errors import Conflict, InvalidInput, Msg, PermissionDenied
 from duban.kernel.inputs import (
@@ -664,16 +663,6 @@ def write_reports(session: Session, reports: Sequence[PreparedReport]) -> list[W
     return written
 
 
-def _bind(name: str, column: Any) -> Any:
-    """A bind parameter typed like ``column`` (so it binds as the ORM would)."""
-    return bindparam(name, type_=column.type)
-
-
-def _insert_all(table: Table, *, but: tuple[str, ...] = ()) -> Any:
-    """An INSERT binding every column of ``table`` (but ``but``) to its own name."""
-    return insert(table).values({c.key: _bind(c.key, c) for c in table.c if c.key not in but})
-
-
 def _next_id(table: Table) -> Any:
     return select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
 
@@ -681,10 +670,10 @@ def _next_id(table: Table) -> Any:
 # SQLite: the day's next numbers and, as the write lock is held, the next rowids of
 # cases and of their events, in one statement; then one executemany per table.
 _SQLITE_DRAW = Prepared(_counter_upsert(sqlite_insert, _next_id(CASES), _next_id(EVENTS)))
-_SQLITE_CASE = Prepared(_insert_all(CASES))
-_SQLITE_EVENT = Prepared(_insert_all(EVENTS))
-_SQLITE_KEY = Prepared(_insert_all(KEYS, but=("id",)))
-_SQLITE_PHOTO = Prepared(_insert_all(PHOTOS, but=("id",)))
+_SQLITE_CASE = Prepared(insert_all(CASES))
+_SQLITE_EVENT = Prepared(insert_all(EVENTS))
+_SQLITE_KEY = Prepared(insert_all(KEYS, but=("id",)))
+_SQLITE_PHOTO = Prepared(insert_all(PHOTOS, but=("id",)))
 
 
 def _write_sqlite(session: Session, reports: Sequence[PreparedReport]) -> list[WrittenReport]:

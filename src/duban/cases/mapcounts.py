@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from duban.cases.models import MAP_DUPLICATE, MAP_KEY_SQL, MAP_LATE, Case, MapCount
 from duban.cases.workflow import CLOCK_RUNNING, OPEN, CaseStatus
 from duban.kernel.db.stamps import StampedCache, database_key
+from duban.kernel.db.prepared import Prepared, bind_columns
 
 MAP_TABLE = cast(Table, MapCount.__table__)
 
@@ -63,13 +64,19 @@ def map_key(values: Mapping[str, Any]) -> str:
     return f"{values.get('grid_code') or ''}|{status}|{flags}"
 
 
-def _upsert(session: Session) -> Any:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(MAP_TABLE)
+def _build_upsert(insert: Any) -> Any:
+    stmt = insert(MAP_TABLE).values(bind_columns(MAP_TABLE))
     return stmt.on_conflict_do_update(
         index_elements=["grid_code", "status", "flags"],
         set_={"cases": MAP_TABLE.c.cases + stmt.excluded.cases},
     )
+
+
+# Built and compiled once per dialect (as the evaluation summary's): only the rows vary.
+_UPSERTS = {
+    "postgresql": Prepared(_build_upsert(pg_insert)),
+    "sqlite": Prepared(_build_upsert(sqlite_insert)),
+}
 
 
 def _add(session: Session, changes: Iterable[tuple[str, int]]) -> None:
@@ -81,8 +88,7 @@ def _add(session: Session, changes: Iterable[tuple[str, int]]) -> None:
         if n:
             grid, status, flags = key.rsplit("|", 2)
             rows.append({"grid_code": grid, "status": status, "flags": int(flags), "cases": n})
-    if rows:
-        session.execute(_upsert(session), rows)
+    _UPSERTS[session.get_bind().dialect.name].run_many(session, rows)
 
 
 def count_case(session: Session, case: Case) -> None:

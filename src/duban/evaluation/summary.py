@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from duban.evaluation.definitions import POSITIONS, REGION_LEVELS, Definitions, Indicator, Test
 from duban.evaluation.models import SummaryCount
+from duban.kernel.db.prepared import Prepared, bind_columns
 
 SUMMARY = cast(Table, SummaryCount.__table__)
 REGION: Final = "region"
@@ -139,14 +140,11 @@ def count_facts(session: Session, entries: Sequence[Entry]) -> None:
         for k, v in sorted(sums.items())  # one order for every writer: no deadlock
         if v[0] or v[1]
     ]
-    if not rows:
-        return
-    session.execute(_upsert(session), rows)
+    _upsert(session).run_many(session, rows)
 
 
-def _upsert(session: Session) -> Any:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(SUMMARY)
+def _build_upsert(insert: Any) -> Any:
+    stmt = insert(SUMMARY).values(bind_columns(SUMMARY))
     return stmt.on_conflict_do_update(
         index_elements=["month", "object", "key", "indicator"],
         set_={
@@ -154,6 +152,18 @@ def _upsert(session: Session) -> Any:
             "denominator": SUMMARY.c.denominator + stmt.excluded.denominator,
         },
     )
+
+
+# Built and compiled once per dialect: building it (``excluded`` copies the table's
+# columns) and SQLAlchemy's execution cost more CPU than the database's work, every event.
+_UPSERTS = {
+    "postgresql": Prepared(_build_upsert(pg_insert)),
+    "sqlite": Prepared(_build_upsert(sqlite_insert)),
+}
+
+
+def _upsert(session: Session) -> Prepared:
+    return _UPSERTS[session.get_bind().dialect.name]
 
 
 def write_sums(session: Session, sums: Sums) -> None:
@@ -170,7 +180,7 @@ def write_sums(session: Session, sums: Sums) -> None:
         for k, v in sorted(sums.items())
     ]
     for i in range(0, len(rows), 10_000):
-        session.execute(_upsert(session), rows[i : i + 10_000])
+        _upsert(session).run_many(session, rows[i : i + 10_000])
 
 
 #: object → key → indicator → [numerator, denominator]

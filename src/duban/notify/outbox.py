@@ -18,12 +18,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from duban.accounts import Unit, User
+from duban.kernel.db.prepared import Prepared, insert_all
 from duban.kernel.roles import Role
 from duban.kernel.unitofwork import after_commit
 from duban.notify.models import CaseContact, Notification, NotifyPreference, WebhookSubscription
@@ -259,27 +260,10 @@ def _subscriptions(session: Session) -> list[tuple[int, str, list[str]]]:
 
 
 def _webhooks(session: Session, change: CaseChange) -> None:
-    event = f"case.{change.action}"
-    for sub_id, url, patterns in _subscriptions(session):
-        if not any(fnmatch.fnmatchcase(event, p) for p in patterns or ["*"]):
-            continue
-        enqueue(
-            session,
-            kind=Kind.WEBHOOK,
-            channel=Channel.WEBHOOK,
-            address=url,
-            at=change.at,
-            params={
-                "event": event,
-                "case": change.code,
-                "action": change.action,
-                "status": change.to_status,
-                "occurred_at": change.at.isoformat(),
-                "unit_id": change.unit_id,
-            },
-            case_id=change.case_id,
-            subscription_id=sub_id,
-        )
+    rows = _webhook_rows(session, change)
+    if rows:
+        _INSERT_NOTIFICATIONS.run_many(session, rows)
+        _wake_after_commit(session)
 
 
 def _citizen(session: Session, change: CaseChange, kind: Kind) -> None:
@@ -300,36 +284,117 @@ def _citizen(session: Session, change: CaseChange, kind: Kind) -> None:
         )
 
 
-def _remember_contacts(session: Session, change: CaseChange) -> None:
-    """A new case's citizen contacts: the phone they left (SMS) and, for a citizen's
-    account, the channels they chose."""
+_CONTACTS = cast(Table, CaseContact.__table__)
+_NOTIFICATIONS = cast(Table, Notification.__table__)
+# The new cases' rows go in set-based, compiled once (every column given, NULL or not).
+_INSERT_CONTACTS = Prepared(insert_all(_CONTACTS, but=("id",)))
+_INSERT_NOTIFICATIONS = Prepared(insert_all(_NOTIFICATIONS, but=("id",)))
+
+
+def _citizen_people(
+    session: Session, reporter_ids: Iterable[int]
+) -> dict[int, tuple[User, NotifyPreference]]:
+    """The citizens among ``reporter_ids`` with their preferences, in one query."""
+    ids = sorted(set(reporter_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(User, NotifyPreference)
+        .join(NotifyPreference, NotifyPreference.user_id == User.id)
+        .where(User.id.in_(ids), User.role == Role.CITIZEN)
+    ).all()
+    return {user.id: (user, pref) for user, pref in rows}
+
+
+def _contact_rows(
+    change: CaseChange, people: Mapping[int, tuple[User, NotifyPreference]]
+) -> list[dict[str, Any]]:
+    """A new case's citizen contacts: the channels a citizen's account chose and the
+    phone they left (SMS), each address once."""
+    rows: list[dict[str, Any]] = []
     seen: set[tuple[Channel, str]] = set()
-    if change.reporter_id is not None:
-        reporter = session.get(User, change.reporter_id)
-        if reporter is not None and reporter.role == Role.CITIZEN:
-            for user, pref in _people(session, [reporter]):
-                for channel, address in _addresses(pref, user):
-                    seen.add((channel, address))
-                    session.add(
-                        CaseContact(
-                            case_id=change.case_id,
-                            channel=channel,
-                            address=address,
-                            user_id=user.id,
-                            locale=pref.locale,
-                        )
-                    )
+    found = people.get(change.reporter_id) if change.reporter_id is not None else None
+    if found is not None:
+        user, pref = found
+        for channel, address in _addresses(pref, user):
+            seen.add((channel, address))
+            rows.append(
+                {"channel": channel, "address": address, "user_id": user.id, "locale": pref.locale}
+            )
     phone = (change.reporter_phone or "").strip()
     if phone and (Channel.SMS, phone) not in seen:
-        session.add(CaseContact(case_id=change.case_id, channel=Channel.SMS, address=phone))
-    session.flush()
+        rows.append({"channel": Channel.SMS, "address": phone, "user_id": None, "locale": "zh-CN"})
+    for row in rows:
+        row.update(case_id=change.case_id, link=None)
+    return rows
+
+
+def _notification_row(
+    *,
+    kind: str,
+    channel: Channel,
+    address: str,
+    at: datetime,
+    params: Mapping[str, Any],
+    locale: str = "zh-CN",
+    user_id: int | None = None,
+    case_id: int | None = None,
+    subscription_id: int | None = None,
+) -> dict[str, Any]:
+    """The outbox row :func:`enqueue` adds, as column values (for a set-based insert)."""
+    return {
+        "kind": kind,
+        "channel": channel,
+        "address": address,
+        "locale": locale,
+        "user_id": user_id,
+        "case_id": case_id,
+        "subscription_id": subscription_id,
+        "params": dict(params),
+        "dedupe_key": None,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "locked_until": None,
+        "subject": "",
+        "body": "",
+        "last_error": None,
+        "created_at": at,
+        "sent_at": None,
+    }
+
+
+def _webhook_rows(session: Session, change: CaseChange) -> list[dict[str, Any]]:
+    """The outbox rows of the webhook subscriptions ``change`` matches."""
+    event = f"case.{change.action}"
+    return [
+        _notification_row(
+            kind=Kind.WEBHOOK,
+            channel=Channel.WEBHOOK,
+            address=url,
+            at=change.at,
+            params={
+                "event": event,
+                "case": change.code,
+                "action": change.action,
+                "status": change.to_status,
+                "occurred_at": change.at.isoformat(),
+                "unit_id": change.unit_id,
+            },
+            case_id=change.case_id,
+            subscription_id=sub_id,
+        )
+        for sub_id, url, patterns in _subscriptions(session)
+        if any(fnmatch.fnmatchcase(event, p) for p in patterns or ["*"])
+    ]
 
 
 def case_changed(session: Session, change: CaseChange) -> None:
     """Queue what one case event tells people: the citizen who left a contact, the staff
     it gives work to, the outside body a hand-over goes to, and webhook subscribers."""
     if change.action == "report":
-        _remember_contacts(session, change)
+        cases_reported(session, [change])
+        return
     if session.info.get(_SILENT):
         return
     kind = CITIZEN_KINDS.get(change.action)
@@ -352,13 +417,41 @@ def case_changed(session: Session, change: CaseChange) -> None:
 
 
 def cases_reported(session: Session, changes: Iterable[CaseChange]) -> None:
-    """:func:`case_changed` for new cases written together (intake, imports): only the
-    ones with a contact cost a query."""
-    # Silenced, only the contacts are kept (see case_changed): no subscriptions to read.
-    have_subscriptions = not session.info.get(_SILENT) and bool(_subscriptions(session))
+    """What new cases (``report`` events written together: intake, imports) tell people,
+    set-based: their citizen contacts kept, the receipt to each contact and the webhooks
+    queued, one INSERT per table for the lot (built from the rows in hand, never read
+    back), one query for the citizens' preferences."""
+    changes = list(changes)
+    silent = bool(session.info.get(_SILENT))
+    people = _citizen_people(session, (c.reporter_id for c in changes if c.reporter_id))
+    contacts: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
     for change in changes:
-        if change.reporter_phone or change.reporter_id is not None or have_subscriptions:
-            case_changed(session, change)
+        mine = _contact_rows(change, people)
+        contacts += mine
+        if silent:  # replayed history: the contacts are kept, nothing is news
+            continue
+        kind = CITIZEN_KINDS.get(change.action)
+        if kind is not None:
+            params = change.params()
+            messages += [
+                _notification_row(
+                    kind=kind,
+                    channel=c["channel"],
+                    address=c["address"],
+                    at=change.at,
+                    params=params,
+                    locale=c["locale"],
+                    user_id=c["user_id"],
+                    case_id=change.case_id,
+                )
+                for c in mine
+            ]
+        messages += _webhook_rows(session, change)
+    _INSERT_CONTACTS.run_many(session, contacts)
+    if messages:
+        _INSERT_NOTIFICATIONS.run_many(session, messages)
+        _wake_after_commit(session)
 
 
 def remember_tracking_link(session: Session, *, case_id: int, link: str) -> None:

@@ -18,7 +18,10 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -123,3 +126,35 @@ class Prepared:
         """Run the statement and return its first row (processed), or None."""
         compiled = self.execute(cursor, dialect, values)
         return compiled.row(cursor.fetchone())
+
+    def run_many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`execute_many` on the session's connection, in its transaction; a
+        driver's error raised as SQLAlchemy's ``execute`` raises it."""
+        if not rows:
+            return
+        conn = session.connection()
+        dialect = conn.dialect
+        dbapi_connection = conn.connection.dbapi_connection
+        assert dbapi_connection is not None
+        cursor = dbapi_connection.cursor()
+        try:
+            self.execute_many(cursor, dialect, rows)
+        except dialect.loaded_dbapi.Error as err:
+            raise DBAPIError.instance(
+                self.on(dialect).sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from err
+        finally:
+            cursor.close()
+
+
+def bind_columns(table: Table, *, but: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every column of ``table`` (but ``but``) bound to a parameter of its own name and
+    type: the VALUES of a statement to prepare."""
+    return {
+        c.key: bindparam(c.key, type_=c.type, required=True) for c in table.c if c.key not in but
+    }
+
+
+def insert_all(table: Table, *, but: tuple[str, ...] = ()) -> Any:
+    """An INSERT binding every column of ``table`` (but ``but``) to its own name."""
+    return insert(table).values(bind_columns(table, but=but))
