@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from duban.cases.models import MAP_DUPLICATE, MAP_KEY_SQL, MAP_LATE, Case, MapCount
 from duban.cases.workflow import CLOCK_RUNNING, OPEN, CaseStatus
-from duban.kernel.db.stamps import StampedCache, database_key
 from duban.kernel.db.prepared import Prepared, bind_columns
+from duban.kernel.db.stamps import StampedCache, database_key
 
 MAP_TABLE = cast(Table, MapCount.__table__)
 
