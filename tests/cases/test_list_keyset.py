@@ -143,3 +143,38 @@ def test_the_page_links_next_and_previous_and_says_10000_plus(
     bad = client.get("/cases", params={"after": "nonsense"}, headers=ZH)
     assert bad.status_code in (400, 422)
     assert "此翻页链接已失效" in bad.text
+
+
+def test_a_search_counts_its_hits_up_to_the_ranked_cap(
+    client: TestClient,
+    app: FastAPI,
+    world: World,
+    ten: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
+    small = list_cases(session, actor=actor, filters=CaseFilter(text="路灯"), now=now)
+    assert (small.total, small.total_exact) == (2, True)  # few hits: exact
+    monkeypatch.setattr(queries, "RANKED_HITS", 5)
+    many = list_cases(session, actor=actor, filters=CaseFilter(text="井盖破损"), now=now)
+    assert (many.total, many.total_exact, len(many.rows)) == (5, False, 8)
+    sign_in(client, app, world, "dispatcher")
+    assert "共 5+ 件" in client.get("/cases", params={"q": "井盖破损"}, headers=ZH).text
+    listed = client.get("/cases", headers=ZH).text
+    assert "共 10 件" in listed  # without a search the list's own cap holds
+
+
+@pytest.mark.parametrize("query", ["井盖破损", "井盖", "破损 8"])
+def test_many_hits_walk_the_order_and_find_the_same_pages(
+    world: World, ten: list[int], monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """Beyond RANKED_HITS the list walks newest first and checks each row (SQLite: in
+    the FTS hits' list): the same cases in the same order as the gathered hits sorted."""
+    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
+    gathered = list_cases(
+        session, actor=actor, filters=CaseFilter(text=query), now=now, sort="-reported"
+    )
+    monkeypatch.setattr(queries, "RANKED_HITS", 1)
+    searched, whole = walk(world, 3, filters=CaseFilter(text=query))
+    assert searched == whole == [c.id for c in gathered.rows]
+    assert searched
