@@ -1,8 +1,8 @@
 """missed_reports: 漏报 counted when a case is reported (by the beat and patrol hours in
 force then) and kept in the evaluation summary; backfilled with today's beats
 
-Revision ID: 0033_missed3
-Revises: 0032_mapcounts
+Revision ID: 0034_missed3
+Revises: 0033_mapcounts2
 Create Date: 2026-12-03 16:00:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
 
-revision: str = "0033_missed3"
-down_revision: str | None = "0032_mapcounts"
+revision: str = "0034_missed3"
+down_revision: str | None = "0033_mapcounts2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
