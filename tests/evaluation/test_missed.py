@@ -9,6 +9,7 @@ of G3 (not covered: less than half of it); patrol hours Mon–Fri 08:00–18:00 
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,12 +20,13 @@ from sqlalchemy import select, update
 from duban.accounts import CollectorBeatGrid, resolve_beat_grids, set_beat
 from duban.cases import Case
 from duban.cases.workflow import Source
-from duban.evaluation import evaluate
+from duban.evaluation import evaluate, rebuild_summary
 from duban.evaluation import missed as missed_module
 from duban.evaluation.missed import parse_patrols, week_second
 from duban.evaluation.service import drill_down
 from duban.kernel.errors import InvalidInput, NotFound, PolicyError
 from duban.places import Region
+from duban.places.index import bump_places_version
 from tests.factories.cases import LAT, LON
 from tests.factories.world import World
 from tests.fakes import local
@@ -60,30 +62,7 @@ def patrol(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(missed_module, "patrols", lambda: parse_patrols(PATROL))
 
 
-@pytest.fixture
-def cases(world: World, patrol: None) -> dict[str, int]:
-    made: dict[str, int] = {}
-    for name, at, by, grid in [
-        ("in_hours", local(2026, 11, 23, 10, 0), "operator", "G1"),  # Monday
-        ("last_minute", local(2026, 11, 24, 17, 59), "operator", "G2"),
-        # 08:00 local on Wednesday is 00:00 UTC: on patrol (a UTC clock would say no)
-        ("at_eight", local(2026, 11, 25, 8, 0), "operator", "G1"),
-        ("own", local(2026, 11, 23, 11, 0), "collector", "G1"),
-        # 07:30 local on Tuesday is 23:30 UTC on Monday
-        ("early", local(2026, 11, 24, 7, 30), "operator", "G1"),
-        ("at_six", local(2026, 11, 24, 18, 0), "operator", "G2"),
-        # 01:00 local on Saturday is 17:00 UTC on Friday (a UTC clock would say yes)
-        ("saturday_night", local(2026, 11, 28, 1, 0), "operator", "G1"),
-        ("elsewhere", local(2026, 11, 23, 10, 0), "operator", "G3"),
-        ("saturday_g3", local(2026, 11, 28, 10, 0), "operator", "G3"),
-        ("no_grid", local(2026, 11, 23, 10, 0), "operator", None),
-        ("december", local(2026, 12, 1, 10, 0), "operator", "G1"),
-    ]:
-        world.clock.set(at)
-        source = Source.PATROL if by == "collector" else Source.HOTLINE
-        case = world.report(by=by, source=source)
-        made[name] = case.id
-        world.session.execute(update(Case).where(Case.id == case.id).values(grid_code=grid))
+def add_grids(world: World) -> None:
     for code, geom in GRIDS.items():
         minx, miny, maxx, maxy = geom.bounds
         world.session.add(
@@ -103,9 +82,46 @@ def cases(world: World, patrol: None) -> dict[str, int]:
                 valid_from=local(2020, 1, 1),
             )
         )
+    bump_places_version(world.session, world.clock.now())
     world.session.commit()
+
+
+def report_in(world: World, name: str, at: datetime, by: str, grid: str | None) -> int:
+    world.clock.set(at)
+    source = Source.PATROL if by == "collector" else Source.HOTLINE
+    if grid is None:
+        return world.report(by=by, source=source).id
+    lat, lon = centre(grid)
+    case = world.report(by=by, source=source, lat=lat, lon=lon)
+    assert case.grid_code == grid, name
+    return case.id
+
+
+@pytest.fixture
+def cases(world: World, patrol: None) -> dict[str, int]:
+    """The beats are drawn first (before any grid: a case reported then has none), then
+    the cases reported in them: each counted as it is reported."""
+    made = {"no_grid": report_in(world, "no_grid", local(2026, 11, 23, 10, 0), "operator", None)}
+    add_grids(world)
     set_beat(world.session, username="collector", beat=BEAT_G1_G2)
     set_beat(world.session, username="collector2", beat=beat(LON + W, LON + 2 * W))
+    for name, at, by, grid in [
+        ("in_hours", local(2026, 11, 23, 10, 0), "operator", "G1"),  # Monday
+        ("last_minute", local(2026, 11, 24, 17, 59), "operator", "G2"),
+        # 08:00 local on Wednesday is 00:00 UTC: on patrol (a UTC clock would say no)
+        ("at_eight", local(2026, 11, 25, 8, 0), "operator", "G1"),
+        ("own", local(2026, 11, 23, 11, 0), "collector", "G1"),
+        # 07:30 local on Tuesday is 23:30 UTC on Monday
+        ("early", local(2026, 11, 24, 7, 30), "operator", "G1"),
+        ("at_six", local(2026, 11, 24, 18, 0), "operator", "G2"),
+        # 01:00 local on Saturday is 17:00 UTC on Friday (a UTC clock would say yes)
+        ("saturday_night", local(2026, 11, 28, 1, 0), "operator", "G1"),
+        ("elsewhere", local(2026, 11, 23, 10, 0), "operator", "G3"),
+        ("saturday_g3", local(2026, 11, 28, 10, 0), "operator", "G3"),
+        ("december", local(2026, 12, 1, 10, 0), "operator", "G1"),
+    ]:
+        made[name] = report_in(world, name, at, by, grid)
+    world.session.commit()
     return made
 
 
@@ -157,13 +173,47 @@ def test_others_reports_in_the_beat_on_patrol_count(world: World, cases: dict[st
     assert listed(world, "collector2") == [cases["saturday_g3"]]
 
 
-def test_changing_the_beat_resolves_its_grids_again(world: World, cases: dict[str, int]) -> None:
+def count(world: World, username: str = "collector") -> int:
+    return int(missed(world)[username].indicators["missed_report_count"].numerator)
+
+
+def test_a_beat_changed_later_leaves_the_past_month(world: World, cases: dict[str, int]) -> None:
     set_beat(world.session, username="collector", beat=BEAT_G2_G3)
+    world.session.commit()
     assert grids_of(world, "collector") == ["G2", "G3"]
-    assert listed(world, "collector") == sorted(cases[n] for n in ("last_minute", "elsewhere"))
+    before = sorted(cases[n] for n in ("in_hours", "last_minute", "at_eight"))
+    assert (count(world), listed(world, "collector")) == (3, before)
+    # A case reported now, on patrol, in G3 (now in the beat) counts; in G1 no longer.
+    later = report_in(world, "later_g3", local(2026, 11, 26, 10, 0), "operator", "G3")
+    report_in(world, "later_g1", local(2026, 11, 26, 11, 0), "operator", "G1")
+    world.session.commit()
+    assert (count(world), listed(world, "collector")) == (4, sorted([*before, later]))
     set_beat(world.session, username="collector", beat=None)
-    assert grids_of(world, "collector") == []
-    assert missed(world)["collector"].indicators["missed_report_count"].numerator == 0
+    world.session.commit()
+    assert count(world) == 4  # as reported
+    # A rebuild counts every case with today's beats (documented).
+    rebuild_summary(world.session)
+    world.session.commit()
+    assert (count(world), listed(world, "collector")) == (0, [])
+    assert count(world, "collector2") == 1
+
+
+def test_a_case_moved_out_of_the_beat_moves_its_count(world: World, cases: dict[str, int]) -> None:
+    case = cases["in_hours"]
+    world.act(case, "assign", "operator", collector="collector")
+    lat, lon = centre("G3")
+    world.act(case, "verify", "collector", lat=lat, lon=lon)  # the place corrected on site
+    world.session.commit()
+    assert world.session.get(Case, case).grid_code == "G3"  # type: ignore[union-attr]
+    assert count(world) == 2
+    assert listed(world, "collector") == sorted(cases[n] for n in ("last_minute", "at_eight"))
+    # In G3 on a Monday: not collector2's hours (Saturday mornings).
+    assert listed(world, "collector2") == [cases["saturday_g3"]]
+    lat, lon = centre("G2")
+    world.act(case, "file", "shift_lead", lat=lat, lon=lon)  # back into the beat
+    world.session.commit()
+    assert count(world) == 3
+    assert case in listed(world, "collector")
 
 
 def test_resolving_every_beat_after_the_grids_change(world: World, cases: dict[str, int]) -> None:
@@ -193,6 +243,7 @@ def test_missed_cases_are_deducted_from_the_score(world: World, cases: dict[str,
     city = missed(world, "city_streets")["collector"]
     assert city.items["missed"] == -1.5  # 0.5 a case
     set_beat(world.session, username="collector", beat=None)
+    rebuild_summary(world.session)
     again = missed(world)["collector"]
     assert again.items["missed"] == 0.0
     assert again.score == pytest.approx(national.score + 6)

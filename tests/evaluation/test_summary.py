@@ -8,18 +8,21 @@ import random
 from pathlib import Path
 
 import pytest
+import shapely.geometry
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from duban.accounts import set_beat
 from duban.adapters.photostore import LocalPhotoStore
 from duban.cases.models import Case
 from duban.cases.workflow import OPEN, Source
 from duban.evaluation.definitions import OBJECTS, definitions
 from duban.evaluation.indicators import compute, rebuild_summary, recount
+from duban.evaluation.missed import CODE as MISSED
 from duban.evaluation.summary import Sums, month_sums
 from tests.evaluation.conftest import FIX, INTAKE, Step, run
 from tests.fakes import FixedClock, local
-from tests.places.conftest import City, lonlat
+from tests.places.conftest import City, lonlat, rect
 from tests.places.conftest import _fresh_caches as _fresh_caches  # autouse: the policy caches
 
 #: routing suggests the territorial unit in this city: dispatching elsewhere needs a reason
@@ -93,8 +96,17 @@ def stored(city: City) -> Sums:
     return nonzero({(r[0], r[1], r[2], r[3]): [r[4], r[5]] for r in rows})
 
 
+def missed_rows(city: City) -> set[tuple[int, int, int]]:
+    rows = city.session.execute(text("SELECT case_id, user_id, month FROM missed_reports"))
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
 def test_the_summary_kept_with_the_events_equals_a_recount(city: City) -> None:
     city.build()
+    # 漏报: the collector's beat is the west half (the cases moved in and out of it).
+    west = shapely.geometry.mapping(rect(-1000, -1000, 0, 1000))
+    set_beat(city.session, username="collector", beat=dict(west))
+    city.session.commit()
     rng = random.Random(20)
     for n in range(14):
         city.clock.set(local(2026, 10, 28 + rng.randrange(4), 9 + rng.randrange(6), 0))
@@ -114,6 +126,7 @@ def test_the_summary_kept_with_the_events_equals_a_recount(city: City) -> None:
     assert {k[0] for k in stored(city)} == months
     assert {k[1] for k in stored(city)} >= {"region", "unit", "creator", "operator"}
     assert len({k[2] for k in stored(city) if k[1] == "region"}) > 1  # relocated: not vacuous
+    assert any(k[3] == MISSED for k in stored(city))  # 漏报 counted: not vacuous
     assert stored(city) == nonzero(recount(city.session, defs))
 
     # Moved without an event (a direct update): corrected at read, until its next event.
@@ -142,8 +155,10 @@ def test_the_summary_kept_with_the_events_equals_a_recount(city: City) -> None:
     # What the evaluation reads from the summary is what it counts from the case facts.
     start, end = local(2026, 11, 1), local(2026, 12, 1)
     table = compute(city.session, defs, list(OBJECTS), start, end)
-    rebuild_summary(city.session)
+    kept = missed_rows(city)
+    rebuild_summary(city.session)  # 漏报 from scratch too: the beats did not change
     city.session.commit()
+    assert missed_rows(city) == kept
     assert stored(city) == fresh
     assert compute(city.session, defs, list(OBJECTS), start, end) == table
     assert table["street"]

@@ -128,8 +128,27 @@ def record_event(
             if was is not None and before:
                 entries.append((was, month, role, actor, before, -1))
             entries.append((now_as, month, role, actor, flags, 1))
+        if was is not None and was.split("|")[3] != now_as.split("|")[3]:
+            _relocate_missed(session, case.id)
         case.counted_as = now_as
     _count(session, entries)
+
+
+def _relocate_missed(session: Session, case_id: int) -> None:
+    """A case moved to another grid: its 漏报 moves with it (the evaluation's own record)."""
+    from duban.evaluation import relocate_missed
+
+    relocate_missed(session, case_id)
+
+
+def _record_missed(session: Session, cases: Sequence[Mapping[str, Any]]) -> None:
+    """The new cases' 漏报 (the evaluation's own record), by the beats in force now."""
+    placed = [c for c in cases if c.get("grid_code") is not None]
+    if placed:
+        from duban.evaluation import record_missed
+
+        times = [c["created_at"] for c in placed]
+        record_missed(session, [c["id"] for c in placed], min(times), max(times))
 
 
 def _charges(bits: int) -> dict[tuple[str, ...], int]:
@@ -184,6 +203,7 @@ def record_reports(
             entries.append((counted_as, month, event["actor_role"], event["actor_id"], bits, 1))
     _INSERT_FACTS.run_many(session, rows)
     _count(session, entries)
+    _record_missed(session, [{**case, "id": event["case_id"]} for event, case in written])
 
 
 # --------------------------------------------------------------------------- set-based

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from duban.evaluation.archive import JOB_OBJECTS, last_month, make_job_bulletin
     from duban.evaluation.hotspots import find_hotspots, hotspots_geojson
     from duban.evaluation.indicators import rebuild_summary
+    from duban.evaluation.missed import record_missed, relocate_missed
     from duban.evaluation.models import ManualScore
     from duban.evaluation.service import evaluate
     from duban.evaluation.summary import count_facts
@@ -26,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "duban.evaluation.service",
     "count_facts": "duban.evaluation.summary",
     "rebuild_summary": "duban.evaluation.indicators",
+    "record_missed": "duban.evaluation.missed",
+    "relocate_missed": "duban.evaluation.missed",
     "last_month": "duban.evaluation.archive",
     "make_job_bulletin": "duban.evaluation.archive",
     "find_hotspots": "duban.evaluation.hotspots",
@@ -42,6 +45,8 @@ __all__ = [
     "last_month",
     "make_job_bulletin",
     "rebuild_summary",
+    "record_missed",
+    "relocate_missed",
 ]
 
 if not TYPE_CHECKING:  # mypy reads the imports above; an unknown name stays an error

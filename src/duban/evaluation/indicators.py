@@ -482,9 +482,12 @@ def compute(
     return table
 
 
-def recount(session: Session, defs: Definitions) -> Sums:
+def recount(session: Session, defs: Definitions, *, missed: bool = True) -> Sums:
     """The summary's rows computed from scratch: every ``case_facts`` row counted under
-    its case's keys as they stand, one ``GROUP BY`` per kind of object."""
+    its case's keys as they stand, one ``GROUP BY`` per kind of object; 漏报 counted
+    from ``missed_reports``."""
+    from duban.evaluation.missed import missed_sums  # deferred: missed reads this module
+
     p = plan(defs)
     base = (
         select(
@@ -551,17 +554,25 @@ def recount(session: Session, defs: Definitions) -> Sums:
                     i += 1
                 if num or den:
                     out[(month, obj, k, ind.code)] = [num, den]
+    if missed:
+        out.update(missed_sums(session))
     return out
 
 
-def rebuild_summary(session: Session) -> None:
+def rebuild_summary(session: Session, *, missed: bool = True) -> None:
     """Recount the whole summary from ``case_facts`` (the migration's backfill,
-    ``duban evaluation rebuild-facts``, after a change of ``data/evaluation.yaml``)."""
+    ``duban evaluation rebuild-facts``, after a change of ``data/evaluation.yaml``), and
+    漏报 (``missed_reports``) with today's beats and patrol hours: a rebuild forgets the
+    beats in force when past cases were reported. ``missed=False``: the facts' rows only
+    (the migrations before ``missed_reports`` existed)."""
     from duban.cases import mark_counted
+    from duban.evaluation.missed import rebuild_missed
 
     session.execute(delete(SUMMARY))
     mark_counted(session)
-    write_sums(session, recount(session, definitions()))
+    if missed:
+        rebuild_missed(session)  # with today's beats and patrol hours
+    write_sums(session, recount(session, definitions(), missed=missed))
 
 
 def cases_behind(

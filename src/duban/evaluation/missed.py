@@ -8,11 +8,20 @@ their beat covers (``collector_beat_grids``, resolved from the beat's geometry w
 drawn: see :mod:`duban.accounts.beats`), by someone else. One statement for every
 collector: the cases' ``grid_code`` joined with the beats' grids, the local time of the
 report as a second of the local week tested against the patrol windows (parameters).
+
+The statement runs for the new cases when they are reported (:func:`record_missed`, in the
+report's transaction) and again for a case an event moves to another grid
+(:func:`relocate_missed`): each case counted is a row of ``missed_reports`` and one more in
+the summary's ``missed_report_count`` of the collector (``eval_summary``, object
+``collector``, key the user id, the local month of the report). So a month keeps the beats
+and patrol hours in force when its cases were reported; a beat drawn later changes only
+the cases reported after it. :func:`rebuild_missed` (``rebuild_summary``, the migration's
+backfill) counts every case again with today's beats and patrol hours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import cache
@@ -20,12 +29,27 @@ from importlib import resources
 from typing import Any, Final
 
 import yaml
-from sqlalchemy import BigInteger, ColumnElement, and_, cast, extract, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from duban.accounts import CollectorBeatGrid, User
 from duban.cases import Case
+from duban.evaluation.indicators import months_of
+from duban.evaluation.models import MissedReport, SummaryCount
+from duban.evaluation.summary import Sums, write_sums
 from duban.kernel.errors import Msg, PolicyError
 from duban.kernel.roles import Role
 
@@ -156,20 +180,21 @@ def _on_patrol(second: Any, patrol: Patrol) -> ColumnElement[bool]:
 
 def _missed(
     session: Session, start: datetime, end: datetime, tz: tzinfo, *where: Any
-) -> Select[int, int, str]:
-    """(collector id, case id, case code) of every case missed in ``[start, end)``."""
+) -> Select[int, int, datetime]:
+    """(collector id, case id, report time) of every case missed among the cases reported
+    in ``[start, end)`` that pass ``where`` (conditions on ``cases``), by today's beats."""
     default, overrides = patrols()
     # The second of the week once per case (PostgreSQL would inline the subquery and
     # compute it again for every patrol window).
     reported = (
         select(
             Case.id,
-            Case.code,
+            Case.created_at,
             Case.grid_code,
             Case.created_by_id,
             ((_local_epoch(session, tz, start, end) - MONDAY) % WEEK).label("second"),
         )
-        .where(Case.created_at >= start, Case.created_at < end, Case.grid_code.is_not(None))
+        .where(Case.created_at >= start, Case.created_at < end, Case.grid_code.is_not(None), *where)
         .cte("reported")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
@@ -183,30 +208,129 @@ def _missed(
     )
     beat = CollectorBeatGrid
     return (
-        select(beat.user_id, reported.c.id, reported.c.code)
+        select(beat.user_id, reported.c.id, reported.c.created_at)
         .join(beat, beat.grid_code == reported.c.grid_code)
         .join(User, User.id == beat.user_id)
         .where(
             User.role == Role.COLLECTOR,
             or_(reported.c.created_by_id.is_(None), reported.c.created_by_id != beat.user_id),
             on_patrol,
-            *where,
         )
     )
 
 
+M = MissedReport
+
+
+def _tz(session: Session) -> tzinfo:
+    from duban.reference import load_policy  # deferred: the policy is read per call
+
+    return load_policy(session).tz
+
+
+def _count(session: Session, rows: Sequence[tuple[int, int]], sign: int) -> None:
+    """Add ``sign`` per (user id, month) to the summary's ``missed_report_count``."""
+    sums: Sums = {}
+    for user_id, month in rows:
+        have = sums.setdefault((month, Role.COLLECTOR.value, str(user_id), CODE), [0, 0])
+        have[0] += sign
+    write_sums(session, sums)
+
+
+def _write(session: Session, found: Any, tz: tzinfo) -> list[tuple[int, int]]:
+    rows = [
+        {"case_id": int(c), "user_id": int(u), "month": _month(_utc(at), tz)} for u, c, at in found
+    ]
+    if rows:
+        session.execute(insert(M), rows)
+    return [(r["user_id"], r["month"]) for r in rows]
+
+
+def _month(at: datetime, tz: tzinfo) -> int:
+    local = at.astimezone(tz)
+    return local.year * 100 + local.month
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def record_missed(
+    session: Session, case_ids: Sequence[int], first: datetime, last: datetime
+) -> None:
+    """Count the new cases ``case_ids`` (reported in ``[first, last]``) against the
+    collectors who missed them, by the beats and patrol hours in force now. The one
+    writer of ``missed_reports`` and its summary rows, in the report's transaction."""
+    if not case_ids:
+        return
+    tz = _tz(session)
+    end = _utc(last) + timedelta(seconds=1)
+    found = session.execute(_missed(session, _utc(first), end, tz, Case.id.in_(case_ids))).all()
+    _count(session, _write(session, found, tz), 1)
+
+
+def relocate_missed(session: Session, case_id: int) -> None:
+    """A case moved to another grid: its 漏报 out of the old collectors' counts, and in
+    again by the beats now, in the month and patrol hours of its report."""
+    gone = session.execute(
+        delete(M).where(M.case_id == case_id).returning(M.user_id, M.month)
+    ).all()
+    _count(session, [(int(u), int(m)) for u, m in gone], -1)
+    at = session.scalar(select(Case.created_at).where(Case.id == case_id))
+    if at is not None:
+        record_missed(session, [case_id], at, at)
+
+
+def rebuild_missed(session: Session) -> None:
+    """Recompute ``missed_reports`` for every case with today's beats and patrol hours (the
+    summary's rows are recounted from it by ``rebuild_summary``)."""
+    session.execute(delete(M))
+    first, last = session.execute(
+        select(func.min(Case.created_at), func.max(Case.created_at))
+    ).one()
+    if first is None:
+        return
+    tz = _tz(session)
+    found = session.execute(
+        _missed(session, _utc(first), _utc(last) + timedelta(seconds=1), tz)
+    ).all()
+    for i in range(0, len(found), 10_000):
+        _write(session, found[i : i + 10_000], tz)
+
+
+def missed_sums(session: Session) -> Sums:
+    """The summary's ``missed_report_count`` rows counted from ``missed_reports``."""
+    rows = session.execute(select(M.month, M.user_id, func.count()).group_by(M.month, M.user_id))
+    return {(int(m), Role.COLLECTOR.value, str(u), CODE): [int(n), 0] for m, u, n in rows}
+
+
 def missed_counts(session: Session, start: datetime, end: datetime, tz: tzinfo) -> dict[str, int]:
-    """collector id (as text) → how many cases they missed in ``[start, end)``."""
-    missed = _missed(session, start, end, tz).subquery("missed")
-    rows = session.execute(select(missed.c.user_id, func.count()).group_by(missed.c.user_id))
-    return {str(uid): int(n) for uid, n in rows}
+    """collector id (as text) → how many cases they missed in ``[start, end)``: a local
+    month is read from the summary, any other range counts ``missed_reports``."""
+    months = months_of(start, end, tz)
+    if months is not None and len(months) == 1:
+        s = SummaryCount
+        stmt: Any = select(s.key, s.numerator).where(
+            s.month == months[0], s.object == Role.COLLECTOR.value, s.indicator == CODE
+        )
+        return {str(k): int(n) for k, n in session.execute(stmt) if n}
+    stmt = (
+        select(M.user_id, func.count())
+        .join(Case, Case.id == M.case_id)
+        .where(Case.created_at >= start, Case.created_at < end)
+        .group_by(M.user_id)
+    )
+    return {str(u): int(n) for u, n in session.execute(stmt)}
 
 
 def missed_cases(
     session: Session, user_id: int, start: datetime, end: datetime, tz: tzinfo
 ) -> list[tuple[int, str]]:
     """The (id, code) of the cases one collector missed in ``[start, end)``, by id."""
-    stmt = _missed(session, start, end, tz, CollectorBeatGrid.user_id == user_id)
-    return [
-        (int(i), str(c)) for _, i, c in session.execute(stmt.order_by(stmt.selected_columns.id))
-    ]
+    stmt = (
+        select(Case.id, Case.code)
+        .join(M, M.case_id == Case.id)
+        .where(M.user_id == user_id, Case.created_at >= start, Case.created_at < end)
+        .order_by(Case.id)
+    )
+    return [(int(i), str(c)) for i, c in session.execute(stmt)]

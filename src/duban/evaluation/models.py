@@ -121,3 +121,21 @@ class SummaryCount(Base):
     indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
     numerator: Mapped[int] = mapped_column(BigInteger)
     denominator: Mapped[int] = mapped_column(BigInteger)
+
+
+class MissedReport(Base):
+    """A case counted as 漏报 against a collector: reported by someone else, during the
+    collector's patrol hours, in a grid of their beat, as both stood when the case was
+    reported (or when a later event moved it to another grid). Written with the summary's
+    ``missed_report_count`` row by :mod:`duban.evaluation.missed`, in the report's
+    transaction; the drill-down lists these rows, so a count and its list agree."""
+
+    __tablename__ = "missed_reports"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    month: Mapped[int] = mapped_column(Integer, comment="local YYYYMM of the report")

@@ -48,7 +48,7 @@ def upgrade() -> None:
     # The backfill: the same set-based statements as `duban evaluation rebuild-facts`.
     from duban.evaluation.indicators import rebuild_summary
 
-    rebuild_summary(Session(bind=op.get_bind()))
+    rebuild_summary(Session(bind=op.get_bind()), missed=False)  # 0034 adds 漏报
 
 
 def downgrade() -> None:
