@@ -260,6 +260,15 @@ ERRORS_ZH: Final[dict[str, str]] = {
     # kernel: a library's exception, as people read it
     "the setting '{name}' is missing": "缺少设置项“{name}”",
     "a value is of the wrong kind or cannot be read": "有一个值的类型不对或无法读取",
+    "the file is not UTF-8 text": "文件不是 UTF-8 编码的文本",
+    "the text is not valid JSON": "内容不是有效的 JSON",
+    "the file does not exist": "文件不存在",
+    "the file cannot be opened": "文件无法打开",
+    # handover commands
+    "{path_name} is not a mapping with 'bodies' and 'responsibilities'": (
+        "{path_name} 不是包含 bodies 和 responsibilities 的映射"
+    ),
+    "malformed entry: {err}": "条目格式有误：{err}",
     # places
     "the file is damaged or in a format that cannot be read": "文件已损坏或格式无法读取",
     "rule #{rule_id}: {what} · {where} → {unit}": "规则 #{rule_id}：{what} · {where} → {unit}",
