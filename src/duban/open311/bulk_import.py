@@ -78,7 +78,7 @@ def read_rows(source: Path | IO[str], fmt: str | None = None) -> list[dict[str, 
             data = json.load(source)
         except json.JSONDecodeError as err:
             raise InvalidInput(
-                Msg("the file is not valid JSON: {err}", err=err), field="file"
+                "the file is not valid JSON", field="file", cause=str(err)
             ) from err
         if isinstance(data, dict) and isinstance(data.get("service_requests"), list):
             data = data["service_requests"]  # FixMyStreet's wrapped form
