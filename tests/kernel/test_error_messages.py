@@ -364,5 +364,6 @@ def test_a_library_error_reaches_people_as_a_sentence_and_its_words_as_detail() 
     with pytest.raises(InvalidInput) as caught:
         parse_taxonomy({"version": 1, "name": "x", "kinds": [], "classes": [{"code": 7}]})
     chinese = translate(caught.value.text, "zh")
-    assert chinese.startswith("分类数据有") and "\n" not in chinese
+    assert chinese.startswith("分类数据有")
+    assert "\n" not in chinese
     assert caught.value.detail["problems"]
