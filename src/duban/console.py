@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from duban.kernel.errors import Msg
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
@@ -23,13 +25,18 @@ if TYPE_CHECKING:
 class CommandFailed(typer.Exit):
     """A command refused: prints ``error: <message>`` on standard error and exits ``code``.
 
-    Raise it where the command stops: ``raise CommandFailed(f"cannot read {path}", 2)``.
+    Raise it where the command stops, with a catalogue template like a domain error:
+    ``raise CommandFailed(Msg("cannot read {path_name}: {err}", ...), 2)``. The command line
+    prints the English (its readers are operators); ``text`` keeps the template.
     """
 
-    def __init__(self, message: str, code: int = 1) -> None:
-        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    def __init__(self, message: str | Msg, code: int = 1, *, detail: str | None = None) -> None:
+        self.text = message if isinstance(message, Msg) else Msg(message)
+        self.message = str(self.text)
+        typer.secho(f"error: {self.message}", fg=typer.colors.RED, err=True)
+        if detail:  # a library's own words, for the operator who has to fix the file
+            typer.secho(f"  ({detail})", err=True)
         super().__init__(code)
-        self.message = message
 
 
 def settings() -> Settings:

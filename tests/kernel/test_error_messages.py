@@ -33,7 +33,24 @@ KERNEL_ERRORS = {
 #: Errors whose constructor writes its own message (from fields, not a template argument).
 OWN_MESSAGE = {"IllegalTransition", "StaleCase", "LedgerFileRefused"}
 #: Errors that are not domain errors but carry a template the same way (``err.text``).
-TEMPLATE_CARRIERS = {"ScheduleError"}
+TEMPLATE_CARRIERS = {"ScheduleError", "CommandFailed"}
+#: Command modules whose ``CommandFailed`` still take English written out (read by operators
+#: on the command line): converting them is pending work. The list only shrinks; a module
+#: not in it (handover, places' new commands) must raise with templates.
+CLI_NOT_YET_CONVERTED = frozenset(
+    {
+        "src/duban/accounts/commands.py",
+        "src/duban/cases/commands.py",
+        "src/duban/cli/ops.py",
+        "src/duban/console.py",
+        "src/duban/evaluation/commands.py",
+        "src/duban/exchange/commands.py",
+        "src/duban/ledgers/commands.py",
+        "src/duban/open311/commands.py",
+        "src/duban/places/commands.py",
+        "src/duban/reference/commands.py",
+    }
+)
 
 HOW_TO_FIX = """\
 Raise domain errors with a catalogue template, not with English written out:
@@ -191,6 +208,8 @@ def _problems() -> list[Problem]:
             call, cls = node.exc, _name(node.exc.func)
             if cls not in errors:
                 continue
+            if cls == "CommandFailed" and str(rel) in CLI_NOT_YET_CONVERTED:
+                continue
             if cls in OWN_MESSAGE:
                 for kw in call.keywords:
                     if kw.arg == "reason":
@@ -306,3 +325,45 @@ def _raised_templates() -> set[str]:
                 if isinstance(got, list):
                     found.update(got)
     return found
+
+
+def test_a_library_error_reaches_people_as_a_sentence_and_its_words_as_detail() -> None:
+    """The person reads a whole sentence in their language; GEOS, json or the parser's own
+    English only goes to ``detail['cause']`` (and the log)."""
+    import io
+
+    import pytest
+
+    from duban.accounts.users import _check_beat
+    from duban.kernel.errors import InvalidInput
+    from duban.open311.bulk_import import read_rows
+    from duban.open311.parsing import parse_area
+    from duban.web.i18n import translate
+
+    refusals = []
+    for call in (
+        lambda: _check_beat({"type": "Polygon", "coordinates": "nonsense"}),
+        lambda: parse_area({"type": "Nothing"}),
+        lambda: read_rows(io.StringIO("[{"), "json"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        refusals.append(caught.value)
+    beat, area, file = refusals
+    assert translate(beat.text, "zh") == "责任区不是有效的 GeoJSON 几何图形"
+    assert translate(beat.text, "en") == "The beat is not a valid area on the map."
+    assert translate(area.text, "zh") == "区域不是有效的 GeoJSON 几何图形"
+    assert translate(file.text, "zh") == "文件不是有效的 JSON"
+    for err in refusals:
+        assert err.detail["cause"], err  # the library's words, for programs and the log
+        assert err.detail["cause"] not in translate(err.text, "zh")
+        assert not re.search(r"[A-Za-z]{4,}", re.sub(r"(Geo)?JSON", "", translate(err.text, "zh")))
+    # The taxonomy's problems: the count in the message, the listing in detail.
+    from duban.reference.categories import parse_taxonomy
+
+    with pytest.raises(InvalidInput) as caught:
+        parse_taxonomy({"version": 1, "name": "x", "kinds": [], "classes": [{"code": 7}]})
+    chinese = translate(caught.value.text, "zh")
+    assert chinese.startswith("分类数据有")
+    assert "\n" not in chinese
+    assert caught.value.detail["problems"]

@@ -498,3 +498,28 @@ def test_the_real_xuchang_districts_import_from_gcj02(city: City) -> None:
     # The DataV "parent" property is JSON text; its adcode becomes the parent code.
     assert weidu.parent_code == "411000"
     assert weidu.attributes["level"] == "district"
+
+
+def test_names_read_from_a_file_get_their_english_in_pinyin(city: City, tmp_path: Path) -> None:
+    """A real file names places in Chinese only; each gets the English the generated demo's
+    places have, read by words (魏都 Weidu, not Weidou; 建安 Jian'an)."""
+    path = geojson(
+        tmp_path / "district.geojson",
+        [({"code": DISTRICT, "name": "魏都区"}, rect(-1000, -1000, 1000, 1000))],
+    )
+    assert run(city, path, level="district").written
+    assert run(city, streets_file(tmp_path)).written
+    district = city.session.scalars(select(Region).where(Region.code == DISTRICT)).one()
+    assert district.name_en == "Weidu District"
+    west = city.session.scalars(select(Region).where(Region.code == WEST)).one()
+    assert west.name_en == "Xiqu Subdistrict"
+
+
+def test_place_names_are_spelled_by_words() -> None:
+    from duban.places.regions import english_place_name
+
+    assert english_place_name("魏都区") == "Weidu District"
+    assert english_place_name("长葛市") == "Changge City"
+    assert english_place_name("建安区") == "Jian'an District"
+    assert english_place_name("成都市") == "Chengdu City"
+    assert english_place_name("文昌一社区") == "Wenchang Community 1"

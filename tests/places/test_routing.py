@@ -337,8 +337,16 @@ def test_admins_manage_rules_over_the_api(city: City, api: Api) -> None:
     assert created.status_code == 201, created.text
     rule_id = created.json()["id"]
     assert "西北社区" in created.json()["description"]  # the community has no English name
+    assert created.json()["description"].startswith(f"rule #{rule_id}: ")
     listed = api.get("/routing-rules", "dispatcher").json()
     assert [r["id"] for r in listed] == [rule_id]
+    # The description is rendered from the rule in the caller's language.
+    chinese = api.client.get(
+        "/api/v1/routing-rules",
+        headers={**api.headers("dispatcher"), "Accept-Language": "zh-CN,zh;q=0.9"},
+    ).json()
+    assert chinese[0]["description"].startswith(f"规则 #{rule_id}：")
+    assert "priority" not in chinese[0]["description"]
     error_of(api.get("/routing-rules", "citizen"), 403)
     error_of(api.post("/routing-rules", "admin", json={**body, "unit": "NOPE"}), 422)
     assert (

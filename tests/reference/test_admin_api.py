@@ -87,9 +87,11 @@ def test_a_city_replaces_the_taxonomy_and_a_broken_one_changes_nothing(
     broken["classes"][0]["children"][1]["name"] = ""
     refused = _put(api, "/admin/taxonomy", "admin", broken)
     assert refused.status_code == 422
-    message = refused.json()["error"]["message"]
-    assert "limit" in message
-    assert "name" in message
+    error = refused.json()["error"]
+    assert error["message"].startswith("the taxonomy has 2 problems")  # the API's English
+    problems = "\n".join(error["detail"]["problems"])
+    assert "limit" in problems
+    assert "name" in problems
     session.expire_all()
     assert session.get(Category, "E0190") is not None
 

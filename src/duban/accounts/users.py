@@ -239,13 +239,14 @@ def check_region(session: Session, role: Role, region_code: str | None) -> str |
 
 
 def _check_beat(beat: dict[str, Any]) -> None:
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape  # deferred: geometry only matters for beats
 
     try:
         geom = shape(beat)
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, ShapelyError) as err:
         raise InvalidInput(
-            Msg("the beat is not a GeoJSON geometry: {err}", err=err), field="beat"
+            "the beat is not a GeoJSON geometry", field="beat", cause=str(err)
         ) from err
     if geom.is_empty or not geom.is_valid or geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidInput("the beat must be a valid (Multi)Polygon", field="beat")

@@ -103,7 +103,7 @@ def limit_anonymous_report(request: Request, lang: str = "en") -> None:
     request_limits(request.app).take("anonymous_reports_per_ip", client_ip(request), lang)
 
 
-def translate(text: str, lang: str, **values: Any) -> str:
+def translate(text: str | Msg, lang: str, **values: Any) -> str:
     """``text`` from the message catalogue in ``lang`` (deferred: the web package
     imports this module)."""
     from duban.web.i18n import translate as catalogue

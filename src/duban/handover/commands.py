@@ -9,6 +9,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 handover_app = typer.Typer(
     help="Hand-overs (移交): the responsibility list (权责清单) and bodies outside 城管."
@@ -35,14 +36,26 @@ def handover_load(
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-            raise CommandFailed(f"cannot read {file}: {err}", 2) from err
+            raise CommandFailed(
+                Msg("cannot read {path_name}: {err}", path_name=str(file), err=cause(err)),
+                2,
+                detail=str(err),
+            ) from err
         if not isinstance(data, dict):
-            raise CommandFailed(f"{file} is not a mapping with 'bodies' and 'responsibilities'", 2)
+            raise CommandFailed(
+                Msg(
+                    "{path_name} is not a mapping with 'bodies' and 'responsibilities'",
+                    path_name=str(file),
+                ),
+                2,
+            )
     with console.database() as session:
         try:
             bodies, added = load_list(session, data, now=SystemClock().now())
         except (KeyError, TypeError, ValueError) as err:
-            raise CommandFailed(f"malformed entry: {err}", 2) from err
+            raise CommandFailed(
+                Msg("malformed entry: {err}", err=cause(err)), 2, detail=str(err)
+            ) from err
     typer.echo(f"{bodies} bodies saved, {added} responsibility-list entries added")
 
 

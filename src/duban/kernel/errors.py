@@ -29,6 +29,7 @@ template raised is a key of the Chinese catalogue.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,6 +97,14 @@ def cause(err: BaseException) -> Msg:
     the log and, where useful, in an error's ``detail``)."""
     if isinstance(err, KeyError) and err.args:
         return Msg("the setting '{name}' is missing", name=str(err.args[0]))
+    if isinstance(err, UnicodeDecodeError):
+        return Msg("the file is not UTF-8 text")
+    if isinstance(err, json.JSONDecodeError):
+        return Msg("the text is not valid JSON")
+    if isinstance(err, FileNotFoundError):
+        return Msg("the file does not exist")
+    if isinstance(err, OSError):
+        return Msg("the file cannot be opened")
     return Msg("a value is of the wrong kind or cannot be read")
 
 

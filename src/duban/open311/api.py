@@ -256,7 +256,7 @@ async def _read_form(
                 body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
             )
         except (UnicodeDecodeError, ValueError) as err:
-            raise InvalidInput(Msg("the form cannot be read: {err}", err=err)) from err
+            raise InvalidInput("the form cannot be read", cause=str(err)) from err
         fields: dict[str, list[str]] = {}
         for key, value in pairs:
             fields.setdefault(key, []).append(value)

@@ -77,9 +77,7 @@ def read_rows(source: Path | IO[str], fmt: str | None = None) -> list[dict[str, 
         try:
             data = json.load(source)
         except json.JSONDecodeError as err:
-            raise InvalidInput(
-                Msg("the file is not valid JSON: {err}", err=err), field="file"
-            ) from err
+            raise InvalidInput("the file is not valid JSON", field="file", cause=str(err)) from err
         if isinstance(data, dict) and isinstance(data.get("service_requests"), list):
             data = data["service_requests"]  # FixMyStreet's wrapped form
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):

@@ -19,13 +19,14 @@ MAX_MEDIA_URLS: Final = 10
 
 
 def parse_area(geometry: Any) -> Any:
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape  # deferred: only location filters need geometry
 
     try:
         geom = shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, ShapelyError) as err:
         raise InvalidInput(
-            Msg("the area is not a GeoJSON geometry: {err}", err=err), field="area"
+            "the area is not a GeoJSON geometry", field="area", cause=str(err)
         ) from err
     if geom.is_empty or not geom.is_valid:
         raise InvalidInput("the area must be a valid, non-empty geometry", field="area")

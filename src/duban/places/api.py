@@ -10,10 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from duban.api.deps import ActorDep, ClockDep, SessionDep
+from duban.api.limits import request_lang, translate
 from duban.api.schemas import CRS_DESCRIPTION
 from duban.cases import CITY_WIDE, STATUS_LABELS, can_see, is_staff, nearby_cases
 from duban.kernel.context import Actor
@@ -417,7 +418,7 @@ def nearby(
 # --------------------------------------------------------------------------- routing rules
 
 
-def _rule_read(session: Any, rule: RoutingRule) -> RuleRead:
+def _rule_read(session: Any, rule: RoutingRule, lang: str) -> RuleRead:
     return RuleRead(
         id=rule.id,
         category_code=rule.category_code,
@@ -429,7 +430,8 @@ def _rule_read(session: Any, rule: RoutingRule) -> RuleRead:
         priority=rule.priority,
         note=rule.note,
         is_active=rule.is_active,
-        description=str(rule_description(session, rule)),
+        # Rendered for the caller (Accept-Language), from the rule itself: one path.
+        description=translate(rule_description(session, rule), lang),
     )
 
 
@@ -438,11 +440,12 @@ def _rule_read(session: Any, rule: RoutingRule) -> RuleRead:
     response_model=list[RuleRead],
     summary="Routing rules, most specific first",
 )
-def rules(session: SessionDep, actor: ActorDep) -> list[RuleRead]:
+def rules(request: Request, session: SessionDep, actor: ActorDep) -> list[RuleRead]:
     """Active rules in the order they are tried (see ``services/routing.py``)."""
     if actor.role not in ROUTING_READERS:
         raise PermissionDenied("routing rules are for city staff")
-    return [_rule_read(session, rule) for rule in list_rules(session)]
+    lang = request_lang(request)
+    return [_rule_read(session, rule, lang) for rule in list_rules(session)]
 
 
 @router.post(
@@ -452,7 +455,7 @@ def rules(session: SessionDep, actor: ActorDep) -> list[RuleRead]:
     summary="Add a routing rule (admin)",
 )
 def create_rule(
-    body: RuleCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
+    request: Request, body: RuleCreate, session: SessionDep, actor: ActorDep, clock: ClockDep
 ) -> RuleRead:
     """(category or filing condition, place) → lead unit + helper units."""
     _require_admin(actor)
@@ -468,7 +471,7 @@ def create_rule(
         note=body.note,
         now=clock.now(),
     )
-    return _rule_read(session, rule)
+    return _rule_read(session, rule, request_lang(request))
 
 
 @router.delete(

@@ -46,6 +46,7 @@ from duban.places.regions import (
     ProblemKind,
     RegionInput,
     RegionLevel,
+    english_place_name,
     validate_regions,
 )
 
@@ -207,7 +208,17 @@ def features_to_regions(
                     f"{level.label} {name} ({code}): repaired an invalid boundary ({reason})"
                 )
                 geom = fixed
-        regions.append(RegionInput(code=code, name=name, parent_code=parent, geometry=geom))
+        # A file names places in Chinese; the English face reads them in pinyin, as the
+        # generated demo's do.
+        regions.append(
+            RegionInput(
+                code=code,
+                name=name,
+                parent_code=parent,
+                geometry=geom,
+                name_en=english_place_name(name) if name else None,
+            )
+        )
         attributes.append({k: v for k, v in props.items() if k not in mapped and v is not None})
     return regions, attributes, problems, notes
 

@@ -128,8 +128,7 @@ _NUMERALS: Final = dict(zip("一二三四五六七八九十", range(1, 11), stri
 def english_place_name(name: str) -> str:
     """A region's English name from its Chinese one: the proper name in pinyin, the generic
     part in English, a note in brackets spelled too: ``文昌街道`` → ``Wenchang Subdistrict``,
-    ``文昌一社区`` → ``Wenchang Community 1``. Pinyin is read character by character, so a
-    name with a rare reading (魏都 Weidu) is better given as it is written."""
+    ``文昌一社区`` → ``Wenchang Community 1``, ``魏都区`` → ``Weidu District``."""
     note = ""
     for opening in ("（", "("):
         if opening in name:
@@ -147,9 +146,25 @@ def english_place_name(name: str) -> str:
     return " ".join(parts) + number + note
 
 
+#: Place names that pypinyin's phrase dictionary reads wrongly, as maps spell them.
+#: Only known misreadings: the dictionary's word segmentation gets the rest right.
+_READINGS: Final = {"魏都": "Weidu", "长葛": "Changge", "朝阳": "Chaoyang"}
+
+
 def _spelled(text: str) -> str:
-    """Chinese in pinyin, one capitalised word (other characters kept)."""
-    return "".join(lazy_pinyin(text)).strip().capitalize()
+    """Chinese in pinyin, one capitalised word (other characters kept): read by words (the
+    dictionary's phrases, 成都 Chengdu, 六安 Lu'an), with an apostrophe where a syllable
+    starting with a, o or e would run into the one before (建安 Jian'an)."""
+    for chinese, spelled in _READINGS.items():
+        if text.startswith(chinese):
+            rest = _spelled(text.removeprefix(chinese)).lower()
+            return spelled + ("'" if rest[:1] in ("a", "o", "e") else "") + rest
+    word = ""
+    for syllable in lazy_pinyin(text):
+        if word and syllable[:1] in ("a", "o", "e") and word[-1:].isalpha():
+            word += "'"
+        word += syllable
+    return word.strip().capitalize()
 
 
 @dataclass(frozen=True, slots=True)

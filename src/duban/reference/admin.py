@@ -50,7 +50,9 @@ def set_condition_limit(
     except ValueError as err:
         units = ", ".join(u.value for u in LimitUnit)
         raise InvalidInput(
-            Msg("invalid limit: {err} (units: {units})", err=err, units=units), field="limit"
+            Msg("the time limit must be a positive amount in one of: {units}", units=units),
+            field="limit",
+            cause=str(err),
         ) from err
     with writing(session):
         condition = session.get(FilingCondition, code)

@@ -20,7 +20,7 @@ ERRORS_EN: Final[dict[str, str]] = {
         "Choose a district or a street from the list."
     ),
     "the beat must be a valid (Multi)Polygon": "The beat must be a valid area on the map.",
-    "the beat is not a GeoJSON geometry: {err}": "The beat is not a valid area on the map.",
+    "the beat is not a GeoJSON geometry": "The beat is not a valid area on the map.",
     "role '{role}' does not belong to a unit": "The role “{role}” does not belong to a unit.",
     # api
     "sign in first: send 'Authorization: Bearer <token>' (get one from POST /api/v1/auth/token)": (
@@ -214,7 +214,11 @@ ERRORS_EN: Final[dict[str, str]] = {
     "'{field}' is outside the range of times Duban keeps": "“{field}” is not a possible date.",
     # web forms
     "the form is larger than {MAX_URLENCODED_BYTES} bytes": "The form is too large to send.",
-    "the form cannot be read: {err}": "The form could not be read. Please send it again.",
+    "the form cannot be read": "The form could not be read. Please send it again.",
+    "the area is not a GeoJSON geometry": "The area is not a valid area on the map.",
+    "the taxonomy has {count} problem{value}:\n{listing}": (
+        "The taxonomy has {count} problem{value}; each is listed in the details."
+    ),
     "at most {MAX_FORM_FIELDS} form fields": "The form has too many fields.",
     "the file is larger than {MAX_UPLOAD_BYTES} bytes": "The file is too large.",
     # places

@@ -34,7 +34,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "unknown role '{role}'; one of: {names}": "未知角色“{role}”，可选：{names}",
     "role '{role}' does not belong to a unit": "“{role}”角色不属于单位",
     "user '{username}' already exists": "用户“{username}”已存在",
-    "the beat is not a GeoJSON geometry: {err}": "责任区不是有效的 GeoJSON 几何图形：{err}",
+    "the beat is not a GeoJSON geometry": "责任区不是有效的 GeoJSON 几何图形",
     # api
     "this account no longer exists, is disabled or was signed out; sign in again": "该账号已不存在、已停用或已退出登录，请重新登录",
     "sign in first: send 'Authorization: Bearer <token>' (get one from POST /api/v1/auth/token)": "请先登录：发送 Authorization: Bearer <token>（通过 POST /api/v1/auth/token 获取）",
@@ -221,7 +221,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "at most {max_uploads} photos per request": "每次请求最多 {max_uploads} 张照片",
     "the file of photo '{photo_id}' is missing": "照片“{photo_id}”的文件缺失",
     "the form is larger than {MAX_URLENCODED_BYTES} bytes": "表单超过 {MAX_URLENCODED_BYTES} 字节",
-    "the form cannot be read: {err}": "无法读取表单：{err}",
+    "the form cannot be read": "无法读取表单",
     "a photo is larger than the limit of {max_bytes} bytes": "照片文件过大，请上传较小的照片。",
     "the api_key is not valid": "api_key 无效",
     "a key name must be 2-64 letters, digits, '_', '.' or '-'": "密钥名称须为 2 至 64 个字母、数字或 _ . - 字符",
@@ -242,7 +242,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "'{text}' is not a finite number": "“{text}”不是有限数值",
     "'{text}' is not an ISO 8601 datetime": "“{text}”不是 ISO 8601 日期时间",
     "'{text}' is not a number": "“{text}”不是数字",
-    "the file is not valid JSON: {err}": "文件不是有效的 JSON：{err}",
+    "the file is not valid JSON": "文件不是有效的 JSON",
     "'service_code' is required": "service_code 必填",
     "unknown service_code '{code}'; see GET services": "未知 service_code“{code}”，请查看 GET services",
     "service_type must be 'realtime' or 'batch'": "service_type 应为 realtime 或 batch",
@@ -264,7 +264,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "long {lon} is out of range (-180..180)": "位置超出范围。",
     "at most {MAX_MEDIA_URLS} media_url values": "media_url 最多 {MAX_MEDIA_URLS} 个",
     "'description' is {count} characters; the limit is {MAX_DESCRIPTION_CHARS}": "问题描述有 {count} 个字符，上限为 {MAX_DESCRIPTION_CHARS}",
-    "the area is not a GeoJSON geometry: {err}": "区域不是有效的 GeoJSON 几何图形：{err}",
+    "the area is not a GeoJSON geometry": "区域不是有效的 GeoJSON 几何图形",
     "media_url '{value}' is not an http(s) URL": "media_url“{value}”不是 http(s) 地址",
     "a location is required: 'lat' and 'long', or 'address_string', or 'address_id'": "须提供位置：lat 和 long，或 address_string，或 address_id",
     "this server cannot place an address on the map yet; send 'lat' and 'long'": "本系统暂不能根据地址定位，请提供 lat 和 long",
@@ -283,6 +283,15 @@ ERRORS_ZH: Final[dict[str, str]] = {
     # kernel: a library's exception, as people read it
     "the setting '{name}' is missing": "缺少设置项“{name}”",
     "a value is of the wrong kind or cannot be read": "有一个值的类型不对或无法读取",
+    "the file is not UTF-8 text": "文件不是 UTF-8 编码的文本",
+    "the text is not valid JSON": "内容不是有效的 JSON",
+    "the file does not exist": "文件不存在",
+    "the file cannot be opened": "文件无法打开",
+    # handover commands
+    "{path_name} is not a mapping with 'bodies' and 'responsibilities'": (
+        "{path_name} 不是包含 bodies 和 responsibilities 的映射"
+    ),
+    "malformed entry: {err}": "条目格式有误：{err}",
     # places
     "the file is damaged or in a format that cannot be read": "文件已损坏或格式无法读取",
     "rule #{rule_id}: {what} · {where} → {unit}": "规则 #{rule_id}：{what} · {where} → {unit}",
@@ -338,7 +347,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "no zone has the code '{code}'": "没有编码为“{code}”的区域",
     # reference
     "only an administrator may change reference data (you are '{role}')": "只有管理员可以修改基础数据（您的角色：{role}）",
-    "invalid limit: {err} (units: {units})": "时限无效：{err}（单位：{units}）",
+    "the time limit must be a positive amount in one of: {units}": "时限须为正数，单位为以下之一：{units}",
     "filing condition '{code}' does not exist": "立案条件“{code}”不存在",
     "the policy must be a JSON object": "策略须为 JSON 对象",
     "give either 'text' or the lists 'days_off' and 'workdays'": "请填写 text，或填写 days_off 和 workdays 列表，二选一",
@@ -346,7 +355,9 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "line {line}: {problem}": "第 {line} 行：{problem}",
     "the policy is invalid: {err}": "策略无效：{err}",
     "a taxonomy is a mapping with 'version', 'name', 'kinds' and 'classes', got {value}": "分类须为含 version、name、kinds 和 classes 的映射，实际为 {value}",
-    "the taxonomy has {count} problem{value}:\n{listing}": "分类数据有 {count} 处问题：\n{listing}",
+    # The listing (the data editor's English, one line a problem) is in detail.problems
+    # and on the command line; the reader of a page or the API gets the count.
+    "the taxonomy has {count} problem{value}:\n{listing}": "分类数据有 {count} 处问题，逐条列在详情中",
     "unknown category code {code!r}{value}": "请从列表中选择问题类别。",
     "unknown filing-condition code {code!r}{value}": "未知立案条件编码 {code!r}",
     "{label} is a major class; cases are filed under one of its subclasses ({subclasses})": "请选择小类，而不是大类。",
