@@ -26,6 +26,7 @@ from duban.evaluation.service import drill_down
 from duban.kernel.errors import InvalidInput, NotFound, PolicyError
 from duban.places import Region
 from tests.factories.cases import LAT, LON
+from tests.factories.places import add_grids
 from tests.factories.world import World
 from tests.fakes import local
 from tests.http import Api
@@ -84,26 +85,7 @@ def cases(world: World, patrol: None) -> dict[str, int]:
         case = world.report(by=by, source=source)
         made[name] = case.id
         world.session.execute(update(Case).where(Case.id == case.id).values(grid_code=grid))
-    for code, geom in GRIDS.items():
-        minx, miny, maxx, maxy = geom.bounds
-        world.session.add(
-            Region(
-                code=code,
-                level="grid",
-                name=code,
-                parent_code=None,
-                geometry=geom.wkb,
-                min_lon=minx,
-                min_lat=miny,
-                max_lon=maxx,
-                max_lat=maxy,
-                area_m2=1.0,
-                attributes={},
-                source="test",
-                valid_from=local(2020, 1, 1),
-            )
-        )
-    world.session.commit()
+    add_grids(world.session, GRIDS, valid_from=local(2020, 1, 1))
     set_beat(world.session, username="collector", beat=BEAT_G1_G2)
     set_beat(world.session, username="collector2", beat=beat(LON + W, LON + 2 * W))
     return made
