@@ -6,16 +6,21 @@
 
 The map lines of ``bench/web.py`` alone, on a database prepared as it prepares one (the
 demo city, then ``--cases`` cases bulk-inserted over a year, the map counts recounted,
-``ANALYZE``), so that a million cases need not also run the work queues and case pages.
+``(VACUUM) ANALYZE``), so that a million cases need not also run the work queues and case
+pages.
 Signed in as ``dispatcher``, one request at a time after a warm-up:
 
 - ``GET /map/data.json`` (one map) — as the page asks (open cases): half zoomed out over
   the whole city, half a street-sized box zoomed in; a quarter with a category, a
   quarter overdue only;
 - ``GET /map/data.json`` (all, zoomed out) — every case, zoomed out;
-- ``GET /map/data.json`` (open, zoomed out) — the open cases, zoomed out.
+- ``GET /map/data.json`` (open, zoomed out) — the open cases, zoomed out;
+- the last two again with every source named (``&source=…`` for each of them: the same
+  cases, a filter the map counts do not hold), so they are grouped over the cases — the
+  one path before the map counts, the baseline of the table at the same size.
 
-Baseline: ``bench/web.py``'s map lines before the map counts (BENCHMARKS.md, "Web").
+Baseline: the grouped scan over the cases above (and ``bench/web.py``'s map lines before
+the map counts, BENCHMARKS.md "Web").
 With ``BENCH_MAP_URL`` set, that already prepared database is measured instead.
 """
 
@@ -39,7 +44,7 @@ from sqlalchemy import func, select
 
 import web  # type: ignore[import-not-found]
 from duban.cases.models import Case
-from duban.cases.workflow import OPEN
+from duban.cases.workflow import OPEN, Source
 from duban.kernel.db.session import make_engine
 
 web.PG_DATABASE = "duban_bench_map"
@@ -97,6 +102,7 @@ def run(backend: str, count: int, requests: int) -> dict[str, Any]:
             return url
 
         few = max(20, requests // 10)
+        every_source = "".join(f"&source={s.value}" for s in Source)
         results = [
             web.measure(client, "GET /map/data.json (one map)", map_url, requests),
             web.measure(
@@ -110,6 +116,20 @@ def run(backend: str, count: int, requests: int) -> dict[str, Any]:
                 client,
                 "GET /map/data.json (open, zoomed out)",
                 lambda i: "/map/data.json?zoom=12" + open_statuses,
+                few,
+                warmup=2,
+            ),
+            web.measure(
+                client,
+                "  same, grouped scan (all)",
+                lambda i: "/map/data.json?zoom=12" + every_source,
+                few,
+                warmup=2,
+            ),
+            web.measure(
+                client,
+                "  same, grouped scan (open)",
+                lambda i: "/map/data.json?zoom=12" + open_statuses + every_source,
                 few,
                 warmup=2,
             ),

@@ -15,7 +15,8 @@ For each backend it
    along the loop), sources, categories, units, deadlines and step timers, each at a
    random point of a random demo grid with its grid/community/street/district codes,
    created over the last year (those older than two weeks nearly all closed, the recent
-   ones along the loop), each with its ``report`` event; then ``ANALYZE``;
+   ones along the loop), each with its ``report`` event; then ``ANALYZE`` (PostgreSQL:
+   ``VACUUM ANALYZE``);
 3. starts the real server (``duban serve``, one worker) on a free port of 127.0.0.1,
    signs in through the web form as ``dispatcher``, and requests, one at a time after a
    warm-up, ``--requests`` times each:
@@ -43,7 +44,6 @@ import os
 import platform
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +55,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _server  # type: ignore[import-not-found]
 import httpx
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
@@ -67,7 +68,6 @@ from duban.kernel.db.session import make_engine
 from duban.places.models import Region
 from duban.reference.models import Category, FilingCondition
 
-HOST = "127.0.0.1"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: Another name (``DUBAN_BENCH_PG_DATABASE``) lets two runs share the server.
 PG_DATABASE = os.environ.get("DUBAN_BENCH_PG_DATABASE", "duban_bench_web")
@@ -128,13 +128,6 @@ DESCRIPTIONS = [
     "共享单车乱停放堵塞盲道",
     "施工围挡倒塌未恢复",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------------- databases
@@ -316,9 +309,11 @@ def bulk_insert(url: str, count: int, seed: int = 7) -> dict[str, Any]:
     with Session(engine) as session:  # the map counts, as the migration backfills them
         rebuild_map_counts(session)
         session.commit()
+    # PostgreSQL: VACUUM too, as autovacuum soon does after a load, so the visibility
+    # map lets the covering indexes answer from the index alone (index-only scans).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if url.startswith("postgresql") else "ANALYZE"))
     with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-        conn.commit()
         total = int(conn.execute(select(text("count(*)")).select_from(Case.__table__)).scalar_one())
         ids = [int(i) for (i,) in conn.execute(select(Case.id))]
     engine.dispose()
@@ -330,35 +325,16 @@ def bulk_insert(url: str, count: int, seed: int = 7) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def server(url: str, var_dir: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        # No in-process worker: its sweep would change the measured cases.
-        [DUBAN, "serve", "--host", HOST, "--port", str(port), "--no-worker"],
-        env=duban_env(url, var_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"the server did not start: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            time.sleep(0.2)
+    """``duban serve`` (one worker, no in-process worker: its sweep would change the
+    measured cases) on ``url``, its log in ``var_dir/server.log``.
+
+    The shared starter of ``bench/_server.py``: it writes the server's output to a file
+    and waits up to ``STARTUP_SECONDS``. This one used to pipe stderr without reading it
+    and, when /healthz did not answer within 60 s (a loaded machine, a big database),
+    read that pipe to its end — which never comes while the server runs: the benchmark
+    hung with an idle server and no output."""
+    with _server.server(duban_env(url, var_dir), 1, var_dir / "server.log") as (base, _pid):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def sign_in(client: httpx.Client, username: str) -> None:

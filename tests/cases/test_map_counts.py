@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from duban.adapters.photostore import LocalPhotoStore
 from duban.cases import mapdata
-from duban.cases.mapcounts import map_counts_drift, rebuild_map_counts
+from duban.cases.mapcounts import grid_centres, map_counts_drift, rebuild_map_counts
 from duban.cases.mapdata import map_data
 from duban.cases.models import Case
 from duban.cases.queries import CaseFilter
@@ -23,6 +23,8 @@ from duban.cases.workflow import OPEN, Action, CaseStatus, Source
 from duban.cli import app
 from duban.kernel.context import Actor
 from duban.kernel.roles import Role
+from duban.places.grids import generate_grids_for
+from duban.places.models import Region
 from duban.publicview import listing
 from duban.publicview.listing import PublicFilter, public_map
 from duban.publicview.policy import public_policy
@@ -183,3 +185,24 @@ def test_duban_audit_map_counts_finds_and_mends_a_drift(world: World, db_url: st
     fixed = runner.invoke(app, ["audit", "map-counts", "--fix"], env=env)
     assert fixed.exit_code == 0, fixed.output
     assert map_counts_drift(world.session) == []
+
+
+def test_the_grid_centres_are_kept_until_the_map_changes(city: City) -> None:
+    city.build(grids=False)
+    before = grid_centres(city.session)
+    assert before == {}
+    assert grid_centres(city.session) is before  # held, not read again
+
+    city.clock.advance(minutes=1)
+    generate_grids_for(city.session, now=city.clock.now())  # moves the map's version
+    city.session.commit()
+    after = grid_centres(city.session)
+    assert after is not before
+    grids = city.session.execute(
+        select(Region.code, Region.min_lat, Region.max_lat).where(Region.level == "grid")
+    ).all()
+    assert len(grids) > 1
+    assert set(after) == {g.code for g in grids}
+    code, south, north = grids[0]
+    assert after[code][0] == pytest.approx((south + north) / 2)
+    assert grid_centres(city.session) is after

@@ -11,6 +11,7 @@ the ledgers' import); invalid fields are in ``detail.fields``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,16 +50,74 @@ def wants_chinese(request: Request) -> bool:
     return first.startswith("zh")
 
 
+def api_lang(request: Request) -> str:
+    """The catalogue language of an API answer: Chinese when ``Accept-Language`` asks for
+    it first, else the templates' own English ("api"), which names the fields, paths and
+    headers to fix; the pages' English (:mod:`duban.web.errors_en`) is for people."""
+    return "zh" if wants_chinese(request) else "api"
+
+
 def api_text(request: Request, text: str, **values: Any) -> str:
-    """A message of the catalogue (:mod:`duban.web.messages_zh`) in the caller's language:
-    English, or Chinese when ``Accept-Language`` asks for it first."""
+    """A message of the catalogue (:mod:`duban.web.messages_zh`) in the caller's language."""
     from duban.web.i18n import translate  # a leaf module: the catalogue and nothing else
 
-    return translate(text, "zh" if wants_chinese(request) else "en", **values)
+    return translate(text, api_lang(request), **values)
 
 
 UNEXPECTED = "an unexpected error happened; it has been logged"
-INVALID_REQUEST = "the request is invalid; check {fields}"
+INVALID_REQUEST = "the request is invalid: {problems}"
+
+#: What each kind of validator error asks the caller to fix, by pydantic's error type;
+#: ``limit`` is the bound of the ``ctx`` key named beside it. The validator's own English
+#: stays in ``detail.fields`` for programs.
+_PROBLEMS: dict[str, tuple[str, str | None]] = {
+    "missing": ("{field}: required", None),
+    "less_than_equal": ("{field}: at most {limit}", "le"),
+    "less_than": ("{field}: less than {limit}", "lt"),
+    "greater_than_equal": ("{field}: at least {limit}", "ge"),
+    "greater_than": ("{field}: more than {limit}", "gt"),
+    "string_too_long": ("{field}: at most {limit} characters", "max_length"),
+    "string_too_short": ("{field}: at least {limit} characters", "min_length"),
+    "too_long": ("{field}: at most {limit} items", "max_length"),
+    "too_short": ("{field}: at least {limit} items", "min_length"),
+    "int_parsing": ("{field}: a whole number", None),
+    "int_type": ("{field}: a whole number", None),
+    "int_from_float": ("{field}: a whole number", None),
+    "float_parsing": ("{field}: a number", None),
+    "float_type": ("{field}: a number", None),
+    "finite_number": ("{field}: a number", None),
+    "bool_parsing": ("{field}: true or false", None),
+    "bool_type": ("{field}: true or false", None),
+    "string_type": ("{field}: text", None),
+    "literal_error": ("{field}: one of {limit}", "expected"),
+    "enum": ("{field}: one of {limit}", "expected"),
+    "extra_forbidden": ("{field}: an extra field this request does not take", None),
+    "datetime_parsing": ("{field}: a date and time such as 2026-11-23T09:00:00+08:00", None),
+    "datetime_from_date_parsing": (
+        "{field}: a date and time such as 2026-11-23T09:00:00+08:00",
+        None,
+    ),
+    "datetime_type": ("{field}: a date and time such as 2026-11-23T09:00:00+08:00", None),
+    "date_parsing": ("{field}: a date such as 2026-11-23", None),
+    "date_from_datetime_parsing": ("{field}: a date such as 2026-11-23", None),
+    "date_type": ("{field}: a date such as 2026-11-23", None),
+    "list_type": ("{field}: a list", None),
+    "model_type": ("{field}: an object", None),
+    "dict_type": ("{field}: an object", None),
+    "json_invalid": ("the body is not valid JSON", None),
+}
+_UNKNOWN_PROBLEM = "{field}: not a valid value"
+
+
+def validation_problem(request: Request, error: Mapping[str, Any]) -> str:
+    """One validator error as the caller reads it: the field and what it must be."""
+    template, bound = _PROBLEMS.get(str(error.get("type", "")), (_UNKNOWN_PROBLEM, None))
+    ctx = error.get("ctx") or {}
+    limit = ctx.get(bound, "") if bound else ""
+    field = _field_name(tuple(error.get("loc", ())))
+    return api_text(request, template, field=field, limit=limit)
+
+
 OUT_OF_RANGE = "a value in the request is out of range (too large, too small or not text)"
 
 
@@ -120,7 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = err.detail.get("code") if isinstance(err.detail.get("code"), str) else err.code
         # The error's template in the caller's language (Accept-Language: zh…); code, field
         # and detail stay as they are for programs.
-        message = translate(err.text, "zh" if wants_chinese(request) else "en")
+        message = translate(err.text, api_lang(request))
         detail = {k: v for k, v in err.detail.items() if k != "code"}
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthenticated) else None
         if isinstance(err, TooManyRequests):
@@ -139,8 +198,9 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
             for e in err.errors()
         ]
-        names = list(dict.fromkeys(f["field"] for f in fields))[:5]
-        message = api_text(request, INVALID_REQUEST, fields=", ".join(names))
+        problems = list(dict.fromkeys(validation_problem(request, e) for e in err.errors()))
+        joiner = "；" if wants_chinese(request) else "; "
+        message = api_text(request, INVALID_REQUEST, problems=joiner.join(problems[:5]))
         return JSONResponse(error_body("invalid_input", message, fields=fields), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

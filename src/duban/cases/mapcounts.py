@@ -12,7 +12,9 @@ recounts from scratch (the migration's backfill, bulk loads); :func:`map_counts_
 table with a ``GROUP BY`` over the cases (``duban cases check-map-counts``).
 
 What the clock changes — a running case passing its deadline — is not in the table:
-the maps count those from ``ix_cases_status_due`` (few: only dispatched and handling).
+the maps count those from ``ix_cases_status_due`` alone (few: only dispatched and
+handling; the index holds their grid and duplicate link, so no case row is read). The grid
+centres are read once per version of the map (:func:`grid_centres`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from duban.cases.models import MAP_DUPLICATE, MAP_KEY_SQL, MAP_LATE, Case, MapCount
 from duban.cases.workflow import CLOCK_RUNNING, OPEN, CaseStatus
+from duban.kernel.db.stamps import StampedCache, database_key
 
 MAP_TABLE = cast(Table, MapCount.__table__)
 
@@ -139,9 +142,23 @@ def map_counts_drift(session: Session) -> list[tuple[str, int, int]]:
 GridRow = tuple[float, float, int, int, int]
 
 
+#: Per database, the grid centres read with the places index they are stamped with.
+_centres: StampedCache[dict[str, tuple[float, float]]] = StampedCache()
+
+
 def grid_centres(session: Session) -> dict[str, tuple[float, float]]:
     """The centre of every unit grid's box (a retired grid's, if no current one has its
-    code)."""
+    code), kept by the process as long as the places index: every change of regions
+    moves the map's version and so replaces the index, and these are read again."""
+    from duban.places import places_index
+
+    index = places_index(session)  # its version is checked once per request
+    database = database_key(session.get_bind().engine)
+    held = _centres.get(database, index)
+    return held if held is not None else _centres.put(database, index, _read_centres(session))
+
+
+def _read_centres(session: Session) -> dict[str, tuple[float, float]]:
     from duban.places import Region
 
     rows = session.execute(

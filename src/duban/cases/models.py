@@ -69,7 +69,9 @@ class Case(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        Index("ix_cases_status_due", "status", "due_at"),
+        # The deadline sweep; with grid and duplicate, the zoomed-out maps' running-late
+        # count reads the index alone (mapcounts.counts_by_grid).
+        Index("ix_cases_status_due", "status", "due_at", "grid_code", "duplicate_of_id"),
         Index("ix_cases_unit_status", "unit_id", "status"),
         Index("ix_cases_created_at", "created_at"),
         # The public list and feed of a street or community, newest first (a district's

@@ -44,7 +44,6 @@ ERRORS_EN: Final[dict[str, str]] = {
     "an unexpected error happened; it has been logged": (
         "Something went wrong on our side; it has been recorded."
     ),
-    "the request is invalid; check {fields}": "The request is invalid; check: {fields}.",
     # cases
     "case {case_id} does not exist or is not visible to you": (
         "This case does not exist, or you do not have access to it."

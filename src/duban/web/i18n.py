@@ -30,7 +30,9 @@ from duban.web.messages_zh import ZH
 
 
 def translate(text: str | Msg, lang: str, **values: Any) -> str:
-    """``text`` in ``lang`` (``zh`` or ``en``), with ``values`` filled in.
+    """``text`` in ``lang`` (``zh``, ``en``, or ``api``: the API's English, the template as
+    written, which names fields, paths and headers for the program's author), with
+    ``values`` filled in.
 
     ``text`` is a catalogue key (its English) or a :class:`~duban.kernel.errors.Msg`, the
     template and values a domain error carries. A value that is itself a ``Msg`` is
@@ -39,7 +41,9 @@ def translate(text: str | Msg, lang: str, **values: Any) -> str:
     if isinstance(text, Msg):
         values = {**text.params, **values}
         text = text.template
-    out = EN.get(text, text) if lang == "en" else ZH.get(text, text)
+    # "api": the template itself, the English a program's author reads
+    catalogue = ZH if lang == "zh" else EN if lang == "en" else {}
+    out = catalogue.get(text, text)
     if not values:
         return out
     return out.format(**{k: _value(k, v, lang) for k, v in values.items()})
