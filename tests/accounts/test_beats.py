@@ -88,11 +88,11 @@ def test_the_api_draws_a_beat_as_a_geometry_or_a_feature(api: Api, city: World) 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"type": "Point", "coordinates": [LON, LAT]}, "an area on the map, not a Point"),
+        ({"type": "Point", "coordinates": [LON, LAT]}, "a Polygon or MultiPolygon, not Point"),
         (BOW_TIE, "boundary crosses itself"),
         (OUTSIDE, "outside the city"),
-        ({"type": "Polygon", "coordinates": "nonsense"}, "not a valid area"),
-        ({"type": "Feature", "geometry": None}, "not a valid area"),
+        ({"type": "Polygon", "coordinates": "nonsense"}, "not a GeoJSON geometry"),
+        ({"type": "Feature", "geometry": None}, "not a GeoJSON geometry or Feature"),
         ({"type": "FeatureCollection", "features": []}, "the beat as one area"),
         ([1, 2, 3], None),  # not an object: the request's shape is refused
     ],
