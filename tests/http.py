@@ -30,6 +30,7 @@ from duban.api.deps import issue_token
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
 from duban.config import Settings
+from duban.web import sessions
 from tests.factories.accounts import PASSWORD
 from tests.factories.evidence import jpeg
 from tests.factories.world import World
@@ -238,3 +239,13 @@ def serving(app: FastAPI) -> Iterator[str]:
 def user_id(engine: Engine, username: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(User.id).where(User.username == username)).scalar_one())
+
+
+def signed_in(client: TestClient, app: FastAPI, user: User, now: int) -> str:
+    """Give ``client`` a web session signed in as ``user`` (``now``: epoch seconds);
+    returns its CSRF token."""
+    session = sessions.WebSession.fresh(now=now).signed_in(
+        user.id, sessions.user_fingerprint(user.password_hash), now
+    )
+    client.cookies.set(sessions.COOKIE_NAME, sessions.encode(session, app.state.secret_key))
+    return session.csrf

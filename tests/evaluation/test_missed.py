@@ -28,6 +28,7 @@ from duban.kernel.errors import InvalidInput, NotFound, PolicyError
 from duban.places import Region
 from duban.places.index import bump_places_version
 from tests.factories.cases import LAT, LON
+from tests.factories.places import add_grids
 from tests.factories.world import World
 from tests.fakes import local
 from tests.http import Api
@@ -62,26 +63,9 @@ def patrol(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(missed_module, "patrols", lambda: parse_patrols(PATROL))
 
 
-def add_grids(world: World) -> None:
-    for code, geom in GRIDS.items():
-        minx, miny, maxx, maxy = geom.bounds
-        world.session.add(
-            Region(
-                code=code,
-                level="grid",
-                name=code,
-                parent_code=None,
-                geometry=geom.wkb,
-                min_lon=minx,
-                min_lat=miny,
-                max_lon=maxx,
-                max_lat=maxy,
-                area_m2=1.0,
-                attributes={},
-                source="test",
-                valid_from=local(2020, 1, 1),
-            )
-        )
+def grids_in_place(world: World) -> None:
+    """The grids, and the places index told, so reports are located in them."""
+    add_grids(world.session, GRIDS, valid_from=local(2020, 1, 1))
     bump_places_version(world.session, world.clock.now())
     world.session.commit()
 
@@ -102,7 +86,7 @@ def cases(world: World, patrol: None) -> dict[str, int]:
     """The beats are drawn first (before any grid: a case reported then has none), then
     the cases reported in them: each counted as it is reported."""
     made = {"no_grid": report_in(world, "no_grid", local(2026, 11, 23, 10, 0), "operator", None)}
-    add_grids(world)
+    grids_in_place(world)
     set_beat(world.session, username="collector", beat=BEAT_G1_G2)
     set_beat(world.session, username="collector2", beat=beat(LON + W, LON + 2 * W))
     for name, at, by, grid in [

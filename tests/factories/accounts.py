@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
-from duban.accounts.users import hash_password
+from duban.accounts.users import hash_password, set_beat
 from duban.kernel.roles import Role
 from tests.factories.places import BEAT
 from tests.fakes import FixedClock
@@ -55,19 +55,21 @@ def make_user(
     beat: dict[str, Any] | None = None,
     clock: FixedClock | None = None,
 ) -> User:
-    """An active user whose password is :data:`PASSWORD` (committed)."""
+    """An active user whose password is :data:`PASSWORD` (committed); a ``beat`` is drawn
+    the one way beats are (:func:`~duban.accounts.users.set_beat`: its grids resolved)."""
     user = User(
         username=username,
         display_name=username,
         password_hash=_HASH,
         role=role,
         unit_id=unit.id if unit else None,
-        beat=beat,
         is_active=True,
         created_at=(clock or FixedClock()).now(),
     )
     session.add(user)
     session.commit()
+    if beat is not None:
+        set_beat(session, username=username, beat=beat)
     return user
 
 

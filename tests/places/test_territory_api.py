@@ -20,9 +20,9 @@ from duban.accounts.users import actor_of, create_user
 from duban.cases.dashboard import dashboard
 from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
-from duban.web import sessions
 from tests.commands import run
 from tests.factories.accounts import make_user
+from tests.http import signed_in
 from tests.places.conftest import DISTRICT, EAST, NW, WEST, Api, City, error_of, lonlat
 
 #: Staff of a territory: username → (role, region code).
@@ -146,15 +146,6 @@ def test_the_dashboard_counts_only_the_territorys_cases(
     assert (district.open, district.intake_total) == (2, 2)
     assert sum(day.reported for day in west.trend) == 1
     assert [(d.code, d.open) for d in west.districts] == [(DISTRICT, 1)]
-
-
-def signed_in(client: TestClient, app: FastAPI, user: User, now: int) -> str:
-    """Give ``client`` a signed-in session cookie; returns its CSRF token."""
-    session = sessions.WebSession.fresh(now=now).signed_in(
-        user.id, sessions.user_fingerprint(user.password_hash), now
-    )
-    client.cookies.set(sessions.COOKIE_NAME, sessions.encode(session, app.state.secret_key))
-    return session.csrf
 
 
 def test_web_pages_map_and_dashboard_show_only_the_territory(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from duban.kernel.faces import lazy_face
 
 if TYPE_CHECKING:
-    from duban.accounts.beats import resolve_beat_grids
+    from duban.accounts.beats import beat_grid_counts, grids_changed, resolve_beat_grids
     from duban.accounts.models import CollectorBeatGrid, Unit, User
     from duban.accounts.users import actor_of, create_unit, create_user, set_beat
 
@@ -22,8 +22,10 @@ _EXPORTS: dict[str, str] = {
     "Unit": "duban.accounts.models",
     "User": "duban.accounts.models",
     "actor_of": "duban.accounts.users",
+    "beat_grid_counts": "duban.accounts.beats",
     "create_unit": "duban.accounts.users",
     "create_user": "duban.accounts.users",
+    "grids_changed": "duban.accounts.beats",
     "resolve_beat_grids": "duban.accounts.beats",
     "set_beat": "duban.accounts.users",
 }
@@ -33,8 +35,10 @@ __all__ = [
     "Unit",
     "User",
     "actor_of",
+    "beat_grid_counts",
     "create_unit",
     "create_user",
+    "grids_changed",
     "resolve_beat_grids",
     "set_beat",
 ]

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from duban.accounts.beats import beat_grid_counts
 from duban.accounts.models import Unit, User
-from duban.accounts.schemas import MeRead, TokenRead, UnitCreate, UnitRead, UserCreate, UserRead
-from duban.accounts.users import authenticate, create_unit, create_user, sign_out_everywhere
+from duban.accounts.schemas import (
+    BeatRead,
+    MeRead,
+    TokenRead,
+    UnitCreate,
+    UnitRead,
+    UserCreate,
+    UserRead,
+)
+from duban.accounts.users import (
+    authenticate,
+    create_unit,
+    create_user,
+    set_beat,
+    sign_out_everywhere,
+)
 from duban.api.deps import ActorDep, ClockDep, CurrentUser, SessionDep, SettingsDep, issue_token
 from duban.api.limits import client_ip, request_lang, request_limits
 from duban.kernel.errors import Unauthenticated
@@ -137,3 +153,33 @@ def add_user(body: UserCreate, session: SessionDep, actor: ActorDep, clock: Cloc
         region_code=body.region,
     )
     return _user_read(user)
+
+
+def _beat_read(session: Session, user: User) -> BeatRead:
+    grids = beat_grid_counts(session, [user.id]).get(user.id, 0)
+    return BeatRead(username=user.username, beat=user.beat, grids=grids)
+
+
+@admin_router.put(
+    "/users/{username}/beat", response_model=BeatRead, summary="Draw a collector's beat"
+)
+def put_beat(
+    username: str,
+    body: Annotated[dict[str, Any], Body(description="GeoJSON (Multi)Polygon or its Feature")],
+    session: SessionDep,
+    actor: ActorDep,
+) -> BeatRead:
+    """Draw a collector's beat (责任区): a GeoJSON Polygon or MultiPolygon, or a Feature of
+    one, inside the city. The unit grids it covers (half of a grid's area or more) are
+    resolved at once: 漏报 counts others' reports in them. The answer says how many."""
+    require_admin(actor)
+    return _beat_read(session, set_beat(session, username=username, beat=body))
+
+
+@admin_router.delete(
+    "/users/{username}/beat", response_model=BeatRead, summary="Clear a collector's beat"
+)
+def delete_beat(username: str, session: SessionDep, actor: ActorDep) -> BeatRead:
+    """Clear a collector's beat: no grids, so no 漏报 is counted against them."""
+    require_admin(actor)
+    return _beat_read(session, set_beat(session, username=username, beat=None))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -102,3 +103,36 @@ def user_signout(
             raise CommandFailed("there is no user of that name", 1)
         sign_out_everywhere(session, user)
     typer.echo(f"signed out '{username}': every token and session of it ends")
+
+
+@user_app.command("beat")
+def user_beat(
+    username: Annotated[str, typer.Argument(help="the collector")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="GeoJSON file: a (Multi)Polygon, a Feature, or a collection of one"),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="clear the beat instead")] = False,
+) -> None:
+    """Draw a collector's beat (责任区) from a GeoJSON file, or clear it; the unit grids it
+    covers are resolved at once (漏报 counts others' reports in them)."""
+    from duban.accounts.beats import MAX_BEAT_BYTES, beat_grid_counts, parse_beat_file
+    from duban.accounts.users import set_beat
+
+    if clear == (file is not None):
+        raise CommandFailed("give a GeoJSON file or --clear (one of them)", 2)
+    data = b""
+    if file is not None:
+        try:
+            with file.open("rb") as given:
+                data = given.read(MAX_BEAT_BYTES + 1)
+        except OSError as err:
+            raise CommandFailed(f"cannot read {file}: {err.strerror}", 2) from err
+    with console.database() as session:
+        beat: Any = parse_beat_file(data) if file is not None else None
+        user = set_beat(session, username=username, beat=beat)
+        grids = beat_grid_counts(session, [user.id]).get(user.id, 0)
+    if clear:
+        typer.echo(f"cleared the beat of '{username}'")
+    else:
+        typer.echo(f"drew the beat of '{username}': {grids} unit grids")

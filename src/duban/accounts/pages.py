@@ -9,10 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.datastructures import FormData
 
+from duban.accounts.beats import MAX_BEAT_BYTES, beat_grid_counts, parse_beat_file
 from duban.accounts.directory import set_unit_active, update_user
 from duban.accounts.models import Unit, User
-from duban.accounts.users import create_unit, create_user
+from duban.accounts.users import create_unit, create_user, set_beat
 from duban.kernel.context import Actor
+from duban.kernel.errors import InvalidInput
 from duban.kernel.roles import Role
 from duban.web import forms
 from duban.web.admin import ADMIN_PREFIX, AdminPage, RowAction, Values
@@ -66,6 +68,7 @@ def _users(ctx: WebContext) -> dict[str, Any]:
         "units": ctx.db.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)).all(),
         "roles": PERSON_ROLES,
         "territories": territories(ctx.db),
+        "beat_grids": beat_grid_counts(ctx.db),
     }
 
 
@@ -109,6 +112,18 @@ def _change_user(ctx: WebContext, actor: Actor, username: str, form: FormData) -
     )
 
 
+def _draw_beat(ctx: WebContext, actor: Actor, username: str, form: FormData) -> None:
+    """Draw a collector's beat from an uploaded GeoJSON file, or clear it."""
+    if forms.text(form, "clear", 3) == "1":
+        set_beat(ctx.db, username=username, beat=None)
+        return
+    files = forms.uploads(form, "beat")
+    if not files:
+        raise InvalidInput("choose a GeoJSON file of the beat", field="beat")
+    data = files[0].file.read(MAX_BEAT_BYTES + 1)
+    set_beat(ctx.db, username=username, beat=parse_beat_file(data))
+
+
 USERS = AdminPage(
     path="/users",
     template="admin/users.html",
@@ -125,6 +140,12 @@ USERS = AdminPage(
             error_key="user:{key}",
             doc="Change a user's role and unit, switch the account on or off, or reset "
             "the password.",
+        ),
+        RowAction(
+            "/users/{username}/beat",
+            _draw_beat,
+            error_key="beat:{key}",
+            doc="Draw a collector's beat from a GeoJSON file (or clear it).",
         ),
     ),
 )

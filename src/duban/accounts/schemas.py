@@ -69,3 +69,9 @@ class UserRead(BaseModel):
     unit: str | None
     is_active: bool
     region: str | None = None
+
+
+class BeatRead(BaseModel):
+    username: str
+    beat: dict[str, Any] | None = Field(description="the beat's GeoJSON geometry (none: cleared)")
+    grids: int = Field(description="the unit grids the beat covers (漏报 counts in them)")

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from duban.accounts.beats import resolve_beat_grids
+from duban.accounts.beats import check_beat, resolve_beat_grids
 from duban.accounts.models import Unit, User
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound
@@ -181,7 +181,9 @@ def create_user(
         )
     region = check_region(session, role, region_code)
     if beat is not None:
-        _check_beat(beat)
+        if role != Role.COLLECTOR:
+            raise InvalidInput("only a collector has a beat", field="beat")
+        beat = check_beat(session, beat)
     with writing(session):
         if session.scalars(select(User).where(User.username == username)).first() is not None:
             raise Conflict(Msg("user '{username}' already exists", username=username))
@@ -204,16 +206,18 @@ def create_user(
         return user
 
 
-def set_beat(session: Session, *, username: str, beat: dict[str, Any] | None) -> User:
-    """Draw (or, with None, clear) a collector's beat, and resolve the grids it covers."""
-    if beat is not None:
-        _check_beat(beat)
+def set_beat(session: Session, *, username: str, beat: Any) -> User:
+    """Draw (or, with None, clear) a collector's beat, and resolve the grids it covers.
+    ``beat``: a GeoJSON geometry or Feature (see :func:`~duban.accounts.beats.check_beat`).
+    The one way a beat is written (:func:`create_user` draws the first one the same way)."""
     with writing(session):
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise NotFound(Msg("unknown user '{username}'", username=username))
         if user.role != Role.COLLECTOR:
             raise InvalidInput("only a collector has a beat", field="beat")
+        if beat is not None:
+            beat = check_beat(session, beat)
         user.beat = beat
         session.flush()
         resolve_beat_grids(session, [user.id])
@@ -236,17 +240,3 @@ def check_region(session: Session, role: Role, region_code: str | None) -> str |
             field="region",
         )
     return code
-
-
-def _check_beat(beat: dict[str, Any]) -> None:
-    from shapely.errors import ShapelyError
-    from shapely.geometry import shape  # deferred: geometry only matters for beats
-
-    try:
-        geom = shape(beat)
-    except (ValueError, TypeError, AttributeError, KeyError, ShapelyError) as err:
-        raise InvalidInput(
-            "the beat is not a GeoJSON geometry", field="beat", cause=str(err)
-        ) from err
-    if geom.is_empty or not geom.is_valid or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidInput("the beat must be a valid (Multi)Polygon", field="beat")

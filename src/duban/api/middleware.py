@@ -78,7 +78,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        lang = "zh" if _header(scope, b"accept-language").lower().startswith("zh") else "en"
+        lang = "zh" if _header(scope, b"accept-language").lower().startswith("zh") else "api"
         if "\x00" in scope.get("path", ""):
             # A NUL is never an id or a name; PostgreSQL cannot even hold one. (Query
             # strings and bodies are checked by api/edge.py, as control characters.)

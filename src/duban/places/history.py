@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from duban.accounts import resolve_beat_grids
+from duban.accounts import grids_changed
 from duban.kernel.unitofwork import writing
 from duban.places.index import bump_places_version
 from duban.places.models import Region
@@ -58,9 +58,23 @@ def write_versions(
     session.flush()
     for start in range(0, len(new_rows), 1000):
         session.execute(insert(Region), list(new_rows[start : start + 1000]))
+    regions_changed(
+        session,
+        now,
+        closed_grids=[r.code for r, _ in close if r.level == "grid"],
+        added_grids=any(r["level"] == "grid" for r in new_rows),
+    )
+
+
+def regions_changed(
+    session: Session, now: datetime, *, closed_grids: Sequence[str], added_grids: bool
+) -> None:
+    """After the current regions changed: the places' version moves on (cached indexes
+    reload), and the collectors' beats that cover other grids now are resolved again
+    (漏报 joins on them). Every write of regions ends here."""
     bump_places_version(session, now)
-    if any(r.level == "grid" for r, _ in close) or any(r["level"] == "grid" for r in new_rows):
-        resolve_beat_grids(session)  # the collectors' beats cover other grids now
+    if closed_grids or added_grids:
+        grids_changed(session, closed=closed_grids, added=added_grids)
 
 
 def region_history(session: Session, code: str) -> list[Region]:
@@ -85,17 +99,17 @@ def region_at(session: Session, code: str, when: datetime) -> Region | None:
 
 
 def retire_regions(session: Session, codes: Iterable[str], *, now: datetime) -> int:
-    """Close the current versions of regions."""
+    """Close the current versions of regions (the beats lose the retired grids)."""
     with writing(session):
         wanted = list(codes)
         total = 0
+        grids: list[str] = []
         for start in range(0, len(wanted), IN_CHUNK):
-            result = session.execute(
-                update(Region)
-                .where(Region.code.in_(wanted[start : start + IN_CHUNK]), Region.valid_to.is_(None))
-                .values(valid_to=now)
-            )
+            chunk = wanted[start : start + IN_CHUNK]
+            current = (Region.code.in_(chunk), Region.valid_to.is_(None))
+            grids += session.scalars(select(Region.code).where(*current, Region.level == "grid"))
+            result = session.execute(update(Region).where(*current).values(valid_to=now))
             total += int(getattr(result, "rowcount", 0) or 0)
         if total:
-            bump_places_version(session, now)
+            regions_changed(session, now, closed_grids=grids, added_grids=False)
         return total

@@ -21,6 +21,13 @@ ERRORS_EN: Final[dict[str, str]] = {
     ),
     "the beat must be a valid (Multi)Polygon": "The beat must be a valid area on the map.",
     "the beat is not a GeoJSON geometry": "The beat is not a valid area on the map.",
+    "the beat is not a GeoJSON geometry or Feature": "The beat is not a valid area on the map.",
+    "the beat must be a Polygon or MultiPolygon, not {kind}": (
+        "The beat must be an area on the map, not a {kind}."
+    ),
+    "give the beat as one area: a FeatureCollection of one Feature": (
+        "The file must hold the beat as one area."
+    ),
     "role '{role}' does not belong to a unit": "The role “{role}” does not belong to a unit.",
     # api
     "sign in first: send 'Authorization: Bearer <token>' (get one from POST /api/v1/auth/token)": (

@@ -28,6 +28,18 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "a citizen does not belong to a territory": "市民不属于任何辖区",
     "the beat must be a valid (Multi)Polygon": "责任区须为有效的多边形",
     "only a collector has a beat": "只有监督员有责任区",
+    "give the beat as one area: a FeatureCollection of one Feature": (
+        "责任区须为一个区域：FeatureCollection 中只能有一个 Feature"
+    ),
+    "the beat is not a GeoJSON geometry or Feature": "责任区须为 GeoJSON 几何图形或 Feature",
+    "the beat must be a Polygon or MultiPolygon, not {kind}": (
+        "责任区须为多边形（Polygon 或 MultiPolygon），而不是 {kind}"
+    ),
+    "the beat's boundary crosses itself": "责任区边界自相交",
+    "the beat lies outside the city": "责任区不在本市范围内",
+    "the beat file is too large": "责任区文件过大",
+    "the beat file is not GeoJSON": "责任区文件不是 GeoJSON",
+    "choose a GeoJSON file of the beat": "请选择责任区 GeoJSON 文件",
     "a unit handler needs a unit (--unit CODE)": "处置人员须属于一个单位（--unit 单位编码）",
     "unknown territory '{code}': give the code of a district or a street": "请从列表中选择区或街道。",
     "unit '{code}' already exists": "单位“{code}”已存在",

@@ -189,6 +189,12 @@ ZH: Final[dict[str, str]] = {
     # territories (issue 15)
     "Territory": "辖区",
     "City-wide": "全市",
+    "Beat": "责任区",
+    "{n} unit grids": "{n} 个单元网格",
+    "No beat": "未划定责任区",
+    "GeoJSON file of the beat": "责任区 GeoJSON 文件",
+    "Upload": "上传",
+    "Clear": "清除",
     "Please choose a district or street from the list.": "请从列表中选择区或街道。",
     "Please add at least one after photo.": "请至少上传一张处置后照片。",
     "Only collectors, supervisors and leaders fix problems on the spot.": "只有监督员、督查人员和领导可以即查即改。",
