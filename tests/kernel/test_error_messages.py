@@ -334,7 +334,7 @@ def test_a_library_error_reaches_people_as_a_sentence_and_its_words_as_detail() 
 
     import pytest
 
-    from duban.accounts.users import _check_beat
+    from duban.accounts.beats import beat_geometry
     from duban.kernel.errors import InvalidInput
     from duban.open311.bulk_import import read_rows
     from duban.open311.parsing import parse_area
@@ -342,7 +342,7 @@ def test_a_library_error_reaches_people_as_a_sentence_and_its_words_as_detail() 
 
     refusals = []
     for call in (
-        lambda: _check_beat({"type": "Polygon", "coordinates": "nonsense"}),
+        lambda: beat_geometry({"type": "Polygon", "coordinates": "nonsense"}),
         lambda: parse_area({"type": "Nothing"}),
         lambda: read_rows(io.StringIO("[{"), "json"),
     ):

@@ -267,7 +267,7 @@ def test_the_admin_api_creates_territory_staff_who_see_their_territory(
     staffed(city)
     body = {"username": "xi_lead", "password": "long-enough-pw", "role": "shift_lead"}
     refused = api.post("/admin/users", "admin", json={**body, "region": NW})
-    assert "Choose a district or a street" in error_of(refused, 422)["message"]
+    assert "give the code of a district or a street" in error_of(refused, 422)["message"]
     made = api.post("/admin/users", "admin", json={**body, "region": WEST})
     assert made.status_code == 201, made.text
     assert made.json()["region"] == WEST
