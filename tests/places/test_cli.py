@@ -93,7 +93,7 @@ def test_import_generate_route_and_locate(city: City, cli: CliRunner, tmp_path: 
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Exposed garbage · 西北社区 → " in result.output, result.output
+    assert "Exposed garbage · Xibei Community → " in result.output, result.output
     assert ", helped by " in result.output
     result = cli.invoke(app, ["routing", "list"])
     assert "rule #1" in result.output
