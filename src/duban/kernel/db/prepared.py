@@ -132,6 +132,11 @@ class Prepared:
         driver's error raised as SQLAlchemy's ``execute`` raises it."""
         if not rows:
             return
+        # Autoflush as ``session.execute`` does: the ORM's pending rows (the case's new
+        # version) are written first, so every writer locks the case row before the
+        # counts' rows, in the same order in every transaction (no deadlock on PostgreSQL).
+        if session.autoflush:
+            session.flush()
         conn = session.connection()
         dialect = conn.dialect
         dbapi_connection = conn.connection.dbapi_connection
