@@ -9,14 +9,12 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from duban.evidence import PhotoLimits
 from duban.exchange.models import ExchangeProblem, ExchangePush
 from duban.exchange.orders import AWAITING, answer_city_problem
 from duban.exchange.rules import FAILED, PENDING, SENT
 from duban.exchange.service import LinkSpec, get_link, list_links, retry_failed, save_link
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput
-from duban.reference import load_policy
 from duban.web import forms
 from duban.web.admin import ADMIN_PREFIX, AdminPage, RowAction, Values
 from duban.web.context import WebContext
@@ -88,16 +86,7 @@ def _set_link(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
 
 
 def _answer(ctx: WebContext, actor: Actor, problem_id: int, form: FormData) -> None:
-    photo_ids = forms.answer_photos(
-        ctx.db,
-        form,
-        actor=actor,
-        clock=ctx.clock,
-        store=ctx.request.app.state.photo_store,
-        limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
-        tz=load_policy(ctx.db).tz,
-        lang=ctx.lang,
-    )
+    photo_ids = forms.answer_photos(ctx, form, actor=actor)
     answer_city_problem(
         ctx.db,
         actor=actor,

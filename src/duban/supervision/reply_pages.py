@@ -8,9 +8,7 @@ from collections.abc import Callable
 
 from fastapi.responses import Response
 
-from duban.evidence import PhotoLimits
 from duban.kernel.roles import Role
-from duban.reference import load_policy
 from duban.supervision.replies import ReplyInput
 from duban.web import forms
 from duban.web.context import Ctx, Form
@@ -26,16 +24,7 @@ def reply_form(ctx: Ctx, form: Form, answer: Callable[[ReplyInput], object], bac
     """A unit answers its task: measures, done or not, and photos (stored through the
     photo use case with the size and pixel limits; a refused photo refuses the answer)."""
     actor = ctx.staff(Role.HANDLER)
-    photo_ids = forms.answer_photos(
-        ctx.db,
-        form,
-        actor=actor,
-        clock=ctx.clock,
-        store=ctx.request.app.state.photo_store,
-        limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
-        tz=load_policy(ctx.db).tz,
-        lang=ctx.lang,
-    )
+    photo_ids = forms.answer_photos(ctx, form, actor=actor)
     answer(
         ReplyInput(
             measures=field(form, "measures"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,9 @@ from duban.kernel.errors import InvalidInput, Msg
 from duban.kernel.ports import PhotoStore
 from duban.places.coords import to_wgs84
 from duban.web.i18n import translate as translate  # pages call forms.translate
+
+if TYPE_CHECKING:
+    from duban.web.context import WebContext
 
 #: Service field names → the form field showing the message.
 FIELD_OF: dict[str, str] = {
@@ -151,24 +155,18 @@ def save_uploads(
     return saved
 
 
-def answer_photos(
-    db: Session,
-    form: FormData,
-    *,
-    actor: Actor,
-    clock: Clock,
-    store: PhotoStore,
-    limits: PhotoLimits,
-    tz: ZoneInfo,
-    lang: str,
-) -> list[str]:
+def answer_photos(ctx: WebContext, form: FormData, *, actor: Actor) -> list[str]:
     """The photos of an answer form (field ``photos``), stored through the photo use case
     with the size and pixel limits; their ids. A refused photo refuses the answer: none
     is kept."""
-    errors = FieldErrors(lang)
+    from duban.reference import load_policy
+
+    db = ctx.db
+    errors = FieldErrors(ctx.lang)
     photo_ids = save_uploads(
-        db, uploads(form), actor=actor, clock=clock, store=store, limits=limits, tz=tz,
-        errors=errors,
+        db, uploads(form), actor=actor, clock=ctx.clock, store=ctx.request.app.state.photo_store,
+        limits=PhotoLimits(ctx.settings.max_photo_bytes, ctx.settings.max_photo_pixels),
+        tz=load_policy(db).tz, errors=errors,
     )  # fmt: skip
     if errors:
         db.rollback()  # the photos of a refused answer are not kept
