@@ -154,20 +154,12 @@ def enqueue(
 ) -> Notification:
     """Add one message to the outbox (in the caller's transaction)."""
     row = Notification(
-        kind=kind,
-        channel=channel,
-        address=address,
-        locale=locale,
-        user_id=user_id,
-        case_id=case_id,
-        subscription_id=subscription_id,
-        params=dict(params),
-        dedupe_key=dedupe_key,
-        status=DeliveryStatus.PENDING,
-        attempts=0,
-        next_attempt_at=at,
-        created_at=at,
-    )
+        **_notification_row(
+            kind=kind, channel=channel, address=address, at=at, params=params, locale=locale,
+            user_id=user_id, case_id=case_id, subscription_id=subscription_id,
+            dedupe_key=dedupe_key,
+        )
+    )  # fmt: skip
     session.add(row)
     _wake_after_commit(session)
     return row
@@ -340,6 +332,7 @@ def _notification_row(
     user_id: int | None = None,
     case_id: int | None = None,
     subscription_id: int | None = None,
+    dedupe_key: str | None = None,
 ) -> dict[str, Any]:
     """The outbox row :func:`enqueue` adds, as column values (for a set-based insert)."""
     return {
@@ -351,7 +344,7 @@ def _notification_row(
         "case_id": case_id,
         "subscription_id": subscription_id,
         "params": dict(params),
-        "dedupe_key": None,
+        "dedupe_key": dedupe_key,
         "status": DeliveryStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": at,
