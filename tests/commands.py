@@ -16,15 +16,26 @@ from typer.testing import CliRunner, Result
 from duban.cli import app
 from duban.kernel.db.session import make_session_factory
 
+#: The operator's locale of the tests: English messages, whatever the machine's locale
+#: (a test of the Chinese passes ``LC_ALL="zh_CN.UTF-8"``).
+LOCALE = {"LC_ALL": "C.UTF-8"}
+
 
 def runner(url: str, tmp_path: Path) -> CliRunner:
     """A runner whose every ``invoke`` uses the database at ``url``."""
-    return CliRunner(env={"DUBAN_DATABASE_URL": url, "DUBAN_VAR_DIR": str(tmp_path / "var")})
+    return CliRunner(
+        env={"DUBAN_DATABASE_URL": url, "DUBAN_VAR_DIR": str(tmp_path / "var"), **LOCALE}
+    )
 
 
 def run(url: str, tmp_path: Path, *args: str, **env: str) -> Result:
     """``duban ARGS…`` on the database at ``url``, with ``env`` added to its environment."""
-    environment = {"DUBAN_DATABASE_URL": url, "DUBAN_VAR_DIR": str(tmp_path / "var"), **env}
+    environment = {
+        "DUBAN_DATABASE_URL": url,
+        "DUBAN_VAR_DIR": str(tmp_path / "var"),
+        **LOCALE,
+        **env,
+    }
     return CliRunner().invoke(app, list(args), env=environment)
 
 

@@ -8,6 +8,7 @@ stays quick.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -26,17 +27,37 @@ class CommandFailed(typer.Exit):
     """A command refused: prints ``error: <message>`` on standard error and exits ``code``.
 
     Raise it where the command stops, with a catalogue template like a domain error:
-    ``raise CommandFailed(Msg("cannot read {path_name}: {err}", ...), 2)``. The command line
-    prints the English (its readers are operators); ``text`` keeps the template.
+    ``raise CommandFailed(Msg("cannot read {path_name}: {err}", ...), 2)``. The message is
+    printed in the operator's language (:func:`operator_language`): the Chinese of the
+    catalogue, or the template as written (its English names the flags and files an
+    operator types); ``text`` keeps the template, ``message`` its English.
     """
 
     def __init__(self, message: str | Msg, code: int = 1, *, detail: str | None = None) -> None:
         self.text = message if isinstance(message, Msg) else Msg(message)
         self.message = str(self.text)
-        typer.secho(f"error: {self.message}", fg=typer.colors.RED, err=True)
+        typer.secho(say(Msg("error: {message}", message=self.text)), fg=typer.colors.RED, err=True)
         if detail:  # a library's own words, for the operator who has to fix the file
             typer.secho(f"  ({detail})", err=True)
         super().__init__(code)
+
+
+def operator_language() -> str:
+    """``zh`` or ``en``: the language of the operator's locale (``LC_ALL``, else
+    ``LC_MESSAGES``, else ``LANG``, as POSIX orders them); Chinese for a ``zh`` locale."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def say(text: str | Msg) -> str:
+    """A catalogue message as the operator reads it (see :class:`CommandFailed`)."""
+    from duban.web.i18n import translate
+
+    lang = operator_language()
+    return translate(text, "zh" if lang == "zh" else "api")
 
 
 def settings() -> Settings:
@@ -64,7 +85,7 @@ def database() -> Iterator[Session]:
         with make_session_factory(bound)() as session:
             yield session
     except DubanError as err:
-        raise CommandFailed(err.message, 2) from err
+        raise CommandFailed(err.text, 2) from err
     finally:
         bound.dispose()
 

@@ -11,6 +11,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 user_app = typer.Typer(help="Manage users.")
 unit_app = typer.Typer(help="Manage responsible units.")
@@ -127,7 +128,11 @@ def user_beat(
             with file.open("rb") as given:
                 data = given.read(MAX_BEAT_BYTES + 1)
         except OSError as err:
-            raise CommandFailed(f"cannot read {file}: {err.strerror}", 2) from err
+            raise CommandFailed(
+                Msg("cannot read {path_name}: {err}", path_name=str(file), err=cause(err)),
+                2,
+                detail=err.strerror,
+            ) from err
     with console.database() as session:
         beat: Any = parse_beat_file(data) if file is not None else None
         user = set_beat(session, username=username, beat=beat)

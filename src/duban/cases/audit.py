@@ -41,6 +41,7 @@ from duban.cases.facts import record_event
 from duban.cases.mapcounts import count_case
 from duban.cases.models import Case, CaseEvent
 from duban.kernel.context import Actor
+from duban.kernel.errors import Msg, cause
 
 GENESIS = "0" * 64
 
@@ -295,7 +296,12 @@ CHECKPOINT_FORMAT = "duban-audit-checkpoint/1"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that can not be read or whose signature is wrong."""
+    """A checkpoint file that can not be read or whose signature is wrong; ``text`` is the
+    catalogue template of what is wrong."""
+
+    def __init__(self, message: str | Msg) -> None:
+        self.text = message if isinstance(message, Msg) else Msg(message)
+        super().__init__(str(self.text))
 
 
 @dataclass(frozen=True)
@@ -335,7 +341,9 @@ class Checkpoint:
         try:
             data = json.loads(text)
             if data.get("format") != CHECKPOINT_FORMAT:
-                raise CheckpointError(f"not a {CHECKPOINT_FORMAT} file")
+                raise CheckpointError(
+                    Msg("not a {file_format} file", file_format=CHECKPOINT_FORMAT)
+                )
             point = cls(
                 taken_at=datetime.fromisoformat(data["taken_at"]),
                 key_id=str(data["key_id"]),
@@ -347,11 +355,11 @@ class Checkpoint:
         except CheckpointError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"not a readable checkpoint: {exc}") from exc
+            raise CheckpointError(Msg("not a readable checkpoint: {err}", err=cause(exc))) from exc
         try:
             expected = point.signature(keys)
         except AuditKeyError as exc:
-            raise CheckpointError(str(exc)) from exc
+            raise CheckpointError(exc.text) from exc
         if not _same(expected, signature):
             raise CheckpointError("the checkpoint's signature is wrong (the file was changed)")
         return point

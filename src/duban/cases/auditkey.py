@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from duban.config import DEFAULT_VAR_DIR
+from duban.kernel.errors import Msg
 
 ENV = "DUBAN_AUDIT_KEY"
 KEY_FILE = "audit.key"
@@ -34,7 +35,12 @@ MIN_SECRET = 16
 
 
 class AuditKeyError(ValueError):
-    """The audit key is missing, malformed or does not know a key id."""
+    """The audit key is missing, malformed or does not know a key id; ``text`` is the
+    catalogue template of what is wrong (read by operators on the command line)."""
+
+    def __init__(self, message: str | Msg) -> None:
+        self.text = message if isinstance(message, Msg) else Msg(message)
+        super().__init__(str(self.text))
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,13 @@ class AuditKeys:
         if base is None:
             secret = self.secrets.get(key_id)
             if secret is None:
-                raise AuditKeyError(f"audit key {key_id!r} is not configured ({self.source})")
+                raise AuditKeyError(
+                    Msg(
+                        "audit key '{key_id}' is not configured ({source_name})",
+                        key_id=key_id,
+                        source_name=self.source,
+                    )
+                )
             base = self._macs.setdefault(key_id, hmac.new(secret, digestmod=hashlib.sha256))
         return base.copy()
 
@@ -67,19 +79,38 @@ def parse_keys(spec: str, *, source: str = ENV) -> AuditKeys:
     """Read ``id:secret[,id:secret...]`` (commas or newlines between entries)."""
     entries = [e.strip() for e in re.split(r"[,\n]", spec) if e.strip() and not e.startswith("#")]
     if not entries:
-        raise AuditKeyError(f"{source} holds no key (expected id:secret[,id:secret...])")
+        raise AuditKeyError(
+            Msg("{source_name} holds no key (write id:secret[,id:secret...])", source_name=source)
+        )
     keys: dict[str, bytes] = {}
     for entry in entries:
         key_id, sep, secret = entry.partition(":")
         key_id, secret = key_id.strip(), secret.strip()
         if not sep or not _KEY_ID.match(key_id):
             raise AuditKeyError(
-                f"{source}: each key is id:secret with an id of 1-32 letters, digits, '_.-'"
+                Msg(
+                    "{source_name}: each key is id:secret with an id of 1-32 letters, "
+                    "digits, '_.-'",
+                    source_name=source,
+                )
             )
         if len(secret) < MIN_SECRET:
-            raise AuditKeyError(f"{source}: the secret of {key_id!r} is shorter than {MIN_SECRET}")
+            raise AuditKeyError(
+                Msg(
+                    "{source_name}: the secret of '{key_id}' is shorter than {min_chars}",
+                    source_name=source,
+                    key_id=key_id,
+                    min_chars=MIN_SECRET,
+                )
+            )
         if key_id in keys:
-            raise AuditKeyError(f"{source}: key id {key_id!r} is given twice")
+            raise AuditKeyError(
+                Msg(
+                    "{source_name}: key id '{key_id}' is given twice",
+                    source_name=source,
+                    key_id=key_id,
+                )
+            )
         keys[key_id] = secret.encode("utf-8")
     return AuditKeys(current=entries[0].partition(":")[0].strip(), secrets=keys, source=source)
 
@@ -130,7 +161,9 @@ def audit_keys(*, create: bool = True) -> AuditKeys:
         return keys
     if not path.exists():
         if not create:
-            raise AuditKeyError(f"no audit key: set {ENV} or create {path}")
+            raise AuditKeyError(
+                Msg("no audit key: set {env} or create {path_name}", env=ENV, path_name=str(path))
+            )
         create_key_file(path)
     keys = parse_keys(path.read_text(encoding="utf-8"), source=str(path))
     return _cache.setdefault(cache_key, keys)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from duban import console
+from duban.kernel.errors import DubanError, Msg, cause
 
 audit_app = typer.Typer(help="Audit the tamper-evident event log.")
 
@@ -41,8 +42,15 @@ def audit_verify(
 
     try:
         point = read_checkpoint(checkpoint) if checkpoint is not None else None
-    except (OSError, CheckpointError, AuditKeyError) as exc:
-        raise console.CommandFailed(f"checkpoint {checkpoint}: {exc}") from exc
+    except (CheckpointError, AuditKeyError) as exc:
+        raise console.CommandFailed(
+            Msg("checkpoint {path_name}: {err}", path_name=str(checkpoint), err=exc.text)
+        ) from exc
+    except OSError as exc:
+        raise console.CommandFailed(
+            Msg("checkpoint {path_name}: {err}", path_name=str(checkpoint), err=cause(exc)),
+            detail=str(exc),
+        ) from exc
     engine = console.engine(console.settings())
     try:
         with make_session_factory(engine)() as session:
@@ -56,7 +64,7 @@ def audit_verify(
                 verify_ledger_chains(session, keys, accept_unkeyed=accept_unkeyed),
             ]
     except AuditKeyError as exc:
-        raise console.CommandFailed(str(exc)) from exc
+        raise console.CommandFailed(exc.text) from exc
     finally:
         engine.dispose()
     failed = not report.ok
@@ -114,7 +122,7 @@ def audit_checkpoint(
             raise typer.Exit(1)
         write_checkpoint(point, file)
     except AuditKeyError as exc:
-        raise console.CommandFailed(str(exc)) from exc
+        raise console.CommandFailed(exc.text) from exc
     finally:
         engine.dispose()
     typer.echo(
@@ -181,8 +189,12 @@ def import_history_command(
     try:
         rows = read_history(file)
         names = read_user_map(users) if users is not None else {}
-    except (OSError, HistoryFileError, UnicodeDecodeError) as exc:
-        raise console.CommandFailed(f"cannot read the history: {exc}", 2) from exc
+    except (HistoryFileError, DubanError) as exc:
+        raise console.CommandFailed(Msg("cannot read the history: {err}", err=exc.text), 2) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise console.CommandFailed(
+            Msg("cannot read the history: {err}", err=cause(exc)), 2, detail=str(exc)
+        ) from exc
     with console.database() as session:
         with typer.progressbar(length=len(rows), label="importing", file=None) as bar:
             report = import_history(session, rows=rows, users=names, progress=bar.update)

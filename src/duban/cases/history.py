@@ -73,7 +73,12 @@ ALREADY_TAKEN = "imported at the same time by another run"
 
 
 class HistoryFileError(ValueError):
-    """The file as a whole cannot be read (no such columns, not CSV or XLSX)."""
+    """The file as a whole cannot be read (no such columns, not CSV or XLSX); ``text`` is
+    the catalogue template of what is wrong."""
+
+    def __init__(self, message: str | Msg) -> None:
+        self.text = message if isinstance(message, Msg) else Msg(message)
+        super().__init__(str(self.text))
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ def _table_rows(path: Path) -> Iterator[list[str]]:
             book.close()
         return
     if suffix != ".csv":
-        raise HistoryFileError(f"{path.name}: give a .csv or .xlsx file")
+        raise HistoryFileError(Msg("{path_name}: give a .csv or .xlsx file", path_name=path.name))
     with path.open(encoding="utf-8-sig", newline="") as f:
         for values in csv.reader(f):
             yield [v.strip() for v in values]
@@ -161,7 +166,13 @@ def read_history(path: Path) -> list[HistoryRow]:
     header = [h.strip().lower() for h in next(rows, [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise HistoryFileError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        raise HistoryFileError(
+            Msg(
+                "{path_name}: missing column(s) {columns}",
+                path_name=path.name,
+                columns=", ".join(missing),
+            )
+        )
     out: list[HistoryRow] = []
     for line, values in enumerate(rows, start=2):
         if not any(values):

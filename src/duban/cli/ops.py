@@ -10,6 +10,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 if TYPE_CHECKING:
     from duban.config import Settings
@@ -151,7 +152,11 @@ def demo(
                 places_data=places_data,
             )
         except FileNotFoundError as err:
-            raise CommandFailed(str(err), 2) from err
+            raise CommandFailed(
+                Msg("cannot read {path_name}: {err}", path_name=str(err.filename), err=cause(err)),
+                2,
+                detail=str(err),
+            ) from err
     engine.dispose()
     typer.echo(report.describe(password=settings.demo_password))
     if serve_after:
@@ -236,7 +241,7 @@ def jobs_run(
     """Run one job now. ``sweep``: mark overdue cases and raise 督办 on them.
     ``bulletin``: make and archive last month's bulletin (月度通报), once."""
     if name not in ("sweep", "sweep-overdue", "bulletin"):
-        raise CommandFailed(f"unknown job '{name}'; known jobs: sweep, bulletin", 2)
+        raise CommandFailed(Msg("unknown job '{name}'; known jobs: sweep, bulletin", name=name), 2)
     if name == "bulletin":
         _run_bulletin()
         return

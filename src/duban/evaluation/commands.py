@@ -10,6 +10,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg
 
 evaluation_app = typer.Typer(
     help="Evaluation (考核): indicators, scores, ranks; scores entered by hand.",
@@ -26,7 +27,7 @@ def _actor(session: object, username: str) -> object:
     assert isinstance(session, Session)
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active:
-        raise CommandFailed(f"no active user '{username}'", 2)
+        raise CommandFailed(Msg("no active user '{username}'", username=username), 2)
     return actor_of(user)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from duban import console
+from duban.kernel.errors import Msg
 
 exchange_app = typer.Typer(
     help="Exchange with a higher platform (上级平台): take its cases, send results back.",
@@ -48,7 +49,7 @@ def link_set(
     for item in map_code or []:
         theirs, sep, ours = item.partition("=")
         if not sep or not theirs.strip() or not ours.strip():
-            raise console.CommandFailed(f"--map takes THEIRS=OURS, not '{item}'", 2)
+            raise console.CommandFailed(Msg("--map takes THEIRS=OURS, not '{item}'", item=item), 2)
         pairs[theirs.strip()] = ours.strip()
     spec = LinkSpec(
         name=name,

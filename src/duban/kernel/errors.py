@@ -99,6 +99,8 @@ def cause(err: BaseException) -> Msg:
         return Msg("the setting '{name}' is missing", name=str(err.args[0]))
     if isinstance(err, UnicodeDecodeError):
         return Msg("the file is not UTF-8 text")
+    if type(err).__module__.partition(".")[0] == "yaml":  # yaml.YAMLError and its kinds
+        return Msg("the text is not valid YAML")
     if isinstance(err, json.JSONDecodeError):
         return Msg("the text is not valid JSON")
     if isinstance(err, FileNotFoundError):

@@ -9,6 +9,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 ledger_app = typer.Typer(help="Rectification ledgers (整改台账): import and export .xlsx.")
 
@@ -27,7 +28,11 @@ def ledger_import(
     try:
         data = file.read_bytes()
     except OSError as err:
-        raise CommandFailed(f"cannot read {file}: {err.strerror}", 2) from err
+        raise CommandFailed(
+            Msg("cannot read {path_name}: {err}", path_name=str(file), err=cause(err)),
+            2,
+            detail=err.strerror,
+        ) from err
     with console.database() as session:
         try:
             done = import_ledger(
@@ -38,7 +43,7 @@ def ledger_import(
                 where = f"row {row['row']}" if row["row"] else "file"
                 column = f", {row['column']}" if row["column"] else ""
                 typer.echo(f"  {where}{column}: {row['message']}", err=True)
-            raise CommandFailed(err.message, 2) from err
+            raise CommandFailed(err.text, 2) from err
         counts = ", ".join(f"{v} {k}" for k, v in done.counts.items())
         typer.echo(f"imported ledger {done.ledger.id} '{done.ledger.title}': {counts}")
 
@@ -57,5 +62,9 @@ def ledger_export(
     try:
         file.write_bytes(data)
     except OSError as err:
-        raise CommandFailed(f"cannot write {file}: {err.strerror}", 2) from err
+        raise CommandFailed(
+            Msg("cannot write {path_name}: {err}", path_name=str(file), err=cause(err)),
+            2,
+            detail=err.strerror,
+        ) from err
     typer.echo(f"exported ledger {ledger_id} to {file} ({len(data)} bytes)")

@@ -10,6 +10,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -123,7 +124,7 @@ def export_open311(
         try:
             sources = [Source(s) for s in console.csv_option(source)]
         except ValueError as err:
-            raise CommandFailed(f"unknown source in '{source}'", 2) from err
+            raise CommandFailed(Msg("unknown source in '{sources}'", sources=source), 2) from err
         filters = export_filter(
             statuses=console.csv_option(status),
             service_codes=console.csv_option(service_code),
@@ -155,9 +156,17 @@ def _export_region(session: Session, region: str | None, key_name: str | None) -
         return region
     key = session.scalars(select(ApiKey).where(ApiKey.name == key_name)).first()
     if key is None or key.revoked_at is not None:
-        raise CommandFailed(f"no active API key named '{key_name}'", 2)
+        raise CommandFailed(Msg("no active API key named '{key_name}'", key_name=key_name), 2)
     if region is not None and key.region_code is not None and region != key.region_code:
-        raise CommandFailed(f"the key '{key_name}' covers {key.region_code}, not {region}", 2)
+        raise CommandFailed(
+            Msg(
+                "the key '{key_name}' covers {key_region}, not {region}",
+                key_name=key_name,
+                key_region=key.region_code,
+                region=region,
+            ),
+            2,
+        )
     return key.region_code or region
 
 
@@ -198,19 +207,26 @@ def import_open311(
     from duban.reference import load_policy
 
     if mapping not in MAPPINGS:
-        raise CommandFailed(f"unknown mapping '{mapping}'; one of: {', '.join(MAPPINGS)}", 2)
+        raise CommandFailed(
+            Msg(
+                "unknown mapping '{mapping}'; one of: {mappings}",
+                mapping=mapping,
+                mappings=", ".join(MAPPINGS),
+            ),
+            2,
+        )
     try:
         default_source = Source(source)
     except ValueError as err:
-        raise CommandFailed(f"unknown source '{source}'", 2) from err
+        raise CommandFailed(Msg("unknown source '{given}'", given=source), 2) from err
     if not file.exists():
-        raise CommandFailed(f"{file} does not exist", 2)
+        raise CommandFailed(Msg("{path_name} does not exist", path_name=str(file)), 2)
     with console.database() as session:
         actor = Actor(user_id=None, username="import", role=Role.ADMIN)
         if user:
             row = session.scalars(select(User).where(User.username == user)).first()
             if row is None:
-                raise CommandFailed(f"unknown user '{user}'", 2)
+                raise CommandFailed(Msg("unknown user '{username}'", username=user), 2)
             actor = actor_of(row)
         report = import_file(
             session,
@@ -267,8 +283,12 @@ def open311_config(
         try:
             loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
-            raise CommandFailed(f"cannot read {file}: {err}", 2) from err
+            raise CommandFailed(
+                Msg("cannot read {path_name}: {err}", path_name=str(file), err=cause(err)),
+                2,
+                detail=str(err),
+            ) from err
         if not isinstance(loaded, dict):
-            raise CommandFailed(f"{file} does not hold a mapping", 2)
+            raise CommandFailed(Msg("{path_name} does not hold a mapping", path_name=str(file)), 2)
         save_config(session, loaded, now=datetime.now(UTC))
         typer.echo(f"Open311 configuration saved from {file}")

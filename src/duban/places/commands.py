@@ -9,6 +9,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 #: ``duban import regions|zones``; the root merges it with the other capabilities' imports.
 import_app = typer.Typer()
@@ -98,8 +99,14 @@ def import_regions_command(
                 overlap_tolerance_m2=tolerance,
                 gap_tolerance_m2=tolerance,
             )
-    except (DubanError, ValueError) as err:
-        raise CommandFailed(getattr(err, "message", str(err)), 2) from err
+    except DubanError as err:
+        raise CommandFailed(err.text, 2) from err
+    except ValueError as err:
+        raise CommandFailed(
+            Msg("cannot import {path_name}: {err}", path_name=str(file), err=cause(err)),
+            2,
+            detail=str(err),
+        ) from err
     finally:
         engine.dispose()
     _print_import_report(report)

@@ -10,6 +10,7 @@ import typer
 
 from duban import console
 from duban.console import CommandFailed
+from duban.kernel.errors import Msg, cause
 
 taxonomy_app = typer.Typer(help="The 部件/事件 taxonomy and its filing conditions.")
 calendar_app = typer.Typer(help="The working calendar: a year's days off and make-up workdays.")
@@ -31,9 +32,15 @@ def taxonomy_load(
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
-        raise CommandFailed(f"cannot read {path}: {err}", 2) from err
+        raise CommandFailed(
+            Msg("cannot read {path_name}: {err}", path_name=str(path), err=cause(err)),
+            2,
+            detail=str(err),
+        ) from err
     if not isinstance(data, dict):
-        raise CommandFailed(f"{path} does not hold a taxonomy mapping", 2)
+        raise CommandFailed(
+            Msg("{path_name} does not hold a taxonomy mapping", path_name=str(path)), 2
+        )
     with console.database() as session:
         result = install_taxonomy(session, data, now=datetime.now(UTC))
     typer.echo(
@@ -85,7 +92,11 @@ def calendar_set(
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise CommandFailed(f"cannot read {path}: {err}", 2) from err
+        raise CommandFailed(
+            Msg("cannot read {path_name}: {err}", path_name=str(path), err=cause(err)),
+            2,
+            detail=str(err),
+        ) from err
     actor = Actor(user_id=None, username="cli", role=Role.ADMIN)
     with console.database() as session:
         schedule = paste_year_schedule(
