@@ -6,6 +6,7 @@ PostgreSQL test database) through ``CliRunner``, with the environment a script w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,25 @@ def test_serve_answers_reports_and_logs_access_as_asked(
         output = server.communicate(timeout=30)[0]
     assert ('"POST /api/v1/cases HTTP/1.1" 201' in output) is access_log, output
     assert count(engine, Case) == 1
+
+
+@pytest.mark.usefixtures("engine")
+def test_a_refusal_is_printed_in_the_operators_language(db_url: str, tmp_path: Path) -> None:
+    """A command's own refusal and a use case's are printed from the catalogue: Chinese
+    under a ``zh`` locale, the template's English otherwise, never a traceback."""
+    english = run(db_url, tmp_path, "jobs", "run", "tidy")
+    assert english.exit_code == 2
+    assert "error: unknown job 'tidy'; known jobs: sweep, bulletin" in english.output
+    chinese = run(db_url, tmp_path, "jobs", "run", "tidy", LC_ALL="zh_CN.UTF-8")
+    assert chinese.exit_code == 2
+    assert "错误：未知任务“tidy”；可用任务：sweep、bulletin" in chinese.output
+    # LC_ALL wins over LANG, as POSIX orders them
+    unset = run(db_url, tmp_path, "jobs", "run", "tidy", LC_ALL="", LANG="zh_CN.UTF-8")
+    assert "错误：未知任务" in unset.output
+
+    args = ("unit", "create", "X1", "某单位", "--region", "nowhere")
+    refused = run(db_url, tmp_path, *args, LC_ALL="zh_CN.UTF-8")
+    assert refused.exit_code == 2
+    assert refused.output.startswith("错误：")
+    assert not re.search(r"[A-Za-z]{5,}", refused.output.replace("nowhere", ""))
+    assert run(db_url, tmp_path, *args).output.startswith("error: ")
