@@ -91,10 +91,74 @@ class Name:
         return hash(self.zh)
 
 
+class BadSetting(ValueError):
+    """A setting of a policy file that is missing, of the wrong kind or not known:
+    ``setting`` is its path in the file (``places.nearby.radius_m``), ``text`` says what it
+    must be and what the file holds, as a catalogue message. Raised by the parsers of
+    policies; the loader turns it into a :class:`PolicyError`."""
+
+    def __init__(self, setting: str, text: Msg) -> None:
+        self.setting = setting
+        self.text = text
+        super().__init__(str(text))
+
+    def under(self, section: str) -> BadSetting:
+        """The same problem, its setting named from ``section`` (``calendar`` + ``periods``)."""
+        setting = f"{section}.{self.setting}" if self.setting else section
+        return BadSetting(
+            setting, Msg(self.text.template, **{**self.text.params, "setting": setting})
+        )
+
+    @classmethod
+    def wrong(cls, setting: str, must_be: Msg, found: Any) -> BadSetting:
+        """``setting`` holds ``found``, which is not ``must_be``."""
+        return cls(
+            setting,
+            Msg(
+                "the setting {setting} must be {must_be}, not {found}",
+                setting=setting,
+                must_be=must_be,
+                found=shown_value(found),
+            ),
+        )
+
+    @classmethod
+    def missing(cls, setting: str, must_be: Msg) -> BadSetting:
+        """``setting`` is needed and not given."""
+        return cls(
+            setting,
+            Msg(
+                "the setting {setting} is missing: it must be {must_be}",
+                setting=setting,
+                must_be=must_be,
+            ),
+        )
+
+    @classmethod
+    def unknown(cls, setting: str, known: str) -> BadSetting:
+        """``setting`` is not one the file may hold there; ``known`` lists those it may."""
+        return cls(
+            setting,
+            Msg(
+                "there is no setting {setting}; the settings here are {known}",
+                setting=setting,
+                known=known,
+            ),
+        )
+
+
+def shown_value(value: Any) -> str:
+    """A value of a data file as a message quotes it: YAML-like, at most 60 characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def cause(err: BaseException) -> Msg:
     """What a library's exception (a missing key, a value of the wrong type) means, as a
     catalogue message: the exception's own English never reaches a reader (it is kept in
     the log and, where useful, in an error's ``detail``)."""
+    if isinstance(err, BadSetting):
+        return err.text
     if isinstance(err, KeyError) and err.args:
         return Msg("the setting '{name}' is missing", name=str(err.args[0]))
     if isinstance(err, UnicodeDecodeError):

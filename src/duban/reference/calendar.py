@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from duban.kernel.errors import BadSetting, Msg
 from duban.reference.national import YearSchedule, YearSource, packaged_schedule
 
 __all__ = [
@@ -222,6 +223,9 @@ _ONE_DAY: Final = timedelta(days=1)
 # A guard against runaway loops from absurd amounts (the day loops below are linear in
 # calendar days). No real time limit comes near 50 years.
 _MAX_SCAN_DAYS: Final = 366 * 50
+#: What the calendar's settings must be, as a refusal says it.
+PERIODS: Final = Msg("a list of working periods such as ['08:30-12:00', '14:00-18:00']")
+YEARS: Final = Msg("a list of years such as [2027]")
 _CALENDAR_KEYS: Final = frozenset(
     {"periods", "timezone", "holidays", "workdays", "national_calendar", "entered_years"}
 )
@@ -398,38 +402,33 @@ class WorkingCalendar:
                 holiday and workday. The message names the offending value.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"a working calendar is a mapping of settings, got {data!r}")
+            raise BadSetting.wrong("", Msg("a mapping of settings"), data)
         unknown = sorted(set(data) - _CALENDAR_KEYS, key=str)
         if unknown:
-            raise ValueError(
-                f"unknown working-calendar setting(s) {unknown}; "
-                f"known settings are {sorted(_CALENDAR_KEYS)}"
-            )
+            raise BadSetting.unknown(str(unknown[0]), ", ".join(sorted(_CALENDAR_KEYS)))
         periods = DEFAULT_PERIODS
         if "periods" in data:
             raw = data["periods"]
             if isinstance(raw, str) or not isinstance(raw, Iterable):
-                raise ValueError(
-                    f"'periods' must be a list like ['08:30-12:00', '14:00-18:00'], got {raw!r}"
-                )
-            periods = tuple(_parse_period(item) for item in raw)
+                raise BadSetting.wrong("periods", PERIODS, raw)
+            read = []
+            for item in raw:
+                try:
+                    read.append(_parse_period(item))
+                except ValueError as err:
+                    raise BadSetting.wrong("periods", PERIODS, item) from err
+            periods = tuple(read)
         tz_name = data.get("timezone", DEFAULT_TZ_NAME)
         if not isinstance(tz_name, str):
-            raise ValueError(
-                f"'timezone' must be an IANA name like 'Asia/Shanghai', got {tz_name!r}"
-            )
+            raise BadSetting.wrong("timezone", Msg("a time zone such as Asia/Shanghai"), tz_name)
         national = data.get("national_calendar", True)
         if not isinstance(national, bool):
-            raise ValueError(f"'national_calendar' must be true or false, got {national!r}")
+            raise BadSetting.wrong("national_calendar", Msg("true or false"), national)
         entered = data.get("entered_years", ())
         if isinstance(entered, str | bytes) or not isinstance(entered, Iterable):
-            raise ValueError(
-                f"'entered_years' must be a list of years like [2027], got {entered!r}"
-            )
+            raise BadSetting.wrong("entered_years", YEARS, entered)
         if any(isinstance(year, bool) or not isinstance(year, int) for year in entered):
-            raise ValueError(
-                f"'entered_years' must be a list of years like [2027], got {entered!r}"
-            )
+            raise BadSetting.wrong("entered_years", YEARS, entered)
         return cls(
             periods=periods,
             tz_name=tz_name,

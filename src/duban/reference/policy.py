@@ -8,7 +8,7 @@ cached per process (the row's ``updated_at`` tells when to re-read).
 from __future__ import annotations
 
 import calendar as _calendar
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from importlib import resources
@@ -30,7 +30,7 @@ from duban.kernel.db.stamps import (
     next_stamp,
     stamp,
 )
-from duban.kernel.errors import Msg, PolicyError, cause
+from duban.kernel.errors import BadSetting, Msg, PolicyError, cause
 from duban.kernel.limits import Backoff, Rate
 from duban.kernel.unitofwork import after_commit, writing
 from duban.reference.calendar import Light, LimitUnit, TimeLimit, WorkingCalendar, light_for
@@ -83,56 +83,135 @@ class PlacesPolicy:
     nearby: NearbyPolicy = field(default_factory=NearbyPolicy)
 
 
+#: What a setting must be, as a refusal says it (see :class:`BadSetting`).
+NUMBER = Msg("a number")
+POSITIVE = Msg("a number greater than 0")
+NOT_NEGATIVE = Msg("a number, 0 or more")
+WHOLE_POSITIVE = Msg("a whole number greater than 0")
+SETTINGS = Msg("a mapping of settings")
+TIME_LIMIT = Msg("a time limit such as '2 work_days' or '4 hours'")
+RATE = Msg("a rate such as '30/hour' or '5/10 minutes'")
+
+
+def _choice(choices: tuple[str, ...]) -> Msg:
+    return Msg("one of {choices}", choices=", ".join(choices))
+
+
+def _mapping(setting: str, value: Any) -> Mapping[str, Any]:
+    """``value`` (absent: empty) if it is a mapping of settings, else refused."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise BadSetting.wrong(setting, SETTINGS, value)
+    return value
+
+
+def _number(
+    setting: str,
+    value: Any,
+    must_be: Msg = NUMBER,
+    *,
+    whole: bool = False,
+    check: Callable[[float], bool] = lambda _: True,
+) -> Any:
+    """``value`` read as ``float`` (``int`` if ``whole``), refused naming ``setting`` if it
+    is not one or fails ``check``."""
+    try:
+        number = int(value) if whole else float(value)
+    except (TypeError, ValueError) as err:
+        raise BadSetting.wrong(setting, must_be, value) from err
+    if not check(number):
+        raise BadSetting.wrong(setting, must_be, value)
+    return number
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def _time_limit(setting: str, value: Any) -> TimeLimit:
+    """A time limit read from ``value``; the refusal names ``setting`` (or its ``amount``
+    or ``unit``) and says what it must be."""
+    if isinstance(value, Mapping):
+        for key in value:
+            if key not in ("amount", "unit"):
+                raise BadSetting.unknown(f"{setting}.{key}", "amount, unit")
+        units = _choice(tuple(unit.value for unit in LimitUnit))
+        if "amount" not in value:
+            raise BadSetting.missing(f"{setting}.amount", POSITIVE)
+        if "unit" not in value:
+            raise BadSetting.missing(f"{setting}.unit", units)
+        amount = value["amount"]
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
+            raise BadSetting.wrong(f"{setting}.amount", POSITIVE, amount)
+        try:
+            return TimeLimit.parse(value)
+        except ValueError as err:
+            raise BadSetting.wrong(f"{setting}.unit", units, value["unit"]) from err
+    try:
+        return TimeLimit.parse(value)
+    except (TypeError, ValueError) as err:
+        raise BadSetting.wrong(setting, TIME_LIMIT, value) from err
+
+
 def parse_places_policy(data: Mapping[str, Any] | None) -> PlacesPolicy:
-    """Validate the ``places:`` part of a policy (raises ValueError naming the problem)."""
-    data = data or {}
+    """Validate the ``places:`` part of a policy (raises :class:`BadSetting` naming the
+    setting)."""
+    data = _mapping("places", data)
     outside = str(data.get("outside_grids", "reject"))
     if outside not in OUTSIDE_GRIDS_CHOICES:
-        raise ValueError(
-            f"places.outside_grids must be one of {', '.join(OUTSIDE_GRIDS_CHOICES)}, "
-            f"not {outside!r}"
-        )
+        raise BadSetting.wrong("places.outside_grids", _choice(OUTSIDE_GRIDS_CHOICES), outside)
     catch_all = data.get("catch_all_grid")
     catch_all = str(catch_all) if catch_all not in (None, "") else None
+    grid_code = Msg("a grid code of 15 digits")
     if catch_all is not None and not (
         len(catch_all) == 15 and catch_all.isascii() and catch_all.isdigit()
     ):
-        raise ValueError(f"places.catch_all_grid must be a 15-digit grid code, not {catch_all!r}")
+        raise BadSetting.wrong("places.catch_all_grid", grid_code, catch_all)
     if outside == "catch_all" and catch_all is None:
-        raise ValueError("places.outside_grids is catch_all but places.catch_all_grid is not set")
+        raise BadSetting.missing(
+            "places.catch_all_grid",
+            Msg("a grid code of 15 digits, as places.outside_grids is catch_all"),
+        )
     levels = tuple(str(x) for x in (data.get("territorial_levels") or ("street", "district")))
     for level in levels:
         if level not in TERRITORIAL_LEVELS:
-            known = ", ".join(TERRITORIAL_LEVELS)
-            raise ValueError(f"places.territorial_levels: {level!r} is not one of {known}")
-    buffer_m = float(data.get("road_buffer_m", 30.0))
-    nearby_data = data.get("nearby") or {}
+            raise BadSetting.wrong("places.territorial_levels", _choice(TERRITORIAL_LEVELS), level)
+    buffer_m = _number(
+        "places.road_buffer_m", data.get("road_buffer_m", 30.0), POSITIVE, check=_positive
+    )
+    nearby_data = _mapping("places.nearby", data.get("nearby"))
+    by_category = _mapping(
+        "places.nearby.radius_by_category", nearby_data.get("radius_by_category")
+    )
+
+    def days(name: str, default: float) -> float:
+        number: float = _number(
+            f"places.nearby.{name}",
+            nearby_data.get(name, default),
+            NOT_NEGATIVE,
+            check=lambda v: v >= 0,
+        )
+        return number
+
     nearby = NearbyPolicy(
-        radius_m=float(nearby_data.get("radius_m", 250.0)),
-        max_results=int(nearby_data.get("max_results", 5)),
-        open_within_days=float(nearby_data.get("open_within_days", 30.0)),
-        closed_within_days=float(nearby_data.get("closed_within_days", 7.0)),
+        radius_m=_number(
+            "places.nearby.radius_m", nearby_data.get("radius_m", 250.0), POSITIVE, check=_positive
+        ),
+        max_results=_number(
+            "places.nearby.max_results",
+            nearby_data.get("max_results", 5),
+            WHOLE_POSITIVE,
+            whole=True,
+            check=_positive,
+        ),
+        open_within_days=days("open_within_days", 30.0),
+        closed_within_days=days("closed_within_days", 7.0),
         radius_by_category={
-            str(k): float(v) for k, v in (nearby_data.get("radius_by_category") or {}).items()
+            str(k): _number(f"places.nearby.radius_by_category.{k}", v, POSITIVE, check=_positive)
+            for k, v in by_category.items()
         },
     )
-    numbers = {
-        "places.road_buffer_m": buffer_m,
-        "places.nearby.radius_m": nearby.radius_m,
-        "places.nearby.max_results": float(nearby.max_results),
-        **{
-            f"places.nearby.radius_by_category.{k}": v for k, v in nearby.radius_by_category.items()
-        },
-    }
-    for name, value in numbers.items():
-        if not value > 0:
-            raise ValueError(f"{name} must be a positive number, not {value!r}")
-    for name, value in (
-        ("places.nearby.open_within_days", nearby.open_within_days),
-        ("places.nearby.closed_within_days", nearby.closed_within_days),
-    ):
-        if not value >= 0:
-            raise ValueError(f"{name} must be 0 or more, not {value!r}")
     return PlacesPolicy(
         outside_grids=outside,
         catch_all_grid=catch_all,
@@ -168,31 +247,51 @@ class LimitsPolicy:
 
 
 def parse_limits_policy(data: Mapping[str, Any] | None) -> LimitsPolicy:
-    """Validate the ``limits:`` part of a policy (raises ValueError naming the problem)."""
-    data = data or {}
-    body = data.get("body") or {}
-    rates = data.get("rates") or {}
-    failures = data.get("sign_in_failures") or {}
+    """Validate the ``limits:`` part of a policy (raises :class:`BadSetting` naming the
+    setting)."""
+    data = _mapping("limits", data)
+    body = _mapping("limits.body", data.get("body"))
+    rates = _mapping("limits.rates", data.get("rates"))
+    failures = _mapping("limits.sign_in_failures", data.get("sign_in_failures"))
     default = LimitsPolicy()
 
     def rate(name: str, fallback: Rate) -> Rate:
         value = rates.get(name)
-        return fallback if value in (None, "") else Rate.parse(str(value))
+        if value in (None, ""):
+            return fallback
+        try:
+            return Rate.parse(str(value))
+        except ValueError as err:
+            raise BadSetting.wrong(f"limits.rates.{name}", RATE, value) from err
 
     def positive(name: str, value: Any) -> int:
-        number = int(value)
-        if number < 1:
-            raise ValueError(f"limits.{name} must be a positive number, not {value!r}")
+        number: int = _number(
+            f"limits.{name}", value, WHOLE_POSITIVE, whole=True, check=lambda v: v >= 1
+        )
         return number
 
+    def failure(name: str, default: float, must_be: Msg = POSITIVE, **how: Any) -> Any:
+        setting = f"limits.sign_in_failures.{name}"
+        return _number(setting, failures.get(name, default), must_be, **how)
+
     backoff = Backoff(
-        free=int(failures.get("free", default.sign_in_failures.free)),
-        base=float(failures.get("base_seconds", default.sign_in_failures.base)),
-        cap=float(failures.get("max_seconds", default.sign_in_failures.cap)),
-        forget=float(failures.get("forget_seconds", default.sign_in_failures.forget)),
+        free=failure(
+            "free",
+            default.sign_in_failures.free,
+            Msg("a whole number, 0 or more"),
+            whole=True,
+            check=lambda v: v >= 0,
+        ),
+        base=failure("base_seconds", default.sign_in_failures.base, check=_positive),
+        cap=failure("max_seconds", default.sign_in_failures.cap),
+        forget=failure("forget_seconds", default.sign_in_failures.forget, NUMBER),
     )
-    if backoff.free < 0 or not backoff.base > 0 or not backoff.cap >= backoff.base:
-        raise ValueError("limits.sign_in_failures needs free >= 0 and 0 < base_seconds <= max")
+    if not backoff.cap >= backoff.base:
+        raise BadSetting.wrong(
+            "limits.sign_in_failures.max_seconds",
+            Msg("a number no smaller than base_seconds ({base})", base=backoff.base),
+            failures.get("max_seconds", backoff.cap),
+        )
     return LimitsPolicy(
         body_default_kib=positive(
             "body.default_kib", body.get("default_kib", default.body_default_kib)
@@ -239,13 +338,20 @@ class DispatchPolicy:
 
 def parse_dispatch_policy(data: Mapping[str, Any] | None) -> DispatchPolicy:
     """Validate the ``dispatch:`` part of a policy (raises ValueError naming the problem)."""
-    data = data or {}
-    levels = int(data.get("levels", 1))
-    if levels not in (1, 2):
-        raise ValueError(f"dispatch.levels must be 1 or 2, not {levels!r}")
+    data = _mapping("dispatch", data)
+    one_or_two = Msg("1 or 2")
+    levels = _number(
+        "dispatch.levels",
+        data.get("levels", 1),
+        one_or_two,
+        whole=True,
+        check=lambda v: v in (1, 2),
+    )
     platforms = data.get("platforms") or []
     if not isinstance(platforms, list) or not all(isinstance(p, str | int) for p in platforms):
-        raise ValueError("dispatch.platforms must be a list of district or street codes")
+        raise BadSetting.wrong(
+            "dispatch.platforms", Msg("a list of district or street codes"), platforms
+        )
     return DispatchPolicy(levels=levels, platforms=frozenset(str(p) for p in platforms))
 
 
@@ -332,36 +438,72 @@ def shipped_policy_data() -> dict[str, Any]:
 def parse_policy(data: Mapping[str, Any]) -> Policy:
     """Validate a policy mapping; raise :class:`PolicyError` naming what is wrong."""
     try:
-        cal = WorkingCalendar.from_mapping(data.get("calendar") or {})
-        steps = {str(k): TimeLimit.parse(v) for k, v in (data.get("steps") or {}).items()}
+        try:
+            cal = WorkingCalendar.from_mapping(data.get("calendar") or {})
+        except BadSetting as err:
+            raise err.under("calendar") from err
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise BadSetting(
+                "calendar",
+                Msg(
+                    "the setting {setting} cannot be used: {err}",
+                    setting="calendar",
+                    err=cause(err),
+                ),
+            ) from err
+        steps = {
+            str(k): _time_limit(f"steps.{k}", v)
+            for k, v in _mapping("steps", data.get("steps")).items()
+        }
         sources: dict[Source, SourceRule] = {}
-        for key, rule in (data.get("sources") or {}).items():
-            src = Source(key)
+        for key, rule in _mapping("sources", data.get("sources")).items():
+            try:
+                src = Source(key)
+            except ValueError as err:
+                raise BadSetting.unknown(
+                    f"sources.{key}", ", ".join(source.value for source in Source)
+                ) from err
+            rule = _mapping(f"sources.{key}", rule)
             by = rule.get("by")
             if by not in (None, "month_end"):
-                raise ValueError(f"sources.{key}.by must be 'month_end', not {by!r}")
-            max_limit = TimeLimit.parse(rule["max"]) if rule.get("max") else None
+                raise BadSetting.wrong(f"sources.{key}.by", Msg("month_end or nothing"), by)
+            max_limit = _time_limit(f"sources.{key}.max", rule["max"]) if rule.get("max") else None
             sources[src] = SourceRule(max_limit=max_limit, by_month_end=by == "month_end")
-        lights = data.get("lights") or {}
-        sweep = data.get("sweep") or {}
-        rework = (data.get("rework") or {}).get("limit", "condition")
-        rework_limit = None if rework == "condition" else TimeLimit.parse(rework)
+        lights = _mapping("lights", data.get("lights"))
+        sweep = _mapping("sweep", data.get("sweep"))
+        rework = _mapping("rework", data.get("rework")).get("limit", "condition")
+        rework_limit = None if rework == "condition" else _time_limit("rework.limit", rework)
         return Policy(
             calendar=cal,
             steps=steps,
             sources=sources,
-            yellow_at=float(lights.get("yellow_at", 0.8)),
-            red_at=float(lights.get("red_at", 1.0)),
+            yellow_at=_number("lights.yellow_at", lights.get("yellow_at", 0.8)),
+            red_at=_number("lights.red_at", lights.get("red_at", 1.0)),
             supervise_note=str(sweep.get("supervise_note", "超期未处置，系统自动督办")),
             places=parse_places_policy(data.get("places")),
             limits=parse_limits_policy(data.get("limits")),
             rework=rework_limit,
             dispatch=parse_dispatch_policy(data.get("dispatch")),
         )
+    except BadSetting as err:
+        raise PolicyError(
+            Msg("the policy is invalid: {err}", err=err.text),
+            field="policy",
+            setting=err.setting,
+            cause=_words(err),
+        ) from err
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise PolicyError(
             Msg("the policy is invalid: {err}", err=cause(err)), field="policy", cause=str(err)
         ) from err
+
+
+def _words(err: BadSetting) -> str:
+    """The refusal's English, with the library's own words where one refused first."""
+    first = err.__cause__
+    while isinstance(first, BadSetting):
+        first = first.__cause__
+    return f"{err} ({first})" if first is not None else str(err)
 
 
 _cache: StampedCache[Policy] = StampedCache()
