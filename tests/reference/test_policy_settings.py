@@ -65,6 +65,14 @@ BAD_FILES: list[tuple[Change, str, str, str]] = [
         "设置项 places.nearby 须为一组设置项（键值映射），而文件中是 [250]",
         "the setting places.nearby must be a mapping of settings, not [250]",
     ),
+    (
+        _set("calendar.holidays", ["2026-13-01"]),
+        "calendar.holidays",
+        "设置项 calendar.holidays 须为日期列表，例如 ['2026-05-06']（YYYY-MM-DD），"
+        '而文件中是 "2026-13-01"',
+        "the setting calendar.holidays must be a list of dates such as ['2026-05-06'] "
+        '(YYYY-MM-DD), not "2026-13-01"',
+    ),
     # a missing key
     (
         _set("steps.dispatch", {"amount": 2}),

@@ -226,6 +226,7 @@ _MAX_SCAN_DAYS: Final = 366 * 50
 #: What the calendar's settings must be, as a refusal says it.
 PERIODS: Final = Msg("a list of working periods such as ['08:30-12:00', '14:00-18:00']")
 YEARS: Final = Msg("a list of years such as [2027]")
+DATES: Final = Msg("a list of dates such as ['2026-05-06'] (YYYY-MM-DD)")
 _CALENDAR_KEYS: Final = frozenset(
     {"periods", "timezone", "holidays", "workdays", "national_calendar", "entered_years"}
 )
@@ -258,7 +259,7 @@ def _parse_period(value: object) -> tuple[time, time]:
 
 def _parse_dates(values: object, key: str) -> frozenset[date]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise ValueError(f"'{key}' must be a list of dates like ['2026-05-06'], got {values!r}")
+        raise BadSetting.wrong(key, DATES, values)
     days: set[date] = set()
     for value in values:
         # YAML already turns 2026-05-06 into a date; JSON gives text.
@@ -268,9 +269,7 @@ def _parse_dates(values: object, key: str) -> frozenset[date]:
         try:
             days.add(date.fromisoformat(value))
         except (TypeError, ValueError):
-            raise ValueError(
-                f"'{key}': {value!r} is not a date; write it as YYYY-MM-DD, e.g. '2026-05-06'"
-            ) from None
+            raise BadSetting.wrong(key, DATES, value) from None
     return frozenset(days)
 
 

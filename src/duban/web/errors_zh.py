@@ -463,6 +463,7 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "month_end or nothing": "month_end 或不填",
     "a list of working periods such as ['08:30-12:00', '14:00-18:00']": "工作时段列表，例如 ['08:30-12:00', '14:00-18:00']",
     "a list of years such as [2027]": "年份列表，例如 [2027]",
+    "a list of dates such as ['2026-05-06'] (YYYY-MM-DD)": "日期列表，例如 ['2026-05-06']（YYYY-MM-DD）",
     "a time zone such as Asia/Shanghai": "时区名称，例如 Asia/Shanghai",
     "true or false": "true 或 false",
 }
