@@ -152,3 +152,29 @@ def test_the_admin_api_names_the_setting_in_the_callers_language(api: Api) -> No
         '设置项 steps.close.amount 须为大于 0 的数字，而文件中是 "two"'
         in (chinese.json()["error"]["message"])
     )
+
+
+@pytest.mark.parametrize(
+    ("ladder", "setting", "chinese"),
+    [
+        ([{"step": "phone", "after_work_days": 0}], "supervision.ladder[0].step", "须为以下之一："),
+        ([{"after_work_days": 1}], "supervision.ladder[0].step", "缺少设置项"),
+        (
+            [{"step": "remind", "after_work_days": "soon"}],
+            "supervision.ladder[0].after_work_days",
+            "不小于 0 的整数",
+        ),
+    ],
+)
+def test_a_bad_supervision_ladder_names_the_setting(
+    ladder: list[dict[str, Any]], setting: str, chinese: str
+) -> None:
+    from duban.supervision.rules import parse_policy as parse_supervision
+
+    with pytest.raises(PolicyError) as refused:
+        parse_supervision({"ladder": ladder})
+    assert refused.value.detail["setting"] == setting
+    assert setting in str(refused.value)
+    said = translate(refused.value.text, "zh")
+    assert setting in said
+    assert chinese in said

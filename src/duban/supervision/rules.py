@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from duban.kernel.errors import InvalidInput, Msg, PolicyError, cause
+from duban.kernel.errors import BadSetting, InvalidInput, Msg, PolicyError, cause
 from duban.supervision.campaign_rules import DEFAULT_KINDS, CampaignKind, parse_kinds
 
 
@@ -176,14 +176,52 @@ class SupervisionPolicy:
     campaign_kinds: tuple[CampaignKind, ...] = DEFAULT_KINDS
 
 
+def _whole(setting: str, value: Any, must_be: Msg) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise BadSetting.wrong(setting, must_be, value) from err
+
+
+def _rung(setting: str, data: Any) -> Rung:
+    """One step of the ladder (``{step, after_work_days}``), refused naming ``setting``."""
+    steps = Msg("one of {choices}", choices=", ".join(step.value for step in LadderStep))
+    if not isinstance(data, Mapping):
+        raise BadSetting.wrong(setting, Msg("a mapping of settings"), data)
+    if "step" not in data:
+        raise BadSetting.missing(f"{setting}.step", steps)
+    try:
+        step = LadderStep(str(data["step"]))
+    except ValueError as err:
+        raise BadSetting.wrong(f"{setting}.step", steps, data["step"]) from err
+    return Rung(
+        step,
+        _whole(
+            f"{setting}.after_work_days",
+            data.get("after_work_days", 0),
+            Msg("a whole number, 0 or more"),
+        ),
+    )
+
+
 def parse_policy(data: Mapping[str, Any]) -> SupervisionPolicy:
     """Validate the supervision policy (raises PolicyError naming the problem)."""
     try:
         ladder = tuple(
-            Rung(LadderStep(str(r["step"])), int(r.get("after_work_days", 0)))
-            for r in data.get("ladder") or ()
+            _rung(f"supervision.ladder[{i}]", r) for i, r in enumerate(data.get("ladder") or ())
         )
-        reply = int(data.get("reply_work_days", 5))
+        reply = _whole(
+            "supervision.reply_work_days",
+            data.get("reply_work_days", 5),
+            Msg("a whole number greater than 0"),
+        )
+    except BadSetting as err:
+        raise PolicyError(
+            Msg("supervision policy: {err}", err=err.text),
+            field="supervision",
+            setting=err.setting,
+            cause=str(err),
+        ) from err
     except (KeyError, ValueError, TypeError, AttributeError) as err:
         raise PolicyError(
             Msg("supervision policy: {err}", err=cause(err)), field="supervision", cause=str(err)
