@@ -199,7 +199,7 @@ def test_duban_jobs_run_sweep(world: World, session: Session, engine: Engine, db
     # The command runs on the real clock, so this deadline lies safely in the past.
     case = dispatched_case(world, condition(session, 2, "hours"), at=local(2021, 3, 1, 9, 0))
     runner = CliRunner()
-    env = {"DUBAN_DATABASE_URL": db_url}
+    env = {"DUBAN_DATABASE_URL": db_url, "LC_ALL": "C.UTF-8"}
     result = runner.invoke(app, ["jobs", "run", "sweep"], env=env)
     assert result.exit_code == 0, result.output
     assert "1 newly marked overdue and supervised" in result.output
@@ -222,11 +222,13 @@ def test_the_sweep_warns_of_years_whose_holidays_nobody_entered(
     data.setdefault("calendar", {})["national_calendar"] = False  # as if it knew no year
     save_policy(session, data, now=world.clock.now())
     session.commit()
-    env = {"DUBAN_DATABASE_URL": db_url}
+    env = {"DUBAN_DATABASE_URL": db_url, "LC_ALL": "C.UTF-8"}
     result = CliRunner().invoke(app, ["jobs", "run", "sweep"], env=env)
     assert result.exit_code == 0, result.output
     for year in (this_year, this_year + 1):
         assert f"warning: the holidays of {year} are not entered" in result.output
+    chinese = CliRunner().invoke(app, ["jobs", "run", "sweep"], env={**env, "LC_ALL": "zh_CN"})
+    assert f"警告：{this_year} 年节假日未录入" in chinese.output  # the operator's language
     # Entering one day off of each year is taken as entering its schedule.
     data["calendar"]["holidays"] = [f"{this_year}-10-01", f"{this_year + 1}-10-01"]
     save_policy(session, data, now=world.clock.now())

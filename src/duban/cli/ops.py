@@ -284,18 +284,25 @@ def _run_bulletin() -> None:
 
 
 def _calendar_gap_warning(year: int, *, provisional: bool) -> str:
-    """The warning for a year whose State Council holiday schedule is not entered."""
+    """The warning for a year whose State Council holiday schedule is not entered, in the
+    operator's language."""
     if provisional:
-        return (
-            f"warning: the holidays of {year} are provisional ({year} 年节假日为临时数据): "
-            "deadlines use the statutory holidays but no make-up workdays (调休); paste the "
-            f"State Council's schedule (duban calendar set {year} FILE, or web: /admin/calendar)"
+        return console.say(
+            Msg(
+                "warning: the holidays of {year} are provisional: deadlines use the statutory "
+                "holidays but no make-up workdays; paste the State Council's schedule "
+                "(duban calendar set {year} FILE, or web: /admin/calendar)",
+                year=year,
+            )
         )
-    return (
-        f"warning: the holidays of {year} are not entered ({year} 年节假日未录入): the "
-        "national calendar installed here does not know them, so deadlines count every "
-        "Monday to Friday as a working day; paste the State Council's schedule "
-        f"(duban calendar set {year} FILE, or web: /admin/calendar)"
+    return console.say(
+        Msg(
+            "warning: the holidays of {year} are not entered: the national calendar installed "
+            "here does not know them, so deadlines count every Monday to Friday as a working "
+            "day; paste the State Council's schedule (duban calendar set {year} FILE, or web: "
+            "/admin/calendar)",
+            year=year,
+        )
     )
 
 
