@@ -8,6 +8,7 @@ cached per process (the row's ``updated_at`` tells when to re-read).
 from __future__ import annotations
 
 import calendar as _calendar
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -98,8 +99,8 @@ def _choice(choices: tuple[str, ...]) -> Msg:
 
 
 def _mapping(setting: str, value: Any) -> Mapping[str, Any]:
-    """``value`` (absent: empty) if it is a mapping of settings, else refused."""
-    if value is None:
+    """``value`` if it is a mapping of settings (absent or empty: ``{}``), else refused."""
+    if not value:
         return {}
     if not isinstance(value, Mapping):
         raise BadSetting.wrong(setting, SETTINGS, value)
@@ -142,7 +143,12 @@ def _time_limit(setting: str, value: Any) -> TimeLimit:
         if "unit" not in value:
             raise BadSetting.missing(f"{setting}.unit", units)
         amount = value["amount"]
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | float)
+            or not math.isfinite(amount)
+            or amount <= 0
+        ):
             raise BadSetting.wrong(f"{setting}.amount", POSITIVE, amount)
         try:
             return TimeLimit.parse(value)
@@ -463,7 +469,8 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
                 raise BadSetting.unknown(
                     f"sources.{key}", ", ".join(source.value for source in Source)
                 ) from err
-            rule = _mapping(f"sources.{key}", rule)
+            if not isinstance(rule, Mapping):
+                raise BadSetting.wrong(f"sources.{key}", SETTINGS, rule)
             by = rule.get("by")
             if by not in (None, "month_end"):
                 raise BadSetting.wrong(f"sources.{key}.by", Msg("month_end or nothing"), by)
