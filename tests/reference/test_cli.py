@@ -122,6 +122,11 @@ def test_a_broken_taxonomy_is_refused_whole_with_every_problem_listed(
     assert "fortnights" in result.output
     assert "duplicate code E990101" in result.output
     assert "'name' is empty" in result.output
+    assert "error: the taxonomy has 4 problem(s), listed above" in result.output
+    chinese = run(db_url, tmp_path, "taxonomy", "load", str(path), LC_ALL="zh_CN.UTF-8")
+    assert chinese.exit_code == 2
+    assert "错误：分类数据有 4 处问题，见上方列表" in chinese.output
+    assert "duplicate code E990101" in chinese.output  # the listing, as the checker words it
     after = (
         count(engine, Category, Category.is_active),
         count(engine, FilingCondition, FilingCondition.is_active),

@@ -27,6 +27,7 @@ def taxonomy_load(
 
     import yaml
 
+    from duban.kernel.errors import PolicyError
     from duban.reference.categories import install_taxonomy
 
     try:
@@ -42,7 +43,18 @@ def taxonomy_load(
             Msg("{path_name} does not hold a taxonomy mapping", path_name=str(path)), 2
         )
     with console.database() as session:
-        result = install_taxonomy(session, data, now=datetime.now(UTC))
+        try:
+            result = install_taxonomy(session, data, now=datetime.now(UTC))
+        except PolicyError as err:
+            problems = err.detail.get("problems") or []
+            if not problems:
+                raise
+            for problem in problems:  # the file's editor fixes them all in one go
+                typer.echo(f"  - {problem}", err=True)
+            raise CommandFailed(
+                Msg("the taxonomy has {count} problem(s), listed above", count=len(problems)),
+                2,
+            ) from err
     typer.echo(
         f"taxonomy loaded: {result.categories} categories, {result.conditions} conditions, "
         f"{result.deactivated} retired; fingerprint {result.fingerprint[:12]}"
