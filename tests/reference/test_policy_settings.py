@@ -73,6 +73,12 @@ BAD_FILES: list[tuple[Change, str, str, str]] = [
         "the setting calendar.holidays must be a list of dates such as ['2026-05-06'] "
         '(YYYY-MM-DD), not "2026-13-01"',
     ),
+    (
+        _set("calendar.timezone", "Asia/Beijing"),
+        "calendar.timezone",
+        '设置项 calendar.timezone 须为时区名称，例如 Asia/Shanghai，而文件中是 "Asia/Beijing"',
+        'the setting calendar.timezone must be a time zone such as Asia/Shanghai, not "Asia/Beijing"',
+    ),
     # a missing key
     (
         _set("steps.dispatch", {"amount": 2}),

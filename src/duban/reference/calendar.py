@@ -227,6 +227,11 @@ _MAX_SCAN_DAYS: Final = 366 * 50
 PERIODS: Final = Msg("a list of working periods such as ['08:30-12:00', '14:00-18:00']")
 YEARS: Final = Msg("a list of years such as [2027]")
 DATES: Final = Msg("a list of dates such as ['2026-05-06'] (YYYY-MM-DD)")
+TIME_ZONE: Final = Msg("a time zone such as Asia/Shanghai")
+ORDERED_PERIODS: Final = Msg(
+    "at least one working period, in time order, not overlapping, each ending after it starts"
+)
+NOT_HOLIDAYS: Final = Msg("days not also listed under holidays")
 _CALENDAR_KEYS: Final = frozenset(
     {"periods", "timezone", "holidays", "workdays", "national_calendar", "entered_years"}
 )
@@ -419,7 +424,7 @@ class WorkingCalendar:
             periods = tuple(read)
         tz_name = data.get("timezone", DEFAULT_TZ_NAME)
         if not isinstance(tz_name, str):
-            raise BadSetting.wrong("timezone", Msg("a time zone such as Asia/Shanghai"), tz_name)
+            raise BadSetting.wrong("timezone", TIME_ZONE, tz_name)
         national = data.get("national_calendar", True)
         if not isinstance(national, bool):
             raise BadSetting.wrong("national_calendar", Msg("true or false"), national)
@@ -428,11 +433,24 @@ class WorkingCalendar:
             raise BadSetting.wrong("entered_years", YEARS, entered)
         if any(isinstance(year, bool) or not isinstance(year, int) for year in entered):
             raise BadSetting.wrong("entered_years", YEARS, entered)
+        try:
+            _check_periods(periods)
+        except ValueError as err:
+            raise BadSetting.wrong("periods", ORDERED_PERIODS, data.get("periods")) from err
+        try:
+            ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
+            raise BadSetting.wrong("timezone", TIME_ZONE, tz_name) from err
+        holidays = _parse_dates(data.get("holidays", ()), "holidays")
+        workdays = _parse_dates(data.get("workdays", ()), "workdays")
+        clash = sorted(holidays & workdays)
+        if clash:
+            raise BadSetting.wrong("workdays", NOT_HOLIDAYS, clash[0].isoformat())
         return cls(
             periods=periods,
             tz_name=tz_name,
-            extra_holidays=_parse_dates(data.get("holidays", ()), "holidays"),
-            extra_workdays=_parse_dates(data.get("workdays", ()), "workdays"),
+            extra_holidays=holidays,
+            extra_workdays=workdays,
             use_national_calendar=national,
             entered_years=frozenset(entered),
         )

@@ -469,4 +469,6 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "warning: the holidays of {year} are provisional: deadlines use the statutory holidays but no make-up workdays; paste the State Council's schedule (duban calendar set {year} FILE, or web: /admin/calendar)": "警告：{year} 年节假日为临时数据：期限按法定节假日计算，但没有调休上班日；请录入国务院的放假安排（duban calendar set {year} 文件，或网页 /admin/calendar）",
     "warning: the holidays of {year} are not entered: the national calendar installed here does not know them, so deadlines count every Monday to Friday as a working day; paste the State Council's schedule (duban calendar set {year} FILE, or web: /admin/calendar)": "警告：{year} 年节假日未录入：本机安装的国家日历不含该年，期限按周一至周五全部为工作日计算；请录入国务院的放假安排（duban calendar set {year} 文件，或网页 /admin/calendar）",
     "the taxonomy has {count} problem(s), listed above": "分类数据有 {count} 处问题，见上方列表",
+    "at least one working period, in time order, not overlapping, each ending after it starts": "至少一个工作时段，按时间先后排列、互不重叠，且每段结束晚于开始",
+    "days not also listed under holidays": "未同时列在 holidays（放假日）中的日期",
 }
