@@ -77,7 +77,8 @@ BAD_FILES: list[tuple[Change, str, str, str]] = [
         _set("calendar.timezone", "Asia/Beijing"),
         "calendar.timezone",
         '设置项 calendar.timezone 须为时区名称，例如 Asia/Shanghai，而文件中是 "Asia/Beijing"',
-        'the setting calendar.timezone must be a time zone such as Asia/Shanghai, not "Asia/Beijing"',
+        "the setting calendar.timezone must be a time zone such as Asia/Shanghai, "
+        'not "Asia/Beijing"',
     ),
     # a missing key
     (
