@@ -33,7 +33,7 @@ KERNEL_ERRORS = {
 #: Errors whose constructor writes its own message (from fields, not a template argument).
 OWN_MESSAGE = {"IllegalTransition", "StaleCase", "LedgerFileRefused"}
 #: Errors that are not domain errors but carry a template the same way (``err.text``).
-TEMPLATE_CARRIERS = {"ScheduleError", "CommandFailed"}
+TEMPLATE_CARRIERS = {"ScheduleError", "CommandFailed", "SealingKeyError"}
 #: Command modules whose ``CommandFailed`` still take English written out (read by operators
 #: on the command line): converting them is pending work. The list only shrinks; a module
 #: not in it (handover, places' new commands) must raise with templates.
