@@ -20,7 +20,6 @@ from sqlalchemy import select, update
 
 from duban.accounts import CollectorBeatGrid, resolve_beat_grids, set_beat
 from duban.cases import Case
-from duban.cases.history import import_history, read_history
 from duban.cases.workflow import Source
 from duban.evaluation import evaluate, rebuild_summary
 from duban.evaluation import missed as missed_module
@@ -32,7 +31,7 @@ from duban.places import Region
 from duban.places.history import write_versions
 from duban.places.index import bump_places_version
 from tests.factories.cases import LAT, LON
-from tests.factories.history import history_csv, imported_case
+from tests.factories.history import history_csv, import_file, imported_case
 from tests.factories.places import add_grids
 from tests.factories.reference import CATEGORY
 from tests.factories.world import World
@@ -340,7 +339,7 @@ def test_the_history_import_moves_the_count_with_a_corrected_place(
     ]
     columns = ("case", "at", "action", "user", "source", "category_code", "description")
     columns += ("lon", "lat", "collector")
-    done = import_history(world.session, rows=read_history(history_csv(tmp_path, rows, columns)))
+    done = import_file(world.session, history_csv(tmp_path, rows, columns))
     assert done.refused == []
     assert in_grid(world, imported_case(world.session, "OLD-1").id) == "G3"
     assert_as_recounted(world)
