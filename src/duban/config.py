@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         "HS256); never stored in the database. Unset outside production, one is generated "
         "once into <var_dir>/secret_key (mode 0600)",
     )
+    secret_key_old: str = Field(
+        default="",
+        description="earlier DUBAN_SECRET_KEY values, separated by commas: credentials "
+        "sealed under them still open (new ones are sealed with DUBAN_SECRET_KEY) until "
+        "`duban secrets rotate` seals them all again with the current key; then remove them",
+    )
     token_ttl_minutes: int = Field(default=12 * 60, ge=1)
     timezone: str = "Asia/Shanghai"
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -176,9 +182,17 @@ def signing_key(settings: Settings) -> str:
     return key
 
 
-def _environment_signing_key() -> str:
-    return signing_key(Settings())
+def old_secret_keys(settings: Settings) -> list[str]:
+    """The earlier signing keys (``DUBAN_SECRET_KEY_OLD``) sealed credentials may still be
+    sealed under."""
+    return [k.strip() for k in settings.secret_key_old.split(",") if k.strip()]
 
 
-# Credentials kept sealed in the database open with the signing key of this environment.
-use_secret_source(_environment_signing_key)
+def _environment_sealing_keys() -> list[str]:
+    settings = Settings()
+    return [signing_key(settings), *old_secret_keys(settings)]
+
+
+# Credentials kept sealed in the database are sealed with the signing key of this
+# environment and open with it or an earlier one (a key being rotated).
+use_secret_source(_environment_sealing_keys)

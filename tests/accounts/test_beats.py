@@ -65,8 +65,10 @@ def grids_of(world: World, username: str) -> list[str]:
     )
 
 
-def put_beat(api: Api, username: str, body: Any, by: str = "admin") -> Any:
-    return api.client.put(f"{API}/admin/users/{username}/beat", headers=api.headers(by), json=body)
+def put_beat(api: Api, username: str, body: Any, by: str = "admin", **headers: str) -> Any:
+    return api.client.put(
+        f"{API}/admin/users/{username}/beat", headers={**api.headers(by), **headers}, json=body
+    )
 
 
 def test_the_api_draws_a_beat_as_a_geometry_or_a_feature(api: Api, city: World) -> None:
@@ -114,11 +116,7 @@ def test_the_api_refuses_others_and_non_collectors(api: Api, city: World) -> Non
     operator = put_beat(api, "operator", TWO_GRIDS)
     assert operator.status_code == 422
     assert "only a collector has a beat" in operator.json()["error"]["message"]
-    chinese = api.client.put(
-        f"{API}/admin/users/collector2/beat",
-        headers={**api.headers("admin"), "Accept-Language": "zh-CN"},
-        json=BOW_TIE,
-    )
+    chinese = put_beat(api, "collector2", BOW_TIE, **{"Accept-Language": "zh-CN"})
     assert chinese.status_code == 422
     assert chinese.json()["error"]["message"] == "责任区边界自相交"
 
@@ -133,32 +131,34 @@ def test_malformed_json_is_a_4xx(api: Api, city: World) -> None:
     assert broken.json()["error"]["message"]
 
 
-def test_create_user_checks_its_beat_the_same_way(city: World) -> None:
-    with pytest.raises(InvalidInput, match="outside the city"):
-        create_user(
-            city.session,
-            clock=city.clock,
-            username="far",
-            password="long-enough-pw",
-            role="collector",
-            beat=OUTSIDE,
-        )
-    with pytest.raises(InvalidInput, match="only a collector"):
-        create_user(
-            city.session,
-            clock=city.clock,
-            username="op2",
-            password="long-enough-pw",
-            role="operator",
-            beat=TWO_GRIDS,
-        )
-    made = create_user(
+def new_user(city: World, username: str, role: str, beat: Any) -> User:
+    return create_user(
         city.session,
         clock=city.clock,
-        username="near",
+        username=username,
         password="long-enough-pw",
-        role="collector",
-        beat={"type": "Feature", "properties": {}, "geometry": TWO_GRIDS},
+        role=role,
+        beat=beat,
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "beat", "message"),
+    [
+        ("far", "collector", OUTSIDE, "outside the city"),
+        ("op2", "operator", TWO_GRIDS, "only a collector"),
+    ],
+)
+def test_create_user_checks_its_beat_the_same_way(
+    city: World, username: str, role: str, beat: Any, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        new_user(city, username, role, beat)
+
+
+def test_create_user_keeps_the_geometry_of_a_feature(city: World) -> None:
+    made = new_user(
+        city, "near", "collector", {"type": "Feature", "properties": {}, "geometry": TWO_GRIDS}
     )
     assert made.beat == TWO_GRIDS  # the geometry is kept, not the Feature around it
     assert city.session.scalars(
@@ -180,18 +180,37 @@ def test_the_command_draws_and_clears_a_beat(
     cleared = run(db_url, tmp_path, "user", "beat", "collector2", "--clear")
     assert cleared.exit_code == 0, cleared.output
     assert grids_of(city, "collector2") == []
-    bad = tmp_path / "bad.geojson"
-    bad.write_text(json.dumps(OUTSIDE), encoding="utf-8")
-    outside = run(db_url, tmp_path, "user", "beat", "collector2", str(bad))
-    assert outside.exit_code == 2
-    assert "outside the city" in outside.output
-    bad.write_text("{not json", encoding="utf-8")
-    assert "not GeoJSON" in run(db_url, tmp_path, "user", "beat", "collector2", str(bad)).output
-    neither = run(db_url, tmp_path, "user", "beat", "collector2")
-    assert neither.exit_code == 2
-    assert "--clear" in neither.output
-    missing = run(db_url, tmp_path, "user", "beat", "collector2", str(tmp_path / "none.json"))
-    assert (missing.exit_code, "cannot read" in missing.output) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "code", "message"),
+    [
+        ("bad.geojson", json.dumps(OUTSIDE), 2, "outside the city"),
+        ("bad.geojson", "{not json", None, "not GeoJSON"),
+        (None, None, 2, "--clear"),  # neither a file nor --clear
+        ("none.json", None, 2, "cannot read"),  # a file that is not there
+    ],
+    ids=["outside", "not_json", "neither", "missing"],
+)
+def test_the_command_refuses_a_beat_it_cannot_draw(
+    city: World,
+    db_url: str,
+    tmp_path: Path,
+    file: str | None,
+    content: str | None,
+    code: int | None,
+    message: str,
+) -> None:
+    args = []
+    if file is not None:
+        if content is not None:
+            (tmp_path / file).write_text(content, encoding="utf-8")
+        args.append(str(tmp_path / file))
+    refused = run(db_url, tmp_path, "user", "beat", "collector2", *args)
+    if code is not None:
+        assert refused.exit_code == code, refused.output
+    assert message in refused.output
+    assert grids_of(city, "collector2") == []
 
 
 def test_the_admin_page_shows_and_uploads_a_beat(city: World, app: FastAPI) -> None:

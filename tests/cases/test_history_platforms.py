@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.cases.audit import verify_chain
-from duban.cases.history import HistoryReport, import_history, read_history
 from duban.cases.models import Case, ImportedCase
 from duban.cases.workflow import Action, CaseStatus
 from duban.handover.policy import shipped_data
@@ -32,7 +31,7 @@ from duban.publicview.rules import parse_area
 from duban.publicview.subscriptions import confirm_subscription, confirm_token, subscribe
 from tests.commands import run
 from tests.factories.cases import events
-from tests.factories.history import history_csv, history_xlsx, imported_case
+from tests.factories.history import history_csv, history_xlsx, import_file, imported_case
 from tests.factories.places import LAT, LON
 from tests.factories.platforms import EAST, WEST, two_level_city
 from tests.factories.reference import CATEGORY
@@ -106,14 +105,27 @@ def _report(case: str, at: datetime, by: str = "operator", **fields: Any) -> dic
     )
 
 
+def _filed(case: str, times: Sequence[datetime], **report: Any) -> list[dict[str, Any]]:
+    """report → assign → verify → file, at the four ``times``."""
+    reported, assigned, verified, filed = times
+    return [
+        _report(case, reported, **report),
+        _row(case, assigned, "assign", "operator", collector="collector"),
+        _row(case, verified, "verify", "collector"),
+        _row(case, filed, "file", "shift_lead"),
+    ]
+
+
+def _filed_on(case: str, day: int, **report: Any) -> list[dict[str, Any]]:
+    """:func:`_filed` on ``day``: reported at 9:00, filed at 10:00."""
+    return _filed(case, [_at(day, 9), _at(day, 9, 10), _at(day, 9, 40), _at(day, 10)], **report)
+
+
 def _two_level(case: str, day: int, *, platform: str = WEST) -> list[dict[str, Any]]:
     """report → verify → file → 下派 → the street dispatches → the unit returns it → 退回上级
     → 下派 again → dispatched → handled → checked → closed → 回访."""
     return [
-        _report(case, _at(day, 9), hotline_ticket=f"12345-{case}", reporter_phone="13800001111"),
-        _row(case, _at(day, 9, 10), "assign", "operator", collector="collector"),
-        _row(case, _at(day, 9, 40), "verify", "collector"),
-        _row(case, _at(day, 10), "file", "shift_lead"),
+        *_filed_on(case, day, hotline_ticket=f"12345-{case}", reporter_phone="13800001111"),
         _row(case, _at(day, 10, 5), "dispatch_to_platform", "dispatcher", platform=platform),
         _row(case, _at(day, 10, 20), "dispatch", "west_dispatcher", unit="JD001"),
         _row(case, _at(day, 11), "accept", "west_handler"),
@@ -136,14 +148,6 @@ def _csv(tmp_path: Path, rows: Sequence[dict[str, Any]], name: str = "history.cs
 
 def _xlsx(tmp_path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     return history_xlsx(tmp_path, rows, COLUMNS)
-
-
-def _import(session: Session, path: Path) -> HistoryReport:
-    return import_history(session, rows=read_history(path))
-
-
-def _case(session: Session, ref: str) -> Case:
-    return imported_case(session, ref)
 
 
 def _live(world: World, rows: Sequence[dict[str, Any]]) -> Case:
@@ -186,11 +190,11 @@ def test_a_two_level_case_is_replayed_as_if_it_had_been_live(
 ) -> None:
     rows = _two_level("PL-1", 3)
     path = _csv(tmp_path, rows) if kind == "csv" else _xlsx(tmp_path, rows)
-    report = _import(session, path)
+    report = import_file(session, path)
     assert report.refused == []
     assert (report.imported, report.events) == (1, len(rows))
 
-    replayed = _case(session, "PL-1")
+    replayed = imported_case(session, "PL-1")
     assert (replayed.status, replayed.platform_code, replayed.unit.code) == (
         CaseStatus.CLOSED,
         WEST,
@@ -231,7 +235,7 @@ def test_a_platform_that_is_none_or_not_the_cases_is_refused_with_its_line(
     rows = [*good, *nowhere, *elsewhere, *wrong_level]
     line = {id(r): n for n, r in enumerate(rows, start=2)}
 
-    report = _import(session, _csv(tmp_path, rows))
+    report = import_file(session, _csv(tmp_path, rows))
 
     assert report.imported == 1
     by_case = {r.case: r for r in report.refused}
@@ -251,17 +255,8 @@ def test_hand_overs_answers_on_site_fixes_and_the_sweeps_marks_are_replayed(
 ) -> None:
     load_list(session, shipped_data(), now=world.clock.now())
     parking = {"category_code": "E0505", "condition_code": "E050502"}
-
-    def filed(case: str, day: int) -> list[dict[str, Any]]:
-        return [
-            _report(case, _at(day, 9), **parking),
-            _row(case, _at(day, 9, 10), "assign", "operator", collector="collector"),
-            _row(case, _at(day, 9, 40), "verify", "collector"),
-            _row(case, _at(day, 10), "file", "shift_lead"),
-        ]
-
     done = [
-        *filed("T-1", 3),
+        *_filed_on("T-1", 3, **parking),
         _row("T-1", _at(3, 10, 30), "transfer", "dispatcher", unit="JJDD", amount="2"),
         _row("T-1", _at(3, 14), "transfer_accept", "dispatcher", note="交警已受理"),
         _row("T-1", _at(4, 9), "transfer_done", "dispatcher", note="已拖离"),
@@ -270,7 +265,7 @@ def test_hand_overs_answers_on_site_fixes_and_the_sweeps_marks_are_replayed(
         _row("T-1", _at(4, 11), "close", "shift_lead"),
     ]
     refused = [
-        *filed("T-2", 10),
+        *_filed_on("T-2", 10, **parking),
         _row("T-2", _at(10, 10, 30), "transfer", "dispatcher"),
         _row("T-2", _at(14, 9), "transfer_overdue", "system"),
         _row("T-2", _at(14, 10), "transfer_refuse", "dispatcher", reason="非本单位职责"),
@@ -278,16 +273,16 @@ def test_hand_overs_answers_on_site_fixes_and_the_sweeps_marks_are_replayed(
     on_site = [_report("S-1", _at(5, 9), by="collector", source="patrol", fixed_on_site="是")]
     rows = [*done, *refused, *on_site]
 
-    report = _import(session, _csv(tmp_path, rows))
+    report = import_file(session, _csv(tmp_path, rows))
 
     assert report.refused == []
-    one = _case(session, "T-1")
+    one = imported_case(session, "T-1")
     assert one.status == CaseStatus.CLOSED
     (transfer,) = transfers_of(session, one.id)
     assert (transfer.unit.code, transfer.state) == ("JJDD", "done")
     # 2 working days from Monday 10:30.
     assert transfer.reply_due_at == _at(5, 10, 30)
-    two = _case(session, "T-2")
+    two = imported_case(session, "T-2")
     assert two.status == CaseStatus.RETURNED
     trail = events(world.session_factory, two.id)
     assert [(e.action, e.actor_role) for e in trail][-3:] == [
@@ -295,7 +290,7 @@ def test_hand_overs_answers_on_site_fixes_and_the_sweeps_marks_are_replayed(
         ("transfer_overdue", "system"),
         ("transfer_refuse", "dispatcher"),
     ]
-    fixed = _case(session, "S-1")
+    fixed = imported_case(session, "S-1")
     assert (fixed.status, fixed.fixed_on_site) == (CaseStatus.CLOSED, True)
     assert [e.action for e in events(world.session_factory, fixed.id)] == [
         "report",
@@ -350,36 +345,19 @@ def test_replayed_history_tells_no_one_but_later_live_events_do(
     # Rows minutes old, within the public alerts' window: live, the report and the
     # dispatch would tell the citizen, the unit (a new task) and the webhook.
     start = world.clock.now() - timedelta(minutes=5)
-    steps = [
-        (
-            "report",
-            "operator",
-            {
-                "source": "hotline",
-                "category_code": CATEGORY,
-                "lon": LON,
-                "lat": LAT,
-                "description": "x",
-                "reporter_phone": "13800001111",
-            },
-        ),
-        ("assign", "operator", {"collector": "collector"}),
-        ("verify", "collector", {}),
-        ("file", "shift_lead", {}),
-        ("dispatch", "dispatcher", {"unit": "SZGC"}),
-    ]
+    at = [start + timedelta(seconds=n) for n in range(5)]
     rows = [
-        _row("N-1", start + timedelta(seconds=n), action, by, **fields)
-        for n, (action, by, fields) in enumerate(steps)
+        *_filed("N-1", at[:4], description="x", reporter_phone="13800001111"),
+        _row("N-1", at[4], "dispatch", "dispatcher", unit="SZGC"),
     ]
-    report = _import(session, _csv(tmp_path, rows))
+    report = import_file(session, _csv(tmp_path, rows))
     assert report.refused == []
     summary = worker.run_job("public_alerts", force=True) or ""
     assert "0 new reports" in summary
     assert [n for n in _outbox(world) if n.id not in before] == []
 
     # The same case goes on live: now its citizen, unit and webhook hear of it.
-    case = _case(session, "N-1")
+    case = imported_case(session, "N-1")
     world.clock.advance(minutes=1)
     world.act(case, Action.ACCEPT, "handler")
     world.act(case, Action.SUPERVISE, "supervisor", note="尽快处理")

@@ -34,14 +34,19 @@ def ten(world: World) -> list[int]:
     return made
 
 
+def listed(world: World, **kw: Any) -> Any:
+    """``list_cases`` as the dispatcher, now, over every case unless ``filters`` says."""
+    kw.setdefault("filters", CaseFilter())
+    return list_cases(world.session, actor=world.actor("dispatcher"), now=world.clock.now(), **kw)
+
+
 def walk(world: World, size: int, **kw: Any) -> tuple[list[int], list[int]]:
     """Every case, page by page forwards along ``after``, then back along ``before``
     from the last page."""
-    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
     forwards: list[list[int]] = []
     cursor: str | None = None
     while True:
-        page = list_cases(session, actor=actor, now=now, page_size=size, after=cursor, **kw)
+        page = listed(world, page_size=size, after=cursor, **kw)
         forwards.append([c.id for c in page.rows])
         assert (page.before is None) == (cursor is None)  # page 1 has no page before
         if page.after is None:
@@ -50,13 +55,13 @@ def walk(world: World, size: int, **kw: Any) -> tuple[list[int], list[int]]:
     backwards: list[list[int]] = [forwards[-1]]
     back = page.before
     while back is not None:
-        page = list_cases(session, actor=actor, now=now, page_size=size, before=back, **kw)
+        page = listed(world, page_size=size, before=back, **kw)
         backwards.insert(0, [c.id for c in page.rows])
         assert page.after is not None  # a page before always has one after it
         back = page.before
     assert backwards == forwards  # the same pages, read back
     assert all(len(p) == size for p in forwards[:-1])
-    every = list_cases(session, actor=actor, now=now, page_size=100, **kw)
+    every = listed(world, page_size=100, **kw)
     return [i for p in forwards for i in p], [c.id for c in every.rows]
 
 
@@ -76,24 +81,29 @@ def test_ties_go_by_id_newest_first(world: World, ten: list[int]) -> None:
     assert paged == ten[::-1]  # the six of one instant too, by id
 
 
-def test_keyset_pages_keep_the_filters_and_the_search(world: World, ten: list[int]) -> None:
-    reported = CaseFilter(statuses=(CaseStatus.REPORTED,))
-    paged, whole = walk(world, 3, filters=reported)
+@pytest.mark.parametrize(
+    ("size", "filters"),
+    [(3, CaseFilter(statuses=(CaseStatus.REPORTED,))), (2, CaseFilter(text="井盖破损"))],
+    ids=["status", "search"],
+)
+def test_keyset_pages_keep_the_filters_and_the_search(
+    world: World, ten: list[int], size: int, filters: CaseFilter
+) -> None:
+    paged, whole = walk(world, size, filters=filters)
     assert paged == whole
     assert len(paged) == 8
-    searched, whole = walk(world, 2, filters=CaseFilter(text="井盖破损"))
-    assert searched == whole
-    assert len(searched) == 8
 
 
-def test_the_total_is_counted_up_to_a_cap(world: World, ten: list[int]) -> None:
-    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
-    capped = list_cases(session, actor=actor, filters=CaseFilter(), now=now, counted=4)
-    assert (capped.total, capped.total_exact, len(capped.rows)) == (4, False, 10)
-    exact = list_cases(session, actor=actor, filters=CaseFilter(), now=now, counted=10)
-    assert (exact.total, exact.total_exact) == (10, True)
-    found = list_cases(session, actor=actor, filters=CaseFilter(text="路灯"), now=now, counted=4)
-    assert (found.total, found.total_exact) == (2, True)
+@pytest.mark.parametrize(
+    ("text", "counted", "total", "exact", "rows"),
+    [(None, 4, 4, False, 10), (None, 10, 10, True, 10), ("路灯", 4, 2, True, 2)],
+    ids=["capped", "exact", "few_hits"],
+)
+def test_the_total_is_counted_up_to_a_cap(
+    world: World, ten: list[int], text: str | None, counted: int, total: int, exact: bool, rows: int
+) -> None:
+    found = listed(world, filters=CaseFilter(text=text), counted=counted)
+    assert (found.total, found.total_exact, len(found.rows)) == (total, exact, rows)
 
 
 def test_the_api_pages_by_cursor_and_still_by_number(api: Api, world: World) -> None:
@@ -152,16 +162,15 @@ def test_a_search_counts_its_hits_up_to_the_ranked_cap(
     ten: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
-    small = list_cases(session, actor=actor, filters=CaseFilter(text="路灯"), now=now)
+    small = listed(world, filters=CaseFilter(text="路灯"))
     assert (small.total, small.total_exact) == (2, True)  # few hits: exact
     monkeypatch.setattr(queries, "RANKED_HITS", 5)
-    many = list_cases(session, actor=actor, filters=CaseFilter(text="井盖破损"), now=now)
+    many = listed(world, filters=CaseFilter(text="井盖破损"))
     assert (many.total, many.total_exact, len(many.rows)) == (5, False, 8)
     sign_in(client, app, world, "dispatcher")
     assert "共 5+ 件" in client.get("/cases", params={"q": "井盖破损"}, headers=ZH).text
-    listed = client.get("/cases", headers=ZH).text
-    assert "共 10 件" in listed  # without a search the list's own cap holds
+    unsearched = client.get("/cases", headers=ZH).text
+    assert "共 10 件" in unsearched  # without a search the list's own cap holds
 
 
 @pytest.mark.parametrize("query", ["井盖破损", "井盖", "破损 8"])
@@ -170,10 +179,7 @@ def test_many_hits_walk_the_order_and_find_the_same_pages(
 ) -> None:
     """Beyond RANKED_HITS the list walks newest first and checks each row (SQLite: in
     the FTS hits' list): the same cases in the same order as the gathered hits sorted."""
-    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
-    gathered = list_cases(
-        session, actor=actor, filters=CaseFilter(text=query), now=now, sort="-reported"
-    )
+    gathered = listed(world, filters=CaseFilter(text=query), sort="-reported")
     monkeypatch.setattr(queries, "RANKED_HITS", 1)
     searched, whole = walk(world, 3, filters=CaseFilter(text=query))
     assert searched == whole == [c.id for c in gathered.rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +23,17 @@ from duban.cases import Case
 from duban.cases.workflow import Source
 from duban.evaluation import evaluate, rebuild_summary
 from duban.evaluation import missed as missed_module
-from duban.evaluation.missed import parse_patrols, week_second
+from duban.evaluation.missed import CODE, missed_sums, parse_patrols, rebuild_missed, week_second
+from duban.evaluation.models import MissedReport, SummaryCount
 from duban.evaluation.service import drill_down
 from duban.kernel.errors import InvalidInput, NotFound, PolicyError
 from duban.places import Region
+from duban.places.history import write_versions
 from duban.places.index import bump_places_version
 from tests.factories.cases import LAT, LON
+from tests.factories.history import history_csv, import_file, imported_case
 from tests.factories.places import add_grids
+from tests.factories.reference import CATEGORY
 from tests.factories.world import World
 from tests.fakes import local
 from tests.http import Api
@@ -198,6 +203,147 @@ def test_a_case_moved_out_of_the_beat_moves_its_count(world: World, cases: dict[
     world.session.commit()
     assert count(world) == 3
     assert case in listed(world, "collector")
+
+
+def missed_state(world: World) -> tuple[list[tuple[int, int, int]], dict[tuple[int, str], int]]:
+    """The rows of ``missed_reports`` and the summary's 漏报 counts (month, collector id)."""
+    s = world.session
+    rows = s.execute(
+        select(MissedReport.case_id, MissedReport.user_id, MissedReport.month).order_by(
+            MissedReport.case_id, MissedReport.user_id
+        )
+    )
+    summary = s.execute(
+        select(SummaryCount.month, SummaryCount.key, SummaryCount.numerator).where(
+            SummaryCount.indicator == CODE, SummaryCount.numerator != 0
+        )
+    )
+    return [tuple(r) for r in rows], {(int(m), str(k)): int(n) for m, k, n in summary}
+
+
+def assert_as_recounted(world: World) -> dict[tuple[int, str], int]:
+    """What was committed equals a full recount (:func:`rebuild_missed`, today's beats):
+    the rows of ``missed_reports`` and the summary's counts. Rolls the recount back;
+    returns the summary's counts."""
+    world.session.commit()
+    rows, summary = missed_state(world)
+    rebuild_missed(world.session)
+    recount = {(m, key): n for (m, _, key, _), (n, _) in missed_sums(world.session).items() if n}
+    assert (rows, summary) == (missed_state(world)[0], recount)
+    world.session.rollback()
+    return summary
+
+
+def in_grid(world: World, case: int) -> str | None:
+    found = world.session.get(Case, case)
+    assert found is not None
+    world.session.refresh(found)
+    return found.grid_code
+
+
+def test_every_place_correction_of_an_action_moves_the_count(
+    world: World, cases: dict[str, int]
+) -> None:
+    """verify (the collector on site), file (the shift lead), dispatch (the dispatcher)
+    may each correct the place; after each the counts are those of a full recount."""
+    case = cases["in_hours"]
+    assert_as_recounted(world)
+    world.act(case, "assign", "operator", collector="collector")
+    # G3 on a Monday: nobody's (collector2 patrols it on Saturdays); G2: collector's beat.
+    for action, by, grid, extra, missed_by_collector in [
+        ("verify", "collector", "G3", {}, 2),
+        ("file", "shift_lead", "G2", {}, 3),
+        ("dispatch", "dispatcher", "G3", {"unit": "SZGC", "reason": "改派"}, 2),
+    ]:
+        lat, lon = centre(grid)
+        world.act(case, action, by, lat=lat, lon=lon, **extra)
+        assert in_grid(world, case) == grid, action
+        assert_as_recounted(world)
+        assert count(world) == missed_by_collector, action
+        assert (case in listed(world, "collector")) == (grid == "G2"), action
+
+
+def test_a_grid_edited_without_an_event_moves_the_count(
+    world: World, cases: dict[str, int]
+) -> None:
+    """An admin's direct fix of a case's grid (no action, no event) moves its 漏报 too."""
+    found = world.session.get(Case, cases["in_hours"])
+    assert found is not None
+    found.grid_code = "G3"
+    world.session.commit()
+    assert_as_recounted(world)
+    assert count(world) == 2
+    assert cases["in_hours"] not in listed(world, "collector")
+    # Into collector2's grid on a Saturday morning: counted there; out of any grid: nowhere.
+    found = world.session.get(Case, cases["saturday_night"])
+    assert found is not None
+    found.grid_code, world.session.get(Case, cases["at_eight"]).grid_code = "G2", None  # type: ignore[union-attr]
+    world.session.commit()
+    assert_as_recounted(world)
+    assert count(world) == 1  # last_minute only: saturday_night is off patrol anywhere
+
+
+def test_a_regrid_keeps_the_cases_and_their_count(world: World, cases: dict[str, int]) -> None:
+    """A places import writes new versions of grids (the beats resolved again); the cases
+    keep the grid they were filed with, and the counts stay those of a recount."""
+    before = assert_as_recounted(world)
+    old = world.session.scalars(
+        select(Region).where(Region.code == "G3", Region.valid_to.is_(None))
+    ).one()
+    now = local(2026, 12, 2)
+    columns = ("code", "level", "name", "parent_code", "geometry", "min_lon", "min_lat")
+    row = {c: getattr(old, c) for c in (*columns, "max_lon", "max_lat", "area_m2")}
+    write_versions(
+        world.session,
+        [(old, now)],
+        [{**row, "name": "G3 (redrawn)", "attributes": {}, "source": "test", "valid_from": now}],
+        now,
+    )
+    assert assert_as_recounted(world) == before
+    assert in_grid(world, cases["elsewhere"]) == "G3"
+
+
+def test_the_history_import_moves_the_count_with_a_corrected_place(
+    world: World, patrol: None, tmp_path: Path
+) -> None:
+    """An old platform's case reported in the beat and placed elsewhere on site."""
+    grids_in_place(world)
+    set_beat(world.session, username="collector", beat=BEAT_G1_G2)
+    world.session.commit()
+    (lat1, lon1), (lat3, lon3) = centre("G1"), centre("G3")
+    at = [local(2026, 11, 23, 10, m).isoformat() for m in (0, 10, 20, 30)]
+    report = {
+        "action": "report",
+        "source": "hotline",
+        "category_code": CATEGORY,
+        "description": "旧系统案件",
+    }
+    rows = [
+        {"case": "OLD-1", "at": at[0], "user": "operator", **report, "lon": lon1, "lat": lat1},
+        {
+            "case": "OLD-1",
+            "at": at[1],
+            "action": "assign",
+            "user": "operator",
+            "collector": "collector",
+        },
+        {
+            "case": "OLD-1",
+            "at": at[2],
+            "action": "verify",
+            "user": "collector",
+            "lon": lon3,
+            "lat": lat3,
+        },
+        {"case": "OLD-2", "at": at[3], "user": "operator", **report, "lon": lon1, "lat": lat1},
+    ]
+    columns = ("case", "at", "action", "user", "source", "category_code", "description")
+    columns += ("lon", "lat", "collector")
+    done = import_file(world.session, history_csv(tmp_path, rows, columns))
+    assert done.refused == []
+    assert in_grid(world, imported_case(world.session, "OLD-1").id) == "G3"
+    assert_as_recounted(world)
+    assert listed(world, "collector") == [imported_case(world.session, "OLD-2").id]
 
 
 def test_resolving_every_beat_after_the_grids_change(world: World, cases: dict[str, int]) -> None:

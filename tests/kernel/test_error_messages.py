@@ -40,6 +40,7 @@ TEMPLATE_CARRIERS = {
     "AuditKeyError",
     "CheckpointError",
     "HistoryFileError",
+    "SealingKeyError",
 }
 HOW_TO_FIX = """\
 Raise domain errors with a catalogue template, not with English written out:

@@ -4,7 +4,9 @@
 and :func:`record_reports` by the one writer of new cases, in the event's transaction;
 each change of a row is handed to the evaluation's summary (its old contribution out, its
 new one in, under the keys the case is counted under: ``cases.counted_as``; a case whose
-region, unit, reporter or source changed moves all its rows there);
+region, unit, reporter or source changed moves all its rows there); a flush that writes a
+case's ``grid_code`` moves its 漏报 (:func:`duban.evaluation.relocate_missed`), whatever
+wrote it;
 :func:`rebuild` recomputes the rows of some or all cases from ``case_events`` with one
 ``INSERT … SELECT`` (the migration's backfill, ``duban evaluation rebuild-facts`` after
 ``data/case_facts.yaml`` changed, and the benchmark's generated events).
@@ -18,7 +20,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, text
+from sqlalchemy import Table, delete, inspect, select, text
+from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from duban.cases.factrules import Fact, case_facts, fact_bits, local_month
@@ -128,17 +131,38 @@ def record_event(
             if was is not None and before:
                 entries.append((was, month, role, actor, before, -1))
             entries.append((now_as, month, role, actor, flags, 1))
-        if was is not None and was.split("|")[3] != now_as.split("|")[3]:
-            _relocate_missed(session, case.id)
         case.counted_as = now_as
     _count(session, entries)
 
 
-def _relocate_missed(session: Session, case_id: int) -> None:
-    """A case moved to another grid: its 漏报 moves with it (the evaluation's own record)."""
-    from duban.evaluation import relocate_missed
+#: ``session.info`` key: the ids of the cases whose grid the flush under way writes.
+_MOVED = "duban.cases.moved_grid"
 
-    relocate_missed(session, case_id)
+
+@orm_event.listens_for(Session, "before_flush")
+def _note_moved_cases(session: Session, _context: Any, _instances: Any) -> None:
+    """Note the cases whose ``grid_code`` this flush writes, whoever set it: an action's
+    place correction (with its event) or a direct edit (an admin's fix, a script)."""
+    moved = [
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, Case) and inspect(obj).attrs.grid_code.history.has_changes()
+    ]
+    if moved:
+        session.info.setdefault(_MOVED, set()).update(moved)
+
+
+@orm_event.listens_for(Session, "after_flush_postexec")
+def _relocate_moved_cases(session: Session, _context: Any) -> None:
+    """The noted cases' 漏报 follow them to their new grid (the evaluation's own record),
+    once the new grid is in the database. (A writer of ``cases.grid_code`` by a Core
+    statement, bypassing the ORM, must call ``relocate_missed`` itself: there is none.)"""
+    moved = session.info.pop(_MOVED, None)
+    if moved:
+        from duban.evaluation import relocate_missed
+
+        with session.no_autoflush:  # inside the flush: its statements must not flush again
+            relocate_missed(session, sorted(moved))
 
 
 def _record_missed(session: Session, cases: Sequence[Mapping[str, Any]]) -> None:

@@ -13,6 +13,7 @@ import typer
 from duban.accounts import commands as accounts
 from duban.cases import commands as cases
 from duban.cli import ops
+from duban.cli.sealing import secrets_app
 from duban.evaluation import commands as evaluation
 from duban.exchange import commands as exchange
 from duban.handover import commands as handover
@@ -59,6 +60,7 @@ app.add_typer(photochecks.photos_app, name="photos")
 app.add_typer(handover.handover_app, name="handover")
 app.add_typer(exchange.exchange_app, name="exchange")
 app.add_typer(notify.webhook_app, name="webhook")
+app.add_typer(secrets_app, name="secrets")
 
 
 def main() -> None:

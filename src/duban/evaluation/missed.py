@@ -10,13 +10,16 @@ collector: the cases' ``grid_code`` joined with the beats' grids, the local time
 report as a second of the local week tested against the patrol windows (parameters).
 
 The statement runs for the new cases when they are reported (:func:`record_missed`, in the
-report's transaction) and again for a case an event moves to another grid
-(:func:`relocate_missed`): each case counted is a row of ``missed_reports`` and one more in
-the summary's ``missed_report_count`` of the collector (``eval_summary``, object
-``collector``, key the user id, the local month of the report). So a month keeps the beats
-and patrol hours in force when its cases were reported; a beat drawn later changes only
-the cases reported after it. :func:`rebuild_missed` (``rebuild_summary``, the migration's
-backfill) counts every case again with today's beats and patrol hours.
+report's transaction) and again for a case moved to another grid — an action's place
+correction or any other write of ``cases.grid_code`` through the ORM, with or without an
+event (:func:`relocate_missed`, after the flush that wrote it): each case counted is a
+row of ``missed_reports`` and one more in the summary's ``missed_report_count`` of the
+collector (``eval_summary``, object ``collector``, key the user id, the local month of the
+report). So a month keeps the beats and patrol hours in force when its cases were
+reported; a beat drawn later, or a places import that redraws the grids (cases keep the
+grid they were filed with), changes only the cases reported after it.
+:func:`rebuild_missed` (``rebuild_summary``, the migration's backfill) counts every case
+again with today's beats and patrol hours.
 """
 
 from __future__ import annotations
@@ -269,16 +272,21 @@ def record_missed(
     _count(session, _write(session, found, tz), 1)
 
 
-def relocate_missed(session: Session, case_id: int) -> None:
-    """A case moved to another grid: its 漏报 out of the old collectors' counts, and in
-    again by the beats now, in the month and patrol hours of its report."""
-    gone = session.execute(
-        delete(M).where(M.case_id == case_id).returning(M.user_id, M.month)
-    ).all()
+def relocate_missed(session: Session, case_ids: Sequence[int]) -> None:
+    """Cases moved to another grid: their 漏报 out of the old collectors' counts, and in
+    again by the beats now, in the month and patrol hours of their report. Called for
+    every flush that changed a case's ``grid_code`` (:mod:`duban.cases.facts`), whatever
+    changed it; idempotent."""
+    if not case_ids:
+        return
+    ids = sorted(set(case_ids))
+    gone = session.execute(delete(M).where(M.case_id.in_(ids)).returning(M.user_id, M.month)).all()
     _count(session, [(int(u), int(m)) for u, m in gone], -1)
-    at = session.scalar(select(Case.created_at).where(Case.id == case_id))
-    if at is not None:
-        record_missed(session, [case_id], at, at)
+    first, last = session.execute(
+        select(func.min(Case.created_at), func.max(Case.created_at)).where(Case.id.in_(ids))
+    ).one()
+    if first is not None:
+        record_missed(session, ids, first, last)
 
 
 def rebuild_missed(session: Session) -> None:

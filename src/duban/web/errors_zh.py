@@ -222,6 +222,12 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "there is no {label} waiting": "没有待审批的{label}",
     "{subject} already has {article} {label} waiting for approval": "{subject}已有待审批的{label}",
     "'{field}' is not a phone number: give a mainland mobile (11 digits, e.g. 13800001111) or a landline with its area code (e.g. 0371-61234567)": "请填写11位手机号码，或带区号的固定电话，例如 0371-61234567。",
+    # sealed credentials (duban secrets rotate)
+    "no secret key is configured to seal credentials with": "未配置用于加密凭据的密钥（DUBAN_SECRET_KEY）",
+    "a sealed credential does not open with DUBAN_SECRET_KEY or any key of DUBAN_SECRET_KEY_OLD (was the key changed? put the old one in DUBAN_SECRET_KEY_OLD, or set the credential again)": "加密保存的凭据无法用 DUBAN_SECRET_KEY 或 DUBAN_SECRET_KEY_OLD 中的任一密钥解开（密钥是否已更换？请把旧密钥填入 DUBAN_SECRET_KEY_OLD，或重新设置该凭据）",
+    "table {table} has no id to reseal by": "表 {table} 没有可供重新加密的 id 列",
+    "{table}.{column} of row {row_id} does not open with DUBAN_SECRET_KEY or any key of DUBAN_SECRET_KEY_OLD; add the key it was sealed with to DUBAN_SECRET_KEY_OLD": "{table}.{column}（第 {row_id} 行）无法用 DUBAN_SECRET_KEY 或 DUBAN_SECRET_KEY_OLD 中的任一密钥解开；请把加密它的密钥填入 DUBAN_SECRET_KEY_OLD",
+    "{table}: {resealed} sealed again with the current key, {current} already sealed with it": "{table}：{resealed} 个值已用当前密钥重新加密，{current} 个值原已使用当前密钥",
     # ledgers
     "the file of evidence {evidence_id} is missing from the store": "证明材料 {evidence_id} 的文件缺失",
     "the file {file_id} is missing from the store": "文件 {file_id} 缺失",
