@@ -2,7 +2,7 @@
 
     python bench/evidence.py [--photos 8] [--hashes 1000000] [--db sqlite,postgresql]
                              [--lookup-only] [--keep] [--pg-database NAME]
-                             [--sqlite-file PATH]
+                             [--sqlite-file PATH] [--probes 16]
 
 (a) Per photo, one core (CPU time of this process, median over --photos photos made from
     scikit-image's sample photographs upscaled to 4000×3000 with sensor-like noise, JPEG
@@ -28,7 +28,8 @@
     SQLAlchemy's ``Connection.execute``), on the same table, alternating with the lookup.
     Aim: ≤ 5 ms. PostgreSQL uses database ``--pg-database`` (``duban_bench_photochecks``)
     on 127.0.0.1, dropped and recreated; SQLite ``--sqlite-file`` (a temporary file);
-    ``--keep`` reuses either if it holds --hashes prints.
+    ``--keep`` reuses either if it holds --hashes prints. ``--probes`` sends more (or
+    fewer) random probes than ``prints.CROP_PROBES`` has: what more probes would cost.
     ``--lookup-only`` skips (a).
 """
 
@@ -228,7 +229,7 @@ def lookups(engine: Engine, count: int, seed: int = 2) -> tuple[dict[str, list[f
     plans = ""
 
     def draw() -> tuple[int, tuple[int, ...]]:
-        return rng.getrandbits(64), tuple(rng.getrandbits(64) for _ in CROP_PROBES)
+        return rng.getrandbits(64), tuple(rng.getrandbits(64) for _ in range(probes))
 
     with Session(engine) as session:
         for _ in range(count):
@@ -248,22 +249,25 @@ def lookups(engine: Engine, count: int, seed: int = 2) -> tuple[dict[str, list[f
     return out, plans
 
 
-def server_ms(engine: Engine, count: int, seed: int = 3) -> dict[str, list[float]]:
+def server_ms(engine: Engine, count: int, probes: int, seed: int = 3) -> dict[str, list[float]]:
     """PostgreSQL's execution and planning times of the lookup's statement
-    (``EXPLAIN (ANALYZE, BUFFERS)``), and the shared buffers it read from outside
-    PostgreSQL's cache (the operating system's, or the disk)."""
+    (``EXPLAIN (ANALYZE, BUFFERS)``), the shared buffers it read from outside PostgreSQL's
+    cache (the operating system's, or the disk), and the execution time of the same
+    look-up run again at once (every page it needs in shared_buffers)."""
     rng = random.Random(seed)
     sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + str(_lookup_sql("postgresql"))
-    out: dict[str, list[float]] = {"exec": [], "plan": [], "read": [], "hit": []}
+    out: dict[str, list[float]] = {"exec": [], "plan": [], "read": [], "hit": [], "again": []}
     with engine.connect() as conn:
         for _ in range(count):
-            probes = [to_signed(rng.getrandbits(64)) for _ in CROP_PROBES]
-            params = {"h": to_signed(rng.getrandbits(64)), "max": 20, "probes": probes}
+            drawn = [to_signed(rng.getrandbits(64)) for _ in range(probes)]
+            params = {"h": to_signed(rng.getrandbits(64)), "max": 20, "probes": drawn}
             plan = conn.execute(text(sql), params).scalar_one()[0]
             out["exec"].append(float(plan["Execution Time"]))
             out["plan"].append(float(plan["Planning Time"]))
             out["read"].append(float(plan["Plan"]["Shared Read Blocks"]))
             out["hit"].append(float(plan["Plan"]["Shared Hit Blocks"]))
+            again = conn.execute(text(sql), params).scalar_one()[0]
+            out["again"].append(float(again["Execution Time"]))
     return out
 
 
@@ -326,6 +330,12 @@ def main() -> None:
         "--pg-database", default="duban_bench_photochecks", help="PostgreSQL database name"
     )
     parser.add_argument(
+        "--probes",
+        type=int,
+        default=len(CROP_PROBES),
+        help="crop probes per look-up (what more probes would cost)",
+    )
+    parser.add_argument(
         "--sqlite-file", help="SQLite bench file (kept; default: a temporary folder's)"
     )
     args = parser.parse_args()
@@ -358,14 +368,14 @@ def main() -> None:
                 print(f"\n[{kind}] {args.hashes:,} hashes kept from an earlier run")
             print(f"  load average before the look-ups: {os.getloadavg()[0]:.1f}")
             t_cpu = time.process_time()
-            got, plans = lookups(engine, 1000)
+            got, plans = lookups(engine, 1000, args.probes)
             med = statistics.median
 
             def p99(values: list[float]) -> float:
                 return sorted(values)[int(len(values) * 0.99)]
 
             print(
-                f"  reuse lookup (one statement: 4 bands + {len(CROP_PROBES)} crop probes "
+                f"  reuse lookup (one statement: 4 bands + {args.probes} crop probes "
                 f"as one array, distances in SQL): median {med(got['wall']):.2f} ms, "
                 f"p99 {p99(got['wall']):.2f} ms wall; median {med(got['cpu']):.2f} ms CPU "
                 f"of this process; {med(got['n']):.0f} rows returned (median)"
@@ -383,13 +393,14 @@ def main() -> None:
             )
             if engine.dialect.name == "postgresql":
                 print(f"  the lookup's prepared statement on the bench's connection: {plans}")
-                server = server_ms(engine, 100)
+                server = server_ms(engine, 100, args.probes)
                 print(
                     f"  server (EXPLAIN (ANALYZE, BUFFERS), 100 look-ups): execution median "
                     f"{med(server['exec']):.2f} ms, p90 {sorted(server['exec'])[89]:.2f} ms; "
                     f"planning median {med(server['plan']):.2f} ms (not paid once prepared); "
                     f"buffers median {med(server['hit']):.0f} hit, {med(server['read']):.0f} "
-                    f"read from outside shared_buffers"
+                    f"read from outside shared_buffers; the same look-up again (all in "
+                    f"shared_buffers): execution median {med(server['again']):.2f} ms"
                 )
             if args.lookup_only:
                 engine.dispose()
