@@ -219,7 +219,9 @@ def baseline_lookup(
     return len(conn.execute(text(_baseline_sql(dialect)), params).all())
 
 
-def lookups(engine: Engine, count: int, seed: int = 2) -> tuple[dict[str, list[float]], str]:
+def lookups(
+    engine: Engine, count: int, probe_count: int, seed: int = 2
+) -> tuple[dict[str, list[float]], str]:
     """Wall and CPU (this process: driver and Python) milliseconds per look-up, of the
     lookup and of the baseline, alternating (the same load for both), each with hashes
     of its own (the same hashes twice would find the second's index pages cached). On
@@ -229,7 +231,7 @@ def lookups(engine: Engine, count: int, seed: int = 2) -> tuple[dict[str, list[f
     plans = ""
 
     def draw() -> tuple[int, tuple[int, ...]]:
-        return rng.getrandbits(64), tuple(rng.getrandbits(64) for _ in range(probes))
+        return rng.getrandbits(64), tuple(rng.getrandbits(64) for _ in range(probe_count))
 
     with Session(engine) as session:
         for _ in range(count):
