@@ -161,7 +161,7 @@ def test_postgresql_keeps_one_prepared_statement_for_the_lookup(session: Session
     rows = conn.execute(
         text(
             "SELECT parameter_types, generic_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE '%FROM photo_prints%'"
+            "WHERE statement LIKE '%AS by_centre%'"
         )
     ).all()
     assert len(rows) == 1
