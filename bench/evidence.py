@@ -1,7 +1,8 @@
 """Benchmark: the photo checks on 12-megapixel phone JPEGs, and the reuse lookup at city scale.
 
     python bench/evidence.py [--photos 8] [--hashes 1000000] [--db sqlite,postgresql]
-                             [--lookup-only] [--keep]
+                             [--lookup-only] [--keep] [--pg-database NAME]
+                             [--sqlite-file PATH] [--probes 16]
 
 (a) Per photo, one core (CPU time of this process, median over --photos photos made from
     scikit-image's sample photographs upscaled to 4000×3000 with sensor-like noise, JPEG
@@ -20,11 +21,15 @@
     each 16-bit band of the hash, and each band of the centre hash against that band of
     the 16 crop probes (one array parameter), the Hamming distances measured in SQL and
     only the rows within reach returned. Median and p99 of 1,000 look-ups, wall and CPU
-    of this process; on PostgreSQL also the server's execution time (``EXPLAIN ANALYZE``,
-    median of 100). Baseline: the fifth run's statement (68 bind parameters, every band
-    row read back and measured in Python), on the same table, alternating with the lookup.
-    Aim: ≤ 5 ms. PostgreSQL uses database ``duban_bench_photochecks`` on 127.0.0.1
-    (dropped and recreated; ``--keep`` reuses it if it holds --hashes prints).
+    of this process; on PostgreSQL also the server's execution and planning time and the
+    buffers read (``EXPLAIN (ANALYZE, BUFFERS)``, median of 100), and whether the lookup
+    ran as a prepared statement with a generic plan. Baseline: the seventh run's lookup
+    (the same SQL with the four bands bound as parameters of their own, run through
+    SQLAlchemy's ``Connection.execute``), on the same table, alternating with the lookup.
+    Aim: ≤ 5 ms. PostgreSQL uses database ``--pg-database`` (``duban_bench_photochecks``)
+    on 127.0.0.1, dropped and recreated; SQLite ``--sqlite-file`` (a temporary file);
+    ``--keep`` reuses either if it holds --hashes prints. ``--probes`` sends more (or
+    fewer) random probes than ``prints.CROP_PROBES`` has: what more probes would cost.
     ``--lookup-only`` skips (a).
 """
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import random
@@ -56,13 +62,18 @@ from tests.fakes import SHANGHAI  # noqa: E402
 
 from duban.adapters.photostore import LocalPhotoStore  # noqa: E402
 from duban.evidence.photos import _check_complete  # noqa: E402
-from duban.photochecks.checks import _cameras, _lookup_sql, near_hashes  # noqa: E402
+from duban.photochecks.checks import (  # noqa: E402
+    _HAMMING,
+    _PROBES,
+    _cameras,
+    _lookup_sql,
+    near_hashes,
+)
 from duban.photochecks.models import PhotoPrint  # noqa: E402
 from duban.photochecks.prints import (  # noqa: E402
     CROP_PROBES,
     Print,
     bands,
-    hamming,
     match_copy,
     match_scene,
     take_print,
@@ -169,83 +180,109 @@ def fill(engine: Engine, count: int, seed: int = 1) -> None:
         conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
 
 
-def _baseline_sql() -> str:
-    """The fifth run's statement: each band by equality, 68 bind parameters, every band row
-    back to Python (``part`` 0–3 the hash's bands, 4–7 the centre's)."""
-    parts = [
-        f"SELECT photo_id, phash, {i} FROM photo_prints WHERE band{i} = :b{i}" for i in range(4)
-    ]
-    parts += [
-        f"SELECT photo_id, chash, {4 + i} FROM photo_prints WHERE cband{i} IN ("
-        + ", ".join(f":c{i}_{j}" for j in range(len(CROP_PROBES)))
-        + ")"
+def _baseline_sql(dialect: str) -> str:
+    """The seventh run's statement: the same SQL as the lookup's, but the four 16-bit bands
+    bound as parameters of their own (so bound as ``int2`` or ``int4`` by their value) and
+    run through SQLAlchemy's ``Connection.execute``."""
+    distance = _HAMMING[dialect]
+    whole = [
+        f"SELECT photo_id, {distance.format(a='phash', b=':h')} AS d, 0 AS by_centre "
+        f"FROM photo_prints WHERE band{i} = :b{i}"
         for i in range(4)
     ]
-    return " UNION ALL ".join(parts)
-
-
-BASELINE = text(_baseline_sql())
+    centre = [
+        f"SELECT p.photo_id, {distance.format(a='p.chash', b='probe.v')} AS d, 1 AS by_centre "
+        f"FROM {_PROBES[dialect]} JOIN photo_prints AS p "
+        f"ON p.cband{i} = CAST((probe.v >> {shift}) & 65535 AS INTEGER)"
+        for i, shift in enumerate((48, 32, 16, 0))
+    ]
+    union = "\nUNION ALL ".join(whole + centre)
+    return (
+        f"SELECT photo_id, MIN(d) AS d, by_centre FROM ({union}) AS found "
+        "WHERE d <= :max GROUP BY photo_id, by_centre"
+    )
 
 
 def baseline_lookup(
     session: Session, phash: int, max_distance: int, probes: tuple[int, ...]
 ) -> int:
-    """The fifth run's ``near_hashes``: band rows measured in Python. Returns how many."""
-    params = {f"b{i}": v for i, v in enumerate(bands(phash))}
-    pb = [bands(p) for p in probes]
-    params |= {f"c{i}_{j}": pb[j][i] for i in range(4) for j in range(len(CROP_PROBES))}
-    by_band: list[dict[int, list[int]]] = [{} for _ in range(4)]
-    for probe, b in zip(probes, pb, strict=True):
-        for i in range(4):
-            by_band[i].setdefault(b[i], []).append(probe)
-    found: dict[tuple[str, bool], int] = {}
-    for pid, other, part in session.connection().execute(BASELINE, params):
-        if part >= 4:
-            sharing = by_band[part - 4].get(bands(other & (2**64 - 1))[part - 4], [])
-            distance = min((hamming(p, other) for p in sharing), default=64)
-        else:
-            distance = hamming(phash, other)
-        if distance <= max_distance:
-            key = (pid, part >= 4)
-            found[key] = min(distance, found.get(key, 64))
-    return len(found)
+    """The seventh run's ``near_hashes``. Returns how many rows."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    signed = [to_signed(p) for p in probes]
+    params: dict[str, object] = {f"b{i}": value for i, value in enumerate(bands(phash))}
+    params |= {
+        "h": to_signed(phash),
+        "max": max_distance,
+        "probes": json.dumps(signed) if dialect == "sqlite" else signed,
+    }
+    return len(conn.execute(text(_baseline_sql(dialect)), params).all())
 
 
-def lookups(engine: Engine, count: int, seed: int = 2) -> dict[str, list[float]]:
+def lookups(
+    engine: Engine, count: int, probe_count: int, seed: int = 2
+) -> tuple[dict[str, list[float]], str]:
     """Wall and CPU (this process: driver and Python) milliseconds per look-up, of the
-    lookup and of the baseline, alternating (the same load for both)."""
+    lookup and of the baseline, alternating (the same load for both), each with hashes
+    of its own (the same hashes twice would find the second's index pages cached). On
+    PostgreSQL also how the lookup's prepared statement was planned."""
     rng = random.Random(seed)
     out: dict[str, list[float]] = {k: [] for k in ("wall", "cpu", "base wall", "base cpu", "n")}
+    plans = ""
+
+    def draw() -> tuple[int, tuple[int, ...]]:
+        return rng.getrandbits(64), tuple(rng.getrandbits(64) for _ in range(probe_count))
+
     with Session(engine) as session:
         for _ in range(count):
-            h = rng.getrandbits(64)
-            probes = tuple(rng.getrandbits(64) for _ in CROP_PROBES)
+            h, probes = draw()
             start, start_cpu = time.perf_counter(), time.process_time()
             found = near_hashes(session, h, max_distance=20, probes=probes)
             out["wall"].append((time.perf_counter() - start) * 1000)
             out["cpu"].append((time.process_time() - start_cpu) * 1000)
+            h, probes = draw()
             start, start_cpu = time.perf_counter(), time.process_time()
             baseline_lookup(session, h, 20, probes)
             out["base wall"].append((time.perf_counter() - start) * 1000)
             out["base cpu"].append((time.process_time() - start_cpu) * 1000)
             out["n"].append(len(found))
+        if engine.dialect.name == "postgresql":
+            plans = prepared_plans(session)
+    return out, plans
+
+
+def server_ms(engine: Engine, count: int, probes: int, seed: int = 3) -> dict[str, list[float]]:
+    """PostgreSQL's execution and planning times of the lookup's statement
+    (``EXPLAIN (ANALYZE, BUFFERS)``), the shared buffers it read from outside PostgreSQL's
+    cache (the operating system's, or the disk), and the execution time of the same
+    look-up run again at once (every page it needs in shared_buffers)."""
+    rng = random.Random(seed)
+    sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + str(_lookup_sql("postgresql"))
+    out: dict[str, list[float]] = {"exec": [], "plan": [], "read": [], "hit": [], "again": []}
+    with engine.connect() as conn:
+        for _ in range(count):
+            drawn = [to_signed(rng.getrandbits(64)) for _ in range(probes)]
+            params = {"h": to_signed(rng.getrandbits(64)), "max": 20, "probes": drawn}
+            plan = conn.execute(text(sql), params).scalar_one()[0]
+            out["exec"].append(float(plan["Execution Time"]))
+            out["plan"].append(float(plan["Planning Time"]))
+            out["read"].append(float(plan["Plan"]["Shared Read Blocks"]))
+            out["hit"].append(float(plan["Plan"]["Shared Hit Blocks"]))
+            again = conn.execute(text(sql), params).scalar_one()[0]
+            out["again"].append(float(again["Execution Time"]))
     return out
 
 
-def server_ms(engine: Engine, count: int, seed: int = 3) -> list[float]:
-    """PostgreSQL's execution time of the lookup's statement (``EXPLAIN ANALYZE``)."""
-    rng = random.Random(seed)
-    sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + str(_lookup_sql("postgresql"))
-    times = []
-    with engine.connect() as conn:
-        for _ in range(count):
-            h = rng.getrandbits(64)
-            params: dict[str, object] = {f"b{i}": v for i, v in enumerate(bands(h))}
-            probes = [to_signed(rng.getrandbits(64)) for _ in CROP_PROBES]
-            params |= {"h": to_signed(h), "max": 20, "probes": probes}
-            plan = conn.execute(text(sql), params).scalar_one()
-            times.append(float(plan[0]["Execution Time"]))
-    return times
+def prepared_plans(session: Session) -> str:
+    """How PostgreSQL ran the lookup on the bench's connection: its prepared statement's
+    generic and custom plans (a generic plan is not planned again)."""
+    rows = session.connection().execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%WHERE band0 = CAST%'"
+        )
+    )
+    return "; ".join(f"{g} generic, {c} custom plans" for g, c in rows) or "not prepared"
 
 
 def prints_stored(engine: Engine) -> int:
@@ -256,10 +293,14 @@ def prints_stored(engine: Engine) -> int:
         return 0
 
 
-def engine_for(kind: str, folder: Path, keep: int = 0) -> Engine | None:
+def engine_for(
+    kind: str, sqlite_file: Path, keep: int = 0, pg_name: str = "duban_bench_photochecks"
+) -> Engine | None:
     if kind == "sqlite":
-        return create_engine(f"sqlite:///{folder / 'hashes.db'}")
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_photochecks"
+        if not keep or prints_stored(create_engine(f"sqlite:///{sqlite_file}")) != keep:
+            sqlite_file.unlink(missing_ok=True)
+        return create_engine(f"sqlite:///{sqlite_file}")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
     if keep:
         try:
             kept = create_engine(url)
@@ -272,8 +313,8 @@ def engine_for(kind: str, folder: Path, keep: int = 0) -> Engine | None:
     )
     try:
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS duban_bench_photochecks"))
-            conn.execute(text("CREATE DATABASE duban_bench_photochecks"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}"'))
+            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
     except Exception as err:  # no server here: say so and go on
         print(f"  postgresql: skipped ({type(err).__name__})")
         return None
@@ -286,7 +327,19 @@ def main() -> None:
     parser.add_argument("--hashes", type=int, default=1_000_000)
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--lookup-only", action="store_true", help="only (b)")
-    parser.add_argument("--keep", action="store_true", help="reuse a filled PostgreSQL bench DB")
+    parser.add_argument("--keep", action="store_true", help="reuse a filled bench DB")
+    parser.add_argument(
+        "--pg-database", default="duban_bench_photochecks", help="PostgreSQL database name"
+    )
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=len(CROP_PROBES),
+        help="crop probes per look-up (what more probes would cost)",
+    )
+    parser.add_argument(
+        "--sqlite-file", help="SQLite bench file (kept; default: a temporary folder's)"
+    )
     args = parser.parse_args()
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
     rng = np.random.default_rng(1)
@@ -298,7 +351,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for kind in args.db.split(","):
-            engine = engine_for(kind.strip(), folder, args.hashes if args.keep else 0)
+            engine = engine_for(
+                kind.strip(),
+                Path(args.sqlite_file) if args.sqlite_file else folder / "hashes.db",
+                args.hashes if args.keep else 0,
+                args.pg_database,
+            )
             if engine is None:
                 continue
             start = time.perf_counter()
@@ -312,20 +370,20 @@ def main() -> None:
                 print(f"\n[{kind}] {args.hashes:,} hashes kept from an earlier run")
             print(f"  load average before the look-ups: {os.getloadavg()[0]:.1f}")
             t_cpu = time.process_time()
-            got = lookups(engine, 1000)
+            got, plans = lookups(engine, 1000, args.probes)
             med = statistics.median
 
             def p99(values: list[float]) -> float:
                 return sorted(values)[int(len(values) * 0.99)]
 
             print(
-                f"  reuse lookup (one statement: 4 bands + {len(CROP_PROBES)} crop probes "
+                f"  reuse lookup (one statement: 4 bands + {args.probes} crop probes "
                 f"as one array, distances in SQL): median {med(got['wall']):.2f} ms, "
                 f"p99 {p99(got['wall']):.2f} ms wall; median {med(got['cpu']):.2f} ms CPU "
                 f"of this process; {med(got['n']):.0f} rows returned (median)"
             )
             print(
-                f"  baseline (fifth run's statement, band rows to Python): "
+                f"  baseline (seventh run's lookup: bands bound apart, through SQLAlchemy): "
                 f"median {med(got['base wall']):.2f} ms, p99 {p99(got['base wall']):.2f} ms "
                 f"wall; median {med(got['base cpu']):.2f} ms CPU → lookup / baseline "
                 f"{med(got['wall']) / med(got['base wall']):.2f} wall, "
@@ -336,10 +394,15 @@ def main() -> None:
                 f"load average after: {os.getloadavg()[0]:.1f}"
             )
             if engine.dialect.name == "postgresql":
-                server = sorted(server_ms(engine, 100))
+                print(f"  the lookup's prepared statement on the bench's connection: {plans}")
+                server = server_ms(engine, 100, args.probes)
                 print(
-                    f"  server execution (EXPLAIN ANALYZE, 100 look-ups): median "
-                    f"{med(server):.2f} ms, p90 {server[89]:.2f} ms"
+                    f"  server (EXPLAIN (ANALYZE, BUFFERS), 100 look-ups): execution median "
+                    f"{med(server['exec']):.2f} ms, p90 {sorted(server['exec'])[89]:.2f} ms; "
+                    f"planning median {med(server['plan']):.2f} ms (not paid once prepared); "
+                    f"buffers median {med(server['hit']):.0f} hit, {med(server['read']):.0f} "
+                    f"read from outside shared_buffers; the same look-up again (all in "
+                    f"shared_buffers): execution median {med(server['again']):.2f} ms"
                 )
             if args.lookup_only:
                 engine.dispose()

@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from duban.evidence.models import Photo
@@ -144,3 +145,26 @@ def test_the_lookup_finds_what_a_brute_force_scan_finds(session: Session) -> Non
     assert near_hashes(session, phash, max_distance=4) == expected
     left_out = [expected[0][0]]
     assert near_hashes(session, phash, max_distance=4, exclude=left_out) == expected[1:]
+
+
+def test_postgresql_keeps_one_prepared_statement_for_the_lookup(session: Session) -> None:
+    """Every look-up binds the same parameter types, so psycopg prepares the statement once
+    and PostgreSQL reuses its plan (the bands bound as parameters of their own were bound
+    as ``int2`` or ``int4`` by their value: sixteen statements, planned anew each time)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL prepared statement")
+    rng = random.Random(3)
+    for _ in range(20):  # psycopg prepares at the fifth use; PostgreSQL plans 5 custom first
+        probes = tuple(rng.getrandbits(64) for _ in CROP_PROBES)
+        near_hashes(session, rng.getrandbits(64), max_distance=MAX, probes=probes)
+    rows = conn.execute(
+        text(
+            "SELECT parameter_types, generic_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%AS by_centre%'"
+        )
+    ).all()
+    assert len(rows) == 1
+    types, generic = rows[0]
+    assert list(types) == ["bigint", "bigint[]", "smallint"]
+    assert generic >= 5
