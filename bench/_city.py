@@ -456,8 +456,15 @@ def fill(url: str, count: int, seed: float = 0.7) -> dict[str, Any]:
     timings["map_counts_seconds"] = round(time.perf_counter() - started, 1)
     # PostgreSQL: VACUUM too, as autovacuum soon does after a load, so the visibility
     # map lets the covering indexes answer from the index alone (index-only scans).
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE" if pg else "ANALYZE"))
+    # SQLite: in a committed transaction — the engine issues its own BEGIN even on an
+    # "AUTOCOMMIT" connection, and an ANALYZE rolled back with it leaves no statistics.
+    if pg:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    with engine.connect() as conn:
         total = int(conn.scalar(text("SELECT count(*) FROM cases")) or 0)
     engine.dispose()
     timings["fill_seconds"] = round(time.perf_counter() - started, 1)
