@@ -278,7 +278,13 @@ def work_list(
     if filters is not None:
         base = apply_case_filter(base, filters, now)
     total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
-    cases = session.scalars(_order(queue, base).options(selectinload(Case.unit)).limit(limit)).all()
+    # The page's ids first, from an index alone where one holds the order (the stores'
+    # planners otherwise read every case of the queue's statuses to sort them: ~30 ms for
+    # the 2,000 cases to dispatch of a million on SQLite), then those cases.
+    page = _order(queue, base.with_only_columns(Case.id)).limit(limit).scalar_subquery()
+    cases = session.scalars(
+        _order(queue, select(Case).where(Case.id.in_(page))).options(selectinload(Case.unit))
+    ).all()
     return WorkList(queue, _rows(session, cases, load_policy(session), now), int(total))
 
 

@@ -1,7 +1,9 @@
 """ix_cases_status_time_left: a status's cases by time left — (status, due_at IS NULL,
 due_at, id), the order of the workbench queues sorted by the unit's deadline — so the
 dispatcher's parked queue reads its first page from the index instead of sorting every
-parked case (about one case in a hundred of a year's; ~10,000 at a million)
+parked case (about one case in a hundred of a year's; ~10,000 at a million); and
+ix_cases_status_step_due gains the id, so the step queues' page of ids is read from the
+index alone on PostgreSQL too (it visited every case to dispatch in the heap)
 
 Revision ID: 0035_fill
 Revises: 0034_missed3
@@ -23,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 
 # Not a batch: on SQLite that would copy the table without 0019's search triggers.
 def upgrade() -> None:
+    op.drop_index("ix_cases_status_step_due", table_name="cases")
+    op.create_index("ix_cases_status_step_due", "cases", ["status", "step_due_at", "id"])
     op.create_index(
         "ix_cases_status_time_left",
         "cases",
@@ -32,3 +36,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_cases_status_time_left", table_name="cases")
+    op.drop_index("ix_cases_status_step_due", table_name="cases")
+    op.create_index("ix_cases_status_step_due", "cases", ["status", "step_due_at"])
