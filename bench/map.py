@@ -21,7 +21,8 @@ Signed in as ``dispatcher``, one request at a time after a warm-up:
 
 Baseline: the grouped scan over the cases above (and ``bench/web.py``'s map lines before
 the map counts, BENCHMARKS.md "Web").
-With ``BENCH_MAP_URL`` set, that already prepared database is measured instead.
+With ``--sqlite-url`` / ``--pg-url`` (or ``BENCH_MAP_URL``) a city is kept: filled by
+bench/_city.py the first time, measured as it is after.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ requests, anonymously, one at a time after a warm-up:
 - ``GET /public/<案卷号>`` — a random report's page.
 
 It prints the median and p95 of the server's own time (``Server-Timing``) and of the
-round trip. Everything talks to 127.0.0.1 only. With ``BENCH_PUBLIC_URL`` set, that
-already prepared database is measured instead.
+round trip. Everything talks to 127.0.0.1 only. With ``--sqlite-url`` / ``--pg-url``
+(or ``BENCH_PUBLIC_URL``) a city is kept: filled by bench/_city.py the first time,
+measured as it is after.
 """
 
 from __future__ import annotations
