@@ -21,65 +21,38 @@ Signed in as ``dispatcher``, one request at a time after a warm-up:
 
 Baseline: the grouped scan over the cases above (and ``bench/web.py``'s map lines before
 the map counts, BENCHMARKS.md "Web").
-With ``BENCH_MAP_URL`` set, that already prepared database is measured instead.
+With ``--sqlite-url`` / ``--pg-url`` (or ``BENCH_MAP_URL``) a city is kept: filled by
+bench/_city.py the first time, measured as it is after.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _city  # type: ignore[import-not-found]
 import httpx
-from sqlalchemy import func, select
 
 import web  # type: ignore[import-not-found]
-from duban.cases.models import Case
 from duban.cases.workflow import OPEN, Source
-from duban.kernel.db.session import make_engine
 
-web.PG_DATABASE = "duban_bench_map"
-
-
-@contextmanager
-def prepared(backend: str, count: int) -> Iterator[tuple[str, Path, dict[str, Any]]]:
-    given = os.environ.get("BENCH_MAP_URL")
-    with tempfile.TemporaryDirectory(prefix="duban-bench-map-") as var:
-        var_dir = Path(var)
-        if given:
-            engine = make_engine(given)
-            with engine.connect() as conn:
-                cases = int(conn.scalar(select(func.count()).select_from(Case)) or 0)
-            engine.dispose()
-            yield given, var_dir, {"cases": cases, "insert_seconds": None}
-            return
-        with web.database(backend) as url:
-            print(f"[{backend}] preparing the demo city …", flush=True)
-            subprocess.run(
-                [web.DUBAN, "demo", "--no-serve"],
-                env=web.duban_env(url, var_dir),
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            print(f"[{backend}] inserting {count:,} cases …", flush=True)
-            loaded = web.bulk_insert(url, count)
-            loaded.pop("ids")
-            yield url, var_dir, loaded
+PG_DATABASE = "duban_bench_map"
 
 
-def run(backend: str, count: int, requests: int) -> dict[str, Any]:
+def run(backend: str, count: int, requests: int, url: str | None) -> dict[str, Any]:
     rng = random.Random(11)
     with (
-        prepared(backend, count) as (url, var_dir, loaded),
+        _city.prepared(backend, count, url or os.environ.get("BENCH_MAP_URL"), PG_DATABASE) as (
+            url,
+            var_dir,
+            loaded,
+        ),
         web.server(url, var_dir) as base,
         httpx.Client(base_url=base, timeout=60) as client,
     ):

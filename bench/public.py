@@ -18,8 +18,9 @@ requests, anonymously, one at a time after a warm-up:
 - ``GET /public/<案卷号>`` — a random report's page.
 
 It prints the median and p95 of the server's own time (``Server-Timing``) and of the
-round trip. Everything talks to 127.0.0.1 only. With ``BENCH_PUBLIC_URL`` set, that
-already prepared database is measured instead.
+round trip. Everything talks to 127.0.0.1 only. With ``--sqlite-url`` / ``--pg-url``
+(or ``BENCH_PUBLIC_URL``) a city is kept: filled by bench/_city.py the first time,
+measured as it is after.
 """
 
 from __future__ import annotations
@@ -27,24 +28,21 @@ from __future__ import annotations
 import os
 import random
 import re
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _city  # type: ignore[import-not-found]
 import httpx
 from sqlalchemy import select, text
 
 import web  # type: ignore[import-not-found]
 from duban.kernel.db.session import make_engine
 
-web.PG_DATABASE = "duban_bench_public"
+PG_DATABASE = "duban_bench_public"
 
 
 def _streets_and_codes(url: str) -> tuple[list[str], list[str]]:
@@ -72,37 +70,13 @@ def _streets_and_codes(url: str) -> tuple[list[str], list[str]]:
     return streets, codes
 
 
-@contextmanager
-def prepared(backend: str, count: int) -> Iterator[tuple[str, Path, dict[str, Any]]]:
-    """A database as ``bench/web.py`` prepares one, or ``BENCH_PUBLIC_URL``'s, prepared
-    so before (a million cases take minutes to insert)."""
-    given = os.environ.get("BENCH_PUBLIC_URL")
-    with tempfile.TemporaryDirectory(prefix="duban-bench-") as var:
-        var_dir = Path(var)
-        if given:
-            engine = make_engine(given)
-            with engine.connect() as conn:
-                cases = int(conn.scalar(text("SELECT count(*) FROM cases")) or 0)
-            engine.dispose()
-            yield given, var_dir, {"cases": cases, "insert_seconds": None}
-            return
-        with web.database(backend) as url:
-            print(f"[{backend}] preparing the demo city …", flush=True)
-            subprocess.run(
-                [web.DUBAN, "demo", "--no-serve"],
-                env=web.duban_env(url, var_dir),
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            print(f"[{backend}] inserting {count:,} cases …", flush=True)
-            loaded = web.bulk_insert(url, count)
-            loaded.pop("ids")
-            yield url, var_dir, loaded
-
-
-def run(backend: str, count: int, requests: int) -> dict[str, Any]:
+def run(backend: str, count: int, requests: int, url: str | None) -> dict[str, Any]:
     rng = random.Random(17)
-    with prepared(backend, count) as (url, var_dir, loaded):
+    with _city.prepared(backend, count, url or os.environ.get("BENCH_PUBLIC_URL"), PG_DATABASE) as (
+        url,
+        var_dir,
+        loaded,
+    ):
         streets, codes = _streets_and_codes(url)
         with web.server(url, var_dir) as base, httpx.Client(base_url=base, timeout=60) as client:
             cursors: dict[str, str] = {}

@@ -1,22 +1,23 @@
 #!/usr/bin/env python
-"""Web benchmark: server time of the busiest pages with 100,000 cases in the database.
+"""Web benchmark: server time of the busiest pages with many cases in the database.
 
     python bench/web.py [--backend sqlite|postgresql|both] [--cases 100000]
                         [--requests 200] [--json results.json]
+                        [--sqlite-url sqlite:///…/city.db] [--pg-url postgresql+psycopg://…]
 
 For each backend it
 
-1. prepares a fresh database (SQLite: a file under a temporary directory; PostgreSQL: the
-   ``duban_bench_web`` database on 127.0.0.1, dropped and recreated) and runs
-   ``duban demo --no-serve`` (reference data, the generated demo city with its ~6,000
-   unit grids, one user per role, a few cases with real photos and timelines);
-2. bulk-inserts ``--cases`` more cases with plain SQL (SQLAlchemy Core ``executemany``,
-   no HTTP, no use cases): a realistic spread of statuses (a third closed, the rest
-   along the loop), sources, categories, units, deadlines and step timers, each at a
-   random point of a random demo grid with its grid/community/street/district codes,
-   created over the last year (those older than two weeks nearly all closed, the recent
-   ones along the loop), each with its ``report`` event; then ``ANALYZE`` (PostgreSQL:
-   ``VACUUM ANALYZE``);
+1. prepares a benchmark city (``bench/_city.py``, shared with bench/map.py and
+   bench/public.py): the demo city (``duban demo --no-serve``: reference data, ~6,000
+   unit grids, one user per role, a few cases with real photos and timelines) in a fresh
+   database (SQLite: a file under a temporary directory; PostgreSQL: ``duban_bench_web``
+   on 127.0.0.1), then ``--cases`` more cases filled set-based (``INSERT … SELECT`` over
+   a generated series, no HTTP, no use cases): a year of reports, those older than two
+   weeks nearly all closed and the recent ones along the loop, sources, categories,
+   units, deadlines and step timers, each at a random point of a random demo grid with
+   its grid/community/street/district codes and a varied Chinese description, each with
+   its ``report`` event; then the map counts rebuilt and ``(VACUUM) ANALYZE``. With
+   ``--sqlite-url`` / ``--pg-url`` the database is kept, and reused as it is next time;
 3. starts the real server (``duban serve``, one worker) on a free port of 127.0.0.1,
    signs in through the web form as ``dispatcher``, and requests, one at a time after a
    warm-up, ``--requests`` times each:
@@ -45,279 +46,21 @@ import platform
 import random
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _city  # type: ignore[import-not-found]
 import _server  # type: ignore[import-not-found]
 import httpx
-from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
 
-from duban.accounts.models import Unit
-from duban.cases.mapcounts import rebuild_map_counts
-from duban.cases.models import Case, CaseEvent
-from duban.cases.workflow import OPEN, STEP_OF_STATUS, CaseStatus, Source
-from duban.kernel.db.session import make_engine
-from duban.places.models import Region
-from duban.reference.models import Category, FilingCondition
+from duban.cases.workflow import OPEN
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: Another name (``DUBAN_BENCH_PG_DATABASE``) lets two runs share the server.
 PG_DATABASE = os.environ.get("DUBAN_BENCH_PG_DATABASE", "duban_bench_web")
 DEMO_PASSWORD = "duban-demo"
-CHUNK = 5000
-
-#: status → share of the cases of the last two weeks (the loop in flight).
-RECENT_MIX: dict[CaseStatus, float] = {
-    CaseStatus.REPORTED: 0.08,
-    CaseStatus.VERIFIED: 0.04,
-    CaseStatus.FILED: 0.05,
-    CaseStatus.DISPATCHED: 0.10,
-    CaseStatus.HANDLING: 0.20,
-    CaseStatus.RETURNED: 0.01,
-    CaseStatus.PARKED: 0.01,
-    CaseStatus.AWAITING_CHECK: 0.06,
-    CaseStatus.CHECKED: 0.02,
-    CaseStatus.CLOSED: 0.38,
-    CaseStatus.REJECTED: 0.03,
-    CaseStatus.VOIDED: 0.02,
-}
-#: status → share of older cases: nearly all closed, a few stuck, parked or overdue.
-OLD_MIX: dict[CaseStatus, float] = {
-    CaseStatus.CLOSED: 0.91,
-    CaseStatus.REJECTED: 0.03,
-    CaseStatus.VOIDED: 0.02,
-    CaseStatus.HANDLING: 0.02,
-    CaseStatus.PARKED: 0.01,
-    CaseStatus.DISPATCHED: 0.005,
-    CaseStatus.AWAITING_CHECK: 0.005,
-}
-#: Cases cover a year; those of the last RECENT_DAYS are still mostly in flight.
-HISTORY_DAYS = 365
-RECENT_DAYS = 14
-SOURCE_MIX: dict[Source, float] = {
-    Source.PATROL: 0.55,
-    Source.CITIZEN: 0.2,
-    Source.HOTLINE: 0.15,
-    Source.INSPECTION: 0.05,
-    Source.SUPERVISION: 0.03,
-    Source.SENSOR: 0.02,
-}
-WITH_UNIT = {
-    CaseStatus.DISPATCHED,
-    CaseStatus.HANDLING,
-    CaseStatus.PARKED,
-    CaseStatus.AWAITING_CHECK,
-    CaseStatus.CHECKED,
-    CaseStatus.CLOSED,
-}
-DESCRIPTIONS = [
-    "井盖破损，行人有踩空危险",
-    "堆放生活垃圾两天无人清理",
-    "占道经营，桌椅摆到人行道上",
-    "路灯不亮已有三天",
-    "行道树倒伏压住非机动车道",
-    "电线杆上张贴大量小广告",
-    "共享单车乱停放堵塞盲道",
-    "施工围挡倒塌未恢复",
-]
-
-
-# --------------------------------------------------------------------------- databases
-
-
-@contextlib.contextmanager
-def database(backend: str) -> Iterator[str]:
-    """A fresh, empty database URL for ``backend``; removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="duban-bench-web-") as tmp:
-            yield f"sqlite:///{tmp}/duban.db"
-        return
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def duban_env(url: str, var_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DUBAN_DATABASE_URL=url,
-        DUBAN_VAR_DIR=str(var_dir),
-        DUBAN_SECRET_KEY="bench-web-secret-of-at-least-32-chars",
-    )
-    return env
-
-
-#: The ``duban`` command installed next to this Python.
-DUBAN = str(Path(sys.executable).parent / "duban")
-
-
-def weighted(mix: dict[Any, float], rng: random.Random, n: int) -> list[Any]:
-    keys = list(mix)
-    return rng.choices(keys, weights=[mix[k] for k in keys], k=n)
-
-
-def bulk_insert(url: str, count: int, seed: int = 7) -> dict[str, Any]:
-    """``count`` cases with their report events, written with plain SQL in chunks."""
-    rng = random.Random(seed)
-    engine = make_engine(url)
-    started = time.perf_counter()
-    with engine.begin() as conn:
-        grids = conn.execute(
-            select(
-                Region.code, Region.min_lon, Region.min_lat, Region.max_lon, Region.max_lat
-            ).where(Region.level == "grid", Region.valid_to.is_(None))
-        ).all()
-        subclasses = conn.execute(
-            select(Category.code, Category.kind).where(Category.level == 2, Category.is_active)
-        ).all()
-        conditions = dict(
-            conn.execute(
-                select(FilingCondition.category_code, FilingCondition.code).where(
-                    FilingCondition.is_active
-                )
-            ).all()
-        )
-        units = [u for (u,) in conn.execute(select(Unit.id).where(Unit.is_active))]
-        first_id = int(conn.execute(select(Case.id).order_by(Case.id.desc())).scalar() or 0)
-    if not grids:
-        raise SystemExit("the demo city has no grids; is the places module installed?")
-    now = datetime.now(UTC)
-    ages = [rng.uniform(0, HISTORY_DAYS * 86400) for _ in range(count)]
-    recent = weighted(RECENT_MIX, rng, count)
-    old = weighted(OLD_MIX, rng, count)
-    statuses = [recent[i] if ages[i] < RECENT_DAYS * 86400 else old[i] for i in range(count)]
-    sources = weighted(SOURCE_MIX, rng, count)
-    case_rows: list[dict[str, Any]] = []
-    event_rows: list[dict[str, Any]] = []
-
-    def flush(conn: Any) -> None:
-        if case_rows:
-            conn.execute(insert(Case.__table__), case_rows)
-            conn.execute(insert(CaseEvent.__table__), event_rows)
-            case_rows.clear()
-            event_rows.clear()
-
-    with engine.begin() as conn:
-        for i in range(count):
-            case_id = first_id + 1 + i
-            status = statuses[i]
-            code, x0, y0, x1, y1 = rng.choice(grids)
-            lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
-            category, kind = rng.choice(subclasses)
-            created = now - timedelta(seconds=ages[i])
-            dispatched = created + timedelta(hours=rng.uniform(0.5, 6))
-            with_unit = status in WITH_UNIT
-            due = dispatched + timedelta(hours=rng.choice([2, 4, 24, 48, 120]))
-            handled = (
-                dispatched + timedelta(hours=rng.uniform(1, 72))
-                if status in (CaseStatus.AWAITING_CHECK, CaseStatus.CHECKED, CaseStatus.CLOSED)
-                else None
-            )
-            step = STEP_OF_STATUS.get(status)
-            step_started = max(created, now - timedelta(hours=rng.uniform(0, 12)))
-            case_rows.append(
-                {
-                    "id": case_id,
-                    "code": f"B{case_id:010d}",
-                    "version": 1,
-                    "source": sources[i].value,
-                    "status": status.value,
-                    "kind": kind,
-                    "category_code": category,
-                    "condition_code": conditions.get(category),
-                    "lat": lat,
-                    "lon": lon,
-                    "address": f"测试路 {rng.randint(1, 999)} 号",
-                    "description": rng.choice(DESCRIPTIONS),
-                    "grid_code": code,
-                    "community_code": code[:12],
-                    "street_code": code[:9],
-                    "district_code": code[:6],
-                    "unit_id": rng.choice(units) if with_unit else None,
-                    "rework_count": 1 if rng.random() < 0.08 else 0,
-                    "is_supervised": rng.random() < 0.03,
-                    "limit_amount": 4.0 if with_unit else None,
-                    "limit_unit": "work_hours" if with_unit else None,
-                    "clock_started_at": dispatched if with_unit else None,
-                    "due_at": due if with_unit else None,
-                    "dispatched_at": dispatched if with_unit else None,
-                    "handled_at": handled,
-                    "closed_at": handled + timedelta(hours=3)
-                    if handled and status == CaseStatus.CLOSED
-                    else None,
-                    "parked_at": now - timedelta(days=1) if status == CaseStatus.PARKED else None,
-                    "paused_seconds": 0.0,
-                    "step": step,
-                    "step_started_at": step_started if step else None,
-                    "step_due_at": step_started + timedelta(hours=rng.choice([1, 2, 4]))
-                    if step
-                    else None,
-                    "pending_extension_until": due + timedelta(days=2)
-                    if status == CaseStatus.HANDLING and rng.random() < 0.02
-                    else None,
-                    "created_at": created,
-                    "updated_at": created,
-                    "event_count": 1,
-                    "last_event_hash": "0" * 64,
-                }
-            )
-            event_rows.append(
-                {
-                    "case_id": case_id,
-                    "seq": 1,
-                    "action": "report",
-                    "from_status": None,
-                    "to_status": "reported",
-                    "actor_id": None,
-                    "actor_role": "collector",
-                    "occurred_at": created,
-                    "note": "",
-                    "payload": "{}",
-                    "prev_hash": "0" * 64,
-                    "hash": "0" * 64,
-                }
-            )
-            if len(case_rows) >= CHUNK:
-                flush(conn)
-        flush(conn)
-        if url.startswith("postgresql"):
-            conn.execute(
-                text("SELECT setval(pg_get_serial_sequence('cases', 'id'), max(id)) FROM cases")
-            )
-            conn.execute(
-                text(
-                    "SELECT setval(pg_get_serial_sequence('case_events', 'id'), max(id)) "
-                    "FROM case_events"
-                )
-            )
-    insert_s = time.perf_counter() - started
-    with Session(engine) as session:  # the map counts, as the migration backfills them
-        rebuild_map_counts(session)
-        session.commit()
-    # PostgreSQL: VACUUM too, as autovacuum soon does after a load, so the visibility
-    # map lets the covering indexes answer from the index alone (index-only scans).
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE" if url.startswith("postgresql") else "ANALYZE"))
-    with engine.connect() as conn:
-        total = int(conn.execute(select(text("count(*)")).select_from(Case.__table__)).scalar_one())
-        ids = [int(i) for (i,) in conn.execute(select(Case.id))]
-    engine.dispose()
-    return {"insert_seconds": round(insert_s, 1), "cases": total, "ids": ids}
 
 
 # --------------------------------------------------------------------------- server
@@ -333,7 +76,7 @@ def server(url: str, var_dir: Path) -> Iterator[str]:
     and, when /healthz did not answer within 60 s (a loaded machine, a big database),
     read that pipe to its end — which never comes while the server runs: the benchmark
     hung with an idle server and no output."""
-    with _server.server(duban_env(url, var_dir), 1, var_dir / "server.log") as (base, _pid):
+    with _server.server(_city.duban_env(url, var_dir), 1, var_dir / "server.log") as (base, _pid):
         yield base
 
 
@@ -384,7 +127,7 @@ def measure(
         found = re.search(r"dur=([\d.]+)", header)
         server_ms.append(float(found.group(1)) if found else took)
         wall_ms.append(took)
-    return Timing(
+    timing = Timing(
         endpoint=name,
         requests=n,
         server_p50=round(statistics.median(server_ms), 1),
@@ -392,6 +135,9 @@ def measure(
         roundtrip_p50=round(statistics.median(wall_ms), 1),
         roundtrip_p95=round(p95(wall_ms), 1),
     )
+    # As each line is done: a run at a million cases takes a while.
+    print(f"  {name}: server {timing.server_p50} / {timing.server_p95} ms", flush=True)
+    return timing
 
 
 #: The case list as people use it: the default order, a filter, a sort, searches.
@@ -399,8 +145,8 @@ CASE_LISTS = {
     "GET /cases (newest first)": "/cases",
     "GET /cases (open, category E01)": "/cases?open=1&category=E01",
     "GET /cases?sort=due (open)": "/cases?open=1&sort=due",
-    "GET /cases?q= (1 case in 8)": "/cases?q=井盖破损",
-    "GET /cases?q= (address, few)": "/cases?q=测试路 123 号",
+    "GET /cases?q= (1 case in 20)": "/cases?q=井盖破损",
+    "GET /cases?q= (address, few)": "/cases?q=建安大道12号",
     "GET /cases?q= (案卷号)": "/cases?q=B0000500000",
 }
 
@@ -417,36 +163,28 @@ def next_links(client: httpx.Client, url: str, pages: int) -> list[str]:
     return found
 
 
+def _cycle(urls: list[str]) -> Callable[[int], str]:
+    """The i-th request's URL: ``urls`` in turn."""
+    return lambda i: urls[i % len(urls)]
+
+
 def measure_case_list(client: httpx.Client, requests: int) -> list[Timing]:
     """The case list's lines: each of :data:`CASE_LISTS`, then pages 2–21 as the pager
     links them (newest first, and sorted by time left)."""
-    timings = [
-        measure(client, name, lambda i, u=url: u, requests) for name, url in CASE_LISTS.items()
-    ]
+    timings = [measure(client, name, _cycle([url]), requests) for name, url in CASE_LISTS.items()]
     for name, first in [
         ("GET /cases pages 2-21 (Next link)", "/cases"),
         ("GET /cases?sort=due pages 2-21", "/cases?open=1&sort=due"),
     ]:
         pages = next_links(client, first, 20) or [first]
-        timings.append(measure(client, name, lambda i, p=pages: p[i % len(p)], requests))
+        timings.append(measure(client, name, _cycle(pages), requests))
     return timings
 
 
-def run(backend: str, count: int, requests: int) -> dict[str, Any]:
+def run(backend: str, count: int, requests: int, url: str | None) -> dict[str, Any]:
     rng = random.Random(11)
-    with database(backend) as url, tempfile.TemporaryDirectory(prefix="duban-bench-var-") as var:
-        var_dir = Path(var)
-        print(f"[{backend}] preparing the demo city …", flush=True)
-        subprocess.run(
-            [DUBAN, "demo", "--no-serve"],
-            env=duban_env(url, var_dir),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        print(f"[{backend}] inserting {count:,} cases …", flush=True)
-        loaded = bulk_insert(url, count)
-        ids: list[int] = loaded.pop("ids")
-        print(f"[{backend}] {loaded['cases']:,} cases ({loaded['insert_seconds']} s)", flush=True)
+    with _city.prepared(backend, count, url, PG_DATABASE) as (url, var_dir, loaded):
+        ids = _city.case_ids(url)
         with server(url, var_dir) as base, httpx.Client(base_url=base, timeout=60) as client:
             sign_in(client, "dispatcher")
             boxes = [(113.80, 34.00, 113.85, 34.05)]
@@ -497,16 +235,22 @@ def run(backend: str, count: int, requests: int) -> dict[str, Any]:
     }
 
 
-def cli(run: Callable[[str, int, int], dict[str, Any]], doc: str, requests: int) -> None:
-    """The command line of a page benchmark (this one's and bench/public.py's): run
-    ``run(backend, cases, requests)`` on each store and print the server and round-trip
-    percentiles per endpoint."""
+def cli(
+    run: Callable[[str, int, int, str | None], dict[str, Any]], doc: str, requests: int
+) -> None:
+    """The command line of a page benchmark (this one's, bench/map.py's and
+    bench/public.py's): run ``run(backend, cases, requests, url)`` on each store and print
+    the server and round-trip percentiles per endpoint. ``--sqlite-url`` / ``--pg-url``
+    name a database to keep: filled on the first run, reused as it is on the next."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--sqlite-url", help="a SQLite city to fill once and reuse")
+    parser.add_argument("--pg-url", help="a PostgreSQL city to fill once and reuse")
     args = parser.parse_args()
+    urls = {"sqlite": args.sqlite_url, "postgresql": args.pg_url}
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     out: dict[str, Any] = {
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, "
@@ -514,7 +258,7 @@ def cli(run: Callable[[str, int, int], dict[str, Any]], doc: str, requests: int)
         "runs": [],
     }
     for backend in backends:
-        result = run(backend, args.cases, args.requests)
+        result = run(backend, args.cases, args.requests, urls[backend])
         out["runs"].append(result)
         print(f"\n{backend}: {result['cases']:,} cases")
         print(f"  {'endpoint':<34} {'server p50':>10} {'p95':>8} {'round trip p50':>15} {'p95':>8}")

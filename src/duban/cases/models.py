@@ -78,8 +78,12 @@ class Case(Base):
         # reports are found on ix_cases_created_at, a grid's are few enough to sort).
         Index("ix_cases_street_created", "street_code", "created_at"),
         Index("ix_cases_community_created", "community_code", "created_at"),
-        # The workbenches' step queues, in the order their timers run out.
-        Index("ix_cases_status_step_due", "status", "step_due_at"),
+        # The workbenches' step queues, in the order their timers run out (with the id:
+        # a page of ids from the index alone).
+        Index("ix_cases_status_step_due", "status", "step_due_at", "id"),
+        # The queues by time left (workbench._order: the deadline, none last): the
+        # parked queue's first page without sorting every parked case.
+        Index("ix_cases_status_time_left", "status", text("(due_at IS NULL)"), "due_at", "id"),
         # The dispatcher's approvals: only the few cases with a request waiting.
         Index(
             "ix_cases_pending_requests",
