@@ -223,3 +223,24 @@ def test_a_search_counts_exactly_up_to_its_cap(
             session, actor=actor, filters=CaseFilter(text=query, statuses=statuses), now=now
         )
         assert (listing.total, listing.total_exact) == (min(true, cap), true <= cap), query
+
+
+def test_an_operators_list_by_time_left_pages_in_order(world: World, ten: list[int]) -> None:
+    """Open cases of a major class, least time left first (chosen on ids and keys, then
+    read by id): the order the keys say, cases without a deadline last, paged by cursor."""
+    from duban.cases.models import Case
+    from duban.cases.workflow import OPEN
+
+    session = world.session
+    world.case_in(CaseStatus.CLOSED, description="已结案")
+    everything = list(session.scalars(select(Case)))
+    major = everything[0].category_code[:3]
+    wanted = CaseFilter(categories=(major,), statuses=tuple(sorted(OPEN)))
+    expected = sorted(
+        (c for c in everything if c.status in OPEN and c.category_code.startswith(major)),
+        key=lambda c: (c.due_at is None, c.due_at or c.created_at, c.id),
+    )
+    paged, whole = walk(world, 3, filters=wanted, sort="due")
+    assert paged == whole == [c.id for c in expected]
+    assert any(c.due_at for c in expected)
+    assert len(expected) < len(everything)
