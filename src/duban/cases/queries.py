@@ -13,7 +13,9 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
+    String,
     and_,
+    bindparam,
     column,
     false,
     func,
@@ -146,15 +148,20 @@ def _contains(word: str, *, sqlite: bool) -> ColumnElement[bool]:
             Case.description.like(_like(word), escape="\\"),
             Case.address.like(_like(word), escape="\\"),
         )
+    # PostgreSQL: the pattern is written into the statement, so every plan sees it. As a
+    # parameter, psycopg prepares a statement run five times on a connection, and
+    # PostgreSQL then plans it once for any word: a common word's capped count went
+    # from 60 ms to 1–2 s (the walk that stops at 1,001 hits replaced by bitmaps).
+    pattern = bindparam(None, _like(word), type_=String(), literal_execute=True)
     if word.isascii():
         return or_(
-            Case.description.ilike(_like(word), escape="\\"),
-            Case.address.ilike(_like(word), escape="\\"),
+            Case.description.ilike(pattern, escape="\\"),
+            Case.address.ilike(pattern, escape="\\"),
         )
     # ILIKE costs several times LIKE on Chinese text, where case means nothing.
     return or_(
-        Case.description.like(_like(word), escape="\\"),
-        Case.address.like(_like(word), escape="\\"),
+        Case.description.like(pattern, escape="\\"),
+        Case.address.like(pattern, escape="\\"),
     )
 
 
