@@ -1,5 +1,5 @@
-"""ix_cases_status_category_due: an operator's filtered list (statuses, a category,
-by time left) chosen and counted from the index alone
+"""ix_cases_status_category_due: an operator's filtered list (statuses, a category;
+by time left or newest first) chosen and counted from the index alone
 
 Revision ID: 0035_search
 Revises: 0034_missed3
@@ -20,7 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_cases_status_category_due", "cases", ["status", "category_code", "due_at", "id"]
+        "ix_cases_status_category_due",
+        "cases",
+        ["status", "category_code", "due_at", "created_at", "id"],
     )
 
 
