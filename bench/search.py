@@ -1,7 +1,7 @@
 """Benchmark: searching the case list by 案卷号, address and text.
 
     python bench/search.py [--cases 100000] [--backend sqlite|postgresql|both] [--repeat 20]
-                           [--scan-repeat N]
+                           [--scan-repeat N] [--reuse] [--sqlite-path FILE]
                            [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_search]
 
 Fills a fresh database (all migrations, so the search indexes of ``0017_casesearch``
@@ -12,7 +12,12 @@ times, ``--repeat`` times each, the first page (50, with the total) of
 ``LIKE '%…%'`` scan of description and address with the same page and count, and prints
 the median and p95 per query (the scan only ``--scan-repeat`` times: at a million
 cases it takes seconds). Before the searches, the list without one: page 1 with its
-capped total, page 21 by keyset cursor and by OFFSET, and an exact ``count(*)``.
+capped total, page 21 by keyset cursor and by OFFSET, an operator's filtered list (one
+major category, open cases, least time left first) and an exact ``count(*)``.
+
+``--reuse`` keeps a database filled with ``--cases`` cases by an earlier run (the
+PostgreSQL database of ``--pg-url``, the SQLite file of ``--sqlite-path``) instead of
+filling it again (a million cases take ~10 minutes to fill).
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from evaluate import _at, _series  # type: ignore[import-not-found]
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from duban.cases.queries import CaseFilter, list_cases
+from duban.cases.workflow import OPEN
 from duban.kernel.context import Actor
 from duban.kernel.db.migrate import upgrade
 from duban.kernel.db.session import make_engine, make_session_factory
@@ -75,16 +82,35 @@ def _pick(items: list[str], index: str) -> str:
     return f"rtrim(substr('{padded}', ({index}) * {WIDTH} + 1, {WIDTH}))"
 
 
+#: One case in this many is open (dispatched, handling or filed); the others are closed.
+OPEN_EVERY = 10
+OPEN_STATUSES = ["dispatched", "handling", "filed"]
+
+
 def fill(engine: Engine, cases: int) -> None:
     dialect = engine.dialect.name
     upgrade(engine)
     factory = make_session_factory(engine)
     with factory() as session:
         install_defaults(session, now=datetime(2026, 1, 1, tzinfo=UTC))
-        category = session.scalars(
-            select(Category.code).where(Category.level == 2).order_by(Category.code).limit(1)
-        ).one()
+        categories = list(
+            session.scalars(
+                select(Category.code).where(Category.level == 2).order_by(Category.code)
+            )
+        )
         session.commit()
+    width = max(len(c) for c in categories)
+    padded = "".join(c.ljust(width) for c in categories)
+    # Subclasses in turn (n / 3, so a category is not tied to a status or a problem).
+    category = f"rtrim(substr('{padded}', ((n / 3) % {len(categories)}) * {width} + 1, {width}))"
+    status = (
+        f"CASE WHEN n % {OPEN_EVERY} <> 0 THEN 'closed' "
+        + " ".join(
+            f"WHEN (n / {OPEN_EVERY}) % {len(OPEN_STATUSES)} = {i} THEN '{s}'"
+            for i, s in enumerate(OPEN_STATUSES)
+        )
+        + " END"
+    )
     true = "TRUE" if dialect == "postgresql" else "1"
     text_n = "CAST(n AS TEXT)"
     with engine.begin() as conn:
@@ -109,18 +135,20 @@ def fill(engine: Engine, cases: int) -> None:
             text(
                 "INSERT INTO cases (id, code, version, source, status, kind, category_code, lat, "
                 "lon, address, description, unit_id, rework_count, is_supervised, "
-                "paused_seconds, created_at, updated_at, event_count, last_event_hash) "
-                f"SELECT n, 'B' || {text_n}, 1, 'hotline', 'closed', 'event', :category, "
+                "paused_seconds, created_at, updated_at, due_at, event_count, last_event_hash) "
+                f"SELECT n, 'B' || {text_n}, 1, 'hotline', {status}, 'event', {category}, "
                 f"34.0, 113.8, {address}, {description}, 1 + n % 20, 0, "
                 f"{'FALSE' if dialect == 'postgresql' else '0'}, 0, "
-                f"{_at(dialect, 'n % 2592000')}, {_at(dialect, 'n % 2592000')}, 1, '' "
+                f"{_at(dialect, 'n % 2592000')}, {_at(dialect, 'n % 2592000')}, "
+                f"{_at(dialect, 'n % 2592000 + 86400 * (1 + n % 7)')}, 1, '' "
                 f"FROM ({_series(dialect, cases)}) s"
-            ),
-            {"category": category},
+            )
         )
         print(f"  fill: {cases:,} cases in {time.perf_counter() - t0:.1f} s", flush=True)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    # VACUUM too: PostgreSQL's index-only scans need the visibility map it writes (what
+    # autovacuum does in a running city).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"))
 
 
 def _stats(samples: list[float]) -> str:
@@ -168,11 +196,22 @@ def measure(engine: Engine, repeat: int, scan_repeat: int) -> None:
 def measure_pages(engine: Engine, repeat: int) -> None:
     """The list without a search: page 1 (with its total, counted up to
     :data:`~duban.cases.queries.COUNTED`), page 21 by keyset cursor and page 21 by
-    OFFSET, against an exact ``count(*)`` of every case."""
+    OFFSET, an operator's list (one major category, open cases, least time left first:
+    page 1 with its total, and page 2 by cursor), against an exact ``count(*)`` of every
+    case."""
     factory = make_session_factory(engine)
     actor = Actor(user_id=None, username="bench", role=Role.DISPATCHER)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     with factory() as session:
+        major = session.scalars(
+            select(Category.parent_code)
+            .where(Category.level == 2)
+            .group_by(Category.parent_code)
+            .order_by(func.count().desc(), Category.parent_code)
+            .limit(1)
+        ).one()
+        operator = CaseFilter(categories=(str(major),), statuses=tuple(sorted(OPEN)))
+        due_cursor = list_cases(session, actor=actor, filters=operator, now=now, sort="due").after
         cursor: str | None = None
         for _ in range(20):
             cursor = list_cases(
@@ -193,6 +232,16 @@ def measure_pages(engine: Engine, repeat: int) -> None:
                 "page 21, OFFSET",
                 lambda: list_cases(session, actor=actor, filters=CaseFilter(), now=now, page=21),
             ),
+            (
+                "category+open, due",
+                lambda: list_cases(session, actor=actor, filters=operator, now=now, sort="due"),
+            ),
+            (
+                "  … page 2, cursor",
+                lambda: list_cases(
+                    session, actor=actor, filters=operator, now=now, sort="due", after=due_cursor
+                ),
+            ),
             ("exact count(*)", lambda: session.scalar(text("SELECT count(*) FROM cases"))),
         ]
         for label, call in lines:
@@ -205,17 +254,33 @@ def measure_pages(engine: Engine, repeat: int) -> None:
             print(f"  list: {label:<18} {_stats(took)}", flush=True)
 
 
-def run(backend: str, url: str, cases: int, repeat: int, scan_repeat: int) -> None:
+def _filled(engine: Engine, cases: int) -> bool:
+    """Whether ``engine``'s database holds the ``cases`` cases of an earlier fill."""
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(text("SELECT max(id) FROM cases")) == cases
+    except DBAPIError:
+        return False
+
+
+def run(backend: str, url: str, cases: int, repeat: int, scan_repeat: int, reuse: bool) -> None:
     print(f"{backend}: {cases:,} cases", flush=True)
-    if backend == "postgresql":
-        admin = make_engine(str(make_url(url).set(database="postgres")))
-        name = make_url(url).database
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
     engine = make_engine(url)
-    fill(engine, cases)
+    if reuse and _filled(engine, cases):
+        print("  fill: reusing the filled database", flush=True)
+    else:
+        engine.dispose()
+        if backend == "postgresql":
+            admin = make_engine(str(make_url(url).set(database="postgres")))
+            name = make_url(url).database
+            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+        else:
+            Path(make_url(url).database or "").unlink(missing_ok=True)
+        engine = make_engine(url)
+        fill(engine, cases)
     measure_pages(engine, repeat)
     measure(engine, repeat, scan_repeat)
     engine.dispose()
@@ -232,18 +297,18 @@ def main() -> None:
     parser.add_argument(
         "--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/duban_bench_search"
     )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a database an earlier run filled"
+    )
+    parser.add_argument("--sqlite-path", help="the SQLite file (default: a temporary one)")
     args = parser.parse_args()
+    scans = args.scan_repeat or args.repeat
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            run(
-                "sqlite",
-                f"sqlite:///{tmp}/bench.db",
-                args.cases,
-                args.repeat,
-                args.scan_repeat or args.repeat,
-            )
+            path = args.sqlite_path or f"{tmp}/bench.db"
+            run("sqlite", f"sqlite:///{path}", args.cases, args.repeat, scans, args.reuse)
     if args.backend in ("postgresql", "both"):
-        run("postgresql", args.pg_url, args.cases, args.repeat, args.scan_repeat or args.repeat)
+        run("postgresql", args.pg_url, args.cases, args.repeat, scans, args.reuse)
 
 
 if __name__ == "__main__":

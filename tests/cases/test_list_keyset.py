@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from duban.cases import pages as case_pages
 from duban.cases import queries
@@ -184,3 +185,68 @@ def test_many_hits_walk_the_order_and_find_the_same_pages(
     searched, whole = walk(world, 3, filters=CaseFilter(text=query))
     assert searched == whole == [c.id for c in gathered.rows]
     assert searched
+
+
+def _holds(case: Any, query: str) -> bool:
+    """Whether a search for ``query`` finds ``case``: its 案卷号, or every word in its
+    description or address (ASCII case aside)."""
+    text = f"{case.description}\n{case.address}".lower()
+    return case.code == query.strip() or all(w.lower() in text for w in query.split())
+
+
+@pytest.mark.parametrize("cap", [1, 2, 7, 1000])
+def test_a_search_counts_exactly_up_to_its_cap(
+    world: World, ten: list[int], monkeypatch: pytest.MonkeyPatch, cap: int
+) -> None:
+    """The capped count (SQLite: driven by the FTS5 table, the 案卷号 beside) is the true
+    count of hits up to the cap, and says "more" beyond; a case found both by its 案卷号
+    and by its text counts once."""
+    from duban.cases.models import Case
+
+    session, actor, now = world.session, world.actor("dispatcher"), world.clock.now()
+    first, second = session.get(Case, ten[0]), session.get(Case, ten[1])
+    assert first is not None
+    assert second is not None
+    second.description = f"井盖破损 与{first.code}同一处，本案{second.code}"
+    session.flush()
+    monkeypatch.setattr(queries, "RANKED_HITS", cap)
+    everything = list(session.scalars(select(Case)))
+    for query, statuses in [
+        ("井盖破损", ()),
+        ("井盖破损", (CaseStatus.REPORTED,)),
+        ("井盖破损", (CaseStatus.DISPATCHED,)),
+        ("路灯", (CaseStatus.DISPATCHED,)),
+        ("破损 8", ()),
+        ("盖破损 同一处", ()),
+        (first.code, ()),
+        (second.code, ()),
+        ("下水道反味", ()),
+    ]:
+        true = sum(
+            1 for c in everything if _holds(c, query) and (not statuses or c.status in statuses)
+        )
+        listing = list_cases(
+            session, actor=actor, filters=CaseFilter(text=query, statuses=statuses), now=now
+        )
+        assert (listing.total, listing.total_exact) == (min(true, cap), true <= cap), query
+
+
+def test_an_operators_list_by_time_left_pages_in_order(world: World, ten: list[int]) -> None:
+    """Open cases of a major class, least time left first (chosen on ids and keys, then
+    read by id): the order the keys say, cases without a deadline last, paged by cursor."""
+    from duban.cases.models import Case
+    from duban.cases.workflow import OPEN
+
+    session = world.session
+    world.case_in(CaseStatus.CLOSED, description="已结案")
+    everything = list(session.scalars(select(Case)))
+    major = everything[0].category_code[:3]
+    wanted = CaseFilter(categories=(major,), statuses=tuple(sorted(OPEN)))
+    expected = sorted(
+        (c for c in everything if c.status in OPEN and c.category_code.startswith(major)),
+        key=lambda c: (c.due_at is None, c.due_at or c.created_at, c.id),
+    )
+    paged, whole = walk(world, 3, filters=wanted, sort="due")
+    assert paged == whole == [c.id for c in expected]
+    assert any(c.due_at for c in expected)
+    assert len(expected) < len(everything)

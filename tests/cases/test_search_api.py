@@ -72,6 +72,20 @@ def test_search_text_is_not_sql(api: Api, corpus: dict[str, dict[str, Any]]) -> 
     assert found(api, "NEAR(") == []
 
 
+def test_quotes_percent_and_backslash_are_searched_as_text(api: Api) -> None:
+    """PostgreSQL writes the LIKE patterns into the statement (so every plan sees them):
+    quotes, ``%``, ``_`` and backslashes are text, and asking again and again (past
+    psycopg's prepare threshold) finds the same."""
+    made = api.report(description="O'Brien 反映 100%_占用 \\路口", address="许昌市")
+    assert found(api, "O'Brien") == [made["id"]]
+    assert found(api, "o'brien") == [made["id"]]  # ASCII: any case
+    assert found(api, "100%_") == [made["id"]]
+    assert found(api, "\\路口") == [made["id"]]
+    assert found(api, "'; DROP TABLE cases; --") == []
+    assert [found(api, "O'Brien 占用") for _ in range(7)] == [[made["id"]]] * 7
+    assert found(api, "O'Brien") == [made["id"]]  # the table is still there
+
+
 def test_search_combines_with_filters_and_visibility(
     api: Api, corpus: dict[str, dict[str, Any]]
 ) -> None:

@@ -73,6 +73,12 @@ class Case(Base):
         # count reads the index alone (mapcounts.counts_by_grid).
         Index("ix_cases_status_due", "status", "due_at", "grid_code", "duplicate_of_id"),
         Index("ix_cases_unit_status", "unit_id", "status"),
+        # An operator's list: open cases of a category, by time left or newest first. The
+        # page is chosen and the total counted from this index alone (id included for
+        # PostgreSQL's index-only scan), whatever statuses and subclasses it asks for.
+        Index(
+            "ix_cases_status_category_due", "status", "category_code", "due_at", "created_at", "id"
+        ),
         Index("ix_cases_created_at", "created_at"),
         # The public list and feed of a street or community, newest first (a district's
         # reports are found on ix_cases_created_at, a grid's are few enough to sort).
