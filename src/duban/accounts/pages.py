@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from starlette.datastructures import FormData
 
 from duban.accounts.beats import MAX_BEAT_BYTES, beat_grid_counts, parse_beat_file
-from duban.accounts.directory import set_unit_active, update_user
+from duban.accounts.directory import set_unit_active, set_unit_english_name, update_user
 from duban.accounts.models import Unit, User
 from duban.accounts.users import create_unit, create_user, set_beat
 from duban.kernel.context import Actor
@@ -38,8 +38,13 @@ def _add_unit(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
         code=values["code"],
         name=values["name"],
         kind=values["kind"] or "professional",
+        name_en=values["name_en"] or None,
         region_code=values["region"] or None,
     )
+
+
+def _rename_unit_en(ctx: WebContext, actor: Actor, code: str, form: FormData) -> None:
+    set_unit_english_name(ctx.db, actor=actor, code=code, name_en=forms.text(form, "name_en", 200))
 
 
 def _toggle_unit(ctx: WebContext, actor: Actor, code: str, form: FormData) -> None:
@@ -51,11 +56,18 @@ UNITS = AdminPage(
     template="admin/units.html",
     doc="Responsible units.",
     listing=_units,
-    fields=("code", "name", "kind", "region"),
+    fields=("code", "name", "name_en", "kind", "region"),
     create=_add_unit,
     create_doc="Add a unit.",
     error_field="code",
-    rows=(RowAction("/units/{code}/active", _toggle_unit, doc="Switch a unit on or off."),),
+    rows=(
+        RowAction("/units/{code}/active", _toggle_unit, doc="Switch a unit on or off."),
+        RowAction(
+            "/units/{code}/name_en",
+            _rename_unit_en,
+            doc="Correct a unit's English name (empty: drafted from its name).",
+        ),
+    ),
 )
 
 

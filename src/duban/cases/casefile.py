@@ -136,6 +136,8 @@ class CaseFile:
     category_name: str
     category_name_en: str
     major_name: str
+    #: The major class's English name (the English face's; "" where there is none).
+    major_name_en: str
     condition: FilingCondition | None
     conditions: list[FilingCondition]
     timeline: list[TimelineEntry]
@@ -284,6 +286,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         category_name=category.name if category else case.category_code,
         category_name_en=category.name_en if category else case.category_code,
         major_name=major.name if major else "",
+        major_name_en=(major.name_en or major.name) if major else "",
         condition=session.get(FilingCondition, case.condition_code)
         if case.condition_code
         else None,

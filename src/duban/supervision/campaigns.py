@@ -464,8 +464,10 @@ def campaign_stats(
     where = visible_tagged(campaign.id, actor)
     late = func.sum(sql_case((overdue_condition(now), 1), else_=0))
     units = {
-        uid: (code, name)
-        for uid, code, name in session.execute(select(Unit.id, Unit.code, Unit.name))
+        uid: (code, name if lang == "zh" else (name_en or name))
+        for uid, code, name, name_en in session.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.name_en)
+        )
     }
     none_label = "未派遣" if lang == "zh" else "Not dispatched"
     by_unit = []

@@ -1,6 +1,7 @@
 """english: routing reasons stored as a template and codes (cases.routing_reason_data),
 named in the reader's language when read; existing reasons converted where they can be
-read, the English text kept as the fallback
+read, the English text kept as the fallback; units without an English name get the draft
+made from their Chinese one
 
 Revision ID: 0035_english
 Revises: 0034_missed3
@@ -144,6 +145,15 @@ def upgrade() -> None:
             )
         )
     conn = op.get_bind()
+    # Units without an English name: the draft create_unit makes (the admin corrects it).
+    from duban.accounts.unitnames import english_unit_name  # a pure function of the name
+
+    unnamed = conn.execute(sa.text("SELECT id, name FROM units WHERE name_en IS NULL")).all()
+    if unnamed:
+        conn.execute(
+            sa.text("UPDATE units SET name_en = :name_en WHERE id = :id"),
+            [{"id": i, "name_en": english_unit_name(name)[:200]} for i, name in unnamed],
+        )
     unit_codes: dict[int, str] = {
         i: c for i, c in conn.execute(sa.text("SELECT id, code FROM units"))
     }
@@ -193,6 +203,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The units' drafted English names stay (units.name_en predates this revision).
     # The English text stays in routing_reason (routing keeps writing it): nothing is lost.
     # A plain ALTER (SQLite 3.35+): a batch copy of cases would trip the foreign keys.
     op.execute("ALTER TABLE cases DROP COLUMN routing_reason_data")
