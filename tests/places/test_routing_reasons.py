@@ -216,6 +216,7 @@ def test_migration_0035_converts_the_reasons_stored_as_text(
         reason = case_reason(session, converted)
         assert reason is not None
         assert translate(reason, "en").endswith(
-            "→ Sanitation Office, helped by 市政工程管理处 (priority 2); "
+            "→ Sanitation Office, helped by Municipal Engineering Administration Office "
+            "(priority 2); "
             "the most specific of 2 matching rules"
         )
