@@ -112,8 +112,9 @@ class RoutingHint:
     unit_name_en: str | None = None
 
 
-def routing_hint(session: Session, case: Case) -> RoutingHint | None:
-    """What routing stored on the case when it was filed (or moved), if anything."""
+def routing_hint(session: Session, case: Case, *, with_reason: bool = True) -> RoutingHint | None:
+    """What routing stored on the case when it was filed (or moved), if anything; its
+    reason named only ``with_reason`` (the dispatch form shows it: a few lookups)."""
     if case.routing_unit is None:
         return None
     return RoutingHint(
@@ -121,7 +122,7 @@ def routing_hint(session: Session, case: Case) -> RoutingHint | None:
         unit_name=case.routing_unit.name,
         unit_name_en=case.routing_unit.name_en,
         helper_units=tuple(case.routing_helpers or ()),
-        reason=case_reason(session, case),
+        reason=case_reason(session, case) if with_reason else None,
         reason_text=case.routing_reason or "",
         basis="rule" if case.routing_rule_id is not None else "territorial",
     )
@@ -298,7 +299,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         reporter_visible=actor.role in CITY_WIDE
         or (actor.role == Role.CITIZEN and case.reporter_id == actor.user_id),
         location=case_locations(session, [case])[0],
-        suggestion=routing_hint(session, case),
+        suggestion=routing_hint(session, case, with_reason=Action.DISPATCH in actions),
         unit_names=unit_names,
         unit_names_en=unit_names_en,
         person_names=person_names,
