@@ -202,16 +202,15 @@ def _data_text(world: World) -> list[str]:
 
 
 #: The tables of the things with an English name (their Chinese one must not show on an
-#: English page). Regions are not checked yet: the dashboards, the evaluation and the
-#: campaigns still name them in Chinese (their names come from cases.mapdata).
-NAMED_TABLES = ("categories", "units")
+#: English page).
+NAMED_TABLES = ("categories", "units", "regions")
 #: The pages that keep both names of a thing (the admin edits the Chinese and the English).
 BOTH_NAMES_PAGES = frozenset({"/admin/units"})
 
 
 def _named_in_chinese(world: World) -> frozenset[str]:
-    """The Chinese names of the categories (大类 and 小类) and units that have an English
-    name: an English page shows that one."""
+    """The Chinese names of the categories (大类 and 小类), units and regions that have an
+    English name: an English page shows that one."""
     names: set[str] = set()
     for table in NAMED_TABLES:
         for name, name_en in world.session.execute(sql(f"SELECT name, name_en FROM {table}")):
@@ -295,7 +294,7 @@ def test_every_page_is_in_the_language_of_the_reader(
     allowed = ALLOWED_WORDS | usernames | units | {"English"}
     data = _data_text(world)
     named = _named_in_chinese(world)
-    assert {"暴露垃圾", "市容环境", "环境卫生管理处"} <= named  # 小类, 大类, unit
+    assert {"暴露垃圾", "市容环境", "环境卫生管理处", "魏都区"} <= named  # 小类, 大类, unit, region
     typed = _free_text_runs(world)
     roles = ["anonymous", *world.users]
     problems: dict[str, set[str]] = {}
@@ -326,8 +325,8 @@ def test_every_page_is_in_the_language_of_the_reader(
                         and run in _INTERFACE_RUNS
                         and not any(run in d for d in data)
                     }
-                    # A category or unit named in Chinese though it has an English
-                    # name (not where someone typed it into a text).
+                    # A category, unit or region named in Chinese though it has an
+                    # English name (not where someone typed it into a text).
                     if path not in BOTH_NAMES_PAGES:
                         found |= {run for run in runs if run in named and run not in typed}
                     if found:

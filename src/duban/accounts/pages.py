@@ -28,7 +28,7 @@ PERSON_ROLES = [r for r in Role if r != Role.SYSTEM]
 def _units(ctx: WebContext) -> dict[str, Any]:
     return {
         "units": ctx.db.scalars(select(Unit).order_by(Unit.code)).all(),
-        "territories": territories(ctx.db),
+        "territories": territories(ctx.db, ctx.lang),
     }
 
 
@@ -79,21 +79,25 @@ def _users(ctx: WebContext) -> dict[str, Any]:
         "users": users,
         "units": ctx.db.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)).all(),
         "roles": PERSON_ROLES,
-        "territories": territories(ctx.db),
+        "territories": territories(ctx.db, ctx.lang),
         "beat_grids": beat_grid_counts(ctx.db),
     }
 
 
-def territories(db: Any) -> list[tuple[str, str]]:
-    """``(code, name)`` of the districts and streets a user may belong to."""
+def territories(db: Any, lang: str = "zh") -> list[tuple[str, str]]:
+    """``(code, name)`` of the districts and streets a user may belong to (names in
+    ``lang``: the English name where there is one)."""
     from duban.places import Region  # deferred: places reads accounts
 
     rows = db.execute(
-        select(Region.code, Region.name)
+        select(Region.code, Region.name, Region.name_en)
         .where(Region.valid_to.is_(None), Region.level.in_(("district", "street")))
         .order_by(Region.code)
     ).all()
-    return [(str(code), str(name)) for code, name in rows]
+    return [
+        (str(code), str(name_en or name) if lang == "en" else str(name))
+        for code, name, name_en in rows
+    ]
 
 
 def _add_user(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> None:

@@ -572,14 +572,15 @@ def scope_names(session: Session, scope: Scope, lang: str = "zh") -> dict[str, l
             )
         ).all()
     )
-    regions = dict(
-        session.execute(
-            select(Region.code, Region.name).where(
+    regions = {
+        code: name if lang == "zh" else (name_en or name)
+        for code, name, name_en in session.execute(
+            select(Region.code, Region.name, Region.name_en).where(
                 Region.code.in_(scope.regions) if scope.regions else false(),
                 Region.valid_to.is_(None),
             )
-        ).all()
-    )
+        )
+    }
     labels = {s.value: label for s, label in SOURCE_LABELS.items()}
     return {
         "categories": [cats.get(c) or c for c in scope.categories],
