@@ -86,6 +86,11 @@ def test_export_is_the_filtered_list_with_names_and_local_times(
     client.get("/lang/en", params={"next": "/cases"})
     english = workbook_rows(client.get("/cases/export.xlsx").content)
     assert english[0][0] == "Case number"
+    line = next(r for r in english if r[0] == dispatched.code)
+    assert dispatched.unit is not None
+    assert line[5] == dispatched.unit.name_en  # the unit's English name
+    assert line[2]
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in str(line[2]))
 
 
 def test_an_export_over_the_cap_is_refused_with_a_message(

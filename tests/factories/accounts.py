@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
+from duban.accounts.unitnames import english_unit_name
 from duban.accounts.users import hash_password, set_beat
 from duban.kernel.roles import Role
 from tests.factories.places import BEAT
@@ -40,7 +41,14 @@ def make_unit(session: Session, code: str = "SZGC", name: str = "市政工程管
     """The unit ``code``, created (and committed) if it does not exist yet."""
     unit = session.scalars(select(Unit).where(Unit.code == code)).first()
     if unit is None:
-        unit = Unit(code=code, name=name, kind="professional", is_active=True)
+        # The English name create_unit drafts (an installed unit always has one).
+        unit = Unit(
+            code=code,
+            name=name,
+            name_en=english_unit_name(name),
+            kind="professional",
+            is_active=True,
+        )
         session.add(unit)
         session.commit()
     return unit

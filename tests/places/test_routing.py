@@ -308,7 +308,7 @@ def test_the_dispatcher_sees_the_suggestion_and_its_reason(city: City, api: Api)
     assert routing["unit"] == "HWC"
     assert routing["helper_units"] == ["SZGC"]
     assert routing["rule_id"] is not None
-    assert "Exposed garbage" in routing["reason"]  # stored in English, for programs
+    assert "Exposed garbage" in routing["reason"]  # English unless Accept-Language asks zh
     assert routing["routed_at"].endswith("+08:00")
     # Override without a reason: 422 with the suggestion named; with one: recorded.
     error = error_of(api.act(case_id, "dispatch", "dispatcher", unit="SZGC"), 422)

@@ -171,7 +171,8 @@ def test_the_pages_start_show_and_close_a_campaign(
     assert "东大街攻坚月" in view.text
     assert found in view.text
     assert f'href="/cases/{case.id}"' in view.text
-    assert "东大街街道" in view.text
+    # The region in the reader's language (its English name on the English page).
+    assert ("东大街街道" if lang == "zh" else "Dongdajie Subdistrict") in view.text
     points = browser.get(f"{url}/map.json").json()
     assert points["total"] == 1
     assert points["points"][0][0] == case.id

@@ -63,6 +63,34 @@ def test_a_unit_is_added_refused_as_a_duplicate_and_switched_off(
     assert unit.is_active is False
 
 
+def test_a_units_english_name_is_drafted_and_corrected_by_the_admin(
+    admin: tuple[TestClient, str], world: World
+) -> None:
+    client, csrf = admin
+    added = client.post(
+        "/admin/units",
+        data={"csrf_token": csrf, "code": "HWZX", "name": "魏都区环卫处"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    fresh(world)
+    unit = world.session.scalars(select(Unit).where(Unit.code == "HWZX")).one()
+    assert unit.name_en == "Weidu District Sanitation Office"  # drafted from the name
+    corrected = client.post(
+        "/admin/units/HWZX/name_en",
+        data={"csrf_token": csrf, "name_en": "Weidu Sanitation Centre"},
+        follow_redirects=False,
+    )
+    assert (corrected.status_code, corrected.headers["location"]) == (303, "/admin/units")
+    fresh(world)
+    assert world.session.get(Unit, unit.id).name_en == "Weidu Sanitation Centre"  # type: ignore[union-attr]
+    assert 'value="Weidu Sanitation Centre"' in client.get("/admin/units").text
+    # Emptied: the draft again, never no English name.
+    client.post("/admin/units/HWZX/name_en", data={"csrf_token": csrf, "name_en": " "})
+    fresh(world)
+    assert world.session.get(Unit, unit.id).name_en == "Weidu District Sanitation Office"  # type: ignore[union-attr]
+
+
 def test_a_refused_change_of_a_user_is_shown_on_that_users_row(
     admin: tuple[TestClient, str], world: World
 ) -> None:

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from duban.accounts.models import Unit
 from duban.app import PAGES
@@ -200,6 +201,39 @@ def _data_text(world: World) -> list[str]:
     return out
 
 
+#: The tables of the things with an English name (their Chinese one must not show on an
+#: English page).
+NAMED_TABLES = ("categories", "units", "regions")
+#: The pages that keep both names of a thing (the admin edits the Chinese and the English).
+BOTH_NAMES_PAGES = frozenset({"/admin/units"})
+
+
+def _named_in_chinese(world: World) -> frozenset[str]:
+    """The Chinese names of the categories (大类 and 小类), units and regions that have an
+    English name: an English page shows that one."""
+    names: set[str] = set()
+    for table in NAMED_TABLES:
+        for name, name_en in world.session.execute(sql(f"SELECT name, name_en FROM {table}")):
+            if name_en and name_en != name and CJK.search(name):
+                names.add(name)
+    return frozenset(names)
+
+
+def _free_text_runs(world: World) -> frozenset[str]:
+    """The Chinese runs of the text people typed (descriptions, notes, addresses...): a
+    name quoted in it is theirs, not the interface's."""
+    system = frozenset(ZH.values())
+    runs: set[str] = set()
+    for table in Base.metadata.sorted_tables:
+        if table.name in NAMED_TABLES:
+            continue
+        for row in world.session.execute(select(table)):
+            for v in row:
+                if isinstance(v, str) and v not in system:
+                    runs.update(CJK.findall(v))
+    return frozenset(runs)
+
+
 def page_paths(values: dict[str, list[str]]) -> list[str]:
     """Every GET page of the app with its parameters filled in."""
     out: list[str] = []
@@ -259,6 +293,9 @@ def test_every_page_is_in_the_language_of_the_reader(
     units = frozenset(u.code for u in world.session.scalars(select(Unit)))
     allowed = ALLOWED_WORDS | usernames | units | {"English"}
     data = _data_text(world)
+    named = _named_in_chinese(world)
+    assert {"暴露垃圾", "市容环境", "环境卫生管理处", "魏都区"} <= named  # 小类, 大类, unit, region
+    typed = _free_text_runs(world)
     roles = ["anonymous", *world.users]
     problems: dict[str, set[str]] = {}
     seen = 0
@@ -280,13 +317,18 @@ def test_every_page_is_in_the_language_of_the_reader(
                         problems.setdefault(f"zh {path} ({role})", set()).update(found)
                 else:
                     text = text.replace("中文", " ")
+                    runs = CJK.findall(text)
                     found = {
                         run
-                        for run in CJK.findall(text)
+                        for run in runs
                         if run not in ALLOWED_CHINESE
                         and run in _INTERFACE_RUNS
                         and not any(run in d for d in data)
                     }
+                    # A category, unit or region named in Chinese though it has an
+                    # English name (not where someone typed it into a text).
+                    if path not in BOTH_NAMES_PAGES:
+                        found |= {run for run in runs if run in named and run not in typed}
                     if found:
                         problems.setdefault(f"en {path} ({role})", set()).update(found)
     assert seen > 300

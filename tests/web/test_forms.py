@@ -262,7 +262,9 @@ def test_errors_people_meet_most_are_in_chinese_without_internals(
     dispatcher.locator("#action-dispatch").evaluate("d => { d.open = true; }")
     suggestion = dispatcher.locator("#action-dispatch [data-suggestion]").inner_text()
     assert "环境卫生管理处" in suggestion
-    assert "按派遣规则" in suggestion
+    # The reason in Chinese: the rule, what it covers and where, and the unit.
+    assert "规则 #" in suggestion
+    assert "市容环境 · 不限 → 环境卫生管理处" in suggestion
     assert "rule #" not in suggestion
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from duban.accounts.models import Unit, User
+from duban.accounts.unitnames import english_unit_name
 from duban.accounts.users import MIN_PASSWORD_CHARS, check_region, end_sessions, hash_password
 from duban.kernel.context import Actor
 from duban.kernel.errors import InvalidInput, Msg, NotFound
@@ -24,6 +25,17 @@ def set_unit_active(session: Session, *, actor: Actor, code: str, active: bool) 
         if unit is None:
             raise NotFound(Msg("unit '{code}' does not exist", code=code))
         unit.is_active = active
+        return unit
+
+
+def set_unit_english_name(session: Session, *, actor: Actor, code: str, name_en: str) -> Unit:
+    """Correct a unit's English name (empty: the draft made from its Chinese name)."""
+    require_admin(actor)
+    with writing(session):
+        unit = session.scalars(select(Unit).where(Unit.code == code)).first()
+        if unit is None:
+            raise NotFound(Msg("unit '{code}' does not exist", code=code))
+        unit.name_en = name_en.strip()[:200] or english_unit_name(unit.name)[:200]
         return unit
 
 

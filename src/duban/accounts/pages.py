@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from starlette.datastructures import FormData
 
 from duban.accounts.beats import MAX_BEAT_BYTES, beat_grid_counts, parse_beat_file
-from duban.accounts.directory import set_unit_active, update_user
+from duban.accounts.directory import set_unit_active, set_unit_english_name, update_user
 from duban.accounts.models import Unit, User
 from duban.accounts.users import create_unit, create_user, set_beat
 from duban.kernel.context import Actor
@@ -28,7 +28,7 @@ PERSON_ROLES = [r for r in Role if r != Role.SYSTEM]
 def _units(ctx: WebContext) -> dict[str, Any]:
     return {
         "units": ctx.db.scalars(select(Unit).order_by(Unit.code)).all(),
-        "territories": territories(ctx.db),
+        "territories": territories(ctx.db, ctx.lang),
     }
 
 
@@ -38,8 +38,13 @@ def _add_unit(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> 
         code=values["code"],
         name=values["name"],
         kind=values["kind"] or "professional",
+        name_en=values["name_en"] or None,
         region_code=values["region"] or None,
     )
+
+
+def _rename_unit_en(ctx: WebContext, actor: Actor, code: str, form: FormData) -> None:
+    set_unit_english_name(ctx.db, actor=actor, code=code, name_en=forms.text(form, "name_en", 200))
 
 
 def _toggle_unit(ctx: WebContext, actor: Actor, code: str, form: FormData) -> None:
@@ -51,11 +56,18 @@ UNITS = AdminPage(
     template="admin/units.html",
     doc="Responsible units.",
     listing=_units,
-    fields=("code", "name", "kind", "region"),
+    fields=("code", "name", "name_en", "kind", "region"),
     create=_add_unit,
     create_doc="Add a unit.",
     error_field="code",
-    rows=(RowAction("/units/{code}/active", _toggle_unit, doc="Switch a unit on or off."),),
+    rows=(
+        RowAction("/units/{code}/active", _toggle_unit, doc="Switch a unit on or off."),
+        RowAction(
+            "/units/{code}/name_en",
+            _rename_unit_en,
+            doc="Correct a unit's English name (empty: drafted from its name).",
+        ),
+    ),
 )
 
 
@@ -67,21 +79,25 @@ def _users(ctx: WebContext) -> dict[str, Any]:
         "users": users,
         "units": ctx.db.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)).all(),
         "roles": PERSON_ROLES,
-        "territories": territories(ctx.db),
+        "territories": territories(ctx.db, ctx.lang),
         "beat_grids": beat_grid_counts(ctx.db),
     }
 
 
-def territories(db: Any) -> list[tuple[str, str]]:
-    """``(code, name)`` of the districts and streets a user may belong to."""
+def territories(db: Any, lang: str = "zh") -> list[tuple[str, str]]:
+    """``(code, name)`` of the districts and streets a user may belong to (names in
+    ``lang``: the English name where there is one)."""
     from duban.places import Region  # deferred: places reads accounts
 
     rows = db.execute(
-        select(Region.code, Region.name)
+        select(Region.code, Region.name, Region.name_en)
         .where(Region.valid_to.is_(None), Region.level.in_(("district", "street")))
         .order_by(Region.code)
     ).all()
-    return [(str(code), str(name)) for code, name in rows]
+    return [
+        (str(code), str(name_en or name) if lang == "en" else str(name))
+        for code, name, name_en in rows
+    ]
 
 
 def _add_user(ctx: WebContext, actor: Actor, values: Values, form: FormData) -> None:

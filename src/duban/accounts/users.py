@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from duban.accounts.beats import check_beat, resolve_beat_grids
 from duban.accounts.models import Unit, User
+from duban.accounts.unitnames import english_unit_name
 from duban.kernel.context import Actor, Clock
 from duban.kernel.errors import Conflict, InvalidInput, Msg, NotFound
 from duban.kernel.roles import Role
@@ -106,7 +107,8 @@ def create_unit(
     name_en: str | None = None,
     region_code: str | None = None,
 ) -> Unit:
-    """Add a responsible unit (``name_en``: its English name for English pages);
+    """Add a responsible unit (``name_en``: its English name for English pages, drafted
+    from the name by :func:`~duban.accounts.unitnames.english_unit_name` when not given);
     ``region_code`` makes it a unit of a district's or a street's platform (二级派遣:
     that platform's dispatchers send cases to it)."""
     if not code.strip() or not name.strip():
@@ -118,7 +120,7 @@ def create_unit(
         unit = Unit(
             code=code.strip(),
             name=name.strip(),
-            name_en=(name_en or "").strip() or None,
+            name_en=(name_en or "").strip()[:200] or english_unit_name(name.strip())[:200],
             kind=kind,
             is_active=True,
             region_code=region,

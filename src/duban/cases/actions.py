@@ -41,6 +41,7 @@ from duban.kernel.errors import (
     Conflict,
     InvalidInput,
     Msg,
+    Name,
     PermissionDenied,
     StaleCase,
 )
@@ -255,14 +256,16 @@ def _choose_unit(
     if suggested is not None and unit.id != suggested.id:
         reason = clean_text(p.reason, field_name="reason", limit=MAX_NOTE_CHARS)
         if not reason:
+            from duban.places import case_reason  # deferred: geometry
+
             raise InvalidInput(
                 Msg(
                     "routing suggests {suggested_code} {suggested_name} "
                     "({routing_reason}); to dispatch to {unit_code} instead, give a "
                     "'reason' for the override",
                     suggested_code=suggested.code,
-                    suggested_name=suggested.name,
-                    routing_reason=case.routing_reason,
+                    suggested_name=Name(suggested.name, suggested.name_en),
+                    routing_reason=case_reason(session, case) or case.routing_reason or "",
                     unit_code=unit.code,
                 ),
                 field="reason",

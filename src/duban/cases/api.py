@@ -23,6 +23,7 @@ from duban.api.deps import (
     signed_in_actor,
     token_verifier,
 )
+from duban.api.limits import request_lang
 from duban.cases.actions import (
     ActionInput,
     NewCase,
@@ -33,7 +34,15 @@ from duban.cases.intake import WrittenReport, new_case_objects, report
 from duban.cases.models import Case, CaseEvent
 from duban.cases.presenters import deadline_view
 from duban.cases.queries import SORTS, CaseFilter, list_cases
-from duban.cases.schemas import ActionRequest, CaseCreate, CasePage, CaseRead, case_read
+from duban.cases.schemas import (
+    ActionRequest,
+    CaseCreate,
+    CasePage,
+    CaseRead,
+    case_read,
+    routing_reasons,
+    sees_routing,
+)
 from duban.cases.workflow import Action, CaseStatus, Source
 from duban.kernel.context import Actor, Clock
 from duban.kernel.db.session import REQUEST_MEMO
@@ -58,10 +67,18 @@ def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def _present(
-    session: Session, case: Case, actor: Actor, clock: Clock, *, full: bool, new: bool = False
+    session: Session,
+    case: Case,
+    actor: Actor,
+    clock: Clock,
+    *,
+    full: bool,
+    new: bool = False,
+    lang: str = "en",
 ) -> CaseRead:
-    """The case as ``actor`` sees it. ``new``: ``actor`` has just created it in this
-    session, so its one event and its empty collections are in memory and not read back."""
+    """The case as ``actor`` sees it (routing's reason in ``lang``). ``new``: ``actor``
+    has just created it in this session, so its one event and its empty collections are
+    in memory and not read back."""
     policy = load_policy(session)
     events: list[CaseEvent] | None
     if not full:
@@ -98,6 +115,9 @@ def _present(
         place=case_locations(session, [case])[0],
         photo_verdict=verdicts.get(case.id),
         policy=policy,
+        routing_reason=routing_reasons(session, [case], lang).get(case.id)
+        if case.routed_at is not None and sees_routing(actor)
+        else None,
     )
 
 
@@ -224,6 +244,7 @@ def _report_in_session(
 
 @router.get("/cases", response_model=CasePage, summary="List cases")
 def cases(
+    request: Request,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
@@ -309,6 +330,11 @@ def cases(
     names = _usernames(session, {c.assignee_id for c in rows if c.assignee_id})
     places = case_locations(session, rows)
     verdicts = verdicts_of(session, [c.id for c in rows]) if actor.role != Role.CITIZEN else {}
+    reasons = (
+        routing_reasons(session, [c for c in rows if c.routed_at], request_lang(request))
+        if sees_routing(actor)
+        else {}
+    )
     items = [
         case_read(
             c,
@@ -319,6 +345,7 @@ def cases(
             place=place,
             photo_verdict=verdicts.get(c.id),
             policy=policy,
+            routing_reason=reasons.get(c.id),
         )
         for c, place in zip(rows, places, strict=True)
     ]
@@ -335,11 +362,13 @@ def cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseRead, summary="One case with its timeline")
-def case_detail(case_id: int, session: SessionDep, actor: ActorDep, clock: ClockDep) -> CaseRead:
-    """Everything about a case the caller may see, including the event timeline."""
-    return _present(
-        session, get_case(session, actor=actor, case_id=case_id), actor, clock, full=True
-    )
+def case_detail(
+    case_id: int, request: Request, session: SessionDep, actor: ActorDep, clock: ClockDep
+) -> CaseRead:
+    """Everything about a case the caller may see, including the event timeline (routing's
+    reason in the language ``Accept-Language`` asks for first: zh or en)."""
+    case = get_case(session, actor=actor, case_id=case_id)
+    return _present(session, case, actor, clock, full=True, lang=request_lang(request))
 
 
 @router.post(
@@ -348,6 +377,7 @@ def case_detail(case_id: int, session: SessionDep, actor: ActorDep, clock: Clock
 def act(
     case_id: int,
     action: str,
+    request: Request,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
@@ -400,4 +430,4 @@ def act(
             platform=body.platform,
         ),
     )
-    return _present(session, case, actor, clock, full=True)
+    return _present(session, case, actor, clock, full=True, lang=request_lang(request))

@@ -28,7 +28,7 @@ from duban.kernel.context import Actor
 from duban.kernel.errors import DubanError, Msg, NotFound
 from duban.kernel.pending import offers
 from duban.kernel.roles import Role
-from duban.places import Location, case_locations
+from duban.places import Location, case_locations, case_reason
 from duban.reference import Category, FilingCondition, load_policy
 
 _UNIT_ACTIONS = frozenset(
@@ -101,20 +101,29 @@ class RoutingHint:
     unit_code: str
     unit_name: str
     helper_units: tuple[str, ...]
-    reason: str
+    #: Why, named as the data names things now; ``translate`` it for the reader. None for
+    #: a case routed before reasons were stored with codes (see ``reason_text``).
+    reason: Msg | None
+    #: The English stored when the case was routed (the fallback for such a case).
+    reason_text: str
     #: "rule" (a routing rule matched) or "territorial" (属地兜底).
     basis: str = "rule"
+    #: The unit's English name (the English face's; None: the name).
+    unit_name_en: str | None = None
 
 
-def routing_hint(case: Case) -> RoutingHint | None:
-    """What routing stored on the case when it was filed (or moved), if anything."""
+def routing_hint(session: Session, case: Case, *, with_reason: bool = True) -> RoutingHint | None:
+    """What routing stored on the case when it was filed (or moved), if anything; its
+    reason named only ``with_reason`` (the dispatch form shows it: a few lookups)."""
     if case.routing_unit is None:
         return None
     return RoutingHint(
         unit_code=case.routing_unit.code,
         unit_name=case.routing_unit.name,
+        unit_name_en=case.routing_unit.name_en,
         helper_units=tuple(case.routing_helpers or ()),
-        reason=case.routing_reason or "",
+        reason=case_reason(session, case) if with_reason else None,
+        reason_text=case.routing_reason or "",
         basis="rule" if case.routing_rule_id is not None else "territorial",
     )
 
@@ -128,6 +137,8 @@ class CaseFile:
     category_name: str
     category_name_en: str
     major_name: str
+    #: The major class's English name (the English face's; "" where there is none).
+    major_name_en: str
     condition: FilingCondition | None
     conditions: list[FilingCondition]
     timeline: list[TimelineEntry]
@@ -276,6 +287,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         category_name=category.name if category else case.category_code,
         category_name_en=category.name_en if category else case.category_code,
         major_name=major.name if major else "",
+        major_name_en=(major.name_en or major.name) if major else "",
         condition=session.get(FilingCondition, case.condition_code)
         if case.condition_code
         else None,
@@ -287,7 +299,7 @@ def case_file(session: Session, *, actor: Actor, case_id: int, now: datetime) ->
         reporter_visible=actor.role in CITY_WIDE
         or (actor.role == Role.CITIZEN and case.reporter_id == actor.user_id),
         location=case_locations(session, [case])[0],
-        suggestion=routing_hint(case),
+        suggestion=routing_hint(session, case, with_reason=Action.DISPATCH in actions),
         unit_names=unit_names,
         unit_names_en=unit_names_en,
         person_names=person_names,

@@ -39,6 +39,8 @@ class UnitFigures:
     name: str
     open: int
     overdue: int
+    #: Its English name (the English face's; None: the name).
+    name_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def dashboard(
     units = []
     for unit in session.scalars(select(Unit).where(Unit.is_active).order_by(Unit.code)):
         o, late = open_by_unit.get(unit.id, (0, 0))
-        units.append(UnitFigures(unit.code, unit.name, o, late))
+        units.append(UnitFigures(unit.code, unit.name, o, late, unit.name_en))
 
     by_district = [
         (str(code), int(n), int(late or 0))

@@ -8,7 +8,7 @@ PostgreSQL enums), so SQLite and PostgreSQL share one schema.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -131,6 +131,9 @@ class Case(Base):
         Integer, comment="the rule that chose the suggestion (none: territorial fallback)"
     )
     routing_reason: Mapped[str | None] = mapped_column(Text, comment="why, for the dispatcher")
+    routing_reason_data: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="why: template and codes, named in the reader's language when read"
+    )
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reporter_name: Mapped[str | None] = mapped_column(String(100))
     reporter_phone: Mapped[str | None] = mapped_column(String(32))

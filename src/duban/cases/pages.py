@@ -263,7 +263,7 @@ def case_list_workbook(ctx: WebContext, lines: list[CaseLine], tz: ZoneInfo) -> 
                 line.category_name_en if en else line.category_name,
                 c.address,
                 c.description,
-                c.unit.name if c.unit else "",
+                ((c.unit.name_en or c.unit.name) if en else c.unit.name) if c.unit else "",
                 SOURCE_LABELS[c.source][en],
                 when(c.created_at),
                 when(c.due_at),

@@ -193,6 +193,8 @@ class PublicEvent:
     rating: Rating | None = None
     #: The unit in charge: dispatched to, or reporting its fix (its name, never its code).
     unit_name: str = ""
+    #: Its English name (the English face's; "" where there is none).
+    unit_name_en: str = ""
     #: The unit's public reply with its fix.
     reply: str = ""
     #: An approved extension's new deadline.
@@ -235,8 +237,11 @@ def public_view(session: Session, case: Case) -> PublicCase:
     rows = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
     ).all()
-    unit_names = {code: name for code, name in session.execute(select(Unit.code, Unit.name))}
-    unit = ""
+    unit_names = {
+        code: (name, name_en or "")
+        for code, name, name_en in session.execute(select(Unit.code, Unit.name, Unit.name_en))
+    }
+    unit, unit_en = "", ""
     events: list[PublicEvent] = []
     rating: Rating | None = None
     rating_comment = ""
@@ -256,7 +261,7 @@ def public_view(session: Session, case: Case) -> PublicCase:
         if action == Action.NOT_FIXED:
             said_not_fixed = True
         if action in (Action.DISPATCH, Action.RETURN) and payload.get("unit"):
-            unit = unit_names.get(payload["unit"], "")
+            unit, unit_en = unit_names.get(payload["unit"], ("", ""))
         new_deadline = None
         if action == Action.APPROVE_EXTENSION and payload.get("to"):
             new_deadline = datetime.fromisoformat(payload["to"])
@@ -269,6 +274,9 @@ def public_view(session: Session, case: Case) -> PublicCase:
                 passed=payload.get("passed") if action == Action.CHECK else None,
                 rating=row_rating,
                 unit_name=unit
+                if action in (Action.DISPATCH, Action.RETURN, Action.FEEDBACK)
+                else "",
+                unit_name_en=unit_en
                 if action in (Action.DISPATCH, Action.RETURN, Action.FEEDBACK)
                 else "",
                 reply=str(payload.get("public_reply", "")) if action == Action.FEEDBACK else "",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
 
 from duban.api.schemas import CRS_DESCRIPTION, Strict
 from duban.cases.access import CITY_WIDE
@@ -25,7 +27,14 @@ from duban.cases.workflow import (
 from duban.kernel.context import Actor
 from duban.kernel.errors import DubanError
 from duban.kernel.roles import Role
-from duban.places import PlaceRead, ResponsibleRead, place_read, responsible_read
+from duban.places import (
+    PlaceRead,
+    ResponsibleRead,
+    case_reasons,
+    place_read,
+    responsible_read,
+)
+from duban.web.i18n import translate
 
 if TYPE_CHECKING:
     from duban.places import Location
@@ -265,8 +274,12 @@ def case_read(
     place: Location | None = None,
     photo_verdict: str | None = None,
     policy: Policy | None = None,
+    routing_reason: str | None = None,
 ) -> CaseRead:
     """Present a case to ``viewer``; reporter contact details only for city staff.
+
+    ``routing_reason`` is why routing suggested its unit, in the reader's language
+    (:func:`routing_reasons`); without it, the English stored when the case was routed.
 
     ``place`` (from ``services.places.case_location``) adds region names, the grid leader
     and the road chief; without it only the region codes are shown.
@@ -359,9 +372,7 @@ def case_read(
         street_code=case.street_code,
         district_code=case.district_code,
         **_place_fields(case, place),
-        routing=_routing(case, tz)
-        if viewer.role in CITY_WIDE or viewer.role == Role.HANDLER
-        else None,
+        routing=_routing(case, tz, routing_reason) if sees_routing(viewer) else None,
     )
 
 
@@ -386,7 +397,22 @@ def _place_fields(case: Case, place: Location | None) -> dict[str, Any]:
     }
 
 
-def _routing(case: Case, tz: ZoneInfo) -> RoutingRead | None:
+def sees_routing(viewer: Actor) -> bool:
+    """Whether ``viewer`` is shown routing's suggestion (city staff and handlers)."""
+    return viewer.role in CITY_WIDE or viewer.role == Role.HANDLER
+
+
+def routing_reasons(session: Session, cases: Sequence[Case], lang: str) -> dict[int, str]:
+    """Why routing suggested each case's unit, in ``lang`` (``zh`` or ``en``), named as
+    the data names things now; cases that hold only an older English text are left out."""
+    return {
+        case_id: translate(reason, lang)
+        for case_id, reason in case_reasons(session, cases).items()
+        if reason is not None
+    }
+
+
+def _routing(case: Case, tz: ZoneInfo, reason: str | None = None) -> RoutingRead | None:
     if case.routed_at is None:
         return None
     unit = case.routing_unit
@@ -395,6 +421,6 @@ def _routing(case: Case, tz: ZoneInfo) -> RoutingRead | None:
         unit_name=unit.name if unit else None,
         helper_units=list(case.routing_helpers or []),
         rule_id=case.routing_rule_id,
-        reason=case.routing_reason,
+        reason=reason if reason is not None else case.routing_reason,
         routed_at=_local(case.routed_at, tz),
     )

@@ -107,7 +107,7 @@ def evaluation_page(ctx: Ctx) -> Response:
     table = [
         {
             "code": r.code,
-            "name": r.name,
+            "name": (r.name_en or r.name) if ctx.lang == "en" else r.name,
             "rank": r.rank,
             "score": r.score,
             "grade": r.grade,
@@ -174,7 +174,14 @@ def drill_down_page(ctx: Ctx) -> Response:
     found = found[:MAX_LISTED]
     ids = [i for i, _ in found]
     cases = {c.id: c for c in ctx.db.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
-    units = {i: name for i, name in ctx.db.execute(select(Unit.id, Unit.name))} if ids else {}
+    units = (
+        {
+            i: (name_en or name) if ctx.lang == "en" else name
+            for i, name, name_en in ctx.db.execute(select(Unit.id, Unit.name, Unit.name_en))
+        }
+        if ids
+        else {}
+    )
     listed = []
     for case_id, code in found:
         case = cases.get(case_id)

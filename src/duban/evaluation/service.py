@@ -147,6 +147,8 @@ class Row:
     change: float | None = None
     change_yoy: float | None = None
     items: dict[str, float] = field(default_factory=dict)
+    #: The English name of a unit or a region, where it has one (the English face's).
+    name_en: str | None = None
 
 
 def parse_object(obj: str | None) -> str:
@@ -189,20 +191,22 @@ def _check_viewer(actor: Actor, obj: str) -> None:
     raise PermissionDenied(NOT_ALLOWED if actor.role != Role.HANDLER else NOT_YOURS)
 
 
-def _names(session: Session, obj: str) -> dict[str, tuple[str, str]]:
-    """key → (code, name) of every object of the kind."""
+def _names(session: Session, obj: str) -> dict[str, tuple[str, str, str | None]]:
+    """key → (code, name, English name) of every object of the kind."""
     if obj in REGION_LEVELS:
         rows = session.execute(
-            select(Region.code, Region.name).where(Region.level == obj, Region.valid_to.is_(None))
+            select(Region.code, Region.name, Region.name_en).where(
+                Region.level == obj, Region.valid_to.is_(None)
+            )
         )
-        return {code: (code, name) for code, name in rows}
+        return {code: (code, name, name_en) for code, name, name_en in rows}
     if obj == "unit":
-        units = session.execute(select(Unit.id, Unit.code, Unit.name))
-        return {str(i): (code, name) for i, code, name in units}
+        units = session.execute(select(Unit.id, Unit.code, Unit.name, Unit.name_en))
+        return {str(i): (code, name, name_en) for i, code, name, name_en in units}
     users = session.execute(
         select(User.id, User.username, User.display_name).where(User.role == Role(obj))
     )
-    return {str(i): (u, d or u) for i, u, d in users}
+    return {str(i): (u, d or u, None) for i, u, d in users}
 
 
 def _manual(
@@ -234,13 +238,13 @@ def _rows(session: Session, defs: Definitions, obj: str, period: Period, table: 
     rows = []
     for key in sorted(keys):
         values = table.get(obj, {}).get(key, {})
-        code, name = names.get(key, (key, key))
+        code, name, name_en = names.get(key, (key, key, None))
         full = {
             i.code: values.get(i.code)
             or Value(None if i.kind == "rate" else 0.0, 0, 0 if i.kind == "rate" else None)
             for i in inds
         }
-        rows.append(Row(obj, key, code, name, full))
+        rows.append(Row(obj, key, code, name, full, name_en=name_en))
     if obj in MISSED_INDICATOR.objects and rows:  # 漏报: the beats' grids, not a fact
         missed = missed_counts(session, period.start, period.end, period.tz)
         for row in rows:

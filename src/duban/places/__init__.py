@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from duban.places.models import Region
     from duban.places.points import input_point
     from duban.places.presenters import PlaceRead, ResponsibleRead, place_read, responsible_read
+    from duban.places.reasons import case_reason, case_reasons
     from duban.places.routing import route_case
     from duban.places.search import search_places
     from duban.places.territory import territory_level, territory_units
@@ -39,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "Region": "duban.places.models",
     "ResponsibleRead": "duban.places.presenters",
     "apply_location": "duban.places.index",
+    "case_reason": "duban.places.reasons",
+    "case_reasons": "duban.places.reasons",
     "cached_places_index": "duban.places.index",
     "case_locations": "duban.places.index",
     "input_point": "duban.places.points",
@@ -65,6 +68,8 @@ __all__ = [
     "apply_location",
     "cached_places_index",
     "case_locations",
+    "case_reason",
+    "case_reasons",
     "input_point",
     "locate_for_intake",
     "locate_in",

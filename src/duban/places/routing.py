@@ -24,7 +24,7 @@ why.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ from duban.kernel.errors import InvalidInput, Msg, Name, NotFound
 from duban.kernel.unitofwork import writing
 from duban.places.index import Location, case_location
 from duban.places.models import RULE_PLACE_LEVELS, Region, RegionUnit, RoutingRule, Zone
+from duban.places.reasons import Ref, Refs, dump, named, names_of, refs_of, resolve
 from duban.places.regions import CODE_LENGTH, RegionLevel
 from duban.reference import Category, FilingCondition, PlacesPolicy
 
@@ -54,9 +55,16 @@ class Suggestion:
     helper_units: tuple[str, ...] = ()
     rule_id: int | None = None
     basis: str = "none"  # rule | territorial | none
-    #: Why, shown in the reader's language; its English is stored on the case and in the
-    #: event for programs and the audit.
-    reason: Msg | None = None
+    #: Why, with things named by code (:class:`~duban.places.reasons.Ref`): stored on the
+    #: case as it is, and named in the reader's language when read.
+    stored: Msg | None = None
+    #: Names of the things ``stored`` refers to, looked up once (see :attr:`reason`).
+    names: Mapping[tuple[str, str], Name] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> Msg | None:
+        """Why, named: shown in the reader's language (``translate``)."""
+        return named(self.stored, self.names) if self.stored else None
 
     def payload(self) -> dict[str, Any]:
         """For the event payload (the audit keeps what the dispatcher was shown)."""
@@ -100,56 +108,27 @@ def _place_matches(rule: RoutingRule, location: Location) -> bool:
 RULE_TEXT: Final = "rule #{rule_id}: {what} · {where} → {unit}"
 
 
-def describe_rule(rule: RoutingRule, names: Mapping[str, Name] | None = None) -> Msg:
-    """A rule in one line, in the reader's language: ``rule #3: 暴露垃圾 · 西大街道 → 环卫处``
-    (names where they are known, else codes)."""
-    names = names or {}
-    code = rule.condition_code or rule.category_code
-    what: Msg | Name = Msg("any category")
-    if code:
-        what = names.get(code) or Name(code)
-    where: Msg | Name = Msg("anywhere")
+def rule_reason(rule: RoutingRule) -> Msg:
+    """A rule in one line, its category, place and units named by code (:class:`Ref`):
+    ``rule #3: 暴露垃圾 · 西大街道 → 环卫处`` once :func:`~duban.places.reasons.resolve`
+    has named them."""
+    what: Msg | Ref = Msg("any category")
+    if rule.condition_code:
+        what = Ref("condition", rule.condition_code)
+    elif rule.category_code:
+        what = Ref("category", rule.category_code)
+    where: Msg | Ref = Msg("anywhere")
     if rule.place_level and rule.place_code:
-        where = names.get(rule.place_code) or Name(rule.place_code)
-    unit = Name(rule.unit.name, rule.unit.name_en) if rule.unit else Name("?")
+        where = Ref("zone" if rule.place_level == "zone" else "region", rule.place_code)
+    unit = Ref("unit", rule.unit.code) if rule.unit else Ref("unit", "?")
     text = Msg(RULE_TEXT, rule_id=rule.id, what=what, where=where, unit=unit)
     if rule.helper_units:
-        helpers = [names.get(h) or Name(h) for h in rule.helper_units]
-        joined = Name("、".join(h.zh for h in helpers), ", ".join(h.en for h in helpers))
-        text = Msg("{rule}, helped by {helpers}", rule=text, helpers=joined)
+        text = Msg(
+            "{rule}, helped by {helpers}", rule=text, helpers=Refs("unit", tuple(rule.helper_units))
+        )
     if rule.priority:
         text = Msg("{rule} (priority {priority})", rule=text, priority=rule.priority)
     return text
-
-
-def _names(session: Session, rule: RoutingRule) -> dict[str, Name]:
-    names: dict[str, Name] = {}
-    if rule.category_code:
-        cat = session.get(Category, rule.category_code)
-        if cat is not None:
-            names[cat.code] = Name(cat.name, cat.name_en)
-    if rule.condition_code:
-        cond = session.get(FilingCondition, rule.condition_code)
-        if cond is not None:
-            names[cond.code] = Name(cond.name[:30])
-    if rule.place_code:
-        if rule.place_level == "zone":
-            zone = session.scalars(select(Zone).where(Zone.code == rule.place_code)).first()
-            if zone is not None:
-                names[zone.code] = Name(zone.name)
-        else:
-            region = session.scalars(
-                select(Region)
-                .where(Region.code == rule.place_code)
-                .order_by(Region.valid_from.desc())
-                .limit(1)
-            ).first()
-            if region is not None:
-                names[region.code] = Name(region.name, region.name_en)
-    if rule.helper_units:
-        for unit in session.scalars(select(Unit).where(Unit.code.in_(list(rule.helper_units)))):
-            names[unit.code] = Name(unit.name, unit.name_en)
-    return names
 
 
 def matching_rules(
@@ -207,7 +186,28 @@ def suggest(
     location: Location,
     policy: PlacesPolicy,
 ) -> Suggestion:
-    """The unit routing suggests for a case of this category at this location."""
+    """The unit routing suggests for a case of this category at this location, with the
+    names its reason refers to."""
+    found = _suggest(
+        session,
+        category_code=category_code,
+        condition_code=condition_code,
+        location=location,
+        policy=policy,
+    )
+    if found.stored is None:
+        return found
+    return replace(found, names=names_of(session, refs_of(found.stored)))
+
+
+def _suggest(
+    session: Session,
+    *,
+    category_code: str,
+    condition_code: str | None,
+    location: Location,
+    policy: PlacesPolicy,
+) -> Suggestion:
     rules = matching_rules(
         session, category_code=category_code, condition_code=condition_code, location=location
     )
@@ -216,7 +216,7 @@ def suggest(
         helpers = tuple(
             code for code in _active_units(session, rule.helper_units) if code != rule.unit.code
         )
-        reason = describe_rule(rule, _names(session, rule))
+        reason = rule_reason(rule)
         if len(rules) > 1:
             reason = Msg(
                 "{rule}; the most specific of {count} matching rules",
@@ -224,14 +224,13 @@ def suggest(
                 count=len(rules),
             )
         return Suggestion(rule.unit, helpers, rule.id, "rule", reason)
-    category = session.get(Category, category_code)
-    what = Name(category.name, category.name_en) if category else Name(category_code)
-    tried: list[Name] = []
+    what = Ref("category", category_code)
+    tried: list[Ref] = []
     for level in policy.territorial_levels:
         ref = location.at(level)
         if ref is None:
             continue
-        place = Name(ref.name, ref.name_en) if ref.name else Name(ref.code)
+        place = Ref("region", ref.code)
         tried.append(place)
         row = session.get(RegionUnit, ref.code)
         if row is not None and row.unit.is_active:
@@ -245,7 +244,7 @@ def suggest(
                     "{place} takes it: {unit}",
                     category=what,
                     place=place,
-                    unit=Name(row.unit.name, row.unit.name_en),
+                    unit=Ref("unit", row.unit.code),
                 ),
             )
     return Suggestion(
@@ -276,6 +275,7 @@ def route_case(session: Session, case: Case, *, policy: PlacesPolicy, now: datet
     case.routing_helpers = list(suggestion.helper_units)
     case.routing_rule_id = suggestion.rule_id
     case.routing_reason = str(suggestion.reason or "")
+    case.routing_reason_data = dump(suggestion.stored) if suggestion.stored else None
     case.routed_at = now
     return suggestion
 
@@ -437,5 +437,5 @@ def deactivate_rule(session: Session, rule_id: int) -> RoutingRule:
 
 
 def rule_description(session: Session, rule: RoutingRule) -> Msg:
-    """:func:`describe_rule` with the names of the category and place."""
-    return describe_rule(rule, _names(session, rule))
+    """:func:`rule_reason` with the names of the category, place and units."""
+    return resolve(session, rule_reason(rule))

@@ -63,7 +63,7 @@ def _choices(ctx: WebContext) -> dict[str, Any]:
         for c in ctx.db.scalars(select(Category).where(Category.is_active).order_by(Category.code))
     ]
     regions = [
-        (r.code, r.level, r.name)
+        (r.code, r.level, r.name if zh else (r.name_en or r.name))
         for r in ctx.db.scalars(
             select(Region)
             .where(Region.valid_to.is_(None), Region.level.in_(["district", "street"]))

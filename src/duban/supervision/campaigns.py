@@ -464,8 +464,10 @@ def campaign_stats(
     where = visible_tagged(campaign.id, actor)
     late = func.sum(sql_case((overdue_condition(now), 1), else_=0))
     units = {
-        uid: (code, name)
-        for uid, code, name in session.execute(select(Unit.id, Unit.code, Unit.name))
+        uid: (code, name if lang == "zh" else (name_en or name))
+        for uid, code, name, name_en in session.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.name_en)
+        )
     }
     none_label = "未派遣" if lang == "zh" else "Not dispatched"
     by_unit = []
@@ -570,14 +572,15 @@ def scope_names(session: Session, scope: Scope, lang: str = "zh") -> dict[str, l
             )
         ).all()
     )
-    regions = dict(
-        session.execute(
-            select(Region.code, Region.name).where(
+    regions = {
+        code: name if lang == "zh" else (name_en or name)
+        for code, name, name_en in session.execute(
+            select(Region.code, Region.name, Region.name_en).where(
                 Region.code.in_(scope.regions) if scope.regions else false(),
                 Region.valid_to.is_(None),
             )
-        ).all()
-    )
+        )
+    }
     labels = {s.value: label for s, label in SOURCE_LABELS.items()}
     return {
         "categories": [cats.get(c) or c for c in scope.categories],

@@ -65,7 +65,13 @@ def order_page(ctx: Ctx, order_id: OrderId) -> Response:
         (p, _label(ctx, PROBLEM_LABELS[ProblemStatus(p.status)]))
         for p in visible_problems(order, actor)
     ]
-    units = sorted({p.unit.code: p.unit.name for p, _ in problems}.items())
+    english = ctx.lang == "en"
+    units = sorted(
+        {
+            p.unit.code: (p.unit.name_en or p.unit.name) if english else p.unit.name
+            for p, _ in problems
+        }.items()
+    )
     answerable = {p.id for p, _ in problems if actor.role == Role.HANDLER and can_answer(p.status)}
     reviewable = {
         p.id for p, _ in problems if actor.role == Role.SUPERVISOR and can_review(p.status)

@@ -501,6 +501,8 @@ ZH: Final[dict[str, str]] = {
     "New password": "新密码",
     "Role": "角色",
     "Save": "保存",
+    "English name": "英文名称",
+    "optional: drafted from the name": "可不填：按名称自动生成",
     "Set": "设置",
     "Add a user": "新增用户",
     "Unit (handlers only)": "所属单位（仅责任单位经办人）",
