@@ -40,13 +40,13 @@ def test_a_unit_created_without_an_english_name_gets_the_draft(world: World) -> 
     assert given.name_en == "Enforcement Brigade"
 
 
-def test_migration_0035_drafts_the_english_names_units_lack(world: World, engine: Engine) -> None:
+def test_migration_0037_drafts_the_english_names_units_lack(world: World, engine: Engine) -> None:
     world.session.execute(text("UPDATE units SET name_en = NULL WHERE code = 'HWC'"))
     world.session.execute(text("UPDATE units SET name_en = 'Works' WHERE code = 'SZGC'"))
     world.session.commit()
     world.session.close()
     url = engine.url.render_as_string(hide_password=False)
-    command.downgrade(alembic_config(url), "0034_missed3")
+    command.downgrade(alembic_config(url), "0036_search")
     upgrade(engine)
     with make_session_factory(engine)() as session:
         rows = session.execute(

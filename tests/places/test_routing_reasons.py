@@ -161,7 +161,7 @@ def test_the_territorial_reason_reads_in_english_on_the_english_page(
     )
 
 
-def test_migration_0035_converts_the_reasons_stored_as_text(
+def test_migration_0037_converts_the_reasons_stored_as_text(
     city: City, api: Api, engine: Engine
 ) -> None:
     _named_city(city)
@@ -193,7 +193,7 @@ def test_migration_0035_converts_the_reasons_stored_as_text(
         assert expected[territorial]["p"]["place"] == {"ref": "region", "code": WEST}
     city.session.close()
     url = engine.url.render_as_string(hide_password=False)
-    command.downgrade(alembic_config(url), "0034_missed3")
+    command.downgrade(alembic_config(url), "0036_search")
     with make_session_factory(engine)() as session:
         session.execute(
             text("UPDATE cases SET routing_reason = 'an older wording' WHERE id = :id"),

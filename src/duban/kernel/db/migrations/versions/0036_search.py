@@ -1,8 +1,8 @@
 """ix_cases_status_category_due: an operator's filtered list (statuses, a category;
 by time left or newest first) chosen and counted from the index alone
 
-Revision ID: 0035_search
-Revises: 0034_missed3
+Revision ID: 0036_search
+Revises: 0035_fill
 Create Date: 2026-12-03 18:30:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0035_search"
-down_revision: str | None = "0034_missed3"
+revision: str = "0036_search"
+down_revision: str | None = "0035_fill"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

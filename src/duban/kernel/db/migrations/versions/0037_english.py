@@ -3,8 +3,8 @@ named in the reader's language when read; existing reasons converted where they 
 read, the English text kept as the fallback; units without an English name get the draft
 made from their Chinese one
 
-Revision ID: 0035_english
-Revises: 0034_missed3
+Revision ID: 0037_english
+Revises: 0036_search
 Create Date: 2026-12-03 18:30:00
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0035_english"
-down_revision: str | None = "0034_missed3"
+revision: str = "0037_english"
+down_revision: str | None = "0036_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
