@@ -126,8 +126,10 @@ def duban_env(url: str, var_dir: Path) -> dict[str, str]:
     return env
 
 
-def _pg_admin() -> Any:
-    return make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+def _pg_admin(url: str) -> Any:
+    """An AUTOCOMMIT engine on the ``postgres`` database of ``url``'s server."""
+    admin = make_url(url).set(database="postgres")
+    return make_engine(admin.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
 
 
 def _exists(url: str) -> bool:
@@ -137,7 +139,7 @@ def _exists(url: str) -> bool:
         if not parsed.database or not Path(parsed.database).exists():
             return False
     else:
-        admin = _pg_admin()
+        admin = _pg_admin(url)
         with admin.connect() as conn:
             found = conn.scalar(
                 text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
@@ -155,24 +157,26 @@ def _exists(url: str) -> bool:
         engine.dispose()
 
 
-def _create(url: str) -> None:
-    """An empty database at ``url`` (PostgreSQL: dropped and recreated)."""
+def fresh_database(url: str) -> None:
+    """An empty database at ``url`` (PostgreSQL: dropped and recreated; SQLite: the file
+    removed). Every benchmark that fills its own city starts here."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         Path(parsed.database or "").unlink(missing_ok=True)
         return
-    admin = _pg_admin()
+    admin = _pg_admin(url)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
 
 
-def _drop(url: str) -> None:
+def drop_database(url: str) -> None:
+    """Drop a benchmark's PostgreSQL database (a SQLite file lives in a temporary directory)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return  # in a temporary directory
-    admin = _pg_admin()
+        return
+    admin = _pg_admin(url)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     admin.dispose()
@@ -208,7 +212,7 @@ def prepared(
             engine.dispose()
             yield url, var_dir, {"cases": cases, "fill_seconds": None}
             return
-        _create(url)
+        fresh_database(url)
         try:
             print(f"[{backend}] preparing the demo city …", flush=True)
             started = time.perf_counter()
@@ -225,7 +229,7 @@ def prepared(
             yield url, var_dir, {**loaded, "demo_seconds": round(demo_s, 1)}
         finally:
             if not keep:
-                _drop(url)
+                drop_database(url)
 
 
 def case_ids(url: str) -> list[int]:

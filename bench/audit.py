@@ -31,8 +31,8 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from duban.cases import audit
 
-from sqlalchemy import Table, insert, select, text
-from sqlalchemy.engine import make_url
+from _city import drop_database, fresh_database  # type: ignore[import-not-found]
+from sqlalchemy import Table, insert, select
 
 from duban.cases.models import Case, CaseEvent
 from duban.cases.workflow import CaseStatus, Source
@@ -171,20 +171,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             _run("sqlite", f"sqlite:///{tmp}/bench.db", args.cases, args.events, args.repeat)
     if args.backend in ("postgresql", "both"):
-        url = make_url(args.pg_url)
-        admin = make_engine(
-            url.set(database="postgres").render_as_string(hide_password=False),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        fresh_database(args.pg_url)
         try:
             _run("postgresql", args.pg_url, args.cases, args.events, args.repeat)
         finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-            admin.dispose()
+            drop_database(args.pg_url)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _city import fresh_database  # type: ignore[import-not-found]
 from evaluate import fill  # type: ignore[import-not-found]
 from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
 
 from duban.kernel.context import SYSTEM_ACTOR, Actor
 from duban.kernel.db.session import make_engine, make_session_factory
@@ -114,13 +114,7 @@ def measure(engine: Engine) -> None:
 
 def run(backend: str, url: str, cases: int) -> None:
     print(f"{backend}: {cases:,} cases", flush=True)
-    if backend == "postgresql":
-        admin = make_engine(str(make_url(url).set(database="postgres")))
-        name = make_url(url).database
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+    fresh_database(url)
     engine = make_engine(url)
     fill(engine, cases)
     measure(engine)

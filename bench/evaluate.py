@@ -43,8 +43,8 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _city import fresh_database  # type: ignore[import-not-found]
 from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
 
 from duban.cases import rebuild_facts
 from duban.evaluation import rebuild_summary
@@ -260,13 +260,8 @@ def run(backend: str, url: str, cases: int, repeat: int, *, measure_only: bool =
     print(f"{backend}: {cases:,} cases", flush=True)
     if measure_only:
         engine = make_engine(url)
-    elif backend == "postgresql":
-        admin = make_engine(str(make_url(url).set(database="postgres")))
-        name = make_url(url).database
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+    else:
+        fresh_database(url)
     if not measure_only:
         engine = make_engine(url)
         fill(engine, cases)

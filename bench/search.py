@@ -37,9 +37,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _city import PROBLEMS, ROADS, fresh_database  # type: ignore[import-not-found]
 from evaluate import _at, _series  # type: ignore[import-not-found]
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from duban.cases.queries import CaseFilter, list_cases
@@ -51,17 +51,6 @@ from duban.kernel.roles import Role
 from duban.reference.categories import install_defaults
 from duban.reference.models import Category
 
-PROBLEMS = [
-    "井盖破损", "暴露垃圾", "违规悬挂横幅", "占道经营", "乱堆物料", "道路破损",
-    "路灯不亮", "绿地脏乱", "违法小广告", "积存垃圾渣土", "私搭乱建", "机动车乱停放",
-    "非机动车乱停放", "沿街晾挂", "店外经营", "污水冒溢", "废弃家具", "施工围挡破损",
-    "树木倒伏", "雨水箅子缺失",
-]  # fmt: skip
-ROADS = [
-    "人民路", "建安大道", "莲城大道", "魏文路", "许继大道", "八一路", "文峰路",
-    "东大街", "西大街", "南关大街", "北大街", "新兴路", "七里店路", "劳动路", "颍昌路",
-    "学院路", "天宝路", "永昌路", "瑞祥路", "竹林路",
-]  # fmt: skip
 DISTRICTS = ["魏都区", "东城区", "建安区", "城乡一体化示范区", "经济技术开发区"]
 WIDTH = 8
 
@@ -270,15 +259,7 @@ def run(backend: str, url: str, cases: int, repeat: int, scan_repeat: int, reuse
         print("  fill: reusing the filled database", flush=True)
     else:
         engine.dispose()
-        if backend == "postgresql":
-            admin = make_engine(str(make_url(url).set(database="postgres")))
-            name = make_url(url).database
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-        else:
-            Path(make_url(url).database or "").unlink(missing_ok=True)
+        fresh_database(url)
         engine = make_engine(url)
         fill(engine, cases)
     measure_pages(engine, repeat)
