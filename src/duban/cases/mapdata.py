@@ -21,7 +21,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from duban.cases.access import CITY_WIDE, visible_cases
-from duban.cases.mapcounts import cells_of, counts_by_grid, grid_centres
+from duban.cases.mapcounts import counted_cells
 from duban.cases.models import Case
 from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
 from duban.cases.workflow import OPEN
@@ -94,18 +94,19 @@ def map_data(
         ]
     overdue = overdue_condition(now)
     size = cell_degrees(zoom)
-    counted: dict[str, list[int]] | None = None
+    counted = False
     prefix = _counts_scope(actor, filters)
     if zoom < POINT_ZOOM and prefix is not None:
-        # The map counts per grid answer this filter: a few thousand rows, not the cases.
-        counted = counts_by_grid(
+        # The map counts per grid answer this filter: summed per cell in the database.
+        counted = True
+        cells = counted_cells(
             session,
             now=now,
+            size=size,
+            box=None if bbox is None else (bbox.south, bbox.west, bbox.north, bbox.east),
             statuses=[s.value for s in filters.statuses],
             grid_prefixes=[prefix] if prefix else [],
         )
-        box = None if bbox is None else (bbox.south, bbox.west, bbox.north, bbox.east)
-        cells = cells_of(counted, grid_centres(session), size, box)
         # Cases without a grid are placed by their own position (few: outside the grids).
         cells += _grouped_cells(
             session, [*where, Case.grid_code.is_(None)], filters, now, size, overdue
@@ -134,7 +135,7 @@ def map_data(
                     for r in rows
                 ],
             }
-    if counted is None:
+    if not counted:
         cells = _grouped_cells(session, where, filters, now, size, overdue)
     cells = [[round(float(c[0]), 6), round(float(c[1]), 6), *c[2:]] for c in cells]
     return {

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from duban.cases import OPEN, Case, CaseStatus, cells_of, counts_by_grid, grid_centres
+from duban.cases import OPEN, Case, CaseStatus, counted_cells
 from duban.publicview.policy import PublicPolicy
 from duban.publicview.rules import METRES_PER_DEGREE, Area, AreaKind, approximate
 from duban.reference import Category
@@ -317,14 +317,7 @@ def _counted_cells(
 ) -> list[list[Any]]:
     """Cells of the public reports from the map counts: ``[lat, lon, count, open, _]``."""
     statuses = _status_choice(filters)
-    by_grid = counts_by_grid(
-        session,
-        now=datetime.now(UTC),
-        statuses=statuses,
-        hidden_statuses=policy.hidden_statuses,
-        duplicates=not policy.hide_duplicates,
-        overdue=False,
-    )
+    less = None
     if policy.hidden_categories:
         hidden = [
             Case.status.not_in(policy.hidden_statuses) if policy.hidden_statuses else true(),
@@ -345,16 +338,21 @@ def _counted_cells(
         if policy.hide_duplicates:
             hidden.append(Case.duplicate_of_id.is_(None))
         is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
-        for grid, n, n_open in session.execute(
+        less = (
             select(Case.grid_code, func.count(), func.sum(is_open))
             .where(*hidden)
             .group_by(Case.grid_code)
-        ):
-            have = by_grid.setdefault(grid or "", [0, 0, 0])
-            have[0] -= int(n)
-            have[1] -= int(n_open or 0)
-    cells = cells_of(
-        by_grid, grid_centres(session), size, (box.south, box.west, box.north, box.east)
+        )
+    cells = counted_cells(
+        session,
+        now=datetime.now(UTC),
+        size=size,
+        box=(box.south, box.west, box.north, box.east),
+        statuses=statuses,
+        hidden_statuses=policy.hidden_statuses,
+        duplicates=not policy.hide_duplicates,
+        overdue=False,
+        less=less,
     )
     # Reports without a grid are placed by their own position (few: outside the grids).
     loose = [public_condition(policy), *filter_conditions(filters), Case.grid_code.is_(None)]
