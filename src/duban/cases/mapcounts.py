@@ -212,38 +212,17 @@ def counted_cells(
         where.append(or_(*(m.grid_code.startswith(p, autoescape=True) for p in grid_prefixes)))
     if not duplicates:
         where.append(m.flags.op("&")(MAP_DUPLICATE) == 0)
-    zero = literal(0, Integer)
-    parts: list[Any] = [
-        select(
-            m.grid_code.label("grid"),
-            m.cases.label("n"),
-            is_open.label("open"),
-            is_late.label("late"),
-        ).where(*where)
-    ]
-    running = [s.value for s in CLOCK_RUNNING]
-    if statuses:
-        running = [s for s in running if s in statuses]
-    if overdue and running:
-        # Running past the deadline: what the clock, not an event, changes
-        # (ix_cases_status_due holds the grid and the duplicate link: no case row is read).
-        late_where: list[Any] = [Case.status.in_(running), Case.due_at < now]
-        if grid_prefixes:
-            late_where.append(
-                or_(*(Case.grid_code.startswith(p, autoescape=True) for p in grid_prefixes))
-            )
-        if not duplicates:
-            late_where.append(Case.duplicate_of_id.is_(None))
-        parts.append(
-            select(Case.grid_code, zero, zero, func.count())
-            .where(*late_where)
-            .group_by(Case.grid_code)
-        )
+    rows: Any = select(
+        m.grid_code.label("grid"),
+        m.cases.label("n"),
+        is_open.label("open"),
+        is_late.label("late"),
+    ).where(*where)
     if less is not None:
-        taken = less.subquery("less")
-        cols = list(taken.c)
-        parts.append(select(cols[0], -cols[1], -cols[2], zero))
-    counts = union_all(*parts).subquery("counts")
+        taken = list(less.subquery("less").c)
+        rows = union_all(rows, select(taken[0], -taken[1], -taken[2], literal(0, Integer)))
+    counts = rows.subquery("counts")
+    # Grouped alone, the table's rows come in its key's order (grid first): no sort.
     per_grid = (
         select(
             counts.c.grid,
@@ -255,6 +234,29 @@ def counted_cells(
         .having(func.sum(counts.c.n) != 0)
         .subquery("per_grid")
     )
+    late: Any = per_grid.c.late
+    running = [s.value for s in CLOCK_RUNNING]
+    if statuses:
+        running = [s for s in running if s in statuses]
+    late_by_grid = None
+    if overdue and running:
+        # Running past the deadline: what the clock, not an event, changes
+        # (ix_cases_status_due holds the grid and the duplicate link: no case row is read).
+        # These cases are counted in the table's rows of their grid too, so a left join.
+        late_where: list[Any] = [Case.status.in_(running), Case.due_at < now]
+        if grid_prefixes:
+            late_where.append(
+                or_(*(Case.grid_code.startswith(p, autoescape=True) for p in grid_prefixes))
+            )
+        if not duplicates:
+            late_where.append(Case.duplicate_of_id.is_(None))
+        late_by_grid = (
+            select(Case.grid_code.label("grid"), func.count().label("late"))
+            .where(*late_where)
+            .group_by(Case.grid_code)
+            .subquery("running_late")
+        )
+        late = late + func.coalesce(late_by_grid.c.late, 0)
     centre = grid_centres_query()
     dialect = session.get_bind().dialect.name
     row = _cell_key(centre.c.lat, size, 90.0, dialect)
@@ -265,8 +267,10 @@ def counted_cells(
         func.sum(lon * per_grid.c.n),
         func.sum(per_grid.c.n),
         func.sum(per_grid.c.open),
-        func.sum(per_grid.c.late),
+        func.sum(late),
     ).join_from(per_grid, centre, centre.c.code == per_grid.c.grid)
+    if late_by_grid is not None:
+        stmt = stmt.outerjoin(late_by_grid, late_by_grid.c.grid == per_grid.c.grid)
     if box is not None:
         south, west, north, east = box
         stmt = stmt.where(lat.between(south, north), lon.between(west, east))
