@@ -71,8 +71,14 @@ def public_condition(policy: PublicPolicy) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def area_condition(area: Area) -> ColumnElement[bool]:
-    """The cases in ``area``."""
+#: A box holding at least this many reports is listed by walking the newest first
+#: (ix_cases_created_at) rather than by reading the box from ix_cases_lat_lon and sorting.
+CROWDED = 5000
+
+
+def area_condition(area: Area, *, by_place: bool = True) -> ColumnElement[bool]:
+    """The cases in ``area``; with ``by_place`` False the box is written so that no index
+    serves it (``lat + 0``), for a crowded box listed newest first."""
     if area.kind == AreaKind.REGION:
         column = _REGION_COLUMN.get(len(area.region_code))
         if column is not None:
@@ -81,7 +87,8 @@ def area_condition(area: Area) -> ColumnElement[bool]:
     box = area.box()
     assert box is not None
     south, west, north, east = box
-    in_box = and_(Case.lat.between(south, north), Case.lon.between(west, east))
+    lat, lon = (Case.lat, Case.lon) if by_place else (Case.lat + 0.0, Case.lon + 0.0)
+    in_box = and_(lat.between(south, north), lon.between(west, east))
     if area.kind == AreaKind.BBOX:
         return in_box
     # Inside the circle (an equirectangular distance: exact enough for a few kilometres).
@@ -203,7 +210,7 @@ def list_public(
     size = limit or policy.page_size
     where = [public_condition(policy), *filter_conditions(filters)]
     if area is not None:
-        where.append(area_condition(area))
+        where.append(area_condition(area, by_place=not _crowded(session, area)))
     after = decode_cursor(cursor) if cursor else None
     if after is not None:
         at, case_id = after
@@ -216,6 +223,29 @@ def list_public(
         rows=_rows(session, found[:size]),
         next_cursor=encode_cursor(last.created_at, last.id) if last is not None else "",
     )
+
+
+def _crowded(session: Session, area: Area) -> bool:
+    """Whether ``area``'s box holds :data:`CROWDED` reports or more, counted on
+    ``ix_cases_lat_lon`` alone up to that many — on SQLite only. SQLite's planner does
+    not know how many cases a box holds: it read every case of a 2 km box in the city
+    centre (~50,000 of 1,000,000) to sort them for the newest 20 (330 ms of CPU); a
+    crowded box is walked newest first (9 ms), a sparse one (the outskirts, nothing
+    near) read from the index. PostgreSQL estimates the box from its statistics and
+    chooses well by itself (there the forced walk took 1.2–11 s: BENCHMARKS.md)."""
+    box = area.box()
+    if area.kind == AreaKind.REGION or box is None:
+        return False
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    south, west, north, east = box
+    probe = (
+        select(Case.id)
+        .where(Case.lat.between(south, north), Case.lon.between(west, east))
+        .limit(CROWDED)
+        .subquery()
+    )
+    return (session.scalar(select(func.count()).select_from(probe)) or 0) >= CROWDED
 
 
 def newest(
