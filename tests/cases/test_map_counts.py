@@ -5,6 +5,7 @@ do."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -142,11 +143,16 @@ def test_the_counts_kept_with_the_events_equal_a_group_by(
     city.session.execute(update(Case).where(Case.id == made[1].id).values(grid_code=None))
     rebuild_map_counts(city.session)
     city.session.commit()
-    for filters in (CaseFilter(), CaseFilter(statuses=sorted(OPEN))):
+    late = set(city.session.scalars(select(Case.id).where(overdue_condition(now))))
+    assert late
+    for filters in (CaseFilter(), CaseFilter(statuses=sorted(OPEN)), CaseFilter(overdue=True)):
         data = map_data(city.session, actor=admin, filters=filters, now=now, zoom=3)
         wanted = [c for c in city.session.scalars(select(Case))]
         if filters.statuses:
             wanted = [c for c in wanted if c.status in OPEN]
+        if filters.overdue:
+            wanted = [c for c in wanted if c.id in late]
+            assert sum(c[4] for c in data["cells"]) == len(wanted)
         assert data["total"] == len(wanted)
         assert data["mode"] == "cells"
         assert sum(c[3] for c in data["cells"]) == sum(c.status in OPEN for c in wanted)
@@ -254,16 +260,25 @@ def test_the_cells_summed_in_the_database_equal_the_cases_counted_one_by_one(
     now = city.clock.now() + timedelta(days=2)  # some running cases are late by now
     cases = list(city.session.scalars(select(Case)))
     assert len({c.grid_code for c in cases}) > 3
-    for size in (0.004, 0.0015, 1.0):
-        for statuses in ([], sorted(OPEN)):
-            wanted = [c for c in cases if not statuses or c.status in OPEN]
-            got = counted_cells(city.session, now=now, size=size, statuses=statuses)
-            brute = _brute_cells(city.session, wanted, size, now)
-            assert [c[2:] for c in got] == [c[2:] for c in brute]
-            assert [c[:2] for c in got] == [pytest.approx(c[:2], abs=1e-9) for c in brute]
-            if size < 0.002 and not statuses:
-                assert len(got) > 3  # several cells: not vacuous
-                assert sum(c[4] for c in got) > 0  # and some overdue
+    late = set(city.session.scalars(select(Case.id).where(overdue_condition(now))))
+    for size, statuses, only_overdue in itertools.product(
+        (0.004, 0.0015, 1.0), ([], sorted(OPEN)), (False, True)
+    ):
+        wanted = [c for c in cases if not statuses or c.status in OPEN]
+        if only_overdue:
+            wanted = [c for c in wanted if c.id in late]
+        got = counted_cells(
+            city.session, now=now, size=size, statuses=statuses, only_overdue=only_overdue
+        )
+        brute = _brute_cells(city.session, wanted, size, now)
+        assert [c[2:] for c in got] == [c[2:] for c in brute]
+        assert [c[:2] for c in got] == [pytest.approx(c[:2], abs=1e-9) for c in brute]
+        if size < 0.002 and not statuses:
+            assert len(got) > 3  # several cells: not vacuous
+            assert sum(c[4] for c in got) > 0  # and some overdue
+        if only_overdue:
+            assert got
+            assert all(c[2] == c[4] for c in got)
     # A box keeps the grids whose centres lie in it.
     lats = sorted(c[0] for c in counted_cells(city.session, now=now, size=0.0015))
     south = (lats[0] + lats[-1]) / 2

@@ -188,6 +188,7 @@ def counted_cells(
     grid_prefixes: Sequence[str] = (),
     duplicates: bool = True,
     overdue: bool = True,
+    only_overdue: bool = False,
     less: Select[Any] | Any = None,
 ) -> list[list[float | int]]:
     """Cells of ``size`` degrees from the map counts, summed in the database: the counts
@@ -197,7 +198,8 @@ def counted_cells(
 
     The counts are those of the cases with these statuses (any if empty), not those
     hidden, in grids starting with one of ``grid_prefixes`` (any if empty), with or
-    without the duplicates, less the rows of ``less`` (grid code, cases, open). Cases
+    without the duplicates, ``only_overdue`` (past the deadline now) or all, less the
+    rows of ``less`` (grid code, cases, open). Cases
     without a grid, or in a grid without a known box, are left out (the callers group
     those few over the cases)."""
     m = MAP_TABLE.c
@@ -212,6 +214,8 @@ def counted_cells(
         where.append(or_(*(m.grid_code.startswith(p, autoescape=True) for p in grid_prefixes)))
     if not duplicates:
         where.append(m.flags.op("&")(MAP_DUPLICATE) == 0)
+    if only_overdue:
+        where.append(m.flags.op("&")(MAP_LATE) != 0)
     rows: Any = select(
         m.grid_code.label("grid"),
         m.cases.label("n"),
@@ -221,6 +225,20 @@ def counted_cells(
     if less is not None:
         taken = list(less.subquery("less").c)
         rows = union_all(rows, select(taken[0], -taken[1], -taken[2], literal(0, Integer)))
+    running = [s.value for s in CLOCK_RUNNING]
+    if statuses:
+        running = [s for s in running if s in statuses]
+    late_where: list[Any] = [Case.status.in_(running), Case.due_at < now]
+    if grid_prefixes:
+        late_where.append(
+            or_(*(Case.grid_code.startswith(p, autoescape=True) for p in grid_prefixes))
+        )
+    if not duplicates:
+        late_where.append(Case.duplicate_of_id.is_(None))
+    if only_overdue and running:
+        # The running-late cases are all of their grids' overdue ones: rows of their own.
+        late_rows = select(Case.grid_code, func.count(), func.count(), func.count())
+        rows = union_all(rows, late_rows.where(*late_where).group_by(Case.grid_code))
     counts = rows.subquery("counts")
     # Grouped alone, the table's rows come in its key's order (grid first): no sort.
     per_grid = (
@@ -235,21 +253,11 @@ def counted_cells(
         .subquery("per_grid")
     )
     late: Any = per_grid.c.late
-    running = [s.value for s in CLOCK_RUNNING]
-    if statuses:
-        running = [s for s in running if s in statuses]
     late_by_grid = None
-    if overdue and running:
+    if overdue and running and not only_overdue:
         # Running past the deadline: what the clock, not an event, changes
         # (ix_cases_status_due holds the grid and the duplicate link: no case row is read).
         # These cases are counted in the table's rows of their grid too, so a left join.
-        late_where: list[Any] = [Case.status.in_(running), Case.due_at < now]
-        if grid_prefixes:
-            late_where.append(
-                or_(*(Case.grid_code.startswith(p, autoescape=True) for p in grid_prefixes))
-            )
-        if not duplicates:
-            late_where.append(Case.duplicate_of_id.is_(None))
         late_by_grid = (
             select(Case.grid_code.label("grid"), func.count().label("late"))
             .where(*late_where)

@@ -106,6 +106,7 @@ def map_data(
             box=None if bbox is None else (bbox.south, bbox.west, bbox.north, bbox.east),
             statuses=[s.value for s in filters.statuses],
             grid_prefixes=[prefix] if prefix else [],
+            only_overdue=bool(filters.overdue),
         )
         # Cases without a grid are placed by their own position (few: outside the grids).
         cells += _grouped_cells(
@@ -148,14 +149,14 @@ def map_data(
 
 def _counts_scope(actor: Actor, f: CaseFilter) -> str | None:
     """The grid prefix ('' for all) when the map counts answer ``f`` for ``actor``: a
-    city-wide role and at most statuses and a grid or region; else None (the cases are
-    grouped)."""
+    city-wide role and at most statuses, a grid or region and overdue only; else None
+    (the cases are grouped)."""
     if actor.role not in CITY_WIDE or f.nothing:
         return None
     others = (f.codes, f.unit_code, f.categories, f.services, f.sources, f.created_from)
     if any(others) or f.created_to or f.bbox or f.text or f.region:
         return None
-    if f.overdue is not None or f.supervised is not None:
+    if f.overdue is False or f.supervised is not None:
         return None
     prefixes = [p for p in (actor.region_code, f.grid) if p]
     if len(prefixes) == 2 and not (
