@@ -15,6 +15,8 @@ Signed in as ``dispatcher``, one request at a time after a warm-up:
   quarter overdue only;
 - ``GET /map/data.json`` (all, zoomed out) — every case, zoomed out;
 - ``GET /map/data.json`` (open, zoomed out) — the open cases, zoomed out;
+- ``GET /map/data.json`` (street, open) — a street-sized box zoomed in (points), alone,
+  with a category and overdue only;
 - the last two again with every source named (``&source=…`` for each of them: the same
   cases, a filter the map counts do not hold), so they are grouped over the cases — the
   one path before the map counts, the baseline of the table at the same size.
@@ -74,6 +76,16 @@ def run(backend: str, count: int, requests: int, url: str | None) -> dict[str, A
                 url += "&overdue=1"
             return url
 
+        def street_url(extra: str) -> Any:
+            def url(i: int) -> str:
+                lon, lat = rng.uniform(113.80, 113.85), rng.uniform(34.00, 34.05)
+                return (
+                    f"/map/data.json?zoom=16&bbox={lon - 0.004:.5f},{lat - 0.003:.5f},"
+                    f"{lon + 0.004:.5f},{lat + 0.003:.5f}" + open_statuses + extra
+                )
+
+            return url
+
         few = max(20, requests // 10)
         every_source = "".join(f"&source={s.value}" for s in Source)
         results = [
@@ -92,6 +104,9 @@ def run(backend: str, count: int, requests: int, url: str | None) -> dict[str, A
                 few,
                 warmup=2,
             ),
+            web.measure(client, "GET /map/data.json (street, open)", street_url(""), few),
+            web.measure(client, "  street, open, a category", street_url("&category=E01"), few),
+            web.measure(client, "  street, open, overdue", street_url("&overdue=1"), few),
             web.measure(
                 client,
                 "  same, grouped scan (all)",

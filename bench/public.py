@@ -62,6 +62,13 @@ def _streets_and_codes(url: str) -> tuple[list[str], list[str]]:
             for (c,) in conn.execute(
                 select(text("code"))
                 .select_from(text("cases"))
+                # Public reports only: a hidden one's page is a 404.
+                .where(
+                    text(
+                        "status NOT IN ('voided', 'rejected') AND duplicate_of_id IS NULL"
+                        " AND category_code NOT LIKE 'E0101%'"
+                    )
+                )
                 .order_by(text("id DESC"))
                 .limit(5000)
             )

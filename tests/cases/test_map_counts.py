@@ -5,7 +5,9 @@ do."""
 
 from __future__ import annotations
 
+import itertools
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,15 +17,14 @@ from typer.testing import CliRunner
 
 from duban.adapters.photostore import LocalPhotoStore
 from duban.cases import mapdata
-from duban.cases.mapcounts import grid_centres, map_counts_drift, rebuild_map_counts
+from duban.cases.mapcounts import counted_cells, map_counts_drift, rebuild_map_counts
 from duban.cases.mapdata import map_data
 from duban.cases.models import Case
-from duban.cases.queries import CaseFilter
+from duban.cases.queries import CaseFilter, overdue_condition
 from duban.cases.workflow import OPEN, Action, CaseStatus, Source
 from duban.cli import app
 from duban.kernel.context import Actor
 from duban.kernel.roles import Role
-from duban.places.grids import generate_grids_for
 from duban.places.models import Region
 from duban.publicview import listing
 from duban.publicview.listing import PublicFilter, public_map
@@ -142,11 +143,16 @@ def test_the_counts_kept_with_the_events_equal_a_group_by(
     city.session.execute(update(Case).where(Case.id == made[1].id).values(grid_code=None))
     rebuild_map_counts(city.session)
     city.session.commit()
-    for filters in (CaseFilter(), CaseFilter(statuses=sorted(OPEN))):
+    late = set(city.session.scalars(select(Case.id).where(overdue_condition(now))))
+    assert late
+    for filters in (CaseFilter(), CaseFilter(statuses=sorted(OPEN)), CaseFilter(overdue=True)):
         data = map_data(city.session, actor=admin, filters=filters, now=now, zoom=3)
         wanted = [c for c in city.session.scalars(select(Case))]
         if filters.statuses:
             wanted = [c for c in wanted if c.status in OPEN]
+        if filters.overdue:
+            wanted = [c for c in wanted if c.id in late]
+            assert sum(c[4] for c in data["cells"]) == len(wanted)
         assert data["total"] == len(wanted)
         assert data["mode"] == "cells"
         assert sum(c[3] for c in data["cells"]) == sum(c.status in OPEN for c in wanted)
@@ -187,22 +193,95 @@ def test_duban_audit_map_counts_finds_and_mends_a_drift(world: World, db_url: st
     assert map_counts_drift(world.session) == []
 
 
-def test_the_grid_centres_are_kept_until_the_map_changes(city: City) -> None:
-    city.build(grids=False)
-    before = grid_centres(city.session)
-    assert before == {}
-    assert grid_centres(city.session) is before  # held, not read again
+def _brute_cells(
+    session: Session, cases: list[Case], size: float, now: datetime
+) -> list[list[float | int]]:
+    """The cells counted case by case in Python (as the maps did before the database
+    summed them): each case at its grid's centre (the current version's, else the latest
+    retired one's), summed per cell."""
+    centres: dict[str, tuple[float, float]] = {}
+    versions = session.execute(
+        select(Region.code, Region.min_lat, Region.max_lat, Region.min_lon, Region.max_lon)
+        .where(Region.level == "grid")
+        .order_by(Region.valid_to.is_(None), Region.valid_from)
+    )
+    for code, s, n, w, e in versions:  # the current version last: it wins
+        centres[code] = ((s + n) / 2, (w + e) / 2)
+    late = set(session.scalars(select(Case.id).where(overdue_condition(now))))
+    sums: dict[tuple[int, int], list[float]] = {}
+    for case in cases:
+        if case.grid_code not in centres:
+            continue
+        lat, lon = centres[case.grid_code]
+        cell = sums.setdefault((int((lat + 90) / size), int((lon + 180) / size)), [0.0] * 5)
+        for i, v in enumerate((lat, lon, 1, case.status in OPEN, case.id in late)):
+            cell[i] += v
+    return [[c[0] / c[2], c[1] / c[2], *(int(v) for v in c[2:])] for _, c in sorted(sums.items())]
 
-    city.clock.advance(minutes=1)
-    generate_grids_for(city.session, now=city.clock.now())  # moves the map's version
+
+def test_the_cells_summed_in_the_database_equal_the_cases_counted_one_by_one(
+    city: City,
+) -> None:
+    city.build()
+    rng = random.Random(5)
+    for _ in range(24):
+        city.clock.set(local(2026, 10, 28 + rng.randrange(4), 9 + rng.randrange(6), 0))
+        lon, lat = lonlat(rng.uniform(-990, 990), rng.uniform(-990, 990))
+        case = city.report(by="operator", source=Source.HOTLINE, lon=lon, lat=lat)
+        steps = rng.choice([p for p in paths(rng) if "category_code" not in str(p)])
+        for step in steps:
+            city.clock.advance(hours=rng.choice([1, 5, 30]))
+            case = run(city, case, [step])
+    # A retired version of a grid (drawn elsewhere, earlier): the current one places it.
+    used = city.session.scalar(select(Case.grid_code).where(Case.grid_code.is_not(None)))
+    current = city.session.scalars(
+        select(Region).where(Region.code == used, Region.valid_to.is_(None))
+    ).first()
+    assert current is not None
+    city.session.add(
+        Region(
+            code=current.code,
+            level="grid",
+            name=current.name,
+            parent_code=current.parent_code,
+            geometry=current.geometry,
+            min_lon=current.min_lon + 1,
+            min_lat=current.min_lat + 1,
+            max_lon=current.max_lon + 1,
+            max_lat=current.max_lat + 1,
+            area_m2=current.area_m2,
+            attributes=current.attributes,
+            source=current.source,
+            valid_from=current.valid_from - timedelta(days=30),
+            valid_to=current.valid_from,
+        )
+    )
     city.session.commit()
-    after = grid_centres(city.session)
-    assert after is not before
-    grids = city.session.execute(
-        select(Region.code, Region.min_lat, Region.max_lat).where(Region.level == "grid")
-    ).all()
-    assert len(grids) > 1
-    assert set(after) == {g.code for g in grids}
-    code, south, north = grids[0]
-    assert after[code][0] == pytest.approx((south + north) / 2)
-    assert grid_centres(city.session) is after
+    now = city.clock.now() + timedelta(days=2)  # some running cases are late by now
+    cases = list(city.session.scalars(select(Case)))
+    assert len({c.grid_code for c in cases}) > 3
+    late = set(city.session.scalars(select(Case.id).where(overdue_condition(now))))
+    for size, statuses, only_overdue in itertools.product(
+        (0.004, 0.0015, 1.0), ([], sorted(OPEN)), (False, True)
+    ):
+        wanted = [c for c in cases if not statuses or c.status in OPEN]
+        if only_overdue:
+            wanted = [c for c in wanted if c.id in late]
+        got = counted_cells(
+            city.session, now=now, size=size, statuses=statuses, only_overdue=only_overdue
+        )
+        brute = _brute_cells(city.session, wanted, size, now)
+        assert [c[2:] for c in got] == [c[2:] for c in brute]
+        assert [c[:2] for c in got] == [pytest.approx(c[:2], abs=1e-9) for c in brute]
+        if size < 0.002 and not statuses:
+            assert len(got) > 3  # several cells: not vacuous
+            assert sum(c[4] for c in got) > 0  # and some overdue
+        if only_overdue:
+            assert got
+            assert all(c[2] == c[4] for c in got)
+    # A box keeps the grids whose centres lie in it.
+    lats = sorted(c[0] for c in counted_cells(city.session, now=now, size=0.0015))
+    south = (lats[0] + lats[-1]) / 2
+    boxed = counted_cells(city.session, now=now, size=0.0015, box=(south, -180, 90, 180))
+    assert 0 < len(boxed) < len(lats)
+    assert all(c[0] >= south for c in boxed)

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from duban.cases.models import Case
 from duban.cases.workflow import CaseStatus
 from duban.kernel.errors import InvalidInput, NotFound
-from duban.publicview import confirmation_message, subscriber_messages
+from duban.publicview import confirmation_message, listing, subscriber_messages
 from duban.publicview.listing import (
     PublicFilter,
     list_public,
@@ -114,6 +114,36 @@ def test_an_area_narrows_the_list_by_region_box_or_distance(world: World) -> Non
     assert {p[0] for p in points["points"]} == {east.code, west.code, far.code}
     # Places are rounded: where a case is, not whose door.
     assert all(round(p[1], 3) == p[1] for p in points["points"])
+
+
+def test_a_crowded_place_lists_the_same_reports_walked_newest_first(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = [world.case_in(CaseStatus.REPORTED, lat=LAT + i * 0.0005, lon=LON) for i in range(7)]
+    made.append(world.case_in(CaseStatus.REPORTED, lat=LAT + 0.1, lon=LON))  # far away
+    policy = public_policy()
+
+    def pages(spec: str) -> list[list[str]]:
+        out, cursor = [], ""
+        while True:
+            page = list_public(
+                world.session,
+                policy=policy,
+                area=parse_area(spec),
+                filters=PublicFilter(),
+                cursor=cursor,
+                limit=3,
+            )
+            out.append(_codes(page))
+            if not page.next_cursor:
+                return out
+            cursor = page.next_cursor
+
+    sparse = pages(f"point:{LAT},{LON},1000")
+    monkeypatch.setattr(listing, "CROWDED", 1)  # every box is crowded: walked newest first
+    crowded = pages(f"point:{LAT},{LON},1000")
+    assert crowded == sparse
+    assert sorted(code for page in sparse for code in page) == sorted(c.code for c in made[:7])
 
 
 def test_subscribing_confirming_and_unsubscribing(world: World) -> None:

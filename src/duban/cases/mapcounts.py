@@ -13,8 +13,9 @@ table with a ``GROUP BY`` over the cases (``duban cases check-map-counts``).
 
 What the clock changes — a running case passing its deadline — is not in the table:
 the maps count those from ``ix_cases_status_due`` alone (few: only dispatched and
-handling; the index holds their grid and duplicate link, so no case row is read). The grid
-centres are read once per version of the map (:func:`grid_centres`).
+handling; the index holds their grid and duplicate link, so no case row is read). The
+counts are placed at the grids' centres and summed per cell in the database
+(:func:`counted_cells`): only the cells come back.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select, text
+from sqlalchemy import Integer, Select, Table, and_, func, literal, or_, select, text, union_all
 from sqlalchemy import case as sql_case
+from sqlalchemy import cast as cast_to
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from duban.cases.models import MAP_DUPLICATE, MAP_KEY_SQL, MAP_LATE, Case, MapCount
 from duban.cases.workflow import CLOCK_RUNNING, OPEN, CaseStatus
 from duban.kernel.db.prepared import Prepared, bind_columns
-from duban.kernel.db.stamps import StampedCache, database_key
 
 MAP_TABLE = cast(Table, MapCount.__table__)
 
@@ -144,60 +145,69 @@ def map_counts_drift(session: Session) -> list[tuple[str, int, int]]:
 
 # --------------------------------------------------------------------------- reading
 
-#: A unit grid's counts: (lat, lon of its centre, cases, open, overdue).
-GridRow = tuple[float, float, int, int, int]
+
+def _cell_key(value: Any, size: float, shift: float, dialect: str) -> Any:
+    """The cell index of a coordinate as Python's ``int((value + shift) / size)``: a
+    truncation (positive values: the floor) — PostgreSQL's CAST would round."""
+    scaled = (value + shift) / size
+    if dialect == "postgresql":
+        scaled = func.trunc(scaled)
+    return cast_to(scaled, Integer)
 
 
-#: Per database, the grid centres read with the places index they are stamped with.
-_centres: StampedCache[dict[str, tuple[float, float]]] = StampedCache()
-
-
-def grid_centres(session: Session) -> dict[str, tuple[float, float]]:
-    """The centre of every unit grid's box (a retired grid's, if no current one has its
-    code), kept by the process as long as the places index: every change of regions
-    moves the map's version and so replaces the index, and these are read again."""
-    from duban.places import places_index
-
-    index = places_index(session)  # its version is checked once per request
-    database = database_key(session.get_bind().engine)
-    held = _centres.get(database, index)
-    return held if held is not None else _centres.put(database, index, _read_centres(session))
-
-
-def _read_centres(session: Session) -> dict[str, tuple[float, float]]:
+def grid_centres_query() -> Any:
+    """Every unit grid's code and the centre of its box, as a subquery: the current
+    version's, or for a grid retired since (its cases keep its code) the latest one's
+    (the few retired grids are looked up by code)."""
     from duban.places import Region
 
-    rows = session.execute(
-        select(
-            Region.code,
-            (Region.min_lat + Region.max_lat) / 2,
-            (Region.min_lon + Region.max_lon) / 2,
-            Region.valid_to.is_(None),
-        ).where(Region.level == "grid")
-    ).all()
-    out: dict[str, tuple[float, float]] = {}
-    for code, lat, lon, _current in sorted(rows, key=lambda r: bool(r[3])):
-        out[str(code)] = (float(lat), float(lon))
-    return out
+    lat = ((Region.min_lat + Region.max_lat) / 2.0).label("lat")
+    lon = ((Region.min_lon + Region.max_lon) / 2.0).label("lon")
+    other = aliased(Region)
+    latest_retired = and_(
+        ~select(other.id).where(other.code == Region.code, other.valid_to.is_(None)).exists(),
+        Region.valid_from
+        == select(func.max(other.valid_from)).where(other.code == Region.code).scalar_subquery(),
+    )
+    # One scan of the regions (not a union): PostgreSQL then knows the codes are
+    # distinct and estimates the joins right (a union's 1/200 guess made it compile
+    # the query, JIT, 100 ms).
+    return (
+        select(Region.code.label("code"), lat, lon)
+        .where(Region.level == "grid", or_(Region.valid_to.is_(None), latest_retired))
+        .subquery("grid_centres")
+    )
 
 
-def counts_by_grid(
+def counted_cells(
     session: Session,
     *,
     now: datetime,
+    size: float,
+    box: tuple[float, float, float, float] | None = None,
     statuses: Sequence[str] = (),
     hidden_statuses: Sequence[str] = (),
     grid_prefixes: Sequence[str] = (),
     duplicates: bool = True,
     overdue: bool = True,
-) -> dict[str, list[int]]:
-    """grid code → [cases, open, overdue] of the cases with these statuses (any if
-    empty), not those hidden, in grids starting with one of ``grid_prefixes`` (any if
-    empty), with or without the duplicates. Cases without a grid are under ``''``."""
+    only_overdue: bool = False,
+    less: Select[Any] | Any = None,
+) -> list[list[float | int]]:
+    """Cells of ``size`` degrees from the map counts, summed in the database: the counts
+    per unit grid placed at the grid's centre (those inside ``box``: south, west, north,
+    east), ``[lat, lon, count, open, overdue]`` with the count-weighted mean centre, in
+    the order of the cells' rows and columns.
+
+    The counts are those of the cases with these statuses (any if empty), not those
+    hidden, in grids starting with one of ``grid_prefixes`` (any if empty), with or
+    without the duplicates, ``only_overdue`` (past the deadline now) or all, less the
+    rows of ``less`` (grid code, cases, open). Cases
+    without a grid, or in a grid without a known box, are left out (the callers group
+    those few over the cases)."""
     m = MAP_TABLE.c
     is_open = sql_case((m.status.in_(sorted(OPEN)), m.cases), else_=0)
     is_late = sql_case((m.flags.op("&")(MAP_LATE) != 0, m.cases), else_=0)
-    where: list[Any] = [m.cases != 0]
+    where: list[Any] = [m.cases != 0, m.grid_code != ""]
     if statuses:
         where.append(m.status.in_(list(statuses)))
     if hidden_statuses:
@@ -206,58 +216,77 @@ def counts_by_grid(
         where.append(or_(*(m.grid_code.startswith(p, autoescape=True) for p in grid_prefixes)))
     if not duplicates:
         where.append(m.flags.op("&")(MAP_DUPLICATE) == 0)
-    out = {
-        str(g): [int(n), int(o), int(late)]
-        for g, n, o, late in session.execute(
-            select(m.grid_code, func.sum(m.cases), func.sum(is_open), func.sum(is_late))
-            .where(*where)
-            .group_by(m.grid_code)
+    if only_overdue:
+        where.append(m.flags.op("&")(MAP_LATE) != 0)
+    rows: Any = select(
+        m.grid_code.label("grid"),
+        m.cases.label("n"),
+        is_open.label("open"),
+        is_late.label("late"),
+    ).where(*where)
+    if less is not None:
+        taken = list(less.subquery("less").c)
+        rows = union_all(rows, select(taken[0], -taken[1], -taken[2], literal(0, Integer)))
+    running = [s.value for s in CLOCK_RUNNING]
+    if statuses:
+        running = [s for s in running if s in statuses]
+    late_where: list[Any] = [Case.status.in_(running), Case.due_at < now]
+    if grid_prefixes:
+        late_where.append(
+            or_(*(Case.grid_code.startswith(p, autoescape=True) for p in grid_prefixes))
         )
-    }
-    if overdue:
-        # Running past the deadline: what the clock, not an event, changes.
-        running = [s.value for s in CLOCK_RUNNING]
-        if statuses:
-            running = [s for s in running if s in statuses]
-        late_where: list[Any] = [Case.status.in_(running), Case.due_at < now]
-        if grid_prefixes:
-            late_where.append(
-                or_(*(Case.grid_code.startswith(p, autoescape=True) for p in grid_prefixes))
-            )
-        if not duplicates:
-            late_where.append(Case.duplicate_of_id.is_(None))
-        if running:
-            for g, n in session.execute(
-                select(Case.grid_code, func.count()).where(*late_where).group_by(Case.grid_code)
-            ):
-                out.setdefault(g or "", [0, 0, 0])[2] += int(n)
-    return out
-
-
-def cells_of(
-    by_grid: Mapping[str, Sequence[int]],
-    centres: Mapping[str, tuple[float, float]],
-    size: float,
-    box: tuple[float, float, float, float] | None,
-) -> list[list[float | int]]:
-    """Cells of ``size`` degrees from counts per grid placed at the grids' centres (those
-    inside ``box``: south, west, north, east): ``[lat, lon, count, open, overdue]`` with
-    the count-weighted mean centre. Grids without a known centre are left out."""
-    sums: dict[tuple[int, int], list[float]] = {}
-    for grid, counts in by_grid.items():
-        centre = centres.get(grid)
-        if centre is None or not counts[0]:
-            continue
-        lat, lon = centre
-        if box is not None and not (box[0] <= lat <= box[2] and box[1] <= lon <= box[3]):
-            continue
-        cell = sums.setdefault((int((lat + 90.0) / size), int((lon + 180.0) / size)), [0.0] * 5)
-        n = counts[0]
-        cell[0] += lat * n
-        cell[1] += lon * n
-        cell[2] += n
-        cell[3] += counts[1]
-        cell[4] += counts[2]
+    if not duplicates:
+        late_where.append(Case.duplicate_of_id.is_(None))
+    if only_overdue and running:
+        # The running-late cases are all of their grids' overdue ones: rows of their own.
+        late_rows = select(Case.grid_code, func.count(), func.count(), func.count())
+        rows = union_all(rows, late_rows.where(*late_where).group_by(Case.grid_code))
+    counts = rows.subquery("counts")
+    # Grouped alone, the table's rows come in its key's order (grid first): no sort.
+    per_grid = (
+        select(
+            counts.c.grid,
+            func.sum(counts.c.n).label("n"),
+            func.sum(counts.c.open).label("open"),
+            func.sum(counts.c.late).label("late"),
+        )
+        .group_by(counts.c.grid)
+        .having(func.sum(counts.c.n) != 0)
+        .subquery("per_grid")
+    )
+    late: Any = per_grid.c.late
+    late_by_grid = None
+    if overdue and running and not only_overdue:
+        # Running past the deadline: what the clock, not an event, changes
+        # (ix_cases_status_due holds the grid and the duplicate link: no case row is read).
+        # These cases are counted in the table's rows of their grid too, so a left join.
+        late_by_grid = (
+            select(Case.grid_code.label("grid"), func.count().label("late"))
+            .where(*late_where)
+            .group_by(Case.grid_code)
+            .subquery("running_late")
+        )
+        late = late + func.coalesce(late_by_grid.c.late, 0)
+    centre = grid_centres_query()
+    dialect = session.get_bind().dialect.name
+    row = _cell_key(centre.c.lat, size, 90.0, dialect)
+    col = _cell_key(centre.c.lon, size, 180.0, dialect)
+    lat, lon = centre.c.lat, centre.c.lon
+    stmt = select(
+        func.sum(lat * per_grid.c.n),
+        func.sum(lon * per_grid.c.n),
+        func.sum(per_grid.c.n),
+        func.sum(per_grid.c.open),
+        func.sum(late),
+    ).join_from(per_grid, centre, centre.c.code == per_grid.c.grid)
+    if late_by_grid is not None:
+        stmt = stmt.outerjoin(late_by_grid, late_by_grid.c.grid == per_grid.c.grid)
+    if box is not None:
+        south, west, north, east = box
+        stmt = stmt.where(lat.between(south, north), lon.between(west, east))
+    stmt = stmt.group_by(row, col).order_by(row, col)
     return [
-        [c[0] / c[2], c[1] / c[2], int(c[2]), int(c[3]), int(c[4])] for _, c in sorted(sums.items())
+        [float(lat) / int(n), float(lon) / int(n), int(n), int(o or 0), int(late or 0)]
+        for lat, lon, n, o, late in session.execute(stmt)
+        if n
     ]

@@ -21,7 +21,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from duban.cases.access import CITY_WIDE, visible_cases
-from duban.cases.mapcounts import cells_of, counts_by_grid, grid_centres
+from duban.cases.mapcounts import counted_cells
 from duban.cases.models import Case
 from duban.cases.queries import CaseFilter, apply_case_filter, overdue_condition
 from duban.cases.workflow import OPEN
@@ -94,18 +94,20 @@ def map_data(
         ]
     overdue = overdue_condition(now)
     size = cell_degrees(zoom)
-    counted: dict[str, list[int]] | None = None
+    counted = False
     prefix = _counts_scope(actor, filters)
     if zoom < POINT_ZOOM and prefix is not None:
-        # The map counts per grid answer this filter: a few thousand rows, not the cases.
-        counted = counts_by_grid(
+        # The map counts per grid answer this filter: summed per cell in the database.
+        counted = True
+        cells = counted_cells(
             session,
             now=now,
+            size=size,
+            box=None if bbox is None else (bbox.south, bbox.west, bbox.north, bbox.east),
             statuses=[s.value for s in filters.statuses],
             grid_prefixes=[prefix] if prefix else [],
+            only_overdue=bool(filters.overdue),
         )
-        box = None if bbox is None else (bbox.south, bbox.west, bbox.north, bbox.east)
-        cells = cells_of(counted, grid_centres(session), size, box)
         # Cases without a grid are placed by their own position (few: outside the grids).
         cells += _grouped_cells(
             session, [*where, Case.grid_code.is_(None)], filters, now, size, overdue
@@ -134,7 +136,7 @@ def map_data(
                     for r in rows
                 ],
             }
-    if counted is None:
+    if not counted:
         cells = _grouped_cells(session, where, filters, now, size, overdue)
     cells = [[round(float(c[0]), 6), round(float(c[1]), 6), *c[2:]] for c in cells]
     return {
@@ -147,14 +149,14 @@ def map_data(
 
 def _counts_scope(actor: Actor, f: CaseFilter) -> str | None:
     """The grid prefix ('' for all) when the map counts answer ``f`` for ``actor``: a
-    city-wide role and at most statuses and a grid or region; else None (the cases are
-    grouped)."""
+    city-wide role and at most statuses, a grid or region and overdue only; else None
+    (the cases are grouped)."""
     if actor.role not in CITY_WIDE or f.nothing:
         return None
     others = (f.codes, f.unit_code, f.categories, f.services, f.sources, f.created_from)
     if any(others) or f.created_to or f.bbox or f.text or f.region:
         return None
-    if f.overdue is not None or f.supervised is not None:
+    if f.overdue is False or f.supervised is not None:
         return None
     prefixes = [p for p in (actor.region_code, f.grid) if p]
     if len(prefixes) == 2 and not (

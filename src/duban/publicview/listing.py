@@ -25,6 +25,7 @@ from sqlalchemy import (
     and_,
     cast,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from duban.cases import OPEN, Case, CaseStatus, cells_of, counts_by_grid, grid_centres
+from duban.cases import OPEN, Case, CaseStatus, counted_cells
 from duban.publicview.policy import PublicPolicy
 from duban.publicview.rules import METRES_PER_DEGREE, Area, AreaKind, approximate
 from duban.reference import Category
@@ -70,8 +71,14 @@ def public_condition(policy: PublicPolicy) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def area_condition(area: Area) -> ColumnElement[bool]:
-    """The cases in ``area``."""
+#: A box holding at least this many reports is listed by walking the newest first
+#: (ix_cases_created_at) rather than by reading the box from ix_cases_lat_lon and sorting.
+CROWDED = 5000
+
+
+def area_condition(area: Area, *, by_place: bool = True) -> ColumnElement[bool]:
+    """The cases in ``area``; with ``by_place`` False the box is written so that no index
+    serves it (``lat + 0``), for a crowded box listed newest first."""
     if area.kind == AreaKind.REGION:
         column = _REGION_COLUMN.get(len(area.region_code))
         if column is not None:
@@ -80,7 +87,8 @@ def area_condition(area: Area) -> ColumnElement[bool]:
     box = area.box()
     assert box is not None
     south, west, north, east = box
-    in_box = and_(Case.lat.between(south, north), Case.lon.between(west, east))
+    lat, lon = (Case.lat, Case.lon) if by_place else (Case.lat + 0.0, Case.lon + 0.0)
+    in_box = and_(lat.between(south, north), lon.between(west, east))
     if area.kind == AreaKind.BBOX:
         return in_box
     # Inside the circle (an equirectangular distance: exact enough for a few kilometres).
@@ -202,7 +210,7 @@ def list_public(
     size = limit or policy.page_size
     where = [public_condition(policy), *filter_conditions(filters)]
     if area is not None:
-        where.append(area_condition(area))
+        where.append(area_condition(area, by_place=not _crowded(session, area)))
     after = decode_cursor(cursor) if cursor else None
     if after is not None:
         at, case_id = after
@@ -215,6 +223,29 @@ def list_public(
         rows=_rows(session, found[:size]),
         next_cursor=encode_cursor(last.created_at, last.id) if last is not None else "",
     )
+
+
+def _crowded(session: Session, area: Area) -> bool:
+    """Whether ``area``'s box holds :data:`CROWDED` reports or more, counted on
+    ``ix_cases_lat_lon`` alone up to that many — on SQLite only. SQLite's planner does
+    not know how many cases a box holds: it read every case of a 2 km box in the city
+    centre (~50,000 of 1,000,000) to sort them for the newest 20 (330 ms of CPU); a
+    crowded box is walked newest first (9 ms), a sparse one (the outskirts, nothing
+    near) read from the index. PostgreSQL estimates the box from its statistics and
+    chooses well by itself (there the forced walk took 1.2–11 s: BENCHMARKS.md)."""
+    box = area.box()
+    if area.kind == AreaKind.REGION or box is None:
+        return False
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    south, west, north, east = box
+    probe = (
+        select(Case.id)
+        .where(Case.lat.between(south, north), Case.lon.between(west, east))
+        .limit(CROWDED)
+        .subquery()
+    )
+    return (session.scalar(select(func.count()).select_from(probe)) or 0) >= CROWDED
 
 
 def newest(
@@ -317,14 +348,7 @@ def _counted_cells(
 ) -> list[list[Any]]:
     """Cells of the public reports from the map counts: ``[lat, lon, count, open, _]``."""
     statuses = _status_choice(filters)
-    by_grid = counts_by_grid(
-        session,
-        now=datetime.now(UTC),
-        statuses=statuses,
-        hidden_statuses=policy.hidden_statuses,
-        duplicates=not policy.hide_duplicates,
-        overdue=False,
-    )
+    less = None
     if policy.hidden_categories:
         hidden = [
             Case.status.not_in(policy.hidden_statuses) if policy.hidden_statuses else true(),
@@ -344,17 +368,20 @@ def _counted_cells(
             hidden.append(Case.status.in_(statuses))
         if policy.hide_duplicates:
             hidden.append(Case.duplicate_of_id.is_(None))
+        # One row per hidden report, summed per grid with the table's rows: grouped here,
+        # SQLite would read every case in grid order (ix_cases_grid_code) to skip a sort.
         is_open = sql_case((Case.status.in_(sorted(OPEN)), 1), else_=0)
-        for grid, n, n_open in session.execute(
-            select(Case.grid_code, func.count(), func.sum(is_open))
-            .where(*hidden)
-            .group_by(Case.grid_code)
-        ):
-            have = by_grid.setdefault(grid or "", [0, 0, 0])
-            have[0] -= int(n)
-            have[1] -= int(n_open or 0)
-    cells = cells_of(
-        by_grid, grid_centres(session), size, (box.south, box.west, box.north, box.east)
+        less = select(Case.grid_code, literal(1, Integer), is_open).where(*hidden)
+    cells = counted_cells(
+        session,
+        now=datetime.now(UTC),
+        size=size,
+        box=(box.south, box.west, box.north, box.east),
+        statuses=statuses,
+        hidden_statuses=policy.hidden_statuses,
+        duplicates=not policy.hide_duplicates,
+        overdue=False,
+        less=less,
     )
     # Reports without a grid are placed by their own position (few: outside the grids).
     loose = [public_condition(policy), *filter_conditions(filters), Case.grid_code.is_(None)]
