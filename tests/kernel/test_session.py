@@ -217,3 +217,11 @@ def test_a_servers_wal_is_checkpointed_by_a_thread_not_by_commits(tmp_path: Path
         assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 1000
     assert store_session.wal_checkpointer(plain) is None
     plain.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_never_jit_compile(engine: Engine) -> None:
+    """A query over the JIT threshold was compiled per request (~100 ms); the app turns JIT
+    off on its own connections."""
+    with engine.connect() as conn:
+        assert conn.scalar(text("SHOW jit")) == "off"

@@ -62,6 +62,12 @@ def make_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # No JIT: a request's query whose estimated cost crosses jit_above_cost (the zoomed-out
+    # map's join at 1M cases, 82k of 100k) was compiled on every request, ~100 ms of a 240 ms
+    # answer (BENCHMARKS.md "Map counts"); Duban's queries are short and index-driven.
+    connect_args = dict(kwargs.get("connect_args") or {})
+    connect_args["options"] = " ".join(filter(None, [connect_args.get("options"), "-c jit=off"]))
+    kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine, "checkout", _pg_check_alive)
