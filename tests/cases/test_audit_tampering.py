@@ -383,10 +383,12 @@ def test_a_rewound_case_is_caught_by_the_checkpoint(world: World, engine: Engine
     n = fresh(world.session_factory, case.id).event_count
     dba_sql(engine, "DELETE FROM case_events WHERE case_id = :c AND seq = :n", c=case.id, n=n)
     columns = [c for c in before if c != "id"]
+    # PostgreSQL reads a JSON column back as a dict; a DBA's UPDATE writes it as text.
+    restored = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in before.items()}
     dba_sql(
         engine,
         f"UPDATE cases SET {', '.join(f'{c} = :{c}' for c in columns)} WHERE id = :id",
-        **before,
+        **restored,
     )
     assert _verify(world.session_factory).ok  # a consistent earlier state
     broken = _verify(world.session_factory, checkpoint=point).first_break
