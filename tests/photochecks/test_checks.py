@@ -133,6 +133,12 @@ def test_a_photo_used_on_another_case_is_found_through_the_hash_index(world: Wor
         # Found since the crop probes (the original's centre hash): beyond one bit per band.
         ("cropped 92 % off one corner", lambda im: crop(im, 0.92, 0.0)),
         ("cropped 85 %", lambda im: crop(im, 0.85, 0.075)),
+        # Found since the probes at the edge midpoints and at 80 %.
+        ("cropped 80 %", lambda im: crop(im, 0.8, 0.1)),
+        (
+            "cropped 90 % off the right edge",
+            lambda im: im.crop((im.width // 10, im.height // 20, im.width, im.height * 19 // 20)),
+        ),
     ],
 )
 def test_a_re_encoded_or_cropped_photo_of_another_case_is_found(
