@@ -21,9 +21,7 @@ def set_unit_active(session: Session, *, actor: Actor, code: str, active: bool) 
     """Switch a unit on or off (an inactive unit gets no new cases; old ones keep it)."""
     require_admin(actor)
     with writing(session):
-        unit = session.scalars(select(Unit).where(Unit.code == code)).first()
-        if unit is None:
-            raise NotFound(Msg("unit '{code}' does not exist", code=code))
+        unit = _unit(session, code)
         unit.is_active = active
         return unit
 
@@ -32,11 +30,16 @@ def set_unit_english_name(session: Session, *, actor: Actor, code: str, name_en:
     """Correct a unit's English name (empty: the draft made from its Chinese name)."""
     require_admin(actor)
     with writing(session):
-        unit = session.scalars(select(Unit).where(Unit.code == code)).first()
-        if unit is None:
-            raise NotFound(Msg("unit '{code}' does not exist", code=code))
+        unit = _unit(session, code)
         unit.name_en = name_en.strip()[:200] or english_unit_name(unit.name)[:200]
         return unit
+
+
+def _unit(session: Session, code: str) -> Unit:
+    unit = session.scalars(select(Unit).where(Unit.code == code)).first()
+    if unit is None:
+        raise NotFound(Msg("unit '{code}' does not exist", code=code))
+    return unit
 
 
 def update_user(
