@@ -87,6 +87,24 @@ def test_a_definition_lists_the_filing_conditions_and_all_six_datatypes(
     assert "asset_id" not in {a["code"] for a in event["attributes"]}
 
 
+def test_a_definition_names_the_filing_conditions_in_english_when_asked(
+    http: httpx.Client,
+) -> None:
+    def names(**kwargs: object) -> list[str]:
+        answer = spec.check_json(http.get("services/C0101.json", **kwargs), spec.DEFINITION)
+        by_code = {a["code"]: a for a in answer["attributes"]}
+        return [v["name"] for v in by_code["condition"]["values"]]
+
+    chinese = names()
+    assert chinese[0] == "上水井盖丢失、缺失或塌陷，危及行人车辆安全"
+    english = names(params={"locale": "en_US"})
+    assert english[0] == (
+        "Water-supply manhole cover lost, missing or collapsed, endangering pedestrians or vehicles"
+    )
+    assert names(headers={"Accept-Language": "en-GB,en;q=0.8"}) == english
+    assert names(params={"locale": "zh_CN"}, headers={"Accept-Language": "en"}) == chinese
+
+
 def test_changing_the_taxonomy_bumps_the_changeset_and_the_list(
     http: httpx.Client, session: Session, clock: FixedClock
 ) -> None:

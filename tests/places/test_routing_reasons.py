@@ -220,3 +220,46 @@ def test_migration_0037_converts_the_reasons_stored_as_text(
             "(priority 2); "
             "the most specific of 2 matching rules"
         )
+
+
+CONDITION_ZH = "道路、广场等公共区域可见暴露垃圾"
+CONDITION_EN = "Exposed rubbish visible on roads, squares or other public areas"
+CONDITION_ROW = re.compile(r'<dd data-condition="E010201">(.*?)</dd>', re.S)
+
+
+def test_a_rule_on_a_filing_condition_reads_in_english_on_the_english_page(
+    city: City, api: Api, browser: TestClient, app: FastAPI
+) -> None:
+    _named_city(city)
+    add_rule(city.session, unit_code="HWC", condition_code="E010201", now=city.clock.now())
+    city.session.commit()
+    case_id = _filed_case(city, api)
+
+    _sign_in(browser, app, city, "dispatcher", "en")
+    english = _page_reason(browser, case_id)
+    assert f"{CONDITION_EN} · anywhere → Sanitation Office" in english, english
+    assert not re.search(r"[\u4e00-\u9fff]", english), english
+    # The case page's filing-condition row names it in English too.
+    row = CONDITION_ROW.search(browser.get(f"/cases/{case_id}").text)
+    assert row, "no filing condition row"
+    assert html.unescape(row.group(1)).startswith(CONDITION_EN + " · "), row.group(1)
+    assert CONDITION_ZH not in browser.get(f"/cases/{case_id}").text
+
+    _sign_in(browser, app, city, "dispatcher", "zh")
+    chinese = _page_reason(browser, case_id)
+    assert CONDITION_ZH[:30] in chinese, chinese
+    row = CONDITION_ROW.search(browser.get(f"/cases/{case_id}").text)
+    assert row
+    assert html.unescape(row.group(1)).startswith(CONDITION_ZH + " · ")
+
+    # A condition without an English name (a city's own taxonomy): the Chinese shows.
+    # Put back by hand: PostgreSQL's reset keeps reference rows whose stamps are unchanged.
+    blank = "UPDATE filing_conditions SET name_en = :en WHERE code = 'E010201'"
+    city.session.execute(text(blank), {"en": ""})
+    city.session.commit()
+    try:
+        _sign_in(browser, app, city, "dispatcher", "en")
+        assert CONDITION_ZH[:30] in _page_reason(browser, case_id)
+    finally:
+        city.session.execute(text(blank), {"en": CONDITION_EN})
+        city.session.commit()

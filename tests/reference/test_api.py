@@ -42,6 +42,7 @@ def test_categories_tree(api: Api) -> None:
     assert e0102["conditions"][0] == {
         "code": "E010201",
         "name": "道路、广场等公共区域可见暴露垃圾",
+        "name_en": "Exposed rubbish visible on roads, squares or other public areas",
         "limit": {"amount": 4, "unit": "work_hours"},
         "close_rule": "垃圾清理干净，无残留",
         "urgent": False,

@@ -203,7 +203,7 @@ def _data_text(world: World) -> list[str]:
 
 #: The tables of the things with an English name (their Chinese one must not show on an
 #: English page).
-NAMED_TABLES = ("categories", "units", "regions")
+NAMED_TABLES = ("categories", "units", "regions", "filing_conditions")
 #: The pages that keep both names of a thing (the admin edits the Chinese and the English).
 BOTH_NAMES_PAGES = frozenset({"/admin/units"})
 
@@ -217,6 +217,12 @@ def _named_in_chinese(world: World) -> frozenset[str]:
             if name_en and name_en != name and CJK.search(name):
                 names.add(name)
     return frozenset(names)
+
+
+def _sentences(named: frozenset[str]) -> frozenset[str]:
+    """The names that are sentences (filing conditions: 雨水箅子丢失，形成孔洞，…): split
+    into several runs by their punctuation, so a page is searched for the whole name."""
+    return frozenset(name for name in named if CJK.fullmatch(name) is None)
 
 
 def _free_text_runs(world: World) -> frozenset[str]:
@@ -294,7 +300,10 @@ def test_every_page_is_in_the_language_of_the_reader(
     allowed = ALLOWED_WORDS | usernames | units | {"English"}
     data = _data_text(world)
     named = _named_in_chinese(world)
-    assert {"暴露垃圾", "市容环境", "环境卫生管理处", "魏都区"} <= named  # 小类, 大类, unit, region
+    # 小类, 大类, unit, region, filing condition
+    assert {"暴露垃圾", "市容环境", "环境卫生管理处", "魏都区", "积存渣土"} <= named
+    sentences = _sentences(named)
+    assert "道路、广场等公共区域可见暴露垃圾" in sentences
     typed = _free_text_runs(world)
     roles = ["anonymous", *world.users]
     problems: dict[str, set[str]] = {}
@@ -329,6 +338,7 @@ def test_every_page_is_in_the_language_of_the_reader(
                     # English name (not where someone typed it into a text).
                     if path not in BOTH_NAMES_PAGES:
                         found |= {run for run in runs if run in named and run not in typed}
+                        found |= {name for name in sentences if name in text}
                     if found:
                         problems.setdefault(f"en {path} ({role})", set()).update(found)
     assert seen > 300

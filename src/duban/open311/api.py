@@ -197,10 +197,15 @@ def get_services(fmt: FmtPath, request: Request, session: SessionDep) -> Respons
 def get_service_definition(
     service_code: str, fmt: FmtPath, request: Request, session: SessionDep
 ) -> Response:
-    """The attributes of one service (all six datatypes are possible)."""
+    """The attributes of one service (all six datatypes are possible); the filing
+    conditions are named in English as the services are (``locale`` or
+    ``Accept-Language``)."""
     fmt = _fmt(fmt)
-    _jurisdiction(session, _params(request))
-    view = catalogue.service_definition(session, service_code)
+    params = _params(request)
+    _jurisdiction(session, params)
+    view = catalogue.service_definition(
+        session, service_code, english=_wants_english(request, params)
+    )
     return _reply(session, model.definition_document(view), fmt)
 
 

@@ -44,10 +44,15 @@ class ServiceView:
 
 
 def attributes_of(
-    config: Open311Config, category: Category, conditions: Sequence[FilingCondition]
+    config: Open311Config,
+    category: Category,
+    conditions: Sequence[FilingCondition],
+    *,
+    english: bool = False,
 ) -> tuple[AttributeView, ...]:
     """The attributes of the configuration that a service (a subclass of the live
-    taxonomy) carries; ``conditions`` fill the list that names its filing conditions."""
+    taxonomy) carries; ``conditions`` fill the list that names its filing conditions
+    (by their English names with ``english``, where they have one)."""
     views: list[AttributeView] = []
     for spec in config.attributes:
         if spec.kinds and category.kind not in spec.kinds:
@@ -56,7 +61,7 @@ def attributes_of(
             continue
         values = spec.values
         if spec.values_from_conditions:
-            values = tuple((c.code, c.name) for c in conditions)
+            values = tuple((c.code, c.display_name("en" if english else "zh")) for c in conditions)
             if not values:
                 continue
         views.append(
@@ -115,13 +120,14 @@ def list_services(
     return [_service_view(live.config, tax, c, english=english) for c in tax.subclasses()]
 
 
-def service_definition(session: Session, code: str) -> DefinitionView:
-    """GET services/{code}: the attributes a request for this service carries."""
+def service_definition(session: Session, code: str, *, english: bool = False) -> DefinitionView:
+    """GET services/{code}: the attributes a request for this service carries (the filing
+    conditions named in English with ``english``)."""
     live = load_config(session)
     category = active_service(session, code)
     return DefinitionView(
         service_code=category.code,
-        attributes=attributes_of(live.config, category, category.conditions),
+        attributes=attributes_of(live.config, category, category.conditions, english=english),
     )
 
 

@@ -116,12 +116,13 @@ def names_of(session: Session, wanted: Mapping[str, Iterable[str]]) -> dict[tupl
         ):
             names["category", code] = Name(name, name_en)
     if "condition" in codes:
-        for code, name in session.execute(
-            select(FilingCondition.code, FilingCondition.name).where(
+        for code, name, name_en in session.execute(
+            select(FilingCondition.code, FilingCondition.name, FilingCondition.name_en).where(
                 FilingCondition.code.in_(codes["condition"])
             )
         ):
-            names["condition", code] = Name(name[:30])
+            # A condition's name is a sentence: the Chinese shortened; the English is short.
+            names["condition", code] = Name(name[:30], name_en or None)
     if "region" in codes:
         for code, name, name_en in session.execute(
             select(Region.code, Region.name, Region.name_en)

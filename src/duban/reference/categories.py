@@ -96,6 +96,7 @@ def install_taxonomy(session: Session, data: Mapping[str, Any], *, now: datetime
                     session.add(crow)
                 crow.category_code = cat.code
                 crow.name = cond.name
+                crow.name_en = cond.name_en
                 crow.limit_amount = cond.limit.amount
                 crow.limit_unit = cond.limit.unit.value
                 crow.close_rule = cond.close_rule
@@ -165,6 +166,7 @@ def category_tree(session: Session) -> list[dict[str, Any]]:
                 {
                     "code": condition.code,
                     "name": condition.name,
+                    "name_en": condition.name_en,
                     "limit": {"amount": condition.limit.amount, "unit": condition.limit.unit.value},
                     "close_rule": condition.close_rule,
                     "urgent": condition.urgent,
@@ -233,6 +235,7 @@ def _read_taxonomy(session: Session) -> Taxonomy:
             TaxonomyCondition(
                 code=cond.code,
                 name=cond.name,
+                name_en=cond.name_en,
                 limit=TimeLimit(cond.limit_amount, LimitUnit(cond.limit_unit)),
                 close_rule=cond.close_rule,
                 urgent=cond.is_urgent,

@@ -46,6 +46,8 @@ class FilingCondition(Base):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
     name: Mapped[str] = mapped_column(String(300))
+    #: The English face shows it; empty where a city's taxonomy gives none (then the name).
+    name_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
     limit_amount: Mapped[float] = mapped_column(Float)
     limit_unit: Mapped[str] = mapped_column(String(16))
     close_rule: Mapped[str] = mapped_column(Text, default="", comment="结案条件")

@@ -45,7 +45,9 @@ def _taxonomy(ctx: WebContext, q: str = "") -> dict[str, Any]:
                 Category.code.like(like),
                 Category.name_en.like(like),
                 Category.code.in_(
-                    select(FilingCondition.category_code).where(FilingCondition.name.like(like))
+                    select(FilingCondition.category_code).where(
+                        or_(FilingCondition.name.like(like), FilingCondition.name_en.like(like))
+                    )
                 ),
             )
         )

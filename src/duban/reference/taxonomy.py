@@ -111,6 +111,11 @@ class FilingCondition:
     local_code: str = ""  # the code as written under its subclass, e.g. "01"
     evidence: str | None = None  # V/C/I/U as in standards.md; None = a Duban proposal
     note: str = ""
+    name_en: str = ""  # the English face shows it, or the Chinese name when it is empty
+
+    def display_name(self, lang: str) -> str:
+        """The name in ``lang`` ("en" or "zh"): the Chinese one where no English is given."""
+        return (self.name_en or self.name) if lang == "en" else self.name
 
 
 @dataclass(frozen=True)
@@ -519,6 +524,7 @@ def _condition_mapping(condition: FilingCondition) -> dict[str, Any]:
     data: dict[str, Any] = {
         "code": condition.local_code,
         "name": condition.name,
+        **({"name_en": condition.name_en} if condition.name_en else {}),
         "limit": condition.limit.to_mapping(),
         "close_rule": condition.close_rule,
         "urgent": condition.urgent,
@@ -556,7 +562,16 @@ _SUBCLASS_KEYS: Final = (
     "note",
     "conditions",
 )
-_CONDITION_KEYS: Final = ("code", "name", "limit", "close_rule", "urgent", "evidence", "note")
+_CONDITION_KEYS: Final = (
+    "code",
+    "name",
+    "name_en",
+    "limit",
+    "close_rule",
+    "urgent",
+    "evidence",
+    "note",
+)
 _EXAMPLE_LIMIT: Final = "{amount: 4, unit: work_hours}"
 
 
@@ -932,6 +947,7 @@ def _load_condition(
         urgent = False
     evidence = check.evidence(entry, where)
     note = check.text(entry, "note", where, required=False)
+    name_en = check.text(entry, "name_en", where, required=False)
     if full_code:
         check.unique(full_code, where)
 
@@ -947,6 +963,7 @@ def _load_condition(
         local_code=code,
         evidence=evidence,
         note=note,
+        name_en=name_en,
     )
 
 
