@@ -346,12 +346,17 @@ def test_a_library_error_reaches_people_as_a_sentence_and_its_words_as_detail() 
         assert err.detail["cause"], err  # the library's words, for programs and the log
         assert err.detail["cause"] not in translate(err.text, "zh")
         assert not re.search(r"[A-Za-z]{4,}", re.sub(r"(Geo)?JSON", "", translate(err.text, "zh")))
-    # The taxonomy's problems: the count in the message, the listing in detail.
+    # The taxonomy's problems: each a catalogue message (in detail), listed in the message,
+    # all in the reader's language.
     from duban.reference.categories import parse_taxonomy
 
     with pytest.raises(InvalidInput) as caught:
         parse_taxonomy({"version": 1, "name": "x", "kinds": [], "classes": [{"code": 7}]})
+    problems = caught.value.detail["problems"]
     chinese = translate(caught.value.text, "zh")
-    assert chinese.startswith("分类数据有")
-    assert "\n" not in chinese
-    assert caught.value.detail["problems"]
+    assert chinese.startswith(f"分类数据有 {len(problems)} 处问题")
+    assert chinese.count("\n  - ") == len(problems) == 5
+    for problem in problems:
+        assert translate(problem, "zh") in chinese
+        assert not re.search(r"\b(must|missing|got|quoted|reads)\b", translate(problem, "zh"))
+        assert translate(problem, "api") in translate(caught.value.text, "api")

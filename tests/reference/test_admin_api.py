@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -117,3 +118,51 @@ def test_policy_overrides_move_deadlines(api: Api, session: Session) -> None:
     assert case["due_at"].startswith("2026-11-25T09:00:00")
     broken = dict(policy, calendar={"periods": ["18:00-08:00"]})
     assert _put(api, "/admin/policy", "admin", broken).status_code == 422
+
+
+def test_a_broken_taxonomy_reads_in_the_callers_language(api: Api, session: Session) -> None:
+    """Each problem of a refused taxonomy is a sentence of the catalogue: Chinese when the
+    caller asks for it first, the templates' English otherwise (detail.problems stays a list
+    of strings)."""
+    broken = copy.deepcopy(shipped_taxonomy_data())
+    conditions = broken["classes"][0]["children"][0]["conditions"]
+    conditions[0]["limit"] = {"amount": 2, "unit": "fortnights"}
+    conditions[0]["urgent"] = "yes"
+    broken["classes"][0]["children"][1]["name"] = ""
+    broken["classes"][0]["colour"] = "red"
+
+    def refused(language: str) -> dict[str, Any]:
+        response = api.client.put(
+            f"{API}/admin/taxonomy",
+            headers={**api.headers("admin"), "Accept-Language": language},
+            json=broken,
+        )
+        assert response.status_code == 422, response.text
+        error: dict[str, Any] = response.json()["error"]
+        assert error["code"] == "invalid_policy"
+        assert isinstance(error["detail"]["problems"], list)
+        assert all(isinstance(p, str) for p in error["detail"]["problems"])
+        assert len(error["detail"]["problems"]) == 4
+        return error
+
+    chinese = refused("zh-CN,zh;q=0.9")
+    assert chinese["message"].startswith("分类数据有 4 处问题：\n  - ")
+    problems = "\n".join(chinese["detail"]["problems"])
+    assert "未知时限单位 'fortnights'" in problems
+    assert "“urgent”须为 true 或 false，实际为 'yes'" in problems
+    assert "“name”为空" in problems
+    assert "未知字段 'colour'" in problems
+    for problem in chinese["detail"]["problems"]:
+        assert problem in chinese["message"]
+    # No English sentence left: only the file's own keys, codes and values.
+    assert not re.search(r"\b(must|missing|unknown|empty|known|got)\b", chinese["message"])
+
+    english = refused("en-GB,en;q=0.8")
+    assert english["message"].startswith("the taxonomy has 4 problems:\n  - ")
+    problems = "\n".join(english["detail"]["problems"])
+    assert "limit: unknown time-limit unit 'fortnights'" in problems
+    assert "'urgent' must be true or false, got 'yes'" in problems
+    assert "'name' is empty" in problems
+    assert "unknown field 'colour'" in problems
+    assert "须为" not in problems
+    assert "为空" not in problems

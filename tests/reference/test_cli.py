@@ -126,7 +126,12 @@ def test_a_broken_taxonomy_is_refused_whole_with_every_problem_listed(
     chinese = run(db_url, tmp_path, "taxonomy", "load", str(path), LC_ALL="zh_CN.UTF-8")
     assert chinese.exit_code == 2
     assert "错误：分类数据有 4 处问题，见上方列表" in chinese.output
-    assert "duplicate code E990101" in chinese.output  # the listing, as the checker words it
+    # The listing in the operator's language too: no English sentence left in it.
+    assert "编码 E990101 重复：已被" in chinese.output
+    assert "未知时限单位 'fortnights'" in chinese.output
+    assert "“name”为空" in chinese.output
+    assert "duplicate code" not in chinese.output
+    assert "unknown time-limit unit" not in chinese.output
     after = (
         count(engine, Category, Category.is_active),
         count(engine, FilingCondition, FilingCondition.is_active),

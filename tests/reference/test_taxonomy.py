@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.resources
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -454,3 +455,52 @@ def test_extension_fields_are_ignored() -> None:
 def test_not_a_mapping() -> None:
     with pytest.raises(TaxonomyError, match="a taxonomy is a mapping"):
         load_taxonomy([])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        *(case[1] for case in _BROKEN),
+        lambda d: d["classes"][1]["children"][0]["conditions"][0].update(limit="soon"),
+        lambda d: d["classes"][1]["children"][0]["conditions"][0].update(limit=["2", "days"]),
+        lambda d: d["classes"][1]["children"][0]["conditions"][0].update(limit={"amount": 2}),
+        lambda d: d["classes"][1]["children"][0]["conditions"][0].update(
+            limit={"amount": "two", "unit": "hours"}
+        ),
+        lambda d: d["classes"][1].update(kind="evnt"),
+        lambda d: d["classes"][1].pop("kind"),
+        lambda d: d.update(kinds=[]),
+        lambda d: d["classes"][0].update(code="0 1"),
+    ],
+    ids=[
+        *(case[0] for case in _BROKEN),
+        "text",
+        "list",
+        "keys",
+        "amount",
+        "kind",
+        "nokind",
+        "kinds",
+        "code",
+    ],
+)
+def test_each_problem_reads_in_chinese_and_in_english(
+    mutate: Callable[[dict[str, Any]], object],
+) -> None:
+    from duban.web.i18n import translate
+
+    data = _minimal()
+    mutate(data)
+    with pytest.raises(TaxonomyError) as caught:
+        load_taxonomy(data)
+    err = caught.value
+    assert [str(text) for text in err.problem_texts] == list(err.problems)
+    chinese = translate(err.text, "zh")
+    assert chinese.startswith(f"分类数据有 {len(err.problems)} 处问题：")
+    for text, english in zip(err.problem_texts, err.problems, strict=True):
+        assert translate(text, "api") == english
+        zh = translate(text, "zh")
+        assert zh in chinese
+        assert zh != english
+        # the file's keys, codes and values stay; the sentence around them is Chinese
+        assert not re.search(r"\b(must|missing|unknown|empty|got|number|supported)\b", zh), zh

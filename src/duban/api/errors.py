@@ -23,6 +23,7 @@ from duban.kernel.errors import (
     Conflict,
     DubanError,
     InvalidInput,
+    Msg,
     NotFound,
     PermissionDenied,
     TooManyRequests,
@@ -169,6 +170,18 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+def _rendered(value: Any, lang: str) -> Any:
+    """A detail value for JSON: a message (or a list of them, such as the problems of a
+    refused file) in the caller's language, anything else as it is."""
+    from duban.web.i18n import translate
+
+    if isinstance(value, Msg):
+        return translate(value, lang)
+    if isinstance(value, list | tuple) and any(isinstance(item, Msg) for item in value):
+        return [translate(item, lang) if isinstance(item, Msg) else item for item in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the shape above."""
 
@@ -179,8 +192,9 @@ def install_error_handlers(app: FastAPI) -> None:
         code = err.detail.get("code") if isinstance(err.detail.get("code"), str) else err.code
         # The error's template in the caller's language (Accept-Language: zh…); code, field
         # and detail stay as they are for programs.
-        message = translate(err.text, api_lang(request))
-        detail = {k: v for k, v in err.detail.items() if k != "code"}
+        lang = api_lang(request)
+        message = translate(err.text, lang)
+        detail = {k: _rendered(v, lang) for k, v in err.detail.items() if k != "code"}
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(err, Unauthenticated) else None
         if isinstance(err, TooManyRequests):
             headers = {"Retry-After": str(err.retry_after)}

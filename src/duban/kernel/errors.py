@@ -30,13 +30,14 @@ template raised is a key of the Chinese catalogue.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
 class Msg:
     """A message template (its English, the catalogue key) and the values of its
-    placeholders. A value may itself be a :class:`Msg` or a :class:`Name`; values named
+    placeholders. A value may itself be a :class:`Msg`, a :class:`Name` or a
+    :class:`Listing`; values named
     ``status``, ``action``, ``role`` or ``source`` holding a workflow code are shown as
     that code's label."""
 
@@ -89,6 +90,28 @@ class Name:
 
     def __hash__(self) -> int:
         return hash(self.zh)
+
+
+class Listing:
+    """Messages shown one a line (``  - …``) as the value of a :class:`Msg`: the problems of
+    a refused file, each rendered in the reader's language. ``str()`` is the English."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Sequence[Msg]) -> None:
+        self.items = tuple(items)
+
+    def __str__(self) -> str:
+        return "\n".join(f"  - {item}" for item in self.items)
+
+    def __repr__(self) -> str:
+        return f"Listing({list(self.items)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Listing) and other.items == self.items
+
+    def __hash__(self) -> int:
+        return hash(self.items)
 
 
 class BadSetting(ValueError):

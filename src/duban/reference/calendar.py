@@ -97,7 +97,19 @@ def _unit_from(value: object) -> LimitUnit:
             if text in (unit.value, unit.label_zh):
                 return unit
     choices = ", ".join(f"{unit.value} ({unit.label_zh})" for unit in LimitUnit)
-    raise ValueError(f"unknown time-limit unit {value!r}; use one of {choices}")
+    raise BadSetting(
+        "",
+        Msg(
+            "unknown time-limit unit {value}; use one of {choices}",
+            value=repr(value),
+            choices=choices,
+        ),
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _format_amount(amount: float) -> str:
@@ -118,9 +130,14 @@ class TimeLimit:
         amount: object = self.amount
         # bool is an int to Python, but "True work days" is always a mistake.
         if isinstance(amount, bool) or not isinstance(amount, int | float):
-            raise ValueError(f"time-limit amount must be a number, got {amount!r}")
+            raise BadSetting(
+                "", Msg("time-limit amount must be a number, got {value}", value=repr(amount))
+            )
         if not math.isfinite(amount) or amount <= 0:
-            raise ValueError(f"time-limit amount must be greater than 0, got {amount!r}")
+            raise BadSetting(
+                "",
+                Msg("time-limit amount must be greater than 0, got {value}", value=repr(amount)),
+            )
         # Normalise so that TimeLimit(2, ...) and a parsed "2 work_days" look the same.
         object.__setattr__(self, "amount", float(amount))
         object.__setattr__(self, "unit", _unit_from(self.unit))
@@ -133,27 +150,40 @@ class TimeLimit:
         output of ``str()`` reads back.
 
         Raises:
-            ValueError: the value is not a limit; the message says what is wrong.
+            BadSetting: (a ``ValueError``) the value is not a limit; its ``text`` says what
+                is wrong, as a catalogue message.
         """
         if isinstance(value, str):
             match = _LIMIT_TEXT.fullmatch(value)
             if match is None:
-                raise ValueError(
-                    f"cannot read time limit {value!r}; write an amount and a unit, "
-                    "e.g. '2 work_days' or '2 工作日'"
+                raise BadSetting(
+                    "",
+                    Msg(
+                        "cannot read time limit {value}; write an amount and a unit, "
+                        "e.g. {example}",
+                        value=repr(value),
+                        example="'2 work_days', '2 工作日'",
+                    ),
                 )
             return cls(float(match[1]), _unit_from(match[2]))
         if isinstance(value, Mapping):
             missing = [key for key in ("amount", "unit") if key not in value]
             unknown = sorted(set(value) - {"amount", "unit"}, key=str)
             if missing or unknown:
-                raise ValueError(
-                    f"time limit {dict(value)!r} must have exactly the keys 'amount' and "
-                    f"'unit' (missing: {missing or 'none'}, unknown: {unknown or 'none'})"
+                raise BadSetting(
+                    "",
+                    Msg(
+                        "a time limit has exactly the keys 'amount' and 'unit', got {value}",
+                        value=_shown(dict(value)),
+                    ),
                 )
             return cls(value["amount"], _unit_from(value["unit"]))
-        raise ValueError(
-            f"a time limit is a mapping or a text such as '2 work_days', got {value!r}"
+        raise BadSetting(
+            "",
+            Msg(
+                "a time limit is a mapping or a text such as '2 work_days', got {value}",
+                value=_shown(value),
+            ),
         )
 
     def to_mapping(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def parse_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
     try:
         return load_taxonomy(data)
     except TaxonomyError as err:
-        raise PolicyError(err.text, field="taxonomy", problems=list(err.problems)) from err
+        raise PolicyError(err.text, field="taxonomy", problems=list(err.problem_texts)) from err
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def taxonomy_load(
             if not problems:
                 raise
             for problem in problems:  # the file's editor fixes them all in one go
-                typer.echo(f"  - {problem}", err=True)
+                typer.echo(f"  - {console.say(problem)}", err=True)
             raise CommandFailed(
                 Msg("the taxonomy has {count} problem(s), listed above", count=len(problems)),
                 2,

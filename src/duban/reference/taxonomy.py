@@ -32,7 +32,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Final
 
-from duban.kernel.errors import InvalidInput, Msg, PolicyError
+from duban.kernel.errors import InvalidInput, Listing, Msg, PolicyError, cause
 from duban.reference.calendar import TimeLimit
 from duban.reference.wording import Matcher, Subclass
 
@@ -58,17 +58,20 @@ EVIDENCE_LABELS: Final = ("V", "C", "I", "U")
 class TaxonomyError(PolicyError, ValueError):
     """The taxonomy data is unusable, or a code asked for does not exist in it.
 
-    ``problems`` lists every problem found (one line each, naming where it is), so that
-    whoever edits the file can fix them all in one go.
+    ``problem_texts`` lists every problem found (a catalogue message each, naming where it
+    is), so that whoever edits the file can fix them all in one go; ``problems`` is their
+    English (for logs), ``detail["problems"]`` the messages, which each face renders in its
+    reader's language.
     """
 
     code = "invalid_taxonomy"
 
     def __init__(
-        self, message: str | Msg, *, problems: Sequence[str] = (), field: str | None = "taxonomy"
+        self, message: str | Msg, *, problems: Sequence[Msg] = (), field: str | None = "taxonomy"
     ) -> None:
         super().__init__(message, field=field, problems=list(problems))
-        self.problems: tuple[str, ...] = tuple(problems)
+        self.problem_texts: tuple[Msg, ...] = tuple(problems)
+        self.problems: tuple[str, ...] = tuple(str(problem) for problem in problems)
 
 
 class UnknownTaxonomyCode(TaxonomyError):
@@ -573,22 +576,29 @@ _CONDITION_KEYS: Final = (
     "note",
 )
 _EXAMPLE_LIMIT: Final = "{amount: 4, unit: work_hours}"
+_EXAMPLE_KIND: Final = "component: {name: 部件, code_prefix: C}"
 
 
 class _Checker:
     """Collects problems while reading, so that one run reports all of them."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
+        self.problems: list[Msg] = []
         self.seen_codes: dict[str, str] = {}
 
-    def add(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}" if where else message)
+    def add(self, where: str, problem: Msg) -> None:
+        """Note ``problem`` (a catalogue message) at ``where``, a place in the file."""
+        self.problems.append(
+            Msg("{where}: {problem}", where=where, problem=problem) if where else problem
+        )
 
-    def mapping(self, value: object, where: str, what: str) -> Mapping[str, Any] | None:
+    def mapping(self, value: object, where: str, what: Msg) -> Mapping[str, Any] | None:
         if isinstance(value, Mapping):
             return value
-        self.add(where, f"{what} must be a mapping of fields, got {_show(value)}")
+        self.add(
+            where,
+            Msg("{what} must be a mapping of fields, got {value}", what=what, value=_show(value)),
+        )
         return None
 
     def keys(self, data: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
@@ -597,42 +607,61 @@ class _Checker:
                 continue  # extension fields of a city or tool: ignored
             if key not in allowed:
                 close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                known = ", ".join(allowed)
                 self.add(
                     where,
-                    f"unknown field {key!r}{hint}; known fields are {', '.join(allowed)} "
-                    "(prefix your own fields with 'x_')",
+                    Msg(
+                        "unknown field {field} (did you mean '{close}'?); known fields are "
+                        "{known} (prefix your own fields with 'x_')",
+                        field=_show(key),
+                        close=close[0],
+                        known=known,
+                    )
+                    if close
+                    else Msg(
+                        "unknown field {field}; known fields are {known} "
+                        "(prefix your own fields with 'x_')",
+                        field=_show(key),
+                        known=known,
+                    ),
                 )
 
     def text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
         if key not in data or data[key] is None:
             if required:
-                self.add(where, f"'{key}' is missing")
+                self.add(where, Msg("'{key}' is missing", key=key))
             return ""
         value = data[key]
         if not isinstance(value, str):
-            self.add(where, f"'{key}' must be text, got {_show(value)}")
+            self.add(where, Msg("'{key}' must be text, got {value}", key=key, value=_show(value)))
             return ""
         if not value.strip():
-            self.add(where, f"'{key}' is empty")
+            self.add(where, Msg("'{key}' is empty", key=key))
             return ""
         return value.strip()
 
     def code(self, data: Mapping[str, Any], where: str) -> str:
         if "code" not in data or data["code"] is None:
-            self.add(where, "'code' is missing")
+            self.add(where, Msg("'{key}' is missing", key="code"))
             return ""
         value = data["code"]
         if isinstance(value, int) and not isinstance(value, bool):
             self.add(
                 where,
-                f"'code' must be a quoted string such as \"01\", got the number {value}: "
-                "YAML reads an unquoted code as a number (dropping leading zeros, or as octal)",
+                Msg(
+                    "'code' must be a quoted string such as \"01\", got the number {value}: "
+                    "YAML reads an unquoted code as a number (dropping leading zeros, or as octal)",
+                    value=value,
+                ),
             )
             return ""
         if not isinstance(value, str) or not _CODE.fullmatch(value.strip()):
             self.add(
-                where, f"'code' must be letters and digits such as \"0102\", got {_show(value)}"
+                where,
+                Msg(
+                    "'code' must be letters and digits such as \"0102\", got {value}",
+                    value=_show(value),
+                ),
             )
             return ""
         return value.strip()
@@ -644,12 +673,23 @@ class _Checker:
         if value is None:
             return ()
         if isinstance(value, str) or not isinstance(value, Sequence):
-            self.add(where, f"'{key}' must be a list of words, got {_show(value)}")
+            self.add(
+                where,
+                Msg("'{key}' must be a list of words, got {value}", key=key, value=_show(value)),
+            )
             return ()
         words: list[str] = []
         for index, word in enumerate(value):
             if not isinstance(word, str) or not word.strip():
-                self.add(where, f"{key}[{index}] must be non-empty text, got {_show(word)}")
+                self.add(
+                    where,
+                    Msg(
+                        "{key}[{index}] must be non-empty text, got {value}",
+                        key=key,
+                        index=index,
+                        value=_show(word),
+                    ),
+                )
             elif word.strip() not in words:
                 words.append(word.strip())
         return tuple(words)
@@ -660,7 +700,12 @@ class _Checker:
             return None
         if value not in EVIDENCE_LABELS:
             self.add(
-                where, f"'evidence' must be one of {', '.join(EVIDENCE_LABELS)}, got {_show(value)}"
+                where,
+                Msg(
+                    "'evidence' must be one of {choices}, got {value}",
+                    choices=", ".join(EVIDENCE_LABELS),
+                    value=_show(value),
+                ),
             )
             return None
         return str(value)
@@ -668,19 +713,22 @@ class _Checker:
     def items(self, data: Mapping[str, Any], key: str, where: str) -> list[Any]:
         value = data.get(key)
         if value is None:
-            self.add(where, f"'{key}' is missing; it must list at least one entry")
+            self.add(where, Msg("'{key}' is missing; it must list at least one entry", key=key))
             return []
         if isinstance(value, str) or not isinstance(value, Sequence):
-            self.add(where, f"'{key}' must be a list, got {_show(value)}")
+            self.add(where, Msg("'{key}' must be a list, got {value}", key=key, value=_show(value)))
             return []
         if not value:
-            self.add(where, f"'{key}' is empty; it must list at least one entry")
+            self.add(where, Msg("'{key}' is empty; it must list at least one entry", key=key))
         return list(value)
 
     def unique(self, full_code: str, where: str) -> None:
         first = self.seen_codes.get(full_code)
         if first is not None:
-            self.add(where, f"duplicate code {full_code}: already used by {first}")
+            self.add(
+                where,
+                Msg("duplicate code {code}: already used by {first}", code=full_code, first=first),
+            )
         else:
             self.seen_codes[full_code] = where
 
@@ -711,18 +759,27 @@ def load_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
                 "'classes', got {value}",
                 value=_show(data),
             ),
-            problems=["the document is not a mapping"],
+            problems=[Msg("the document is not a mapping")],
         )
     check = _Checker()
     check.keys(data, _TOP_KEYS, "")
 
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
-        check.add("", f"'version' must be a whole number such as 1, got {_show(version)}")
+        check.add(
+            "", Msg("'version' must be a whole number such as 1, got {value}", value=_show(version))
+        )
         version = 0
     elif version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(item) for item in sorted(SUPPORTED_VERSIONS))
-        check.add("", f"'version' {version} is not supported; this Duban reads {supported}")
+        check.add(
+            "",
+            Msg(
+                "'version' {version} is not supported; this Duban reads {supported}",
+                version=version,
+                supported=supported,
+            ),
+        )
     name = check.text(data, "name", "")
     name_en = check.text(data, "name_en", "", required=False)
     kinds = _load_kinds(data, check)
@@ -734,7 +791,7 @@ def load_taxonomy(data: Mapping[str, Any]) -> Taxonomy:
 
     if check.problems:
         count = len(check.problems)
-        listing = "\n".join(f"  - {problem}" for problem in check.problems)
+        listing = Listing(check.problems)
         raise TaxonomyError(
             Msg(
                 "the taxonomy has {count} problem{value}:\n{listing}",
@@ -758,20 +815,23 @@ def _load_kinds(data: Mapping[str, Any], check: _Checker) -> dict[str, Kind]:
     kinds: dict[str, Kind] = {}
     raw_kinds = data.get("kinds")
     if raw_kinds is None:
-        check.add("", "'kinds' is missing; e.g. component: {name: 部件, code_prefix: C}")
+        check.add(
+            "",
+            Msg("'kinds' is missing; e.g. {example}", example=_EXAMPLE_KIND),
+        )
         return kinds
-    kind_map = check.mapping(raw_kinds, "kinds", "'kinds'")
+    kind_map = check.mapping(raw_kinds, "kinds", Msg("the field '{key}'", key="kinds"))
     if kind_map is None:
         return kinds
     if not kind_map:
-        check.add("kinds", "no kinds are defined")
+        check.add("kinds", Msg("no kinds are defined"))
     prefixes: dict[str, str] = {}
     for key, raw in kind_map.items():
         where = f"kinds.{key}"
         if not isinstance(key, str) or not _KIND_KEY.fullmatch(key):
-            check.add(where, "a kind key is lower-case letters, digits and '_', e.g. 'event'")
+            check.add(where, Msg("a kind key is lower-case letters, digits and '_', e.g. 'event'"))
             continue
-        entry = check.mapping(raw, where, "a kind")
+        entry = check.mapping(raw, where, Msg("a kind"))
         if entry is None:
             continue
         check.keys(entry, _KIND_KEYS, where)
@@ -779,12 +839,20 @@ def _load_kinds(data: Mapping[str, Any], check: _Checker) -> dict[str, Kind]:
         kind_name_en = check.text(entry, "name_en", where, required=False)
         prefix = check.text(entry, "code_prefix", where)
         if prefix and not _CODE.fullmatch(prefix):
-            check.add(where, f"'code_prefix' must be letters or digits, got {prefix!r}")
+            check.add(
+                where,
+                Msg("'code_prefix' must be letters or digits, got {value}", value=_show(prefix)),
+            )
             prefix = ""
         if prefix:
             if prefix in prefixes:
                 check.add(
-                    where, f"code_prefix {prefix!r} is already used by kind {prefixes[prefix]}"
+                    where,
+                    Msg(
+                        "code_prefix {prefix} is already used by kind {kind}",
+                        prefix=_show(prefix),
+                        kind=prefixes[prefix],
+                    ),
                 )
             prefixes[prefix] = key
         if kind_name and prefix:
@@ -800,7 +868,7 @@ def _load_class(
     categories: dict[str, Category],
     conditions: dict[str, FilingCondition],
 ) -> None:
-    entry = check.mapping(raw, where, "a major class")
+    entry = check.mapping(raw, where, Msg("a major class"))
     if entry is None:
         return
     code = check.code(entry, where)
@@ -808,13 +876,29 @@ def _load_class(
     kind_key = entry.get("kind")
     kind: Kind | None = None
     if kind_key is None:
-        check.add(where, f"'kind' is missing; use one of {', '.join(kinds) or 'the kinds'}")
-    elif not isinstance(kind_key, str) or kind_key not in kinds:
-        close = difflib.get_close_matches(str(kind_key), list(kinds), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
         check.add(
             where,
-            f"unknown kind {_show(kind_key)}{hint}; known kinds are {', '.join(kinds) or 'none'}",
+            Msg("'kind' is missing; use one of {kinds}", kinds=", ".join(kinds))
+            if kinds
+            else Msg("'{key}' is missing", key="kind"),
+        )
+    elif not isinstance(kind_key, str) or kind_key not in kinds:
+        close = difflib.get_close_matches(str(kind_key), list(kinds), n=1)
+        known = ", ".join(kinds)
+        check.add(
+            where,
+            Msg(
+                "unknown kind {value} (did you mean '{close}'?); known kinds are {known}",
+                value=_show(kind_key),
+                close=close[0],
+                known=known,
+            )
+            if close
+            else Msg(
+                "unknown kind {value}; known kinds are {known}", value=_show(kind_key), known=known
+            )
+            if kinds
+            else Msg("unknown kind {value}; no kinds are defined", value=_show(kind_key)),
         )
     else:
         kind = kinds[kind_key]
@@ -822,7 +906,9 @@ def _load_class(
     where = _label(where, full_code, name)
     check.keys(entry, _CLASS_KEYS, where)
     if "conditions" in entry:
-        check.add(where, "a major class has no filing conditions; put them under its subclasses")
+        check.add(
+            where, Msg("a major class has no filing conditions; put them under its subclasses")
+        )
     name_en = check.text(entry, "name_en", where, required=False)
     keywords = check.keywords(entry, where)
     evidence = check.evidence(entry, where)
@@ -867,7 +953,7 @@ def _load_subclass(
     kind: Kind | None,
     check: _Checker,
 ) -> tuple[Category, list[FilingCondition]] | None:
-    entry = check.mapping(raw, where, "a subclass")
+    entry = check.mapping(raw, where, Msg("a subclass"))
     if entry is None:
         return None
     code = check.code(entry, where)
@@ -875,15 +961,20 @@ def _load_subclass(
     if code and major_code and (not code.startswith(major_code) or code == major_code):
         check.add(
             _label(where, code, name),
-            f"subclass code {code!r} must start with its major class code {major_code!r} "
-            f"and be longer, e.g. {major_code + '01'!r}",
+            Msg(
+                "subclass code {code} must start with its major class code {major} "
+                "and be longer, e.g. {example}",
+                code=repr(code),
+                major=repr(major_code),
+                example=repr(major_code + "01"),
+            ),
         )
         code = ""
     full_code = f"{kind.code_prefix}{code}" if kind is not None and code else ""
     where = _label(where, full_code, name)
     check.keys(entry, _SUBCLASS_KEYS, where)
     if "children" in entry:
-        check.add(where, "only two levels are supported: a subclass cannot have children")
+        check.add(where, Msg("only two levels are supported: a subclass cannot have children"))
     name_en = check.text(entry, "name_en", where, required=False)
     keywords = check.keywords(entry, where)
     synonyms = check.keywords(entry, where, "synonyms")
@@ -922,7 +1013,7 @@ def _load_subclass(
 def _load_condition(
     raw: object, where: str, subclass_full_code: str, check: _Checker
 ) -> FilingCondition | None:
-    entry = check.mapping(raw, where, "a filing condition")
+    entry = check.mapping(raw, where, Msg("a filing condition"))
     if entry is None:
         return None
     code = check.code(entry, where)
@@ -934,16 +1025,19 @@ def _load_condition(
     limit: TimeLimit | None = None
     raw_limit = entry.get("limit")
     if raw_limit is None:
-        check.add(where, f"'limit' is missing; write e.g. limit: {_EXAMPLE_LIMIT}")
+        check.add(
+            where, Msg("'limit' is missing; write e.g. limit: {example}", example=_EXAMPLE_LIMIT)
+        )
     else:
         try:
             limit = TimeLimit.parse(raw_limit)
         except (ValueError, TypeError) as exc:
-            check.add(where, f"limit: {exc}")
+            # TimeLimit says what is wrong as a catalogue message (cause() reads it out).
+            check.add(where, Msg("limit: {problem}", problem=cause(exc)))
     close_rule = check.text(entry, "close_rule", where)
     urgent = entry.get("urgent", False)
     if not isinstance(urgent, bool):
-        check.add(where, f"'urgent' must be true or false, got {_show(urgent)}")
+        check.add(where, Msg("'urgent' must be true or false, got {value}", value=_show(urgent)))
         urgent = False
     evidence = check.evidence(entry, where)
     note = check.text(entry, "note", where, required=False)

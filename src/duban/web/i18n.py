@@ -23,7 +23,7 @@ from duban.cases.workflow import (
     CaseStatus,
     Source,
 )
-from duban.kernel.errors import Msg, Name
+from duban.kernel.errors import Listing, Msg, Name
 from duban.kernel.roles import ROLE_LABELS, Role
 from duban.web.messages_en import EN
 from duban.web.messages_zh import ZH
@@ -55,6 +55,8 @@ def _value(name: str, value: Any, lang: str) -> Any:
         return translate(value, lang)
     if isinstance(value, Name):
         return value.zh if lang == "zh" else value.en
+    if isinstance(value, Listing):
+        return "\n".join(f"  - {translate(item, lang)}" for item in value.items)
     if name in _LISTS and isinstance(value, str) and lang == "zh":
         return "、".join(_value(_LISTS[name], v.strip(), lang) for v in value.split(","))
     labels = _LABELS.get(name)
