@@ -5,7 +5,9 @@ Every error body has the same shape::
     {"error": {"code": "illegal_transition", "message": "...", "detail": {...}}}
 
 A refused file names each bad cell in ``detail.rows`` (``[{"row", "column", "message"}]``,
-the ledgers' import); invalid fields are in ``detail.fields``.
+the ledgers' import); invalid fields are in ``detail.fields``. A detail value that is a
+catalogue message, or a list of them (a refused taxonomy's ``detail.problems``), is sent as
+text in the caller's language, like the message.
 """
 
 from __future__ import annotations
