@@ -129,9 +129,19 @@ def test_a_refused_import_prints_the_problems_and_exits_1(
         ],
     )
     assert result.exit_code == 1
-    assert "outside_parent" in result.output
+    assert "outside its parent" in result.output
+    assert "reaches 400000.0 m² outside its district 411002" in result.output
     assert "refused" in result.output
     assert region_count(city.factory) == before
+    # An operator with a Chinese locale reads the problem in Chinese.
+    args = ["import", "regions", str(bad), "--level", "street"]
+    args += ["--code-field", "code", "--name-field", "name"]
+    chinese = cli.invoke(app, args, env={"LC_ALL": "zh_CN.UTF-8"})
+    assert chinese.exit_code == 1
+    assert "超出上级范围" in chinese.output
+    assert "街道“西”（411002001）" in chinese.output
+    assert "超出所属区县 411002 400000.0 平方米" in chinese.output
+    assert "outside" not in chinese.output
     result = cli.invoke(app, ["grids", "generate"])
     assert result.exit_code == 2
     result = cli.invoke(
