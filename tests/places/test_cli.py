@@ -195,3 +195,23 @@ def test_zones_import_from_a_file(city: City, cli: CliRunner, tmp_path: Path) ->
     lon, lat = lonlat(0, 10)
     result = cli.invoke(app, ["locate", str(lon), str(lat)])
     assert "路长 何丽" in result.output
+
+
+def test_a_refused_zones_import_speaks_the_operators_language(
+    city: City, cli: CliRunner, tmp_path: Path
+) -> None:
+    city.build()
+    line = shapely.LineString([lonlat(-900, 0), lonlat(900, 0)])
+    twice = write(
+        tmp_path / "roads.geojson",
+        [({"id": "LZ-1", "road": "人民路"}, line), ({"id": "LZ-1", "road": "人民路"}, line)],
+    )
+    args = ["import", "zones", str(twice), "--kind", "road_segment"]
+    args += ["--code-field", "id", "--name-field", "road"]
+    chinese = cli.invoke(app, args, env={"LC_ALL": "zh_CN.UTF-8"})
+    assert chinese.exit_code == 1
+    assert "第 2 个要素（LZ-1）：编码出现了不止一次" in chinese.output
+    assert "已拒收：roads.geojson 的 2 个要素中有 1 处问题" in chinese.output
+    english = cli.invoke(app, args, env={"LC_ALL": "C.UTF-8"})
+    assert english.exit_code == 1
+    assert "feature #2 (LZ-1): the code appears more than once" in english.output

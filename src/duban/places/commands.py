@@ -157,8 +157,8 @@ def import_zones_command(
             policy=load_policy(session).places,
         )
     for problem in report.problems[:100]:
-        typer.echo(f"  {problem}", err=True)
-    typer.echo(report.summary())
+        typer.echo(f"  {console.say(problem)}", err=True)
+    typer.echo(console.say(report.summary_text()))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -32,6 +32,7 @@ from duban.places.history import (
     same_geometry,
     write_versions,
 )
+from duban.places.index import ZONE_LABELS
 from duban.places.models import Region
 from duban.places.region_files import (
     Feature,
@@ -565,7 +566,8 @@ class ZoneImportReport:
     kind: str
     source: str
     features: int = 0
-    problems: list[str] = field(default_factory=list)
+    #: What is wrong, feature by feature, as catalogue messages.
+    problems: list[Msg] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)
 
     @property
@@ -573,12 +575,25 @@ class ZoneImportReport:
         return not self.problems
 
     def summary(self) -> str:
+        """One line for people, in English."""
+        return str(self.summary_text())
+
+    def summary_text(self) -> Msg:
+        """One line for people, as a catalogue message each face renders."""
         if self.problems:
-            return (
-                f"refused: {len(self.problems)} problem(s) in {self.features} feature(s) of "
-                f"{self.source}; nothing was written"
+            return Msg(
+                "refused: {count} problem(s) in {features} feature(s) of {source}; "
+                "nothing was written",
+                count=len(self.problems),
+                features=self.features,
+                source=self.source,
             )
-        return f"{len(self.saved)} {self.kind} zone(s) saved from {self.source}"
+        return Msg(
+            "{count} zone(s) of the kind {kind} saved from {source}",
+            count=len(self.saved),
+            kind=Name(ZONE_LABELS.get(self.kind, self.kind), self.kind.replace("_", " ")),
+            source=self.source,
+        )
 
 
 def import_zones(
@@ -632,9 +647,15 @@ def import_zones(
         for feature in features:
             props = feature.properties
             code = code_text(props.get(code_field))
-            where = f"feature #{feature.index + 1} ({code or 'no code'})"
+            number = feature.index + 1
             if code in seen:
-                report.problems.append(f"{where}: the code {code} appears more than once")
+                report.problems.append(
+                    Msg(
+                        "feature #{number} ({code}): the code appears more than once",
+                        number=number,
+                        code=code,
+                    )
+                )
                 continue
             seen.add(code)
             try:
@@ -654,7 +675,14 @@ def import_zones(
                     )
                 report.saved.append(zone.code)
             except DubanError as err:
-                report.problems.append(f"{where}: {err.message}")
+                report.problems.append(
+                    Msg(
+                        "feature #{number} ({code}): {problem}",
+                        number=number,
+                        code=code or "-",
+                        problem=err.text,
+                    )
+                )
         if report.problems:
             discard(session)
             report.saved.clear()

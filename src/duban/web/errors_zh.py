@@ -512,4 +512,8 @@ ERRORS_ZH: Final[dict[str, str]] = {
     "{level} {name} ({code}) is not in the file, so --replace would retire it, but it still has {count} current {child_level} region(s); keep it in the file or replace its children first": "{level}“{name}”（{code}）不在文件中，--replace 会将其停用，但它仍有 {count} 个现行{child_level}；请在文件中保留它，或先替换其下级",
     "{level}: {features} feature(s) from {source} valid; would write: {created} new, {updated} redrawn (new version), {unchanged} unchanged, {retired} retired": "{level}：{source} 的 {features} 个要素校验通过；将写入：新增 {created} 个，重绘 {updated} 个（新版本），未变 {unchanged} 个，停用 {retired} 个",
     "{level}: {features} feature(s) from {source} valid; written: {created} new, {updated} redrawn (new version), {unchanged} unchanged, {retired} retired": "{level}：{source} 的 {features} 个要素校验通过；已写入：新增 {created} 个，重绘 {updated} 个（新版本），未变 {unchanged} 个，停用 {retired} 个",
+    "{count} zone(s) of the kind {kind} saved from {source}": "已从 {source} 保存 {count} 个{kind}责任区",
+    "feature #{number} ({code}): the code appears more than once": "第 {number} 个要素（{code}）：编码出现了不止一次",
+    "feature #{number} ({code}): {problem}": "第 {number} 个要素（{code}）：{problem}",
+    "refused: {count} problem(s) in {features} feature(s) of {source}; nothing was written": "已拒收：{source} 的 {features} 个要素中有 {count} 处问题，未写入任何内容",
 }
