@@ -129,9 +129,19 @@ def test_a_refused_import_prints_the_problems_and_exits_1(
         ],
     )
     assert result.exit_code == 1
-    assert "outside_parent" in result.output
+    assert "outside its parent" in result.output
+    assert "reaches 400000.0 m² outside its district 411002" in result.output
     assert "refused" in result.output
     assert region_count(city.factory) == before
+    # An operator with a Chinese locale reads the problem in Chinese.
+    args = ["import", "regions", str(bad), "--level", "street"]
+    args += ["--code-field", "code", "--name-field", "name"]
+    chinese = cli.invoke(app, args, env={"LC_ALL": "zh_CN.UTF-8"})
+    assert chinese.exit_code == 1
+    assert "超出上级范围" in chinese.output
+    assert "街道“西”（411002001）" in chinese.output
+    assert "超出所属区县 411002 400000.0 平方米" in chinese.output
+    assert "outside" not in chinese.output
     result = cli.invoke(app, ["grids", "generate"])
     assert result.exit_code == 2
     result = cli.invoke(
@@ -185,3 +195,23 @@ def test_zones_import_from_a_file(city: City, cli: CliRunner, tmp_path: Path) ->
     lon, lat = lonlat(0, 10)
     result = cli.invoke(app, ["locate", str(lon), str(lat)])
     assert "路长 何丽" in result.output
+
+
+def test_a_refused_zones_import_speaks_the_operators_language(
+    city: City, cli: CliRunner, tmp_path: Path
+) -> None:
+    city.build()
+    line = shapely.LineString([lonlat(-900, 0), lonlat(900, 0)])
+    twice = write(
+        tmp_path / "roads.geojson",
+        [({"id": "LZ-1", "road": "人民路"}, line), ({"id": "LZ-1", "road": "人民路"}, line)],
+    )
+    args = ["import", "zones", str(twice), "--kind", "road_segment"]
+    args += ["--code-field", "id", "--name-field", "road"]
+    chinese = cli.invoke(app, args, env={"LC_ALL": "zh_CN.UTF-8"})
+    assert chinese.exit_code == 1
+    assert "第 2 个要素（LZ-1）：编码出现了不止一次" in chinese.output
+    assert "已拒收：roads.geojson 的 2 个要素中有 1 处问题" in chinese.output
+    english = cli.invoke(app, args, env={"LC_ALL": "C.UTF-8"})
+    assert english.exit_code == 1
+    assert "feature #2 (LZ-1): the code appears more than once" in english.output

@@ -22,6 +22,7 @@ from duban.places.regions import (
     RegionLevel,
     validate_regions,
 )
+from duban.web.i18n import translate
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 XUCHANG_DISTRICTS = DATASETS / "xuchang-districts-gcj02.geojson"
@@ -192,7 +193,9 @@ def test_children_outside_their_parent_and_gaps_are_reported() -> None:
     assert isinstance(lon, float)
     assert isinstance(lat, float)
     assert rect_m(200, 150, 300, 200).contains(shapely.Point(lon, lat))
-    assert "belongs to no 社区" in gap.message
+    assert "belongs to no community" in gap.message
+    assert "不属于任何社区" in translate(gap.text, "zh")
+    assert "超出所属街道" in translate(outside.text, "zh")
 
 
 def test_small_gaps_and_slivers_within_tolerance_pass() -> None:

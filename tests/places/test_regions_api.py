@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import shapely
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from duban.places.coords import from_wgs84
+from duban.web import sessions
 from tests.places.conftest import (
     DISTRICT,
     EAST,
@@ -117,7 +120,84 @@ def test_admins_import_a_file_over_the_api(city: City, api: Api, tmp_path: Path)
     error = error_of(api.post("/regions/import", "admin", data=form, files=files), 422)
     assert error["code"] == "import_refused"
     assert [p["kind"] for p in error["detail"]["problems"]] == ["outside_parent"]
+    (problem,) = error["detail"]["problems"]
+    assert problem["code"] == f"{NE}001"
+    assert problem["detail"]["parent_code"] == NE
+    assert "reaches" in problem["message"]
+    assert "outside its community" in problem["message"]
     assert region_count(city.factory) == before
+    # The same problem for a caller who reads Chinese.
+    headers = {**api.headers("admin"), "Accept-Language": "zh-CN,zh;q=0.9"}
+    answer = api.client.post("/api/v1/regions/import", headers=headers, data=form, files=files)
+    (problem,) = error_of(answer, 422)["detail"]["problems"]
+    assert problem["kind"] == "outside_parent"
+    assert f"单元网格“一号”（{NE}001）" in problem["message"]
+    assert f"超出所属社区 {NE}" in problem["message"]
+
+
+def _page_client(app: FastAPI, city: City, lang: str) -> tuple[TestClient, str]:
+    """A browserless client signed in to the pages as the admin, reading ``lang``."""
+    client = TestClient(app, base_url="http://testserver")
+    user = city.users["admin"]
+    now = int(city.clock.now().timestamp())
+    session = sessions.WebSession.fresh(lang=lang, now=now).signed_in(
+        user.id, sessions.user_fingerprint(user.password_hash), now
+    )
+    client.cookies.set(sessions.COOKIE_NAME, sessions.encode(session, app.state.secret_key))
+    return client, session.csrf
+
+
+def test_the_import_page_shows_a_bad_files_problems_in_the_readers_language(
+    city: City, app: FastAPI, tmp_path: Path
+) -> None:
+    city.build(grids=False)
+    square = rect(-1000, 0, 0, 1000)
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"gid": f"{NW}001", "gname": name},
+            "geometry": json.loads(shapely.to_geojson(square)),
+        }
+        for name in ("一号", "二号")
+    ]
+    data = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    before = region_count(city.factory)
+    pages = {}
+    for lang in ("zh", "en"):
+        client, csrf = _page_client(app, city, lang)
+        with client:
+            answer = client.post(
+                "/admin/regions",
+                data={
+                    "csrf_token": csrf,
+                    "level": "grid",
+                    "code_field": "gid",
+                    "name_field": "gname",
+                },
+                files={"file": ("grids.geojson", data.encode(), "application/geo+json")},
+            )
+        assert answer.status_code == 422, answer.text
+        pages[lang] = answer.text
+    assert region_count(city.factory) == before
+    chinese, english = pages["zh"], pages["en"]
+    # The kind as a label, the problem as a sentence, the level by its name.
+    assert 'data-problem="duplicate_code"' in chinese
+    assert "<td>编码重复</td>" in chinese
+    assert "<td>区域重叠</td>" in chinese
+    assert f"单元网格编码 {NW}001 被使用了 2 次（一号、二号）" in chinese
+    assert "每个区域须有自己的编码" in chinese
+    assert "已拒收：grids.geojson 的 2 个单元网格要素中有 2 处问题" in chinese
+    assert "<td>duplicate_code</td>" not in chinese
+    for word in ("is used", "overlap by", "unit grid", "duplicate code"):
+        assert word not in chinese, word
+    assert "<td>duplicate code</td>" in english
+    assert "<td>overlap</td>" in english
+    assert f"unit grid code {NW}001 is used 2 times" in english
+    assert "refused: 2 problem(s) in 2 unit grid feature(s) of grids.geojson" in english
+    assert "Yihao (" in english
+    assert ") overlap by 1000000" in english
+    assert "编码重复" not in english
+    assert "单元网格" not in english
 
 
 def test_admins_generate_grids_over_the_api(city: City, api: Api) -> None:

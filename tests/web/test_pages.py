@@ -334,11 +334,18 @@ def test_admin_imports_regions_with_a_validation_report_and_adds_a_routing_rule(
 
     upload(bad)
     report = page.locator("#import-report")
-    assert "nothing was written" in report.locator("[data-summary]").inner_text()
+    assert "未写入任何内容" in report.locator("[data-summary]").inner_text()
     assert report.locator("tr[data-problem]").count() >= 2
+    # The problems in Chinese: the kind as a label, the level by its name.
+    duplicate = report.locator("tr[data-problem=duplicate_code]").inner_text()
+    assert "编码重复" in duplicate
+    assert "区县编码 411098 被使用了 2 次（乙区、甲区）" in duplicate
+    crossing = report.locator("tr[data-problem=self_intersection]").inner_text()
+    assert "边界自相交" in crossing
+    assert "区县“乙区”（411098）：边界在" in crossing
     shots.take(page, "admin-import-refused")
     upload(good)
-    assert "1 new" in page.locator("#import-report [data-summary]").inner_text()
+    assert "新增 1 个" in page.locator("#import-report [data-summary]").inner_text()
     assert "区 1" in page.locator("section.card p.muted").first.inner_text()
     shots.take(page, "admin-import-written")
 

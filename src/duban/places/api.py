@@ -28,6 +28,7 @@ from duban.places.index import ZONE_LABELS, places_index
 from duban.places.models import RoutingRule
 from duban.places.presenters import ResponsibleRead, place_read, responsible_read
 from duban.places.region_import import import_regions
+from duban.places.regions import RegionLevel
 from duban.places.routing import (
     add_rule,
     deactivate_rule,
@@ -227,6 +228,7 @@ def zones(
 
 @router.post("/regions/import", summary="Import regions from a file (admin)")
 def import_file(
+    request: Request,
     session: SessionDep,
     actor: ActorDep,
     clock: ClockDep,
@@ -273,7 +275,8 @@ def import_file(
             now=clock.now(),
         )
     report.source = name
-    body = report.as_dict()
+    lang = request_lang(request)
+    body = report.as_dict(render=lambda text: translate(text, lang))
     if not report.ok:
         raise InvalidInput(
             Msg(
@@ -281,7 +284,7 @@ def import_file(
                 "nothing was written",
                 count=len(report.problems),
                 features=report.features,
-                level=report.level,
+                level=RegionLevel(report.level).term,
                 source=report.source,
             ),
             field="file",

@@ -30,10 +30,13 @@ def _print_import_report(report: object) -> None:
     for note in report.warnings:
         typer.secho(f"  warning: {note}", fg=typer.colors.YELLOW, err=True)
     for problem in report.problems[:100]:
-        typer.echo(f"  {problem.kind:<18} {problem.code:<16} {problem.message}", err=True)
+        typer.echo(
+            f"  {console.say(problem.heading):<18} {problem.code:<16} {console.say(problem.text)}",
+            err=True,
+        )
     if len(report.problems) > 100:
         typer.echo(f"  … and {len(report.problems) - 100} more", err=True)
-    typer.echo(report.summary())
+    typer.echo(console.say(report.summary_text()))
 
 
 @import_app.command("regions")
@@ -154,8 +157,8 @@ def import_zones_command(
             policy=load_policy(session).places,
         )
     for problem in report.problems[:100]:
-        typer.echo(f"  {problem}", err=True)
-    typer.echo(report.summary())
+        typer.echo(f"  {console.say(problem)}", err=True)
+    typer.echo(console.say(report.summary_text()))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -11,7 +11,7 @@ nothing is written; the report lists every problem. Writing keeps history
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from duban.kernel.errors import InvalidInput, Msg
+from duban.kernel.errors import InvalidInput, Msg, Name
 from duban.kernel.unitofwork import discard, writing
 from duban.places.coords import CRS, UNKNOWN_CRS, approx_areas_m2
 from duban.places.history import (
@@ -32,6 +32,7 @@ from duban.places.history import (
     same_geometry,
     write_versions,
 )
+from duban.places.index import ZONE_LABELS
 from duban.places.models import Region
 from duban.places.region_files import (
     Feature,
@@ -55,24 +56,43 @@ MAX_PROBLEMS_SHOWN: Final = 200
 
 @dataclass(frozen=True)
 class ImportProblem:
-    """Something that stops an import: the region, what is wrong, and details."""
+    """Something that stops an import: the region, what is wrong (``kind``, stable for
+    programs; ``text``, a catalogue message for people), and details."""
 
     code: str
     kind: str
-    message: str
+    text: Msg
     detail: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def of(cls, problem: Problem) -> ImportProblem:
-        return cls(problem.code, problem.kind.value, problem.message, dict(problem.detail))
+        return cls(problem.code, problem.kind.value, problem.text, dict(problem.detail))
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def message(self) -> str:
+        """The English."""
+        return str(self.text)
+
+    @property
+    def heading(self) -> Msg:
+        """The kind in a few words, for a column of a report."""
+        if self.kind == RETIRE_WITH_CHILDREN:
+            return Msg("would retire a region with children")
+        return ProblemKind(self.kind).heading
+
+    def as_dict(self, render: Callable[[Msg], str] = str) -> dict[str, Any]:
+        """For programs; ``render`` writes the message in the reader's language."""
         return {
             "code": self.code,
             "kind": self.kind,
-            "message": self.message,
+            "message": render(self.text),
             "detail": dict(self.detail),
         }
+
+
+_LEVELS: Final = frozenset(level.value for level in RegionLevel)
+#: The kind of problem of a region ``--replace`` would retire while it has children.
+RETIRE_WITH_CHILDREN: Final = "retire_with_children"
 
 
 @dataclass
@@ -97,20 +117,46 @@ class ImportReport:
         return not self.problems
 
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people, in English (for programs: ``summary`` of :meth:`as_dict`)."""
+        return str(self.summary_text())
+
+    def summary_text(self) -> Msg:
+        """One line for people, as a catalogue message each face renders."""
+        level = RegionLevel(self.level).term if self.level in _LEVELS else self.level
+        counts = {
+            "level": level,
+            "features": self.features,
+            "source": self.source,
+        }
         if self.problems:
-            return (
-                f"refused: {len(self.problems)} problem(s) in {self.features} {self.level} "
-                f"feature(s) of {self.source}; nothing was written"
+            return Msg(
+                "refused: {count} problem(s) in {features} {level} feature(s) of {source}; "
+                "nothing was written",
+                count=len(self.problems),
+                **counts,
             )
-        verb = "would write" if self.dry_run else "written"
-        return (
-            f"{self.level}: {self.features} feature(s) from {self.source} valid; {verb}: "
-            f"{len(self.created)} new, {len(self.updated)} redrawn (new version), "
-            f"{len(self.unchanged)} unchanged, {len(self.retired)} retired"
+        done = {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "retired": len(self.retired),
+        }
+        if self.dry_run:
+            return Msg(
+                "{level}: {features} feature(s) from {source} valid; would write: {created} "
+                "new, {updated} redrawn (new version), {unchanged} unchanged, {retired} retired",
+                **counts,
+                **done,
+            )
+        return Msg(
+            "{level}: {features} feature(s) from {source} valid; written: {created} new, "
+            "{updated} redrawn (new version), {unchanged} unchanged, {retired} retired",
+            **counts,
+            **done,
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, render: Callable[[Msg], str] = str) -> dict[str, Any]:
+        """For programs; ``render`` writes the problems' messages in the reader's language."""
         return {
             "level": self.level,
             "source": self.source,
@@ -119,7 +165,7 @@ class ImportReport:
             "written": self.written,
             "dry_run": self.dry_run,
             "summary": self.summary(),
-            "problems": [p.as_dict() for p in self.problems[:MAX_PROBLEMS_SHOWN]],
+            "problems": [p.as_dict(render) for p in self.problems[:MAX_PROBLEMS_SHOWN]],
             "problem_count": len(self.problems),
             "warnings": list(self.warnings),
             "created": len(self.created),
@@ -184,7 +230,12 @@ def features_to_regions(
                 ImportProblem(
                     where,
                     ProblemKind.MALFORMED_CODE.value,
-                    f"{where} ({name}) has an empty '{code_field}'",
+                    Msg(
+                        "feature #{number} ({name}) has an empty '{field}'",
+                        number=feature.index + 1,
+                        name=name,
+                        field=code_field,
+                    ),
                     {},
                 )
             )
@@ -478,14 +529,21 @@ def _retire_problems(
         ):
             if parent is not None:
                 counts[parent] = counts.get(parent, 0) + 1
-    names = {row.code: row.name for row in retire}
+    names = {row.code: Name(row.name, row.name_en) for row in retire}
     return [
         ImportProblem(
             code,
-            "retire_with_children",
-            f"{level.label} {names[code]} ({code}) is not in the file, so --replace would "
-            f"retire it, but it still has {count} current {child_level.value} region(s); "
-            "keep it in the file or replace its children first",
+            RETIRE_WITH_CHILDREN,
+            Msg(
+                "{level} {name} ({code}) is not in the file, so --replace would retire it, "
+                "but it still has {count} current {child_level} region(s); keep it in the "
+                "file or replace its children first",
+                level=level.term,
+                name=names[code],
+                code=code,
+                count=count,
+                child_level=child_level.term,
+            ),
             {"children": count},
         )
         for code, count in sorted(counts.items())
@@ -508,7 +566,8 @@ class ZoneImportReport:
     kind: str
     source: str
     features: int = 0
-    problems: list[str] = field(default_factory=list)
+    #: What is wrong, feature by feature, as catalogue messages.
+    problems: list[Msg] = field(default_factory=list)
     saved: list[str] = field(default_factory=list)
 
     @property
@@ -516,12 +575,25 @@ class ZoneImportReport:
         return not self.problems
 
     def summary(self) -> str:
+        """One line for people, in English."""
+        return str(self.summary_text())
+
+    def summary_text(self) -> Msg:
+        """One line for people, as a catalogue message each face renders."""
         if self.problems:
-            return (
-                f"refused: {len(self.problems)} problem(s) in {self.features} feature(s) of "
-                f"{self.source}; nothing was written"
+            return Msg(
+                "refused: {count} problem(s) in {features} feature(s) of {source}; "
+                "nothing was written",
+                count=len(self.problems),
+                features=self.features,
+                source=self.source,
             )
-        return f"{len(self.saved)} {self.kind} zone(s) saved from {self.source}"
+        return Msg(
+            "{count} zone(s) of the kind {kind} saved from {source}",
+            count=len(self.saved),
+            kind=Name(ZONE_LABELS.get(self.kind, self.kind), self.kind.replace("_", " ")),
+            source=self.source,
+        )
 
 
 def import_zones(
@@ -575,9 +647,15 @@ def import_zones(
         for feature in features:
             props = feature.properties
             code = code_text(props.get(code_field))
-            where = f"feature #{feature.index + 1} ({code or 'no code'})"
+            number = feature.index + 1
             if code in seen:
-                report.problems.append(f"{where}: the code {code} appears more than once")
+                report.problems.append(
+                    Msg(
+                        "feature #{number} ({code}): the code appears more than once",
+                        number=number,
+                        code=code,
+                    )
+                )
                 continue
             seen.add(code)
             try:
@@ -597,7 +675,14 @@ def import_zones(
                     )
                 report.saved.append(zone.code)
             except DubanError as err:
-                report.problems.append(f"{where}: {err.message}")
+                report.problems.append(
+                    Msg(
+                        "feature #{number} ({code}): {problem}",
+                        number=number,
+                        code=code or "-",
+                        problem=err.text,
+                    )
+                )
         if report.problems:
             discard(session)
             report.saved.clear()

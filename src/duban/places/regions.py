@@ -27,6 +27,8 @@ import numpy as np
 import shapely
 from pypinyin import lazy_pinyin
 
+from duban.kernel.errors import Msg, Name
+
 __all__ = [
     "CODE_LENGTH",
     "Problem",
@@ -52,8 +54,13 @@ class RegionLevel(StrEnum):
 
     @property
     def label(self) -> str:
-        """The Chinese name, for messages."""
+        """The Chinese name."""
         return _LABELS[self]
+
+    @property
+    def term(self) -> Name:
+        """Its name in Chinese and English, for messages (区县 / district)."""
+        return Name(_LABELS[self], _ENGLISH_LABELS[self])
 
 
 _PARENT: Final[Mapping[RegionLevel, RegionLevel | None]] = {
@@ -70,6 +77,12 @@ _LABELS: Final[Mapping[RegionLevel, str]] = {
     RegionLevel.STREET: "街道",
     RegionLevel.COMMUNITY: "社区",
     RegionLevel.GRID: "单元网格",
+}
+_ENGLISH_LABELS: Final[Mapping[RegionLevel, str]] = {
+    RegionLevel.DISTRICT: "district",
+    RegionLevel.STREET: "street",
+    RegionLevel.COMMUNITY: "community",
+    RegionLevel.GRID: "unit grid",
 }
 
 
@@ -88,6 +101,27 @@ class ProblemKind(StrEnum):
     OVERLAP = "overlap"
     OUTSIDE_PARENT = "outside_parent"
     GAP = "gap"
+
+    @property
+    def heading(self) -> Msg:
+        """What is wrong in a few words, for a column of a report (编码重复)."""
+        return _KIND_TITLES[self]
+
+
+_KIND_TITLES: Final[Mapping[ProblemKind, Msg]] = {
+    ProblemKind.MALFORMED_CODE: Msg("malformed code"),
+    ProblemKind.DUPLICATE_CODE: Msg("duplicate code"),
+    ProblemKind.MISSING_PARENT: Msg("no parent given"),
+    ProblemKind.UNKNOWN_PARENT: Msg("unknown parent"),
+    ProblemKind.PARENT_MISMATCH: Msg("code and parent disagree"),
+    ProblemKind.INVALID_PARENT: Msg("parent boundary unusable"),
+    ProblemKind.EMPTY_GEOMETRY: Msg("no boundary"),
+    ProblemKind.INVALID_GEOMETRY: Msg("invalid boundary"),
+    ProblemKind.SELF_INTERSECTION: Msg("boundary crosses itself"),
+    ProblemKind.OVERLAP: Msg("overlap"),
+    ProblemKind.OUTSIDE_PARENT: Msg("outside its parent"),
+    ProblemKind.GAP: Msg("gap in the parent"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +206,21 @@ class Problem:
     """One thing to fix before the import can go ahead.
 
     `code` is the region the problem is about (for a gap: the parent with the hole);
-    `detail` carries numbers and ids for programs (e.g. ``area_m2``, ``other_code``, and
-    ``lon``/``lat`` of a point in the problem area to look at).
+    `text` says what is wrong for people (a catalogue template and its values, rendered in
+    the reader's language); `detail` carries numbers and ids for programs (e.g.
+    ``area_m2``, ``other_code``, and ``lon``/``lat`` of a point in the problem area to
+    look at).
     """
 
     code: str
     kind: ProblemKind
-    message: str
+    text: Msg
     detail: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The English."""
+        return str(self.text)
 
 
 def validate_regions(
@@ -245,8 +286,14 @@ def _check_codes(
                 Problem(
                     code,
                     ProblemKind.DUPLICATE_CODE,
-                    f"{level.label} code {code} is used {count} times ({'、'.join(names)}); "
-                    "each region needs its own code",
+                    Msg(
+                        "{level} code {code} is used {count} times ({names}); "
+                        "each region needs its own code",
+                        level=level.term,
+                        code=code,
+                        count=count,
+                        names="、".join(names),
+                    ),
                     {"count": count, "names": names},
                 )
             )
@@ -256,8 +303,13 @@ def _check_codes(
                 Problem(
                     str(item.code),
                     ProblemKind.MALFORMED_CODE,
-                    f"{level.label} {item.name}: code {item.code!r} should be {length} digits "
-                    f"(0-9, half-width) for level {level.value}",
+                    Msg(
+                        "{level} {name}: code '{code}' should be {length} digits (0-9, half-width)",
+                        level=level.term,
+                        name=_name(item),
+                        code=str(item.code),
+                        length=length,
+                    ),
                     {"expected_length": length, "name": item.name},
                 )
             )
@@ -271,8 +323,15 @@ def _check_codes(
                 Problem(
                     item.code,
                     ProblemKind.MISSING_PARENT,
-                    f"{level.label} {item.name} ({item.code}) has no parent "
-                    f"{parent_level.label}; its code says it should be {expected}",
+                    Msg(
+                        "{level} {name} ({code}) has no parent {parent_level}; "
+                        "its code says it should be {expected_code}",
+                        level=level.term,
+                        name=_name(item),
+                        code=item.code,
+                        parent_level=parent_level.term,
+                        expected_code=expected,
+                    ),
                     {"expected_parent_code": expected, "name": item.name},
                 )
             )
@@ -282,9 +341,17 @@ def _check_codes(
                 Problem(
                     item.code,
                     ProblemKind.PARENT_MISMATCH,
-                    f"{level.label} {item.name} ({item.code}) is filed under "
-                    f"{parent_level.label} {item.parent_code}, but its code starts with "
-                    f"{expected}; fix the code or the parent",
+                    Msg(
+                        "{level} {name} ({code}) is filed under {parent_level} "
+                        "{parent_code}, but its code starts with {expected_code}; "
+                        "fix the code or the parent",
+                        level=level.term,
+                        name=_name(item),
+                        code=item.code,
+                        parent_level=parent_level.term,
+                        parent_code=item.parent_code,
+                        expected_code=expected,
+                    ),
                     {
                         "parent_code": item.parent_code,
                         "expected_parent_code": expected,
@@ -297,8 +364,15 @@ def _check_codes(
                 Problem(
                     item.code,
                     ProblemKind.UNKNOWN_PARENT,
-                    f"{level.label} {item.name} ({item.code}): parent {parent_level.label} "
-                    f"{item.parent_code} does not exist; import it first or fix the parent code",
+                    Msg(
+                        "{level} {name} ({code}): parent {parent_level} {parent_code} "
+                        "does not exist; import it first or fix the parent code",
+                        level=level.term,
+                        name=_name(item),
+                        code=item.code,
+                        parent_level=parent_level.term,
+                        parent_code=item.parent_code,
+                    ),
                     {"parent_code": item.parent_code, "name": item.name},
                 )
             )
@@ -315,10 +389,15 @@ def _location(geom: Any) -> dict[str, object]:
     return {"lon": round(float(point.x), 7), "lat": round(float(point.y), 7)}
 
 
-def _where(detail: Mapping[str, object]) -> str:
+def _name(item: RegionInput) -> Name:
+    return Name(item.name, item.name_en)
+
+
+def _near(detail: Mapping[str, object]) -> dict[str, str]:
+    """The ``lon``/``lat`` values of a message: the point of ``detail`` to look at."""
     if "lon" in detail:
-        return f" near {detail['lon']:.6f}, {detail['lat']:.6f}"
-    return ""
+        return {"lon": f"{detail['lon']:.6f}", "lat": f"{detail['lat']:.6f}"}
+    return {"lon": "?", "lat": "?"}
 
 
 def _check_geometries(
@@ -328,11 +407,16 @@ def _check_geometries(
     usable: list[int] = []
     for i, item in enumerate(items):
         geom = item.geometry
-        who = f"{level.label} {item.name} ({item.code})"
+        who = {"level": level.term, "name": _name(item), "code": item.code}
         kind = getattr(geom, "geom_type", None)
         if geom is None or (kind is not None and geom.is_empty):
             problems.append(
-                Problem(item.code, ProblemKind.EMPTY_GEOMETRY, f"{who} has no boundary", {})
+                Problem(
+                    item.code,
+                    ProblemKind.EMPTY_GEOMETRY,
+                    Msg("{level} {name} ({code}) has no boundary", **who),
+                    {},
+                )
             )
             continue
         if kind not in ("Polygon", "MultiPolygon"):
@@ -340,7 +424,12 @@ def _check_geometries(
                 Problem(
                     item.code,
                     ProblemKind.INVALID_GEOMETRY,
-                    f"{who}: the boundary must be a Polygon or MultiPolygon, not {kind}",
+                    Msg(
+                        "{level} {name} ({code}): the boundary must be a Polygon or "
+                        "MultiPolygon, not {geom_type}",
+                        **who,
+                        geom_type=str(kind),
+                    ),
                     {"geom_type": kind},
                 )
             )
@@ -351,8 +440,12 @@ def _check_geometries(
                 Problem(
                     item.code,
                     ProblemKind.INVALID_GEOMETRY,
-                    f"{who}: coordinates {geom.bounds} are not longitude/latitude; "
-                    "is the file in a projected system?",
+                    Msg(
+                        "{level} {name} ({code}): coordinates {bounds} are not "
+                        "longitude/latitude; is the file in a projected system?",
+                        **who,
+                        bounds=", ".join(f"{v:g}" for v in geom.bounds),
+                    ),
                     {"bounds": list(geom.bounds)},
                 )
             )
@@ -366,12 +459,31 @@ def _check_geometries(
                 if len(xy) >= 2:
                     detail.update(lon=float(xy[0]), lat=float(xy[1]))
             is_self = reason.lower().startswith(("self-intersection", "ring self-intersection"))
+            # GEOS's reason is English for developers: it stays in detail, people read ours.
+            if is_self:
+                text = Msg(
+                    "{level} {name} ({code}): the boundary crosses itself near {lon}, {lat}; "
+                    "redraw it there",
+                    **who,
+                    **_near(detail),
+                )
+            elif "lon" in detail:
+                text = Msg(
+                    "{level} {name} ({code}): the boundary is not a valid polygon near "
+                    "{lon}, {lat}; redraw it there",
+                    **who,
+                    **_near(detail),
+                )
+            else:
+                text = Msg(
+                    "{level} {name} ({code}): the boundary is not a valid polygon; redraw it",
+                    **who,
+                )
             problems.append(
                 Problem(
                     item.code,
                     ProblemKind.SELF_INTERSECTION if is_self else ProblemKind.INVALID_GEOMETRY,
-                    f"{who}: boundary is not valid ({reason.split('[')[0]}){_where(detail)}; "
-                    "redraw it there",
+                    text,
                     detail,
                 )
             )
@@ -411,17 +523,29 @@ def _check_overlaps(
             "area_m2": round(float(area), 2),
             **_location(geom),
         }
-        cousins = "" if one.parent_code == other.parent_code else " (in different parents)"
-        problems.append(
-            Problem(
-                one.code,
-                ProblemKind.OVERLAP,
-                f"{level.label} {one.name} ({one.code}) and {other.name} ({other.code}) "
-                f"overlap by {area:.1f} m²{cousins}{_where(detail)}; "
-                "each place must belong to one region",
-                detail,
+        values = {
+            "level": level.term,
+            "name": _name(one),
+            "code": one.code,
+            "other_name": _name(other),
+            "other_code": other.code,
+            "area": f"{area:.1f}",
+            **_near(detail),
+        }
+        if one.parent_code == other.parent_code:
+            text = Msg(
+                "{level} {name} ({code}) and {other_name} ({other_code}) overlap by "
+                "{area} m² near {lon}, {lat}; each place must belong to one region",
+                **values,
             )
-        )
+        else:
+            text = Msg(
+                "{level} {name} ({code}) and {other_name} ({other_code}), in different "
+                "parents, overlap by {area} m² near {lon}, {lat}; each place must belong "
+                "to one region",
+                **values,
+            )
+        problems.append(Problem(one.code, ProblemKind.OVERLAP, text, detail))
     return problems
 
 
@@ -435,7 +559,7 @@ def _check_parents(
     gap_tolerance_m2: float,
 ) -> list[Problem]:
     problems: list[Problem] = []
-    parent_label = level.parent.label if level.parent else "上级"
+    parent_level = level.parent.term if level.parent else Name("上级", "parent")
     children: dict[str, list[int]] = defaultdict(list)
     for k, i in enumerate(usable):
         parent_code = items[i].parent_code
@@ -448,8 +572,13 @@ def _check_parents(
             Problem(
                 parent_code,
                 ProblemKind.INVALID_PARENT,
-                f"{parent_label} {parent_code} has no valid boundary, so its "
-                f"{level.label} were not checked against it; fix the {parent_label} first",
+                Msg(
+                    "{parent_level} {parent_code} has no valid boundary, so its {level} "
+                    "regions were not checked against it; fix the {parent_level} first",
+                    parent_level=parent_level,
+                    parent_code=parent_code,
+                    level=level.term,
+                ),
                 {},
             )
         )
@@ -485,9 +614,18 @@ def _check_parents(
                 Problem(
                     item.code,
                     ProblemKind.OUTSIDE_PARENT,
-                    f"{level.label} {item.name} ({item.code}) reaches {area:.1f} m² outside "
-                    f"its {parent_label} {item.parent_code}{_where(detail)}; "
-                    "trim it to the parent's boundary",
+                    Msg(
+                        "{level} {name} ({code}) reaches {area} m² outside its "
+                        "{parent_level} {parent_code} near {lon}, {lat}; "
+                        "trim it to the parent's boundary",
+                        level=level.term,
+                        name=_name(item),
+                        code=item.code,
+                        area=f"{area:.1f}",
+                        parent_level=parent_level,
+                        parent_code=item.parent_code,
+                        **_near(detail),
+                    ),
                     detail,
                 )
             )
@@ -510,8 +648,15 @@ def _check_parents(
                 Problem(
                     parent_code,
                     ProblemKind.GAP,
-                    f"{parent_label} {parent_code}: {area:.1f} m²{_where(detail)} belongs to no "
-                    f"{level.label}; extend a neighbouring {level.label} or add one",
+                    Msg(
+                        "{parent_level} {parent_code}: {area} m² near {lon}, {lat} belongs "
+                        "to no {level}; extend a neighbouring {level} or add one",
+                        parent_level=parent_level,
+                        parent_code=parent_code,
+                        area=f"{area:.1f}",
+                        level=level.term,
+                        **_near(detail),
+                    ),
                     detail,
                 )
             )
