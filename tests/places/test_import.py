@@ -16,6 +16,7 @@ from duban.places.coords import from_wgs84_array
 from duban.places.history import region_at, region_history
 from duban.places.models import Region
 from duban.places.region_import import import_regions
+from duban.web.i18n import translate
 from tests.places.conftest import (
     DISTRICT,
     EAST,
@@ -289,7 +290,8 @@ def test_a_self_intersecting_polygon_refuses_the_file(city: City, tmp_path: Path
     # --repair mends it, and says so.
     report = run(city, path, repair=True)
     assert not any(p.kind == "self_intersection" for p in report.problems)
-    assert any("repaired" in w for w in report.warnings)
+    assert any("repaired" in str(w) for w in report.warnings)
+    assert any("无效边界已自动修复" in translate(w, "zh") for w in report.warnings)
 
 
 def test_an_invalid_or_empty_geometry_refuses_the_file(city: City, tmp_path: Path) -> None:
@@ -466,7 +468,9 @@ def test_communities_without_streets_are_imported_with_a_warning(
     )
     report = run(city, path, level="community")
     assert report.written
-    assert any("no street regions" in w for w in report.warnings)
+    assert any("no street regions" in str(w) for w in report.warnings)
+    # and in Chinese on the Chinese page (a catalogue message, not English written out)
+    assert any("尚无街道" in translate(w, "zh") for w in report.warnings)
 
 
 @pytest.mark.skipif(not XUCHANG_DISTRICTS.exists(), reason=f"{XUCHANG_DISTRICTS} is not there")

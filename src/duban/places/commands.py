@@ -28,7 +28,7 @@ def _print_import_report(report: object) -> None:
 
     assert isinstance(report, ImportReport)
     for note in report.warnings:
-        typer.secho(f"  warning: {note}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"  ⚠ {console.say(note)}", fg=typer.colors.YELLOW, err=True)
     for problem in report.problems[:100]:
         typer.echo(
             f"  {console.say(problem.heading):<18} {problem.code:<16} {console.say(problem.text)}",

@@ -103,7 +103,7 @@ class ImportReport:
     source: str
     features: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Msg] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -167,7 +167,7 @@ class ImportReport:
             "summary": self.summary(),
             "problems": [p.as_dict(render) for p in self.problems[:MAX_PROBLEMS_SHOWN]],
             "problem_count": len(self.problems),
-            "warnings": list(self.warnings),
+            "warnings": [render(w) for w in self.warnings],
             "created": len(self.created),
             "updated": len(self.updated),
             "unchanged": len(self.unchanged),
@@ -194,7 +194,7 @@ def features_to_regions(
     fields: Sequence[str],
     crs: CRS,
     repair: bool,
-) -> tuple[list[RegionInput], list[dict[str, Any]], list[ImportProblem], list[str]]:
+) -> tuple[list[RegionInput], list[dict[str, Any]], list[ImportProblem], list[Msg]]:
     """Map file features to regions: ``(regions, other attributes, problems, warnings)``."""
     missing = [
         f"--{what} '{name}'"
@@ -217,7 +217,7 @@ def features_to_regions(
     regions: list[RegionInput] = []
     attributes: list[dict[str, Any]] = []
     problems: list[ImportProblem] = []
-    notes: list[str] = []
+    notes: list[Msg] = []
     parent_level = level.parent
     mapped = {code_field, name_field, parent_field}
     for feature in features:
@@ -252,11 +252,16 @@ def features_to_regions(
             parent = digits or None
         geom = to_wgs84_geometry(feature.geometry, crs)
         if repair and geom is not None and not geom.is_empty and not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
             fixed = _polygonal(shapely.make_valid(geom))
             if not fixed.is_empty and fixed.is_valid:
+                # GEOS's English reason stays out of the sentence (as for the problems).
                 notes.append(
-                    f"{level.label} {name} ({code}): repaired an invalid boundary ({reason})"
+                    Msg(
+                        "{level} {name} ({code}): an invalid boundary was repaired",
+                        level=level.term,
+                        name=Name(name, english_place_name(name) if name else name),
+                        code=code,
+                    )
                 )
                 geom = fixed
         # A file names places in Chinese; the English face reads them in pinyin, as the
@@ -341,7 +346,9 @@ def import_regions(
         problems=problems,
     )
     report.features = len(features)
-    report.warnings[:0] = reader_notes + notes
+    # The file reader's own warnings are GDAL's English: shown as its words, in a sentence.
+    read = [Msg("the file reader reported: {words}", words=note) for note in reader_notes]
+    report.warnings[:0] = read + notes
     return report
 
 
@@ -495,16 +502,19 @@ def _neighbours(
     ]
 
 
-def _parents(session: Session, level: RegionLevel) -> tuple[dict[str, Any] | None, str | None]:
+def _parents(session: Session, level: RegionLevel) -> tuple[dict[str, Any] | None, Msg | None]:
     parent_level = level.parent
     if parent_level is None:
         return None, None
     rows = current_regions(session, parent_level.value)
     if not rows:
         return None, (
-            f"there are no {parent_level.value} regions ({parent_level.label}) yet, so the "
-            f"{level.value} regions were not checked against their parents; import the "
-            f"{parent_level.value} level first to have that checked"
+            Msg(
+                "there are no {parent} regions yet, so the {level} regions were not checked "
+                "against their parents; import the {parent} level first to have that checked",
+                parent=parent_level.term,
+                level=level.term,
+            )
         )
     return {row.code: region_geometry(row) for row in rows}, None
 
