@@ -71,7 +71,11 @@ class TaxonomyError(PolicyError, ValueError):
     ) -> None:
         super().__init__(message, field=field, problems=list(problems))
         self.problem_texts: tuple[Msg, ...] = tuple(problems)
-        self.problems: tuple[str, ...] = tuple(str(problem) for problem in problems)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """The problems' English (for logs and programs), read from the messages."""
+        return tuple(str(problem) for problem in self.problem_texts)
 
 
 class UnknownTaxonomyCode(TaxonomyError):
